@@ -1,0 +1,776 @@
+"""The C form of the spec: names, argument structs, prototypes, glue steps.
+
+build(spec, layout) turns the validated spec into the objects the templates
+render. The rules are those of spec/README.md, "How the C form follows from
+the spec"; gen/README.md lists the choices made where it is silent.
+"""
+
+import re
+import textwrap
+from dataclasses import dataclass, field
+
+from spec_model import Param, SpecError
+
+WIDTH = 100         # code lines
+DOC_WIDTH = 79      # comment lines
+
+# Glue helper name per scalar C type (see templates/glue_helpers.h.j2).
+SCALAR_HELPERS = {"int": "int", "int64_t": "int64", "double": "double"}
+
+
+# --------------------------------------------------------------------------
+# Text
+
+
+def sentence(text, capital=False):
+    """text with a closing full stop (and a capital first letter if asked).
+
+    The spec's own text keeps its first letter: it may be a name.
+    """
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    if capital:
+        text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def paragraphs(text):
+    return [" ".join(p.split()) for p in text.strip().split("\n\n") if p.strip()]
+
+
+def wrap(text, first, rest=None, width=DOC_WIDTH):
+    """Wraps text into lines starting with first (then rest), joined by newlines."""
+    rest = first if rest is None else rest
+    text = comment_safe(" ".join(text.split()))
+    # Keep `code spans` on one line.
+    text = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", "\0"), text)
+    lines = textwrap.wrap(text, width=width, initial_indent=first,
+                          subsequent_indent=rest, break_long_words=False,
+                          break_on_hyphens=False)
+    return "\n".join(line.rstrip().replace("\0", " ") for line in lines) or first.rstrip()
+
+
+def comment_safe(text):
+    """Text that cannot open or close a C comment."""
+    return text.replace("/*", "/ *").replace("*/", "* /")
+
+
+def decl(ctype, name):
+    """A C declaration: "int fd", "const char *host"."""
+    return f"{ctype}{name}" if ctype.endswith("*") else f"{ctype} {name}"
+
+
+def c_call(head, args, tail, width=WIDTH):
+    """head + args joined by ", " + tail, wrapped C style.
+
+    One line when it fits; else the arguments aligned after the opening
+    parenthesis; else (when that still overflows) one argument list on
+    lines of their own, indented 4 spaces more than head.
+    """
+    one = head + ", ".join(args) + tail
+    if len(one) <= width or not args:
+        return [one]
+    pieces = [a + "," for a in args[:-1]] + [args[-1] + tail]
+    col = len(head)
+    lines, cur = [], head + pieces[0]
+    for piece in pieces[1:]:
+        if len(cur) + 1 + len(piece) <= width:
+            cur += " " + piece
+        else:
+            lines.append(cur)
+            cur = " " * col + piece
+    lines.append(cur)
+    if all(len(line) <= width for line in lines):
+        return lines
+    indent = " " * (len(head) - len(head.lstrip()) + 4)
+    lines, cur = [head.rstrip()], indent + pieces[0]
+    for piece in pieces[1:]:
+        if len(cur) + 1 + len(piece) <= width:
+            cur += " " + piece
+        else:
+            lines.append(cur)
+            cur = indent + piece
+    lines.append(cur)
+    return lines
+
+
+def c_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def md(text):
+    """Markdown text: * and | escaped (they are code, not emphasis or cells)."""
+    return text.replace("*", "\\*").replace("|", "\\|")
+
+
+# --------------------------------------------------------------------------
+# The model
+
+
+@dataclass
+class CField:
+    name: str               # the C name (Python's, or with a trailing _)
+    pyname: str             # the Python parameter it stands for
+    ctype: str              # in the public struct or prototype
+    impl_ctype: str         # in the resolved struct of src/impl.h
+    default: str            # "required", "*args", "**kwargs", a Python default, or ""
+    values: list            # ["AIO_ZERO: 0", ...]: explicit values worth knowing
+    doc: str                # one or more sentences
+    companion: bool = False
+    is_none: bool = False   # the resolved struct has <name>_is_none
+    glue: str = "copy"      # how the glue resolves it (see CFunc.glue_lines)
+    glue_default: str = ""  # the C default value the glue applies
+    none_raises: tuple = None
+    renamed: str = ""       # why the C name differs from Python's
+
+    @property
+    def decl(self):
+        return decl(self.ctype, self.name) + ";"
+
+    @property
+    def impl_decl(self):
+        return decl(self.impl_ctype, self.name) + ";"
+
+    @property
+    def note(self):
+        """The struct field's trailing comment."""
+        if self.companion or not self.default:
+            return ""
+        if self.default in ("required", "*args", "**kwargs"):
+            return self.default
+        return "= " + self.default
+
+    @property
+    def default_text(self):
+        """"required", "*args", "default None", or "" (companions, callbacks)."""
+        if self.default in ("", "required"):
+            return self.default
+        if self.default in ("*args", "**kwargs"):
+            # The type's doc of a variadic says "*args: ..." already.
+            return "" if self.doc.startswith(self.default) else self.default
+        return "default " + self.default
+
+    @property
+    def header_text(self):
+        text = self.ctype + (f"; {self.default_text}" if self.default_text else "")
+        if self.values:
+            text += " (" + "; ".join(self.values) + ")"
+        text += "."
+        if self.renamed:
+            text += " " + self.renamed
+        if self.doc:
+            text += " " + self.doc
+        return text
+
+
+@dataclass
+class CFunc:
+    """One public C function with its impl function."""
+    item: object            # the CItem
+    name: str               # aio_loop_call_later
+    impl: str               # aio__loop_call_later
+    ret: str                # C return type
+    error: str              # C error value expression
+    self_: tuple            # (ctype, name) or None
+    params: list            # CField: direct parameters (empty for struct form)
+    struct: str = ""        # aio_loop_call_later_args, for the struct form
+    impl_struct: str = ""   # aio__loop_call_later_args
+    fields: list = field(default_factory=list)   # CField of the struct
+    role: str = "call"      # call | get | set
+    pyname: str = ""        # for the descriptor error: call_later
+    spelling: str = ""      # for NotImplementedError: loop.call_later()
+
+    def _params(self, impl):
+        out = [decl(*self.self_)] if self.self_ else []
+        if self.struct:
+            name = self.impl_struct if impl else self.struct
+            out.append(f"const {name} *args")
+        else:
+            out += [decl(f.ctype, f.name) for f in self.params]
+        return out or ["void"]
+
+    def _head(self, prefix, name):
+        return f"{prefix}{decl(self.ret, name)}("
+
+    def prototype(self, prefix="AIO_API "):
+        return "\n".join(c_call(self._head(prefix, self.name), self._params(False), ");"))
+
+    def definition(self):
+        return "\n".join(c_call(self._head("", self.name), self._params(False), ")"))
+
+    def impl_prototype(self):
+        return "\n".join(c_call(self._head("", self.impl), self._params(True), ");"))
+
+    def impl_definition(self):
+        return "\n".join(c_call(self._head("", self.impl), self._params(True), ")"))
+
+    @property
+    def pointer_type(self):
+        """The function's type as a pointer declarator around (*f)."""
+        return self.ret, [_strip_name(p) for p in self._params(False)]
+
+    def check_lines(self, var="f"):
+        ret, types = self.pointer_type
+        head = f"        {decl(ret, '(*' + var + ')')}("
+        lines = c_call(head, types, f") = {self.name};")
+        if max(len(line) for line in lines) <= WIDTH:
+            return lines
+        return c_call(head, types, ") =") + [f"            {self.name};"]
+
+    def stub_lines(self):
+        """The stub's statement that raises NotImplementedError."""
+        msg = c_string(f"{self.spelling} is not implemented yet")
+        return c_call("    aio_err_set(", ["aio_NotImplementedError", msg], ");")
+
+    @property
+    def self_name(self):
+        return self.self_[1] if self.self_ else ""
+
+    @property
+    def unused(self):
+        """Names a stub casts to void."""
+        names = [self.self_[1]] if self.self_ else []
+        if self.struct:
+            return names + ["args"]
+        return names + [f.name for f in self.params]
+
+    def glue_lines(self):
+        """The statements that resolve the arguments, one string per line."""
+        lines = []
+        src = "args->" if self.struct else ""
+        dst = "r." if self.struct else ""
+        fail = f"return {self.error};"
+        for f in (self.fields if self.struct else self.params):
+            get, out = src + f.name, dst + f.name
+            if f.glue == "copy":
+                if self.struct:
+                    lines.append(f"{out} = {get};")
+                continue
+            if f.glue == "raise_if_null":
+                exc, msg = f.none_raises
+                lines += [f"if ({get} == NULL) {{"]
+                lines += c_call("    aio_err_set(", [f"aio_{exc}", c_string(msg)], ");",
+                                width=WIDTH - 4)
+                lines += [f"    {fail}", "}"]
+                if self.struct:
+                    lines.append(f"{out} = {get};")
+                continue
+            if f.glue == "str_default":
+                lines.append(f"{out} = {get} != NULL ? {get} : {f.glue_default};")
+                continue
+            helper = "aio__glue_" + SCALAR_HELPERS.get(f.impl_ctype, "bool")
+            if f.glue == "required":
+                exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
+                call = c_call(f"if ({helper}(", [f"&{out}", get, f"aio_{exc}", c_string(msg)],
+                              ") < 0)", width=WIDTH - 4)
+                lines += call + [f"    {fail}"]
+            elif f.glue == "default":
+                msg = c_string(f"{self._who(f)} must not be None")
+                call = c_call(f"if ({helper}_default(",
+                              [f"&{out}", get, f.glue_default, msg], ") < 0)", width=WIDTH - 4)
+                lines += call + [f"    {fail}"]
+            elif f.glue == "or_none":
+                lines += c_call(f"{helper}_or_none(", [f"&{out}", f"&{out}_is_none", get], ");",
+                                width=WIDTH - 4)
+            elif f.glue == "default_or_none":
+                lines += c_call(f"{helper}_default_or_none(",
+                                [f"&{out}", f"&{out}_is_none", get, f.glue_default], ");",
+                                width=WIDTH - 4)
+            elif f.glue == "bool_default":
+                lines.append(f"{out} = aio__glue_bool_default({get}, {f.glue_default});")
+            elif f.glue == "bool_or_none":
+                lines += c_call("aio__glue_bool_or_none(", [f"&{out}", f"&{out}_is_none", get],
+                                ");", width=WIDTH - 4)
+            else:
+                raise AssertionError(f.glue)
+        return lines
+
+    def _who(self, f):
+        if self.role == "set":
+            return self.item.python_name
+        return f"{self.item.name}() argument '{f.pyname}'"
+
+    def impl_call(self):
+        args = [self.self_[1]] if self.self_ else []
+        if self.struct:
+            args.append("&r")
+        else:
+            args += [f.name for f in self.params]
+        return "\n".join(c_call(f"    return {self.impl}(", args, ");"))
+
+
+def _strip_name(param):
+    """"const char *host" -> "const char *"; "int fd" -> "int"; "void" -> "void"."""
+    if param == "void":
+        return param
+    head, _, name = param.rpartition("*")
+    if head:
+        return head + "*"
+    return param.rsplit(" ", 1)[0]
+
+
+@dataclass
+class CItem:
+    item: object
+    owner: dict
+    owner_name: str
+    python_name: str        # loop.call_later, or loop.call_later() for a callable
+    python_sig: str         # loop.call_later(delay, callback, *args, context=None)
+    funcs: list             # CFunc (none for a struct-style owner)
+    fields: list            # CField: the args struct, or a callback's parameters
+    form: str               # struct | direct | attribute | callback
+    implemented: bool
+    returns_text: list      # sentences on the return value(s)
+    pyclass: str = ""       # for the descriptor error when self is NULL
+    ret: str = ""           # callback return type (struct-style owners)
+    cname: str = ""         # the C name (function or struct field)
+    struct: str = ""
+
+    @property
+    def name(self):
+        return self.item.name
+
+    @property
+    def kind(self):
+        return self.item.kind
+
+    @property
+    def status(self):
+        return "works" if self.implemented else "not yet"
+
+    @property
+    def has_struct(self):
+        return self.form == "struct"
+
+    @property
+    def field_width(self):
+        return max((len(f.name) for f in self.fields), default=0)
+
+    def struct_lines(self, indent="    "):
+        """The args struct's fields, with aligned trailing comments."""
+        decls = [indent + f.decl for f in self.fields]
+        col = max(len(d) for d in decls) + 2
+        col = min(col, 48)
+        out = []
+        for d, f in zip(decls, self.fields):
+            note = f.note
+            out.append(f"{d.ljust(col)}/* {note} */" if note else d)
+        return out
+
+    def callback_lines(self):
+        """The function-pointer field of a struct-style owner."""
+        self_c, self_n = self.owner["self"]["c"], self.owner["self"]["name"]
+        params = [decl(self_c, self_n)] + [decl(f.ctype, f.name) for f in self.fields]
+        return c_call(f"    {decl(self.ret, '(*' + self.cname + ')')}(", params, ");")
+
+    def callback_check_lines(self, var):
+        """A function pointer of the field's expected type, set from the field."""
+        types = [self.owner["self"]["c"]] + [f.ctype for f in self.fields]
+        return c_call(f"        {decl(self.ret, '(*' + var + ')')}(", types,
+                      f") = s.{self.cname};")
+
+    @property
+    def doc_paragraphs(self):
+        return paragraphs(self.item.doc) if self.item.doc else []
+
+    @property
+    def raises_text(self):
+        out = []
+        for r in self.item.raises:
+            text = r.type + (f"({c_string(r.message)})" if r.message else "")
+            when = " ".join(r.when.split())
+            if not when.split(" ", 1)[0].lower() in ("when", "if", "on", "unless", "while",
+                                                     "for", "after", "before"):
+                when = "when " + when
+            out.append(sentence(f"{text} {when}"))
+        return out
+
+    @property
+    def history_lines(self):
+        """[(version, text)] with the pages marked where not all carry it."""
+        version_pages = [p for p in self.item.pages if p != "index"]
+        out = []
+        for h in self.item.history:
+            text = h.change + (f" ({', '.join(h.params)})" if h.params else "") + ": "
+            text += sentence(h.note)
+            if h.pages and set(h.pages) != set(version_pages):
+                text += " [" + ", ".join(h.pages) + "]"
+            elif not h.pages:
+                text += " [no page]" if self.item.pages else ""
+            out.append((h.version, text))
+        return out
+
+    @property
+    def version_width(self):
+        return max((len(h.version) for h in self.item.history), default=0)
+
+    @property
+    def older_signatures(self):
+        prefix = self.python_sig[: len(self.python_sig) - len(self.item.signature)]
+        return [(page, prefix + sig) for page, sig in self.item.signature_on.items()]
+
+    @property
+    def notes(self):
+        """Short facts: thread safety, availability, where it is documented."""
+        out = []
+        if self.item.thread_safe:
+            out.append("Thread-safe.")
+        if self.item.availability:
+            out.append(f"Availability: {self.item.availability.rstrip('.')}.")
+        if self.item.source:
+            out.append(f"Documented on the {self.item.source} page, not on the reference "
+                       "pages.")
+        return out
+
+
+@dataclass
+class COwner:
+    name: str
+    table: dict
+    items: list             # CItem
+
+    @property
+    def title(self):
+        return self.table["title"]
+
+    @property
+    def style(self):
+        return self.table["style"]
+
+    @property
+    def struct(self):
+        return self.table.get("struct", "")
+
+
+@dataclass
+class CHeader:
+    name: str               # loop
+    owners: list            # COwner
+    files: list             # spec files it draws on
+
+    @property
+    def guard(self):
+        return f"CASYNCIO_{self.name.upper()}_H"
+
+
+@dataclass
+class CApi:
+    spec: object
+    owners: list            # COwner, in owners.toml order
+    headers: list           # CHeader, in order of first use
+    items: list             # CItem, in header order
+    funcs: list             # CFunc, every public function
+    scalar_helpers: list    # (C type, helper suffix) used by the glue
+    includes: list          # system headers the glue's constants need
+
+    @property
+    def struct_owners(self):
+        return [o for o in self.owners if o.style == "struct"]
+
+    @property
+    def stubs(self):
+        return [f for f in self.funcs if not f.item.implemented]
+
+    @property
+    def n_works(self):
+        return sum(1 for i in self.items if i.implemented)
+
+
+# --------------------------------------------------------------------------
+# Building
+
+
+class Builder:
+    def __init__(self, spec, layout):
+        self.spec = spec
+        self.types = spec.types
+        self.accepts_none = set(layout.get("accepts_none", []))
+        reserved = layout.get("reserved", {})
+        self.reserved = {}
+        for group, why in (("c", "a C keyword"), ("cxx", "a C++ keyword"),
+                           ("macros", "a macro of the C library")):
+            for word in reserved.get(group, []):
+                self.reserved.setdefault(word, why)
+        self.constant_headers = layout.get("constant_headers", {})
+        self.errors = []
+        self.includes = set()
+        self.helpers = set()
+
+    def error(self, item, reason):
+        self.errors.append(f"{item.file}: {item.id}: {reason}")
+
+    # -- names
+
+    def c_name(self, pyname, taken=()):
+        if pyname in self.reserved:
+            return pyname + "_", (f"Python's {pyname}; renamed because {pyname} is "
+                                  f"{self.reserved[pyname]}.")
+        if pyname in taken:
+            return pyname + "_", f"Python's {pyname}; renamed because the C self is {pyname}."
+        return pyname, ""
+
+    # -- fields
+
+    def fields(self, item, params, in_struct, taken=()):
+        out = []
+        for p in params:
+            out += self.param_fields(item, p, in_struct, taken)
+        names = [f.name for f in out]
+        for n in sorted(set(names)):
+            if names.count(n) > 1:
+                self.error(item, f"two C fields or parameters are named '{n}' "
+                                 "(a companion collides with a parameter?)")
+        return out
+
+    def param_fields(self, item, p, in_struct, taken=()):
+        t = self.types[p.type]
+        kind, none, c = t["kind"], t["none"], t["c"]
+        name, renamed = self.c_name(p.name, taken)
+        d = p.default
+        doc = sentence(p.doc) if p.doc else sentence(t["doc"], capital=True)
+        if p.versions:
+            doc += " " + sentence(p.versions)
+        f = CField(name=name, pyname=p.name, ctype=c, impl_ctype=c, default="", values=[],
+                   doc=doc, renamed=renamed, none_raises=p.none_raises)
+        if p.kind == "var_positional":
+            f.default = "*args"
+        elif p.kind == "var_keyword":
+            f.default = "**kwargs"
+        elif d is None:
+            f.default = "required"
+        else:
+            f.default = d.text
+
+        if kind == "scalar":
+            helper = SCALAR_HELPERS.get(c)
+            if none != "bool" and helper is None:
+                self.error(item, f"params.{p.name}: type '{p.type}' has C type '{c}', which "
+                                 "the glue has no helper for")
+                return [f]
+            if none == "bool":
+                f.ctype = "int" if d is not None else "bool"
+                f.impl_ctype = "bool"
+                if d is None:
+                    f.glue = "copy"
+                elif d.kind == "none":
+                    f.glue, f.is_none = "bool_or_none", True
+                    f.values = ["AIO_TRUE: True", "AIO_FALSE: False"]
+                else:
+                    f.glue = "bool_default"
+                    f.glue_default = "true" if d.value else "false"
+                    f.values = ["AIO_FALSE: False"] if d.value else ["AIO_TRUE: True"]
+            elif d is None:
+                if none == "never":
+                    f.glue = "copy"
+                else:
+                    f.glue = "required"
+                    exc = p.none_raises[0] if p.none_raises else "TypeError"
+                    f.values = [f"AIO_NONE raises {exc}"]
+                    self.helpers.add(c)
+            else:
+                self.helpers.add(c)
+                accepts = p.type in self.accepts_none
+                if d.kind == "none":
+                    f.glue, f.is_none = "or_none", True
+                    f.values = ["AIO_ZERO: 0"]
+                else:
+                    f.glue_default = self.c_value(d, c)
+                    f.glue = "default_or_none" if accepts else "default"
+                    f.is_none = accepts
+                    f.values = [] if d.kind in ("int", "float") and d.value == 0 else \
+                        ["AIO_ZERO: 0"]
+                    if accepts:
+                        f.values.append("AIO_NONE: None")
+        else:
+            if p.required and p.none_raises:
+                f.glue = "raise_if_null"
+                f.values = [f"NULL raises {p.none_raises[0]}"]
+            elif d is not None and d.kind == "str":
+                f.glue, f.glue_default = "str_default", c_string(d.value)
+                f.values = ["NULL: the default"]
+            elif d is not None:
+                f.values = ["NULL"]
+            elif p.star:
+                f.values = ["NULL: none"] if kind == "variadic" and p.kind == "var_keyword" \
+                    else []
+        out = [f]
+        comp = t.get("companion")
+        if comp:
+            out.append(CField(name=name + comp["suffix"], pyname=p.name, ctype=comp["c"],
+                              impl_ctype=comp["c"], default="", values=[],
+                              doc=sentence(comp["doc"], capital=True), companion=True))
+        return out
+
+    def c_value(self, d, ctype):
+        if d.kind == "constant":
+            for prefix, header in sorted(self.constant_headers.items()):
+                if d.value.startswith(prefix) and header:
+                    self.includes.add(header)
+            return d.value
+        if d.kind == "bool":
+            return "1" if d.value else "0"
+        if ctype == "double":
+            return repr(float(d.value))
+        return str(d.value)
+
+    # -- returns
+
+    def return_of(self, type_name):
+        t = self.types[type_name]
+        r = t.get("returns", {})
+        return r.get("c", t["c"]), r.get("error", "NULL"), r.get("doc", t["doc"])
+
+    @staticmethod
+    def error_value(ctype, error):
+        return error if error else f"({ctype}){{0}}"
+
+    def returns_text(self, item, fname=""):
+        r = item.returns
+        if item.kind in ("coroutine", "awaitable"):
+            text = ("Returns aio_future *, a new reference: the future, or NULL with the "
+                    "exception set.")
+            res = item.result
+            if res.type == "none":
+                text += " Its result is None."
+            else:
+                rt = self.types[res.type]
+                own = {"new": ", a new reference", "borrowed": ", borrowed"}.get(
+                    res.ownership, "")
+                rc = rt.get("returns", {}).get("c", rt["c"])
+                text += f" Its result: {rc}{own}, {rt['doc']}."
+                if res.doc:
+                    text += " " + sentence(res.doc)
+            return [text]
+        c, _, doc = self.return_of(r.type)
+        own = {"new": ", a new reference", "borrowed": ", borrowed"}.get(r.ownership, "")
+        who = f"{fname}() returns" if fname else "Returns"
+        text = f"{who} {c}{own}: {doc}."
+        if r.doc:
+            text += " " + sentence(r.doc)
+        return [text]
+
+    # -- items
+
+    def item(self, item, owner_name, owner, implemented):
+        prefix = owner["prefix"]
+        python_name = f"{owner['python']}.{item.name}"
+        attr = item.kind == "attribute"
+        python_sig = python_name if attr else python_name + item.signature
+        ci = CItem(item=item, owner=owner, owner_name=owner_name,
+                   python_name=python_name if attr else python_name + "()",
+                   python_sig=python_sig, funcs=[], fields=[], form="",
+                   implemented=implemented, returns_text=[])
+        if owner["style"] == "struct":
+            return self.callback_item(ci, item, owner)
+        self_ = (owner["self"]["c"], owner["self"]["name"]) if "self" in owner else None
+        cname = prefix + item.name
+        ci.cname = cname
+        impl = "aio__" + cname[len("aio_"):]
+        ci.pyclass = owner.get("pyclass", "")
+        if attr:
+            ci.form = "attribute"
+            c, error, _ = self.return_of(item.returns.type)
+            getter = CFunc(item=ci, name=cname, impl=impl, ret=c,
+                           error=self.error_value(c, error), self_=self_, params=[],
+                           role="get", pyname=item.name, spelling=python_name)
+            ci.funcs.append(getter)
+            ci.returns_text = self.returns_text(item, cname)
+            if item.writable:
+                value = Param(name="value", kind="positional", default=None,
+                              type=item.returns.type, doc=item.returns.doc)
+                fields = self.param_fields(item, value, False)
+                if len(fields) > 1:
+                    self.error(item, "a writable attribute's type cannot have a companion")
+                setter = CFunc(item=ci, name=prefix + "set_" + item.name,
+                               impl="aio__" + (prefix + "set_" + item.name)[len("aio_"):],
+                               ret="int", error="-1", self_=self_, params=fields[:1],
+                               role="set", pyname=item.name, spelling=python_name)
+                ci.funcs.append(setter)
+                ci.returns_text.append(f"{setter.name}() sets it: returns 0, or -1 with the "
+                                       "exception set.")
+            return ci
+        taken = {self_[1]} if self_ else set()
+        use_struct = any(p.default is not None or p.kind in ("keyword", "var_keyword")
+                         for p in item.params)
+        if item.kind in ("coroutine", "awaitable"):
+            ret, error = "aio_future *", "NULL"
+        else:
+            c, error, _ = self.return_of(item.returns.type)
+            ret, error = c, self.error_value(c, error)
+        func = CFunc(item=ci, name=cname, impl=impl, ret=ret, error=error, self_=self_,
+                     params=[], pyname=item.name, spelling=python_name + "()")
+        if use_struct:
+            ci.form = "struct"
+            ci.struct = func.struct = cname + "_args"
+            func.impl_struct = impl + "_args"
+            ci.fields = func.fields = self.fields(item, item.params, True)
+        else:
+            ci.form = "direct"
+            ci.fields = func.params = self.fields(item, item.params, False, taken)
+        ci.funcs.append(func)
+        ci.returns_text = self.returns_text(item)
+        return ci
+
+    def callback_item(self, ci, item, owner):
+        ci.form = "callback"
+        ci.cname, _ = self.c_name(item.name)
+        ci.struct = owner["struct"]
+        fields = []
+        for p in item.params:
+            for f in self.param_fields(item, p, False):
+                # The runtime passes these: no defaults, no explicit values.
+                if not f.companion and self.types[p.type]["kind"] == "scalar" \
+                        and self.types[p.type]["none"] == "bool":
+                    f.ctype = "bool"
+                f.default, f.values, f.glue = "", [], "copy"
+                fields.append(f)
+        ci.fields = fields
+        rt = item.returns.type
+        if rt == "none":
+            ci.ret = "void"
+            ci.returns_text = ["Returns nothing."]
+        elif rt == "bool":
+            ci.ret = "bool"
+            ci.returns_text = ["Returns bool." + (" " + sentence(item.returns.doc)
+                                                  if item.returns.doc else "")]
+        else:
+            t = self.types[rt]
+            ci.ret = t.get("returns", {}).get("c", t["c"])
+            ci.returns_text = [f"Returns {ci.ret}: {t['doc']}." + (
+                " " + sentence(item.returns.doc) if item.returns.doc else "")]
+        return ci
+
+
+def build(spec, layout):
+    b = Builder(spec, layout)
+    implemented = set(spec.implemented)
+    owners = []
+    for name, table in spec.owners.items():
+        items = [b.item(i, name, table, i.id in implemented) for i in spec.owner_items(name)]
+        owners.append(COwner(name=name, table=table, items=items))
+    names = {}
+    for o in owners:
+        for i in o.items:
+            used = [f.name for f in i.funcs] + [f.struct for f in i.funcs if f.struct]
+            if i.form == "callback":
+                used = [f"struct {i.struct}.{i.cname}"]
+            for name in used:
+                if name in names:
+                    b.error(i.item, f"the C name {name} is also that of {names[name]}")
+                names.setdefault(name, i.item.id)
+    if b.errors:
+        raise SpecError(b.errors)
+    headers = {}
+    for o in owners:
+        h = headers.setdefault(o.table["header"], CHeader(name=o.table["header"], owners=[],
+                                                          files=[]))
+        h.owners.append(o)
+    for h in headers.values():
+        used = {i.item.file for o in h.owners for i in o.items}
+        h.files = ["owners.toml", "types.toml"] + [f for f in spec.item_files if f in used]
+    items = [i for h in headers.values() for o in h.owners for i in o.items]
+    funcs = [f for i in items for f in i.funcs]
+    helpers = [(c, SCALAR_HELPERS[c]) for c in SCALAR_HELPERS if c in b.helpers]
+    return CApi(spec=spec, owners=owners, headers=list(headers.values()), items=items,
+                funcs=funcs, scalar_helpers=helpers, includes=sorted(b.includes))

@@ -1,0 +1,717 @@
+"""Reading and validating spec/.
+
+load_spec(spec_dir, layout, exceptions) returns a Spec or raises SpecError,
+whose .errors are lines of the form
+
+    FILE: ITEM: REASON
+
+FILE is the name of the spec file, ITEM the item's id (owner.name, e.g.
+loop.call_later) or what else in the file is at fault (types.bool,
+owners.loop, "item 3" for an item without a name, "(file)" for the file as
+a whole), and REASON says what is wrong. Every error found is reported,
+in file order and within a file in item order.
+"""
+
+import ast
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+SPECIAL_FILES = ("owners.toml", "types.toml", "status.toml")
+KINDS = ("function", "method", "coroutine", "awaitable", "callback", "attribute")
+CHANGES = ("added", "changed", "deprecated", "removed")
+OWNERSHIP = ("new", "borrowed")
+TYPE_KINDS = ("scalar", "pointer", "callable", "variadic")
+NONE_FORMS = ("null", "zero", "bool", "never")
+VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+)?$")
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SpecError(Exception):
+    def __init__(self, errors):
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+# --------------------------------------------------------------------------
+# The model
+
+
+@dataclass
+class Default:
+    """A parameter's default, as written in the signature."""
+    text: str           # as Python writes it: None, 100, True, socket.AF_UNSPEC
+    kind: str           # none | bool | int | float | str | constant
+    value: object       # the Python value; for a constant its C spelling
+
+
+@dataclass
+class Param:
+    name: str
+    kind: str           # positional | keyword | var_positional | var_keyword
+    default: Default | None
+    type: str = ""
+    doc: str = ""
+    none_raises: tuple | None = None
+    versions: str = ""
+
+    @property
+    def required(self):
+        return self.default is None and self.kind in ("positional", "keyword")
+
+    @property
+    def star(self):
+        return {"var_positional": "*", "var_keyword": "**"}.get(self.kind, "")
+
+
+@dataclass
+class Returns:
+    type: str
+    ownership: str = ""
+    doc: str = ""
+
+
+@dataclass
+class Raise:
+    type: str
+    when: str
+    message: str = ""
+
+
+@dataclass
+class History:
+    version: str
+    change: str
+    note: str
+    pages: list
+    params: list = field(default_factory=list)
+
+
+@dataclass
+class Item:
+    file: str
+    id: str
+    name: str
+    owner: str
+    kind: str
+    signature: str
+    params: list
+    pages: list
+    summary: str
+    doc: str = ""
+    returns: Returns | None = None
+    result: Returns | None = None
+    raises: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    signature_on: dict = field(default_factory=dict)
+    availability: str = ""
+    source: str = ""
+    thread_safe: bool = False
+    c_only: str = ""
+    writable: bool = False
+
+
+@dataclass
+class Spec:
+    dir: str
+    files: list             # every file read, special files first
+    item_files: list        # the item files, in layout order
+    owners: dict            # name -> table of owners.toml (in file order)
+    types: dict             # name -> table of types.toml
+    constants: dict         # Python spelling -> C spelling
+    items: list             # Item, in file order
+    implemented: list       # item ids, as status.toml lists them
+
+    def owner_items(self, owner):
+        return [item for item in self.items if item.owner == owner]
+
+
+# --------------------------------------------------------------------------
+# Checking tables
+
+
+class Checker:
+    """Collects errors for one file."""
+
+    def __init__(self, file, errors):
+        self.file = file
+        self.errors = errors
+
+    def error(self, where, reason):
+        self.errors.append(f"{self.file}: {where}: {reason}")
+
+    def keys(self, where, table, path, required, optional):
+        """Checks a table's keys; returns False when a required one is missing."""
+        ok = True
+        inside = f" in {path}" if path else ""
+        for key in table:
+            if key not in required and key not in optional:
+                self.error(where, f"unknown key '{key}'{inside}")
+        for key in required:
+            if key not in table:
+                self.error(where, f"missing required key '{key}'{inside}")
+                ok = False
+        return ok
+
+    def string(self, where, table, key, path="", nonempty=True):
+        value = table.get(key, "")
+        if not isinstance(value, str):
+            self.error(where, f"key '{_join(path, key)}' must be a string")
+            return ""
+        if nonempty and key in table and not value.strip():
+            self.error(where, f"key '{_join(path, key)}' must not be empty")
+        return value
+
+    def boolean(self, where, table, key, path=""):
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            self.error(where, f"key '{_join(path, key)}' must be true or false")
+            return False
+        return value
+
+    def strings(self, where, table, key, path=""):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.error(where, f"key '{_join(path, key)}' must be a list of strings")
+            return []
+        return value
+
+    def table(self, where, table, key, path=""):
+        value = table.get(key, {})
+        if not isinstance(value, dict):
+            self.error(where, f"key '{_join(path, key)}' must be a table")
+            return {}
+        return value
+
+    def tables(self, where, table, key):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.error(where, f"key '{key}' must be an array of tables ([[item.{key}]])")
+            return []
+        return value
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else key
+
+
+def _read_toml(path, file, errors):
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        errors.append(f"{file}: (file): invalid TOML: {e}")
+    except OSError as e:
+        errors.append(f"{file}: (file): cannot read: {e.strerror}")
+    return None
+
+
+# --------------------------------------------------------------------------
+# Signatures
+
+
+def split_top_level(text):
+    """Splits a parameter list at the commas outside brackets and strings."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def parse_signature(signature, constants):
+    """Parses "(a, b=1, *args, c=None, **kw)" into Params.
+
+    Returns (params, None) or (None, reason).
+    """
+    if not (signature.startswith("(") and signature.endswith(")")):
+        return None, f"signature '{signature}' is not a parenthesised parameter list"
+    source = f"def f{signature}: pass"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        for part in split_top_level(signature[1:-1]):
+            name, eq, default = part.partition("=")
+            if not eq or default.startswith("="):
+                continue
+            name = name.split(":")[0].strip().lstrip("*")
+            try:
+                ast.parse(default.strip(), mode="eval")
+            except SyntaxError:
+                return None, (f"parameter '{name}': default '{default.strip()}' "
+                              "is not a valid Python expression")
+        return None, f"signature '{signature}' does not parse: {e.msg}"
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None, f"signature '{signature}' is not a single parameter list"
+    a = tree.body[0].args
+    params = []
+    positional = a.posonlyargs + a.args
+    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    for arg, node in zip(positional, defaults):
+        params.append((arg.arg, "positional", node))
+    if a.vararg:
+        params.append((a.vararg.arg, "var_positional", None))
+    for arg, node in zip(a.kwonlyargs, a.kw_defaults):
+        params.append((arg.arg, "keyword", node))
+    if a.kwarg:
+        params.append((a.kwarg.arg, "var_keyword", None))
+    result = []
+    for name, kind, node in params:
+        default = None
+        if node is not None:
+            default, reason = _default(ast.get_source_segment(source, node), node, constants)
+            if reason:
+                return None, f"parameter '{name}': {reason}"
+        result.append(Param(name=name, kind=kind, default=default))
+    return result, None
+
+
+def _dotted(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _default(text, node, constants):
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if value is None:
+            return Default(text, "none", None), None
+        if isinstance(value, bool):
+            return Default(text, "bool", value), None
+        if isinstance(value, int):
+            return Default(text, "int", value), None
+        if isinstance(value, float):
+            return Default(text, "float", value), None
+        if isinstance(value, str):
+            return Default(text, "str", value), None
+    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and type(node.operand.value) in (int, float)):
+        value = -node.operand.value
+        return Default(text, "int" if isinstance(value, int) else "float", value), None
+    dotted = _dotted(node)
+    if dotted is not None and dotted in constants:
+        return Default(text, "constant", constants[dotted]), None
+    if dotted is not None:
+        return None, f"default '{text}' is not a constant of types.toml [constants]"
+    return None, f"default '{text}' is not a literal or a constant of types.toml [constants]"
+
+
+# --------------------------------------------------------------------------
+# owners.toml, types.toml, status.toml
+
+
+def _check_owners(data, file, errors):
+    c = Checker(file, errors)
+    owners = {}
+    c.keys("(file)", data, "", ["owners"], [])
+    table = data.get("owners", {})
+    if not isinstance(table, dict):
+        c.error("(file)", "key 'owners' must be a table")
+        return owners
+    for name, owner in table.items():
+        where = f"owners.{name}"
+        if not isinstance(owner, dict):
+            c.error(where, "must be a table")
+            continue
+        c.keys(where, owner, "", ["title", "python", "prefix", "style", "header"],
+               ["pyclass", "self", "struct"])
+        for key in ("title", "python", "header", "pyclass", "struct"):
+            c.string(where, owner, key)
+        c.string(where, owner, "prefix", nonempty=False)
+        style = owner.get("style")
+        if style not in ("functions", "struct"):
+            c.error(where, f"unknown style '{style}' (functions or struct)")
+        if "header" in owner and not IDENT_RE.match(str(owner["header"])):
+            c.error(where, f"header '{owner['header']}' is not a file name stem")
+        if "self" in owner:
+            self_ = c.table(where, owner, "self")
+            c.keys(where, self_, "self", ["c", "name"], [])
+            c.string(where, self_, "c", "self")
+            c.string(where, self_, "name", "self")
+        if style == "struct":
+            if "struct" not in owner:
+                c.error(where, "missing required key 'struct' (style is struct)")
+            if "self" not in owner:
+                c.error(where, "missing required key 'self' (style is struct)")
+        elif style == "functions":
+            if not str(owner.get("prefix", "")).startswith("aio_"):
+                c.error(where, f"prefix '{owner.get('prefix')}' does not start with aio_")
+            if "self" in owner and "pyclass" not in owner:
+                c.error(where, "missing required key 'pyclass' (a method owner)")
+        owners[name] = owner
+    return owners
+
+
+def _check_types(data, file, errors):
+    c = Checker(file, errors)
+    c.keys("(file)", data, "", ["types"], ["constants"])
+    types = data.get("types", {})
+    constants = data.get("constants", {})
+    if not isinstance(types, dict):
+        c.error("(file)", "key 'types' must be a table")
+        types = {}
+    if not isinstance(constants, dict):
+        c.error("(file)", "key 'constants' must be a table")
+        constants = {}
+    good = {}
+    for name, t in types.items():
+        where = f"types.{name}"
+        if not isinstance(t, dict):
+            c.error(where, "must be a table")
+            continue
+        c.keys(where, t, "", ["kind", "c", "none", "doc"], ["companion", "returns"])
+        c.string(where, t, "c")
+        c.string(where, t, "doc")
+        if t.get("kind") not in TYPE_KINDS:
+            c.error(where, f"unknown kind '{t.get('kind')}'")
+        if t.get("none") not in NONE_FORMS:
+            c.error(where, f"unknown none '{t.get('none')}'")
+        if "companion" in t:
+            comp = c.table(where, t, "companion")
+            c.keys(where, comp, "companion", ["suffix", "c", "doc"], [])
+            for key in ("suffix", "c", "doc"):
+                c.string(where, comp, key, "companion")
+        if "returns" in t:
+            ret = c.table(where, t, "returns")
+            c.keys(where, ret, "returns", ["c", "error", "doc"], [])
+            c.string(where, ret, "c", "returns")
+            c.string(where, ret, "error", "returns", nonempty=False)
+            c.string(where, ret, "doc", "returns")
+        good[name] = t
+    for name, value in constants.items():
+        if not isinstance(value, str) or not IDENT_RE.match(value):
+            c.error(f"constants.{name}", "must be a C identifier string")
+    return good, {k: v for k, v in constants.items() if isinstance(v, str)}
+
+
+# --------------------------------------------------------------------------
+# Items
+
+ITEM_REQUIRED = ["name", "owner", "kind", "signature", "pages", "summary"]
+ITEM_OPTIONAL = ["params", "returns", "result", "raises", "history", "signature_on",
+                 "availability", "source", "thread_safe", "c_only", "doc", "writable"]
+
+
+def _check_item(c, index, raw, ctx):
+    """Checks one [[item]]; returns an Item, or None when it is unusable."""
+    owners, types, constants, pages, exceptions = ctx
+    name, owner = raw.get("name"), raw.get("owner")
+    if isinstance(name, str) and isinstance(owner, str):
+        where = f"{owner}.{name}"
+    elif isinstance(name, str):
+        where = f"item {index} ({name})"
+    else:
+        where = f"item {index}"
+    n_errors = len(c.errors)
+
+    c.keys(where, raw, "", ITEM_REQUIRED, ITEM_OPTIONAL)
+    for key in ("name", "owner", "kind", "signature", "summary", "doc", "availability",
+                "source", "c_only"):
+        c.string(where, raw, key)
+    if isinstance(name, str) and name and not IDENT_RE.match(name):
+        c.error(where, f"name '{name}' is not a Python identifier")
+    if isinstance(owner, str) and owner not in owners:
+        c.error(where, f"unknown owner '{owner}'")
+    kind = raw.get("kind")
+    if isinstance(kind, str) and kind not in KINDS:
+        c.error(where, f"unknown kind '{kind}'")
+    style = owners.get(owner, {}).get("style") if isinstance(owner, str) else None
+    if style == "struct" and kind in ("function", "coroutine", "awaitable", "attribute"):
+        c.error(where, f"kind '{kind}' on owner '{owner}', whose items are struct fields "
+                       "(callback or method)")
+    if style == "functions" and kind == "callback":
+        c.error(where, f"kind 'callback' on owner '{owner}', whose items are functions")
+    if style == "functions" and kind == "function" and "self" in owners.get(owner, {}):
+        c.error(where, f"kind 'function' on owner '{owner}', which has a self (method?)")
+    if style == "functions" and kind == "method" and "self" not in owners.get(owner, {}):
+        c.error(where, f"kind 'method' on owner '{owner}', which has no self (function?)")
+
+    item_pages = c.strings(where, raw, "pages")
+    for page in item_pages:
+        if page not in pages:
+            c.error(where, f"unknown page '{page}' in pages")
+    if not item_pages and "source" not in raw and "pages" in raw:
+        c.error(where, "pages is empty and no source is given")
+    thread_safe = c.boolean(where, raw, "thread_safe")
+    writable = c.boolean(where, raw, "writable")
+    if "writable" in raw and kind != "attribute":
+        c.error(where, "key 'writable' is only for attributes")
+
+    # The signature and its parameters.
+    params = None
+    signature = raw.get("signature")
+    if isinstance(signature, str):
+        params, reason = parse_signature(signature, constants)
+        if reason:
+            c.error(where, reason)
+    if params is not None and kind == "attribute" and params:
+        c.error(where, f"an attribute takes no parameters (signature '{signature}')")
+    raw_params = c.table(where, raw, "params")
+    if params is not None:
+        by_name = {p.name: p for p in params}
+        for pname in raw_params:
+            if pname not in by_name:
+                c.error(where, f"parameter '{pname}' in params is not in the signature "
+                               f"'{signature}'")
+        for p in params:
+            if p.name not in raw_params:
+                c.error(where, f"parameter '{p.name}' of the signature has no entry in params")
+                continue
+            _check_param(c, where, p, raw_params[p.name], types, exceptions)
+
+    # Returns and result.
+    returns = result = None
+    if "returns" in raw:
+        returns = _check_returns(c, where, raw["returns"], "returns", types)
+    if "result" in raw:
+        result = _check_returns(c, where, raw["result"], "result", types)
+    if kind in ("coroutine", "awaitable"):
+        if "result" not in raw:
+            c.error(where, f"missing required key 'result' (a {kind})")
+        if returns is not None and returns.type != "future":
+            c.error(where, f"returns of a {kind} must be future, not '{returns.type}'")
+        if returns is None:
+            returns = Returns(type="future", ownership="new")
+    else:
+        if "result" in raw:
+            c.error(where, "key 'result' is only for coroutines and awaitables")
+        if returns is None and kind in ("function", "method", "attribute"):
+            c.error(where, "missing required key 'returns'")
+        if returns is None and kind == "callback":
+            returns = Returns(type="none")
+    if (returns is not None and style == "functions" and returns.type in types
+            and "returns" not in types[returns.type]):
+        c.error(where, f"returns: type '{returns.type}' cannot be returned "
+                       "(types.toml gives it no returns)")
+    if returns is not None and returns.type == "none" and kind == "attribute":
+        c.error(where, "an attribute cannot be of type none")
+
+    # Raises.
+    raises = []
+    for i, r in enumerate(c.tables(where, raw, "raises")):
+        path = f"raises[{i}]"
+        if c.keys(where, r, path, ["type", "when"], ["message"]):
+            if r["type"] not in exceptions:
+                c.error(where, f"{path}: unknown exception type '{r['type']}' "
+                               "(not in include/casyncio/exceptions.h)")
+            raises.append(Raise(type=c.string(where, r, "type", path),
+                                when=c.string(where, r, "when", path),
+                                message=c.string(where, r, "message", path)))
+
+    # History.
+    history = []
+    for i, h in enumerate(c.tables(where, raw, "history")):
+        path = f"history[{i}]"
+        if not c.keys(where, h, path, ["version", "change", "note", "pages"], ["params"]):
+            continue
+        version = c.string(where, h, "version", path)
+        if not VERSION_RE.match(str(h["version"])):
+            c.error(where, f"{path}: version '{h['version']}' is not N.N or N.N.N")
+        if h["change"] not in CHANGES:
+            c.error(where, f"{path}: unknown change '{h['change']}'")
+        for page in c.strings(where, h, "pages", path):
+            if page not in pages:
+                c.error(where, f"{path}: unknown page '{page}'")
+        hparams = c.strings(where, h, "params", path)
+        if params is not None and h["change"] != "removed":
+            names = {p.name for p in params}
+            for pname in hparams:
+                if pname not in names:
+                    c.error(where, f"{path}: parameter '{pname}' is not in the signature "
+                                   f"'{signature}'")
+        history.append(History(version=version, change=h["change"],
+                               note=c.string(where, h, "note", path),
+                               pages=h["pages"] if isinstance(h["pages"], list) else [],
+                               params=hparams))
+
+    signature_on = {}
+    for page, sig in c.table(where, raw, "signature_on").items():
+        if page not in pages:
+            c.error(where, f"signature_on: unknown page '{page}'")
+        if not isinstance(sig, str):
+            c.error(where, f"signature_on: '{page}' must be a string")
+            continue
+        _, reason = parse_signature(sig, constants)
+        if reason:
+            c.error(where, f"signature_on '{page}': {reason}")
+        signature_on[page] = sig
+
+    if len(c.errors) != n_errors:
+        return None
+    return Item(file=c.file, id=where, name=name, owner=owner, kind=kind,
+                signature=signature, params=params, pages=item_pages,
+                summary=raw["summary"].strip(), doc=raw.get("doc", "").strip(),
+                returns=returns, result=result, raises=raises, history=history,
+                signature_on=signature_on, availability=raw.get("availability", ""),
+                source=raw.get("source", ""), thread_safe=thread_safe,
+                c_only=raw.get("c_only", "").strip(), writable=writable)
+
+
+def _check_param(c, where, p, raw, types, exceptions):
+    path = f"params.{p.name}"
+    if not isinstance(raw, dict):
+        c.error(where, f"{path} must be a table")
+        return
+    if not c.keys(where, raw, path, ["type"], ["doc", "none_raises", "versions"]):
+        return
+    p.type = c.string(where, raw, "type", path)
+    p.doc = c.string(where, raw, "doc", path).strip()
+    p.versions = c.string(where, raw, "versions", path).strip()
+    t = types.get(p.type)
+    if t is None:
+        c.error(where, f"{path}: unknown type '{p.type}'")
+        return
+    if p.type == "none":
+        c.error(where, f"{path}: a parameter cannot be of type none")
+    variadic = t.get("kind") == "variadic"
+    if p.star and not variadic:
+        c.error(where, f"{path}: {p.star}{p.name} needs a variadic type, not '{p.type}'")
+    if variadic and not p.star:
+        c.error(where, f"{path}: type '{p.type}' is only for *args or **kwargs")
+    if "none_raises" in raw:
+        nr = raw["none_raises"]
+        if (not isinstance(nr, list) or len(nr) != 2
+                or not all(isinstance(v, str) for v in nr)):
+            c.error(where, f"{path}: none_raises must be [\"ExceptionType\", \"message\"]")
+        else:
+            if nr[0] not in exceptions:
+                c.error(where, f"{path}: unknown exception type '{nr[0]}' in none_raises "
+                               "(not in include/casyncio/exceptions.h)")
+            if not p.required:
+                c.error(where, f"{path}: none_raises on a parameter that is not required")
+            p.none_raises = (nr[0], nr[1])
+    d = p.default
+    if d is None:
+        return
+    kind, none = t.get("kind"), t.get("none")
+    if kind == "scalar" and none == "bool":
+        fits = d.kind in ("none", "bool")
+    elif kind == "scalar":
+        fits = d.kind in ("none", "int", "float", "constant") or (
+            d.kind == "bool" and t.get("c") != "double")
+        if d.kind == "float" and t.get("c") != "double":
+            fits = False
+    elif kind == "pointer":
+        fits = d.kind == "none" or (d.kind == "str" and t.get("c") == "const char *")
+    else:
+        fits = d.kind == "none"
+    if not fits:
+        c.error(where, f"{path}: default '{d.text}' does not fit type '{p.type}'")
+
+
+def _check_returns(c, where, raw, key, types):
+    if isinstance(raw, str):
+        ret = Returns(type=raw)
+    elif isinstance(raw, dict):
+        if not c.keys(where, raw, key, ["type"], ["ownership", "doc"]):
+            return None
+        ret = Returns(type=c.string(where, raw, "type", key),
+                      ownership=c.string(where, raw, "ownership", key),
+                      doc=c.string(where, raw, "doc", key).strip())
+        if ret.ownership and ret.ownership not in OWNERSHIP:
+            c.error(where, f"{key}: unknown ownership '{ret.ownership}' (new or borrowed)")
+    else:
+        c.error(where, f"key '{key}' must be a type name or a table")
+        return None
+    if ret.type not in types:
+        c.error(where, f"{key}: unknown type '{ret.type}'")
+        return None
+    if types[ret.type].get("kind") == "variadic":
+        c.error(where, f"{key}: type '{ret.type}' is only for *args or **kwargs")
+    return ret
+
+
+# --------------------------------------------------------------------------
+# The whole spec
+
+
+def load_spec(spec_dir, layout, exceptions):
+    """Reads and validates spec_dir; returns a Spec or raises SpecError.
+
+    layout: the table of gen/layout.toml; exceptions: the exception names
+    (without aio_) that raises may use.
+    """
+    errors = []
+    try:
+        present = sorted(n for n in os.listdir(spec_dir) if n.endswith(".toml"))
+    except OSError as e:
+        raise SpecError([f"{spec_dir}: (directory): cannot read: {e.strerror}"])
+    known = set(layout["files"]) | set(SPECIAL_FILES)
+    for name in present:
+        if name not in known:
+            errors.append(f"{name}: (file): not a spec file (gen/layout.toml lists the "
+                          "item files)")
+    for name in SPECIAL_FILES:
+        if name not in present:
+            errors.append(f"{name}: (file): missing")
+    if errors:
+        raise SpecError(errors)
+
+    def read(name):
+        return _read_toml(os.path.join(spec_dir, name), name, errors)
+
+    owners_data, types_data, status_data = (read(n) for n in SPECIAL_FILES)
+    if errors:
+        raise SpecError(errors)
+    owners = _check_owners(owners_data, "owners.toml", errors)
+    types, constants = _check_types(types_data, "types.toml", errors)
+    if errors:
+        raise SpecError(errors)
+
+    item_files = [n for n in layout["files"] if n in present]
+    items, seen = [], {}
+    ctx = (owners, types, constants, layout["pages"], set(exceptions))
+    for name in item_files:
+        data = read(name)
+        if data is None:
+            continue
+        c = Checker(name, errors)
+        c.keys("(file)", data, "", [], ["item"])
+        for index, raw in enumerate(c.tables("(file)", data, "item"), 1):
+            item = _check_item(c, index, raw, ctx)
+            if item is None:
+                continue
+            if item.id in seen:
+                c.error(item.id, f"duplicate item (first in {seen[item.id]})")
+                continue
+            seen[item.id] = name
+            items.append(item)
+
+    c = Checker("status.toml", errors)
+    c.keys("(file)", status_data, "", ["implemented"], [])
+    implemented = c.strings("(file)", status_data, "implemented")
+    dupes = set()
+    for item_id in implemented:
+        if item_id not in seen and not errors_about(errors, item_id):
+            c.error(item_id, "unknown item in implemented")
+        if implemented.count(item_id) > 1 and item_id not in dupes:
+            dupes.add(item_id)
+            c.error(item_id, "listed twice in implemented")
+
+    if errors:
+        raise SpecError(errors)
+    return Spec(dir=spec_dir, files=list(SPECIAL_FILES) + item_files,
+                item_files=item_files, owners=owners, types=types,
+                constants=constants, items=items, implemented=implemented)
+
+
+def errors_about(errors, item_id):
+    """True when an item of that id was rejected (so status need not repeat it)."""
+    return any(f": {item_id}: " in e for e in errors)

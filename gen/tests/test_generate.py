@@ -1,0 +1,532 @@
+"""Tests of gen/: golden output, validation messages, and that the output compiles.
+
+Run from the repository root:
+
+    /usr/bin/python3 -m unittest discover -s gen/tests -v
+
+The golden files are what gen/generate.py renders from fixtures/spec (with
+fixtures/README.in.md as the README). After an intended change of the
+generator, refresh them and read the diff:
+
+    UPDATE_GOLDEN=1 /usr/bin/python3 -m unittest discover -s gen/tests
+    git diff gen/tests/fixtures/golden
+"""
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GEN = os.path.dirname(HERE)
+ROOT = os.path.dirname(GEN)
+sys.path.insert(0, GEN)
+
+import generate  # noqa: E402
+from spec_model import SpecError  # noqa: E402
+
+FIXTURES = os.path.join(HERE, "fixtures")
+SPEC = os.path.join(FIXTURES, "spec")
+GOLDEN = os.path.join(FIXTURES, "golden")
+README_IN = os.path.join(FIXTURES, "README.in.md")
+INCLUDE = os.path.join(ROOT, "include")
+
+
+def render_fixture(out_dir):
+    """Renders the fixture spec into out_dir, README.md included."""
+    readme = os.path.join(out_dir, "README.md")
+    os.makedirs(out_dir, exist_ok=True)
+    shutil.copyfile(README_IN, readme)
+    status = generate.run(SPEC, out_dir, readme=readme, stdout=io.StringIO())
+    assert status == 0
+
+
+def tree(root):
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, encoding="utf-8") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out
+
+
+def setUpModule():
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        render_fixture(GOLDEN)
+
+
+class GoldenTest(unittest.TestCase):
+    """The fixture spec renders to fixtures/golden, byte for byte."""
+
+    def test_golden(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            render_fixture(tmp)
+            got = tree(tmp)
+            want = tree(GOLDEN)
+        self.assertEqual(sorted(got), sorted(want), "the set of generated files differs")
+        for name in sorted(want):
+            with self.subTest(file=name):
+                self.assertEqual(got[name], want[name],
+                                 f"{name} differs from the golden file; if intended, "
+                                 "refresh with UPDATE_GOLDEN=1")
+
+    def test_output_is_tidy(self):
+        for name, text in tree(GOLDEN).items():
+            with self.subTest(file=name):
+                self.assertTrue(text.endswith("\n") and not text.endswith("\n\n"))
+                for n, line in enumerate(text.split("\n"), 1):
+                    self.assertEqual(line, line.rstrip(), f"trailing whitespace, line {n}")
+                    self.assertNotIn("\t", line, f"tab, line {n}")
+                if name.endswith((".c", ".h")):
+                    for n, line in enumerate(text.split("\n"), 1):
+                        self.assertLessEqual(len(line), 100, f"line {n} is long")
+
+    def test_check_passes_on_golden(self):
+        out = io.StringIO()
+        status = generate.run(SPEC, GOLDEN, readme=os.path.join(GOLDEN, "README.md"),
+                              check=True, stdout=out)
+        self.assertEqual(status, 0, out.getvalue())
+
+    def test_check_names_the_files_that_differ(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(GOLDEN, tmp, dirs_exist_ok=True)
+            with open(os.path.join(tmp, "src", "glue.c"), "a", encoding="utf-8") as f:
+                f.write("/* edited */\n")
+            os.remove(os.path.join(tmp, "docs", "api.md"))
+            out = io.StringIO()
+            status = generate.run(SPEC, tmp, check=True, stdout=out)
+            self.assertEqual(status, 1)
+            self.assertIn(f"differs: {os.path.join(tmp, 'docs', 'api.md')}\n", out.getvalue())
+            self.assertIn(f"differs: {os.path.join(tmp, 'src', 'glue.c')}\n", out.getvalue())
+            self.assertNotIn("loop.h", out.getvalue())
+            # --check wrote nothing.
+            self.assertFalse(os.path.exists(os.path.join(tmp, "docs", "api.md")))
+
+    def test_check_covers_the_readme_region(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(GOLDEN, tmp, dirs_exist_ok=True)
+            readme = os.path.join(tmp, "README.md")
+            with open(readme, encoding="utf-8") as f:
+                text = f.read()
+            with open(readme, "w", encoding="utf-8") as f:
+                f.write(text.replace("| works |", "| not yet |", 1))
+            out = io.StringIO()
+            self.assertEqual(generate.run(SPEC, tmp, readme=readme, check=True, stdout=out), 1)
+            self.assertEqual(out.getvalue().splitlines()[0], f"differs: {readme}")
+
+    def test_readme_without_markers_is_an_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            readme = os.path.join(tmp, "README.md")
+            with open(readme, "w", encoding="utf-8") as f:
+                f.write("# casyncio\n")
+            with self.assertRaises(SpecError) as cm:
+                generate.run(SPEC, os.path.join(tmp, "out"), readme=readme,
+                             stdout=io.StringIO())
+            self.assertEqual(cm.exception.errors, [
+                f"{readme}: (file): the lines '<!-- features:begin -->' and "
+                "'<!-- features:end -->' are missing"])
+            self.assertFalse(os.path.exists(os.path.join(tmp, "out")))
+
+    def test_readme_untouched_without_option(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            generate.run(SPEC, tmp, stdout=io.StringIO())
+            self.assertFalse(os.path.exists(os.path.join(tmp, "README.md")))
+
+    def test_deterministic(self):
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            render_fixture(a)
+            render_fixture(b)
+            self.assertEqual(tree(a), tree(b))
+
+
+# --------------------------------------------------------------------------
+# Validation
+
+OWNERS = """\
+[owners.asyncio]
+title = "Module functions"
+python = "asyncio"
+prefix = "aio_"
+style = "functions"
+header = "module"
+
+[owners.loop]
+title = "Event loop"
+python = "loop"
+pyclass = "BaseEventLoop"
+prefix = "aio_loop_"
+self = { c = "aio_loop *", name = "loop" }
+style = "functions"
+header = "loop"
+"""
+
+TYPES = """\
+[types.none]
+kind = "scalar"
+c = "void"
+none = "never"
+returns = { c = "int", error = "-1", doc = "0, or -1 with the exception set" }
+doc = "None"
+
+[types.float]
+kind = "scalar"
+c = "double"
+none = "zero"
+returns = { c = "double", error = "-1.0", doc = "the value, or -1.0" }
+doc = "a float"
+
+[types.callback]
+kind = "callable"
+c = "aio_callback"
+none = "null"
+doc = "a callback"
+
+[types.callback_arg]
+kind = "variadic"
+c = "void *"
+none = "null"
+doc = "*args"
+
+[types.context]
+kind = "pointer"
+c = "aio_context *"
+none = "null"
+doc = "a context"
+
+[types.timer_handle]
+kind = "pointer"
+c = "aio_timer_handle *"
+none = "null"
+returns = { c = "aio_timer_handle *", error = "NULL", doc = "the handle" }
+doc = "a TimerHandle"
+
+[constants]
+"socket.AF_UNSPEC" = "AF_UNSPEC"
+"""
+
+CALL_LATER = """\
+[[item]]
+name = "call_later"
+owner = "loop"
+kind = "method"
+signature = "(delay, callback, *args, context=None)"
+pages = ["3.6", "3.8", "3.9+", "index"]
+summary = "Schedule callback(*args) to run after delay seconds."
+returns = { type = "timer_handle", ownership = "borrowed" }
+
+[item.params]
+delay = { type = "float" }
+callback = { type = "callback" }
+args = { type = "callback_arg" }
+context = { type = "context" }
+
+[[item.history]]
+version = "3.7"
+change = "changed"
+params = ["context"]
+note = "Gained the context parameter."
+pages = ["3.8", "3.9+"]
+"""
+
+
+class ValidationTest(unittest.TestCase):
+    """A bad spec is refused with FILE: ITEM: REASON, naming exactly what is wrong."""
+
+    def errors(self, files=None, **replace):
+        """Writes a tiny spec (with call_later in loop-scheduling.toml, after
+        applying replace {old: new}, and any other files), and returns the
+        errors it is refused with."""
+        item = CALL_LATER
+        for old, new in replace.get("edits", []):
+            self.assertIn(old, item)
+            item = item.replace(old, new)
+        spec = {"owners.toml": OWNERS, "types.toml": TYPES,
+                "status.toml": "implemented = []\n", "loop-scheduling.toml": item}
+        spec.update(files or {})
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in spec.items():
+                if text is not None:
+                    with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+                        f.write(text)
+            try:
+                generate.run(tmp, os.path.join(tmp, "out"), stdout=io.StringIO())
+            except SpecError as e:
+                self.assertFalse(os.path.exists(os.path.join(tmp, "out")))
+                return e.errors
+        return []
+
+    def assertRefused(self, expected, **kw):
+        self.assertEqual(self.errors(**kw), [expected])
+
+    def test_the_tiny_spec_is_good(self):
+        self.assertEqual(self.errors(), [])
+
+    def test_unknown_key(self):
+        self.assertRefused("loop-scheduling.toml: loop.call_later: unknown key 'colour'",
+                           edits=[('kind = "method"\n', 'kind = "method"\ncolour = "red"\n')])
+
+    def test_unknown_key_in_a_table(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: unknown key 'colour' in params.delay",
+            edits=[('delay = { type = "float" }', 'delay = { type = "float", colour = 1 }')])
+
+    def test_missing_required_key(self):
+        self.assertRefused("loop-scheduling.toml: loop.call_later: missing required key "
+                           "'summary'",
+                           edits=[('summary = "Schedule callback(*args) to run after delay '
+                                   'seconds."\n', '')])
+
+    def test_missing_type(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: missing required key 'type' in params.delay",
+            edits=[('delay = { type = "float" }', 'delay = { doc = "Seconds." }')])
+
+    def test_param_not_in_signature(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: parameter 'when' in params is not in the "
+            "signature '(delay, callback, *args, context=None)'",
+            edits=[('context = { type = "context" }',
+                    'context = { type = "context" }\nwhen = { type = "float" }')])
+
+    def test_signature_param_without_entry(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: parameter 'context' of the signature has "
+            "no entry in params",
+            edits=[('context = { type = "context" }\n', '')])
+
+    def test_bad_default(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: parameter 'context': default '1.2.3' is "
+            "not a valid Python expression",
+            edits=[("context=None)", "context=1.2.3)")])
+
+    def test_default_not_a_constant(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: parameter 'context': default "
+            "'socket.AF_INET' is not a constant of types.toml [constants]",
+            edits=[("context=None)", "context=socket.AF_INET)")])
+
+    def test_default_not_a_literal(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: parameter 'context': default '[]' is not "
+            "a literal or a constant of types.toml [constants]",
+            edits=[("context=None)", "context=[])")])
+
+    def test_signature_does_not_parse(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: signature '(delay, callback, *args, "
+            "context=None' is not a parenthesised parameter list",
+            edits=[("context=None)", "context=None")])
+
+    def test_bad_version(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: history[0]: version '3.x' is not N.N "
+            "or N.N.N",
+            edits=[('version = "3.7"', 'version = "3.x"')])
+
+    def test_history_param_not_in_signature(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: history[0]: parameter 'loop' is not in "
+            "the signature '(delay, callback, *args, context=None)'",
+            edits=[('params = ["context"]', 'params = ["loop"]')])
+
+    def test_history_param_removed(self):
+        self.assertEqual(self.errors(edits=[('params = ["context"]', 'params = ["loop"]'),
+                                            ('change = "changed"', 'change = "removed"')]),
+                         [])
+
+    def test_unknown_change(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: history[0]: unknown change 'modified'",
+            edits=[('change = "changed"', 'change = "modified"')])
+
+    def test_unknown_type(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay: unknown type 'flaot'",
+            edits=[('delay = { type = "float" }', 'delay = { type = "flaot" }')])
+
+    def test_unknown_owner(self):
+        self.assertRefused("loop-scheduling.toml: lop.call_later: unknown owner 'lop'",
+                           edits=[('owner = "loop"', 'owner = "lop"')])
+
+    def test_unknown_kind(self):
+        self.assertRefused("loop-scheduling.toml: loop.call_later: unknown kind 'methd'",
+                           edits=[('kind = "method"', 'kind = "methd"')])
+
+    def test_unknown_page(self):
+        self.assertRefused("loop-scheduling.toml: loop.call_later: unknown page '3.7' in "
+                           "pages",
+                           edits=[('pages = ["3.6", "3.8"', 'pages = ["3.7", "3.8"')])
+
+    def test_duplicate_item(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: duplicate item (first in "
+            "loop-running.toml)",
+            files={"loop-running.toml": CALL_LATER})
+
+    def test_duplicate_item_in_one_file(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: duplicate item (first in "
+            "loop-scheduling.toml)",
+            edits=[(CALL_LATER, CALL_LATER + "\n" + CALL_LATER)])
+
+    def test_unknown_status_id(self):
+        self.assertRefused("status.toml: loop.call_soon: unknown item in implemented",
+                           files={"status.toml": 'implemented = ["loop.call_soon"]\n'})
+
+    def test_unknown_file(self):
+        self.assertRefused(
+            "loop-misc.toml: (file): not a spec file (gen/layout.toml lists the item files)",
+            files={"loop-misc.toml": ""})
+
+    def test_unknown_exception(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: raises[0]: unknown exception type "
+            "'LoopError' (not in include/casyncio/exceptions.h)",
+            edits=[(CALL_LATER, CALL_LATER + '\n[[item.raises]]\ntype = "LoopError"\n'
+                                             'when = "always"\n')])
+
+    def test_default_does_not_fit_type(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.context: default '1' does not fit "
+            "type 'context'",
+            edits=[("context=None)", "context=1)")])
+
+    def test_c_name_collision(self):
+        debug = """\
+[[item]]
+name = "foo"
+owner = "loop"
+kind = "attribute"
+signature = "()"
+pages = ["3.9+"]
+writable = true
+summary = "An attribute."
+returns = "float"
+
+[[item]]
+name = "set_foo"
+owner = "loop"
+kind = "method"
+signature = "(value)"
+pages = ["3.9+"]
+summary = "A method whose C name is the attribute's setter."
+returns = "none"
+params = { value = { type = "float" } }
+"""
+        self.assertRefused("loop-debug.toml: loop.set_foo: the C name aio_loop_set_foo is "
+                           "also that of loop.foo", files={"loop-debug.toml": debug})
+
+    def test_errors_are_all_reported(self):
+        self.assertEqual(
+            self.errors(edits=[('kind = "method"\n', 'kind = "method"\ncolour = "red"\n'),
+                               ('version = "3.7"', 'version = "3"')]),
+            ["loop-scheduling.toml: loop.call_later: unknown key 'colour'",
+             "loop-scheduling.toml: loop.call_later: history[0]: version '3' is not N.N or "
+             "N.N.N"])
+
+    def test_cli_prints_errors_and_exits_1(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in (("owners.toml", OWNERS), ("types.toml", TYPES),
+                               ("status.toml", "implemented = []\n"),
+                               ("loop-scheduling.toml",
+                                CALL_LATER.replace('owner = "loop"', 'owner = "lop"'))):
+                with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+                    f.write(text)
+            p = subprocess.run([sys.executable, os.path.join(GEN, "generate.py"),
+                                "--spec", tmp, "--out", os.path.join(tmp, "out")],
+                               capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, "loop-scheduling.toml: lop.call_later: unknown owner "
+                                   "'lop'\n")
+        self.assertEqual(p.stdout, "")
+
+
+# --------------------------------------------------------------------------
+# Compiling the golden output
+
+def compilers():
+    return {name: shutil.which(name) for name in ("gcc", "g++", "clang")}
+
+
+@unittest.skipUnless(shutil.which("gcc"), "gcc is not installed: the golden C is not compiled")
+class CompileTest(unittest.TestCase):
+    WARN = ["-Wall", "-Wextra", "-Werror"]
+    INC = ["-I" + INCLUDE, "-I" + os.path.join(GOLDEN, "include"),
+           "-I" + os.path.join(GOLDEN, "src")]
+
+    def cc(self, argv, source=None):
+        p = subprocess.run(argv, input=source, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, f"{' '.join(argv)}\n{p.stderr}")
+        return p
+
+    def headers(self, cc, std, lang="c"):
+        self.cc([cc, "-x", lang, f"-std={std}", "-pedantic", *self.WARN, *self.INC,
+                 "-fsyntax-only", "-"], source="#include <casyncio.h>\n")
+
+    def test_headers_c99(self):
+        self.headers("gcc", "c99")
+
+    def test_headers_c11(self):
+        self.headers("gcc", "c11")
+
+    @unittest.skipUnless(shutil.which("g++"), "g++ is not installed")
+    def test_headers_cxx(self):
+        self.headers("g++", "c++11", "c++")
+
+    @unittest.skipUnless(shutil.which("clang"), "clang is not installed")
+    def test_headers_clang(self):
+        self.headers("clang", "c99")
+
+    def test_sources_compile(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for src, std in (("src/glue.c", "c11"), ("src/stubs.c", "c11"),
+                             ("tests/args_check.c", "c99")):
+                self.cc(["gcc", f"-std={std}", "-pedantic", *self.WARN, *self.INC, "-c",
+                         os.path.join(GOLDEN, src), "-o", os.path.join(tmp, "x.o")])
+
+    def test_glue_applies_defaults(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            exe = os.path.join(tmp, "harness")
+            self.cc(["gcc", "-std=c11", *self.WARN, *self.INC,
+                     os.path.join(HERE, "glue_harness.c"), os.path.join(GOLDEN, "src/glue.c"),
+                     os.path.join(GOLDEN, "src/stubs.c"), "-o", exe])
+            p = subprocess.run([exe], capture_output=True, text=True, check=True)
+        self.maxDiff = None
+        self.assertEqual(p.stdout, textwrap.dedent("""\
+            get_running_loop: LOOP
+            call_later: delay=1.5 args=NULL context=NULL
+            call_later: delay=0 args=NULL context=NULL
+            call_later(delay=None): TypeError: call_later() argument 'delay' must not be None
+            call_later(callback=None): TypeError: a callable object was expected by call_later(), got None
+            call_later(NULL args): TypeError: a callable object was expected by call_later(), got None
+            call_later(self=NULL): TypeError: descriptor 'call_later' for 'BaseEventLoop' objects doesn't apply to a 'NoneType' object
+            create_server: host=None port=None family=0 flags=1 sock=None backlog=100 reuse_address=None reuse_port=None ssl_handshake_timeout=None start_serving=True
+            create_server(defaults): no exception
+            create_server: host=::1 port=0 family=10 flags=0 sock=0 backlog=0 reuse_address=True reuse_port=False ssl_handshake_timeout=0 start_serving=False
+            create_server(explicit): no exception
+            create_server: host=None port=8888 family=0 flags=1 sock=None backlog=5 reuse_address=True reuse_port=None ssl_handshake_timeout=2.5 start_serving=False
+            create_server(values): no exception
+            create_server(backlog=None): TypeError: create_server() argument 'backlog' must not be None
+            create_server(NULL args): TypeError: protocol_factory must be a callable
+            subprocess_exec: stdin=-1 stdout=-1 stderr=-1
+            subprocess_exec: stdin=None stdout=0 stderr=-2
+            slow_callback_duration: 0.1
+            slow_callback_duration: 0
+            slow_callback_duration = None: TypeError: loop.slow_callback_duration must not be None
+            slow_callback_duration of NULL: TypeError: descriptor 'slow_callback_duration' for 'BaseEventLoop' objects doesn't apply to a 'NoneType' object
+            add_reader: NotImplementedError: loop.add_reader() is not implemented yet
+            add_reader(fd=None): TypeError: add_reader() argument 'fd' must not be None
+            get_extra_info: NotImplementedError: transport.get_extra_info() is not implemented yet
+            cancel(self=NULL): TypeError: descriptor 'cancel' for 'Handle' objects doesn't apply to a 'NoneType' object
+            """))
+
+
+if __name__ == "__main__":
+    unittest.main()
