@@ -1,0 +1,201 @@
+/* casyncio/base.h - the types every part of casyncio shares.
+ *
+ * Hand-written. The generated API (casyncio/api.h) builds on these: the
+ * opaque object types, reference counting, the callback signatures, and the
+ * explicit-value constants that argument structs use.
+ */
+#ifndef CASYNCIO_BASE_H
+#define CASYNCIO_BASE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CASYNCIO_VERSION_MAJOR 0
+#define CASYNCIO_VERSION_MINOR 1
+#define CASYNCIO_VERSION_PATCH 0
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AIO_API __attribute__((visibility("default")))
+#define AIO_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define AIO_API
+#define AIO_PRINTF(fmt, args)
+#endif
+
+/* ------------------------------------------------------------------------
+ * Objects.
+ *
+ * Every object below is reference counted, as in CPython. A function that
+ * documents its result as a "new reference" hands the caller one reference,
+ * to be dropped with aio_decref(); a "borrowed" result stays valid for as
+ * long as the owner named in its documentation keeps it. Reference counts
+ * are not atomic: an object belongs to its loop's thread, and only
+ * aio_loop_call_soon_threadsafe() may be called from other threads.
+ */
+typedef struct aio_loop aio_loop;                 /* asyncio event loop */
+typedef struct aio_future aio_future;             /* asyncio.Future */
+typedef struct aio_future aio_task;               /* asyncio.Task, a Future */
+typedef struct aio_handle aio_handle;             /* asyncio.Handle */
+typedef struct aio_handle aio_timer_handle;       /* asyncio.TimerHandle, a Handle */
+typedef struct aio_server aio_server;             /* asyncio.Server */
+typedef struct aio_transport aio_transport;       /* any asyncio transport */
+typedef struct aio_context aio_context;           /* contextvars.Context */
+typedef struct aio_contextvar aio_contextvar;     /* contextvars.ContextVar */
+typedef struct aio_contextvar_token aio_contextvar_token; /* contextvars.Token */
+typedef struct aio_exc aio_exc;                   /* an exception instance */
+typedef struct aio_executor aio_executor;         /* concurrent.futures.Executor */
+typedef struct aio_ssl_context aio_ssl_context;   /* ssl.SSLContext */
+typedef struct aio_protocol aio_protocol;         /* generated: protocol callbacks */
+typedef struct aio_event_loop_policy aio_event_loop_policy; /* generated */
+
+/* Takes a reference to any casyncio object and returns it. */
+AIO_API void *aio_incref(void *obj);
+/* Drops a reference to any casyncio object; NULL is ignored. */
+AIO_API void aio_decref(void *obj);
+/* repr(obj) as asyncio would print it, in a string the caller free()s;
+ * NULL with MemoryError set when out of memory. */
+AIO_API char *aio_repr(const void *obj);
+
+/* ------------------------------------------------------------------------
+ * Argument structs: zero means "left out".
+ *
+ * Each method with optional or keyword arguments takes one struct of its
+ * arguments; a field the caller leaves out (zero) means the Python default,
+ * and a NULL struct pointer means "all defaults". Where Python tells an
+ * explicit zero, False or None apart from the default, write it with these:
+ *
+ *   .backlog = AIO_ZERO              backlog=0            (default is 100)
+ *   .start_serving = AIO_FALSE       start_serving=False  (default is True)
+ *   .ssl_handshake_timeout = AIO_ZERO  a timeout of 0, not None
+ *   .stdin = AIO_NONE                stdin=None           (default is PIPE)
+ *
+ * Pointer fields need none of this: NULL is None.
+ */
+#define AIO_ZERO INT_MIN           /* an explicit 0, 0.0 or fd 0 */
+#define AIO_FALSE AIO_ZERO         /* an explicit False */
+#define AIO_TRUE 1                 /* an explicit True (plain `true` works too) */
+#define AIO_NONE (INT_MIN + 1)     /* an explicit None where None is not the default */
+
+/* ssl=True: a default, verifying SSL context. */
+#define AIO_SSL_TRUE ((aio_ssl_context *)1)
+
+/* subprocess.PIPE, subprocess.STDOUT and subprocess.DEVNULL, as in Python. */
+#define AIO_SUBPROCESS_PIPE (-1)
+#define AIO_SUBPROCESS_STDOUT (-2)
+#define AIO_SUBPROCESS_DEVNULL (-3)
+
+/* ------------------------------------------------------------------------
+ * Callbacks. A Python callable with *args becomes a function pointer with one
+ * `void *` argument; a callable without *args gets a companion `<name>_arg`
+ * field that is passed back to it. A callback raises by setting the current
+ * exception (aio_err_set()) before it returns.
+ */
+typedef void (*aio_callback)(void *arg);
+typedef void (*aio_done_callback)(aio_future *fut, void *arg);
+typedef aio_protocol *(*aio_protocol_factory)(void *arg);
+typedef void *(*aio_coroutine)(void *arg);
+typedef aio_future *(*aio_task_factory)(aio_loop *loop, aio_coroutine coro,
+                                        void *coro_arg, void *arg);
+typedef void *(*aio_executor_func)(void *arg);
+
+/* A (host, port) address, or (host, port, flowinfo, scope_id) for IPv6, or
+ * an AF_UNIX path. */
+typedef struct aio_address {
+    const char *host;
+    int port;
+    unsigned flowinfo;
+    unsigned scope_id;
+    const char *path;
+} aio_address;
+
+/* A writable buffer (BufferedProtocol.get_buffer) and a read-only view of
+ * bytes (one element of transport.writelines()). */
+typedef struct aio_buffer {
+    void *data;
+    size_t len;
+} aio_buffer;
+
+typedef struct aio_bytes_view {
+    const void *data;
+    size_t len;
+} aio_bytes_view;
+
+/* An immutable, reference-counted bytes object (sock_recv() results). */
+typedef struct aio_bytes aio_bytes;
+
+/* Server.sockets: the listening sockets' file descriptors. */
+typedef struct aio_socket_list {
+    size_t len;
+    const int *fds;
+} aio_socket_list;
+
+/* Results of coroutine methods, owned by their future. */
+typedef struct aio_transport_protocol {
+    aio_transport *transport;
+    aio_protocol *protocol;
+} aio_transport_protocol;
+
+typedef struct aio_socket_address {
+    int conn;
+    aio_address address;
+} aio_socket_address;
+
+typedef struct aio_nameinfo {
+    const char *host;
+    const char *port;
+} aio_nameinfo;
+
+typedef struct aio_addrinfo_list aio_addrinfo_list;
+
+/* One extra key of an exception-handler context: its name and the repr of
+ * its value. */
+typedef struct aio_context_item {
+    const char *key;
+    const char *value;
+} aio_context_item;
+
+/* The `context` dict of loop.call_exception_handler(). A NULL (or zero)
+ * field is a key that is absent. */
+typedef struct aio_exception_context aio_exception_context;
+struct aio_exception_context {
+    const char *message;           /* 'message' */
+    aio_exc *exception;            /* 'exception' */
+    aio_future *future;            /* 'future' */
+    aio_task *task;                /* 'task' */
+    aio_handle *handle;            /* 'handle' */
+    aio_protocol *protocol;        /* 'protocol' */
+    aio_transport *transport;      /* 'transport' */
+    int socket;                    /* 'socket': a file descriptor (AIO_ZERO: fd 0) */
+    void *asyncgen;                /* 'asyncgen' */
+    const char *source_traceback;  /* 'source_traceback', already formatted */
+    const char *handle_traceback;  /* 'handle_traceback', already formatted */
+    const aio_exception_context *context; /* 'context' (handler failures) */
+    const aio_context_item *extra; /* further keys, in any order */
+    size_t extra_len;
+};
+
+typedef void (*aio_exception_handler)(aio_loop *loop,
+                                      const aio_exception_context *context,
+                                      void *arg);
+
+/* Subprocess keyword arguments handed to the process spawner. */
+typedef struct aio_popen_options {
+    const char *cwd;
+    const char *const *env;        /* NULL-terminated "NAME=value" list, or NULL */
+    const char *executable;
+    bool start_new_session;
+    const int *pass_fds;
+    size_t pass_fds_len;
+} aio_popen_options;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CASYNCIO_BASE_H */
