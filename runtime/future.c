@@ -1,0 +1,265 @@
+/* future.c - asyncio.Future (the behaviour of CPython's _asyncio.Future). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "casyncio/api.h"
+#include "exc.h"
+#include "future.h"
+#include "impl.h"
+#include "loop.h"
+
+static void future_dealloc(void *obj);
+static int future_repr(const void *obj, aio__strbuf *out);
+
+static const aio__type future_type = {"Future", future_dealloc, future_repr};
+
+aio_future *aio__loop_create_future(aio_loop *loop)
+{
+    aio_future *fut = aio__calloc(1, sizeof *fut);
+    if (fut == NULL)
+        return NULL;
+    aio__object_init(fut, &future_type);
+    fut->loop = aio_incref(loop);
+    fut->state = AIO__FUTURE_PENDING;
+    return fut;
+}
+
+static void callbacks_clear(aio_future *fut)
+{
+    for (size_t i = 0; i < fut->callbacks_len; i++) {
+        aio__ctxmap_decref(fut->callbacks[i].map);
+        aio__decref(fut->callbacks[i].context);
+    }
+    fut->callbacks_len = 0;
+}
+
+/* Future.__del__: an exception nobody retrieved goes to the handler. */
+static void future_dealloc(void *obj)
+{
+    aio_future *fut = obj;
+    if (fut->log_traceback && fut->loop != NULL) {
+        fut->log_traceback = false;
+        fut->ob.refcnt = 1; /* alive while the handler sees it */
+        aio_exception_context context = {
+            .message = "Future exception was never retrieved",
+            .exception = fut->exception,
+            .future = fut,
+        };
+        aio__loop_report(fut->loop, &context);
+        aio_err_clear();
+        if (--fut->ob.refcnt > 0) {
+            AIO__TRACK(1); /* the handler kept a reference: alive again */
+            return;
+        }
+    }
+    callbacks_clear(fut);
+    free(fut->callbacks);
+    if (fut->result_free != NULL)
+        fut->result_free(fut->result);
+    aio__decref(fut->exception);
+    free(fut->cancel_message);
+    aio__decref(fut->loop);
+    free(fut);
+}
+
+static int format_callbacks(const aio_future *fut, aio__strbuf *out)
+{
+    size_t n = fut->callbacks_len;
+    aio__sb_append(out, " cb=[");
+    for (size_t i = 0; i < n; i++) {
+        if (n > 2 && i == 1) {
+            aio__sb_appendf(out, "<%zu more>, ", n - 2);
+            i = n - 2;
+            continue;
+        }
+        aio__format_function(out, (void (*)(void))fut->callbacks[i].fn);
+        aio__sb_append(out, i + 1 < n ? "(), " : "()");
+    }
+    return aio__sb_append(out, "]");
+}
+
+static int future_repr(const void *obj, aio__strbuf *out)
+{
+    const aio_future *fut = obj;
+    static const char *const states[] = {"pending", "cancelled", "finished"};
+    aio__sb_appendf(out, "<%s %s", aio__type_of(fut)->name, states[fut->state]);
+    if (fut->state == AIO__FUTURE_FINISHED) {
+        if (fut->exception != NULL) {
+            aio__sb_append(out, " exception=");
+            aio__repr_into(fut->exception, out);
+        } else if (fut->result == NULL) {
+            aio__sb_append(out, " result=None");
+        } else {
+            aio__sb_appendf(out, " result=%p", fut->result);
+        }
+    }
+    if (fut->callbacks_len > 0)
+        format_callbacks(fut, out);
+    return aio__sb_append(out, ">");
+}
+
+/* __schedule_callbacks: each callback, in order, via call_soon. */
+static int schedule_callbacks(aio_future *fut)
+{
+    size_t n = fut->callbacks_len;
+    fut->callbacks_len = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        aio__future_callback *cb = &fut->callbacks[i];
+        if (rc == 0) {
+            rc = aio__loop_call_soon_done(fut->loop, cb->fn, fut, cb->arg, cb->map, cb->context);
+        } else {
+            aio__ctxmap_decref(cb->map); /* call_soon raised: the rest is lost */
+        }
+        aio__decref(cb->context);
+    }
+    return rc;
+}
+
+static int invalid_state(const char *message)
+{
+    aio_err_set(aio_InvalidStateError, message);
+    return -1;
+}
+
+/* _make_cancelled_error(). */
+static void raise_cancelled(aio_future *fut)
+{
+    aio_err_set(aio_CancelledError, fut->cancel_message);
+}
+
+void *aio__future_result(aio_future *fut)
+{
+    if (fut->state == AIO__FUTURE_CANCELLED) {
+        raise_cancelled(fut);
+        return NULL;
+    }
+    if (fut->state != AIO__FUTURE_FINISHED) {
+        invalid_state("Result is not set.");
+        return NULL;
+    }
+    fut->log_traceback = false;
+    if (fut->exception != NULL) {
+        aio_err_set_exc(fut->exception);
+        return NULL;
+    }
+    return fut->result;
+}
+
+aio_exc *aio__future_exception(aio_future *fut)
+{
+    if (fut->state == AIO__FUTURE_CANCELLED) {
+        raise_cancelled(fut);
+        return NULL;
+    }
+    if (fut->state != AIO__FUTURE_FINISHED) {
+        invalid_state("Exception is not set.");
+        return NULL;
+    }
+    fut->log_traceback = false;
+    return fut->exception;
+}
+
+int aio__future_set_result_owned(aio_future *fut, void *result, void (*result_free)(void *))
+{
+    if (fut->state != AIO__FUTURE_PENDING) {
+        if (result_free != NULL)
+            result_free(result);
+        return invalid_state("invalid state");
+    }
+    fut->result = result;
+    fut->result_free = result_free;
+    fut->state = AIO__FUTURE_FINISHED;
+    return schedule_callbacks(fut);
+}
+
+int aio__future_set_result(aio_future *fut, void *result)
+{
+    return aio__future_set_result_owned(fut, result, NULL);
+}
+
+int aio__future_set_exception(aio_future *fut, aio_exc *exception)
+{
+    if (fut->state != AIO__FUTURE_PENDING)
+        return invalid_state("invalid state");
+    if (exception == NULL) {
+        aio_err_set(aio_TypeError, "invalid exception object");
+        return -1;
+    }
+    if (aio_exc_type_of(exception) == aio_StopIteration) {
+        aio_err_set(aio_TypeError, "StopIteration interacts badly with generators and cannot "
+                                   "be raised into a Future");
+        return -1;
+    }
+    fut->exception = aio_incref(exception);
+    fut->state = AIO__FUTURE_FINISHED;
+    fut->log_traceback = true;
+    return schedule_callbacks(fut);
+}
+
+int aio__future_done(aio_future *fut)
+{
+    return fut->state != AIO__FUTURE_PENDING;
+}
+
+int aio__future_cancelled(aio_future *fut)
+{
+    return fut->state == AIO__FUTURE_CANCELLED;
+}
+
+int aio__future_cancel(aio_future *fut, const aio__future_cancel_args *args)
+{
+    fut->log_traceback = false;
+    if (fut->state != AIO__FUTURE_PENDING)
+        return 0;
+    if (args->msg != NULL && (fut->cancel_message = aio__strdup(args->msg)) == NULL)
+        return -1;
+    fut->state = AIO__FUTURE_CANCELLED;
+    return schedule_callbacks(fut) < 0 ? -1 : 1;
+}
+
+int aio__future_add_done_callback(aio_future *fut, const aio__future_add_done_callback_args *args)
+{
+    if (fut->state != AIO__FUTURE_PENDING) {
+        aio__ctxmap *map = args->context ? NULL : aio__ctxmap_capture();
+        return aio__loop_call_soon_done(fut->loop, args->callback, fut, args->callback_arg, map,
+                                        args->context);
+    }
+    if (fut->callbacks_len == fut->callbacks_cap) {
+        size_t cap = fut->callbacks_cap ? 2 * fut->callbacks_cap : 2;
+        aio__future_callback *callbacks = aio__realloc(fut->callbacks, cap * sizeof *callbacks);
+        if (callbacks == NULL)
+            return -1;
+        fut->callbacks = callbacks;
+        fut->callbacks_cap = cap;
+    }
+    aio__future_callback *cb = &fut->callbacks[fut->callbacks_len++];
+    cb->fn = args->callback;
+    cb->arg = args->callback_arg;
+    cb->context = aio_incref(args->context);
+    cb->map = args->context ? NULL : aio__ctxmap_capture();
+    return 0;
+}
+
+int aio__future_remove_done_callback(aio_future *fut, aio_done_callback callback,
+                                     void *callback_arg)
+{
+    size_t kept = 0, removed = 0;
+    for (size_t i = 0; i < fut->callbacks_len; i++) {
+        aio__future_callback *cb = &fut->callbacks[i];
+        if (cb->fn == callback && cb->arg == callback_arg) {
+            aio__ctxmap_decref(cb->map);
+            aio__decref(cb->context);
+            removed++;
+        } else {
+            fut->callbacks[kept++] = *cb;
+        }
+    }
+    fut->callbacks_len = kept;
+    return (int)removed;
+}
+
+aio_loop *aio__future_get_loop(aio_future *fut)
+{
+    return fut->loop;
+}

@@ -1,0 +1,659 @@
+/* loop.c - the event loop: lifecycle, the iteration, and scheduling.
+ *
+ * The iteration is asyncio's _run_once (base_events.py), step for step:
+ *   1. drop cancelled timers (head only, or rebuild when most are cancelled)
+ *   2. poll timeout: 0 when callbacks are ready or the loop is stopping, else
+ *      until the first timer (at most a day), else forever
+ *   3. one libev poll
+ *   4. queue the reader and writer of each ready file descriptor
+ *   5. queue every timer due before now + clock resolution
+ *   6. run exactly the handles that are ready now; whatever they schedule
+ *      waits for the next iteration.
+ * When nothing but the loop's own self-pipe is registered and the timeout
+ * is 0, the poll could only report the self-pipe; a flag set by the signal
+ * handler says whether it would, so the system call is skipped.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "casyncio/api.h"
+#include "casyncio/log.h"
+#include "exc.h"
+#include "impl.h"
+
+#define MAXIMUM_SELECT_TIMEOUT (24.0 * 3600.0)
+#define CLOCK_RESOLUTION 1e-09
+
+double aio__monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool debug_from_environment(void)
+{
+    const char *debug = getenv("PYTHONASYNCIODEBUG");
+    const char *dev = getenv("PYTHONDEVMODE");
+    return (debug != NULL && *debug != '\0') || (dev != NULL && *dev != '\0');
+}
+
+/* --- The ready queue ------------------------------------------------------ */
+
+static int ready_grow(aio_loop *loop)
+{
+    size_t cap = loop->ready_mask + 1;
+    aio_handle **ring = aio__malloc(2 * cap * sizeof *ring);
+    if (ring == NULL)
+        return -1;
+    for (size_t i = 0; i < loop->ready_len; i++)
+        ring[i] = loop->ready[(loop->ready_head + i) & loop->ready_mask];
+    free(loop->ready);
+    loop->ready = ring;
+    loop->ready_head = 0;
+    loop->ready_mask = 2 * cap - 1;
+    return 0;
+}
+
+static inline int ready_append(aio_loop *loop, aio_handle *handle)
+{
+    if (AIO_UNLIKELY(loop->ready_len > loop->ready_mask) && ready_grow(loop) < 0)
+        return -1;
+    loop->ready[(loop->ready_head + loop->ready_len) & loop->ready_mask] = handle;
+    loop->ready_len++;
+    return 0;
+}
+
+static inline aio_handle *ready_popleft(aio_loop *loop)
+{
+    aio_handle *handle = loop->ready[loop->ready_head];
+    loop->ready_head = (loop->ready_head + 1) & loop->ready_mask;
+    loop->ready_len--;
+    return handle;
+}
+
+/* Moves handles other threads scheduled into the ready queue, keeping the
+ * order in which they were scheduled relative to this thread's. */
+static void take_incoming(aio_loop *loop)
+{
+    pthread_mutex_lock(&loop->incoming_lock);
+    size_t i = 0;
+    for (; i < loop->incoming_len; i++) {
+        if (ready_append(loop, loop->incoming[i]) < 0)
+            break;
+    }
+    /* Out of memory: keep the rest for the next attempt. */
+    memmove(loop->incoming, loop->incoming + i, (loop->incoming_len - i) * sizeof(aio_handle *));
+    loop->incoming_len -= i;
+    atomic_store_explicit(&loop->incoming_pending, loop->incoming_len != 0,
+                          memory_order_relaxed);
+    pthread_mutex_unlock(&loop->incoming_lock);
+    aio_err_clear();
+}
+
+int aio__loop_ready_push(aio_loop *loop, aio_handle *handle)
+{
+    if (AIO_UNLIKELY(atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed)))
+        take_incoming(loop);
+    return ready_append(loop, handle);
+}
+
+int aio__loop_check_closed(aio_loop *loop)
+{
+    if (AIO_UNLIKELY(atomic_load_explicit(&loop->closed, memory_order_relaxed))) {
+        aio_err_set(aio_RuntimeError, "Event loop is closed");
+        return -1;
+    }
+    return 0;
+}
+
+int aio__loop_check_thread(aio_loop *loop)
+{
+    if (loop->running && !pthread_equal(loop->thread, pthread_self())) {
+        aio_err_set(aio_RuntimeError, "Non-thread-safe operation invoked on an event loop "
+                                      "other than the current one");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_callback(bool present, const char *method)
+{
+    if (!present) {
+        aio_err_format(aio_TypeError, "a callable object was expected by %s(), got None",
+                       method);
+        return -1;
+    }
+    return 0;
+}
+
+void aio__loop_write_to_self(aio_loop *loop)
+{
+    static const char zero = 0;
+    ssize_t n = write(loop->self_wfd, &zero, 1);
+    if (n < 0 && loop->debug)
+        aio_log(AIO_LOG_DEBUG, NULL, "Fail to write a null byte into the self-pipe socket");
+}
+
+/* The self-pipe's reader: drains it and runs the signals it carries. */
+static void read_from_self(void *arg)
+{
+    aio_loop *loop = arg;
+    unsigned char buf[4096];
+    for (;;) {
+        ssize_t n = read(loop->self_rfd, buf, sizeof buf);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        aio__signals_dispatch(loop, buf, (size_t)n);
+    }
+}
+
+/* --- libev callbacks: record what the poll found ------------------------- */
+
+static void on_self_readable(struct ev_loop *ev, ev_io *io, int revents)
+{
+    (void)io;
+    (void)revents;
+    aio_loop *loop = ev_userdata(ev);
+    loop->self_readable = true;
+}
+
+static void on_poll_timeout(struct ev_loop *ev, ev_timer *timer, int revents)
+{
+    (void)ev;
+    (void)timer;
+    (void)revents;
+}
+
+/* --- Construction and destruction ------------------------------------------ */
+
+static void loop_dealloc(void *obj);
+static int loop_repr(const void *obj, aio__strbuf *out);
+static const aio__type loop_type = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr};
+
+aio_loop *aio__loop_new(void)
+{
+    aio_loop *loop = aio__calloc(1, sizeof *loop);
+    if (loop == NULL)
+        return NULL;
+    aio__object_init(loop, &loop_type);
+    loop->self_rfd = loop->self_wfd = -1;
+    loop->debug = debug_from_environment();
+    loop->slow_callback_duration = 0.1;
+    atomic_init(&loop->closed, false);
+    atomic_init(&loop->incoming_pending, 0);
+    pthread_mutex_init(&loop->incoming_lock, NULL);
+
+    loop->ready_mask = 63;
+    loop->ready = aio__malloc(64 * sizeof *loop->ready);
+    loop->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    int fds[2];
+    if (loop->ready == NULL || loop->ev == NULL || pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+        if (!aio_err_occurred())
+            aio_err_set_from_errno(loop->ev ? errno : ENOMEM);
+        atomic_store(&loop->closed, true);
+        if (loop->ev != NULL)
+            ev_loop_destroy(loop->ev);
+        loop->ev = NULL;
+        aio__decref(loop);
+        return NULL;
+    }
+    loop->self_rfd = fds[0];
+    loop->self_wfd = fds[1];
+    ev_set_userdata(loop->ev, loop);
+    ev_io_init(&loop->self_io, on_self_readable, loop->self_rfd, EV_READ);
+    ev_io_start(loop->ev, &loop->self_io);
+    ev_init(&loop->poll_timer, on_poll_timeout);
+
+    loop->self_reader = aio__handle_new(loop, read_from_self, loop, NULL);
+    if (loop->self_reader == NULL) {
+        aio__decref(loop);
+        return NULL;
+    }
+    if (aio_log_get_level() <= AIO_LOG_DEBUG)
+        aio_log(AIO_LOG_DEBUG, NULL, "Using selector: EpollSelector");
+    return loop;
+}
+
+static void loop_release(aio_loop *loop)
+{
+    while (loop->ready_len > 0)
+        aio__decref(ready_popleft(loop));
+    aio__timers_clear(loop);
+    pthread_mutex_lock(&loop->incoming_lock);
+    for (size_t i = 0; i < loop->incoming_len; i++)
+        aio__decref(loop->incoming[i]);
+    free(loop->incoming);
+    loop->incoming = NULL;
+    loop->incoming_len = loop->incoming_cap = 0;
+    atomic_store(&loop->incoming_pending, 0);
+    pthread_mutex_unlock(&loop->incoming_lock);
+}
+
+static void loop_dealloc(void *obj)
+{
+    aio_loop *loop = obj;
+    if (!atomic_load(&loop->closed)) {
+        /* __del__: ResourceWarning, shown like Python's only in dev mode. */
+        const char *dev = getenv("PYTHONDEVMODE");
+        if (dev != NULL && *dev != '\0') {
+            char *repr = aio_repr(loop);
+            aio_log(AIO_LOG_WARNING, NULL, "ResourceWarning: unclosed event loop %s",
+                    repr ? repr : "");
+            free(repr);
+        }
+        if (!loop->running) {
+            loop->ob.refcnt = AIO__IMMORTAL; /* no re-entry while closing */
+            aio__loop_close(loop);
+        }
+    }
+    loop_release(loop);
+    aio__decref(loop->self_reader);
+    free(loop->ready);
+    pthread_mutex_destroy(&loop->incoming_lock);
+    free(loop);
+}
+
+static int loop_repr(const void *obj, aio__strbuf *out)
+{
+    const aio_loop *loop = obj;
+    return aio__sb_appendf(out, "<_UnixSelectorEventLoop running=%s closed=%s debug=%s>",
+                           loop->running ? "True" : "False",
+                           atomic_load(&loop->closed) ? "True" : "False",
+                           loop->debug ? "True" : "False");
+}
+
+/* --- The iteration ----------------------------------------------------------- */
+
+static void poll_once(aio_loop *loop, double timeout)
+{
+    loop->self_readable = false;
+    if (timeout == 0.0 && loop->fds_active == 0) {
+        loop->self_readable = aio__signals_pending(loop);
+        return;
+    }
+    if (timeout == 0.0) {
+        ev_run(loop->ev, EVRUN_NOWAIT);
+        return;
+    }
+    if (timeout > 0.0) {
+        /* Like selectors.EpollSelector, wait whole milliseconds, rounded up. */
+        ev_now_update(loop->ev);
+        ev_timer_set(&loop->poll_timer, ceil(timeout * 1e3) * 1e-3, 0.0);
+        ev_timer_start(loop->ev, &loop->poll_timer);
+    }
+    ev_run(loop->ev, EVRUN_ONCE);
+    ev_timer_stop(loop->ev, &loop->poll_timer);
+}
+
+static int run_handle_debug(aio_loop *loop, aio_handle *handle)
+{
+    loop->current_handle = handle;
+    double t0 = aio__monotonic();
+    int rc = aio__handle_run(handle);
+    double dt = aio__monotonic() - t0;
+    loop->current_handle = NULL;
+    if (rc == 0 && dt >= loop->slow_callback_duration) {
+        char *repr = aio_repr(handle);
+        aio_log(AIO_LOG_WARNING, NULL, "Executing %s took %.3f seconds", repr ? repr : "", dt);
+        free(repr);
+        aio_err_clear();
+    }
+    return rc;
+}
+
+static int run_once(aio_loop *loop)
+{
+    if (loop->timers_len > 0)
+        aio__timers_purge_cancelled(loop);
+
+    if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
+        take_incoming(loop);
+    double timeout = -1.0;
+    if (loop->ready_len > 0 || loop->stopping) {
+        timeout = 0.0;
+    } else if (loop->timers_len > 0) {
+        timeout = loop->timers[0]->when - aio__monotonic();
+        timeout = timeout < 0.0 ? 0.0 : timeout;
+        timeout = timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
+    }
+    poll_once(loop, timeout);
+
+    /* Handles other threads scheduled during the poll were in the ready
+     * queue before the poll's events, as in asyncio. */
+    if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
+        take_incoming(loop);
+    aio__io_dispatch(loop);
+
+    if (loop->timers_len > 0) {
+        double end_time = aio__monotonic() + CLOCK_RESOLUTION;
+        while (loop->timers_len > 0 && loop->timers[0]->when < end_time) {
+            aio_handle *timer = aio__timers_pop(loop);
+            timer->scheduled = false;
+            if (ready_append(loop, timer) < 0) {
+                aio__decref(timer);
+                return -1;
+            }
+        }
+    }
+
+    for (size_t ntodo = loop->ready_len; ntodo > 0; ntodo--) {
+        aio_handle *handle = ready_popleft(loop);
+        int rc = 0;
+        if (!handle->cancelled)
+            rc = loop->debug ? run_handle_debug(loop, handle) : aio__handle_run(handle);
+        aio__decref(handle);
+        if (AIO_UNLIKELY(rc < 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* Queues the self-pipe's reader, as the selector would for its fd. */
+void aio__loop_queue_self_reader(aio_loop *loop)
+{
+    if (ready_append(loop, loop->self_reader) == 0)
+        aio__incref(loop->self_reader);
+}
+
+/* --- Running and stopping ---------------------------------------------------- */
+
+static int check_running(aio_loop *loop)
+{
+    if (loop->running) {
+        aio_err_set(aio_RuntimeError, "This event loop is already running");
+        return -1;
+    }
+    if (aio__running_loop() != NULL) {
+        aio_err_set(aio_RuntimeError,
+                    "Cannot run the event loop while another loop is running");
+        return -1;
+    }
+    return 0;
+}
+
+int aio__loop_run_forever(aio_loop *loop)
+{
+    if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
+        return -1;
+    aio__incref(loop);
+    loop->thread = pthread_self();
+    loop->running = true;
+    aio__set_running_loop(loop);
+    int rc = 0;
+    for (;;) {
+        if (run_once(loop) < 0) {
+            rc = -1;
+            break;
+        }
+        if (loop->stopping)
+            break;
+    }
+    loop->stopping = false;
+    loop->running = false;
+    aio__set_running_loop(NULL);
+    aio__decref(loop);
+    return rc;
+}
+
+static void run_until_complete_done(aio_future *fut, void *arg)
+{
+    (void)arg;
+    /* A future that ended in SystemExit or KeyboardInterrupt already ended
+     * run_forever(); any other outcome stops the loop. */
+    if (!aio__future_cancelled(fut)) {
+        aio_exc *exc = aio__future_exception(fut);
+        if (aio_exc_isinstance(exc, aio_SystemExit) ||
+            aio_exc_isinstance(exc, aio_KeyboardInterrupt))
+            return;
+    }
+    aio__loop_stop(aio__future_get_loop(fut));
+}
+
+void *aio__loop_run_until_complete(aio_loop *loop, aio_future *future)
+{
+    if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
+        return NULL;
+    if (aio__future_get_loop(future) != loop) {
+        aio_err_set(aio_ValueError, "The future belongs to a different loop than the one "
+                                    "specified as the loop argument");
+        return NULL;
+    }
+    aio__incref(future);
+    const aio__future_add_done_callback_args add = {
+        .callback = run_until_complete_done,
+    };
+    if (aio__future_add_done_callback(future, &add) < 0) {
+        aio__decref(future);
+        return NULL;
+    }
+    int rc = aio__loop_run_forever(loop);
+    aio_exc *pending = aio_err_fetch();
+    aio__future_remove_done_callback(future, run_until_complete_done, NULL);
+    void *result = NULL;
+    if (rc < 0) {
+        aio_err_restore(pending);
+    } else if (!aio__future_done(future)) {
+        aio__decref(pending);
+        aio_err_set(aio_RuntimeError, "Event loop stopped before Future completed.");
+    } else {
+        aio__decref(pending);
+        result = aio__future_result(future);
+    }
+    aio__decref(future);
+    return result;
+}
+
+int aio__loop_stop(aio_loop *loop)
+{
+    loop->stopping = true;
+    return 0;
+}
+
+int aio__loop_is_running(aio_loop *loop)
+{
+    return loop->running;
+}
+
+int aio__loop_is_closed(aio_loop *loop)
+{
+    return atomic_load(&loop->closed);
+}
+
+int aio__loop_close(aio_loop *loop)
+{
+    if (loop->running) {
+        aio_err_set(aio_RuntimeError, "Cannot close a running event loop");
+        return -1;
+    }
+    if (atomic_load(&loop->closed))
+        return 0;
+    if (loop->debug) {
+        char *repr = aio_repr(loop);
+        aio_log(AIO_LOG_DEBUG, NULL, "Close %s", repr ? repr : "");
+        free(repr);
+    }
+    /* Other threads see `closed` under the lock, so none writes to the
+     * self-pipe once it is closed. */
+    pthread_mutex_lock(&loop->incoming_lock);
+    atomic_store(&loop->closed, true);
+    pthread_mutex_unlock(&loop->incoming_lock);
+
+    aio__signals_close(loop);
+    aio__io_close(loop);
+    if (loop->ev != NULL) {
+        ev_io_stop(loop->ev, &loop->self_io);
+        ev_loop_destroy(loop->ev);
+        loop->ev = NULL;
+    }
+    if (loop->self_rfd >= 0)
+        close(loop->self_rfd);
+    if (loop->self_wfd >= 0)
+        close(loop->self_wfd);
+    loop->self_rfd = loop->self_wfd = -1;
+    loop_release(loop);
+    aio_err_clear();
+    return 0;
+}
+
+/* --- Scheduling -------------------------------------------------------------- */
+
+aio_handle *aio__loop_call_soon(aio_loop *loop, const aio__loop_call_soon_args *args)
+{
+    if (aio__loop_check_closed(loop) < 0)
+        return NULL;
+    if (AIO_UNLIKELY(loop->debug) &&
+        (aio__loop_check_thread(loop) < 0 || check_callback(args->callback, "call_soon") < 0))
+        return NULL;
+    aio_handle *handle = aio__handle_new(loop, args->callback, args->args, args->context);
+    if (handle == NULL)
+        return NULL;
+    if (aio__loop_ready_push(loop, handle) < 0) {
+        aio__decref(handle);
+        return NULL;
+    }
+    return handle;
+}
+
+int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
+                             void *arg, aio__ctxmap *map, aio_context *context)
+{
+    if (aio__loop_check_closed(loop) < 0 || (loop->debug && aio__loop_check_thread(loop) < 0)) {
+        aio__ctxmap_decref(map);
+        return -1;
+    }
+    aio_handle *handle = aio__handle_new_done(loop, fn, future, arg, map, context);
+    if (handle == NULL)
+        return -1;
+    if (aio__loop_ready_push(loop, handle) < 0) {
+        aio__decref(handle);
+        return -1;
+    }
+    return 0;
+}
+
+aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
+                                           const aio__loop_call_soon_threadsafe_args *args)
+{
+    if (aio__loop_check_closed(loop) < 0)
+        return NULL;
+    if (loop->debug && check_callback(args->callback, "call_soon_threadsafe") < 0)
+        return NULL;
+    aio_handle *handle = aio__handle_new(loop, args->callback, args->args, args->context);
+    if (handle == NULL)
+        return NULL;
+    if (loop->running && pthread_equal(loop->thread, pthread_self())) {
+        /* On the loop's own thread this is call_soon() plus a wakeup that
+         * the running loop does not need. */
+        if (aio__loop_ready_push(loop, handle) < 0) {
+            aio__decref(handle);
+            return NULL;
+        }
+        return handle;
+    }
+    pthread_mutex_lock(&loop->incoming_lock);
+    if (atomic_load(&loop->closed)) {
+        pthread_mutex_unlock(&loop->incoming_lock);
+        aio__decref(handle);
+        aio_err_set(aio_RuntimeError, "Event loop is closed");
+        return NULL;
+    }
+    if (loop->incoming_len == loop->incoming_cap) {
+        size_t cap = loop->incoming_cap ? 2 * loop->incoming_cap : 16;
+        aio_handle **incoming = aio__realloc(loop->incoming, cap * sizeof *incoming);
+        if (incoming == NULL) {
+            pthread_mutex_unlock(&loop->incoming_lock);
+            aio__decref(handle);
+            return NULL;
+        }
+        loop->incoming = incoming;
+        loop->incoming_cap = cap;
+    }
+    loop->incoming[loop->incoming_len++] = handle;
+    atomic_store_explicit(&loop->incoming_pending, 1, memory_order_relaxed);
+    aio__loop_write_to_self(loop);
+    pthread_mutex_unlock(&loop->incoming_lock);
+    return handle;
+}
+
+static aio_timer_handle *call_at(aio_loop *loop, double when, aio_callback callback,
+                                 void *arg, aio_context *context)
+{
+    if (aio__loop_check_closed(loop) < 0)
+        return NULL;
+    if (AIO_UNLIKELY(loop->debug) &&
+        (aio__loop_check_thread(loop) < 0 || check_callback(callback, "call_at") < 0))
+        return NULL;
+    aio_handle *timer = aio__handle_new(loop, callback, arg, context);
+    if (timer == NULL)
+        return NULL;
+    aio__handle_make_timer(timer, when);
+    if (aio__timers_push(loop, timer) < 0) {
+        aio__decref(timer);
+        return NULL;
+    }
+    return timer;
+}
+
+aio_timer_handle *aio__loop_call_later(aio_loop *loop, const aio__loop_call_later_args *args)
+{
+    return call_at(loop, aio__monotonic() + args->delay, args->callback, args->args,
+                   args->context);
+}
+
+aio_timer_handle *aio__loop_call_at(aio_loop *loop, const aio__loop_call_at_args *args)
+{
+    return call_at(loop, args->when, args->callback, args->args, args->context);
+}
+
+double aio__loop_time(aio_loop *loop)
+{
+    (void)loop;
+    return aio__monotonic();
+}
+
+/* --- Debug mode and the task factory ----------------------------------------- */
+
+int aio__loop_get_debug(aio_loop *loop)
+{
+    return loop->debug;
+}
+
+int aio__loop_set_debug(aio_loop *loop, bool enabled)
+{
+    loop->debug = enabled;
+    return 0;
+}
+
+double aio__loop_slow_callback_duration(aio_loop *loop)
+{
+    return loop->slow_callback_duration;
+}
+
+int aio__loop_set_slow_callback_duration(aio_loop *loop, double value)
+{
+    loop->slow_callback_duration = value;
+    return 0;
+}
+
+int aio__loop_set_task_factory(aio_loop *loop, aio_task_factory factory, void *factory_arg)
+{
+    loop->task_factory = factory;
+    loop->task_factory_arg = factory ? factory_arg : NULL;
+    return 0;
+}
+
+aio_task_factory aio__loop_get_task_factory(aio_loop *loop)
+{
+    return loop->task_factory;
+}

@@ -1,0 +1,187 @@
+/* loop.h - the event loop's state, shared by the files that implement it.
+ * Internal.
+ *
+ * The loop keeps asyncio's own iteration (base_events.py: _run_once): a
+ * FIFO of ready handles, a binary heap of timers ordered exactly as Python's
+ * heapq orders them, and one poll of libev per iteration.
+ */
+#ifndef CASYNCIO_RUNTIME_LOOP_H
+#define CASYNCIO_RUNTIME_LOOP_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include <ev.h>
+
+#include "casyncio/exceptions.h"
+#include "context.h"
+#include "object.h"
+
+/* --- Handles ------------------------------------------------------------- */
+
+typedef enum aio__handle_kind {
+    AIO__HANDLE_CALLBACK,      /* callback(arg) */
+    AIO__HANDLE_DONE_CALLBACK, /* done_callback(future, arg) */
+} aio__handle_kind;
+
+struct aio_handle {
+    aio__object ob;
+    aio_callback callback;
+    aio_done_callback done_callback;
+    void *arg;
+    aio_future *future;      /* DONE_CALLBACK: the future handed to it */
+    aio_loop *loop;          /* only dereferenced while the timer is scheduled */
+    aio__ctxmap *map;        /* the context captured when context= was None */
+    aio_context *context;    /* the context passed as context= */
+    double when;             /* TimerHandle: the absolute due time */
+    char *frozen_repr;       /* debug mode: repr(handle) at cancel() time */
+    unsigned char kind;
+    bool cancelled;
+    bool scheduled;          /* TimerHandle: in the loop's heap */
+    bool is_timer;
+    bool debug;              /* the loop was in debug mode when it was made */
+};
+
+/* A new Handle for callback(arg) in `context` (or a copy of the current
+ * context when NULL). New reference; NULL with MemoryError. */
+AIO_INTERNAL aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
+                                         aio_context *context);
+/* A Handle that calls done_callback(future, arg) (Future callbacks). The
+ * captured context map reference is taken over. */
+AIO_INTERNAL aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn,
+                                              aio_future *future, void *arg,
+                                              aio__ctxmap *map, aio_context *context);
+/* Handle._run(): runs the callback in its context; an exception other than
+ * SystemExit/KeyboardInterrupt goes to the loop's exception handler. Returns
+ * -1 with the exception set when it must end run_forever(). */
+AIO_INTERNAL int aio__handle_run(aio_handle *handle);
+/* Turns a new handle into a TimerHandle due at `when`. */
+AIO_INTERNAL void aio__handle_make_timer(aio_handle *handle, double when);
+/* Appends format_helpers._format_callback_source(): "name(args)". */
+AIO_INTERNAL int aio__format_callback(aio__strbuf *out, const aio_handle *handle);
+/* The C name of a function pointer ("0x..." when it has none). */
+AIO_INTERNAL int aio__format_function(aio__strbuf *out, void (*fn)(void));
+
+/* --- The loop -------------------------------------------------------------- */
+
+/* A file descriptor the loop polls: its reader and writer handles. */
+typedef struct aio__fdwatch {
+    ev_io io;
+    aio_loop *loop;
+    aio_handle *reader;
+    aio_handle *writer;
+    int events;  /* EV_READ/EV_WRITE currently asked of libev */
+} aio__fdwatch;
+
+/* An I/O readiness libev reported, dispatched after the poll. */
+typedef struct aio__io_event {
+    int fd;
+    int revents;
+} aio__io_event;
+
+struct aio_loop {
+    aio__object ob;
+    struct ev_loop *ev;
+
+    /* _ready: a ring of handles; each slot holds a reference. */
+    aio_handle **ready;
+    size_t ready_head;
+    size_t ready_len;
+    size_t ready_mask;      /* capacity - 1, a power of two */
+
+    /* _scheduled: Python's heapq over TimerHandle.when; holds references. */
+    aio_handle **timers;
+    size_t timers_len;
+    size_t timers_cap;
+    size_t timer_cancelled_count;
+
+    /* Handles from other threads wait here until the loop thread takes
+     * them; `incoming_pending` lets call_soon() skip the lock. */
+    pthread_mutex_t incoming_lock;
+    aio_handle **incoming;
+    size_t incoming_len;
+    size_t incoming_cap;
+    atomic_int incoming_pending;
+
+    /* The self-pipe: wakes the poll from other threads and signal handlers. */
+    int self_rfd;
+    int self_wfd;
+    ev_io self_io;
+    ev_timer poll_timer;
+    bool self_readable;     /* the poll found the self-pipe readable */
+    aio_handle *self_reader; /* the handle that drains it */
+
+    /* File descriptors watched for readers and writers, indexed by fd. */
+    aio__fdwatch **fds;
+    size_t fds_cap;
+    size_t fds_active;      /* how many have events registered with libev */
+    aio__io_event *io_events;
+    size_t io_events_len;
+    size_t io_events_cap;
+
+    /* Signal handlers, by signal number. */
+    aio_handle *signal_handlers[NSIG];
+    size_t signal_handler_count;
+
+    /* Lifecycle. `closed` is read by other threads (call_soon_threadsafe). */
+    atomic_bool closed;
+    bool stopping;
+    bool running;           /* _thread_id is not None */
+    pthread_t thread;       /* the thread running it, while running */
+
+    /* Debug mode and the exception handler. */
+    bool debug;
+    double slow_callback_duration;
+    aio_handle *current_handle;
+    aio_exception_handler exception_handler;
+    void *exception_handler_arg;
+    aio_task_factory task_factory;
+    void *task_factory_arg;
+};
+
+/* A new loop (new_event_loop() without the policy). */
+AIO_INTERNAL aio_loop *aio__loop_new(void);
+/* Queues the self-pipe's reader handle (an I/O callback). */
+AIO_INTERNAL void aio__loop_queue_self_reader(aio_loop *loop);
+
+/* Monotonic time in seconds: loop.time(). */
+AIO_INTERNAL double aio__monotonic(void);
+
+/* Raises RuntimeError('Event loop is closed') when it is. */
+AIO_INTERNAL int aio__loop_check_closed(aio_loop *loop);
+/* call_soon() without argument checks: appends the handle (taking over the
+ * reference) to the ready queue. */
+AIO_INTERNAL int aio__loop_ready_push(aio_loop *loop, aio_handle *handle);
+/* Schedules done_callback(future, arg) with the given context. */
+AIO_INTERNAL int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn,
+                                          aio_future *future, void *arg,
+                                          aio__ctxmap *map, aio_context *context);
+/* Debug mode's "Non-thread-safe operation" check. */
+AIO_INTERNAL int aio__loop_check_thread(aio_loop *loop);
+/* Writes a byte to the self-pipe to wake the poll. */
+AIO_INTERNAL void aio__loop_write_to_self(aio_loop *loop);
+/* loop.call_exception_handler() for internal callers: SystemExit and
+ * KeyboardInterrupt raised by a handler come back as -1. */
+AIO_INTERNAL int aio__loop_report(aio_loop *loop, const aio_exception_context *context);
+
+/* Timer heap (timers.c). */
+AIO_INTERNAL int aio__timers_push(aio_loop *loop, aio_handle *timer);
+AIO_INTERNAL aio_handle *aio__timers_pop(aio_loop *loop);
+AIO_INTERNAL void aio__timers_purge_cancelled(aio_loop *loop);
+AIO_INTERNAL void aio__timers_clear(aio_loop *loop);
+
+/* File descriptors (io.c). */
+AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
+AIO_INTERNAL void aio__io_close(aio_loop *loop);
+
+/* Signals (signals.c). */
+AIO_INTERNAL void aio__signals_dispatch(aio_loop *loop, const unsigned char *bytes, size_t len);
+AIO_INTERNAL bool aio__signals_pending(aio_loop *loop);
+AIO_INTERNAL void aio__signals_close(aio_loop *loop);
+
+/* The running loop of this thread (policy.c). */
+AIO_INTERNAL aio_loop *aio__running_loop(void);
+AIO_INTERNAL void aio__set_running_loop(aio_loop *loop);
+
+#endif /* CASYNCIO_RUNTIME_LOOP_H */

@@ -1,0 +1,87 @@
+/* object.h - the header every casyncio object starts with, and the small
+ * helpers that allocate, name and free objects. Internal. */
+#ifndef CASYNCIO_RUNTIME_OBJECT_H
+#define CASYNCIO_RUNTIME_OBJECT_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "casyncio/base.h"
+#include "strbuf.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AIO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define AIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define AIO_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define AIO_LIKELY(x) (x)
+#define AIO_UNLIKELY(x) (x)
+#define AIO_INTERNAL
+#endif
+
+/* What a kind of object does when it is freed and printed. */
+typedef struct aio__type {
+    const char *name;                                /* Python class name */
+    void (*dealloc)(void *obj);                      /* frees the object */
+    int (*repr)(const void *obj, aio__strbuf *out);  /* appends repr(obj) */
+} aio__type;
+
+/* The first member of every object. A negative refcount marks an object
+ * that is never freed (static singletons). */
+typedef struct aio__object {
+    intptr_t refcnt;
+    const aio__type *type;
+} aio__object;
+
+#define AIO__IMMORTAL ((intptr_t)-1)
+
+/* Test builds count live objects, so that tests can assert nothing leaked. */
+#ifdef AIO_TRACK_OBJECTS
+extern long aio__live_objects;
+#define AIO__TRACK(delta) ((void)__atomic_add_fetch(&aio__live_objects, (delta), __ATOMIC_RELAXED))
+#else
+#define AIO__TRACK(delta) ((void)0)
+#endif
+#define AIO__STATIC_OBJECT(type_ptr) {AIO__IMMORTAL, (type_ptr)}
+
+static inline void aio__object_init(void *obj, const aio__type *type)
+{
+    aio__object *ob = (aio__object *)obj;
+    ob->refcnt = 1;
+    ob->type = type;
+    AIO__TRACK(1);
+}
+
+static inline void aio__incref(void *obj)
+{
+    aio__object *ob = (aio__object *)obj;
+    if (ob->refcnt >= 0)
+        ob->refcnt++;
+}
+
+static inline void aio__decref(void *obj)
+{
+    aio__object *ob = (aio__object *)obj;
+    if (ob != NULL && ob->refcnt > 0 && --ob->refcnt == 0) {
+        AIO__TRACK(-1);
+        ob->type->dealloc(ob);
+    }
+}
+
+static inline const aio__type *aio__type_of(const void *obj)
+{
+    return ((const aio__object *)obj)->type;
+}
+
+/* malloc/calloc/realloc/strdup that set MemoryError on failure. */
+AIO_INTERNAL void *aio__malloc(size_t size);
+AIO_INTERNAL void *aio__calloc(size_t n, size_t size);
+AIO_INTERNAL void *aio__realloc(void *ptr, size_t size);
+AIO_INTERNAL char *aio__strdup(const char *s);
+
+/* Appends repr(obj) of any object; "None" for NULL. */
+AIO_INTERNAL int aio__repr_into(const void *obj, aio__strbuf *out);
+/* Appends a generic "<Name object at 0x...>". */
+AIO_INTERNAL int aio__repr_default(const void *obj, aio__strbuf *out);
+
+#endif /* CASYNCIO_RUNTIME_OBJECT_H */
