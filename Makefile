@@ -1,0 +1,157 @@
+# casyncio - Python's asyncio event loop in C.
+#
+#   make            static and shared library, pkg-config file      (build/)
+#   make demo       the documentation's four examples, in C
+#   make check      everything: generated/ up to date, headers, unit tests
+#                   (plain and under ASan+UBSan), conformance against CPython
+#   make gen        re-render generated/ from spec/ (needs Python 3.11 + Jinja2)
+#   make bench      benchmarks against CPython's asyncio and uvloop
+#   make install PREFIX=/usr/local
+
+PREFIX    ?= /usr/local
+CC        ?= cc
+SAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
+BUILD     := build
+# The interpreter that renders the spec: one with Jinja2 and tomllib.
+GEN_PYTHON = $(shell sh gen/find-python.sh)
+# The interpreter the conformance tests compare against: the machine's.
+PYTHON    ?= python3
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS  += -D_GNU_SOURCE -Iinclude -Igenerated/include -Igenerated/src -Iruntime
+CFLAGS    ?= -O2 -g
+LIB_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden
+LDLIBS    := -lev -lm -lpthread -ldl
+
+RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
+GEN_SRC     := $(sort $(wildcard generated/src/*.c))
+LIB_SRC     := $(RUNTIME_SRC) $(GEN_SRC)
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+SAN_OBJ     := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC))
+HEADERS     := $(wildcard include/*.h include/casyncio/*.h generated/include/casyncio/*.h)
+INTERNAL_H  := $(wildcard runtime/*.h generated/src/*.h)
+
+STATIC_LIB  := $(BUILD)/libcasyncio.a
+SHARED_LIB  := $(BUILD)/libcasyncio.so
+PC_FILE     := $(BUILD)/casyncio.pc
+
+EXAMPLES    := $(patsubst examples/%.c,%,$(sort $(wildcard examples/*.c)))
+UNIT_TESTS  := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
+
+.PHONY: all lib gen check check-gen check-headers check-unit check-unit-san \
+        check-conformance check-gen-tests check-spec demo bench install clean
+
+all: lib
+lib: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE)
+
+# --- The library ---------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(INTERNAL_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libcasyncio.so.0 -o $@ $^ $(LDLIBS)
+
+$(PC_FILE): casyncio.pc.in
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+
+# --- Generated code --------------------------------------------------------
+
+gen:
+	$(GEN_PYTHON) gen/generate.py --spec spec --out generated --readme README.md
+
+check-gen:
+	$(GEN_PYTHON) gen/generate.py --spec spec --out generated --readme README.md --check
+
+check-gen-tests:
+	$(GEN_PYTHON) -m unittest discover -s gen/tests -t . -q
+
+check-spec:
+	$(GEN_PYTHON) -m unittest discover -s tests/spec -t . -q
+
+# The public headers compile as C99 -pedantic, C11 and C++, with gcc and
+# clang; every argument struct field and prototype is checked by name.
+check-headers:
+	@mkdir -p $(BUILD)
+	@for cc in $(CC) $(SAN_CC); do \
+	  for std in c99 c11; do \
+	    echo '#include <casyncio.h>' | $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) \
+	      -fsyntax-only -x c - || exit 1; \
+	    $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) -Wno-missing-prototypes \
+	      -fsyntax-only generated/tests/args_check.c || exit 1; \
+	  done; \
+	done
+	echo '#include <casyncio.h>' | c++ $(CPPFLAGS) -std=c++11 -pedantic -Wall -Wextra \
+	  -Werror -fsyntax-only -x c++ -
+	@echo "headers: C99, C11 and C++ clean; args_check compiles"
+
+# --- Tests --------------------------------------------------------------------
+
+TEST_CFLAGS = -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
+SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test_support.h $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -rdynamic $< $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC)) \
+	  -o $@ -lcmocka $(LDLIBS)
+
+$(BUILD)/tobj/%.o: %.c $(HEADERS) $(INTERNAL_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/san-tests/%: tests/unit/%.c tests/unit/test_support.h $(SAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) -rdynamic $< $(SAN_OBJ) -o $@ \
+	  -lcmocka $(LDLIBS)
+
+$(BUILD)/san/%.o: %.c $(HEADERS) $(INTERNAL_H)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+check-unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+	sh tests/run-unit.sh $^
+
+check-unit-san: $(addprefix $(BUILD)/san-tests/,$(UNIT_TESTS))
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh tests/run-unit.sh $^
+
+check-conformance: $(STATIC_LIB)
+	$(PYTHON) tests/conformance/run.py --cc "$(CC)" --build $(BUILD)/conformance
+
+check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san \
+       check-conformance
+	@echo "make check: all passed"
+
+# --- Examples and benchmarks ------------------------------------------------
+
+$(BUILD)/examples/%: examples/%.c $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(CFLAGS) -rdynamic $< $(STATIC_LIB) -o $@ $(LDLIBS)
+
+demo: $(addprefix $(BUILD)/examples/,$(EXAMPLES))
+	@for ex in $^; do echo "== $$ex"; $$ex || exit 1; done
+
+bench: $(STATIC_LIB)
+	$(MAKE) -C bench run
+
+# --- Install ------------------------------------------------------------------
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/casyncio
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/libcasyncio.so.0
+	ln -sf libcasyncio.so.0 $(DESTDIR)$(PREFIX)/lib/libcasyncio.so
+	install -m 644 include/casyncio.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/casyncio/*.h generated/include/casyncio/*.h \
+	  $(DESTDIR)$(PREFIX)/include/casyncio/
+	install -m 644 $(PC_FILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs every test of each cmocka binary in a process of its own, bounded in
+# time, so that a crash or a hang fails that one test and the rest still run.
+#   tests/run-unit.sh build/tests/test_loop ...
+# TEST_TIMEOUT (seconds, default 20) bounds each test.
+timeout_s=${TEST_TIMEOUT:-20}
+failed=0
+total=0
+for bin in "$@"; do
+    names=$("$bin" --list) || { echo "FAIL $bin: cannot list its tests"; failed=$((failed + 1)); continue; }
+    for name in $names; do
+        total=$((total + 1))
+        out=$(timeout -k 2 "$timeout_s" "$bin" "$name" 2>&1)
+        rc=$?
+        if [ $rc -ne 0 ]; then
+            failed=$((failed + 1))
+            [ $rc -eq 124 ] && echo "FAIL $(basename "$bin") $name: timed out after ${timeout_s}s" \
+                            || echo "FAIL $(basename "$bin") $name (exit $rc)"
+            echo "$out" | sed 's/^/    /'
+        fi
+    done
+done
+echo "unit tests: $((total - failed)) of $total passed"
+[ $failed -eq 0 ]
