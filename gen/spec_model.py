@@ -331,8 +331,8 @@ def _check_owners(data, file, errors):
             c.error(where, "must be a table")
             continue
         c.keys(where, owner, "", ["title", "python", "prefix", "style", "header"],
-               ["pyclass", "self", "struct"])
-        for key in ("title", "python", "header", "pyclass", "struct"):
+               ["pyclass", "self", "struct", "unset"])
+        for key in ("title", "python", "header", "pyclass", "struct", "unset"):
             c.string(where, owner, key)
         c.string(where, owner, "prefix", nonempty=False)
         style = owner.get("style")
@@ -350,6 +350,8 @@ def _check_owners(data, file, errors):
                 c.error(where, "missing required key 'struct' (style is struct)")
             if "self" not in owner:
                 c.error(where, "missing required key 'self' (style is struct)")
+            if "unset" not in owner:
+                c.error(where, "missing required key 'unset' (style is struct)")
         elif style == "functions":
             if not str(owner.get("prefix", "")).startswith("aio_"):
                 c.error(where, f"prefix '{owner.get('prefix')}' does not start with aio_")

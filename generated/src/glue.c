@@ -541,7 +541,7 @@ int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *arg
         aio__glue_null_self("add_reader", "BaseEventLoop");
         return -1;
     }
-    if (aio__glue_int(&fd, fd, aio_TypeError, "add_reader() argument 'fd' must not be None") < 0)
+    if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
     return aio__loop_add_reader(loop, fd, callback, args);
 }
@@ -553,7 +553,7 @@ int aio_loop_remove_reader(aio_loop *loop, int fd)
         aio__glue_null_self("remove_reader", "BaseEventLoop");
         return -1;
     }
-    if (aio__glue_int(&fd, fd, aio_TypeError, "remove_reader() argument 'fd' must not be None") < 0)
+    if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
     return aio__loop_remove_reader(loop, fd);
 }
@@ -565,7 +565,7 @@ int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *arg
         aio__glue_null_self("add_writer", "BaseEventLoop");
         return -1;
     }
-    if (aio__glue_int(&fd, fd, aio_TypeError, "add_writer() argument 'fd' must not be None") < 0)
+    if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
     return aio__loop_add_writer(loop, fd, callback, args);
 }
@@ -577,7 +577,7 @@ int aio_loop_remove_writer(aio_loop *loop, int fd)
         aio__glue_null_self("remove_writer", "BaseEventLoop");
         return -1;
     }
-    if (aio__glue_int(&fd, fd, aio_TypeError, "remove_writer() argument 'fd' must not be None") < 0)
+    if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
     return aio__loop_remove_writer(loop, fd);
 }

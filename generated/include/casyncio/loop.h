@@ -1085,7 +1085,7 @@ AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_
  * is cancelled.
  *
  * Arguments:
- *   fd        int; required (AIO_NONE raises TypeError). The file descriptor
+ *   fd        int; required (AIO_NONE raises ValueError). The file descriptor
  *             (or socket) to watch.
  *   callback  aio_callback; required. A callback, called with the *args
  *             pointer.
@@ -1109,7 +1109,7 @@ AIO_API int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, v
  * The removed reader's handle is cancelled. On a closed loop it returns False.
  *
  * Arguments:
- *   fd  int; required (AIO_NONE raises TypeError). The watched file
+ *   fd  int; required (AIO_NONE raises ValueError). The watched file
  *       descriptor.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -1130,7 +1130,7 @@ AIO_API int aio_loop_remove_reader(aio_loop *loop, int fd);
  * the first.
  *
  * Arguments:
- *   fd        int; required (AIO_NONE raises TypeError). The file descriptor
+ *   fd        int; required (AIO_NONE raises ValueError). The file descriptor
  *             (or socket) to watch.
  *   callback  aio_callback; required. A callback, called with the *args
  *             pointer.
@@ -1154,7 +1154,7 @@ AIO_API int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, v
  * The removed writer's handle is cancelled. On a closed loop it returns False.
  *
  * Arguments:
- *   fd  int; required (AIO_NONE raises TypeError). The watched file
+ *   fd  int; required (AIO_NONE raises ValueError). The watched file
  *       descriptor.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.

@@ -18,9 +18,9 @@ extern "C" {
  * ======================================================================== */
 
 /* struct aio_event_loop_policy: one function-pointer field per method of
- * AbstractEventLoopPolicy, called with the struct as its first argument.
- * Fields left NULL are not called: the Python base class's method does
- * nothing.
+ * AbstractEventLoopPolicy, called with the struct as its first argument. A
+ * field left NULL raises NotImplementedError when called, as the abstract base
+ * class's method does.
  */
 struct aio_event_loop_policy {
     /* AbstractEventLoopPolicy.get_event_loop()
