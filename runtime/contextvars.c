@@ -239,7 +239,8 @@ int aio_context_run(aio_context *ctx, aio_callback fn, void *arg)
 {
     if (ctx == NULL || fn == NULL) {
         aio_err_set(aio_TypeError, ctx ? "'NoneType' object is not callable"
-                                       : "Context.run() needs a context");
+                                       : "descriptor 'run' for '_contextvars.Context' "
+                                         "objects doesn't apply to a 'NoneType' object");
         return -1;
     }
     if (aio__context_enter(ctx) < 0)
@@ -276,7 +277,9 @@ static int var_repr(const void *obj, aio__strbuf *out)
     const aio_contextvar *var = obj;
     aio__sb_append(out, "<ContextVar name=");
     aio__sb_append_pyrepr(out, var->name);
-    if (var->has_default)
+    if (var->has_default && var->default_value == NULL)
+        aio__sb_append(out, " default=None");
+    else if (var->has_default)
         aio__sb_appendf(out, " default=%p", var->default_value);
     return aio__sb_appendf(out, " at %p>", obj);
 }
@@ -333,7 +336,8 @@ const char *aio_contextvar_name(aio_contextvar *var)
 int aio_contextvar_get(aio_contextvar *var, void **value)
 {
     if (var == NULL) {
-        aio_err_set(aio_TypeError, "a ContextVar is required");
+        aio_err_set(aio_TypeError, "descriptor 'get' for '_contextvars.ContextVar' objects "
+                                   "doesn't apply to a 'NoneType' object");
         return -1;
     }
     if (aio_context_get(aio__context_current(), var, value))
@@ -351,11 +355,10 @@ int aio_contextvar_get(aio_contextvar *var, void **value)
 
 void *aio_contextvar_get_or(aio_contextvar *var, void *fallback)
 {
+    /* Python's get(default) prefers its argument to the variable's default. */
     void *value = fallback;
-    if (var == NULL)
-        return fallback;
-    if (!aio_context_get(aio__context_current(), var, &value) && var->has_default)
-        value = var->default_value;
+    if (var != NULL)
+        aio_context_get(aio__context_current(), var, &value);
     return value;
 }
 
@@ -397,7 +400,8 @@ static uint64_t context_id(aio_context *ctx)
 aio_contextvar_token *aio_contextvar_set(aio_contextvar *var, void *value)
 {
     if (var == NULL) {
-        aio_err_set(aio_TypeError, "a ContextVar is required");
+        aio_err_set(aio_TypeError, "descriptor 'set' for '_contextvars.ContextVar' objects "
+                                   "doesn't apply to a 'NoneType' object");
         return NULL;
     }
     aio_context *ctx = aio__context_current();
@@ -428,7 +432,9 @@ static void token_error(const aio_exc_type *type, aio_contextvar_token *token,
 int aio_contextvar_reset(aio_contextvar *var, aio_contextvar_token *token)
 {
     if (var == NULL || token == NULL) {
-        aio_err_set(aio_TypeError, "a ContextVar and a Token are required");
+        aio_err_set(aio_TypeError, var ? "expected an instance of Token, got None"
+                                       : "descriptor 'reset' for '_contextvars.ContextVar' "
+                                         "objects doesn't apply to a 'NoneType' object");
         return -1;
     }
     if (token->used) {

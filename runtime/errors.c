@@ -217,12 +217,8 @@ static bool is_exit(const aio_exc *exc)
 /* call_exception_handler(): the custom handler if one is set, else the
  * default; what a handler raises is reported rather than propagated, except
  * SystemExit and KeyboardInterrupt. */
-int aio__loop_call_exception_handler(aio_loop *loop, const aio_exception_context *ctx)
+static int call_handler(aio_loop *loop, const aio_exception_context *ctx)
 {
-    if (ctx == NULL) {
-        aio_err_set(aio_TypeError, "call_exception_handler() needs a context");
-        return -1;
-    }
     if (loop->exception_handler == NULL) {
         if (aio__loop_default_exception_handler(loop, ctx) < 0) {
             aio_exc *exc = aio_err_fetch();
@@ -264,12 +260,17 @@ int aio__loop_call_exception_handler(aio_loop *loop, const aio_exception_context
     return 0;
 }
 
-int aio__loop_report(aio_loop *loop, const aio_exception_context *ctx)
+int aio__loop_call_exception_handler(aio_loop *loop, const aio_exception_context *ctx)
 {
-    /* The handler runs with no exception set, and whatever it leaves
-     * behind, apart from SystemExit and KeyboardInterrupt, stays with it. */
+    if (ctx == NULL) {
+        aio_err_set(aio_TypeError, "call_exception_handler() needs a context");
+        return -1;
+    }
+    /* The handler runs with no exception set. An exception the caller had
+     * set (a C caller reporting while unwinding) is kept for it, unless the
+     * handler raises SystemExit or KeyboardInterrupt. */
     aio_exc *outer = aio_err_fetch();
-    int rc = aio__loop_call_exception_handler(loop, ctx);
+    int rc = call_handler(loop, ctx);
     if (rc == 0)
         aio_err_restore(outer);
     else

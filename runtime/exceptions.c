@@ -173,8 +173,14 @@ aio_exc *aio_exc_format(const aio_exc_type *type, const char *fmt, ...)
     return exc;
 }
 
+static const aio_exc_type *oserror_type_for(int errnum);
+
 aio_exc *aio_exc_oserror(const aio_exc_type *type, int errnum, const char *strerror_text)
 {
+    /* Like OSError(errno, strerror): plain OSError becomes the subclass
+     * that errno calls for. */
+    if (type == aio_OSError)
+        type = oserror_type_for(errnum);
     aio_exc *exc = exc_alloc(type);
     if (exc == NULL)
         return aio_incref(&memory_error);
@@ -234,7 +240,7 @@ static const aio_exc_type *oserror_type_for(int errnum)
 
 aio_exc *aio_exc_from_errno(int errnum)
 {
-    return aio_exc_oserror(oserror_type_for(errnum), errnum, NULL);
+    return aio_exc_oserror(aio_OSError, errnum, NULL);
 }
 
 const aio_exc_type *aio_exc_type_of(const aio_exc *exc)

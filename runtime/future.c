@@ -45,8 +45,11 @@ static void future_dealloc(void *obj)
             .exception = fut->exception,
             .future = fut,
         };
-        aio__loop_report(fut->loop, &context);
-        aio_err_clear();
+        /* Like __del__: the caller's exception survives, and what the
+         * handler raised (SystemExit, ...) cannot propagate from here. */
+        aio_exc *saved = aio_err_fetch();
+        aio__loop_call_exception_handler(fut->loop, &context);
+        aio_err_restore(saved);
         if (--fut->ob.refcnt > 0) {
             AIO__TRACK(1); /* the handler kept a reference: alive again */
             return;

@@ -157,6 +157,8 @@ int aio__format_function(aio__strbuf *out, void (*fn)(void))
     Dl_info info;
     void *address;
     memcpy(&address, &fn, sizeof address);
+    if (address == NULL)
+        return aio__sb_append(out, "None"); /* callback=None: "None(...)" */
     if (dladdr(address, &info) != 0 && info.dli_sname != NULL && info.dli_saddr == address)
         return aio__sb_append(out, info.dli_sname);
     return aio__sb_appendf(out, "%p", address);
@@ -165,8 +167,6 @@ int aio__format_function(aio__strbuf *out, void (*fn)(void))
 int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
 {
     if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
-        if (handle->done_callback == NULL)
-            return aio__sb_append(out, "None()");
         aio__format_function(out, (void (*)(void))handle->done_callback);
         aio__sb_append(out, "(");
         aio__repr_into(handle->future, out);
@@ -174,8 +174,6 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
             aio__sb_appendf(out, ", %p", handle->arg);
         return aio__sb_append(out, ")");
     }
-    if (handle->callback == NULL)
-        return aio__sb_append(out, "None()");
     aio__format_function(out, (void (*)(void))handle->callback);
     if (handle->arg != NULL)
         return aio__sb_appendf(out, "(%p)", handle->arg);
@@ -253,7 +251,7 @@ static int report_exception(aio_handle *handle)
         .exception = exc,
         .handle = handle,
     };
-    int rc = aio__loop_report(handle->loop, &context);
+    int rc = aio__loop_call_exception_handler(handle->loop, &context);
     free(message);
     aio__decref(exc);
     return rc;
@@ -282,10 +280,18 @@ int aio__handle_run(aio_handle *handle)
             aio_err_set(aio_TypeError, "'NoneType' object is not callable");
     }
 
-    if (ctx != NULL)
+    if (ctx != NULL) {
         aio__context_exit(ctx);
-    else
+    } else {
+        /* Python's handle keeps its context object: a reader, writer or
+         * signal handler runs again with what its last run set. */
+        if (scratch.map != handle->map && !handle->cancelled) {
+            aio__ctxmap_incref(scratch.map);
+            aio__ctxmap_decref(handle->map);
+            handle->map = scratch.map;
+        }
         aio__context_exit_scratch(&scratch);
+    }
     if (AIO_UNLIKELY(aio_err_occurred() != NULL))
         return report_exception(handle);
     return 0;

@@ -19,6 +19,13 @@
 static void on_fd_ready(struct ev_loop *ev, ev_io *io, int revents)
 {
     aio_loop *loop = ev_userdata(ev);
+    /* A second poll of the same iteration (see poll_once) reports it again. */
+    aio__fdwatch *watch = (aio__fdwatch *)((char *)io - offsetof(aio__fdwatch, io));
+    if (watch->mark > 0 && watch->mark <= loop->io_events_len &&
+        loop->io_events[watch->mark - 1].fd == io->fd) {
+        loop->io_events[watch->mark - 1].revents |= revents;
+        return;
+    }
     if (loop->io_events_len == loop->io_events_cap) {
         size_t cap = loop->io_events_cap ? 2 * loop->io_events_cap : 64;
         aio__io_event *events = realloc(loop->io_events, cap * sizeof *events);
@@ -30,6 +37,7 @@ static void on_fd_ready(struct ev_loop *ev, ev_io *io, int revents)
     loop->io_events[loop->io_events_len].fd = io->fd;
     loop->io_events[loop->io_events_len].revents = revents;
     loop->io_events_len++;
+    watch->mark = loop->io_events_len;
 }
 
 static aio__fdwatch *watch_find(aio_loop *loop, int fd)

@@ -275,6 +275,21 @@ static int loop_repr(const void *obj, aio__strbuf *out)
 
 /* --- The iteration ----------------------------------------------------------- */
 
+/* libev's epoll backend takes at most 64 events from its first poll (its
+ * buffer only grows when a poll fills it), where selectors asks for one per
+ * registered fd: poll again, without waiting, until no fd is new, so that
+ * every ready fd is seen in this iteration as in asyncio. */
+static void poll_rest(aio_loop *loop)
+{
+    size_t seen = loop->io_events_len;
+    while (seen >= 64) {
+        ev_run(loop->ev, EVRUN_NOWAIT);
+        if (loop->io_events_len == seen)
+            break;
+        seen = loop->io_events_len;
+    }
+}
+
 static void poll_once(aio_loop *loop, double timeout)
 {
     loop->self_readable = false;
@@ -282,8 +297,12 @@ static void poll_once(aio_loop *loop, double timeout)
         loop->self_readable = aio__signals_pending(loop);
         return;
     }
+    /* This poll sees every byte written so far: a later skipped poll must
+     * not take the flag for one more. */
+    (void)aio__signals_pending(loop);
     if (timeout == 0.0) {
         ev_run(loop->ev, EVRUN_NOWAIT);
+        poll_rest(loop);
         return;
     }
     if (timeout > 0.0) {
@@ -294,6 +313,7 @@ static void poll_once(aio_loop *loop, double timeout)
     }
     ev_run(loop->ev, EVRUN_ONCE);
     ev_timer_stop(loop->ev, &loop->poll_timer);
+    poll_rest(loop);
 }
 
 static int run_handle_debug(aio_loop *loop, aio_handle *handle)
@@ -323,7 +343,7 @@ static int run_once(aio_loop *loop)
     if (loop->ready_len > 0 || loop->stopping) {
         timeout = 0.0;
     } else if (loop->timers_len > 0) {
-        timeout = loop->timers[0]->when - aio__monotonic();
+        timeout = loop->timers[0].when - aio__monotonic();
         timeout = timeout < 0.0 ? 0.0 : timeout;
         timeout = timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
     }
@@ -337,7 +357,7 @@ static int run_once(aio_loop *loop)
 
     if (loop->timers_len > 0) {
         double end_time = aio__monotonic() + CLOCK_RESOLUTION;
-        while (loop->timers_len > 0 && loop->timers[0]->when < end_time) {
+        while (loop->timers_len > 0 && loop->timers[0].when < end_time) {
             aio_handle *timer = aio__timers_pop(loop);
             timer->scheduled = false;
             if (ready_append(loop, timer) < 0) {

@@ -72,7 +72,14 @@ typedef struct aio__fdwatch {
     aio_handle *reader;
     aio_handle *writer;
     int events;  /* EV_READ/EV_WRITE currently asked of libev */
+    size_t mark; /* 1 + its index in io_events when recorded by this poll */
 } aio__fdwatch;
+
+/* One slot of the timer heap. */
+typedef struct aio__timer_entry {
+    double when;
+    aio_handle *handle;
+} aio__timer_entry;
 
 /* An I/O readiness libev reported, dispatched after the poll. */
 typedef struct aio__io_event {
@@ -90,8 +97,10 @@ struct aio_loop {
     size_t ready_len;
     size_t ready_mask;      /* capacity - 1, a power of two */
 
-    /* _scheduled: Python's heapq over TimerHandle.when; holds references. */
-    aio_handle **timers;
+    /* _scheduled: Python's heapq over TimerHandle.when; holds references.
+     * Each entry carries its handle's `when`, so that sifting compares
+     * within the array instead of chasing handle pointers. */
+    aio__timer_entry *timers;
     size_t timers_len;
     size_t timers_cap;
     size_t timer_cancelled_count;
@@ -161,9 +170,6 @@ AIO_INTERNAL int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn,
 AIO_INTERNAL int aio__loop_check_thread(aio_loop *loop);
 /* Writes a byte to the self-pipe to wake the poll. */
 AIO_INTERNAL void aio__loop_write_to_self(aio_loop *loop);
-/* loop.call_exception_handler() for internal callers: SystemExit and
- * KeyboardInterrupt raised by a handler come back as -1. */
-AIO_INTERNAL int aio__loop_report(aio_loop *loop, const aio_exception_context *context);
 
 /* Timer heap (timers.c). */
 AIO_INTERNAL int aio__timers_push(aio_loop *loop, aio_handle *timer);

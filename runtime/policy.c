@@ -212,7 +212,7 @@ aio_loop *aio__get_event_loop(void)
     if (policy == NULL)
         return NULL;
     if (policy->get_event_loop == NULL) {
-        aio_err_set(aio_NotImplementedError, "get_event_loop");
+        aio_err_set(aio_NotImplementedError, NULL); /* raise NotImplementedError */
         return NULL;
     }
     loop = policy->get_event_loop(policy);
@@ -225,7 +225,7 @@ int aio__set_event_loop(aio_loop *loop)
     if (policy == NULL)
         return -1;
     if (policy->set_event_loop == NULL) {
-        aio_err_set(aio_NotImplementedError, "set_event_loop");
+        aio_err_set(aio_NotImplementedError, NULL);
         return -1;
     }
     policy->set_event_loop(policy, loop);
@@ -238,7 +238,7 @@ aio_loop *aio__new_event_loop(void)
     if (policy == NULL)
         return NULL;
     if (policy->new_event_loop == NULL) {
-        aio_err_set(aio_NotImplementedError, "new_event_loop");
+        aio_err_set(aio_NotImplementedError, NULL);
         return NULL;
     }
     aio_loop *loop = policy->new_event_loop(policy);

@@ -75,7 +75,11 @@ int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback,
                     "set_wakeup_fd only works in main thread of the main interpreter");
         return -1;
     }
-    wakeup_fd = loop->self_wfd;
+    if (wakeup_fd != loop->self_wfd) {
+        /* A byte flagged for another loop's pipe is not in this one. */
+        atomic_store(&wakeup_written, 0);
+        wakeup_fd = loop->self_wfd;
+    }
 
     aio_handle *handle = aio__handle_new(loop, callback, args, NULL);
     if (handle == NULL)

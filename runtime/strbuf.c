@@ -1,6 +1,7 @@
 /* strbuf.c - a growing string, for reprs and messages. */
 #include "strbuf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,16 +100,58 @@ int aio__sb_append_pyrepr(aio__strbuf *sb, const char *s)
 
 int aio__sb_append_float(aio__strbuf *sb, double value)
 {
-    /* repr(float): the shortest text that reads back as the same double. */
+    /* repr(float): the shortest digits that read back as the same double,
+     * positional when the exponent is in [-4, 16), else d.ddde+XX
+     * (100.0 -> '100.0', 1e16 -> '1e+16', 1e-05 -> '1e-05'). */
+    if (isnan(value))
+        return aio__sb_append(sb, "nan");
+    if (isinf(value))
+        return aio__sb_append(sb, value < 0 ? "-inf" : "inf");
     char text[40];
     for (int precision = 1; precision <= 17; precision++) {
-        snprintf(text, sizeof text, "%.*g", precision, value);
+        snprintf(text, sizeof text, "%.*e", precision - 1, value);
         if (strtod(text, NULL) == value)
             break;
     }
-    if (strpbrk(text, ".eni") == NULL)
-        strcat(text, ".0");
-    return aio__sb_append(sb, text);
+    char *e = strchr(text, 'e');
+    int exp10 = atoi(e + 1);
+    if (exp10 < -4 || exp10 >= 16)
+        return aio__sb_append(sb, text);
+    *e = '\0';
+    char digits[24];
+    size_t n = 0;
+    const char *p = text;
+    bool negative = *p == '-';
+    if (negative)
+        p++;
+    for (; *p; p++)
+        if (*p != '.')
+            digits[n++] = *p;
+    char out[48];
+    size_t len = 0;
+    if (negative)
+        out[len++] = '-';
+    if (exp10 < 0) {
+        out[len++] = '0';
+        out[len++] = '.';
+        for (int i = -1; i > exp10; i--)
+            out[len++] = '0';
+        memcpy(out + len, digits, n);
+        len += n;
+    } else {
+        size_t point = (size_t)exp10 + 1;
+        for (size_t i = 0; i < point; i++)
+            out[len++] = i < n ? digits[i] : '0';
+        out[len++] = '.';
+        if (n > point) {
+            memcpy(out + len, digits + point, n - point);
+            len += n - point;
+        } else {
+            out[len++] = '0';
+        }
+    }
+    out[len] = '\0';
+    return aio__sb_append(sb, out);
 }
 
 char *aio__sb_finish(aio__strbuf *sb)

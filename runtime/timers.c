@@ -11,18 +11,15 @@
 
 #include "loop.h"
 
-static bool earlier(const aio_handle *a, const aio_handle *b)
-{
-    return a->when < b->when;
-}
+typedef aio__timer_entry entry;
 
 /* heapq._siftdown: move heap[pos] toward `start` while it is smaller. */
-static void sift_down(aio_handle **heap, size_t start, size_t pos)
+static void sift_down(entry *heap, size_t start, size_t pos)
 {
-    aio_handle *item = heap[pos];
+    entry item = heap[pos];
     while (pos > start) {
         size_t parent = (pos - 1) >> 1;
-        if (!earlier(item, heap[parent]))
+        if (!(item.when < heap[parent].when))
             break;
         heap[pos] = heap[parent];
         pos = parent;
@@ -31,14 +28,14 @@ static void sift_down(aio_handle **heap, size_t start, size_t pos)
 }
 
 /* heapq._siftup: move heap[pos] down to a leaf, then back up. */
-static void sift_up(aio_handle **heap, size_t len, size_t pos)
+static void sift_up(entry *heap, size_t len, size_t pos)
 {
     size_t start = pos;
-    aio_handle *item = heap[pos];
+    entry item = heap[pos];
     size_t child = 2 * pos + 1;
     while (child < len) {
         size_t right = child + 1;
-        if (right < len && !earlier(heap[child], heap[right]))
+        if (right < len && !(heap[child].when < heap[right].when))
             child = right;
         heap[pos] = heap[child];
         pos = child;
@@ -52,13 +49,14 @@ int aio__timers_push(aio_loop *loop, aio_handle *timer)
 {
     if (loop->timers_len == loop->timers_cap) {
         size_t cap = loop->timers_cap ? loop->timers_cap * 2 : 64;
-        aio_handle **timers = aio__realloc(loop->timers, cap * sizeof *timers);
+        entry *timers = aio__realloc(loop->timers, cap * sizeof *timers);
         if (timers == NULL)
             return -1;
         loop->timers = timers;
         loop->timers_cap = cap;
     }
-    loop->timers[loop->timers_len] = timer;
+    loop->timers[loop->timers_len].when = timer->when;
+    loop->timers[loop->timers_len].handle = timer;
     sift_down(loop->timers, 0, loop->timers_len);
     loop->timers_len++;
     timer->scheduled = true;
@@ -68,11 +66,11 @@ int aio__timers_push(aio_loop *loop, aio_handle *timer)
 /* heapq.heappop; the caller takes over the reference. */
 aio_handle *aio__timers_pop(aio_loop *loop)
 {
-    aio_handle **heap = loop->timers;
-    aio_handle *last = heap[--loop->timers_len];
+    entry *heap = loop->timers;
+    entry last = heap[--loop->timers_len];
     if (loop->timers_len == 0)
-        return last;
-    aio_handle *first = heap[0];
+        return last.handle;
+    aio_handle *first = heap[0].handle;
     heap[0] = last;
     sift_up(heap, loop->timers_len, 0);
     return first;
@@ -87,12 +85,12 @@ void aio__timers_purge_cancelled(aio_loop *loop)
     if (len > 100 && (double)loop->timer_cancelled_count / (double)len > 0.5) {
         size_t kept = 0;
         for (size_t i = 0; i < len; i++) {
-            aio_handle *timer = loop->timers[i];
+            aio_handle *timer = loop->timers[i].handle;
             if (timer->cancelled) {
                 timer->scheduled = false;
                 aio__decref(timer);
             } else {
-                loop->timers[kept++] = timer;
+                loop->timers[kept++] = loop->timers[i];
             }
         }
         loop->timers_len = kept;
@@ -101,7 +99,7 @@ void aio__timers_purge_cancelled(aio_loop *loop)
         loop->timer_cancelled_count = 0;
         return;
     }
-    while (loop->timers_len > 0 && loop->timers[0]->cancelled) {
+    while (loop->timers_len > 0 && loop->timers[0].handle->cancelled) {
         aio_handle *timer = aio__timers_pop(loop);
         loop->timer_cancelled_count--;
         timer->scheduled = false;
@@ -113,8 +111,8 @@ void aio__timers_purge_cancelled(aio_loop *loop)
 void aio__timers_clear(aio_loop *loop)
 {
     for (size_t i = 0; i < loop->timers_len; i++) {
-        loop->timers[i]->scheduled = false;
-        aio__decref(loop->timers[i]);
+        loop->timers[i].handle->scheduled = false;
+        aio__decref(loop->timers[i].handle);
     }
     loop->timers_len = 0;
     loop->timer_cancelled_count = 0;

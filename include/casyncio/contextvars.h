@@ -36,8 +36,9 @@ AIO_API const char *aio_contextvar_name(aio_contextvar *var);
 /* ContextVar.get(): 0 and *value, or -1 with LookupError set when var has
  * neither a value in the current context nor a default. */
 AIO_API int aio_contextvar_get(aio_contextvar *var, void **value);
-/* ContextVar.get(default): the value, else the variable's default, else
- * `fallback`. Never fails. */
+/* ContextVar.get(default): the value in the current context, else
+ * `fallback` (which, as in Python, wins over the variable's own default).
+ * Never fails. */
 AIO_API void *aio_contextvar_get_or(aio_contextvar *var, void *fallback);
 /* ContextVar.set(value): a Token to undo it (new reference), or NULL. */
 AIO_API aio_contextvar_token *aio_contextvar_set(aio_contextvar *var, void *value);

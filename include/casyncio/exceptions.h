@@ -97,7 +97,8 @@ AIO_API aio_exc *aio_exc_format(const aio_exc_type *type, const char *fmt, ...) 
 /* OSError(errnum, strerror(errnum)) of the subclass Python picks for that
  * errno (ECONNREFUSED -> ConnectionRefusedError, ...). New reference. */
 AIO_API aio_exc *aio_exc_from_errno(int errnum);
-/* type(errnum, strerror) with an explicit subclass of OSError. */
+/* type(errnum, strerror). As in Python, OSError itself becomes the subclass
+ * for errnum; strerror NULL means strerror(errnum). */
 AIO_API aio_exc *aio_exc_oserror(const aio_exc_type *type, int errnum, const char *strerror);
 
 AIO_API const aio_exc_type *aio_exc_type_of(const aio_exc *exc);
