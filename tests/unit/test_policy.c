@@ -1,0 +1,506 @@
+/* test_policy.c - the running loop, get/set/new_event_loop and policies.
+ *
+ * Expectations checked against CPython 3.11.7 (ASYNCIO-SEMANTICS.md §11):
+ * get_running_loop() fails outside a running loop; the default policy
+ * creates a loop once in the main thread unless set_event_loop() was called;
+ * other threads get "There is no current event loop in thread 'Dummy-N'."
+ * (every C thread is a thread Python did not start); set_event_loop_policy
+ * (None) puts a fresh default policy in place; an AbstractEventLoopPolicy
+ * method not overridden raises a bare NotImplementedError.
+ */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "test_support.h"
+
+/* --- helpers ------------------------------------------------------------- */
+
+static void check_no_exception(void)
+{
+    if (aio_err_occurred() != NULL) {
+        char *repr = aio_repr(aio_err_occurred());
+        fprintf(stderr, "unexpected exception: %s\n", repr);
+        free(repr);
+        fail();
+    }
+}
+
+static void close_loop(aio_loop *loop)
+{
+    assert_int_equal(aio_loop_close(loop), 0);
+    aio_decref(loop);
+}
+
+/* Drops the default policy and everything it holds for this thread. */
+static void reset_policy(void)
+{
+    assert_int_equal(aio_set_event_loop_policy(NULL), 0);
+}
+
+typedef struct seen {
+    aio_loop *loop;
+    aio_loop *running;
+    aio_loop *current;
+    trace t;
+} seen;
+
+static void look(void *arg)
+{
+    seen *s = arg;
+    s->running = aio_get_running_loop();
+    s->current = aio_get_event_loop();
+    check_no_exception();
+    aio_loop_stop(s->loop);
+}
+
+static void call_soon(aio_loop *loop, aio_callback cb, void *arg)
+{
+    assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = cb,
+                                                                         .args = arg}));
+}
+
+/* --- the running loop ------------------------------------------------------ */
+
+static void test_get_running_loop(void **state)
+{
+    (void)state;
+    assert_null(aio_get_running_loop());
+    assert_raised(aio_RuntimeError, "no running event loop");
+
+    aio_loop *loop = aio_new_event_loop();
+    assert_non_null(loop);
+    /* Not running yet: still none. */
+    assert_null(aio_get_running_loop());
+    assert_raised(aio_RuntimeError, "no running event loop");
+
+    seen s = {.loop = loop};
+    call_soon(loop, look, &s);
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_ptr_equal(s.running, loop);
+    assert_ptr_equal(s.current, loop);
+
+    /* Cleared after run_forever(). */
+    assert_null(aio_get_running_loop());
+    assert_raised(aio_RuntimeError, "no running event loop");
+    close_loop(loop);
+    assert_no_leaks();
+}
+
+static void raise_keyboard_interrupt(void *arg)
+{
+    (void)arg;
+    aio_err_set(aio_KeyboardInterrupt, NULL);
+}
+
+static void test_running_loop_cleared_after_exception(void **state)
+{
+    (void)state;
+    aio_loop *loop = aio_new_event_loop();
+    assert_non_null(loop);
+    call_soon(loop, raise_keyboard_interrupt, NULL);
+    assert_int_equal(aio_loop_run_forever(loop), -1);
+    assert_raised(aio_KeyboardInterrupt, "");
+    assert_int_equal(aio_loop_is_running(loop), 0);
+    assert_null(aio_get_running_loop());
+    assert_raised(aio_RuntimeError, "no running event loop");
+    close_loop(loop);
+    assert_no_leaks();
+}
+
+/* The running loop is per thread: another thread sees none. */
+static void *running_in_thread(void *arg)
+{
+    trace *t = arg;
+    aio_loop *loop = aio_get_running_loop();
+    aio_exc *exc = aio_err_fetch();
+    trace_add(t, "%s:%s", loop ? "loop" : "NULL", exc ? aio_exc_str(exc) : "-");
+    aio_decref(exc);
+    return NULL;
+}
+
+typedef struct nested {
+    aio_loop *loop;
+    aio_loop *other;
+    trace t;
+} nested;
+
+static void check_other_thread_and_nested(void *arg)
+{
+    nested *n = arg;
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, running_in_thread, &n->t), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    /* Another loop cannot run inside this one. */
+    assert_int_equal(aio_loop_run_forever(n->other), -1);
+    assert_raised(aio_RuntimeError, "Cannot run the event loop while another loop is running");
+    assert_int_equal(aio_loop_run_forever(n->loop), -1);
+    assert_raised(aio_RuntimeError, "This event loop is already running");
+    aio_loop_stop(n->loop);
+}
+
+static void test_running_loop_is_per_thread(void **state)
+{
+    (void)state;
+    nested n = {.loop = aio_new_event_loop(), .other = aio_new_event_loop()};
+    assert_non_null(n.loop);
+    assert_non_null(n.other);
+    call_soon(n.loop, check_other_thread_and_nested, &n);
+    assert_int_equal(aio_loop_run_forever(n.loop), 0);
+    assert_string_equal(n.t.text, "NULL:no running event loop");
+    close_loop(n.loop);
+    close_loop(n.other);
+    assert_no_leaks();
+}
+
+/* --- get_event_loop / set_event_loop with the default policy ------------- */
+
+static void test_get_event_loop_creates_once_in_main_thread(void **state)
+{
+    (void)state;
+    aio_loop *l1 = aio_get_event_loop();
+    assert_non_null(l1);
+    aio_loop *l2 = aio_get_event_loop();
+    assert_ptr_equal(l1, l2);
+    assert_int_equal(aio_loop_is_running(l1), 0);
+    assert_int_equal(aio_loop_is_closed(l1), 0);
+    /* Not running: get_running_loop() still fails. */
+    assert_null(aio_get_running_loop());
+    assert_raised(aio_RuntimeError, "no running event loop");
+
+    /* It is a working loop. */
+    seen s = {.loop = l1};
+    call_soon(l1, look, &s);
+    assert_int_equal(aio_loop_run_forever(l1), 0);
+    assert_ptr_equal(s.running, l1);
+    assert_ptr_equal(aio_get_event_loop(), l1);
+
+    /* set_event_loop(None): no current loop, and none is created again. */
+    aio_incref(l1);
+    assert_int_equal(aio_set_event_loop(NULL), 0);
+    assert_null(aio_get_event_loop());
+    assert_raised(aio_RuntimeError, "There is no current event loop in thread 'MainThread'.");
+    assert_null(aio_get_event_loop());
+    assert_raised(aio_RuntimeError, "There is no current event loop in thread 'MainThread'.");
+
+    /* set_event_loop(loop) makes it current again. */
+    assert_int_equal(aio_set_event_loop(l1), 0);
+    assert_ptr_equal(aio_get_event_loop(), l1);
+    assert_int_equal(aio_set_event_loop(NULL), 0);
+
+    close_loop(l1);
+    reset_policy();
+    assert_no_leaks();
+}
+
+static void test_set_event_loop_before_first_get(void **state)
+{
+    (void)state;
+    aio_loop *loop = aio_new_event_loop();
+    assert_non_null(loop);
+    assert_int_equal(aio_set_event_loop(loop), 0);
+    assert_ptr_equal(aio_get_event_loop(), loop);
+    assert_ptr_equal(aio_get_event_loop(), loop);
+    /* The policy holds its own reference: dropping ours keeps it alive. */
+    aio_decref(loop);
+    assert_ptr_equal(aio_get_event_loop(), loop);
+    assert_int_equal(aio_loop_is_closed(loop), 0);
+
+    assert_int_equal(aio_loop_close(loop), 0);
+    /* A closed loop stays current, as in Python. */
+    assert_ptr_equal(aio_get_event_loop(), loop);
+    assert_int_equal(aio_set_event_loop(NULL), 0);
+    reset_policy();
+    assert_no_leaks();
+}
+
+static void test_get_event_loop_returns_running_loop(void **state)
+{
+    (void)state;
+    aio_loop *current = aio_new_event_loop();
+    aio_loop *other = aio_new_event_loop();
+    assert_non_null(current);
+    assert_non_null(other);
+    assert_int_equal(aio_set_event_loop(current), 0);
+
+    seen s = {.loop = other};
+    call_soon(other, look, &s);
+    assert_int_equal(aio_loop_run_forever(other), 0);
+    assert_ptr_equal(s.running, other);
+    assert_ptr_equal(s.current, other);
+    /* After the run, the policy's loop again. */
+    assert_ptr_equal(aio_get_event_loop(), current);
+
+    assert_int_equal(aio_set_event_loop(NULL), 0);
+    close_loop(current);
+    close_loop(other);
+    reset_policy();
+    assert_no_leaks();
+}
+
+typedef struct thread_probe {
+    aio_loop *set;       /* set_event_loop(set) first when non-NULL */
+    aio_loop *got[2];
+    char message[2][96];
+} thread_probe;
+
+static void *get_in_thread(void *arg)
+{
+    thread_probe *p = arg;
+    if (p->set != NULL && aio_set_event_loop(p->set) < 0)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        p->got[i] = aio_get_event_loop();
+        aio_exc *exc = aio_err_fetch();
+        snprintf(p->message[i], sizeof p->message[i], "%s%s", exc ? aio_exc_type_of(exc)->name : "",
+                 exc ? aio_exc_str(exc) : "");
+        aio_decref(exc);
+    }
+    if (p->set != NULL)
+        aio_set_event_loop(NULL);
+    return NULL;
+}
+
+static void run_in_thread(thread_probe *p)
+{
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, get_in_thread, p), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+}
+
+static void test_get_event_loop_in_other_threads(void **state)
+{
+    (void)state;
+    /* The main thread has a loop; other threads do not see it. */
+    aio_loop *main_loop = aio_get_event_loop();
+    assert_non_null(main_loop);
+
+    thread_probe p1 = {0};
+    run_in_thread(&p1);
+    assert_null(p1.got[0]);
+    assert_null(p1.got[1]);
+    assert_string_equal(p1.message[0],
+                        "RuntimeErrorThere is no current event loop in thread 'Dummy-1'.");
+    assert_string_equal(p1.message[1],
+                        "RuntimeErrorThere is no current event loop in thread 'Dummy-1'.");
+
+    /* The next thread Python did not start is Dummy-2. */
+    thread_probe p2 = {0};
+    run_in_thread(&p2);
+    assert_string_equal(p2.message[0],
+                        "RuntimeErrorThere is no current event loop in thread 'Dummy-2'.");
+
+    /* A thread may set its own loop. */
+    aio_loop *loop = aio_new_event_loop();
+    assert_non_null(loop);
+    thread_probe p3 = {.set = loop};
+    run_in_thread(&p3);
+    assert_ptr_equal(p3.got[0], loop);
+    assert_ptr_equal(p3.got[1], loop);
+    assert_string_equal(p3.message[0], "");
+
+    /* The main thread's loop is unchanged. */
+    assert_ptr_equal(aio_get_event_loop(), main_loop);
+    close_loop(loop);
+    assert_int_equal(aio_loop_close(main_loop), 0);
+    reset_policy();
+    assert_no_leaks();
+}
+
+static void test_new_event_loop_distinct(void **state)
+{
+    (void)state;
+    aio_loop *a = aio_new_event_loop();
+    aio_loop *b = aio_new_event_loop();
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    /* Neither became current: get_event_loop() makes a third. */
+    aio_loop *current = aio_get_event_loop();
+    assert_non_null(current);
+    assert_ptr_not_equal(current, a);
+    assert_ptr_not_equal(current, b);
+    assert_int_equal(aio_loop_is_running(a), 0);
+    assert_int_equal(aio_loop_is_closed(a), 0);
+    close_loop(a);
+    close_loop(b);
+    assert_int_equal(aio_loop_close(current), 0);
+    reset_policy();
+    assert_no_leaks();
+}
+
+/* --- policies ----------------------------------------------------------------- */
+
+static void test_default_policy(void **state)
+{
+    (void)state;
+    aio_event_loop_policy *p1 = aio_get_event_loop_policy();
+    assert_non_null(p1);
+    assert_ptr_equal(aio_get_event_loop_policy(), p1);
+    /* Its methods are filled in. */
+    assert_non_null(p1->get_event_loop);
+    assert_non_null(p1->set_event_loop);
+    assert_non_null(p1->new_event_loop);
+
+    /* Through the policy directly, as asyncio.get_event_loop_policy().X(). */
+    aio_loop *made = p1->new_event_loop(p1);
+    assert_non_null(made);
+    p1->set_event_loop(p1, made);
+    assert_ptr_equal(p1->get_event_loop(p1), made);
+    assert_ptr_equal(aio_get_event_loop(), made);
+    check_no_exception();
+
+    /* set_event_loop_policy(None): a fresh default; the old one's loop is
+     * no longer current, a new one is created on demand. */
+    assert_int_equal(aio_set_event_loop_policy(NULL), 0);
+    aio_event_loop_policy *p2 = aio_get_event_loop_policy();
+    assert_non_null(p2);
+    assert_ptr_equal(aio_get_event_loop_policy(), p2);
+    aio_loop *fresh = aio_get_event_loop();
+    assert_non_null(fresh);
+    assert_ptr_not_equal(fresh, made); /* `made` is still alive: we hold it */
+    assert_int_equal(aio_loop_is_closed(made), 0);
+
+    close_loop(made);
+    assert_int_equal(aio_loop_close(fresh), 0);
+    reset_policy();
+    assert_no_leaks();
+}
+
+/* A policy of our own: counts the calls and keeps one loop. */
+typedef struct my_policy {
+    aio_event_loop_policy base;
+    aio_loop *loop;
+    trace t;
+    bool fail_get;
+} my_policy;
+
+static my_policy *as_mine(aio_event_loop_policy *self)
+{
+    return (my_policy *)((char *)self - offsetof(my_policy, base));
+}
+
+static aio_loop *my_get_event_loop(aio_event_loop_policy *self)
+{
+    my_policy *p = as_mine(self);
+    trace_add(&p->t, "get ");
+    if (p->fail_get) {
+        aio_err_set(aio_RuntimeError, "my policy has no loop");
+        return NULL;
+    }
+    return p->loop;
+}
+
+static void my_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
+{
+    my_policy *p = as_mine(self);
+    trace_add(&p->t, "set(%s) ", loop == NULL ? "None" : loop == p->loop ? "same" : "loop");
+    aio_incref(loop);
+    aio_decref(p->loop);
+    p->loop = loop;
+}
+
+static aio_loop *my_new_event_loop(aio_event_loop_policy *self)
+{
+    my_policy *p = as_mine(self);
+    trace_add(&p->t, "new ");
+    return aio_incref(p->loop); /* a new reference */
+}
+
+static void test_custom_policy(void **state)
+{
+    (void)state;
+    aio_loop *loop = aio_new_event_loop(); /* through the default policy */
+    assert_non_null(loop);
+    my_policy mine = {
+        .base = {.get_event_loop = my_get_event_loop,
+                 .set_event_loop = my_set_event_loop,
+                 .new_event_loop = my_new_event_loop},
+    };
+    assert_int_equal(aio_set_event_loop_policy(&mine.base), 0);
+    assert_ptr_equal(aio_get_event_loop_policy(), &mine.base);
+
+    assert_int_equal(aio_set_event_loop(loop), 0);
+    assert_ptr_equal(mine.loop, loop);
+    assert_ptr_equal(aio_get_event_loop(), loop);
+    aio_loop *again = aio_new_event_loop();
+    assert_ptr_equal(again, loop);
+    aio_decref(again);
+    assert_string_equal(mine.t.text, "set(loop) get new ");
+
+    /* A running loop wins without asking the policy. */
+    mine.t.text[0] = '\0';
+    seen s = {.loop = loop};
+    call_soon(loop, look, &s);
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_ptr_equal(s.current, loop);
+    assert_string_equal(mine.t.text, "");
+
+    /* The policy's exception comes through. */
+    mine.fail_get = true;
+    assert_null(aio_get_event_loop());
+    assert_raised(aio_RuntimeError, "my policy has no loop");
+    assert_string_equal(mine.t.text, "get ");
+
+    /* Back to the default: ours is no longer asked. */
+    mine.t.text[0] = '\0';
+    assert_int_equal(aio_set_event_loop_policy(NULL), 0);
+    aio_event_loop_policy *dflt = aio_get_event_loop_policy();
+    assert_ptr_not_equal(dflt, &mine.base);
+    aio_loop *fresh = aio_get_event_loop();
+    assert_non_null(fresh);
+    assert_ptr_not_equal(fresh, loop);
+    assert_string_equal(mine.t.text, "");
+
+    assert_int_equal(aio_loop_close(fresh), 0);
+    reset_policy();
+    aio_decref(mine.loop);
+    close_loop(loop);
+    assert_no_leaks();
+}
+
+static void test_policy_methods_left_null(void **state)
+{
+    (void)state;
+    /* AbstractEventLoopPolicy's methods: `raise NotImplementedError`. */
+    aio_event_loop_policy empty = {0};
+    assert_int_equal(aio_set_event_loop_policy(&empty), 0);
+    assert_ptr_equal(aio_get_event_loop_policy(), &empty);
+
+    assert_null(aio_get_event_loop());
+    assert_raised(aio_NotImplementedError, "");
+    assert_null(aio_new_event_loop());
+    assert_raised(aio_NotImplementedError, "");
+    assert_int_equal(aio_set_event_loop(NULL), -1);
+    assert_raised(aio_NotImplementedError, "");
+
+    /* A running loop is returned without asking the policy. */
+    aio_loop *loop = NULL;
+    assert_int_equal(aio_set_event_loop_policy(NULL), 0);
+    loop = aio_new_event_loop();
+    assert_non_null(loop);
+    assert_int_equal(aio_set_event_loop_policy(&empty), 0);
+    seen s = {.loop = loop};
+    call_soon(loop, look, &s);
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_ptr_equal(s.current, loop);
+
+    assert_int_equal(aio_set_event_loop_policy(NULL), 0);
+    close_loop(loop);
+    assert_no_leaks();
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_get_running_loop),
+    cmocka_unit_test(test_running_loop_cleared_after_exception),
+    cmocka_unit_test(test_running_loop_is_per_thread),
+    cmocka_unit_test(test_get_event_loop_creates_once_in_main_thread),
+    cmocka_unit_test(test_set_event_loop_before_first_get),
+    cmocka_unit_test(test_get_event_loop_returns_running_loop),
+    cmocka_unit_test(test_get_event_loop_in_other_threads),
+    cmocka_unit_test(test_new_event_loop_distinct),
+    cmocka_unit_test(test_default_policy),
+    cmocka_unit_test(test_custom_policy),
+    cmocka_unit_test(test_policy_methods_left_null),
+};
+
+AIO_TEST_MAIN(tests)

@@ -1,0 +1,313 @@
+/* test_stubs.c - what the runtime does not implement yet fails cleanly.
+ *
+ * Every public function whose item spec/status.toml does not list as
+ * implemented is a generated stub: it returns the error value with
+ * NotImplementedError('<owner>.<name>() is not implemented yet') and leaves
+ * nothing behind. The glue's own checks (a NULL self, an argument that must
+ * not be None) still come first. When the runtime implements one of the
+ * functions below, move its case to that feature's tests.
+ */
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test_support.h"
+
+/* Stubs never look at their object: any non-NULL pointer will do. */
+static char fake_object[256];
+#define FAKE_SERVER ((aio_server *)fake_object)
+#define FAKE_TRANSPORT ((aio_transport *)fake_object)
+#define FAKE_EXECUTOR ((aio_executor *)fake_object)
+#define FAKE_PROTOCOL ((aio_protocol *)fake_object)
+#define FAKE_SSL ((aio_ssl_context *)fake_object)
+
+static void expect_not_implemented_(const char *what, const char *file, int line)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s is not implemented yet", what);
+    assert_raised_(aio_NotImplementedError, msg, file, line);
+}
+#define expect_not_implemented(what) expect_not_implemented_((what), __FILE__, __LINE__)
+
+/* A pointer result: NULL and the exception. */
+#define STUB_PTR(call, what)                 \
+    do {                                     \
+        const void *result_ = (call);        \
+        assert_null(result_);                \
+        expect_not_implemented(what);        \
+    } while (0)
+
+/* An int (or int64_t) result: -1 and the exception. */
+#define STUB_INT(call, what)                 \
+    do {                                     \
+        long long result_ = (call);          \
+        assert_int_equal(result_, -1);       \
+        expect_not_implemented(what);        \
+    } while (0)
+
+static aio_protocol *factory(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void *executor_func(void *arg)
+{
+    return arg;
+}
+
+static aio_loop *new_loop(void)
+{
+    aio_loop *loop = aio_new_event_loop();
+    assert_non_null(loop);
+    return loop;
+}
+
+static void close_loop(aio_loop *loop)
+{
+    assert_int_equal(aio_loop_close(loop), 0);
+    aio_decref(loop);
+}
+
+/* --- loop coroutines: NULL instead of a future ---------------------------- */
+
+static void test_loop_coroutine_stubs(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    int sp[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+    aio_address addr = {.host = "127.0.0.1", .port = 9};
+    char buf[16];
+
+    STUB_PTR(aio_loop_create_connection(loop, &(aio_loop_create_connection_args){
+                 .protocol_factory = factory, .host = "127.0.0.1", .port = 9}),
+             "loop.create_connection()");
+    STUB_PTR(aio_loop_create_datagram_endpoint(loop, &(aio_loop_create_datagram_endpoint_args){
+                 .protocol_factory = factory, .local_addr = &addr}),
+             "loop.create_datagram_endpoint()");
+    STUB_PTR(aio_loop_create_unix_connection(loop, &(aio_loop_create_unix_connection_args){
+                 .protocol_factory = factory, .path = "/nonexistent"}),
+             "loop.create_unix_connection()");
+    STUB_PTR(aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                 .protocol_factory = factory, .host = "127.0.0.1", .port = AIO_ZERO}),
+             "loop.create_server()");
+    STUB_PTR(aio_loop_create_unix_server(loop, &(aio_loop_create_unix_server_args){
+                 .protocol_factory = factory, .path = "/nonexistent"}),
+             "loop.create_unix_server()");
+    STUB_PTR(aio_loop_connect_accepted_socket(loop, &(aio_loop_connect_accepted_socket_args){
+                 .protocol_factory = factory, .sock = sp[0]}),
+             "loop.connect_accepted_socket()");
+    STUB_PTR(aio_loop_sendfile(loop, &(aio_loop_sendfile_args){.transport = FAKE_TRANSPORT,
+                                                                .file = sp[0]}),
+             "loop.sendfile()");
+    STUB_PTR(aio_loop_start_tls(loop, &(aio_loop_start_tls_args){.transport = FAKE_TRANSPORT,
+                                                                  .protocol = FAKE_PROTOCOL,
+                                                                  .sslcontext = FAKE_SSL}),
+             "loop.start_tls()");
+    STUB_PTR(aio_loop_sock_recv(loop, sp[0], 100), "loop.sock_recv()");
+    STUB_PTR(aio_loop_sock_recv_into(loop, sp[0], buf, sizeof buf), "loop.sock_recv_into()");
+    STUB_PTR(aio_loop_sock_sendall(loop, sp[0], "x", 1), "loop.sock_sendall()");
+    STUB_PTR(aio_loop_sock_connect(loop, sp[0], &addr), "loop.sock_connect()");
+    STUB_PTR(aio_loop_sock_accept(loop, sp[0]), "loop.sock_accept()");
+    STUB_PTR(aio_loop_sock_sendfile(loop, &(aio_loop_sock_sendfile_args){.sock = sp[0],
+                                                                          .file = sp[1]}),
+             "loop.sock_sendfile()");
+    STUB_PTR(aio_loop_getaddrinfo(loop, &(aio_loop_getaddrinfo_args){.host = "localhost",
+                                                                      .port = 80}),
+             "loop.getaddrinfo()");
+    STUB_PTR(aio_loop_getnameinfo(loop, &(aio_loop_getnameinfo_args){.sockaddr = &addr}),
+             "loop.getnameinfo()");
+    STUB_PTR(aio_loop_connect_read_pipe(loop, factory, NULL, sp[0]), "loop.connect_read_pipe()");
+    STUB_PTR(aio_loop_connect_write_pipe(loop, factory, NULL, sp[1]),
+             "loop.connect_write_pipe()");
+    static const char *const argv[] = {"/bin/true", NULL};
+    STUB_PTR(aio_loop_subprocess_exec(loop, &(aio_loop_subprocess_exec_args){
+                 .protocol_factory = factory, .args = argv}),
+             "loop.subprocess_exec()");
+    STUB_PTR(aio_loop_subprocess_shell(loop, &(aio_loop_subprocess_shell_args){
+                 .protocol_factory = factory, .cmd = "true"}),
+             "loop.subprocess_shell()");
+    STUB_PTR(aio_loop_shutdown_asyncgens(loop), "loop.shutdown_asyncgens()");
+    STUB_PTR(aio_loop_shutdown_default_executor(loop), "loop.shutdown_default_executor()");
+
+    /* The loop is untouched: it still runs and closes. */
+    assert_int_equal(aio_loop_is_closed(loop), 0);
+    close_loop(loop);
+    close(sp[0]);
+    close(sp[1]);
+    assert_no_leaks();
+}
+
+/* --- plain loop methods --------------------------------------------------------- */
+
+static void test_loop_method_stubs(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    /* A plain method returning a future, and one returning None. */
+    STUB_PTR(aio_loop_run_in_executor(loop, NULL, executor_func, NULL),
+             "loop.run_in_executor()");
+    STUB_PTR(aio_loop_run_in_executor(loop, FAKE_EXECUTOR, executor_func, &loop),
+             "loop.run_in_executor()");
+    STUB_INT(aio_loop_set_default_executor(loop, FAKE_EXECUTOR), "loop.set_default_executor()");
+    close_loop(loop);
+    assert_no_leaks();
+}
+
+/* A closed loop does not change the answer of a stub. */
+static void test_stubs_on_closed_loop(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    assert_int_equal(aio_loop_close(loop), 0);
+    STUB_PTR(aio_loop_create_connection(loop, &(aio_loop_create_connection_args){
+                 .protocol_factory = factory, .host = "127.0.0.1", .port = 9}),
+             "loop.create_connection()");
+    STUB_PTR(aio_loop_getaddrinfo(loop, NULL), "loop.getaddrinfo()");
+    aio_decref(loop);
+    assert_no_leaks();
+}
+
+/* --- Server ------------------------------------------------------------------- */
+
+static void test_server_stubs(void **state)
+{
+    (void)state;
+    STUB_INT(aio_server_close(FAKE_SERVER), "asyncio.Server.close()");
+    STUB_PTR(aio_server_get_loop(FAKE_SERVER), "asyncio.Server.get_loop()");
+    STUB_PTR(aio_server_start_serving(FAKE_SERVER), "asyncio.Server.start_serving()");
+    STUB_PTR(aio_server_serve_forever(FAKE_SERVER), "asyncio.Server.serve_forever()");
+    STUB_INT(aio_server_is_serving(FAKE_SERVER), "asyncio.Server.is_serving()");
+    STUB_PTR(aio_server_wait_closed(FAKE_SERVER), "asyncio.Server.wait_closed()");
+    /* An attribute: no parentheses. */
+    STUB_PTR(aio_server_sockets(FAKE_SERVER), "asyncio.Server.sockets");
+    assert_no_leaks();
+}
+
+/* --- transports --------------------------------------------------------------- */
+
+static void test_transport_stubs(void **state)
+{
+    (void)state;
+    aio_transport *t = FAKE_TRANSPORT;
+    aio_bytes_view views[2] = {{"a", 1}, {"b", 1}};
+    aio_address addr = {.host = "127.0.0.1", .port = 9};
+
+    STUB_INT(aio_transport_close(t), "transport.close()");
+    STUB_INT(aio_transport_is_closing(t), "transport.is_closing()");
+    STUB_PTR(aio_transport_get_extra_info(t, &(aio_transport_get_extra_info_args){
+                 .name = "peername"}),
+             "transport.get_extra_info()");
+    STUB_INT(aio_transport_set_protocol(t, FAKE_PROTOCOL), "transport.set_protocol()");
+    STUB_PTR(aio_transport_get_protocol(t), "transport.get_protocol()");
+    STUB_INT(aio_transport_is_reading(t), "transport.is_reading()");
+    STUB_INT(aio_transport_pause_reading(t), "transport.pause_reading()");
+    STUB_INT(aio_transport_resume_reading(t), "transport.resume_reading()");
+    STUB_INT(aio_transport_write(t, "data", 4), "transport.write()");
+    STUB_INT(aio_transport_writelines(t, views, 2), "transport.writelines()");
+    STUB_INT(aio_transport_can_write_eof(t), "transport.can_write_eof()");
+    STUB_INT(aio_transport_write_eof(t), "transport.write_eof()");
+    STUB_INT(aio_transport_abort(t), "transport.abort()");
+    STUB_INT(aio_transport_get_write_buffer_size(t), "transport.get_write_buffer_size()");
+    STUB_INT(aio_transport_set_write_buffer_limits(t, NULL),
+             "transport.set_write_buffer_limits()");
+    STUB_INT(aio_transport_sendto(t, &(aio_transport_sendto_args){.data = "x", .data_len = 1,
+                                                                  .addr = &addr}),
+             "transport.sendto()");
+    STUB_INT(aio_transport_get_pid(t), "transport.get_pid()");
+    STUB_PTR(aio_transport_get_pipe_transport(t, 1), "transport.get_pipe_transport()");
+    /* A return code may be -1: the error value is INT_MIN (AIO_ZERO). */
+    assert_int_equal(aio_transport_get_returncode(t), INT_MIN);
+    expect_not_implemented("transport.get_returncode()");
+    STUB_INT(aio_transport_kill(t), "transport.kill()");
+    STUB_INT(aio_transport_send_signal(t, 15), "transport.send_signal()");
+    STUB_INT(aio_transport_terminate(t), "transport.terminate()");
+    assert_no_leaks();
+}
+
+/* --- the glue's checks come first ----------------------------------------------- */
+
+static void expect_null_self_(const char *name, const char *cls, const char *file, int line)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "descriptor '%s' for '%s' objects doesn't apply to a 'NoneType' object", name, cls);
+    assert_raised_(aio_TypeError, msg, file, line);
+}
+#define expect_null_self(name, cls) expect_null_self_((name), (cls), __FILE__, __LINE__)
+
+static void test_null_self_before_stub(void **state)
+{
+    (void)state;
+    assert_null(aio_loop_create_connection(NULL, &(aio_loop_create_connection_args){
+        .protocol_factory = factory, .host = "127.0.0.1", .port = 9}));
+    expect_null_self("create_connection", "BaseEventLoop");
+    assert_null(aio_loop_create_server(NULL, NULL));
+    expect_null_self("create_server", "BaseEventLoop");
+    assert_null(aio_loop_sock_recv(NULL, 3, 10));
+    expect_null_self("sock_recv", "BaseEventLoop");
+    assert_null(aio_loop_getaddrinfo(NULL, NULL));
+    expect_null_self("getaddrinfo", "BaseEventLoop");
+    assert_null(aio_loop_run_in_executor(NULL, NULL, executor_func, NULL));
+    expect_null_self("run_in_executor", "BaseEventLoop");
+    assert_int_equal(aio_loop_set_default_executor(NULL, FAKE_EXECUTOR), -1);
+    expect_null_self("set_default_executor", "BaseEventLoop");
+    assert_null(aio_loop_shutdown_asyncgens(NULL));
+    expect_null_self("shutdown_asyncgens", "BaseEventLoop");
+
+    assert_int_equal(aio_server_close(NULL), -1);
+    expect_null_self("close", "Server");
+    assert_null(aio_server_serve_forever(NULL));
+    expect_null_self("serve_forever", "Server");
+    assert_null(aio_server_sockets(NULL));
+    expect_null_self("sockets", "Server");
+
+    assert_int_equal(aio_transport_write(NULL, "x", 1), -1);
+    expect_null_self("write", "BaseTransport");
+    assert_null(aio_transport_get_extra_info(NULL, NULL));
+    expect_null_self("get_extra_info", "BaseTransport");
+    assert_int_equal(aio_transport_get_write_buffer_size(NULL), -1);
+    expect_null_self("get_write_buffer_size", "BaseTransport");
+    assert_int_equal(aio_transport_kill(NULL), -1);
+    expect_null_self("kill", "BaseTransport");
+    assert_int_equal(aio_transport_get_returncode(NULL), INT_MIN);
+    expect_null_self("get_returncode", "BaseTransport");
+    assert_no_leaks();
+}
+
+static void test_argument_checks_before_stub(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    assert_null(aio_loop_create_server(loop, &(aio_loop_create_server_args){
+        .protocol_factory = factory, .family = AIO_NONE}));
+    assert_raised(aio_TypeError, "create_server() argument 'family' must not be None");
+    assert_null(aio_loop_create_connection(loop, &(aio_loop_create_connection_args){
+        .protocol_factory = factory, .flags = AIO_NONE}));
+    assert_raised(aio_TypeError, "create_connection() argument 'flags' must not be None");
+    assert_null(aio_loop_sock_recv(loop, AIO_NONE, 10));
+    assert_raised(aio_TypeError, "sock_recv() argument 'sock' must not be None");
+    assert_null(aio_loop_getaddrinfo(loop, &(aio_loop_getaddrinfo_args){.host = "localhost",
+                                                                         .port = AIO_NONE}));
+    assert_raised(aio_TypeError, "getaddrinfo() argument 'port' must not be None");
+    /* set_default_executor(None): Python's own message. */
+    assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
+    assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+    assert_null(aio_transport_get_pipe_transport(FAKE_TRANSPORT, AIO_NONE));
+    assert_raised(aio_TypeError, "get_pipe_transport() argument 'fd' must not be None");
+    close_loop(loop);
+    assert_no_leaks();
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_loop_coroutine_stubs),
+    cmocka_unit_test(test_loop_method_stubs),
+    cmocka_unit_test(test_stubs_on_closed_loop),
+    cmocka_unit_test(test_server_stubs),
+    cmocka_unit_test(test_transport_stubs),
+    cmocka_unit_test(test_null_self_before_stub),
+    cmocka_unit_test(test_argument_checks_before_stub),
+};
+
+AIO_TEST_MAIN(tests)
