@@ -1,5 +1,6 @@
 # casyncio - Python's asyncio event loop in C.
 #
+#   make deps       install the Debian packages that are missing
 #   make            static and shared library, pkg-config file      (build/)
 #   make demo       the documentation's four examples, in C
 #   make check      everything: generated/ up to date, headers, unit tests
@@ -38,10 +39,17 @@ PC_FILE     := $(BUILD)/casyncio.pc
 EXAMPLES    := $(patsubst examples/%.c,%,$(sort $(wildcard examples/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
 
-.PHONY: all lib gen check check-gen check-headers check-unit check-unit-san \
+# Test objects are intermediate files of the test binaries; keep them.
+.SECONDARY:
+
+.PHONY: all deps lib gen check check-gen check-headers check-unit check-unit-san \
         check-conformance check-gen-tests check-spec demo bench install clean
 
 all: lib
+
+deps:
+	sh tools/install-deps.sh
+
 lib: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE)
 
 # --- The library ---------------------------------------------------------
@@ -73,7 +81,7 @@ check-gen-tests:
 	$(GEN_PYTHON) -m unittest discover -s gen/tests -t . -q
 
 check-spec:
-	$(GEN_PYTHON) -m unittest discover -s tests/spec -t . -q
+	$(GEN_PYTHON) -m unittest discover -s tests/spec -q
 
 # The public headers compile as C99 -pedantic, C11 and C++, with gcc and
 # clang; every argument struct field and prototype is checked by name.
