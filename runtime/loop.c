@@ -444,6 +444,11 @@ void *aio__loop_run_until_complete(aio_loop *loop, aio_future *future)
 {
     if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
         return NULL;
+    if (future == NULL) {
+        /* ensure_future(None), after the loop's own checks. */
+        aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
+        return NULL;
+    }
     if (aio__future_get_loop(future) != loop) {
         aio_err_set(aio_ValueError, "The future belongs to a different loop than the one "
                                     "specified as the loop argument");

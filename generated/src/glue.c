@@ -69,10 +69,6 @@ void *aio_loop_run_until_complete(aio_loop *loop, aio_future *future)
         aio__glue_null_self("run_until_complete", "BaseEventLoop");
         return NULL;
     }
-    if (future == NULL) {
-        aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
-        return NULL;
-    }
     return aio__loop_run_until_complete(loop, future);
 }
 

@@ -32,8 +32,8 @@ extern "C" {
  * done callback.
  *
  * Arguments:
- *   future  aio_future *; required (NULL raises TypeError). A Future or Task;
- *           a coroutine is wrapped in a Task.
+ *   future  aio_future *; required. A Future or Task; a coroutine is wrapped
+ *           in a Task.
  *
  * Returns void *: the object, or NULL (check aio_err_occurred()). The future's
  * result (the pointer it was completed with).
