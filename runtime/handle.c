@@ -8,70 +8,37 @@
 #include "exc.h"
 #include "impl.h"
 #include "loop.h"
+#include "memory.h"
 
-/* --- Allocation: a per-thread free list keeps call_soon() cheap --------- */
+/* --- Allocation ----------------------------------------------------------- */
 
-#define FREE_LIST_MAX 1024
+_Static_assert(sizeof(aio_handle) <= AIO__POOL_BLOCK, "a handle fits a pool block");
 
-static _Thread_local aio_handle *free_list;
-static _Thread_local size_t free_count;
-static pthread_key_t free_list_key;
-static pthread_once_t free_list_once = PTHREAD_ONCE_INIT;
-
-static void free_list_release(void *unused)
-{
-    (void)unused;
-    while (free_list != NULL) {
-        aio_handle *next = (aio_handle *)free_list->arg;
-        free(free_list);
-        free_list = next;
-    }
-    free_count = 0;
-}
-
-static void free_list_init(void)
-{
-    pthread_key_create(&free_list_key, free_list_release);
-}
-
-static aio_handle *handle_alloc(void)
-{
-    aio_handle *handle = free_list;
-    if (AIO_LIKELY(handle != NULL)) {
-        free_list = (aio_handle *)handle->arg;
-        free_count--;
-        return handle;
-    }
-    pthread_once(&free_list_once, free_list_init);
-    pthread_setspecific(free_list_key, &free_list);
-    return aio__malloc(sizeof(aio_handle));
-}
-
+/* Drops what the handle holds: its callback, argument and context. */
 static void handle_clear(aio_handle *handle)
 {
-    aio__ctxmap_decref(handle->map);
+    if (handle->has_context)
+        aio__decref(handle->context);
+    else
+        aio__ctxmap_decref(handle->map);
     handle->map = NULL;
-    aio__decref(handle->context);
-    handle->context = NULL;
-    aio__decref(handle->future);
-    handle->future = NULL;
+    handle->has_context = false;
+    if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
+        aio__decref(handle->future);
+        handle->future = NULL;
+    }
     handle->callback = NULL;
-    handle->done_callback = NULL;
-    handle->arg = NULL;
+    if (!handle->repr_frozen)
+        handle->arg = NULL;
 }
 
 static void handle_dealloc(void *obj)
 {
     aio_handle *handle = obj;
     handle_clear(handle);
-    free(handle->frozen_repr);
-    if (free_count < FREE_LIST_MAX) {
-        handle->arg = free_list;
-        free_list = handle;
-        free_count++;
-    } else {
-        free(handle);
-    }
+    if (handle->repr_frozen)
+        free(handle->arg);
+    aio__pool_free(handle);
 }
 
 static int handle_repr(const void *obj, aio__strbuf *out);
@@ -79,67 +46,61 @@ static int handle_repr(const void *obj, aio__strbuf *out);
 static const aio__type handle_type = {"Handle", handle_dealloc, handle_repr};
 static const aio__type timer_handle_type = {"TimerHandle", handle_dealloc, handle_repr};
 
-static aio_handle *handle_init(aio_loop *loop, aio_context *context)
+static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
 {
-    aio_handle *handle = handle_alloc();
+    aio_handle *handle = aio__pool_alloc();
     if (handle == NULL)
         return NULL;
     aio__object_init(handle, &handle_type);
     handle->loop = loop;
-    handle->debug = loop->debug;
-    handle->future = NULL;
-    handle->frozen_repr = NULL;
-    handle->when = 0.0;
+    handle->kind = kind;
     handle->cancelled = false;
     handle->scheduled = false;
     handle->is_timer = false;
-    if (context != NULL) {
-        aio__incref(context);
-        handle->context = context;
-        handle->map = NULL;
-    } else {
-        handle->context = NULL;
-        handle->map = aio__ctxmap_capture();
-    }
+    handle->repr_frozen = false;
+    handle->debug = loop->debug;
     return handle;
 }
 
 aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
                             aio_context *context)
 {
-    aio_handle *handle = handle_init(loop, context);
+    aio_handle *handle = handle_alloc(loop, AIO__HANDLE_CALLBACK);
     if (handle == NULL)
         return NULL;
-    handle->kind = AIO__HANDLE_CALLBACK;
     handle->callback = callback;
-    handle->done_callback = NULL;
     handle->arg = arg;
+    handle->when = 0.0;
+    if (context != NULL) {
+        aio__incref(context);
+        handle->context = context;
+        handle->has_context = true;
+    } else {
+        handle->map = aio__ctxmap_capture();
+        handle->has_context = false;
+    }
     return handle;
 }
 
 aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
                                  void *arg, aio__ctxmap *map, aio_context *context)
 {
-    aio_handle *handle = handle_alloc();
+    aio_handle *handle = handle_alloc(loop, AIO__HANDLE_DONE_CALLBACK);
     if (handle == NULL) {
         aio__ctxmap_decref(map);
         return NULL;
     }
-    aio__object_init(handle, &handle_type);
-    handle->loop = loop;
-    handle->debug = loop->debug;
-    handle->kind = AIO__HANDLE_DONE_CALLBACK;
-    handle->callback = NULL;
     handle->done_callback = fn;
     handle->arg = arg;
     handle->future = aio_incref(future);
-    handle->map = map;
-    handle->context = aio_incref(context);
-    handle->frozen_repr = NULL;
-    handle->when = 0.0;
-    handle->cancelled = false;
-    handle->scheduled = false;
-    handle->is_timer = false;
+    if (context != NULL) {
+        aio__ctxmap_decref(map);
+        handle->context = aio_incref(context);
+        handle->has_context = true;
+    } else {
+        handle->map = map;
+        handle->has_context = false;
+    }
     return handle;
 }
 
@@ -166,25 +127,29 @@ int aio__format_function(aio__strbuf *out, void (*fn)(void))
 
 int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
 {
+    /* A cancelled handle has dropped its arguments (its `arg` may hold the
+     * frozen repr instead). */
+    const void *arg = handle->repr_frozen ? NULL : handle->arg;
     if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
         aio__format_function(out, (void (*)(void))handle->done_callback);
         aio__sb_append(out, "(");
-        aio__repr_into(handle->future, out);
-        if (handle->arg != NULL)
-            aio__sb_appendf(out, ", %p", handle->arg);
+        if (handle->future != NULL)
+            aio__repr_into(handle->future, out);
+        if (arg != NULL)
+            aio__sb_appendf(out, handle->future ? ", %p" : "%p", arg);
         return aio__sb_append(out, ")");
     }
     aio__format_function(out, (void (*)(void))handle->callback);
-    if (handle->arg != NULL)
-        return aio__sb_appendf(out, "(%p)", handle->arg);
+    if (arg != NULL)
+        return aio__sb_appendf(out, "(%p)", arg);
     return aio__sb_append(out, "()");
 }
 
 static int handle_repr(const void *obj, aio__strbuf *out)
 {
     const aio_handle *handle = obj;
-    if (handle->frozen_repr != NULL)
-        return aio__sb_append(out, handle->frozen_repr);
+    if (handle->repr_frozen)
+        return aio__sb_append(out, handle->arg);
     aio__sb_append(out, handle->is_timer ? "<TimerHandle" : "<Handle");
     if (handle->cancelled)
         aio__sb_append(out, " cancelled");
@@ -210,12 +175,14 @@ int aio__handle_cancel(aio_handle *handle)
     if (handle->is_timer && handle->scheduled)
         handle->loop->timer_cancelled_count++;
     handle->cancelled = true;
-    if (handle->debug) {
-        /* Debug mode keeps the repr readable once the callback is gone. */
-        handle->frozen_repr = aio_repr(handle);
-        aio_err_clear();
-    }
+    /* Debug mode keeps the repr readable once the callback is gone. */
+    char *frozen = handle->debug ? aio_repr(handle) : NULL;
+    aio_err_clear();
     handle_clear(handle);
+    if (frozen != NULL) {
+        handle->arg = frozen;
+        handle->repr_frozen = true;
+    }
     return 0;
 }
 
@@ -260,10 +227,11 @@ static int report_exception(aio_handle *handle)
 int aio__handle_run(aio_handle *handle)
 {
     aio_context scratch;
-    aio_context *ctx = handle->context;
+    aio_context *ctx = handle->has_context ? handle->context : NULL;
     if (ctx != NULL) {
         if (aio__context_enter(ctx) < 0)
             return report_exception(handle);
+        aio__incref(ctx); /* the callback may cancel the handle */
     } else {
         aio__context_enter_scratch(&scratch, handle->map);
     }
@@ -282,6 +250,7 @@ int aio__handle_run(aio_handle *handle)
 
     if (ctx != NULL) {
         aio__context_exit(ctx);
+        aio__decref(ctx);
     } else {
         /* Python's handle keeps its context object: a reader, writer or
          * signal handler runs again with what its last run set. */

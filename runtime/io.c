@@ -177,6 +177,16 @@ int aio__loop_remove_writer(aio_loop *loop, int fd)
     return remove_handle(loop, fd, false);
 }
 
+/* _add_callback(): the ready queue takes a reference. Out of memory, the
+ * readiness is dropped; the level-triggered poll reports it again. */
+static void queue_handle(aio_loop *loop, aio_handle *handle)
+{
+    if (aio__loop_ready_push(loop, handle) == 0)
+        aio__incref(handle);
+    else
+        aio_err_clear();
+}
+
 /* _process_events: queue each ready descriptor's reader, then writer. */
 void aio__io_dispatch(aio_loop *loop)
 {
@@ -193,19 +203,18 @@ void aio__io_dispatch(aio_loop *loop)
             if (watch->reader->cancelled) {
                 remove_handle(loop, fd, true);
                 watch = watch_find(loop, fd);
-            } else if (aio__loop_ready_push(loop, watch->reader) == 0) {
-                aio__incref(watch->reader);
+            } else {
+                queue_handle(loop, watch->reader);
             }
         }
         if (watch != NULL && (revents & EV_WRITE) && watch->writer != NULL) {
             if (watch->writer->cancelled)
                 remove_handle(loop, fd, false);
-            else if (aio__loop_ready_push(loop, watch->writer) == 0)
-                aio__incref(watch->writer);
+            else
+                queue_handle(loop, watch->writer);
         }
     }
     loop->io_events_len = 0;
-    aio_err_clear();
 }
 
 /* close(): forget every descriptor without cancelling its handles. */

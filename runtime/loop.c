@@ -27,6 +27,7 @@
 #include "casyncio/log.h"
 #include "exc.h"
 #include "impl.h"
+#include "memory.h"
 
 #define MAXIMUM_SELECT_TIMEOUT (24.0 * 3600.0)
 #define CLOCK_RESOLUTION 1e-09
@@ -47,62 +48,41 @@ static bool debug_from_environment(void)
 
 /* --- The ready queue ------------------------------------------------------ */
 
-static int ready_grow(aio_loop *loop)
+/* The ring is a growable region (memory.h). Doubled, the part that had
+ * wrapped around to its start moves to just after its old end. */
+int aio__loop_ready_grow(aio_loop *loop)
 {
     size_t cap = loop->ready_mask + 1;
-    aio_handle **ring = aio__malloc(2 * cap * sizeof *ring);
+    aio_handle **ring = aio__region_grow(loop->ready, cap * sizeof *ring,
+                                         2 * cap * sizeof *ring, 0);
     if (ring == NULL)
         return -1;
-    for (size_t i = 0; i < loop->ready_len; i++)
-        ring[i] = loop->ready[(loop->ready_head + i) & loop->ready_mask];
-    free(loop->ready);
+    size_t wrapped = loop->ready_head + loop->ready_len > cap
+                         ? loop->ready_head + loop->ready_len - cap : 0;
+    memcpy(ring + cap, ring, wrapped * sizeof *ring);
     loop->ready = ring;
-    loop->ready_head = 0;
     loop->ready_mask = 2 * cap - 1;
     return 0;
 }
 
-static inline int ready_append(aio_loop *loop, aio_handle *handle)
-{
-    if (AIO_UNLIKELY(loop->ready_len > loop->ready_mask) && ready_grow(loop) < 0)
-        return -1;
-    loop->ready[(loop->ready_head + loop->ready_len) & loop->ready_mask] = handle;
-    loop->ready_len++;
-    return 0;
-}
+#define READY_INITIAL 512 /* one page of pointers */
 
-static inline aio_handle *ready_popleft(aio_loop *loop)
-{
-    aio_handle *handle = loop->ready[loop->ready_head];
-    loop->ready_head = (loop->ready_head + 1) & loop->ready_mask;
-    loop->ready_len--;
-    return handle;
-}
-
-/* Moves handles other threads scheduled into the ready queue, keeping the
- * order in which they were scheduled relative to this thread's. */
-static void take_incoming(aio_loop *loop)
+void aio__loop_take_incoming(aio_loop *loop)
 {
     pthread_mutex_lock(&loop->incoming_lock);
     size_t i = 0;
     for (; i < loop->incoming_len; i++) {
-        if (ready_append(loop, loop->incoming[i]) < 0)
+        if (aio__ready_append(loop, loop->incoming[i]) < 0) {
+            /* Out of memory: keep the rest for the next attempt. */
+            aio_err_clear();
             break;
+        }
     }
-    /* Out of memory: keep the rest for the next attempt. */
     memmove(loop->incoming, loop->incoming + i, (loop->incoming_len - i) * sizeof(aio_handle *));
     loop->incoming_len -= i;
     atomic_store_explicit(&loop->incoming_pending, loop->incoming_len != 0,
                           memory_order_relaxed);
     pthread_mutex_unlock(&loop->incoming_lock);
-    aio_err_clear();
-}
-
-int aio__loop_ready_push(aio_loop *loop, aio_handle *handle)
-{
-    if (AIO_UNLIKELY(atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed)))
-        take_incoming(loop);
-    return ready_append(loop, handle);
 }
 
 int aio__loop_check_closed(aio_loop *loop)
@@ -194,8 +174,8 @@ aio_loop *aio__loop_new(void)
     atomic_init(&loop->incoming_pending, 0);
     pthread_mutex_init(&loop->incoming_lock, NULL);
 
-    loop->ready_mask = 63;
-    loop->ready = aio__malloc(64 * sizeof *loop->ready);
+    loop->ready_mask = READY_INITIAL - 1;
+    loop->ready = aio__region_grow(NULL, 0, READY_INITIAL * sizeof *loop->ready, 0);
     loop->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     int fds[2];
     if (loop->ready == NULL || loop->ev == NULL || pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -228,7 +208,7 @@ aio_loop *aio__loop_new(void)
 static void loop_release(aio_loop *loop)
 {
     while (loop->ready_len > 0)
-        aio__decref(ready_popleft(loop));
+        aio__decref(aio__ready_popleft(loop));
     aio__timers_clear(loop);
     pthread_mutex_lock(&loop->incoming_lock);
     for (size_t i = 0; i < loop->incoming_len; i++)
@@ -259,7 +239,7 @@ static void loop_dealloc(void *obj)
     }
     loop_release(loop);
     aio__decref(loop->self_reader);
-    free(loop->ready);
+    aio__region_free(loop->ready, (loop->ready_mask + 1) * sizeof *loop->ready, 0);
     pthread_mutex_destroy(&loop->incoming_lock);
     free(loop);
 }
@@ -338,7 +318,7 @@ static int run_once(aio_loop *loop)
         aio__timers_purge_cancelled(loop);
 
     if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
-        take_incoming(loop);
+        aio__loop_take_incoming(loop);
     double timeout = -1.0;
     if (loop->ready_len > 0 || loop->stopping) {
         timeout = 0.0;
@@ -352,15 +332,18 @@ static int run_once(aio_loop *loop)
     /* Handles other threads scheduled during the poll were in the ready
      * queue before the poll's events, as in asyncio. */
     if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
-        take_incoming(loop);
-    aio__io_dispatch(loop);
+        aio__loop_take_incoming(loop);
+    if (loop->self_readable || loop->io_events_len > 0)
+        aio__io_dispatch(loop);
 
     if (loop->timers_len > 0) {
         double end_time = aio__monotonic() + CLOCK_RESOLUTION;
         while (loop->timers_len > 0 && loop->timers[0].when < end_time) {
             aio_handle *timer = aio__timers_pop(loop);
+            if (loop->timers_len > 0)
+                __builtin_prefetch(loop->timers[0].handle, 1); /* the next one */
             timer->scheduled = false;
-            if (ready_append(loop, timer) < 0) {
+            if (aio__ready_append(loop, timer) < 0) {
                 aio__decref(timer);
                 return -1;
             }
@@ -368,7 +351,10 @@ static int run_once(aio_loop *loop)
     }
 
     for (size_t ntodo = loop->ready_len; ntodo > 0; ntodo--) {
-        aio_handle *handle = ready_popleft(loop);
+        /* Handles lie all over memory: fetch a few ahead of their turn. */
+        if (ntodo > 4)
+            __builtin_prefetch(loop->ready[(loop->ready_head + 4) & loop->ready_mask], 1);
+        aio_handle *handle = aio__ready_popleft(loop);
         int rc = 0;
         if (!handle->cancelled)
             rc = loop->debug ? run_handle_debug(loop, handle) : aio__handle_run(handle);
@@ -382,7 +368,7 @@ static int run_once(aio_loop *loop)
 /* Queues the self-pipe's reader, as the selector would for its fd. */
 void aio__loop_queue_self_reader(aio_loop *loop)
 {
-    if (ready_append(loop, loop->self_reader) == 0)
+    if (aio__ready_append(loop, loop->self_reader) == 0)
         aio__incref(loop->self_reader);
 }
 

@@ -27,19 +27,26 @@ typedef enum aio__handle_kind {
 
 struct aio_handle {
     aio__object ob;
-    aio_callback callback;
-    aio_done_callback done_callback;
-    void *arg;
-    aio_future *future;      /* DONE_CALLBACK: the future handed to it */
+    union {
+        aio_callback callback;           /* CALLBACK */
+        aio_done_callback done_callback; /* DONE_CALLBACK */
+    };
+    void *arg;               /* after a debug-mode cancel(): the frozen repr */
     aio_loop *loop;          /* only dereferenced while the timer is scheduled */
-    aio__ctxmap *map;        /* the context captured when context= was None */
-    aio_context *context;    /* the context passed as context= */
-    double when;             /* TimerHandle: the absolute due time */
-    char *frozen_repr;       /* debug mode: repr(handle) at cancel() time */
+    union {
+        aio__ctxmap *map;       /* the context captured when context= was None */
+        aio_context *context;   /* the context passed as context= (has_context) */
+    };
+    union {
+        double when;            /* TimerHandle: the absolute due time */
+        aio_future *future;     /* DONE_CALLBACK: the future handed to it */
+    };
     unsigned char kind;
     bool cancelled;
     bool scheduled;          /* TimerHandle: in the loop's heap */
     bool is_timer;
+    bool has_context;        /* context= was given: `context`, not `map` */
+    bool repr_frozen;        /* `arg` holds repr(handle) from cancel() */
     bool debug;              /* the loop was in debug mode when it was made */
 };
 
@@ -159,9 +166,37 @@ AIO_INTERNAL double aio__monotonic(void);
 
 /* Raises RuntimeError('Event loop is closed') when it is. */
 AIO_INTERNAL int aio__loop_check_closed(aio_loop *loop);
+/* The ready queue: a ring that doubles when full. */
+AIO_INTERNAL int aio__loop_ready_grow(aio_loop *loop);
+/* Moves handles other threads scheduled into the ready queue, keeping the
+ * order in which they were scheduled relative to this thread's. */
+AIO_INTERNAL void aio__loop_take_incoming(aio_loop *loop);
+
+static inline int aio__ready_append(aio_loop *loop, aio_handle *handle)
+{
+    if (AIO_UNLIKELY(loop->ready_len > loop->ready_mask) && aio__loop_ready_grow(loop) < 0)
+        return -1;
+    loop->ready[(loop->ready_head + loop->ready_len) & loop->ready_mask] = handle;
+    loop->ready_len++;
+    return 0;
+}
+
+static inline aio_handle *aio__ready_popleft(aio_loop *loop)
+{
+    aio_handle *handle = loop->ready[loop->ready_head];
+    loop->ready_head = (loop->ready_head + 1) & loop->ready_mask;
+    loop->ready_len--;
+    return handle;
+}
+
 /* call_soon() without argument checks: appends the handle (taking over the
- * reference) to the ready queue. */
-AIO_INTERNAL int aio__loop_ready_push(aio_loop *loop, aio_handle *handle);
+ * reference) to the ready queue, after what other threads scheduled. */
+static inline int aio__loop_ready_push(aio_loop *loop, aio_handle *handle)
+{
+    if (AIO_UNLIKELY(atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed)))
+        aio__loop_take_incoming(loop);
+    return aio__ready_append(loop, handle);
+}
 /* Schedules done_callback(future, arg) with the given context. */
 AIO_INTERNAL int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn,
                                           aio_future *future, void *arg,
