@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
+
+    python3 run.py [--runs 5] [--workload callbacks|timers ...] [--bindir build]
+                   [--python PATH] [--cpu N|auto|none]
+
+Builds nothing: bench/Makefile builds the C programs (`make -C bench run`
+builds them and calls this). Each workload runs --runs times for every
+implementation, interleaved (casyncio, asyncio, uvloop, casyncio, ...) so
+that drift in the machine's speed affects all alike. The table gives the
+median, min and max ops/s of each and the ratios of casyncio's median to the
+others'.
+
+The Python implementations run under one interpreter that can import
+uvloop: /usr/bin/python3 when it can, else `python3`; without uvloop
+anywhere, uvloop is skipped with a note. --python overrides the choice.
+Every run is pinned to one CPU (--cpu), since the vCPUs of a shared machine
+need not be equally fast.
+"""
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOADS = ["callbacks", "timers"]
+IMPLS = ["casyncio", "asyncio", "uvloop"]
+TIMEOUT = 300  # seconds, per run
+
+
+def probe(python, code):
+    """Output of `python -c code`, or None when it fails."""
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                             timeout=60, env=clean_env())
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def clean_env():
+    """The environment for every run: no asyncio debug mode anywhere (the C
+    library reads the same variables as asyncio)."""
+    env = dict(os.environ)
+    for name in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE"):
+        env.pop(name, None)
+    return env
+
+
+def choose_python(override):
+    """(interpreter, its version, uvloop's version or None, notes)."""
+    notes = []
+    version_code = "import platform; print(platform.python_version())"
+    uvloop_code = "import uvloop; print(uvloop.__version__)"
+    candidates = [override] if override else ["/usr/bin/python3", shutil.which("python3")]
+    usable = []
+    for python in candidates:
+        if not python or python in [u[0] for u in usable]:
+            continue
+        version = probe(python, version_code)
+        if version is None:
+            notes.append(f"{python}: does not run")
+            continue
+        uv = probe(python, uvloop_code)
+        if uv is not None:
+            return python, version, uv, notes
+        notes.append(f"{python} (Python {version}) cannot import uvloop")
+        usable.append((python, version))
+    if not usable:
+        sys.exit("run.py: no Python interpreter found for asyncio: " + "; ".join(notes))
+    python, version = usable[0]
+    notes.append("uvloop is skipped: no interpreter here imports it")
+    return python, version, None, notes
+
+
+def choose_cpu(spec):
+    """The CPU to pin every run to, or None. The vCPUs of a shared machine
+    can differ in speed by tens of percent (an SMT sibling busy with another
+    guest), so runs that the scheduler places on different ones are not
+    comparable; pinning them all to one is."""
+    if spec == "none" or not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = os.sched_getaffinity(0)
+    if spec == "auto":
+        return min(allowed)
+    try:
+        cpu = int(spec)
+    except ValueError:
+        sys.exit(f"run.py: --cpu takes a number, 'auto' or 'none', not {spec!r}")
+    if cpu not in allowed:
+        sys.exit(f"run.py: CPU {cpu} is not one this process may use: {sorted(allowed)}")
+    return cpu
+
+
+def command(impl, workload, bindir, python):
+    if impl == "casyncio":
+        return [os.path.join(bindir, workload)]
+    return [python, os.path.join(HERE, "bench_asyncio.py"), "--loop", impl,
+            "--workload", workload]
+
+
+def run_one(cmd, cpu):
+    """ops/s of one run, from its BENCH line; pinned to `cpu` unless None."""
+    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
+                              env=clean_env(), preexec_fn=pin)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"run.py: timed out after {TIMEOUT} s: {' '.join(cmd)}")
+    except OSError as exc:
+        sys.exit(f"run.py: cannot run {cmd[0]}: {exc} (build it with `make -C bench`)")
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH "):
+            fields = dict(kv.split("=", 1) for kv in line.split()[1:])
+            if proc.returncode == 0:
+                return float(fields["ops_per_sec"])
+    sys.exit(f"run.py: {' '.join(cmd)} failed (exit {proc.returncode}):\n"
+             f"{proc.stdout}{proc.stderr}")
+
+
+def load():
+    """The load averages, which tell how noisy the figures may be."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def fmt_ops(x):
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M"
+    return f"{x / 1e3:.0f} k"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per implementation (5)")
+    parser.add_argument("--workload", action="append", choices=WORKLOADS,
+                        help="a workload to run (repeatable; default: all)")
+    parser.add_argument("--bindir", default=os.path.join(HERE, "build"),
+                        help="where bench/Makefile put the C programs")
+    parser.add_argument("--python", help="the interpreter for asyncio and uvloop")
+    parser.add_argument("--cpu", default="auto",
+                        help="the CPU every run is pinned to: a number, 'auto' (the "
+                             "lowest this process may use) or 'none' (no pinning)")
+    args = parser.parse_args()
+    workloads = args.workload or WORKLOADS
+    runs = max(1, args.runs)
+    bindir = os.path.abspath(args.bindir)
+
+    cpu = choose_cpu(args.cpu)
+    python, py_version, uv_version, notes = choose_python(args.python)
+    impls = [i for i in IMPLS if i != "uvloop" or uv_version is not None]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"{platform.system()} {platform.release()}")
+    print(f"python:  {python} (CPython {py_version}), "
+          f"uvloop {uv_version if uv_version else 'not available'}")
+    for note in notes:
+        print(f"note:    {note}")
+    print(f"cpu:     " + ("not pinned" if cpu is None else f"every run pinned to CPU {cpu}"))
+    print(f"load:    {load()} (1, 5, 15 min) before the runs")
+    print(f"runs:    {runs} per implementation and workload, interleaved; "
+          f"median ops/s\n", flush=True)
+
+    results = {(w, i): [] for w in workloads for i in impls}
+    started = time.monotonic()
+    for r in range(runs):
+        for workload in workloads:
+            for impl in impls:
+                ops = run_one(command(impl, workload, bindir, python), cpu)
+                results[(workload, impl)].append(ops)
+        print(f"  run {r + 1}/{runs} done ({time.monotonic() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    header = f"{'workload':<10} {'implementation':<15} {'median ops/s':>13} " \
+             f"{'min':>10} {'max':>10}  {'casyncio/this':>13}"
+    print(header)
+    print("-" * len(header))
+    for workload in workloads:
+        medians = {i: statistics.median(results[(workload, i)]) for i in impls}
+        for impl in impls:
+            values = results[(workload, impl)]
+            ratio = "" if impl == "casyncio" else f"{medians['casyncio'] / medians[impl]:.1f}x"
+            print(f"{workload:<10} {impl:<15} {fmt_ops(medians[impl]):>13} "
+                  f"{fmt_ops(min(values)):>10} {fmt_ops(max(values)):>10}  "
+                  f"{ratio:>13}".rstrip())
+    print()
+    for workload in workloads:
+        medians = {i: statistics.median(results[(workload, i)]) for i in impls}
+        parts = [f"casyncio/asyncio {medians['casyncio'] / medians['asyncio']:.1f}x"]
+        if "uvloop" in impls:
+            parts.append(f"casyncio/uvloop {medians['casyncio'] / medians['uvloop']:.1f}x")
+        print(f"{workload}: casyncio {fmt_ops(medians['casyncio'])}ops/s; " + ", ".join(parts))
+    print(f"\ntotal {time.monotonic() - started:.0f} s; load {load()} after the runs")
+
+
+if __name__ == "__main__":
+    main()
