@@ -79,6 +79,8 @@ $(STATIC_LIB): $(BUILD)/casyncio.o
 $(SHARED_LIB): $(LIB_OBJ)
 	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,libcasyncio.so.0 -o $@ $^ $(LDLIBS)
 
+# The build tree's copy names PREFIX as of the build; `make install` writes
+# the installed one for the PREFIX it installs to.
 $(PC_FILE): casyncio.pc.in
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
@@ -173,7 +175,7 @@ install: lib
 	install -m 644 include/casyncio.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/casyncio/*.h generated/include/casyncio/*.h \
 	  $(DESTDIR)$(PREFIX)/include/casyncio/
-	install -m 644 $(PC_FILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' casyncio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/casyncio.pc
 
 clean:
 	rm -rf $(BUILD)
