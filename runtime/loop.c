@@ -640,9 +640,22 @@ int aio__loop_get_debug(aio_loop *loop)
     return loop->debug;
 }
 
+/* What asyncio schedules to switch coroutine-origin tracking, which C has
+ * no use for; the callback still takes its turn in the ready queue. */
+static void set_coroutine_origin_tracking(void *arg)
+{
+    (void)arg;
+}
+
 int aio__loop_set_debug(aio_loop *loop, bool enabled)
 {
     loop->debug = enabled;
+    if (loop->running) {
+        const aio__loop_call_soon_threadsafe_args args = {
+            .callback = set_coroutine_origin_tracking,
+        };
+        return aio__loop_call_soon_threadsafe(loop, &args) ? 0 : -1;
+    }
     return 0;
 }
 
