@@ -8,8 +8,6 @@
 
 #include "test_support.h"
 
-#define P(n) ((void *)(uintptr_t)(n))
-
 static char *repr_of(const void *obj)
 {
     char *repr = aio_repr(obj);
@@ -26,13 +24,6 @@ static long value_of(aio_contextvar *var)
         return -1;
     }
     return (long)(uintptr_t)value;
-}
-
-static void set_value(aio_contextvar *var, long value)
-{
-    aio_contextvar_token *token = aio_contextvar_set(var, P(value));
-    assert_non_null(token);
-    aio_decref(token);
 }
 
 /* --- ContextVar ------------------------------------------------------------- */
@@ -368,7 +359,7 @@ static aio_contextvar *g_var;
 void set_to_2(void *arg)
 {
     (void)arg;
-    set_value(g_var, 2);
+    set_contextvar(g_var, 2);
 }
 
 void read_into(void *arg)
@@ -380,7 +371,7 @@ static void test_copy_context_isolation(void **state)
 {
     (void)state;
     g_var = aio_contextvar_new("v");
-    set_value(g_var, 1);
+    set_contextvar(g_var, 1);
     aio_context *copy = aio_copy_context();
     assert_int_equal(aio_context_len(copy), 1);
 
@@ -397,7 +388,7 @@ static void test_copy_context_isolation(void **state)
     assert_int_equal(aio_context_len(copy), 1);
 
     /* Changing the outer context after the copy does not reach the copy. */
-    set_value(g_var, 3);
+    set_contextvar(g_var, 3);
     assert_int_equal(aio_context_run(copy, read_into, &seen), 0);
     assert_int_equal(seen, 2);
     assert_int_equal(value_of(g_var), 3);
@@ -419,7 +410,7 @@ static void test_context_new_empty_len_get(void **state)
     (void)state;
     g_var = aio_contextvar_new("v");
     aio_contextvar *w = aio_contextvar_new("w");
-    set_value(g_var, 1);
+    set_contextvar(g_var, 1);
     aio_context *empty = aio_context_new();
     assert_int_equal(aio_context_len(empty), 0);
     void *value = P(42);
@@ -438,8 +429,8 @@ static void test_context_new_empty_len_get(void **state)
     /* len counts variables, not sets. */
     aio_context *copy = aio_copy_context();
     assert_int_equal(aio_context_len(copy), 1);
-    set_value(g_var, 5);
-    set_value(w, 6);
+    set_contextvar(g_var, 5);
+    set_contextvar(w, 6);
     aio_decref(copy);
     copy = aio_copy_context();
     assert_int_equal(aio_context_len(copy), 2);
@@ -462,11 +453,6 @@ typedef struct reenter_probe {
     int rc;
     char err[256];
 } reenter_probe;
-
-void noop(void *arg)
-{
-    (void)arg;
-}
 
 void reenter(void *arg)
 {
@@ -502,7 +488,7 @@ static void test_context_run_already_entered(void **state)
 void raise_value_error(void *arg)
 {
     (void)arg;
-    set_value(g_var, 9);
+    set_contextvar(g_var, 9);
     aio_err_set(aio_ValueError, "from fn");
 }
 
@@ -537,7 +523,7 @@ typedef struct nest_probe {
 void nest_outer(void *arg)
 {
     nest_probe *p = arg;
-    set_value(g_var, 10);
+    set_contextvar(g_var, 10);
     p->before = value_of(g_var);
     assert_int_equal(aio_context_run(p->inner, read_into, &p->in_inner), 0);
     p->after = value_of(g_var);
@@ -573,13 +559,7 @@ void trace_value(void *arg)
 void trace_and_set(void *arg)
 {
     trace_add(&g_trace, "%s=%ld;", (const char *)arg, value_of(g_var));
-    set_value(g_var, 99);
-}
-
-static void run_one_iteration(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_stop(loop), 0);
-    assert_int_equal(aio_loop_run_forever(loop), 0);
+    set_contextvar(g_var, 99);
 }
 
 static void test_handles_capture_context(void **state)
@@ -590,10 +570,10 @@ static void test_handles_capture_context(void **state)
     aio_loop *loop = aio_new_event_loop();
     assert_non_null(loop);
 
-    set_value(g_var, 1);
+    set_contextvar(g_var, 1);
     assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){
                                                  .callback = trace_and_set, .args = "a"}));
-    set_value(g_var, 2);
+    set_contextvar(g_var, 2);
     /* this one was scheduled with v=2, and does not see a's v=99 */
     assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){
                                                  .callback = trace_and_set, .args = "b"}));
@@ -622,7 +602,7 @@ static void test_handles_explicit_context(void **state)
     aio_loop *loop = aio_new_event_loop();
     aio_context *ctx = aio_context_new();
     assert_int_equal(aio_context_run(ctx, set_to_2, NULL), 0);
-    set_value(g_var, 1);
+    set_contextvar(g_var, 1);
 
     /* Both run in ctx: the first one's set is seen by the second, and stays in ctx. */
     aio_loop_call_soon(loop, &(aio_loop_call_soon_args){
@@ -654,7 +634,7 @@ static aio_loop *g_loop;
 void set_and_schedule(void *arg)
 {
     (void)arg;
-    set_value(g_var, 7);
+    set_contextvar(g_var, 7);
     aio_loop_call_soon(g_loop, &(aio_loop_call_soon_args){.callback = trace_value, .args = "n"});
 }
 
@@ -692,9 +672,7 @@ void record_handler(aio_loop *loop, const aio_exception_context *context, void *
     g_handler_calls++;
     g_seen = *context;
     snprintf(g_seen_message, sizeof g_seen_message, "%s", context->message);
-    char *repr = aio_repr(context->exception);
-    snprintf(g_seen_exc, sizeof g_seen_exc, "%s", repr);
-    free(repr);
+    repr_copy(context->exception, g_seen_exc, sizeof g_seen_exc);
 }
 
 void run_loop_inside_context(void *arg)
@@ -746,7 +724,7 @@ static void *thread_main(void *arg)
 {
     thread_probe *p = arg;
     p->seen_at_start = value_of(g_var);
-    set_value(g_var, 20);
+    set_contextvar(g_var, 20);
     p->seen_after_set = value_of(g_var);
     aio_context *copy = aio_copy_context();
     void *value = NULL;
@@ -760,11 +738,9 @@ static void test_threads_have_separate_contexts(void **state)
 {
     (void)state;
     g_var = aio_contextvar_new("v");
-    set_value(g_var, 10);
+    set_contextvar(g_var, 10);
     thread_probe p = {0};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, thread_main, &p), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    run_in_thread(thread_main, &p);
     assert_int_equal(p.seen_at_start, -1);
     assert_int_equal(p.seen_after_set, 20);
     assert_int_equal(p.seen_in_copy, 20);

@@ -11,104 +11,8 @@
 
 #include "test_support.h"
 
-#define P(n) ((void *)(uintptr_t)(n))
-
-static aio_loop *new_loop(void)
-{
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    return loop;
-}
-
-static void free_loop(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-}
-
-static void run_one_iteration(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_stop(loop), 0);
-    assert_int_equal(aio_loop_run_forever(loop), 0);
-}
-
-static char *repr_copy(const void *obj, char *out, size_t size)
-{
-    char *repr = aio_repr(obj);
-    snprintf(out, size, "%s", repr ? repr : "?");
-    free(repr);
-    return out;
-}
-
-/* --- The log: what the default handler writes ------------------------------ */
-
-typedef struct log_record {
-    int count;
-    int level;
-    char message[2048];
-    char exc[256];
-    aio_exc *exc_ptr;
-} log_record;
-
+/* What the default handler logs once a test calls log_record_start(&g_log). */
 static log_record g_log;
-
-void capture_log(int level, const char *message, aio_exc *exc, void *arg)
-{
-    log_record *rec = arg;
-    rec->count++;
-    rec->level = level;
-    snprintf(rec->message, sizeof rec->message, "%s", message);
-    repr_copy(exc, rec->exc, sizeof rec->exc);
-    rec->exc_ptr = exc;
-}
-
-static void log_start(void)
-{
-    memset(&g_log, 0, sizeof g_log);
-    aio_log_set_handler(capture_log, &g_log);
-}
-
-static void log_stop(void)
-{
-    aio_log_set_handler(NULL, NULL);
-}
-
-/* --- stderr capture ----------------------------------------------------------- */
-
-typedef struct capture {
-    int saved;
-    int rfd;
-    char text[8192];
-} capture;
-
-static void capture_start(capture *c)
-{
-    int fds[2];
-    fflush(stderr);
-    assert_int_equal(pipe(fds), 0);
-    c->saved = dup(2);
-    assert_true(c->saved >= 0);
-    assert_int_equal(dup2(fds[1], 2), 2);
-    close(fds[1]);
-    c->rfd = fds[0];
-}
-
-static const char *capture_end(capture *c)
-{
-    fflush(stderr);
-    dup2(c->saved, 2);
-    close(c->saved);
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(c->rfd, c->text + len, sizeof c->text - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(c->rfd);
-    c->text[len] = '\0';
-    return c->text;
-}
 
 /* --- A custom handler that records its calls ------------------------------ */
 
@@ -210,13 +114,12 @@ static void test_set_get_exception_handler(void **state)
     assert_null(aio_err_occurred());
 
     /* back on the default, reports go to the log */
-    log_start();
+    log_record_start(&g_log);
     assert_int_equal(
         aio_loop_call_exception_handler(loop, &(aio_exception_context){.message = "m"}), 0);
     assert_int_equal(g_log.count, 1);
-    log_stop();
-    free_loop(loop);
-    assert_no_leaks();
+    log_record_stop();
+    finish(loop);
 }
 
 static void test_exception_handler_null_loop(void **state)
@@ -244,7 +147,7 @@ static void test_default_handler_no_message(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    log_start();
+    log_record_start(&g_log);
     aio_context_item extra[] = {{"zeta", "1"}, {"alpha", "'x'"}};
     /* message missing */
     assert_int_equal(aio_loop_call_exception_handler(
@@ -270,16 +173,15 @@ static void test_default_handler_no_message(void **state)
     /* nothing at all */
     assert_int_equal(aio_loop_default_exception_handler(loop, &(aio_exception_context){0}), 0);
     assert_string_equal(g_log.message, "Unhandled exception in event loop");
-    log_stop();
-    free_loop(loop);
-    assert_no_leaks();
+    log_record_stop();
+    finish(loop);
 }
 
 static void test_default_handler_exception_as_exc_info(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    log_start();
+    log_record_start(&g_log);
     aio_exc *exc = aio_exc_new(aio_KeyError, "k");
     assert_int_equal(aio_loop_default_exception_handler(
                          loop, &(aio_exception_context){.message = "hello", .exception = exc}),
@@ -290,9 +192,8 @@ static void test_default_handler_exception_as_exc_info(void **state)
     assert_ptr_equal(g_log.exc_ptr, exc);
     assert_string_equal(g_log.exc, "KeyError('k')");
     aio_decref(exc);
-    log_stop();
-    free_loop(loop);
-    assert_no_leaks();
+    log_record_stop();
+    finish(loop);
 }
 
 static void test_default_handler_keys_sorted(void **state)
@@ -304,7 +205,7 @@ static void test_default_handler_keys_sorted(void **state)
     aio_handle *handle = aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = mark});
     aio_exc *exc = aio_exc_new(aio_RuntimeError, "boom");
     aio_context_item extra[] = {{"zeta", "1"}, {"beta", "[1, 2]"}, {"alpha", "'a'"}};
-    log_start();
+    log_record_start(&g_log);
     aio_exception_context ctx = {
         .message = "m",
         .exception = exc,
@@ -338,11 +239,10 @@ static void test_default_handler_keys_sorted(void **state)
                                        "handle_traceback: Handle created at (most recent call "
                                        "last):\n"
                                        "  File \"g.py\", line 2, in f");
-    log_stop();
+    log_record_stop();
     aio_decref(exc);
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* The default handler's record below the log level is dropped. */
@@ -350,7 +250,7 @@ static void test_default_handler_respects_log_level(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    log_start();
+    log_record_start(&g_log);
     assert_int_equal(aio_log_get_level(), AIO_LOG_WARNING);
     aio_log_set_level(AIO_LOG_CRITICAL);
     assert_int_equal(
@@ -360,9 +260,8 @@ static void test_default_handler_respects_log_level(void **state)
     assert_int_equal(
         aio_loop_call_exception_handler(loop, &(aio_exception_context){.message = "m"}), 0);
     assert_int_equal(g_log.count, 1);
-    log_stop();
-    free_loop(loop);
-    assert_no_leaks();
+    log_record_stop();
+    finish(loop);
 }
 
 /* Without a log handler the record goes to stderr: the message, then the
@@ -372,7 +271,7 @@ static void test_default_output_on_stderr(void **state)
     (void)state;
     aio_loop *loop = new_loop();
     aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = boom});
-    capture c;
+    stderr_capture c;
     capture_start(&c);
     aio_loop_stop(loop);
     int rc = aio_loop_run_forever(loop);
@@ -399,8 +298,7 @@ static void test_default_output_on_stderr(void **state)
     capture_end(&c);
     assert_string_equal(c.text, "hello\nKeyError: 'k'\n");
     aio_decref(exc);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- call_exception_handler with a custom handler --------------------------------- */
@@ -410,7 +308,7 @@ static void test_call_exception_handler_custom(void **state)
     (void)state;
     aio_loop *loop = new_loop();
     handler_start(loop);
-    log_start();
+    log_record_start(&g_log);
     aio_exc *exc = aio_exc_new(aio_OSError, "x");
     aio_future *fut = aio_loop_create_future(loop);
     assert_int_equal(aio_loop_call_exception_handler(
@@ -435,11 +333,10 @@ static void test_call_exception_handler_custom(void **state)
     assert_int_equal(g_log.count, 1);
     assert_string_equal(g_log.message, "via fallback\nfuture: <Future pending>");
 
-    log_stop();
+    log_record_stop();
     aio_decref(exc);
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_handler_raises(void **state)
@@ -449,7 +346,7 @@ static void test_handler_raises(void **state)
     handler_start(loop);
     g_rec.raise_type = aio_ValueError;
     g_rec.raise_msg = "bad handler";
-    log_start();
+    log_record_start(&g_log);
     aio_exc *exc = aio_exc_new(aio_KeyError, "k");
     assert_int_equal(aio_loop_call_exception_handler(
                          loop, &(aio_exception_context){.message = "orig", .exception = exc}),
@@ -477,16 +374,15 @@ static void test_handler_raises(void **state)
     assert_string_equal(g_log.exc, "ValueError('bad handler')");
 
     /* on stderr, with the handler's exception */
-    log_stop();
-    capture c;
+    log_record_stop();
+    stderr_capture c;
     capture_start(&c);
     aio_loop_call_exception_handler(loop, &(aio_exception_context){.message = "orig"});
     capture_end(&c);
     assert_string_equal(c.text, "Unhandled error in exception handler\n"
                                 "context: {'message': 'orig'}\n"
                                 "ValueError: bad handler\n");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_handler_raises_system_exit(void **state)
@@ -494,7 +390,7 @@ static void test_handler_raises_system_exit(void **state)
     (void)state;
     aio_loop *loop = new_loop();
     handler_start(loop);
-    log_start();
+    log_record_start(&g_log);
     g_rec.raise_type = aio_SystemExit;
     g_rec.raise_msg = "3";
     assert_int_equal(
@@ -506,9 +402,8 @@ static void test_handler_raises_system_exit(void **state)
         aio_loop_call_exception_handler(loop, &(aio_exception_context){.message = "orig"}), -1);
     assert_raised(aio_KeyboardInterrupt, "");
     assert_int_equal(g_log.count, 0); /* nothing logged */
-    log_stop();
-    free_loop(loop);
-    assert_no_leaks();
+    log_record_stop();
+    finish(loop);
 }
 
 /* A handler's SystemExit while reporting a callback's exception ends
@@ -535,8 +430,7 @@ static void test_handler_system_exit_from_callback(void **state)
     aio_loop_set_exception_handler(loop, NULL, NULL);
     run_one_iteration(loop);
     assert_string_equal(g_trace.text, "first;second;");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- What the loop reports ------------------------------------------------------ */
@@ -567,8 +461,7 @@ static void test_exception_in_callback_context(void **state)
     assert_int_equal(g_rec.calls, 2);
     assert_string_equal(g_rec.message, "Exception in callback boom()");
     assert_string_equal(g_rec.handle, "<Handle boom()>");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_exception_in_timer_callback(void **state)
@@ -580,16 +473,13 @@ static void test_exception_in_timer_callback(void **state)
         loop, &(aio_loop_call_later_args){.delay = AIO_ZERO, .callback = boom});
     assert_non_null(timer);
     char expected[256];
-    char *repr = aio_repr(timer);
-    snprintf(expected, sizeof expected, "%s", repr);
-    free(repr);
+    repr_copy(timer, expected, sizeof expected);
     assert_int_equal(strncmp(expected, "<TimerHandle when=", 18), 0);
     run_one_iteration(loop);
     assert_int_equal(g_rec.calls, 1);
     assert_string_equal(g_rec.message, "Exception in callback boom()");
     assert_string_equal(g_rec.handle, expected);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* Any BaseException other than SystemExit/KeyboardInterrupt is reported. */
@@ -607,8 +497,7 @@ static void test_base_exceptions_from_callbacks_reported(void **state)
     assert_string_equal(g_rec.message, "Exception in callback raise_generator_exit()");
     assert_string_equal(g_rec.exception, "GeneratorExit()");
     assert_string_equal(g_trace.text, "after;");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* A callback's SystemExit is not reported: it ends run_forever(). */
@@ -632,8 +521,7 @@ static void test_system_exit_from_callback_not_reported(void **state)
     assert_string_equal(g_trace.text, "");
     run_one_iteration(loop);
     assert_string_equal(g_trace.text, "left;");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_exception_in_done_callback(void **state)
@@ -657,8 +545,7 @@ static void test_exception_in_done_callback(void **state)
     assert_string_equal(g_rec.handle, expected);
     assert_string_equal(g_rec.exception, "ValueError('done boom')");
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* The message of a default report for a callback, through the log. */
@@ -666,16 +553,15 @@ static void test_exception_in_callback_default_log(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    log_start();
+    log_record_start(&g_log);
     aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = boom});
     run_one_iteration(loop);
     assert_int_equal(g_log.count, 1);
     assert_int_equal(g_log.level, AIO_LOG_ERROR);
     assert_string_equal(g_log.message, "Exception in callback boom()\nhandle: <Handle boom()>");
     assert_string_equal(g_log.exc, "RuntimeError('boom')");
-    log_stop();
-    free_loop(loop);
-    assert_no_leaks();
+    log_record_stop();
+    finish(loop);
 }
 
 /* A handler may keep the future it was given. */
@@ -701,8 +587,7 @@ static void test_handler_keeps_future(void **state)
     assert_ptr_equal(g_kept, fut);
     assert_string_equal(aio_exc_str(aio_future_exception(g_kept)), "kept");
     aio_decref(g_kept);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* A handler raising SystemExit while a future is being destroyed cannot
@@ -721,8 +606,7 @@ static void test_handler_system_exit_in_future_dealloc(void **state)
     assert_int_equal(g_rec.calls, 1);
     assert_string_equal(g_rec.message, "Future exception was never retrieved");
     assert_null(aio_err_occurred());
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static const struct CMUnitTest tests[] = {

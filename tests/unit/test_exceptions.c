@@ -11,51 +11,6 @@
 
 #include "test_support.h"
 
-/* --- stderr capture ------------------------------------------------------ */
-
-typedef struct capture {
-    int saved;
-    int rfd;
-    char text[8192];
-} capture;
-
-static void capture_start(capture *c)
-{
-    int fds[2];
-    fflush(stderr);
-    assert_int_equal(pipe(fds), 0);
-    c->saved = dup(2);
-    assert_true(c->saved >= 0);
-    assert_int_equal(dup2(fds[1], 2), 2);
-    close(fds[1]);
-    c->rfd = fds[0];
-}
-
-static const char *capture_end(capture *c)
-{
-    fflush(stderr);
-    dup2(c->saved, 2);
-    close(c->saved);
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(c->rfd, c->text + len, sizeof c->text - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(c->rfd);
-    c->text[len] = '\0';
-    return c->text;
-}
-
-static void assert_repr(const void *obj, const char *expected)
-{
-    char *repr = aio_repr(obj);
-    assert_non_null(repr);
-    assert_string_equal(repr, expected);
-    free(repr);
-}
-
 /* User-defined exception types, as the header describes them. */
 static const aio_exc_type MyError[1] = {{"MyError", "__main__", aio_Exception, NULL}};
 static const aio_exc_type MyChildError[1] = {{"MyChildError", "__main__", MyError, NULL}};
@@ -550,7 +505,7 @@ static void test_exc_cause_context(void **state)
 
 /* --- aio_err_print ----------------------------------------------------------- */
 
-static void print_exc(aio_exc *exc, capture *c)
+static void print_exc(aio_exc *exc, stderr_capture *c)
 {
     aio_err_restore(exc);
     capture_start(c);
@@ -562,7 +517,7 @@ static void print_exc(aio_exc *exc, capture *c)
 static void test_err_print_simple(void **state)
 {
     (void)state;
-    capture c;
+    stderr_capture c;
     print_exc(aio_exc_new(aio_RuntimeError, "boom"), &c);
     assert_string_equal(c.text, "RuntimeError: boom\n");
 
@@ -603,7 +558,7 @@ static void test_err_print_simple(void **state)
 static void test_err_print_chained(void **state)
 {
     (void)state;
-    capture c;
+    stderr_capture c;
 
     /* raise RuntimeError('outer') from KeyError('k') */
     aio_exc *exc = aio_exc_new(aio_RuntimeError, "outer");

@@ -40,48 +40,6 @@ static void drain(int fd)
         ;
 }
 
-static void check_no_exception(void)
-{
-    if (aio_err_occurred() != NULL) {
-        char *repr = aio_repr(aio_err_occurred());
-        fprintf(stderr, "unexpected exception: %s\n", repr);
-        free(repr);
-        fail();
-    }
-}
-
-static aio_loop *new_loop(void)
-{
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    return loop;
-}
-
-static void close_loop(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-}
-
-static void run(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_run_forever(loop), 0);
-    check_no_exception();
-}
-
-static void stop_cb(void *arg)
-{
-    aio_loop_stop(arg);
-}
-
-/* Runs exactly one iteration: what is ready now plus I/O and due timers. */
-static void run_one_iteration(aio_loop *loop)
-{
-    assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = stop_cb,
-                                                                         .args = loop}));
-    run(loop);
-}
-
 /* A chain of call_soon() that counts iterations: `it` is the number of the
  * iteration the chain is in (1 for the first). Stops after `max`. */
 typedef struct chain {
@@ -327,7 +285,7 @@ static void test_reader_gets_its_arg(void **state)
     seen_arg = NULL;
     assert_int_equal(aio_loop_add_reader(loop, sp[0], record_arg, &token), 0);
     send_byte(sp[1]);
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
     assert_ptr_equal(seen_arg, &token);
     close_loop(loop);
     close_pair(sp);
@@ -364,7 +322,7 @@ static void test_reader_context_persists(void **state)
     aio_contextvar_token *t20 = aio_contextvar_set(p.var, (void *)(intptr_t)20);
     send_byte(sp[1]);
     for (int i = 0; i < 3; i++)
-        run_one_iteration(loop);
+        run_one_iteration_via_stop_cb(loop);
     assert_string_equal(p.t.text, "10 11 12 ");
     assert_int_equal((intptr_t)aio_contextvar_get_or(p.var, NULL), 20);
 
@@ -379,11 +337,6 @@ static void test_reader_context_persists(void **state)
 }
 
 /* --- bad descriptors ------------------------------------------------------- */
-
-static void noop(void *arg)
-{
-    (void)arg;
-}
 
 static void test_invalid_fd(void **state)
 {
@@ -402,9 +355,8 @@ static void test_invalid_fd(void **state)
     assert_raised(aio_ValueError, "Invalid file descriptor: -7");
 
     /* Nothing was left registered: the loop still runs and closes cleanly. */
-    run_one_iteration(loop);
-    close_loop(loop);
-    assert_no_leaks();
+    run_one_iteration_via_stop_cb(loop);
+    finish(loop);
 }
 
 static void test_null_loop(void **state)
@@ -517,7 +469,7 @@ static void test_regular_file_and_directory(void **state)
     assert_int_equal(aio_loop_remove_reader(loop, dir), 0);
     check_no_exception();
 
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
     close_loop(loop);
     close(file);
     close(dir);
@@ -554,14 +506,14 @@ static void test_many_fds(void **state)
     for (int i = 0; i < NPAIRS; i++)
         send_byte(pairs[i][1]);
     /* All ready in one poll: every reader runs in the first iteration. */
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
     for (int i = 0; i < NPAIRS; i++)
         assert_int_equal(readers[i].calls, 1);
 
     /* Drained: nothing more; then only the odd ones get data. */
     for (int i = 1; i < NPAIRS; i += 2)
         send_byte(pairs[i][1]);
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
     for (int i = 0; i < NPAIRS; i++)
         assert_int_equal(readers[i].calls, i % 2 ? 2 : 1);
 
@@ -570,7 +522,7 @@ static void test_many_fds(void **state)
         assert_int_equal(aio_loop_remove_reader(loop, pairs[i][0]), 1);
     for (int i = 0; i < NPAIRS; i++)
         send_byte(pairs[i][1]);
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
     for (int i = 0; i < NPAIRS; i++)
         assert_int_equal(readers[i].calls, i % 2 ? 3 : 1);
 
@@ -617,8 +569,8 @@ static void test_reader_removes_queued_reader(void **state)
     /* Both are readable in the same poll, so both handles are queued; the
      * first to run removes (cancels) the other, which is then skipped. The
      * order across fds is the kernel's: either may go first. */
-    run_one_iteration(loop);
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
+    run_one_iteration_via_stop_cb(loop);
     assert_int_equal(ra.calls + rb.calls, 1);
     remover *ran = ra.calls ? &ra : &rb;
     assert_int_equal(ran->removed_other, 1);
@@ -663,8 +615,8 @@ static void test_reader_removes_own_queued_writer(void **state)
     assert_int_equal(aio_loop_add_writer(loop, sp[0], writer_mark, &r), 0);
     assert_int_equal(aio_loop_add_reader(loop, sp[0], remove_own_writer, &r), 0);
     send_byte(sp[1]);
-    run_one_iteration(loop);
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
+    run_one_iteration_via_stop_cb(loop);
     assert_string_equal(r.t.text, "r:1 r:0 ");
     assert_int_equal(aio_loop_remove_reader(loop, sp[0]), 1);
 

@@ -8,40 +8,6 @@
  */
 #include "test_support.h"
 
-#define P(n) ((void *)(uintptr_t)(n))
-
-static aio_loop *new_loop(void)
-{
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    return loop;
-}
-
-static void free_loop(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-}
-
-/* Runs exactly one iteration of the loop (stop() before run_forever()). */
-static void run_one_iteration(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_stop(loop), 0);
-    assert_int_equal(aio_loop_run_forever(loop), 0);
-}
-
-static void assert_repr(const void *obj, const char *expected)
-{
-    char *repr = aio_repr(obj);
-    assert_non_null(repr);
-    if (strcmp(repr, expected) != 0) {
-        fprintf(stderr, "repr: expected %s\n           got %s\n", expected, repr);
-        free(repr);
-        fail();
-    }
-    free(repr);
-}
-
 /* --- An exception handler that records what it was given ------------------ */
 
 typedef struct report {
@@ -62,12 +28,8 @@ void record_handler(aio_loop *loop, const aio_exception_context *context, void *
     report *r = arg;
     r->calls++;
     snprintf(r->message, sizeof r->message, "%s", context->message ? context->message : "");
-    char *repr = aio_repr(context->exception);
-    snprintf(r->exception, sizeof r->exception, "%s", repr);
-    free(repr);
-    repr = aio_repr(context->future);
-    snprintf(r->future, sizeof r->future, "%s", repr);
-    free(repr);
+    repr_copy(context->exception, r->exception, sizeof r->exception);
+    repr_copy(context->future, r->future, sizeof r->future);
     r->exc_ptr = context->exception;
     r->fut_ptr = context->future;
     r->has_handle = context->handle != NULL;
@@ -138,8 +100,7 @@ static void test_future_create_pending(void **state)
     assert_int_equal(aio_future_done(fut), 0);
 
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_set_result(void **state)
@@ -179,8 +140,7 @@ static void test_future_set_result(void **state)
     assert_repr(fut, expected);
     aio_decref(fut);
 
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_set_exception(void **state)
@@ -210,8 +170,7 @@ static void test_future_set_exception(void **state)
     assert_ptr_equal(aio_future_exception(fut), exc);
 
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static const aio_exc_type MyStop[1] = {{"MyStop", "__main__", aio_StopIteration, NULL}};
@@ -252,8 +211,7 @@ static void test_future_set_exception_bad(void **state)
     assert_ptr_equal(aio_future_result(fut), P(3));
     aio_decref(fut);
 
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_cancel(void **state)
@@ -317,8 +275,7 @@ static void test_future_cancel(void **state)
     assert_ptr_equal(aio_future_result(fut), P(5));
     aio_decref(fut);
 
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_null_self(void **state)
@@ -393,8 +350,7 @@ static void test_future_callbacks_order_and_hop(void **state)
     assert_repr(g_fut, "<Future finished result=None>");
 
     aio_decref(g_fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_callbacks_after_call_soon_order(void **state)
@@ -412,8 +368,7 @@ static void test_future_callbacks_after_call_soon_order(void **state)
     run_one_iteration(loop);
     assert_string_equal(g_trace.text, "before;a(1,done);after;");
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_add_done_callback_on_done(void **state)
@@ -443,8 +398,7 @@ static void test_future_add_done_callback_on_done(void **state)
 
     aio_decref(cancelled);
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_cancel_schedules_callbacks(void **state)
@@ -461,8 +415,7 @@ static void test_future_cancel_schedules_callbacks(void **state)
     run_one_iteration(loop);
     assert_string_equal(g_trace.text, "c(1);d(2);");
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* The future passed to a callback stays alive while the callback is pending. */
@@ -477,8 +430,7 @@ static void test_future_callback_keeps_future_alive(void **state)
     aio_decref(fut); /* only the scheduled callback holds it now */
     run_one_iteration(loop);
     assert_string_equal(g_trace.text, "a(1,done);");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- Contexts of done callbacks -------------------------------------------- */
@@ -498,17 +450,10 @@ void cb_ctx(aio_future *fut, void *arg)
     aio_decref(t);
 }
 
-static void set_var(long value)
-{
-    aio_contextvar_token *t = aio_contextvar_set(g_var, P(value));
-    assert_non_null(t);
-    aio_decref(t);
-}
-
 void set_var_7(void *arg)
 {
     (void)arg;
-    set_var(7);
+    set_contextvar(g_var, 7);
 }
 
 static void test_future_callback_context_captured_at_add(void **state)
@@ -519,13 +464,13 @@ static void test_future_callback_context_captured_at_add(void **state)
     aio_loop *loop = new_loop();
     aio_future *fut = aio_loop_create_future(loop);
 
-    set_var(1);
+    set_contextvar(g_var, 1);
     aio_future_add_done_callback(fut, &(aio_future_add_done_callback_args){
                                           .callback = cb_ctx, .callback_arg = "first"});
-    set_var(2);
+    set_contextvar(g_var, 2);
     aio_future_add_done_callback(fut, &(aio_future_add_done_callback_args){
                                           .callback = cb_ctx, .callback_arg = "second"});
-    set_var(3);
+    set_contextvar(g_var, 3);
     /* the callbacks run in the contexts captured when they were added,
      * not the one current at set_result(); the first's set does not leak */
     assert_int_equal(aio_future_set_result(fut, NULL), 0);
@@ -535,16 +480,16 @@ static void test_future_callback_context_captured_at_add(void **state)
 
     /* On a done future the context is captured at add time too. */
     memset(&g_trace, 0, sizeof g_trace);
-    set_var(4);
+    set_contextvar(g_var, 4);
     aio_future_add_done_callback(fut, &(aio_future_add_done_callback_args){
                                           .callback = cb_ctx, .callback_arg = "done"});
-    set_var(5);
+    set_contextvar(g_var, 5);
     run_one_iteration(loop);
     assert_string_equal(g_trace.text, "done=4;");
     assert_int_equal(current_value(), 5);
 
     aio_decref(fut);
-    free_loop(loop);
+    close_loop(loop);
     aio_decref(g_var);
     assert_no_leaks();
 }
@@ -557,7 +502,7 @@ static void test_future_callback_explicit_context(void **state)
     aio_loop *loop = new_loop();
     aio_context *ctx = aio_context_new();
     assert_int_equal(aio_context_run(ctx, set_var_7, NULL), 0);
-    set_var(1);
+    set_contextvar(g_var, 1);
 
     aio_future *fut = aio_loop_create_future(loop);
     aio_future_add_done_callback(fut, &(aio_future_add_done_callback_args){
@@ -593,7 +538,7 @@ static void test_future_callback_explicit_context(void **state)
 
     aio_decref(fut);
     aio_decref(ctx);
-    free_loop(loop);
+    close_loop(loop);
     aio_decref(g_var);
     assert_no_leaks();
 }
@@ -624,8 +569,7 @@ static void test_future_null_callback(void **state)
     /* the failure did not stop the next callback */
     assert_string_equal(g_trace.text, "b(1);");
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- remove_done_callback -------------------------------------------------- */
@@ -659,8 +603,7 @@ static void test_future_remove_done_callback(void **state)
     /* nothing left to remove on a done future */
     assert_int_equal(aio_future_remove_done_callback(fut, cb_b, P(1)), 0);
     aio_decref(fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- repr ------------------------------------------------------------------- */
@@ -711,8 +654,7 @@ static void test_future_repr_callbacks(void **state)
     aio_future_exception(fut);
     aio_decref(fut);
 
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- "Future exception was never retrieved" --------------------------------- */
@@ -790,8 +732,7 @@ static void test_future_never_retrieved_not_when_read(void **state)
 
     assert_int_equal(r.calls, 0);
     aio_decref(exc);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* A failed read (pending future) does not count as retrieving. */
@@ -815,8 +756,7 @@ static void test_future_never_retrieved_after_done_callbacks(void **state)
     /* dropped after the callback ran: reported then */
     assert_int_equal(r.calls, 1);
     assert_string_equal(r.future, "<Future finished exception=RuntimeError('late')>");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_future_never_retrieved_resurrection(void **state)
@@ -841,34 +781,15 @@ static void test_future_never_retrieved_resurrection(void **state)
     r.resurrect = false;
     aio_decref(r.keep);
     assert_int_equal(r.calls, 1);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* The default handler: one ERROR record through the log. */
-typedef struct log_record {
-    int count;
-    int level;
-    char message[512];
-    char exc[256];
-} log_record;
-
-void capture_log(int level, const char *message, aio_exc *exc, void *arg)
-{
-    log_record *rec = arg;
-    rec->count++;
-    rec->level = level;
-    snprintf(rec->message, sizeof rec->message, "%s", message);
-    char *repr = aio_repr(exc);
-    snprintf(rec->exc, sizeof rec->exc, "%s", repr);
-    free(repr);
-}
-
 static void test_future_never_retrieved_default_handler(void **state)
 {
     (void)state;
-    log_record rec = {0};
-    aio_log_set_handler(capture_log, &rec);
+    log_record rec;
+    log_record_start(&rec);
     aio_loop *loop = new_loop();
     aio_future *fut = aio_loop_create_future(loop);
     aio_exc *exc = aio_exc_new(aio_RuntimeError, "boom");
@@ -880,9 +801,8 @@ static void test_future_never_retrieved_default_handler(void **state)
     assert_string_equal(rec.message, "Future exception was never retrieved\n"
                                      "future: <Future finished exception=RuntimeError('boom')>");
     assert_string_equal(rec.exc, "RuntimeError('boom')");
-    aio_log_set_handler(NULL, NULL);
-    free_loop(loop);
-    assert_no_leaks();
+    log_record_stop();
+    finish(loop);
 }
 
 /* An exception being handled by the caller survives the report. */
@@ -900,8 +820,7 @@ static void test_future_never_retrieved_keeps_current_exception(void **state)
     aio_decref(fut);
     assert_int_equal(r.calls, 1);
     assert_raised(aio_ValueError, "in flight");
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- A closed loop ----------------------------------------------------------- */
@@ -1003,8 +922,7 @@ static void test_future_run_until_complete(void **state)
     assert_null(aio_loop_run_until_complete(loop, g_fut));
     assert_raised(aio_CancelledError, "stop");
     aio_decref(g_fut);
-    free_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static const struct CMUnitTest tests[] = {

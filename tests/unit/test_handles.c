@@ -15,47 +15,6 @@
 
 static trace T;
 
-static void check_no_exception(void)
-{
-    if (aio_err_occurred() != NULL) {
-        char *repr = aio_repr(aio_err_occurred());
-        fprintf(stderr, "unexpected exception: %s\n", repr);
-        free(repr);
-        fail();
-    }
-}
-
-static aio_loop *new_loop(void)
-{
-    memset(&T, 0, sizeof T);
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    aio_loop_set_debug(loop, false);
-    check_no_exception();
-    return loop;
-}
-
-static void finish(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-    assert_no_leaks();
-}
-
-static void run(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_run_forever(loop), 0);
-    check_no_exception();
-}
-
-static void assert_repr(const void *obj, const char *expected)
-{
-    char *repr = aio_repr(obj);
-    assert_non_null(repr);
-    assert_string_equal(repr, expected);
-    free(repr);
-}
-
 void hd_cb(void *arg)
 {
     trace_add(&T, "%s ", arg ? (const char *)arg : "cb");
@@ -67,21 +26,6 @@ void hd_stop(void *loop)
     aio_loop_stop(loop);
 }
 
-static aio_handle *soon(aio_loop *loop, aio_callback cb, void *arg)
-{
-    aio_handle *h = aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = cb, .args = arg});
-    assert_non_null(h);
-    return h;
-}
-
-static aio_timer_handle *at(aio_loop *loop, double when, aio_callback cb, void *arg)
-{
-    aio_timer_handle *h = aio_loop_call_at(
-        loop, &(aio_loop_call_at_args){.when = when, .callback = cb, .args = arg});
-    assert_non_null(h);
-    return h;
-}
-
 /* --- repr ------------------------------------------------------------------ */
 
 /* CPython: <Handle cb() at f.py:3>, <Handle cancelled>,
@@ -89,7 +33,7 @@ static aio_timer_handle *at(aio_loop *loop, double when, aio_callback cb, void *
 static void test_handle_and_timer_repr(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_handle *h = soon(loop, hd_cb, NULL);
     assert_repr(h, "<Handle hd_cb()>");
     aio_handle *h42 = soon(loop, hd_cb, (void *)(intptr_t)42);
@@ -120,7 +64,7 @@ static void test_handle_and_timer_repr(void **state)
 static void test_debug_repr_frozen_at_cancel(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_loop_set_debug(loop, true);
     aio_handle *h = soon(loop, hd_cb, NULL);
     assert_int_equal(aio_handle_cancel(h), 0);
@@ -144,7 +88,7 @@ static void test_debug_repr_frozen_at_cancel(void **state)
 static void test_cancel_is_idempotent(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_handle *h = soon(loop, hd_cb, "h");
     aio_timer_handle *t = at(loop, AIO_ZERO, hd_cb, "t");
     soon(loop, hd_cb, "kept");
@@ -169,7 +113,7 @@ static char tag_h[] = "h", tag_t[] = "t";
 static void test_cancel_after_run(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_handle *h = aio_incref(soon(loop, hd_cb, tag_h));
     aio_timer_handle *t = aio_incref(at(loop, 7.25, hd_cb, tag_t));
     aio_loop_stop(loop);
@@ -207,7 +151,7 @@ static void test_cancel_after_run(void **state)
 static void test_handle_outlives_loop(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_handle *h = aio_incref(soon(loop, hd_cb, NULL));
     aio_timer_handle *t = aio_incref(at(loop, 100.0, hd_cb, NULL));
     assert_int_equal(aio_loop_close(loop), 0);
@@ -237,7 +181,7 @@ void hd_cancel_victim(void *arg)
 static void test_cancel_from_earlier_callback(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     soon(loop, hd_cancel_victim, "a");
     victim = soon(loop, hd_cb, "b");
     soon(loop, hd_cb, "c");
@@ -262,7 +206,7 @@ void hd_cancel_self(void *arg)
 static void test_timer_cancels_itself(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     self_timer = aio_incref(at(loop, AIO_ZERO, hd_cancel_self, NULL));
     aio_loop_stop(loop);
     run(loop);
@@ -314,7 +258,7 @@ static void run_101_with_50_cancelled(aio_loop *loop)
 static void test_cancel_of_unscheduled_timer_not_counted(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_timer_handle *ran = aio_incref(at(loop, AIO_ZERO, hd_cb, "ran"));
     self_timer = aio_incref(at(loop, AIO_ZERO, hd_cancel_self, NULL));
     aio_loop_stop(loop);
@@ -333,7 +277,7 @@ static void test_cancel_of_unscheduled_timer_not_counted(void **state)
 static void test_cancel_of_plain_handle_not_counted(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     for (int i = 0; i < 5; i++)
         assert_int_equal(aio_handle_cancel(soon(loop, hd_cb, NULL)), 0);
     run_101_with_50_cancelled(loop);
@@ -362,7 +306,7 @@ static void test_handle_null_self(void **state)
 static void test_when_of_plain_handle(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_handle *h = soon(loop, hd_cb, NULL);
     assert_true(aio_timer_handle_when(h) == -1.0);
     assert_raised(aio_TypeError, "descriptor 'when' for 'TimerHandle' objects doesn't apply to "

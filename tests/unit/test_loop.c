@@ -14,53 +14,6 @@
 
 static trace T;
 
-static void check_no_exception(void)
-{
-    if (aio_err_occurred() != NULL) {
-        char *repr = aio_repr(aio_err_occurred());
-        fprintf(stderr, "unexpected exception: %s\n", repr);
-        free(repr);
-        fail();
-    }
-}
-
-static aio_loop *new_loop(void)
-{
-    memset(&T, 0, sizeof T);
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    check_no_exception();
-    return loop;
-}
-
-/* Closes and drops the loop; nothing may be left alive. */
-static void finish(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-    assert_no_leaks();
-}
-
-static void soon(aio_loop *loop, aio_callback cb, void *arg)
-{
-    assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = cb, .args = arg}));
-}
-
-static void assert_repr(const void *obj, const char *expected)
-{
-    char *repr = aio_repr(obj);
-    assert_non_null(repr);
-    assert_string_equal(repr, expected);
-    free(repr);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 /* Callbacks are global so that reprs name them (dladdr). */
 void lp_rec(void *arg)
 {
@@ -80,7 +33,7 @@ static void test_new_loop_initial_state(void **state)
     (void)state;
     unsetenv("PYTHONASYNCIODEBUG");
     unsetenv("PYTHONDEVMODE");
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     assert_int_equal(aio_loop_is_running(loop), 0);
     assert_int_equal(aio_loop_is_closed(loop), 0);
     assert_int_equal(aio_loop_get_debug(loop), 0);
@@ -101,7 +54,7 @@ static void test_new_loop_initial_state(void **state)
 static void test_close_is_idempotent(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     assert_int_equal(aio_loop_close(loop), 0);
     check_no_exception();
     assert_int_equal(aio_loop_is_closed(loop), 1);
@@ -116,7 +69,7 @@ static void test_close_is_idempotent(void **state)
 static void test_close_drops_pending_callbacks(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     static char soon_tag[] = "soon";
     aio_handle *h = aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = lp_rec, .args = soon_tag});
     aio_timer_handle *th = aio_loop_call_later(
@@ -152,7 +105,7 @@ static void lp_close_running(void *loop)
 static void test_close_while_running(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_loop_set_debug(loop, false);
     soon(loop, lp_close_running, loop);
     assert_int_equal(aio_loop_run_forever(loop), 0);
@@ -170,7 +123,7 @@ static void test_close_while_running(void **state)
 static void test_closed_loop_refuses_to_run(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_future *fut = aio_loop_create_future(loop);
     assert_non_null(fut);
     assert_int_equal(aio_loop_close(loop), 0);
@@ -228,7 +181,7 @@ static void lp_reenter(void *arg)
 static void test_nested_and_other_loop_run(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     other_loop = aio_new_event_loop();
     assert_non_null(other_loop);
     soon(loop, lp_reenter, loop);
@@ -255,7 +208,7 @@ static void lp_run_closed(void *arg)
 static void test_run_closed_loop_inside_other(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     other_loop = aio_new_event_loop();
     assert_int_equal(aio_loop_close(other_loop), 0);
     soon(loop, lp_run_closed, NULL);
@@ -282,7 +235,7 @@ static void lp_check_running(void *arg)
 static void test_is_running_inside_and_outside(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     assert_int_equal(aio_loop_is_running(loop), 0);
     soon(loop, lp_check_running, loop);
     assert_int_equal(aio_loop_run_forever(loop), 0);
@@ -307,7 +260,7 @@ void lp_stop_and_schedule(void *arg)
 static void test_stop_mid_batch(void **state)
 {
     (void)state;
-    aio_loop *loop = the_loop = new_loop();
+    aio_loop *loop = the_loop = new_traced_loop(&T);
     soon(loop, lp_stop_and_schedule, "a");
     soon(loop, lp_rec, "b");
     soon(loop, lp_rec, "c");
@@ -326,7 +279,7 @@ static void test_stop_mid_batch(void **state)
 static void test_stop_before_run_forever(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     assert_int_equal(aio_loop_stop(loop), 0);
     assert_int_equal(aio_loop_stop(loop), 0); /* twice: still one iteration */
     soon(loop, lp_rec, "b");
@@ -365,7 +318,7 @@ void lp_resched(void *loop)
 static void test_stop_before_run_runs_one_iteration(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     resched_count = 0;
     soon(loop, lp_resched, loop);
     aio_loop_stop(loop);
@@ -402,7 +355,7 @@ void lp_cb2_schedules(void *loop)
 static void test_run_until_complete_result(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     the_future = aio_loop_create_future(loop);
     assert_non_null(the_future);
     soon(loop, lp_complete, loop);
@@ -432,7 +385,7 @@ void lp_complete_then_more(void *loop)
 static void test_run_until_complete_stops_one_iteration_later(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     the_future = aio_loop_create_future(loop);
     soon(loop, lp_complete_then_more, loop);
     assert_null(aio_loop_run_until_complete(loop, the_future));
@@ -449,7 +402,7 @@ static void test_run_until_complete_stops_one_iteration_later(void **state)
 static void test_run_until_complete_exception(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_future *fut = aio_loop_create_future(loop);
     aio_exc *exc = aio_exc_new(aio_ValueError, "bad");
     assert_int_equal(aio_future_set_exception(fut, exc), 0);
@@ -469,7 +422,7 @@ static void test_run_until_complete_exception(void **state)
 static void test_run_until_complete_cancelled(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_future *fut = aio_loop_create_future(loop);
     assert_int_equal(aio_future_cancel(fut, NULL), 1);
     assert_null(aio_loop_run_until_complete(loop, fut));
@@ -499,7 +452,7 @@ void lp_two_iterations(void *loop)
 static void test_run_until_complete_stopped_early(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_future *fut = aio_loop_create_future(loop);
     soon(loop, lp_stop, loop);
     assert_null(aio_loop_run_until_complete(loop, fut));
@@ -520,7 +473,7 @@ static void test_run_until_complete_stopped_early(void **state)
 static void test_run_until_complete_bad_futures(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_loop *loop2 = aio_new_event_loop();
     aio_future *fut = aio_loop_create_future(loop2);
     assert_null(aio_loop_run_until_complete(loop, fut));
@@ -594,7 +547,7 @@ void lp_interrupt(void *arg)
 static void test_system_exit_leaves_rest_of_batch(void **state)
 {
     (void)state;
-    aio_loop *loop = the_loop = new_loop();
+    aio_loop *loop = the_loop = new_traced_loop(&T);
     soon(loop, lp_exit, "a");
     soon(loop, lp_stop_and_schedule, "b"); /* also schedules d and stops */
     soon(loop, lp_rec, "c");
@@ -627,7 +580,7 @@ void lp_set_answer(void *arg)
 static void test_keyboard_interrupt_from_run_until_complete(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     the_future = aio_loop_create_future(loop);
     soon(loop, lp_interrupt, NULL);
     soon(loop, lp_set_answer, NULL);
@@ -691,7 +644,7 @@ static void test_debug_from_environment(void **state)
 static void test_set_debug_get_debug(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     assert_int_equal(aio_loop_set_debug(loop, true), 0);
     assert_int_equal(aio_loop_get_debug(loop), 1);
     assert_repr(loop, "<_UnixSelectorEventLoop running=False closed=False debug=True>");
@@ -756,7 +709,7 @@ static void test_slow_callback_warning(void **state)
     (void)state;
     log_capture cap = {0};
     aio_log_set_handler(capture_log, &cap);
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_loop_set_debug(loop, true);
     assert_int_equal(aio_loop_set_slow_callback_duration(loop, 0.01), 0);
     assert_true(aio_loop_slow_callback_duration(loop) == 0.01);
@@ -792,7 +745,7 @@ static void test_slow_callback_not_logged_without_debug(void **state)
     (void)state;
     log_capture cap = {0};
     aio_log_set_handler(capture_log, &cap);
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop(&T);
     aio_loop_set_debug(loop, false);
     assert_int_equal(aio_loop_set_slow_callback_duration(loop, 0.01), 0);
     soon(loop, lp_slow, NULL);

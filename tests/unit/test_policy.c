@@ -15,22 +15,6 @@
 
 /* --- helpers ------------------------------------------------------------- */
 
-static void check_no_exception(void)
-{
-    if (aio_err_occurred() != NULL) {
-        char *repr = aio_repr(aio_err_occurred());
-        fprintf(stderr, "unexpected exception: %s\n", repr);
-        free(repr);
-        fail();
-    }
-}
-
-static void close_loop(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-}
-
 /* Drops the default policy and everything it holds for this thread. */
 static void reset_policy(void)
 {
@@ -53,12 +37,6 @@ static void look(void *arg)
     aio_loop_stop(s->loop);
 }
 
-static void call_soon(aio_loop *loop, aio_callback cb, void *arg)
-{
-    assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = cb,
-                                                                         .args = arg}));
-}
-
 /* --- the running loop ------------------------------------------------------ */
 
 static void test_get_running_loop(void **state)
@@ -74,7 +52,7 @@ static void test_get_running_loop(void **state)
     assert_raised(aio_RuntimeError, "no running event loop");
 
     seen s = {.loop = loop};
-    call_soon(loop, look, &s);
+    soon(loop, look, &s);
     assert_int_equal(aio_loop_run_forever(loop), 0);
     assert_ptr_equal(s.running, loop);
     assert_ptr_equal(s.current, loop);
@@ -82,8 +60,7 @@ static void test_get_running_loop(void **state)
     /* Cleared after run_forever(). */
     assert_null(aio_get_running_loop());
     assert_raised(aio_RuntimeError, "no running event loop");
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void raise_keyboard_interrupt(void *arg)
@@ -97,14 +74,13 @@ static void test_running_loop_cleared_after_exception(void **state)
     (void)state;
     aio_loop *loop = aio_new_event_loop();
     assert_non_null(loop);
-    call_soon(loop, raise_keyboard_interrupt, NULL);
+    soon(loop, raise_keyboard_interrupt, NULL);
     assert_int_equal(aio_loop_run_forever(loop), -1);
     assert_raised(aio_KeyboardInterrupt, "");
     assert_int_equal(aio_loop_is_running(loop), 0);
     assert_null(aio_get_running_loop());
     assert_raised(aio_RuntimeError, "no running event loop");
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* The running loop is per thread: another thread sees none. */
@@ -127,9 +103,7 @@ typedef struct nested {
 static void check_other_thread_and_nested(void *arg)
 {
     nested *n = arg;
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, running_in_thread, &n->t), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    run_in_thread(running_in_thread, &n->t);
     /* Another loop cannot run inside this one. */
     assert_int_equal(aio_loop_run_forever(n->other), -1);
     assert_raised(aio_RuntimeError, "Cannot run the event loop while another loop is running");
@@ -144,12 +118,11 @@ static void test_running_loop_is_per_thread(void **state)
     nested n = {.loop = aio_new_event_loop(), .other = aio_new_event_loop()};
     assert_non_null(n.loop);
     assert_non_null(n.other);
-    call_soon(n.loop, check_other_thread_and_nested, &n);
+    soon(n.loop, check_other_thread_and_nested, &n);
     assert_int_equal(aio_loop_run_forever(n.loop), 0);
     assert_string_equal(n.t.text, "NULL:no running event loop");
     close_loop(n.loop);
-    close_loop(n.other);
-    assert_no_leaks();
+    finish(n.other);
 }
 
 /* --- get_event_loop / set_event_loop with the default policy ------------- */
@@ -169,7 +142,7 @@ static void test_get_event_loop_creates_once_in_main_thread(void **state)
 
     /* It is a working loop. */
     seen s = {.loop = l1};
-    call_soon(l1, look, &s);
+    soon(l1, look, &s);
     assert_int_equal(aio_loop_run_forever(l1), 0);
     assert_ptr_equal(s.running, l1);
     assert_ptr_equal(aio_get_event_loop(), l1);
@@ -223,7 +196,7 @@ static void test_get_event_loop_returns_running_loop(void **state)
     assert_int_equal(aio_set_event_loop(current), 0);
 
     seen s = {.loop = other};
-    call_soon(other, look, &s);
+    soon(other, look, &s);
     assert_int_equal(aio_loop_run_forever(other), 0);
     assert_ptr_equal(s.running, other);
     assert_ptr_equal(s.current, other);
@@ -260,13 +233,6 @@ static void *get_in_thread(void *arg)
     return NULL;
 }
 
-static void run_in_thread(thread_probe *p)
-{
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, get_in_thread, p), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
-}
-
 static void test_get_event_loop_in_other_threads(void **state)
 {
     (void)state;
@@ -275,7 +241,7 @@ static void test_get_event_loop_in_other_threads(void **state)
     assert_non_null(main_loop);
 
     thread_probe p1 = {0};
-    run_in_thread(&p1);
+    run_in_thread(get_in_thread, &p1);
     assert_null(p1.got[0]);
     assert_null(p1.got[1]);
     assert_string_equal(p1.message[0],
@@ -285,7 +251,7 @@ static void test_get_event_loop_in_other_threads(void **state)
 
     /* The next thread Python did not start is Dummy-2. */
     thread_probe p2 = {0};
-    run_in_thread(&p2);
+    run_in_thread(get_in_thread, &p2);
     assert_string_equal(p2.message[0],
                         "RuntimeErrorThere is no current event loop in thread 'Dummy-2'.");
 
@@ -293,7 +259,7 @@ static void test_get_event_loop_in_other_threads(void **state)
     aio_loop *loop = aio_new_event_loop();
     assert_non_null(loop);
     thread_probe p3 = {.set = loop};
-    run_in_thread(&p3);
+    run_in_thread(get_in_thread, &p3);
     assert_ptr_equal(p3.got[0], loop);
     assert_ptr_equal(p3.got[1], loop);
     assert_string_equal(p3.message[0], "");
@@ -430,7 +396,7 @@ static void test_custom_policy(void **state)
     /* A running loop wins without asking the policy. */
     mine.t.text[0] = '\0';
     seen s = {.loop = loop};
-    call_soon(loop, look, &s);
+    soon(loop, look, &s);
     assert_int_equal(aio_loop_run_forever(loop), 0);
     assert_ptr_equal(s.current, loop);
     assert_string_equal(mine.t.text, "");
@@ -454,8 +420,7 @@ static void test_custom_policy(void **state)
     assert_int_equal(aio_loop_close(fresh), 0);
     reset_policy();
     aio_decref(mine.loop);
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_policy_methods_left_null(void **state)
@@ -480,13 +445,12 @@ static void test_policy_methods_left_null(void **state)
     assert_non_null(loop);
     assert_int_equal(aio_set_event_loop_policy(&empty), 0);
     seen s = {.loop = loop};
-    call_soon(loop, look, &s);
+    soon(loop, look, &s);
     assert_int_equal(aio_loop_run_forever(loop), 0);
     assert_ptr_equal(s.current, loop);
 
     assert_int_equal(aio_set_event_loop_policy(NULL), 0);
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static const struct CMUnitTest tests[] = {

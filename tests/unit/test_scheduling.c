@@ -16,68 +16,6 @@
 
 static trace T;
 
-static void check_no_exception(void)
-{
-    if (aio_err_occurred() != NULL) {
-        char *repr = aio_repr(aio_err_occurred());
-        fprintf(stderr, "unexpected exception: %s\n", repr);
-        free(repr);
-        fail();
-    }
-}
-
-static aio_loop *new_loop(void)
-{
-    memset(&T, 0, sizeof T);
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    aio_loop_set_debug(loop, false);
-    check_no_exception();
-    return loop;
-}
-
-static void finish(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-    assert_no_leaks();
-}
-
-static aio_handle *soon(aio_loop *loop, aio_callback cb, void *arg)
-{
-    aio_handle *h = aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = cb, .args = arg});
-    assert_non_null(h);
-    return h;
-}
-
-static void run(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_run_forever(loop), 0);
-    check_no_exception();
-}
-
-static void assert_repr(const void *obj, const char *expected)
-{
-    char *repr = aio_repr(obj);
-    assert_non_null(repr);
-    assert_string_equal(repr, expected);
-    free(repr);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Global so that reprs and messages name them. */
 void sc_rec(void *arg)
 {
@@ -145,7 +83,7 @@ static void test_call_soon_fifo(void **state)
 {
     (void)state;
     static const char *names[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     for (int i = 0; i < 10; i++)
         soon(loop, sc_rec, (void *)names[i]);
     soon(loop, sc_stop, loop);
@@ -169,7 +107,7 @@ void sc_count(void *arg)
 static void test_call_soon_fifo_large(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     counter_value = counter_errors = 0;
     for (intptr_t i = 0; i < 5000; i++)
         soon(loop, sc_count, (void *)i);
@@ -197,7 +135,7 @@ void sc_chain(void *arg)
 static void test_snapshot_rule(void **state)
 {
     (void)state;
-    aio_loop *loop = the_loop = new_loop();
+    aio_loop *loop = the_loop = new_traced_loop_nodebug(&T);
     chain_runs = 0;
     soon(loop, sc_chain, "A");
     soon(loop, sc_chain, "B");
@@ -233,7 +171,7 @@ void sc_e(void *arg)
 static void test_call_later_zero_runs_after_call_soon_same_iteration(void **state)
 {
     (void)state;
-    aio_loop *loop = the_loop = new_loop();
+    aio_loop *loop = the_loop = new_traced_loop_nodebug(&T);
     soon(loop, sc_e, NULL);
     run(loop);
     assert_string_equal(T.text, "e b c stop ");
@@ -243,7 +181,7 @@ static void test_call_later_zero_runs_after_call_soon_same_iteration(void **stat
 static void test_call_soon_returns_pending_handle(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     static char tag[] = "tag";
     aio_handle *h = soon(loop, sc_rec, tag);
     assert_int_equal(aio_handle_cancelled(h), 0);
@@ -275,7 +213,7 @@ static void test_call_soon_null_self_and_closed(void **state)
     assert_raised(aio_TypeError, "descriptor 'call_soon' for 'BaseEventLoop' objects doesn't "
                                  "apply to a 'NoneType' object");
 
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_int_equal(aio_loop_close(loop), 0);
     assert_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = sc_rec}));
     assert_raised(aio_RuntimeError, "Event loop is closed");
@@ -300,7 +238,7 @@ static void test_null_callback_reported_when_run(void **state)
 {
     (void)state;
     handler_capture cap = {0};
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_int_equal(aio_loop_set_exception_handler(loop, capture_handler, &cap), 0);
     aio_handle *h1 = aio_loop_call_soon(loop, NULL); /* NULL args: all defaults */
     assert_non_null(h1);
@@ -350,7 +288,7 @@ static void test_null_callback_default_handler_log(void **state)
     (void)state;
     log_capture cap = {0};
     aio_log_set_handler(capture_log, &cap);
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_non_null(aio_loop_call_soon(loop, NULL));
     aio_loop_stop(loop);
     run(loop);
@@ -377,7 +315,7 @@ static void test_callback_exception_reported(void **state)
     (void)state;
     log_capture cap = {0};
     aio_log_set_handler(capture_log, &cap);
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     soon(loop, sc_raise, (void *)(intptr_t)42);
     soon(loop, sc_rec, "next");
     soon(loop, sc_stop, loop);
@@ -396,7 +334,7 @@ static void test_callback_exception_reported(void **state)
 static void test_null_callback_debug_raises_at_once(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_loop_set_debug(loop, true);
     assert_null(aio_loop_call_soon(loop, NULL));
     assert_raised(aio_TypeError, "a callable object was expected by call_soon(), got None");
@@ -466,9 +404,7 @@ void sc_call_from_thread(void *loop)
 {
     memset(&foreign, 0, sizeof foreign);
     foreign.loop = loop;
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, foreign_calls, &foreign), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    run_in_thread(foreign_calls, &foreign);
     aio_loop_stop(loop);
 }
 
@@ -477,7 +413,7 @@ static void test_debug_wrong_thread(void **state)
     (void)state;
     static const char *const thread_msg =
         "Non-thread-safe operation invoked on an event loop other than the current one";
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_loop_set_debug(loop, true);
     soon(loop, sc_call_from_thread, loop);
     run(loop);
@@ -498,9 +434,7 @@ static void test_debug_wrong_thread(void **state)
     /* A loop that is not running has no thread to check against. */
     memset(&foreign, 0, sizeof foreign);
     foreign.loop = loop;
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, foreign_calls, &foreign), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    run_in_thread(foreign_calls, &foreign);
     assert_int_equal(foreign.n, 4);
     for (int i = 0; i < 4; i++) {
         assert_null(foreign.types[i]);
@@ -519,7 +453,7 @@ static void test_debug_wrong_thread(void **state)
 static void test_no_thread_check_without_debug(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     soon(loop, sc_call_from_thread, loop);
     run(loop);
     assert_int_equal(foreign.n, 4);
@@ -574,16 +508,16 @@ void sc_timeout_stop(void *loop)
 static void test_call_soon_threadsafe_wakes_blocked_loop(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_timer_handle *far = aio_loop_call_later(
         loop, &(aio_loop_call_later_args){.delay = 10, .callback = sc_timeout_stop, .args = loop});
     assert_non_null(far);
     waker w = {.loop = loop, .delay_ms = 30, .loop_thread = pthread_self()};
     pthread_t thread;
-    double t0 = now();
+    double t0 = monotonic_now();
     assert_int_equal(pthread_create(&thread, NULL, wake_later, &w), 0);
     run(loop);
-    double elapsed = now() - t0;
+    double elapsed = monotonic_now() - t0;
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(atomic_load(&w.call_failed), 0);
     assert_string_equal(T.text, "woken ");
@@ -597,16 +531,14 @@ static void test_call_soon_threadsafe_wakes_blocked_loop(void **state)
 static void test_call_soon_threadsafe_before_run(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_non_null(aio_loop_call_later(
         loop, &(aio_loop_call_later_args){.delay = 10, .callback = sc_timeout_stop, .args = loop}));
     waker w = {.loop = loop, .delay_ms = 0, .loop_thread = pthread_self()};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, wake_later, &w), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
-    double t0 = now();
+    run_in_thread(wake_later, &w);
+    double t0 = monotonic_now();
     run(loop);
-    assert_true(now() - t0 < 5.0);
+    assert_true(monotonic_now() - t0 < 5.0);
     assert_string_equal(T.text, "woken ");
     assert_int_equal(atomic_load(&w.ran_in_loop_thread), 1);
     finish(loop);
@@ -623,15 +555,13 @@ static void *threadsafe_on_closed(void *arg)
 static void test_call_soon_threadsafe_closed_loop(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_int_equal(aio_loop_close(loop), 0);
     assert_null(aio_loop_call_soon_threadsafe(
         loop, &(aio_loop_call_soon_threadsafe_args){.callback = sc_rec}));
     assert_raised(aio_RuntimeError, "Event loop is closed");
     thread_result r = {.loop = loop};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, threadsafe_on_closed, &r), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    run_in_thread(threadsafe_on_closed, &r);
     assert_int_equal(r.n, 1);
     assert_true(r.types[0] == aio_RuntimeError);
     assert_string_equal(r.messages[0], "Event loop is closed");
@@ -662,7 +592,7 @@ void sc_mix(void *arg)
 static void test_call_soon_threadsafe_order_with_call_soon(void **state)
 {
     (void)state;
-    aio_loop *loop = the_loop = new_loop();
+    aio_loop *loop = the_loop = new_traced_loop_nodebug(&T);
     soon(loop, sc_rec, "a");
     threadsafe(loop, sc_rec, "b");
     soon(loop, sc_rec, "c");
@@ -725,7 +655,7 @@ void sc_never(void *loop)
 static void test_call_soon_threadsafe_many_threads(void **state)
 {
     (void)state;
-    aio_loop *loop = the_loop = new_loop();
+    aio_loop *loop = the_loop = new_traced_loop_nodebug(&T);
     memset(seen, 0, sizeof seen);
     order_errors = total_seen = 0;
     /* A safety net: a lost wakeup ends the test instead of hanging it. */
@@ -754,11 +684,9 @@ static void test_call_soon_threadsafe_many_threads(void **state)
 static void test_call_soon_threadsafe_pending_at_close(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     waker w = {.loop = loop, .delay_ms = 0, .loop_thread = pthread_self()};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, wake_later, &w), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    run_in_thread(wake_later, &w);
     assert_int_equal(atomic_load(&w.call_failed), 0);
     finish(loop);
     assert_string_equal(T.text, "");

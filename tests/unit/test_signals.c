@@ -20,40 +20,6 @@
 
 /* --- helpers ------------------------------------------------------------- */
 
-static void check_no_exception(void)
-{
-    if (aio_err_occurred() != NULL) {
-        char *repr = aio_repr(aio_err_occurred());
-        fprintf(stderr, "unexpected exception: %s\n", repr);
-        free(repr);
-        fail();
-    }
-}
-
-static aio_loop *new_loop(void)
-{
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    return loop;
-}
-
-static void close_loop(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-}
-
-static void run(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_run_forever(loop), 0);
-    check_no_exception();
-}
-
-static void stop_cb(void *arg)
-{
-    aio_loop_stop(arg);
-}
-
 static void *handler_of(int sig)
 {
     struct sigaction sa;
@@ -64,11 +30,6 @@ static void *handler_of(int sig)
 static void assert_default(int sig)
 {
     assert_ptr_equal(handler_of(sig), (void *)SIG_DFL);
-}
-
-static void noop(void *arg)
-{
-    (void)arg;
 }
 
 /* A chain of call_soon() counting iterations (1 for the first), which
@@ -242,8 +203,7 @@ static void test_removed_before_dispatch_does_not_run(void **state)
     run_chain(&c, 5);
     assert_string_equal(c.t.text, "");
     assert_int_equal(usr2.calls, 0);
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* A signal flagged for a first loop's pipe is not taken for one in the next
@@ -280,13 +240,6 @@ static void drain_and_mark(void *arg)
     trace_add(&p->c->t, "r ");
 }
 
-static void run_one_iteration(aio_loop *loop)
-{
-    assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = stop_cb,
-                                                                         .args = loop}));
-    run(loop);
-}
-
 static void test_signal_seen_by_real_poll_then_skipped_polls(void **state)
 {
     (void)state;
@@ -302,8 +255,8 @@ static void test_signal_seen_by_real_poll_then_skipped_polls(void **state)
     assert_int_equal(aio_loop_add_reader(loop, sp[0], drain_and_mark, &r), 0);
     raise(SIGUSR1);
     assert_int_equal(write(sp[1], "z", 1), 1);
-    run_one_iteration(loop);
-    run_one_iteration(loop);
+    run_one_iteration_via_stop_cb(loop);
+    run_one_iteration_via_stop_cb(loop);
     assert_int_equal(aio_loop_remove_reader(loop, sp[0]), 1);
 
     c.kill_at = 1;
@@ -333,8 +286,7 @@ static void test_replace_handler(void **state)
     /* One registration for the signal. */
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGUSR1), 1);
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGUSR1), 0);
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_remove_restores_default(void **state)
@@ -388,8 +340,7 @@ static void test_handler_removes_itself(void **state)
     run(loop);
     assert_int_equal((intptr_t)seen_arg, 1);
     assert_default(SIGUSR2);
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* --- bad input --------------------------------------------------------------- */
@@ -414,8 +365,7 @@ static void test_invalid_signal_numbers(void **state)
     assert_int_equal(aio_loop_remove_signal_handler(loop, NSIG - 1), 1);
     assert_default(1);
     assert_default(NSIG - 1);
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_uncatchable_signals(void **state)
@@ -478,19 +428,12 @@ static void *add_from_thread(void *arg)
     return NULL;
 }
 
-static void add_in_thread(thread_result *r)
-{
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, add_from_thread, r), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
-}
-
 static void test_non_main_thread(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
     thread_result r = {.loop = loop, .sig = SIGUSR1};
-    add_in_thread(&r);
+    run_in_thread(add_from_thread, &r);
     assert_int_equal(r.rc, -1);
     assert_ptr_equal(r.type, aio_RuntimeError);
     assert_string_equal(r.message,
@@ -499,19 +442,18 @@ static void test_non_main_thread(void **state)
 
     /* The signal number is checked first, SIGKILL is valid. */
     r = (thread_result){.loop = loop, .sig = 0};
-    add_in_thread(&r);
+    run_in_thread(add_from_thread, &r);
     assert_ptr_equal(r.type, aio_ValueError);
     assert_string_equal(r.message, "invalid signal number 0");
     r = (thread_result){.loop = loop, .sig = SIGKILL};
-    add_in_thread(&r);
+    run_in_thread(add_from_thread, &r);
     assert_ptr_equal(r.type, aio_RuntimeError);
     assert_string_equal(r.message,
                         "set_wakeup_fd only works in main thread of the main interpreter");
 
     /* Nothing was registered. */
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGUSR1), 0);
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static void test_closed_loop(void **state)
@@ -536,7 +478,7 @@ static void test_closed_loop(void **state)
 
     /* Closed from another thread's point of view too: closed comes first. */
     thread_result r = {.loop = loop, .sig = SIGUSR1};
-    add_in_thread(&r);
+    run_in_thread(add_from_thread, &r);
     assert_ptr_equal(r.type, aio_RuntimeError);
     assert_string_equal(r.message, "Event loop is closed");
 

@@ -56,19 +56,6 @@ static void *executor_func(void *arg)
     return arg;
 }
 
-static aio_loop *new_loop(void)
-{
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    return loop;
-}
-
-static void close_loop(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-}
-
 /* --- loop coroutines: NULL instead of a future ---------------------------- */
 
 static void test_loop_coroutine_stubs(void **state)
@@ -151,8 +138,7 @@ static void test_loop_method_stubs(void **state)
     STUB_PTR(aio_loop_run_in_executor(loop, FAKE_EXECUTOR, executor_func, &loop),
              "loop.run_in_executor()");
     STUB_INT(aio_loop_set_default_executor(loop, FAKE_EXECUTOR), "loop.set_default_executor()");
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 /* A closed loop does not change the answer of a stub. */
@@ -296,8 +282,7 @@ static void test_argument_checks_before_stub(void **state)
     assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
     assert_null(aio_transport_get_pipe_transport(FAKE_TRANSPORT, AIO_NONE));
     assert_raised(aio_TypeError, "get_pipe_transport() argument 'fd' must not be None");
-    close_loop(loop);
-    assert_no_leaks();
+    finish(loop);
 }
 
 static const struct CMUnitTest tests[] = {

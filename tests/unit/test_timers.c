@@ -16,46 +16,6 @@
 
 static trace T;
 
-static void check_no_exception(void)
-{
-    if (aio_err_occurred() != NULL) {
-        char *repr = aio_repr(aio_err_occurred());
-        fprintf(stderr, "unexpected exception: %s\n", repr);
-        free(repr);
-        fail();
-    }
-}
-
-static aio_loop *new_loop(void)
-{
-    memset(&T, 0, sizeof T);
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    aio_loop_set_debug(loop, false);
-    check_no_exception();
-    return loop;
-}
-
-static void finish(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_close(loop), 0);
-    aio_decref(loop);
-    assert_no_leaks();
-}
-
-static void run(aio_loop *loop)
-{
-    assert_int_equal(aio_loop_run_forever(loop), 0);
-    check_no_exception();
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void tm_rec(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
@@ -75,14 +35,6 @@ static aio_timer_handle *later(aio_loop *loop, double delay, aio_callback cb, vo
     return h;
 }
 
-static aio_timer_handle *at(aio_loop *loop, double when, aio_callback cb, void *arg)
-{
-    aio_timer_handle *h = aio_loop_call_at(
-        loop, &(aio_loop_call_at_args){.when = when, .callback = cb, .args = arg});
-    assert_non_null(h);
-    return h;
-}
-
 /* --- ordering -------------------------------------------------------------- */
 
 /* Timers fire in the order of their deadlines (time() at the call plus
@@ -93,7 +45,7 @@ static void test_call_later_order(void **state)
     (void)state;
     static const char *const names[] = {"30ms", "10ms", "20ms", "0ms"};
     static const double delays[] = {0.03, 0.01, 0.02, 0.0};
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     double when[4];
     for (int i = 0; i < 4; i++) {
         double before = aio_loop_time(loop);
@@ -128,7 +80,7 @@ static void test_call_later_order(void **state)
 static void test_call_at_order(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     double t = aio_loop_time(loop);
     at(loop, t + 0.02, tm_rec, "t+20ms");
     at(loop, t - 1.0, tm_rec, "t-1");
@@ -146,7 +98,7 @@ static void test_call_at_order(void **state)
 static void test_negative_delay(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     double t0 = aio_loop_time(loop);
     aio_timer_handle *h1 = later(loop, -1.0, tm_rec, "-1");
     aio_timer_handle *h2 = later(loop, -2.0, tm_rec, "-2");
@@ -175,7 +127,7 @@ void tm_when(void *arg)
 static void test_timer_not_early(void **state)
 {
     (void)state;
-    aio_loop *loop = when_loop = new_loop();
+    aio_loop *loop = when_loop = new_traced_loop_nodebug(&T);
     fired = 0;
     aio_timer_handle *h[3];
     h[0] = later(loop, 0.015, tm_when, (void *)(intptr_t)0);
@@ -198,10 +150,10 @@ static void test_timer_not_early(void **state)
 static void test_time_is_monotonic(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
-    double before = mono();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
+    double before = monotonic_now();
     double t = aio_loop_time(loop);
-    double after = mono();
+    double after = monotonic_now();
     /* time.monotonic(): CLOCK_MONOTONIC seconds. */
     assert_true(t >= before - 1e-6 && t <= after + 1e-6);
     double prev = t;
@@ -224,7 +176,7 @@ static void test_time_is_monotonic(void **state)
 static void test_when_values(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_true(aio_timer_handle_when(at(loop, 12345.678, tm_rec, "a")) == 12345.678);
     assert_true(aio_timer_handle_when(at(loop, 5.0, tm_rec, "b")) == 5.0);
     assert_true(aio_timer_handle_when(at(loop, -3.5, tm_rec, "c")) == -3.5);
@@ -251,7 +203,7 @@ static void test_when_values(void **state)
 static void test_none_delay_and_when(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_null(aio_loop_call_later(
         loop, &(aio_loop_call_later_args){.delay = AIO_NONE, .callback = tm_rec}));
     assert_raised(aio_TypeError, "delay must not be None");
@@ -283,7 +235,7 @@ static void test_timers_null_self_and_closed(void **state)
     assert_raised(aio_TypeError, "descriptor 'call_later' for 'BaseEventLoop' objects doesn't "
                                  "apply to a 'NoneType' object");
 
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     assert_int_equal(aio_loop_close(loop), 0);
     assert_null(aio_loop_call_later(loop, &(aio_loop_call_later_args){.delay = 1,
                                                                       .callback = tm_rec}));
@@ -329,7 +281,7 @@ static void test_null_args_and_null_callback(void **state)
 {
     (void)state;
     handler_capture cap = {0};
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_loop_set_exception_handler(loop, capture_handler, &cap);
     double t0 = aio_loop_time(loop);
     aio_timer_handle *h = aio_loop_call_later(loop, NULL);
@@ -395,7 +347,7 @@ static void expect_order(const int *order, size_t n)
 static void test_equal_deadlines_heap_order(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     double t = aio_loop_time(loop);
     for (int i = 0; i < 12; i++)
         at(loop, t, tm_rec, (void *)NUM[i]);
@@ -417,7 +369,7 @@ static void test_equal_deadlines_heap_order(void **state)
 static void test_equal_deadlines_heap_order_with_later_timer(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     double t = aio_loop_time(loop) + 0.01;
     for (int i = 0; i < 12; i++)
         at(loop, t, tm_rec, (void *)NUM[i]);
@@ -442,7 +394,7 @@ void tm_cancel_victim(void *arg)
 static void test_cancel_due_timer(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     double t = aio_loop_time(loop);
     at(loop, t, tm_cancel_victim, "first");   /* heap order: first, then second */
     victim = at(loop, t, tm_rec, "second");
@@ -510,7 +462,7 @@ static void test_purge_rebuild_over_100_timers(void **state)
 {
     (void)state;
     fill_even_odd();
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     purge_scenario(loop, 101, evens, 51, 1, REBUILT_101_51,
                    sizeof REBUILT_101_51 / sizeof(int));
     /* The rebuild reset the count: 50 of 101 next time do not rebuild. */
@@ -525,7 +477,7 @@ static void test_purge_head_pops_uncount(void **state)
 {
     (void)state;
     fill_even_odd();
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     double t = aio_loop_time(loop);
     for (int i = 0; i < 60; i++)
         assert_int_equal(aio_handle_cancel(at(loop, t + 100.0, tm_rec, "far")), 0);
@@ -540,7 +492,7 @@ static void test_purge_head_only_at_half(void **state)
 {
     (void)state;
     fill_even_odd();
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     purge_scenario(loop, 101, odds, 50, 1, HEAD_101_50, sizeof HEAD_101_50 / sizeof(int));
     finish(loop);
 
@@ -549,7 +501,7 @@ static void test_purge_head_only_at_half(void **state)
         101, 99, 97, 95, 93, 91, 89, 87, 85, 83, 81, 79, 77, 75, 73, 71, 69,
         67,  65, 61, 63, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35,
         33,  29, 31, 27, 25, 23, 21, 19, 17, 13, 15, 11, 9,  5,  7,  1,  3};
-    loop = new_loop();
+    loop = new_traced_loop_nodebug(&T);
     purge_scenario(loop, 102, evens, 51, 1, head_102_51, sizeof head_102_51 / sizeof(int));
     finish(loop);
 }
@@ -568,7 +520,7 @@ static void test_purge_head_only_up_to_100_timers(void **state)
     static const int order[] = {99, 97, 95, 93, 91, 89, 87, 85, 83, 81, 79, 77, 75, 73,
                                 71, 69, 67, 65, 61, 63, 59, 57, 55, 53, 51, 49, 47, 45,
                                 43, 41, 39, 37, 35, 33, 29, 31, 27, 25, 23, 21};
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     purge_scenario(loop, 100, cancel, 60, 1, order, sizeof order / sizeof(int));
     finish(loop);
 }
@@ -578,7 +530,7 @@ static void test_purge_double_cancel_counts_once(void **state)
 {
     (void)state;
     fill_even_odd();
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     purge_scenario(loop, 101, odds, 50, 2, HEAD_101_50, sizeof HEAD_101_50 / sizeof(int));
     finish(loop);
 }
@@ -591,7 +543,7 @@ static void test_purge_cancelled_count_carries_over(void **state)
 {
     (void)state;
     fill_even_odd();
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     static const int first[] = {9, 5, 7, 1, 3};
     purge_scenario(loop, 10, evens, 5, 1, first, 5);
     static const int rebuilt[] = {
@@ -607,7 +559,7 @@ static void test_purge_cancelled_count_carries_over(void **state)
 static void test_purge_then_wait_for_next_timer(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop();
+    aio_loop *loop = new_traced_loop_nodebug(&T);
     aio_timer_handle *far[150];
     for (int i = 0; i < 150; i++)
         far[i] = later(loop, 100.0 + i, tm_rec, "far");
