@@ -177,21 +177,11 @@ int aio__loop_remove_writer(aio_loop *loop, int fd)
     return remove_handle(loop, fd, false);
 }
 
-/* _add_callback(): the ready queue takes a reference. Out of memory, the
- * readiness is dropped; the level-triggered poll reports it again. */
-static void queue_handle(aio_loop *loop, aio_handle *handle)
-{
-    if (aio__loop_ready_push(loop, handle) == 0)
-        aio__incref(handle);
-    else
-        aio_err_clear();
-}
-
 /* _process_events: queue each ready descriptor's reader, then writer. */
 void aio__io_dispatch(aio_loop *loop)
 {
     if (loop->self_readable)
-        aio__loop_queue_self_reader(loop);
+        aio__loop_add_callback(loop, loop->self_reader);
     size_t n = loop->io_events_len;
     for (size_t i = 0; i < n; i++) {
         int fd = loop->io_events[i].fd;
@@ -204,14 +194,14 @@ void aio__io_dispatch(aio_loop *loop)
                 remove_handle(loop, fd, true);
                 watch = watch_find(loop, fd);
             } else {
-                queue_handle(loop, watch->reader);
+                aio__loop_add_callback(loop, watch->reader);
             }
         }
         if (watch != NULL && (revents & EV_WRITE) && watch->writer != NULL) {
             if (watch->writer->cancelled)
                 remove_handle(loop, fd, false);
             else
-                queue_handle(loop, watch->writer);
+                aio__loop_add_callback(loop, watch->writer);
         }
     }
     loop->io_events_len = 0;

@@ -365,13 +365,6 @@ static int run_once(aio_loop *loop)
     return 0;
 }
 
-/* Queues the self-pipe's reader, as the selector would for its fd. */
-void aio__loop_queue_self_reader(aio_loop *loop)
-{
-    if (aio__ready_append(loop, loop->self_reader) == 0)
-        aio__incref(loop->self_reader);
-}
-
 /* --- Running and stopping ---------------------------------------------------- */
 
 static int check_running(aio_loop *loop)
@@ -519,21 +512,34 @@ int aio__loop_close(aio_loop *loop)
 
 /* --- Scheduling -------------------------------------------------------------- */
 
-aio_handle *aio__loop_call_soon(aio_loop *loop, const aio__loop_call_soon_args *args)
+/* What call_soon() and call_at() check first: the loop is open and, in
+ * debug mode, called from its own thread with a callback. */
+static inline int check_schedule(aio_loop *loop, aio_callback callback, const char *method)
 {
     if (aio__loop_check_closed(loop) < 0)
-        return NULL;
+        return -1;
     if (AIO_UNLIKELY(loop->debug) &&
-        (aio__loop_check_thread(loop) < 0 || check_callback(args->callback, "call_soon") < 0))
-        return NULL;
-    aio_handle *handle = aio__handle_new(loop, args->callback, args->args, args->context);
-    if (handle == NULL)
-        return NULL;
-    if (aio__loop_ready_push(loop, handle) < 0) {
+        (aio__loop_check_thread(loop) < 0 || check_callback(callback, method) < 0))
+        return -1;
+    return 0;
+}
+
+/* Queues a new handle (its reference goes to the ready queue) and returns
+ * it borrowed; NULL when it could not be made or queued. */
+static inline aio_handle *schedule(aio_loop *loop, aio_handle *handle)
+{
+    if (handle != NULL && aio__loop_ready_push(loop, handle) < 0) {
         aio__decref(handle);
         return NULL;
     }
     return handle;
+}
+
+aio_handle *aio__loop_call_soon(aio_loop *loop, const aio__loop_call_soon_args *args)
+{
+    if (check_schedule(loop, args->callback, "call_soon") < 0)
+        return NULL;
+    return schedule(loop, aio__handle_new(loop, args->callback, args->args, args->context));
 }
 
 int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
@@ -543,14 +549,7 @@ int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn, aio_future *f
         aio__ctxmap_decref(map);
         return -1;
     }
-    aio_handle *handle = aio__handle_new_done(loop, fn, future, arg, map, context);
-    if (handle == NULL)
-        return -1;
-    if (aio__loop_ready_push(loop, handle) < 0) {
-        aio__decref(handle);
-        return -1;
-    }
-    return 0;
+    return schedule(loop, aio__handle_new_done(loop, fn, future, arg, map, context)) ? 0 : -1;
 }
 
 aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
@@ -566,11 +565,7 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
     if (loop->running && pthread_equal(loop->thread, pthread_self())) {
         /* On the loop's own thread this is call_soon() plus a wakeup that
          * the running loop does not need. */
-        if (aio__loop_ready_push(loop, handle) < 0) {
-            aio__decref(handle);
-            return NULL;
-        }
-        return handle;
+        return schedule(loop, handle);
     }
     pthread_mutex_lock(&loop->incoming_lock);
     if (atomic_load(&loop->closed)) {
@@ -600,10 +595,7 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
 static aio_timer_handle *call_at(aio_loop *loop, double when, aio_callback callback,
                                  void *arg, aio_context *context)
 {
-    if (aio__loop_check_closed(loop) < 0)
-        return NULL;
-    if (AIO_UNLIKELY(loop->debug) &&
-        (aio__loop_check_thread(loop) < 0 || check_callback(callback, "call_at") < 0))
+    if (check_schedule(loop, callback, "call_at") < 0)
         return NULL;
     aio_handle *timer = aio__handle_new(loop, callback, arg, context);
     if (timer == NULL)

@@ -158,8 +158,6 @@ struct aio_loop {
 
 /* A new loop (new_event_loop() without the policy). */
 AIO_INTERNAL aio_loop *aio__loop_new(void);
-/* Queues the self-pipe's reader handle (an I/O callback). */
-AIO_INTERNAL void aio__loop_queue_self_reader(aio_loop *loop);
 
 /* Monotonic time in seconds: loop.time(). */
 AIO_INTERNAL double aio__monotonic(void);
@@ -197,6 +195,19 @@ static inline int aio__loop_ready_push(aio_loop *loop, aio_handle *handle)
         aio__loop_take_incoming(loop);
     return aio__ready_append(loop, handle);
 }
+
+/* _add_callback(): queues a handle that stays registered (a reader, a
+ * writer, a signal handler), taking a reference. Out of memory the event is
+ * dropped, as a full poll would: -1, with no exception left set. */
+static inline int aio__loop_add_callback(aio_loop *loop, aio_handle *handle)
+{
+    if (AIO_UNLIKELY(aio__loop_ready_push(loop, handle) < 0)) {
+        aio_err_clear();
+        return -1;
+    }
+    aio__incref(handle);
+    return 0;
+}
 /* Schedules done_callback(future, arg) with the given context. */
 AIO_INTERNAL int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn,
                                           aio_future *future, void *arg,
@@ -221,6 +232,8 @@ AIO_INTERNAL void aio__signals_dispatch(aio_loop *loop, const unsigned char *byt
 AIO_INTERNAL bool aio__signals_pending(aio_loop *loop);
 AIO_INTERNAL void aio__signals_close(aio_loop *loop);
 
+/* True in the process's main thread (policy.c). */
+AIO_INTERNAL bool aio__in_main_thread(void);
 /* The running loop of this thread (policy.c). */
 AIO_INTERNAL aio_loop *aio__running_loop(void);
 AIO_INTERNAL void aio__set_running_loop(aio_loop *loop);

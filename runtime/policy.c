@@ -11,6 +11,12 @@
 #include "impl.h"
 #include "loop.h"
 
+/* threading.main_thread(): the process's first thread. */
+bool aio__in_main_thread(void)
+{
+    return (pid_t)syscall(SYS_gettid) == getpid();
+}
+
 /* --- The running loop: per thread, tagged with the process id ------------ */
 
 static _Thread_local aio_loop *running_loop;
@@ -44,7 +50,7 @@ static _Thread_local int dummy_number;
 
 static void current_thread_name(char *buf, size_t size)
 {
-    if ((pid_t)syscall(SYS_gettid) == getpid()) {
+    if (aio__in_main_thread()) {
         snprintf(buf, size, "MainThread");
         return;
     }
@@ -106,8 +112,7 @@ static aio_loop *policy_get_event_loop(aio_event_loop_policy *self)
     thread_state *state = state_of(self);
     if (state == NULL)
         return NULL;
-    if (state->loop == NULL && !state->set_called &&
-        (pid_t)syscall(SYS_gettid) == getpid()) {
+    if (state->loop == NULL && !state->set_called && aio__in_main_thread()) {
         aio_loop *loop = policy_new_event_loop(self);
         if (loop == NULL)
             return NULL;
@@ -160,8 +165,10 @@ static default_policy *default_policy_new(void)
 
 static void default_policy_free(default_policy *policy)
 {
-    /* Only this thread's state can be reached; other threads' is dropped
-     * by their key destructors... which the deleted key no longer runs. */
+    /* Only this thread's state is released. Another thread's loop may be in
+     * use in that thread, and references are not atomic, so its state is
+     * left behind (a leak when a policy is replaced while other threads
+     * hold loops through it). */
     thread_state *state = pthread_getspecific(policy->key);
     if (state != NULL) {
         pthread_setspecific(policy->key, NULL);

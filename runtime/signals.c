@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "casyncio/api.h"
@@ -55,11 +54,6 @@ static int check_signal(int sig)
     return 0;
 }
 
-static bool in_main_thread(void)
-{
-    return (pid_t)syscall(SYS_gettid) == getpid();
-}
-
 static void drop_wakeup_fd_if_unused(aio_loop *loop)
 {
     if (loop->signal_handler_count == 0)
@@ -70,7 +64,7 @@ int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback,
 {
     if (check_signal(sig) < 0 || aio__loop_check_closed(loop) < 0)
         return -1;
-    if (!in_main_thread()) {
+    if (!aio__in_main_thread()) {
         aio_err_set(aio_RuntimeError,
                     "set_wakeup_fd only works in main thread of the main interpreter");
         return -1;
@@ -150,8 +144,7 @@ void aio__signals_dispatch(aio_loop *loop, const unsigned char *bytes, size_t le
         if (handle->cancelled) {
             aio__loop_remove_signal_handler(loop, sig);
             aio_err_clear();
-        } else if (aio__loop_ready_push(loop, handle) == 0) {
-            aio__incref(handle);
+        } else if (aio__loop_add_callback(loop, handle) == 0) {
             aio__loop_write_to_self(loop);
         }
     }
