@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "test_support.h"
+#include "loop.h"
 
 /* --- helpers ------------------------------------------------------------- */
 
@@ -661,6 +662,32 @@ static void test_set_debug_get_debug(void **state)
     finish(loop);
 }
 
+static void lp_debug_on(void *arg)
+{
+    assert_int_equal(aio_loop_set_debug(arg, true), 0);
+}
+
+/* CPython's set_debug() on a running loop queues a callback (to switch
+ * coroutine-origin tracking) with call_soon_threadsafe; queued after stop(),
+ * it is still in the ready queue when run_forever() returns (len(_ready) is
+ * 1 in CPython 3.11). On a loop that is not running it queues nothing. */
+static void test_set_debug_while_running_queues_callback(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_traced_loop(&T);
+    aio_loop_set_debug(loop, false);
+    assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){
+        .callback = lp_debug_on, .args = loop}));
+    assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){
+        .callback = stop_cb, .args = loop}));
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_int_equal(aio_loop_get_debug(loop), 1);
+    assert_int_equal(loop->ready_len, 1);
+    assert_int_equal(aio_loop_set_debug(loop, false), 0);
+    assert_int_equal(loop->ready_len, 1);
+    finish(loop);
+}
+
 typedef struct log_capture {
     int count;       /* records */
     int slow_count;  /* records about lp_slow */
@@ -787,6 +814,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_keyboard_interrupt_from_run_until_complete),
     cmocka_unit_test(test_debug_from_environment),
     cmocka_unit_test(test_set_debug_get_debug),
+    cmocka_unit_test(test_set_debug_while_running_queues_callback),
     cmocka_unit_test(test_slow_callback_warning),
     cmocka_unit_test(test_slow_callback_not_logged_without_debug),
 };
