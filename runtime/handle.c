@@ -176,8 +176,12 @@ int aio__handle_cancel(aio_handle *handle)
         handle->loop->timer_cancelled_count++;
     handle->cancelled = true;
     /* Debug mode keeps the repr readable once the callback is gone. */
-    char *frozen = handle->debug ? aio_repr(handle) : NULL;
-    aio_err_clear();
+    char *frozen = NULL;
+    if (handle->debug) {
+        aio_exc *pending = aio_err_fetch(); /* cancel() inside an except block */
+        frozen = aio_repr(handle);
+        aio_err_restore(pending);
+    }
     handle_clear(handle);
     if (frozen != NULL) {
         handle->arg = frozen;
