@@ -1,0 +1,71 @@
+/* coro.h - stackful coroutines: a C function on a stack of its own, and the
+ * switch between stacks. Internal.
+ *
+ * A task (and an async generator) runs its C function on one of these. The
+ * switch saves only the callee-saved registers and the stack pointer (the
+ * hand-written x86-64 and aarch64 routines in coro.c); other machines use
+ * ucontext. Stacks are reserved, not committed: a page becomes resident
+ * when the function first touches it. Below each stack lies a guard region;
+ * running into it stops the process with a message naming the stack's
+ * owner, instead of corrupting whatever lies below.
+ */
+#ifndef CASYNCIO_RUNTIME_CORO_H
+#define CASYNCIO_RUNTIME_CORO_H
+
+#include <stddef.h>
+
+#include "object.h"
+
+#if !defined(AIO_CORO_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
+#define AIO_CORO_UCONTEXT 1
+#endif
+#ifdef AIO_CORO_UCONTEXT
+#include <ucontext.h>
+#endif
+
+/* The default stack of a task: reserved address space, resident only as far
+ * as it is used. */
+#define AIO__CORO_DEFAULT_STACK (256u * 1024u)
+#define AIO__CORO_MIN_STACK (16u * 1024u)
+
+typedef struct aio__coro aio__coro;
+typedef void (*aio__coro_entry)(void *arg);
+
+struct aio__coro {
+#ifdef AIO_CORO_UCONTEXT
+    ucontext_t uc;
+#else
+    void *sp;               /* the saved stack pointer while switched out */
+#endif
+    char *stack;            /* lowest usable address; NULL for a thread's own stack */
+    size_t stack_size;      /* usable bytes above the guard */
+    aio__coro_entry entry;  /* what runs on it, when first switched to */
+    void *entry_arg;
+    const char *const *label; /* where the owner keeps its name (overflow reports) */
+    void *asan_fake_stack;  /* AddressSanitizer's state while switched out */
+    const void *asan_caller_bottom; /* a thread's own stack, as ASan knows it */
+    size_t asan_caller_size;
+    unsigned valgrind_id;
+};
+
+/* Gives `coro` a stack of `stack_size` bytes (0: the default) on which
+ * entry(arg) will run when it is first switched to. entry must not return:
+ * it ends by switching away for the last time (aio__coro_exit). -1 with
+ * MemoryError when no stack can be had. */
+AIO_INTERNAL int aio__coro_init(aio__coro *coro, size_t stack_size, aio__coro_entry entry,
+                                void *arg);
+/* Returns the stack to the pool; the coroutine must not be running. */
+AIO_INTERNAL void aio__coro_release(aio__coro *coro);
+
+/* Switches from the running coroutine (or the thread's own stack, `from`
+ * being the thread's aio__coro_main()) to `to`; returns when something
+ * switches back to `from`. */
+AIO_INTERNAL void aio__coro_switch(aio__coro *from, aio__coro *to);
+/* The last switch away from a coroutine whose function is done. */
+AIO_INTERNAL _Noreturn void aio__coro_exit(aio__coro *from, aio__coro *to);
+
+/* The coroutine running on this thread (the thread's own stack when no
+ * coroutine is). */
+AIO_INTERNAL aio__coro *aio__coro_current(void);
+
+#endif /* CASYNCIO_RUNTIME_CORO_H */
