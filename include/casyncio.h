@@ -15,5 +15,6 @@
 #include "casyncio/contextvars.h"
 #include "casyncio/log.h"
 #include "casyncio/api.h"
+#include "casyncio/tasks.h"
 
 #endif /* CASYNCIO_H */

@@ -18,10 +18,15 @@ aio_future *aio__loop_create_future(aio_loop *loop)
     aio_future *fut = aio__calloc(1, sizeof *fut);
     if (fut == NULL)
         return NULL;
-    aio__object_init(fut, &future_type);
+    aio__future_init(fut, &future_type, loop);
+    return fut;
+}
+
+void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop)
+{
+    aio__object_init(fut, type);
     fut->loop = aio_incref(loop);
     fut->state = AIO__FUTURE_PENDING;
-    return fut;
 }
 
 static void callbacks_clear(aio_future *fut)
@@ -33,28 +38,31 @@ static void callbacks_clear(aio_future *fut)
     fut->callbacks_len = 0;
 }
 
-/* Future.__del__: an exception nobody retrieved goes to the handler. */
-static void future_dealloc(void *obj)
+bool aio__future_finalize(aio_future *fut, const char *message)
 {
-    aio_future *fut = obj;
-    if (fut->log_traceback && fut->loop != NULL) {
-        fut->log_traceback = false;
-        fut->ob.refcnt = 1; /* alive while the handler sees it */
-        aio_exception_context context = {
-            .message = "Future exception was never retrieved",
-            .exception = fut->exception,
-            .future = fut,
-        };
-        /* Like __del__: the caller's exception survives, and what the
-         * handler raised (SystemExit, ...) cannot propagate from here. */
-        aio_exc *saved = aio_err_fetch();
-        aio__loop_call_exception_handler(fut->loop, &context);
-        aio_err_restore(saved);
-        if (--fut->ob.refcnt > 0) {
-            AIO__TRACK(1); /* the handler kept a reference: alive again */
-            return;
-        }
+    if (!fut->log_traceback || fut->loop == NULL)
+        return true;
+    fut->log_traceback = false;
+    fut->ob.refcnt = 1; /* alive while the handler sees it */
+    aio_exception_context context = {
+        .message = message,
+        .exception = fut->exception,
+        .future = fut,
+    };
+    /* Like __del__: the caller's exception survives, and what the handler
+     * raised (SystemExit, ...) cannot propagate from here. */
+    aio_exc *saved = aio_err_fetch();
+    aio__loop_call_exception_handler(fut->loop, &context);
+    aio_err_restore(saved);
+    if (--fut->ob.refcnt > 0) {
+        AIO__TRACK(1); /* the handler kept a reference: alive again */
+        return false;
     }
+    return true;
+}
+
+void aio__future_clear(aio_future *fut)
+{
     callbacks_clear(fut);
     free(fut->callbacks);
     if (fut->result_free != NULL)
@@ -62,6 +70,15 @@ static void future_dealloc(void *obj)
     aio__decref(fut->exception);
     free(fut->cancel_message);
     aio__decref(fut->loop);
+}
+
+/* Future.__del__: an exception nobody retrieved goes to the handler. */
+static void future_dealloc(void *obj)
+{
+    aio_future *fut = obj;
+    if (!aio__future_finalize(fut, "Future exception was never retrieved"))
+        return;
+    aio__future_clear(fut);
     free(fut);
 }
 
@@ -81,11 +98,15 @@ static int format_callbacks(const aio_future *fut, aio__strbuf *out)
     return aio__sb_append(out, "]");
 }
 
-static int future_repr(const void *obj, aio__strbuf *out)
+static const char *const state_names[] = {"pending", "cancelled", "finished"};
+
+const char *aio__future_state_name(const aio_future *fut)
 {
-    const aio_future *fut = obj;
-    static const char *const states[] = {"pending", "cancelled", "finished"};
-    aio__sb_appendf(out, "<%s %s", aio__type_of(fut)->name, states[fut->state]);
+    return state_names[fut->state];
+}
+
+int aio__future_repr_tail(const aio_future *fut, aio__strbuf *out)
+{
     if (fut->state == AIO__FUTURE_FINISHED) {
         if (fut->exception != NULL) {
             aio__sb_append(out, " exception=");
@@ -98,6 +119,14 @@ static int future_repr(const void *obj, aio__strbuf *out)
     }
     if (fut->callbacks_len > 0)
         format_callbacks(fut, out);
+    return 0;
+}
+
+static int future_repr(const void *obj, aio__strbuf *out)
+{
+    const aio_future *fut = obj;
+    aio__sb_appendf(out, "<%s %s", aio__type_of(fut)->name, aio__future_state_name(fut));
+    aio__future_repr_tail(fut, out);
     return aio__sb_append(out, ">");
 }
 
@@ -163,7 +192,7 @@ aio_exc *aio__future_exception(aio_future *fut)
     return fut->exception;
 }
 
-int aio__future_set_result_owned(aio_future *fut, void *result, void (*result_free)(void *))
+int aio__future_finish_result(aio_future *fut, void *result, void (*result_free)(void *))
 {
     if (fut->state != AIO__FUTURE_PENDING) {
         if (result_free != NULL)
@@ -176,12 +205,29 @@ int aio__future_set_result_owned(aio_future *fut, void *result, void (*result_fr
     return schedule_callbacks(fut);
 }
 
+/* Task overrides set_result() and set_exception() to refuse them. */
+static int task_refuses(const char *operation)
+{
+    aio_err_format(aio_RuntimeError, "Task does not support %s operation", operation);
+    return -1;
+}
+
+int aio__future_set_result_owned(aio_future *fut, void *result, void (*result_free)(void *))
+{
+    if (AIO_UNLIKELY(fut->is_task)) {
+        if (result_free != NULL)
+            result_free(result);
+        return task_refuses("set_result");
+    }
+    return aio__future_finish_result(fut, result, result_free);
+}
+
 int aio__future_set_result(aio_future *fut, void *result)
 {
     return aio__future_set_result_owned(fut, result, NULL);
 }
 
-int aio__future_set_exception(aio_future *fut, aio_exc *exception)
+int aio__future_finish_exception(aio_future *fut, aio_exc *exception)
 {
     if (fut->state != AIO__FUTURE_PENDING)
         return invalid_state("invalid state");
@@ -200,6 +246,13 @@ int aio__future_set_exception(aio_future *fut, aio_exc *exception)
     return schedule_callbacks(fut);
 }
 
+int aio__future_set_exception(aio_future *fut, aio_exc *exception)
+{
+    if (AIO_UNLIKELY(fut->is_task))
+        return task_refuses("set_exception");
+    return aio__future_finish_exception(fut, exception);
+}
+
 int aio__future_done(aio_future *fut)
 {
     return fut->state != AIO__FUTURE_PENDING;
@@ -210,15 +263,20 @@ int aio__future_cancelled(aio_future *fut)
     return fut->state == AIO__FUTURE_CANCELLED;
 }
 
-int aio__future_cancel(aio_future *fut, const aio__future_cancel_args *args)
+int aio__future_cancel_plain(aio_future *fut, const char *msg)
 {
     fut->log_traceback = false;
     if (fut->state != AIO__FUTURE_PENDING)
         return 0;
-    if (args->msg != NULL && (fut->cancel_message = aio__strdup(args->msg)) == NULL)
+    if (msg != NULL && (fut->cancel_message = aio__strdup(msg)) == NULL)
         return -1;
     fut->state = AIO__FUTURE_CANCELLED;
     return schedule_callbacks(fut) < 0 ? -1 : 1;
+}
+
+int aio__future_cancel(aio_future *fut, const aio__future_cancel_args *args)
+{
+    return aio__future_cancel_any(fut, args->msg);
 }
 
 int aio__future_add_done_callback(aio_future *fut, const aio__future_add_done_callback_args *args)

@@ -32,7 +32,35 @@ struct aio_future {
     aio__future_callback *callbacks;
     size_t callbacks_len;
     size_t callbacks_cap;
+    bool is_task;             /* an aio__task (task.h) */
+    /* A subclass's cancel(msg) (Task, gather's future); NULL: Future's. */
+    int (*cancel)(aio_future *fut, const char *msg);
 };
+
+/* Sets up a future (or the Future part of a Task) of `loop`, pending. */
+AIO_INTERNAL void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop);
+/* Future.__del__'s report of an exception nobody retrieved ("<message>"):
+ * false when the handler kept the future alive. */
+AIO_INTERNAL bool aio__future_finalize(aio_future *fut, const char *message);
+/* Drops what the future holds (not the future itself). */
+AIO_INTERNAL void aio__future_clear(aio_future *fut);
+/* "pending", "cancelled", "finished". */
+AIO_INTERNAL const char *aio__future_state_name(const aio_future *fut);
+/* The part of repr() after the state: result or exception, callbacks. */
+AIO_INTERNAL int aio__future_repr_tail(const aio_future *fut, aio__strbuf *out);
+
+/* Future.set_result(), set_exception() and cancel() themselves, which a
+ * Task uses internally (its own methods refuse the first two and replace
+ * the third). */
+AIO_INTERNAL int aio__future_finish_result(aio_future *fut, void *result,
+                                           void (*result_free)(void *));
+AIO_INTERNAL int aio__future_finish_exception(aio_future *fut, aio_exc *exception);
+AIO_INTERNAL int aio__future_cancel_plain(aio_future *fut, const char *msg);
+/* fut.cancel(msg), whatever fut's class: 1, 0, or -1 with the exception set. */
+static inline int aio__future_cancel_any(aio_future *fut, const char *msg)
+{
+    return fut->cancel != NULL ? fut->cancel(fut, msg) : aio__future_cancel_plain(fut, msg);
+}
 
 /* set_result() handing the future ownership of the result, freed with
  * result_free when the future is (coroutine methods' results). */

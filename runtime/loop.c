@@ -14,6 +14,7 @@
  * handler says whether it would, so the system call is skipped.
  */
 #include "loop.h"
+#include "task.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -506,6 +507,7 @@ int aio__loop_close(aio_loop *loop)
         close(loop->self_wfd);
     loop->self_rfd = loop->self_wfd = -1;
     loop_release(loop);
+    aio__tasks_close(loop);
     aio_err_clear();
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <ev.h>
 
 #include "casyncio/exceptions.h"
+#include "casyncio/tasks.h"
 #include "context.h"
 #include "object.h"
 
@@ -154,6 +155,16 @@ struct aio_loop {
     void *exception_handler_arg;
     aio_task_factory task_factory;
     void *task_factory_arg;
+
+    /* Tasks (task.c): every task of the loop (not holding references), and
+     * the one whose step is running. */
+    struct aio__task *tasks;
+    struct aio__task *current_task;
+
+    /* Async generators first iterated while it ran and not yet closed
+     * (asyncgen.c; each holds a reference to the loop). */
+    aio_asyncgen *asyncgens;
+    bool asyncgens_shutdown_called;
 };
 
 /* A new loop (new_event_loop() without the policy). */

@@ -13,25 +13,10 @@
 
 #include "impl.h"
 
-aio_future *aio__loop_shutdown_asyncgens(aio_loop *loop)
-{
-    (void)loop;
-    aio_err_set(aio_NotImplementedError, "loop.shutdown_asyncgens() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
 {
     (void)loop;
     aio_err_set(aio_NotImplementedError, "loop.shutdown_default_executor() is not implemented yet");
-    return NULL;
-}
-
-aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.create_task() is not implemented yet");
     return NULL;
 }
 

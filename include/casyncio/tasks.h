@@ -1,0 +1,245 @@
+/* casyncio/tasks.h - coroutines and tasks: asyncio's "Coroutines and Tasks"
+ * page, in C.
+ *
+ * Hand-written: the spec mirrors the event loop pages; this header follows
+ * the same conventions (argument structs whose zero fields mean Python's
+ * defaults, NULL or -1 with the exception set on failure).
+ *
+ * A coroutine is a plain C function, `void *coro(void *arg)`, that runs as
+ * a task on a stack of its own. Inside it, aio_await(fut) suspends the task
+ * until the future is done and returns its result, or NULL with the
+ * exception set (CancelledError when the task is cancelled). The function
+ * returns the task's result, or NULL with the current exception set to end
+ * the task with that exception:
+ *
+ *   static void *main_coro(void *arg) {
+ *       if (aio_sleep(0.1) < 0)
+ *           return NULL;                 // cancelled: propagate
+ *       return "done";
+ *   }
+ *   ...
+ *   void *result = aio_run(main_coro, NULL, NULL);
+ *
+ * The functions documented as coroutines (aio_await, aio_sleep, aio_wait,
+ * aio_wait_for, aio_anext, ...) must be called from inside a task: outside
+ * one they raise RuntimeError.
+ */
+#ifndef CASYNCIO_TASKS_H
+#define CASYNCIO_TASKS_H
+
+#include <math.h>
+
+#include "casyncio/base.h"
+#include "casyncio/exceptions.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Tasks. An aio_task is an aio_future: every aio_future_* function applies
+ * (result, exception, done, cancelled, add/remove_done_callback, get_loop;
+ * aio_future_cancel() is Task.cancel()).
+ */
+
+/* asyncio.Task(coro, *, loop=None, name=None, context=None), plus the size
+ * of the task's stack. What a task factory calls. */
+typedef struct aio_task_args {
+    aio_loop *loop;          /* = None: the running loop, else get_event_loop() */
+    const char *name;        /* = None: 'Task-<n>' */
+    aio_context *context;    /* = None: a copy of the current context */
+    size_t stack_size;       /* C only. 0: 256 KiB, reserved and committed
+                                only as far as used; at least 16 KiB */
+} aio_task_args;
+
+/* Creates a task running coro(coro_arg), scheduled to start on the loop's
+ * next iteration. New reference; NULL with TypeError('a coroutine was
+ * expected, got None') for a NULL coro, MemoryError, or RuntimeError when
+ * there is no loop. */
+AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args);
+
+/* Task.cancel(msg=None): 1 when the request was accepted, 0 when the task
+ * is already done, -1 on error. The same as aio_future_cancel() on a task. */
+AIO_API int aio_task_cancel(aio_task *task, const char *msg);
+/* Task.cancelling() and Task.uncancel() (3.11). */
+AIO_API int aio_task_cancelling(aio_task *task);
+AIO_API int aio_task_uncancel(aio_task *task);
+/* Task.get_name(): borrowed, valid until the next set_name(). */
+AIO_API const char *aio_task_get_name(aio_task *task);
+/* Task.set_name(value): 0, or -1 with MemoryError. */
+AIO_API int aio_task_set_name(aio_task *task, const char *value);
+/* Task.get_coro(): the function, and (when coro_arg is not NULL) its argument. */
+AIO_API aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg);
+/* Task.get_context() (3.12): borrowed. */
+AIO_API aio_context *aio_task_get_context(aio_task *task);
+/* Whether obj is a Task (isinstance(obj, asyncio.Task)). */
+AIO_API int aio_is_task(const void *obj);
+
+/* asyncio.current_task(loop=None): borrowed; NULL with no exception when no
+ * task is running, NULL with RuntimeError('no running event loop') when loop
+ * is NULL and no loop runs. */
+AIO_API aio_task *aio_current_task(aio_loop *loop);
+/* asyncio.all_tasks(loop=None): the loop's tasks that are not done, as a
+ * malloc()ed array of new references (*count of them); free each with
+ * aio_decref() and the array with free(). NULL with *count 0 when there
+ * are none; NULL with the exception set on error. */
+AIO_API aio_task **aio_all_tasks(aio_loop *loop, size_t *count);
+
+/* ------------------------------------------------------------------------
+ * Awaiting. Coroutines: call them from inside a task.
+ */
+
+/* `await fut`: a future that is already done gives its result at once;
+ * otherwise the task is suspended until it is. Returns the result
+ * (borrowed from the future), or NULL with the exception set: the future's
+ * exception, CancelledError, or RuntimeError when called outside a task,
+ * for a future of another loop or for the task itself. A NULL result is
+ * ambiguous: check aio_err_occurred(). */
+AIO_API void *aio_await(aio_future *fut);
+
+/* asyncio.sleep(delay, result=None): 0, or -1 with CancelledError. A delay
+ * of 0 or less yields to the loop for exactly one iteration. */
+AIO_API int aio_sleep(double delay);
+
+/* asyncio.gather(*aws, return_exceptions=False): a future (new reference)
+ * whose result is an aio_gather_list (owned by the future) holding each
+ * awaitable's outcome in argument order. A repeated future is awaited once.
+ * With no awaitables, a future already done with an empty list. */
+typedef struct aio_gather_args {
+    aio_loop *loop;               /* C only: the loop, when aws is empty and no
+                                     loop is running */
+    bool return_exceptions;       /* = False */
+} aio_gather_args;
+
+typedef struct aio_gather_item {
+    void *result;         /* the result, when exception is NULL */
+    aio_exc *exception;   /* return_exceptions=True: the exception (borrowed) */
+} aio_gather_item;
+
+typedef struct aio_gather_list {
+    size_t len;
+    aio_gather_item items[];
+} aio_gather_list;
+
+AIO_API aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *args);
+
+/* asyncio.shield(aw): a future (new reference) that follows aw but whose
+ * cancellation does not reach aw. aw itself (a new reference) when it is
+ * already done. */
+AIO_API aio_future *aio_shield(aio_future *aw);
+
+/* asyncio.wait_for(aw, timeout): awaits aw, cancelling it and raising
+ * TimeoutError when timeout seconds pass first. Pass AIO_FOREVER for
+ * timeout=None. Result as aio_await(). */
+#define AIO_FOREVER HUGE_VAL
+AIO_API void *aio_wait_for(aio_future *aw, double timeout);
+
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED). The two
+ * "sets" are arrays in argument order, each entry a new reference; release
+ * them with aio_wait_result_clear(). 0, or -1 with the exception set. */
+typedef enum aio_return_when {
+    AIO_ALL_COMPLETED = 0,  /* the default */
+    AIO_FIRST_COMPLETED = 1,
+    AIO_FIRST_EXCEPTION = 2,
+} aio_return_when;
+
+typedef struct aio_wait_args {
+    double timeout;             /* = None: no timeout; AIO_ZERO for 0 */
+    aio_return_when return_when; /* = ALL_COMPLETED */
+} aio_wait_args;
+
+typedef struct aio_wait_result {
+    aio_future **done;
+    size_t done_len;
+    aio_future **pending;
+    size_t pending_len;
+} aio_wait_result;
+
+AIO_API int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args,
+                     aio_wait_result *result);
+AIO_API void aio_wait_result_clear(aio_wait_result *result);
+
+/* asyncio.timeout(delay) and asyncio.timeout_at(when) (3.11): a scope.
+ *
+ *   aio_timeout *t = aio_timeout_enter(1.5);      // async with timeout(1.5):
+ *   void *r = aio_await(fut);                      //     r = await fut
+ *   if (aio_timeout_exit(t) < 0) ...               // TimeoutError raised here
+ *
+ * aio_timeout_exit() always ends the scope and frees it. When the deadline
+ * passed, the CancelledError it caused becomes TimeoutError; otherwise the
+ * current exception, if any, is left as it was. Returns 0, or -1 with the
+ * exception set (the one pending before, or TimeoutError). Enter with
+ * AIO_FOREVER for delay=None. */
+typedef struct aio_timeout aio_timeout;
+AIO_API aio_timeout *aio_timeout_enter(double delay);
+AIO_API aio_timeout *aio_timeout_at_enter(double when);
+AIO_API int aio_timeout_exit(aio_timeout *timeout);
+/* Timeout.when() (AIO_FOREVER for None), reschedule(when), expired(). */
+AIO_API double aio_timeout_when(aio_timeout *timeout);
+AIO_API int aio_timeout_reschedule(aio_timeout *timeout, double when);
+AIO_API int aio_timeout_expired(aio_timeout *timeout);
+
+/* asyncio.run(main, *, debug=None): runs main(arg) as a task on a new loop,
+ * then cancels the tasks left over, shuts down async generators and the
+ * default executor, and closes the loop. Returns main's result, or NULL with
+ * the exception set (RuntimeError('asyncio.run() cannot be called from a
+ * running event loop'); ambiguous when the result is NULL: check
+ * aio_err_occurred()). */
+typedef struct aio_run_args {
+    int debug;                  /* = None: leave the loop's own setting */
+} aio_run_args;
+AIO_API void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args);
+
+/* ------------------------------------------------------------------------
+ * Asynchronous generators: a function on a stack of its own that hands
+ * values to its consumer with aio_yield() and may await in between.
+ *
+ *   static void *numbers(aio_asyncgen *gen, void *arg) {
+ *       for (int i = 0; i < 3; i++) {
+ *           if (aio_sleep(0) < 0 || aio_yield(gen, &values[i]) < 0)
+ *               return NULL;             // cancelled, or closed: unwind
+ *       }
+ *       return NULL;                     // StopAsyncIteration for the consumer
+ *   }
+ *   ...
+ *   aio_asyncgen *gen = aio_asyncgen_new(numbers, NULL, NULL);
+ *   void *v;
+ *   while ((v = aio_anext(gen)) != NULL || !aio_err_occurred()) ...
+ *   // StopAsyncIteration is set at the end
+ *
+ * The first aio_anext() hands the generator to the running loop, which
+ * closes those still open in loop.shutdown_asyncgens().
+ */
+typedef struct aio_asyncgen aio_asyncgen;
+typedef void *(*aio_asyncgen_func)(aio_asyncgen *gen, void *arg);
+
+typedef struct aio_asyncgen_args {
+    const char *name;           /* = None: the function's name */
+    size_t stack_size;          /* as aio_task_args.stack_size */
+} aio_asyncgen_args;
+
+/* A new generator (new reference); nothing runs until the first anext. */
+AIO_API aio_asyncgen *aio_asyncgen_new(aio_asyncgen_func func, void *arg,
+                                       const aio_asyncgen_args *args);
+/* Inside the generator: hands value to the consumer and waits to be
+ * resumed. 0 when resumed by anext/asend, -1 with the exception set when
+ * aclose() (GeneratorExit) or athrow() resumed it: the generator should
+ * then return. */
+AIO_API int aio_yield(aio_asyncgen *gen, void *value);
+/* Inside the generator: the value the last asend() passed (NULL for anext). */
+AIO_API void *aio_asyncgen_sent(aio_asyncgen *gen);
+/* Coroutines: `await anext(gen)`, `await gen.asend(value)`,
+ * `await gen.athrow(exc)`: the next yielded value, or NULL with the
+ * exception set (StopAsyncIteration at the end). */
+AIO_API void *aio_anext(aio_asyncgen *gen);
+AIO_API void *aio_asyncgen_asend(aio_asyncgen *gen, void *value);
+AIO_API void *aio_asyncgen_athrow(aio_asyncgen *gen, aio_exc *exc);
+/* Coroutine: `await gen.aclose()`: 0, or -1 with the exception set
+ * (RuntimeError('async generator ignored GeneratorExit') when it yields). */
+AIO_API int aio_asyncgen_aclose(aio_asyncgen *gen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CASYNCIO_TASKS_H */

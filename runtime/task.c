@@ -1,0 +1,606 @@
+/* task.c - asyncio.Task (the behaviour of CPython's _asyncio.Task, 3.11),
+ * with the coroutine a C function on its own stack (see task.h). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "casyncio/api.h"
+#include "impl.h"
+#include "loop.h"
+#include "task.h"
+
+static void task_dealloc(void *obj);
+static int task_repr(const void *obj, aio__strbuf *out);
+
+static const aio__type task_type = {"Task", task_dealloc, task_repr};
+
+/* Task names count from 1 across the process, as itertools.count() does. */
+static atomic_ulong task_name_counter;
+
+static void task_step(aio__task *t, aio_exc *exc);
+
+/* --- Registry: all_tasks() and current_task() --------------------------------- */
+
+static void registry_add(aio_loop *loop, aio__task *t)
+{
+    t->prev = NULL;
+    t->next = loop->tasks;
+    if (loop->tasks != NULL)
+        loop->tasks->prev = t;
+    loop->tasks = t;
+}
+
+static void registry_remove(aio_loop *loop, aio__task *t)
+{
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else if (loop->tasks == t)
+        loop->tasks = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+}
+
+aio__task *aio__task_current(aio_loop *loop)
+{
+    return loop->current_task;
+}
+
+/* --- Creation -------------------------------------------------------------------- */
+
+/* "Task-<n>" without printf: this runs for every task. */
+static void default_name(aio__task *t)
+{
+    unsigned long n = atomic_fetch_add_explicit(&task_name_counter, 1, memory_order_relaxed) + 1;
+    char digits[24];
+    int len = 0;
+    do {
+        digits[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    memcpy(t->name_buf, "Task-", 5);
+    for (int i = 0; i < len; i++)
+        t->name_buf[5 + i] = digits[len - 1 - i];
+    t->name_buf[5 + len] = '\0';
+    t->label = t->name_buf;
+}
+
+static void task_step_cb(aio_future *fut, void *arg)
+{
+    (void)arg;
+    aio__task *t = (aio__task *)fut;
+    aio_exc *exc = t->step_exc;
+    t->step_exc = NULL;
+    task_step(t, exc);
+}
+
+/* call_soon(self.__step, exc, context=self._context); takes exc over. */
+static int schedule_step(aio__task *t, aio_exc *exc)
+{
+    aio__decref(t->step_exc);
+    t->step_exc = exc;
+    return aio__loop_call_soon_done(t->fut.loop, task_step_cb, &t->fut, NULL, NULL, t->context);
+}
+
+aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
+{
+    static const aio_task_args defaults;
+    if (args == NULL)
+        args = &defaults;
+    aio_loop *loop = args->loop != NULL ? args->loop : aio__get_event_loop();
+    if (loop == NULL)
+        return NULL;
+    aio__task *t = aio__calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    aio__future_init(&t->fut, &task_type, loop);
+    t->fut.is_task = true;
+    t->fut.cancel = aio__task_cancel;
+    registry_add(loop, t);
+    if (coro == NULL) {
+        aio_err_set(aio_TypeError, "a coroutine was expected, got None");
+        aio__decref(t);
+        return NULL;
+    }
+    t->coro = coro;
+    t->coro_arg = coro_arg;
+    t->stack_size = args->stack_size;
+    if (args->name != NULL) {
+        if ((t->name = aio__strdup(args->name)) == NULL) {
+            aio__decref(t);
+            return NULL;
+        }
+        t->label = t->name;
+    } else {
+        default_name(t);
+    }
+    t->context = args->context != NULL ? aio_incref(args->context) : aio_copy_context();
+    if (t->context == NULL || schedule_step(t, NULL) < 0) {
+        aio__decref(t);
+        return NULL;
+    }
+    t->log_destroy_pending = true;
+    return &t->fut;
+}
+
+aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args *args)
+{
+    if (aio__loop_check_closed(loop) < 0)
+        return NULL;
+    if (loop->task_factory == NULL)
+        return aio_task_new(args->coro, args->coro_arg,
+                            &(aio_task_args){.loop = loop, .name = args->name});
+    aio_future *task =
+        loop->task_factory(loop, args->coro, args->coro_arg, loop->task_factory_arg);
+    if (task == NULL) {
+        if (!aio_err_occurred())
+            aio_err_set(aio_TypeError, "the task factory returned None");
+        return NULL;
+    }
+    if (args->name != NULL && task->is_task && aio_task_set_name(task, args->name) < 0) {
+        aio__decref(task);
+        return NULL;
+    }
+    return task;
+}
+
+/* --- Stepping ---------------------------------------------------------------------- */
+
+/* Runs on the task's own stack: the coroutine function, start to end. */
+static void task_entry(void *arg)
+{
+    aio__task *t = arg;
+    void *result = t->coro(t->coro_arg);
+    t->outcome_exc = aio_err_fetch();
+    t->outcome = t->outcome_exc != NULL ? NULL : result;
+    t->run = AIO__TASK_RETURNED;
+    aio__coro_exit(aio__coro_current(), t->step_from);
+}
+
+static aio_exc *cancelled_error(const char *msg)
+{
+    return aio_exc_new(aio_CancelledError, msg);
+}
+
+/* What __step does when the coroutine returned or raised. */
+static void task_finished(aio__task *t)
+{
+    aio_exc *exc = t->outcome_exc;
+    t->outcome_exc = NULL;
+    if (exc == NULL) {
+        if (t->must_cancel) {
+            t->must_cancel = false;
+            aio__future_cancel_plain(&t->fut, t->cancel_msg);
+        } else {
+            aio__future_finish_result(&t->fut, t->outcome, NULL);
+        }
+    } else if (aio_exc_isinstance(exc, aio_CancelledError)) {
+        aio__future_cancel_plain(&t->fut, aio_exc_message(exc));
+        aio__decref(exc);
+    } else if (aio_exc_isinstance(exc, aio_SystemExit) ||
+               aio_exc_isinstance(exc, aio_KeyboardInterrupt)) {
+        aio__future_finish_exception(&t->fut, exc);
+        aio_err_restore(exc); /* and re-raised, out of the loop */
+    } else {
+        aio__future_finish_exception(&t->fut, exc);
+        aio__decref(exc);
+    }
+}
+
+static void task_wakeup(aio_future *fut, void *arg);
+
+/* What __step does with what the coroutine yielded. */
+static void task_yielded(aio__task *t)
+{
+    if (t->yielded == AIO__YIELD_BARE) {
+        schedule_step(t, NULL);
+        return;
+    }
+    aio_future *fut = t->awaiting;
+    t->awaiting = NULL;
+    if (fut->loop != t->fut.loop) {
+        char *trepr = aio_repr(t), *frepr = aio_repr(fut);
+        schedule_step(t, aio_exc_format(aio_RuntimeError,
+                                        "Task %s got Future %s attached to a different loop",
+                                        trepr ? trepr : "?", frepr ? frepr : "?"));
+        free(trepr);
+        free(frepr);
+        aio__decref(fut);
+        return;
+    }
+    if (fut == &t->fut) {
+        char *trepr = aio_repr(t);
+        schedule_step(t, aio_exc_format(aio_RuntimeError, "Task cannot await on itself: %s",
+                                        trepr ? trepr : "?"));
+        free(trepr);
+        aio__decref(fut);
+        return;
+    }
+    const aio__future_add_done_callback_args add = {
+        .callback = task_wakeup,
+        .callback_arg = t,
+        .context = t->context,
+    };
+    if (aio__future_add_done_callback(fut, &add) < 0) {
+        aio__decref(fut);
+        return; /* the error goes to the handler, as the step's */
+    }
+    t->fut_waiter = fut;
+    if (t->must_cancel && aio__future_cancel_any(fut, t->cancel_msg) > 0)
+        t->must_cancel = false;
+}
+
+/* Task.__step_run_and_handle_result: send (or throw exc) into the coroutine. */
+static void run_and_handle(aio__task *t, aio_exc *exc)
+{
+    if (t->run == AIO__TASK_NEW) {
+        if (exc != NULL) {
+            /* Thrown into a coroutine that never started: it raises at once
+             * and its body never runs. */
+            t->outcome_exc = exc;
+            t->run = AIO__TASK_RETURNED;
+            task_finished(t);
+            return;
+        }
+        if (aio__coro_init(&t->stack, t->stack_size, task_entry, t) < 0) {
+            t->outcome_exc = aio_err_fetch();
+            t->run = AIO__TASK_RETURNED;
+            task_finished(t);
+            return;
+        }
+        t->stack.label = &t->label;
+        t->resume_at = &t->stack;
+        aio__incref(t); /* a function on its stack keeps its task alive */
+    } else {
+        t->throw_exc = exc;
+    }
+    t->run = AIO__TASK_RUNNING;
+    t->step_from = aio__coro_current();
+    aio__coro_switch(t->step_from, t->resume_at);
+    if (t->run == AIO__TASK_RETURNED) {
+        aio__coro_release(&t->stack);
+        task_finished(t);
+        aio__decref(t); /* the stack's reference; the step holds another */
+    } else {
+        task_yielded(t);
+    }
+}
+
+static void task_step(aio__task *t, aio_exc *exc)
+{
+    aio_loop *loop = t->fut.loop;
+    if (t->fut.state != AIO__FUTURE_PENDING) {
+        char *trepr = aio_repr(t);
+        char *erepr = aio_repr(exc);
+        aio_err_format(aio_InvalidStateError, "_step(): already done: %s, %s", trepr ? trepr : "?",
+                       erepr ? erepr : "?");
+        free(trepr);
+        free(erepr);
+        aio__decref(exc);
+        return;
+    }
+    if (t->must_cancel) {
+        if (exc == NULL || !aio_exc_isinstance(exc, aio_CancelledError)) {
+            aio__decref(exc);
+            exc = cancelled_error(t->cancel_msg);
+        }
+        t->must_cancel = false;
+    }
+    aio__decref(t->fut_waiter);
+    t->fut_waiter = NULL;
+    if (loop->current_task != NULL) {
+        char *trepr = aio_repr(t), *crepr = aio_repr(loop->current_task);
+        aio_err_format(aio_RuntimeError,
+                       "Cannot enter into task %s while another task %s is being executed.",
+                       trepr ? trepr : "?", crepr ? crepr : "?");
+        free(trepr);
+        free(crepr);
+        aio__decref(exc);
+        return;
+    }
+    aio__incref(t);
+    loop->current_task = t;
+    run_and_handle(t, exc);
+    loop->current_task = NULL;
+    aio__decref(t);
+}
+
+static void task_wakeup(aio_future *fut, void *arg)
+{
+    aio__task *t = arg;
+    aio_exc *exc = NULL;
+    if (fut->state == AIO__FUTURE_CANCELLED) {
+        exc = cancelled_error(fut->cancel_message);
+    } else if (fut->exception != NULL) {
+        fut->log_traceback = false;
+        exc = aio_incref(fut->exception);
+    }
+    task_step(t, exc);
+}
+
+int aio__task_suspend(aio__task *t, aio_future *fut)
+{
+    if (aio__context_current() != t->context) {
+        aio_err_set(aio_RuntimeError, "cannot await inside aio_context_run()");
+        return -1;
+    }
+    t->yielded = fut != NULL ? AIO__YIELD_FUTURE : AIO__YIELD_BARE;
+    t->awaiting = aio_incref(fut);
+    t->saved_exc = aio_err_fetch();
+    t->run = AIO__TASK_SUSPENDED;
+    t->resume_at = aio__coro_current();
+    aio__coro_switch(t->resume_at, t->step_from);
+    /* Resumed by a step. */
+    aio_exc *exc = t->throw_exc;
+    aio_exc *saved = t->saved_exc;
+    t->throw_exc = t->saved_exc = NULL;
+    if (exc != NULL) {
+        aio__decref(saved);
+        aio_err_restore(exc);
+        return -1;
+    }
+    aio_err_restore(saved);
+    return 0;
+}
+
+aio__task *aio__task_running(const char *what)
+{
+    aio_loop *loop = aio__running_loop();
+    aio__task *t = loop != NULL ? loop->current_task : NULL;
+    if (t == NULL || aio__coro_current()->stack == NULL) {
+        aio_err_format(aio_RuntimeError, "%s must be called from inside a task", what);
+        return NULL;
+    }
+    return t;
+}
+
+/* --- Awaiting ------------------------------------------------------------------------ */
+
+void *aio_await(aio_future *fut)
+{
+    if (fut == NULL) {
+        aio_err_set(aio_TypeError, "object NoneType can't be used in 'await' expression");
+        return NULL;
+    }
+    aio__task *t = aio__task_running("aio_await()");
+    if (t == NULL)
+        return NULL;
+    if (fut->state == AIO__FUTURE_PENDING) {
+        if (aio__task_suspend(t, fut) < 0)
+            return NULL;
+        if (fut->state == AIO__FUTURE_PENDING) {
+            aio_err_set(aio_RuntimeError, "await wasn't used with future");
+            return NULL;
+        }
+    }
+    return aio__future_result(fut);
+}
+
+/* --- Task methods ---------------------------------------------------------------------- */
+
+int aio__task_cancel(aio_future *fut, const char *msg)
+{
+    aio__task *t = (aio__task *)fut;
+    fut->log_traceback = false;
+    if (fut->state != AIO__FUTURE_PENDING)
+        return 0;
+    t->num_cancels_requested++;
+    if (t->fut_waiter != NULL) {
+        int rc = aio__future_cancel_any(t->fut_waiter, msg);
+        if (rc != 0)
+            return rc;
+    }
+    char *copy = NULL;
+    if (msg != NULL && (copy = aio__strdup(msg)) == NULL)
+        return -1;
+    free(t->cancel_msg);
+    t->cancel_msg = copy;
+    t->must_cancel = true;
+    return 1;
+}
+
+static aio__task *as_task(aio_task *task, const char *method)
+{
+    if (task == NULL || !aio__is_task(task)) {
+        aio_err_format(aio_TypeError, "descriptor '%s' requires a '_asyncio.Task' object", method);
+        return NULL;
+    }
+    return (aio__task *)task;
+}
+
+int aio_is_task(const void *obj)
+{
+    return obj != NULL && aio__type_of(obj) == &task_type;
+}
+
+int aio_task_cancel(aio_task *task, const char *msg)
+{
+    return as_task(task, "cancel") ? aio__task_cancel(task, msg) : -1;
+}
+
+int aio_task_cancelling(aio_task *task)
+{
+    aio__task *t = as_task(task, "cancelling");
+    return t != NULL ? t->num_cancels_requested : -1;
+}
+
+int aio_task_uncancel(aio_task *task)
+{
+    aio__task *t = as_task(task, "uncancel");
+    if (t == NULL)
+        return -1;
+    if (t->num_cancels_requested > 0)
+        t->num_cancels_requested--;
+    return t->num_cancels_requested;
+}
+
+const char *aio_task_get_name(aio_task *task)
+{
+    aio__task *t = as_task(task, "get_name");
+    return t != NULL ? t->label : NULL;
+}
+
+int aio_task_set_name(aio_task *task, const char *value)
+{
+    aio__task *t = as_task(task, "set_name");
+    if (t == NULL)
+        return -1;
+    char *copy = aio__strdup(value != NULL ? value : "None");
+    if (copy == NULL)
+        return -1;
+    free(t->name);
+    t->name = copy;
+    t->label = copy;
+    return 0;
+}
+
+aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
+{
+    aio__task *t = as_task(task, "get_coro");
+    if (t == NULL)
+        return NULL;
+    if (coro_arg != NULL)
+        *coro_arg = t->coro_arg;
+    return t->coro;
+}
+
+aio_context *aio_task_get_context(aio_task *task)
+{
+    aio__task *t = as_task(task, "get_context");
+    return t != NULL ? t->context : NULL;
+}
+
+aio_task *aio_current_task(aio_loop *loop)
+{
+    if (loop == NULL && (loop = aio__get_running_loop()) == NULL)
+        return NULL;
+    return loop->current_task != NULL ? &loop->current_task->fut : NULL;
+}
+
+aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
+{
+    *count = 0;
+    if (loop == NULL && (loop = aio__get_running_loop()) == NULL)
+        return NULL;
+    size_t n = 0;
+    for (aio__task *t = loop->tasks; t != NULL; t = t->next)
+        n += t->fut.state == AIO__FUTURE_PENDING;
+    if (n == 0)
+        return NULL;
+    aio_task **tasks = aio__malloc(n * sizeof *tasks);
+    if (tasks == NULL)
+        return NULL;
+    size_t i = 0;
+    for (aio__task *t = loop->tasks; t != NULL; t = t->next) {
+        if (t->fut.state == AIO__FUTURE_PENDING)
+            tasks[i++] = aio_incref(&t->fut);
+    }
+    *count = n;
+    return tasks;
+}
+
+/* --- Closing a loop with tasks still suspended ------------------------------------------ */
+
+/* sys.unraisablehook's default output, for an error nobody can receive. */
+static void report_unraisable(aio__task *t, const char *error)
+{
+    char *repr = aio_repr(t);
+    fprintf(stderr, "Exception ignored in: %s\n%s\n", repr ? repr : "?", error);
+    free(repr);
+}
+
+void aio__tasks_close(aio_loop *loop)
+{
+    /* Python destroys such a task when nothing refers to it any more and
+     * closes its coroutine: GeneratorExit at the await point. Here the loop
+     * can never resume them, so they are unwound now. */
+    for (;;) {
+        aio__task *t = loop->tasks;
+        while (t != NULL && !(t->run == AIO__TASK_SUSPENDED && !t->closing))
+            t = t->next;
+        if (t == NULL)
+            return;
+        t->closing = true;
+        aio__incref(t);
+        if (t->fut_waiter != NULL) {
+            aio__future_remove_done_callback(t->fut_waiter, task_wakeup, t);
+            aio__decref(t->fut_waiter);
+            t->fut_waiter = NULL;
+        }
+        aio_exc *pending = aio_err_fetch();
+        t->throw_exc = aio_exc_new(aio_GeneratorExit, NULL);
+        t->run = AIO__TASK_RUNNING;
+        t->step_from = aio__coro_current();
+        aio__coro_switch(t->step_from, t->resume_at);
+        if (t->run == AIO__TASK_RETURNED) {
+            aio__coro_release(&t->stack);
+            aio__decref(t->outcome_exc);
+            t->outcome_exc = NULL;
+            aio__decref(t); /* the stack's reference */
+        } else {
+            /* It awaited again: RuntimeError('coroutine ignored
+             * GeneratorExit'); it stays suspended, and is leaked. */
+            aio__decref(t->awaiting);
+            t->awaiting = NULL;
+            report_unraisable(t, "RuntimeError: coroutine ignored GeneratorExit");
+        }
+        aio_err_restore(pending);
+        aio__decref(t);
+    }
+}
+
+/* --- Object protocol ------------------------------------------------------------------------ */
+
+static void task_dealloc(void *obj)
+{
+    aio__task *t = obj;
+    if (t->fut.state == AIO__FUTURE_PENDING && t->log_destroy_pending) {
+        t->log_destroy_pending = false;
+        t->fut.ob.refcnt = 1;
+        aio_exception_context context = {
+            .message = "Task was destroyed but it is pending!",
+            .task = &t->fut,
+        };
+        aio_exc *saved = aio_err_fetch();
+        aio__loop_call_exception_handler(t->fut.loop, &context);
+        aio_err_restore(saved);
+        if (--t->fut.ob.refcnt > 0) {
+            AIO__TRACK(1);
+            return;
+        }
+    }
+    if (!aio__future_finalize(&t->fut, "Task exception was never retrieved"))
+        return;
+    registry_remove(t->fut.loop, t);
+    free(t->name);
+    free(t->cancel_msg);
+    aio__decref(t->context);
+    aio__decref(t->awaiting);
+    aio__decref(t->fut_waiter);
+    aio__decref(t->step_exc);
+    aio__decref(t->throw_exc);
+    aio__decref(t->saved_exc);
+    aio__decref(t->outcome_exc);
+    aio__coro_release(&t->stack);
+    aio__future_clear(&t->fut);
+    free(t);
+}
+
+/* base_tasks._task_repr_info: state, name, coro, wait_for, then what a
+ * Future shows. */
+static int task_repr(const void *obj, aio__strbuf *out)
+{
+    const aio__task *t = obj;
+    const char *state = aio__future_state_name(&t->fut);
+    if (t->num_cancels_requested > 0 && t->fut.state == AIO__FUTURE_PENDING)
+        state = "cancelling";
+    aio__sb_appendf(out, "<Task %s name='%s' coro=<", state, t->label);
+    aio__format_function(out, (void (*)(void))t->coro);
+    aio__sb_append(out, t->run == AIO__TASK_RETURNED ? "() done>" : "() running>");
+    if (t->fut_waiter != NULL) {
+        aio__sb_append(out, " wait_for=");
+        aio__repr_into(t->fut_waiter, out);
+    }
+    aio__future_repr_tail(&t->fut, out);
+    return aio__sb_append(out, ">");
+}
