@@ -1,0 +1,435 @@
+/* asyncgen.c - asynchronous generators: a C function on its own stack that
+ * yields values to whoever iterates it, and the loop's tracking of them
+ * (base_events.py: _asyncgen_firstiter_hook, _asyncgen_finalizer_hook,
+ * shutdown_asyncgens). */
+#include <stdio.h>
+#include <string.h>
+
+#include "casyncio/api.h"
+#include "casyncio/log.h"
+#include "impl.h"
+#include "loop.h"
+#include "task.h"
+
+typedef enum gen_state {
+    GEN_NEW,        /* never started */
+    GEN_SUSPENDED,  /* stopped in aio_yield() */
+    GEN_RUNNING,
+    GEN_DONE,       /* returned, raised, or closed */
+} gen_state;
+
+struct aio_asyncgen {
+    aio__object ob;
+    aio_asyncgen_func func;
+    void *arg;
+    char *name;
+    size_t stack_size;
+    aio__coro stack;
+    gen_state state;
+    bool hooked;            /* the first iteration went through the hooks */
+    aio_loop *loop;         /* the loop tracking it (a reference) */
+    aio__coro *consumer;    /* where aio_yield() returns to */
+    void *value;            /* yielded, or sent */
+    aio_exc *throw_exc;     /* raised at the yield point on resume */
+    aio_exc *outcome_exc;   /* what the function raised */
+    aio_asyncgen *prev, *next; /* the loop's open generators */
+};
+
+static void gen_dealloc(void *obj);
+static int gen_repr(const void *obj, aio__strbuf *out);
+
+static const aio__type asyncgen_type = {"async_generator", gen_dealloc, gen_repr};
+
+/* --- Tracking by the loop --------------------------------------------------------- */
+
+static void track(aio_loop *loop, aio_asyncgen *gen)
+{
+    gen->loop = aio_incref(loop);
+    gen->prev = NULL;
+    gen->next = loop->asyncgens;
+    if (loop->asyncgens != NULL)
+        loop->asyncgens->prev = gen;
+    loop->asyncgens = gen;
+}
+
+static void untrack(aio_asyncgen *gen)
+{
+    aio_loop *loop = gen->loop;
+    if (loop == NULL)
+        return;
+    if (gen->prev != NULL)
+        gen->prev->next = gen->next;
+    else if (loop->asyncgens == gen)
+        loop->asyncgens = gen->next;
+    if (gen->next != NULL)
+        gen->next->prev = gen->prev;
+    gen->prev = gen->next = NULL;
+    gen->loop = NULL;
+    aio__decref(loop);
+}
+
+/* _asyncgen_firstiter_hook, installed while a loop runs. */
+static void first_iteration(aio_asyncgen *gen)
+{
+    gen->hooked = true;
+    aio_loop *loop = aio__running_loop();
+    if (loop == NULL)
+        return;
+    if (loop->asyncgens_shutdown_called) {
+        /* warnings.warn(..., ResourceWarning): shown, as Python's default
+         * filters show it, only in development mode. */
+        const char *dev = getenv("PYTHONDEVMODE");
+        if (dev != NULL && *dev != '\0') {
+            char *repr = aio_repr(gen);
+            aio_log(AIO_LOG_WARNING, NULL,
+                    "ResourceWarning: asynchronous generator %s was scheduled after "
+                    "loop.shutdown_asyncgens() call",
+                    repr ? repr : "?");
+            free(repr);
+        }
+    }
+    track(loop, gen);
+}
+
+/* --- Running the function ------------------------------------------------------------ */
+
+static void gen_entry(void *arg)
+{
+    aio_asyncgen *gen = arg;
+    gen->func(gen, gen->arg);
+    gen->outcome_exc = aio_err_fetch();
+    gen->state = GEN_DONE;
+    aio__coro_exit(aio__coro_current(), gen->consumer);
+}
+
+/* Runs the generator until it yields or ends, throwing exc (taken over) in
+ * at its yield point. Returns 1 when it yielded (gen->value), 0 when it
+ * ended without an exception, -1 with the exception set. */
+static int resume(aio_asyncgen *gen, aio_exc *exc)
+{
+    if (gen->state == GEN_NEW) {
+        if (!gen->hooked)
+            first_iteration(gen);
+        if (exc != NULL) {
+            /* Thrown into a generator that never started: raised at once. */
+            gen->state = GEN_DONE;
+            aio_err_restore(exc);
+            return -1;
+        }
+        if (aio__coro_init(&gen->stack, gen->stack_size, gen_entry, gen) < 0) {
+            gen->state = GEN_DONE;
+            return -1;
+        }
+        gen->stack.label = (const char *const *)&gen->name;
+    } else {
+        gen->throw_exc = exc;
+    }
+    gen->state = GEN_RUNNING;
+    gen->consumer = aio__coro_current();
+    aio__incref(gen);
+    aio_exc *pending = aio_err_fetch();
+    aio__coro_switch(gen->consumer, &gen->stack);
+    aio_err_restore(pending);
+    int rc = 1;
+    if (gen->state == GEN_DONE) {
+        aio__coro_release(&gen->stack);
+        untrack(gen);
+        aio_exc *raised = gen->outcome_exc;
+        gen->outcome_exc = NULL;
+        if (raised == NULL) {
+            rc = 0;
+        } else {
+            if (aio_exc_type_of(raised) == aio_StopAsyncIteration) {
+                aio__decref(raised);
+                raised = aio_exc_new(aio_RuntimeError, "async generator raised StopAsyncIteration");
+            }
+            aio_err_restore(raised);
+            rc = -1;
+        }
+    }
+    aio__decref(gen);
+    return rc;
+}
+
+static int check_not_running(aio_asyncgen *gen, const char *method)
+{
+    if (gen == NULL) {
+        aio_err_format(aio_TypeError, "%s expected an async generator, got None", method);
+        return -1;
+    }
+    if (gen->state == GEN_RUNNING) {
+        aio_err_format(aio_RuntimeError, "%s: asynchronous generator is already running", method);
+        return -1;
+    }
+    return 0;
+}
+
+static void *stop_iteration(void)
+{
+    aio_err_set(aio_StopAsyncIteration, NULL);
+    return NULL;
+}
+
+void *aio_asyncgen_asend(aio_asyncgen *gen, void *value)
+{
+    if (check_not_running(gen, "asend()") < 0)
+        return NULL;
+    if (gen->state == GEN_DONE)
+        return stop_iteration();
+    if (gen->state == GEN_NEW && value != NULL) {
+        aio_err_set(aio_TypeError, "can't send non-None value to a just-started async generator");
+        return NULL;
+    }
+    gen->value = value;
+    int rc = resume(gen, NULL);
+    if (rc == 0)
+        return stop_iteration();
+    return rc > 0 ? gen->value : NULL;
+}
+
+void *aio_anext(aio_asyncgen *gen)
+{
+    if (check_not_running(gen, "anext()") < 0)
+        return NULL;
+    if (gen->state == GEN_DONE)
+        return stop_iteration();
+    gen->value = NULL;
+    int rc = resume(gen, NULL);
+    if (rc == 0)
+        return stop_iteration();
+    return rc > 0 ? gen->value : NULL;
+}
+
+void *aio_asyncgen_athrow(aio_asyncgen *gen, aio_exc *exc)
+{
+    if (check_not_running(gen, "athrow()") < 0)
+        return NULL;
+    if (exc == NULL) {
+        aio_err_set(aio_TypeError, "exceptions must be classes or instances deriving from "
+                                   "BaseException, not NoneType");
+        return NULL;
+    }
+    if (gen->state == GEN_DONE) {
+        aio_err_set_exc(exc);
+        return NULL;
+    }
+    int rc = resume(gen, aio_incref(exc));
+    if (rc == 0)
+        return stop_iteration();
+    return rc > 0 ? gen->value : NULL;
+}
+
+int aio_asyncgen_aclose(aio_asyncgen *gen)
+{
+    if (check_not_running(gen, "aclose()") < 0)
+        return -1;
+    if (gen->state == GEN_NEW) {
+        gen->state = GEN_DONE;
+        return 0;
+    }
+    if (gen->state == GEN_DONE)
+        return 0;
+    int rc = resume(gen, aio_exc_new(aio_GeneratorExit, NULL));
+    if (rc > 0) {
+        aio_err_set(aio_RuntimeError, "async generator ignored GeneratorExit");
+        return -1;
+    }
+    if (rc < 0 && (aio_err_matches(aio_GeneratorExit) || aio_err_matches(aio_StopAsyncIteration))) {
+        aio_err_clear();
+        return 0;
+    }
+    return rc;
+}
+
+int aio_yield(aio_asyncgen *gen, void *value)
+{
+    if (gen == NULL || aio__coro_current() != &gen->stack) {
+        aio_err_set(aio_RuntimeError, "aio_yield() must be called by the generator's own function");
+        return -1;
+    }
+    gen->value = value;
+    gen->state = GEN_SUSPENDED;
+    aio__coro_switch(&gen->stack, gen->consumer);
+    aio_exc *exc = gen->throw_exc;
+    gen->throw_exc = NULL;
+    if (exc != NULL) {
+        aio_err_restore(exc);
+        return -1;
+    }
+    return 0;
+}
+
+void *aio_asyncgen_sent(aio_asyncgen *gen)
+{
+    return gen != NULL ? gen->value : NULL;
+}
+
+aio_asyncgen *aio_asyncgen_new(aio_asyncgen_func func, void *arg, const aio_asyncgen_args *args)
+{
+    static const aio_asyncgen_args defaults;
+    if (args == NULL)
+        args = &defaults;
+    if (func == NULL) {
+        aio_err_set(aio_TypeError, "an async generator function was expected, got None");
+        return NULL;
+    }
+    aio_asyncgen *gen = aio__calloc(1, sizeof *gen);
+    if (gen == NULL)
+        return NULL;
+    aio__object_init(gen, &asyncgen_type);
+    gen->func = func;
+    gen->arg = arg;
+    gen->stack_size = args->stack_size;
+    if (args->name != NULL) {
+        gen->name = aio__strdup(args->name);
+    } else {
+        aio__strbuf sb = AIO__STRBUF_INIT;
+        aio__format_function(&sb, (void (*)(void))func);
+        gen->name = aio__sb_finish(&sb);
+    }
+    if (gen->name == NULL) {
+        aio__decref(gen);
+        return NULL;
+    }
+    return gen;
+}
+
+/* --- Finalization ------------------------------------------------------------------------- */
+
+static void *aclose_coro(void *arg)
+{
+    aio_asyncgen *gen = arg;
+    aio_asyncgen_aclose(gen);
+    aio__decref(gen);
+    return NULL;
+}
+
+/* call_soon_threadsafe(create_task, agen.aclose()). */
+static void schedule_aclose(void *arg)
+{
+    aio_asyncgen *gen = arg;
+    aio_loop *loop = aio__running_loop();
+    aio_task *task = loop != NULL ? aio__loop_create_task(loop, &(aio__loop_create_task_args){
+                                                                    .coro = aclose_coro,
+                                                                    .coro_arg = gen,
+                                                                })
+                                  : NULL;
+    if (task == NULL) {
+        aio__decref(gen); /* closed below, synchronously */
+        return;
+    }
+    aio__decref(task);
+}
+
+static void gen_dealloc(void *obj)
+{
+    aio_asyncgen *gen = obj;
+    if (gen->state == GEN_SUSPENDED) {
+        gen->ob.refcnt = 1; /* alive while it is being closed */
+        aio_exc *saved = aio_err_fetch();
+        aio_loop *loop = gen->loop;
+        untrack(gen);
+        /* _asyncgen_finalizer_hook: the loop closes it in a task. */
+        aio_handle *h = NULL;
+        if (loop != NULL && !atomic_load(&loop->closed))
+            h = aio__loop_call_soon_threadsafe(loop, &(aio__loop_call_soon_threadsafe_args){
+                                                         .callback = schedule_aclose,
+                                                         .args = gen,
+                                                     });
+        if (h == NULL) {
+            /* No loop to do it: closed here; it cannot await any more. */
+            aio_err_clear();
+            if (aio_asyncgen_aclose(gen) < 0)
+                aio_err_clear();
+            gen->ob.refcnt--;
+        }
+        aio_err_restore(saved);
+        if (gen->ob.refcnt > 0) {
+            AIO__TRACK(1);
+            return;
+        }
+    }
+    untrack(gen);
+    aio__coro_release(&gen->stack);
+    aio__decref(gen->throw_exc);
+    aio__decref(gen->outcome_exc);
+    free(gen->name);
+    free(gen);
+}
+
+static int gen_repr(const void *obj, aio__strbuf *out)
+{
+    const aio_asyncgen *gen = obj;
+    return aio__sb_appendf(out, "<async_generator object %s at %p>", gen->name, obj);
+}
+
+/* --- loop.shutdown_asyncgens() ------------------------------------------------------------- */
+
+static void *shutdown_asyncgens_coro(void *arg)
+{
+    aio_loop *loop = arg;
+    loop->asyncgens_shutdown_called = true;
+    size_t n = 0;
+    for (aio_asyncgen *gen = loop->asyncgens; gen != NULL; gen = gen->next)
+        n++;
+    if (n == 0)
+        return NULL;
+    aio_asyncgen **gens = aio__malloc(n * sizeof *gens);
+    aio_future **closing = aio__calloc(n, sizeof *closing);
+    if (gens == NULL || closing == NULL) {
+        free(gens);
+        free(closing);
+        return NULL;
+    }
+    size_t i = 0;
+    while (loop->asyncgens != NULL) {
+        gens[i] = aio_incref(loop->asyncgens);
+        untrack(gens[i]);
+        i++;
+    }
+    /* gather(*[ag.aclose() for ag in closing_agens], return_exceptions=True) */
+    for (i = 0; i < n; i++) {
+        aio_incref(gens[i]);
+        closing[i] = aio__loop_create_task(loop, &(aio__loop_create_task_args){
+                                                     .coro = aclose_coro,
+                                                     .coro_arg = gens[i],
+                                                 });
+        if (closing[i] == NULL) {
+            aio_decref(gens[i]);
+            break;
+        }
+    }
+    aio_future *all = i == n ? aio_gather(closing, n, &(aio_gather_args){.return_exceptions = true})
+                             : NULL;
+    const aio_gather_list *results = all != NULL ? aio_await(all) : NULL;
+    for (i = 0; results != NULL && i < n; i++) {
+        aio_exc *exc = results->items[i].exception;
+        if (exc != NULL && aio_exc_isinstance(exc, aio_Exception)) {
+            char *repr = aio_repr(gens[i]);
+            char message[512];
+            snprintf(message, sizeof message,
+                     "an error occurred during closing of asynchronous generator %s",
+                     repr ? repr : "?");
+            free(repr);
+            aio_exception_context context = {
+                .message = message,
+                .exception = exc,
+                .asyncgen = gens[i],
+            };
+            aio__loop_call_exception_handler(loop, &context);
+        }
+    }
+    aio__decref(all);
+    for (i = 0; i < n; i++) {
+        aio__decref(closing[i]);
+        aio__decref(gens[i]);
+    }
+    free(closing);
+    free(gens);
+    return NULL;
+}
+
+aio_future *aio__loop_shutdown_asyncgens(aio_loop *loop)
+{
+    return aio_task_new(shutdown_asyncgens_coro, loop, &(aio_task_args){.loop = loop});
+}

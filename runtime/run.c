@@ -1,0 +1,95 @@
+/* run.c - asyncio.run(): asyncio.Runner's run() and close() (runners.py,
+ * 3.11), for one coroutine. */
+#include "casyncio/api.h"
+#include "impl.h"
+#include "loop.h"
+#include "task.h"
+
+/* runners._cancel_all_tasks(): cancel what is left and wait for it. */
+static void cancel_all_tasks(aio_loop *loop)
+{
+    size_t n;
+    aio_task **tasks = aio_all_tasks(loop, &n);
+    if (tasks == NULL) {
+        aio_err_clear();
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        aio__future_cancel_any(tasks[i], NULL);
+    aio_future *all = aio_gather(tasks, n, &(aio_gather_args){.return_exceptions = true});
+    if (all != NULL) {
+        aio__loop_run_until_complete(loop, all);
+        aio__decref(all);
+    }
+    aio_err_clear();
+    for (size_t i = 0; i < n; i++) {
+        aio_task *task = tasks[i];
+        if (task->state == AIO__FUTURE_FINISHED && task->exception != NULL) {
+            task->log_traceback = false;
+            aio_exception_context context = {
+                .message = "unhandled exception during asyncio.run() shutdown",
+                .exception = task->exception,
+                .task = task,
+            };
+            aio__loop_call_exception_handler(loop, &context);
+            aio_err_clear();
+        }
+        aio__decref(task);
+    }
+    free(tasks);
+}
+
+/* Runner.close(): the loop's shutdown, whatever happened before. */
+static void runner_close(aio_loop *loop)
+{
+    aio_exc *pending = aio_err_fetch();
+    cancel_all_tasks(loop);
+    aio_future *shutdown = aio__loop_shutdown_asyncgens(loop);
+    if (shutdown != NULL) {
+        aio__loop_run_until_complete(loop, shutdown);
+        aio__decref(shutdown);
+    }
+    aio_err_clear();
+    /* shutdown_default_executor(): no default executor exists yet. */
+    aio__set_event_loop(NULL);
+    aio__loop_close(loop);
+    aio_err_restore(pending);
+}
+
+void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args)
+{
+    static const aio_run_args defaults;
+    if (args == NULL)
+        args = &defaults;
+    if (aio__running_loop() != NULL) {
+        aio_err_set(aio_RuntimeError, "asyncio.run() cannot be called from a running event loop");
+        return NULL;
+    }
+    if (main == NULL) {
+        aio_err_set(aio_ValueError, "a coroutine was expected, got None");
+        return NULL;
+    }
+    aio_loop *loop = aio__new_event_loop();
+    if (loop == NULL)
+        return NULL;
+    void *result = NULL;
+    if (aio__set_event_loop(loop) < 0)
+        goto out;
+    if (args->debug != 0 && args->debug != AIO_NONE &&
+        aio__loop_set_debug(loop, args->debug != AIO_FALSE) < 0)
+        goto close;
+    aio_context *context = aio_copy_context();
+    if (context == NULL)
+        goto close;
+    aio_task *task = aio_task_new(main, arg, &(aio_task_args){.loop = loop, .context = context});
+    aio__decref(context);
+    if (task == NULL)
+        goto close;
+    result = aio__loop_run_until_complete(loop, task);
+    aio__decref(task);
+close:
+    runner_close(loop);
+out:
+    aio__decref(loop);
+    return result;
+}

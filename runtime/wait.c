@@ -1,0 +1,488 @@
+/* wait.c - the coroutines that wait: asyncio.sleep(), wait(), wait_for(),
+ * and the timeout() scope (tasks.py and timeouts.py, 3.11). */
+#include <math.h>
+#include <string.h>
+
+#include "casyncio/api.h"
+#include "impl.h"
+#include "loop.h"
+#include "task.h"
+
+/* --- sleep --------------------------------------------------------------------- */
+
+/* futures._set_result_unless_cancelled(fut, None). */
+static void set_result_unless_cancelled(void *arg)
+{
+    aio_future *fut = arg;
+    if (fut->state == AIO__FUTURE_PENDING)
+        aio__future_finish_result(fut, NULL, NULL);
+}
+
+int aio_sleep(double delay)
+{
+    aio__task *t = aio__task_running("aio_sleep()");
+    if (t == NULL)
+        return -1;
+    if (delay <= 0)
+        return aio__task_suspend(t, NULL); /* __sleep0(): one bare yield */
+    aio_loop *loop = t->fut.loop;
+    aio_future *fut = aio__loop_create_future(loop);
+    if (fut == NULL)
+        return -1;
+    aio_handle *h = aio__loop_call_later(loop, &(aio__loop_call_later_args){
+                                                   .delay = delay,
+                                                   .callback = set_result_unless_cancelled,
+                                                   .args = fut,
+                                               });
+    if (h == NULL) {
+        aio__decref(fut);
+        return -1;
+    }
+    aio__incref(h);
+    int rc = aio_await(fut) == NULL && aio_err_occurred() ? -1 : 0;
+    aio__handle_cancel(h); /* finally: h.cancel() */
+    aio__decref(h);
+    aio__decref(fut);
+    return rc;
+}
+
+/* --- Waiters ----------------------------------------------------------------------- */
+
+/* _release_waiter(waiter): wakes the waiting coroutine. */
+static void release_waiter(void *arg)
+{
+    aio_future *waiter = arg;
+    if (waiter->state == AIO__FUTURE_PENDING)
+        aio__future_finish_result(waiter, NULL, NULL);
+}
+
+/* functools.partial(_release_waiter, waiter) as a done callback on fut.
+ * The registration holds a reference to the waiter. */
+static void release_waiter_done(aio_future *fut, void *arg)
+{
+    (void)fut;
+    release_waiter(arg);
+    aio__decref(arg);
+}
+
+static int add_release_waiter(aio_future *fut, aio_future *waiter)
+{
+    aio__incref(waiter);
+    if (aio__future_add_done_callback(fut, &(aio__future_add_done_callback_args){
+                                               .callback = release_waiter_done,
+                                               .callback_arg = waiter,
+                                           }) < 0) {
+        aio__decref(waiter);
+        return -1;
+    }
+    return 0;
+}
+
+static void remove_release_waiter(aio_future *fut, aio_future *waiter)
+{
+    int removed = aio__future_remove_done_callback(fut, release_waiter_done, waiter);
+    while (removed-- > 0)
+        aio__decref(waiter);
+}
+
+/* call_later(delay, _release_waiter, waiter), a reference kept by the caller. */
+static aio_handle *release_later(aio_loop *loop, double delay, aio_future *waiter)
+{
+    aio_handle *h = aio__loop_call_later(loop, &(aio__loop_call_later_args){
+                                                   .delay = delay,
+                                                   .callback = release_waiter,
+                                                   .args = waiter,
+                                               });
+    return h != NULL ? aio_incref(h) : NULL;
+}
+
+static void drop_timer(aio_handle *h)
+{
+    if (h != NULL) {
+        aio__handle_cancel(h);
+        aio__decref(h);
+    }
+}
+
+/* await waiter: 0, or -1 with the exception set. */
+static int await_waiter(aio_future *waiter)
+{
+    return aio_await(waiter) == NULL && aio_err_occurred() ? -1 : 0;
+}
+
+/* --- wait_for ------------------------------------------------------------------------- */
+
+/* _cancel_and_wait(fut): cancels fut and waits until it is done, without
+ * awaiting fut itself, so that this stays cancellable. */
+static int cancel_and_wait(aio_loop *loop, aio_future *fut)
+{
+    aio_future *waiter = aio__loop_create_future(loop);
+    if (waiter == NULL)
+        return -1;
+    int rc = -1;
+    if (add_release_waiter(fut, waiter) == 0) {
+        if (aio__future_cancel_any(fut, NULL) >= 0)
+            rc = await_waiter(waiter);
+        aio_exc *pending = aio_err_fetch();
+        remove_release_waiter(fut, waiter);
+        aio_err_restore(pending);
+    }
+    aio__decref(waiter);
+    return rc;
+}
+
+/* fut.result(), with a CancelledError turned into TimeoutError from it. */
+static void *result_or_timeout(aio_future *fut)
+{
+    void *result = aio__future_result(fut);
+    if (result == NULL && aio_err_matches(aio_CancelledError)) {
+        aio_exc *cancelled = aio_err_fetch();
+        aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
+        if (timeout != NULL)
+            aio_exc_set_cause(timeout, cancelled);
+        aio__decref(cancelled);
+        aio_err_restore(timeout);
+    }
+    return result;
+}
+
+void *aio_wait_for(aio_future *fut, double timeout)
+{
+    aio__task *t = aio__task_running("aio_wait_for()");
+    if (t == NULL)
+        return NULL;
+    aio_loop *loop = t->fut.loop;
+    if (fut == NULL) {
+        aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
+        return NULL;
+    }
+    if (isinf(timeout) && timeout > 0)
+        return aio_await(fut); /* timeout=None */
+    if (fut->loop != loop) {
+        aio_err_set(aio_ValueError, "The future belongs to a different loop than the one "
+                                    "specified as the loop argument");
+        return NULL;
+    }
+    if (timeout <= 0) {
+        if (fut->state != AIO__FUTURE_PENDING)
+            return aio__future_result(fut);
+        if (cancel_and_wait(loop, fut) < 0)
+            return NULL;
+        return result_or_timeout(fut);
+    }
+    aio_future *waiter = aio__loop_create_future(loop);
+    if (waiter == NULL)
+        return NULL;
+    aio_handle *timer = release_later(loop, timeout, waiter);
+    if (timer == NULL || add_release_waiter(fut, waiter) < 0) {
+        drop_timer(timer);
+        aio__decref(waiter);
+        return NULL;
+    }
+    void *result = NULL;
+    aio__incref(fut);
+    if (await_waiter(waiter) < 0) {
+        if (aio_err_matches(aio_CancelledError) && fut->state != AIO__FUTURE_PENDING) {
+            aio_err_clear();
+            result = aio__future_result(fut);
+        } else {
+            /* Cancelled: fut must not run on after wait_for() returns. */
+            aio_exc *cancelled = aio_err_fetch();
+            remove_release_waiter(fut, waiter);
+            if (cancel_and_wait(loop, fut) < 0) {
+                aio__decref(cancelled);
+            } else {
+                aio_err_restore(cancelled);
+            }
+        }
+    } else if (fut->state != AIO__FUTURE_PENDING) {
+        result = aio__future_result(fut);
+    } else {
+        remove_release_waiter(fut, waiter);
+        if (cancel_and_wait(loop, fut) == 0)
+            result = result_or_timeout(fut);
+    }
+    aio_exc *pending = aio_err_fetch();
+    drop_timer(timer); /* finally: timeout_handle.cancel() */
+    aio__decref(waiter);
+    aio__decref(fut);
+    aio_err_restore(pending);
+    return result;
+}
+
+/* --- wait -------------------------------------------------------------------------------- */
+
+/* _wait()'s shared state; each registration on a future holds a reference,
+ * since a completion may be scheduled but not yet run when wait() returns. */
+typedef struct wait_state {
+    int refs;
+    size_t counter;
+    aio_return_when return_when;
+    aio_future *waiter;
+    aio_handle *timer;
+} wait_state;
+
+static void wait_state_decref(wait_state *st)
+{
+    if (--st->refs == 0) {
+        aio__decref(st->waiter);
+        aio__decref(st->timer);
+        free(st);
+    }
+}
+
+/* _on_completion(f). */
+static void wait_on_completion(aio_future *f, void *arg)
+{
+    wait_state *st = arg;
+    st->counter--;
+    bool failed = f->state == AIO__FUTURE_FINISHED && f->exception != NULL;
+    if (failed)
+        f->log_traceback = false; /* f.exception() was read */
+    if (st->counter == 0 || st->return_when == AIO_FIRST_COMPLETED ||
+        (st->return_when == AIO_FIRST_EXCEPTION && failed)) {
+        if (st->timer != NULL)
+            aio__handle_cancel(st->timer);
+        if (st->waiter->state == AIO__FUTURE_PENDING)
+            aio__future_finish_result(st->waiter, NULL, NULL);
+    }
+    wait_state_decref(st);
+}
+
+void aio_wait_result_clear(aio_wait_result *result)
+{
+    if (result == NULL)
+        return;
+    for (size_t i = 0; i < result->done_len; i++)
+        aio__decref(result->done[i]);
+    for (size_t i = 0; i < result->pending_len; i++)
+        aio__decref(result->pending[i]);
+    free(result->done);
+    free(result->pending);
+    memset(result, 0, sizeof *result);
+}
+
+/* set(fs): the distinct futures, in argument order. */
+static size_t distinct(aio_future *const *aws, size_t n, aio_future **out)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < len && !seen; j++)
+            seen = out[j] == aws[i];
+        if (!seen)
+            out[len++] = aws[i];
+    }
+    return len;
+}
+
+int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args, aio_wait_result *result)
+{
+    static const aio_wait_args defaults;
+    if (args == NULL)
+        args = &defaults;
+    memset(result, 0, sizeof *result);
+    if (n == 0) {
+        aio_err_set(aio_ValueError, "Set of Tasks/Futures is empty.");
+        return -1;
+    }
+    if (args->return_when != AIO_ALL_COMPLETED && args->return_when != AIO_FIRST_COMPLETED &&
+        args->return_when != AIO_FIRST_EXCEPTION) {
+        aio_err_format(aio_ValueError, "Invalid return_when value: %d", (int)args->return_when);
+        return -1;
+    }
+    aio__task *t = aio__task_running("aio_wait()");
+    if (t == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (aws[i] == NULL) {
+            aio_err_set(aio_TypeError, "expect a list of futures, not NoneType");
+            return -1;
+        }
+    }
+    aio_loop *loop = t->fut.loop;
+    aio_future **fs = aio__malloc(n * sizeof *fs);
+    wait_state *st = aio__calloc(1, sizeof *st);
+    if (fs == NULL || st == NULL) {
+        free(fs);
+        free(st);
+        return -1;
+    }
+    size_t len = distinct(aws, n, fs);
+    st->refs = 1;
+    st->counter = len;
+    st->return_when = args->return_when;
+    int rc = -1;
+    if ((st->waiter = aio__loop_create_future(loop)) == NULL)
+        goto out;
+    if (args->timeout != 0) {
+        double timeout = args->timeout == (double)AIO_ZERO ? 0.0 : args->timeout;
+        if ((st->timer = release_later(loop, timeout, st->waiter)) == NULL)
+            goto out;
+    }
+    size_t registered = 0;
+    for (; registered < len; registered++) {
+        st->refs++;
+        if (aio__future_add_done_callback(fs[registered],
+                                          &(aio__future_add_done_callback_args){
+                                              .callback = wait_on_completion,
+                                              .callback_arg = st,
+                                          }) < 0) {
+            st->refs--;
+            break;
+        }
+    }
+    if (registered == len)
+        rc = await_waiter(st->waiter);
+    /* finally: cancel the timer, take the callbacks back. */
+    aio_exc *pending = aio_err_fetch();
+    if (st->timer != NULL)
+        aio__handle_cancel(st->timer);
+    for (size_t i = 0; i < registered; i++) {
+        int removed = aio__future_remove_done_callback(fs[i], wait_on_completion, st);
+        while (removed-- > 0)
+            wait_state_decref(st);
+    }
+    aio_err_restore(pending);
+    if (rc == 0) {
+        result->done = aio__malloc(len * sizeof *result->done);
+        result->pending = aio__malloc(len * sizeof *result->pending);
+        if (result->done == NULL || result->pending == NULL) {
+            aio_wait_result_clear(result);
+            rc = -1;
+            goto out;
+        }
+        for (size_t i = 0; i < len; i++) {
+            if (fs[i]->state != AIO__FUTURE_PENDING)
+                result->done[result->done_len++] = aio_incref(fs[i]);
+            else
+                result->pending[result->pending_len++] = aio_incref(fs[i]);
+        }
+    }
+out:
+    wait_state_decref(st);
+    free(fs);
+    return rc;
+}
+
+/* --- timeout() ------------------------------------------------------------------------------ */
+
+typedef enum timeout_state {
+    TIMEOUT_ENTERED,   /* "active" */
+    TIMEOUT_EXPIRING,
+    TIMEOUT_EXPIRED,
+    TIMEOUT_EXITED,    /* "finished" */
+} timeout_state;
+
+struct aio_timeout {
+    timeout_state state;
+    double when;               /* HUGE_VAL for None */
+    aio__task *task;
+    int cancelling;            /* task.cancelling() on entry */
+    aio_handle *handler;       /* a reference, while scheduled */
+};
+
+/* Timeout._on_timeout: cancel the task; the CancelledError it gets becomes
+ * TimeoutError at exit. */
+static void timeout_fire(void *arg)
+{
+    aio_timeout *to = arg;
+    aio__task_cancel(&to->task->fut, NULL);
+    to->state = TIMEOUT_EXPIRING;
+    aio__decref(to->handler);
+    to->handler = NULL;
+}
+
+int aio_timeout_reschedule(aio_timeout *to, double when)
+{
+    static const char *const names[] = {"active", "expiring", "expired", "finished"};
+    if (to->state != TIMEOUT_ENTERED) {
+        aio_err_format(aio_RuntimeError, "Cannot change state of %s Timeout", names[to->state]);
+        return -1;
+    }
+    to->when = when;
+    if (to->handler != NULL) {
+        aio__handle_cancel(to->handler);
+        aio__decref(to->handler);
+        to->handler = NULL;
+    }
+    if (isinf(when) && when > 0)
+        return 0;
+    aio_loop *loop = to->task->fut.loop;
+    aio_handle *h;
+    if (when <= aio__loop_time(loop))
+        h = aio__loop_call_soon(loop, &(aio__loop_call_soon_args){.callback = timeout_fire,
+                                                                  .args = to});
+    else
+        h = aio__loop_call_at(loop, &(aio__loop_call_at_args){
+                                        .when = when, .callback = timeout_fire, .args = to});
+    if (h == NULL)
+        return -1;
+    to->handler = aio_incref(h);
+    return 0;
+}
+
+aio_timeout *aio_timeout_at_enter(double when)
+{
+    aio__task *t = aio__task_running("aio_timeout_enter()");
+    if (t == NULL)
+        return NULL;
+    aio_timeout *to = aio__calloc(1, sizeof *to);
+    if (to == NULL)
+        return NULL;
+    to->state = TIMEOUT_ENTERED;
+    to->task = t;
+    to->cancelling = t->num_cancels_requested;
+    if (aio_timeout_reschedule(to, when) < 0) {
+        free(to);
+        return NULL;
+    }
+    return to;
+}
+
+aio_timeout *aio_timeout_enter(double delay)
+{
+    aio_loop *loop = aio__get_running_loop();
+    if (loop == NULL)
+        return NULL;
+    return aio_timeout_at_enter(isinf(delay) && delay > 0 ? delay : aio__loop_time(loop) + delay);
+}
+
+double aio_timeout_when(aio_timeout *to)
+{
+    return to->when;
+}
+
+int aio_timeout_expired(aio_timeout *to)
+{
+    return to->state == TIMEOUT_EXPIRING || to->state == TIMEOUT_EXPIRED;
+}
+
+int aio_timeout_exit(aio_timeout *to)
+{
+    if (to == NULL)
+        return -1; /* enter failed: its exception is still set */
+    if (to->handler != NULL) {
+        aio__handle_cancel(to->handler);
+        aio__decref(to->handler);
+        to->handler = NULL;
+    }
+    if (to->state == TIMEOUT_EXPIRING) {
+        to->state = TIMEOUT_EXPIRED;
+        aio_exc *exc = aio_err_occurred();
+        if (aio_task_uncancel(&to->task->fut) <= to->cancelling && exc != NULL &&
+            aio_exc_type_of(exc) == aio_CancelledError) {
+            /* No other cancellation is pending: this one was ours. */
+            aio_exc *cancelled = aio_err_fetch();
+            aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
+            if (timeout != NULL)
+                aio_exc_set_cause(timeout, cancelled);
+            aio__decref(cancelled);
+            aio_err_restore(timeout);
+        }
+    } else if (to->state == TIMEOUT_ENTERED) {
+        to->state = TIMEOUT_EXITED;
+    }
+    free(to);
+    return aio_err_occurred() ? -1 : 0;
+}
