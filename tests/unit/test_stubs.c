@@ -115,7 +115,6 @@ static void test_loop_coroutine_stubs(void **state)
     STUB_PTR(aio_loop_subprocess_shell(loop, &(aio_loop_subprocess_shell_args){
                  .protocol_factory = factory, .cmd = "true"}),
              "loop.subprocess_shell()");
-    STUB_PTR(aio_loop_shutdown_asyncgens(loop), "loop.shutdown_asyncgens()");
     STUB_PTR(aio_loop_shutdown_default_executor(loop), "loop.shutdown_default_executor()");
 
     /* The loop is untouched: it still runs and closes. */
