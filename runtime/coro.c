@@ -17,6 +17,7 @@
 #endif
 #endif
 #ifdef AIO_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -57,7 +58,8 @@ static void coro_start(void);
  * the current stack, saves the stack pointer, loads the other one and pops
  * that stack's registers. A new stack is laid out so that the pops and the
  * return land in aio__coro_boot, which calls coro_start(). */
-void aio__coro_swap(void **from_sp, void *to_sp);
+AIO_INTERNAL void aio__coro_swap(void **from_sp, void *to_sp);
+AIO_INTERNAL void aio__coro_boot(void);
 
 #if defined(__x86_64__)
 __asm__(".text\n"
@@ -83,6 +85,9 @@ __asm__(".text\n"
         "    ret\n"
         ".size aio__coro_swap, .-aio__coro_swap\n"
         ".p2align 4\n"
+        ".globl aio__coro_boot\n"
+        ".hidden aio__coro_boot\n"
+        ".type aio__coro_boot, @function\n"
         "aio__coro_boot:\n"
         "    callq *%rbx\n"
         "    ud2\n");
@@ -92,11 +97,10 @@ __asm__(".text\n"
  * aio__coro_boot is made. */
 static void *initial_frame(char *top)
 {
-    extern char aio__coro_boot[];
     void **sp = (void **)(top - 72);
     memset(sp, 0, 72);
     sp[4] = (void *)(uintptr_t)coro_start; /* rbx */
-    sp[6] = aio__coro_boot;                /* return address */
+    sp[6] = (void *)(uintptr_t)aio__coro_boot; /* return address */
     return sp;
 }
 #elif defined(__aarch64__)
@@ -134,6 +138,9 @@ __asm__(".text\n"
         "    ret\n"
         ".size aio__coro_swap, .-aio__coro_swap\n"
         ".p2align 4\n"
+        ".globl aio__coro_boot\n"
+        ".hidden aio__coro_boot\n"
+        ".type aio__coro_boot, %function\n"
         "aio__coro_boot:\n"
         "    blr x19\n"
         "    brk #0\n");
@@ -142,11 +149,10 @@ __asm__(".text\n"
  * address) points at aio__coro_boot, x19 at coro_start. */
 static void *initial_frame(char *top)
 {
-    extern char aio__coro_boot[];
     void **sp = (void **)(top - 160);
     memset(sp, 0, 160);
     sp[0] = (void *)(uintptr_t)coro_start; /* x19 */
-    sp[11] = aio__coro_boot;               /* x30 */
+    sp[11] = (void *)(uintptr_t)aio__coro_boot; /* x30 */
     return sp;
 }
 #endif
@@ -310,6 +316,9 @@ static void pool_setup(void)
 
 static char *stack_map(size_t size)
 {
+    /* 0: round_stack_size() wrapped around; too large to add the guard. */
+    if (size == 0 || size > SIZE_MAX - GUARD_SIZE)
+        return NULL;
     size_t total = size + GUARD_SIZE;
     char *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -370,6 +379,12 @@ void aio__coro_release(aio__coro *coro)
 {
     if (coro->stack == NULL)
         return;
+#ifdef AIO_ASAN
+    /* The frames that never returned (the last switch away) left their
+     * redzones poisoned: whatever uses this memory next, a pooled stack or
+     * a later mapping, must not inherit them. */
+    __asan_unpoison_memory_region(coro->stack, coro->stack_size);
+#endif
 #ifdef AIO_VALGRIND
     VALGRIND_STACK_DEREGISTER(coro->valgrind_id);
 #endif
