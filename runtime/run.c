@@ -1,5 +1,7 @@
 /* run.c - asyncio.run(): asyncio.Runner's run() and close() (runners.py,
  * 3.11), for one coroutine. */
+#include <signal.h>
+
 #include "casyncio/api.h"
 #include "impl.h"
 #include "loop.h"
@@ -39,6 +41,46 @@ static void cancel_all_tasks(aio_loop *loop)
     free(tasks);
 }
 
+/* BaseEventLoop.shutdown_default_executor() without a default executor:
+ * `if self._default_executor is None: return`. */
+static void *shutdown_default_executor_coro(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+/* Runner._on_sigint: the first Ctrl-C cancels the main task, the next one
+ * raises KeyboardInterrupt. */
+typedef struct sigint_state {
+    aio_task *main_task;
+    int interrupts;
+} sigint_state;
+
+static void on_sigint(void *arg)
+{
+    sigint_state *st = arg;
+    if (++st->interrupts == 1 && st->main_task->state == AIO__FUTURE_PENDING) {
+        aio__future_cancel_any(st->main_task, NULL);
+        return;
+    }
+    aio_err_set(aio_KeyboardInterrupt, NULL);
+}
+
+/* Installed only in the main thread, over SIGINT's default disposition (the
+ * analogue of Python's default_int_handler). */
+static bool install_sigint(aio_loop *loop, sigint_state *st)
+{
+    struct sigaction current;
+    if (!aio__in_main_thread() || sigaction(SIGINT, NULL, &current) != 0 ||
+        (current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
+        return false;
+    if (aio__loop_add_signal_handler(loop, SIGINT, on_sigint, st) < 0) {
+        aio_err_clear();
+        return false;
+    }
+    return true;
+}
+
 /* Runner.close(): the loop's shutdown, whatever happened before. */
 static void runner_close(aio_loop *loop)
 {
@@ -50,7 +92,17 @@ static void runner_close(aio_loop *loop)
         aio__decref(shutdown);
     }
     aio_err_clear();
-    /* shutdown_default_executor(): no default executor exists yet. */
+    /* loop.run_until_complete(loop.shutdown_default_executor()): no default
+     * executor exists yet, so the coroutine returns at once; but it still
+     * runs as a task (numbered Task-<n>) for a loop run of two iterations,
+     * as asyncio's does without an executor. */
+    aio_task *executor = aio_task_new(shutdown_default_executor_coro, NULL,
+                                      &(aio_task_args){.loop = loop});
+    if (executor != NULL) {
+        aio__loop_run_until_complete(loop, executor);
+        aio__decref(executor);
+    }
+    aio_err_clear();
     aio__set_event_loop(NULL);
     aio__loop_close(loop);
     aio_err_restore(pending);
@@ -65,10 +117,6 @@ void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args)
         aio_err_set(aio_RuntimeError, "asyncio.run() cannot be called from a running event loop");
         return NULL;
     }
-    if (main == NULL) {
-        aio_err_set(aio_ValueError, "a coroutine was expected, got None");
-        return NULL;
-    }
     aio_loop *loop = aio__new_event_loop();
     if (loop == NULL)
         return NULL;
@@ -78,6 +126,12 @@ void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args)
     if (args->debug != 0 && args->debug != AIO_NONE &&
         aio__loop_set_debug(loop, args->debug != AIO_FALSE) < 0)
         goto close;
+    if (main == NULL) {
+        /* Runner.run()'s check, made after `with Runner()` set the loop up:
+         * its close() still shuts the new loop down. */
+        aio_err_set(aio_ValueError, "a coroutine was expected, got None");
+        goto close;
+    }
     aio_context *context = aio_copy_context();
     if (context == NULL)
         goto close;
@@ -85,7 +139,18 @@ void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args)
     aio__decref(context);
     if (task == NULL)
         goto close;
+    sigint_state sigint = {.main_task = task};
+    bool sigint_installed = install_sigint(loop, &sigint);
     result = aio__loop_run_until_complete(loop, task);
+    if (result == NULL && sigint.interrupts > 0 && aio_err_matches(aio_CancelledError) &&
+        aio_task_uncancel(task) == 0) {
+        aio_err_set(aio_KeyboardInterrupt, NULL);
+    }
+    if (sigint_installed) {
+        aio_exc *pending = aio_err_fetch();
+        aio__loop_remove_signal_handler(loop, SIGINT);
+        aio_err_restore(pending);
+    }
     aio__decref(task);
 close:
     runner_close(loop);

@@ -175,6 +175,7 @@ static void task_finished(aio__task *t)
             aio__future_finish_result(&t->fut, t->outcome, NULL);
         }
     } else if (aio_exc_isinstance(exc, aio_CancelledError)) {
+        t->cancel_message_none = true; /* super().cancel(): no msg */
         aio__future_cancel_plain(&t->fut, aio_exc_message(exc));
         aio__decref(exc);
     } else if (aio_exc_isinstance(exc, aio_SystemExit) ||
@@ -402,7 +403,11 @@ int aio__task_cancel(aio_future *fut, const char *msg)
 static aio__task *as_task(aio_task *task, const char *method)
 {
     if (task == NULL || !aio__is_task(task)) {
-        aio_err_format(aio_TypeError, "descriptor '%s' requires a '_asyncio.Task' object", method);
+        const char *type = task == NULL ? "NoneType" : aio__type_of(task)->name;
+        aio_err_format(aio_TypeError,
+                       "descriptor '%s' for '_asyncio.Task' objects doesn't apply to a '%s%s' "
+                       "object",
+                       method, strcmp(type, "Future") == 0 ? "_asyncio." : "", type);
         return NULL;
     }
     return (aio__task *)task;
@@ -490,10 +495,11 @@ aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
     aio_task **tasks = aio__malloc(n * sizeof *tasks);
     if (tasks == NULL)
         return NULL;
-    size_t i = 0;
+    /* The list runs newest first; the array lists them as created. */
+    size_t i = n;
     for (aio__task *t = loop->tasks; t != NULL; t = t->next) {
         if (t->fut.state == AIO__FUTURE_PENDING)
-            tasks[i++] = aio_incref(&t->fut);
+            tasks[--i] = aio_incref(&t->fut);
     }
     *count = n;
     return tasks;
@@ -531,7 +537,11 @@ void aio__tasks_close(aio_loop *loop)
         t->throw_exc = aio_exc_new(aio_GeneratorExit, NULL);
         t->run = AIO__TASK_RUNNING;
         t->step_from = aio__coro_current();
+        bool entered = aio__context_enter(t->context) == 0;
+        aio_err_clear();
         aio__coro_switch(t->step_from, t->resume_at);
+        if (entered)
+            aio__context_exit(t->context);
         if (t->run == AIO__TASK_RETURNED) {
             aio__coro_release(&t->stack);
             aio__decref(t->outcome_exc);
