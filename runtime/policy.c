@@ -11,10 +11,32 @@
 #include "impl.h"
 #include "loop.h"
 
+/* The process id, kept up to date across fork(): getpid() is a system call
+ * in current glibc, and the running loop is looked up on every await. */
+static pid_t process_id;
+static pthread_once_t process_id_once = PTHREAD_ONCE_INIT;
+
+static void refresh_process_id(void)
+{
+    process_id = getpid();
+}
+
+static void process_id_setup(void)
+{
+    refresh_process_id();
+    pthread_atfork(NULL, NULL, refresh_process_id);
+}
+
+static inline pid_t current_pid(void)
+{
+    pthread_once(&process_id_once, process_id_setup);
+    return process_id;
+}
+
 /* threading.main_thread(): the process's first thread. */
 bool aio__in_main_thread(void)
 {
-    return (pid_t)syscall(SYS_gettid) == getpid();
+    return (pid_t)syscall(SYS_gettid) == current_pid();
 }
 
 /* --- The running loop: per thread, tagged with the process id ------------ */
@@ -24,7 +46,7 @@ static _Thread_local pid_t running_loop_pid;
 
 aio_loop *aio__running_loop(void)
 {
-    if (running_loop != NULL && running_loop_pid == getpid())
+    if (running_loop != NULL && running_loop_pid == current_pid())
         return running_loop;
     return NULL;
 }
@@ -32,7 +54,7 @@ aio_loop *aio__running_loop(void)
 void aio__set_running_loop(aio_loop *loop)
 {
     running_loop = loop;
-    running_loop_pid = loop ? getpid() : 0;
+    running_loop_pid = loop ? current_pid() : 0;
 }
 
 aio_loop *aio__get_running_loop(void)
