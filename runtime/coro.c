@@ -57,7 +57,9 @@ static void coro_start(void);
 /* aio__coro_swap(&from->sp, to->sp): pushes the callee-saved registers on
  * the current stack, saves the stack pointer, loads the other one and pops
  * that stack's registers. A new stack is laid out so that the pops and the
- * return land in aio__coro_boot, which calls coro_start(). */
+ * return land in aio__coro_boot, which calls coro_start(). On x86-64 the
+ * return is an indirect jump: a `ret` to another stack's return address is
+ * mispredicted on every switch (the return predictor expects the caller). */
 AIO_INTERNAL void aio__coro_swap(void **from_sp, void *to_sp);
 AIO_INTERNAL void aio__coro_boot(void);
 
@@ -82,7 +84,8 @@ __asm__(".text\n"
         "    popq %r12\n"
         "    popq %rbx\n"
         "    popq %rbp\n"
-        "    ret\n"
+        "    popq %rcx\n"
+        "    jmpq *%rcx\n"
         ".size aio__coro_swap, .-aio__coro_swap\n"
         ".p2align 4\n"
         ".globl aio__coro_boot\n"
