@@ -44,6 +44,15 @@ static inline void bench_report(const char *workload, long n, double seconds)
     fflush(stdout);
 }
 
+/* The same, with the time per operation: workloads whose figure is a cost
+ * (await, switch) rather than a rate. */
+static inline void bench_report_ns(const char *workload, long n, double seconds)
+{
+    printf("BENCH impl=casyncio workload=%s n=%ld seconds=%.9f ops_per_sec=%.1f ns_per_op=%.3f\n",
+           workload, n, seconds, (double)n / seconds, seconds * 1e9 / (double)n);
+    fflush(stdout);
+}
+
 static inline void bench_die(const char *what)
 {
     fprintf(stderr, "bench: %s failed: ", what);

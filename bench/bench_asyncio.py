@@ -1,6 +1,7 @@
 """The benchmark workloads on CPython's asyncio or on uvloop.
 
-    python3 bench_asyncio.py --loop asyncio|uvloop --workload callbacks|timers [-n N]
+    python3 bench_asyncio.py --loop asyncio|uvloop
+                             --workload callbacks|timers|tasks|await|idle [-n N]
 
 Prints one line run.py parses, the same as the C programs print:
 
@@ -13,6 +14,17 @@ timers: N loop.call_later() timers, delays uniform in [0, 10 ms) from
     splitmix64 seeded as in bench.h (the very same delays as the C program),
     all scheduled up front; the one that brings the count to N stops the
     loop. Timed from before the first call_later() to run_forever() returning.
+tasks: N loop.create_task() of a coroutine that returns at once, all created
+    up front; run_until_complete() of the last (FIFO: the last to finish).
+    Timed from before the first create_task() to run_until_complete()
+    returning.
+await: one task doing `await asyncio.sleep(0)` N times, timed inside the
+    task; also prints ns_per_op, the time of one round trip through the loop.
+idle: N tasks each suspended in `await fut` on one shared pending future;
+    prints rss_mib and bytes_per_task, the growth of VmRSS
+    (/proc/self/status) from before the first create_task() to when all of
+    them wait; then completes the future and waits for every task to finish.
+    Its seconds are those of creating and suspending the N tasks.
 """
 import argparse
 import asyncio
@@ -79,9 +91,93 @@ def bench_timers(loop, n):
     return t1 - t0
 
 
+def bench_tasks(loop, n):
+    count = 0
+
+    async def noop():
+        nonlocal count
+        count += 1
+
+    create_task = loop.create_task
+    t0 = time.perf_counter()
+    for _ in range(n - 1):
+        create_task(noop())
+    last = create_task(noop())
+    loop.run_until_complete(last)
+    t1 = time.perf_counter()
+    if count != n:
+        sys.exit(f"bench: {count} tasks ran, expected {n}")
+    return t1 - t0
+
+
+def bench_await(loop, n):
+    done = 0
+
+    async def sleeper():
+        nonlocal done
+        sleep = asyncio.sleep
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await sleep(0)
+            done += 1
+        return time.perf_counter() - t0
+
+    seconds = loop.run_until_complete(sleeper())
+    if done != n:
+        sys.exit(f"bench: {done} round trips, expected {n}")
+    return seconds, {"ns_per_op": f"{seconds * 1e9 / n:.3f}"}
+
+
+def vmrss_kib():
+    """VmRSS of this process in KiB, as idle.c reads it."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    sys.exit("bench: cannot read VmRSS from /proc/self/status")
+
+
+def bench_idle(loop, n):
+    fut = loop.create_future()
+    waiting = finished = 0
+
+    async def waiter():
+        nonlocal waiting, finished
+        waiting += 1
+        await fut
+        finished += 1
+
+    async def main():
+        before = vmrss_kib()
+        create_task = loop.create_task
+        t0 = time.perf_counter()
+        for _ in range(n):
+            create_task(waiter())
+        await asyncio.sleep(0)  # FIFO: every task has reached its await
+        seconds = time.perf_counter() - t0
+        after = vmrss_kib()
+        fut.set_result(None)
+        for _ in range(100):
+            if finished == n:
+                break
+            await asyncio.sleep(0)
+        return seconds, (after - before) * 1024
+
+    seconds, grown = loop.run_until_complete(main())
+    if waiting != n or finished != n:
+        sys.exit(f"bench: {waiting} tasks waited, {finished} finished; expected {n}")
+    return seconds, {"rss_mib": f"{grown / 2 ** 20:.2f}", "bytes_per_task": f"{grown / n:.1f}"}
+
+
+# Each workload's function returns its seconds, or (seconds, extra fields).
+# await runs fewer round trips than the C program's 1000000: at some µs each
+# in Python, the figure (ns per round trip) settles long before that.
 WORKLOADS = {
     "callbacks": (bench_callbacks, 1_000_000),
     "timers": (bench_timers, 100_000),
+    "tasks": (bench_tasks, 100_000),
+    "await": (bench_await, 100_000),
+    "idle": (bench_idle, 100_000),
 }
 
 
@@ -90,7 +186,8 @@ def main():
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], required=True)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), required=True)
     parser.add_argument("-n", type=int, default=None,
-                        help="operations (default: 1000000 callbacks, 100000 timers)")
+                        help="operations (default: 1000000 callbacks, 100000 timers, "
+                             "100000 tasks, 100000 await round trips, 100000 idle tasks)")
     args = parser.parse_args()
     func, default_n = WORKLOADS[args.workload]
     n = max(1, args.n if args.n is not None else default_n)
@@ -101,11 +198,13 @@ def main():
     else:
         loop = asyncio.new_event_loop()
     try:
-        seconds = func(loop, n)
+        outcome = func(loop, n)
     finally:
         loop.close()
+    seconds, extra = outcome if isinstance(outcome, tuple) else (outcome, {})
+    fields = "".join(f" {key}={value}" for key, value in extra.items())
     print(f"BENCH impl={args.loop} workload={args.workload} n={n} "
-          f"seconds={seconds:.9f} ops_per_sec={n / seconds:.1f}", flush=True)
+          f"seconds={seconds:.9f} ops_per_sec={n / seconds:.1f}{fields}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
-    python3 run.py [--runs 5] [--workload callbacks|timers ...] [--bindir build]
-                   [--python PATH] [--cpu N|auto|none]
+    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle ...]
+                   [--bindir build] [--python PATH] [--cpu N|auto|none]
 
 Builds nothing: bench/Makefile builds the C programs (`make -C bench run`
 builds them and calls this). Each workload runs --runs times for every
 implementation, interleaved (casyncio, asyncio, uvloop, casyncio, ...) so
 that drift in the machine's speed affects all alike. The table gives the
-median, min and max ops/s of each and the ratios of casyncio's median to the
-others'.
+median, min and max of each workload's figure (a rate, a time per
+operation or a size) and casyncio's advantage: how many times better its
+median is than the other's (faster, or smaller; under 1x it is worse).
 
 The Python implementations run under one interpreter that can import
 uvloop: /usr/bin/python3 when it can, else `python3`; without uvloop
@@ -18,6 +19,7 @@ Every run is pinned to one CPU (--cpu), since the vCPUs of a shared machine
 need not be equally fast.
 """
 import argparse
+import collections
 import os
 import platform
 import shutil
@@ -27,8 +29,26 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = ["callbacks", "timers"]
 IMPLS = ["casyncio", "asyncio", "uvloop"]
+
+# What each workload reports: `field`, the BENCH field that is its figure, in
+# `unit`; `higher` when more is better (a rate); `what` for the summary;
+# `aim` the project's target for casyncio; `impls` who runs it; `extra`, a
+# further field the summary shows.
+Workload = collections.namedtuple(
+    "Workload", "field unit higher what aim impls extra",
+    defaults=("", None, tuple(IMPLS), None))
+WORKLOADS = {
+    "callbacks": Workload("ops_per_sec", "ops/s", True, aim=">= 30 M ops/s"),
+    "timers": Workload("ops_per_sec", "ops/s", True, aim=">= 5 M ops/s"),
+    "tasks": Workload("ops_per_sec", "tasks/s", True, what="created and completed"),
+    "await": Workload("ns_per_op", "ns", False, what="per sleep(0) round trip",
+                      aim="< 150 ns"),
+    "switch": Workload("ns_per_op", "ns", False, what="per one-way stack switch",
+                       aim="<= 10 ns", impls=("casyncio",)),
+    "idle": Workload("rss_mib", "MiB", False, what="resident for 100000 suspended tasks",
+                     aim="< 200 MiB", extra=("bytes_per_task", "bytes per task")),
+}
 TIMEOUT = 300  # seconds, per run
 
 
@@ -104,7 +124,8 @@ def command(impl, workload, bindir, python):
 
 
 def run_one(cmd, cpu):
-    """ops/s of one run, from its BENCH line; pinned to `cpu` unless None."""
+    """The fields of one run's BENCH line, numbers as floats; pinned to
+    `cpu` unless None."""
     pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
@@ -117,7 +138,7 @@ def run_one(cmd, cpu):
         if line.startswith("BENCH "):
             fields = dict(kv.split("=", 1) for kv in line.split()[1:])
             if proc.returncode == 0:
-                return float(fields["ops_per_sec"])
+                return {k: float(v) for k, v in fields.items() if k not in ("impl", "workload")}
     sys.exit(f"run.py: {' '.join(cmd)} failed (exit {proc.returncode}):\n"
              f"{proc.stdout}{proc.stderr}")
 
@@ -136,10 +157,28 @@ def fmt_ops(x):
     return f"{x / 1e3:.0f} k"
 
 
+def fmt_value(x, spec):
+    """A figure with its unit: 44.46 M ops/s, 123.4 ns, 82.40 MiB."""
+    if spec.higher:
+        return f"{fmt_ops(x)}{spec.unit}" if spec.unit == "ops/s" else f"{fmt_ops(x)} {spec.unit}"
+    if spec.unit == "MiB":
+        return f"{x:.2f} MiB"
+    return f"{x:.1f} {spec.unit}"
+
+
+def advantage(spec, casyncio, other):
+    """How many times better casyncio's figure is than `other`."""
+    return casyncio / other if spec.higher else other / casyncio
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}x" if x < 1 else f"{x:.1f}x"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per implementation (5)")
-    parser.add_argument("--workload", action="append", choices=WORKLOADS,
+    parser.add_argument("--workload", action="append", choices=list(WORKLOADS),
                         help="a workload to run (repeatable; default: all)")
     parser.add_argument("--bindir", default=os.path.join(HERE, "build"),
                         help="where bench/Makefile put the C programs")
@@ -148,7 +187,7 @@ def main():
                         help="the CPU every run is pinned to: a number, 'auto' (the "
                              "lowest this process may use) or 'none' (no pinning)")
     args = parser.parse_args()
-    workloads = args.workload or WORKLOADS
+    workloads = args.workload or list(WORKLOADS)
     runs = max(1, args.runs)
     bindir = os.path.abspath(args.bindir)
 
@@ -164,37 +203,70 @@ def main():
     print(f"cpu:     " + ("not pinned" if cpu is None else f"every run pinned to CPU {cpu}"))
     print(f"load:    {load()} (1, 5, 15 min) before the runs")
     print(f"runs:    {runs} per implementation and workload, interleaved; "
-          f"median ops/s\n", flush=True)
+          f"median, min and max of each\n", flush=True)
 
-    results = {(w, i): [] for w in workloads for i in impls}
+    def impls_of(workload):
+        return [i for i in impls if i in WORKLOADS[workload].impls]
+
+    results = {(w, i): [] for w in workloads for i in impls_of(w)}
     started = time.monotonic()
     for r in range(runs):
         for workload in workloads:
-            for impl in impls:
-                ops = run_one(command(impl, workload, bindir, python), cpu)
-                results[(workload, impl)].append(ops)
+            for impl in impls_of(workload):
+                fields = run_one(command(impl, workload, bindir, python), cpu)
+                results[(workload, impl)].append(fields)
         print(f"  run {r + 1}/{runs} done ({time.monotonic() - started:.0f} s)",
               file=sys.stderr, flush=True)
 
-    header = f"{'workload':<10} {'implementation':<15} {'median ops/s':>13} " \
-             f"{'min':>10} {'max':>10}  {'casyncio/this':>13}"
+    def figures(workload, impl, field=None):
+        return [f[field or WORKLOADS[workload].field] for f in results[(workload, impl)]]
+
+    def median(workload, impl, field=None):
+        return statistics.median(figures(workload, impl, field))
+
+    header = f"{'workload':<10} {'implementation':<15} {'median':>13} " \
+             f"{'min':>13} {'max':>13}  {'advantage':>9}"
     print(header)
     print("-" * len(header))
     for workload in workloads:
-        medians = {i: statistics.median(results[(workload, i)]) for i in impls}
-        for impl in impls:
-            values = results[(workload, impl)]
-            ratio = "" if impl == "casyncio" else f"{medians['casyncio'] / medians[impl]:.1f}x"
-            print(f"{workload:<10} {impl:<15} {fmt_ops(medians[impl]):>13} "
-                  f"{fmt_ops(min(values)):>10} {fmt_ops(max(values)):>10}  "
-                  f"{ratio:>13}".rstrip())
-    print()
+        spec = WORKLOADS[workload]
+        ours = median(workload, "casyncio")
+        for impl in impls_of(workload):
+            values = figures(workload, impl)
+            mid = median(workload, impl)
+            ratio = "" if impl == "casyncio" else fmt_ratio(advantage(spec, ours, mid))
+            print(f"{workload:<10} {impl:<15} {fmt_value(mid, spec):>13} "
+                  f"{fmt_value(min(values), spec):>13} {fmt_value(max(values), spec):>13}  "
+                  f"{ratio:>9}".rstrip())
+    print("\nadvantage: how many times better casyncio's median is (faster, or "
+          "smaller); under 1x, worse\n")
     for workload in workloads:
-        medians = {i: statistics.median(results[(workload, i)]) for i in impls}
-        parts = [f"casyncio/asyncio {medians['casyncio'] / medians['asyncio']:.1f}x"]
-        if "uvloop" in impls:
-            parts.append(f"casyncio/uvloop {medians['casyncio'] / medians['uvloop']:.1f}x")
-        print(f"{workload}: casyncio {fmt_ops(medians['casyncio'])}ops/s; " + ", ".join(parts))
+        spec = WORKLOADS[workload]
+
+        def describe(impl):
+            text = fmt_value(median(workload, impl), spec)
+            if spec.extra:
+                text += f", {median(workload, impl, spec.extra[0]):.0f} {spec.extra[1]}"
+            return text
+
+        line = f"{workload}: casyncio {fmt_value(median(workload, 'casyncio'), spec)}"
+        if spec.what:
+            line += f" {spec.what}"
+        if spec.extra:
+            line += f", {median(workload, 'casyncio', spec.extra[0]):.0f} {spec.extra[1]}"
+        if spec.aim:
+            line += f" (aim {spec.aim})"
+        ours = median(workload, "casyncio")
+        others = [i for i in impls_of(workload) if i != "casyncio"]
+        if spec.extra:
+            line += "".join(f"; {i} {describe(i)}" for i in others)
+        # The ratio that is casyncio's advantage: casyncio/other for a rate,
+        # other/casyncio for a time or a size.
+        parts = [(f"casyncio/{i}" if spec.higher else f"{i}/casyncio") + " " +
+                 fmt_ratio(advantage(spec, ours, median(workload, i))) for i in others]
+        if parts:
+            line += "; " + ", ".join(parts)
+        print(line)
     print(f"\ntotal {time.monotonic() - started:.0f} s; load {load()} after the runs")
 
 
