@@ -1,6 +1,7 @@
 # casyncio - Python's asyncio event loop in C.
 #
 #   make deps       install the Debian packages that are missing
+#                   (make deps-cross: what tests the aarch64 stack switch)
 #   make            static and shared library, pkg-config file      (build/)
 #   make demo       the documentation's four examples, in C
 #   make check      everything: generated/ up to date, headers, unit tests
@@ -49,13 +50,17 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c
 # Test objects are intermediate files of the test binaries; keep them.
 .SECONDARY:
 
-.PHONY: all deps lib gen check check-gen check-headers check-unit check-unit-san \
-        check-conformance check-gen-tests check-spec demo bench install clean
+.PHONY: all deps deps-cross lib gen check check-gen check-headers check-unit check-unit-san \
+        check-conformance check-coro check-coro-fallback check-gen-tests check-spec demo bench install \
+        clean
 
 all: lib
 
 deps:
 	sh tools/install-deps.sh
+
+deps-cross:
+	sh tools/install-deps.sh --cross
 
 lib: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE)
 
@@ -138,6 +143,43 @@ $(BUILD)/san/%.o: %.c $(HEADERS) $(INTERNAL_H)
 	@mkdir -p $(dir $@)
 	$(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
+# The portable stack switch (ucontext), which other machines than x86-64 and
+# aarch64 get, runs the task tests too.
+UCTX_OBJ    = $(patsubst %.c,$(BUILD)/uctx/%.o,$(LIB_SRC))
+UCTX_TESTS  := test_tasks
+
+$(BUILD)/uctx/%.o: %.c $(HEADERS) $(INTERNAL_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT -c $< -o $@
+
+$(BUILD)/uctx-tests/%: tests/unit/%.c tests/unit/test_support.h $(UCTX_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT -rdynamic $< $(UCTX_OBJ) -o $@ \
+	  -lcmocka $(LDLIBS)
+
+check-coro-fallback: $(addprefix $(BUILD)/uctx-tests/,$(UCTX_TESTS))
+	sh tests/run-unit.sh $^
+
+# The stack switch alone: the host's hand-written switch, the ucontext one,
+# and the aarch64 one under qemu-user when a cross compiler is installed
+# (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static).
+CORO_TEST = tests/coro/switch_test.c runtime/coro.c
+CORO_FLAGS = $(CPPFLAGS) -std=c11 $(WARN) -Wno-missing-prototypes -O2
+
+check-coro: $(CORO_TEST) runtime/coro.h
+	@mkdir -p $(BUILD)/coro
+	$(CC) $(CORO_FLAGS) $(CORO_TEST) -o $(BUILD)/coro/switch -lpthread
+	$(BUILD)/coro/switch
+	$(CC) $(CORO_FLAGS) -DAIO_CORO_UCONTEXT $(CORO_TEST) -o $(BUILD)/coro/switch-ucontext -lpthread
+	$(BUILD)/coro/switch-ucontext
+	@if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64-static >/dev/null; then \
+	  echo "aarch64-linux-gnu-gcc ... (run under qemu-aarch64-static)"; \
+	  aarch64-linux-gnu-gcc $(CORO_FLAGS) -static $(CORO_TEST) -o $(BUILD)/coro/switch-aarch64 \
+	    -lpthread && qemu-aarch64-static $(BUILD)/coro/switch-aarch64; \
+	else \
+	  echo "check-coro: aarch64 switch skipped: needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static"; \
+	fi
+
 check-unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 	sh tests/run-unit.sh $^
 
@@ -149,7 +191,7 @@ check-conformance: $(STATIC_LIB)
 	$(PYTHON) tests/conformance/run.py --cc "$(CC)" --build $(BUILD)/conformance
 
 check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san \
-       check-conformance
+       check-coro check-coro-fallback check-conformance
 	@echo "make check: all passed"
 
 # --- Examples and benchmarks ------------------------------------------------

@@ -1,9 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages casyncio needs that are missing, with sudo
 # when not root. `make deps` runs it; CI runs it on a fresh machine.
+#
+#   --cross   also what tests the aarch64 stack switch on other machines
+#             (a cross compiler and qemu-user; about 500 MB): make deps-cross
 set -eu
 packages="gcc g++ make libev-dev libcmocka-dev python3 python3-jinja2 clang
 libclang-rt-14-dev python3-uvloop"
+if [ "${1:-}" = "--cross" ]; then
+    packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
+fi
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
