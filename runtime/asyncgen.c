@@ -132,16 +132,22 @@ static int resume(aio_asyncgen *gen, aio_exc *exc)
     aio_err_restore(pending);
     int rc = 1;
     if (gen->state == GEN_DONE) {
+        /* Still tracked: the loop's _asyncgens is a WeakSet, which keeps a
+         * finished generator until it is destroyed, and shutdown_asyncgens()
+         * gives it an aclose() task too. */
         aio__coro_release(&gen->stack);
-        untrack(gen);
         aio_exc *raised = gen->outcome_exc;
         gen->outcome_exc = NULL;
         if (raised == NULL) {
             rc = 0;
         } else {
             if (aio_exc_type_of(raised) == aio_StopAsyncIteration) {
-                aio__decref(raised);
+                /* _PyErr_FormatFromCause(): raised from it */
+                aio_exc *stop = raised;
                 raised = aio_exc_new(aio_RuntimeError, "async generator raised StopAsyncIteration");
+                aio_exc_set_cause(raised, stop);
+                aio_exc_set_context(raised, stop);
+                aio__decref(stop);
             }
             aio_err_restore(raised);
             rc = -1;
@@ -172,7 +178,7 @@ static void *stop_iteration(void)
 
 void *aio_asyncgen_asend(aio_asyncgen *gen, void *value)
 {
-    if (check_not_running(gen, "asend()") < 0)
+    if (check_not_running(gen, "anext()") < 0) /* asend() and anext() share an awaitable */
         return NULL;
     if (gen->state == GEN_DONE)
         return stop_iteration();
@@ -209,10 +215,8 @@ void *aio_asyncgen_athrow(aio_asyncgen *gen, aio_exc *exc)
                                    "BaseException, not NoneType");
         return NULL;
     }
-    if (gen->state == GEN_DONE) {
-        aio_err_set_exc(exc);
-        return NULL;
-    }
+    if (gen->state == GEN_DONE)
+        return NULL; /* the frame is complete: StopIteration, so the await gives None */
     int rc = resume(gen, aio_incref(exc));
     if (rc == 0)
         return stop_iteration();
@@ -224,6 +228,8 @@ int aio_asyncgen_aclose(aio_asyncgen *gen)
     if (check_not_running(gen, "aclose()") < 0)
         return -1;
     if (gen->state == GEN_NEW) {
+        if (!gen->hooked)
+            first_iteration(gen); /* aclose() runs the firstiter hook too */
         gen->state = GEN_DONE;
         return 0;
     }
@@ -296,12 +302,59 @@ aio_asyncgen *aio_asyncgen_new(aio_asyncgen_func func, void *arg, const aio_asyn
 
 /* --- Finalization ------------------------------------------------------------------------- */
 
+static int closer_cancel(aio_future *task, const char *msg);
+
+/* A task's `agen.aclose()`; the task holds a reference to gen. */
 static void *aclose_coro(void *arg)
 {
     aio_asyncgen *gen = arg;
-    aio_asyncgen_aclose(gen);
+    aio_task *self = aio_current_task(NULL);
+    if (self != NULL && self->cancel == closer_cancel && aio_task_cancelling(self) > 0) {
+        /* Cancelled before its first step: the task throws the
+         * CancelledError into the aclose() awaitable, which throws it into
+         * the generator (athrow's throw() in aclose mode). */
+        aio_exc *exc = aio_exc_new(aio_CancelledError, ((aio__task *)self)->cancel_msg);
+        if (gen->state != GEN_SUSPENDED && gen->state != GEN_NEW) {
+            aio_err_restore(exc);
+        } else {
+            int rc = resume(gen, exc);
+            if (rc > 0)
+                aio_err_set(aio_RuntimeError, "async generator ignored GeneratorExit");
+            else if (aio_err_matches(aio_GeneratorExit) || aio_err_matches(aio_StopAsyncIteration))
+                aio_err_clear();
+        }
+    } else {
+        aio_asyncgen_aclose(gen);
+    }
     aio__decref(gen);
     return NULL;
+}
+
+/* Task.cancel() of a task running aclose_coro(). A C task cancelled before
+ * its first step never runs its function, where Python's still throws the
+ * CancelledError into the generator (and asyncio.run() cancels the closing
+ * task of a generator dropped in main's last step before it ever ran): the
+ * request is counted, but left for aclose_coro() to throw in. */
+static int closer_cancel(aio_future *task, const char *msg)
+{
+    aio__task *t = (aio__task *)task;
+    bool fresh = t->run == AIO__TASK_NEW;
+    int rc = aio__task_cancel(task, msg);
+    if (rc > 0 && fresh)
+        t->must_cancel = false;
+    return rc;
+}
+
+/* loop.create_task(agen.aclose()), taking over a reference to gen. */
+static aio_task *create_closer(aio_loop *loop, aio_asyncgen *gen)
+{
+    aio_task *task = aio__loop_create_task(loop, &(aio__loop_create_task_args){
+                                                     .coro = aclose_coro,
+                                                     .coro_arg = gen,
+                                                 });
+    if (task != NULL && aio__is_task(task) && ((aio__task *)task)->coro == aclose_coro)
+        task->cancel = closer_cancel;
+    return task;
 }
 
 /* call_soon_threadsafe(create_task, agen.aclose()). */
@@ -309,11 +362,7 @@ static void schedule_aclose(void *arg)
 {
     aio_asyncgen *gen = arg;
     aio_loop *loop = aio__running_loop();
-    aio_task *task = loop != NULL ? aio__loop_create_task(loop, &(aio__loop_create_task_args){
-                                                                    .coro = aclose_coro,
-                                                                    .coro_arg = gen,
-                                                                })
-                                  : NULL;
+    aio_task *task = loop != NULL ? create_closer(loop, gen) : NULL;
     if (task == NULL) {
         aio__decref(gen); /* closed below, synchronously */
         return;
@@ -327,7 +376,8 @@ static void gen_dealloc(void *obj)
     if (gen->state == GEN_SUSPENDED) {
         gen->ob.refcnt = 1; /* alive while it is being closed */
         aio_exc *saved = aio_err_fetch();
-        aio_loop *loop = gen->loop;
+        /* untrack() may drop the last reference to the loop */
+        aio_loop *loop = gen->loop != NULL ? aio_incref(gen->loop) : NULL;
         untrack(gen);
         /* _asyncgen_finalizer_hook: the loop closes it in a task. */
         aio_handle *h = NULL;
@@ -343,6 +393,7 @@ static void gen_dealloc(void *obj)
                 aio_err_clear();
             gen->ob.refcnt--;
         }
+        aio__decref(loop);
         aio_err_restore(saved);
         if (gen->ob.refcnt > 0) {
             AIO__TRACK(1);
@@ -390,10 +441,7 @@ static void *shutdown_asyncgens_coro(void *arg)
     /* gather(*[ag.aclose() for ag in closing_agens], return_exceptions=True) */
     for (i = 0; i < n; i++) {
         aio_incref(gens[i]);
-        closing[i] = aio__loop_create_task(loop, &(aio__loop_create_task_args){
-                                                     .coro = aclose_coro,
-                                                     .coro_arg = gens[i],
-                                                 });
+        closing[i] = create_closer(loop, gens[i]);
         if (closing[i] == NULL) {
             aio_decref(gens[i]);
             break;

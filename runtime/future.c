@@ -68,6 +68,7 @@ void aio__future_clear(aio_future *fut)
     if (fut->result_free != NULL)
         fut->result_free(fut->result);
     aio__decref(fut->exception);
+    aio__decref(fut->cancelled_exc);
     free(fut->cancel_message);
     aio__decref(fut->loop);
 }
@@ -154,10 +155,19 @@ static int invalid_state(const char *message)
     return -1;
 }
 
-/* _make_cancelled_error(). */
+aio_exc *aio__future_make_cancelled_error(aio_future *fut)
+{
+    aio_exc *exc = fut->cancelled_exc;
+    if (exc != NULL) {
+        fut->cancelled_exc = NULL;
+        return exc;
+    }
+    return aio_exc_new(aio_CancelledError, fut->cancel_message);
+}
+
 static void raise_cancelled(aio_future *fut)
 {
-    aio_err_set(aio_CancelledError, fut->cancel_message);
+    aio_err_restore(aio__future_make_cancelled_error(fut));
 }
 
 void *aio__future_result(aio_future *fut)

@@ -28,6 +28,8 @@ struct aio_future {
     void (*result_free)(void *result);
     aio_exc *exception;
     char *cancel_message;
+    aio_exc *cancelled_exc;   /* a Task's own CancelledError, handed to the
+                                 first retrieval only (_cancelled_exc) */
     bool log_traceback;       /* an exception nobody has looked at yet */
     aio__future_callback *callbacks;
     size_t callbacks_len;
@@ -56,6 +58,9 @@ AIO_INTERNAL int aio__future_finish_result(aio_future *fut, void *result,
                                            void (*result_free)(void *));
 AIO_INTERNAL int aio__future_finish_exception(aio_future *fut, aio_exc *exception);
 AIO_INTERNAL int aio__future_cancel_plain(aio_future *fut, const char *msg);
+/* _make_cancelled_error(): the saved CancelledError the first time, then
+ * CancelledError(cancel message). New reference. */
+AIO_INTERNAL aio_exc *aio__future_make_cancelled_error(aio_future *fut);
 /* fut.cancel(msg), whatever fut's class: 1, 0, or -1 with the exception set. */
 static inline int aio__future_cancel_any(aio_future *fut, const char *msg)
 {

@@ -22,7 +22,8 @@ typedef struct gathering {
 static void gathering_dealloc(void *obj)
 {
     gathering *g = obj;
-    if (!aio__future_finalize(&g->fut, "Future exception was never retrieved"))
+    /* Future.__del__ names the class: "_GatheringFuture exception ..." */
+    if (!aio__future_finalize(&g->fut, "_GatheringFuture exception was never retrieved"))
         return;
     for (size_t i = 0; i < g->n_children; i++)
         aio__decref(g->children[i]);
@@ -61,7 +62,7 @@ static int gathering_cancel(aio_future *fut, const char *msg)
 
 static aio_exc *cancelled_error_of(aio_future *fut)
 {
-    return aio_exc_new(aio_CancelledError, fut->cancel_message);
+    return aio__future_make_cancelled_error(fut);
 }
 
 static void gather_list_free(void *result)
@@ -73,7 +74,7 @@ static void gather_list_free(void *result)
 }
 
 /* The results, in argument order, once every child is done. */
-static void gather_complete(gathering *g, aio_future *last)
+static void gather_complete(gathering *g)
 {
     aio_gather_list *list =
         aio__calloc(1, sizeof *list + g->n_children * sizeof list->items[0]);
@@ -87,7 +88,11 @@ static void gather_complete(gathering *g, aio_future *last)
     for (size_t i = 0; i < g->n_children; i++) {
         aio_future *child = g->children[i];
         if (child->state == AIO__FUTURE_CANCELLED) {
-            list->items[i].exception = cancelled_error_of(child);
+            /* CancelledError('' if fut._cancel_message is None else
+             * fut._cancel_message): a task whose function let its
+             * CancelledError propagate has no message of its own. */
+            const char *msg = child->cancel_message;
+            list->items[i].exception = aio_exc_new(aio_CancelledError, msg ? msg : "");
         } else if (child->exception != NULL) {
             child->log_traceback = false;
             list->items[i].exception = aio_incref(child->exception);
@@ -97,7 +102,10 @@ static void gather_complete(gathering *g, aio_future *last)
     }
     if (g->cancel_requested) {
         gather_list_free(list);
-        aio_exc *exc = cancelled_error_of(last);
+        /* fut._make_cancelled_error(), fut being the loop variable of the
+         * results loop above: the last child in argument order, not the
+         * one that finished last. */
+        aio_exc *exc = cancelled_error_of(g->children[g->n_children - 1]);
         aio__future_finish_exception(&g->fut, exc);
         aio__decref(exc);
     } else {
@@ -122,7 +130,7 @@ static void gather_child_done(aio_future *child, void *arg)
         child->log_traceback = false;
         aio__future_finish_exception(&g->fut, child->exception);
     } else if (g->n_finished == g->n_futs) {
-        gather_complete(g, child);
+        gather_complete(g);
     }
     aio__decref(g);
 }

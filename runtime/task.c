@@ -175,9 +175,11 @@ static void task_finished(aio__task *t)
             aio__future_finish_result(&t->fut, t->outcome, NULL);
         }
     } else if (aio_exc_isinstance(exc, aio_CancelledError)) {
-        t->cancel_message_none = true; /* super().cancel(): no msg */
-        aio__future_cancel_plain(&t->fut, aio_exc_message(exc));
-        aio__decref(exc);
+        /* self._cancelled_exc = exc; super().cancel(): the exception,
+         * message and all, goes to the first retrieval. */
+        aio__future_cancel_plain(&t->fut, NULL);
+        aio__decref(t->fut.cancelled_exc);
+        t->fut.cancelled_exc = exc;
     } else if (aio_exc_isinstance(exc, aio_SystemExit) ||
                aio_exc_isinstance(exc, aio_KeyboardInterrupt)) {
         aio__future_finish_exception(&t->fut, exc);
@@ -311,7 +313,7 @@ static void task_wakeup(aio_future *fut, void *arg)
     aio__task *t = arg;
     aio_exc *exc = NULL;
     if (fut->state == AIO__FUTURE_CANCELLED) {
-        exc = cancelled_error(fut->cancel_message);
+        exc = aio__future_make_cancelled_error(fut);
     } else if (fut->exception != NULL) {
         fut->log_traceback = false;
         exc = aio_incref(fut->exception);
@@ -420,7 +422,7 @@ int aio_is_task(const void *obj)
 
 int aio_task_cancel(aio_task *task, const char *msg)
 {
-    return as_task(task, "cancel") ? aio__task_cancel(task, msg) : -1;
+    return as_task(task, "cancel") ? aio__future_cancel_any(task, msg) : -1;
 }
 
 int aio_task_cancelling(aio_task *task)

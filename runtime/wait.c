@@ -236,11 +236,17 @@ static void wait_on_completion(aio_future *f, void *arg)
 {
     wait_state *st = arg;
     st->counter--;
-    bool failed = f->state == AIO__FUTURE_FINISHED && f->exception != NULL;
-    if (failed)
+    /* counter <= 0 or return_when == FIRST_COMPLETED or (return_when ==
+     * FIRST_EXCEPTION and not f.cancelled() and f.exception() is not None):
+     * f.exception(), which marks it retrieved, is only evaluated in the
+     * last case. */
+    bool release = st->counter == 0 || st->return_when == AIO_FIRST_COMPLETED;
+    if (!release && st->return_when == AIO_FIRST_EXCEPTION &&
+        f->state == AIO__FUTURE_FINISHED) {
         f->log_traceback = false; /* f.exception() was read */
-    if (st->counter == 0 || st->return_when == AIO_FIRST_COMPLETED ||
-        (st->return_when == AIO_FIRST_EXCEPTION && failed)) {
+        release = f->exception != NULL;
+    }
+    if (release) {
         if (st->timer != NULL)
             aio__handle_cancel(st->timer);
         if (st->waiter->state == AIO__FUTURE_PENDING)

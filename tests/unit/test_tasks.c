@@ -684,8 +684,10 @@ static void test_task_await_pending_cancelled(void **state)
     assert_string_equal(aio_exc_message(a.exc), "why");
     /* The CancelledError went through the task: it is cancelled too. */
     assert_int_equal(aio_future_cancelled(t), 1);
+    /* The task's own CancelledError went to the first retrieval; later ones
+     * get a new one without the message, as in CPython 3.11. */
     assert_null(aio_future_result(t));
-    assert_cancelled_error("why");
+    assert_cancelled_error(NULL);
     assert_int_equal(aio_task_cancelling(t), 0);
 
     awaiter_clear(&a);
@@ -910,10 +912,11 @@ static void test_task_cancel_while_awaiting(void **state)
     assert_ptr_equal(aio_exc_type_of(a.exc), aio_CancelledError);
     assert_string_equal(aio_exc_message(a.exc), "stop it");
     assert_int_equal(aio_future_cancelled(t), 1);
+    /* Only the first retrieval (run_until_complete) had the message. */
     assert_null(aio_future_result(t));
-    assert_cancelled_error("stop it");
+    assert_cancelled_error(NULL);
     assert_null(aio_future_exception(t));
-    assert_cancelled_error("stop it");
+    assert_cancelled_error(NULL);
     assert_repr(t, "<Task cancelled name='w' coro=<await_one() done>>");
 
     awaiter_clear(&a);
@@ -998,7 +1001,7 @@ static void test_task_cancel_nested(void **state)
     assert_string_equal(aio_exc_message(n.inner_await.exc), "outer-msg");
     assert_string_equal(aio_exc_message(n.exc), "outer-msg");
     assert_null(aio_future_result(outer));
-    assert_cancelled_error("outer-msg");
+    assert_cancelled_error(NULL); /* the first retrieval took the message */
 
     awaiter_clear(&n.inner_await);
     aio_decref(n.inner_await.fut);
