@@ -146,7 +146,7 @@ $(BUILD)/san/%.o: %.c $(HEADERS) $(INTERNAL_H)
 # The portable stack switch (ucontext), which other machines than x86-64 and
 # aarch64 get, runs the task tests too.
 UCTX_OBJ    = $(patsubst %.c,$(BUILD)/uctx/%.o,$(LIB_SRC))
-UCTX_TESTS  := test_tasks
+UCTX_TESTS  := test_tasks test_shared_stack
 
 $(BUILD)/uctx/%.o: %.c $(HEADERS) $(INTERNAL_H)
 	@mkdir -p $(dir $@)

@@ -23,6 +23,7 @@
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define AIO_VALGRIND 1
 #endif
@@ -378,8 +379,101 @@ int aio__coro_init(aio__coro *coro, size_t stack_size, aio__coro_entry entry, vo
     return 0;
 }
 
+/* --- The shared stack ------------------------------------------------------------- */
+
+/* ucontext keeps its own copy of the registers, ASan its own map of the
+ * stack: neither survives the copy, so there coroutines asked to share get
+ * stacks of their own. */
+#if !defined(AIO_CORO_UCONTEXT) && !defined(AIO_ASAN)
+#define AIO_SHARED_STACK 1
+static __thread char *shared_stack;
+#ifdef AIO_VALGRIND
+static __thread unsigned shared_valgrind_id;
+#endif
+#endif
+
+int aio__coro_init_shared(aio__coro *coro, aio__coro_entry entry, void *arg)
+{
+#ifndef AIO_SHARED_STACK
+    return aio__coro_init(coro, 0, entry, arg);
+#else
+    pthread_once(&segv_once, install_segv_handler);
+    if (!altstack_ready)
+        ensure_altstack();
+    if (shared_stack == NULL) {
+        if ((shared_stack = stack_map(AIO__CORO_DEFAULT_STACK)) == NULL) {
+            aio_err_set(aio_MemoryError, NULL);
+            return -1;
+        }
+#ifdef AIO_VALGRIND
+        shared_valgrind_id =
+            VALGRIND_STACK_REGISTER(shared_stack, shared_stack + AIO__CORO_DEFAULT_STACK);
+#endif
+    }
+    coro->stack = shared_stack;
+    coro->stack_size = AIO__CORO_DEFAULT_STACK;
+    coro->entry = entry;
+    coro->entry_arg = arg;
+    coro->asan_fake_stack = NULL;
+    coro->shared = true;
+    coro->saved_len = 0;
+#ifdef AIO_VALGRIND
+    VALGRIND_MAKE_MEM_UNDEFINED(shared_stack + AIO__CORO_DEFAULT_STACK - 256, 256);
+#endif
+    coro->sp = initial_frame(shared_stack + AIO__CORO_DEFAULT_STACK);
+    return 0;
+#endif
+}
+
+int aio__coro_stash(aio__coro *coro)
+{
+#ifndef AIO_SHARED_STACK
+    (void)coro;
+    return 0;
+#else
+    char *top = coro->stack + coro->stack_size;
+    size_t len = (size_t)(top - (char *)coro->sp);
+    if (len > coro->saved_cap) {
+        char *saved = realloc(coro->saved, len);
+        if (saved == NULL) {
+            aio_err_set(aio_MemoryError, NULL);
+            return -1;
+        }
+        coro->saved = saved;
+        coro->saved_cap = len;
+    }
+    memcpy(coro->saved, coro->sp, len);
+    coro->saved_len = len;
+    return 0;
+#endif
+}
+
+void aio__coro_unstash(aio__coro *coro)
+{
+#ifdef AIO_SHARED_STACK
+    if (coro->saved_len > 0) {
+#ifdef AIO_VALGRIND
+        /* Valgrind took the shared stack below the last coroutine's stack
+         * pointer for dead: this part is alive again. */
+        VALGRIND_MAKE_MEM_UNDEFINED(coro->sp, coro->saved_len);
+#endif
+        memcpy(coro->sp, coro->saved, coro->saved_len);
+    }
+#else
+    (void)coro;
+#endif
+}
+
 void aio__coro_release(aio__coro *coro)
 {
+    if (coro->shared) {
+        free(coro->saved);
+        coro->saved = NULL;
+        coro->saved_len = coro->saved_cap = 0;
+        coro->shared = false;
+        coro->stack = NULL;
+        return;
+    }
     if (coro->stack == NULL)
         return;
 #ifdef AIO_ASAN

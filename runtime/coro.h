@@ -46,6 +46,10 @@ struct aio__coro {
     const void *asan_caller_bottom; /* a thread's own stack, as ASan knows it */
     size_t asan_caller_size;
     unsigned valgrind_id;
+    bool shared;            /* runs on the thread's shared stack (below) */
+    char *saved;            /* shared: its used part while switched out */
+    size_t saved_len;
+    size_t saved_cap;
 };
 
 /* Gives `coro` a stack of `stack_size` bytes (0: the default) on which
@@ -54,6 +58,22 @@ struct aio__coro {
  * MemoryError when no stack can be had. */
 AIO_INTERNAL int aio__coro_init(aio__coro *coro, size_t stack_size, aio__coro_entry entry,
                                 void *arg);
+/* Like aio__coro_init(), on the thread's shared stack: while the coroutine
+ * is switched out, only the part of the stack it uses is kept, in a heap
+ * buffer (aio__coro_stash), and copied back before it runs again
+ * (aio__coro_unstash). It costs a copy of that part per switch and saves
+ * the resident page a stack of its own keeps; but nothing may point into
+ * its stack while it is switched out, since others run there meanwhile.
+ * The switches to and from it must go through a stack that is not shared.
+ * Where the copy cannot work (ucontext, AddressSanitizer), the coroutine
+ * gets a stack of its own. */
+AIO_INTERNAL int aio__coro_init_shared(aio__coro *coro, aio__coro_entry entry, void *arg);
+/* After a shared coroutine switched out: copies its used stack aside. 0, or
+ * -1 with MemoryError (it must not be resumed then). */
+AIO_INTERNAL int aio__coro_stash(aio__coro *coro);
+/* Before switching to a shared coroutine: puts its stack back. */
+AIO_INTERNAL void aio__coro_unstash(aio__coro *coro);
+
 /* Returns the stack to the pool; the coroutine must not be running. */
 AIO_INTERNAL void aio__coro_release(aio__coro *coro);
 

@@ -2,6 +2,7 @@
  * with the coroutine a C function on its own stack (see task.h). */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "casyncio/api.h"
@@ -105,6 +106,7 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     t->coro = coro;
     t->coro_arg = coro_arg;
     t->stack_size = args->stack_size;
+    t->shared_stack = args->shared_stack;
     if (args->name != NULL) {
         if ((t->name = aio__strdup(args->name)) == NULL) {
             aio__decref(t);
@@ -233,6 +235,22 @@ static void task_yielded(aio__task *t)
         t->must_cancel = false;
 }
 
+/* Switches to the task where it stopped, from the loop's side, and back.
+ * A task on the shared stack has its stack put back first and set aside
+ * again after. */
+static void resume(aio__task *t)
+{
+    t->step_from = aio__coro_current();
+    if (t->stack.shared)
+        aio__coro_unstash(&t->stack);
+    aio__coro_switch(t->step_from, t->resume_at);
+    if (t->stack.shared && t->run != AIO__TASK_RETURNED && aio__coro_stash(&t->stack) < 0) {
+        /* It could not be resumed without its stack. */
+        fprintf(stderr, "casyncio: out of memory setting aside the stack of %s\n", t->label);
+        abort();
+    }
+}
+
 /* Task.__step_run_and_handle_result: send (or throw exc) into the coroutine. */
 static void run_and_handle(aio__task *t, aio_exc *exc)
 {
@@ -245,7 +263,9 @@ static void run_and_handle(aio__task *t, aio_exc *exc)
             task_finished(t);
             return;
         }
-        if (aio__coro_init(&t->stack, t->stack_size, task_entry, t) < 0) {
+        int rc = t->shared_stack ? aio__coro_init_shared(&t->stack, task_entry, t)
+                                 : aio__coro_init(&t->stack, t->stack_size, task_entry, t);
+        if (rc < 0) {
             t->outcome_exc = aio_err_fetch();
             t->run = AIO__TASK_RETURNED;
             task_finished(t);
@@ -258,8 +278,7 @@ static void run_and_handle(aio__task *t, aio_exc *exc)
         t->throw_exc = exc;
     }
     t->run = AIO__TASK_RUNNING;
-    t->step_from = aio__coro_current();
-    aio__coro_switch(t->step_from, t->resume_at);
+    resume(t);
     if (t->run == AIO__TASK_RETURNED) {
         aio__coro_release(&t->stack);
         task_finished(t);
@@ -538,10 +557,9 @@ void aio__tasks_close(aio_loop *loop)
         aio_exc *pending = aio_err_fetch();
         t->throw_exc = aio_exc_new(aio_GeneratorExit, NULL);
         t->run = AIO__TASK_RUNNING;
-        t->step_from = aio__coro_current();
         bool entered = aio__context_enter(t->context) == 0;
         aio_err_clear();
-        aio__coro_switch(t->step_from, t->resume_at);
+        resume(t);
         if (entered)
             aio__context_exit(t->context);
         if (t->run == AIO__TASK_RETURNED) {

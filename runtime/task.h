@@ -38,6 +38,7 @@ struct aio__task {
     const char *label;            /* the name, for stack overflow reports */
     aio__coro stack;
     size_t stack_size;
+    bool shared_stack;            /* runs on the thread's shared stack */
     aio__coro *resume_at;         /* where a step resumes it (its own stack,
                                      or that of an async generator it drives) */
     aio__coro *step_from;         /* where it returns to when it suspends */

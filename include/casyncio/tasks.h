@@ -50,6 +50,15 @@ typedef struct aio_task_args {
     aio_context *context;    /* = None: a copy of the current context */
     size_t stack_size;       /* C only. 0: 256 KiB, reserved and committed
                                 only as far as used; at least 16 KiB */
+    bool shared_stack;       /* C only. Run on the thread's shared stack and
+                                keep only the part in use (typically under
+                                1 KiB) while suspended, instead of a stack
+                                of its own (at least one 4 KiB page): for
+                                many mostly idle tasks. Each switch copies
+                                that part, and NOTHING may point into the
+                                task's stack (its locals) while it is
+                                suspended: other tasks run there meanwhile.
+                                stack_size is then ignored (256 KiB). */
 } aio_task_args;
 
 /* Creates a task running coro(coro_arg), scheduled to start on the loop's
