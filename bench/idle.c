@@ -12,6 +12,10 @@
  * the switch fit in it), plus the Task object, its context and its done
  * callback on the future.
  *
+ * Built with -DIDLE_SHARED_STACK (idle-shared), the tasks run on the
+ * thread's shared stack (aio_task_args.shared_stack): a suspended one keeps
+ * only the part of the stack it uses, in a heap buffer.
+ *
  *   usage: idle [N]          (default 100000)
  */
 #include <stdio.h>
@@ -68,8 +72,12 @@ static void *main_coro(void *arg)
     s->rss_before = vmrss_kib();
     double t0 = bench_now();
     for (long i = 0; i < s->total; i++) {
+#ifdef IDLE_SHARED_STACK
+        aio_task *t = aio_task_new(waiter, s, &(aio_task_args){.loop = s->loop, .shared_stack = true});
+#else
         aio_task *t = aio_loop_create_task(s->loop,
                                            &(aio_loop_create_task_args){.coro = waiter, .coro_arg = s});
+#endif
         if (t == NULL)
             return NULL;
         aio_decref(t); /* its scheduled step, then its stack, keep it alive */
@@ -117,9 +125,14 @@ int main(int argc, char **argv)
         return 1;
     }
     double bytes = (double)(s.rss_after - s.rss_before) * 1024.0;
-    printf("BENCH impl=casyncio workload=idle n=%ld seconds=%.9f ops_per_sec=%.1f "
+#ifdef IDLE_SHARED_STACK
+    const char *workload = "idle-shared";
+#else
+    const char *workload = "idle";
+#endif
+    printf("BENCH impl=casyncio workload=%s n=%ld seconds=%.9f ops_per_sec=%.1f "
            "rss_mib=%.2f bytes_per_task=%.1f\n",
-           total, s.seconds, (double)total / s.seconds, bytes / (1024.0 * 1024.0),
+           workload, total, s.seconds, (double)total / s.seconds, bytes / (1024.0 * 1024.0),
            bytes / (double)total);
     fflush(stdout);
     aio_decref(task);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
-    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle ...]
+    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
 
 Builds nothing: bench/Makefile builds the C programs (`make -C bench run`
@@ -48,6 +48,10 @@ WORKLOADS = {
                        aim="<= 10 ns", impls=("casyncio",)),
     "idle": Workload("rss_mib", "MiB", False, what="resident for 100000 suspended tasks",
                      aim="< 200 MiB", extra=("bytes_per_task", "bytes per task")),
+    "idle-shared": Workload("rss_mib", "MiB", False,
+                            what="resident for 100000 suspended tasks on the shared stack",
+                            aim="< 200 MiB", impls=("casyncio",),
+                            extra=("bytes_per_task", "bytes per task")),
 }
 TIMEOUT = 300  # seconds, per run
 
