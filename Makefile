@@ -51,7 +51,7 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c
 .SECONDARY:
 
 .PHONY: all deps deps-cross lib gen check check-gen check-headers check-unit check-unit-san \
-        check-conformance check-coro check-coro-fallback check-gen-tests check-spec demo bench install \
+        check-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
         clean
 
 all: lib
@@ -180,6 +180,20 @@ check-coro: $(CORO_TEST) runtime/coro.h
 	  echo "check-coro: aarch64 switch skipped: needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static"; \
 	fi
 
+# Valgrind follows tasks across their stacks (each is registered with it):
+# the task tests and the coroutine example run clean under memcheck.
+VALGRIND_TESTS := test_tasks test_shared_stack test_gather test_wait test_asyncgen test_run
+VALGRIND       := valgrind -q --error-exitcode=3
+
+check-valgrind: $(addprefix $(BUILD)/tests/,$(VALGRIND_TESTS)) $(BUILD)/examples/producer_consumer
+	@for t in $(VALGRIND_TESTS); do \
+	  echo "valgrind $(BUILD)/tests/$$t"; \
+	  $(VALGRIND) $(BUILD)/tests/$$t > $(BUILD)/tests/$$t.valgrind.log 2>&1 || \
+	    { cat $(BUILD)/tests/$$t.valgrind.log; exit 1; }; \
+	done
+	$(VALGRIND) $(BUILD)/examples/producer_consumer > /dev/null
+	@echo "valgrind: clean"
+
 check-unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 	sh tests/run-unit.sh $^
 
@@ -191,7 +205,7 @@ check-conformance: $(STATIC_LIB)
 	$(PYTHON) tests/conformance/run.py --cc "$(CC)" --build $(BUILD)/conformance
 
 check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san \
-       check-coro check-coro-fallback check-conformance
+       check-coro check-coro-fallback check-valgrind check-conformance
 	@echo "make check: all passed"
 
 # --- Examples and benchmarks ------------------------------------------------

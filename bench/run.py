@@ -228,7 +228,7 @@ def main():
     def median(workload, impl, field=None):
         return statistics.median(figures(workload, impl, field))
 
-    header = f"{'workload':<10} {'implementation':<15} {'median':>13} " \
+    header = f"{'workload':<11} {'implementation':<15} {'median':>13} " \
              f"{'min':>13} {'max':>13}  {'advantage':>9}"
     print(header)
     print("-" * len(header))
@@ -239,7 +239,7 @@ def main():
             values = figures(workload, impl)
             mid = median(workload, impl)
             ratio = "" if impl == "casyncio" else fmt_ratio(advantage(spec, ours, mid))
-            print(f"{workload:<10} {impl:<15} {fmt_value(mid, spec):>13} "
+            print(f"{workload:<11} {impl:<15} {fmt_value(mid, spec):>13} "
                   f"{fmt_value(min(values), spec):>13} {fmt_value(max(values), spec):>13}  "
                   f"{ratio:>9}".rstrip())
     print("\nadvantage: how many times better casyncio's median is (faster, or "

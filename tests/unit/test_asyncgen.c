@@ -716,6 +716,58 @@ static void test_asyncgen_dropped_after_loop_closed(void **state)
     assert_no_leaks();
 }
 
+/* A generator first iterated after shutdown_asyncgens(): the ResourceWarning
+ * asyncio gives, shown (like Python's default filters show it) only in
+ * development mode. */
+static void *one_value(aio_asyncgen *gen, void *arg)
+{
+    (void)arg;
+    static int value = 1;
+    aio_yield(gen, &value);
+    return NULL;
+}
+
+static void *iterate_once(void *arg)
+{
+    aio_asyncgen *gen = arg;
+    return aio_anext(gen);
+}
+
+static void test_asyncgen_iterated_after_shutdown_warns(void **state)
+{
+    (void)state;
+    for (int dev = 0; dev < 2; dev++) {
+        if (dev)
+            setenv("PYTHONDEVMODE", "1", 1);
+        aio_loop *loop = new_loop();
+        aio_future *shutdown = aio_loop_shutdown_asyncgens(loop);
+        assert_non_null(shutdown);
+        assert_null(aio_loop_run_until_complete(loop, shutdown));
+        check_no_exception();
+        aio_decref(shutdown);
+
+        aio_asyncgen *gen = aio_asyncgen_new(one_value, NULL, &(aio_asyncgen_args){.name = "late"});
+        log_record rec;
+        log_record_start(&rec);
+        assert_non_null(run_coro(loop, iterate_once, gen));
+        log_record_stop();
+        unsetenv("PYTHONDEVMODE");
+        if (dev) {
+            assert_int_equal(rec.count, 1);
+            assert_non_null(strstr(rec.message, "ResourceWarning: asynchronous generator "
+                                                "<async_generator object late at 0x"));
+            assert_non_null(strstr(rec.message,
+                                   "> was scheduled after loop.shutdown_asyncgens() call"));
+        } else {
+            assert_int_equal(rec.count, 0);
+        }
+        /* Still tracked: closing it is the loop's job again. */
+        assert_int_equal(aio_asyncgen_aclose(gen), 0);
+        aio_decref(gen);
+        finish(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_asyncgen_iteration),
     cmocka_unit_test(test_asyncgen_awaits_a_future),
@@ -732,6 +784,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_asyncgen_dropped_while_suspended),
     cmocka_unit_test(test_asyncgen_closing_task_cancelled_before_start),
     cmocka_unit_test(test_asyncgen_dropped_after_loop_closed),
+    cmocka_unit_test(test_asyncgen_iterated_after_shutdown_warns),
 };
 
 AIO_TEST_MAIN(tests)
