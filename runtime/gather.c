@@ -76,14 +76,14 @@ static void gather_list_free(void *result)
 /* The results, in argument order, once every child is done. */
 static void gather_complete(gathering *g)
 {
-    aio_gather_list *list =
-        aio__calloc(1, sizeof *list + g->n_children * sizeof list->items[0]);
+    aio_gather_list *list = aio__calloc(1, sizeof *list + g->n_children * sizeof *list->items);
     if (list == NULL) {
         aio_exc *exc = aio_err_fetch();
         aio__future_finish_exception(&g->fut, exc);
         aio__decref(exc);
         return;
     }
+    list->items = (aio_gather_item *)(list + 1); /* in the same block */
     list->len = g->n_children;
     for (size_t i = 0; i < g->n_children; i++) {
         aio_future *child = g->children[i];

@@ -131,18 +131,23 @@ static int cancel_and_wait(aio_loop *loop, aio_future *fut)
     return rc;
 }
 
+/* `raise TimeoutError from exc`, exc being the current CancelledError. */
+static void raise_timeout_from_cancelled(void)
+{
+    aio_exc *cancelled = aio_err_fetch();
+    aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
+    if (timeout != NULL)
+        aio_exc_set_cause(timeout, cancelled);
+    aio__decref(cancelled);
+    aio_err_restore(timeout);
+}
+
 /* fut.result(), with a CancelledError turned into TimeoutError from it. */
 static void *result_or_timeout(aio_future *fut)
 {
     void *result = aio__future_result(fut);
-    if (result == NULL && aio_err_matches(aio_CancelledError)) {
-        aio_exc *cancelled = aio_err_fetch();
-        aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
-        if (timeout != NULL)
-            aio_exc_set_cause(timeout, cancelled);
-        aio__decref(cancelled);
-        aio_err_restore(timeout);
-    }
+    if (result == NULL && aio_err_matches(aio_CancelledError))
+        raise_timeout_from_cancelled();
     return result;
 }
 
@@ -407,11 +412,8 @@ int aio_timeout_reschedule(aio_timeout *to, double when)
         return -1;
     }
     to->when = when;
-    if (to->handler != NULL) {
-        aio__handle_cancel(to->handler);
-        aio__decref(to->handler);
-        to->handler = NULL;
-    }
+    drop_timer(to->handler);
+    to->handler = NULL;
     if (isinf(when) && when > 0)
         return 0;
     aio_loop *loop = to->task->fut.loop;
@@ -468,23 +470,15 @@ int aio_timeout_exit(aio_timeout *to)
 {
     if (to == NULL)
         return -1; /* enter failed: its exception is still set */
-    if (to->handler != NULL) {
-        aio__handle_cancel(to->handler);
-        aio__decref(to->handler);
-        to->handler = NULL;
-    }
+    drop_timer(to->handler);
+    to->handler = NULL;
     if (to->state == TIMEOUT_EXPIRING) {
         to->state = TIMEOUT_EXPIRED;
         aio_exc *exc = aio_err_occurred();
         if (aio_task_uncancel(&to->task->fut) <= to->cancelling && exc != NULL &&
             aio_exc_type_of(exc) == aio_CancelledError) {
             /* No other cancellation is pending: this one was ours. */
-            aio_exc *cancelled = aio_err_fetch();
-            aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
-            if (timeout != NULL)
-                aio_exc_set_cause(timeout, cancelled);
-            aio__decref(cancelled);
-            aio_err_restore(timeout);
+            raise_timeout_from_cancelled();
         }
     } else if (to->state == TIMEOUT_ENTERED) {
         to->state = TIMEOUT_EXITED;

@@ -127,7 +127,7 @@ typedef struct aio_gather_item {
 
 typedef struct aio_gather_list {
     size_t len;
-    aio_gather_item items[];
+    aio_gather_item *items;   /* len of them, in argument order */
 } aio_gather_list;
 
 AIO_API aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *args);

@@ -16,35 +16,6 @@
 
 /* --- Helpers ------------------------------------------------------------------- */
 
-typedef struct report {
-    int calls;
-    char message[512];
-    char exception[256];
-    void *asyncgen;
-} report;
-
-static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
-{
-    (void)loop;
-    report *r = arg;
-    r->calls++;
-    snprintf(r->message, sizeof r->message, "%s", context->message ? context->message : "");
-    repr_copy(context->exception, r->exception, sizeof r->exception);
-    r->asyncgen = context->asyncgen;
-}
-
-/* Runs coro(arg) as a task to its end and returns its result. */
-static void *run_coro(aio_loop *loop, aio_coroutine coro, void *arg)
-{
-    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = coro,
-                                                                          .coro_arg = arg});
-    assert_non_null(t);
-    void *result = aio_loop_run_until_complete(loop, t);
-    check_no_exception();
-    aio_decref(t);
-    return result;
-}
-
 /* The state a generator shares with its test. */
 typedef struct gen_state {
     trace *log;
@@ -574,8 +545,8 @@ static void test_asyncgen_shutdown_asyncgens(void **state)
     (void)state;
     trace log;
     aio_loop *loop = new_traced_loop(&log);
-    report rep = {0};
-    aio_loop_set_exception_handler(loop, record_handler, &rep);
+    handler_report rep = {0};
+    aio_loop_set_exception_handler(loop, report_handler, &rep);
     tracked t = {.s = {{.count = 3, .delay = -1, .cleanup_await = true, .log = &log},
                        {.count = 3, .delay = -1, .cleanup_raise = true},
                        {.count = 1, .delay = -1}}};

@@ -15,22 +15,6 @@
 
 /* --- Helpers ----------------------------------------------------------------- */
 
-/* An exception handler that records what it was given. */
-typedef struct report {
-    int calls;
-    char message[256];
-    char exception[256];
-} report;
-
-static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
-{
-    (void)loop;
-    report *r = arg;
-    r->calls++;
-    snprintf(r->message, sizeof r->message, "%s", context->message ? context->message : "");
-    repr_copy(context->exception, r->exception, sizeof r->exception);
-}
-
 /* What a child task does: sleep `delay`, then return `result` or raise. */
 typedef struct job {
     double delay;
@@ -79,26 +63,6 @@ static aio_task *spawn(aio_loop *loop, job *j)
                                                                           .coro_arg = j});
     assert_non_null(t);
     return t;
-}
-
-/* Runs coro(arg) as a task to its end and returns its result. */
-static void *run_coro(aio_loop *loop, aio_coroutine coro, void *arg)
-{
-    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = coro,
-                                                                          .coro_arg = arg});
-    assert_non_null(t);
-    void *result = aio_loop_run_until_complete(loop, t);
-    check_no_exception();
-    aio_decref(t);
-    return result;
-}
-
-/* Runs the loop until fut is done; its outcome is left to the test. */
-static void run_until_done(aio_loop *loop, aio_future *fut)
-{
-    while (aio_future_done(fut) != 1)
-        run_one_iteration(loop);
-    check_no_exception();
 }
 
 /* The outer future's list (borrowed); the outer must have a result. */
@@ -283,8 +247,8 @@ static void test_gather_first_exception_propagates(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    report rep = {0};
-    aio_loop_set_exception_handler(loop, record_handler, &rep);
+    handler_report rep = {0};
+    aio_loop_set_exception_handler(loop, report_handler, &rep);
     first_exc s = {
         .loop = loop,
         .a = {.delay = 0.01, .raise = aio_exc_new(aio_ValueError, "first")},
@@ -308,8 +272,8 @@ static void test_gather_return_exceptions(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    report rep = {0};
-    aio_loop_set_exception_handler(loop, record_handler, &rep);
+    handler_report rep = {0};
+    aio_loop_set_exception_handler(loop, report_handler, &rep);
     job ok = {.delay = 0.01, .result = P(1)};
     job bad = {.delay = 0, .raise = aio_exc_new(aio_ValueError, "bad")};
     aio_future *bye = aio_loop_create_future(loop);
@@ -440,7 +404,7 @@ static void test_gather_child_cancelled(void **state)
     aio_future *children[] = {a, b};
     aio_future *outer = aio_gather(children, 2, NULL);
     assert_int_equal(aio_future_cancel(a, &(aio_future_cancel_args){.msg = "x"}), 1);
-    run_until_done(loop, outer);
+    run_until_future_done(loop, outer);
     /* return_exceptions=False: the outer fails with CancelledError */
     assert_int_equal(aio_future_cancelled(outer), 0);
     aio_exc *exc = aio_future_exception(outer);
@@ -510,7 +474,7 @@ static void cancel_outer_last_argument_case(bool swallow_first, const char *expe
     aio_future *outer =
         aio_gather(children, 2, &(aio_gather_args){.return_exceptions = true});
     assert_int_equal(aio_future_cancel(outer, &(aio_future_cancel_args){.msg = "m"}), 1);
-    run_until_done(loop, outer);
+    run_until_future_done(loop, outer);
     assert_int_equal(aio_future_cancelled(outer), 0);
     assert_repr(aio_future_exception(outer), expected);
     assert_ptr_equal(aio_future_result(ts), P(5));
@@ -551,7 +515,7 @@ static void test_gather_cancelled_task_in_list(void **state)
     /* return_exceptions=False: the outer fails with the task's own
      * CancelledError('tm'). */
     outer = aio_gather(children, 1, NULL);
-    run_until_done(loop, outer);
+    run_until_future_done(loop, outer);
     assert_repr(aio_future_exception(outer), "CancelledError('tm')");
     aio_decref(outer);
     aio_decref(t);
@@ -562,8 +526,8 @@ static void test_gather_exception_never_retrieved(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    report rep = {0};
-    aio_loop_set_exception_handler(loop, record_handler, &rep);
+    handler_report rep = {0};
+    aio_loop_set_exception_handler(loop, report_handler, &rep);
     aio_future *f = aio_loop_create_future(loop);
     aio_future *children[] = {f};
     aio_future *outer = aio_gather(children, 1, NULL);
@@ -706,8 +670,8 @@ static void test_shield_inner_fails_after_outer_cancelled(void **state)
     /* As in CPython: the outer took its callback back, so the inner's
      * exception is nobody's and is reported when the task goes away. */
     aio_loop *loop = new_loop();
-    report rep = {0};
-    aio_loop_set_exception_handler(loop, record_handler, &rep);
+    handler_report rep = {0};
+    aio_loop_set_exception_handler(loop, report_handler, &rep);
     job j = {.delay = 0.01, .raise = aio_exc_new(aio_ValueError, "late")};
     aio_task *inner = spawn(loop, &j);
     aio_future *outer = aio_shield(inner);
@@ -740,8 +704,8 @@ static void test_shield_inner_done_outer_cancelled_same_iteration(void **state)
     /* The inner's callback is scheduled, then the outer is cancelled: the
      * inner's exception counts as retrieved. */
     aio_loop *loop = new_loop();
-    report rep = {0};
-    aio_loop_set_exception_handler(loop, record_handler, &rep);
+    handler_report rep = {0};
+    aio_loop_set_exception_handler(loop, report_handler, &rep);
     aio_future *inner = aio_loop_create_future(loop);
     aio_future *outer = aio_shield(inner);
     aio_exc *exc = aio_exc_new(aio_ValueError, "x");

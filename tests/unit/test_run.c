@@ -11,25 +11,6 @@
 
 /* --- Helpers ----------------------------------------------------------------- */
 
-typedef struct report {
-    int calls;
-    char message[256];
-    char exception[256];
-    bool has_task;
-    char task[256];
-} report;
-
-static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
-{
-    (void)loop;
-    report *r = arg;
-    r->calls++;
-    snprintf(r->message, sizeof r->message, "%s", context->message ? context->message : "");
-    repr_copy(context->exception, r->exception, sizeof r->exception);
-    r->has_task = context->task != NULL;
-    repr_copy(context->task, r->task, sizeof r->task);
-}
-
 /* What main saw of its loop. */
 typedef struct main_state {
     aio_loop *loop;         /* a reference to the running loop */
@@ -172,7 +153,7 @@ static void *leftover_coro(void *arg)
 }
 
 typedef struct leftover_main_state {
-    report rep;
+    handler_report rep;
     leftover tasks[3];
     bool fail;
     aio_loop *loop;
@@ -182,7 +163,7 @@ static void *leftover_main(void *arg)
 {
     leftover_main_state *s = arg;
     s->loop = aio_incref(aio_get_running_loop());
-    aio_loop_set_exception_handler(s->loop, record_handler, &s->rep);
+    aio_loop_set_exception_handler(s->loop, report_handler, &s->rep);
     for (int i = 0; i < 3; i++) {
         if (s->tasks[i].kind < 0)
             continue;
@@ -295,13 +276,13 @@ void *open_gen(aio_asyncgen *gen, void *arg)
 typedef struct asyncgen_main_state {
     gen_case dropped, kept;
     aio_asyncgen *keep;
-    report rep;
+    handler_report rep;
 } asyncgen_main_state;
 
 static void *asyncgen_main(void *arg)
 {
     asyncgen_main_state *s = arg;
-    aio_loop_set_exception_handler(aio_get_running_loop(), record_handler, &s->rep);
+    aio_loop_set_exception_handler(aio_get_running_loop(), report_handler, &s->rep);
     aio_asyncgen *gen = aio_asyncgen_new(open_gen, &s->dropped, NULL);
     assert_ptr_equal(aio_anext(gen), P(1));
     s->keep = aio_asyncgen_new(open_gen, &s->kept, NULL);

@@ -323,6 +323,54 @@ static inline void log_record_stop(void)
     aio_log_set_handler(NULL, NULL);
 }
 
+/* --- Exception handler reports and tasks ---------------------------------------- */
+
+/* What an exception handler was given last (report_handler), and how often. */
+typedef struct handler_report {
+    int calls;
+    char message[512];
+    char exception[256];  /* repr of 'exception' */
+    void *asyncgen;       /* 'asyncgen' (borrowed) */
+    bool has_task;
+    char task[256];       /* repr of 'task' */
+} handler_report;
+
+/* An aio_loop_set_exception_handler() handler filling the handler_report `arg`. */
+static inline void report_handler(aio_loop *loop, const aio_exception_context *context,
+                                  void *arg)
+{
+    (void)loop;
+    handler_report *r = arg;
+    r->calls++;
+    snprintf(r->message, sizeof r->message, "%s", context->message ? context->message : "");
+    repr_copy(context->exception, r->exception, sizeof r->exception);
+    r->asyncgen = context->asyncgen;
+    r->has_task = context->task != NULL;
+    repr_copy(context->task, r->task, sizeof r->task);
+}
+
+/* Runs coro(arg) as a task to its end and returns its result; the task must
+ * not fail. */
+static inline void *run_coro(aio_loop *loop, aio_coroutine coro, void *arg)
+{
+    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = coro,
+                                                                          .coro_arg = arg});
+    assert_non_null(t);
+    void *result = aio_loop_run_until_complete(loop, t);
+    check_no_exception();
+    aio_decref(t);
+    return result;
+}
+
+/* Runs the loop an iteration at a time until fut is done; its outcome is
+ * left to the test. */
+static inline void run_until_future_done(aio_loop *loop, aio_future *fut)
+{
+    while (aio_future_done(fut) != 1)
+        run_one_iteration(loop);
+    check_no_exception();
+}
+
 /* main(): `--list` prints the test names, `NAME` runs that test alone, no
  * argument runs them all. */
 #define AIO_TEST_MAIN(tests)                                                       \

@@ -16,21 +16,6 @@
 
 /* --- Helpers ------------------------------------------------------------------- */
 
-typedef struct report {
-    int calls;
-    char message[256];
-    char exception[256];
-} report;
-
-static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
-{
-    (void)loop;
-    report *r = arg;
-    r->calls++;
-    snprintf(r->message, sizeof r->message, "%s", context->message ? context->message : "");
-    repr_copy(context->exception, r->exception, sizeof r->exception);
-}
-
 /* What a child task does: sleep `delay`, then return `result` or raise. */
 typedef struct job {
     double delay;
@@ -67,25 +52,6 @@ static aio_task *spawn(aio_loop *loop, job *j)
                                                                           .coro_arg = j});
     assert_non_null(t);
     return t;
-}
-
-/* Runs coro(arg) as a task to its end and returns its result. */
-static void *run_coro(aio_loop *loop, aio_coroutine coro, void *arg)
-{
-    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = coro,
-                                                                          .coro_arg = arg});
-    assert_non_null(t);
-    void *result = aio_loop_run_until_complete(loop, t);
-    check_no_exception();
-    aio_decref(t);
-    return result;
-}
-
-/* Runs the loop until fut is done. */
-static void run_until_done(aio_loop *loop, aio_future *fut)
-{
-    while (aio_future_done(fut) != 1)
-        run_one_iteration(loop);
 }
 
 /* Timers in the loop's heap that are still live (not cancelled). */
@@ -379,7 +345,7 @@ static void test_wait_for_outer_cancelled(void **state)
     run_one_iteration(loop);
     check_no_exception();
     assert_int_equal(aio_task_cancel(t, NULL), 1);
-    run_until_done(loop, t);
+    run_until_future_done(loop, t);
     check_no_exception();
     /* the inner was cancelled and done before wait_for() raised */
     assert_int_equal(j.cancelled, 1);
@@ -407,7 +373,7 @@ static void test_wait_for_outer_cancelled_inner_done(void **state)
     check_no_exception();
     assert_int_equal(aio_future_set_result(w.inner, P(3)), 0);
     assert_int_equal(aio_task_cancel(t, NULL), 1);
-    run_until_done(loop, t);
+    run_until_future_done(loop, t);
     check_no_exception();
     assert_ptr_equal(w.result, P(3));
     assert_null(w.exc);
@@ -507,7 +473,7 @@ static void test_wait_first_completed(void **state)
     assert_int_equal(fs[0]->callbacks_len, 0);
     aio_wait_result_clear(&w.result);
     aio_future_cancel(fs[0], NULL);
-    run_until_done(loop, fs[0]);
+    run_until_future_done(loop, fs[0]);
     aio_decref(fs[0]);
     aio_decref(fs[1]);
     finish(loop);
@@ -517,8 +483,8 @@ static void test_wait_first_exception(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    report rep = {0};
-    aio_loop_set_exception_handler(loop, record_handler, &rep);
+    handler_report rep = {0};
+    aio_loop_set_exception_handler(loop, report_handler, &rep);
     job a = {.delay = 0.01, .result = P(1)};
     job b = {.delay = 0.02, .raise = aio_exc_new(aio_ValueError, "b")};
     job c = {.delay = 10};
@@ -535,7 +501,7 @@ static void test_wait_first_exception(void **state)
     assert_ptr_equal(w.result.pending[0], fs[2]);
     aio_wait_result_clear(&w.result);
     aio_future_cancel(fs[2], NULL);
-    run_until_done(loop, fs[2]);
+    run_until_future_done(loop, fs[2]);
     for (size_t i = 0; i < 4; i++)
         aio_decref(fs[i]);
     /* wait() looked at b's exception: not reported */
@@ -582,7 +548,7 @@ static void test_wait_timeout(void **state)
     aio_wait_result_clear(&w.result);
 
     aio_future_cancel(fs[0], NULL);
-    run_until_done(loop, fs[0]);
+    run_until_future_done(loop, fs[0]);
     aio_decref(fs[0]);
     aio_decref(fs[1]);
     finish(loop);
@@ -626,7 +592,7 @@ static void test_wait_cancelled(void **state)
     assert_int_equal(f->callbacks_len, 1);
     assert_int_equal(live_timers(loop), 1);
     assert_int_equal(aio_task_cancel(t, NULL), 1);
-    run_until_done(loop, t);
+    run_until_future_done(loop, t);
     check_no_exception();
     assert_int_equal(w.rc, -1);
     assert_int_equal(aio_future_cancelled(t), 1);
