@@ -30,7 +30,7 @@ IS_GCC    := $(shell $(CC) --version 2>/dev/null | grep -q 'Free Software Founda
 LTO       ?= $(IS_GCC)
 LTO_FLAGS := $(if $(filter yes,$(LTO)),-flto=auto)
 LIB_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec $(LTO_FLAGS)
-LDLIBS    := -lev -lm -lpthread -ldl
+LDLIBS    := -lev -lcares -lm -lpthread -ldl
 
 RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
 GEN_SRC     := $(sort $(wildcard generated/src/*.c))

@@ -16,5 +16,6 @@
 #include "casyncio/log.h"
 #include "casyncio/api.h"
 #include "casyncio/tasks.h"
+#include "casyncio/resolver.h"
 
 #endif /* CASYNCIO_H */

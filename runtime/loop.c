@@ -488,6 +488,7 @@ int aio__loop_close(aio_loop *loop)
         aio_log(AIO_LOG_DEBUG, NULL, "Close %s", repr ? repr : "");
         free(repr);
     }
+    aio__dns_close(loop);
     /* Other threads see `closed` under the lock, so none writes to the
      * self-pipe once it is closed. */
     pthread_mutex_lock(&loop->incoming_lock);

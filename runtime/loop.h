@@ -15,6 +15,7 @@
 #include <ev.h>
 
 #include "casyncio/exceptions.h"
+#include "casyncio/resolver.h"
 #include "casyncio/tasks.h"
 #include "context.h"
 #include "object.h"
@@ -165,6 +166,12 @@ struct aio_loop {
      * (asyncgen.c; each holds a reference to the loop). */
     aio_asyncgen *asyncgens;
     bool asyncgens_shutdown_called;
+
+    /* DNS (dns.c): c-ares, made at the first lookup that needs it, and the
+     * options it is made with (their strings in resolver_strings). */
+    struct aio__resolver *resolver;
+    aio_resolver_options resolver_options;
+    char *resolver_strings;
 };
 
 /* A new loop (new_event_loop() without the policy). */
@@ -237,6 +244,10 @@ AIO_INTERNAL void aio__timers_clear(aio_loop *loop);
 /* File descriptors (io.c). */
 AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
 AIO_INTERNAL void aio__io_close(aio_loop *loop);
+
+/* DNS (dns.c): stops the lookups in flight (their futures are cancelled)
+ * and frees the resolver. */
+AIO_INTERNAL void aio__dns_close(aio_loop *loop);
 
 /* Signals (signals.c). */
 AIO_INTERNAL void aio__signals_dispatch(aio_loop *loop, const unsigned char *bytes, size_t len);

@@ -685,9 +685,7 @@ aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddrinfo_args
     if (args == NULL)
         args = &no_args;
     r.host = args->host;
-    if (aio__glue_int(&r.port, args->port, aio_TypeError,
-                      "getaddrinfo() argument 'port' must not be None") < 0)
-        return NULL;
+    r.port = args->port;
     if (aio__glue_int_default(&r.family, args->family, 0,
                               "getaddrinfo() argument 'family' must not be None") < 0)
         return NULL;

@@ -330,7 +330,7 @@ aio_future *aio__loop_sock_sendfile(aio_loop *loop, const aio__loop_sock_sendfil
 /* loop.getaddrinfo(host, port, *, family=0, type=0, proto=0, flags=0) */
 typedef struct aio__loop_getaddrinfo_args {
     const char *host;
-    int port;
+    const char *port;
     int family;
     int type;
     int proto;

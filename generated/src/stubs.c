@@ -143,22 +143,6 @@ aio_future *aio__loop_sock_sendfile(aio_loop *loop, const aio__loop_sock_sendfil
     return NULL;
 }
 
-aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.getaddrinfo() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.getnameinfo() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_connect_read_pipe(aio_loop *loop, aio_protocol_factory protocol_factory,
                                         void *protocol_factory_arg, int pipe)
 {

@@ -151,7 +151,20 @@ typedef struct aio_nameinfo {
     const char *port;
 } aio_nameinfo;
 
-typedef struct aio_addrinfo_list aio_addrinfo_list;
+/* One entry of getaddrinfo()'s list: (family, type, proto, canonname,
+ * sockaddr). canonname is "" except on the first entry with AI_CANONNAME. */
+typedef struct aio_addrinfo {
+    int family;
+    int type;
+    int proto;
+    const char *canonname;
+    aio_address sockaddr;   /* (host, port), or (host, port, flowinfo, scope_id) */
+} aio_addrinfo;
+
+typedef struct aio_addrinfo_list {
+    size_t len;
+    aio_addrinfo *items;
+} aio_addrinfo_list;
 
 /* One extra key of an exception-handler context: its name and the repr of
  * its value. */

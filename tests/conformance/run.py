@@ -36,7 +36,7 @@ SCENARIOS = os.path.join(HERE, "scenarios")
 
 TIMEOUT = 10.0
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-D_GNU_SOURCE"]
-LIBS = ["-lev", "-lm", "-lpthread", "-ldl"]
+LIBS = ["-lev", "-lcares", "-lm", "-lpthread", "-ldl"]
 # Settings that would change either side's behaviour (debug mode) or output.
 SCRUBBED_ENV = ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONWARNINGS", "PYTHONSTARTUP",
                 "PYTHONINSPECT", "PYTHONOPTIMIZE")

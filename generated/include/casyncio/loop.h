@@ -1354,8 +1354,8 @@ AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_s
  * default:
  *   host    const char *; required. Host name or address; None for the
  *           wildcard or loopback address.
- *   port    int; required (AIO_NONE raises TypeError). Port number; 0 or None
- *           for none.
+ *   port    const char *; required. Port number or service name, as a string
+ *           ("443", "https"); None (NULL) for none.
  *   family  int; default 0. Address family filter, e.g. AF_INET; 0 for any.
  *   type    int; default 0. Socket type filter, e.g. SOCK_STREAM; 0 for any.
  *   proto   int; default 0. Protocol filter; 0 for any.
@@ -1368,13 +1368,16 @@ AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_s
  * Raises:
  *   socket_gaierror when resolution fails.
  *
+ * In C: The port is a string, which also carries service names; NULL is None,
+ * for host as for port.
+ *
  * History:
  *   3.7  changed: A real coroutine; earlier releases returned a Future (the
  *        pages print this note under getnameinfo only). [no page]
  */
 typedef struct aio_loop_getaddrinfo_args {
     const char *host;  /* required */
-    int port;          /* required */
+    const char *port;  /* required */
     int family;        /* = 0 */
     int type;          /* = 0 */
     int proto;         /* = 0 */
