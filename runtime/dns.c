@@ -441,6 +441,12 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
                 aio_exc *exc = aio_err_fetch();
                 aio__future_finish_exception(&l->fut, exc);
                 aio__decref(exc);
+            } else if (rc == 0 && r->list.len == 0) {
+                /* Every address was filtered out by the hints. */
+                addrinfo_result_free(r);
+                aio_exc *exc = gaierror(EAI_NONAME);
+                aio__future_finish_exception(&l->fut, exc);
+                aio__decref(exc);
             } else {
                 finish_addrinfo(&l->fut, r, rc);
             }
@@ -485,7 +491,12 @@ aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_ar
             return fut;
         }
         addrinfo_result *r = result_new();
-        finish_addrinfo(fut, r != NULL ? r : NULL, r != NULL ? append_entries(r, ai, NULL) : -1);
+        if (r == NULL) {
+            freeaddrinfo(ai);
+            aio__decref(fut);
+            return NULL;
+        }
+        finish_addrinfo(fut, r, append_entries(r, ai, NULL));
         freeaddrinfo(ai);
         return fut;
     }
