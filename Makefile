@@ -46,6 +46,7 @@ PC_FILE     := $(BUILD)/casyncio.pc
 
 EXAMPLES    := $(patsubst examples/%.c,%,$(sort $(wildcard examples/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
+TEST_HEADERS := $(wildcard tests/unit/*.h)
 
 # Test objects are intermediate files of the test binaries; keep them.
 .SECONDARY:
@@ -125,7 +126,7 @@ check-headers:
 TEST_CFLAGS = -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
 SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/test_support.h $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HEADERS) $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -rdynamic $< $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC)) \
 	  -o $@ -lcmocka $(LDLIBS)
@@ -134,7 +135,7 @@ $(BUILD)/tobj/%.o: %.c $(HEADERS) $(INTERNAL_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -c $< -o $@
 
-$(BUILD)/san-tests/%: tests/unit/%.c tests/unit/test_support.h $(SAN_OBJ)
+$(BUILD)/san-tests/%: tests/unit/%.c $(TEST_HEADERS) $(SAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) -rdynamic $< $(SAN_OBJ) -o $@ \
 	  -lcmocka $(LDLIBS)
@@ -152,7 +153,7 @@ $(BUILD)/uctx/%.o: %.c $(HEADERS) $(INTERNAL_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT -c $< -o $@
 
-$(BUILD)/uctx-tests/%: tests/unit/%.c tests/unit/test_support.h $(UCTX_OBJ)
+$(BUILD)/uctx-tests/%: tests/unit/%.c $(TEST_HEADERS) $(UCTX_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT -rdynamic $< $(UCTX_OBJ) -o $@ \
 	  -lcmocka $(LDLIBS)
