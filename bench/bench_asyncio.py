@@ -1,7 +1,8 @@
 """The benchmark workloads on CPython's asyncio or on uvloop.
 
     python3 bench_asyncio.py --loop asyncio|uvloop
-                             --workload callbacks|timers|tasks|await|idle [-n N]
+                             --workload callbacks|timers|tasks|await|idle|dns-hosts [-n N]
+                             [--concurrency C]
 
 Prints one line run.py parses, the same as the C programs print:
 
@@ -25,6 +26,14 @@ idle: N tasks each suspended in `await fut` on one shared pending future;
     (/proc/self/status) from before the first create_task() to when all of
     them wait; then completes the future and waits for every task to finish.
     Its seconds are those of creating and suspending the N tasks.
+dns-hosts: N loop.getaddrinfo("localhost", "80") lookups, C (100) in flight:
+    after one untimed lookup, C worker tasks each await lookups w, w + C,
+    w + 2C, ... < N one after the other and check the first address is
+    127.0.0.1; timed from before the first worker is created to their
+    gather() returning. Both loops hand each lookup to the system's
+    getaddrinfo() in a thread (asyncio: the default ThreadPoolExecutor;
+    uvloop: libuv's thread pool), which finds the name in /etc/hosts; as
+    dns.c (dns-hosts) does on casyncio with c-ares on the loop.
 """
 import argparse
 import asyncio
@@ -169,6 +178,36 @@ def bench_idle(loop, n):
     return seconds, {"rss_mib": f"{grown / 2 ** 20:.2f}", "bytes_per_task": f"{grown / n:.1f}"}
 
 
+def bench_dns_hosts(loop, n, concurrency=100):
+    host, port, expected = "localhost", "80", "127.0.0.1"
+    answered = 0
+    entries = 0
+
+    async def lookup():
+        nonlocal entries
+        infos = await loop.getaddrinfo(host, port)
+        if not infos or infos[0][4][0] != expected:
+            sys.exit(f"bench: getaddrinfo({host!r}) gave {infos!r}; expected {expected} first")
+        entries = len(infos)
+
+    async def worker(first):
+        nonlocal answered
+        for _ in range(first, n, concurrency):
+            await lookup()
+            answered += 1
+
+    async def main():
+        await lookup()  # untimed: checks the answer (and starts a pool thread)
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker(w) for w in range(min(concurrency, n))])
+        return time.perf_counter() - t0
+
+    seconds = loop.run_until_complete(main())
+    if answered != n:
+        sys.exit(f"bench: {answered} lookups answered, expected {n}")
+    return seconds, {"concurrency": concurrency, "entries": entries}
+
+
 # Each workload's function returns its seconds, or (seconds, extra fields).
 # await runs fewer round trips than the C program's 1000000: at some µs each
 # in Python, the figure (ns per round trip) settles long before that.
@@ -178,6 +217,7 @@ WORKLOADS = {
     "tasks": (bench_tasks, 100_000),
     "await": (bench_await, 100_000),
     "idle": (bench_idle, 100_000),
+    "dns-hosts": (bench_dns_hosts, 50_000),
 }
 
 
@@ -187,7 +227,10 @@ def main():
     parser.add_argument("--workload", choices=sorted(WORKLOADS), required=True)
     parser.add_argument("-n", type=int, default=None,
                         help="operations (default: 1000000 callbacks, 100000 timers, "
-                             "100000 tasks, 100000 await round trips, 100000 idle tasks)")
+                             "100000 tasks, 100000 await round trips, 100000 idle tasks, "
+                             "50000 lookups)")
+    parser.add_argument("--concurrency", type=int, default=100,
+                        help="dns-hosts: lookups in flight at a time (100)")
     args = parser.parse_args()
     func, default_n = WORKLOADS[args.workload]
     n = max(1, args.n if args.n is not None else default_n)
@@ -198,7 +241,10 @@ def main():
     else:
         loop = asyncio.new_event_loop()
     try:
-        outcome = func(loop, n)
+        if args.workload == "dns-hosts":
+            outcome = func(loop, n, max(1, args.concurrency))
+        else:
+            outcome = func(loop, n)
     finally:
         loop.close()
     seconds, extra = outcome if isinstance(outcome, tuple) else (outcome, {})

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
-    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared ...]
+    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared
+                                          |dns-hosts|dns-server ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
 
 Builds nothing: bench/Makefile builds the C programs (`make -C bench run`
@@ -52,7 +53,15 @@ WORKLOADS = {
                             what="resident for 100000 suspended tasks on the shared stack",
                             aim="< 200 MiB", impls=("casyncio",),
                             extra=("bytes_per_task", "bytes per task")),
+    "dns-hosts": Workload("ops_per_sec", "lookups/s", True,
+                          what="of 'localhost' from /etc/hosts, 100 in flight"),
+    "dns-server": Workload("ops_per_sec", "lookups/s", True,
+                           what="of names on a loopback DNS server (A and AAAA "
+                                "over UDP), 100 in flight",
+                           impls=("casyncio",)),
 }
+# dns-server: runs whose BENCH line has retries > 0 lost datagrams, and their
+# time includes c-ares's timeouts; the summary says so.
 TIMEOUT = 300  # seconds, per run
 
 
@@ -228,8 +237,11 @@ def main():
     def median(workload, impl, field=None):
         return statistics.median(figures(workload, impl, field))
 
-    header = f"{'workload':<11} {'implementation':<15} {'median':>13} " \
-             f"{'min':>13} {'max':>13}  {'advantage':>9}"
+    # Columns as wide as the widest figure (13 but for long units).
+    width = max([13] + [len(fmt_value(v, WORKLOADS[w]))
+                        for (w, i) in results for v in figures(w, i)])
+    header = f"{'workload':<11} {'implementation':<15} {'median':>{width}} " \
+             f"{'min':>{width}} {'max':>{width}}  {'advantage':>9}"
     print(header)
     print("-" * len(header))
     for workload in workloads:
@@ -239,8 +251,8 @@ def main():
             values = figures(workload, impl)
             mid = median(workload, impl)
             ratio = "" if impl == "casyncio" else fmt_ratio(advantage(spec, ours, mid))
-            print(f"{workload:<11} {impl:<15} {fmt_value(mid, spec):>13} "
-                  f"{fmt_value(min(values), spec):>13} {fmt_value(max(values), spec):>13}  "
+            print(f"{workload:<11} {impl:<15} {fmt_value(mid, spec):>{width}} "
+                  f"{fmt_value(min(values), spec):>{width}} {fmt_value(max(values), spec):>{width}}  "
                   f"{ratio:>9}".rstrip())
     print("\nadvantage: how many times better casyncio's median is (faster, or "
           "smaller); under 1x, worse\n")
@@ -271,6 +283,12 @@ def main():
         if parts:
             line += "; " + ", ".join(parts)
         print(line)
+        for impl in impls_of(workload):
+            retried = [f["retries"] for f in results[(workload, impl)] if f.get("retries", 0) > 0]
+            if retried:
+                print(f"  note: {len(retried)} of {len(results[(workload, impl)])} {impl} runs "
+                      f"lost datagrams ({sum(retried):.0f} c-ares retries); their time includes "
+                      f"the retry timeouts (see max)")
     print(f"\ntotal {time.monotonic() - started:.0f} s; load {load()} after the runs")
 
 
