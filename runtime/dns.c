@@ -193,6 +193,12 @@ static void resolver_rearm(aio__resolver *res)
         aio__decref(res->timer);
         res->timer = NULL;
     }
+    if (res->active > 0 && res->cancelled == res->active) {
+        /* Only lookups whose futures were cancelled are left: nothing waits
+         * for c-ares any more. This runs outside c-ares's callbacks, where
+         * ares_cancel() may be called; each is answered ARES_ECANCELLED. */
+        ares_cancel(res->channel);
+    }
     if (res->active == 0)
         return;
     struct timeval tv;
@@ -372,8 +378,8 @@ static int lookup_cancel(aio_future *fut, const char *msg)
     int rc = aio__future_cancel_plain(fut, msg);
     if (rc > 0 && l->res != NULL) {
         aio__resolver *res = l->res;
-        if (++res->cancelled == res->active)
-            ares_cancel(res->channel); /* answers every lookup: ARES_ECANCELLED */
+        res->cancelled++;
+        resolver_rearm(res); /* cancels them all when nothing else is waited for */
     }
     return rc;
 }
@@ -414,15 +420,30 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
         if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
             aio__future_cancel_plain(&l->fut, NULL);
         } else if (status != ARES_SUCCESS) {
-            aio_exc *exc = gaierror(eai_for_ares(status));
+            /* ARES_ECONNREFUSED is also c-ares's status before any lookup:
+             * with the hosts file alone, the name was just not found. */
+            const char *lookups = res->loop->resolver_options.lookups;
+            bool dns = lookups == NULL || strchr(lookups, 'b') != NULL;
+            aio_exc *exc = gaierror(status == ARES_ECONNREFUSED && !dns ? EAI_NONAME
+                                                                         : eai_for_ares(status));
             aio__future_finish_exception(&l->fut, exc);
             aio__decref(exc);
         } else {
             addrinfo_result *r = result_new();
             int rc = r != NULL ? 0 : -1;
             const char *canon = (l->hints.ai_flags & AI_CANONNAME) ? canonical_name(result) : NULL;
+            /* AF_INET6 with AI_V4MAPPED: c-ares was asked for both families;
+             * the IPv4 addresses become ::ffff:a.b.c.d when there is no IPv6
+             * one (or always with AI_ALL), as the system does. */
+            bool v4mapped = l->hints.ai_family == AF_INET6 && (l->hints.ai_flags & AI_V4MAPPED);
+            bool have_ipv6 = false;
+            for (const struct ares_addrinfo_node *n = result->nodes; n != NULL; n = n->ai_next)
+                have_ipv6 |= n->ai_family == AF_INET6;
             for (const struct ares_addrinfo_node *n = result->nodes; rc == 0 && n != NULL;
                  n = n->ai_next) {
+                if (v4mapped && n->ai_family == AF_INET && have_ipv6 &&
+                    !(l->hints.ai_flags & AI_ALL))
+                    continue;
                 char host[INET6_ADDRSTRLEN];
                 const void *addr = n->ai_family == AF_INET6
                                        ? (const void *)&((struct sockaddr_in6 *)n->ai_addr)->sin6_addr
@@ -430,7 +451,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
                 if (inet_ntop(n->ai_family, addr, host, sizeof host) == NULL)
                     continue;
                 struct addrinfo hints = l->hints, *ai = NULL;
-                hints.ai_family = n->ai_family;
+                hints.ai_family = v4mapped ? AF_INET6 : n->ai_family;
                 hints.ai_flags = (hints.ai_flags & ~AI_CANONNAME) | AI_NUMERICHOST;
                 if (getaddrinfo(host, l->port, &hints, &ai) != 0)
                     continue;
@@ -474,8 +495,20 @@ aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_ar
     struct addrinfo numeric = hints, *ai = NULL;
     numeric.ai_flags |= AI_NUMERICHOST;
     int rc = getaddrinfo(args->host, args->port, &numeric, &ai);
+    bool bad_service = false;
+    if (rc == EAI_NONAME && args->port != NULL && (args->flags & AI_NUMERICSERV)) {
+        /* With AI_NUMERICSERV a service name is EAI_NONAME too, which the
+         * system reports before it looks at the host: ask about the port
+         * alone. */
+        struct addrinfo probe = numeric, *pai = NULL;
+        probe.ai_flags &= ~(AI_CANONNAME | AI_NUMERICHOST);
+        int prc = getaddrinfo(NULL, args->port, &probe, &pai);
+        if (pai != NULL)
+            freeaddrinfo(pai);
+        bad_service = prc == EAI_NONAME;
+    }
     if (rc == 0 || args->host == NULL || (args->flags & AI_NUMERICHOST) || rc != EAI_NONAME ||
-        *args->host == '\0') {
+        *args->host == '\0' || bad_service) {
         aio_future *fut = aio__loop_create_future(loop);
         if (fut == NULL) {
             if (ai != NULL)
@@ -516,6 +549,8 @@ aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_ar
     struct ares_addrinfo_hints ahints;
     memset(&ahints, 0, sizeof ahints);
     ahints.ai_family = args->family;
+    if (args->family == AF_INET6 && (args->flags & AI_V4MAPPED))
+        ahints.ai_family = AF_UNSPEC; /* the IPv4 addresses may be mapped */
     ahints.ai_flags = (args->flags & AI_CANONNAME) ? ARES_AI_CANONNAME : 0;
     res->active++;
     aio__incref(l); /* c-ares's reference, dropped in on_addrinfo() */
@@ -580,6 +615,14 @@ static void on_nameinfo(void *arg, int status, int timeouts, char *node, char *s
             /* The service as the system names it, from /etc/services. */
             rc = getnameinfo((struct sockaddr *)&rv->sa, rv->salen, NULL, 0, r->port,
                              sizeof r->port, rv->flags & (NI_NUMERICSERV | NI_DGRAM));
+        } else if (r != NULL && (status == ARES_ENOTFOUND || status == ARES_ENODATA)) {
+            /* No name: the numeric address as the system writes it (c-ares
+             * would add "%0" to every IPv6 one), or EAI_NONAME. */
+            rc = (rv->flags & NI_NAMEREQD)
+                     ? EAI_NONAME
+                     : getnameinfo((struct sockaddr *)&rv->sa, rv->salen, r->host, sizeof r->host,
+                                   r->port, sizeof r->port,
+                                   NI_NUMERICHOST | (rv->flags & (NI_NUMERICSERV | NI_DGRAM)));
         } else if (r != NULL) {
             rc = status == ARES_ECANCELLED || status == ARES_EDESTRUCTION ? -1
                                                                           : eai_for_ares(status);
@@ -652,9 +695,7 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
     rv->sa = ss;
     rv->salen = len;
     rv->flags = args->flags;
-    int aflags = ARES_NI_LOOKUPHOST;
-    if (args->flags & NI_NAMEREQD)
-        aflags |= ARES_NI_NAMEREQD;
+    int aflags = ARES_NI_LOOKUPHOST | ARES_NI_NAMEREQD; /* no name: see on_nameinfo() */
     if (args->flags & NI_NOFQDN)
         aflags |= ARES_NI_NOFQDN;
     res->active++;
@@ -697,6 +738,8 @@ int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *op
         aio_err_set(aio_TypeError, "aio_loop_set_resolver_options() needs a loop");
         return -1;
     }
+    if (aio__loop_check_closed(loop) < 0) /* its strings would never be freed */
+        return -1;
     if (loop->resolver != NULL && loop->resolver->active > 0) {
         aio_err_set(aio_RuntimeError, "resolver options cannot change while lookups are in flight");
         return -1;

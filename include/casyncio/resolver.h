@@ -34,8 +34,9 @@ typedef struct aio_resolver_options {
 } aio_resolver_options;
 
 /* Sets the resolver options of `loop` (NULL: back to the system's). 0, or
- * -1 with RuntimeError when lookups are in flight, ValueError for a bad
- * servers string or lookups string. */
+ * -1 with RuntimeError when lookups are in flight or the loop is closed,
+ * ValueError for a servers string c-ares rejects or a lookups string of
+ * other letters than 'f' and 'b'. */
 AIO_API int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *options);
 
 #ifdef __cplusplus
