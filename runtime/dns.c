@@ -13,6 +13,7 @@
 #include <ares.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -394,6 +395,61 @@ static lookup *lookup_new(aio_loop *loop)
     return l;
 }
 
+/* The port a numeric port string stands for, read as the system reads it
+ * (strtoul, truncated to 16 bits), or -1 for a service name. */
+static long numeric_port(const char *port)
+{
+    if (port == NULL)
+        return 0;
+    char *end;
+    unsigned long value = strtoul(port, &end, 10);
+    return *end == '\0' ? (long)(uint16_t)value : -1;
+}
+
+/* Appends the entries the system makes of one numeric address. For any
+ * socket type it makes one per type (stream and datagram where the service
+ * exists, raw for a numeric or no port) and then sorts them (RFC 3484),
+ * which costs a socket, a connect() and a getsockname() per entry. Asked
+ * one type at a time it has one entry each and nothing to sort: the same
+ * entries in the same order, without those system calls. */
+static int expand_address(addrinfo_result *r, const char *host, const char *port,
+                          const struct addrinfo *hints, const char *canon)
+{
+    if (hints->ai_socktype != 0 || hints->ai_protocol != 0) {
+        struct addrinfo *ai = NULL;
+        if (getaddrinfo(host, port, hints, &ai) != 0)
+            return 0;
+        int rc = append_entries(r, ai, r->list.len == 0 ? canon : NULL);
+        freeaddrinfo(ai);
+        return rc;
+    }
+    static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW};
+    long raw_port = numeric_port(port);
+    for (size_t i = 0; i < 3; i++) {
+        struct addrinfo h = *hints, *ai = NULL;
+        h.ai_socktype = types[i];
+        bool raw = types[i] == SOCK_RAW;
+        if (raw && raw_port < 0)
+            continue; /* a raw socket has no service names */
+        /* The system gives a raw entry the port only in this mixed list;
+         * asked alone it refuses the port: the port is set afterwards. */
+        if (getaddrinfo(host, raw ? NULL : port, &h, &ai) != 0)
+            continue;
+        if (raw) {
+            uint16_t net = htons((uint16_t)raw_port);
+            if (ai->ai_family == AF_INET6)
+                ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = net;
+            else
+                ((struct sockaddr_in *)ai->ai_addr)->sin_port = net;
+        }
+        int rc = append_entries(r, ai, r->list.len == 0 ? canon : NULL);
+        freeaddrinfo(ai);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The canonical name c-ares found: the end of the CNAME chain, else the
  * name itself. */
 static const char *canonical_name(const struct ares_addrinfo *ai)
@@ -450,13 +506,10 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
                                        : (const void *)&((struct sockaddr_in *)n->ai_addr)->sin_addr;
                 if (inet_ntop(n->ai_family, addr, host, sizeof host) == NULL)
                     continue;
-                struct addrinfo hints = l->hints, *ai = NULL;
+                struct addrinfo hints = l->hints;
                 hints.ai_family = v4mapped ? AF_INET6 : n->ai_family;
                 hints.ai_flags = (hints.ai_flags & ~AI_CANONNAME) | AI_NUMERICHOST;
-                if (getaddrinfo(host, l->port, &hints, &ai) != 0)
-                    continue;
-                rc = append_entries(r, ai, r->list.len == 0 ? canon : NULL);
-                freeaddrinfo(ai);
+                rc = expand_address(r, host, l->port, &hints, canon);
             }
             if (r == NULL) {
                 aio_exc *exc = aio_err_fetch();
