@@ -657,9 +657,12 @@ static void on_nameinfo(void *arg, int status, int timeouts, char *node, char *s
     (void)timeouts;
     (void)service;
     reverse *rv = arg;
-    rv->res->active--;
-    aio_exc *pending = aio_err_fetch();
     aio_future *fut = rv->fut;
+    rv->res->active--;
+    if (fut->state != AIO__FUTURE_PENDING)
+        rv->res->cancelled--;
+    ((lookup *)fut)->res = NULL;
+    aio_exc *pending = aio_err_fetch();
     if (fut->state == AIO__FUTURE_PENDING) {
         nameinfo_result *r = aio__calloc(1, sizeof *r);
         int rc = EAI_MEMORY;
@@ -708,9 +711,11 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
         aio_err_set(aio_TypeError, "getnameinfo() argument 1 must be a tuple");
         return NULL;
     }
-    aio_future *fut = aio__loop_create_future(loop);
-    if (fut == NULL)
+    /* A lookup future: cancelling it stops the query. */
+    lookup *l = lookup_new(loop);
+    if (l == NULL)
         return NULL;
+    aio_future *fut = &l->fut;
     struct sockaddr_storage ss;
     socklen_t len = 0;
     int rc = make_sockaddr(args->sockaddr, &ss, &len);
@@ -745,6 +750,7 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
     }
     rv->fut = aio_incref(fut);
     rv->res = res;
+    l->res = res;
     rv->sa = ss;
     rv->salen = len;
     rv->flags = args->flags;

@@ -1103,6 +1103,27 @@ static void test_cancel_lookup(void **state)
     dns_server_stop(s);
 }
 
+/* Cancelling a reverse lookup stops its query too: nothing is left in
+ * flight, so the options can change at once. */
+static void test_cancel_reverse_lookup(void **state)
+{
+    (void)state;
+    dns_server *s = start_zone();
+    aio_loop *loop = server_loop_timeout(s, 5.0);
+    aio_future *fut = start_getnameinfo(loop, "10.0.0.6", 80, 0); /* its PTR query is dropped */
+    run_one_iteration(loop);
+    check_no_exception();
+    assert_int_equal(aio_future_done(fut), 0);
+    assert_int_equal(aio_future_cancel(fut, &(aio_future_cancel_args){0}), 1);
+    assert_int_equal(aio_future_cancelled(fut), 1);
+    aio_decref(fut);
+    run_one_iteration(loop);
+    check_no_exception();
+    assert_int_equal(aio_loop_set_resolver_options(loop, NULL), 0);
+    finish(loop);
+    dns_server_stop(s);
+}
+
 static void test_cancel_one_of_several(void **state)
 {
     (void)state;
@@ -1356,6 +1377,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_await_from_task),
     cmocka_unit_test(test_cancel_lookup),
     cmocka_unit_test(test_cancel_one_of_several),
+    cmocka_unit_test(test_cancel_reverse_lookup),
     cmocka_unit_test(test_wait_for_lookup),
     cmocka_unit_test(test_close_with_lookups_in_flight),
     cmocka_unit_test(test_close_after_lookups),
