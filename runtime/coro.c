@@ -275,19 +275,27 @@ static void install_segv_handler(void)
 
 /* The overflow handler cannot run on the stack that overflowed: each thread
  * that runs coroutines gets an alternate signal stack, unless it has one. */
+#define ALTSTACK_SIZE (64u * 1024u)
+static __thread void *altstack_mem; /* the one made here, if any */
+
+static void thread_track(void);
+
 static void ensure_altstack(void)
 {
     altstack_ready = true;
+    thread_track(); /* the first coroutine of this thread comes through here */
     stack_t old;
     if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
         return;
-    size_t size = 64u * 1024u;
-    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
     if (mem == MAP_FAILED)
         return;
-    stack_t ss = {.ss_sp = mem, .ss_size = size, .ss_flags = 0};
+    stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0)
-        munmap(mem, size);
+        munmap(mem, ALTSTACK_SIZE);
+    else
+        altstack_mem = mem;
 }
 
 /* --- Stacks ----------------------------------------------------------------------- */
@@ -298,25 +306,12 @@ typedef struct stack_pool {
 } stack_pool;
 
 static __thread stack_pool pool;
-static pthread_key_t pool_key;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 static void stack_unmap(char *stack, size_t size)
 {
     munmap(stack - GUARD_SIZE, size + GUARD_SIZE);
 }
 
-static void pool_drain(void *unused)
-{
-    (void)unused;
-    while (pool.len > 0)
-        stack_unmap(pool.stacks[--pool.len], AIO__CORO_DEFAULT_STACK);
-}
-
-static void pool_setup(void)
-{
-    pthread_key_create(&pool_key, pool_drain);
-}
 
 static char *stack_map(size_t size)
 {
@@ -486,11 +481,49 @@ void aio__coro_release(aio__coro *coro)
     VALGRIND_STACK_DEREGISTER(coro->valgrind_id);
 #endif
     if (coro->stack_size == AIO__CORO_DEFAULT_STACK && pool.len < POOL_MAX) {
-        if (pool.len == 0)
-            pthread_once(&pool_once, pool_setup), pthread_setspecific(pool_key, &pool);
         pool.stacks[pool.len++] = coro->stack;
     } else {
         stack_unmap(coro->stack, coro->stack_size);
     }
     coro->stack = NULL;
+}
+
+/* --- Threads ---------------------------------------------------------------------- */
+
+/* What a thread that ran coroutines keeps (pooled stacks, the shared stack,
+ * the alternate signal stack) goes back when the thread ends. */
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_release(void *unused)
+{
+    (void)unused;
+    while (pool.len > 0)
+        stack_unmap(pool.stacks[--pool.len], AIO__CORO_DEFAULT_STACK);
+#ifdef AIO_SHARED_STACK
+    if (shared_stack != NULL) {
+#ifdef AIO_VALGRIND
+        VALGRIND_STACK_DEREGISTER(shared_valgrind_id);
+#endif
+        stack_unmap(shared_stack, AIO__CORO_DEFAULT_STACK);
+        shared_stack = NULL;
+    }
+#endif
+    if (altstack_mem != NULL) {
+        stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+        if (sigaltstack(&ss, NULL) == 0)
+            munmap(altstack_mem, ALTSTACK_SIZE);
+        altstack_mem = NULL;
+    }
+}
+
+static void thread_key_create(void)
+{
+    pthread_key_create(&thread_key, thread_release);
+}
+
+static void thread_track(void)
+{
+    pthread_once(&thread_key_once, thread_key_create);
+    pthread_setspecific(thread_key, &pool); /* any non-NULL value */
 }
