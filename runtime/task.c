@@ -42,11 +42,6 @@ static void registry_remove(aio_loop *loop, aio__task *t)
     t->prev = t->next = NULL;
 }
 
-aio__task *aio__task_current(aio_loop *loop)
-{
-    return loop->current_task;
-}
-
 /* --- Creation -------------------------------------------------------------------- */
 
 /* "Task-<n>" without printf: this runs for every task. */
@@ -157,11 +152,6 @@ static void task_entry(void *arg)
     t->outcome = t->outcome_exc != NULL ? NULL : result;
     t->run = AIO__TASK_RETURNED;
     aio__coro_exit(aio__coro_current(), t->step_from);
-}
-
-static aio_exc *cancelled_error(const char *msg)
-{
-    return aio_exc_new(aio_CancelledError, msg);
 }
 
 /* What __step does when the coroutine returned or raised. */
@@ -304,7 +294,7 @@ static void task_step(aio__task *t, aio_exc *exc)
     if (t->must_cancel) {
         if (exc == NULL || !aio_exc_isinstance(exc, aio_CancelledError)) {
             aio__decref(exc);
-            exc = cancelled_error(t->cancel_msg);
+            exc = aio_exc_new(aio_CancelledError, t->cancel_msg);
         }
         t->must_cancel = false;
     }
