@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "casyncio/api.h"
-#include "casyncio/log.h"
+#include "exc.h"
 #include "impl.h"
 #include "loop.h"
 #include "task.h"
@@ -75,19 +75,10 @@ static void first_iteration(aio_asyncgen *gen)
     aio_loop *loop = aio__running_loop();
     if (loop == NULL)
         return;
-    if (loop->asyncgens_shutdown_called) {
-        /* warnings.warn(..., ResourceWarning): shown, as Python's default
-         * filters show it, only in development mode. */
-        const char *dev = getenv("PYTHONDEVMODE");
-        if (dev != NULL && *dev != '\0') {
-            char *repr = aio_repr(gen);
-            aio_log(AIO_LOG_WARNING, NULL,
-                    "ResourceWarning: asynchronous generator %s was scheduled after "
-                    "loop.shutdown_asyncgens() call",
-                    repr ? repr : "?");
-            free(repr);
-        }
-    }
+    if (loop->asyncgens_shutdown_called)
+        aio__resource_warning("asynchronous generator %s was scheduled after "
+                              "loop.shutdown_asyncgens() call",
+                              gen);
     track(loop, gen);
 }
 

@@ -11,4 +11,11 @@ AIO_INTERNAL int aio__exc_type_qualname(const aio_exc_type *type, aio__strbuf *o
  * ending in a newline; NULL when out of memory. */
 AIO_INTERNAL char *aio__exc_format_lines(const aio_exc *exc);
 
+/* sys.flags.dev_mode: PYTHONDEVMODE is set (and not empty). */
+AIO_INTERNAL bool aio__dev_mode(void);
+/* warnings.warn(fmt % repr(obj), ResourceWarning): shown, as Python's
+ * default filters show it, only in development mode, through the asyncio
+ * logger. fmt has one %s, for the repr. */
+AIO_INTERNAL void aio__resource_warning(const char *fmt, const void *obj);
+
 #endif /* CASYNCIO_RUNTIME_EXC_H */

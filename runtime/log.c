@@ -77,3 +77,20 @@ void aio_log(int level, aio_exc *exc, const char *fmt, ...)
     aio_err_clear();
     aio_err_restore(saved);
 }
+
+bool aio__dev_mode(void)
+{
+    const char *dev = getenv("PYTHONDEVMODE");
+    return dev != NULL && *dev != '\0';
+}
+
+void aio__resource_warning(const char *fmt, const void *obj)
+{
+    if (!aio__dev_mode())
+        return;
+    char *repr = aio_repr(obj);
+    char message[1024];
+    snprintf(message, sizeof message, fmt, repr ? repr : "?");
+    free(repr);
+    aio_log(AIO_LOG_WARNING, NULL, "ResourceWarning: %s", message);
+}

@@ -43,8 +43,7 @@ double aio__monotonic(void)
 static bool debug_from_environment(void)
 {
     const char *debug = getenv("PYTHONASYNCIODEBUG");
-    const char *dev = getenv("PYTHONDEVMODE");
-    return (debug != NULL && *debug != '\0') || (dev != NULL && *dev != '\0');
+    return (debug != NULL && *debug != '\0') || aio__dev_mode();
 }
 
 /* --- The ready queue ------------------------------------------------------ */
@@ -225,14 +224,7 @@ static void loop_dealloc(void *obj)
 {
     aio_loop *loop = obj;
     if (!atomic_load(&loop->closed)) {
-        /* __del__: ResourceWarning, shown like Python's only in dev mode. */
-        const char *dev = getenv("PYTHONDEVMODE");
-        if (dev != NULL && *dev != '\0') {
-            char *repr = aio_repr(loop);
-            aio_log(AIO_LOG_WARNING, NULL, "ResourceWarning: unclosed event loop %s",
-                    repr ? repr : "");
-            free(repr);
-        }
+        aio__resource_warning("unclosed event loop %s", loop); /* __del__ */
         if (!loop->running) {
             loop->ob.refcnt = AIO__IMMORTAL; /* no re-entry while closing */
             aio__loop_close(loop);
