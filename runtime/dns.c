@@ -165,9 +165,7 @@ static void finish_addrinfo(aio_future *fut, addrinfo_result *r, int rc)
 {
     if (rc < 0) {
         addrinfo_result_free(r);
-        aio_exc *exc = aio_err_fetch();
-        aio__future_finish_exception(fut, exc);
-        aio__decref(exc);
+        aio__future_fail(fut, NULL);
         return;
     }
     aio__future_finish_result(fut, &r->list, addrinfo_result_free);
@@ -355,22 +353,14 @@ typedef struct lookup {
 static void lookup_dealloc(void *obj)
 {
     lookup *l = obj;
-    if (!aio__future_finalize(&l->fut, "Future exception was never retrieved"))
+    if (!aio__future_finalize(&l->fut))
         return;
     free(l->port);
     aio__future_clear(&l->fut);
     free(l);
 }
 
-static int lookup_repr(const void *obj, aio__strbuf *out)
-{
-    const aio_future *fut = obj;
-    aio__sb_appendf(out, "<Future %s", aio__future_state_name(fut));
-    aio__future_repr_tail(fut, out);
-    return aio__sb_append(out, ">");
-}
-
-static const aio__type lookup_type = {"Future", lookup_dealloc, lookup_repr};
+static const aio__type lookup_type = {"Future", lookup_dealloc, aio__future_repr};
 
 /* Future.cancel(), and the lookup stops once nothing waits for c-ares. */
 static int lookup_cancel(aio_future *fut, const char *msg)
@@ -480,10 +470,8 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
              * with the hosts file alone, the name was just not found. */
             const char *lookups = res->loop->resolver_options.lookups;
             bool dns = lookups == NULL || strchr(lookups, 'b') != NULL;
-            aio_exc *exc = gaierror(status == ARES_ECONNREFUSED && !dns ? EAI_NONAME
-                                                                         : eai_for_ares(status));
-            aio__future_finish_exception(&l->fut, exc);
-            aio__decref(exc);
+            int code = status == ARES_ECONNREFUSED && !dns ? EAI_NONAME : eai_for_ares(status);
+            aio__future_fail(&l->fut, gaierror(code));
         } else {
             addrinfo_result *r = result_new();
             int rc = r != NULL ? 0 : -1;
@@ -512,15 +500,11 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
                 rc = expand_address(r, host, l->port, &hints, canon);
             }
             if (r == NULL) {
-                aio_exc *exc = aio_err_fetch();
-                aio__future_finish_exception(&l->fut, exc);
-                aio__decref(exc);
+                aio__future_fail(&l->fut, NULL);
             } else if (rc == 0 && r->list.len == 0) {
                 /* Every address was filtered out by the hints. */
                 addrinfo_result_free(r);
-                aio_exc *exc = gaierror(EAI_NONAME);
-                aio__future_finish_exception(&l->fut, exc);
-                aio__decref(exc);
+                aio__future_fail(&l->fut, gaierror(EAI_NONAME));
             } else {
                 finish_addrinfo(&l->fut, r, rc);
             }
@@ -571,9 +555,7 @@ aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_ar
         if (rc != 0 && args->host != NULL && *args->host == '\0')
             rc = EAI_NONAME;
         if (rc != 0) {
-            aio_exc *exc = gaierror(rc);
-            aio__future_finish_exception(fut, exc);
-            aio__decref(exc);
+            aio__future_fail(fut, gaierror(rc));
             return fut;
         }
         addrinfo_result *r = result_new();
@@ -692,9 +674,7 @@ static void on_nameinfo(void *arg, int status, int timeouts, char *node, char *s
             if (rc == -1) {
                 aio__future_cancel_plain(fut, NULL);
             } else {
-                aio_exc *exc = gaierror(rc);
-                aio__future_finish_exception(fut, exc);
-                aio__decref(exc);
+                aio__future_fail(fut, gaierror(rc));
             }
         }
     }
@@ -737,9 +717,7 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
         free(r);
     }
     if (rc != 0) {
-        aio_exc *exc = gaierror(rc);
-        aio__future_finish_exception(fut, exc);
-        aio__decref(exc);
+        aio__future_fail(fut, gaierror(rc));
         return fut;
     }
     aio__resolver *res = resolver_get(loop);

@@ -1,4 +1,5 @@
 /* future.c - asyncio.Future (the behaviour of CPython's _asyncio.Future). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,9 +10,8 @@
 #include "loop.h"
 
 static void future_dealloc(void *obj);
-static int future_repr(const void *obj, aio__strbuf *out);
 
-static const aio__type future_type = {"Future", future_dealloc, future_repr};
+static const aio__type future_type = {"Future", future_dealloc, aio__future_repr};
 
 aio_future *aio__loop_create_future(aio_loop *loop)
 {
@@ -38,12 +38,16 @@ static void callbacks_clear(aio_future *fut)
     fut->callbacks_len = 0;
 }
 
-bool aio__future_finalize(aio_future *fut, const char *message)
+bool aio__future_finalize(aio_future *fut)
 {
     if (!fut->log_traceback || fut->loop == NULL)
         return true;
     fut->log_traceback = false;
     fut->ob.refcnt = 1; /* alive while the handler sees it */
+    /* f'{self.__class__.__name__} exception was never retrieved' */
+    char message[96];
+    snprintf(message, sizeof message, "%s exception was never retrieved",
+             aio__type_of(fut)->name);
     aio_exception_context context = {
         .message = message,
         .exception = fut->exception,
@@ -77,7 +81,7 @@ void aio__future_clear(aio_future *fut)
 static void future_dealloc(void *obj)
 {
     aio_future *fut = obj;
-    if (!aio__future_finalize(fut, "Future exception was never retrieved"))
+    if (!aio__future_finalize(fut))
         return;
     aio__future_clear(fut);
     free(fut);
@@ -123,7 +127,7 @@ int aio__future_repr_tail(const aio_future *fut, aio__strbuf *out)
     return 0;
 }
 
-static int future_repr(const void *obj, aio__strbuf *out)
+int aio__future_repr(const void *obj, aio__strbuf *out)
 {
     const aio_future *fut = obj;
     aio__sb_appendf(out, "<%s %s", aio__type_of(fut)->name, aio__future_state_name(fut));
@@ -254,6 +258,14 @@ int aio__future_finish_exception(aio_future *fut, aio_exc *exception)
     fut->state = AIO__FUTURE_FINISHED;
     fut->log_traceback = true;
     return schedule_callbacks(fut);
+}
+
+void aio__future_fail(aio_future *fut, aio_exc *exception)
+{
+    if (exception == NULL)
+        exception = aio_err_fetch();
+    aio__future_finish_exception(fut, exception);
+    aio__decref(exception);
 }
 
 int aio__future_set_exception(aio_future *fut, aio_exc *exception)

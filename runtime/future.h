@@ -41,13 +41,16 @@ struct aio_future {
 
 /* Sets up a future (or the Future part of a Task) of `loop`, pending. */
 AIO_INTERNAL void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop);
-/* Future.__del__'s report of an exception nobody retrieved ("<message>"):
- * false when the handler kept the future alive. */
-AIO_INTERNAL bool aio__future_finalize(aio_future *fut, const char *message);
+/* Future.__del__'s report of an exception nobody retrieved ("<class name>
+ * exception was never retrieved"): false when the handler kept the future
+ * alive. */
+AIO_INTERNAL bool aio__future_finalize(aio_future *fut);
 /* Drops what the future holds (not the future itself). */
 AIO_INTERNAL void aio__future_clear(aio_future *fut);
 /* "pending", "cancelled", "finished". */
 AIO_INTERNAL const char *aio__future_state_name(const aio_future *fut);
+/* repr(): "<ClassName state ...>", the class name being the type's. */
+AIO_INTERNAL int aio__future_repr(const void *obj, aio__strbuf *out);
 /* The part of repr() after the state: result or exception, callbacks. */
 AIO_INTERNAL int aio__future_repr_tail(const aio_future *fut, aio__strbuf *out);
 
@@ -57,6 +60,9 @@ AIO_INTERNAL int aio__future_repr_tail(const aio_future *fut, aio__strbuf *out);
 AIO_INTERNAL int aio__future_finish_result(aio_future *fut, void *result,
                                            void (*result_free)(void *));
 AIO_INTERNAL int aio__future_finish_exception(aio_future *fut, aio_exc *exception);
+/* finish_exception() taking exception over; NULL takes the current
+ * exception (what a failed allocation raised). */
+AIO_INTERNAL void aio__future_fail(aio_future *fut, aio_exc *exception);
 AIO_INTERNAL int aio__future_cancel_plain(aio_future *fut, const char *msg);
 /* _make_cancelled_error(): the saved CancelledError the first time, then
  * CancelledError(cancel message). New reference. */

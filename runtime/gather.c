@@ -22,8 +22,7 @@ typedef struct gathering {
 static void gathering_dealloc(void *obj)
 {
     gathering *g = obj;
-    /* Future.__del__ names the class: "_GatheringFuture exception ..." */
-    if (!aio__future_finalize(&g->fut, "_GatheringFuture exception was never retrieved"))
+    if (!aio__future_finalize(&g->fut))
         return;
     for (size_t i = 0; i < g->n_children; i++)
         aio__decref(g->children[i]);
@@ -32,15 +31,7 @@ static void gathering_dealloc(void *obj)
     free(g);
 }
 
-static int gathering_repr(const void *obj, aio__strbuf *out)
-{
-    const aio_future *fut = obj;
-    aio__sb_appendf(out, "<_GatheringFuture %s", aio__future_state_name(fut));
-    aio__future_repr_tail(fut, out);
-    return aio__sb_append(out, ">");
-}
-
-static const aio__type gathering_type = {"_GatheringFuture", gathering_dealloc, gathering_repr};
+static const aio__type gathering_type = {"_GatheringFuture", gathering_dealloc, aio__future_repr};
 
 /* _GatheringFuture.cancel(): cancels the children; True if any accepted. */
 static int gathering_cancel(aio_future *fut, const char *msg)
@@ -60,11 +51,6 @@ static int gathering_cancel(aio_future *fut, const char *msg)
     return accepted;
 }
 
-static aio_exc *cancelled_error_of(aio_future *fut)
-{
-    return aio__future_make_cancelled_error(fut);
-}
-
 static void gather_list_free(void *result)
 {
     aio_gather_list *list = result;
@@ -78,9 +64,7 @@ static void gather_complete(gathering *g)
 {
     aio_gather_list *list = aio__calloc(1, sizeof *list + g->n_children * sizeof *list->items);
     if (list == NULL) {
-        aio_exc *exc = aio_err_fetch();
-        aio__future_finish_exception(&g->fut, exc);
-        aio__decref(exc);
+        aio__future_fail(&g->fut, NULL);
         return;
     }
     list->items = (aio_gather_item *)(list + 1); /* in the same block */
@@ -105,9 +89,7 @@ static void gather_complete(gathering *g)
         /* fut._make_cancelled_error(), fut being the loop variable of the
          * results loop above: the last child in argument order, not the
          * one that finished last. */
-        aio_exc *exc = cancelled_error_of(g->children[g->n_children - 1]);
-        aio__future_finish_exception(&g->fut, exc);
-        aio__decref(exc);
+        aio__future_fail(&g->fut, aio__future_make_cancelled_error(g->children[g->n_children - 1]));
     } else {
         aio__future_finish_result(&g->fut, list, gather_list_free);
     }
@@ -123,9 +105,7 @@ static void gather_child_done(aio_future *child, void *arg)
         if (child->state != AIO__FUTURE_CANCELLED)
             child->log_traceback = false; /* fut.exception(): retrieved */
     } else if (!g->return_exceptions && child->state == AIO__FUTURE_CANCELLED) {
-        aio_exc *exc = cancelled_error_of(child);
-        aio__future_finish_exception(&g->fut, exc);
-        aio__decref(exc);
+        aio__future_fail(&g->fut, aio__future_make_cancelled_error(child));
     } else if (!g->return_exceptions && child->exception != NULL) {
         child->log_traceback = false;
         aio__future_finish_exception(&g->fut, child->exception);
@@ -221,22 +201,14 @@ typedef struct shielded {
 static void shielded_dealloc(void *obj)
 {
     shielded *s = obj;
-    if (!aio__future_finalize(&s->fut, "Future exception was never retrieved"))
+    if (!aio__future_finalize(&s->fut))
         return;
     aio__decref(s->inner);
     aio__future_clear(&s->fut);
     free(s);
 }
 
-static int shielded_repr(const void *obj, aio__strbuf *out)
-{
-    const aio_future *fut = obj;
-    aio__sb_appendf(out, "<Future %s", aio__future_state_name(fut));
-    aio__future_repr_tail(fut, out);
-    return aio__sb_append(out, ">");
-}
-
-static const aio__type shielded_type = {"Future", shielded_dealloc, shielded_repr};
+static const aio__type shielded_type = {"Future", shielded_dealloc, aio__future_repr};
 
 /* _inner_done_callback: the outer follows the inner unless cancelled. The
  * registration holds a reference to the outer future. */

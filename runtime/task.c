@@ -177,8 +177,7 @@ static void task_finished(aio__task *t)
         aio__future_finish_exception(&t->fut, exc);
         aio_err_restore(exc); /* and re-raised, out of the loop */
     } else {
-        aio__future_finish_exception(&t->fut, exc);
-        aio__decref(exc);
+        aio__future_fail(&t->fut, exc);
     }
 }
 
@@ -589,7 +588,7 @@ static void task_dealloc(void *obj)
             return;
         }
     }
-    if (!aio__future_finalize(&t->fut, "Task exception was never retrieved"))
+    if (!aio__future_finalize(&t->fut))
         return;
     registry_remove(t->fut.loop, t);
     free(t->name);
