@@ -187,11 +187,7 @@ static void process_timeouts(void *arg)
 /* Keeps one loop timer at c-ares's next timeout while lookups are active. */
 static void resolver_rearm(aio__resolver *res)
 {
-    if (res->timer != NULL) {
-        aio__handle_cancel(res->timer);
-        aio__decref(res->timer);
-        res->timer = NULL;
-    }
+    aio__handle_drop(&res->timer);
     if (res->active > 0 && res->cancelled == res->active) {
         /* Only lookups whose futures were cancelled are left: nothing waits
          * for c-ares any more. This runs outside c-ares's callbacks, where
@@ -751,10 +747,7 @@ static void resolver_free(aio_loop *loop)
     /* Every lookup still in flight is answered ARES_EDESTRUCTION (its future
      * cancelled), and every socket is dropped from the loop. */
     ares_destroy(res->channel);
-    if (res->timer != NULL) {
-        aio__handle_cancel(res->timer);
-        aio__decref(res->timer);
-    }
+    aio__handle_drop(&res->timer);
     for (size_t i = 0; i < res->fds_len; i++)
         free(res->fds[i]);
     free(res->fds);

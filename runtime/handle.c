@@ -190,6 +190,15 @@ int aio__handle_cancel(aio_handle *handle)
     return 0;
 }
 
+void aio__handle_drop(aio_handle **handle)
+{
+    if (*handle != NULL) {
+        aio__handle_cancel(*handle);
+        aio__decref(*handle);
+        *handle = NULL;
+    }
+}
+
 int aio__handle_cancelled(aio_handle *handle)
 {
     return handle->cancelled;

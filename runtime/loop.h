@@ -65,6 +65,9 @@ AIO_INTERNAL aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback 
  * SystemExit/KeyboardInterrupt goes to the loop's exception handler. Returns
  * -1 with the exception set when it must end run_forever(). */
 AIO_INTERNAL int aio__handle_run(aio_handle *handle);
+/* Cancels a handle the caller holds a reference to (a timer it armed),
+ * drops that reference and clears the pointer; NULL is ignored. */
+AIO_INTERNAL void aio__handle_drop(aio_handle **handle);
 /* Turns a new handle into a TimerHandle due at `when`. */
 AIO_INTERNAL void aio__handle_make_timer(aio_handle *handle, double when);
 /* Appends format_helpers._format_callback_source(): "name(args)". */

@@ -8,44 +8,6 @@
 #include "loop.h"
 #include "task.h"
 
-/* --- sleep --------------------------------------------------------------------- */
-
-/* futures._set_result_unless_cancelled(fut, None). */
-static void set_result_unless_cancelled(void *arg)
-{
-    aio_future *fut = arg;
-    if (fut->state == AIO__FUTURE_PENDING)
-        aio__future_finish_result(fut, NULL, NULL);
-}
-
-int aio_sleep(double delay)
-{
-    aio__task *t = aio__task_running("aio_sleep()");
-    if (t == NULL)
-        return -1;
-    if (delay <= 0)
-        return aio__task_suspend(t, NULL); /* __sleep0(): one bare yield */
-    aio_loop *loop = t->fut.loop;
-    aio_future *fut = aio__loop_create_future(loop);
-    if (fut == NULL)
-        return -1;
-    aio_handle *h = aio__loop_call_later(loop, &(aio__loop_call_later_args){
-                                                   .delay = delay,
-                                                   .callback = set_result_unless_cancelled,
-                                                   .args = fut,
-                                               });
-    if (h == NULL) {
-        aio__decref(fut);
-        return -1;
-    }
-    aio__incref(h);
-    int rc = aio_await(fut) == NULL && aio_err_occurred() ? -1 : 0;
-    aio__handle_cancel(h); /* finally: h.cancel() */
-    aio__decref(h);
-    aio__decref(fut);
-    return rc;
-}
-
 /* --- Waiters ----------------------------------------------------------------------- */
 
 /* _release_waiter(waiter): wakes the waiting coroutine. */
@@ -96,18 +58,37 @@ static aio_handle *release_later(aio_loop *loop, double delay, aio_future *waite
     return h != NULL ? aio_incref(h) : NULL;
 }
 
-static void drop_timer(aio_handle *h)
-{
-    if (h != NULL) {
-        aio__handle_cancel(h);
-        aio__decref(h);
-    }
-}
 
 /* await waiter: 0, or -1 with the exception set. */
 static int await_waiter(aio_future *waiter)
 {
     return aio_await(waiter) == NULL && aio_err_occurred() ? -1 : 0;
+}
+
+/* --- sleep --------------------------------------------------------------------- */
+
+int aio_sleep(double delay)
+{
+    aio__task *t = aio__task_running("aio_sleep()");
+    if (t == NULL)
+        return -1;
+    if (delay <= 0)
+        return aio__task_suspend(t, NULL); /* __sleep0(): one bare yield */
+    /* call_later(delay, futures._set_result_unless_cancelled, future, None),
+     * which is what _release_waiter() does. */
+    aio_loop *loop = t->fut.loop;
+    aio_future *fut = aio__loop_create_future(loop);
+    if (fut == NULL)
+        return -1;
+    aio_handle *h = release_later(loop, delay, fut);
+    if (h == NULL) {
+        aio__decref(fut);
+        return -1;
+    }
+    int rc = await_waiter(fut);
+    aio__handle_drop(&h); /* finally: h.cancel() */
+    aio__decref(fut);
+    return rc;
 }
 
 /* --- wait_for ------------------------------------------------------------------------- */
@@ -180,7 +161,7 @@ void *aio_wait_for(aio_future *fut, double timeout)
         return NULL;
     aio_handle *timer = release_later(loop, timeout, waiter);
     if (timer == NULL || add_release_waiter(fut, waiter) < 0) {
-        drop_timer(timer);
+        aio__handle_drop(&timer);
         aio__decref(waiter);
         return NULL;
     }
@@ -208,7 +189,7 @@ void *aio_wait_for(aio_future *fut, double timeout)
             result = result_or_timeout(fut);
     }
     aio_exc *pending = aio_err_fetch();
-    drop_timer(timer); /* finally: timeout_handle.cancel() */
+    aio__handle_drop(&timer); /* finally: timeout_handle.cancel() */
     aio__decref(waiter);
     aio__decref(fut);
     aio_err_restore(pending);
@@ -412,8 +393,7 @@ int aio_timeout_reschedule(aio_timeout *to, double when)
         return -1;
     }
     to->when = when;
-    drop_timer(to->handler);
-    to->handler = NULL;
+    aio__handle_drop(&to->handler);
     if (isinf(when) && when > 0)
         return 0;
     aio_loop *loop = to->task->fut.loop;
@@ -470,8 +450,7 @@ int aio_timeout_exit(aio_timeout *to)
 {
     if (to == NULL)
         return -1; /* enter failed: its exception is still set */
-    drop_timer(to->handler);
-    to->handler = NULL;
+    aio__handle_drop(&to->handler);
     if (to->state == TIMEOUT_EXPIRING) {
         to->state = TIMEOUT_EXPIRED;
         aio_exc *exc = aio_err_occurred();
