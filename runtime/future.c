@@ -342,6 +342,20 @@ int aio__future_remove_done_callback(aio_future *fut, aio_done_callback callback
     return (int)removed;
 }
 
+int aio__ensure_future(aio_future *fut, aio_loop *loop)
+{
+    if (fut == NULL) {
+        aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
+        return -1;
+    }
+    if (loop != NULL && fut->loop != loop) {
+        aio_err_set(aio_ValueError, "The future belongs to a different loop than the one "
+                                    "specified as the loop argument");
+        return -1;
+    }
+    return 0;
+}
+
 aio_loop *aio__future_get_loop(aio_future *fut)
 {
     return fut->loop;

@@ -64,6 +64,9 @@ AIO_INTERNAL int aio__future_finish_exception(aio_future *fut, aio_exc *exceptio
  * exception (what a failed allocation raised). */
 AIO_INTERNAL void aio__future_fail(aio_future *fut, aio_exc *exception);
 AIO_INTERNAL int aio__future_cancel_plain(aio_future *fut, const char *msg);
+/* ensure_future(fut, loop=loop)'s checks: TypeError for None, ValueError
+ * for a future of another loop than `loop` (unless NULL). 0 or -1. */
+AIO_INTERNAL int aio__ensure_future(aio_future *fut, aio_loop *loop);
 /* _make_cancelled_error(): the saved CancelledError the first time, then
  * CancelledError(cancel message). New reference. */
 AIO_INTERNAL aio_exc *aio__future_make_cancelled_error(aio_future *fut);

@@ -115,11 +115,6 @@ static void gather_child_done(aio_future *child, void *arg)
     aio__decref(g);
 }
 
-static void empty_list_free(void *result)
-{
-    free(result);
-}
-
 aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *args)
 {
     static const aio_gather_args defaults;
@@ -135,22 +130,14 @@ aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *
             aio__decref(outer);
             return NULL;
         }
-        aio__future_finish_result(outer, list, empty_list_free);
+        aio__future_finish_result(outer, list, free);
         return outer;
     }
     aio_loop *loop = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (aws[i] == NULL) {
-            aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
+        if (aio__ensure_future(aws[i], loop) < 0)
             return NULL;
-        }
-        if (loop == NULL) {
-            loop = aws[i]->loop;
-        } else if (aws[i]->loop != loop) {
-            aio_err_set(aio_ValueError, "The future belongs to a different loop than the one "
-                                        "specified as the loop argument");
-            return NULL;
-        }
+        loop = aws[i]->loop; /* ensure_future(arg, loop=loop) after the first */
     }
     gathering *g = aio__calloc(1, sizeof *g);
     aio_future **children = aio__calloc(n, sizeof *children);
@@ -246,10 +233,8 @@ static void shield_outer_done(aio_future *outer, void *arg)
 
 aio_future *aio_shield(aio_future *aw)
 {
-    if (aw == NULL) {
-        aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
+    if (aio__ensure_future(aw, NULL) < 0)
         return NULL;
-    }
     if (aw->state != AIO__FUTURE_PENDING)
         return aio_incref(aw);
     shielded *s = aio__calloc(1, sizeof *s);

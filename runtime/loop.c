@@ -13,6 +13,7 @@
  * is 0, the poll could only report the self-pipe; a flag set by the signal
  * handler says whether it would, so the system call is skipped.
  */
+#include "future.h"
 #include "loop.h"
 #include "task.h"
 
@@ -416,16 +417,8 @@ void *aio__loop_run_until_complete(aio_loop *loop, aio_future *future)
 {
     if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
         return NULL;
-    if (future == NULL) {
-        /* ensure_future(None), after the loop's own checks. */
-        aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
+    if (aio__ensure_future(future, loop) < 0) /* after the loop's own checks */
         return NULL;
-    }
-    if (aio__future_get_loop(future) != loop) {
-        aio_err_set(aio_ValueError, "The future belongs to a different loop than the one "
-                                    "specified as the loop argument");
-        return NULL;
-    }
     aio__incref(future);
     const aio__future_add_done_callback_args add = {
         .callback = run_until_complete_done,

@@ -138,17 +138,12 @@ void *aio_wait_for(aio_future *fut, double timeout)
     if (t == NULL)
         return NULL;
     aio_loop *loop = t->fut.loop;
-    if (fut == NULL) {
-        aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");
+    if (aio__ensure_future(fut, NULL) < 0)
         return NULL;
-    }
     if (isinf(timeout) && timeout > 0)
         return aio_await(fut); /* timeout=None */
-    if (fut->loop != loop) {
-        aio_err_set(aio_ValueError, "The future belongs to a different loop than the one "
-                                    "specified as the loop argument");
+    if (aio__ensure_future(fut, loop) < 0)
         return NULL;
-    }
     if (timeout <= 0) {
         if (fut->state != AIO__FUTURE_PENDING)
             return aio__future_result(fut);
