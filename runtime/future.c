@@ -38,12 +38,26 @@ static void callbacks_clear(aio_future *fut)
     fut->callbacks_len = 0;
 }
 
+bool aio__future_report_from_del(aio_future *fut, const aio_exception_context *context)
+{
+    fut->ob.refcnt = 1; /* alive while the handler sees it */
+    /* Like __del__: the caller's exception survives, and what the handler
+     * raised (SystemExit, ...) cannot propagate from here. */
+    aio_exc *saved = aio_err_fetch();
+    aio__loop_call_exception_handler(fut->loop, context);
+    aio_err_restore(saved);
+    if (--fut->ob.refcnt > 0) {
+        AIO__TRACK(1); /* the handler kept a reference: alive again */
+        return false;
+    }
+    return true;
+}
+
 bool aio__future_finalize(aio_future *fut)
 {
     if (!fut->log_traceback || fut->loop == NULL)
         return true;
     fut->log_traceback = false;
-    fut->ob.refcnt = 1; /* alive while the handler sees it */
     /* f'{self.__class__.__name__} exception was never retrieved' */
     char message[96];
     snprintf(message, sizeof message, "%s exception was never retrieved",
@@ -53,16 +67,7 @@ bool aio__future_finalize(aio_future *fut)
         .exception = fut->exception,
         .future = fut,
     };
-    /* Like __del__: the caller's exception survives, and what the handler
-     * raised (SystemExit, ...) cannot propagate from here. */
-    aio_exc *saved = aio_err_fetch();
-    aio__loop_call_exception_handler(fut->loop, &context);
-    aio_err_restore(saved);
-    if (--fut->ob.refcnt > 0) {
-        AIO__TRACK(1); /* the handler kept a reference: alive again */
-        return false;
-    }
-    return true;
+    return aio__future_report_from_del(fut, &context);
 }
 
 void aio__future_clear(aio_future *fut)

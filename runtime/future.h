@@ -45,6 +45,10 @@ AIO_INTERNAL void aio__future_init(aio_future *fut, const aio__type *type, aio_l
  * exception was never retrieved"): false when the handler kept the future
  * alive. */
 AIO_INTERNAL bool aio__future_finalize(aio_future *fut);
+/* Calls the exception handler from a dealloc (a __del__): the future lives
+ * while the handler sees it; false when the handler kept it alive. */
+AIO_INTERNAL bool aio__future_report_from_del(aio_future *fut,
+                                              const aio_exception_context *context);
 /* Drops what the future holds (not the future itself). */
 AIO_INTERNAL void aio__future_clear(aio_future *fut);
 /* "pending", "cancelled", "finished". */

@@ -575,18 +575,12 @@ static void task_dealloc(void *obj)
     aio__task *t = obj;
     if (t->fut.state == AIO__FUTURE_PENDING && t->log_destroy_pending) {
         t->log_destroy_pending = false;
-        t->fut.ob.refcnt = 1;
         aio_exception_context context = {
             .message = "Task was destroyed but it is pending!",
             .task = &t->fut,
         };
-        aio_exc *saved = aio_err_fetch();
-        aio__loop_call_exception_handler(t->fut.loop, &context);
-        aio_err_restore(saved);
-        if (--t->fut.ob.refcnt > 0) {
-            AIO__TRACK(1);
+        if (!aio__future_report_from_del(&t->fut, &context))
             return;
-        }
     }
     if (!aio__future_finalize(&t->fut))
         return;
