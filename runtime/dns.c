@@ -512,6 +512,20 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
     aio__decref(l);
 }
 
+/* With AI_NUMERICSERV a service name is EAI_NONAME too, which the system
+ * reports before it looks at the host: true when the port alone fails so. */
+static bool service_refused(const struct addrinfo *hints, const char *port)
+{
+    if (port == NULL || !(hints->ai_flags & AI_NUMERICSERV))
+        return false;
+    struct addrinfo probe = *hints, *ai = NULL;
+    probe.ai_flags &= ~(AI_CANONNAME | AI_NUMERICHOST);
+    int rc = getaddrinfo(NULL, port, &probe, &ai);
+    if (ai != NULL)
+        freeaddrinfo(ai);
+    return rc == EAI_NONAME;
+}
+
 aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_args *args)
 {
     if (aio__loop_check_closed(loop) < 0)
@@ -528,20 +542,9 @@ aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_ar
     struct addrinfo numeric = hints, *ai = NULL;
     numeric.ai_flags |= AI_NUMERICHOST;
     int rc = getaddrinfo(args->host, args->port, &numeric, &ai);
-    bool bad_service = false;
-    if (rc == EAI_NONAME && args->port != NULL && (args->flags & AI_NUMERICSERV)) {
-        /* With AI_NUMERICSERV a service name is EAI_NONAME too, which the
-         * system reports before it looks at the host: ask about the port
-         * alone. */
-        struct addrinfo probe = numeric, *pai = NULL;
-        probe.ai_flags &= ~(AI_CANONNAME | AI_NUMERICHOST);
-        int prc = getaddrinfo(NULL, args->port, &probe, &pai);
-        if (pai != NULL)
-            freeaddrinfo(pai);
-        bad_service = prc == EAI_NONAME;
-    }
-    if (rc == 0 || args->host == NULL || (args->flags & AI_NUMERICHOST) || rc != EAI_NONAME ||
-        *args->host == '\0' || bad_service) {
+    bool ask_resolver = rc == EAI_NONAME && args->host != NULL && *args->host != '\0' &&
+                        !(args->flags & AI_NUMERICHOST) && !service_refused(&numeric, args->port);
+    if (!ask_resolver) {
         aio_future *fut = aio__loop_create_future(loop);
         if (fut == NULL) {
             if (ai != NULL)
