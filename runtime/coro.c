@@ -274,7 +274,9 @@ static void install_segv_handler(void)
 }
 
 /* The overflow handler cannot run on the stack that overflowed: each thread
- * that runs coroutines gets an alternate signal stack, unless it has one. */
+ * that runs coroutines gets an alternate signal stack, unless it has one.
+ * The first coroutine of each thread comes through here, and the first of
+ * the process installs the handler. */
 #define ALTSTACK_SIZE (64u * 1024u)
 static __thread void *altstack_mem; /* the one made here, if any */
 
@@ -282,8 +284,9 @@ static void thread_track(void);
 
 static void ensure_altstack(void)
 {
+    pthread_once(&segv_once, install_segv_handler);
     altstack_ready = true;
-    thread_track(); /* the first coroutine of this thread comes through here */
+    thread_track();
     stack_t old;
     if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
         return;
@@ -343,8 +346,7 @@ static size_t round_stack_size(size_t size)
 
 int aio__coro_init(aio__coro *coro, size_t stack_size, aio__coro_entry entry, void *arg)
 {
-    pthread_once(&segv_once, install_segv_handler);
-    if (!altstack_ready)
+    if (AIO_UNLIKELY(!altstack_ready))
         ensure_altstack();
     size_t size = round_stack_size(stack_size);
     char *stack = NULL;
@@ -392,8 +394,7 @@ int aio__coro_init_shared(aio__coro *coro, aio__coro_entry entry, void *arg)
 #ifndef AIO_SHARED_STACK
     return aio__coro_init(coro, 0, entry, arg);
 #else
-    pthread_once(&segv_once, install_segv_handler);
-    if (!altstack_ready)
+    if (AIO_UNLIKELY(!altstack_ready))
         ensure_altstack();
     if (shared_stack == NULL) {
         if ((shared_stack = stack_map(AIO__CORO_DEFAULT_STACK)) == NULL) {
