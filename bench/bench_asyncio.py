@@ -1,7 +1,7 @@
 """The benchmark workloads on CPython's asyncio or on uvloop.
 
     python3 bench_asyncio.py --loop asyncio|uvloop
-                             --workload callbacks|timers|tasks|await|idle|dns-hosts [-n N]
+                             --workload callbacks|timers|tasks|await|idle|churn|dns-hosts [-n N]
                              [--concurrency C]
 
 Prints one line run.py parses, the same as the C programs print:
@@ -26,6 +26,12 @@ idle: N tasks each suspended in `await fut` on one shared pending future;
     (/proc/self/status) from before the first create_task() to when all of
     them wait; then completes the future and waits for every task to finish.
     Its seconds are those of creating and suspending the N tasks.
+churn: N tasks each doing `await asyncio.sleep(d)`, d uniform in [0, 50 ms)
+    from splitmix64 seeded as in bench.h (the very same delays as churn.c),
+    all created up front; the last to finish stops the loop. Timed from
+    before the first create_task() to run_forever() returning; also prints
+    peak_mib, the process's peak resident memory (VmHWM), and base_mib, its
+    VmRSS before the first create_task().
 dns-hosts: N loop.getaddrinfo("localhost", "80") lookups, C (100) in flight:
     after one untimed lookup, C worker tasks each await lookups w, w + C,
     w + 2C, ... < N one after the other and check the first address is
@@ -44,8 +50,8 @@ SEED = 20240611  # bench.h: BENCH_SEED
 MASK64 = (1 << 64) - 1
 
 
-def delays(n, seed=SEED):
-    """n delays in [0, 0.010): splitmix64, bit for bit as bench.h computes."""
+def delays(n, seed=SEED, scale=0.010):
+    """n delays in [0, scale): splitmix64, bit for bit as bench.h computes."""
     state = seed
     out = []
     for _ in range(n):
@@ -54,7 +60,7 @@ def delays(n, seed=SEED):
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
         z ^= z >> 31
-        out.append((z >> 11) * 2.0 ** -53 * 0.010)
+        out.append((z >> 11) * 2.0 ** -53 * scale)
     return out
 
 
@@ -137,13 +143,19 @@ def bench_await(loop, n):
     return seconds, {"ns_per_op": f"{seconds * 1e9 / n:.3f}"}
 
 
-def vmrss_kib():
-    """VmRSS of this process in KiB, as idle.c reads it."""
+def status_kib(field):
+    """A field of /proc/self/status ("VmRSS:", "VmHWM:") in KiB, as the C
+    programs read it."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
-    sys.exit("bench: cannot read VmRSS from /proc/self/status")
+    sys.exit(f"bench: cannot read {field} from /proc/self/status")
+
+
+def vmrss_kib():
+    """VmRSS of this process in KiB, as idle.c reads it."""
+    return status_kib("VmRSS:")
 
 
 def bench_idle(loop, n):
@@ -176,6 +188,30 @@ def bench_idle(loop, n):
     if waiting != n or finished != n:
         sys.exit(f"bench: {waiting} tasks waited, {finished} finished; expected {n}")
     return seconds, {"rss_mib": f"{grown / 2 ** 20:.2f}", "bytes_per_task": f"{grown / n:.1f}"}
+
+
+def bench_churn(loop, n):
+    ds = delays(n, scale=0.050)
+    finished = 0
+
+    async def sleeper(delay):
+        nonlocal finished
+        await asyncio.sleep(delay)
+        finished += 1
+        if finished == n:
+            loop.stop()
+
+    base = status_kib("VmRSS:")
+    create_task = loop.create_task
+    t0 = time.perf_counter()
+    for d in ds:
+        create_task(sleeper(d))
+    loop.run_forever()
+    t1 = time.perf_counter()
+    peak = status_kib("VmHWM:")
+    if finished != n:
+        sys.exit(f"bench: {finished} tasks finished, expected {n}")
+    return t1 - t0, {"peak_mib": f"{peak / 1024:.2f}", "base_mib": f"{base / 1024:.2f}"}
 
 
 def bench_dns_hosts(loop, n, concurrency=100):
@@ -217,6 +253,7 @@ WORKLOADS = {
     "tasks": (bench_tasks, 100_000),
     "await": (bench_await, 100_000),
     "idle": (bench_idle, 100_000),
+    "churn": (bench_churn, 100_000),
     "dns-hosts": (bench_dns_hosts, 50_000),
 }
 
@@ -228,6 +265,7 @@ def main():
     parser.add_argument("-n", type=int, default=None,
                         help="operations (default: 1000000 callbacks, 100000 timers, "
                              "100000 tasks, 100000 await round trips, 100000 idle tasks, "
+                             "100000 churn tasks, "
                              "50000 lookups)")
     parser.add_argument("--concurrency", type=int, default=100,
                         help="dns-hosts: lookups in flight at a time (100)")

@@ -2,7 +2,7 @@
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
     python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared
-                                          |dns-hosts|dns-server ...]
+                                          |churn|churn-shared|dns-hosts|dns-server ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
 
 Builds nothing: bench/Makefile builds the C programs (`make -C bench run`
@@ -53,6 +53,12 @@ WORKLOADS = {
                             what="resident for 100000 suspended tasks on the shared stack",
                             aim="< 200 MiB", impls=("casyncio",),
                             extra=("bytes_per_task", "bytes per task")),
+    "churn": Workload("seconds", "s", False,
+                      what="for 100000 tasks each sleeping a random 0-50 ms, created up front",
+                      extra=("peak_mib", "MiB peak RSS")),
+    "churn-shared": Workload("seconds", "s", False,
+                             what="for the same on the shared stack", impls=("casyncio",),
+                             extra=("peak_mib", "MiB peak RSS")),
     "dns-hosts": Workload("ops_per_sec", "lookups/s", True,
                           what="of 'localhost' from /etc/hosts, 100 in flight"),
     "dns-server": Workload("ops_per_sec", "lookups/s", True,
@@ -176,6 +182,8 @@ def fmt_value(x, spec):
         return f"{fmt_ops(x)}{spec.unit}" if spec.unit == "ops/s" else f"{fmt_ops(x)} {spec.unit}"
     if spec.unit == "MiB":
         return f"{x:.2f} MiB"
+    if spec.unit == "s":
+        return f"{x:.3f} s"
     return f"{x:.1f} {spec.unit}"
 
 
@@ -240,7 +248,8 @@ def main():
     # Columns as wide as the widest figure (13 but for long units).
     width = max([13] + [len(fmt_value(v, WORKLOADS[w]))
                         for (w, i) in results for v in figures(w, i)])
-    header = f"{'workload':<11} {'implementation':<15} {'median':>{width}} " \
+    name_width = max([11] + [len(w) for w in workloads])
+    header = f"{'workload':<{name_width}} {'implementation':<15} {'median':>{width}} " \
              f"{'min':>{width}} {'max':>{width}}  {'advantage':>9}"
     print(header)
     print("-" * len(header))
@@ -251,7 +260,7 @@ def main():
             values = figures(workload, impl)
             mid = median(workload, impl)
             ratio = "" if impl == "casyncio" else fmt_ratio(advantage(spec, ours, mid))
-            print(f"{workload:<11} {impl:<15} {fmt_value(mid, spec):>{width}} "
+            print(f"{workload:<{name_width}} {impl:<15} {fmt_value(mid, spec):>{width}} "
                   f"{fmt_value(min(values), spec):>{width}} {fmt_value(max(values), spec):>{width}}  "
                   f"{ratio:>9}".rstrip())
     print("\nadvantage: how many times better casyncio's median is (faster, or "
