@@ -7,6 +7,23 @@
 
 #ifdef AIO_TRACK_OBJECTS
 long aio__live_objects;
+_Thread_local long aio__fail_alloc_after = -1;
+
+/* An allocation the test asked to fail. */
+static bool fail_this_alloc(void)
+{
+    if (aio__fail_alloc_after < 0 || aio__fail_alloc_after-- > 0)
+        return false;
+    aio_err_set(aio_MemoryError, NULL);
+    return true;
+}
+#define FAIL_IF_ASKED(result)                                                                 \
+    do {                                                                                       \
+        if (fail_this_alloc())                                                                 \
+            return result;                                                                     \
+    } while (0)
+#else
+#define FAIL_IF_ASKED(result) ((void)0)
 #endif
 
 void *aio_incref(void *obj)
@@ -43,6 +60,7 @@ char *aio_repr(const void *obj)
 
 void *aio__malloc(size_t size)
 {
+    FAIL_IF_ASKED(NULL);
     void *p = malloc(size ? size : 1);
     if (p == NULL)
         aio_err_set(aio_MemoryError, NULL);
@@ -51,6 +69,7 @@ void *aio__malloc(size_t size)
 
 void *aio__calloc(size_t n, size_t size)
 {
+    FAIL_IF_ASKED(NULL);
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p == NULL)
         aio_err_set(aio_MemoryError, NULL);
@@ -59,6 +78,7 @@ void *aio__calloc(size_t n, size_t size)
 
 void *aio__realloc(void *ptr, size_t size)
 {
+    FAIL_IF_ASKED(NULL);
     void *p = realloc(ptr, size ? size : 1);
     if (p == NULL)
         aio_err_set(aio_MemoryError, NULL);

@@ -39,6 +39,10 @@ typedef struct aio__object {
 #ifdef AIO_TRACK_OBJECTS
 extern long aio__live_objects;
 #define AIO__TRACK(delta) ((void)__atomic_add_fetch(&aio__live_objects, (delta), __ATOMIC_RELAXED))
+/* And make an allocation fail: after this many more aio__malloc(),
+ * aio__calloc() or aio__realloc() calls of the thread succeed, the next one
+ * fails with MemoryError (once); -1, the default, fails none. */
+extern _Thread_local long aio__fail_alloc_after;
 #else
 #define AIO__TRACK(delta) ((void)0)
 #endif
