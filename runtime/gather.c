@@ -4,6 +4,7 @@
 #include "casyncio/api.h"
 #include "impl.h"
 #include "loop.h"
+#include "ptrset.h"
 #include "task.h"
 
 /* --- gather ------------------------------------------------------------------ */
@@ -17,6 +18,7 @@ typedef struct gathering {
     size_t n_finished;
     bool return_exceptions;
     bool cancel_requested;
+    bool abandoned;             /* aio_gather() failed: nobody has it */
 } gathering;
 
 static void gathering_dealloc(void *obj)
@@ -100,6 +102,10 @@ static void gather_complete(gathering *g)
 static void gather_child_done(aio_future *child, void *arg)
 {
     gathering *g = arg;
+    if (g->abandoned) {
+        aio__decref(g);
+        return;
+    }
     g->n_finished++;
     if (g->fut.state != AIO__FUTURE_PENDING) {
         if (child->state != AIO__FUTURE_CANCELLED)
@@ -113,6 +119,20 @@ static void gather_child_done(aio_future *child, void *arg)
         gather_complete(g);
     }
     aio__decref(g);
+}
+
+/* aio_gather() failed after registering its callback on the first
+ * `registered` children: it takes them back, so that the caller's futures
+ * are left as they were. Those scheduled at once (children already done)
+ * cannot be taken back; they only drop their reference when they run. */
+static void gather_abandon(gathering *g, size_t registered)
+{
+    g->abandoned = true;
+    for (size_t i = 0; i < registered; i++) {
+        int removed = aio__future_remove_done_callback(g->children[i], gather_child_done, g);
+        while (removed-- > 0)
+            aio__decref(g);
+    }
 }
 
 aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *args)
@@ -133,17 +153,27 @@ aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *
         aio__future_finish_result(outer, list, free);
         return outer;
     }
+    if (aws == NULL) {
+        /* gather(*None) */
+        aio_err_set(aio_TypeError,
+                    "asyncio.tasks.gather() argument after * must be an iterable, not NoneType");
+        return NULL;
+    }
     aio_loop *loop = NULL;
     for (size_t i = 0; i < n; i++) {
         if (aio__ensure_future(aws[i], loop) < 0)
             return NULL;
         loop = aws[i]->loop; /* ensure_future(arg, loop=loop) after the first */
     }
+    /* arg_to_fut: which children were seen already. */
+    aio__ptrset seen;
+    if (aio__ptrset_init(&seen, n) < 0)
+        return NULL;
     gathering *g = aio__calloc(1, sizeof *g);
-    aio_future **children = aio__calloc(n, sizeof *children);
-    if (g == NULL || children == NULL) {
+    aio_future **children = g != NULL ? aio__calloc(n, sizeof *children) : NULL;
+    if (children == NULL) {
         free(g);
-        free(children);
+        aio__ptrset_clear(&seen);
         return NULL;
     }
     aio__future_init(&g->fut, &gathering_type, loop);
@@ -155,25 +185,24 @@ aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *
         children[i] = aio_incref(aws[i]);
     /* Every distinct child gets the callback, in argument order. A child
      * already done has its callback scheduled at once. */
+    const aio__future_add_done_callback_args add = {
+        .callback = gather_child_done,
+        .callback_arg = g,
+    };
     for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = aws[j] == aws[i];
-        if (seen)
+        if (!aio__ptrset_add(&seen, aws[i]))
             continue;
         g->n_futs++;
-        const aio__future_add_done_callback_args add = {
-            .callback = gather_child_done,
-            .callback_arg = g,
-        };
         aio__incref(g);
         if (aio__future_add_done_callback(aws[i], &add) < 0) {
             aio__decref(g);
-            g->n_futs--;
+            gather_abandon(g, i);
             aio__decref(g);
+            aio__ptrset_clear(&seen);
             return NULL;
         }
     }
+    aio__ptrset_clear(&seen);
     return &g->fut;
 }
 

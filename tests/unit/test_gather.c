@@ -13,6 +13,15 @@
 
 #include "future.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 /* --- Helpers ----------------------------------------------------------------- */
 
 /* What a child task does: sleep `delay`, then return `result` or raise. */
@@ -583,6 +592,177 @@ static void test_gather_null_entry(void **state)
     finish(loop);
 }
 
+static void test_gather_null_array(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    /* gather(*None) */
+    assert_null(aio_gather(NULL, 3, NULL));
+    assert_raised(aio_TypeError,
+                  "asyncio.tasks.gather() argument after * must be an iterable, not NoneType");
+    assert_null(aio_gather(NULL, 1, &(aio_gather_args){.loop = loop, .return_exceptions = true}));
+    assert_raised(aio_TypeError,
+                  "asyncio.tasks.gather() argument after * must be an iterable, not NoneType");
+    /* with n = 0 it is gather() of nothing */
+    aio_future *outer = aio_gather(NULL, 0, &(aio_gather_args){.loop = loop});
+    assert_non_null(outer);
+    assert_int_equal(gather_list(outer)->len, 0);
+    aio_decref(outer);
+    finish(loop);
+}
+
+/* --- gather: scale ----------------------------------------------------------------------- */
+
+/* 400,000 arguments over 300,000 futures, every fourth argument one seen
+ * before: linear in the arguments, as CPython's dict makes it (well under a
+ * second here). The earlier scan of every earlier argument took 7.7 s over
+ * half as many, and would take four times that here: the test's time limit
+ * (tests/run-unit.sh) is what tells them apart. */
+static void test_gather_many_with_repeats(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    const size_t n = RUNNING_ON_VALGRIND ? 20000 : 400000;
+    aio_future **args = malloc(n * sizeof *args);
+    size_t *first = malloc(n * sizeof *first); /* the argument each one repeats */
+    assert_non_null(args);
+    assert_non_null(first);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 4 == 3) {
+            first[i] = first[(i * 7919) % i];
+            args[i] = args[first[i]];
+        } else {
+            first[i] = i;
+            args[i] = aio_loop_create_future(loop);
+            assert_non_null(args[i]);
+            distinct++;
+        }
+    }
+    aio_future *outer = aio_gather(args, n, NULL);
+    assert_non_null(outer);
+    check_no_exception();
+    /* one callback per distinct future */
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(args[i]->callbacks_len, 1);
+    /* all but the last argument's future done: still pending */
+    size_t last = first[n - 1];
+    for (size_t i = 0; i < n; i++) {
+        if (first[i] == i && i != last)
+            assert_int_equal(aio_future_set_result(args[i], P(i + 1)), 0);
+    }
+    run_one_iteration(loop);
+    check_no_exception();
+    assert_int_equal(aio_future_done(outer), 0);
+    assert_int_equal(aio_future_set_result(args[last], P(last + 1)), 0);
+    run_one_iteration(loop);
+    const aio_gather_list *list = gather_list(outer);
+    assert_int_equal(list->len, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_null(list->items[i].exception);
+        assert_ptr_equal(list->items[i].result, P(first[i] + 1));
+    }
+    aio_decref(outer);
+    for (size_t i = 0; i < n; i++) {
+        if (first[i] == i)
+            aio_decref(args[i]);
+    }
+    assert_true(distinct > n / 2);
+    free(first);
+    free(args);
+    finish(loop);
+}
+
+/* --- gather: MemoryError --------------------------------------------------------------------- */
+
+/* Every allocation aio_gather() makes fails in turn: each time it raises
+ * MemoryError and leaves the futures as they were (no callback left on
+ * them); then it succeeds and works. Over few futures and over enough
+ * for its set of seen ones to need memory of its own. */
+static void gather_memory_errors(size_t n)
+{
+    aio_loop *loop = new_loop();
+    aio_future **args = calloc(n, sizeof *args);
+    assert_non_null(args);
+    aio_future *done = aio_loop_create_future(loop);
+    assert_int_equal(aio_future_set_result(done, P(100)), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 1)
+            args[i] = done;
+        else if (i % 3 == 2)
+            args[i] = args[i - 2]; /* a repeat */
+        else
+            args[i] = aio_loop_create_future(loop);
+    }
+    aio_future *outer = NULL;
+    int failures = 0;
+    for (long k = 0; outer == NULL; k++) {
+        assert_true(k < 1000);
+        aio__fail_alloc_after = k;
+        outer = aio_gather(args, n, NULL);
+        aio__fail_alloc_after = -1;
+        if (outer != NULL)
+            break;
+        assert_raised(aio_MemoryError, NULL);
+        failures++;
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(args[i]->callbacks_len, 0);
+        /* What was scheduled for the done one runs, and frees the rest. */
+        run_one_iteration(loop);
+        check_no_exception();
+        assert_int_equal(aio_future_done(args[0]), 0);
+    }
+    assert_true(failures >= 2); /* the set or the outer future, and a callback */
+    for (size_t i = 0; i < n; i++) {
+        if (!aio_future_done(args[i]))
+            assert_int_equal(aio_future_set_result(args[i], P(i)), 0);
+    }
+    aio_loop_run_until_complete(loop, outer);
+    const aio_gather_list *list = gather_list(outer);
+    assert_int_equal(list->len, n);
+    for (size_t i = 0; i < n; i++)
+        assert_ptr_equal(list->items[i].result, i == 1 ? P(100) : P(i % 3 == 2 ? i - 2 : i));
+    aio_decref(outer);
+
+    /* The results' list itself cannot be made: the outer future fails. */
+    for (size_t i = 0; i < n; i++) {
+        if (i != 1 && i % 3 != 2) {
+            aio_decref(args[i]);
+            args[i] = aio_loop_create_future(loop);
+        } else if (i % 3 == 2) {
+            args[i] = args[i - 2];
+        }
+    }
+    outer = aio_gather(args, n, NULL);
+    assert_non_null(outer);
+    for (size_t i = 0; i < n; i++) {
+        if (!aio_future_done(args[i]))
+            assert_int_equal(aio_future_set_result(args[i], P(i)), 0);
+    }
+    aio__fail_alloc_after = 0;
+    while (!aio_future_done(outer))
+        run_one_iteration(loop);
+    aio__fail_alloc_after = -1;
+    check_no_exception();
+    char repr[64];
+    assert_string_equal(repr_copy(aio_future_exception(outer), repr, sizeof repr), "MemoryError()");
+    aio_decref(outer);
+    for (size_t i = 0; i < n; i++) {
+        if (i != 1 && i % 3 != 2)
+            aio_decref(args[i]);
+    }
+    aio_decref(done);
+    free(args);
+    finish(loop);
+}
+
+static void test_gather_memory_error(void **state)
+{
+    (void)state;
+    gather_memory_errors(5);
+    gather_memory_errors(100);
+}
+
 /* --- shield ----------------------------------------------------------------------------- */
 
 typedef struct shield_case {
@@ -815,6 +995,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_gather_exception_never_retrieved),
     cmocka_unit_test(test_gather_different_loops),
     cmocka_unit_test(test_gather_null_entry),
+    cmocka_unit_test(test_gather_null_array),
+    cmocka_unit_test(test_gather_many_with_repeats),
+    cmocka_unit_test(test_gather_memory_error),
     cmocka_unit_test(test_shield_outer_cancelled_inner_runs_on),
     cmocka_unit_test(test_shield_cancel_outer_directly),
     cmocka_unit_test(test_shield_inner_fails_after_outer_cancelled),
