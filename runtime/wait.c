@@ -6,6 +6,7 @@
 #include "casyncio/api.h"
 #include "impl.h"
 #include "loop.h"
+#include "ptrset.h"
 #include "task.h"
 
 /* --- Waiters ----------------------------------------------------------------------- */
@@ -249,18 +250,20 @@ void aio_wait_result_clear(aio_wait_result *result)
     memset(result, 0, sizeof *result);
 }
 
-/* set(fs): the distinct futures, in argument order. */
-static size_t distinct(aio_future *const *aws, size_t n, aio_future **out)
+/* set(fs): the distinct futures, in argument order; their number, or -1
+ * with MemoryError. */
+static ptrdiff_t distinct(aio_future *const *aws, size_t n, aio_future **out)
 {
+    aio__ptrset seen;
+    if (aio__ptrset_init(&seen, n) < 0)
+        return -1;
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < len && !seen; j++)
-            seen = out[j] == aws[i];
-        if (!seen)
+        if (aio__ptrset_add(&seen, aws[i]))
             out[len++] = aws[i];
     }
-    return len;
+    aio__ptrset_clear(&seen);
+    return (ptrdiff_t)len;
 }
 
 int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args, aio_wait_result *result)
@@ -269,7 +272,8 @@ int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args, aio_wa
     if (args == NULL)
         args = &defaults;
     memset(result, 0, sizeof *result);
-    if (n == 0) {
+    if (n == 0 || aws == NULL) {
+        /* `if not fs`: wait(None) says the same */
         aio_err_set(aio_ValueError, "Set of Tasks/Futures is empty.");
         return -1;
     }
@@ -295,7 +299,13 @@ int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args, aio_wa
         free(st);
         return -1;
     }
-    size_t len = distinct(aws, n, fs);
+    ptrdiff_t distinct_len = distinct(aws, n, fs);
+    if (distinct_len < 0) {
+        free(fs);
+        free(st);
+        return -1;
+    }
+    size_t len = (size_t)distinct_len;
     st->refs = 1;
     st->counter = len;
     st->return_when = args->return_when;

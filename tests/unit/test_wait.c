@@ -14,6 +14,15 @@
 #include "future.h"
 #include "loop.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 /* --- Helpers ------------------------------------------------------------------- */
 
 /* What a child task does: sleep `delay`, then return `result` or raise. */
@@ -627,6 +636,9 @@ static void *wait_errors_coro(void *arg)
     aio_future *with_null[] = {f, NULL};
     assert_int_equal(aio_wait(with_null, 2, NULL, &result), -1);
     assert_raised(aio_TypeError, NULL);
+    /* no array: wait(None), which is empty to `if not fs` */
+    assert_int_equal(aio_wait(NULL, 3, NULL, &result), -1);
+    assert_raised(aio_ValueError, "Set of Tasks/Futures is empty.");
     assert_int_equal(f->callbacks_len, 0);
     aio_decref(f);
     return P(1);
@@ -665,6 +677,136 @@ static void test_wait_result_clear(void **state)
     aio_wait_result_clear(&w.result); /* twice: nothing */
     aio_wait_result_clear(NULL);
     finish(loop);
+}
+
+/* 400,000 arguments over 300,000 futures (every fourth a repeat): set(fs)
+ * in linear time, as CPython's set; the earlier scan of every distinct
+ * future seen took quadratic time. The done and pending arrays hold each
+ * future once, in argument order. */
+typedef struct wait_many {
+    aio_future **args;
+    size_t n;
+    aio_future *last;       /* pending until the wait is under way */
+    int rc;
+    aio_wait_result result;
+} wait_many;
+
+static void set_last_cb(void *arg)
+{
+    wait_many *w = arg;
+    aio_future_set_result(w->last, P(1));
+}
+
+static void *wait_many_coro(void *arg)
+{
+    wait_many *w = arg;
+    aio_loop_call_soon(aio_get_running_loop(),
+                       &(aio_loop_call_soon_args){.callback = set_last_cb, .args = w});
+    w->rc = aio_wait(w->args, w->n, NULL, &w->result);
+    return w->rc == 0 ? P(1) : NULL;
+}
+
+static void test_wait_many_with_repeats(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    wait_many w = {.n = RUNNING_ON_VALGRIND ? 20000 : 400000};
+    w.args = malloc(w.n * sizeof *w.args);
+    assert_non_null(w.args);
+    size_t distinct = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        if (i % 4 == 3) {
+            w.args[i] = w.args[(i * 7919) % i];
+        } else {
+            w.args[i] = aio_loop_create_future(loop);
+            assert_non_null(w.args[i]);
+            if (i != 1)
+                assert_int_equal(aio_future_set_result(w.args[i], NULL), 0);
+            distinct++;
+        }
+    }
+    w.last = w.args[1];
+    assert_ptr_equal(run_coro(loop, wait_many_coro, &w), P(1));
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(w.result.pending_len, 0);
+    assert_int_equal(w.result.done_len, distinct);
+    /* each once, in argument order */
+    size_t next = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        if (i % 4 != 3)
+            assert_ptr_equal(w.result.done[next++], w.args[i]);
+        assert_int_equal(w.args[i]->callbacks_len, 0);
+    }
+    aio_wait_result_clear(&w.result);
+    for (size_t i = 0; i < w.n; i++) {
+        if (i % 4 != 3)
+            aio_decref(w.args[i]);
+    }
+    free(w.args);
+    finish(loop);
+}
+
+/* Every allocation aio_wait() makes fails in turn (until one call gets
+ * through): each time it raises MemoryError, and leaves no callback on the
+ * futures and no timer behind. */
+typedef struct wait_nomem {
+    aio_future *fs[40];
+    size_t n;
+    int failures;
+    int other_errors;
+    int leftovers;          /* callbacks or timers left after a failure */
+    bool succeeded;
+} wait_nomem;
+
+static void *wait_nomem_coro(void *arg)
+{
+    wait_nomem *w = arg;
+    aio_loop *loop = aio_get_running_loop();
+    for (long k = 0; k < 1000 && !w->succeeded; k++) {
+        aio_wait_result result;
+        aio__fail_alloc_after = k;
+        int rc = aio_wait(w->fs, w->n, &(aio_wait_args){.timeout = AIO_ZERO}, &result);
+        aio__fail_alloc_after = -1;
+        if (rc == 0) {
+            w->succeeded = true;
+            aio_wait_result_clear(&result);
+        } else if (aio_err_matches(aio_MemoryError)) {
+            aio_err_clear();
+            w->failures++;
+            if (result.done != NULL || result.pending != NULL)
+                w->leftovers++;
+        } else {
+            aio_err_clear();
+            w->other_errors++;
+        }
+        for (size_t i = 0; i < w->n; i++)
+            w->leftovers += w->fs[i]->callbacks_len != 0;
+        w->leftovers += live_timers(loop) != 0;
+    }
+    return P(1);
+}
+
+static void test_wait_memory_error(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {3, 40};
+    for (size_t s = 0; s < 2; s++) {
+        aio_loop *loop = new_loop();
+        wait_nomem w = {.n = sizes[s]};
+        for (size_t i = 0; i < w.n; i++) {
+            w.fs[i] = i % 5 == 4 ? aio_incref(w.fs[i - 1]) : aio_loop_create_future(loop);
+            assert_non_null(w.fs[i]);
+        }
+        assert_int_equal(aio_future_set_result(w.fs[0], NULL), 0);
+        assert_ptr_equal(run_coro(loop, wait_nomem_coro, &w), P(1));
+        assert_true(w.succeeded);
+        assert_true(w.failures >= 3);
+        assert_int_equal(w.other_errors, 0);
+        assert_int_equal(w.leftovers, 0);
+        for (size_t i = 0; i < w.n; i++)
+            aio_decref(w.fs[i]);
+        finish(loop);
+    }
 }
 
 /* --- timeout() --------------------------------------------------------------------------- */
@@ -1017,6 +1159,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_wait_cancelled),
     cmocka_unit_test(test_wait_bad_arguments),
     cmocka_unit_test(test_wait_result_clear),
+    cmocka_unit_test(test_wait_many_with_repeats),
+    cmocka_unit_test(test_wait_memory_error),
     cmocka_unit_test(test_timeout_expires),
     cmocka_unit_test(test_timeout_not_expiring),
     cmocka_unit_test(test_timeout_expired_but_caught),
