@@ -1,7 +1,8 @@
 """The benchmark workloads on CPython's asyncio or on uvloop.
 
     python3 bench_asyncio.py --loop asyncio|uvloop
-                             --workload callbacks|timers|tasks|await|idle|churn|dns-hosts [-n N]
+                             --workload callbacks|timers|tasks|await|idle|churn|gather|dns-hosts
+                             [-n N]
                              [--concurrency C]
 
 Prints one line run.py parses, the same as the C programs print:
@@ -32,6 +33,10 @@ churn: N tasks each doing `await asyncio.sleep(d)`, d uniform in [0, 50 ms)
     before the first create_task() to run_forever() returning; also prints
     peak_mib, the process's peak resident memory (VmHWM), and base_mib, its
     VmRSS before the first create_task().
+gather: asyncio.gather(*futs) over N pending futures, every fourth argument
+    one given before (futs[i // 2]); timed around the gather() call alone.
+    Then every future gets its result and the loop runs until the outer
+    future is done (printed as complete_seconds) and the results are checked.
 dns-hosts: N loop.getaddrinfo("localhost", "80") lookups, C (100) in flight:
     after one untimed lookup, C worker tasks each await lookups w, w + C,
     w + 2C, ... < N one after the other and check the first address is
@@ -214,6 +219,27 @@ def bench_churn(loop, n):
     return t1 - t0, {"peak_mib": f"{peak / 1024:.2f}", "base_mib": f"{base / 1024:.2f}"}
 
 
+def bench_gather(loop, n):
+    futs = []
+    for i in range(n):
+        futs.append(futs[i // 2] if i % 4 == 3 else loop.create_future())
+    t0 = time.perf_counter()
+    outer = asyncio.gather(*futs)
+    t1 = time.perf_counter()
+    for i, fut in enumerate(futs):
+        if i % 4 != 3:
+            fut.set_result(i + 1)
+    results = loop.run_until_complete(outer)
+    t2 = time.perf_counter()
+    for i, result in enumerate(results):
+        first = i
+        while first % 4 == 3:
+            first //= 2
+        if result != first + 1:
+            sys.exit(f"bench: result {i} is {result}, expected {first + 1}")
+    return t1 - t0, {"complete_seconds": f"{t2 - t1:.9f}"}
+
+
 def bench_dns_hosts(loop, n, concurrency=100):
     host, port, expected = "localhost", "80", "127.0.0.1"
     answered = 0
@@ -254,6 +280,7 @@ WORKLOADS = {
     "await": (bench_await, 100_000),
     "idle": (bench_idle, 100_000),
     "churn": (bench_churn, 100_000),
+    "gather": (bench_gather, 200_000),
     "dns-hosts": (bench_dns_hosts, 50_000),
 }
 
@@ -265,7 +292,7 @@ def main():
     parser.add_argument("-n", type=int, default=None,
                         help="operations (default: 1000000 callbacks, 100000 timers, "
                              "100000 tasks, 100000 await round trips, 100000 idle tasks, "
-                             "100000 churn tasks, "
+                             "100000 churn tasks, 200000 gathered futures, "
                              "50000 lookups)")
     parser.add_argument("--concurrency", type=int, default=100,
                         help="dns-hosts: lookups in flight at a time (100)")

@@ -2,7 +2,7 @@
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
     python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared
-                                          |churn|churn-shared|dns-hosts|dns-server ...]
+                                          |churn|churn-shared|gather|dns-hosts|dns-server ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
 
 Builds nothing: bench/Makefile builds the C programs (`make -C bench run`
@@ -59,6 +59,8 @@ WORKLOADS = {
     "churn-shared": Workload("seconds", "s", False,
                              what="for the same on the shared stack", impls=("casyncio",),
                              extra=("peak_mib", "MiB peak RSS")),
+    "gather": Workload("seconds", "s", False,
+                       what="for gather() of 200000 pending futures, a quarter of them repeats"),
     "dns-hosts": Workload("ops_per_sec", "lookups/s", True,
                           what="of 'localhost' from /etc/hosts, 100 in flight"),
     "dns-server": Workload("ops_per_sec", "lookups/s", True,
