@@ -2,6 +2,7 @@
 #include "memory.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -29,47 +30,107 @@ void aio__pool_free(void *block)
     free(block);
 }
 
+#ifdef AIO_TRACK_OBJECTS
+size_t aio__pool_slab_bytes(void)
+{
+    return 0;
+}
+#endif
+
 #else
 
+/* Slabs come from the system; threads carve them into chunks of CHUNK
+ * bytes, which they hand out a block at a time. */
 #define SLAB_MIN (64u * 1024u)
 #define SLAB_MAX (2u * 1024u * 1024u)
+#define CHUNK (16u * 1024u)
+/* The blocks a thread keeps free: its list, and one full list set aside. A
+ * thread's list that reaches BATCH blocks when one is already set aside
+ * goes to the depot, where any thread takes it. */
+#define BATCH 256u
 
+/* A free block; the first of a list in the depot also holds the depot's
+ * link and the length of the list. */
 typedef struct free_block {
     struct free_block *next;
+    struct free_block *next_list;
+    size_t count;
 } free_block;
+
+/* An unused rest of a chunk, [start, end), left in the depot by a thread that
+ * ended; the range's first block holds this. */
+typedef struct free_range {
+    struct free_range *next;
+    char *end;
+} free_range;
 
 /* Every slab ever made, so that the memory stays reachable. */
 typedef struct slab {
     struct slab *next;
 } slab;
 
+/* The depot, shared by all threads. Taken from and given to a list or a
+ * chunk at a time, so the lock is rare: on the same thread, a handle freed
+ * is the next one allocated. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static slab *slabs;
-static free_block *orphans; /* free lists left by threads that ended */
+static size_t slab_bytes;             /* what the slabs add up to */
+static free_block *depot_lists;       /* lists of free blocks */
+static free_range *depot_ranges;      /* rests of chunks */
+static char *slab_bump;               /* the unused rest of the newest slab */
+static char *slab_end;
 
-static _Thread_local free_block *free_blocks;
-static _Thread_local char *bump;      /* the unused rest of this thread's slab */
-static _Thread_local char *bump_end;
-static _Thread_local size_t next_slab_size = SLAB_MIN;
-static _Thread_local int exit_hook_set;
+/* The thread's own: the free list and the list set aside (BATCH blocks, or
+ * NULL), and the rest of its chunk. free_room is how many blocks the free
+ * list may take before it is full (it holds BATCH - free_room); it is 0
+ * until the thread's exit hook is set, so that its first free takes the
+ * slow path, which sets it. One structure, so that the fast paths find all
+ * of it from one thread-local address. */
+typedef struct pool_thread {
+    free_block *free_blocks;
+    size_t free_room;
+    char *bump;
+    char *bump_end;
+    free_block *spare_blocks;
+    bool exit_hook_set;
+} pool_thread;
+
+static _Thread_local pool_thread my;
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-/* A thread that ends hands its free blocks to the others. */
+/* Under pool_lock. */
+static void depot_put_list(free_block *list, size_t count)
+{
+    list->next_list = depot_lists;
+    list->count = count;
+    depot_lists = list;
+}
+
+/* A thread that ends gives what it keeps to the depot: its free blocks and
+ * the rest of its chunk. What it frees later (another thread-exit
+ * destructor may) sets the hook again, and goes to the depot in the next
+ * round of destructors. */
 static void on_thread_exit(void *unused)
 {
     (void)unused;
-    if (free_blocks == NULL)
-        return;
-    free_block *last = free_blocks;
-    while (last->next != NULL)
-        last = last->next;
     pthread_mutex_lock(&pool_lock);
-    last->next = orphans;
-    orphans = free_blocks;
+    if (my.free_blocks != NULL)
+        depot_put_list(my.free_blocks, BATCH - my.free_room);
+    if (my.spare_blocks != NULL)
+        depot_put_list(my.spare_blocks, BATCH);
+    if (my.bump < my.bump_end) {
+        free_range *range = (free_range *)(void *)my.bump;
+        range->end = my.bump_end;
+        range->next = depot_ranges;
+        depot_ranges = range;
+    }
     pthread_mutex_unlock(&pool_lock);
-    free_blocks = NULL;
+    my.free_blocks = my.spare_blocks = NULL;
+    my.free_room = 0;
+    my.bump = my.bump_end = NULL;
+    my.exit_hook_set = false;
 }
 
 static void exit_key_init(void)
@@ -77,16 +138,18 @@ static void exit_key_init(void)
     pthread_key_create(&exit_key, on_thread_exit);
 }
 
-static __attribute__((noinline)) void set_exit_hook(void)
+static void set_exit_hook(void)
 {
     pthread_once(&exit_key_once, exit_key_init);
     pthread_setspecific(exit_key, &exit_key);
-    exit_hook_set = 1;
+    my.exit_hook_set = true;
+    my.free_room = BATCH; /* its free list is empty until then */
 }
 
+/* Under pool_lock: a new slab, the first block of which holds its link. */
 static int new_slab(void)
 {
-    size_t size = next_slab_size;
+    size_t size = slabs == NULL ? SLAB_MIN : SLAB_MAX;
     void *memory;
     if (size >= SLAB_MAX) {
         memory = aligned_alloc(SLAB_MAX, size);
@@ -94,66 +157,121 @@ static int new_slab(void)
             madvise(memory, size, MADV_HUGEPAGE);
     } else {
         memory = malloc(size);
-        next_slab_size = SLAB_MAX; /* a thread past its first slab is busy */
     }
-    if (memory == NULL) {
-        aio_err_set(aio_MemoryError, NULL);
+    if (memory == NULL)
         return -1;
-    }
     slab *s = memory;
-    pthread_mutex_lock(&pool_lock);
     s->next = slabs;
     slabs = s;
-    pthread_mutex_unlock(&pool_lock);
-    /* The slab's first block holds its link. */
-    bump = (char *)memory + AIO__POOL_BLOCK;
-    bump_end = (char *)memory + size;
+    slab_bytes += size;
+    slab_bump = (char *)memory + AIO__POOL_BLOCK;
+    slab_end = (char *)memory + size;
     return 0;
 }
 
-/* Past the free list and the slab: other threads' leftovers, or a new slab. */
-static __attribute__((noinline)) void *pool_alloc_slow(void)
+/* Past the free lists and the chunk: a list from the depot, else a chunk
+ * (a rest left in the depot, or carved from a slab). */
+static __attribute__((noinline, cold)) void *pool_alloc_slow(void)
 {
-    if (!exit_hook_set)
-        set_exit_hook();
-    pthread_mutex_lock(&pool_lock);
-    free_block *block = orphans;
-    orphans = NULL;
-    pthread_mutex_unlock(&pool_lock);
-    if (block != NULL) {
-        free_blocks = block->next;
+    if (my.spare_blocks != NULL) {
+        free_block *block = my.spare_blocks;
+        my.spare_blocks = NULL;
+        my.free_blocks = block->next;
+        my.free_room = 1;
         return block;
     }
-    if (new_slab() < 0)
-        return NULL;
-    void *out = bump;
-    bump += AIO__POOL_BLOCK;
+    if (!my.exit_hook_set)
+        set_exit_hook();
+    pthread_mutex_lock(&pool_lock);
+    free_block *list = depot_lists;
+    if (list != NULL) {
+        depot_lists = list->next_list;
+        pthread_mutex_unlock(&pool_lock);
+        my.free_blocks = list->next;
+        my.free_room = BATCH - (list->count - 1);
+        return list;
+    }
+    free_range *range = depot_ranges;
+    if (range != NULL) {
+        depot_ranges = range->next;
+        my.bump = (char *)range;
+        my.bump_end = range->end;
+    } else {
+        if (slab_bump == slab_end && new_slab() < 0) {
+            pthread_mutex_unlock(&pool_lock);
+            aio_err_set(aio_MemoryError, NULL);
+            return NULL;
+        }
+        size_t size = (size_t)(slab_end - slab_bump);
+        my.bump = slab_bump;
+        my.bump_end = slab_bump + (size < CHUNK ? size : CHUNK);
+        slab_bump = my.bump_end;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    void *out = my.bump;
+    my.bump += AIO__POOL_BLOCK;
     return out;
 }
 
 void *aio__pool_alloc(void)
 {
-    free_block *block = free_blocks;
+    free_block *block = my.free_blocks;
     if (AIO_LIKELY(block != NULL)) {
-        free_blocks = block->next;
+        my.free_blocks = block->next;
+        my.free_room++;
         return block;
     }
-    if (AIO_LIKELY(bump < bump_end)) {
-        void *out = bump;
-        bump += AIO__POOL_BLOCK;
+    if (AIO_LIKELY(my.bump < my.bump_end)) {
+        void *out = my.bump;
+        my.bump += AIO__POOL_BLOCK;
         return out;
     }
     return pool_alloc_slow();
 }
 
+/* The thread's list is full (or its exit hook not set yet): the list set
+ * aside goes to the depot, and this one is set aside in its place. */
+static __attribute__((noinline, cold)) void pool_free_slow(free_block *block)
+{
+    /* free_room is 0 */
+    if (!my.exit_hook_set) {
+        set_exit_hook();
+    } else {
+        if (my.spare_blocks != NULL) {
+            pthread_mutex_lock(&pool_lock);
+            depot_put_list(my.spare_blocks, BATCH);
+            pthread_mutex_unlock(&pool_lock);
+        }
+        my.spare_blocks = my.free_blocks;
+        my.free_blocks = NULL;
+        my.free_room = BATCH;
+    }
+    block->next = my.free_blocks;
+    my.free_blocks = block;
+    my.free_room--;
+}
+
 void aio__pool_free(void *ptr)
 {
     free_block *block = ptr;
-    if (AIO_UNLIKELY(!exit_hook_set))
-        set_exit_hook(); /* noinline: keeps this path short */
-    block->next = free_blocks;
-    free_blocks = block;
+    if (AIO_UNLIKELY(my.free_room == 0)) {
+        pool_free_slow(block); /* noinline: keeps this path short */
+        return;
+    }
+    my.free_room--;
+    block->next = my.free_blocks;
+    my.free_blocks = block;
 }
+
+#ifdef AIO_TRACK_OBJECTS
+size_t aio__pool_slab_bytes(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    size_t bytes = slab_bytes;
+    pthread_mutex_unlock(&pool_lock);
+    return bytes;
+}
+#endif
 
 #endif /* POOL_BYPASS */
 

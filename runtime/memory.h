@@ -2,12 +2,21 @@
  *
  * The handle pool: call_soon() and call_later() make a handle each and the loop frees it
  * once run, millions of times a second; a burst of timers makes hundreds of
- * thousands at once. Handles come from per-thread free lists over slabs that
- * grow from 64 KiB to 2 MiB (the large ones backed by transparent huge
- * pages, which spares the kernel a page fault per 4 KiB). Slabs are kept for
- * reuse: the pool follows the peak number of live handles. Under
- * AddressSanitizer the pool is bypassed so that every use after free is
- * caught.
+ * thousands at once. Handles come from per-thread free lists, so that the
+ * loop's thread allocates and frees them without a lock. A handle may be
+ * freed by another thread than the one that made it (call_soon_threadsafe():
+ * a producer makes it, the loop's thread frees it), so what threads free
+ * must reach those that allocate: a thread keeps at most two lists of 256
+ * free blocks (one in use, one set aside) and gives any more, a list at a
+ * time, to a depot that all threads share; a thread whose lists are empty
+ * takes one from the depot before it carves new memory. Memory is carved
+ * from slabs (64 KiB, then 2 MiB backed by transparent huge pages, which
+ * spares the kernel a page fault per 4 KiB) in chunks of 16 KiB per thread.
+ * A thread that ends gives its free blocks and the rest of its chunk to the
+ * depot. Slabs are kept for reuse: the pool follows the peak number of
+ * live handles, plus a few lists and a chunk per thread, however many
+ * threads come and go. Under AddressSanitizer the pool is bypassed so that
+ * every use after free is caught.
  */
 #ifndef CASYNCIO_RUNTIME_MEMORY_H
 #define CASYNCIO_RUNTIME_MEMORY_H
@@ -22,6 +31,11 @@
 /* A block of AIO__POOL_BLOCK bytes, or NULL with MemoryError. */
 AIO_INTERNAL void *aio__pool_alloc(void);
 AIO_INTERNAL void aio__pool_free(void *block);
+#ifdef AIO_TRACK_OBJECTS
+/* For tests: what the pool took from the system so far, in bytes (0 under
+ * AddressSanitizer, where there is no pool). */
+AIO_INTERNAL size_t aio__pool_slab_bytes(void);
+#endif
 
 /* Growable regions, for the ready queue and the timer heap: a mapping of
  * their own, grown with mremap() so that growing copies nothing and faults
