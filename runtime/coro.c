@@ -1,9 +1,14 @@
 /* coro.c - stacks and the switch between them (see coro.h). */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "casyncio/exceptions.h"
@@ -34,12 +39,13 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 /* Below every stack: large enough that a function with big locals cannot
  * step over it. Address space only; nothing is ever resident there. */
 #define GUARD_SIZE (64u * 1024u)
-/* Default-size stacks a thread keeps for reuse. */
-#define POOL_MAX 64
 
 static __thread aio__coro thread_main;
 static __thread aio__coro *current;
@@ -303,18 +309,439 @@ static void ensure_altstack(void)
 
 /* --- Stacks ----------------------------------------------------------------------- */
 
-typedef struct stack_pool {
-    char *stacks[POOL_MAX];
-    int len;
-} stack_pool;
+/* Memcheck is told which memory a program must not touch: guard regions,
+ * and the stacks the pool keeps free (so that its leak check neither reads
+ * them word by word, each read a fault, nor takes what dead frames left
+ * there for pointers). */
+static void valgrind_noaccess(void *ptr, size_t len)
+{
+#ifdef AIO_VALGRIND
+    VALGRIND_MAKE_MEM_NOACCESS(ptr, len);
+#else
+    (void)ptr;
+    (void)len;
+#endif
+}
 
-static __thread stack_pool pool;
+/* What the kernel is told about many ranges at once: one process_madvise()
+ * of the calling process (PIDFD_SELF, Linux 6.15) per IOV_BATCH ranges where
+ * it can, else one madvise() per range. Returns how many ranges, from the
+ * first, were advised. */
+#define PIDFD_SELF_PROCESS (-10001)
+#define IOV_BATCH 256
 
+static atomic_bool no_process_madvise;
+
+static size_t madvise_ranges(struct iovec *iov, size_t n, int advice)
+{
+    size_t done = 0;
+#ifdef SYS_process_madvise
+#ifdef AIO_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        atomic_store_explicit(&no_process_madvise, true, memory_order_relaxed);
+#endif
+    while (done < n && !atomic_load_explicit(&no_process_madvise, memory_order_relaxed)) {
+        size_t batch = n - done < IOV_BATCH ? n - done : IOV_BATCH;
+        long rc = syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, iov + done, batch, advice, 0u);
+        if (rc < 0) {
+            if (done == 0 && advice != MADV_POPULATE_WRITE)
+                atomic_store_explicit(&no_process_madvise, true, memory_order_relaxed);
+            break;
+        }
+        /* It stops at the first range it cannot advise. */
+        size_t bytes = (size_t)rc, advised = 0;
+        while (advised < batch && bytes >= iov[done + advised].iov_len)
+            bytes -= iov[done + advised++].iov_len;
+        done += advised;
+        if (advised < batch)
+            break;
+    }
+#endif
+    for (; done < n; done++) {
+        if (madvise(iov[done].iov_base, iov[done].iov_len, advice) != 0)
+            break;
+    }
+    return done;
+}
+
+/* Stacks of the default size come from a pool of the thread's: chunks of
+ * slots (a guard region, then a stack) mapped a chunk at a time, as many
+ * slots as the thread has stacks in use (between CHUNK_MIN and CHUNK_MAX),
+ * so that a burst of tasks costs few system calls. A stack whose task is
+ * done goes back to its slot for the next task, whose page is then already
+ * there. Pages are put in ahead of use, a batch at a time
+ * (MADV_POPULATE_WRITE of each stack's top page), which costs less than a
+ * page fault per stack.
+ *
+ * The pool follows the load. It keeps free slots up to twice as many as
+ * are in use (at least FREE_MIN): past that (by SLACK), it unmaps the
+ * chunks that have no stack in use, least recently used first; when a burst
+ * of tasks is over, that gives nearly all back, a system call per chunk.
+ * It keeps free stacks whose pages are resident ("warm") up to as many as
+ * are in use (at least WARM_MIN): past that, once it has been so for
+ * DECAY_NS, it gives the pages of the least recently used ones back
+ * (MADV_DONTNEED: their slots stay, "cold"). That takes a call per 256
+ * stacks and the kernel's work per page, which a burst that ends by itself
+ * saves: stacks that finish in any order empty their chunks only at the
+ * end, and until then every warm stack given back would have been one
+ * page freed twice over. As in allocators that decay (jemalloc), the pool
+ * looks at the clock only when it is used: a thread whose tasks all sleep
+ * keeps what it has until one starts or ends, or the thread ends. Other
+ * sizes get a mapping each. */
+#define SLOT_SIZE ((size_t)GUARD_SIZE + AIO__CORO_DEFAULT_STACK)
+#define CHUNK_MIN 4u
+#define CHUNK_MAX 256u
+#define WARM_MIN 64u
+#define FREE_MIN 256u
+#define SLACK 64u
+#define DECAY_NS 1000000000u
+_Static_assert(CHUNK_MAX <= IOV_BATCH, "a chunk's guards are installed in one go");
+
+typedef struct stack_pool stack_pool;
+typedef struct stack_chunk stack_chunk;
+
+struct stack_chunk {
+    stack_chunk *prev, *next;   /* in its pool's avail or empty list */
+    stack_pool *pool;
+    char *base;                 /* nslots slots of SLOT_SIZE */
+    unsigned nslots;
+    unsigned nwarm;             /* free slots: warm ones at slots[0 .. nwarm), */
+    unsigned ncold;             /* cold ones at slots[nslots - ncold .. nslots) */
+    unsigned nremote;           /* freed on other threads: slots[nslots ..), under pools_lock */
+    bool listed;                /* in avail or empty: it has a free slot */
+    bool empty;                 /* in empty: every slot is free */
+    stack_chunk *remote_next;   /* in its pool's remote list, while nremote > 0 */
+    uint16_t slots[];           /* 2 * nslots slot numbers */
+};
+
+typedef struct chunk_list {
+    stack_chunk *first, *last;
+} chunk_list;
+
+struct stack_pool {
+    chunk_list avail;           /* chunks with stacks in use and free slots, last used first */
+    chunk_list empty;           /* chunks with no stack in use, last used first */
+    size_t in_use;              /* its stacks in use */
+    size_t nwarm, ncold;        /* its free slots */
+    size_t nchunks;
+    size_t mapped;              /* bytes of its chunks */
+    uint64_t warm_over_since;   /* when nwarm went past what it keeps; 0: it is not */
+    /* Ranges for madvise_ranges(): this may run on a task's stack, which
+     * need not have 4 KiB to spare. */
+    struct iovec iov[IOV_BATCH];
+    /* Under pools_lock: */
+    stack_chunk *remote;        /* chunks with stacks freed on other threads */
+    bool orphaned;              /* its thread ended; it goes when its last stack does */
+    atomic_bool remote_pending;
+};
+
+/* Stacks freed on another thread than their pool's, and pools whose thread
+ * ended: rare, and under one lock. */
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread stack_pool *my_pool;
+
+static void list_remove(chunk_list *list, stack_chunk *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        list->first = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        list->last = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void list_push_front(chunk_list *list, stack_chunk *c)
+{
+    c->prev = NULL;
+    c->next = list->first;
+    if (list->first != NULL)
+        list->first->prev = c;
+    else
+        list->last = c;
+    list->first = c;
+}
+
+static char *slot_stack(const stack_chunk *c, unsigned slot)
+{
+    return c->base + (size_t)slot * SLOT_SIZE + GUARD_SIZE;
+}
+
+static size_t max_size(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
+/* A chunk of n slots, each with its guard: none of its pages is resident
+ * yet (all its slots are cold). NULL when it cannot be had. */
+static stack_chunk *chunk_map(stack_pool *p, unsigned n)
+{
+    stack_chunk *c = calloc(1, sizeof *c + 2 * n * sizeof c->slots[0]);
+    if (c == NULL)
+        return NULL;
+    size_t size = (size_t)n * SLOT_SIZE;
+    c->base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (c->base == MAP_FAILED) {
+        free(c);
+        return NULL;
+    }
+    /* A huge page would make 2 MiB of stacks resident at the first touch. */
+    madvise(c->base, size, MADV_NOHUGEPAGE);
+    struct iovec *iov = p->iov; /* n <= CHUNK_MAX == IOV_BATCH */
+    for (size_t i = 0; i < n; i++)
+        iov[i] = (struct iovec){.iov_base = c->base + i * SLOT_SIZE, .iov_len = GUARD_SIZE};
+    for (size_t i = madvise_ranges(iov, n, MADV_GUARD_INSTALL); i < n; i++) {
+        if (mprotect(iov[i].iov_base, GUARD_SIZE, PROT_NONE) != 0) {
+            munmap(c->base, size);
+            free(c);
+            return NULL;
+        }
+    }
+    valgrind_noaccess(c->base, size);
+    c->pool = p;
+    c->nslots = n;
+    c->ncold = n;
+    for (unsigned i = 0; i < n; i++)
+        c->slots[i] = (uint16_t)i;
+    p->ncold += n;
+    p->nchunks++;
+    p->mapped += size;
+    return c;
+}
+
+static void chunk_unmap(stack_chunk *c)
+{
+    munmap(c->base, (size_t)c->nslots * SLOT_SIZE);
+    free(c);
+}
+
+/* Pages for up to `want` cold slots of c, in one go; they become warm. */
+static void chunk_warm_up(stack_pool *p, stack_chunk *c, size_t want)
+{
+    size_t n = c->ncold < want ? c->ncold : want;
+    if (n > IOV_BATCH)
+        n = IOV_BATCH;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    struct iovec *iov = p->iov;
+    for (size_t i = 0; i < n; i++) {
+        unsigned slot = c->slots[c->nslots - c->ncold + i];
+        iov[i] = (struct iovec){.iov_base = slot_stack(c, slot) + AIO__CORO_DEFAULT_STACK - page,
+                                .iov_len = page};
+    }
+    /* Without process_madvise() a page fault costs what madvise() would. */
+    if (!atomic_load_explicit(&no_process_madvise, memory_order_relaxed))
+        madvise_ranges(iov, n, MADV_POPULATE_WRITE);
+    for (size_t i = 0; i < n; i++)
+        c->slots[c->nwarm++] = c->slots[c->nslots - c->ncold--];
+    p->ncold -= n;
+    p->nwarm += n;
+}
+
+/* Gives the pages of the least recently used warm stacks back until at
+ * most `keep` are left warm. */
+static void pool_trim_warm(stack_pool *p, size_t keep)
+{
+    struct iovec *iov = p->iov;
+    chunk_list *lists[] = {&p->avail, &p->empty};
+    for (int l = 0; l < 2 && p->nwarm > keep; l++) {
+        for (stack_chunk *c = lists[l]->last; c != NULL && p->nwarm > keep; c = c->prev) {
+            while (c->nwarm > 0 && p->nwarm > keep) {
+                size_t n = 0;
+                while (c->nwarm > 0 && p->nwarm > keep && n < IOV_BATCH) {
+                    unsigned slot = c->slots[--c->nwarm];
+                    c->slots[c->nslots - ++c->ncold] = (uint16_t)slot;
+                    p->nwarm--;
+                    p->ncold++;
+                    iov[n++] = (struct iovec){.iov_base = slot_stack(c, slot),
+                                              .iov_len = AIO__CORO_DEFAULT_STACK};
+                }
+                madvise_ranges(iov, n, MADV_DONTNEED);
+            }
+        }
+    }
+}
+
+/* Unmaps chunks with no stack in use, least recently used first, until
+ * at most `keep` free slots are left (or none of them can go). */
+static void pool_trim_free(stack_pool *p, size_t keep)
+{
+    while (p->nwarm + p->ncold > keep && p->empty.last != NULL) {
+        stack_chunk *c = p->empty.last;
+        list_remove(&p->empty, c);
+        p->nwarm -= c->nwarm;
+        p->ncold -= c->ncold;
+        p->nchunks--;
+        p->mapped -= (size_t)c->nslots * SLOT_SIZE;
+        chunk_unmap(c);
+    }
+}
+
+#ifdef AIO_TRACK_OBJECTS
+uint64_t aio__coro_pool_decay_ns = DECAY_NS;
+#define POOL_DECAY_NS aio__coro_pool_decay_ns
+#else
+#define POOL_DECAY_NS DECAY_NS
+#endif
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* What the pool keeps follows the load (above). */
+static void pool_maintain(stack_pool *p)
+{
+    size_t free_keep = max_size(FREE_MIN, 2 * p->in_use);
+    if (p->nwarm + p->ncold > free_keep + SLACK)
+        pool_trim_free(p, free_keep);
+    size_t warm_keep = max_size(WARM_MIN, p->in_use);
+    if (p->nwarm <= warm_keep + SLACK) {
+        p->warm_over_since = 0;
+        return;
+    }
+    uint64_t now = monotonic_ns();
+    if (p->warm_over_since == 0)
+        p->warm_over_since = now;
+    if (now - p->warm_over_since >= POOL_DECAY_NS) {
+        pool_trim_warm(p, warm_keep);
+        p->warm_over_since = 0;
+    }
+}
+
+/* A slot of c is free again; c moves to the front of its list. */
+static void chunk_put(stack_pool *p, stack_chunk *c, unsigned slot)
+{
+    c->slots[c->nwarm++] = (uint16_t)slot;
+    p->nwarm++;
+    p->in_use--;
+    if (c->listed)
+        list_remove(c->empty ? &p->empty : &p->avail, c);
+    c->listed = true;
+    c->empty = c->nwarm + c->ncold == c->nslots;
+    list_push_front(c->empty ? &p->empty : &p->avail, c);
+}
+
+/* Under pools_lock: takes in the stacks other threads freed. */
+static void pool_collect_remote(stack_pool *p)
+{
+    for (stack_chunk *c = p->remote; c != NULL; c = c->remote_next) {
+        for (unsigned i = 0; i < c->nremote; i++)
+            chunk_put(p, c, c->slots[c->nslots + i]);
+        c->nremote = 0;
+    }
+    p->remote = NULL;
+    atomic_store_explicit(&p->remote_pending, false, memory_order_relaxed);
+}
+
+/* A default-size stack of the thread's pool; NULL when none can be had. */
+static char *pool_take(stack_chunk **chunk_out)
+{
+    stack_pool *p = my_pool;
+    if (AIO_UNLIKELY(p == NULL)) {
+        if ((p = my_pool = calloc(1, sizeof *p)) == NULL)
+            return NULL;
+        thread_track(); /* again, if this runs in a thread-exit destructor */
+    }
+    if (atomic_load_explicit(&p->remote_pending, memory_order_acquire)) {
+        pthread_mutex_lock(&pools_lock);
+        pool_collect_remote(p);
+        pthread_mutex_unlock(&pools_lock);
+    }
+    /* A warm stack if there is one (the chunks last used come first). */
+    stack_chunk *c = p->avail.first;
+    if (c == NULL || (c->nwarm == 0 && p->empty.first != NULL && p->empty.first->nwarm > 0))
+        c = p->empty.first;
+    if (c == NULL) {
+        size_t n = p->in_use < CHUNK_MIN ? CHUNK_MIN : p->in_use < CHUNK_MAX ? p->in_use : CHUNK_MAX;
+        if ((c = chunk_map(p, (unsigned)n)) == NULL)
+            return NULL;
+        c->listed = c->empty = true;
+        list_push_front(&p->empty, c);
+    }
+    if (c->nwarm == 0) /* as many as a quarter of those in use, in one go */
+        chunk_warm_up(p, c, max_size(1, p->in_use / 4));
+    unsigned slot = c->slots[--c->nwarm];
+    p->nwarm--;
+    p->in_use++;
+    list_remove(c->empty ? &p->empty : &p->avail, c);
+    c->empty = false;
+    c->listed = c->nwarm + c->ncold > 0;
+    if (c->listed)
+        list_push_front(&p->avail, c);
+    if (p->warm_over_since != 0)
+        pool_maintain(p); /* it may have been over for long enough */
+    *chunk_out = c;
+    return slot_stack(c, slot);
+}
+
+/* Under pools_lock: a pool whose thread ended gets one of its stacks
+ * back, and unmaps the chunk when that was its last in use. */
+static void orphan_put(stack_chunk *c, unsigned slot)
+{
+    stack_pool *p = c->pool;
+    c->slots[c->nslots - ++c->ncold] = (uint16_t)slot;
+    if (c->nwarm + c->ncold < c->nslots)
+        return;
+    if (c->listed)
+        list_remove(c->empty ? &p->empty : &p->avail, c);
+    chunk_unmap(c);
+    if (--p->nchunks == 0)
+        free(p);
+}
+
+static void pool_put(stack_chunk *c, char *stack)
+{
+    unsigned slot = (unsigned)((size_t)(stack - GUARD_SIZE - c->base) / SLOT_SIZE);
+    stack_pool *p = c->pool;
+    if (AIO_LIKELY(p == my_pool)) {
+        chunk_put(p, c, slot);
+        pool_maintain(p);
+        return;
+    }
+    pthread_mutex_lock(&pools_lock);
+    if (p->orphaned) {
+        orphan_put(c, slot);
+    } else {
+        if (c->nremote++ == 0) {
+            c->remote_next = p->remote;
+            p->remote = c;
+        }
+        c->slots[c->nslots + c->nremote - 1] = (uint16_t)slot;
+        atomic_store_explicit(&p->remote_pending, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&pools_lock);
+}
+
+/* The thread ends: its pool gives back what it can. Chunks with a stack in
+ * use (a task that never finished) stay, the pool with them, until their
+ * last stack is freed, by any thread. */
+static void pool_release(void)
+{
+    stack_pool *p = my_pool;
+    if (p == NULL)
+        return;
+    my_pool = NULL;
+    pthread_mutex_lock(&pools_lock);
+    pool_collect_remote(p);
+    pool_trim_free(p, 0);
+    pool_trim_warm(p, 0);
+    if (p->nchunks == 0)
+        free(p);
+    else
+        p->orphaned = true;
+    pthread_mutex_unlock(&pools_lock);
+}
+
+/* A stack with a mapping of its own (a size other than the default). */
 static void stack_unmap(char *stack, size_t size)
 {
     munmap(stack - GUARD_SIZE, size + GUARD_SIZE);
 }
-
 
 static char *stack_map(size_t size)
 {
@@ -331,6 +758,7 @@ static char *stack_map(size_t size)
         munmap(base, total);
         return NULL;
     }
+    valgrind_noaccess(base, GUARD_SIZE);
     return base + GUARD_SIZE;
 }
 
@@ -349,20 +777,23 @@ int aio__coro_init(aio__coro *coro, size_t stack_size, aio__coro_entry entry, vo
     if (AIO_UNLIKELY(!altstack_ready))
         ensure_altstack();
     size_t size = round_stack_size(stack_size);
-    char *stack = NULL;
-    if (size == AIO__CORO_DEFAULT_STACK && pool.len > 0) {
-        stack = pool.stacks[--pool.len];
-    } else if ((stack = stack_map(size)) == NULL) {
+    stack_chunk *chunk = NULL;
+    char *stack = size == AIO__CORO_DEFAULT_STACK ? pool_take(&chunk) : NULL;
+    if (stack == NULL && (stack = stack_map(size)) == NULL) {
         aio_err_set(aio_MemoryError, NULL);
         return -1;
     }
     coro->stack = stack;
     coro->stack_size = size;
+    coro->pool_chunk = chunk;
     coro->entry = entry;
     coro->entry_arg = arg;
     coro->asan_fake_stack = NULL;
 #ifdef AIO_VALGRIND
     coro->valgrind_id = VALGRIND_STACK_REGISTER(stack, stack + size);
+    /* A pooled stack is no-access while free; what lies below the first
+     * frame becomes accessible as the stack pointer moves down. */
+    VALGRIND_MAKE_MEM_UNDEFINED(stack + size - 256, 256);
 #endif
 #ifdef AIO_CORO_UCONTEXT
     getcontext(&coro->uc);
@@ -375,6 +806,36 @@ int aio__coro_init(aio__coro *coro, size_t stack_size, aio__coro_entry entry, vo
 #endif
     return 0;
 }
+
+#ifdef AIO_TRACK_OBJECTS
+void aio__coro_pool_get_stats(aio__coro_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    stack_pool *p = my_pool;
+    if (p == NULL)
+        return;
+    out->in_use = p->in_use;
+    out->warm = p->nwarm;
+    out->cold = p->ncold;
+    out->chunks = p->nchunks;
+    out->mapped_bytes = p->mapped;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char vec[AIO__CORO_DEFAULT_STACK / 4096];
+    chunk_list *lists[] = {&p->avail, &p->empty};
+    for (int l = 0; l < 2; l++) {
+        for (stack_chunk *c = lists[l]->first; c != NULL; c = c->next) {
+            for (unsigned i = 0; i < c->nslots; i++) {
+                bool is_free = i < c->nwarm || i >= c->nslots - c->ncold;
+                if (!is_free || page > 4096 ||
+                    mincore(slot_stack(c, c->slots[i]), AIO__CORO_DEFAULT_STACK, vec) != 0)
+                    continue;
+                for (size_t j = 0; j < sizeof vec; j++)
+                    out->free_resident_bytes += (vec[j] & 1) * page;
+            }
+        }
+    }
+}
+#endif
 
 /* --- The shared stack ------------------------------------------------------------- */
 
@@ -481,12 +942,14 @@ void aio__coro_release(aio__coro *coro)
 #ifdef AIO_VALGRIND
     VALGRIND_STACK_DEREGISTER(coro->valgrind_id);
 #endif
-    if (coro->stack_size == AIO__CORO_DEFAULT_STACK && pool.len < POOL_MAX) {
-        pool.stacks[pool.len++] = coro->stack;
+    if (coro->pool_chunk != NULL) {
+        valgrind_noaccess(coro->stack, coro->stack_size);
+        pool_put(coro->pool_chunk, coro->stack);
     } else {
         stack_unmap(coro->stack, coro->stack_size);
     }
     coro->stack = NULL;
+    coro->pool_chunk = NULL;
 }
 
 /* --- Threads ---------------------------------------------------------------------- */
@@ -499,8 +962,7 @@ static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 static void thread_release(void *unused)
 {
     (void)unused;
-    while (pool.len > 0)
-        stack_unmap(pool.stacks[--pool.len], AIO__CORO_DEFAULT_STACK);
+    pool_release();
 #ifdef AIO_SHARED_STACK
     if (shared_stack != NULL) {
 #ifdef AIO_VALGRIND
@@ -526,5 +988,5 @@ static void thread_key_create(void)
 static void thread_track(void)
 {
     pthread_once(&thread_key_once, thread_key_create);
-    pthread_setspecific(thread_key, &pool); /* any non-NULL value */
+    pthread_setspecific(thread_key, &thread_key); /* any non-NULL value */
 }

@@ -13,6 +13,7 @@
 #define CASYNCIO_RUNTIME_CORO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "object.h"
 
@@ -39,6 +40,8 @@ struct aio__coro {
 #endif
     char *stack;            /* lowest usable address; NULL for a thread's own stack */
     size_t stack_size;      /* usable bytes above the guard */
+    void *pool_chunk;       /* where in the stack pool it comes from; NULL: a
+                               mapping of its own */
     aio__coro_entry entry;  /* what runs on it, when first switched to */
     void *entry_arg;
     const char *const *label; /* where the owner keeps its name (overflow reports) */
@@ -74,8 +77,24 @@ AIO_INTERNAL int aio__coro_stash(aio__coro *coro);
 /* Before switching to a shared coroutine: puts its stack back. */
 AIO_INTERNAL void aio__coro_unstash(aio__coro *coro);
 
-/* Returns the stack to the pool; the coroutine must not be running. */
+/* Returns the stack to the pool; the coroutine must not be running. Any
+ * thread may, though the stack's pool is its first thread's. */
 AIO_INTERNAL void aio__coro_release(aio__coro *coro);
+
+#ifdef AIO_TRACK_OBJECTS
+/* For tests: the calling thread's pool of default-size stacks. */
+typedef struct aio__coro_pool_stats {
+    size_t in_use;              /* stacks of it in use */
+    size_t warm, cold;          /* free slots, with and without their pages */
+    size_t chunks;              /* mappings of slots */
+    size_t mapped_bytes;        /* of those chunks */
+    size_t free_resident_bytes; /* what the free slots hold resident (mincore) */
+} aio__coro_pool_stats;
+AIO_INTERNAL void aio__coro_pool_get_stats(aio__coro_pool_stats *out);
+/* How long the pool keeps more warm stacks than it needs before it gives
+ * their pages back (1 s; 0 in tests that want it at once). */
+extern uint64_t aio__coro_pool_decay_ns;
+#endif
 
 /* Switches from the running coroutine (or the thread's own stack, `from`
  * being the thread's aio__coro_main()) to `to`; returns when something

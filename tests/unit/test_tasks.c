@@ -1830,6 +1830,196 @@ static void test_task_many_tasks_one_future(void **state)
     finish(loop);
 }
 
+/* --- The pool of stacks follows the load ------------------------------------------------------ */
+
+#define BURST 10000
+
+/* Tasks of a burst: every one awaits g_many.fut, and those whose index is a
+ * multiple of `stay_every` (0: none) await g_stay after it. */
+static aio_future *g_stay;
+static size_t g_stay_every;
+
+void *burst_coro(void *arg)
+{
+    size_t i = (size_t)(uintptr_t)arg;
+    if (aio_await(g_many.fut) == NULL && aio_err_occurred())
+        return NULL;
+    if (g_stay_every != 0 && i % g_stay_every == 0 &&
+        aio_await(g_stay) == NULL && aio_err_occurred())
+        return NULL;
+    g_many.done++;
+    return P(i);
+}
+
+/* Starts BURST tasks and runs them to their first await. */
+static aio_task **start_burst(aio_loop *loop)
+{
+    g_many.done = 0;
+    g_many.fut = aio_loop_create_future(loop);
+    g_stay = aio_loop_create_future(loop);
+    aio_task **tasks = calloc(BURST, sizeof *tasks);
+    assert_non_null(tasks);
+    for (size_t i = 0; i < BURST; i++)
+        tasks[i] = create_task(loop, burst_coro, P(i));
+    run_one_iteration(loop);
+    check_no_exception();
+    return tasks;
+}
+
+static void end_burst(aio_loop *loop, aio_task **tasks)
+{
+    if (!aio_future_done(g_stay)) {
+        assert_int_equal(aio_future_set_result(g_stay, NULL), 0);
+        run_one_iteration(loop);
+    }
+    check_no_exception();
+    assert_int_equal(g_many.done, BURST);
+    for (size_t i = 0; i < BURST; i++) {
+        assert_ptr_equal(aio_future_result(tasks[i]), P(i));
+        aio_decref(tasks[i]);
+    }
+    free(tasks);
+    aio_decref(g_many.fut);
+    aio_decref(g_stay);
+}
+
+static void print_pool(const char *when, const aio__coro_pool_stats *st)
+{
+    print_message("stack pool %s: %zu in use, %zu warm, %zu cold, %zu chunks, %zu MiB mapped, "
+                  "%zu KiB resident in free stacks\n",
+                  when, st->in_use, st->warm, st->cold, st->chunks, st->mapped_bytes >> 20,
+                  st->free_resident_bytes >> 10);
+}
+
+/* After a burst of tasks, each with a stack of its own, is over, the
+ * thread's pool of stacks gives the memory back: the chunks it mapped, and
+ * with them the pages of the stacks (what mincore() finds resident in the
+ * free ones). Deterministic: the pool decides on each stack given back. */
+static void test_task_stack_pool_gives_memory_back(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    aio_task **tasks = start_burst(loop);
+    aio__coro_pool_stats busy;
+    aio__coro_pool_get_stats(&busy);
+    print_pool("in the burst", &busy);
+    assert_true(busy.in_use >= BURST);
+    assert_true(busy.mapped_bytes >= (size_t)BURST * 256 * 1024);
+
+    assert_int_equal(aio_future_set_result(g_many.fut, NULL), 0);
+    run_one_iteration(loop);
+    aio__coro_pool_stats idle;
+    aio__coro_pool_get_stats(&idle);
+    print_pool("after it", &idle);
+    assert_int_equal(idle.in_use, 0);
+    /* It keeps a few hundred free slots, not 10,000 (3 GiB of address
+     * space, 40 MiB of pages). */
+    assert_true(idle.warm + idle.cold <= 1024);
+    assert_true(idle.mapped_bytes <= busy.mapped_bytes / 10);
+    assert_true(idle.free_resident_bytes <= 4 * 1024 * 1024);
+    end_burst(loop, tasks);
+
+    /* It serves the next burst, from its chunks and new ones. */
+    tasks = start_burst(loop);
+    assert_int_equal(aio_future_set_result(g_many.fut, NULL), 0);
+    run_one_iteration(loop);
+    end_burst(loop, tasks);
+    finish(loop);
+}
+
+/* When the load falls but some tasks stay, in every chunk, no chunk can
+ * go: the pool gives back the pages of the free stacks past as many as are
+ * in use, once it has had too many for a while (here at once). */
+static void test_task_stack_pool_gives_pages_back(void **state)
+{
+    (void)state;
+    uint64_t decay = aio__coro_pool_decay_ns;
+    aio__coro_pool_decay_ns = 0;
+    aio_loop *loop = new_loop();
+    g_stay_every = 10;
+    aio_task **tasks = start_burst(loop);
+    assert_int_equal(aio_future_set_result(g_many.fut, NULL), 0);
+    run_one_iteration(loop);
+    assert_int_equal(g_many.done, BURST - BURST / 10);
+    aio__coro_pool_stats st;
+    aio__coro_pool_get_stats(&st);
+    print_pool("with a tenth left", &st);
+    assert_int_equal(st.in_use, BURST / 10);
+    /* 9,000 free stacks: the pages of those past 1,000 (and some slack)
+     * went back. */
+    assert_true(st.warm <= BURST / 10 + 64);
+    assert_true(st.free_resident_bytes <= (BURST / 10 + 64) * 8 * 1024);
+    end_burst(loop, tasks);
+    g_stay_every = 0;
+    aio__coro_pool_decay_ns = decay;
+    finish(loop);
+}
+
+/* A thread that ends with tasks still suspended on its loop: their stacks
+ * outlive the thread's pool, and go when the loop, closed by another
+ * thread, unwinds them. */
+typedef struct stranded {
+    aio_loop *loop;
+    aio_task *tasks[300];
+    report reports;
+    int errors;
+} stranded;
+
+void *stranded_coro(void *arg)
+{
+    (void)arg;
+    if (aio_sleep(3600) < 0)
+        return NULL; /* CancelledError, or GeneratorExit when the loop closes */
+    return P(1);
+}
+
+static void *stranded_thread(void *arg)
+{
+    stranded *st = arg;
+    if ((st->loop = aio_new_event_loop()) == NULL) {
+        st->errors++;
+        return NULL;
+    }
+    aio_loop_set_exception_handler(st->loop, record_handler, &st->reports);
+    for (size_t i = 0; i < 300; i++) {
+        st->tasks[i] = aio_loop_create_task(
+            st->loop, &(aio_loop_create_task_args){.coro = stranded_coro, .coro_arg = st});
+        if (st->tasks[i] == NULL)
+            st->errors++;
+    }
+    /* Some finish (their stacks go back to the pool), the others stay
+     * suspended as the thread ends. */
+    if (aio_loop_stop(st->loop) < 0 || aio_loop_run_forever(st->loop) < 0)
+        st->errors++;
+    for (size_t i = 0; i < 300; i += 2)
+        aio_task_cancel(st->tasks[i], NULL);
+    if (aio_loop_stop(st->loop) < 0 || aio_loop_run_forever(st->loop) < 0)
+        st->errors++;
+    if (aio_err_occurred())
+        st->errors++;
+    return NULL;
+}
+
+static void test_task_stacks_outlive_their_thread(void **state)
+{
+    (void)state;
+    stranded st = {0};
+    run_in_thread(stranded_thread, &st);
+    assert_int_equal(st.errors, 0);
+    for (size_t i = 0; i < 300; i++)
+        assert_int_equal(aio_future_done(st.tasks[i]), i % 2 == 0);
+    /* Closing the loop here unwinds the suspended ones: their stacks go
+     * back to a pool whose thread is gone, which unmaps them. */
+    assert_int_equal(aio_loop_close(st.loop), 0);
+    check_no_exception();
+    for (size_t i = 0; i < 300; i++)
+        aio_decref(st.tasks[i]);
+    /* Those left pending: "Task was destroyed but it is pending!" */
+    assert_int_equal(st.reports.calls, 150);
+    aio_decref(st.loop);
+    assert_no_leaks();
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_task_default_names),
     cmocka_unit_test(test_task_new_errors),
@@ -1867,6 +2057,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_task_loop_closed_nested),
     cmocka_unit_test(test_task_other_thread),
     cmocka_unit_test(test_task_many_tasks_one_future),
+    cmocka_unit_test(test_task_stack_pool_gives_memory_back),
+    cmocka_unit_test(test_task_stack_pool_gives_pages_back),
+    cmocka_unit_test(test_task_stacks_outlive_their_thread),
 };
 
 AIO_TEST_MAIN(tests)
