@@ -347,6 +347,24 @@ int aio__future_remove_done_callback(aio_future *fut, aio_done_callback callback
     return (int)removed;
 }
 
+size_t aio__future_remove_done_callbacks_if(aio_future *fut, aio_done_callback callback,
+                                            bool (*which)(void *callback_arg))
+{
+    size_t kept = 0, removed = 0;
+    for (size_t i = 0; i < fut->callbacks_len; i++) {
+        aio__future_callback *cb = &fut->callbacks[i];
+        if (cb->fn == callback && which(cb->arg)) {
+            aio__ctxmap_decref(cb->map);
+            aio__decref(cb->context);
+            removed++;
+        } else {
+            fut->callbacks[kept++] = *cb;
+        }
+    }
+    fut->callbacks_len = kept;
+    return removed;
+}
+
 int aio__ensure_future(aio_future *fut, aio_loop *loop)
 {
     if (fut == NULL) {

@@ -68,6 +68,11 @@ AIO_INTERNAL int aio__future_finish_exception(aio_future *fut, aio_exc *exceptio
  * exception (what a failed allocation raised). */
 AIO_INTERNAL void aio__future_fail(aio_future *fut, aio_exc *exception);
 AIO_INTERNAL int aio__future_cancel_plain(aio_future *fut, const char *msg);
+/* remove_done_callback() of every `callback` whose argument `which`
+ * accepts, in one walk of the callbacks (many removals from one future
+ * would each walk them all). Returns how many. */
+AIO_INTERNAL size_t aio__future_remove_done_callbacks_if(aio_future *fut, aio_done_callback callback,
+                                                         bool (*which)(void *callback_arg));
 /* ensure_future(fut, loop=loop)'s checks: TypeError for None, ValueError
  * for a future of another loop than `loop` (unless NULL). 0 or -1. */
 AIO_INTERNAL int aio__ensure_future(aio_future *fut, aio_loop *loop);

@@ -8,6 +8,7 @@
 #include "casyncio/api.h"
 #include "impl.h"
 #include "loop.h"
+#include "ptrset.h"
 #include "task.h"
 
 static void task_dealloc(void *obj);
@@ -525,47 +526,120 @@ static void report_unraisable(aio__task *t, const char *error)
     free(repr);
 }
 
+/* Resumes a suspended task with GeneratorExit at its await point, taken off
+ * the future it waited on already. */
+static void unwind(aio__task *t)
+{
+    t->closing = true;
+    aio_exc *pending = aio_err_fetch();
+    t->throw_exc = aio_exc_new(aio_GeneratorExit, NULL);
+    t->run = AIO__TASK_RUNNING;
+    bool entered = aio__context_enter(t->context) == 0;
+    aio_err_clear();
+    resume(t);
+    if (entered)
+        aio__context_exit(t->context);
+    if (t->run == AIO__TASK_RETURNED) {
+        aio__coro_release(&t->stack);
+        aio__decref(t->outcome_exc);
+        t->outcome_exc = NULL;
+        aio__decref(t); /* the stack's reference */
+    } else {
+        /* It awaited again: RuntimeError('coroutine ignored
+         * GeneratorExit'); it stays suspended, and is leaked. */
+        aio__decref(t->awaiting);
+        t->awaiting = NULL;
+        report_unraisable(t, "RuntimeError: coroutine ignored GeneratorExit");
+    }
+    aio_err_restore(pending);
+}
+
+static void take_off_waiter(aio__task *t)
+{
+    if (t->fut_waiter != NULL) {
+        aio__future_remove_done_callback(t->fut_waiter, task_wakeup, t);
+        aio__decref(t->fut_waiter);
+        t->fut_waiter = NULL;
+    }
+}
+
+static bool is_closing(void *task)
+{
+    return ((aio__task *)task)->closing;
+}
+
+/* Takes the tasks (marked closing) off the futures they wait on: one walk
+ * of each future's callbacks, however many of them wait on it (a walk per
+ * task would take time quadratic in them). */
+static void take_off_waiters(aio__task **tasks, size_t n)
+{
+    aio__ptrset seen;
+    if (aio__ptrset_init(&seen, n) < 0) {
+        aio_err_clear(); /* then a walk per task */
+        for (size_t i = 0; i < n; i++)
+            take_off_waiter(tasks[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        aio_future *fut = tasks[i]->fut_waiter;
+        if (fut != NULL && aio__ptrset_add(&seen, fut))
+            aio__future_remove_done_callbacks_if(fut, task_wakeup, is_closing);
+    }
+    aio__ptrset_clear(&seen);
+    for (size_t i = 0; i < n; i++) {
+        aio__decref(tasks[i]->fut_waiter);
+        tasks[i]->fut_waiter = NULL;
+    }
+}
+
+static bool to_unwind(const aio__task *t)
+{
+    return t->run == AIO__TASK_SUSPENDED && !t->closing;
+}
+
 void aio__tasks_close(aio_loop *loop)
 {
     /* Python destroys such a task when nothing refers to it any more and
      * closes its coroutine: GeneratorExit at the await point. Here the loop
-     * can never resume them, so they are unwound now. */
-    for (;;) {
-        aio__task *t = loop->tasks;
-        while (t != NULL && !(t->run == AIO__TASK_SUSPENDED && !t->closing))
-            t = t->next;
-        if (t == NULL)
-            return;
-        t->closing = true;
-        aio__incref(t);
-        if (t->fut_waiter != NULL) {
-            aio__future_remove_done_callback(t->fut_waiter, task_wakeup, t);
-            aio__decref(t->fut_waiter);
-            t->fut_waiter = NULL;
+     * can never resume them, so they are unwound now, newest first: those
+     * suspended now, each held while it is unwound. */
+    size_t n = 0;
+    for (aio__task *t = loop->tasks; t != NULL; t = t->next)
+        n += to_unwind(t);
+    if (n == 0)
+        return;
+    aio__task **tasks = malloc(n * sizeof *tasks);
+    if (tasks == NULL) {
+        /* One at a time, each found from the start of the list again. */
+        for (;;) {
+            aio__task *t = loop->tasks;
+            while (t != NULL && !to_unwind(t))
+                t = t->next;
+            if (t == NULL)
+                return;
+            aio__incref(t);
+            take_off_waiter(t);
+            unwind(t);
+            aio__decref(t);
         }
-        aio_exc *pending = aio_err_fetch();
-        t->throw_exc = aio_exc_new(aio_GeneratorExit, NULL);
-        t->run = AIO__TASK_RUNNING;
-        bool entered = aio__context_enter(t->context) == 0;
-        aio_err_clear();
-        resume(t);
-        if (entered)
-            aio__context_exit(t->context);
-        if (t->run == AIO__TASK_RETURNED) {
-            aio__coro_release(&t->stack);
-            aio__decref(t->outcome_exc);
-            t->outcome_exc = NULL;
-            aio__decref(t); /* the stack's reference */
-        } else {
-            /* It awaited again: RuntimeError('coroutine ignored
-             * GeneratorExit'); it stays suspended, and is leaked. */
-            aio__decref(t->awaiting);
-            t->awaiting = NULL;
-            report_unraisable(t, "RuntimeError: coroutine ignored GeneratorExit");
+    }
+    size_t i = 0;
+    for (aio__task *t = loop->tasks; t != NULL; t = t->next) {
+        if (to_unwind(t)) {
+            t->closing = true;
+            tasks[i++] = aio_incref(t);
         }
-        aio_err_restore(pending);
+    }
+    aio_exc *pending = aio_err_fetch();
+    take_off_waiters(tasks, n);
+    aio_err_restore(pending);
+    for (i = 0; i < n; i++) {
+        aio__task *t = tasks[i];
+        if (t->run == AIO__TASK_SUSPENDED)
+            unwind(t);
         aio__decref(t);
     }
+    free(tasks);
 }
 
 /* --- Object protocol ------------------------------------------------------------------------ */

@@ -1830,6 +1830,62 @@ static void test_task_many_tasks_one_future(void **state)
     finish(loop);
 }
 
+/* Closing a loop with 100,000 tasks suspended on one future: each is taken
+ * off the future and unwound, in time linear in them (it was quadratic:
+ * the list of tasks was searched from its start for each, and each was
+ * taken off the future's callbacks by a walk of all of them, 4.8 s for
+ * 40,000 and some 30 s for these; the test's time limit tells them apart).
+ * On the shared stack, to spare memory (fewer under AddressSanitizer and
+ * Valgrind). */
+#define CLOSE_MANY 100000
+
+void *closed_many_coro(void *arg)
+{
+    aio_future *fut = arg;
+    if (aio_await(fut) == NULL && aio_err_matches(aio_GeneratorExit))
+        g_many.done++;
+    return NULL;
+}
+
+static void test_task_loop_closed_with_many_suspended(void **state)
+{
+    (void)state;
+#ifdef TEST_ASAN
+    size_t n = CLOSE_MANY / 20; /* a stack each there, and ASan's memory for each */
+#else
+    size_t n = RUNNING_ON_VALGRIND ? 2000 : CLOSE_MANY;
+#endif
+    aio_loop *loop = new_loop();
+    report r = {0};
+    aio_loop_set_exception_handler(loop, record_handler, &r);
+    memset(&g_many, 0, sizeof g_many);
+    aio_future *fut = aio_loop_create_future(loop);
+    aio_task **tasks = calloc(n, sizeof *tasks);
+    assert_non_null(tasks);
+    for (size_t i = 0; i < n; i++) {
+        tasks[i] = aio_task_new(closed_many_coro, fut,
+                                &(aio_task_args){.loop = loop, .shared_stack = true});
+        assert_non_null(tasks[i]);
+    }
+    run_one_iteration(loop);
+    check_no_exception();
+    assert_int_equal(fut->callbacks_len, n);
+
+    assert_int_equal(aio_loop_close(loop), 0);
+    check_no_exception();
+    assert_int_equal(g_many.done, n);
+    assert_int_equal(fut->callbacks_len, 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(aio_future_done(tasks[i]), 0);
+        aio_decref(tasks[i]);
+    }
+    assert_int_equal(r.calls, n); /* "Task was destroyed but it is pending!" */
+    free(tasks);
+    aio_decref(fut);
+    aio_decref(loop);
+    assert_no_leaks();
+}
+
 /* --- The pool of stacks follows the load ------------------------------------------------------ */
 
 #define BURST 10000
@@ -2057,6 +2113,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_task_loop_closed_nested),
     cmocka_unit_test(test_task_other_thread),
     cmocka_unit_test(test_task_many_tasks_one_future),
+    cmocka_unit_test(test_task_loop_closed_with_many_suspended),
     cmocka_unit_test(test_task_stack_pool_gives_memory_back),
     cmocka_unit_test(test_task_stack_pool_gives_pages_back),
     cmocka_unit_test(test_task_stacks_outlive_their_thread),
