@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -84,18 +85,21 @@ static free_range *depot_ranges;      /* rests of chunks */
 static char *slab_bump;               /* the unused rest of the newest slab */
 static char *slab_end;
 
-/* The thread's own: the free list and the list set aside (BATCH blocks, or
- * NULL), and the rest of its chunk. free_room is how many blocks the free
- * list may take before it is full (it holds BATCH - free_room); it is 0
- * until the thread's exit hook is set, so that its first free takes the
- * slow path, which sets it. One structure, so that the fast paths find all
- * of it from one thread-local address. */
+/* The thread's own: its free list, a full list set aside (or NULL), and
+ * the rest of its chunk. The fast paths keep no count of the free list:
+ * free_credit is how many more blocks may be freed before the slow path
+ * counts it (at most BATCH blocks, a walk amortized over as many frees);
+ * the list never holds more than BATCH. free_credit is 0 until the
+ * thread's exit hook is set, so that its first free takes the slow path,
+ * which sets it. One structure, so that the fast paths find all of it from
+ * one thread-local address. */
 typedef struct pool_thread {
     free_block *free_blocks;
-    size_t free_room;
+    long free_credit;
     char *bump;
     char *bump_end;
     free_block *spare_blocks;
+    size_t spare_count;
     bool exit_hook_set;
 } pool_thread;
 
@@ -103,6 +107,15 @@ static _Thread_local pool_thread my;
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+/* The length of a free list, counted up to `limit`. */
+static size_t list_length(const free_block *list, size_t limit)
+{
+    size_t n = 0;
+    for (; list != NULL && n < limit; list = list->next)
+        n++;
+    return n;
+}
 
 /* Under pool_lock. */
 static void depot_put_list(free_block *list, size_t count)
@@ -119,11 +132,12 @@ static void depot_put_list(free_block *list, size_t count)
 static void on_thread_exit(void *unused)
 {
     (void)unused;
+    size_t count = list_length(my.free_blocks, BATCH);
     pthread_mutex_lock(&pool_lock);
     if (my.free_blocks != NULL)
-        depot_put_list(my.free_blocks, BATCH - my.free_room);
+        depot_put_list(my.free_blocks, count);
     if (my.spare_blocks != NULL)
-        depot_put_list(my.spare_blocks, BATCH);
+        depot_put_list(my.spare_blocks, my.spare_count);
     if (my.bump < my.bump_end) {
         free_range *range = (free_range *)(void *)my.bump;
         range->end = my.bump_end;
@@ -131,10 +145,7 @@ static void on_thread_exit(void *unused)
         depot_ranges = range;
     }
     pthread_mutex_unlock(&pool_lock);
-    my.free_blocks = my.spare_blocks = NULL;
-    my.free_room = 0;
-    my.bump = my.bump_end = NULL;
-    my.exit_hook_set = false;
+    memset(&my, 0, sizeof my);
 }
 
 static void exit_key_init(void)
@@ -147,7 +158,6 @@ static void set_exit_hook(void)
     pthread_once(&exit_key_once, exit_key_init);
     pthread_setspecific(exit_key, &exit_key);
     my.exit_hook_set = true;
-    my.free_room = BATCH; /* its free list is empty until then */
 }
 
 /* Under pool_lock: a new slab, the first block of which holds its link. */
@@ -173,28 +183,31 @@ static int new_slab(void)
     return 0;
 }
 
-/* Past the free lists and the chunk: a list from the depot, else a chunk
- * (a rest left in the depot, or carved from a slab). */
+/* Past the free list and the chunk: the list set aside, a list from the
+ * depot, else a chunk (a rest left in the depot, or carved from a slab).
+ * A list of n blocks taken in leaves room for BATCH - n frees. */
 static __attribute__((noinline, cold)) void *pool_alloc_slow(void)
 {
-    if (my.spare_blocks != NULL) {
-        free_block *block = my.spare_blocks;
-        my.spare_blocks = NULL;
-        my.free_blocks = block->next;
-        my.free_room = 1;
-        return block;
-    }
     if (!my.exit_hook_set)
         set_exit_hook();
-    pthread_mutex_lock(&pool_lock);
-    free_block *list = depot_lists;
+    free_block *list = my.spare_blocks;
+    size_t count = my.spare_count;
     if (list != NULL) {
-        depot_lists = list->next_list;
+        my.spare_blocks = NULL;
+    } else {
+        pthread_mutex_lock(&pool_lock);
+        if ((list = depot_lists) != NULL) {
+            depot_lists = list->next_list;
+            count = list->count;
+        }
         pthread_mutex_unlock(&pool_lock);
+    }
+    if (list != NULL) {
         my.free_blocks = list->next;
-        my.free_room = BATCH - (list->count - 1);
+        my.free_credit = (long)(BATCH - (count - 1));
         return list;
     }
+    pthread_mutex_lock(&pool_lock);
     free_range *range = depot_ranges;
     if (range != NULL) {
         depot_ranges = range->next;
@@ -222,7 +235,6 @@ void *aio__pool_alloc(void)
     free_block *block = my.free_blocks;
     if (AIO_LIKELY(block != NULL)) {
         my.free_blocks = block->next;
-        my.free_room++;
         return block;
     }
     if (AIO_LIKELY(my.bump < my.bump_end)) {
@@ -233,36 +245,37 @@ void *aio__pool_alloc(void)
     return pool_alloc_slow();
 }
 
-/* The thread's list is full (or its exit hook not set yet): the list set
- * aside goes to the depot, and this one is set aside in its place. */
+/* The credit ran out (or the exit hook is not set yet): the free list is
+ * counted; when full, the list set aside goes to the depot and this one
+ * is set aside in its place. */
 static __attribute__((noinline, cold)) void pool_free_slow(free_block *block)
 {
-    /* free_room is 0 */
-    if (!my.exit_hook_set) {
+    if (!my.exit_hook_set)
         set_exit_hook();
-    } else {
+    size_t count = list_length(my.free_blocks, BATCH);
+    if (count == BATCH) {
         if (my.spare_blocks != NULL) {
             pthread_mutex_lock(&pool_lock);
-            depot_put_list(my.spare_blocks, BATCH);
+            depot_put_list(my.spare_blocks, my.spare_count);
             pthread_mutex_unlock(&pool_lock);
         }
         my.spare_blocks = my.free_blocks;
+        my.spare_count = count;
         my.free_blocks = NULL;
-        my.free_room = BATCH;
+        count = 0;
     }
     block->next = my.free_blocks;
     my.free_blocks = block;
-    my.free_room--;
+    my.free_credit = (long)(BATCH - count - 1);
 }
 
 void aio__pool_free(void *ptr)
 {
     free_block *block = ptr;
-    if (AIO_UNLIKELY(my.free_room == 0)) {
+    if (AIO_UNLIKELY(--my.free_credit < 0)) {
         pool_free_slow(block); /* noinline: keeps this path short */
         return;
     }
-    my.free_room--;
     block->next = my.free_blocks;
     my.free_blocks = block;
 }
