@@ -14,12 +14,8 @@
 #include "casyncio/exceptions.h"
 #include "coro.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef AIO_CORO_ASAN
 #define AIO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define AIO_ASAN 1
-#endif
 #endif
 #ifdef AIO_ASAN
 #include <sanitizer/asan_interface.h>
@@ -788,7 +784,9 @@ int aio__coro_init(aio__coro *coro, size_t stack_size, aio__coro_entry entry, vo
     coro->pool_chunk = chunk;
     coro->entry = entry;
     coro->entry_arg = arg;
+#ifdef AIO_ASAN
     coro->asan_fake_stack = NULL;
+#endif
 #ifdef AIO_VALGRIND
     coro->valgrind_id = VALGRIND_STACK_REGISTER(stack, stack + size);
     /* A pooled stack is no-access while free; what lies below the first
@@ -871,7 +869,9 @@ int aio__coro_init_shared(aio__coro *coro, aio__coro_entry entry, void *arg)
     coro->stack_size = AIO__CORO_DEFAULT_STACK;
     coro->entry = entry;
     coro->entry_arg = arg;
+#ifdef AIO_ASAN
     coro->asan_fake_stack = NULL;
+#endif
     coro->shared = true;
     coro->saved_len = 0;
 #ifdef AIO_VALGRIND

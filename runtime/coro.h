@@ -20,6 +20,14 @@
 #if !defined(AIO_CORO_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
 #define AIO_CORO_UCONTEXT 1
 #endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define AIO_CORO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AIO_CORO_ASAN 1
+#endif
+#endif
 #ifdef AIO_CORO_UCONTEXT
 #include <ucontext.h>
 #endif
@@ -45,9 +53,11 @@ struct aio__coro {
     aio__coro_entry entry;  /* what runs on it, when first switched to */
     void *entry_arg;
     const char *const *label; /* where the owner keeps its name (overflow reports) */
+#ifdef AIO_CORO_ASAN
     void *asan_fake_stack;  /* AddressSanitizer's state while switched out */
     const void *asan_caller_bottom; /* a thread's own stack, as ASan knows it */
     size_t asan_caller_size;
+#endif
     unsigned valgrind_id;
     bool shared;            /* runs on the thread's shared stack (below) */
     char *saved;            /* shared: its used part while switched out */
