@@ -54,16 +54,20 @@ size_t aio__pool_slab_bytes(void)
  * goes to the depot, where any thread takes it. */
 #define BATCH 256u
 
-/* A free block; the first of a list in the depot also holds the depot's
- * link and the length of the list. */
+/* A free block: only its first word is the pool's. The rest may still say
+ * what the block was (a freed handle names itself to a stale use). */
 typedef struct free_block {
     struct free_block *next;
-    struct free_block *next_list;
-    size_t count;
 } free_block;
 
+/* A list of free blocks in the depot. */
+typedef struct depot_list {
+    free_block *head;
+    size_t count;
+} depot_list;
+
 /* An unused rest of a chunk, [start, end), left in the depot by a thread that
- * ended; the range's first block holds this. */
+ * ended; the range's first block (never handed out) holds this. */
 typedef struct free_range {
     struct free_range *next;
     char *end;
@@ -80,7 +84,8 @@ typedef struct slab {
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static slab *slabs;
 static size_t slab_bytes;             /* what the slabs add up to */
-static free_block *depot_lists;       /* lists of free blocks */
+static depot_list *depot_lists;       /* lists of free blocks */
+static size_t depot_len, depot_cap;
 static free_range *depot_ranges;      /* rests of chunks */
 static char *slab_bump;               /* the unused rest of the newest slab */
 static char *slab_end;
@@ -108,21 +113,29 @@ static _Thread_local pool_thread my;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-/* The length of a free list, counted up to `limit`. */
-static size_t list_length(const free_block *list, size_t limit)
+/* The length of a free list (at most BATCH blocks, unless the depot had
+ * no room for one). */
+static size_t list_length(const free_block *list)
 {
     size_t n = 0;
-    for (; list != NULL && n < limit; list = list->next)
+    for (; list != NULL; list = list->next)
         n++;
     return n;
 }
 
-/* Under pool_lock. */
-static void depot_put_list(free_block *list, size_t count)
+/* Under pool_lock: false when the depot has no room (out of memory). */
+static bool depot_put_list(free_block *list, size_t count)
 {
-    list->next_list = depot_lists;
-    list->count = count;
-    depot_lists = list;
+    if (depot_len == depot_cap) {
+        size_t cap = depot_cap ? 2 * depot_cap : 64;
+        depot_list *lists = realloc(depot_lists, cap * sizeof *lists);
+        if (lists == NULL)
+            return false;
+        depot_lists = lists;
+        depot_cap = cap;
+    }
+    depot_lists[depot_len++] = (depot_list){list, count};
+    return true;
 }
 
 /* A thread that ends gives what it keeps to the depot: its free blocks and
@@ -132,8 +145,9 @@ static void depot_put_list(free_block *list, size_t count)
 static void on_thread_exit(void *unused)
 {
     (void)unused;
-    size_t count = list_length(my.free_blocks, BATCH);
+    size_t count = list_length(my.free_blocks);
     pthread_mutex_lock(&pool_lock);
+    /* Out of memory for the depot, they stay in their slabs, unused. */
     if (my.free_blocks != NULL)
         depot_put_list(my.free_blocks, count);
     if (my.spare_blocks != NULL)
@@ -196,15 +210,16 @@ static __attribute__((noinline, cold)) void *pool_alloc_slow(void)
         my.spare_blocks = NULL;
     } else {
         pthread_mutex_lock(&pool_lock);
-        if ((list = depot_lists) != NULL) {
-            depot_lists = list->next_list;
-            count = list->count;
+        if (depot_len > 0) {
+            depot_list taken = depot_lists[--depot_len];
+            list = taken.head;
+            count = taken.count;
         }
         pthread_mutex_unlock(&pool_lock);
     }
     if (list != NULL) {
         my.free_blocks = list->next;
-        my.free_credit = (long)(BATCH - (count - 1));
+        my.free_credit = count - 1 < BATCH ? (long)(BATCH - (count - 1)) : 0;
         return list;
     }
     pthread_mutex_lock(&pool_lock);
@@ -252,21 +267,25 @@ static __attribute__((noinline, cold)) void pool_free_slow(free_block *block)
 {
     if (!my.exit_hook_set)
         set_exit_hook();
-    size_t count = list_length(my.free_blocks, BATCH);
-    if (count == BATCH) {
+    size_t count = list_length(my.free_blocks);
+    if (count >= BATCH) {
+        bool room = true;
         if (my.spare_blocks != NULL) {
             pthread_mutex_lock(&pool_lock);
-            depot_put_list(my.spare_blocks, my.spare_count);
+            room = depot_put_list(my.spare_blocks, my.spare_count);
             pthread_mutex_unlock(&pool_lock);
         }
-        my.spare_blocks = my.free_blocks;
-        my.spare_count = count;
-        my.free_blocks = NULL;
-        count = 0;
+        if (room) {
+            my.spare_blocks = my.free_blocks;
+            my.spare_count = count;
+            my.free_blocks = NULL;
+            count = 0;
+        }
     }
     block->next = my.free_blocks;
     my.free_blocks = block;
-    my.free_credit = (long)(BATCH - count - 1);
+    /* Out of memory for the depot, the list grows; it tries again later. */
+    my.free_credit = count < BATCH ? (long)(BATCH - count - 1) : (long)BATCH;
 }
 
 void aio__pool_free(void *ptr)
