@@ -112,8 +112,10 @@ AIO_API int aio_sleep(double delay);
 
 /* asyncio.gather(*aws, return_exceptions=False): a future (new reference)
  * whose result is an aio_gather_list (owned by the future) holding each
- * awaitable's outcome in argument order. A repeated future is awaited once.
- * With no awaitables, a future already done with an empty list. */
+ * awaitable's outcome in argument order. A repeated future is awaited once
+ * (found in linear time). With no awaitables, a future already done with an
+ * empty list. A NULL aws with n > 0 raises TypeError, as gather(*None) does;
+ * a NULL entry, TypeError as gather(None). */
 typedef struct aio_gather_args {
     aio_loop *loop;               /* C only: the loop, when aws is empty and no
                                      loop is running */
@@ -145,7 +147,8 @@ AIO_API void *aio_wait_for(aio_future *aw, double timeout);
 
 /* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED). The two
  * "sets" are arrays in argument order, each entry a new reference; release
- * them with aio_wait_result_clear(). 0, or -1 with the exception set. */
+ * them with aio_wait_result_clear(). 0, or -1 with the exception set. A NULL
+ * aws is None: ValueError, as wait(None) raises. */
 typedef enum aio_return_when {
     AIO_ALL_COMPLETED = 0,  /* the default */
     AIO_FIRST_COMPLETED = 1,
