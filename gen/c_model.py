@@ -442,6 +442,11 @@ class COwner:
     def struct(self):
         return self.table.get("struct", "")
 
+    @property
+    def head(self):
+        """The member a struct owner starts with (an object header), or None."""
+        return self.table.get("head")
+
 
 @dataclass
 class CHeader:

@@ -331,7 +331,7 @@ def _check_owners(data, file, errors):
             c.error(where, "must be a table")
             continue
         c.keys(where, owner, "", ["title", "python", "prefix", "style", "header"],
-               ["pyclass", "self", "struct", "unset"])
+               ["pyclass", "self", "struct", "unset", "head"])
         for key in ("title", "python", "header", "pyclass", "struct", "unset"):
             c.string(where, owner, key)
         c.string(where, owner, "prefix", nonempty=False)
@@ -352,6 +352,13 @@ def _check_owners(data, file, errors):
                 c.error(where, "missing required key 'self' (style is struct)")
             if "unset" not in owner:
                 c.error(where, "missing required key 'unset' (style is struct)")
+            if "head" in owner:
+                head = c.table(where, owner, "head")
+                c.keys(where, head, "head", ["c", "name", "doc"], [])
+                for key in ("c", "name", "doc"):
+                    c.string(where, head, key, "head")
+        elif "head" in owner:
+            c.error(where, "key 'head' is only for struct owners")
         elif style == "functions":
             if not str(owner.get("prefix", "")).startswith("aio_"):
                 c.error(where, f"prefix '{owner.get('prefix')}' does not start with aio_")

@@ -17,5 +17,6 @@
 #include "casyncio/api.h"
 #include "casyncio/tasks.h"
 #include "casyncio/resolver.h"
+#include "casyncio/policies.h"
 
 #endif /* CASYNCIO_H */

@@ -356,7 +356,7 @@ static void lookup_dealloc(void *obj)
     free(l);
 }
 
-static const aio__type lookup_type = {"Future", lookup_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(lookup_type) = {"Future", lookup_dealloc, aio__future_repr};
 
 /* Future.cancel(), and the lookup stops once nothing waits for c-ares. */
 static int lookup_cancel(aio_future *fut, const char *msg)

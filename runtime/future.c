@@ -11,7 +11,7 @@
 
 static void future_dealloc(void *obj);
 
-static const aio__type future_type = {"Future", future_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(future_type) = {"Future", future_dealloc, aio__future_repr};
 
 aio_future *aio__loop_create_future(aio_loop *loop)
 {

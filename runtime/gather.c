@@ -31,7 +31,7 @@ static void gathering_dealloc(void *obj)
     free(g);
 }
 
-static const aio__type gathering_type = {"_GatheringFuture", gathering_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(gathering_type) = {"_GatheringFuture", gathering_dealloc, aio__future_repr};
 
 /* _GatheringFuture.cancel(): cancels the children; True if any accepted. */
 static int gathering_cancel(aio_future *fut, const char *msg)
@@ -195,7 +195,7 @@ static void shielded_dealloc(void *obj)
     free(s);
 }
 
-static const aio__type shielded_type = {"Future", shielded_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(shielded_type) = {"Future", shielded_dealloc, aio__future_repr};
 
 /* _inner_done_callback: the outer follows the inner unless cancelled. The
  * registration holds a reference to the outer future. */

@@ -43,8 +43,8 @@ static void handle_dealloc(void *obj)
 
 static int handle_repr(const void *obj, aio__strbuf *out);
 
-static const aio__type handle_type = {"Handle", handle_dealloc, handle_repr};
-static const aio__type timer_handle_type = {"TimerHandle", handle_dealloc, handle_repr};
+AIO__DEFINE_TYPE(handle_type) = {"Handle", handle_dealloc, handle_repr};
+AIO__DEFINE_TYPE(timer_handle_type) = {"TimerHandle", handle_dealloc, handle_repr};
 
 static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
 {

@@ -4,20 +4,54 @@
 #include <string.h>
 
 #include "casyncio/exceptions.h"
+#include "casyncio/log.h"
 
 #ifdef AIO_TRACK_OBJECTS
 long aio__live_objects;
 #endif
 
+/* The bounds of the section that holds every type (AIO__DEFINE_TYPE). */
+extern const char __start_aio_types[] AIO_INTERNAL;
+extern const char __stop_aio_types[] AIO_INTERNAL;
+
+bool aio__is_object(const void *obj)
+{
+    if (obj == NULL)
+        return false;
+    const char *type = (const char *)((const aio__object *)obj)->type;
+    return type >= __start_aio_types && type < __stop_aio_types;
+}
+
+/* What the public functions say of a pointer that is not an object. */
+static void not_an_object(const char *function, const void *obj)
+{
+    aio_err_format(aio_TypeError, "%s() needs a casyncio object, not %p", function, obj);
+}
+
 void *aio_incref(void *obj)
 {
-    if (obj != NULL)
-        aio__incref(obj);
+    if (obj == NULL)
+        return NULL;
+    if (AIO_UNLIKELY(!aio__is_object(obj))) {
+        not_an_object("aio_incref", obj);
+        return NULL;
+    }
+    aio__incref(obj);
     return obj;
 }
 
 void aio_decref(void *obj)
 {
+    if (obj == NULL)
+        return;
+    if (AIO_UNLIKELY(!aio__is_object(obj))) {
+        /* Nothing to hand an exception to: say so and change nothing. */
+        aio_exc *pending = aio_err_fetch();
+        aio_log(AIO_LOG_ERROR, NULL, "aio_decref() called on %p, which is not a casyncio "
+                                     "object: ignored", obj);
+        aio_err_restore(pending);
+        return;
+    }
     aio__decref(obj);
 }
 
@@ -36,6 +70,10 @@ int aio__repr_into(const void *obj, aio__strbuf *out)
 
 char *aio_repr(const void *obj)
 {
+    if (obj != NULL && !aio__is_object(obj)) {
+        not_an_object("aio_repr", obj);
+        return NULL;
+    }
     aio__strbuf sb = AIO__STRBUF_INIT;
     aio__repr_into(obj, &sb);
     return aio__sb_finish(&sb);

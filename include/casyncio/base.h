@@ -54,13 +54,25 @@ typedef struct aio_ssl_context aio_ssl_context;   /* ssl.SSLContext */
 typedef struct aio_protocol aio_protocol;         /* generated: protocol callbacks */
 typedef struct aio_event_loop_policy aio_event_loop_policy; /* generated */
 
-/* Takes a reference to any casyncio object and returns it. */
+/* Takes a reference to any casyncio object and returns it; NULL is
+ * returned as is. A pointer that is not a casyncio object is refused:
+ * NULL with TypeError set. */
 AIO_API void *aio_incref(void *obj);
-/* Drops a reference to any casyncio object; NULL is ignored. */
+/* Drops a reference to any casyncio object; NULL is ignored. A pointer that
+ * is not a casyncio object is left alone, and an error is logged. */
 AIO_API void aio_decref(void *obj);
 /* repr(obj) as asyncio would print it, in a string the caller free()s;
- * NULL with MemoryError set when out of memory. */
+ * "None" for NULL. NULL with MemoryError set when out of memory, with
+ * TypeError when obj is not a casyncio object. */
 AIO_API char *aio_repr(const void *obj);
+
+/* The header that starts every casyncio object. It is public only for the
+ * objects whose struct the caller fills in (an event loop policy), where it
+ * is the first member; the constructor sets it. */
+typedef struct aio_object_head {
+    intptr_t refcnt_;
+    const void *type_;
+} aio_object_head;
 
 /* ------------------------------------------------------------------------
  * Argument structs: zero means "left out".
