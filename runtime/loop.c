@@ -160,7 +160,7 @@ static void on_poll_timeout(struct ev_loop *ev, ev_timer *timer, int revents)
 
 static void loop_dealloc(void *obj);
 static int loop_repr(const void *obj, aio__strbuf *out);
-static const aio__type loop_type = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr};
+AIO__DEFINE_TYPE(loop_type) = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr};
 
 aio_loop *aio__loop_new(void)
 {
@@ -306,8 +306,33 @@ static int run_handle_debug(aio_loop *loop, aio_handle *handle)
     return rc;
 }
 
+/* An exception the caller left set outside any callback (an ignored error
+ * before run_forever(), or between two iterations the host drives): it is
+ * nobody's callback's, so it is reported as such and cleared, and the
+ * callbacks run clean. SystemExit and KeyboardInterrupt end the run as they
+ * would from a callback. */
+static __attribute__((noinline)) int report_stray_exception(aio_loop *loop)
+{
+    aio_exc *exc = aio_err_fetch();
+    if (aio_exc_isinstance(exc, aio_SystemExit) ||
+        aio_exc_isinstance(exc, aio_KeyboardInterrupt)) {
+        aio_err_restore(exc);
+        return -1;
+    }
+    aio_exception_context context = {
+        .message = "Exception left set outside any callback (cleared before the loop's next "
+                   "callback ran)",
+        .exception = exc,
+    };
+    int rc = aio__loop_call_exception_handler(loop, &context);
+    aio__decref(exc);
+    return rc;
+}
+
 static int run_once(aio_loop *loop)
 {
+    if (AIO_UNLIKELY(aio_err_occurred() != NULL) && report_stray_exception(loop) < 0)
+        return -1;
     if (loop->timers_len > 0)
         aio__timers_purge_cancelled(loop);
 
