@@ -36,11 +36,13 @@ static void ask_exit(void *arg)
     printf("got signal %s: exit\n", partial->signame);
     aio_loop_stop(partial->loop);
 }
+AIO_NAME_CALLBACK(ask_exit);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void send_sigterm(void *arg)
 {
@@ -49,6 +51,7 @@ static void send_sigterm(void *arg)
     fflush(stdout);
     kill(getpid(), SIGTERM);
 }
+AIO_NAME_CALLBACK(send_sigterm);
 
 int main(void)
 {

@@ -38,6 +38,7 @@ static void reader(void *arg)
     aio_loop_remove_reader(loop, rsock);
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(reader);
 
 static void send_abc(void *arg)
 {
@@ -45,6 +46,7 @@ static void send_abc(void *arg)
     if (send(wsock, "abc", 3, 0) != 3)
         aio_err_set_from_errno(errno);
 }
+AIO_NAME_CALLBACK(send_abc);
 
 int main(void)
 {

@@ -10,6 +10,7 @@
 #include "impl.h"
 #include "loop.h"
 #include "task.h"
+#include "names.h"
 
 typedef enum gen_state {
     GEN_NEW,        /* never started */
@@ -472,3 +473,6 @@ aio_future *aio__loop_shutdown_asyncgens(aio_loop *loop)
 {
     return aio_task_new(shutdown_asyncgens_coro, loop, &(aio_task_args){.loop = loop});
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(schedule_aclose, "BaseEventLoop._asyncgen_finalizer_hook", AIO__NAME_SELF_ARG);

@@ -22,6 +22,7 @@
 #include "future.h"
 #include "impl.h"
 #include "loop.h"
+#include "names.h"
 
 /* c-ares on one loop. */
 typedef struct aio__resolver {
@@ -827,3 +828,8 @@ int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *op
     loop->resolver_options = copy;
     return 0;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(process_timeouts, "_Resolver.process_timeouts", AIO__NAME_SELF_ARG);
+AIO__NAME(on_readable, "_Resolver.on_readable", AIO__NAME_SELF_ARG);
+AIO__NAME(on_writable, "_Resolver.on_writable", AIO__NAME_SELF_ARG);

@@ -5,6 +5,7 @@
 #include "impl.h"
 #include "loop.h"
 #include "task.h"
+#include "names.h"
 
 /* --- gather ------------------------------------------------------------------ */
 
@@ -259,3 +260,8 @@ aio_future *aio_shield(aio_future *aw)
     }
     return &s->fut;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(gather_child_done, "gather.<locals>._done_callback", AIO__NAME_SELF_ARG);
+AIO__NAME(shield_inner_done, "shield.<locals>._inner_done_callback", AIO__NAME_SELF_ARG);
+AIO__NAME(shield_outer_done, "shield.<locals>._outer_done_callback", AIO__NAME_SELF_ARG);

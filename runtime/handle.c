@@ -9,6 +9,7 @@
 #include "impl.h"
 #include "loop.h"
 #include "memory.h"
+#include "names.h"
 
 /* --- Allocation ----------------------------------------------------------- */
 
@@ -113,16 +114,30 @@ void aio__handle_make_timer(aio_handle *handle, double when)
 
 /* --- repr ---------------------------------------------------------------- */
 
-int aio__format_function(aio__strbuf *out, void (*fn)(void))
+/* The name of fn and its registry flags (0 when nobody registered it). */
+static unsigned append_function(aio__strbuf *out, void (*fn)(void))
 {
     Dl_info info;
     void *address;
     memcpy(&address, &fn, sizeof address);
-    if (address == NULL)
-        return aio__sb_append(out, "None"); /* callback=None: "None(...)" */
+    if (address == NULL) {
+        aio__sb_append(out, "None"); /* callback=None: "None(...)" */
+        return 0;
+    }
+    int flags = aio__name_append(out, fn);
+    if (flags >= 0)
+        return (unsigned)flags;
     if (dladdr(address, &info) != 0 && info.dli_sname != NULL && info.dli_saddr == address)
-        return aio__sb_append(out, info.dli_sname);
-    return aio__sb_appendf(out, "%p", address);
+        aio__sb_append(out, info.dli_sname);
+    else
+        aio__sb_appendf(out, "%p", address);
+    return 0;
+}
+
+int aio__format_function(aio__strbuf *out, void (*fn)(void))
+{
+    append_function(out, fn);
+    return out->failed ? -1 : 0;
 }
 
 int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
@@ -131,18 +146,50 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
      * frozen repr instead). */
     const void *arg = handle->repr_frozen ? NULL : handle->arg;
     if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
-        aio__format_function(out, (void (*)(void))handle->done_callback);
+        void (*fn)(void) = (void (*)(void))handle->done_callback;
+        aio__strbuf name = AIO__STRBUF_INIT;
+        unsigned flags = append_function(&name, fn);
+        if (flags & AIO__NAME_STEP) {
+            aio__sb_appendf(out, "<%s object at %p>()", (name.data ? name.data : ""),
+                            (const void *)handle->future);
+            aio__sb_free(&name);
+            return 0;
+        }
+        aio__sb_append(out, (name.data ? name.data : ""));
+        aio__sb_free(&name);
         aio__sb_append(out, "(");
         if (handle->future != NULL)
             aio__repr_into(handle->future, out);
-        if (arg != NULL)
-            aio__sb_appendf(out, handle->future ? ", %p" : "%p", arg);
+        if (arg != NULL && !(flags & AIO__NAME_SELF_ARG)) {
+            aio__sb_append(out, handle->future ? ", " : "");
+            if (flags & AIO__NAME_ARG_OBJECT)
+                aio__repr_into(arg, out);
+            else
+                aio__sb_appendf(out, "%p", arg);
+        }
         return aio__sb_append(out, ")");
     }
-    aio__format_function(out, (void (*)(void))handle->callback);
-    if (arg != NULL)
-        return aio__sb_appendf(out, "(%p)", arg);
-    return aio__sb_append(out, "()");
+    unsigned flags = append_function(out, (void (*)(void))handle->callback);
+    if (arg == NULL || (flags & AIO__NAME_SELF_ARG))
+        return aio__sb_append(out, "()");
+    if (flags & AIO__NAME_ARG_OBJECT) {
+        aio__sb_append(out, "(");
+        aio__repr_into(arg, out);
+        return aio__sb_append(out, ")");
+    }
+    return aio__sb_appendf(out, "(%p)", arg);
+}
+
+aio_future *aio__handle_task(const aio_handle *handle)
+{
+    if (handle->repr_frozen)
+        return NULL;
+    bool done = handle->kind == AIO__HANDLE_DONE_CALLBACK;
+    int flags = aio__name_append(NULL, done ? (void (*)(void))handle->done_callback
+                                            : (void (*)(void))handle->callback);
+    if (flags < 0 || !(flags & AIO__NAME_TASK_METHOD))
+        return NULL;
+    return (flags & AIO__NAME_STEP) ? handle->future : (aio_future *)handle->arg;
 }
 
 static int handle_repr(const void *obj, aio__strbuf *out)

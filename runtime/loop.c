@@ -30,6 +30,7 @@
 #include "exc.h"
 #include "impl.h"
 #include "memory.h"
+#include "names.h"
 
 #define MAXIMUM_SELECT_TIMEOUT (24.0 * 3600.0)
 #define CLOCK_RESOLUTION 1e-09
@@ -298,7 +299,10 @@ static int run_handle_debug(aio_loop *loop, aio_handle *handle)
     double dt = aio__monotonic() - t0;
     loop->current_handle = NULL;
     if (rc == 0 && dt >= loop->slow_callback_duration) {
-        char *repr = aio_repr(handle);
+        /* base_events._format_handle(): a Task's step or wake-up is shown
+         * as the task. */
+        aio_future *task = aio__handle_task(handle);
+        char *repr = aio_repr(task != NULL ? (void *)task : (void *)handle);
         aio_log(AIO_LOG_WARNING, NULL, "Executing %s took %.3f seconds", repr ? repr : "", dt);
         free(repr);
         aio_err_clear();
@@ -686,3 +690,8 @@ aio_task_factory aio__loop_get_task_factory(aio_loop *loop)
 {
     return loop->task_factory;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(run_until_complete_done, "_run_until_complete_cb", 0);
+AIO__NAME(set_coroutine_origin_tracking, "BaseEventLoop._set_coroutine_origin_tracking", AIO__NAME_SELF_ARG);
+AIO__NAME(read_from_self, "BaseSelectorEventLoop._read_from_self", AIO__NAME_SELF_ARG);

@@ -72,7 +72,11 @@ AIO_INTERNAL void aio__handle_drop(aio_handle **handle);
 AIO_INTERNAL void aio__handle_make_timer(aio_handle *handle, double when);
 /* Appends format_helpers._format_callback_source(): "name(args)". */
 AIO_INTERNAL int aio__format_callback(aio__strbuf *out, const aio_handle *handle);
-/* The C name of a function pointer ("0x..." when it has none). */
+/* The Task whose method (a step or a wake-up) the handle calls, or NULL:
+ * what base_events._format_handle() finds as the callback's __self__. */
+AIO_INTERNAL aio_future *aio__handle_task(const aio_handle *handle);
+/* The name of a function pointer: the one registered for it (names.h),
+ * else its symbol, else "0x...". */
 AIO_INTERNAL int aio__format_function(aio__strbuf *out, void (*fn)(void));
 
 /* --- The loop -------------------------------------------------------------- */

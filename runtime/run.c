@@ -6,6 +6,7 @@
 #include "impl.h"
 #include "loop.h"
 #include "task.h"
+#include "names.h"
 
 /* runners._cancel_all_tasks(): cancel what is left and wait for it. */
 static void cancel_all_tasks(aio_loop *loop)
@@ -158,3 +159,6 @@ out:
     aio__decref(loop);
     return result;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(on_sigint, "Runner._on_sigint", AIO__NAME_SELF_ARG);

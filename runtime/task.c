@@ -9,6 +9,7 @@
 #include "impl.h"
 #include "loop.h"
 #include "task.h"
+#include "names.h"
 
 static void task_dealloc(void *obj);
 static int task_repr(const void *obj, aio__strbuf *out);
@@ -617,3 +618,7 @@ static int task_repr(const void *obj, aio__strbuf *out)
     aio__future_repr_tail(&t->fut, out);
     return aio__sb_append(out, ">");
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(task_step_cb, "TaskStepMethWrapper", AIO__NAME_STEP | AIO__NAME_TASK_METHOD);
+AIO__NAME(task_wakeup, "Task.task_wakeup", AIO__NAME_SELF_ARG | AIO__NAME_TASK_METHOD);

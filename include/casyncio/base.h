@@ -116,6 +116,32 @@ typedef aio_future *(*aio_task_factory)(aio_loop *loop, aio_coroutine coro,
                                         void *coro_arg, void *arg);
 typedef void *(*aio_executor_func)(void *arg);
 
+/* Naming callbacks. asyncio prints a callback by its name: "Exception in
+ * callback tick()", `<Handle tick()>`, `<Future pending cb=[tick()]>`. A C
+ * function has an address and, unless it is exported and the program
+ * linked with -rdynamic, no name the library can find. Name each callback
+ * once, after its declaration:
+ *
+ *     static void tick(void *arg) { ... }
+ *     AIO_NAME_CALLBACK(tick);
+ *
+ * which registers "tick" when the program starts, or at run time, under any
+ * name, with aio_name_callback((void (*)(void))tick, "Clock.tick"). A
+ * function named neither way is printed by its dynamic symbol, else as its
+ * address. 0, or -1 with ValueError (NULL fn or empty name) or MemoryError.
+ * Thread-safe; naming a function again replaces its name. */
+AIO_API int aio_name_callback(void (*fn)(void), const char *name);
+#if defined(__GNUC__) || defined(__clang__)
+#define AIO_NAME_CALLBACK(fn)                                                      \
+    __attribute__((constructor)) static void aio_name_callback_##fn##_(void)      \
+    {                                                                              \
+        aio_name_callback((void (*)(void))(fn), #fn);                              \
+    }                                                                              \
+    extern int aio_name_callback_sentinel_
+#else
+#define AIO_NAME_CALLBACK(fn) extern int aio_name_callback_sentinel_
+#endif
+
 /* A (host, port) address, or (host, port, flowinfo, scope_id) for IPv6, or
  * an AF_UNIX path. */
 typedef struct aio_address {

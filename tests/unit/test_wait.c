@@ -63,7 +63,9 @@ static size_t live_timers(aio_loop *loop)
     return n;
 }
 
-/* The current exception is TimeoutError() raised from a CancelledError. */
+/* The current exception is TimeoutError() raised from a CancelledError
+ * inside `except CancelledError`: the CancelledError is both its
+ * __cause__ and its __context__. */
 static void assert_timeout_from_cancelled(void)
 {
     aio_exc *exc = aio_err_occurred();
@@ -73,6 +75,7 @@ static void assert_timeout_from_cancelled(void)
     aio_exc *cause = aio_exc_cause(exc);
     assert_non_null(cause);
     assert_ptr_equal(aio_exc_type_of(cause), aio_CancelledError);
+    assert_ptr_equal(aio_exc_context(exc), cause);
     assert_raised(aio_TimeoutError, NULL);
 }
 
