@@ -27,9 +27,7 @@ extern "C" {
  * reserve room after the struct for the caller's own fields.
  */
 struct aio_event_loop_policy {
-    /* The object header, set by the constructor; leave it alone.
-     */
-    aio_object_head ob;
+    aio_object_head ob; /* The object header, set by the constructor; leave it alone. */
 
     /* AbstractEventLoopPolicy.get_event_loop()
      *
