@@ -346,8 +346,11 @@ static int run_once(aio_loop *loop)
     if (loop->ready_len > 0 || loop->stopping) {
         timeout = 0.0;
     } else if (loop->timers_len > 0) {
+        /* min(max(0, when - time()), MAXIMUM_SELECT_TIMEOUT), with
+         * Python's max() and min(): a NaN deadline gives 0, as any
+         * comparison with NaN is false. */
         timeout = loop->timers[0].when - aio__monotonic();
-        timeout = timeout < 0.0 ? 0.0 : timeout;
+        timeout = timeout > 0.0 ? timeout : 0.0;
         timeout = timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
     }
     poll_once(loop, timeout);
@@ -361,7 +364,8 @@ static int run_once(aio_loop *loop)
 
     if (loop->timers_len > 0) {
         double end_time = aio__monotonic() + CLOCK_RESOLUTION;
-        while (loop->timers_len > 0 && loop->timers[0].when < end_time) {
+        /* `if handle._when >= end_time: break`: a NaN deadline is due. */
+        while (loop->timers_len > 0 && !(loop->timers[0].when >= end_time)) {
             aio_handle *timer = aio__timers_pop(loop);
             if (loop->timers_len > 0)
                 __builtin_prefetch(loop->timers[0].handle, 1); /* the next one */

@@ -7,6 +7,7 @@
  * schedule (ASYNCIO-SEMANTICS.md §1, §2); a different purge path or heap
  * algorithm gives a different order.
  */
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -574,7 +575,55 @@ static void test_purge_then_wait_for_next_timer(void **state)
     finish(loop);
 }
 
+/* --- NaN, infinite and huge deadlines -------------------------------------- */
+
+/* As in CPython 3.11 (the same program printed "nan -huge later"): a NaN
+ * deadline at the head of the heap makes the poll timeout 0 (max(0, nan) is
+ * 0) and is due at once (`nan >= end_time` is false); the heap, ordered with
+ * `<` as heapq orders it, leaves the timers NaN stands above where they are
+ * (nan_at and -inf never come up), and an infinite deadline never fires. */
+static void test_nonfinite_deadlines(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    aio_loop *loop = new_loop();
+    aio_timer_handle *h = later(loop, NAN, tm_rec, "nan");
+    aio_loop_call_at(loop, &(aio_loop_call_at_args){.when = NAN, .callback = tm_rec,
+                                                    .args = "nan_at"});
+    later(loop, INFINITY, tm_rec, "inf");
+    later(loop, -INFINITY, tm_rec, "-inf");
+    later(loop, 1e308, tm_rec, "huge");
+    aio_loop_call_at(loop, &(aio_loop_call_at_args){.when = -1e308, .callback = tm_rec,
+                                                    .args = "-huge"});
+    later(loop, 0.01, tm_rec, "later");
+    later(loop, 0.05, tm_stop, loop);
+    assert_true(isnan(aio_timer_handle_when(h)));
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_string_equal(T.text, "nan -huge later stop ");
+    finish(loop);
+}
+
+/* A NaN timer alone does not block the poll (it used to block forever). */
+static void test_nan_timer_alone_runs(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    aio_loop *loop = new_loop();
+    later(loop, NAN, tm_stop, loop);
+    double t0 = monotonic_now();
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_true(monotonic_now() - t0 < 5.0);
+    assert_string_equal(T.text, "stop ");
+    aio_loop_call_at(loop, &(aio_loop_call_at_args){.when = NAN, .callback = tm_stop,
+                                                    .args = loop});
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_string_equal(T.text, "stop stop ");
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_nonfinite_deadlines),
+    cmocka_unit_test(test_nan_timer_alone_runs),
     cmocka_unit_test(test_call_later_order),
     cmocka_unit_test(test_call_at_order),
     cmocka_unit_test(test_negative_delay),
