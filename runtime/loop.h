@@ -61,6 +61,11 @@ AIO_INTERNAL aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, 
 AIO_INTERNAL aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn,
                                               aio_future *future, void *arg,
                                               aio__ctxmap *map, aio_context *context);
+/* The same, made in a pool block the caller set aside (aio__pool_alloc())
+ * for when memory runs out; `context` is not NULL. Never fails. */
+AIO_INTERNAL aio_handle *aio__handle_new_done_in(void *block, aio_loop *loop,
+                                                 aio_done_callback fn, aio_future *future,
+                                                 void *arg, aio_context *context);
 /* Handle._run(): runs the callback in its context; an exception other than
  * SystemExit/KeyboardInterrupt goes to the loop's exception handler. Returns
  * -1 with the exception set when it must end run_forever(). */
@@ -149,7 +154,9 @@ struct aio_loop {
     aio_handle *signal_handlers[NSIG];
     size_t signal_handler_count;
 
-    /* Lifecycle. `closed` is read by other threads (call_soon_threadsafe). */
+    /* Lifecycle. `closed` is read by other threads (call_soon_threadsafe);
+     * so are `running`, `thread` and `debug`, which are written with atomic
+     * stores and read from other threads with atomic loads. */
     atomic_bool closed;
     bool stopping;
     bool running;           /* _thread_id is not None */
@@ -180,6 +187,12 @@ struct aio_loop {
     aio_resolver_options resolver_options;
     char *resolver_strings;
 };
+
+/* loop.get_debug(), from any thread. */
+static inline bool aio__loop_debug(const aio_loop *loop)
+{
+    return __atomic_load_n(&loop->debug, __ATOMIC_RELAXED);
+}
 
 /* A new loop (new_event_loop() without the policy). */
 AIO_INTERNAL aio_loop *aio__loop_new(void);
@@ -233,6 +246,10 @@ static inline int aio__loop_add_callback(aio_loop *loop, aio_handle *handle)
     aio__incref(handle);
     return 0;
 }
+/* Schedules a done-callback handle made in advance (a Future's), handing
+ * it `future`; takes the handle's reference over, even on failure. */
+AIO_INTERNAL int aio__loop_schedule_done(aio_loop *loop, aio_handle *handle,
+                                         aio_future *future);
 /* Schedules done_callback(future, arg) with the given context. */
 AIO_INTERNAL int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn,
                                           aio_future *future, void *arg,
@@ -247,6 +264,10 @@ AIO_INTERNAL int aio__timers_push(aio_loop *loop, aio_handle *timer);
 AIO_INTERNAL aio_handle *aio__timers_pop(aio_loop *loop);
 AIO_INTERNAL void aio__timers_purge_cancelled(aio_loop *loop);
 AIO_INTERNAL void aio__timers_clear(aio_loop *loop);
+
+/* Makes sure libev's allocator has its reserve before a call into libev
+ * that may allocate (evalloc.c): 0, or -1 with MemoryError. */
+AIO_INTERNAL int aio__ev_reserve(void);
 
 /* File descriptors (io.c). */
 AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
