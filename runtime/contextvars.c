@@ -312,7 +312,7 @@ static aio_contextvar *var_new(const char *name, bool has_default, void *default
     var->has_default = has_default;
     var->default_value = default_value;
     if ((var->name = aio__strdup(name)) == NULL) {
-        free(var);
+        aio__decref(var);
         return NULL;
     }
     return var;

@@ -47,11 +47,9 @@ static int handle_repr(const void *obj, aio__strbuf *out);
 AIO__DEFINE_TYPE(handle_type) = {"Handle", handle_dealloc, handle_repr};
 AIO__DEFINE_TYPE(timer_handle_type) = {"TimerHandle", handle_dealloc, handle_repr};
 
-static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
+static aio_handle *handle_init(void *block, aio_loop *loop, unsigned char kind)
 {
-    aio_handle *handle = aio__pool_alloc();
-    if (handle == NULL)
-        return NULL;
+    aio_handle *handle = block;
     aio__object_init(handle, &handle_type);
     handle->loop = loop;
     handle->kind = kind;
@@ -59,8 +57,14 @@ static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
     handle->scheduled = false;
     handle->is_timer = false;
     handle->repr_frozen = false;
-    handle->debug = loop->debug;
+    handle->debug = aio__loop_debug(loop); /* any thread (call_soon_threadsafe) */
     return handle;
+}
+
+static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
+{
+    void *block = aio__pool_alloc();
+    return block != NULL ? handle_init(block, loop, kind) : NULL;
 }
 
 aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
@@ -83,10 +87,10 @@ aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
     return handle;
 }
 
-aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
-                                 void *arg, aio__ctxmap *map, aio_context *context)
+static aio_handle *handle_make_done(aio_handle *handle, aio_done_callback fn,
+                                    aio_future *future, void *arg, aio__ctxmap *map,
+                                    aio_context *context)
 {
-    aio_handle *handle = handle_alloc(loop, AIO__HANDLE_DONE_CALLBACK);
     if (handle == NULL) {
         aio__ctxmap_decref(map);
         return NULL;
@@ -103,6 +107,20 @@ aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn, aio_futur
         handle->has_context = false;
     }
     return handle;
+}
+
+aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
+                                 void *arg, aio__ctxmap *map, aio_context *context)
+{
+    return handle_make_done(handle_alloc(loop, AIO__HANDLE_DONE_CALLBACK), fn, future, arg, map,
+                            context);
+}
+
+aio_handle *aio__handle_new_done_in(void *block, aio_loop *loop, aio_done_callback fn,
+                                    aio_future *future, void *arg, aio_context *context)
+{
+    return handle_make_done(handle_init(block, loop, AIO__HANDLE_DONE_CALLBACK), fn, future, arg,
+                            NULL, context);
 }
 
 void aio__handle_make_timer(aio_handle *handle, double when)

@@ -111,7 +111,7 @@ static int check_pollable(int fd)
 /* _add_reader/_add_writer: replaces (and cancels) a previous handle. */
 static int add_handle(aio_loop *loop, int fd, aio_callback callback, void *args, bool reading)
 {
-    if (aio__loop_check_closed(loop) < 0)
+    if (aio__loop_check_closed(loop) < 0 || aio__ev_reserve() < 0)
         return -1;
     aio__fdwatch *watch = fd >= 0 ? watch_find(loop, fd) : NULL;
     if (watch == NULL) {
@@ -149,6 +149,8 @@ static int remove_handle(aio_loop *loop, int fd, bool reading)
     aio_handle **slot = reading ? &watch->reader : &watch->writer;
     aio_handle *old = *slot;
     *slot = NULL;
+    if (aio__ev_reserve() < 0)
+        aio_err_clear(); /* libev rarely allocates here; the reserve is the fallback */
     watch_update(loop, watch);
     if (old == NULL)
         return 0;

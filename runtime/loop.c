@@ -98,7 +98,10 @@ int aio__loop_check_closed(aio_loop *loop)
 
 int aio__loop_check_thread(aio_loop *loop)
 {
-    if (loop->running && !pthread_equal(loop->thread, pthread_self())) {
+    /* Read from any thread: `running` and `thread` are written atomically
+     * by run_forever(). */
+    if (__atomic_load_n(&loop->running, __ATOMIC_ACQUIRE) &&
+        !pthread_equal(__atomic_load_n(&loop->thread, __ATOMIC_RELAXED), pthread_self())) {
         aio_err_set(aio_RuntimeError, "Non-thread-safe operation invoked on an event loop "
                                       "other than the current one");
         return -1;
@@ -178,7 +181,8 @@ aio_loop *aio__loop_new(void)
 
     loop->ready_mask = READY_INITIAL - 1;
     loop->ready = aio__region_grow(NULL, 0, READY_INITIAL * sizeof *loop->ready, 0);
-    loop->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (aio__ev_reserve() == 0)
+        loop->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     int fds[2];
     if (loop->ready == NULL || loop->ev == NULL || pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
         if (!aio_err_occurred())
@@ -265,20 +269,23 @@ static void poll_rest(aio_loop *loop)
     }
 }
 
-static void poll_once(aio_loop *loop, double timeout)
+static int poll_once(aio_loop *loop, double timeout)
 {
     loop->self_readable = false;
     if (timeout == 0.0 && loop->fds_active == 0) {
         loop->self_readable = aio__signals_pending(loop);
-        return;
+        return 0;
     }
+    /* libev may grow its arrays while polling. */
+    if (aio__ev_reserve() < 0)
+        return -1;
     /* This poll sees every byte written so far: a later skipped poll must
      * not take the flag for one more. */
     (void)aio__signals_pending(loop);
     if (timeout == 0.0) {
         ev_run(loop->ev, EVRUN_NOWAIT);
         poll_rest(loop);
-        return;
+        return 0;
     }
     if (timeout > 0.0) {
         /* Like selectors.EpollSelector, wait whole milliseconds, rounded up. */
@@ -289,6 +296,7 @@ static void poll_once(aio_loop *loop, double timeout)
     ev_run(loop->ev, EVRUN_ONCE);
     ev_timer_stop(loop->ev, &loop->poll_timer);
     poll_rest(loop);
+    return 0;
 }
 
 static int run_handle_debug(aio_loop *loop, aio_handle *handle)
@@ -353,7 +361,8 @@ static int run_once(aio_loop *loop)
         timeout = timeout > 0.0 ? timeout : 0.0;
         timeout = timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
     }
-    poll_once(loop, timeout);
+    if (poll_once(loop, timeout) < 0)
+        return -1;
 
     /* Handles other threads scheduled during the poll were in the ready
      * queue before the poll's events, as in asyncio. */
@@ -413,8 +422,8 @@ int aio__loop_run_forever(aio_loop *loop)
     if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
         return -1;
     aio__incref(loop);
-    loop->thread = pthread_self();
-    loop->running = true;
+    __atomic_store_n(&loop->thread, pthread_self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&loop->running, true, __ATOMIC_RELEASE);
     aio__set_running_loop(loop);
     int rc = 0;
     for (;;) {
@@ -426,7 +435,7 @@ int aio__loop_run_forever(aio_loop *loop)
             break;
     }
     loop->stopping = false;
-    loop->running = false;
+    __atomic_store_n(&loop->running, false, __ATOMIC_RELEASE);
     aio__set_running_loop(NULL);
     aio__decref(loop);
     return rc;
@@ -485,7 +494,7 @@ int aio__loop_stop(aio_loop *loop)
 
 int aio__loop_is_running(aio_loop *loop)
 {
-    return loop->running;
+    return __atomic_load_n(&loop->running, __ATOMIC_ACQUIRE);
 }
 
 int aio__loop_is_closed(aio_loop *loop)
@@ -573,17 +582,27 @@ int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn, aio_future *f
     return schedule(loop, aio__handle_new_done(loop, fn, future, arg, map, context)) ? 0 : -1;
 }
 
+int aio__loop_schedule_done(aio_loop *loop, aio_handle *handle, aio_future *future)
+{
+    if (aio__loop_check_closed(loop) < 0 || (loop->debug && aio__loop_check_thread(loop) < 0)) {
+        aio__decref(handle);
+        return -1;
+    }
+    handle->future = aio_incref(future);
+    return schedule(loop, handle) ? 0 : -1;
+}
+
 aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
                                            const aio__loop_call_soon_threadsafe_args *args)
 {
     if (aio__loop_check_closed(loop) < 0)
         return NULL;
-    if (loop->debug && check_callback(args->callback, "call_soon_threadsafe") < 0)
+    if (aio__loop_debug(loop) && check_callback(args->callback, "call_soon_threadsafe") < 0)
         return NULL;
     aio_handle *handle = aio__handle_new(loop, args->callback, args->args, args->context);
     if (handle == NULL)
         return NULL;
-    if (loop->running && pthread_equal(loop->thread, pthread_self())) {
+    if (aio__running_loop() == loop) {
         /* On the loop's own thread this is call_soon() plus a wakeup that
          * the running loop does not need. */
         return schedule(loop, handle);
@@ -662,7 +681,7 @@ static void set_coroutine_origin_tracking(void *arg)
 
 int aio__loop_set_debug(aio_loop *loop, bool enabled)
 {
-    loop->debug = enabled;
+    __atomic_store_n(&loop->debug, enabled, __ATOMIC_RELAXED);
     if (loop->running) {
         const aio__loop_call_soon_threadsafe_args args = {
             .callback = set_coroutine_origin_tracking,
