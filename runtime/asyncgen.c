@@ -39,7 +39,7 @@ struct aio_asyncgen {
 static void gen_dealloc(void *obj);
 static int gen_repr(const void *obj, aio__strbuf *out);
 
-AIO__DEFINE_TYPE(asyncgen_type) = {"async_generator", gen_dealloc, gen_repr};
+AIO__DEFINE_TYPE(asyncgen_type) = {"async_generator", gen_dealloc, gen_repr, 0};
 
 /* --- Tracking by the loop --------------------------------------------------------- */
 

@@ -357,7 +357,7 @@ static void lookup_dealloc(void *obj)
     free(l);
 }
 
-AIO__DEFINE_TYPE(lookup_type) = {"Future", lookup_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(lookup_type) = {"Future", lookup_dealloc, aio__future_repr, 0};
 
 /* Future.cancel(), and the lookup stops once nothing waits for c-ares. */
 static int lookup_cancel(aio_future *fut, const char *msg)

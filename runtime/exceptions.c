@@ -120,7 +120,7 @@ static int exc_repr(const void *obj, aio__strbuf *out)
     return aio__sb_append(out, ")");
 }
 
-AIO__DEFINE_TYPE(exc_object_type) = {"BaseException", exc_dealloc, exc_repr};
+AIO__DEFINE_TYPE(exc_object_type) = {"BaseException", exc_dealloc, exc_repr, 0};
 
 /* Raised when allocating an exception fails: never freed, never changed. */
 static aio_exc memory_error = {AIO__STATIC_OBJECT(&exc_object_type), aio_MemoryError,

@@ -11,7 +11,7 @@
 
 static void future_dealloc(void *obj);
 
-AIO__DEFINE_TYPE(future_type) = {"Future", future_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(future_type) = {"Future", future_dealloc, aio__future_repr, 0};
 
 aio_future *aio__loop_create_future(aio_loop *loop)
 {

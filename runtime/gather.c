@@ -32,7 +32,8 @@ static void gathering_dealloc(void *obj)
     free(g);
 }
 
-AIO__DEFINE_TYPE(gathering_type) = {"_GatheringFuture", gathering_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(gathering_type) = {"_GatheringFuture", gathering_dealloc, aio__future_repr,
+                                    0};
 
 /* _GatheringFuture.cancel(): cancels the children; True if any accepted. */
 static int gathering_cancel(aio_future *fut, const char *msg)
@@ -196,7 +197,7 @@ static void shielded_dealloc(void *obj)
     free(s);
 }
 
-AIO__DEFINE_TYPE(shielded_type) = {"Future", shielded_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(shielded_type) = {"Future", shielded_dealloc, aio__future_repr, 0};
 
 /* _inner_done_callback: the outer follows the inner unless cancelled. The
  * registration holds a reference to the outer future. */

@@ -33,19 +33,134 @@ static void handle_clear(aio_handle *handle)
         handle->arg = NULL;
 }
 
+static int handle_repr(const void *obj, aio__strbuf *out);
+static void handle_dealloc(void *obj);
+static void freed_dealloc(void *obj);
+static int freed_repr(const void *obj, aio__strbuf *out);
+
+AIO__DEFINE_TYPE(handle_type) = {"Handle", handle_dealloc, handle_repr, 0};
+AIO__DEFINE_TYPE(timer_handle_type) = {"TimerHandle", handle_dealloc, handle_repr, 0};
+AIO__DEFINE_TYPE(freed_handle_type) = {"Handle", freed_dealloc, freed_repr, AIO__TYPE_FREED};
+
+/* --- Freed handles ----------------------------------------------------------------
+ *
+ * call_soon() and friends return borrowed handles, valid while the
+ * callback is pending. A program that keeps the pointer and uses it after
+ * the callback ran (Handle.cancel() after the fact is a harmless no-op in
+ * Python) would act on freed memory, or on another callback's handle once
+ * the pool reuses the block. So a freed handle keeps its callback, its
+ * argument and a type that marks it freed: every handle function refuses
+ * it with RuntimeError, naming it, and changes nothing. The pool reuses
+ * blocks at once; in debug mode, and in sanitizer builds (where the pool is
+ * bypassed), freed handles wait in a quarantine of the last few thousand
+ * first, so that a stale use is caught long after the fact too. */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define QUARANTINE_ALWAYS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define QUARANTINE_ALWAYS 1
+#endif
+#endif
+#ifndef QUARANTINE_ALWAYS
+#define QUARANTINE_ALWAYS 0
+#endif
+
+#define QUARANTINE_SIZE 4096
+
+typedef struct quarantine {
+    aio_handle *slots[QUARANTINE_SIZE];
+    size_t next;
+} quarantine;
+
+static _Thread_local quarantine *this_quarantine;
+static pthread_key_t quarantine_key;
+static pthread_once_t quarantine_once = PTHREAD_ONCE_INIT;
+
+static void quarantine_release(void *ptr)
+{
+    quarantine *q = ptr;
+    for (size_t i = 0; i < QUARANTINE_SIZE; i++) {
+        if (q->slots[i] != NULL)
+            aio__pool_free(q->slots[i]);
+    }
+    free(q);
+}
+
+static void quarantine_key_init(void)
+{
+    pthread_key_create(&quarantine_key, quarantine_release);
+}
+
+/* Keeps a freed handle's block out of the pool for a while; frees the
+ * block it evicts. Out of memory, the block goes straight back. */
+static void quarantine_put(aio_handle *handle)
+{
+    quarantine *q = this_quarantine;
+    if (q == NULL) {
+        pthread_once(&quarantine_once, quarantine_key_init);
+        q = calloc(1, sizeof *q);
+        if (q == NULL || pthread_setspecific(quarantine_key, q) != 0) {
+            free(q);
+            aio__pool_free(handle);
+            return;
+        }
+        this_quarantine = q;
+    }
+    aio_handle *evicted = q->slots[q->next];
+    q->slots[q->next] = handle;
+    q->next = (q->next + 1) % QUARANTINE_SIZE;
+    if (evicted != NULL)
+        aio__pool_free(evicted);
+}
+
 static void handle_dealloc(void *obj)
 {
     aio_handle *handle = obj;
+    /* What the freed handle keeps to name itself: no references. */
+    aio_callback callback = handle->callback;
+    void *arg = handle->repr_frozen ? NULL : handle->arg;
     handle_clear(handle);
     if (handle->repr_frozen)
         free(handle->arg);
-    aio__pool_free(handle);
+    handle->callback = callback;
+    handle->arg = arg;
+    handle->repr_frozen = false;
+    handle->ob.type = &freed_handle_type;
+    if (QUARANTINE_ALWAYS || handle->debug)
+        quarantine_put(handle);
+    else
+        aio__pool_free(handle);
 }
 
-static int handle_repr(const void *obj, aio__strbuf *out);
+/* A freed handle is never freed again. */
+static void freed_dealloc(void *obj)
+{
+    (void)obj;
+}
 
-AIO__DEFINE_TYPE(handle_type) = {"Handle", handle_dealloc, handle_repr};
-AIO__DEFINE_TYPE(timer_handle_type) = {"TimerHandle", handle_dealloc, handle_repr};
+static int freed_repr(const void *obj, aio__strbuf *out)
+{
+    const aio_handle *handle = obj;
+    aio__sb_append(out, handle->is_timer ? "<freed TimerHandle " : "<freed Handle ");
+    aio__format_callback(out, handle);
+    return aio__sb_append(out, ">");
+}
+
+/* Refuses a handle that was freed: RuntimeError naming it. */
+static int check_live(const aio_handle *handle, const char *method)
+{
+    if (AIO_LIKELY(handle->ob.type != &freed_handle_type))
+        return 0;
+    aio__strbuf sb = AIO__STRBUF_INIT;
+    freed_repr(handle, &sb);
+    aio_err_format(aio_RuntimeError,
+                   "%s() called on %s, which was freed once its callback ran or was dropped: "
+                   "keep a reference (aio_incref()) to use a handle after that",
+                   method, sb.data ? sb.data : "a handle");
+    aio__sb_free(&sb);
+    return -1;
+}
 
 static aio_handle *handle_init(void *block, aio_loop *loop, unsigned char kind)
 {
@@ -235,6 +350,8 @@ static int handle_repr(const void *obj, aio__strbuf *out)
 
 int aio__handle_cancel(aio_handle *handle)
 {
+    if (AIO_UNLIKELY(check_live(handle, "Handle.cancel") < 0))
+        return -1;
     if (handle->cancelled)
         return 0;
     if (handle->is_timer && handle->scheduled)
@@ -266,11 +383,15 @@ void aio__handle_drop(aio_handle **handle)
 
 int aio__handle_cancelled(aio_handle *handle)
 {
+    if (AIO_UNLIKELY(check_live(handle, "Handle.cancelled") < 0))
+        return -1;
     return handle->cancelled;
 }
 
 double aio__timer_handle_when(aio_timer_handle *handle)
 {
+    if (AIO_UNLIKELY(check_live(handle, "TimerHandle.when") < 0))
+        return -1.0;
     if (!handle->is_timer) {
         aio_err_set(aio_TypeError, "descriptor 'when' for 'TimerHandle' objects doesn't "
                                    "apply to a 'Handle' object");

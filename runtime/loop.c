@@ -164,7 +164,7 @@ static void on_poll_timeout(struct ev_loop *ev, ev_timer *timer, int revents)
 
 static void loop_dealloc(void *obj);
 static int loop_repr(const void *obj, aio__strbuf *out);
-AIO__DEFINE_TYPE(loop_type) = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr};
+AIO__DEFINE_TYPE(loop_type) = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr, 0};
 
 aio_loop *aio__loop_new(void)
 {

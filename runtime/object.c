@@ -22,17 +22,32 @@ bool aio__is_object(const void *obj)
     return type >= __start_aio_types && type < __stop_aio_types;
 }
 
-/* What the public functions say of a pointer that is not an object. */
+/* What the public functions say of a pointer that is not an object, or
+ * of an object that was freed. */
 static void not_an_object(const char *function, const void *obj)
 {
+    if (aio__is_object(obj)) {
+        aio__strbuf sb = AIO__STRBUF_INIT;
+        aio__type_of(obj)->repr(obj, &sb);
+        aio_err_format(aio_RuntimeError, "%s() called on %s, which was already freed: hold a "
+                       "reference (aio_incref()) to use an object after its owner drops it",
+                       function, sb.data ? sb.data : "?");
+        aio__sb_free(&sb);
+        return;
+    }
     aio_err_format(aio_TypeError, "%s() needs a casyncio object, not %p", function, obj);
+}
+
+static bool is_live_object(const void *obj)
+{
+    return aio__is_object(obj) && !(aio__type_of(obj)->flags & AIO__TYPE_FREED);
 }
 
 void *aio_incref(void *obj)
 {
     if (obj == NULL)
         return NULL;
-    if (AIO_UNLIKELY(!aio__is_object(obj))) {
+    if (AIO_UNLIKELY(!is_live_object(obj))) {
         not_an_object("aio_incref", obj);
         return NULL;
     }
@@ -44,11 +59,13 @@ void aio_decref(void *obj)
 {
     if (obj == NULL)
         return;
-    if (AIO_UNLIKELY(!aio__is_object(obj))) {
+    if (AIO_UNLIKELY(!is_live_object(obj))) {
         /* Nothing to hand an exception to: say so and change nothing. */
         aio_exc *pending = aio_err_fetch();
-        aio_log(AIO_LOG_ERROR, NULL, "aio_decref() called on %p, which is not a casyncio "
-                                     "object: ignored", obj);
+        not_an_object("aio_decref", obj);
+        aio_exc *error = aio_err_fetch();
+        aio_log(AIO_LOG_ERROR, NULL, "%s: ignored", aio_exc_str(error));
+        aio__decref(error);
         aio_err_restore(pending);
         return;
     }

@@ -25,7 +25,13 @@ typedef struct aio__type {
     const char *name;                                /* Python class name */
     void (*dealloc)(void *obj);                      /* frees the object */
     int (*repr)(const void *obj, aio__strbuf *out);  /* appends repr(obj) */
+    unsigned flags;                                  /* AIO__TYPE_* */
 } aio__type;
+
+/* The type of an object that was freed: its memory is still there (a
+ * handle in the pool or in debug mode's quarantine), marked so that a use
+ * of a stale pointer is refused instead of acting on another object. */
+#define AIO__TYPE_FREED 1u
 
 /* The first member of every object. A negative refcount marks an object
  * that is never freed (static singletons). */

@@ -139,9 +139,10 @@ static int policy_repr(const void *obj, aio__strbuf *out)
     return aio__sb_appendf(out, "<%s.%s object at %p>", module, aio__type_of(obj)->name, obj);
 }
 
-AIO__DEFINE_TYPE(abstract_policy_type) = {"AbstractEventLoopPolicy", policy_dealloc, policy_repr};
+AIO__DEFINE_TYPE(abstract_policy_type) = {"AbstractEventLoopPolicy", policy_dealloc,
+                                          policy_repr, 0};
 AIO__DEFINE_TYPE(default_policy_type) = {"_UnixDefaultEventLoopPolicy", policy_dealloc,
-                                         policy_repr};
+                                         policy_repr, 0};
 
 static bool is_policy(const void *obj)
 {

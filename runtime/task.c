@@ -15,7 +15,7 @@
 static void task_dealloc(void *obj);
 static int task_repr(const void *obj, aio__strbuf *out);
 
-AIO__DEFINE_TYPE(task_type) = {"Task", task_dealloc, task_repr};
+AIO__DEFINE_TYPE(task_type) = {"Task", task_dealloc, task_repr, 0};
 
 /* Task names count from 1 across the process, as itertools.count() does. */
 static atomic_ulong task_name_counter;
