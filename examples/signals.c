@@ -62,8 +62,8 @@ int main(void)
     }
     aio_set_event_loop(loop);
     struct ask_exit on_int = {"SIGINT", loop}, on_term = {"SIGTERM", loop};
-    if (aio_loop_add_signal_handler(loop, SIGINT, ask_exit, &on_int) < 0 ||
-        aio_loop_add_signal_handler(loop, SIGTERM, ask_exit, &on_term) < 0) {
+    if (aio_loop_add_signal_handler(loop, SIGINT, ask_exit, &on_int, NULL) < 0 ||
+        aio_loop_add_signal_handler(loop, SIGTERM, ask_exit, &on_term, NULL) < 0) {
         aio_err_print();
         return 1;
     }

@@ -58,7 +58,7 @@ int main(void)
     rsock = pair[0];
     wsock = pair[1];
     loop = aio_get_event_loop();
-    if (loop == NULL || aio_loop_add_reader(loop, rsock, reader, NULL) < 0) {
+    if (loop == NULL || aio_loop_add_reader(loop, rsock, reader, NULL, NULL) < 0) {
         aio_err_print();
         return 1;
     }

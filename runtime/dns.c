@@ -267,11 +267,11 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     aio_exc *pending = aio_err_fetch();
     resolver_fd *w = watch_for(res, fd, readable || writable);
     if (w != NULL && readable)
-        aio__loop_add_reader(res->loop, fd, on_readable, w);
+        aio__loop_add_reader(res->loop, fd, on_readable, w, NULL);
     else
         aio__loop_remove_reader(res->loop, fd);
     if (w != NULL && writable)
-        aio__loop_add_writer(res->loop, fd, on_writable, w);
+        aio__loop_add_writer(res->loop, fd, on_writable, w, NULL);
     else
         aio__loop_remove_writer(res->loop, fd);
     if (!readable && !writable)

@@ -15,9 +15,27 @@
 
 _Static_assert(sizeof(aio_handle) <= AIO__POOL_BLOCK, "a handle fits a pool block");
 
+/* Lets go of a boxed argument: released unless a one-shot callback took
+ * it over. */
+static void release_arg(aio_handle *handle)
+{
+    aio__arg_box *box = handle->arg;
+    handle->arg = box->arg;
+    handle->boxed = false;
+    aio_release_func release = box->release;
+    free(box);
+    aio_exc *pending = aio_err_fetch(); /* the release runs clean */
+    release(handle->arg);
+    if (aio_err_occurred() != NULL)
+        aio_err_clear(); /* nothing can take an exception from here */
+    aio_err_restore(pending);
+}
+
 /* Drops what the handle holds: its callback, argument and context. */
 static void handle_clear(aio_handle *handle)
 {
+    if (handle->boxed)
+        release_arg(handle);
     if (handle->has_context)
         aio__decref(handle->context);
     else
@@ -119,7 +137,7 @@ static void handle_dealloc(void *obj)
     aio_handle *handle = obj;
     /* What the freed handle keeps to name itself: no references. */
     aio_callback callback = handle->callback;
-    void *arg = handle->repr_frozen ? NULL : handle->arg;
+    void *arg = handle->repr_frozen ? NULL : aio__handle_arg(handle);
     handle_clear(handle);
     if (handle->repr_frozen)
         free(handle->arg);
@@ -172,6 +190,8 @@ static aio_handle *handle_init(void *block, aio_loop *loop, unsigned char kind)
     handle->scheduled = false;
     handle->is_timer = false;
     handle->repr_frozen = false;
+    handle->boxed = false;
+    handle->persistent = false;
     handle->debug = aio__loop_debug(loop); /* any thread (call_soon_threadsafe) */
     return handle;
 }
@@ -199,6 +219,36 @@ aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
         handle->map = aio__ctxmap_capture();
         handle->has_context = false;
     }
+    return handle;
+}
+
+void aio__handle_discard(aio_handle *handle)
+{
+    if (handle->boxed) {
+        aio__arg_box *box = handle->arg;
+        handle->arg = box->arg;
+        handle->boxed = false;
+        free(box);
+    }
+    aio__decref(handle);
+}
+
+aio_handle *aio__handle_new_owning(aio_loop *loop, aio_callback callback, void *arg,
+                                   aio_release_func release, aio_context *context)
+{
+    if (release == NULL)
+        return aio__handle_new(loop, callback, arg, context);
+    aio__arg_box *box = aio__malloc(sizeof *box);
+    if (box == NULL)
+        return NULL;
+    aio_handle *handle = aio__handle_new(loop, callback, box, context);
+    if (handle == NULL) {
+        free(box);
+        return NULL;
+    }
+    box->arg = arg;
+    box->release = release;
+    handle->boxed = true;
     return handle;
 }
 
@@ -277,7 +327,7 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
 {
     /* A cancelled handle has dropped its arguments (its `arg` may hold the
      * frozen repr instead). */
-    const void *arg = handle->repr_frozen ? NULL : handle->arg;
+    const void *arg = handle->repr_frozen ? NULL : aio__handle_arg(handle);
     if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
         void (*fn)(void) = (void (*)(void))handle->done_callback;
         aio__strbuf name = AIO__STRBUF_INIT;
@@ -436,8 +486,19 @@ int aio__handle_run(aio_handle *handle)
     }
 
     if (handle->kind == AIO__HANDLE_CALLBACK) {
+        void *arg = handle->arg;
+        if (AIO_UNLIKELY(handle->boxed)) {
+            aio__arg_box *box = arg;
+            arg = box->arg;
+            if (!handle->persistent) {
+                /* A one-shot callback takes its argument over. */
+                handle->arg = arg;
+                handle->boxed = false;
+                free(box);
+            }
+        }
         if (AIO_LIKELY(handle->callback != NULL))
-            handle->callback(handle->arg);
+            handle->callback(arg);
         else
             aio_err_set(aio_TypeError, "'NoneType' object is not callable");
     } else {

@@ -109,7 +109,8 @@ static int check_pollable(int fd)
 }
 
 /* _add_reader/_add_writer: replaces (and cancels) a previous handle. */
-static int add_handle(aio_loop *loop, int fd, aio_callback callback, void *args, bool reading)
+static int add_handle(aio_loop *loop, int fd, aio_callback callback, void *args,
+                      aio_release_func release, bool reading)
 {
     if (aio__loop_check_closed(loop) < 0 || aio__ev_reserve() < 0)
         return -1;
@@ -118,11 +119,12 @@ static int add_handle(aio_loop *loop, int fd, aio_callback callback, void *args,
         if (check_pollable(fd) < 0 || (watch = watch_create(loop, fd)) == NULL)
             return -1;
     }
-    aio_handle *handle = aio__handle_new(loop, callback, args, NULL);
+    aio_handle *handle = aio__handle_new_owning(loop, callback, args, release, NULL);
     if (handle == NULL) {
         watch_update(loop, watch);
         return -1;
     }
+    handle->persistent = true;
     aio_handle **slot = reading ? &watch->reader : &watch->writer;
     aio_handle *old = *slot;
     *slot = handle;
@@ -159,9 +161,10 @@ static int remove_handle(aio_loop *loop, int fd, bool reading)
     return 1;
 }
 
-int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release)
 {
-    return add_handle(loop, fd, callback, args, true);
+    return add_handle(loop, fd, callback, args, args_release, true);
 }
 
 int aio__loop_remove_reader(aio_loop *loop, int fd)
@@ -169,9 +172,10 @@ int aio__loop_remove_reader(aio_loop *loop, int fd)
     return remove_handle(loop, fd, true);
 }
 
-int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release)
 {
-    return add_handle(loop, fd, callback, args, false);
+    return add_handle(loop, fd, callback, args, args_release, false);
 }
 
 int aio__loop_remove_writer(aio_loop *loop, int fd)

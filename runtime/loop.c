@@ -559,7 +559,7 @@ static inline int check_schedule(aio_loop *loop, aio_callback callback, const ch
 static inline aio_handle *schedule(aio_loop *loop, aio_handle *handle)
 {
     if (handle != NULL && aio__loop_ready_push(loop, handle) < 0) {
-        aio__decref(handle);
+        aio__handle_discard(handle);
         return NULL;
     }
     return handle;
@@ -569,7 +569,8 @@ aio_handle *aio__loop_call_soon(aio_loop *loop, const aio__loop_call_soon_args *
 {
     if (check_schedule(loop, args->callback, "call_soon") < 0)
         return NULL;
-    return schedule(loop, aio__handle_new(loop, args->callback, args->args, args->context));
+    return schedule(loop, aio__handle_new_owning(loop, args->callback, args->args,
+                                                 args->args_release, args->context));
 }
 
 int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
@@ -599,7 +600,8 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
         return NULL;
     if (aio__loop_debug(loop) && check_callback(args->callback, "call_soon_threadsafe") < 0)
         return NULL;
-    aio_handle *handle = aio__handle_new(loop, args->callback, args->args, args->context);
+    aio_handle *handle = aio__handle_new_owning(loop, args->callback, args->args,
+                                                args->args_release, args->context);
     if (handle == NULL)
         return NULL;
     if (aio__running_loop() == loop) {
@@ -610,7 +612,7 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
     pthread_mutex_lock(&loop->incoming_lock);
     if (atomic_load(&loop->closed)) {
         pthread_mutex_unlock(&loop->incoming_lock);
-        aio__decref(handle);
+        aio__handle_discard(handle);
         aio_err_set(aio_RuntimeError, "Event loop is closed");
         return NULL;
     }
@@ -619,7 +621,7 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
         aio_handle **incoming = aio__realloc(loop->incoming, cap * sizeof *incoming);
         if (incoming == NULL) {
             pthread_mutex_unlock(&loop->incoming_lock);
-            aio__decref(handle);
+            aio__handle_discard(handle);
             return NULL;
         }
         loop->incoming = incoming;
@@ -633,16 +635,16 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
 }
 
 static aio_timer_handle *call_at(aio_loop *loop, double when, aio_callback callback,
-                                 void *arg, aio_context *context)
+                                 void *arg, aio_release_func release, aio_context *context)
 {
     if (check_schedule(loop, callback, "call_at") < 0)
         return NULL;
-    aio_handle *timer = aio__handle_new(loop, callback, arg, context);
+    aio_handle *timer = aio__handle_new_owning(loop, callback, arg, release, context);
     if (timer == NULL)
         return NULL;
     aio__handle_make_timer(timer, when);
     if (aio__timers_push(loop, timer) < 0) {
-        aio__decref(timer);
+        aio__handle_discard(timer);
         return NULL;
     }
     return timer;
@@ -651,12 +653,13 @@ static aio_timer_handle *call_at(aio_loop *loop, double when, aio_callback callb
 aio_timer_handle *aio__loop_call_later(aio_loop *loop, const aio__loop_call_later_args *args)
 {
     return call_at(loop, aio__monotonic() + args->delay, args->callback, args->args,
-                   args->context);
+                   args->args_release, args->context);
 }
 
 aio_timer_handle *aio__loop_call_at(aio_loop *loop, const aio__loop_call_at_args *args)
 {
-    return call_at(loop, args->when, args->callback, args->args, args->context);
+    return call_at(loop, args->when, args->callback, args->args, args->args_release,
+                   args->context);
 }
 
 double aio__loop_time(aio_loop *loop)

@@ -45,17 +45,42 @@ struct aio_handle {
     };
     unsigned char kind;
     bool cancelled;
-    bool scheduled;          /* TimerHandle: in the loop's heap */
-    bool is_timer;
-    bool has_context;        /* context= was given: `context`, not `map` */
-    bool repr_frozen;        /* `arg` holds repr(handle) from cancel() */
-    bool debug;              /* the loop was in debug mode when it was made */
+    /* The rest share a byte, so that a handle fits a cache line. */
+    bool scheduled : 1;      /* TimerHandle: in the loop's heap */
+    bool is_timer : 1;
+    bool has_context : 1;    /* context= was given: `context`, not `map` */
+    bool repr_frozen : 1;    /* `arg` holds repr(handle) from cancel() */
+    bool debug : 1;          /* the loop was in debug mode when it was made */
+    bool boxed : 1;          /* `arg` is an aio__arg_box (args_release given) */
+    bool persistent : 1;     /* a reader, writer or signal handler: it runs
+                                again and again until removed */
 };
+
+/* The argument of a callback given with args_release: the loop releases it
+ * when it drops the callback, unless a one-shot callback ran (and so took
+ * it over). */
+typedef struct aio__arg_box {
+    void *arg;
+    aio_release_func release;
+} aio__arg_box;
+
+/* The argument the callback is called with. */
+static inline void *aio__handle_arg(const aio_handle *handle)
+{
+    return handle->boxed ? ((const aio__arg_box *)handle->arg)->arg : handle->arg;
+}
 
 /* A new Handle for callback(arg) in `context` (or a copy of the current
  * context when NULL). New reference; NULL with MemoryError. */
 AIO_INTERNAL aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
                                          aio_context *context);
+/* The same, with the caller's args_release (NULL: none) for arg. On
+ * failure arg stays the caller's. */
+AIO_INTERNAL aio_handle *aio__handle_new_owning(aio_loop *loop, aio_callback callback, void *arg,
+                                                aio_release_func release, aio_context *context);
+/* Drops a new handle that could not be scheduled: its argument stays the
+ * caller's (no release). */
+AIO_INTERNAL void aio__handle_discard(aio_handle *handle);
 /* A Handle that calls done_callback(future, arg) (Future callbacks). The
  * captured context map reference is taken over. */
 AIO_INTERNAL aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn,

@@ -75,7 +75,7 @@ static bool install_sigint(aio_loop *loop, sigint_state *st)
     if (!aio__in_main_thread() || sigaction(SIGINT, NULL, &current) != 0 ||
         (current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
         return false;
-    if (aio__loop_add_signal_handler(loop, SIGINT, on_sigint, st) < 0) {
+    if (aio__loop_add_signal_handler(loop, SIGINT, on_sigint, st, NULL) < 0) {
         aio_err_clear();
         return false;
     }

@@ -156,6 +156,7 @@ aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_args *ar
         args = &no_args;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_soon(loop, &r);
 }
@@ -175,6 +176,7 @@ aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
         args = &no_args;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_soon_threadsafe(loop, &r);
 }
@@ -195,6 +197,7 @@ aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_
         return NULL;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_later(loop, &r);
 }
@@ -215,6 +218,7 @@ aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *
         return NULL;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_at(loop, &r);
 }
@@ -531,7 +535,8 @@ aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *ar
 }
 
 /* loop.add_reader(fd, callback, *args) */
-int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                        aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("add_reader", "BaseEventLoop");
@@ -539,7 +544,7 @@ int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *arg
     }
     if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
-    return aio__loop_add_reader(loop, fd, callback, args);
+    return aio__loop_add_reader(loop, fd, callback, args, args_release);
 }
 
 /* loop.remove_reader(fd) */
@@ -555,7 +560,8 @@ int aio_loop_remove_reader(aio_loop *loop, int fd)
 }
 
 /* loop.add_writer(fd, callback, *args) */
-int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                        aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("add_writer", "BaseEventLoop");
@@ -563,7 +569,7 @@ int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *arg
     }
     if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
-    return aio__loop_add_writer(loop, fd, callback, args);
+    return aio__loop_add_writer(loop, fd, callback, args, args_release);
 }
 
 /* loop.remove_writer(fd) */
@@ -749,13 +755,14 @@ aio_future *aio_loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory pro
 }
 
 /* loop.add_signal_handler(signum, callback, *args) */
-int aio_loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args)
+int aio_loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args,
+                                aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("add_signal_handler", "BaseEventLoop");
         return -1;
     }
-    return aio__loop_add_signal_handler(loop, signum, callback, args);
+    return aio__loop_add_signal_handler(loop, signum, callback, args, args_release);
 }
 
 /* loop.remove_signal_handler(sig) */
@@ -770,13 +777,13 @@ int aio_loop_remove_signal_handler(aio_loop *loop, int sig)
 
 /* loop.run_in_executor(executor, func, *args) */
 aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *executor, aio_executor_func func,
-                                     void *args)
+                                     void *args, aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("run_in_executor", "BaseEventLoop");
         return NULL;
     }
-    return aio__loop_run_in_executor(loop, executor, func, args);
+    return aio__loop_run_in_executor(loop, executor, func, args, args_release);
 }
 
 /* loop.set_default_executor(executor) */

@@ -71,6 +71,7 @@ aio_future *aio__loop_shutdown_default_executor(aio_loop *loop);
 typedef struct aio__loop_call_soon_args {
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_soon_args;
 
@@ -80,6 +81,7 @@ aio_handle *aio__loop_call_soon(aio_loop *loop, const aio__loop_call_soon_args *
 typedef struct aio__loop_call_soon_threadsafe_args {
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_soon_threadsafe_args;
 
@@ -91,6 +93,7 @@ typedef struct aio__loop_call_later_args {
     double delay;
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_later_args;
 
@@ -101,6 +104,7 @@ typedef struct aio__loop_call_at_args {
     double when;
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_at_args;
 
@@ -289,13 +293,15 @@ typedef struct aio__loop_start_tls_args {
 aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *args);
 
 /* loop.add_reader(fd, callback, *args) */
-int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args);
+int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release);
 
 /* loop.remove_reader(fd) */
 int aio__loop_remove_reader(aio_loop *loop, int fd);
 
 /* loop.add_writer(fd, callback, *args) */
-int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args);
+int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release);
 
 /* loop.remove_writer(fd) */
 int aio__loop_remove_writer(aio_loop *loop, int fd);
@@ -356,14 +362,16 @@ aio_future *aio__loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory pr
                                          void *protocol_factory_arg, int pipe);
 
 /* loop.add_signal_handler(signum, callback, *args) */
-int aio__loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args);
+int aio__loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args,
+                                 aio_release_func args_release);
 
 /* loop.remove_signal_handler(sig) */
 int aio__loop_remove_signal_handler(aio_loop *loop, int sig);
 
 /* loop.run_in_executor(executor, func, *args) */
 aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
-                                      aio_executor_func func, void *args);
+                                      aio_executor_func func, void *args,
+                                      aio_release_func args_release);
 
 /* loop.set_default_executor(executor) */
 int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor);

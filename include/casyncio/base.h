@@ -115,6 +115,10 @@ typedef void *(*aio_coroutine)(void *arg);
 typedef aio_future *(*aio_task_factory)(aio_loop *loop, aio_coroutine coro,
                                         void *coro_arg, void *arg);
 typedef void *(*aio_executor_func)(void *arg);
+/* Releases a callback's argument the loop will not hand to the callback
+ * (the `args_release` of call_soon() and friends): free(), or a function
+ * of the caller's. */
+typedef void (*aio_release_func)(void *arg);
 
 /* Naming callbacks. asyncio prints a callback by its name: "Exception in
  * callback tick()", `<Handle tick()>`, `<Future pending cb=[tick()]>`. A C

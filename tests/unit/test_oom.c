@@ -312,12 +312,12 @@ static void run_scenario(made *m, outcome *o)
     if (aio_loop_call_later(loop, &(aio_loop_call_later_args){.delay = 0.0,
                                                              .callback = count}) == NULL)
         failed(o, "call_later");
-    if (aio_loop_add_reader(loop, m->fds[0], drain, &m->fds[0]) < 0)
+    if (aio_loop_add_reader(loop, m->fds[0], drain, &m->fds[0], NULL) < 0)
         failed(o, "add_reader");
     if (aio_loop_call_soon_threadsafe(loop, &(aio_loop_call_soon_threadsafe_args){
                                                 .callback = count}) == NULL)
         failed(o, "call_soon_threadsafe");
-    if (aio_loop_add_signal_handler(loop, SIGUSR1, count, NULL) < 0)
+    if (aio_loop_add_signal_handler(loop, SIGUSR1, count, NULL, NULL) < 0)
         failed(o, "add_signal_handler");
     else
         raise(SIGUSR1);
@@ -360,7 +360,7 @@ static void check_usable_and_release(made *m)
     g_calls = 0;
     soon(loop, count, NULL);
     aio_loop_call_later(loop, &(aio_loop_call_later_args){.delay = 0.0, .callback = count});
-    assert_int_equal(aio_loop_add_reader(loop, m->fds[0], drain, &m->fds[0]), 0);
+    assert_int_equal(aio_loop_add_reader(loop, m->fds[0], drain, &m->fds[0], NULL), 0);
     (void)!write(m->fds[1], "y", 1);
     aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = worker,
                                                                           .coro_arg = loop});

@@ -127,9 +127,9 @@ static void test_loop_method_stubs(void **state)
     (void)state;
     aio_loop *loop = new_loop();
     /* A plain method returning a future, and one returning None. */
-    STUB_PTR(aio_loop_run_in_executor(loop, NULL, executor_func, NULL),
+    STUB_PTR(aio_loop_run_in_executor(loop, NULL, executor_func, NULL, NULL),
              "loop.run_in_executor()");
-    STUB_PTR(aio_loop_run_in_executor(loop, FAKE_EXECUTOR, executor_func, &loop),
+    STUB_PTR(aio_loop_run_in_executor(loop, FAKE_EXECUTOR, executor_func, &loop, NULL),
              "loop.run_in_executor()");
     STUB_INT(aio_loop_set_default_executor(loop, FAKE_EXECUTOR), "loop.set_default_executor()");
     finish(loop);
@@ -229,7 +229,7 @@ static void test_null_self_before_stub(void **state)
     expect_null_self("sock_recv", "BaseEventLoop");
     assert_null(aio_loop_getaddrinfo(NULL, NULL));
     expect_null_self("getaddrinfo", "BaseEventLoop");
-    assert_null(aio_loop_run_in_executor(NULL, NULL, executor_func, NULL));
+    assert_null(aio_loop_run_in_executor(NULL, NULL, executor_func, NULL, NULL));
     expect_null_self("run_in_executor", "BaseEventLoop");
     assert_int_equal(aio_loop_set_default_executor(NULL, FAKE_EXECUTOR), -1);
     expect_null_self("set_default_executor", "BaseEventLoop");

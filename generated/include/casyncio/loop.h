@@ -173,11 +173,16 @@ AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
  *
  * Arguments, in aio_loop_call_soon_args; a field left 0 or NULL means its
  * default:
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   callback      aio_callback; required. A callback, called with the *args
+ *                 pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None (NULL). The context the callback
+ *                 runs in; None takes a copy of the current one.
  *
  * Returns aio_handle *, borrowed: the handle, or NULL with the exception set.
  * The new Handle, usable to cancel the callback.
@@ -203,9 +208,10 @@ AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
  * On the 3.6 page: loop.call_soon(callback, *args)
  */
 typedef struct aio_loop_call_soon_args {
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    aio_callback callback;          /* required */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* = None */
 } aio_loop_call_soon_args;
 
 AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_args *args);
@@ -219,11 +225,16 @@ AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_
  *
  * Arguments, in aio_loop_call_soon_threadsafe_args; a field left 0 or NULL
  * means its default:
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   callback      aio_callback; required. A callback, called with the *args
+ *                 pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None (NULL). The context the callback
+ *                 runs in; None takes a copy of the current one.
  *
  * Returns aio_handle *, borrowed: the handle, or NULL with the exception set.
  * The new Handle, usable to cancel the callback.
@@ -250,9 +261,10 @@ AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_
  * On the 3.6 page: loop.call_soon_threadsafe(callback, *args)
  */
 typedef struct aio_loop_call_soon_threadsafe_args {
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    aio_callback callback;          /* required */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* = None */
 } aio_loop_call_soon_threadsafe_args;
 
 AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
@@ -268,13 +280,18 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *
  * Arguments, in aio_loop_call_later_args; a field left 0 or NULL means its
  * default:
- *   delay     double; required (AIO_NONE raises TypeError). Seconds from now;
- *             an int or a float.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   delay         double; required (AIO_NONE raises TypeError). Seconds from
+ *                 now; an int or a float.
+ *   callback      aio_callback; required. A callback, called with the *args
+ *                 pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None (NULL). The context the callback
+ *                 runs in; None takes a copy of the current one.
  *
  * Returns aio_timer_handle *, borrowed: the handle, or NULL with the exception
  * set. The new TimerHandle, usable to cancel the callback.
@@ -306,10 +323,11 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  * On the 3.6 page: loop.call_later(delay, callback, *args)
  */
 typedef struct aio_loop_call_later_args {
-    double delay;           /* required */
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    double delay;                   /* required */
+    aio_callback callback;          /* required */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* = None */
 } aio_loop_call_later_args;
 
 AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_args *args);
@@ -322,13 +340,18 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *
  * Arguments, in aio_loop_call_at_args; a field left 0 or NULL means its
  * default:
- *   when      double; required (AIO_NONE raises TypeError). An absolute time
- *             on the loop's clock (see time()); an int or a float.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   when          double; required (AIO_NONE raises TypeError). An absolute
+ *                 time on the loop's clock (see time()); an int or a float.
+ *   callback      aio_callback; required. A callback, called with the *args
+ *                 pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None (NULL). The context the callback
+ *                 runs in; None takes a copy of the current one.
  *
  * Returns aio_timer_handle *, borrowed: the handle, or NULL with the exception
  * set. The new TimerHandle, usable to cancel the callback.
@@ -358,10 +381,11 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  * On the 3.6 page: loop.call_at(when, callback, *args)
  */
 typedef struct aio_loop_call_at_args {
-    double when;            /* required */
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    double when;                    /* required */
+    aio_callback callback;          /* required */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* = None */
 } aio_loop_call_at_args;
 
 AIO_API aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *args);
@@ -1085,11 +1109,16 @@ AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_
  * is cancelled.
  *
  * Arguments:
- *   fd        int; required (AIO_NONE raises ValueError). The file descriptor
- *             (or socket) to watch.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   fd            int; required (AIO_NONE raises ValueError). The file
+ *                 descriptor (or socket) to watch.
+ *   callback      aio_callback; required. A callback, called with the *args
+ *                 pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -1099,7 +1128,8 @@ AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_
  *   RuntimeError("File descriptor {fd!r} is used by transport {transport!r}")
  *     when a transport that is not closing owns fd.
  */
-AIO_API int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args);
+AIO_API int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                                aio_release_func args_release);
 
 /* loop.remove_reader(fd)
  *
@@ -1130,11 +1160,16 @@ AIO_API int aio_loop_remove_reader(aio_loop *loop, int fd);
  * the first.
  *
  * Arguments:
- *   fd        int; required (AIO_NONE raises ValueError). The file descriptor
- *             (or socket) to watch.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   fd            int; required (AIO_NONE raises ValueError). The file
+ *                 descriptor (or socket) to watch.
+ *   callback      aio_callback; required. A callback, called with the *args
+ *                 pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -1144,7 +1179,8 @@ AIO_API int aio_loop_remove_reader(aio_loop *loop, int fd);
  *   RuntimeError("File descriptor {fd!r} is used by transport {transport!r}")
  *     when a transport that is not closing owns fd.
  */
-AIO_API int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args);
+AIO_API int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                                aio_release_func args_release);
 
 /* loop.remove_writer(fd)
  *
@@ -1478,10 +1514,15 @@ AIO_API aio_future *aio_loop_connect_write_pipe(aio_loop *loop,
  * called from the main thread.
  *
  * Arguments:
- *   signum    int; required. The signal number.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   signum        int; required. The signal number.
+ *   callback      aio_callback; required. A callback, called with the *args
+ *                 pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -1502,7 +1543,7 @@ AIO_API aio_future *aio_loop_connect_write_pipe(aio_loop *loop,
  * Availability: Unix.
  */
 AIO_API int aio_loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback,
-                                        void *args);
+                                        void *args, aio_release_func args_release);
 
 /* loop.remove_signal_handler(sig)
  *
@@ -1537,10 +1578,16 @@ AIO_API int aio_loop_remove_signal_handler(aio_loop *loop, int sig);
  * newer pages call it awaitable: it returns a Future.
  *
  * Arguments:
- *   executor  aio_executor *; required. A concurrent.futures executor; None
- *             for the default one.
- *   func      aio_executor_func; required. The function to run in a worker.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   executor      aio_executor *; required. A concurrent.futures executor;
+ *                 None for the default one.
+ *   func          aio_executor_func; required. The function to run in a
+ *                 worker.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: void *, any object (a C pointer).
@@ -1557,7 +1604,8 @@ AIO_API int aio_loop_remove_signal_handler(aio_loop *loop, int sig);
  *          max_workers itself; ThreadPoolExecutor's own default applies.
  */
 AIO_API aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *executor,
-                                             aio_executor_func func, void *args);
+                                             aio_executor_func func, void *args,
+                                             aio_release_func args_release);
 
 /* loop.set_default_executor(executor)
  *
