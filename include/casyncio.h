@@ -18,5 +18,6 @@
 #include "casyncio/tasks.h"
 #include "casyncio/resolver.h"
 #include "casyncio/policies.h"
+#include "casyncio/embed.h"
 
 #endif /* CASYNCIO_H */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "casyncio/api.h"
+#include "casyncio/embed.h"
 #include "casyncio/log.h"
 #include "exc.h"
 #include "impl.h"
@@ -173,6 +174,7 @@ aio_loop *aio__loop_new(void)
         return NULL;
     aio__object_init(loop, &loop_type);
     loop->self_rfd = loop->self_wfd = -1;
+    loop->embed_fd = -1;
     loop->debug = debug_from_environment();
     loop->slow_callback_duration = 0.1;
     atomic_init(&loop->closed, false);
@@ -293,8 +295,15 @@ static int poll_once(aio_loop *loop, double timeout)
         ev_timer_set(&loop->poll_timer, ceil(timeout * 1e3) * 1e-3, 0.0);
         ev_timer_start(loop->ev, &loop->poll_timer);
     }
+    if (loop->poll_before != NULL)
+        loop->poll_before(loop, timeout < 0.0 ? HUGE_VAL : timeout, loop->poll_hooks_arg);
     ev_run(loop->ev, EVRUN_ONCE);
     ev_timer_stop(loop->ev, &loop->poll_timer);
+    if (loop->poll_after != NULL) {
+        loop->poll_after(loop, timeout < 0.0 ? HUGE_VAL : timeout, loop->poll_hooks_arg);
+        if (aio_err_occurred() != NULL)
+            return -1; /* what the host raised ends the run, as SystemExit would */
+    }
     poll_rest(loop);
     return 0;
 }
@@ -341,7 +350,25 @@ static __attribute__((noinline)) int report_stray_exception(aio_loop *loop)
     return rc;
 }
 
-static int run_once(aio_loop *loop)
+/* The poll's timeout: 0 when callbacks are ready or the loop is stopping,
+ * else until the first timer (at most a day), else -1 (forever). */
+static double poll_timeout(const aio_loop *loop)
+{
+    if (loop->ready_len > 0 || loop->stopping)
+        return 0.0;
+    if (loop->timers_len == 0)
+        return -1.0;
+    /* min(max(0, when - time()), MAXIMUM_SELECT_TIMEOUT), with Python's
+     * max() and min(): a NaN deadline gives 0, as any comparison with NaN
+     * is false. */
+    double timeout = loop->timers[0].when - aio__monotonic();
+    timeout = timeout > 0.0 ? timeout : 0.0;
+    return timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
+}
+
+/* One iteration; the poll waits at most max_wait seconds (< 0: as long as
+ * the iteration rule says). */
+static int run_once(aio_loop *loop, double max_wait)
 {
     if (AIO_UNLIKELY(aio_err_occurred() != NULL) && report_stray_exception(loop) < 0)
         return -1;
@@ -350,17 +377,9 @@ static int run_once(aio_loop *loop)
 
     if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
         aio__loop_take_incoming(loop);
-    double timeout = -1.0;
-    if (loop->ready_len > 0 || loop->stopping) {
-        timeout = 0.0;
-    } else if (loop->timers_len > 0) {
-        /* min(max(0, when - time()), MAXIMUM_SELECT_TIMEOUT), with
-         * Python's max() and min(): a NaN deadline gives 0, as any
-         * comparison with NaN is false. */
-        timeout = loop->timers[0].when - aio__monotonic();
-        timeout = timeout > 0.0 ? timeout : 0.0;
-        timeout = timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
-    }
+    double timeout = poll_timeout(loop);
+    if (AIO_UNLIKELY(max_wait >= 0.0) && (timeout < 0.0 || timeout > max_wait))
+        timeout = max_wait;
     if (poll_once(loop, timeout) < 0)
         return -1;
 
@@ -417,7 +436,8 @@ static int check_running(aio_loop *loop)
     return 0;
 }
 
-int aio__loop_run_forever(aio_loop *loop)
+/* _run_forever_setup() and _run_forever_cleanup(). */
+static int run_setup(aio_loop *loop)
 {
     if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
         return -1;
@@ -425,20 +445,93 @@ int aio__loop_run_forever(aio_loop *loop)
     __atomic_store_n(&loop->thread, pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&loop->running, true, __ATOMIC_RELEASE);
     aio__set_running_loop(loop);
+    return 0;
+}
+
+static void run_cleanup(aio_loop *loop)
+{
+    loop->stopping = false;
+    __atomic_store_n(&loop->running, false, __ATOMIC_RELEASE);
+    aio__set_running_loop(NULL);
+    aio__decref(loop);
+}
+
+int aio__loop_run_forever(aio_loop *loop)
+{
+    if (run_setup(loop) < 0)
+        return -1;
     int rc = 0;
     for (;;) {
-        if (run_once(loop) < 0) {
+        if (run_once(loop, -1.0) < 0) {
             rc = -1;
             break;
         }
         if (loop->stopping)
             break;
     }
-    loop->stopping = false;
-    __atomic_store_n(&loop->running, false, __ATOMIC_RELEASE);
-    aio__set_running_loop(NULL);
-    aio__decref(loop);
+    run_cleanup(loop);
     return rc;
+}
+
+/* --- Embedding (casyncio/embed.h) ---------------------------------------------- */
+
+int aio_loop_backend_fd(aio_loop *loop)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_backend_fd() needs a loop");
+        return -1;
+    }
+    if (aio__loop_check_closed(loop) < 0)
+        return -1;
+    if (loop->embed_fd < 0 && aio__io_embed_start(loop) < 0)
+        return -1;
+    return loop->embed_fd;
+}
+
+double aio_loop_backend_timeout(aio_loop *loop)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_backend_timeout() needs a loop");
+        return -1.0;
+    }
+    if (aio__loop_check_closed(loop) < 0)
+        return -1.0;
+    if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
+        return 0.0;
+    /* Cancelled timers still at the head make it early, never late. */
+    double timeout = poll_timeout(loop);
+    return timeout < 0.0 ? HUGE_VAL : timeout;
+}
+
+int aio_loop_run_once(aio_loop *loop, double timeout)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_run_once() needs a loop");
+        return -1;
+    }
+    if (isnan(timeout) || timeout < 0.0) {
+        aio_err_set(aio_ValueError, "timeout must be non-negative (HUGE_VAL: no limit)");
+        return -1;
+    }
+    if (run_setup(loop) < 0)
+        return -1;
+    int rc = run_once(loop, isinf(timeout) ? -1.0 : timeout);
+    if (rc == 0 && loop->stopping)
+        rc = 1;
+    run_cleanup(loop);
+    return rc;
+}
+
+int aio_loop_set_poll_hooks(aio_loop *loop, aio_poll_hook before, aio_poll_hook after, void *arg)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_set_poll_hooks() needs a loop");
+        return -1;
+    }
+    loop->poll_before = before;
+    loop->poll_after = after;
+    loop->poll_hooks_arg = (before || after) ? arg : NULL;
+    return 0;
 }
 
 static void run_until_complete_done(aio_future *fut, void *arg)
@@ -534,6 +627,7 @@ int aio__loop_close(aio_loop *loop)
     if (loop->self_wfd >= 0)
         close(loop->self_wfd);
     loop->self_rfd = loop->self_wfd = -1;
+    loop->embed_fd = -1;
     loop_release(loop);
     aio__tasks_close(loop);
     aio_err_clear();

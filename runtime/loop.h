@@ -14,6 +14,7 @@
 
 #include <ev.h>
 
+#include "casyncio/embed.h"
 #include "casyncio/exceptions.h"
 #include "casyncio/resolver.h"
 #include "casyncio/tasks.h"
@@ -187,6 +188,14 @@ struct aio_loop {
     bool running;           /* _thread_id is not None */
     pthread_t thread;       /* the thread running it, while running */
 
+    /* For a host program's main loop (embed.h): an epoll descriptor of our
+     * own watching what libev watches, made when first asked for. */
+    int embed_fd;
+    /* What a host program is called with around a blocking poll (embed.h). */
+    aio_poll_hook poll_before;
+    aio_poll_hook poll_after;
+    void *poll_hooks_arg;
+
     /* Debug mode and the exception handler. */
     bool debug;
     double slow_callback_duration;
@@ -296,6 +305,9 @@ AIO_INTERNAL int aio__ev_reserve(void);
 
 /* File descriptors (io.c). */
 AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
+/* Makes loop->embed_fd, watching the self-pipe and every watched fd; from
+ * then on it follows every change. 0, or -1 with OSError. */
+AIO_INTERNAL int aio__io_embed_start(aio_loop *loop);
 AIO_INTERNAL void aio__io_close(aio_loop *loop);
 
 /* DNS (dns.c): stops the lookups in flight (their futures are cancelled)
