@@ -278,9 +278,10 @@ static int poll_once(aio_loop *loop, double timeout)
         loop->self_readable = aio__signals_pending(loop);
         return 0;
     }
-    /* libev may grow its arrays while polling. */
-    if (aio__ev_reserve() < 0)
-        return -1;
+    /* libev may grow its arrays while polling: the reserve, back if it can
+     * be (else the arena of evalloc.c is there). */
+    if (AIO_UNLIKELY(aio__ev_reserve() < 0))
+        aio_err_clear();
     /* This poll sees every byte written so far: a later skipped poll must
      * not take the flag for one more. */
     (void)aio__signals_pending(loop);
