@@ -181,6 +181,8 @@ typedef struct ev_host {
 
 static void host_iterate(ev_host *h)
 {
+    if (h->rc != 0)
+        return; /* stopped: libev may still call a watcher that was pending */
     h->rc = aio_loop_run_once(h->loop, 0);
     if (h->rc != 0) {
         ev_break(h->ev, EVBREAK_ALL);
