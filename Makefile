@@ -5,7 +5,8 @@
 #   make            static and shared library, pkg-config file      (build/)
 #   make demo       the documentation's four examples, in C
 #   make check      everything: generated/ up to date, headers, unit tests
-#                   (plain and under ASan+UBSan), conformance against CPython
+#                   (plain and under ASan+UBSan), conformance against CPython's
+#                   recorded traces (make record-conformance re-records them)
 #   make gen        re-render generated/ from spec/ (needs Python 3.11 + Jinja2)
 #   make bench      benchmarks against CPython's asyncio and uvloop
 #   make install PREFIX=/usr/local
@@ -16,8 +17,11 @@ SAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC
 BUILD     := build
 # The interpreter that renders the spec: one with Jinja2 and tomllib.
 GEN_PYTHON = $(shell sh gen/find-python.sh)
-# The interpreter the conformance tests compare against: the machine's.
+# The interpreter that runs the conformance harness (any Python 3): the C
+# programs are compared with traces recorded from the target CPython, whose
+# version tests/conformance/TARGET names.
 PYTHON    ?= python3
+CONFORMANCE_TARGET ?= $(shell cat tests/conformance/TARGET)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS  += -D_GNU_SOURCE -Iinclude -Igenerated/include -Igenerated/src -Iruntime
@@ -52,7 +56,7 @@ TEST_HEADERS := $(wildcard tests/unit/*.h)
 .SECONDARY:
 
 .PHONY: all deps deps-cross lib gen check check-gen check-headers check-unit check-unit-san \
-        check-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
+        check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
         clean
 
 all: lib
@@ -205,7 +209,13 @@ check-unit-san: $(addprefix $(BUILD)/san-tests/,$(UNIT_TESTS))
 	  sh tests/run-unit.sh $^
 
 check-conformance: $(STATIC_LIB)
-	$(PYTHON) tests/conformance/run.py --cc "$(CC)" --build $(BUILD)/conformance
+	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --cc "$(CC)" \
+	  --build $(BUILD)/conformance $(CONFORMANCE_ARGS)
+
+# Re-records tests/conformance/traces/<target>/ with the target interpreter
+# (refused on any other). Both take CONFORMANCE_ARGS, e.g. '-k NAME -v'.
+record-conformance:
+	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --record $(CONFORMANCE_ARGS)
 
 check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san \
        check-coro check-coro-fallback check-valgrind check-conformance
