@@ -54,11 +54,12 @@ static inline int aio__glue_int(int *out, int value, const aio_exc_type *none_ty
 }
 
 /* An int with a default other than None: 0 is the default, AIO_ZERO is 0,
- * AIO_NONE raises TypeError(none_msg). */
-static inline int aio__glue_int_default(int *out, int value, int dflt, const char *none_msg)
+ * AIO_NONE raises none_type(none_msg). */
+static inline int aio__glue_int_default(int *out, int value, int dflt,
+                                        const aio_exc_type *none_type, const char *none_msg)
 {
     if (value == AIO_NONE) {
-        aio_err_set(aio_TypeError, none_msg);
+        aio_err_set(none_type, none_msg);
         return -1;
     }
     *out = value == 0 ? dflt : value == AIO_ZERO ? 0 : value;
@@ -93,12 +94,12 @@ static inline int aio__glue_int64(int64_t *out, int64_t value, const aio_exc_typ
 }
 
 /* An int64_t with a default other than None: 0 is the default, AIO_ZERO is 0,
- * AIO_NONE raises TypeError(none_msg). */
+ * AIO_NONE raises none_type(none_msg). */
 static inline int aio__glue_int64_default(int64_t *out, int64_t value, int64_t dflt,
-                                          const char *none_msg)
+                                          const aio_exc_type *none_type, const char *none_msg)
 {
     if (value == AIO_NONE) {
-        aio_err_set(aio_TypeError, none_msg);
+        aio_err_set(none_type, none_msg);
         return -1;
     }
     *out = value == 0 ? dflt : value == AIO_ZERO ? 0 : value;
@@ -134,12 +135,12 @@ static inline int aio__glue_double(double *out, double value, const aio_exc_type
 }
 
 /* A double with a default other than None: 0 is the default, AIO_ZERO is 0,
- * AIO_NONE raises TypeError(none_msg). */
+ * AIO_NONE raises none_type(none_msg). */
 static inline int aio__glue_double_default(double *out, double value, double dflt,
-                                           const char *none_msg)
+                                           const aio_exc_type *none_type, const char *none_msg)
 {
     if (value == (double)AIO_NONE) {
-        aio_err_set(aio_TypeError, none_msg);
+        aio_err_set(none_type, none_msg);
         return -1;
     }
     *out = value == 0 ? dflt : value == (double)AIO_ZERO ? 0 : value;
