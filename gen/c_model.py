@@ -134,6 +134,7 @@ class CField:
     none_check: str = "glue"    # "runtime": the glue passes NULL on (spec none_check)
     renamed: str = ""       # why the C name differs from Python's
     param: object = None    # the spec Param (None for a companion)
+    include: str = ""       # the system header defining glue_default
 
     @property
     def decl(self):
@@ -581,8 +582,6 @@ class Builder:
                 self.reserved.setdefault(word, why)
         self.constant_headers = layout.get("constant_headers", {})
         self.errors = []
-        self.includes = set()
-        self.helpers = set()
 
     def error(self, item, reason):
         self.errors.append(f"{item.file}: {item.id}: {reason}")
@@ -654,15 +653,14 @@ class Builder:
                     f.glue = "required"
                     exc = p.none_raises[0] if p.none_raises else "TypeError"
                     f.values = [f"AIO_NONE raises {exc}"]
-                    self.helpers.add(c)
             else:
-                self.helpers.add(c)
                 accepts = p.type in self.accepts_none
                 if d.kind == "none":
                     f.glue, f.is_none = "or_none", True
                     f.values = ["AIO_ZERO: 0"]
                 else:
                     f.glue_default = self.c_value(d, c)
+                    f.include = self.constant_header(d)
                     f.glue = "default_or_none" if accepts else "default"
                     f.is_none = accepts
                     f.values = [] if d.kind in ("int", "float") and d.value == 0 else \
@@ -693,11 +691,16 @@ class Builder:
                               doc=sentence(comp["doc"], capital=True), companion=True))
         return out
 
-    def c_value(self, d, ctype):
+    def constant_header(self, d):
+        """The system header that defines a constant default, or ""."""
         if d.kind == "constant":
             for prefix, header in sorted(self.constant_headers.items()):
                 if d.value.startswith(prefix) and header:
-                    self.includes.add(header)
+                    return header
+        return ""
+
+    def c_value(self, d, ctype):
+        if d.kind == "constant":
             return d.value
         if d.kind == "bool":
             return "1" if d.value else "0"
@@ -862,7 +865,12 @@ def build(spec, layout):
         h.files = ["owners.toml", "types.toml"] + [f for f in spec.item_files if f in used]
     items = [i for h in headers.values() for o in h.owners for i in o.items]
     funcs = [f for i in items for f in i.funcs]
-    helpers = [(c, SCALAR_HELPERS[c]) for c in SCALAR_HELPERS if c in b.helpers]
+    # What the glue of the functions that check their arguments uses.
+    checked = [fld for f in funcs if f.checks_arguments for fld in (f.fields or f.params)]
+    used = {fld.impl_ctype for fld in checked
+            if fld.glue in ("required", "default", "or_none", "default_or_none")}
+    helpers = [(c, SCALAR_HELPERS[c]) for c in SCALAR_HELPERS if c in used]
+    includes = {fld.include for fld in checked if fld.include}
     return CApi(spec=spec, owners=owners, headers=list(headers.values()), items=items,
-                funcs=funcs, scalar_helpers=helpers, includes=sorted(b.includes),
+                funcs=funcs, scalar_helpers=helpers, includes=sorted(includes),
                 state_checks=layout.get("state_checks", {}))

@@ -14,13 +14,6 @@
  * runtime does not implement yet checks nothing: its stub raises
  * NotImplementedError.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L     /* for the constants of the defaults */
-#endif
-
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include "casyncio/api.h"
 #include "casyncio/exceptions.h"
 
