@@ -99,6 +99,14 @@ def load_recorded():
     return head, body
 
 
+def load_untested():
+    """The items the generated table has no cases for, and why."""
+    spec = importlib.util.spec_from_file_location("args_table", SCRIPT)
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    return table.UNTESTED
+
+
 def load_differences():
     with open(DIFFERENCES, "rb") as f:
         data = tomllib.load(f)
@@ -160,9 +168,13 @@ def compare(program):
         if case not in want:
             failures.append(f"{case}: an entry of differences.toml names no case")
     n_stub = sum(stubs.values())
+    untested = load_untested()
     print(f"args: {len(got)} cases: {len(got) - n_stub - len(known) - len(failures)} "
           f"as CPython 3.11.7, {n_stub} NotImplementedError (not implemented yet), "
           f"{len(known)} known differences, {len(failures)} failures")
+    if untested:
+        print(f"  no cases ({len(untested)} items): " +
+              "; ".join(f"{name}: {why}" for name, why in untested))
     if stubs:
         print(f"  not implemented yet ({len(stubs)} functions): " +
               ", ".join(f"{k} ({v})" for k, v in stubs.items()))
