@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from spec_model import SpecError
 
 RULE_RE = re.compile(r"^/\*\s*([-=]{3,})\s*(.*?)\s*[-=]*\s*(\*/)?\s*$")
-API_NAME_RE = re.compile(r"\bAIO_API\b[^;{]*?\b(aio_\w+)\s*(?:\(|\[)")
+API_NAME_RE = re.compile(r"\bAIO_API\b[^;{]*?\b(aio_\w+)\s*(?:\(|\[|;|=)")
 
 
 @dataclass
