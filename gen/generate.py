@@ -147,7 +147,8 @@ def render(spec, layout, include_dir=INCLUDE):
     state_names = {}
     for case in table.cases:
         key = ",".join(case.states)
-        state_names.setdefault(key, "states_" + "_".join(s or "any" for s in case.states))
+        state_names.setdefault(key, "states_" + "_".join(re.sub(r"\W", "_", s) or "any"
+                                                         for s in case.states))
     table_states = [(name, key.split(",")) for key, name in state_names.items()]
     out["tests/args_table.c"] = r("args_table.c.j2", banner=everything, table=table,
                                   table_states=table_states, state_names=state_names)

@@ -21,7 +21,7 @@ static const char *const states_open_closed_debug[] = {"open", "closed", "debug"
 
 static const char *const states_open[] = {"open", NULL};
 
-static const char *const states_pending_done_cancelled[] = {"pending", "done", "cancelled", NULL};
+static const char *const states_pending_done_cancelled_closed_pending_closed_done[] = {"pending", "done", "cancelled", "closed-pending", "closed-done", NULL};
 
 /* asyncio.set_event_loop(valid) */
 static void case_1(args_fixture *fx)
@@ -2918,22 +2918,28 @@ const args_case args_cases[] = {
     {"loop.subprocess_shell(stderr=None)", "loop", states_open, case_344},
     {"loop.subprocess_shell(stderr=0)", "loop", states_open, case_345},
     {"loop.subprocess_shell(stderr=-4)", "loop", states_open, case_346},
-    {"asyncio.Future.set_result(valid)", "future", states_pending_done_cancelled, case_347},
-    {"asyncio.Future.set_exception(valid)", "future", states_pending_done_cancelled, case_348},
-    {"asyncio.Future.set_exception(exception=None)", "future", states_pending_done_cancelled,
-     case_349},
-    {"asyncio.Future.add_done_callback(valid)", "future", states_pending_done_cancelled, case_350},
-    {"asyncio.Future.add_done_callback(callback=None)", "future", states_pending_done_cancelled,
-     case_351},
-    {"asyncio.Future.add_done_callback(context=None)", "future", states_pending_done_cancelled,
-     case_352},
-    {"asyncio.Future.remove_done_callback(valid)", "future", states_pending_done_cancelled,
-     case_353},
-    {"asyncio.Future.remove_done_callback(callback=None)", "future", states_pending_done_cancelled,
-     case_354},
-    {"asyncio.Future.cancel(valid)", "future", states_pending_done_cancelled, case_355},
-    {"asyncio.Future.cancel(msg=None)", "future", states_pending_done_cancelled, case_356},
-    {"asyncio.Future.cancel(msg='')", "future", states_pending_done_cancelled, case_357},
+    {"asyncio.Future.set_result(valid)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_347},
+    {"asyncio.Future.set_exception(valid)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_348},
+    {"asyncio.Future.set_exception(exception=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_349},
+    {"asyncio.Future.add_done_callback(valid)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_350},
+    {"asyncio.Future.add_done_callback(callback=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_351},
+    {"asyncio.Future.add_done_callback(context=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_352},
+    {"asyncio.Future.remove_done_callback(valid)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_353},
+    {"asyncio.Future.remove_done_callback(callback=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_354},
+    {"asyncio.Future.cancel(valid)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_355},
+    {"asyncio.Future.cancel(msg=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_356},
+    {"asyncio.Future.cancel(msg='')", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_357},
     {"transport.get_extra_info(valid)", "transport", states_any, case_358},
     {"transport.get_extra_info(name=None)", "transport", states_any, case_359},
     {"transport.get_extra_info(name='')", "transport", states_any, case_360},

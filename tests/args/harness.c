@@ -219,14 +219,19 @@ static void setup(args_fixture *fx, const char *owner, const char *state)
         exit(2);
     }
     if (strcmp(owner, "future") == 0) {
+        /* closed-pending, closed-done: a future whose loop is closed. */
+        bool closed = strncmp(state, "closed-", 7) == 0;
+        const char *fut_state = closed ? state + 7 : state;
         if ((fx->fut = aio_loop_create_future(fx->loop)) == NULL)
             exit(2);
-        if (strcmp(state, "done") == 0)
+        if (strcmp(fut_state, "done") == 0)
             aio_future_set_result(fx->fut, NULL);
-        else if (strcmp(state, "cancelled") == 0)
+        else if (strcmp(fut_state, "cancelled") == 0)
             aio_future_cancel(fx->fut, NULL);
-        else if (strcmp(state, "pending") != 0)
+        else if (strcmp(fut_state, "pending") != 0)
             goto unknown;
+        if (closed)
+            aio_loop_close(fx->loop);
     } else if (strcmp(owner, "loop") == 0) {
         if (strcmp(state, "closed") == 0)
             aio_loop_close(fx->loop);

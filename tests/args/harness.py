@@ -52,13 +52,18 @@ class Fixture:
         self.fut = None
         self._coros = []
         if owner == "future":
+            # closed-pending, closed-done: a future whose loop is closed.
+            closed = state.startswith("closed-")
+            fut_state = state[len("closed-"):] if closed else state
             self.fut = self.loop.create_future()
-            if state == "done":
+            if fut_state == "done":
                 self.fut.set_result(None)
-            elif state == "cancelled":
+            elif fut_state == "cancelled":
                 self.fut.cancel()
-            elif state != "pending":
+            elif fut_state != "pending":
                 raise SystemExit(f"args_table: no state {state!r} for a {owner}")
+            if closed:
+                self.loop.close()
         elif owner == "loop":
             if state == "closed":
                 self.loop.close()
