@@ -8,6 +8,7 @@
 #                   (plain and under ASan+UBSan), conformance against CPython's
 #                   recorded traces (make record-conformance re-records them)
 #   make gen        re-render generated/ from spec/ (needs Python 3.11 + Jinja2)
+#   make record-args  record CPython 3.11.7's answers for the argument table test
 #   make bench      benchmarks against CPython's asyncio and uvloop
 #   make install PREFIX=/usr/local
 
@@ -57,6 +58,7 @@ TEST_HEADERS := $(wildcard tests/unit/*.h)
 
 .PHONY: all deps deps-cross lib gen check check-gen check-headers check-unit check-unit-san \
         check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
+        check-args record-args \
         clean
 
 all: lib
@@ -217,8 +219,25 @@ check-conformance: $(STATIC_LIB)
 record-conformance:
 	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --record $(CONFORMANCE_ARGS)
 
+# The argument table test (tests/args/): every public function, parameter by
+# parameter, against the lines CPython 3.11.7 printed for the same calls.
+ARGS_TABLE := $(BUILD)/args/args_table
+
+$(ARGS_TABLE): generated/tests/args_table.c tests/args/harness.c tests/args/harness.h $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) -Wno-missing-prototypes $(CFLAGS) \
+	  generated/tests/args_table.c tests/args/harness.c $(STATIC_LIB) -o $@ $(LDLIBS)
+
+check-args: $(ARGS_TABLE)
+	$(PYTHON) tests/args/run.py --c $(ARGS_TABLE)
+
+# Records CPython's lines again (after the cases change); refuses any
+# interpreter but CPython 3.11.7.
+record-args:
+	$(PYTHON) tests/args/run.py --record
+
 check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san \
-       check-coro check-coro-fallback check-valgrind check-conformance
+       check-coro check-coro-fallback check-valgrind check-conformance check-args
 	@echo "make check: all passed"
 
 # --- Examples and benchmarks ------------------------------------------------

@@ -17,6 +17,12 @@
 
 #include "casyncio/base.h"
 
+/* The state checks some functions make before they look at their arguments,
+ * as asyncio does (spec state_check); each returns 0, or -1 with the
+ * exception set. */
+/* RuntimeError('Event loop is closed') when the loop is closed. */
+int aio__loop_check_closed(aio_loop *loop);
+
 /* ------------------------------------------------------------------------
  * Module functions
  */
@@ -123,6 +129,8 @@ typedef struct aio__loop_create_task_args {
     const char *name;
 } aio__loop_create_task_args;
 
+/* coro may be NULL: the runtime raises TypeError("a coroutine was expected,
+ * got None") after its state checks. */
 aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args *args);
 
 /* loop.set_task_factory(factory) */
@@ -446,6 +454,8 @@ void *aio__future_result(aio_future *fut);
 int aio__future_set_result(aio_future *fut, void *result);
 
 /* asyncio.Future.set_exception(exception) */
+/* exception may be NULL: the runtime raises TypeError("invalid exception
+ * object") after its state checks. */
 int aio__future_set_exception(aio_future *fut, aio_exc *exception);
 
 /* asyncio.Future.done() */

@@ -239,13 +239,15 @@ typedef void (*aio_exception_handler)(aio_loop *loop,
                                       const aio_exception_context *context,
                                       void *arg);
 
-/* Subprocess keyword arguments handed to the process spawner. */
+/* Subprocess keyword arguments handed to the process spawner. A field left
+ * 0 or NULL is Popen's default. */
 typedef struct aio_popen_options {
-    const char *cwd;
-    const char *const *env;        /* NULL-terminated "NAME=value" list, or NULL */
-    const char *executable;
-    bool start_new_session;
-    const int *pass_fds;
+    const char *cwd;               /* NULL: None (default), the current directory */
+    const char *const *env;        /* NULL: None (default), this environment; else a
+                                      NULL-terminated "NAME=value" list */
+    const char *executable;        /* NULL: None (default), args[0] */
+    bool start_new_session;        /* false (default): False */
+    const int *pass_fds;           /* pass_fds_len of them; NULL: () (default) */
     size_t pass_fds_len;
 } aio_popen_options;
 

@@ -21,9 +21,11 @@ typedef struct aio_resolver_options {
     /* The name servers, "host[:port]" separated by commas, IPv6 in brackets:
      * "127.0.0.1:5353,[::1]:53". NULL: those of /etc/resolv.conf. */
     const char *servers;
-    /* Seconds to wait for each try of each server; 0: the system's (or 2). */
+    /* Seconds to wait for each try of each server; 0: the system's (or 2).
+     * A timeout of 0 cannot be asked for. */
     double timeout;
-    /* How many tries per server; 0: the system's (or 3). */
+    /* How many tries per server; 0: the system's (or 3). 0 tries cannot be
+     * asked for. */
     int tries;
     /* Where names are looked up, in order: 'f' the hosts file, 'b' DNS.
      * NULL: "fb", as the system does for hosts: files dns. */

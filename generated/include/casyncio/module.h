@@ -65,7 +65,8 @@ AIO_API aio_loop *aio_get_event_loop(void);
  * one implicitly in this thread.
  *
  * Arguments:
- *   loop  aio_loop *; required. The loop to make current; None clears it.
+ *   loop  aio_loop *; required (NULL: None). The loop to make current; None
+ *         clears it.
  *
  * Returns int: 0 on success, -1 with the exception set.
  */
@@ -104,8 +105,8 @@ AIO_API aio_event_loop_policy *aio_get_event_loop_policy(void);
  * its own; the one it replaces loses that reference.
  *
  * Arguments:
- *   policy  aio_event_loop_policy *; required. The policy to install; None
- *           restores the default.
+ *   policy  aio_event_loop_policy *; required (NULL: None). The policy to
+ *           install; None restores the default.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *

@@ -71,6 +71,8 @@ struct aio_event_loop_policy {
 
     /* AbstractEventLoopPolicy.get_child_watcher()
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Return the child process watcher used for subprocesses.
      *
      * Returns void *: a child watcher. The watcher.
@@ -86,6 +88,8 @@ struct aio_event_loop_policy {
     void *(*get_child_watcher)(aio_event_loop_policy *self);
 
     /* AbstractEventLoopPolicy.set_child_watcher(watcher)
+     *
+     * Not called yet: the runtime does not call this method.
      *
      * Make watcher the child process watcher used for subprocesses.
      *
