@@ -235,6 +235,8 @@ struct aio_exception_context {
     size_t extra_len;
 };
 
+/* An exception handler: handler(loop, context). The context is NULL only
+ * when a caller passed None to loop.call_exception_handler(). */
 typedef void (*aio_exception_handler)(aio_loop *loop,
                                       const aio_exception_context *context,
                                       void *arg);

@@ -609,6 +609,34 @@ static void test_handler_system_exit_in_future_dealloc(void **state)
     finish(loop);
 }
 
+/* call_exception_handler(None): the default handler's AttributeError is
+ * logged as CPython logs it; a custom handler is handed NULL. */
+static bool g_got_null_context;
+
+void null_context_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    g_got_null_context = context == NULL;
+}
+
+static void test_call_exception_handler_none(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    log_record_start(&g_log);
+    assert_int_equal(aio_loop_call_exception_handler(loop, NULL), 0);
+    log_record_stop();
+    check_no_exception();
+    assert_int_equal(g_log.count, 1);
+    assert_string_equal(g_log.message, "Exception in default exception handler");
+    assert_string_equal(g_log.exc, "AttributeError(\"'NoneType' object has no attribute 'get'\")");
+    assert_int_equal(aio_loop_set_exception_handler(loop, null_context_handler, NULL), 0);
+    assert_int_equal(aio_loop_call_exception_handler(loop, NULL), 0);
+    assert_true(g_got_null_context);
+    finish(loop);
+}
+
 /* An exception the caller left set outside any callback is not blamed on
  * the next callback: it is reported as what it is, and the callback runs
  * with no exception set. */
@@ -673,6 +701,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_handler_keeps_future),
     cmocka_unit_test(test_handler_system_exit_in_future_dealloc),
     cmocka_unit_test(test_stray_exception_not_blamed_on_next_callback),
+    cmocka_unit_test(test_call_exception_handler_none),
 };
 
 AIO_TEST_MAIN(tests)

@@ -1773,7 +1773,9 @@ AIO_API int aio_loop_default_exception_handler(aio_loop *loop,
  *
  * Arguments:
  *   context  const aio_exception_context *; required (NULL: None). The error's
- *            details: 'message' and optional keys.
+ *            details: 'message' and optional keys. None (NULL) is handed to a
+ *            custom handler as it is; the default handler's AttributeError on
+ *            it is logged ('Exception in default exception handler').
  *
  * Returns int: 0 on success, -1 with the exception set.
  */
