@@ -373,9 +373,13 @@ clean:
 	rm -rf $(BUILD)
 
 # --- Build commands and header dependencies (see "Dependencies") -----------
+# (not for goals that build nothing: `sudo make uninstall` leaves build/ be)
+NO_BUILD_GOALS := clean uninstall deps deps-cross
+ifneq ($(MAKECMDGOALS),$(filter $(NO_BUILD_GOALS),$(MAKECMDGOALS)))
 shquote = '$(subst ','\'',$(1))'
 $(foreach set,$(FLAG_SETS),$(shell mkdir -p $(BUILD)/flags && \
   { echo $(call shquote,$(CMD_$(set))) | cmp -s - $(BUILD)/flags/$(set) || \
     echo $(call shquote,$(CMD_$(set))) > $(BUILD)/flags/$(set); }))
+endif
 -include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJ) $(TOBJ) $(SAN_OBJ) $(UCTX_OBJ)) \
                     $(addsuffix /*.d,$(addprefix $(BUILD)/,tests san-tests uctx-tests examples)))

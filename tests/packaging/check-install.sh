@@ -9,15 +9,17 @@
 #
 # Two installs: with DESTDIR (PREFIX=/usr/local, the stage a package
 # builder makes), and a plain one to a prefix under BUILD with a multiarch
-# LIBDIR (lib/<triplet>), deeper than lib/, so that the CMake package's
-# relative paths are tried at another depth.
+# LIBDIR (lib/x86_64-linux-gnu here), deeper than lib/, so that the CMake
+# package's relative paths are tried at another depth.
 set -eu
 build=$1
 cc=$2
 make=$3
 version=$4
-root=$(pwd)
-out=$root/$build/packaging
+case $build in
+    /*) out=$build/packaging ;;
+    *) out=$(pwd)/$build/packaging ;;
+esac
 major=${version%%.*}
 soname=libcasyncio.so.$major
 warn="-std=c11 -Wall -Wextra -Werror"
@@ -167,16 +169,19 @@ $make --no-print-directory -s uninstall DESTDIR="$stage" PREFIX=/usr/local > "$o
     { cat "$out/uninstall.log"; fail "make uninstall"; }
 check_uninstalled "$stage" /usr/local/lib /usr/local/include
 
-# 2. A prefix of its own, LIBDIR lib/<triplet>.
+# 2. A prefix of its own, LIBDIR lib/<multiarch> (which CMake searches as
+# lib/<arch>) where the compiler names one, else lib64.
 prefix=$out/prefix
-triplet=$($cc -dumpmachine)
-plib=$prefix/lib/$triplet
+multiarch=$($cc -print-multiarch 2>/dev/null || true)
+libsub=lib64
+[ -n "$multiarch" ] && libsub=lib/$multiarch
+plib=$prefix/$libsub
 step "make install PREFIX=$prefix LIBDIR=$plib"
 $make --no-print-directory -s install PREFIX="$prefix" LIBDIR="$plib" > "$out/install.log" ||
     { cat "$out/install.log"; fail "make install"; }
-check_installed "$prefix" "/lib/$triplet" /include
-grep -q "^libdir=\${prefix}/lib/$triplet\$" "$plib/pkgconfig/casyncio.pc" ||
-    fail "casyncio.pc: libdir is not \${prefix}/lib/$triplet"
+check_installed "$prefix" "/$libsub" /include
+grep -q "^libdir=\${prefix}/$libsub\$" "$plib/pkgconfig/casyncio.pc" ||
+    fail "casyncio.pc: libdir is not \${prefix}/$libsub"
 export PKG_CONFIG_PATH="$plib/pkgconfig"
 pkg_config_consumer prefix "$plib"
 unset PKG_CONFIG_PATH
@@ -184,5 +189,5 @@ cmake_consumer prefix static "$prefix" "$plib"
 step "make uninstall PREFIX=$prefix LIBDIR=$plib"
 $make --no-print-directory -s uninstall PREFIX="$prefix" LIBDIR="$plib" > "$out/uninstall.log" ||
     { cat "$out/uninstall.log"; fail "make uninstall"; }
-check_uninstalled "$prefix" "/lib/$triplet" /include
+check_uninstalled "$prefix" "/$libsub" /include
 echo "check-install: passed"
