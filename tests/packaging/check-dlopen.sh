@@ -7,6 +7,9 @@
 # glibc's tunables leaving no static TLS to spare.
 #
 #   tests/packaging/check-dlopen.sh BUILD CC
+#
+# $cc, $warn, $inc: word lists, split on purpose.
+# shellcheck disable=SC2086
 set -eu
 build=$1
 cc=$2
