@@ -856,6 +856,9 @@ static void test_contextvars_out_of_order(void **state)
     aio_decref(tb);
     aio_decref(tc);
     aio_decref(snapshot);
+    aio_decref(a);
+    aio_decref(b);
+    aio_decref(c);
 
     enum { N = 600 };
     aio_contextvar *vars[N];
