@@ -71,6 +71,20 @@ static inline int sandbox__replace(const char *target, const char *name, const c
     return 0;
 }
 
+/* Whether a mount of this namespace has peers (or /proc cannot tell). */
+static inline bool sandbox__any_shared_mount(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (f == NULL)
+        return true;
+    char line[4096];
+    bool shared = false;
+    while (!shared && fgets(line, sizeof line, f) != NULL)
+        shared = strstr(line, " shared:") != NULL;
+    fclose(f);
+    return shared;
+}
+
 /* Enters the sandbox: 0, or -1 with the reason in `why`. */
 static inline int sandbox_enter(const sandbox_config *c, char *why, size_t size)
 {
@@ -96,9 +110,15 @@ static inline int sandbox_enter(const sandbox_config *c, char *why, size_t size)
         snprintf(why, size, "unshare(): %s", strerror(errno));
         return -1;
     }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", "/tmp", "tmpfs", 0, "size=64m") != 0) {
-        snprintf(why, size, "private mounts: %s", strerror(errno));
+    /* Nothing mounted here may show outside. In a chroot "/" is no mount
+     * point and cannot be made private: then no mount may propagate. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 &&
+        (errno != EINVAL || sandbox__any_shared_mount())) {
+        snprintf(why, size, "cannot make the mounts private: %s", strerror(errno));
+        return -1;
+    }
+    if (mount("tmpfs", "/tmp", "tmpfs", 0, "size=64m") != 0) {
+        snprintf(why, size, "cannot mount a tmpfs on /tmp: %s", strerror(errno));
         return -1;
     }
     if (sandbox__replace("/etc/hosts", "hosts", c->hosts, c->hosts_len, why, size) < 0 ||

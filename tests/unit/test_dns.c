@@ -667,9 +667,9 @@ static void test_filters(void **state)
     assert_like_system(loop, "localhost", "80", .family = AF_UNIX);
     assert_like_system(loop, "127.0.0.1", "80", .family = 12345);
     want[0] = '\0';
-    expect(want, sizeof want, "127.0.0.1", 80, "sdr", NULL);
-    assert_resolves_to(loop, expect(want, sizeof want, "127.0.0.1", 80, "sdr", NULL), "localhost",
-                       "80", .family = AF_INET);
+    expect(want, sizeof want, "127.0.0.1", 80, "sdr", NULL); /* from 127.0.0.1 */
+    expect(want, sizeof want, "127.0.0.1", 80, "sdr", NULL); /* from ::1 */
+    assert_resolves_to(loop, want, "localhost", "80", .family = AF_INET);
     want[0] = '\0';
     assert_resolves_to(loop, expect(want, sizeof want, "::1", 80, "sdr", NULL), "localhost", "80",
                        .family = AF_INET6);
@@ -726,6 +726,9 @@ static void test_getnameinfo_local(void **state)
     assert_nameinfo_fails(loop, "localhost", 80, 0, EAI_NONAME);
     assert_nameinfo_fails(loop, "localhost", 80, NI_NUMERICHOST, EAI_NONAME);
     assert_nameinfo_fails(loop, "", 80, NI_NUMERICHOST, EAI_NONAME);
+    /* flags the system does not know */
+    assert_nameinfo_like_system(loop, "127.0.0.1", 80, 0x1000);
+    assert_nameinfo_fails(loop, "127.0.0.1", 80, 0x1000, EAI_BADFLAGS);
     /* no sockaddr */
     assert_null(aio_loop_getnameinfo(loop, &(aio_loop_getnameinfo_args){.sockaddr = NULL}));
     assert_raised(aio_TypeError, "getnameinfo() argument 1 must be a tuple");
@@ -1478,10 +1481,10 @@ static void test_hosts_debian_layout(void **state)
     assert_resolves_to(loop, want, "localhost", "80", .family = AF_INET6, .type = SOCK_STREAM,
                        .flags = AI_V4MAPPED);
     if (ipv6_loopback_usable()) {
-        expect(want, sizeof want, "::ffff:127.0.0.1", 80, "s", NULL);
-        assert_resolves_to(loop, expect(want, sizeof want, "::ffff:127.0.0.1", 80, "s", NULL),
-                           "localhost", "80", .family = AF_INET6, .type = SOCK_STREAM,
-                           .flags = AI_V4MAPPED | AI_ALL);
+        expect(want, sizeof want, "::ffff:127.0.0.1", 80, "s", NULL); /* 127.0.0.1 */
+        expect(want, sizeof want, "::ffff:127.0.0.1", 80, "s", NULL); /* ::1 as IPv4 */
+        assert_resolves_to(loop, want, "localhost", "80", .family = AF_INET6,
+                           .type = SOCK_STREAM, .flags = AI_V4MAPPED | AI_ALL);
     }
     /* the host's own name: IPv4 only */
     want[0] = '\0';
@@ -1511,6 +1514,19 @@ static void test_hosts_debian_layout(void **state)
     assert_nameinfo(loop, "127.0.0.2", 80, 0, "127.0.0.2", "http");
     assert_nameinfo_fails(loop, "127.0.0.2", 80, NI_NAMEREQD, EAI_NONAME);
     assert_nameinfo_fails(loop, "::ffff:127.0.0.1", 80, NI_NAMEREQD, EAI_NONAME);
+    finish(loop);
+
+    /* the option's path is copied */
+    char path[128];
+    snprintf(path, sizeof path, "%s", write_hosts(DEBIAN_HOSTS));
+    loop = new_loop();
+    assert_int_equal(aio_loop_set_resolver_options(
+                         loop, &(aio_resolver_options){.hosts_file = path, .lookups = "f"}),
+                     0);
+    memset(path, 'x', sizeof path - 1);
+    want[0] = '\0';
+    assert_resolves_to(loop, expect(want, sizeof want, "127.0.1.1", 80, "s", NULL), "debian",
+                       "80", .type = SOCK_STREAM);
     finish(loop);
 }
 
