@@ -503,6 +503,7 @@ static aio__resolver *resolver_get(aio_loop *loop)
 typedef struct lookup {
     aio_future fut;
     aio__resolver *res;         /* while c-ares has the lookup, else NULL */
+    bool cancelled_in_dns;      /* counted in res->cancelled */
     size_t stage;               /* the next source, in the loop's lookups */
     int status;                 /* the last DNS answer that passed it on, or 0 */
     char *host;                 /* by name: the name, port and hints */
@@ -534,6 +535,7 @@ static int lookup_cancel(aio_future *fut, const char *msg)
     if (rc > 0 && l->res != NULL) {
         aio__resolver *res = l->res;
         res->cancelled++;
+        l->cancelled_in_dns = true;
         resolver_rearm(res); /* cancels them all when nothing else is waited for */
     }
     return rc;
@@ -580,8 +582,9 @@ static bool dns_end(lookup *l)
 {
     aio__resolver *res = l->res;
     res->active--;
-    if (l->fut.state != AIO__FUTURE_PENDING)
+    if (l->cancelled_in_dns)
         res->cancelled--;
+    l->cancelled_in_dns = false;
     l->res = NULL;
     return l->fut.state == AIO__FUTURE_PENDING;
 }
