@@ -36,15 +36,15 @@ typedef struct aio_resolver_options {
      * does not know the name (or address) hands it to the next; DNS is
      * never asked about "localhost" (c-ares's rule, RFC 6761). */
     const char *lookups;
+    /* Ignore the search domains of /etc/resolv.conf: names are asked as
+     * given. */
+    bool no_search;
     /* The hosts file, read by glibc's rules on every lookup (as glibc reads
      * it): names match case-insensitively, every matching line counts
      * (with "multi on" in /etc/host.conf), an IPv4 lookup also takes the
      * ::1 line as 127.0.0.1. A file that is missing or unreadable knows no
      * name. NULL: /etc/hosts. */
     const char *hosts_file;
-    /* Ignore the search domains of /etc/resolv.conf: names are asked as
-     * given. */
-    bool no_search;
 } aio_resolver_options;
 
 /* Sets the resolver options of `loop` (NULL: back to the system's); the
