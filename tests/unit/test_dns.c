@@ -2191,11 +2191,12 @@ static int differential_child(size_t index)
     sandbox_config config = {huge != NULL ? huge : sc->hosts, len, sc->gai_conf, sc->hostname,
                              sc->netns};
     char why[256];
-    if (sandbox_enter(&config, why, sizeof why) < 0) {
+    int entered = sandbox_enter(&config, why, sizeof why);
+    free(huge);
+    if (entered < 0) {
         printf("%s\n", why);
         return 77;
     }
-    free(huge);
     setenv("RESOLV_MULTI", sc->multi_off ? "off" : "on", 1);
     aio_loop *loop = aio_new_event_loop();
     if (loop == NULL ||
