@@ -6,8 +6,10 @@
  * tmpfs over /tmp, private too, so nothing is left behind), nsswitch.conf
  * saying "hosts: files" (no DNS query ever leaves), nscd's socket hidden;
  * optionally a network namespace with only lo (up), and a UTS namespace
- * with another host name. It needs root and Linux namespaces; without them
- * sandbox_enter() says why and the caller skips.
+ * with another host name. With a resolv.conf (and a network namespace, so
+ * that its name server can only be one the test runs on loopback), DNS is
+ * asked too: "hosts: files dns". It needs root and Linux namespaces;
+ * without them sandbox_enter() says why and the caller skips.
  *
  * Meant for a child process: the sandbox cannot be left.
  */
@@ -33,6 +35,7 @@ typedef struct sandbox_config {
     const char *gai_conf; /* the text of /etc/gai.conf; NULL: empty */
     const char *hostname; /* NULL: the machine's */
     bool netns;           /* a network namespace of lo alone */
+    const char *resolv_conf; /* the text of /etc/resolv.conf; NULL: no DNS */
 } sandbox_config;
 
 static inline int sandbox__write(const char *path, const char *text, size_t len, char *why,
@@ -93,8 +96,12 @@ static inline int sandbox_enter(const sandbox_config *c, char *why, size_t size)
         snprintf(why, size, "needs root (for mount namespaces)");
         return -1;
     }
-    const char *needed[] = {"/etc/hosts", "/etc/nsswitch.conf"};
-    for (size_t i = 0; i < 2; i++) {
+    if (c->resolv_conf != NULL && !c->netns) {
+        snprintf(why, size, "DNS only in a network namespace");
+        return -1;
+    }
+    const char *needed[] = {"/etc/hosts", "/etc/nsswitch.conf", "/etc/resolv.conf"};
+    for (size_t i = 0; i < (c->resolv_conf != NULL ? 3 : 2); i++) {
         if (stat(needed[i], &st) != 0 || !S_ISREG(st.st_mode)) {
             snprintf(why, size, "no %s to bind over", needed[i]);
             return -1;
@@ -121,9 +128,13 @@ static inline int sandbox_enter(const sandbox_config *c, char *why, size_t size)
         snprintf(why, size, "cannot mount a tmpfs on /tmp: %s", strerror(errno));
         return -1;
     }
+    const char *nsswitch = c->resolv_conf != NULL ? "hosts: files dns\n" : "hosts: files\n";
     if (sandbox__replace("/etc/hosts", "hosts", c->hosts, c->hosts_len, why, size) < 0 ||
-        sandbox__replace("/etc/nsswitch.conf", "nsswitch.conf", "hosts: files\n", 13, why, size) <
-            0)
+        sandbox__replace("/etc/nsswitch.conf", "nsswitch.conf", nsswitch, strlen(nsswitch), why,
+                         size) < 0 ||
+        (c->resolv_conf != NULL &&
+         sandbox__replace("/etc/resolv.conf", "resolv.conf", c->resolv_conf,
+                          strlen(c->resolv_conf), why, size) < 0))
         return -1;
     if (have_gai_conf) {
         const char *text = c->gai_conf != NULL ? c->gai_conf : "";
