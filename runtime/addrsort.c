@@ -705,8 +705,8 @@ static int common_bits(uint32_t a, uint32_t b)
 
 /* Rule 9 for an IPv4 destination: the bits it shares with its source when
  * both are in the source's network, else 0. With no prefix length known,
- * glibc shifts by 32, which x86-64 and aarch64 take as no shift: the whole
- * address is the network then. */
+ * glibc shifts its mask by 32, which its x86-64 build takes as no shift
+ * (checked against it): the network is the whole address then. */
 static int ipv4_prefix_bits(const sort_item *a)
 {
     uint32_t dst = ntohl(((const struct sockaddr_in *)a->dest->ai_addr)->sin_addr.s_addr);
