@@ -5,19 +5,29 @@
 #   make            static and shared library, pkg-config file      (build/)
 #   make demo       the documentation's four examples, in C
 #   make check      everything: generated/ up to date, headers, unit tests
-#                   (plain and under ASan+UBSan), conformance against CPython
+#                   (plain and under ASan+UBSan), conformance against CPython's
+#                   recorded traces (make record-conformance re-records them)
 #   make gen        re-render generated/ from spec/ (needs Python 3.11 + Jinja2)
+#   make record-args  record CPython 3.11.7's answers for the argument table test
 #   make bench      benchmarks against CPython's asyncio and uvloop
-#   make install PREFIX=/usr/local
+#   make install    library, headers, casyncio.pc and the CMake package; the
+#                   same variables for `make uninstall`: PREFIX (/usr/local),
+#                   LIBDIR ($(PREFIX)/lib), INCLUDEDIR ($(PREFIX)/include),
+#                   DESTDIR (a staging root)
 
 PREFIX    ?= /usr/local
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 CC        ?= cc
 SAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
 BUILD     := build
 # The interpreter that renders the spec: one with Jinja2 and tomllib.
 GEN_PYTHON = $(shell sh gen/find-python.sh)
-# The interpreter the conformance tests compare against: the machine's.
+# The interpreter that runs the conformance harness (any Python 3): the C
+# programs are compared with traces recorded from the target CPython, whose
+# version tests/conformance/TARGET names.
 PYTHON    ?= python3
+CONFORMANCE_TARGET ?= $(shell cat tests/conformance/TARGET)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS  += -D_GNU_SOURCE -Iinclude -Igenerated/include -Igenerated/src -Iruntime
@@ -29,7 +39,20 @@ CFLAGS    ?= -O2 -g
 IS_GCC    := $(shell $(CC) --version 2>/dev/null | grep -q 'Free Software Foundation' && echo yes)
 LTO       ?= $(IS_GCC)
 LTO_FLAGS := $(if $(filter yes,$(LTO)),-flto=auto)
-LIB_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec $(LTO_FLAGS)
+# Thread-locals use the compiler's default model for position-independent
+# code, so that the shared library, and a plugin the static one is linked
+# into, can be dlopen()ed: initial-exec would need room in the static TLS
+# block, which a dlopen()ed object may not get ("cannot allocate memory in
+# static TLS block"). A program linking libcasyncio.a loses next to
+# nothing: the linker turns those accesses into local-exec ones (3-5% more
+# instructions on the callbacks and await workloads, not measurable in time).
+# The shared library pays a __tls_get_addr() call in each function that
+# touches them (a 30% slower callbacks workload). TLS_MODEL=initial-exec
+# builds both libraries the old way (the shared one then only for programs
+# that link it, never for dlopen()).
+TLS_MODEL ?=
+LIB_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+             $(if $(TLS_MODEL),-ftls-model=$(TLS_MODEL)) $(LTO_FLAGS)
 LDLIBS    := -lev -lcares -lm -lpthread -ldl
 
 RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
@@ -37,8 +60,15 @@ GEN_SRC     := $(sort $(wildcard generated/src/*.c))
 LIB_SRC     := $(RUNTIME_SRC) $(GEN_SRC)
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 SAN_OBJ     := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC))
-HEADERS     := $(wildcard include/*.h include/casyncio/*.h generated/include/casyncio/*.h)
-INTERNAL_H  := $(wildcard runtime/*.h generated/src/*.h)
+# The public headers: casyncio.h, and casyncio/ from include/ and generated/.
+PUBLIC_H    := $(sort $(wildcard include/casyncio/*.h generated/include/casyncio/*.h))
+
+# The version is base.h's CASYNCIO_VERSION_*; the soname carries the major.
+version_part = $(shell awk '$$2 == "CASYNCIO_VERSION_$(1)" { print $$3 }' include/casyncio/base.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION     := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME      := libcasyncio.so.$(VERSION_MAJOR)
+SHARED_REAL := libcasyncio.so.$(VERSION)
 
 STATIC_LIB  := $(BUILD)/libcasyncio.a
 SHARED_LIB  := $(BUILD)/libcasyncio.so
@@ -46,13 +76,13 @@ PC_FILE     := $(BUILD)/casyncio.pc
 
 EXAMPLES    := $(patsubst examples/%.c,%,$(sort $(wildcard examples/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
-TEST_HEADERS := $(wildcard tests/unit/*.h)
 
 # Test objects are intermediate files of the test binaries; keep them.
 .SECONDARY:
 
 .PHONY: all deps deps-cross lib gen check check-gen check-headers check-unit check-unit-san \
-        check-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
+        check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
+        check-args record-args \
         clean
 
 all: lib
@@ -65,11 +95,29 @@ deps-cross:
 
 lib: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE)
 
+# --- Dependencies ----------------------------------------------------------
+# Every compile writes the headers it read (-MMD -MP) next to its output:
+# foo.o gets foo.d, a test binary B gets B.d; they are included at the end.
+# Each object tree (obj: the library; tobj, san, uctx: the tests' builds of
+# it) and the shared library (so) also depend on build/flags/NAME, which
+# holds the command (CMD_NAME); it is rewritten, when the Makefile is read,
+# only if that changed: new flags rebuild what they apply to.
+
+DEPFLAGS     = -MMD -MP
+BIN_DEPFLAGS = -MF $@.d -MT $@
+CMD_obj      = $(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(DEPFLAGS)
+CMD_tobj     = $(CC) $(CPPFLAGS) $(TEST_CFLAGS) $(DEPFLAGS)
+CMD_san      = $(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS)
+CMD_uctx     = $(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT $(DEPFLAGS)
+CMD_so       = $(CC) $(LIB_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs \
+               -Wl,-z,nodelete
+FLAG_SETS    = obj tobj san uctx so
+
 # --- The library ---------------------------------------------------------
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(INTERNAL_H)
+$(BUILD)/obj/%.o: %.c $(BUILD)/flags/obj
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -c $< -o $@
+	$(CMD_obj) -c $< -o $@
 
 $(BUILD)/casyncio.o: $(LIB_OBJ)
 ifeq ($(LTO),yes)
@@ -82,14 +130,30 @@ $(STATIC_LIB): $(BUILD)/casyncio.o
 	@rm -f $@
 	ar rcs $@ $^
 
-$(SHARED_LIB): $(LIB_OBJ)
-	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,libcasyncio.so.0 -o $@ $^ $(LDLIBS)
+# libcasyncio.so.MAJOR.MINOR.PATCH, with the links a program (the soname)
+# and the linker (-lcasyncio) look for. -z nodelete: dlclose() leaves it
+# loaded, for the threads that used it run its thread-exit hooks (pthread
+# keys) whenever they end, and its SIGSEGV handler stays installed.
+$(BUILD)/$(SHARED_REAL): $(LIB_OBJ) $(BUILD)/flags/so
+	$(CMD_so) -o $@ $(LIB_OBJ) $(LDLIBS)
 
-# The build tree's copy names PREFIX as of the build; `make install` writes
-# the installed one for the PREFIX it installs to.
-$(PC_FILE): casyncio.pc.in
+$(BUILD)/$(SONAME): $(BUILD)/$(SHARED_REAL)
+	ln -sf $(SHARED_REAL) $@
+
+$(SHARED_LIB): $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# casyncio.pc from casyncio.pc.in; libdir and includedir are written
+# relative to ${prefix} when they lie under it. The build tree's copy names
+# PREFIX as of the build; `make install` writes the installed one for the
+# PREFIX it installs to.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+render_pc = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|g' \
+	-e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g'
+
+$(PC_FILE): casyncio.pc.in include/casyncio/base.h
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+	$(render_pc) $< > $@
 
 # --- Generated code --------------------------------------------------------
 
@@ -126,37 +190,36 @@ check-headers:
 TEST_CFLAGS = -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
 SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HEADERS) $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -rdynamic $< $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC)) \
-	  -o $@ -lcmocka $(LDLIBS)
+TOBJ        = $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
 
-$(BUILD)/tobj/%.o: %.c $(HEADERS) $(INTERNAL_H)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/flags/tobj $(TOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -c $< -o $@
+	$(CMD_tobj) $(BIN_DEPFLAGS) -rdynamic $< $(TOBJ) -o $@ -lcmocka $(LDLIBS)
 
-$(BUILD)/san-tests/%: tests/unit/%.c $(TEST_HEADERS) $(SAN_OBJ)
+$(BUILD)/tobj/%.o: %.c $(BUILD)/flags/tobj
 	@mkdir -p $(dir $@)
-	$(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) -rdynamic $< $(SAN_OBJ) -o $@ \
-	  -lcmocka $(LDLIBS)
+	$(CMD_tobj) -c $< -o $@
 
-$(BUILD)/san/%.o: %.c $(HEADERS) $(INTERNAL_H)
+$(BUILD)/san-tests/%: tests/unit/%.c $(BUILD)/flags/san $(SAN_OBJ)
 	@mkdir -p $(dir $@)
-	$(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(CMD_san) $(BIN_DEPFLAGS) -rdynamic $< $(SAN_OBJ) -o $@ -lcmocka $(LDLIBS)
+
+$(BUILD)/san/%.o: %.c $(BUILD)/flags/san
+	@mkdir -p $(dir $@)
+	$(CMD_san) -c $< -o $@
 
 # The portable stack switch (ucontext), which other machines than x86-64 and
 # aarch64 get, runs the task tests too.
 UCTX_OBJ    = $(patsubst %.c,$(BUILD)/uctx/%.o,$(LIB_SRC))
 UCTX_TESTS  := test_tasks test_shared_stack
 
-$(BUILD)/uctx/%.o: %.c $(HEADERS) $(INTERNAL_H)
+$(BUILD)/uctx/%.o: %.c $(BUILD)/flags/uctx
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT -c $< -o $@
+	$(CMD_uctx) -c $< -o $@
 
-$(BUILD)/uctx-tests/%: tests/unit/%.c $(TEST_HEADERS) $(UCTX_OBJ)
+$(BUILD)/uctx-tests/%: tests/unit/%.c $(BUILD)/flags/uctx $(UCTX_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT -rdynamic $< $(UCTX_OBJ) -o $@ \
-	  -lcmocka $(LDLIBS)
+	$(CMD_uctx) $(BIN_DEPFLAGS) -rdynamic $< $(UCTX_OBJ) -o $@ -lcmocka $(LDLIBS)
 
 check-coro-fallback: $(addprefix $(BUILD)/uctx-tests/,$(UCTX_TESTS))
 	sh tests/run-unit.sh $^
@@ -205,17 +268,42 @@ check-unit-san: $(addprefix $(BUILD)/san-tests/,$(UNIT_TESTS))
 	  sh tests/run-unit.sh $^
 
 check-conformance: $(STATIC_LIB)
-	$(PYTHON) tests/conformance/run.py --cc "$(CC)" --build $(BUILD)/conformance
+	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --cc "$(CC)" \
+	  --build $(BUILD)/conformance $(CONFORMANCE_ARGS)
+
+# Re-records tests/conformance/traces/<target>/ with the target interpreter
+# (refused on any other). Both take CONFORMANCE_ARGS, e.g. '-k NAME -v'.
+record-conformance:
+	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --record $(CONFORMANCE_ARGS)
+
+# The argument table test (tests/args/): every public function, parameter by
+# parameter, against the lines CPython 3.11.7 printed for the same calls.
+ARGS_TABLE := $(BUILD)/args/args_table
+
+$(ARGS_TABLE): generated/tests/args_table.c tests/args/harness.c tests/args/harness.h $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) -Wno-missing-prototypes $(CFLAGS) \
+	  generated/tests/args_table.c tests/args/harness.c $(STATIC_LIB) -o $@ $(LDLIBS)
+
+check-args: $(ARGS_TABLE)
+	$(PYTHON) tests/args/run.py --c $(ARGS_TABLE)
+
+# Records CPython's lines again (after the cases change); refuses any
+# interpreter but CPython 3.11.7.
+record-args:
+	$(PYTHON) tests/args/run.py --record
 
 check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san \
-       check-coro check-coro-fallback check-valgrind check-conformance
+       check-coro check-coro-fallback check-valgrind check-conformance check-args \
+       check-install check-dlopen
 	@echo "make check: all passed"
 
 # --- Examples and benchmarks ------------------------------------------------
 
 $(BUILD)/examples/%: examples/%.c $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(CFLAGS) -rdynamic $< $(STATIC_LIB) -o $@ $(LDLIBS)
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(CFLAGS) $(DEPFLAGS) $(BIN_DEPFLAGS) -rdynamic $< \
+	  $(STATIC_LIB) -o $@ $(LDLIBS)
 
 demo: $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 	@for ex in $^; do echo "== $$ex"; $$ex || exit 1; done
@@ -224,17 +312,96 @@ bench: $(STATIC_LIB)
 	$(MAKE) -C bench run
 
 # --- Install ------------------------------------------------------------------
+# LIBDIR gets libcasyncio.a, libcasyncio.so.MAJOR.MINOR.PATCH and its links,
+# pkgconfig/casyncio.pc and cmake/casyncio/ (find_package(casyncio CONFIG));
+# INCLUDEDIR gets casyncio.h and casyncio/. `make uninstall` with the same
+# PREFIX, LIBDIR, INCLUDEDIR and DESTDIR removes exactly these again.
+
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR     ?= $(LIBDIR)/cmake/casyncio
+INSTALL_TMP  := $(BUILD)/install
+
+# The CMake package finds the prefix from its own directory ("../../.."
+# for lib/cmake/casyncio), so a tree copied elsewhere (DESTDIR) still
+# works; when CMAKEDIR is not under PREFIX, it names PREFIX.
+empty        :=
+space        := $(empty) $(empty)
+cmake_up     = $(subst $(space),/,$(patsubst %,..,$(subst /, ,$(patsubst $(PREFIX)/%,%,$(CMAKEDIR)))))
+cmake_prefix = $(if $(filter $(PREFIX)/%,$(CMAKEDIR)),$${CMAKE_CURRENT_LIST_DIR}/$(cmake_up),$(PREFIX))
+cmake_dir    = $(patsubst $(PREFIX)/%,$${_casyncio_prefix}/%,$(1))
+render_cmake = sed -e 's|@PREFIX@|$(cmake_prefix)|g' -e 's|@LIBDIR@|$(call cmake_dir,$(LIBDIR))|g' \
+	-e 's|@INCLUDEDIR@|$(call cmake_dir,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(SONAME)|g' \
+	-e 's|@SHARED_REAL@|$(SHARED_REAL)|g' -e 's|@SIZEOF_VOID_P@|$(sizeof_void_p)|g'
+sizeof_void_p = $(shell echo __SIZEOF_POINTER__ | $(CC) -E -P - | tail -n 1)
+
+INSTALLED_H = $(DESTDIR)$(INCLUDEDIR)/casyncio.h \
+              $(addprefix $(DESTDIR)$(INCLUDEDIR)/casyncio/,$(notdir $(PUBLIC_H)))
+CMAKE_FILES = casyncio-config.cmake casyncio-config-version.cmake
+
+.PHONY: uninstall
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	  $(DESTDIR)$(PREFIX)/include/casyncio
-	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/libcasyncio.so.0
-	ln -sf libcasyncio.so.0 $(DESTDIR)$(PREFIX)/lib/libcasyncio.so
-	install -m 644 include/casyncio.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 include/casyncio/*.h generated/include/casyncio/*.h \
-	  $(DESTDIR)$(PREFIX)/include/casyncio/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' casyncio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/casyncio.pc
+	@mkdir -p $(INSTALL_TMP)
+	@echo "casyncio.pc, $(CMAKE_FILES) for $(PREFIX) (in $(INSTALL_TMP))"
+	@$(render_pc) casyncio.pc.in > $(INSTALL_TMP)/casyncio.pc
+	@$(render_cmake) cmake/casyncio-config.cmake.in > $(INSTALL_TMP)/casyncio-config.cmake
+	@$(render_cmake) cmake/casyncio-config-version.cmake.in \
+	  > $(INSTALL_TMP)/casyncio-config-version.cmake
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR) \
+	  $(DESTDIR)$(INCLUDEDIR)/casyncio
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/$(SHARED_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sfn $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libcasyncio.so
+	install -m 644 include/casyncio.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(PUBLIC_H) $(DESTDIR)$(INCLUDEDIR)/casyncio/
+	install -m 644 $(INSTALL_TMP)/casyncio.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 644 $(addprefix $(INSTALL_TMP)/,$(CMAKE_FILES)) $(DESTDIR)$(CMAKEDIR)/
+
+# The links go only while they still point where install made them point
+# (another version installed since keeps its own); the directories only
+# when empty.
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libcasyncio.a $(DESTDIR)$(LIBDIR)/$(SHARED_REAL) \
+	  $(DESTDIR)$(PKGCONFIGDIR)/casyncio.pc $(addprefix $(DESTDIR)$(CMAKEDIR)/,$(CMAKE_FILES)) \
+	  $(INSTALLED_H)
+	@for link in $(SONAME):$(SHARED_REAL) libcasyncio.so:$(SONAME); do \
+	  name=$(DESTDIR)$(LIBDIR)/$${link%%:*}; \
+	  if [ -L "$$name" ] && [ "$$(readlink "$$name")" = "$${link#*:}" ]; then \
+	    echo "rm -f $$name"; rm -f "$$name"; \
+	  fi; \
+	done
+	@for dir in $(DESTDIR)$(INCLUDEDIR)/casyncio $(DESTDIR)$(CMAKEDIR); do \
+	  if [ -d "$$dir" ]; then rmdir "$$dir" 2>/dev/null && echo "rmdir $$dir" || \
+	    echo "uninstall: $$dir is not empty: left in place"; fi; \
+	done
+
+# --- Packaging tests ------------------------------------------------------------
+# check-install: make install into stages under build/packaging, build a
+# consumer from them with pkg-config and CMake (shared and static) and run
+# it, make uninstall. check-dlopen: the shared library, and a plugin with
+# the static one inside, dlopen()ed by a program that links neither.
+
+.PHONY: check-install check-dlopen
+
+check-install: lib
+	sh tests/packaging/check-install.sh $(BUILD) "$(CC)" "$(MAKE)" $(VERSION)
+
+check-dlopen: lib
+	sh tests/packaging/check-dlopen.sh $(BUILD) "$(CC)"
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Build commands and header dependencies (see "Dependencies") -----------
+# (not for goals that build nothing: `sudo make uninstall` leaves build/ be)
+NO_BUILD_GOALS := clean uninstall deps deps-cross
+ifneq ($(MAKECMDGOALS),$(filter $(NO_BUILD_GOALS),$(MAKECMDGOALS)))
+shquote = '$(subst ','\'',$(1))'
+$(foreach set,$(FLAG_SETS),$(shell mkdir -p $(BUILD)/flags && \
+  { echo $(call shquote,$(CMD_$(set))) | cmp -s - $(BUILD)/flags/$(set) || \
+    echo $(call shquote,$(CMD_$(set))) > $(BUILD)/flags/$(set); }))
+endif
+-include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJ) $(TOBJ) $(SAN_OBJ) $(UCTX_OBJ)) \
+                    $(addsuffix /*.d,$(addprefix $(BUILD)/,tests san-tests uctx-tests examples)))

@@ -13,9 +13,9 @@
  * Two programs are built from this file:
  *
  *   dns-hosts    "localhost", with the default resolver options (those of
- *                /etc/resolv.conf, lookups "fb"): c-ares finds it in
- *                /etc/hosts, which it reads on each lookup; no packet is
- *                sent. bench_asyncio.py runs the same on asyncio and uvloop,
+ *                /etc/resolv.conf, lookups "fb"): runtime/hosts.c finds
+ *                it in /etc/hosts, which it reads on each lookup, as glibc
+ *                does; no packet is sent. bench_asyncio.py runs the same on asyncio and uvloop,
  *                whose getaddrinfo() is the system's, in a thread.
  *   dns-server   (-DDNS_SERVER) names served by the loopback DNS server of
  *                the unit tests (../tests/unit/dns_server.h), started in

@@ -50,6 +50,7 @@ static void display_date(void *arg)
     else
         aio_loop_stop(st->loop);
 }
+AIO_NAME_CALLBACK(display_date);
 
 int main(void)
 {

@@ -21,6 +21,7 @@ static void hello_world(void *arg)
     printf("Hello World\n");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(hello_world);
 
 int main(void)
 {

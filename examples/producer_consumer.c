@@ -97,6 +97,7 @@ static void *producer(void *arg)
     }
     return (void *)p->name;
 }
+AIO_NAME_CALLBACK(producer);
 
 static void *consumer(void *arg)
 {
@@ -109,12 +110,14 @@ static void *consumer(void *arg)
     }
     return (void *)(intptr_t)6;
 }
+AIO_NAME_CALLBACK(consumer);
 
 static void *slow_job(void *arg)
 {
     (void)arg;
     return aio_sleep(10) < 0 ? NULL : "finished";
 }
+AIO_NAME_CALLBACK(slow_job);
 
 static aio_task *spawn(aio_coroutine coro, void *arg)
 {
@@ -150,6 +153,7 @@ static void *main_coro(void *arg)
     }
     return aio_err_occurred() ? NULL : "ok";
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

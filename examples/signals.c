@@ -36,11 +36,13 @@ static void ask_exit(void *arg)
     printf("got signal %s: exit\n", partial->signame);
     aio_loop_stop(partial->loop);
 }
+AIO_NAME_CALLBACK(ask_exit);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void send_sigterm(void *arg)
 {
@@ -49,6 +51,7 @@ static void send_sigterm(void *arg)
     fflush(stdout);
     kill(getpid(), SIGTERM);
 }
+AIO_NAME_CALLBACK(send_sigterm);
 
 int main(void)
 {
@@ -59,8 +62,8 @@ int main(void)
     }
     aio_set_event_loop(loop);
     struct ask_exit on_int = {"SIGINT", loop}, on_term = {"SIGTERM", loop};
-    if (aio_loop_add_signal_handler(loop, SIGINT, ask_exit, &on_int) < 0 ||
-        aio_loop_add_signal_handler(loop, SIGTERM, ask_exit, &on_term) < 0) {
+    if (aio_loop_add_signal_handler(loop, SIGINT, ask_exit, &on_int, NULL) < 0 ||
+        aio_loop_add_signal_handler(loop, SIGTERM, ask_exit, &on_term, NULL) < 0) {
         aio_err_print();
         return 1;
     }

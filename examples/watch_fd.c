@@ -38,6 +38,7 @@ static void reader(void *arg)
     aio_loop_remove_reader(loop, rsock);
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(reader);
 
 static void send_abc(void *arg)
 {
@@ -45,6 +46,7 @@ static void send_abc(void *arg)
     if (send(wsock, "abc", 3, 0) != 3)
         aio_err_set_from_errno(errno);
 }
+AIO_NAME_CALLBACK(send_abc);
 
 int main(void)
 {
@@ -56,7 +58,7 @@ int main(void)
     rsock = pair[0];
     wsock = pair[1];
     loop = aio_get_event_loop();
-    if (loop == NULL || aio_loop_add_reader(loop, rsock, reader, NULL) < 0) {
+    if (loop == NULL || aio_loop_add_reader(loop, rsock, reader, NULL, NULL) < 0) {
         aio_err_print();
         return 1;
     }

@@ -100,8 +100,17 @@ def c_string(text):
 
 
 def md(text):
-    """Markdown text: * and | escaped (they are code, not emphasis or cells)."""
-    return text.replace("*", "\\*").replace("|", "\\|")
+    """Markdown text: * and | escaped (they are code, not emphasis or cells);
+    inside `code spans` only |, which a table cell needs escaped even there."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(p.replace("|", "\\|") if p.startswith("`") and p.endswith("`") and len(p) > 1
+                   else p.replace("*", "\\*").replace("|", "\\|") for p in parts)
+
+
+def slug(title):
+    """The anchor GitHub gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", title.strip().lower())
+    return text.replace(" ", "-")
 
 
 # --------------------------------------------------------------------------
@@ -122,7 +131,10 @@ class CField:
     glue: str = "copy"      # how the glue resolves it (see CFunc.glue_lines)
     glue_default: str = ""  # the C default value the glue applies
     none_raises: tuple = None
+    none_check: str = "glue"    # "runtime": the glue passes NULL on (spec none_check)
     renamed: str = ""       # why the C name differs from Python's
+    param: object = None    # the spec Param (None for a companion)
+    include: str = ""       # the system header defining glue_default
 
     @property
     def decl(self):
@@ -133,23 +145,40 @@ class CField:
         return decl(self.impl_ctype, self.name) + ";"
 
     @property
+    def zero(self):
+        """How C writes a field left out: 0 for numbers, NULL for pointers."""
+        return "NULL" if self.ctype.endswith("*") or self.ctype.startswith("aio_") else "0"
+
+    @property
     def note(self):
-        """The struct field's trailing comment."""
+        """The struct field's trailing comment: what a field left 0 (or NULL)
+        means and how to write the values it cannot."""
         if self.companion or not self.default:
             return ""
         if self.default in ("required", "*args", "**kwargs"):
-            return self.default
-        return "= " + self.default
+            head = self.default
+        elif self.default in ("0", "0.0"):
+            head = f"= {self.default} (default)"
+        else:
+            head = f"{self.zero}: {self.default} (default)"
+        values = self.values
+        if self.default != "required":
+            # What a real 0 (or None) is written as; the doc comment has the rest.
+            values = [v for v in values if not v.startswith(("AIO_NONE raises", "AIO_TRUE"))]
+        return "; ".join([head] + values)
 
     @property
     def default_text(self):
-        """"required", "*args", "default None", or "" (companions, callbacks)."""
+        """"required", "*args", "default None when NULL", or "" (companions,
+        callbacks)."""
         if self.default in ("", "required"):
             return self.default
         if self.default in ("*args", "**kwargs"):
             # The type's doc of a variadic says "*args: ..." already.
             return "" if self.doc.startswith(self.default) else self.default
-        return "default " + self.default
+        if self.default in ("0", "0.0"):
+            return "default " + self.default
+        return f"default {self.default} when {self.zero}"
 
     @property
     def header_text(self):
@@ -235,12 +264,29 @@ class CFunc:
             return names + ["args"]
         return names + [f.name for f in self.params]
 
+    @property
+    def checks_arguments(self):
+        """Whether the glue checks the arguments: only of what the runtime
+        implements. A stub raises NotImplementedError whatever it is given;
+        its glue does not guess at checks nothing verifies yet."""
+        return self.item.implemented
+
+    def state_check_lines(self, hooks):
+        """The runtime's state check that comes before the arguments' (spec
+        state_check), as statements."""
+        name = self.item.item.state_check
+        if not name or not self.checks_arguments:
+            return []
+        return [f"if ({hooks[name]['func']}({self.self_name}) < 0)", f"    return {self.error};"]
+
     def glue_lines(self):
         """The statements that resolve the arguments, one string per line."""
         lines = []
         src = "args->" if self.struct else ""
         dst = "r." if self.struct else ""
         fail = f"return {self.error};"
+        if not self.checks_arguments:
+            return []
         for f in (self.fields if self.struct else self.params):
             get, out = src + f.name, dst + f.name
             if f.glue == "copy":
@@ -266,9 +312,10 @@ class CFunc:
                               ") < 0)", width=WIDTH - 4)
                 lines += call + [f"    {fail}"]
             elif f.glue == "default":
-                msg = c_string(f"{self._who(f)} must not be None")
+                exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
                 call = c_call(f"if ({helper}_default(",
-                              [f"&{out}", get, f.glue_default, msg], ") < 0)", width=WIDTH - 4)
+                              [f"&{out}", get, f.glue_default, f"aio_{exc}", c_string(msg)],
+                              ") < 0)", width=WIDTH - 4)
                 lines += call + [f"    {fail}"]
             elif f.glue == "or_none":
                 lines += c_call(f"{helper}_or_none(", [f"&{out}", f"&{out}_is_none", get], ");",
@@ -294,7 +341,8 @@ class CFunc:
     def impl_call(self):
         args = [self.self_[1]] if self.self_ else []
         if self.struct:
-            args.append("&r")
+            # A stub is given no arguments: it looks at none.
+            args.append("&r" if self.checks_arguments else "NULL")
         else:
             args += [f.name for f in self.params]
         return "\n".join(c_call(f"    return {self.impl}(", args, ");"))
@@ -354,8 +402,17 @@ class CItem:
         col = min(col, 48)
         out = []
         for d, f in zip(decls, self.fields):
-            note = f.note
-            out.append(f"{d.ljust(col)}/* {note} */" if note else d)
+            note = comment_safe(f.note)
+            line = f"{d.ljust(col)}/* {note} */"
+            if not note:
+                out.append(d)
+            elif len(line) <= WIDTH:
+                out.append(line)
+            else:
+                # Too long for the end of the line: above the field.
+                above = wrap(note, indent + "/* ", indent + " * ", width=WIDTH - 3).split("\n")
+                out += above[:-1] + [above[-1] + " */"]
+                out.append(d)
         return out
 
     def callback_lines(self):
@@ -376,8 +433,28 @@ class CItem:
 
     @property
     def raises_text(self):
+        """Sentences on what a C caller can get raised."""
+        return self._raises(r for r in self.item.raises if not r.python_only)
+
+    @property
+    def python_raises_text(self):
+        """Sentences on what only a Python caller can get: C's types rule
+        it out (a coroutine for a callback, an object of the wrong type)."""
+        return self._raises(r for r in self.item.raises if r.python_only)
+
+    @property
+    def status_line(self):
+        """The doc comment's first line after the signature, for what the
+        runtime does not do yet; "" when it does."""
+        if self.implemented:
+            return ""
+        if self.form == "callback":
+            return "Not called yet: the runtime does not call this method."
+        return "Not implemented yet: raises NotImplementedError."
+
+    def _raises(self, raises):
         out = []
-        for r in self.item.raises:
+        for r in raises:
             text = r.type + (f"({c_string(r.message)})" if r.message else "")
             when = " ".join(r.when.split())
             if not when.split(" ", 1)[0].lower() in ("when", "if", "on", "unless", "while",
@@ -442,6 +519,11 @@ class COwner:
     def struct(self):
         return self.table.get("struct", "")
 
+    @property
+    def head(self):
+        """The member a struct owner starts with (an object header), or None."""
+        return self.table.get("head")
+
 
 @dataclass
 class CHeader:
@@ -463,6 +545,17 @@ class CApi:
     funcs: list             # CFunc, every public function
     scalar_helpers: list    # (C type, helper suffix) used by the glue
     includes: list          # system headers the glue's constants need
+    state_checks: dict      # gen/layout.toml [state_checks]
+
+    @property
+    def used_state_checks(self):
+        """[(hook, its owner's self: (C type, name))] the glue calls, in name
+        order."""
+        used = sorted({i.item.state_check for i in self.items
+                       if i.item.state_check and i.implemented})
+        owners = self.spec.owners
+        return [(self.state_checks[n], owners[self.state_checks[n]["owner"]]["self"])
+                for n in used]
 
     @property
     def struct_owners(self):
@@ -494,8 +587,6 @@ class Builder:
                 self.reserved.setdefault(word, why)
         self.constant_headers = layout.get("constant_headers", {})
         self.errors = []
-        self.includes = set()
-        self.helpers = set()
 
     def error(self, item, reason):
         self.errors.append(f"{item.file}: {item.id}: {reason}")
@@ -532,7 +623,7 @@ class Builder:
         if p.versions:
             doc += " " + sentence(p.versions)
         f = CField(name=name, pyname=p.name, ctype=c, impl_ctype=c, default="", values=[],
-                   doc=doc, renamed=renamed, none_raises=p.none_raises)
+                   doc=doc, renamed=renamed, none_raises=p.none_raises, param=p)
         if p.kind == "var_positional":
             f.default = "*args"
         elif p.kind == "var_keyword":
@@ -555,7 +646,7 @@ class Builder:
                     f.glue = "copy"
                 elif d.kind == "none":
                     f.glue, f.is_none = "bool_or_none", True
-                    f.values = ["AIO_TRUE: True", "AIO_FALSE: False"]
+                    f.values = ["AIO_FALSE: False", "AIO_TRUE: True"]
                 else:
                     f.glue = "bool_default"
                     f.glue_default = "true" if d.value else "false"
@@ -567,30 +658,33 @@ class Builder:
                     f.glue = "required"
                     exc = p.none_raises[0] if p.none_raises else "TypeError"
                     f.values = [f"AIO_NONE raises {exc}"]
-                    self.helpers.add(c)
             else:
-                self.helpers.add(c)
                 accepts = p.type in self.accepts_none
                 if d.kind == "none":
                     f.glue, f.is_none = "or_none", True
                     f.values = ["AIO_ZERO: 0"]
                 else:
                     f.glue_default = self.c_value(d, c)
+                    f.include = self.constant_header(d)
                     f.glue = "default_or_none" if accepts else "default"
                     f.is_none = accepts
                     f.values = [] if d.kind in ("int", "float") and d.value == 0 else \
                         ["AIO_ZERO: 0"]
                     if accepts:
                         f.values.append("AIO_NONE: None")
+                    else:
+                        exc = p.none_raises[0] if p.none_raises else "TypeError"
+                        f.values.append(f"AIO_NONE raises {exc}")
         else:
             if p.required and p.none_raises:
-                f.glue = "raise_if_null"
+                f.glue = "raise_if_null" if p.none_check == "glue" else "copy"
+                f.none_check = p.none_check
                 f.values = [f"NULL raises {p.none_raises[0]}"]
             elif d is not None and d.kind == "str":
                 f.glue, f.glue_default = "str_default", c_string(d.value)
-                f.values = ["NULL: the default"]
-            elif d is not None:
-                f.values = ["NULL"]
+                f.default = c_string(d.value)
+            elif p.required:
+                f.values = ["NULL: None"]
             elif p.star:
                 f.values = ["NULL: none"] if kind == "variadic" and p.kind == "var_keyword" \
                     else []
@@ -602,11 +696,16 @@ class Builder:
                               doc=sentence(comp["doc"], capital=True), companion=True))
         return out
 
-    def c_value(self, d, ctype):
+    def constant_header(self, d):
+        """The system header that defines a constant default, or ""."""
         if d.kind == "constant":
             for prefix, header in sorted(self.constant_headers.items()):
                 if d.value.startswith(prefix) and header:
-                    self.includes.add(header)
+                    return header
+        return ""
+
+    def c_value(self, d, ctype):
+        if d.kind == "constant":
             return d.value
         if d.kind == "bool":
             return "1" if d.value else "0"
@@ -771,6 +870,12 @@ def build(spec, layout):
         h.files = ["owners.toml", "types.toml"] + [f for f in spec.item_files if f in used]
     items = [i for h in headers.values() for o in h.owners for i in o.items]
     funcs = [f for i in items for f in i.funcs]
-    helpers = [(c, SCALAR_HELPERS[c]) for c in SCALAR_HELPERS if c in b.helpers]
+    # What the glue of the functions that check their arguments uses.
+    checked = [fld for f in funcs if f.checks_arguments for fld in (f.fields or f.params)]
+    used = {fld.impl_ctype for fld in checked
+            if fld.glue in ("required", "default", "or_none", "default_or_none")}
+    helpers = [(c, SCALAR_HELPERS[c]) for c in SCALAR_HELPERS if c in used]
+    includes = {fld.include for fld in checked if fld.include}
     return CApi(spec=spec, owners=owners, headers=list(headers.values()), items=items,
-                funcs=funcs, scalar_helpers=helpers, includes=sorted(b.includes))
+                funcs=funcs, scalar_helpers=helpers, includes=sorted(includes),
+                state_checks=layout.get("state_checks", {}))

@@ -54,7 +54,9 @@ class Param:
     type: str = ""
     doc: str = ""
     none_raises: tuple | None = None
+    none_check: str = "glue"    # glue | runtime: who raises none_raises
     versions: str = ""
+    cases: dict = field(default_factory=dict)   # the argument table test's values
 
     @property
     def required(self):
@@ -77,6 +79,7 @@ class Raise:
     type: str
     when: str
     message: str = ""
+    python_only: bool = False   # only a Python caller can get it (C's types rule it out)
 
 
 @dataclass
@@ -110,6 +113,7 @@ class Item:
     thread_safe: bool = False
     c_only: str = ""
     writable: bool = False
+    state_check: str = ""   # a runtime state check the glue runs before the arguments'
 
 
 @dataclass
@@ -331,7 +335,7 @@ def _check_owners(data, file, errors):
             c.error(where, "must be a table")
             continue
         c.keys(where, owner, "", ["title", "python", "prefix", "style", "header"],
-               ["pyclass", "self", "struct", "unset"])
+               ["pyclass", "self", "struct", "unset", "head"])
         for key in ("title", "python", "header", "pyclass", "struct", "unset"):
             c.string(where, owner, key)
         c.string(where, owner, "prefix", nonempty=False)
@@ -352,6 +356,13 @@ def _check_owners(data, file, errors):
                 c.error(where, "missing required key 'self' (style is struct)")
             if "unset" not in owner:
                 c.error(where, "missing required key 'unset' (style is struct)")
+            if "head" in owner:
+                head = c.table(where, owner, "head")
+                c.keys(where, head, "head", ["c", "name", "doc"], [])
+                for key in ("c", "name", "doc"):
+                    c.string(where, head, key, "head")
+        elif "head" in owner:
+            c.error(where, "key 'head' is only for struct owners")
         elif style == "functions":
             if not str(owner.get("prefix", "")).startswith("aio_"):
                 c.error(where, f"prefix '{owner.get('prefix')}' does not start with aio_")
@@ -361,7 +372,63 @@ def _check_owners(data, file, errors):
     return owners
 
 
-def _check_types(data, file, errors):
+def parse_case_value(text, fixtures):
+    """A value of the argument table test, as types.toml `cases` writes it.
+
+    Returns (kind, value) or (None, reason). Kinds: none, bool, int, float
+    (nan and inf too), str (a quoted string), fixture (a name the test
+    harnesses define, listed in gen/layout.toml [args_test] fixtures).
+    """
+    if not isinstance(text, str) or not text:
+        return None, "must be a non-empty string"
+    if text == "None":
+        return "none", None
+    if text in ("True", "False"):
+        return "bool", text == "True"
+    if text in ("nan", "inf", "-inf"):
+        return "float", float(text)
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        body = text[1:-1]
+        if '"' in body or "\\" in body:
+            return None, f"'{text}': quotes and backslashes cannot be written inside a string"
+        return "str", body
+    try:
+        return "int", int(text)
+    except ValueError:
+        pass
+    try:
+        return "float", float(text)
+    except ValueError:
+        pass
+    if IDENT_RE.match(text):
+        if text in fixtures:
+            return "fixture", text
+        return None, (f"'{text}' is not a literal nor a fixture of gen/layout.toml "
+                      "[args_test] fixtures")
+    return None, f"'{text}' is not a literal nor a fixture name"
+
+
+def _check_cases(c, where, t, fixtures, path=""):
+    """The values of the argument table test: `cases = { valid, zero, bad }`
+    of a type (types.toml) or of one parameter (an item's params)."""
+    at = _join(path, "cases")
+    cases = c.table(where, t, "cases", path)
+    c.keys(where, cases, at, [], ["valid", "zero", "bad"])
+    for key in ("valid", "zero"):
+        if key in cases:
+            kind, reason = parse_case_value(cases[key], fixtures)
+            if kind is None:
+                c.error(where, f"{at}.{key}: {reason}")
+    if "bad" in cases:
+        for i, value in enumerate(c.strings(where, cases, "bad", at)):
+            kind, reason = parse_case_value(value, fixtures)
+            if kind is None:
+                c.error(where, f"{at}.bad[{i}]: {reason}")
+    if t.get("kind") == "variadic" and cases:
+        c.error(where, f"{at}: a variadic type has no cases (*args is not checked)")
+
+
+def _check_types(data, file, errors, fixtures=()):
     c = Checker(file, errors)
     c.keys("(file)", data, "", ["types"], ["constants"])
     types = data.get("types", {})
@@ -378,7 +445,9 @@ def _check_types(data, file, errors):
         if not isinstance(t, dict):
             c.error(where, "must be a table")
             continue
-        c.keys(where, t, "", ["kind", "c", "none", "doc"], ["companion", "returns"])
+        c.keys(where, t, "", ["kind", "c", "none", "doc"], ["companion", "returns", "cases"])
+        if "cases" in t:
+            _check_cases(c, where, t, fixtures)
         c.string(where, t, "c")
         c.string(where, t, "doc")
         if t.get("kind") not in TYPE_KINDS:
@@ -408,12 +477,13 @@ def _check_types(data, file, errors):
 
 ITEM_REQUIRED = ["name", "owner", "kind", "signature", "pages", "summary"]
 ITEM_OPTIONAL = ["params", "returns", "result", "raises", "history", "signature_on",
-                 "availability", "source", "thread_safe", "c_only", "doc", "writable"]
+                 "availability", "source", "thread_safe", "c_only", "doc", "writable",
+                 "state_check"]
 
 
 def _check_item(c, index, raw, ctx):
     """Checks one [[item]]; returns an Item, or None when it is unusable."""
-    owners, types, constants, pages, exceptions = ctx
+    owners, types, constants, pages, exceptions, state_checks, accepts_none, fixtures = ctx
     name, owner = raw.get("name"), raw.get("owner")
     if isinstance(name, str) and isinstance(owner, str):
         where = f"{owner}.{name}"
@@ -455,6 +525,15 @@ def _check_item(c, index, raw, ctx):
     writable = c.boolean(where, raw, "writable")
     if "writable" in raw and kind != "attribute":
         c.error(where, "key 'writable' is only for attributes")
+    state_check = c.string(where, raw, "state_check")
+    if state_check:
+        hook = state_checks.get(state_check)
+        if hook is None:
+            c.error(where, f"state_check '{state_check}' is not one of gen/layout.toml "
+                           "[state_checks]")
+        elif isinstance(owner, str) and hook.get("owner") != owner:
+            c.error(where, f"state_check '{state_check}' is for owner '{hook.get('owner')}', "
+                           f"not '{owner}'")
 
     # The signature and its parameters.
     params = None
@@ -476,7 +555,8 @@ def _check_item(c, index, raw, ctx):
             if p.name not in raw_params:
                 c.error(where, f"parameter '{p.name}' of the signature has no entry in params")
                 continue
-            _check_param(c, where, p, raw_params[p.name], types, exceptions)
+            _check_param(c, where, p, raw_params[p.name], types, exceptions, accepts_none,
+                         fixtures)
 
     # Returns and result.
     returns = result = None
@@ -509,13 +589,21 @@ def _check_item(c, index, raw, ctx):
     raises = []
     for i, r in enumerate(c.tables(where, raw, "raises")):
         path = f"raises[{i}]"
-        if c.keys(where, r, path, ["type", "when"], ["message"]):
+        if c.keys(where, r, path, ["type", "when"], ["message", "python_only"]):
             if r["type"] not in exceptions:
                 c.error(where, f"{path}: unknown exception type '{r['type']}' "
                                "(not in include/casyncio/exceptions.h)")
             raises.append(Raise(type=c.string(where, r, "type", path),
                                 when=c.string(where, r, "when", path),
-                                message=c.string(where, r, "message", path)))
+                                message=c.string(where, r, "message", path),
+                                python_only=c.boolean(where, r, "python_only", path)))
+    # A C caller gets a parameter's none_raises (NULL, AIO_NONE): it is not
+    # Python's alone.
+    for i, r in enumerate(raises):
+        for p in params or []:
+            if r.python_only and p.none_raises == (r.type, r.message):
+                c.error(where, f"raises[{i}]: python_only, but a C caller gets it too: it is "
+                               f"params.{p.name}'s none_raises")
 
     # History.
     history = []
@@ -563,16 +651,29 @@ def _check_item(c, index, raw, ctx):
                 returns=returns, result=result, raises=raises, history=history,
                 signature_on=signature_on, availability=raw.get("availability", ""),
                 source=raw.get("source", ""), thread_safe=thread_safe,
-                c_only=raw.get("c_only", "").strip(), writable=writable)
+                c_only=raw.get("c_only", "").strip(), writable=writable,
+                state_check=state_check)
 
 
-def _check_param(c, where, p, raw, types, exceptions):
+def _none_raises_when_optional(p, t, accepts_none):
+    """True when the glue raises for an optional parameter's AIO_NONE: a
+    number whose default is not None and whose type does not take None."""
+    return (t.get("kind") == "scalar" and t.get("none") == "zero"
+            and p.default is not None and p.default.kind != "none"
+            and p.type not in accepts_none and p.kind in ("positional", "keyword"))
+
+
+def _check_param(c, where, p, raw, types, exceptions, accepts_none=(), fixtures=()):
     path = f"params.{p.name}"
     if not isinstance(raw, dict):
         c.error(where, f"{path} must be a table")
         return
-    if not c.keys(where, raw, path, ["type"], ["doc", "none_raises", "versions"]):
+    if not c.keys(where, raw, path, ["type"], ["doc", "none_raises", "none_check",
+                                               "versions", "cases"]):
         return
+    if "cases" in raw:
+        _check_cases(c, where, raw, fixtures, path)
+        p.cases = raw["cases"] if isinstance(raw["cases"], dict) else {}
     p.type = c.string(where, raw, "type", path)
     p.doc = c.string(where, raw, "doc", path).strip()
     p.versions = c.string(where, raw, "versions", path).strip()
@@ -596,9 +697,21 @@ def _check_param(c, where, p, raw, types, exceptions):
             if nr[0] not in exceptions:
                 c.error(where, f"{path}: unknown exception type '{nr[0]}' in none_raises "
                                "(not in include/casyncio/exceptions.h)")
-            if not p.required:
-                c.error(where, f"{path}: none_raises on a parameter that is not required")
+            if not p.required and not _none_raises_when_optional(p, t, accepts_none):
+                c.error(where, f"{path}: none_raises on a parameter that takes None (it is "
+                               "not required, and its default is None or its type accepts "
+                               "None)")
             p.none_raises = (nr[0], nr[1])
+    if "none_check" in raw:
+        p.none_check = c.string(where, raw, "none_check", path)
+        if p.none_check not in ("glue", "runtime"):
+            c.error(where, f"{path}: none_check must be \"glue\" or \"runtime\"")
+        elif p.none_check == "runtime" and "none_raises" not in raw:
+            c.error(where, f"{path}: none_check without none_raises")
+        elif p.none_check == "runtime" and t.get("kind") not in ("pointer", "callable"):
+            c.error(where, f"{path}: none_check = \"runtime\" needs a pointer or callable "
+                           f"type (NULL is passed on), not '{p.type}'; a scalar's None check "
+                           "follows a state_check instead")
     d = p.default
     if d is None:
         return
@@ -673,13 +786,17 @@ def load_spec(spec_dir, layout, exceptions):
     if errors:
         raise SpecError(errors)
     owners = _check_owners(owners_data, "owners.toml", errors)
-    types, constants = _check_types(types_data, "types.toml", errors)
+    args_test = layout.get("args_test", {})
+    types, constants = _check_types(types_data, "types.toml", errors,
+                                    set(args_test.get("fixtures", [])))
     if errors:
         raise SpecError(errors)
 
     item_files = [n for n in layout["files"] if n in present]
     items, seen = [], {}
-    ctx = (owners, types, constants, layout["pages"], set(exceptions))
+    ctx = (owners, types, constants, layout["pages"], set(exceptions),
+           layout.get("state_checks", {}), set(layout.get("accepts_none", [])),
+           set(args_test.get("fixtures", [])))
     for name in item_files:
         data = read(name)
         if data is None:

@@ -17,5 +17,7 @@
 #include "casyncio/api.h"
 #include "casyncio/tasks.h"
 #include "casyncio/resolver.h"
+#include "casyncio/policies.h"
+#include "casyncio/embed.h"
 
 #endif /* CASYNCIO_H */

@@ -10,6 +10,7 @@
 #include "impl.h"
 #include "loop.h"
 #include "task.h"
+#include "names.h"
 
 typedef enum gen_state {
     GEN_NEW,        /* never started */
@@ -38,7 +39,7 @@ struct aio_asyncgen {
 static void gen_dealloc(void *obj);
 static int gen_repr(const void *obj, aio__strbuf *out);
 
-static const aio__type asyncgen_type = {"async_generator", gen_dealloc, gen_repr};
+AIO__DEFINE_TYPE(asyncgen_type) = {"async_generator", gen_dealloc, gen_repr, 0};
 
 /* --- Tracking by the loop --------------------------------------------------------- */
 
@@ -472,3 +473,6 @@ aio_future *aio__loop_shutdown_asyncgens(aio_loop *loop)
 {
     return aio_task_new(shutdown_asyncgens_coro, loop, &(aio_task_args){.loop = loop});
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(schedule_aclose, "BaseEventLoop._asyncgen_finalizer_hook", AIO__NAME_SELF_ARG);

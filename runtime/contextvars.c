@@ -128,7 +128,7 @@ static int context_repr(const void *obj, aio__strbuf *out)
     return aio__sb_appendf(out, "<_contextvars.Context object at %p>", obj);
 }
 
-static const aio__type context_type = {"Context", context_dealloc, context_repr};
+AIO__DEFINE_TYPE(context_type) = {"Context", context_dealloc, context_repr, 0};
 
 /* Each thread starts in a context of its own, which is never handed out. */
 static _Thread_local aio_context base_context = {{AIO__IMMORTAL, &context_type}, NULL,
@@ -284,7 +284,7 @@ static int var_repr(const void *obj, aio__strbuf *out)
     return aio__sb_appendf(out, " at %p>", obj);
 }
 
-static const aio__type var_type = {"ContextVar", var_dealloc, var_repr};
+AIO__DEFINE_TYPE(var_type) = {"ContextVar", var_dealloc, var_repr, 0};
 
 int aio_context_get(aio_context *ctx, aio_contextvar *var, void **value)
 {
@@ -312,7 +312,7 @@ static aio_contextvar *var_new(const char *name, bool has_default, void *default
     var->has_default = has_default;
     var->default_value = default_value;
     if ((var->name = aio__strdup(name)) == NULL) {
-        free(var);
+        aio__decref(var);
         return NULL;
     }
     return var;
@@ -388,7 +388,7 @@ static int token_repr(const void *obj, aio__strbuf *out)
     return aio__sb_appendf(out, " at %p>", obj);
 }
 
-static const aio__type token_type = {"Token", token_dealloc, token_repr};
+AIO__DEFINE_TYPE(token_type) = {"Token", token_dealloc, token_repr, 0};
 
 static uint64_t context_id(aio_context *ctx)
 {

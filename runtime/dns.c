@@ -3,14 +3,21 @@
  * asyncio runs socket.getaddrinfo() in a thread. Here, what the system
  * resolver answers without asking anyone (numeric addresses, a None host,
  * AI_NUMERICHOST, service names from /etc/services) is answered at once by
- * the system's own getaddrinfo(), and names go to c-ares: its sockets are
- * watched by the loop, its timeouts are loop timers. Each address c-ares
- * finds is turned into entries by the system's getaddrinfo() again, with
- * AI_NUMERICHOST, so that the entries (one per socket type, the port, the
- * sockaddr) are exactly those Python would get.
+ * the system's own getaddrinfo(). Names go through the sources of the
+ * resolver options' lookups, in order ("fb": files, then DNS, as the
+ * system's "hosts: files dns"): the hosts file is read here by glibc's
+ * rules (hosts.c), at once; DNS is c-ares, whose sockets are watched by the
+ * loop and whose timeouts are loop timers. A source that does not know the
+ * name hands it to the next. Each address found is turned into entries by
+ * the system's getaddrinfo() again, with AI_NUMERICHOST, one socket type at
+ * a time, so that the entries (one per socket type, the port, the sockaddr)
+ * are exactly those Python would get; an answer of several addresses is
+ * then ordered as glibc orders it (addrsort.c).
  */
 #include <arpa/inet.h>
 #include <ares.h>
+#include <limits.h>
+#include <math.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +27,10 @@
 #include "casyncio/api.h"
 #include "casyncio/resolver.h"
 #include "future.h"
+#include "hosts.h"
 #include "impl.h"
 #include "loop.h"
+#include "names.h"
 
 /* c-ares on one loop. */
 typedef struct aio__resolver {
@@ -113,44 +122,49 @@ static const char *keep_string(addrinfo_result *r, const char *s)
     return copy;
 }
 
-/* Appends each entry of a system getaddrinfo() list, as socket.getaddrinfo()
- * makes its tuples. canonname, when not NULL, goes on the first entry of
- * the whole result. 0, or -1 with MemoryError. */
-static int append_entries(addrinfo_result *r, const struct addrinfo *ai, const char *canonname)
+/* Appends one entry of a system getaddrinfo() answer as socket.getaddrinfo()
+ * makes its tuple, with this canonname. 0, or -1 with MemoryError. */
+static int append_entry(addrinfo_result *r, const struct addrinfo *ai, const char *canon)
+{
+    char host[NI_MAXHOST];
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        return 0; /* not an address family Python would show either */
+    if (r->list.len == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 8;
+        aio_addrinfo *items = aio__realloc(r->list.items, cap * sizeof *items);
+        if (items == NULL)
+            return -1;
+        r->list.items = items;
+        r->cap = cap;
+    }
+    aio_addrinfo *item = &r->list.items[r->list.len];
+    memset(item, 0, sizeof *item);
+    item->family = ai->ai_family;
+    item->type = ai->ai_socktype;
+    item->proto = ai->ai_protocol;
+    if ((item->canonname = keep_string(r, canon)) == NULL ||
+        (item->sockaddr.host = keep_string(r, host)) == NULL)
+        return -1;
+    if (ai->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
+        item->sockaddr.port = ntohs(sin6->sin6_port);
+        item->sockaddr.flowinfo = ntohl(sin6->sin6_flowinfo);
+        item->sockaddr.scope_id = sin6->sin6_scope_id;
+    } else {
+        item->sockaddr.port = ntohs(((const struct sockaddr_in *)ai->ai_addr)->sin_port);
+    }
+    r->list.len++;
+    return 0;
+}
+
+/* Appends every entry of a system getaddrinfo() answer; the first has its
+ * canonical name. 0, or -1 with MemoryError. */
+static int append_entries(addrinfo_result *r, const struct addrinfo *ai)
 {
     for (; ai != NULL; ai = ai->ai_next) {
-        if (r->list.len == r->cap) {
-            size_t cap = r->cap ? 2 * r->cap : 8;
-            aio_addrinfo *items = aio__realloc(r->list.items, cap * sizeof *items);
-            if (items == NULL)
-                return -1;
-            r->list.items = items;
-            r->cap = cap;
-        }
-        aio_addrinfo *item = &r->list.items[r->list.len];
-        memset(item, 0, sizeof *item);
-        item->family = ai->ai_family;
-        item->type = ai->ai_socktype;
-        item->proto = ai->ai_protocol;
-        const char *canon = r->list.len == 0 && canonname != NULL ? canonname
-                            : r->list.len == 0 && ai->ai_canonname != NULL ? ai->ai_canonname
-                                                                           : "";
-        char host[NI_MAXHOST];
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof host, NULL, 0,
-                        NI_NUMERICHOST) != 0)
-            continue; /* not an address family Python would show either */
-        if ((item->canonname = keep_string(r, canon)) == NULL ||
-            (item->sockaddr.host = keep_string(r, host)) == NULL)
+        const char *canon = r->list.len == 0 && ai->ai_canonname != NULL ? ai->ai_canonname : "";
+        if (append_entry(r, ai, canon) < 0)
             return -1;
-        if (ai->ai_family == AF_INET6) {
-            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
-            item->sockaddr.port = ntohs(sin6->sin6_port);
-            item->sockaddr.flowinfo = ntohl(sin6->sin6_flowinfo);
-            item->sockaddr.scope_id = sin6->sin6_scope_id;
-        } else {
-            item->sockaddr.port = ntohs(((const struct sockaddr_in *)ai->ai_addr)->sin_port);
-        }
-        r->list.len++;
     }
     return 0;
 }
@@ -169,6 +183,141 @@ static void finish_addrinfo(aio_future *fut, addrinfo_result *r, int rc)
         return;
     }
     aio__future_finish_result(fut, &r->list, addrinfo_result_free);
+}
+
+/* --- Entries of the addresses found --------------------------------------------------- */
+
+/* The system's answers for the addresses of a lookup, to be freed. */
+typedef struct answer_lists {
+    struct addrinfo **items;
+    size_t len, cap;
+} answer_lists;
+
+static int keep_list(answer_lists *a, struct addrinfo *ai)
+{
+    if (a->len == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 8;
+        struct addrinfo **items = aio__realloc(a->items, cap * sizeof *items);
+        if (items == NULL) {
+            freeaddrinfo(ai);
+            return -1;
+        }
+        a->items = items;
+        a->cap = cap;
+    }
+    a->items[a->len++] = ai;
+    return 0;
+}
+
+static void answer_lists_free(answer_lists *a)
+{
+    for (size_t i = 0; i < a->len; i++)
+        freeaddrinfo(a->items[i]);
+    free(a->items);
+}
+
+/* The port a numeric port string stands for, read as the system reads it
+ * (strtoul, truncated to 16 bits), or -1 for a service name. */
+static long numeric_port(const char *port)
+{
+    if (port == NULL)
+        return 0;
+    char *end;
+    unsigned long value = strtoul(port, &end, 10);
+    return *end == '\0' ? (long)(uint16_t)value : -1;
+}
+
+/* Keeps the entries the system makes of one numeric address. For any
+ * socket type it makes one per type (stream and datagram where the service
+ * exists, raw for a numeric or no port) and then sorts them (RFC 3484),
+ * which costs a socket, a connect() and a getsockname() per entry. Asked
+ * one type at a time it has one entry each and nothing to sort: the same
+ * entries in the same order, without those system calls. 0, or -1 with
+ * MemoryError. */
+static int expand_address(answer_lists *a, const char *host, const char *port,
+                          const struct addrinfo *hints)
+{
+    if (hints->ai_socktype != 0 || hints->ai_protocol != 0) {
+        struct addrinfo *ai = NULL;
+        if (getaddrinfo(host, port, hints, &ai) != 0)
+            return 0;
+        return keep_list(a, ai);
+    }
+    static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW};
+    long raw_port = numeric_port(port);
+    for (size_t i = 0; i < 3; i++) {
+        struct addrinfo h = *hints, *ai = NULL;
+        h.ai_socktype = types[i];
+        bool raw = types[i] == SOCK_RAW;
+        if (raw && raw_port < 0)
+            continue; /* a raw socket has no service names */
+        /* The system gives a raw entry the port only in this mixed list;
+         * asked alone it refuses the port: the port is set afterwards. */
+        if (getaddrinfo(host, raw ? NULL : port, &h, &ai) != 0)
+            continue;
+        if (raw) {
+            uint16_t net = htons((uint16_t)raw_port);
+            if (ai->ai_family == AF_INET6)
+                ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = net;
+            else
+                ((struct sockaddr_in *)ai->ai_addr)->sin_port = net;
+        }
+        if (keep_list(a, ai) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Completes fut with the entries of the addresses found (in the order the
+ * system has them before sorting), ordered as glibc orders an answer of
+ * more than one address; canon (NULL: none) on the first entry. No entry at
+ * all (the hints let none through): gaierror EAI_NONAME. */
+static void finish_with_addresses(aio_future *fut, const aio__host_addrs *found, const char *canon,
+                                  const char *port, const struct addrinfo *asked)
+{
+    struct addrinfo hints = *asked;
+    hints.ai_flags = (hints.ai_flags & ~(AI_CANONNAME | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG)) |
+                     AI_NUMERICHOST;
+    answer_lists lists = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < found->len; i++) {
+        char host[INET6_ADDRSTRLEN];
+        hints.ai_family = found->items[i].family;
+        if (inet_ntop(hints.ai_family, found->items[i].bytes, host, sizeof host) != NULL)
+            rc = expand_address(&lists, host, port, &hints);
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < lists.len; i++) {
+        for (const struct addrinfo *ai = lists.items[i]; ai != NULL; ai = ai->ai_next)
+            n++;
+    }
+    struct addrinfo **entries = NULL;
+    if (rc == 0 && n > 0 && (entries = aio__malloc(n * sizeof *entries)) == NULL)
+        rc = -1;
+    for (size_t i = 0, k = 0; entries != NULL && i < lists.len; i++) {
+        for (struct addrinfo *ai = lists.items[i]; ai != NULL; ai = ai->ai_next)
+            entries[k++] = ai;
+    }
+    /* glibc sorts an answer of several addresses, one address twice too. */
+    if (rc == 0 && found->len > 1)
+        rc = aio__addrinfo_sort(entries, n);
+    addrinfo_result *r = rc == 0 ? result_new() : NULL;
+    if (rc == 0 && r == NULL)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = append_entry(r, entries[i], r->list.len == 0 && canon != NULL ? canon : "");
+    free(entries);
+    answer_lists_free(&lists);
+    if (rc < 0) {
+        if (r != NULL)
+            addrinfo_result_free(r);
+        aio__future_fail(fut, NULL);
+    } else if (r->list.len == 0) {
+        addrinfo_result_free(r);
+        aio__future_fail(fut, gaierror(EAI_NONAME));
+    } else {
+        aio__future_finish_result(fut, &r->list, addrinfo_result_free);
+    }
 }
 
 /* --- The resolver: c-ares driven by the loop ------------------------------------------ */
@@ -266,11 +415,11 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     aio_exc *pending = aio_err_fetch();
     resolver_fd *w = watch_for(res, fd, readable || writable);
     if (w != NULL && readable)
-        aio__loop_add_reader(res->loop, fd, on_readable, w);
+        aio__loop_add_reader(res->loop, fd, on_readable, w, NULL);
     else
         aio__loop_remove_reader(res->loop, fd);
     if (w != NULL && writable)
-        aio__loop_add_writer(res->loop, fd, on_writable, w);
+        aio__loop_add_writer(res->loop, fd, on_writable, w, NULL);
     else
         aio__loop_remove_writer(res->loop, fd);
     if (!readable && !writable)
@@ -284,6 +433,18 @@ static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static void init_library(void)
 {
     ares_library_init(ARES_LIB_INIT_ALL);
+}
+
+/* The timeout c-ares is given, in milliseconds: seconds rounded, at least
+ * 1 ms, and at most INT_MAX ms (c-ares keeps an int), which inf and every
+ * larger number become. NaN and negative numbers were refused with the
+ * options. */
+static int timeout_ms(double seconds)
+{
+    double ms = seconds * 1000.0;
+    if (ms >= (double)INT_MAX - 0.5)
+        return INT_MAX;
+    return ms < 1.0 ? 1 : (int)(ms + 0.5);
 }
 
 static aio__resolver *resolver_get(aio_loop *loop)
@@ -302,17 +463,16 @@ static aio__resolver *resolver_get(aio_loop *loop)
     opts.sock_state_cb = sock_state;
     opts.sock_state_cb_data = res;
     if (o->timeout > 0) {
-        opts.timeout = (int)(o->timeout * 1000.0 + 0.5);
+        opts.timeout = timeout_ms(o->timeout);
         mask |= ARES_OPT_TIMEOUTMS;
     }
     if (o->tries > 0) {
         opts.tries = o->tries;
         mask |= ARES_OPT_TRIES;
     }
-    if (o->lookups != NULL) {
-        opts.lookups = (char *)o->lookups;
-        mask |= ARES_OPT_LOOKUPS;
-    }
+    /* c-ares asks DNS only: the hosts file is read here (hosts.c). */
+    opts.lookups = (char *)"b";
+    mask |= ARES_OPT_LOOKUPS;
     if (o->no_search) {
         opts.ndomains = 0;
         opts.domains = NULL;
@@ -336,14 +496,23 @@ static aio__resolver *resolver_get(aio_loop *loop)
     return res;
 }
 
-/* --- getaddrinfo -------------------------------------------------------------------- */
+/* --- Lookups through the sources ------------------------------------------------------- */
 
-/* The future of a lookup c-ares answers: cancelling it cancels the lookup. */
+/* The future of a lookup by name or by address: it goes through the
+ * sources of the resolver options' lookups in turn; cancelling it cancels
+ * what c-ares was asked. */
 typedef struct lookup {
     aio_future fut;
-    aio__resolver *res;     /* NULL once c-ares answered */
+    aio__resolver *res;         /* while c-ares has the lookup, else NULL */
+    bool cancelled_in_dns;      /* counted in res->cancelled */
+    size_t stage;               /* the next source, in the loop's lookups */
+    int status;                 /* the last DNS answer that passed it on, or 0 */
+    char *host;                 /* by name: the name, port and hints */
     char *port;
-    struct addrinfo hints;  /* what each address is expanded with */
+    struct addrinfo hints;
+    struct sockaddr_storage sa; /* by address: the address, getnameinfo()'s flags */
+    socklen_t salen;
+    int ni_flags;
 } lookup;
 
 static void lookup_dealloc(void *obj)
@@ -351,12 +520,13 @@ static void lookup_dealloc(void *obj)
     lookup *l = obj;
     if (!aio__future_finalize(&l->fut))
         return;
+    free(l->host);
     free(l->port);
     aio__future_clear(&l->fut);
     free(l);
 }
 
-static const aio__type lookup_type = {"Future", lookup_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(lookup_type) = {"Future", lookup_dealloc, aio__future_repr, 0};
 
 /* Future.cancel(), and the lookup stops once nothing waits for c-ares. */
 static int lookup_cancel(aio_future *fut, const char *msg)
@@ -366,6 +536,7 @@ static int lookup_cancel(aio_future *fut, const char *msg)
     if (rc > 0 && l->res != NULL) {
         aio__resolver *res = l->res;
         res->cancelled++;
+        l->cancelled_in_dns = true;
         resolver_rearm(res); /* cancels them all when nothing else is waited for */
     }
     return rc;
@@ -381,60 +552,45 @@ static lookup *lookup_new(aio_loop *loop)
     return l;
 }
 
-/* The port a numeric port string stands for, read as the system reads it
- * (strtoul, truncated to 16 bits), or -1 for a service name. */
-static long numeric_port(const char *port)
+/* The sources, in order: 'f' the hosts file, 'b' DNS. */
+static const char *lookups_of(const aio_loop *loop)
 {
-    if (port == NULL)
-        return 0;
-    char *end;
-    unsigned long value = strtoul(port, &end, 10);
-    return *end == '\0' ? (long)(uint16_t)value : -1;
+    return loop->resolver_options.lookups != NULL ? loop->resolver_options.lookups : "fb";
 }
 
-/* Appends the entries the system makes of one numeric address. For any
- * socket type it makes one per type (stream and datagram where the service
- * exists, raw for a numeric or no port) and then sorts them (RFC 3484),
- * which costs a socket, a connect() and a getsockname() per entry. Asked
- * one type at a time it has one entry each and nothing to sort: the same
- * entries in the same order, without those system calls. */
-static int expand_address(addrinfo_result *r, const char *host, const char *port,
-                          const struct addrinfo *hints, const char *canon)
+static const char *hosts_file_of(const aio_loop *loop)
 {
-    if (hints->ai_socktype != 0 || hints->ai_protocol != 0) {
-        struct addrinfo *ai = NULL;
-        if (getaddrinfo(host, port, hints, &ai) != 0)
-            return 0;
-        int rc = append_entries(r, ai, r->list.len == 0 ? canon : NULL);
-        freeaddrinfo(ai);
-        return rc;
-    }
-    static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW};
-    long raw_port = numeric_port(port);
-    for (size_t i = 0; i < 3; i++) {
-        struct addrinfo h = *hints, *ai = NULL;
-        h.ai_socktype = types[i];
-        bool raw = types[i] == SOCK_RAW;
-        if (raw && raw_port < 0)
-            continue; /* a raw socket has no service names */
-        /* The system gives a raw entry the port only in this mixed list;
-         * asked alone it refuses the port: the port is set afterwards. */
-        if (getaddrinfo(host, raw ? NULL : port, &h, &ai) != 0)
-            continue;
-        if (raw) {
-            uint16_t net = htons((uint16_t)raw_port);
-            if (ai->ai_family == AF_INET6)
-                ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = net;
-            else
-                ((struct sockaddr_in *)ai->ai_addr)->sin_port = net;
-        }
-        int rc = append_entries(r, ai, r->list.len == 0 ? canon : NULL);
-        freeaddrinfo(ai);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
+    const char *path = loop->resolver_options.hosts_file;
+    return path != NULL ? path : AIO__HOSTS_PATH;
 }
+
+/* Hands the lookup to c-ares: the resolver counts it, c-ares holds a
+ * reference until it answers. NULL with an exception when the resolver
+ * cannot start. */
+static aio__resolver *dns_begin(lookup *l)
+{
+    aio__resolver *res = resolver_get(l->fut.loop);
+    if (res == NULL)
+        return NULL;
+    l->res = res;
+    res->active++;
+    aio__incref(l);
+    return res;
+}
+
+/* c-ares answered: true when the future still waits for the answer. */
+static bool dns_end(lookup *l)
+{
+    aio__resolver *res = l->res;
+    res->active--;
+    if (l->cancelled_in_dns)
+        res->cancelled--;
+    l->cancelled_in_dns = false;
+    l->res = NULL;
+    return l->fut.state == AIO__FUTURE_PENDING;
+}
+
+/* --- getaddrinfo -------------------------------------------------------------------- */
 
 /* The canonical name c-ares found: the end of the CNAME chain, else the
  * name itself. */
@@ -448,62 +604,134 @@ static const char *canonical_name(const struct ares_addrinfo *ai)
     return c->name;
 }
 
+/* The addresses c-ares found (asked not to sort them), in the order glibc
+ * has them before it sorts: it asks A then AAAA for both families; for
+ * IPv6 with AI_V4MAPPED it asks AAAA, then A when there was no IPv6
+ * address (or always, with AI_ALL), the IPv4 ones as v4-mapped IPv6. 0, or
+ * -1 with MemoryError. */
+static int dns_addresses(const struct ares_addrinfo *result, const struct addrinfo *hints,
+                         aio__host_addrs *out)
+{
+    memset(out, 0, sizeof *out);
+    bool v4mapped = hints->ai_family == AF_INET6 && (hints->ai_flags & AI_V4MAPPED);
+    bool have_ipv6 = false;
+    const int order[2] = {hints->ai_family == AF_INET6 ? AF_INET6 : AF_INET,
+                          hints->ai_family == AF_INET6 ? AF_INET : AF_INET6};
+    for (int pass = 0; pass < 2; pass++) {
+        int family = order[pass];
+        if (family == AF_INET && hints->ai_family == AF_INET6 &&
+            (!v4mapped || (have_ipv6 && !(hints->ai_flags & AI_ALL))))
+            break;
+        bool added = false;
+        for (const struct ares_addrinfo_node *n = result->nodes; n != NULL; n = n->ai_next) {
+            if (n->ai_family != family)
+                continue;
+            unsigned char bytes[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            int as = family;
+            if (family == AF_INET6) {
+                memcpy(bytes, &((const struct sockaddr_in6 *)n->ai_addr)->sin6_addr, 16);
+            } else if (v4mapped) {
+                memcpy(bytes + 12, &((const struct sockaddr_in *)n->ai_addr)->sin_addr, 4);
+                as = AF_INET6;
+            } else {
+                memcpy(bytes, &((const struct sockaddr_in *)n->ai_addr)->sin_addr, 4);
+            }
+            if (aio__host_addrs_add(out, as, bytes) < 0) {
+                aio__host_addrs_clear(out);
+                return -1;
+            }
+            added = true;
+        }
+        /* glibc notes the family of the last answer that held addresses. */
+        if (added)
+            have_ipv6 = family == AF_INET6;
+    }
+    /* With AI_V4MAPPED alone and IPv6 addresses found, v4-mapped ones are
+     * dropped. */
+    if (v4mapped && have_ipv6 && !(hints->ai_flags & AI_ALL)) {
+        size_t kept = 0;
+        for (size_t i = 0; i < out->len; i++) {
+            if (!IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)out->items[i].bytes))
+                out->items[kept++] = out->items[i];
+        }
+        out->len = kept;
+    }
+    return 0;
+}
+
+static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *result);
+
+static int addrinfo_dns(lookup *l)
+{
+    aio__resolver *res = dns_begin(l);
+    if (res == NULL)
+        return -1;
+    struct ares_addrinfo_hints ahints;
+    memset(&ahints, 0, sizeof ahints);
+    ahints.ai_family = l->hints.ai_family;
+    if (l->hints.ai_family == AF_INET6 && (l->hints.ai_flags & AI_V4MAPPED))
+        ahints.ai_family = AF_UNSPEC; /* the IPv4 addresses may be mapped */
+    /* In the order DNS gave them: glibc's sort comes afterwards. */
+    ahints.ai_flags = ARES_AI_NOSORT | ((l->hints.ai_flags & AI_CANONNAME) ? ARES_AI_CANONNAME : 0);
+    ares_getaddrinfo(res->channel, l->host, NULL, &ahints, on_addrinfo, l);
+    resolver_rearm(res);
+    return 0;
+}
+
+/* Goes on with a lookup by name at its next source: the hosts file answers
+ * at once; DNS later, in on_addrinfo(), which comes back here when the name
+ * is not there. 0, or -1 with an exception (MemoryError, or a resolver that
+ * cannot start) and the future left pending. */
+static int addrinfo_next(lookup *l)
+{
+    aio_loop *loop = l->fut.loop;
+    const char *stages = lookups_of(loop);
+    while (stages[l->stage] != '\0') {
+        if (stages[l->stage++] == 'f') {
+            aio__host_addrs found;
+            int rc = aio__hosts_by_name(hosts_file_of(loop), l->host, l->hints.ai_family,
+                                        l->hints.ai_flags, &found);
+            if (rc > 0)
+                finish_with_addresses(&l->fut, &found,
+                                      (l->hints.ai_flags & AI_CANONNAME) ? found.canon : NULL,
+                                      l->port, &l->hints);
+            aio__host_addrs_clear(&found);
+            if (rc != 0)
+                return rc < 0 ? -1 : 0;
+        } else if (strcmp(l->host, "localhost") != 0) {
+            /* c-ares never asks DNS about "localhost" (RFC 6761, 6.3). */
+            return addrinfo_dns(l);
+        }
+    }
+    /* No source knows the name. */
+    aio__future_fail(&l->fut, gaierror(l->status != 0 ? eai_for_ares(l->status) : EAI_NONAME));
+    return 0;
+}
+
 static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *result)
 {
     (void)timeouts;
     lookup *l = arg;
-    aio__resolver *res = l->res;
-    res->active--;
-    if (l->fut.state != AIO__FUTURE_PENDING)
-        res->cancelled--;
-    l->res = NULL;
     aio_exc *pending = aio_err_fetch();
-    if (l->fut.state == AIO__FUTURE_PENDING) {
+    if (dns_end(l)) {
         if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
             aio__future_cancel_plain(&l->fut, NULL);
-        } else if (status != ARES_SUCCESS) {
-            /* ARES_ECONNREFUSED is also c-ares's status before any lookup:
-             * with the hosts file alone, the name was just not found. */
-            const char *lookups = res->loop->resolver_options.lookups;
-            bool dns = lookups == NULL || strchr(lookups, 'b') != NULL;
-            int code = status == ARES_ECONNREFUSED && !dns ? EAI_NONAME : eai_for_ares(status);
-            aio__future_fail(&l->fut, gaierror(code));
-        } else {
-            addrinfo_result *r = result_new();
-            int rc = r != NULL ? 0 : -1;
-            const char *canon = (l->hints.ai_flags & AI_CANONNAME) ? canonical_name(result) : NULL;
-            /* AF_INET6 with AI_V4MAPPED: c-ares was asked for both families;
-             * the IPv4 addresses become ::ffff:a.b.c.d when there is no IPv6
-             * one (or always with AI_ALL), as the system does. */
-            bool v4mapped = l->hints.ai_family == AF_INET6 && (l->hints.ai_flags & AI_V4MAPPED);
-            bool have_ipv6 = false;
-            for (const struct ares_addrinfo_node *n = result->nodes; n != NULL; n = n->ai_next)
-                have_ipv6 |= n->ai_family == AF_INET6;
-            for (const struct ares_addrinfo_node *n = result->nodes; rc == 0 && n != NULL;
-                 n = n->ai_next) {
-                if (v4mapped && n->ai_family == AF_INET && have_ipv6 &&
-                    !(l->hints.ai_flags & AI_ALL))
-                    continue;
-                char host[INET6_ADDRSTRLEN];
-                const void *addr = n->ai_family == AF_INET6
-                                       ? (const void *)&((struct sockaddr_in6 *)n->ai_addr)->sin6_addr
-                                       : (const void *)&((struct sockaddr_in *)n->ai_addr)->sin_addr;
-                if (inet_ntop(n->ai_family, addr, host, sizeof host) == NULL)
-                    continue;
-                struct addrinfo hints = l->hints;
-                hints.ai_family = v4mapped ? AF_INET6 : n->ai_family;
-                hints.ai_flags = (hints.ai_flags & ~AI_CANONNAME) | AI_NUMERICHOST;
-                rc = expand_address(r, host, l->port, &hints, canon);
-            }
-            if (r == NULL) {
+        } else if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+            l->status = status; /* the next source, if there is one */
+            if (addrinfo_next(l) < 0)
                 aio__future_fail(&l->fut, NULL);
-            } else if (rc == 0 && r->list.len == 0) {
-                /* Every address was filtered out by the hints. */
-                addrinfo_result_free(r);
-                aio__future_fail(&l->fut, gaierror(EAI_NONAME));
-            } else {
-                finish_addrinfo(&l->fut, r, rc);
-            }
+        } else if (status != ARES_SUCCESS) {
+            aio__future_fail(&l->fut, gaierror(eai_for_ares(status)));
+        } else {
+            aio__host_addrs found;
+            if (dns_addresses(result, &l->hints, &found) < 0)
+                aio__future_fail(&l->fut, NULL);
+            else
+                finish_with_addresses(
+                    &l->fut, &found,
+                    (l->hints.ai_flags & AI_CANONNAME) ? canonical_name(result) : NULL, l->port,
+                    &l->hints);
+            aio__host_addrs_clear(&found);
         }
     }
     if (result != NULL)
@@ -526,6 +754,15 @@ static bool service_refused(const struct addrinfo *hints, const char *port)
     return rc == EAI_NONAME;
 }
 
+/* A future done with gaierror(code); NULL with an exception. */
+static aio_future *failed_lookup(aio_loop *loop, int code)
+{
+    aio_future *fut = aio__loop_create_future(loop);
+    if (fut != NULL)
+        aio__future_fail(fut, gaierror(code));
+    return fut;
+}
+
 aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_args *args)
 {
     if (aio__loop_check_closed(loop) < 0)
@@ -545,51 +782,46 @@ aio_future *aio__loop_getaddrinfo(aio_loop *loop, const aio__loop_getaddrinfo_ar
     bool ask_resolver = rc == EAI_NONAME && args->host != NULL && *args->host != '\0' &&
                         !(args->flags & AI_NUMERICHOST) && !service_refused(&numeric, args->port);
     if (!ask_resolver) {
-        aio_future *fut = aio__loop_create_future(loop);
-        if (fut == NULL) {
-            if (ai != NULL)
-                freeaddrinfo(ai);
-            return NULL;
-        }
         if (rc != 0 && args->host != NULL && *args->host == '\0')
             rc = EAI_NONAME;
-        if (rc != 0) {
-            aio__future_fail(fut, gaierror(rc));
-            return fut;
-        }
-        addrinfo_result *r = result_new();
+        if (rc != 0)
+            return failed_lookup(loop, rc);
+        aio_future *fut = aio__loop_create_future(loop);
+        addrinfo_result *r = fut != NULL ? result_new() : NULL;
         if (r == NULL) {
             freeaddrinfo(ai);
-            aio__decref(fut);
+            if (fut != NULL)
+                aio__decref(fut);
             return NULL;
         }
-        finish_addrinfo(fut, r, append_entries(r, ai, NULL));
+        finish_addrinfo(fut, r, append_entries(r, ai));
         freeaddrinfo(ai);
         return fut;
     }
 
-    aio__resolver *res = resolver_get(loop);
-    if (res == NULL)
-        return NULL;
+    /* AI_ADDRCONFIG: the families the machine has addresses of, which glibc
+     * looks at before anything else. */
+    if (args->flags & AI_ADDRCONFIG) {
+        bool seen_ipv4, seen_ipv6;
+        if (aio__addrconfig(&seen_ipv4, &seen_ipv6) < 0)
+            return NULL;
+        if (hints.ai_family == AF_UNSPEC && seen_ipv4 != seen_ipv6)
+            hints.ai_family = seen_ipv4 ? AF_INET : AF_INET6;
+        else if ((hints.ai_family == AF_INET && !seen_ipv4) ||
+                 (hints.ai_family == AF_INET6 && !seen_ipv6))
+            return failed_lookup(loop, EAI_NONAME);
+    }
+
     lookup *l = lookup_new(loop);
     if (l == NULL)
         return NULL;
-    if (args->port != NULL && (l->port = aio__strdup(args->port)) == NULL) {
+    l->hints = hints;
+    if ((l->host = aio__strdup(args->host)) == NULL ||
+        (args->port != NULL && (l->port = aio__strdup(args->port)) == NULL) ||
+        addrinfo_next(l) < 0) {
         aio__decref(l);
         return NULL;
     }
-    l->hints = hints;
-    l->res = res;
-    struct ares_addrinfo_hints ahints;
-    memset(&ahints, 0, sizeof ahints);
-    ahints.ai_family = args->family;
-    if (args->family == AF_INET6 && (args->flags & AI_V4MAPPED))
-        ahints.ai_family = AF_UNSPEC; /* the IPv4 addresses may be mapped */
-    ahints.ai_flags = (args->flags & AI_CANONNAME) ? ARES_AI_CANONNAME : 0;
-    res->active++;
-    aio__incref(l); /* c-ares's reference, dropped in on_addrinfo() */
-    ares_getaddrinfo(res->channel, args->host, NULL, &ahints, on_addrinfo, l);
-    resolver_rearm(res);
     return &l->fut;
 }
 
@@ -625,62 +857,121 @@ static int make_sockaddr(const aio_address *a, struct sockaddr_storage *ss, sock
     return 0;
 }
 
-typedef struct reverse {
-    aio_future *fut;
-    aio__resolver *res;
-    struct sockaddr_storage sa;
-    socklen_t salen;
-    int flags;
-} reverse;
+/* Completes a lookup by address with the name found (cut in place by
+ * NI_NOFQDN), or, with NULL, none: then the numeric address, or EAI_NONAME
+ * with NI_NAMEREQD. The service is the system's, from /etc/services. */
+static void finish_nameinfo(lookup *l, char *name)
+{
+    nameinfo_result *r = aio__calloc(1, sizeof *r);
+    if (r == NULL) {
+        aio__future_fail(&l->fut, NULL);
+        return;
+    }
+    const struct sockaddr *sa = (const struct sockaddr *)&l->sa;
+    int serv_flags = l->ni_flags & (NI_NUMERICSERV | NI_DGRAM);
+    int rc;
+    if (name == NULL) {
+        rc = (l->ni_flags & NI_NAMEREQD)
+                 ? EAI_NONAME
+                 : getnameinfo(sa, l->salen, r->host, sizeof r->host, r->port, sizeof r->port,
+                               NI_NUMERICHOST | serv_flags);
+    } else if ((l->ni_flags & NI_NOFQDN) &&
+               aio__hosts_trim_domain(hosts_file_of(l->fut.loop), name) < 0) {
+        free(r);
+        aio__future_fail(&l->fut, NULL);
+        return;
+    } else if (strlen(name) >= sizeof r->host) {
+        rc = EAI_OVERFLOW; /* Python's buffer is NI_MAXHOST too */
+    } else {
+        strcpy(r->host, name);
+        rc = getnameinfo(sa, l->salen, NULL, 0, r->port, sizeof r->port, serv_flags);
+    }
+    if (rc != 0) {
+        free(r);
+        aio__future_fail(&l->fut, gaierror(rc));
+        return;
+    }
+    r->info.host = r->host;
+    r->info.port = r->port;
+    aio__future_finish_result(&l->fut, r, free);
+}
+
+static void on_nameinfo(void *arg, int status, int timeouts, char *node, char *service);
+
+static int nameinfo_dns(lookup *l)
+{
+    aio__resolver *res = dns_begin(l);
+    if (res == NULL)
+        return -1;
+    /* Without a name c-ares would answer the address: see on_nameinfo(). */
+    ares_getnameinfo(res->channel, (const struct sockaddr *)&l->sa, l->salen,
+                     ARES_NI_LOOKUPHOST | ARES_NI_NAMEREQD, on_nameinfo, l);
+    resolver_rearm(res);
+    return 0;
+}
+
+/* Goes on with a lookup by address at its next source, as addrinfo_next()
+ * does by name. */
+static int nameinfo_next(lookup *l)
+{
+    aio_loop *loop = l->fut.loop;
+    const char *stages = lookups_of(loop);
+    int family = l->sa.ss_family;
+    const void *bytes = family == AF_INET6
+                            ? (const void *)&((const struct sockaddr_in6 *)&l->sa)->sin6_addr
+                            : (const void *)&((const struct sockaddr_in *)&l->sa)->sin_addr;
+    while (stages[l->stage] != '\0') {
+        if (stages[l->stage++] == 'f') {
+            char *name;
+            int rc = aio__hosts_by_addr(hosts_file_of(loop), family, bytes, &name);
+            if (rc > 0)
+                finish_nameinfo(l, name);
+            free(name);
+            if (rc != 0)
+                return rc < 0 ? -1 : 0;
+        } else {
+            return nameinfo_dns(l);
+        }
+    }
+    finish_nameinfo(l, NULL);
+    return 0;
+}
 
 static void on_nameinfo(void *arg, int status, int timeouts, char *node, char *service)
 {
     (void)timeouts;
     (void)service;
-    reverse *rv = arg;
-    aio_future *fut = rv->fut;
-    rv->res->active--;
-    if (fut->state != AIO__FUTURE_PENDING)
-        rv->res->cancelled--;
-    ((lookup *)fut)->res = NULL;
+    lookup *l = arg;
     aio_exc *pending = aio_err_fetch();
-    if (fut->state == AIO__FUTURE_PENDING) {
-        nameinfo_result *r = aio__calloc(1, sizeof *r);
-        int rc = EAI_MEMORY;
-        if (r != NULL && status == ARES_SUCCESS && node != NULL) {
-            snprintf(r->host, sizeof r->host, "%s", node);
-            /* The service as the system names it, from /etc/services. */
-            rc = getnameinfo((struct sockaddr *)&rv->sa, rv->salen, NULL, 0, r->port,
-                             sizeof r->port, rv->flags & (NI_NUMERICSERV | NI_DGRAM));
-        } else if (r != NULL && (status == ARES_ENOTFOUND || status == ARES_ENODATA)) {
-            /* No name: the numeric address as the system writes it (c-ares
-             * would add "%0" to every IPv6 one), or EAI_NONAME. */
-            rc = (rv->flags & NI_NAMEREQD)
-                     ? EAI_NONAME
-                     : getnameinfo((struct sockaddr *)&rv->sa, rv->salen, r->host, sizeof r->host,
-                                   r->port, sizeof r->port,
-                                   NI_NUMERICHOST | (rv->flags & (NI_NUMERICSERV | NI_DGRAM)));
-        } else if (r != NULL) {
-            rc = status == ARES_ECANCELLED || status == ARES_EDESTRUCTION ? -1
-                                                                          : eai_for_ares(status);
-        }
-        if (rc == 0) {
-            r->info.host = r->host;
-            r->info.port = r->port;
-            aio__future_finish_result(fut, r, free);
+    if (dns_end(l)) {
+        if (status == ARES_SUCCESS && node != NULL) {
+            char *name = aio__strdup(node);
+            if (name == NULL)
+                aio__future_fail(&l->fut, NULL);
+            else
+                finish_nameinfo(l, name);
+            free(name);
+        } else if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+            /* No name, or (c-ares 1.18 turns every failure of the PTR query
+             * into "not found") no answer: the next source, if any, else
+             * the numeric address as the system writes it (c-ares would
+             * add "%0" to every IPv6 one). */
+            l->status = status;
+            if (nameinfo_next(l) < 0)
+                aio__future_fail(&l->fut, NULL);
+        } else if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
+            aio__future_cancel_plain(&l->fut, NULL);
         } else {
-            free(r);
-            if (rc == -1) {
-                aio__future_cancel_plain(fut, NULL);
-            } else {
-                aio__future_fail(fut, gaierror(rc));
-            }
+            aio__future_fail(&l->fut, gaierror(eai_for_ares(status)));
         }
     }
     aio_err_restore(pending);
-    aio__decref(fut);
-    free(rv);
+    aio__decref(l);
 }
+
+/* The flags glibc's getnameinfo() knows (NI_IDN's old companions too). */
+#define KNOWN_NI_FLAGS \
+    (NI_NUMERICHOST | NI_NUMERICSERV | NI_NOFQDN | NI_NAMEREQD | NI_DGRAM | NI_IDN | 0xc0)
 
 aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_args *args)
 {
@@ -690,14 +981,13 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
         aio_err_set(aio_TypeError, "getnameinfo() argument 1 must be a tuple");
         return NULL;
     }
-    /* A lookup future: cancelling it stops the query. */
     lookup *l = lookup_new(loop);
     if (l == NULL)
         return NULL;
     aio_future *fut = &l->fut;
-    struct sockaddr_storage ss;
-    socklen_t len = 0;
-    int rc = make_sockaddr(args->sockaddr, &ss, &len);
+    int rc = make_sockaddr(args->sockaddr, &l->sa, &l->salen);
+    if (rc == 0 && (args->flags & ~KNOWN_NI_FLAGS))
+        rc = EAI_BADFLAGS;
     if (rc == 0 && (args->flags & NI_NUMERICHOST)) {
         /* Nothing to ask anyone: the system formats it. */
         nameinfo_result *r = aio__calloc(1, sizeof *r);
@@ -705,7 +995,7 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
             aio__decref(fut);
             return NULL;
         }
-        rc = getnameinfo((struct sockaddr *)&ss, len, r->host, sizeof r->host, r->port,
+        rc = getnameinfo((struct sockaddr *)&l->sa, l->salen, r->host, sizeof r->host, r->port,
                          sizeof r->port, args->flags);
         if (rc == 0) {
             r->info.host = r->host;
@@ -719,24 +1009,17 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
         aio__future_fail(fut, gaierror(rc));
         return fut;
     }
-    aio__resolver *res = resolver_get(loop);
-    reverse *rv = res != NULL ? aio__calloc(1, sizeof *rv) : NULL;
-    if (rv == NULL) {
+    l->ni_flags = args->flags;
+    /* The unspecified IPv6 address has a name nowhere: glibc asks no one. */
+    if (l->sa.ss_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&l->sa)->sin6_addr)) {
+        finish_nameinfo(l, NULL);
+        return fut;
+    }
+    if (nameinfo_next(l) < 0) {
         aio__decref(fut);
         return NULL;
     }
-    rv->fut = aio_incref(fut);
-    rv->res = res;
-    l->res = res;
-    rv->sa = ss;
-    rv->salen = len;
-    rv->flags = args->flags;
-    int aflags = ARES_NI_LOOKUPHOST | ARES_NI_NAMEREQD; /* no name: see on_nameinfo() */
-    if (args->flags & NI_NOFQDN)
-        aflags |= ARES_NI_NOFQDN;
-    res->active++;
-    ares_getnameinfo(res->channel, (struct sockaddr *)&ss, len, aflags, on_nameinfo, rv);
-    resolver_rearm(res);
     return fut;
 }
 
@@ -785,26 +1068,36 @@ int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *op
                        options->lookups);
         return -1;
     }
-    if (options->timeout < 0 || options->tries < 0) {
-        aio_err_set(aio_ValueError, "timeout and tries must not be negative");
+    if (isnan(options->timeout) || options->timeout < 0) {
+        aio_err_format(aio_ValueError, "timeout must be a number of seconds >= 0, not %g",
+                       options->timeout);
+        return -1;
+    }
+    if (options->tries < 0) {
+        aio_err_format(aio_ValueError, "tries must be >= 0, not %d", options->tries);
         return -1;
     }
     /* Keep copies of the strings, in one block. */
-    size_t servers_len = options->servers ? strlen(options->servers) + 1 : 0;
-    size_t lookups_len = options->lookups ? strlen(options->lookups) + 1 : 0;
+    const char *given[] = {options->servers, options->lookups, options->hosts_file};
+    size_t lens[3], total = 0;
+    for (size_t i = 0; i < 3; i++) {
+        lens[i] = given[i] != NULL ? strlen(given[i]) + 1 : 0;
+        total += lens[i];
+    }
     char *strings = NULL;
-    if (servers_len + lookups_len > 0 &&
-        (strings = aio__malloc(servers_len + lookups_len)) == NULL)
+    if (total > 0 && (strings = aio__malloc(total)) == NULL)
         return -1;
+    const char *copies[3] = {NULL, NULL, NULL};
+    for (size_t i = 0, at = 0; i < 3; at += lens[i], i++) {
+        if (given[i] != NULL) {
+            memcpy(strings + at, given[i], lens[i]);
+            copies[i] = strings + at;
+        }
+    }
     aio_resolver_options copy = *options;
-    if (servers_len > 0) {
-        memcpy(strings, options->servers, servers_len);
-        copy.servers = strings;
-    }
-    if (lookups_len > 0) {
-        memcpy(strings + servers_len, options->lookups, lookups_len);
-        copy.lookups = strings + servers_len;
-    }
+    copy.servers = copies[0];
+    copy.lookups = copies[1];
+    copy.hosts_file = copies[2];
     /* Check the servers now, rather than at the first lookup. */
     if (copy.servers != NULL) {
         ares_channel probe;
@@ -827,3 +1120,8 @@ int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *op
     loop->resolver_options = copy;
     return 0;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(process_timeouts, "_Resolver.process_timeouts", AIO__NAME_SELF_ARG);
+AIO__NAME(on_readable, "_Resolver.on_readable", AIO__NAME_SELF_ARG);
+AIO__NAME(on_writable, "_Resolver.on_writable", AIO__NAME_SELF_ARG);

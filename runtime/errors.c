@@ -148,7 +148,7 @@ int aio__loop_default_exception_handler(aio_loop *loop, const aio_exception_cont
 {
     (void)loop;
     if (ctx == NULL) {
-        aio_err_set(aio_TypeError, "default_exception_handler() needs a context");
+        aio_err_set(aio_AttributeError, "'NoneType' object has no attribute 'get'");
         return -1;
     }
     aio__strbuf text = AIO__STRBUF_INIT;
@@ -262,11 +262,9 @@ static int call_handler(aio_loop *loop, const aio_exception_context *ctx)
 
 int aio__loop_call_exception_handler(aio_loop *loop, const aio_exception_context *ctx)
 {
-    if (ctx == NULL) {
-        aio_err_set(aio_TypeError, "call_exception_handler() needs a context");
-        return -1;
-    }
-    /* The handler runs with no exception set. An exception the caller had
+    /* A NULL context (None) goes to the handler as it is, as in asyncio:
+     * the default handler's AttributeError is logged, a custom handler
+     * gets NULL. The handler runs with no exception set. An exception the caller had
      * set (a C caller reporting while unwinding) is kept for it, unless the
      * handler raises SystemExit or KeyboardInterrupt. */
     aio_exc *outer = aio_err_fetch();

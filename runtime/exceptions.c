@@ -120,7 +120,7 @@ static int exc_repr(const void *obj, aio__strbuf *out)
     return aio__sb_append(out, ")");
 }
 
-static const aio__type exc_object_type = {"BaseException", exc_dealloc, exc_repr};
+AIO__DEFINE_TYPE(exc_object_type) = {"BaseException", exc_dealloc, exc_repr, 0};
 
 /* Raised when allocating an exception fails: never freed, never changed. */
 static aio_exc memory_error = {AIO__STATIC_OBJECT(&exc_object_type), aio_MemoryError,
@@ -142,7 +142,7 @@ aio_exc *aio_exc_new(const aio_exc_type *type, const char *msg)
     if (exc == NULL)
         return aio_incref(&memory_error);
     if (msg != NULL && (exc->message = strdup(msg)) == NULL) {
-        exc_dealloc(exc);
+        aio__decref(exc);
         return aio_incref(&memory_error);
     }
     return exc;
@@ -188,7 +188,7 @@ aio_exc *aio_exc_oserror(const aio_exc_type *type, int errnum, const char *strer
     if (strerror_text == NULL)
         strerror_text = strerror(errnum);
     if ((exc->strerror = strdup(strerror_text)) == NULL) {
-        exc_dealloc(exc);
+        aio__decref(exc);
         return aio_incref(&memory_error);
     }
     return exc;

@@ -11,7 +11,7 @@
 
 static void future_dealloc(void *obj);
 
-static const aio__type future_type = {"Future", future_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(future_type) = {"Future", future_dealloc, aio__future_repr, 0};
 
 aio_future *aio__loop_create_future(aio_loop *loop)
 {
@@ -31,10 +31,8 @@ void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop)
 
 static void callbacks_clear(aio_future *fut)
 {
-    for (size_t i = 0; i < fut->callbacks_len; i++) {
-        aio__ctxmap_decref(fut->callbacks[i].map);
-        aio__decref(fut->callbacks[i].context);
-    }
+    for (size_t i = 0; i < fut->callbacks_len; i++)
+        aio__decref(fut->callbacks[i]);
     fut->callbacks_len = 0;
 }
 
@@ -102,7 +100,7 @@ static int format_callbacks(const aio_future *fut, aio__strbuf *out)
             i = n - 2;
             continue;
         }
-        aio__format_function(out, (void (*)(void))fut->callbacks[i].fn);
+        aio__format_function(out, (void (*)(void))fut->callbacks[i]->done_callback);
         aio__sb_append(out, i + 1 < n ? "(), " : "()");
     }
     return aio__sb_append(out, "]");
@@ -147,13 +145,10 @@ static int schedule_callbacks(aio_future *fut)
     fut->callbacks_len = 0;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        aio__future_callback *cb = &fut->callbacks[i];
-        if (rc == 0) {
-            rc = aio__loop_call_soon_done(fut->loop, cb->fn, fut, cb->arg, cb->map, cb->context);
-        } else {
-            aio__ctxmap_decref(cb->map); /* call_soon raised: the rest is lost */
-        }
-        aio__decref(cb->context);
+        if (rc == 0)
+            rc = aio__loop_schedule_done(fut->loop, fut->callbacks[i], fut);
+        else
+            aio__decref(fut->callbacks[i]); /* call_soon raised: the rest is lost */
     }
     return rc;
 }
@@ -315,17 +310,18 @@ int aio__future_add_done_callback(aio_future *fut, const aio__future_add_done_ca
     }
     if (fut->callbacks_len == fut->callbacks_cap) {
         size_t cap = fut->callbacks_cap ? 2 * fut->callbacks_cap : 2;
-        aio__future_callback *callbacks = aio__realloc(fut->callbacks, cap * sizeof *callbacks);
+        aio_handle **callbacks = aio__realloc(fut->callbacks, cap * sizeof *callbacks);
         if (callbacks == NULL)
             return -1;
         fut->callbacks = callbacks;
         fut->callbacks_cap = cap;
     }
-    aio__future_callback *cb = &fut->callbacks[fut->callbacks_len++];
-    cb->fn = args->callback;
-    cb->arg = args->callback_arg;
-    cb->context = aio_incref(args->context);
-    cb->map = args->context ? NULL : aio__ctxmap_capture();
+    aio__ctxmap *map = args->context ? NULL : aio__ctxmap_capture();
+    aio_handle *handle = aio__handle_new_done(fut->loop, args->callback, NULL, args->callback_arg,
+                                              map, args->context);
+    if (handle == NULL)
+        return -1;
+    fut->callbacks[fut->callbacks_len++] = handle;
     return 0;
 }
 
@@ -334,13 +330,12 @@ int aio__future_remove_done_callback(aio_future *fut, aio_done_callback callback
 {
     size_t kept = 0, removed = 0;
     for (size_t i = 0; i < fut->callbacks_len; i++) {
-        aio__future_callback *cb = &fut->callbacks[i];
-        if (cb->fn == callback && cb->arg == callback_arg) {
-            aio__ctxmap_decref(cb->map);
-            aio__decref(cb->context);
+        aio_handle *cb = fut->callbacks[i];
+        if (cb->done_callback == callback && cb->arg == callback_arg) {
+            aio__decref(cb);
             removed++;
         } else {
-            fut->callbacks[kept++] = *cb;
+            fut->callbacks[kept++] = cb;
         }
     }
     fut->callbacks_len = kept;
@@ -352,13 +347,12 @@ size_t aio__future_remove_done_callbacks_if(aio_future *fut, aio_done_callback c
 {
     size_t kept = 0, removed = 0;
     for (size_t i = 0; i < fut->callbacks_len; i++) {
-        aio__future_callback *cb = &fut->callbacks[i];
-        if (cb->fn == callback && which(cb->arg)) {
-            aio__ctxmap_decref(cb->map);
-            aio__decref(cb->context);
+        aio_handle *cb = fut->callbacks[i];
+        if (cb->done_callback == callback && which(cb->arg)) {
+            aio__decref(cb);
             removed++;
         } else {
-            fut->callbacks[kept++] = *cb;
+            fut->callbacks[kept++] = cb;
         }
     }
     fut->callbacks_len = kept;

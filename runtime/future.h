@@ -11,14 +11,6 @@ typedef enum aio__future_state {
     AIO__FUTURE_FINISHED,
 } aio__future_state;
 
-/* A done callback and the context it runs in: the one given as context=,
- * or (map) a copy of the context current when it was added. */
-typedef struct aio__future_callback {
-    aio_done_callback fn;
-    void *arg;
-    aio__ctxmap *map;
-    aio_context *context;
-} aio__future_callback;
 
 struct aio_future {
     aio__object ob;
@@ -31,7 +23,11 @@ struct aio_future {
     aio_exc *cancelled_exc;   /* a Task's own CancelledError, handed to the
                                  first retrieval only (_cancelled_exc) */
     bool log_traceback;       /* an exception nobody has looked at yet */
-    aio__future_callback *callbacks;
+    /* The done callbacks, each already made into the Handle that will run
+     * it (with the context captured when it was added), so that completing
+     * the future allocates nothing and cannot lose a callback for want of
+     * memory. Their `future` is set when they are scheduled. */
+    aio_handle **callbacks;
     size_t callbacks_len;
     size_t callbacks_cap;
     bool is_task;             /* an aio__task (task.h) */

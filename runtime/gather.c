@@ -6,6 +6,7 @@
 #include "loop.h"
 #include "ptrset.h"
 #include "task.h"
+#include "names.h"
 
 /* --- gather ------------------------------------------------------------------ */
 
@@ -33,7 +34,8 @@ static void gathering_dealloc(void *obj)
     free(g);
 }
 
-static const aio__type gathering_type = {"_GatheringFuture", gathering_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(gathering_type) = {"_GatheringFuture", gathering_dealloc, aio__future_repr,
+                                    0};
 
 /* _GatheringFuture.cancel(): cancels the children; True if any accepted. */
 static int gathering_cancel(aio_future *fut, const char *msg)
@@ -224,7 +226,7 @@ static void shielded_dealloc(void *obj)
     free(s);
 }
 
-static const aio__type shielded_type = {"Future", shielded_dealloc, aio__future_repr};
+AIO__DEFINE_TYPE(shielded_type) = {"Future", shielded_dealloc, aio__future_repr, 0};
 
 /* _inner_done_callback: the outer follows the inner unless cancelled. The
  * registration holds a reference to the outer future. */
@@ -288,3 +290,8 @@ aio_future *aio_shield(aio_future *aw)
     }
     return &s->fut;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(gather_child_done, "gather.<locals>._done_callback", AIO__NAME_SELF_ARG);
+AIO__NAME(shield_inner_done, "shield.<locals>._inner_done_callback", AIO__NAME_SELF_ARG);
+AIO__NAME(shield_outer_done, "shield.<locals>._outer_done_callback", AIO__NAME_SELF_ARG);

@@ -9,14 +9,33 @@
 #include "impl.h"
 #include "loop.h"
 #include "memory.h"
+#include "names.h"
 
 /* --- Allocation ----------------------------------------------------------- */
 
 _Static_assert(sizeof(aio_handle) <= AIO__POOL_BLOCK, "a handle fits a pool block");
 
+/* Lets go of a boxed argument: released unless a one-shot callback took
+ * it over. */
+static void release_arg(aio_handle *handle)
+{
+    aio__arg_box *box = handle->arg;
+    handle->arg = box->arg;
+    handle->boxed = false;
+    aio_release_func release = box->release;
+    free(box);
+    aio_exc *pending = aio_err_fetch(); /* the release runs clean */
+    release(handle->arg);
+    if (aio_err_occurred() != NULL)
+        aio_err_clear(); /* nothing can take an exception from here */
+    aio_err_restore(pending);
+}
+
 /* Drops what the handle holds: its callback, argument and context. */
 static void handle_clear(aio_handle *handle)
 {
+    if (handle->boxed)
+        release_arg(handle);
     if (handle->has_context)
         aio__decref(handle->context);
     else
@@ -32,25 +51,138 @@ static void handle_clear(aio_handle *handle)
         handle->arg = NULL;
 }
 
+static int handle_repr(const void *obj, aio__strbuf *out);
+static void handle_dealloc(void *obj);
+static void freed_dealloc(void *obj);
+static int freed_repr(const void *obj, aio__strbuf *out);
+
+AIO__DEFINE_TYPE(handle_type) = {"Handle", handle_dealloc, handle_repr, 0};
+AIO__DEFINE_TYPE(timer_handle_type) = {"TimerHandle", handle_dealloc, handle_repr, 0};
+AIO__DEFINE_TYPE(freed_handle_type) = {"Handle", freed_dealloc, freed_repr, AIO__TYPE_FREED};
+
+/* --- Freed handles ----------------------------------------------------------------
+ *
+ * call_soon() and friends return borrowed handles, valid while the
+ * callback is pending. A program that keeps the pointer and uses it after
+ * the callback ran (Handle.cancel() after the fact is a harmless no-op in
+ * Python) would act on freed memory, or on another callback's handle once
+ * the pool reuses the block. So a freed handle keeps its callback, its
+ * argument and a type that marks it freed: every handle function refuses
+ * it with RuntimeError, naming it, and changes nothing. The pool reuses
+ * blocks at once; in debug mode, and in sanitizer builds (where the pool is
+ * bypassed), freed handles wait in a quarantine of the last few thousand
+ * first, so that a stale use is caught long after the fact too. */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define QUARANTINE_ALWAYS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define QUARANTINE_ALWAYS 1
+#endif
+#endif
+#ifndef QUARANTINE_ALWAYS
+#define QUARANTINE_ALWAYS 0
+#endif
+
+#define QUARANTINE_SIZE 4096
+
+typedef struct quarantine {
+    aio_handle *slots[QUARANTINE_SIZE];
+    size_t next;
+} quarantine;
+
+static _Thread_local quarantine *this_quarantine;
+static pthread_key_t quarantine_key;
+static pthread_once_t quarantine_once = PTHREAD_ONCE_INIT;
+
+static void quarantine_release(void *ptr)
+{
+    quarantine *q = ptr;
+    for (size_t i = 0; i < QUARANTINE_SIZE; i++) {
+        if (q->slots[i] != NULL)
+            aio__pool_free(q->slots[i]);
+    }
+    free(q);
+}
+
+static void quarantine_key_init(void)
+{
+    pthread_key_create(&quarantine_key, quarantine_release);
+}
+
+/* Keeps a freed handle's block out of the pool for a while; frees the
+ * block it evicts. Out of memory, the block goes straight back. */
+static void quarantine_put(aio_handle *handle)
+{
+    quarantine *q = this_quarantine;
+    if (q == NULL) {
+        pthread_once(&quarantine_once, quarantine_key_init);
+        q = calloc(1, sizeof *q);
+        if (q == NULL || pthread_setspecific(quarantine_key, q) != 0) {
+            free(q);
+            aio__pool_free(handle);
+            return;
+        }
+        this_quarantine = q;
+    }
+    aio_handle *evicted = q->slots[q->next];
+    q->slots[q->next] = handle;
+    q->next = (q->next + 1) % QUARANTINE_SIZE;
+    if (evicted != NULL)
+        aio__pool_free(evicted);
+}
+
 static void handle_dealloc(void *obj)
 {
     aio_handle *handle = obj;
+    /* What the freed handle keeps to name itself: no references. */
+    aio_callback callback = handle->callback;
+    void *arg = handle->repr_frozen ? NULL : aio__handle_arg(handle);
     handle_clear(handle);
     if (handle->repr_frozen)
         free(handle->arg);
-    aio__pool_free(handle);
+    handle->callback = callback;
+    handle->arg = arg;
+    handle->repr_frozen = false;
+    handle->ob.type = &freed_handle_type;
+    if (QUARANTINE_ALWAYS || handle->debug)
+        quarantine_put(handle);
+    else
+        aio__pool_free(handle);
 }
 
-static int handle_repr(const void *obj, aio__strbuf *out);
-
-static const aio__type handle_type = {"Handle", handle_dealloc, handle_repr};
-static const aio__type timer_handle_type = {"TimerHandle", handle_dealloc, handle_repr};
-
-static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
+/* A freed handle is never freed again. */
+static void freed_dealloc(void *obj)
 {
-    aio_handle *handle = aio__pool_alloc();
-    if (handle == NULL)
-        return NULL;
+    (void)obj;
+}
+
+static int freed_repr(const void *obj, aio__strbuf *out)
+{
+    const aio_handle *handle = obj;
+    aio__sb_append(out, handle->is_timer ? "<freed TimerHandle " : "<freed Handle ");
+    aio__format_callback(out, handle);
+    return aio__sb_append(out, ">");
+}
+
+/* Refuses a handle that was freed: RuntimeError naming it. */
+static int check_live(const aio_handle *handle, const char *method)
+{
+    if (AIO_LIKELY(handle->ob.type != &freed_handle_type))
+        return 0;
+    aio__strbuf sb = AIO__STRBUF_INIT;
+    freed_repr(handle, &sb);
+    aio_err_format(aio_RuntimeError,
+                   "%s() called on %s, which was freed once its callback ran or was dropped: "
+                   "keep a reference (aio_incref()) to use a handle after that",
+                   method, sb.data ? sb.data : "a handle");
+    aio__sb_free(&sb);
+    return -1;
+}
+
+static aio_handle *handle_init(void *block, aio_loop *loop, unsigned char kind)
+{
+    aio_handle *handle = block;
     aio__object_init(handle, &handle_type);
     handle->loop = loop;
     handle->kind = kind;
@@ -58,8 +190,16 @@ static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
     handle->scheduled = false;
     handle->is_timer = false;
     handle->repr_frozen = false;
-    handle->debug = loop->debug;
+    handle->boxed = false;
+    handle->persistent = false;
+    handle->debug = aio__loop_debug(loop); /* any thread (call_soon_threadsafe) */
     return handle;
+}
+
+static aio_handle *handle_alloc(aio_loop *loop, unsigned char kind)
+{
+    void *block = aio__pool_alloc();
+    return block != NULL ? handle_init(block, loop, kind) : NULL;
 }
 
 aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
@@ -82,10 +222,40 @@ aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
     return handle;
 }
 
-aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
-                                 void *arg, aio__ctxmap *map, aio_context *context)
+void aio__handle_discard(aio_handle *handle)
 {
-    aio_handle *handle = handle_alloc(loop, AIO__HANDLE_DONE_CALLBACK);
+    if (handle->boxed) {
+        aio__arg_box *box = handle->arg;
+        handle->arg = box->arg;
+        handle->boxed = false;
+        free(box);
+    }
+    aio__decref(handle);
+}
+
+aio_handle *aio__handle_new_owning(aio_loop *loop, aio_callback callback, void *arg,
+                                   aio_release_func release, aio_context *context)
+{
+    if (release == NULL)
+        return aio__handle_new(loop, callback, arg, context);
+    aio__arg_box *box = aio__malloc(sizeof *box);
+    if (box == NULL)
+        return NULL;
+    aio_handle *handle = aio__handle_new(loop, callback, box, context);
+    if (handle == NULL) {
+        free(box);
+        return NULL;
+    }
+    box->arg = arg;
+    box->release = release;
+    handle->boxed = true;
+    return handle;
+}
+
+static aio_handle *handle_make_done(aio_handle *handle, aio_done_callback fn,
+                                    aio_future *future, void *arg, aio__ctxmap *map,
+                                    aio_context *context)
+{
     if (handle == NULL) {
         aio__ctxmap_decref(map);
         return NULL;
@@ -104,6 +274,20 @@ aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn, aio_futur
     return handle;
 }
 
+aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
+                                 void *arg, aio__ctxmap *map, aio_context *context)
+{
+    return handle_make_done(handle_alloc(loop, AIO__HANDLE_DONE_CALLBACK), fn, future, arg, map,
+                            context);
+}
+
+aio_handle *aio__handle_new_done_in(void *block, aio_loop *loop, aio_done_callback fn,
+                                    aio_future *future, void *arg, aio_context *context)
+{
+    return handle_make_done(handle_init(block, loop, AIO__HANDLE_DONE_CALLBACK), fn, future, arg,
+                            NULL, context);
+}
+
 void aio__handle_make_timer(aio_handle *handle, double when)
 {
     handle->ob.type = &timer_handle_type;
@@ -113,36 +297,82 @@ void aio__handle_make_timer(aio_handle *handle, double when)
 
 /* --- repr ---------------------------------------------------------------- */
 
-int aio__format_function(aio__strbuf *out, void (*fn)(void))
+/* The name of fn and its registry flags (0 when nobody registered it). */
+static unsigned append_function(aio__strbuf *out, void (*fn)(void))
 {
     Dl_info info;
     void *address;
     memcpy(&address, &fn, sizeof address);
-    if (address == NULL)
-        return aio__sb_append(out, "None"); /* callback=None: "None(...)" */
+    if (address == NULL) {
+        aio__sb_append(out, "None"); /* callback=None: "None(...)" */
+        return 0;
+    }
+    int flags = aio__name_append(out, fn);
+    if (flags >= 0)
+        return (unsigned)flags;
     if (dladdr(address, &info) != 0 && info.dli_sname != NULL && info.dli_saddr == address)
-        return aio__sb_append(out, info.dli_sname);
-    return aio__sb_appendf(out, "%p", address);
+        aio__sb_append(out, info.dli_sname);
+    else
+        aio__sb_appendf(out, "%p", address);
+    return 0;
+}
+
+int aio__format_function(aio__strbuf *out, void (*fn)(void))
+{
+    append_function(out, fn);
+    return out->failed ? -1 : 0;
 }
 
 int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
 {
     /* A cancelled handle has dropped its arguments (its `arg` may hold the
      * frozen repr instead). */
-    const void *arg = handle->repr_frozen ? NULL : handle->arg;
+    const void *arg = handle->repr_frozen ? NULL : aio__handle_arg(handle);
     if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
-        aio__format_function(out, (void (*)(void))handle->done_callback);
+        void (*fn)(void) = (void (*)(void))handle->done_callback;
+        aio__strbuf name = AIO__STRBUF_INIT;
+        unsigned flags = append_function(&name, fn);
+        if (flags & AIO__NAME_STEP) {
+            aio__sb_appendf(out, "<%s object at %p>()", (name.data ? name.data : ""),
+                            (const void *)handle->future);
+            aio__sb_free(&name);
+            return 0;
+        }
+        aio__sb_append(out, (name.data ? name.data : ""));
+        aio__sb_free(&name);
         aio__sb_append(out, "(");
         if (handle->future != NULL)
             aio__repr_into(handle->future, out);
-        if (arg != NULL)
-            aio__sb_appendf(out, handle->future ? ", %p" : "%p", arg);
+        if (arg != NULL && !(flags & AIO__NAME_SELF_ARG)) {
+            aio__sb_append(out, handle->future ? ", " : "");
+            if (flags & AIO__NAME_ARG_OBJECT)
+                aio__repr_into(arg, out);
+            else
+                aio__sb_appendf(out, "%p", arg);
+        }
         return aio__sb_append(out, ")");
     }
-    aio__format_function(out, (void (*)(void))handle->callback);
-    if (arg != NULL)
-        return aio__sb_appendf(out, "(%p)", arg);
-    return aio__sb_append(out, "()");
+    unsigned flags = append_function(out, (void (*)(void))handle->callback);
+    if (arg == NULL || (flags & AIO__NAME_SELF_ARG))
+        return aio__sb_append(out, "()");
+    if (flags & AIO__NAME_ARG_OBJECT) {
+        aio__sb_append(out, "(");
+        aio__repr_into(arg, out);
+        return aio__sb_append(out, ")");
+    }
+    return aio__sb_appendf(out, "(%p)", arg);
+}
+
+aio_future *aio__handle_task(const aio_handle *handle)
+{
+    if (handle->repr_frozen)
+        return NULL;
+    bool done = handle->kind == AIO__HANDLE_DONE_CALLBACK;
+    int flags = aio__name_append(NULL, done ? (void (*)(void))handle->done_callback
+                                            : (void (*)(void))handle->callback);
+    if (flags < 0 || !(flags & AIO__NAME_TASK_METHOD))
+        return NULL;
+    return (flags & AIO__NAME_STEP) ? handle->future : (aio_future *)handle->arg;
 }
 
 static int handle_repr(const void *obj, aio__strbuf *out)
@@ -170,6 +400,8 @@ static int handle_repr(const void *obj, aio__strbuf *out)
 
 int aio__handle_cancel(aio_handle *handle)
 {
+    if (AIO_UNLIKELY(check_live(handle, "Handle.cancel") < 0))
+        return -1;
     if (handle->cancelled)
         return 0;
     if (handle->is_timer && handle->scheduled)
@@ -201,11 +433,15 @@ void aio__handle_drop(aio_handle **handle)
 
 int aio__handle_cancelled(aio_handle *handle)
 {
+    if (AIO_UNLIKELY(check_live(handle, "Handle.cancelled") < 0))
+        return -1;
     return handle->cancelled;
 }
 
 double aio__timer_handle_when(aio_timer_handle *handle)
 {
+    if (AIO_UNLIKELY(check_live(handle, "TimerHandle.when") < 0))
+        return -1.0;
     if (!handle->is_timer) {
         aio_err_set(aio_TypeError, "descriptor 'when' for 'TimerHandle' objects doesn't "
                                    "apply to a 'Handle' object");
@@ -250,8 +486,19 @@ int aio__handle_run(aio_handle *handle)
     }
 
     if (handle->kind == AIO__HANDLE_CALLBACK) {
+        void *arg = handle->arg;
+        if (AIO_UNLIKELY(handle->boxed)) {
+            aio__arg_box *box = arg;
+            arg = box->arg;
+            if (!handle->persistent) {
+                /* A one-shot callback takes its argument over. */
+                handle->arg = arg;
+                handle->boxed = false;
+                free(box);
+            }
+        }
         if (AIO_LIKELY(handle->callback != NULL))
-            handle->callback(handle->arg);
+            handle->callback(arg);
         else
             aio_err_set(aio_TypeError, "'NoneType' object is not callable");
     } else {

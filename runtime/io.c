@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "casyncio/api.h"
 #include "exc.h"
@@ -67,6 +69,48 @@ static aio__fdwatch *watch_create(aio_loop *loop, int fd)
     return watch;
 }
 
+/* Mirrors a descriptor's events in the embedding epoll descriptor, when a
+ * host program asked for one (0: not watched). Errors are the kernel's to
+ * report to libev's own poll; this copy follows as best it can. */
+static void embed_sync(aio_loop *loop, int fd, int events)
+{
+    if (loop->embed_fd < 0)
+        return;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = ((events & EV_READ) ? EPOLLIN : 0) | ((events & EV_WRITE) ? EPOLLOUT : 0);
+    ev.data.fd = fd;
+    if (events == 0) {
+        epoll_ctl(loop->embed_fd, EPOLL_CTL_DEL, fd, &ev);
+    } else if (epoll_ctl(loop->embed_fd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT) {
+        epoll_ctl(loop->embed_fd, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+int aio__io_embed_start(aio_loop *loop)
+{
+    int efd = epoll_create1(EPOLL_CLOEXEC);
+    if (efd < 0) {
+        aio_err_set_from_errno(errno);
+        return -1;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = loop->self_rfd;
+    if (epoll_ctl(efd, EPOLL_CTL_ADD, loop->self_rfd, &ev) < 0) {
+        aio_err_set_from_errno(errno);
+        close(efd);
+        return -1;
+    }
+    loop->embed_fd = efd;
+    for (size_t fd = 0; fd < loop->fds_cap; fd++) {
+        if (loop->fds[fd] != NULL && loop->fds[fd]->events != 0)
+            embed_sync(loop, (int)fd, loop->fds[fd]->events);
+    }
+    return 0;
+}
+
 /* Asks libev for what the handles need; frees the watch when nothing. */
 static void watch_update(aio_loop *loop, aio__fdwatch *watch)
 {
@@ -74,6 +118,7 @@ static void watch_update(aio_loop *loop, aio__fdwatch *watch)
     int events = (watch->reader ? EV_READ : 0) | (watch->writer ? EV_WRITE : 0);
     if (events == watch->events && events != 0)
         return;
+    embed_sync(loop, fd, events);
     if (watch->events != 0) {
         ev_io_stop(loop->ev, &watch->io);
         loop->fds_active--;
@@ -109,20 +154,22 @@ static int check_pollable(int fd)
 }
 
 /* _add_reader/_add_writer: replaces (and cancels) a previous handle. */
-static int add_handle(aio_loop *loop, int fd, aio_callback callback, void *args, bool reading)
+static int add_handle(aio_loop *loop, int fd, aio_callback callback, void *args,
+                      aio_release_func release, bool reading)
 {
-    if (aio__loop_check_closed(loop) < 0)
+    if (aio__loop_check_closed(loop) < 0 || aio__ev_reserve() < 0)
         return -1;
     aio__fdwatch *watch = fd >= 0 ? watch_find(loop, fd) : NULL;
     if (watch == NULL) {
         if (check_pollable(fd) < 0 || (watch = watch_create(loop, fd)) == NULL)
             return -1;
     }
-    aio_handle *handle = aio__handle_new(loop, callback, args, NULL);
+    aio_handle *handle = aio__handle_new_owning(loop, callback, args, release, NULL);
     if (handle == NULL) {
         watch_update(loop, watch);
         return -1;
     }
+    handle->persistent = true;
     aio_handle **slot = reading ? &watch->reader : &watch->writer;
     aio_handle *old = *slot;
     *slot = handle;
@@ -149,6 +196,8 @@ static int remove_handle(aio_loop *loop, int fd, bool reading)
     aio_handle **slot = reading ? &watch->reader : &watch->writer;
     aio_handle *old = *slot;
     *slot = NULL;
+    if (aio__ev_reserve() < 0)
+        aio_err_clear(); /* libev rarely allocates here; the reserve is the fallback */
     watch_update(loop, watch);
     if (old == NULL)
         return 0;
@@ -157,9 +206,10 @@ static int remove_handle(aio_loop *loop, int fd, bool reading)
     return 1;
 }
 
-int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release)
 {
-    return add_handle(loop, fd, callback, args, true);
+    return add_handle(loop, fd, callback, args, args_release, true);
 }
 
 int aio__loop_remove_reader(aio_loop *loop, int fd)
@@ -167,9 +217,10 @@ int aio__loop_remove_reader(aio_loop *loop, int fd)
     return remove_handle(loop, fd, true);
 }
 
-int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release)
 {
-    return add_handle(loop, fd, callback, args, false);
+    return add_handle(loop, fd, callback, args, args_release, false);
 }
 
 int aio__loop_remove_writer(aio_loop *loop, int fd)
@@ -227,4 +278,7 @@ void aio__io_close(aio_loop *loop)
     free(loop->io_events);
     loop->io_events = NULL;
     loop->io_events_len = loop->io_events_cap = 0;
+    if (loop->embed_fd >= 0)
+        close(loop->embed_fd);
+    loop->embed_fd = -1;
 }

@@ -26,10 +26,12 @@
 #include <unistd.h>
 
 #include "casyncio/api.h"
+#include "casyncio/embed.h"
 #include "casyncio/log.h"
 #include "exc.h"
 #include "impl.h"
 #include "memory.h"
+#include "names.h"
 
 #define MAXIMUM_SELECT_TIMEOUT (24.0 * 3600.0)
 #define CLOCK_RESOLUTION 1e-09
@@ -97,7 +99,10 @@ int aio__loop_check_closed(aio_loop *loop)
 
 int aio__loop_check_thread(aio_loop *loop)
 {
-    if (loop->running && !pthread_equal(loop->thread, pthread_self())) {
+    /* Read from any thread: `running` and `thread` are written atomically
+     * by run_forever(). */
+    if (__atomic_load_n(&loop->running, __ATOMIC_ACQUIRE) &&
+        !pthread_equal(__atomic_load_n(&loop->thread, __ATOMIC_RELAXED), pthread_self())) {
         aio_err_set(aio_RuntimeError, "Non-thread-safe operation invoked on an event loop "
                                       "other than the current one");
         return -1;
@@ -160,7 +165,7 @@ static void on_poll_timeout(struct ev_loop *ev, ev_timer *timer, int revents)
 
 static void loop_dealloc(void *obj);
 static int loop_repr(const void *obj, aio__strbuf *out);
-static const aio__type loop_type = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr};
+AIO__DEFINE_TYPE(loop_type) = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr, 0};
 
 aio_loop *aio__loop_new(void)
 {
@@ -169,6 +174,7 @@ aio_loop *aio__loop_new(void)
         return NULL;
     aio__object_init(loop, &loop_type);
     loop->self_rfd = loop->self_wfd = -1;
+    loop->embed_fd = -1;
     loop->debug = debug_from_environment();
     loop->slow_callback_duration = 0.1;
     atomic_init(&loop->closed, false);
@@ -177,7 +183,8 @@ aio_loop *aio__loop_new(void)
 
     loop->ready_mask = READY_INITIAL - 1;
     loop->ready = aio__region_grow(NULL, 0, READY_INITIAL * sizeof *loop->ready, 0);
-    loop->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (aio__ev_reserve() == 0)
+        loop->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     int fds[2];
     if (loop->ready == NULL || loop->ev == NULL || pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
         if (!aio_err_occurred())
@@ -264,20 +271,24 @@ static void poll_rest(aio_loop *loop)
     }
 }
 
-static void poll_once(aio_loop *loop, double timeout)
+static int poll_once(aio_loop *loop, double timeout)
 {
     loop->self_readable = false;
     if (timeout == 0.0 && loop->fds_active == 0) {
         loop->self_readable = aio__signals_pending(loop);
-        return;
+        return 0;
     }
+    /* libev may grow its arrays while polling: the reserve, back if it can
+     * be (else the arena of evalloc.c is there). */
+    if (AIO_UNLIKELY(aio__ev_reserve() < 0))
+        aio_err_clear();
     /* This poll sees every byte written so far: a later skipped poll must
      * not take the flag for one more. */
     (void)aio__signals_pending(loop);
     if (timeout == 0.0) {
         ev_run(loop->ev, EVRUN_NOWAIT);
         poll_rest(loop);
-        return;
+        return 0;
     }
     if (timeout > 0.0) {
         /* Like selectors.EpollSelector, wait whole milliseconds, rounded up. */
@@ -285,9 +296,17 @@ static void poll_once(aio_loop *loop, double timeout)
         ev_timer_set(&loop->poll_timer, ceil(timeout * 1e3) * 1e-3, 0.0);
         ev_timer_start(loop->ev, &loop->poll_timer);
     }
+    if (loop->poll_before != NULL)
+        loop->poll_before(loop, timeout < 0.0 ? HUGE_VAL : timeout, loop->poll_hooks_arg);
     ev_run(loop->ev, EVRUN_ONCE);
     ev_timer_stop(loop->ev, &loop->poll_timer);
+    if (loop->poll_after != NULL) {
+        loop->poll_after(loop, timeout < 0.0 ? HUGE_VAL : timeout, loop->poll_hooks_arg);
+        if (aio_err_occurred() != NULL)
+            return -1; /* what the host raised ends the run, as SystemExit would */
+    }
     poll_rest(loop);
+    return 0;
 }
 
 static int run_handle_debug(aio_loop *loop, aio_handle *handle)
@@ -298,7 +317,10 @@ static int run_handle_debug(aio_loop *loop, aio_handle *handle)
     double dt = aio__monotonic() - t0;
     loop->current_handle = NULL;
     if (rc == 0 && dt >= loop->slow_callback_duration) {
-        char *repr = aio_repr(handle);
+        /* base_events._format_handle(): a Task's step or wake-up is shown
+         * as the task. */
+        aio_future *task = aio__handle_task(handle);
+        char *repr = aio_repr(task != NULL ? (void *)task : (void *)handle);
         aio_log(AIO_LOG_WARNING, NULL, "Executing %s took %.3f seconds", repr ? repr : "", dt);
         free(repr);
         aio_err_clear();
@@ -306,22 +328,61 @@ static int run_handle_debug(aio_loop *loop, aio_handle *handle)
     return rc;
 }
 
-static int run_once(aio_loop *loop)
+/* An exception the caller left set outside any callback (an ignored error
+ * before run_forever(), or between two iterations the host drives): it is
+ * nobody's callback's, so it is reported as such and cleared, and the
+ * callbacks run clean. SystemExit and KeyboardInterrupt end the run as they
+ * would from a callback. */
+static __attribute__((noinline)) int report_stray_exception(aio_loop *loop)
 {
+    aio_exc *exc = aio_err_fetch();
+    if (aio_exc_isinstance(exc, aio_SystemExit) ||
+        aio_exc_isinstance(exc, aio_KeyboardInterrupt)) {
+        aio_err_restore(exc);
+        return -1;
+    }
+    aio_exception_context context = {
+        .message = "Exception left set outside any callback (cleared before the loop's next "
+                   "callback ran)",
+        .exception = exc,
+    };
+    int rc = aio__loop_call_exception_handler(loop, &context);
+    aio__decref(exc);
+    return rc;
+}
+
+/* The poll's timeout: 0 when callbacks are ready or the loop is stopping,
+ * else until the first timer (at most a day), else -1 (forever). */
+static double poll_timeout(const aio_loop *loop)
+{
+    if (loop->ready_len > 0 || loop->stopping)
+        return 0.0;
+    if (loop->timers_len == 0)
+        return -1.0;
+    /* min(max(0, when - time()), MAXIMUM_SELECT_TIMEOUT), with Python's
+     * max() and min(): a NaN deadline gives 0, as any comparison with NaN
+     * is false. */
+    double timeout = loop->timers[0].when - aio__monotonic();
+    timeout = timeout > 0.0 ? timeout : 0.0;
+    return timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
+}
+
+/* One iteration; the poll waits at most max_wait seconds (< 0: as long as
+ * the iteration rule says). */
+static int run_once(aio_loop *loop, double max_wait)
+{
+    if (AIO_UNLIKELY(aio_err_occurred() != NULL) && report_stray_exception(loop) < 0)
+        return -1;
     if (loop->timers_len > 0)
         aio__timers_purge_cancelled(loop);
 
     if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
         aio__loop_take_incoming(loop);
-    double timeout = -1.0;
-    if (loop->ready_len > 0 || loop->stopping) {
-        timeout = 0.0;
-    } else if (loop->timers_len > 0) {
-        timeout = loop->timers[0].when - aio__monotonic();
-        timeout = timeout < 0.0 ? 0.0 : timeout;
-        timeout = timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
-    }
-    poll_once(loop, timeout);
+    double timeout = poll_timeout(loop);
+    if (AIO_UNLIKELY(max_wait >= 0.0) && (timeout < 0.0 || timeout > max_wait))
+        timeout = max_wait;
+    if (poll_once(loop, timeout) < 0)
+        return -1;
 
     /* Handles other threads scheduled during the poll were in the ready
      * queue before the poll's events, as in asyncio. */
@@ -332,7 +393,8 @@ static int run_once(aio_loop *loop)
 
     if (loop->timers_len > 0) {
         double end_time = aio__monotonic() + CLOCK_RESOLUTION;
-        while (loop->timers_len > 0 && loop->timers[0].when < end_time) {
+        /* `if handle._when >= end_time: break`: a NaN deadline is due. */
+        while (loop->timers_len > 0 && !(loop->timers[0].when >= end_time)) {
             aio_handle *timer = aio__timers_pop(loop);
             if (loop->timers_len > 0)
                 __builtin_prefetch(loop->timers[0].handle, 1); /* the next one */
@@ -375,28 +437,102 @@ static int check_running(aio_loop *loop)
     return 0;
 }
 
-int aio__loop_run_forever(aio_loop *loop)
+/* _run_forever_setup() and _run_forever_cleanup(). */
+static int run_setup(aio_loop *loop)
 {
     if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
         return -1;
     aio__incref(loop);
-    loop->thread = pthread_self();
-    loop->running = true;
+    __atomic_store_n(&loop->thread, pthread_self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&loop->running, true, __ATOMIC_RELEASE);
     aio__set_running_loop(loop);
+    return 0;
+}
+
+static void run_cleanup(aio_loop *loop)
+{
+    loop->stopping = false;
+    __atomic_store_n(&loop->running, false, __ATOMIC_RELEASE);
+    aio__set_running_loop(NULL);
+    aio__decref(loop);
+}
+
+int aio__loop_run_forever(aio_loop *loop)
+{
+    if (run_setup(loop) < 0)
+        return -1;
     int rc = 0;
     for (;;) {
-        if (run_once(loop) < 0) {
+        if (run_once(loop, -1.0) < 0) {
             rc = -1;
             break;
         }
         if (loop->stopping)
             break;
     }
-    loop->stopping = false;
-    loop->running = false;
-    aio__set_running_loop(NULL);
-    aio__decref(loop);
+    run_cleanup(loop);
     return rc;
+}
+
+/* --- Embedding (casyncio/embed.h) ---------------------------------------------- */
+
+int aio_loop_backend_fd(aio_loop *loop)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_backend_fd() needs a loop");
+        return -1;
+    }
+    if (aio__loop_check_closed(loop) < 0)
+        return -1;
+    if (loop->embed_fd < 0 && aio__io_embed_start(loop) < 0)
+        return -1;
+    return loop->embed_fd;
+}
+
+double aio_loop_backend_timeout(aio_loop *loop)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_backend_timeout() needs a loop");
+        return -1.0;
+    }
+    if (aio__loop_check_closed(loop) < 0)
+        return -1.0;
+    if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
+        return 0.0;
+    /* Cancelled timers still at the head make it early, never late. */
+    double timeout = poll_timeout(loop);
+    return timeout < 0.0 ? HUGE_VAL : timeout;
+}
+
+int aio_loop_run_once(aio_loop *loop, double timeout)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_run_once() needs a loop");
+        return -1;
+    }
+    if (isnan(timeout) || timeout < 0.0) {
+        aio_err_set(aio_ValueError, "timeout must be non-negative (HUGE_VAL: no limit)");
+        return -1;
+    }
+    if (run_setup(loop) < 0)
+        return -1;
+    int rc = run_once(loop, isinf(timeout) ? -1.0 : timeout);
+    if (rc == 0 && loop->stopping)
+        rc = 1;
+    run_cleanup(loop);
+    return rc;
+}
+
+int aio_loop_set_poll_hooks(aio_loop *loop, aio_poll_hook before, aio_poll_hook after, void *arg)
+{
+    if (loop == NULL) {
+        aio_err_set(aio_TypeError, "aio_loop_set_poll_hooks() needs a loop");
+        return -1;
+    }
+    loop->poll_before = before;
+    loop->poll_after = after;
+    loop->poll_hooks_arg = (before || after) ? arg : NULL;
+    return 0;
 }
 
 static void run_until_complete_done(aio_future *fut, void *arg)
@@ -452,7 +588,7 @@ int aio__loop_stop(aio_loop *loop)
 
 int aio__loop_is_running(aio_loop *loop)
 {
-    return loop->running;
+    return __atomic_load_n(&loop->running, __ATOMIC_ACQUIRE);
 }
 
 int aio__loop_is_closed(aio_loop *loop)
@@ -492,6 +628,7 @@ int aio__loop_close(aio_loop *loop)
     if (loop->self_wfd >= 0)
         close(loop->self_wfd);
     loop->self_rfd = loop->self_wfd = -1;
+    loop->embed_fd = -1;
     loop_release(loop);
     aio__tasks_close(loop);
     aio_err_clear();
@@ -517,7 +654,7 @@ static inline int check_schedule(aio_loop *loop, aio_callback callback, const ch
 static inline aio_handle *schedule(aio_loop *loop, aio_handle *handle)
 {
     if (handle != NULL && aio__loop_ready_push(loop, handle) < 0) {
-        aio__decref(handle);
+        aio__handle_discard(handle);
         return NULL;
     }
     return handle;
@@ -527,7 +664,8 @@ aio_handle *aio__loop_call_soon(aio_loop *loop, const aio__loop_call_soon_args *
 {
     if (check_schedule(loop, args->callback, "call_soon") < 0)
         return NULL;
-    return schedule(loop, aio__handle_new(loop, args->callback, args->args, args->context));
+    return schedule(loop, aio__handle_new_owning(loop, args->callback, args->args,
+                                                 args->args_release, args->context));
 }
 
 int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn, aio_future *future,
@@ -540,17 +678,28 @@ int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn, aio_future *f
     return schedule(loop, aio__handle_new_done(loop, fn, future, arg, map, context)) ? 0 : -1;
 }
 
+int aio__loop_schedule_done(aio_loop *loop, aio_handle *handle, aio_future *future)
+{
+    if (aio__loop_check_closed(loop) < 0 || (loop->debug && aio__loop_check_thread(loop) < 0)) {
+        aio__decref(handle);
+        return -1;
+    }
+    handle->future = aio_incref(future);
+    return schedule(loop, handle) ? 0 : -1;
+}
+
 aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
                                            const aio__loop_call_soon_threadsafe_args *args)
 {
     if (aio__loop_check_closed(loop) < 0)
         return NULL;
-    if (loop->debug && check_callback(args->callback, "call_soon_threadsafe") < 0)
+    if (aio__loop_debug(loop) && check_callback(args->callback, "call_soon_threadsafe") < 0)
         return NULL;
-    aio_handle *handle = aio__handle_new(loop, args->callback, args->args, args->context);
+    aio_handle *handle = aio__handle_new_owning(loop, args->callback, args->args,
+                                                args->args_release, args->context);
     if (handle == NULL)
         return NULL;
-    if (loop->running && pthread_equal(loop->thread, pthread_self())) {
+    if (aio__running_loop() == loop) {
         /* On the loop's own thread this is call_soon() plus a wakeup that
          * the running loop does not need. */
         return schedule(loop, handle);
@@ -558,7 +707,7 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
     pthread_mutex_lock(&loop->incoming_lock);
     if (atomic_load(&loop->closed)) {
         pthread_mutex_unlock(&loop->incoming_lock);
-        aio__decref(handle);
+        aio__handle_discard(handle);
         aio_err_set(aio_RuntimeError, "Event loop is closed");
         return NULL;
     }
@@ -567,7 +716,7 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
         aio_handle **incoming = aio__realloc(loop->incoming, cap * sizeof *incoming);
         if (incoming == NULL) {
             pthread_mutex_unlock(&loop->incoming_lock);
-            aio__decref(handle);
+            aio__handle_discard(handle);
             return NULL;
         }
         loop->incoming = incoming;
@@ -581,16 +730,16 @@ aio_handle *aio__loop_call_soon_threadsafe(aio_loop *loop,
 }
 
 static aio_timer_handle *call_at(aio_loop *loop, double when, aio_callback callback,
-                                 void *arg, aio_context *context)
+                                 void *arg, aio_release_func release, aio_context *context)
 {
     if (check_schedule(loop, callback, "call_at") < 0)
         return NULL;
-    aio_handle *timer = aio__handle_new(loop, callback, arg, context);
+    aio_handle *timer = aio__handle_new_owning(loop, callback, arg, release, context);
     if (timer == NULL)
         return NULL;
     aio__handle_make_timer(timer, when);
     if (aio__timers_push(loop, timer) < 0) {
-        aio__decref(timer);
+        aio__handle_discard(timer);
         return NULL;
     }
     return timer;
@@ -599,12 +748,13 @@ static aio_timer_handle *call_at(aio_loop *loop, double when, aio_callback callb
 aio_timer_handle *aio__loop_call_later(aio_loop *loop, const aio__loop_call_later_args *args)
 {
     return call_at(loop, aio__monotonic() + args->delay, args->callback, args->args,
-                   args->context);
+                   args->args_release, args->context);
 }
 
 aio_timer_handle *aio__loop_call_at(aio_loop *loop, const aio__loop_call_at_args *args)
 {
-    return call_at(loop, args->when, args->callback, args->args, args->context);
+    return call_at(loop, args->when, args->callback, args->args, args->args_release,
+                   args->context);
 }
 
 double aio__loop_time(aio_loop *loop)
@@ -629,7 +779,7 @@ static void set_coroutine_origin_tracking(void *arg)
 
 int aio__loop_set_debug(aio_loop *loop, bool enabled)
 {
-    loop->debug = enabled;
+    __atomic_store_n(&loop->debug, enabled, __ATOMIC_RELAXED);
     if (loop->running) {
         const aio__loop_call_soon_threadsafe_args args = {
             .callback = set_coroutine_origin_tracking,
@@ -661,3 +811,8 @@ aio_task_factory aio__loop_get_task_factory(aio_loop *loop)
 {
     return loop->task_factory;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(run_until_complete_done, "_run_until_complete_cb", 0);
+AIO__NAME(set_coroutine_origin_tracking, "BaseEventLoop._set_coroutine_origin_tracking", AIO__NAME_SELF_ARG);
+AIO__NAME(read_from_self, "BaseSelectorEventLoop._read_from_self", AIO__NAME_SELF_ARG);

@@ -14,6 +14,7 @@
 
 #include <ev.h>
 
+#include "casyncio/embed.h"
 #include "casyncio/exceptions.h"
 #include "casyncio/resolver.h"
 #include "casyncio/tasks.h"
@@ -45,22 +46,52 @@ struct aio_handle {
     };
     unsigned char kind;
     bool cancelled;
-    bool scheduled;          /* TimerHandle: in the loop's heap */
-    bool is_timer;
-    bool has_context;        /* context= was given: `context`, not `map` */
-    bool repr_frozen;        /* `arg` holds repr(handle) from cancel() */
-    bool debug;              /* the loop was in debug mode when it was made */
+    /* The rest share a byte, so that a handle fits a cache line. */
+    bool scheduled : 1;      /* TimerHandle: in the loop's heap */
+    bool is_timer : 1;
+    bool has_context : 1;    /* context= was given: `context`, not `map` */
+    bool repr_frozen : 1;    /* `arg` holds repr(handle) from cancel() */
+    bool debug : 1;          /* the loop was in debug mode when it was made */
+    bool boxed : 1;          /* `arg` is an aio__arg_box (args_release given) */
+    bool persistent : 1;     /* a reader, writer or signal handler: it runs
+                                again and again until removed */
 };
+
+/* The argument of a callback given with args_release: the loop releases it
+ * when it drops the callback, unless a one-shot callback ran (and so took
+ * it over). */
+typedef struct aio__arg_box {
+    void *arg;
+    aio_release_func release;
+} aio__arg_box;
+
+/* The argument the callback is called with. */
+static inline void *aio__handle_arg(const aio_handle *handle)
+{
+    return handle->boxed ? ((const aio__arg_box *)handle->arg)->arg : handle->arg;
+}
 
 /* A new Handle for callback(arg) in `context` (or a copy of the current
  * context when NULL). New reference; NULL with MemoryError. */
 AIO_INTERNAL aio_handle *aio__handle_new(aio_loop *loop, aio_callback callback, void *arg,
                                          aio_context *context);
+/* The same, with the caller's args_release (NULL: none) for arg. On
+ * failure arg stays the caller's. */
+AIO_INTERNAL aio_handle *aio__handle_new_owning(aio_loop *loop, aio_callback callback, void *arg,
+                                                aio_release_func release, aio_context *context);
+/* Drops a new handle that could not be scheduled: its argument stays the
+ * caller's (no release). */
+AIO_INTERNAL void aio__handle_discard(aio_handle *handle);
 /* A Handle that calls done_callback(future, arg) (Future callbacks). The
  * captured context map reference is taken over. */
 AIO_INTERNAL aio_handle *aio__handle_new_done(aio_loop *loop, aio_done_callback fn,
                                               aio_future *future, void *arg,
                                               aio__ctxmap *map, aio_context *context);
+/* The same, made in a pool block the caller set aside (aio__pool_alloc())
+ * for when memory runs out; `context` is not NULL. Never fails. */
+AIO_INTERNAL aio_handle *aio__handle_new_done_in(void *block, aio_loop *loop,
+                                                 aio_done_callback fn, aio_future *future,
+                                                 void *arg, aio_context *context);
 /* Handle._run(): runs the callback in its context; an exception other than
  * SystemExit/KeyboardInterrupt goes to the loop's exception handler. Returns
  * -1 with the exception set when it must end run_forever(). */
@@ -72,7 +103,11 @@ AIO_INTERNAL void aio__handle_drop(aio_handle **handle);
 AIO_INTERNAL void aio__handle_make_timer(aio_handle *handle, double when);
 /* Appends format_helpers._format_callback_source(): "name(args)". */
 AIO_INTERNAL int aio__format_callback(aio__strbuf *out, const aio_handle *handle);
-/* The C name of a function pointer ("0x..." when it has none). */
+/* The Task whose method (a step or a wake-up) the handle calls, or NULL:
+ * what base_events._format_handle() finds as the callback's __self__. */
+AIO_INTERNAL aio_future *aio__handle_task(const aio_handle *handle);
+/* The name of a function pointer: the one registered for it (names.h),
+ * else its symbol, else "0x...". */
 AIO_INTERNAL int aio__format_function(aio__strbuf *out, void (*fn)(void));
 
 /* --- The loop -------------------------------------------------------------- */
@@ -145,11 +180,21 @@ struct aio_loop {
     aio_handle *signal_handlers[NSIG];
     size_t signal_handler_count;
 
-    /* Lifecycle. `closed` is read by other threads (call_soon_threadsafe). */
+    /* Lifecycle. `closed` is read by other threads (call_soon_threadsafe);
+     * so are `running`, `thread` and `debug`, which are written with atomic
+     * stores and read from other threads with atomic loads. */
     atomic_bool closed;
     bool stopping;
     bool running;           /* _thread_id is not None */
     pthread_t thread;       /* the thread running it, while running */
+
+    /* For a host program's main loop (embed.h): an epoll descriptor of our
+     * own watching what libev watches, made when first asked for. */
+    int embed_fd;
+    /* What a host program is called with around a blocking poll (embed.h). */
+    aio_poll_hook poll_before;
+    aio_poll_hook poll_after;
+    void *poll_hooks_arg;
 
     /* Debug mode and the exception handler. */
     bool debug;
@@ -176,6 +221,12 @@ struct aio_loop {
     aio_resolver_options resolver_options;
     char *resolver_strings;
 };
+
+/* loop.get_debug(), from any thread. */
+static inline bool aio__loop_debug(const aio_loop *loop)
+{
+    return __atomic_load_n(&loop->debug, __ATOMIC_RELAXED);
+}
 
 /* A new loop (new_event_loop() without the policy). */
 AIO_INTERNAL aio_loop *aio__loop_new(void);
@@ -229,6 +280,10 @@ static inline int aio__loop_add_callback(aio_loop *loop, aio_handle *handle)
     aio__incref(handle);
     return 0;
 }
+/* Schedules a done-callback handle made in advance (a Future's), handing
+ * it `future`; takes the handle's reference over, even on failure. */
+AIO_INTERNAL int aio__loop_schedule_done(aio_loop *loop, aio_handle *handle,
+                                         aio_future *future);
 /* Schedules done_callback(future, arg) with the given context. */
 AIO_INTERNAL int aio__loop_call_soon_done(aio_loop *loop, aio_done_callback fn,
                                           aio_future *future, void *arg,
@@ -244,8 +299,15 @@ AIO_INTERNAL aio_handle *aio__timers_pop(aio_loop *loop);
 AIO_INTERNAL void aio__timers_purge_cancelled(aio_loop *loop);
 AIO_INTERNAL void aio__timers_clear(aio_loop *loop);
 
+/* Makes sure libev's allocator has its reserve before a call into libev
+ * that may allocate (evalloc.c): 0, or -1 with MemoryError. */
+AIO_INTERNAL int aio__ev_reserve(void);
+
 /* File descriptors (io.c). */
 AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
+/* Makes loop->embed_fd, watching the self-pipe and every watched fd; from
+ * then on it follows every change. 0, or -1 with OSError. */
+AIO_INTERNAL int aio__io_embed_start(aio_loop *loop);
 AIO_INTERNAL void aio__io_close(aio_loop *loop);
 
 /* DNS (dns.c): stops the lookups in flight (their futures are cancelled)

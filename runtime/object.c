@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "casyncio/exceptions.h"
+#include "casyncio/log.h"
 
 #ifdef AIO_TRACK_OBJECTS
 long aio__live_objects;
@@ -26,15 +27,65 @@ static bool fail_this_alloc(void)
 #define FAIL_IF_ASKED(result) ((void)0)
 #endif
 
+/* The bounds of the section that holds every type (AIO__DEFINE_TYPE). */
+extern const char __start_aio_types[] AIO_INTERNAL;
+extern const char __stop_aio_types[] AIO_INTERNAL;
+
+bool aio__is_object(const void *obj)
+{
+    if (obj == NULL)
+        return false;
+    const char *type = (const char *)((const aio__object *)obj)->type;
+    return type >= __start_aio_types && type < __stop_aio_types;
+}
+
+/* What the public functions say of a pointer that is not an object, or
+ * of an object that was freed. */
+static void not_an_object(const char *function, const void *obj)
+{
+    if (aio__is_object(obj)) {
+        aio__strbuf sb = AIO__STRBUF_INIT;
+        aio__type_of(obj)->repr(obj, &sb);
+        aio_err_format(aio_RuntimeError, "%s() called on %s, which was already freed: hold a "
+                       "reference (aio_incref()) to use an object after its owner drops it",
+                       function, sb.data ? sb.data : "?");
+        aio__sb_free(&sb);
+        return;
+    }
+    aio_err_format(aio_TypeError, "%s() needs a casyncio object, not %p", function, obj);
+}
+
+static bool is_live_object(const void *obj)
+{
+    return aio__is_object(obj) && !(aio__type_of(obj)->flags & AIO__TYPE_FREED);
+}
+
 void *aio_incref(void *obj)
 {
-    if (obj != NULL)
-        aio__incref(obj);
+    if (obj == NULL)
+        return NULL;
+    if (AIO_UNLIKELY(!is_live_object(obj))) {
+        not_an_object("aio_incref", obj);
+        return NULL;
+    }
+    aio__incref(obj);
     return obj;
 }
 
 void aio_decref(void *obj)
 {
+    if (obj == NULL)
+        return;
+    if (AIO_UNLIKELY(!is_live_object(obj))) {
+        /* Nothing to hand an exception to: say so and change nothing. */
+        aio_exc *pending = aio_err_fetch();
+        not_an_object("aio_decref", obj);
+        aio_exc *error = aio_err_fetch();
+        aio_log(AIO_LOG_ERROR, NULL, "%s: ignored", aio_exc_str(error));
+        aio__decref(error);
+        aio_err_restore(pending);
+        return;
+    }
     aio__decref(obj);
 }
 
@@ -53,6 +104,10 @@ int aio__repr_into(const void *obj, aio__strbuf *out)
 
 char *aio_repr(const void *obj)
 {
+    if (obj != NULL && !aio__is_object(obj)) {
+        not_an_object("aio_repr", obj);
+        return NULL;
+    }
     aio__strbuf sb = AIO__STRBUF_INIT;
     aio__repr_into(obj, &sb);
     return aio__sb_finish(&sb);

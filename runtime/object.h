@@ -3,6 +3,7 @@
 #ifndef CASYNCIO_RUNTIME_OBJECT_H
 #define CASYNCIO_RUNTIME_OBJECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -24,7 +25,13 @@ typedef struct aio__type {
     const char *name;                                /* Python class name */
     void (*dealloc)(void *obj);                      /* frees the object */
     int (*repr)(const void *obj, aio__strbuf *out);  /* appends repr(obj) */
+    unsigned flags;                                  /* AIO__TYPE_* */
 } aio__type;
+
+/* The type of an object that was freed: its memory is still there (a
+ * handle in the pool or in debug mode's quarantine), marked so that a use
+ * of a stale pointer is refused instead of acting on another object. */
+#define AIO__TYPE_FREED 1u
 
 /* The first member of every object. A negative refcount marks an object
  * that is never freed (static singletons). */
@@ -34,6 +41,15 @@ typedef struct aio__object {
 } aio__object;
 
 #define AIO__IMMORTAL ((intptr_t)-1)
+
+/* Every type lives in one section of its own, so that the public
+ * aio_incref(), aio_decref() and aio_repr() can tell an object from any
+ * other pointer by where its type pointer points, without reading it. */
+#define AIO__DEFINE_TYPE(name) \
+    static const aio__type name __attribute__((section("aio_types"), used, aligned(16)))
+
+/* True when obj starts with the header of a casyncio object. */
+AIO_INTERNAL bool aio__is_object(const void *obj);
 
 /* Test builds count live objects, so that tests can assert nothing leaked. */
 #ifdef AIO_TRACK_OBJECTS

@@ -1,12 +1,15 @@
 /* policy.c - the running loop, the module-level functions and the default
  * event loop policy (events.py, unix_events.py). */
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "casyncio/api.h"
+#include "casyncio/policies.h"
 #include "exc.h"
 #include "impl.h"
 #include "loop.h"
@@ -81,17 +84,26 @@ static void current_thread_name(char *buf, size_t size)
     snprintf(buf, size, "Dummy-%d", dummy_number);
 }
 
-/* --- The default policy ----------------------------------------------------- */
+/* --- Policy objects ------------------------------------------------------------ */
+
+/* What the library keeps of a policy, just before the caller's struct
+ * (whose first member is the object header). */
+typedef struct policy_prefix {
+    pthread_key_t key;      /* the default policy's per-thread state */
+    bool is_default;
+    bool implicit;          /* made by get_event_loop_policy() itself */
+    _Alignas(16) char struct_start[];
+} policy_prefix;
+
+static policy_prefix *prefix_of(aio_event_loop_policy *policy)
+{
+    return (policy_prefix *)((char *)policy - offsetof(policy_prefix, struct_start));
+}
 
 typedef struct thread_state {
     aio_loop *loop;
     bool set_called;
 } thread_state;
-
-typedef struct default_policy {
-    aio_event_loop_policy base;
-    pthread_key_t key;
-} default_policy;
 
 static void thread_state_free(void *ptr)
 {
@@ -100,14 +112,83 @@ static void thread_state_free(void *ptr)
     free(state);
 }
 
+static void policy_dealloc(void *obj)
+{
+    policy_prefix *prefix = prefix_of(obj);
+    if (prefix->implicit)
+        AIO__TRACK(1); /* it was never counted as a live object */
+    if (prefix->is_default) {
+        /* Only this thread's state is released. Another thread's loop may
+         * be in use in that thread, and references are not atomic, so its
+         * state is left behind (a leak when a policy is replaced while
+         * other threads hold loops through it). */
+        thread_state *state = pthread_getspecific(prefix->key);
+        if (state != NULL) {
+            pthread_setspecific(prefix->key, NULL);
+            thread_state_free(state);
+        }
+        pthread_key_delete(prefix->key);
+    }
+    free(prefix);
+}
+
+static int policy_repr(const void *obj, aio__strbuf *out)
+{
+    const char *module = aio__type_of(obj)->name[0] == '_' ? "asyncio.unix_events"
+                                                           : "asyncio.events";
+    return aio__sb_appendf(out, "<%s.%s object at %p>", module, aio__type_of(obj)->name, obj);
+}
+
+AIO__DEFINE_TYPE(abstract_policy_type) = {"AbstractEventLoopPolicy", policy_dealloc,
+                                          policy_repr, 0};
+AIO__DEFINE_TYPE(default_policy_type) = {"_UnixDefaultEventLoopPolicy", policy_dealloc,
+                                         policy_repr, 0};
+
+static bool is_policy(const void *obj)
+{
+    return aio__is_object(obj) && (aio__type_of(obj) == &abstract_policy_type ||
+                                   aio__type_of(obj) == &default_policy_type);
+}
+
+static aio_event_loop_policy *policy_alloc(size_t size, const aio__type *type)
+{
+    if (size == 0)
+        size = sizeof(aio_event_loop_policy);
+    if (size < sizeof(aio_event_loop_policy)) {
+        aio_err_format(aio_ValueError, "a policy needs at least %zu bytes, not %zu",
+                       sizeof(aio_event_loop_policy), size);
+        return NULL;
+    }
+    if (size > SIZE_MAX / 2) {
+        aio_err_set(aio_MemoryError, NULL);
+        return NULL;
+    }
+    policy_prefix *prefix = aio__calloc(1, sizeof(policy_prefix) + size);
+    if (prefix == NULL)
+        return NULL;
+    aio_event_loop_policy *policy = (aio_event_loop_policy *)prefix->struct_start;
+    aio__object_init(policy, type);
+    return policy;
+}
+
+aio_event_loop_policy *aio_event_loop_policy_new(size_t size)
+{
+    return policy_alloc(size, &abstract_policy_type);
+}
+
+/* --- The default policy (events.py: BaseDefaultEventLoopPolicy) ------------ */
+
 static thread_state *state_of(aio_event_loop_policy *self)
 {
-    default_policy *policy = (default_policy *)self;
-    thread_state *state = pthread_getspecific(policy->key);
+    policy_prefix *prefix = prefix_of(self);
+    thread_state *state = pthread_getspecific(prefix->key);
     if (state == NULL) {
         state = aio__calloc(1, sizeof *state);
-        if (state != NULL)
-            pthread_setspecific(policy->key, state);
+        if (state != NULL && pthread_setspecific(prefix->key, state) != 0) {
+            free(state);
+            state = NULL;
+            aio_err_set(aio_MemoryError, NULL);
+        }
     }
     return state;
 }
@@ -129,17 +210,43 @@ static void policy_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
     aio__decref(old);
 }
 
+/* self.new_event_loop() and self.set_event_loop(loop), through the fields,
+ * so that a caller's overrides see the calls as a subclass's would. */
+static aio_loop *call_new_event_loop(aio_event_loop_policy *self)
+{
+    if (self->new_event_loop == NULL) {
+        aio_err_set(aio_NotImplementedError, NULL);
+        return NULL;
+    }
+    aio_loop *loop = self->new_event_loop(self);
+    if (loop == NULL && !aio_err_occurred())
+        aio_err_set(aio_RuntimeError, "the policy's new_event_loop() returned NULL");
+    return loop;
+}
+
+static int call_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
+{
+    if (self->set_event_loop == NULL) {
+        aio_err_set(aio_NotImplementedError, NULL);
+        return -1;
+    }
+    self->set_event_loop(self, loop);
+    return aio_err_occurred() ? -1 : 0;
+}
+
 static aio_loop *policy_get_event_loop(aio_event_loop_policy *self)
 {
     thread_state *state = state_of(self);
     if (state == NULL)
         return NULL;
     if (state->loop == NULL && !state->set_called && aio__in_main_thread()) {
-        aio_loop *loop = policy_new_event_loop(self);
+        aio_loop *loop = call_new_event_loop(self);
         if (loop == NULL)
             return NULL;
-        policy_set_event_loop(self, loop);
-        aio__decref(loop); /* the policy keeps it */
+        int rc = call_set_event_loop(self, loop);
+        aio__decref(loop); /* the policy keeps it, if its set_event_loop() did */
+        if (rc < 0)
+            return NULL;
     }
     if (state->loop == NULL) {
         char name[32];
@@ -167,51 +274,43 @@ static void policy_set_child_watcher(aio_event_loop_policy *self, void *watcher)
                 "AbstractEventLoopPolicy.set_child_watcher() is not implemented yet");
 }
 
-static default_policy *default_policy_new(void)
+aio_event_loop_policy *aio_default_event_loop_policy_new(size_t size)
 {
-    default_policy *policy = aio__calloc(1, sizeof *policy);
+    aio_event_loop_policy *policy = policy_alloc(size, &default_policy_type);
     if (policy == NULL)
         return NULL;
-    if (pthread_key_create(&policy->key, thread_state_free) != 0) {
-        free(policy);
+    policy_prefix *prefix = prefix_of(policy);
+    if (pthread_key_create(&prefix->key, thread_state_free) != 0) {
+        free(prefix);
+        AIO__TRACK(-1);
         aio_err_set(aio_MemoryError, NULL);
         return NULL;
     }
-    policy->base.get_event_loop = policy_get_event_loop;
-    policy->base.set_event_loop = policy_set_event_loop;
-    policy->base.new_event_loop = policy_new_event_loop;
-    policy->base.get_child_watcher = policy_get_child_watcher;
-    policy->base.set_child_watcher = policy_set_child_watcher;
+    prefix->is_default = true;
+    policy->get_event_loop = policy_get_event_loop;
+    policy->set_event_loop = policy_set_event_loop;
+    policy->new_event_loop = policy_new_event_loop;
+    policy->get_child_watcher = policy_get_child_watcher;
+    policy->set_child_watcher = policy_set_child_watcher;
     return policy;
-}
-
-static void default_policy_free(default_policy *policy)
-{
-    /* Only this thread's state is released. Another thread's loop may be in
-     * use in that thread, and references are not atomic, so its state is
-     * left behind (a leak when a policy is replaced while other threads
-     * hold loops through it). */
-    thread_state *state = pthread_getspecific(policy->key);
-    if (state != NULL) {
-        pthread_setspecific(policy->key, NULL);
-        thread_state_free(state);
-    }
-    pthread_key_delete(policy->key);
-    free(policy);
 }
 
 /* --- The process-wide policy ------------------------------------------------ */
 
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
-static aio_event_loop_policy *current_policy;
-static default_policy *owned_default;  /* the default instance, when current */
+static aio_event_loop_policy *current_policy; /* a reference */
 
 aio_event_loop_policy *aio__get_event_loop_policy(void)
 {
     pthread_mutex_lock(&policy_lock);
     if (current_policy == NULL) {
-        owned_default = default_policy_new();
-        current_policy = owned_default ? &owned_default->base : NULL;
+        current_policy = aio_default_event_loop_policy_new(0);
+        if (current_policy != NULL) {
+            /* Process-wide state, as in Python: not a leak of whoever
+             * happened to ask first (test builds count live objects). */
+            prefix_of(current_policy)->implicit = true;
+            AIO__TRACK(-1);
+        }
     }
     aio_event_loop_policy *policy = current_policy;
     pthread_mutex_unlock(&policy_lock);
@@ -220,13 +319,24 @@ aio_event_loop_policy *aio__get_event_loop_policy(void)
 
 int aio__set_event_loop_policy(aio_event_loop_policy *policy)
 {
+    if (policy != NULL && !is_policy(policy)) {
+        if (aio__is_object(policy))
+            aio_err_format(aio_TypeError, "policy must be an instance of "
+                           "AbstractEventLoopPolicy or None, not '%s'",
+                           aio__type_of(policy)->name);
+        else
+            aio_err_set(aio_TypeError, "policy must be an instance of AbstractEventLoopPolicy "
+                        "or None, not a plain struct (make one with "
+                        "aio_event_loop_policy_new() or aio_default_event_loop_policy_new())");
+        return -1;
+    }
+    if (policy != NULL)
+        aio__incref(policy);
     pthread_mutex_lock(&policy_lock);
-    default_policy *old_default = owned_default;
-    owned_default = NULL;
+    aio_event_loop_policy *old = current_policy;
     current_policy = policy; /* NULL: a new default policy on next use */
     pthread_mutex_unlock(&policy_lock);
-    if (old_default != NULL)
-        default_policy_free(old_default);
+    aio__decref(old);
     return 0;
 }
 
@@ -251,27 +361,11 @@ aio_loop *aio__get_event_loop(void)
 int aio__set_event_loop(aio_loop *loop)
 {
     aio_event_loop_policy *policy = aio__get_event_loop_policy();
-    if (policy == NULL)
-        return -1;
-    if (policy->set_event_loop == NULL) {
-        aio_err_set(aio_NotImplementedError, NULL);
-        return -1;
-    }
-    policy->set_event_loop(policy, loop);
-    return aio_err_occurred() ? -1 : 0;
+    return policy != NULL ? call_set_event_loop(policy, loop) : -1;
 }
 
 aio_loop *aio__new_event_loop(void)
 {
     aio_event_loop_policy *policy = aio__get_event_loop_policy();
-    if (policy == NULL)
-        return NULL;
-    if (policy->new_event_loop == NULL) {
-        aio_err_set(aio_NotImplementedError, NULL);
-        return NULL;
-    }
-    aio_loop *loop = policy->new_event_loop(policy);
-    if (loop == NULL && !aio_err_occurred())
-        aio_err_set(aio_RuntimeError, "the policy's new_event_loop() returned NULL");
-    return loop;
+    return policy != NULL ? call_new_event_loop(policy) : NULL;
 }

@@ -6,6 +6,7 @@
 #include "impl.h"
 #include "loop.h"
 #include "task.h"
+#include "names.h"
 
 /* runners._cancel_all_tasks(): cancel what is left and wait for it. */
 static void cancel_all_tasks(aio_loop *loop)
@@ -74,7 +75,7 @@ static bool install_sigint(aio_loop *loop, sigint_state *st)
     if (!aio__in_main_thread() || sigaction(SIGINT, NULL, &current) != 0 ||
         (current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
         return false;
-    if (aio__loop_add_signal_handler(loop, SIGINT, on_sigint, st) < 0) {
+    if (aio__loop_add_signal_handler(loop, SIGINT, on_sigint, st, NULL) < 0) {
         aio_err_clear();
         return false;
     }
@@ -158,3 +159,6 @@ out:
     aio__decref(loop);
     return result;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(on_sigint, "Runner._on_sigint", AIO__NAME_SELF_ARG);

@@ -60,7 +60,8 @@ static void drop_wakeup_fd_if_unused(aio_loop *loop)
         wakeup_fd = -1;
 }
 
-int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback, void *args)
+int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback, void *args,
+                                 aio_release_func args_release)
 {
     if (check_signal(sig) < 0 || aio__loop_check_closed(loop) < 0)
         return -1;
@@ -75,9 +76,10 @@ int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback,
         wakeup_fd = loop->self_wfd;
     }
 
-    aio_handle *handle = aio__handle_new(loop, callback, args, NULL);
+    aio_handle *handle = aio__handle_new_owning(loop, callback, args, args_release, NULL);
     if (handle == NULL)
         return -1;
+    handle->persistent = true;
     aio_handle *old = loop->signal_handlers[sig];
     loop->signal_handlers[sig] = handle;
     if (old == NULL)
@@ -93,7 +95,7 @@ int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback,
         int err = errno;
         loop->signal_handlers[sig] = NULL;
         loop->signal_handler_count--;
-        aio__decref(handle);
+        aio__handle_discard(handle);
         drop_wakeup_fd_if_unused(loop);
         if (err == EINVAL)
             aio_err_format(aio_RuntimeError, "sig %d cannot be caught", sig);

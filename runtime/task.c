@@ -10,11 +10,13 @@
 #include "loop.h"
 #include "ptrset.h"
 #include "task.h"
+#include "memory.h"
+#include "names.h"
 
 static void task_dealloc(void *obj);
 static int task_repr(const void *obj, aio__strbuf *out);
 
-static const aio__type task_type = {"Task", task_dealloc, task_repr};
+AIO__DEFINE_TYPE(task_type) = {"Task", task_dealloc, task_repr, 0};
 
 /* Task names count from 1 across the process, as itertools.count() does. */
 static atomic_ulong task_name_counter;
@@ -79,6 +81,30 @@ static int schedule_step(aio__task *t, aio_exc *exc)
     return aio__loop_call_soon_done(t->fut.loop, task_step_cb, &t->fut, NULL, NULL, t->context);
 }
 
+/* The next step of a task that is suspended: scheduled as schedule_step()
+ * does, and when memory runs out, in the block set aside for it, with the
+ * MemoryError thrown in at the await (unless another exception was to be).
+ * A suspended task whose step could not be scheduled would wait forever. */
+static void schedule_next_step(aio__task *t, aio_exc *exc)
+{
+    if (schedule_step(t, exc) == 0)
+        return;
+    aio_loop *loop = t->fut.loop;
+    if (t->spare_step == NULL || !aio_err_matches(aio_MemoryError) ||
+        aio__loop_check_closed(loop) < 0)
+        return; /* the error goes to the handler, as the step's */
+    aio_exc *error = aio_err_fetch();
+    if (t->step_exc == NULL)
+        t->step_exc = error;
+    else
+        aio__decref(error);
+    aio_handle *h = aio__handle_new_done_in(t->spare_step, loop, task_step_cb, &t->fut, NULL,
+                                            t->context);
+    t->spare_step = NULL;
+    if (aio__loop_ready_push(loop, h) < 0)
+        aio__decref(h);
+}
+
 aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
 {
     static const aio_task_args defaults;
@@ -90,6 +116,10 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     aio__task *t = aio__calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
+    if ((t->spare_step = aio__pool_alloc()) == NULL) {
+        free(t);
+        return NULL;
+    }
     aio__future_init(&t->fut, &task_type, loop);
     t->fut.is_task = true;
     t->fut.cancel = aio__task_cancel;
@@ -188,15 +218,15 @@ static void task_wakeup(aio_future *fut, void *arg);
 static void task_yielded(aio__task *t)
 {
     if (t->yielded == AIO__YIELD_BARE) {
-        schedule_step(t, NULL);
+        schedule_next_step(t, NULL);
         return;
     }
     aio_future *fut = t->awaiting;
     t->awaiting = NULL;
     if (fut->loop != t->fut.loop) {
         char *trepr = aio_repr(t), *frepr = aio_repr(fut);
-        schedule_step(t, aio_exc_format(aio_RuntimeError,
-                                        "Task %s got Future %s attached to a different loop",
+        schedule_next_step(t, aio_exc_format(aio_RuntimeError,
+                                             "Task %s got Future %s attached to a different loop",
                                         trepr ? trepr : "?", frepr ? frepr : "?"));
         free(trepr);
         free(frepr);
@@ -205,8 +235,9 @@ static void task_yielded(aio__task *t)
     }
     if (fut == &t->fut) {
         char *trepr = aio_repr(t);
-        schedule_step(t, aio_exc_format(aio_RuntimeError, "Task cannot await on itself: %s",
-                                        trepr ? trepr : "?"));
+        schedule_next_step(t, aio_exc_format(aio_RuntimeError,
+                                             "Task cannot await on itself: %s",
+                                             trepr ? trepr : "?"));
         free(trepr);
         aio__decref(fut);
         return;
@@ -217,8 +248,11 @@ static void task_yielded(aio__task *t)
         .context = t->context,
     };
     if (aio__future_add_done_callback(fut, &add) < 0) {
+        /* Nothing would wake the task up: the error is thrown in at its
+         * await instead. */
         aio__decref(fut);
-        return; /* the error goes to the handler, as the step's */
+        schedule_next_step(t, aio_err_fetch());
+        return;
     }
     t->fut_waiter = fut;
     if (t->must_cancel && aio__future_cancel_any(fut, t->cancel_msg) > 0)
@@ -310,6 +344,8 @@ static void task_step(aio__task *t, aio_exc *exc)
         aio__decref(exc);
         return;
     }
+    if (AIO_UNLIKELY(t->spare_step == NULL) && (t->spare_step = aio__pool_alloc()) == NULL)
+        aio_err_clear(); /* set aside again once memory allows */
     aio__incref(t);
     loop->current_task = t;
     run_and_handle(t, exc);
@@ -670,6 +706,8 @@ static void task_dealloc(void *obj)
     aio__decref(t->outcome_exc);
     aio__coro_release(&t->stack);
     aio__future_clear(&t->fut);
+    if (t->spare_step != NULL)
+        aio__pool_free(t->spare_step);
     free(t);
 }
 
@@ -691,3 +729,7 @@ static int task_repr(const void *obj, aio__strbuf *out)
     aio__future_repr_tail(&t->fut, out);
     return aio__sb_append(out, ">");
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(task_step_cb, "TaskStepMethWrapper", AIO__NAME_STEP | AIO__NAME_TASK_METHOD);
+AIO__NAME(task_wakeup, "Task.task_wakeup", AIO__NAME_SELF_ARG | AIO__NAME_TASK_METHOD);

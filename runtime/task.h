@@ -52,6 +52,8 @@ struct aio__task {
     aio_future *awaiting;         /* what the last suspension yielded */
     aio_future *fut_waiter;       /* the future it waits on (_fut_waiter) */
     aio_exc *step_exc;            /* what the next scheduled step throws in */
+    void *spare_step;             /* a pool block set aside for a step that
+                                     cannot be scheduled for want of memory */
     aio_exc *throw_exc;           /* raised at the await point on resume */
     aio_exc *saved_exc;           /* the task's own pending exception while
                                      it is switched out */

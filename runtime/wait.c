@@ -8,6 +8,7 @@
 #include "loop.h"
 #include "ptrset.h"
 #include "task.h"
+#include "names.h"
 
 /* --- Waiters ----------------------------------------------------------------------- */
 
@@ -113,15 +114,18 @@ static int cancel_and_wait(aio_loop *loop, aio_future *fut)
     return rc;
 }
 
-/* `raise TimeoutError from exc`, exc being the current CancelledError. */
+/* `raise TimeoutError from exc` inside `except CancelledError as exc`:
+ * the CancelledError is both the cause and the context. */
 static void raise_timeout_from_cancelled(void)
 {
     aio_exc *cancelled = aio_err_fetch();
     aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
-    if (timeout != NULL)
+    if (timeout != NULL) {
         aio_exc_set_cause(timeout, cancelled);
-    aio__decref(cancelled);
-    aio_err_restore(timeout);
+        aio_exc_set_context(timeout, cancelled);
+        aio_err_restore(timeout);
+    }
+    aio__decref(cancelled); /* out of memory: MemoryError stays set */
 }
 
 /* fut.result(), with a CancelledError turned into TimeoutError from it. */
@@ -470,3 +474,9 @@ int aio_timeout_exit(aio_timeout *to)
     free(to);
     return aio_err_occurred() ? -1 : 0;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(release_waiter, "_release_waiter", AIO__NAME_ARG_OBJECT);
+AIO__NAME(release_waiter_done, "_release_waiter", AIO__NAME_ARG_OBJECT);
+AIO__NAME(wait_on_completion, "_wait.<locals>._on_completion", AIO__NAME_SELF_ARG);
+AIO__NAME(timeout_fire, "Timeout._on_timeout", AIO__NAME_SELF_ARG);

@@ -13,6 +13,7 @@
 #include "impl.h"
 
 const aio_exc_type aio_TypeError[1] = {{"TypeError", NULL, NULL, NULL}};
+const aio_exc_type aio_RuntimeError[1] = {{"RuntimeError", NULL, NULL, NULL}};
 const aio_exc_type aio_NotImplementedError[1] = {{"NotImplementedError", NULL, NULL, NULL}};
 
 static const aio_exc_type *err_type;
@@ -46,6 +47,18 @@ static void print_err(const char *what)
 
 static aio_loop *const LOOP = (aio_loop *)&err_type;  /* any non-NULL pointer */
 static double slow_callback_duration = 0.1;
+static bool closed;
+
+/* The state check create_server's glue runs before its arguments'. */
+int aio__loop_check_closed(aio_loop *loop)
+{
+    (void)loop;
+    if (closed) {
+        aio_err_set(aio_RuntimeError, "Event loop is closed");
+        return -1;
+    }
+    return 0;
+}
 
 aio_loop *aio__get_running_loop(void)
 {
@@ -55,6 +68,11 @@ aio_loop *aio__get_running_loop(void)
 aio_timer_handle *aio__loop_call_later(aio_loop *loop, const aio__loop_call_later_args *args)
 {
     (void)loop;
+    /* none_check = "runtime": the glue passed a NULL callback on. */
+    if (args->callback == NULL) {
+        aio_err_set(aio_TypeError, "a callable object was expected by call_later(), got None");
+        return NULL;
+    }
     printf("call_later: delay=%g args=%s context=%s\n", args->delay,
            args->args ? "set" : "NULL", args->context ? "set" : "NULL");
     return (aio_timer_handle *)LOOP;
@@ -181,6 +199,11 @@ int main(void)
     print_err("create_server(backlog=None)");
     aio_loop_create_server(LOOP, NULL);
     print_err("create_server(NULL args)");
+    closed = true;
+    aio_loop_create_server(LOOP, &(aio_loop_create_server_args){.protocol_factory = factory,
+                                                                .backlog = AIO_NONE});
+    print_err("create_server(backlog=None) on a closed loop");
+    closed = false;
 
     /* subprocess_exec: stdio takes None although its default is PIPE. */
     aio_loop_subprocess_exec(LOOP, NULL);

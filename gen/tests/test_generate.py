@@ -14,6 +14,7 @@ generator, refresh them and read the diff:
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ ROOT = os.path.dirname(GEN)
 sys.path.insert(0, GEN)
 
 import generate  # noqa: E402
+import headers  # noqa: E402
 from spec_model import SpecError  # noqa: E402
 
 FIXTURES = os.path.join(HERE, "fixtures")
@@ -34,6 +36,7 @@ SPEC = os.path.join(FIXTURES, "spec")
 GOLDEN = os.path.join(FIXTURES, "golden")
 README_IN = os.path.join(FIXTURES, "README.in.md")
 INCLUDE = os.path.join(ROOT, "include")
+FIXTURE_INCLUDE = os.path.join(FIXTURES, "include")
 
 
 def render_fixture(out_dir):
@@ -41,7 +44,8 @@ def render_fixture(out_dir):
     readme = os.path.join(out_dir, "README.md")
     os.makedirs(out_dir, exist_ok=True)
     shutil.copyfile(README_IN, readme)
-    status = generate.run(SPEC, out_dir, readme=readme, stdout=io.StringIO())
+    status = generate.run(SPEC, out_dir, readme=readme, stdout=io.StringIO(),
+                          include_dir=FIXTURE_INCLUDE)
     assert status == 0
 
 
@@ -90,7 +94,7 @@ class GoldenTest(unittest.TestCase):
     def test_check_passes_on_golden(self):
         out = io.StringIO()
         status = generate.run(SPEC, GOLDEN, readme=os.path.join(GOLDEN, "README.md"),
-                              check=True, stdout=out)
+                              check=True, stdout=out, include_dir=FIXTURE_INCLUDE)
         self.assertEqual(status, 0, out.getvalue())
 
     def test_check_names_the_files_that_differ(self):
@@ -100,7 +104,8 @@ class GoldenTest(unittest.TestCase):
                 f.write("/* edited */\n")
             os.remove(os.path.join(tmp, "docs", "api.md"))
             out = io.StringIO()
-            status = generate.run(SPEC, tmp, check=True, stdout=out)
+            status = generate.run(SPEC, tmp, check=True, stdout=out,
+                                  include_dir=FIXTURE_INCLUDE)
             self.assertEqual(status, 1)
             self.assertIn(f"differs: {os.path.join(tmp, 'docs', 'api.md')}\n", out.getvalue())
             self.assertIn(f"differs: {os.path.join(tmp, 'src', 'glue.c')}\n", out.getvalue())
@@ -117,7 +122,8 @@ class GoldenTest(unittest.TestCase):
             with open(readme, "w", encoding="utf-8") as f:
                 f.write(text.replace("| works |", "| not yet |", 1))
             out = io.StringIO()
-            self.assertEqual(generate.run(SPEC, tmp, readme=readme, check=True, stdout=out), 1)
+            self.assertEqual(generate.run(SPEC, tmp, readme=readme, check=True, stdout=out,
+                                          include_dir=FIXTURE_INCLUDE), 1)
             self.assertEqual(out.getvalue().splitlines()[0], f"differs: {readme}")
 
     def test_readme_without_markers_is_an_error(self):
@@ -135,7 +141,7 @@ class GoldenTest(unittest.TestCase):
 
     def test_readme_untouched_without_option(self):
         with tempfile.TemporaryDirectory() as tmp:
-            generate.run(SPEC, tmp, stdout=io.StringIO())
+            generate.run(SPEC, tmp, stdout=io.StringIO(), include_dir=FIXTURE_INCLUDE)
             self.assertFalse(os.path.exists(os.path.join(tmp, "README.md")))
 
     def test_deterministic(self):
@@ -423,6 +429,93 @@ params = { value = { type = "float" } }
         self.assertRefused("loop-debug.toml: loop.set_foo: the C name aio_loop_set_foo is "
                            "also that of loop.foo", files={"loop-debug.toml": debug})
 
+    RAISE = '\n[[item.raises]]\ntype = "TypeError"\nmessage = "delay must not be None"\n' \
+            'when = "delay is None"\n'
+
+    def test_python_only_must_be_a_bool(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: key 'raises[0].python_only' must be true "
+            "or false",
+            edits=[(CALL_LATER, CALL_LATER + self.RAISE + 'python_only = "yes"\n')])
+
+    def test_python_only_error_a_c_caller_gets(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: raises[0]: python_only, but a C caller "
+            "gets it too: it is params.delay's none_raises",
+            edits=[(CALL_LATER, CALL_LATER + self.RAISE + "python_only = true\n"),
+                   ('delay = { type = "float" }',
+                    'delay = { type = "float", none_raises = ["TypeError", '
+                    '"delay must not be None"] }')])
+
+    def test_python_only_is_fine(self):
+        self.assertEqual(self.errors(edits=[(CALL_LATER, CALL_LATER + self.RAISE +
+                                             "python_only = true\n")]), [])
+
+    def test_none_check_unknown(self):
+        self.assertRefused(
+            'loop-scheduling.toml: loop.call_later: params.callback: none_check must be "glue" '
+            'or "runtime"',
+            edits=[('callback = { type = "callback" }',
+                    'callback = { type = "callback", none_raises = ["TypeError", "x"], '
+                    'none_check = "later" }')])
+
+    def test_none_check_without_none_raises(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.callback: none_check without "
+            "none_raises",
+            edits=[('callback = { type = "callback" }',
+                    'callback = { type = "callback", none_check = "runtime" }')])
+
+    def test_none_check_runtime_on_a_number(self):
+        self.assertRefused(
+            'loop-scheduling.toml: loop.call_later: params.delay: none_check = "runtime" needs '
+            "a pointer or callable type (NULL is passed on), not 'float'; a scalar's None "
+            "check follows a state_check instead",
+            edits=[('delay = { type = "float" }',
+                    'delay = { type = "float", none_raises = ["TypeError", "x"], '
+                    'none_check = "runtime" }')])
+
+    def test_none_raises_on_a_parameter_taking_none(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.context: none_raises on a parameter "
+            "that takes None (it is not required, and its default is None or its type accepts "
+            "None)",
+            edits=[('context = { type = "context" }',
+                    'context = { type = "context", none_raises = ["TypeError", "x"] }')])
+
+    def test_unknown_state_check(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: state_check 'loop_open' is not one of "
+            "gen/layout.toml [state_checks]",
+            edits=[('kind = "method"\n', 'kind = "method"\nstate_check = "loop_open"\n')])
+
+    def test_state_check_of_another_owner(self):
+        item = CALL_LATER.replace('owner = "loop"', 'owner = "asyncio"').replace(
+            'kind = "method"', 'kind = "function"')
+        self.assertRefused(
+            "loop-scheduling.toml: asyncio.call_later: state_check 'loop_closed' is for owner "
+            "'loop', not 'asyncio'",
+            edits=[(CALL_LATER, item.replace('kind = "function"\n',
+                                             'kind = "function"\nstate_check = "loop_closed"\n'))])
+
+    def test_case_value_unknown_fixture(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.cases.bad[0]: 'sometimes' is "
+            "not a literal nor a fixture of gen/layout.toml [args_test] fixtures",
+            edits=[('delay = { type = "float" }',
+                    'delay = { type = "float", cases = { bad = ["sometimes"] } }')])
+
+    def test_case_unknown_key(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: unknown key 'worse' in params.delay.cases",
+            edits=[('delay = { type = "float" }',
+                    'delay = { type = "float", cases = { worse = "1" } }')])
+
+    def test_type_case_value(self):
+        types = TYPES.replace('doc = "a float"\n', 'doc = "a float"\ncases = { zero = "0.0.1" }\n')
+        self.assertRefused("types.toml: types.float: cases.zero: '0.0.1' is not a literal nor "
+                           "a fixture name", files={"types.toml": types})
+
     def test_errors_are_all_reported(self):
         self.assertEqual(
             self.errors(edits=[('kind = "method"\n', 'kind = "method"\ncolour = "red"\n'),
@@ -446,6 +539,104 @@ params = { value = { type = "float" } }
         self.assertEqual(p.stderr, "loop-scheduling.toml: lop.call_later: unknown owner "
                                    "'lop'\n")
         self.assertEqual(p.stdout, "")
+
+
+# --------------------------------------------------------------------------
+# The hand-written headers
+
+
+class HeadersTest(unittest.TestCase):
+    """gen/headers.py reads the headers' comment-before-declaration convention."""
+
+    def parse(self, text, name="casyncio/x.h"):
+        return headers.parse_header(name, textwrap.dedent(text))
+
+    def test_fixture_header(self):
+        h = headers.read_headers(FIXTURE_INCLUDE)
+        self.assertEqual([x.path if x else None for x in h],
+                         ["casyncio/things.h", None, "casyncio/extra.h"])
+        things = h[0]
+        self.assertEqual(things.what, "a fixture header: every form the reader follows.")
+        self.assertEqual([b[0] for b in things.intro], ["p", "code", "p"])
+        self.assertEqual([s.heading for s in things.sections],
+                         ["", "Things", "Kinds (an enum, and what goes with it)"])
+        self.assertEqual(things.api_names, ["aio_thing_new", "aio_thing_count",
+                                            "aio_thing_name", "aio_thing_kind_of"])
+        counted = things.sections[1].entries[2]
+        self.assertEqual(counted.doc, [("p", "The count and the name of a thing.")])
+        self.assertEqual(len(counted.code), 2)
+
+    def test_undocumented_declaration_joins_the_one_before(self):
+        h = self.parse("""\
+            /* casyncio/x.h - x. */
+            /* A struct. */
+            typedef struct aio_x { int a; } aio_x;
+
+            AIO_API int aio_x_use(aio_x *x);
+            """)
+        (section,) = h.sections
+        (entry,) = section.entries
+        self.assertEqual(entry.code, ["typedef struct aio_x { int a; } aio_x;",
+                                      "AIO_API int aio_x_use(aio_x *x);"])
+
+    def test_multiline_prototype_and_comment_inside(self):
+        h = self.parse("""\
+            /* casyncio/x.h - x. */
+            /* Does it. */
+            AIO_API int aio_x(int a,   /* the a; not ; the end */
+                              int b);
+            """)
+        self.assertEqual(h.api_names, ["aio_x"])
+
+    def test_define_with_a_comment_over_two_lines(self):
+        h = self.parse("""\
+            /* casyncio/x.h - x. */
+            /* Values. */
+            #define AIO_X 1   /* one,
+                                 and more */
+            AIO_API int aio_x(void);
+            """)
+        (entry,) = h.sections[0].entries
+        self.assertEqual(len(entry.code), 2)
+        self.assertEqual(h.api_names, ["aio_x"])
+
+    def test_comment_not_closed(self):
+        with self.assertRaises(SpecError) as cm:
+            self.parse("/* casyncio/x.h - x. */\n/* open\nAIO_API int aio_x(void);\n")
+        self.assertEqual(cm.exception.errors,
+                         ["include/casyncio/x.h: line 2: a comment is not closed"])
+
+    def test_declaration_not_closed(self):
+        with self.assertRaises(SpecError) as cm:
+            self.parse("/* casyncio/x.h - x. */\nAIO_API int aio_x(void)\n")
+        self.assertEqual(cm.exception.errors,
+                         ["include/casyncio/x.h: line 2: a declaration is not closed"])
+
+    def test_stray_endif(self):
+        with self.assertRaises(SpecError) as cm:
+            self.parse("/* casyncio/x.h - x. */\n#endif\n")
+        self.assertEqual(cm.exception.errors,
+                         ["include/casyncio/x.h: line 2: #endif without #if"])
+
+
+class TreeTest(unittest.TestCase):
+    """The repository's own generated/docs/api.md documents every public
+    declaration: the generated API's and the hand-written headers'."""
+
+    def test_every_aio_api_declaration_is_in_api_md(self):
+        with open(os.path.join(ROOT, "generated", "docs", "api.md"), encoding="utf-8") as f:
+            doc = f.read()
+        names = set()
+        for sub in (os.path.join(ROOT, "include"), os.path.join(ROOT, "generated", "include")):
+            for dirpath, _, files in os.walk(sub):
+                for name in files:
+                    if name.endswith(".h"):
+                        with open(os.path.join(dirpath, name), encoding="utf-8") as f:
+                            names |= set(headers.API_NAME_RE.findall(
+                                re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)))
+        self.assertGreater(len(names), 200)
+        missing = sorted(n for n in names if not re.search(r"\b" + n + r"\b", doc))
+        self.assertEqual(missing, [], "AIO_API declarations missing from generated/docs/api.md")
 
 
 # --------------------------------------------------------------------------
@@ -491,6 +682,13 @@ class CompileTest(unittest.TestCase):
                 self.cc(["gcc", f"-std={std}", "-pedantic", *self.WARN, *self.INC, "-c",
                          os.path.join(GOLDEN, src), "-o", os.path.join(tmp, "x.o")])
 
+    def test_args_table_compiles(self):
+        self.cc(["gcc", "-std=c11", "-pedantic", *self.WARN, *self.INC,
+                 "-I" + os.path.join(ROOT, "tests", "args"), "-fsyntax-only",
+                 os.path.join(GOLDEN, "tests", "args_table.c")])
+        with open(os.path.join(GOLDEN, "tests", "args_table.py"), encoding="utf-8") as f:
+            compile(f.read(), "args_table.py", "exec")
+
     def test_glue_applies_defaults(self):
         with tempfile.TemporaryDirectory() as tmp:
             exe = os.path.join(tmp, "harness")
@@ -513,8 +711,9 @@ class CompileTest(unittest.TestCase):
             create_server(explicit): no exception
             create_server: host=None port=8888 family=0 flags=1 sock=None backlog=5 reuse_address=True reuse_port=None ssl_handshake_timeout=2.5 start_serving=False
             create_server(values): no exception
-            create_server(backlog=None): TypeError: create_server() argument 'backlog' must not be None
+            create_server(backlog=None): TypeError: 'NoneType' object cannot be interpreted as an integer
             create_server(NULL args): TypeError: protocol_factory must be a callable
+            create_server(backlog=None) on a closed loop: RuntimeError: Event loop is closed
             subprocess_exec: stdin=-1 stdout=-1 stderr=-1
             subprocess_exec: stdin=None stdout=0 stderr=-2
             slow_callback_duration: 0.1
@@ -522,7 +721,7 @@ class CompileTest(unittest.TestCase):
             slow_callback_duration = None: TypeError: loop.slow_callback_duration must not be None
             slow_callback_duration of NULL: TypeError: descriptor 'slow_callback_duration' for 'BaseEventLoop' objects doesn't apply to a 'NoneType' object
             add_reader: NotImplementedError: loop.add_reader() is not implemented yet
-            add_reader(fd=None): TypeError: add_reader() argument 'fd' must not be None
+            add_reader(fd=None): NotImplementedError: loop.add_reader() is not implemented yet
             get_extra_info: NotImplementedError: transport.get_extra_info() is not implemented yet
             cancel(self=NULL): TypeError: descriptor 'cancel' for 'Handle' objects doesn't apply to a 'NoneType' object
             """))

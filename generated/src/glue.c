@@ -5,13 +5,15 @@
  * `make gen`.
  */
 
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L     /* for the constants of the defaults */
-#endif
-
-#include <netdb.h>
-#include <sys/socket.h>
-
+/*
+ * The order of the checks is asyncio's: a NULL self first, then the state
+ * checks asyncio makes before it looks at the arguments (spec state_check),
+ * then the arguments, in the order of the signature. An argument whose None
+ * asyncio only notices after the object's state (spec none_check =
+ * "runtime") is passed on as NULL for the runtime to raise. A function the
+ * runtime does not implement yet checks nothing: its stub raises
+ * NotImplementedError.
+ */
 #include "casyncio/api.h"
 #include "casyncio/exceptions.h"
 
@@ -156,6 +158,7 @@ aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_args *ar
         args = &no_args;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_soon(loop, &r);
 }
@@ -175,6 +178,7 @@ aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
         args = &no_args;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_soon_threadsafe(loop, &r);
 }
@@ -195,6 +199,7 @@ aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_
         return NULL;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_later(loop, &r);
 }
@@ -215,6 +220,7 @@ aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *
         return NULL;
     r.callback = args->callback;
     r.args = args->args;
+    r.args_release = args->args_release;
     r.context = args->context;
     return aio__loop_call_at(loop, &r);
 }
@@ -251,10 +257,6 @@ aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *
     }
     if (args == NULL)
         args = &no_args;
-    if (args->coro == NULL) {
-        aio_err_set(aio_TypeError, "a coroutine was expected, got None");
-        return NULL;
-    }
     r.coro = args->coro;
     r.coro_arg = args->coro_arg;
     r.name = args->name;
@@ -288,38 +290,12 @@ aio_task_factory aio_loop_get_task_factory(aio_loop *loop)
  *                        happy_eyeballs_delay=None, interleave=None) */
 aio_future *aio_loop_create_connection(aio_loop *loop, const aio_loop_create_connection_args *args)
 {
-    static const aio_loop_create_connection_args no_args;
-    aio__loop_create_connection_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("create_connection", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    r.host = args->host;
-    aio__glue_int_or_none(&r.port, &r.port_is_none, args->port);
-    r.ssl = args->ssl;
-    if (aio__glue_int_default(&r.family, args->family, 0,
-                              "create_connection() argument 'family' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.proto, args->proto, 0,
-                              "create_connection() argument 'proto' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, 0,
-                              "create_connection() argument 'flags' must not be None") < 0)
-        return NULL;
-    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
-    r.local_addr = args->local_addr;
-    r.server_hostname = args->server_hostname;
-    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
-                             args->ssl_handshake_timeout);
-    aio__glue_double_or_none(&r.happy_eyeballs_delay, &r.happy_eyeballs_delay_is_none,
-                             args->happy_eyeballs_delay);
-    aio__glue_int_or_none(&r.interleave, &r.interleave_is_none, args->interleave);
-    return aio__loop_create_connection(loop, &r);
+    (void)args;
+    return aio__loop_create_connection(loop, NULL);
 }
 
 /* loop.create_datagram_endpoint(protocol_factory, local_addr=None,
@@ -329,33 +305,12 @@ aio_future *aio_loop_create_connection(aio_loop *loop, const aio_loop_create_con
 aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
                                               const aio_loop_create_datagram_endpoint_args *args)
 {
-    static const aio_loop_create_datagram_endpoint_args no_args;
-    aio__loop_create_datagram_endpoint_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("create_datagram_endpoint", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    r.local_addr = args->local_addr;
-    r.remote_addr = args->remote_addr;
-    if (aio__glue_int_default(&r.family, args->family, 0,
-                              "create_datagram_endpoint() argument 'family' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.proto, args->proto, 0,
-                              "create_datagram_endpoint() argument 'proto' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, 0,
-                              "create_datagram_endpoint() argument 'flags' must not be None") < 0)
-        return NULL;
-    aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
-    aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
-    aio__glue_bool_or_none(&r.allow_broadcast, &r.allow_broadcast_is_none, args->allow_broadcast);
-    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
-    return aio__loop_create_datagram_endpoint(loop, &r);
+    (void)args;
+    return aio__loop_create_datagram_endpoint(loop, NULL);
 }
 
 /* loop.create_unix_connection(protocol_factory, path=None, *, ssl=None,
@@ -364,24 +319,12 @@ aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
 aio_future *aio_loop_create_unix_connection(aio_loop *loop,
                                             const aio_loop_create_unix_connection_args *args)
 {
-    static const aio_loop_create_unix_connection_args no_args;
-    aio__loop_create_unix_connection_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("create_unix_connection", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    r.path = args->path;
-    r.ssl = args->ssl;
-    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
-    r.server_hostname = args->server_hostname;
-    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
-                             args->ssl_handshake_timeout);
-    return aio__loop_create_unix_connection(loop, &r);
+    (void)args;
+    return aio__loop_create_unix_connection(loop, NULL);
 }
 
 /* loop.create_server(protocol_factory, host=None, port=None, *,
@@ -391,37 +334,12 @@ aio_future *aio_loop_create_unix_connection(aio_loop *loop,
  *                    start_serving=True) */
 aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_args *args)
 {
-    static const aio_loop_create_server_args no_args;
-    aio__loop_create_server_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("create_server", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    r.host = args->host;
-    r.hosts = args->hosts;
-    aio__glue_int_or_none(&r.port, &r.port_is_none, args->port);
-    if (aio__glue_int_default(&r.family, args->family, AF_UNSPEC,
-                              "create_server() argument 'family' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, AI_PASSIVE,
-                              "create_server() argument 'flags' must not be None") < 0)
-        return NULL;
-    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
-    if (aio__glue_int_default(&r.backlog, args->backlog, 100,
-                              "create_server() argument 'backlog' must not be None") < 0)
-        return NULL;
-    r.ssl = args->ssl;
-    aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
-    aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
-    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
-                             args->ssl_handshake_timeout);
-    r.start_serving = aio__glue_bool_default(args->start_serving, true);
-    return aio__loop_create_server(loop, &r);
+    (void)args;
+    return aio__loop_create_server(loop, NULL);
 }
 
 /* loop.create_unix_server(protocol_factory, path=None, *, sock=None,
@@ -430,27 +348,12 @@ aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_
 aio_future *aio_loop_create_unix_server(aio_loop *loop,
                                         const aio_loop_create_unix_server_args *args)
 {
-    static const aio_loop_create_unix_server_args no_args;
-    aio__loop_create_unix_server_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("create_unix_server", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    r.path = args->path;
-    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
-    if (aio__glue_int_default(&r.backlog, args->backlog, 100,
-                              "create_unix_server() argument 'backlog' must not be None") < 0)
-        return NULL;
-    r.ssl = args->ssl;
-    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
-                             args->ssl_handshake_timeout);
-    r.start_serving = aio__glue_bool_default(args->start_serving, true);
-    return aio__loop_create_unix_server(loop, &r);
+    (void)args;
+    return aio__loop_create_unix_server(loop, NULL);
 }
 
 /* loop.connect_accepted_socket(protocol_factory, sock, *, ssl=None,
@@ -458,80 +361,40 @@ aio_future *aio_loop_create_unix_server(aio_loop *loop,
 aio_future *aio_loop_connect_accepted_socket(aio_loop *loop,
                                              const aio_loop_connect_accepted_socket_args *args)
 {
-    static const aio_loop_connect_accepted_socket_args no_args;
-    aio__loop_connect_accepted_socket_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("connect_accepted_socket", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    if (aio__glue_int(&r.sock, args->sock, aio_TypeError,
-                      "connect_accepted_socket() argument 'sock' must not be None") < 0)
-        return NULL;
-    r.ssl = args->ssl;
-    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
-                             args->ssl_handshake_timeout);
-    return aio__loop_connect_accepted_socket(loop, &r);
+    (void)args;
+    return aio__loop_connect_accepted_socket(loop, NULL);
 }
 
 /* loop.sendfile(transport, file, offset=0, count=None, *, fallback=True) */
 aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args)
 {
-    static const aio_loop_sendfile_args no_args;
-    aio__loop_sendfile_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("sendfile", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.transport = args->transport;
-    if (aio__glue_int(&r.file, args->file, aio_TypeError,
-                      "sendfile() argument 'file' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int64_default(&r.offset, args->offset, 0,
-                                "sendfile() argument 'offset' must not be None") < 0)
-        return NULL;
-    aio__glue_int64_or_none(&r.count, &r.count_is_none, args->count);
-    r.fallback = aio__glue_bool_default(args->fallback, true);
-    return aio__loop_sendfile(loop, &r);
+    (void)args;
+    return aio__loop_sendfile(loop, NULL);
 }
 
 /* loop.start_tls(transport, protocol, sslcontext, *, server_side=False,
  *                server_hostname=None, ssl_handshake_timeout=None) */
 aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *args)
 {
-    static const aio_loop_start_tls_args no_args;
-    aio__loop_start_tls_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("start_tls", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.transport = args->transport;
-    r.protocol = args->protocol;
-    if (args->sslcontext == NULL) {
-        aio_err_set(aio_TypeError,
-                    "sslcontext is expected to be an instance of ssl.SSLContext, got None");
-        return NULL;
-    }
-    r.sslcontext = args->sslcontext;
-    r.server_side = aio__glue_bool_default(args->server_side, false);
-    r.server_hostname = args->server_hostname;
-    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
-                             args->ssl_handshake_timeout);
-    return aio__loop_start_tls(loop, &r);
+    (void)args;
+    return aio__loop_start_tls(loop, NULL);
 }
 
 /* loop.add_reader(fd, callback, *args) */
-int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                        aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("add_reader", "BaseEventLoop");
@@ -539,7 +402,7 @@ int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *arg
     }
     if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
-    return aio__loop_add_reader(loop, fd, callback, args);
+    return aio__loop_add_reader(loop, fd, callback, args, args_release);
 }
 
 /* loop.remove_reader(fd) */
@@ -555,7 +418,8 @@ int aio_loop_remove_reader(aio_loop *loop, int fd)
 }
 
 /* loop.add_writer(fd, callback, *args) */
-int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args)
+int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                        aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("add_writer", "BaseEventLoop");
@@ -563,7 +427,7 @@ int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *arg
     }
     if (aio__glue_int(&fd, fd, aio_ValueError, "Invalid file object: None") < 0)
         return -1;
-    return aio__loop_add_writer(loop, fd, callback, args);
+    return aio__loop_add_writer(loop, fd, callback, args, args_release);
 }
 
 /* loop.remove_writer(fd) */
@@ -585,12 +449,6 @@ aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
         aio__glue_null_self("sock_recv", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_recv() argument 'sock' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int64(&nbytes, nbytes, aio_TypeError,
-                        "sock_recv() argument 'nbytes' must not be None") < 0)
-        return NULL;
     return aio__loop_sock_recv(loop, sock, nbytes);
 }
 
@@ -601,9 +459,6 @@ aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t 
         aio__glue_null_self("sock_recv_into", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_recv_into() argument 'sock' must not be None") < 0)
-        return NULL;
     return aio__loop_sock_recv_into(loop, sock, buf, buf_len);
 }
 
@@ -614,9 +469,6 @@ aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *data, si
         aio__glue_null_self("sock_sendall", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_sendall() argument 'sock' must not be None") < 0)
-        return NULL;
     return aio__loop_sock_sendall(loop, sock, data, data_len);
 }
 
@@ -627,9 +479,6 @@ aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_address *a
         aio__glue_null_self("sock_connect", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_connect() argument 'sock' must not be None") < 0)
-        return NULL;
     return aio__loop_sock_connect(loop, sock, address);
 }
 
@@ -640,36 +489,18 @@ aio_future *aio_loop_sock_accept(aio_loop *loop, int sock)
         aio__glue_null_self("sock_accept", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_accept() argument 'sock' must not be None") < 0)
-        return NULL;
     return aio__loop_sock_accept(loop, sock);
 }
 
 /* loop.sock_sendfile(sock, file, offset=0, count=None, *, fallback=True) */
 aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_sendfile_args *args)
 {
-    static const aio_loop_sock_sendfile_args no_args;
-    aio__loop_sock_sendfile_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("sock_sendfile", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    if (aio__glue_int(&r.sock, args->sock, aio_TypeError,
-                      "sock_sendfile() argument 'sock' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int(&r.file, args->file, aio_TypeError,
-                      "sock_sendfile() argument 'file' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int64_default(&r.offset, args->offset, 0,
-                                "sock_sendfile() argument 'offset' must not be None") < 0)
-        return NULL;
-    aio__glue_int64_or_none(&r.count, &r.count_is_none, args->count);
-    r.fallback = aio__glue_bool_default(args->fallback, true);
-    return aio__loop_sock_sendfile(loop, &r);
+    (void)args;
+    return aio__loop_sock_sendfile(loop, NULL);
 }
 
 /* loop.getaddrinfo(host, port, *, family=0, type=0, proto=0, flags=0) */
@@ -682,21 +513,23 @@ aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddrinfo_args
         aio__glue_null_self("getaddrinfo", "BaseEventLoop");
         return NULL;
     }
+    if (aio__loop_check_closed(loop) < 0)
+        return NULL;
     if (args == NULL)
         args = &no_args;
     r.host = args->host;
     r.port = args->port;
-    if (aio__glue_int_default(&r.family, args->family, 0,
-                              "getaddrinfo() argument 'family' must not be None") < 0)
+    if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
+                              "'NoneType' object cannot be interpreted as an integer") < 0)
         return NULL;
-    if (aio__glue_int_default(&r.type, args->type, 0,
-                              "getaddrinfo() argument 'type' must not be None") < 0)
+    if (aio__glue_int_default(&r.type, args->type, 0, aio_TypeError,
+                              "'NoneType' object cannot be interpreted as an integer") < 0)
         return NULL;
-    if (aio__glue_int_default(&r.proto, args->proto, 0,
-                              "getaddrinfo() argument 'proto' must not be None") < 0)
+    if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
+                              "'NoneType' object cannot be interpreted as an integer") < 0)
         return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, 0,
-                              "getaddrinfo() argument 'flags' must not be None") < 0)
+    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                              "'NoneType' object cannot be interpreted as an integer") < 0)
         return NULL;
     return aio__loop_getaddrinfo(loop, &r);
 }
@@ -711,11 +544,13 @@ aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnameinfo_args
         aio__glue_null_self("getnameinfo", "BaseEventLoop");
         return NULL;
     }
+    if (aio__loop_check_closed(loop) < 0)
+        return NULL;
     if (args == NULL)
         args = &no_args;
     r.sockaddr = args->sockaddr;
-    if (aio__glue_int_default(&r.flags, args->flags, 0,
-                              "getnameinfo() argument 'flags' must not be None") < 0)
+    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                              "'NoneType' object cannot be interpreted as an integer") < 0)
         return NULL;
     return aio__loop_getnameinfo(loop, &r);
 }
@@ -728,9 +563,6 @@ aio_future *aio_loop_connect_read_pipe(aio_loop *loop, aio_protocol_factory prot
         aio__glue_null_self("connect_read_pipe", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&pipe, pipe, aio_TypeError,
-                      "connect_read_pipe() argument 'pipe' must not be None") < 0)
-        return NULL;
     return aio__loop_connect_read_pipe(loop, protocol_factory, protocol_factory_arg, pipe);
 }
 
@@ -742,20 +574,18 @@ aio_future *aio_loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory pro
         aio__glue_null_self("connect_write_pipe", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&pipe, pipe, aio_TypeError,
-                      "connect_write_pipe() argument 'pipe' must not be None") < 0)
-        return NULL;
     return aio__loop_connect_write_pipe(loop, protocol_factory, protocol_factory_arg, pipe);
 }
 
 /* loop.add_signal_handler(signum, callback, *args) */
-int aio_loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args)
+int aio_loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args,
+                                aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("add_signal_handler", "BaseEventLoop");
         return -1;
     }
-    return aio__loop_add_signal_handler(loop, signum, callback, args);
+    return aio__loop_add_signal_handler(loop, signum, callback, args, args_release);
 }
 
 /* loop.remove_signal_handler(sig) */
@@ -770,13 +600,13 @@ int aio_loop_remove_signal_handler(aio_loop *loop, int sig)
 
 /* loop.run_in_executor(executor, func, *args) */
 aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *executor, aio_executor_func func,
-                                     void *args)
+                                     void *args, aio_release_func args_release)
 {
     if (loop == NULL) {
         aio__glue_null_self("run_in_executor", "BaseEventLoop");
         return NULL;
     }
-    return aio__loop_run_in_executor(loop, executor, func, args);
+    return aio__loop_run_in_executor(loop, executor, func, args, args_release);
 }
 
 /* loop.set_default_executor(executor) */
@@ -784,10 +614,6 @@ int aio_loop_set_default_executor(aio_loop *loop, aio_executor *executor)
 {
     if (loop == NULL) {
         aio__glue_null_self("set_default_executor", "BaseEventLoop");
-        return -1;
-    }
-    if (executor == NULL) {
-        aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
         return -1;
     }
     return aio__loop_set_default_executor(loop, executor);
@@ -818,6 +644,10 @@ int aio_loop_default_exception_handler(aio_loop *loop, const aio_exception_conte
 {
     if (loop == NULL) {
         aio__glue_null_self("default_exception_handler", "BaseEventLoop");
+        return -1;
+    }
+    if (context == NULL) {
+        aio_err_set(aio_AttributeError, "'NoneType' object has no attribute 'get'");
         return -1;
     }
     return aio__loop_default_exception_handler(loop, context);
@@ -881,23 +711,12 @@ int aio_loop_set_slow_callback_duration(aio_loop *loop, double value)
  *                      **kwargs) */
 aio_future *aio_loop_subprocess_exec(aio_loop *loop, const aio_loop_subprocess_exec_args *args)
 {
-    static const aio_loop_subprocess_exec_args no_args;
-    aio__loop_subprocess_exec_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("subprocess_exec", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    r.args = args->args;
-    aio__glue_int_default_or_none(&r.stdin, &r.stdin_is_none, args->stdin, AIO_SUBPROCESS_PIPE);
-    aio__glue_int_default_or_none(&r.stdout, &r.stdout_is_none, args->stdout, AIO_SUBPROCESS_PIPE);
-    aio__glue_int_default_or_none(&r.stderr, &r.stderr_is_none, args->stderr, AIO_SUBPROCESS_PIPE);
-    r.kwargs = args->kwargs;
-    return aio__loop_subprocess_exec(loop, &r);
+    (void)args;
+    return aio__loop_subprocess_exec(loop, NULL);
 }
 
 /* loop.subprocess_shell(protocol_factory, cmd, *, stdin=subprocess.PIPE,
@@ -905,27 +724,12 @@ aio_future *aio_loop_subprocess_exec(aio_loop *loop, const aio_loop_subprocess_e
  *                       **kwargs) */
 aio_future *aio_loop_subprocess_shell(aio_loop *loop, const aio_loop_subprocess_shell_args *args)
 {
-    static const aio_loop_subprocess_shell_args no_args;
-    aio__loop_subprocess_shell_args r;
-
     if (loop == NULL) {
         aio__glue_null_self("subprocess_shell", "BaseEventLoop");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.protocol_factory = args->protocol_factory;
-    r.protocol_factory_arg = args->protocol_factory_arg;
-    if (args->cmd == NULL) {
-        aio_err_set(aio_ValueError, "cmd must be a string");
-        return NULL;
-    }
-    r.cmd = args->cmd;
-    aio__glue_int_default_or_none(&r.stdin, &r.stdin_is_none, args->stdin, AIO_SUBPROCESS_PIPE);
-    aio__glue_int_default_or_none(&r.stdout, &r.stdout_is_none, args->stdout, AIO_SUBPROCESS_PIPE);
-    aio__glue_int_default_or_none(&r.stderr, &r.stderr_is_none, args->stderr, AIO_SUBPROCESS_PIPE);
-    r.kwargs = args->kwargs;
-    return aio__loop_subprocess_shell(loop, &r);
+    (void)args;
+    return aio__loop_subprocess_shell(loop, NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -957,10 +761,6 @@ int aio_future_set_exception(aio_future *fut, aio_exc *exception)
 {
     if (fut == NULL) {
         aio__glue_null_self("set_exception", "Future");
-        return -1;
-    }
-    if (exception == NULL) {
-        aio_err_set(aio_TypeError, "invalid exception object");
         return -1;
     }
     return aio__future_set_exception(fut, exception);
@@ -1190,18 +990,12 @@ int aio_transport_is_closing(aio_transport *transport)
 const void *aio_transport_get_extra_info(aio_transport *transport,
                                          const aio_transport_get_extra_info_args *args)
 {
-    static const aio_transport_get_extra_info_args no_args;
-    aio__transport_get_extra_info_args r;
-
     if (transport == NULL) {
         aio__glue_null_self("get_extra_info", "BaseTransport");
         return NULL;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.name = args->name;
-    r.default_ = args->default_;
-    return aio__transport_get_extra_info(transport, &r);
+    (void)args;
+    return aio__transport_get_extra_info(transport, NULL);
 }
 
 /* transport.set_protocol(protocol) */
@@ -1319,36 +1113,23 @@ int64_t aio_transport_get_write_buffer_size(aio_transport *transport)
 int aio_transport_set_write_buffer_limits(aio_transport *transport,
                                           const aio_transport_set_write_buffer_limits_args *args)
 {
-    static const aio_transport_set_write_buffer_limits_args no_args;
-    aio__transport_set_write_buffer_limits_args r;
-
     if (transport == NULL) {
         aio__glue_null_self("set_write_buffer_limits", "BaseTransport");
         return -1;
     }
-    if (args == NULL)
-        args = &no_args;
-    aio__glue_int64_or_none(&r.high, &r.high_is_none, args->high);
-    aio__glue_int64_or_none(&r.low, &r.low_is_none, args->low);
-    return aio__transport_set_write_buffer_limits(transport, &r);
+    (void)args;
+    return aio__transport_set_write_buffer_limits(transport, NULL);
 }
 
 /* transport.sendto(data, addr=None) */
 int aio_transport_sendto(aio_transport *transport, const aio_transport_sendto_args *args)
 {
-    static const aio_transport_sendto_args no_args;
-    aio__transport_sendto_args r;
-
     if (transport == NULL) {
         aio__glue_null_self("sendto", "BaseTransport");
         return -1;
     }
-    if (args == NULL)
-        args = &no_args;
-    r.data = args->data;
-    r.data_len = args->data_len;
-    r.addr = args->addr;
-    return aio__transport_sendto(transport, &r);
+    (void)args;
+    return aio__transport_sendto(transport, NULL);
 }
 
 /* transport.get_pid() */
@@ -1368,9 +1149,6 @@ aio_transport *aio_transport_get_pipe_transport(aio_transport *transport, int fd
         aio__glue_null_self("get_pipe_transport", "BaseTransport");
         return NULL;
     }
-    if (aio__glue_int(&fd, fd, aio_TypeError,
-                      "get_pipe_transport() argument 'fd' must not be None") < 0)
-        return NULL;
     return aio__transport_get_pipe_transport(transport, fd);
 }
 

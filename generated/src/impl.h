@@ -17,6 +17,12 @@
 
 #include "casyncio/base.h"
 
+/* The state checks some functions make before they look at their arguments,
+ * as asyncio does (spec state_check); each returns 0, or -1 with the
+ * exception set. */
+/* RuntimeError('Event loop is closed') when the loop is closed. */
+int aio__loop_check_closed(aio_loop *loop);
+
 /* ------------------------------------------------------------------------
  * Module functions
  */
@@ -71,6 +77,7 @@ aio_future *aio__loop_shutdown_default_executor(aio_loop *loop);
 typedef struct aio__loop_call_soon_args {
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_soon_args;
 
@@ -80,6 +87,7 @@ aio_handle *aio__loop_call_soon(aio_loop *loop, const aio__loop_call_soon_args *
 typedef struct aio__loop_call_soon_threadsafe_args {
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_soon_threadsafe_args;
 
@@ -91,6 +99,7 @@ typedef struct aio__loop_call_later_args {
     double delay;
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_later_args;
 
@@ -101,6 +110,7 @@ typedef struct aio__loop_call_at_args {
     double when;
     aio_callback callback;
     void *args;
+    aio_release_func args_release;
     aio_context *context;
 } aio__loop_call_at_args;
 
@@ -119,6 +129,8 @@ typedef struct aio__loop_create_task_args {
     const char *name;
 } aio__loop_create_task_args;
 
+/* coro may be NULL: the runtime raises TypeError("a coroutine was expected,
+ * got None") after its state checks. */
 aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args *args);
 
 /* loop.set_task_factory(factory) */
@@ -289,13 +301,15 @@ typedef struct aio__loop_start_tls_args {
 aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *args);
 
 /* loop.add_reader(fd, callback, *args) */
-int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args);
+int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release);
 
 /* loop.remove_reader(fd) */
 int aio__loop_remove_reader(aio_loop *loop, int fd);
 
 /* loop.add_writer(fd, callback, *args) */
-int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args);
+int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                         aio_release_func args_release);
 
 /* loop.remove_writer(fd) */
 int aio__loop_remove_writer(aio_loop *loop, int fd);
@@ -356,14 +370,16 @@ aio_future *aio__loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory pr
                                          void *protocol_factory_arg, int pipe);
 
 /* loop.add_signal_handler(signum, callback, *args) */
-int aio__loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args);
+int aio__loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback, void *args,
+                                 aio_release_func args_release);
 
 /* loop.remove_signal_handler(sig) */
 int aio__loop_remove_signal_handler(aio_loop *loop, int sig);
 
 /* loop.run_in_executor(executor, func, *args) */
 aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
-                                      aio_executor_func func, void *args);
+                                      aio_executor_func func, void *args,
+                                      aio_release_func args_release);
 
 /* loop.set_default_executor(executor) */
 int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor);
@@ -438,6 +454,8 @@ void *aio__future_result(aio_future *fut);
 int aio__future_set_result(aio_future *fut, void *result);
 
 /* asyncio.Future.set_exception(exception) */
+/* exception may be NULL: the runtime raises TypeError("invalid exception
+ * object") after its state checks. */
 int aio__future_set_exception(aio_future *fut, aio_exc *exception);
 
 /* asyncio.Future.done() */

@@ -166,12 +166,14 @@ aio_future *aio__loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory pr
 }
 
 aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
-                                      aio_executor_func func, void *args)
+                                      aio_executor_func func, void *args,
+                                      aio_release_func args_release)
 {
     (void)loop;
     (void)executor;
     (void)func;
     (void)args;
+    (void)args_release;
     aio_err_set(aio_NotImplementedError, "loop.run_in_executor() is not implemented yet");
     return NULL;
 }

@@ -105,6 +105,7 @@ void aio__args_check(void)
         aio_loop_call_soon_args a = {
             .callback = 0,
             .args = 0,
+            .args_release = 0,
             .context = 0,
         };
         aio_handle *(*f1)(aio_loop *, const aio_loop_call_soon_args *) = aio_loop_call_soon;
@@ -117,6 +118,7 @@ void aio__args_check(void)
         aio_loop_call_soon_threadsafe_args a = {
             .callback = 0,
             .args = 0,
+            .args_release = 0,
             .context = 0,
         };
         aio_handle *(*f1)(
@@ -131,6 +133,7 @@ void aio__args_check(void)
             .delay = 0,
             .callback = 0,
             .args = 0,
+            .args_release = 0,
             .context = 0,
         };
         aio_timer_handle *(*f1)(aio_loop *, const aio_loop_call_later_args *) = aio_loop_call_later;
@@ -144,6 +147,7 @@ void aio__args_check(void)
             .when = 0,
             .callback = 0,
             .args = 0,
+            .args_release = 0,
             .context = 0,
         };
         aio_timer_handle *(*f1)(aio_loop *, const aio_loop_call_at_args *) = aio_loop_call_at;
@@ -339,7 +343,7 @@ void aio__args_check(void)
 
     /* loop.add_reader() */
     {
-        int (*f1)(aio_loop *, int, aio_callback, void *) = aio_loop_add_reader;
+        int (*f1)(aio_loop *, int, aio_callback, void *, aio_release_func) = aio_loop_add_reader;
         (void)f1;
     }
 
@@ -351,7 +355,7 @@ void aio__args_check(void)
 
     /* loop.add_writer() */
     {
-        int (*f1)(aio_loop *, int, aio_callback, void *) = aio_loop_add_writer;
+        int (*f1)(aio_loop *, int, aio_callback, void *, aio_release_func) = aio_loop_add_writer;
         (void)f1;
     }
 
@@ -447,7 +451,8 @@ void aio__args_check(void)
 
     /* loop.add_signal_handler() */
     {
-        int (*f1)(aio_loop *, int, aio_callback, void *) = aio_loop_add_signal_handler;
+        int (*f1)(aio_loop *, int, aio_callback, void *,
+                  aio_release_func) = aio_loop_add_signal_handler;
         (void)f1;
     }
 
@@ -459,8 +464,8 @@ void aio__args_check(void)
 
     /* loop.run_in_executor() */
     {
-        aio_future *(*f1)(aio_loop *, aio_executor *, aio_executor_func,
-                          void *) = aio_loop_run_in_executor;
+        aio_future *(*f1)(aio_loop *, aio_executor *, aio_executor_func, void *,
+                          aio_release_func) = aio_loop_run_in_executor;
         (void)f1;
     }
 

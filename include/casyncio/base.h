@@ -54,13 +54,25 @@ typedef struct aio_ssl_context aio_ssl_context;   /* ssl.SSLContext */
 typedef struct aio_protocol aio_protocol;         /* generated: protocol callbacks */
 typedef struct aio_event_loop_policy aio_event_loop_policy; /* generated */
 
-/* Takes a reference to any casyncio object and returns it. */
+/* Takes a reference to any casyncio object and returns it; NULL is
+ * returned as is. A pointer that is not a casyncio object is refused:
+ * NULL with TypeError set. */
 AIO_API void *aio_incref(void *obj);
-/* Drops a reference to any casyncio object; NULL is ignored. */
+/* Drops a reference to any casyncio object; NULL is ignored. A pointer that
+ * is not a casyncio object is left alone, and an error is logged. */
 AIO_API void aio_decref(void *obj);
 /* repr(obj) as asyncio would print it, in a string the caller free()s;
- * NULL with MemoryError set when out of memory. */
+ * "None" for NULL. NULL with MemoryError set when out of memory, with
+ * TypeError when obj is not a casyncio object. */
 AIO_API char *aio_repr(const void *obj);
+
+/* The header that starts every casyncio object. It is public only for the
+ * objects whose struct the caller fills in (an event loop policy), where it
+ * is the first member; the constructor sets it. */
+typedef struct aio_object_head {
+    intptr_t refcnt_;
+    const void *type_;
+} aio_object_head;
 
 /* ------------------------------------------------------------------------
  * Argument structs: zero means "left out".
@@ -103,6 +115,36 @@ typedef void *(*aio_coroutine)(void *arg);
 typedef aio_future *(*aio_task_factory)(aio_loop *loop, aio_coroutine coro,
                                         void *coro_arg, void *arg);
 typedef void *(*aio_executor_func)(void *arg);
+/* Releases a callback's argument the loop will not hand to the callback
+ * (the `args_release` of call_soon() and friends): free(), or a function
+ * of the caller's. */
+typedef void (*aio_release_func)(void *arg);
+
+/* Naming callbacks. asyncio prints a callback by its name: "Exception in
+ * callback tick()", `<Handle tick()>`, `<Future pending cb=[tick()]>`. A C
+ * function has an address and, unless it is exported and the program
+ * linked with -rdynamic, no name the library can find. Name each callback
+ * once, after its declaration:
+ *
+ *     static void tick(void *arg) { ... }
+ *     AIO_NAME_CALLBACK(tick);
+ *
+ * which registers "tick" when the program starts, or at run time, under any
+ * name, with aio_name_callback((void (*)(void))tick, "Clock.tick"). A
+ * function named neither way is printed by its dynamic symbol, else as its
+ * address. 0, or -1 with ValueError (NULL fn or empty name) or MemoryError.
+ * Thread-safe; naming a function again replaces its name. */
+AIO_API int aio_name_callback(void (*fn)(void), const char *name);
+#if defined(__GNUC__) || defined(__clang__)
+#define AIO_NAME_CALLBACK(fn)                                                      \
+    __attribute__((constructor)) static void aio_name_callback_##fn##_(void)      \
+    {                                                                              \
+        aio_name_callback((void (*)(void))(fn), #fn);                              \
+    }                                                                              \
+    extern int aio_name_callback_sentinel_
+#else
+#define AIO_NAME_CALLBACK(fn) extern int aio_name_callback_sentinel_
+#endif
 
 /* A (host, port) address, or (host, port, flowinfo, scope_id) for IPv6, or
  * an AF_UNIX path. */
@@ -193,17 +235,21 @@ struct aio_exception_context {
     size_t extra_len;
 };
 
+/* An exception handler: handler(loop, context). The context is NULL only
+ * when a caller passed None to loop.call_exception_handler(). */
 typedef void (*aio_exception_handler)(aio_loop *loop,
                                       const aio_exception_context *context,
                                       void *arg);
 
-/* Subprocess keyword arguments handed to the process spawner. */
+/* Subprocess keyword arguments handed to the process spawner. A field left
+ * 0 or NULL is Popen's default. */
 typedef struct aio_popen_options {
-    const char *cwd;
-    const char *const *env;        /* NULL-terminated "NAME=value" list, or NULL */
-    const char *executable;
-    bool start_new_session;
-    const int *pass_fds;
+    const char *cwd;               /* NULL: None (default), the current directory */
+    const char *const *env;        /* NULL: None (default), this environment; else a
+                                      NULL-terminated "NAME=value" list */
+    const char *executable;        /* NULL: None (default), args[0] */
+    bool start_new_session;        /* false (default): False */
+    const int *pass_fds;           /* pass_fds_len of them; NULL: () (default) */
     size_t pass_fds_len;
 } aio_popen_options;
 

@@ -101,7 +101,9 @@ AIO_API aio_exc *aio_exc_from_errno(int errnum);
  * for errnum; strerror NULL means strerror(errnum). */
 AIO_API aio_exc *aio_exc_oserror(const aio_exc_type *type, int errnum, const char *strerror);
 
+/* type(exc). */
 AIO_API const aio_exc_type *aio_exc_type_of(const aio_exc *exc);
+/* isinstance(exc, type). */
 AIO_API bool aio_exc_isinstance(const aio_exc *exc, const aio_exc_type *type);
 /* str(exc), borrowed from exc: "" when created without a message. */
 AIO_API const char *aio_exc_str(const aio_exc *exc);

@@ -43,14 +43,20 @@ extern "C" {
  */
 
 /* asyncio.Task(coro, *, loop=None, name=None, context=None), plus the size
- * of the task's stack. What a task factory calls. */
+ * of the task's stack. What a task factory calls. A field left 0 or NULL is
+ * the default; none of them has a 0 of its own to ask for. */
 typedef struct aio_task_args {
-    aio_loop *loop;          /* = None: the running loop, else get_event_loop() */
-    const char *name;        /* = None: 'Task-<n>' */
-    aio_context *context;    /* = None: a copy of the current context */
-    size_t stack_size;       /* C only. 0: 256 KiB, reserved and committed
-                                only as far as used; at least 16 KiB */
-    bool shared_stack;       /* C only. Run on the thread's shared stack and
+    aio_loop *loop;          /* NULL: None (default): the running loop, else
+                                get_event_loop() */
+    const char *name;        /* NULL: None (default): 'Task-<n>' */
+    aio_context *context;    /* NULL: None (default): a copy of the current
+                                context */
+    size_t stack_size;       /* C only. 0 (default): 256 KiB, reserved and
+                                committed only as far as used. Any size asked
+                                for is at least 16 KiB: there is no stack of
+                                0 bytes */
+    bool shared_stack;       /* C only. false (default): a stack of its own;
+                                true: run on the thread's shared stack and
                                 keep only the part in use (typically under
                                 1 KiB) while suspended, instead of a stack
                                 of its own (at least one 4 KiB page): for
@@ -112,14 +118,13 @@ AIO_API int aio_sleep(double delay);
 
 /* asyncio.gather(*aws, return_exceptions=False): a future (new reference)
  * whose result is an aio_gather_list (owned by the future) holding each
- * awaitable's outcome in argument order. A repeated future is awaited once
- * (found in linear time). With no awaitables, a future already done with an
- * empty list. A NULL aws with n > 0 raises TypeError, as gather(*None) does;
- * a NULL entry, TypeError as gather(None). */
+ * awaitable's outcome in argument order. A repeated future is awaited once.
+ * With no awaitables, a future already done with an empty list. */
 typedef struct aio_gather_args {
-    aio_loop *loop;               /* C only: the loop, when aws is empty and no
-                                     loop is running */
-    bool return_exceptions;       /* = False */
+    aio_loop *loop;               /* C only. NULL (default): the running loop,
+                                     else get_event_loop(); the loop, when aws
+                                     is empty */
+    bool return_exceptions;       /* false (default): False; true: True */
 } aio_gather_args;
 
 typedef struct aio_gather_item {
@@ -141,14 +146,14 @@ AIO_API aio_future *aio_shield(aio_future *aw);
 
 /* asyncio.wait_for(aw, timeout): awaits aw, cancelling it and raising
  * TimeoutError when timeout seconds pass first. Pass AIO_FOREVER for
- * timeout=None. Result as aio_await(). */
+ * timeout=None; 0 is a timeout of 0 (here a plain 0, not AIO_ZERO: the
+ * argument has no default). Result as aio_await(). */
 #define AIO_FOREVER HUGE_VAL
 AIO_API void *aio_wait_for(aio_future *aw, double timeout);
 
 /* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED). The two
  * "sets" are arrays in argument order, each entry a new reference; release
- * them with aio_wait_result_clear(). 0, or -1 with the exception set. A NULL
- * aws is None: ValueError, as wait(None) raises. */
+ * them with aio_wait_result_clear(). 0, or -1 with the exception set. */
 typedef enum aio_return_when {
     AIO_ALL_COMPLETED = 0,  /* the default */
     AIO_FIRST_COMPLETED = 1,
@@ -156,8 +161,10 @@ typedef enum aio_return_when {
 } aio_return_when;
 
 typedef struct aio_wait_args {
-    double timeout;             /* = None: no timeout; AIO_ZERO for 0 */
-    aio_return_when return_when; /* = ALL_COMPLETED */
+    double timeout;             /* 0: None (default), no timeout: waits as
+                                   long as it takes; AIO_ZERO: a timeout of 0
+                                   (what is done after one iteration) */
+    aio_return_when return_when; /* 0: ALL_COMPLETED (default) */
 } aio_wait_args;
 
 typedef struct aio_wait_result {
@@ -181,7 +188,8 @@ AIO_API void aio_wait_result_clear(aio_wait_result *result);
  * passed, the CancelledError it caused becomes TimeoutError; otherwise the
  * current exception, if any, is left as it was. Returns 0, or -1 with the
  * exception set (the one pending before, or TimeoutError). Enter with
- * AIO_FOREVER for delay=None. */
+ * AIO_FOREVER for delay=None (when=None); 0 is 0, a deadline that has
+ * already passed. */
 typedef struct aio_timeout aio_timeout;
 AIO_API aio_timeout *aio_timeout_enter(double delay);
 AIO_API aio_timeout *aio_timeout_at_enter(double when);
@@ -198,7 +206,9 @@ AIO_API int aio_timeout_expired(aio_timeout *timeout);
  * running event loop'); ambiguous when the result is NULL: check
  * aio_err_occurred()). */
 typedef struct aio_run_args {
-    int debug;                  /* = None: leave the loop's own setting */
+    int debug;                  /* 0 or AIO_NONE: None (default), the loop's
+                                   own setting; AIO_FALSE: False; AIO_TRUE
+                                   (or true): True */
 } aio_run_args;
 AIO_API void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args);
 
@@ -226,8 +236,9 @@ typedef struct aio_asyncgen aio_asyncgen;
 typedef void *(*aio_asyncgen_func)(aio_asyncgen *gen, void *arg);
 
 typedef struct aio_asyncgen_args {
-    const char *name;           /* = None: the function's name */
-    size_t stack_size;          /* as aio_task_args.stack_size */
+    const char *name;           /* NULL: None (default): the function's name */
+    size_t stack_size;          /* 0 (default): 256 KiB; as
+                                   aio_task_args.stack_size */
 } aio_asyncgen_args;
 
 /* A new generator (new reference); nothing runs until the first anext. */

@@ -384,9 +384,9 @@ static inline void dns_server_stop(dns_server *s)
     free(s);
 }
 
-/* Serves the n records of zone on 127.0.0.1, UDP and TCP on one ephemeral
- * port, from a new thread; NULL on failure. */
-static inline dns_server *dns_server_start(const dns_record *zone, size_t n)
+/* Serves the n records of zone on 127.0.0.1, UDP and TCP on `port` (0: one
+ * ephemeral port), from a new thread; NULL on failure. */
+static inline dns_server *dns_server_start_on(const dns_record *zone, size_t n, int port)
 {
     dns_server *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -400,12 +400,12 @@ static inline dns_server *dns_server_start(const dns_record *zone, size_t n)
     if (n)
         memcpy(s->zone, zone, n * sizeof *zone);
     /* UDP on an ephemeral port, then TCP on the same: another try if taken. */
-    for (int attempt = 0; attempt < 100 && s->tcp < 0; attempt++) {
+    for (int attempt = 0; attempt < (port ? 1 : 100) && s->tcp < 0; attempt++) {
         struct sockaddr_in sa;
         socklen_t salen = sizeof sa;
         if (s->udp >= 0)
             close(s->udp);
-        s->udp = dns__bind(SOCK_DGRAM, 0);
+        s->udp = dns__bind(SOCK_DGRAM, port);
         if (s->udp < 0 || getsockname(s->udp, (struct sockaddr *)&sa, &salen) != 0)
             goto fail;
         s->port = ntohs(sa.sin_port);
@@ -422,6 +422,12 @@ static inline dns_server *dns_server_start(const dns_record *zone, size_t n)
 fail:
     dns_server_stop(s);
     return NULL;
+}
+
+/* Serves them on one ephemeral port. */
+static inline dns_server *dns_server_start(const dns_record *zone, size_t n)
+{
+    return dns_server_start_on(zone, n, 0);
 }
 
 /* The port the server listens on, UDP and TCP. */

@@ -787,7 +787,122 @@ static void test_context_maps_released(void **state)
     assert_no_leaks();
 }
 
+/* A callback scheduled with context= that cancels its own handle while it
+ * runs: the handle drops its reference to the context, which must stay
+ * alive (and entered) until the callback returns. The test holds no
+ * reference of its own, so the handle's is the last one. */
+static aio_handle *g_own_handle;
+
+void cancel_own_handle_then_use_context(void *arg)
+{
+    (void)arg;
+    aio_handle_cancel(g_own_handle);
+    set_contextvar(g_var, 5);         /* writes into the running context */
+    trace_add(&g_trace, "v=%ld;", value_of(g_var));
+}
+
+static void test_context_callback_cancels_own_handle(void **state)
+{
+    (void)state;
+    memset(&g_trace, 0, sizeof g_trace);
+    g_var = aio_contextvar_new("v");
+    aio_loop *loop = aio_new_event_loop();
+    aio_context *ctx = aio_context_new();
+    g_own_handle = aio_loop_call_soon(loop, &(aio_loop_call_soon_args){
+        .callback = cancel_own_handle_then_use_context, .context = ctx});
+    assert_non_null(g_own_handle);
+    aio_decref(ctx); /* the handle holds the only reference */
+    run_one_iteration(loop);
+    assert_string_equal(g_trace.text, "v=5;");
+    assert_int_equal(value_of(g_var), -1); /* the outer context is untouched */
+    assert_int_equal(aio_loop_close(loop), 0);
+    aio_decref(loop);
+    aio_decref(g_var);
+    assert_no_leaks();
+}
+
+/* Variables set out of their creation order, read back, and reset from
+ * the middle of the map; a copy taken between keeps what it saw. Then the
+ * same at scale, against a plain array. */
+static void test_contextvars_out_of_order(void **state)
+{
+    (void)state;
+    aio_contextvar *a = aio_contextvar_new("a");
+    aio_contextvar *b = aio_contextvar_new("b");
+    aio_contextvar *c = aio_contextvar_new("c");
+    aio_contextvar_token *tb = aio_contextvar_set(b, P(2));
+    aio_contextvar_token *ta = aio_contextvar_set(a, P(1));
+    aio_contextvar_token *tc = aio_contextvar_set(c, P(3));
+    assert_int_equal(value_of(b), 2);
+    assert_int_equal(value_of(a), 1);
+    assert_int_equal(value_of(c), 3);
+    aio_context *snapshot = aio_copy_context();
+    assert_int_equal(aio_context_len(snapshot), 3);
+    /* Remove from the middle: a, then b (set first). */
+    assert_int_equal(aio_contextvar_reset(a, ta), 0);
+    assert_int_equal(value_of(a), -1);
+    assert_int_equal(value_of(b), 2);
+    assert_int_equal(value_of(c), 3);
+    assert_int_equal(aio_contextvar_reset(b, tb), 0);
+    assert_int_equal(value_of(b), -1);
+    assert_int_equal(value_of(c), 3);
+    void *value = NULL;
+    assert_int_equal(aio_context_get(snapshot, a, &value), 1);
+    assert_ptr_equal(value, P(1));
+    assert_int_equal(aio_context_get(snapshot, b, &value), 1);
+    assert_ptr_equal(value, P(2));
+    assert_int_equal(aio_contextvar_reset(c, tc), 0);
+    aio_decref(ta);
+    aio_decref(tb);
+    aio_decref(tc);
+    aio_decref(snapshot);
+    aio_decref(a);
+    aio_decref(b);
+    aio_decref(c);
+
+    enum { N = 600 };
+    aio_contextvar *vars[N];
+    long model[N], before_set[N];
+    aio_contextvar_token *tokens[N] = {0};
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "v%d", i);
+        vars[i] = aio_contextvar_new(name);
+        model[i] = before_set[i] = -1;
+    }
+    uint32_t x = 12345;
+    for (int step = 0; step < 20000; step++) {
+        x = x * 1103515245u + 12345u;
+        int i = (int)((x >> 8) % N);
+        if ((x >> 4) % 3 != 0 || tokens[i] == NULL) {
+            /* set(): the token kept is the latest, so a reset gives back
+             * what was there just before this set. */
+            aio_decref(tokens[i]);
+            tokens[i] = aio_contextvar_set(vars[i], P(step + 1));
+            assert_non_null(tokens[i]);
+            before_set[i] = model[i];
+            model[i] = step + 1;
+        } else {
+            assert_int_equal(aio_contextvar_reset(vars[i], tokens[i]), 0);
+            aio_decref(tokens[i]);
+            tokens[i] = NULL;
+            model[i] = before_set[i];
+        }
+        assert_int_equal(value_of(vars[i]), model[i]);
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(value_of(vars[i]), model[i]);
+    for (int i = 0; i < N; i++) {
+        if (tokens[i] != NULL)
+            aio_decref(tokens[i]);
+        aio_decref(vars[i]);
+    }
+    check_no_exception();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_context_callback_cancels_own_handle),
+    cmocka_unit_test(test_contextvars_out_of_order),
     cmocka_unit_test(test_contextvar_new_name_repr),
     cmocka_unit_test(test_contextvar_bad_arguments),
     cmocka_unit_test(test_contextvar_get_without_value),

@@ -609,6 +609,77 @@ static void test_handler_system_exit_in_future_dealloc(void **state)
     finish(loop);
 }
 
+/* call_exception_handler(None): the default handler's AttributeError is
+ * logged as CPython logs it; a custom handler is handed NULL. */
+static bool g_got_null_context;
+
+void null_context_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    g_got_null_context = context == NULL;
+}
+
+static void test_call_exception_handler_none(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    log_record_start(&g_log);
+    assert_int_equal(aio_loop_call_exception_handler(loop, NULL), 0);
+    log_record_stop();
+    check_no_exception();
+    assert_int_equal(g_log.count, 1);
+    assert_string_equal(g_log.message, "Exception in default exception handler");
+    assert_string_equal(g_log.exc, "AttributeError(\"'NoneType' object has no attribute 'get'\")");
+    assert_int_equal(aio_loop_set_exception_handler(loop, null_context_handler, NULL), 0);
+    assert_int_equal(aio_loop_call_exception_handler(loop, NULL), 0);
+    assert_true(g_got_null_context);
+    finish(loop);
+}
+
+/* An exception the caller left set outside any callback is not blamed on
+ * the next callback: it is reported as what it is, and the callback runs
+ * with no exception set. */
+static bool g_clean_on_entry;
+
+void check_clean(void *arg)
+{
+    g_clean_on_entry = aio_err_occurred() == NULL;
+    mark(arg);
+}
+
+static void test_stray_exception_not_blamed_on_next_callback(void **state)
+{
+    (void)state;
+    memset(&g_trace, 0, sizeof g_trace);
+    aio_loop *loop = new_loop();
+    handler_start(loop);
+    aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = check_clean, .args = "cb"});
+    /* An ignored error, as from aio_loop_time(NULL). */
+    assert_true(aio_loop_time(NULL) < 0);
+    assert_non_null(aio_err_occurred());
+    run_one_iteration(loop);
+    assert_true(g_clean_on_entry);
+    assert_string_equal(g_trace.text, "cb;");
+    assert_int_equal(g_rec.calls, 1);
+    assert_string_equal(g_rec.message, "Exception left set outside any callback (cleared before "
+                                       "the loop's next callback ran)");
+    assert_true(strncmp(g_rec.exception, "TypeError(", 10) == 0);
+    assert_string_equal(g_rec.handle, "None"); /* no callback is named */
+    check_no_exception();
+
+    /* A stray KeyboardInterrupt ends the run, as from a callback. */
+    aio_err_set(aio_KeyboardInterrupt, NULL);
+    aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = mark, .args = "later"});
+    assert_int_equal(aio_loop_run_forever(loop), -1);
+    assert_raised(aio_KeyboardInterrupt, NULL);
+    assert_string_equal(g_trace.text, "cb;");
+    run_one_iteration(loop);
+    assert_string_equal(g_trace.text, "cb;later;");
+    assert_int_equal(g_rec.calls, 1);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_set_get_exception_handler),
     cmocka_unit_test(test_exception_handler_null_loop),
@@ -629,6 +700,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_exception_in_callback_default_log),
     cmocka_unit_test(test_handler_keeps_future),
     cmocka_unit_test(test_handler_system_exit_in_future_dealloc),
+    cmocka_unit_test(test_stray_exception_not_blamed_on_next_callback),
+    cmocka_unit_test(test_call_exception_handler_none),
 };
 
 AIO_TEST_MAIN(tests)

@@ -105,7 +105,7 @@ static void test_reader_level_triggered(void **state)
     chain c = {.loop = loop, .max = 6};
     probe r = {.c = &c, .tag = "r", .fd = -1};
 
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r, NULL), 0);
     send_byte(sp[1]);
     start_chain(&c);
     run(loop);
@@ -142,7 +142,7 @@ static void test_reader_fires_when_data_arrives(void **state)
      * it drains. CPython: [('w', 3), ('r', 4)]. */
     chain c = {.loop = loop, .max = 8, .write_at = 3, .write_fd = sp[1]};
     probe r = {.c = &c, .tag = "r", .fd = sp[0]};
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r, NULL), 0);
     start_chain(&c);
     run(loop);
     assert_string_equal(c.t.text, "w3 r4 ");
@@ -163,8 +163,8 @@ static void test_add_reader_twice_replaces(void **state)
     probe first = {.c = &c, .tag = "first", .fd = -1};
     probe second = {.c = &c, .tag = "second", .fd = -1};
 
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &first), 0);
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &second), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &first, NULL), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &second, NULL), 0);
     send_byte(sp[1]);
     start_chain(&c);
     run(loop);
@@ -190,8 +190,8 @@ static void test_add_writer_twice_replaces(void **state)
     probe first = {.c = &c, .tag = "first", .fd = -1};
     probe second = {.c = &c, .tag = "second", .fd = -1};
 
-    assert_int_equal(aio_loop_add_writer(loop, sp[1], probe_cb, &first), 0);
-    assert_int_equal(aio_loop_add_writer(loop, sp[1], probe_cb, &second), 0);
+    assert_int_equal(aio_loop_add_writer(loop, sp[1], probe_cb, &first, NULL), 0);
+    assert_int_equal(aio_loop_add_writer(loop, sp[1], probe_cb, &second, NULL), 0);
     start_chain(&c);
     run(loop);
     assert_string_equal(c.t.text, "second1 second2 ");
@@ -215,8 +215,8 @@ static void test_reader_before_writer(void **state)
     probe r = {.c = &c, .tag = "r", .fd = -1};
 
     /* The writer is added first; the reader still runs first. */
-    assert_int_equal(aio_loop_add_writer(loop, sp[0], probe_cb, &w), 0);
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r), 0);
+    assert_int_equal(aio_loop_add_writer(loop, sp[0], probe_cb, &w, NULL), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r, NULL), 0);
     send_byte(sp[1]);
     start_chain(&c);
     run(loop);
@@ -247,7 +247,7 @@ static void test_writer_fires_and_remove_writer(void **state)
     chain c = {.loop = loop, .max = 3};
     probe w = {.c = &c, .tag = "w", .fd = -1};
 
-    assert_int_equal(aio_loop_add_writer(loop, sp[1], probe_cb, &w), 0);
+    assert_int_equal(aio_loop_add_writer(loop, sp[1], probe_cb, &w, NULL), 0);
     start_chain(&c);
     run(loop);
     /* Always writable: every iteration. */
@@ -283,7 +283,7 @@ static void test_reader_gets_its_arg(void **state)
     aio_loop *loop = new_loop();
     static int token;
     seen_arg = NULL;
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], record_arg, &token), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], record_arg, &token, NULL), 0);
     send_byte(sp[1]);
     run_one_iteration_via_stop_cb(loop);
     assert_ptr_equal(seen_arg, &token);
@@ -318,7 +318,7 @@ static void test_reader_context_persists(void **state)
     ctx_probe p = {.var = aio_contextvar_new("v")};
     assert_non_null(p.var);
     aio_contextvar_token *t10 = aio_contextvar_set(p.var, (void *)(intptr_t)10);
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], ctx_reader, &p), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], ctx_reader, &p, NULL), 0);
     aio_contextvar_token *t20 = aio_contextvar_set(p.var, (void *)(intptr_t)20);
     send_byte(sp[1]);
     for (int i = 0; i < 3; i++)
@@ -343,15 +343,15 @@ static void test_invalid_fd(void **state)
     (void)state;
     aio_loop *loop = new_loop();
 
-    assert_int_equal(aio_loop_add_reader(loop, -1, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(loop, -1, noop, NULL, NULL), -1);
     assert_raised(aio_ValueError, "Invalid file descriptor: -1");
     assert_int_equal(aio_loop_remove_reader(loop, -1), -1);
     assert_raised(aio_ValueError, "Invalid file descriptor: -1");
-    assert_int_equal(aio_loop_add_writer(loop, -1, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_writer(loop, -1, noop, NULL, NULL), -1);
     assert_raised(aio_ValueError, "Invalid file descriptor: -1");
     assert_int_equal(aio_loop_remove_writer(loop, -1), -1);
     assert_raised(aio_ValueError, "Invalid file descriptor: -1");
-    assert_int_equal(aio_loop_add_reader(loop, -7, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(loop, -7, noop, NULL, NULL), -1);
     assert_raised(aio_ValueError, "Invalid file descriptor: -7");
 
     /* Nothing was left registered: the loop still runs and closes cleanly. */
@@ -362,7 +362,7 @@ static void test_invalid_fd(void **state)
 static void test_null_loop(void **state)
 {
     (void)state;
-    assert_int_equal(aio_loop_add_reader(NULL, 0, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(NULL, 0, noop, NULL, NULL), -1);
     assert_raised(aio_TypeError,
                   "descriptor 'add_reader' for 'BaseEventLoop' objects doesn't apply to a "
                   "'NoneType' object");
@@ -382,13 +382,13 @@ static void test_closed_loop(void **state)
     assert_int_equal(aio_loop_close(loop), 0);
 
     /* Closed is checked before the descriptor. */
-    assert_int_equal(aio_loop_add_reader(loop, -1, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(loop, -1, noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "Event loop is closed");
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "Event loop is closed");
-    assert_int_equal(aio_loop_add_writer(loop, -1, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_writer(loop, -1, noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "Event loop is closed");
-    assert_int_equal(aio_loop_add_writer(loop, sp[1], noop, NULL), -1);
+    assert_int_equal(aio_loop_add_writer(loop, sp[1], noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "Event loop is closed");
 
     /* remove_* answer False, even for a bad descriptor. */
@@ -422,9 +422,9 @@ static void test_closed_fd_is_ebadf(void **state)
     int dead = sp[0];
     close_pair(sp);
 
-    assert_int_equal(aio_loop_add_reader(loop, dead, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(loop, dead, noop, NULL, NULL), -1);
     expect_oserror(aio_OSError, EBADF, "[Errno 9] Bad file descriptor");
-    assert_int_equal(aio_loop_add_writer(loop, dead, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_writer(loop, dead, noop, NULL, NULL), -1);
     expect_oserror(aio_OSError, EBADF, "[Errno 9] Bad file descriptor");
     /* Nothing was registered for it. */
     assert_int_equal(aio_loop_remove_reader(loop, dead), 0);
@@ -435,7 +435,7 @@ static void test_closed_fd_is_ebadf(void **state)
     make_pair(sp);
     chain c = {.loop = loop, .max = 1};
     probe r = {.c = &c, .tag = "r", .fd = sp[0]};
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r, NULL), 0);
     send_byte(sp[1]);
     start_chain(&c);
     run(loop);
@@ -458,11 +458,11 @@ static void test_regular_file_and_directory(void **state)
     aio_loop *loop = new_loop();
 
     /* epoll refuses them with EPERM, which Python raises as PermissionError. */
-    assert_int_equal(aio_loop_add_reader(loop, file, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(loop, file, noop, NULL, NULL), -1);
     expect_oserror(aio_PermissionError, EPERM, "[Errno 1] Operation not permitted");
-    assert_int_equal(aio_loop_add_writer(loop, file, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_writer(loop, file, noop, NULL, NULL), -1);
     expect_oserror(aio_PermissionError, EPERM, "[Errno 1] Operation not permitted");
-    assert_int_equal(aio_loop_add_reader(loop, dir, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_reader(loop, dir, noop, NULL, NULL), -1);
     expect_oserror(aio_PermissionError, EPERM, "[Errno 1] Operation not permitted");
     assert_int_equal(aio_loop_remove_reader(loop, file), 0);
     assert_int_equal(aio_loop_remove_writer(loop, file), 0);
@@ -501,7 +501,7 @@ static void test_many_fds(void **state)
     for (int i = 0; i < NPAIRS; i++) {
         make_pair(pairs[i]);
         readers[i] = (many){.fd = pairs[i][0]};
-        assert_int_equal(aio_loop_add_reader(loop, pairs[i][0], many_cb, &readers[i]), 0);
+        assert_int_equal(aio_loop_add_reader(loop, pairs[i][0], many_cb, &readers[i], NULL), 0);
     }
     for (int i = 0; i < NPAIRS; i++)
         send_byte(pairs[i][1]);
@@ -561,8 +561,8 @@ static void test_reader_removes_queued_reader(void **state)
     aio_loop *loop = new_loop();
     remover ra = {.loop = loop, .own_fd = a[0], .other_fd = b[0]};
     remover rb = {.loop = loop, .own_fd = b[0], .other_fd = a[0]};
-    assert_int_equal(aio_loop_add_reader(loop, a[0], remover_cb, &ra), 0);
-    assert_int_equal(aio_loop_add_reader(loop, b[0], remover_cb, &rb), 0);
+    assert_int_equal(aio_loop_add_reader(loop, a[0], remover_cb, &ra, NULL), 0);
+    assert_int_equal(aio_loop_add_reader(loop, b[0], remover_cb, &rb, NULL), 0);
     send_byte(a[1]);
     send_byte(b[1]);
 
@@ -612,8 +612,8 @@ static void test_reader_removes_own_queued_writer(void **state)
     aio_loop *loop = new_loop();
     own_writer_remover r = {.loop = loop, .fd = sp[0]};
 
-    assert_int_equal(aio_loop_add_writer(loop, sp[0], writer_mark, &r), 0);
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], remove_own_writer, &r), 0);
+    assert_int_equal(aio_loop_add_writer(loop, sp[0], writer_mark, &r, NULL), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], remove_own_writer, &r, NULL), 0);
     send_byte(sp[1]);
     run_one_iteration_via_stop_cb(loop);
     run_one_iteration_via_stop_cb(loop);
@@ -637,10 +637,10 @@ static void test_close_with_readers_registered(void **state)
     chain c = {.loop = loop, .max = 1};
     probe r = {.c = &c, .tag = "r", .fd = -1};
     probe w = {.c = &c, .tag = "w", .fd = -1};
-    assert_int_equal(aio_loop_add_reader(loop, a[0], probe_cb, &r), 0);
-    assert_int_equal(aio_loop_add_writer(loop, a[0], probe_cb, &w), 0);
-    assert_int_equal(aio_loop_add_reader(loop, b[0], probe_cb, &r), 0);
-    assert_int_equal(aio_loop_add_writer(loop, b[1], probe_cb, &w), 0);
+    assert_int_equal(aio_loop_add_reader(loop, a[0], probe_cb, &r, NULL), 0);
+    assert_int_equal(aio_loop_add_writer(loop, a[0], probe_cb, &w, NULL), 0);
+    assert_int_equal(aio_loop_add_reader(loop, b[0], probe_cb, &r, NULL), 0);
+    assert_int_equal(aio_loop_add_writer(loop, b[1], probe_cb, &w, NULL), 0);
     send_byte(a[1]);
 
     assert_int_equal(aio_loop_close(loop), 0);
@@ -664,8 +664,8 @@ static void test_decref_unclosed_loop_with_readers(void **state)
     int sp[2];
     make_pair(sp);
     aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], noop, NULL), 0);
-    assert_int_equal(aio_loop_add_writer(loop, sp[1], noop, NULL), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], noop, NULL, NULL), 0);
+    assert_int_equal(aio_loop_add_writer(loop, sp[1], noop, NULL, NULL), 0);
     aio_decref(loop);
     close_pair(sp);
     assert_no_leaks();
@@ -689,7 +689,7 @@ static void test_poll_skip_keeps_signals(void **state)
      * later, as CPython: [('send', 2), ('handler', 4)]. */
     chain c = {.loop = loop, .max = 8, .kill_at = 2};
     sig_chain = &c;
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, on_usr1, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, on_usr1, NULL, NULL), 0);
     start_chain(&c);
     run(loop);
     assert_string_equal(c.t.text, "kill2 handler4 ");
@@ -719,7 +719,7 @@ static void test_poll_every_iteration_with_fd(void **state)
      * every iteration poll: data written in iteration 5 is seen in 6. */
     chain c = {.loop = loop, .max = 10, .write_at = 5, .write_fd = sp[1]};
     probe r = {.c = &c, .tag = "r", .fd = sp[0]};
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], probe_cb, &r, NULL), 0);
     start_chain(&c);
     run(loop);
     assert_string_equal(c.t.text, "w5 r6 ");
@@ -730,7 +730,7 @@ static void test_poll_every_iteration_with_fd(void **state)
     c.kill_at = 2;
     c.write_at = 3;
     sig_chain = &c;
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, on_usr1, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, on_usr1, NULL, NULL), 0);
     start_chain(&c);
     run(loop);
     assert_string_equal(c.t.text, "kill2 w3 handler4 r4 ");

@@ -99,23 +99,23 @@ static void test_gather_results_in_argument_order(void **state)
     (void)state;
     trace log;
     aio_loop *loop = new_traced_loop(&log);
-    /* A task first, so that what the first one in a process costs (under
-     * Valgrind: translating the stack pool's code, some milliseconds) does
-     * not come between the sleeps below, which are 10 ms apart. */
-    job warm = {.delay = 0};
-    aio_future *first = spawn(loop, &warm);
-    aio_loop_run_until_complete(loop, first);
-    check_no_exception();
-    aio_decref(first);
-    job a = {.delay = 0.03, .result = P(1), .log = &log, .name = "a"};
-    job b = {.delay = 0.01, .result = P(2), .log = &log, .name = "b"};
-    job c = {.delay = 0.02, .result = P(3), .log = &log, .name = "c"};
+    /* The jobs finish in the order their gates open: b, c, then a (gates
+     * rather than sleeps, so that a slow machine cannot reorder them). */
+    aio_future *gate_a = aio_loop_create_future(loop), *gate_b = aio_loop_create_future(loop),
+               *gate_c = aio_loop_create_future(loop);
+    job a = {.gate = gate_a, .result = P(1), .log = &log, .name = "a"};
+    job b = {.gate = gate_b, .result = P(2), .log = &log, .name = "b"};
+    job c = {.gate = gate_c, .result = P(3), .log = &log, .name = "c"};
     aio_future *fut = aio_loop_create_future(loop);
     aio_future *children[] = {spawn(loop, &a), spawn(loop, &b), spawn(loop, &c), fut};
     aio_future *outer = aio_gather(children, 4, NULL);
     assert_non_null(outer);
     assert_ptr_equal(aio_future_get_loop(outer), loop);
     assert_repr(outer, "<_GatheringFuture pending>");
+    run_one_iteration(loop); /* the jobs start and wait */
+    soon(loop, set_result_cb, gate_b);
+    soon(loop, set_result_cb, gate_c);
+    soon(loop, set_result_cb, gate_a);
     soon(loop, set_result_cb, fut);
 
     const aio_gather_list *list = aio_loop_run_until_complete(loop, outer);
@@ -131,6 +131,9 @@ static void test_gather_results_in_argument_order(void **state)
     for (size_t i = 0; i < 4; i++)
         aio_decref(children[i]);
     aio_decref(outer);
+    aio_decref(gate_a);
+    aio_decref(gate_b);
+    aio_decref(gate_c);
     finish(loop);
 }
 

@@ -318,7 +318,91 @@ static void test_when_of_plain_handle(void **state)
     finish(loop);
 }
 
+/* --- a borrowed handle used after its callback ran -------------------------- */
+
+#define FREED_TAIL ", which was freed once its callback ran or was dropped: keep a " \
+                   "reference (aio_incref()) to use a handle after that"
+
+/* The handle of a callback that ran is refused, named, and nothing changes
+ * (in Python, cancel() after the fact is a harmless no-op on an object the
+ * caller still holds; in C the caller holds a borrowed pointer that is no
+ * longer valid). */
+static void test_handle_used_after_it_ran(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    aio_loop *loop = new_traced_loop_nodebug(&T);
+    aio_handle *h = soon(loop, hd_cb, "ran");
+    run_one_iteration(loop);
+    assert_string_equal(T.text, "ran ");
+    char expected[512];
+    assert_int_equal(aio_handle_cancel(h), -1);
+    snprintf(expected, sizeof expected, "Handle.cancel() called on <freed Handle hd_cb(%p)>"
+             FREED_TAIL, (void *)"ran");
+    assert_raised(aio_RuntimeError, expected);
+    assert_int_equal(aio_handle_cancelled(h), -1);
+    snprintf(expected, sizeof expected, "Handle.cancelled() called on <freed Handle hd_cb(%p)>"
+             FREED_TAIL, (void *)"ran");
+    assert_raised(aio_RuntimeError, expected);
+    /* aio_incref() refuses it too; aio_decref() logs and ignores it. */
+    assert_null(aio_incref(h));
+    assert_raised(aio_RuntimeError, NULL);
+    aio_decref(h);
+    check_no_exception();
+    finish(loop);
+}
+
+/* In debug mode a freed handle is kept aside (a quarantine) before the
+ * pool reuses it: a stale use long after is still caught, not applied to
+ * another callback's handle. */
+static void test_stale_handle_caught_in_debug_mode(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    aio_loop *loop = new_traced_loop(&T);
+    aio_loop_set_debug(loop, true);
+    aio_timer_handle *stale = aio_loop_call_later(
+        loop, &(aio_loop_call_later_args){.delay = 0.0, .callback = hd_cb, .args = "timer"});
+    assert_non_null(stale);
+    run_one_iteration(loop);
+    /* Many handles later... */
+    aio_handle *fresh[100];
+    for (int i = 0; i < 100; i++)
+        fresh[i] = soon(loop, hd_cb, "fresh");
+    assert_true(aio_timer_handle_when(stale) == -1.0);
+    char expected[512];
+    snprintf(expected, sizeof expected,
+             "TimerHandle.when() called on <freed TimerHandle hd_cb(%p)>" FREED_TAIL,
+             (void *)"timer");
+    assert_raised(aio_RuntimeError, expected);
+    assert_int_equal(aio_handle_cancel(stale), -1);
+    assert_raised(aio_RuntimeError, NULL);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(aio_handle_cancelled(fresh[i]), 0); /* none was touched */
+    memset(&T, 0, sizeof T);
+    run_one_iteration(loop);
+    assert_true(strncmp(T.text, "fresh fresh ", 12) == 0);
+    finish(loop);
+}
+
+/* A reference keeps a handle usable after its callback ran, as in Python. */
+static void test_handle_reference_outlives_run(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    aio_loop *loop = new_traced_loop_nodebug(&T);
+    aio_handle *h = aio_incref(soon(loop, hd_cb, NULL));
+    run_one_iteration(loop);
+    assert_int_equal(aio_handle_cancel(h), 0);
+    assert_int_equal(aio_handle_cancelled(h), 1);
+    aio_decref(h);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_handle_used_after_it_ran),
+    cmocka_unit_test(test_stale_handle_caught_in_debug_mode),
+    cmocka_unit_test(test_handle_reference_outlives_run),
     cmocka_unit_test(test_handle_and_timer_repr),
     cmocka_unit_test(test_debug_repr_frozen_at_cancel),
     cmocka_unit_test(test_cancel_is_idempotent),

@@ -377,13 +377,17 @@ static void test_custom_policy(void **state)
     (void)state;
     aio_loop *loop = aio_new_event_loop(); /* through the default policy */
     assert_non_null(loop);
-    my_policy mine = {
-        .base = {.get_event_loop = my_get_event_loop,
-                 .set_event_loop = my_set_event_loop,
-                 .new_event_loop = my_new_event_loop},
-    };
-    assert_int_equal(aio_set_event_loop_policy(&mine.base), 0);
-    assert_ptr_equal(aio_get_event_loop_policy(), &mine.base);
+    my_policy *made = (my_policy *)aio_event_loop_policy_new(sizeof(my_policy));
+    assert_non_null(made);
+    made->base.get_event_loop = my_get_event_loop;
+    made->base.set_event_loop = my_set_event_loop;
+    made->base.new_event_loop = my_new_event_loop;
+    assert_int_equal(aio_set_event_loop_policy(&made->base), 0);
+    aio_decref(made); /* the process-wide setting keeps it */
+    my_policy *policy = (my_policy *)aio_get_event_loop_policy();
+    assert_ptr_equal(policy, made);
+    my_policy *keep = aio_incref(policy); /* past set_event_loop_policy(None) */
+#define mine (*keep)
 
     assert_int_equal(aio_set_event_loop(loop), 0);
     assert_ptr_equal(mine.loop, loop);
@@ -420,6 +424,8 @@ static void test_custom_policy(void **state)
     assert_int_equal(aio_loop_close(fresh), 0);
     reset_policy();
     aio_decref(mine.loop);
+    aio_decref(keep);
+#undef mine
     finish(loop);
 }
 
@@ -427,7 +433,9 @@ static void test_policy_methods_left_null(void **state)
 {
     (void)state;
     /* AbstractEventLoopPolicy's methods: `raise NotImplementedError`. */
-    aio_event_loop_policy empty = {0};
+    aio_event_loop_policy *abstract = aio_event_loop_policy_new(0);
+    assert_non_null(abstract);
+#define empty (*abstract)
     assert_int_equal(aio_set_event_loop_policy(&empty), 0);
     assert_ptr_equal(aio_get_event_loop_policy(), &empty);
 
@@ -450,7 +458,149 @@ static void test_policy_methods_left_null(void **state)
     assert_ptr_equal(s.current, loop);
 
     assert_int_equal(aio_set_event_loop_policy(NULL), 0);
+#undef empty
+    aio_decref(abstract);
     finish(loop);
+}
+
+/* The policy is an object like the others: repr, references, and a
+ * reference that outlives set_event_loop_policy(None). */
+static void test_policy_is_an_object(void **state)
+{
+    (void)state;
+    aio_event_loop_policy *policy = aio_get_event_loop_policy();
+    assert_non_null(policy);
+    char *repr = aio_repr(policy);
+    assert_non_null(repr);
+    assert_true(strncmp(repr, "<asyncio.unix_events._UnixDefaultEventLoopPolicy object at 0x",
+                        61) == 0);
+    free(repr);
+    assert_ptr_equal(aio_incref(policy), policy);
+    assert_int_equal(aio_set_event_loop_policy(NULL), 0);
+    /* Ours is still alive and still works. */
+    aio_loop *loop = policy->new_event_loop(policy);
+    assert_non_null(loop);
+    repr = aio_repr(policy);
+    assert_non_null(repr);
+    free(repr);
+    assert_ptr_not_equal(aio_get_event_loop_policy(), policy);
+    aio_decref(policy);
+    close_loop(loop);
+
+    aio_event_loop_policy *abstract = aio_event_loop_policy_new(0);
+    repr = aio_repr(abstract);
+    assert_true(strncmp(repr, "<asyncio.events.AbstractEventLoopPolicy object at 0x", 52) == 0);
+    free(repr);
+    aio_decref(abstract);
+
+    /* Too small a struct. */
+    assert_null(aio_event_loop_policy_new(sizeof(aio_event_loop_policy) - 1));
+    assert_raised(aio_ValueError, NULL);
+    assert_null(aio_default_event_loop_policy_new(8));
+    assert_raised(aio_ValueError, NULL);
+    reset_policy();
+    assert_no_leaks();
+}
+
+/* What is not a policy object is refused, with asyncio's message. */
+static void test_set_policy_refuses_non_policies(void **state)
+{
+    (void)state;
+    aio_event_loop_policy plain = {{0, 0}, NULL, NULL, NULL, NULL, NULL};
+    assert_int_equal(aio_set_event_loop_policy(&plain), -1);
+    assert_raised(aio_TypeError, "policy must be an instance of AbstractEventLoopPolicy or None, "
+                                 "not a plain struct (make one with aio_event_loop_policy_new() "
+                                 "or aio_default_event_loop_policy_new())");
+    aio_loop *loop = aio_new_event_loop();
+    assert_int_equal(aio_set_event_loop_policy((aio_event_loop_policy *)loop), -1);
+    assert_raised(aio_TypeError, "policy must be an instance of AbstractEventLoopPolicy or None, "
+                                 "not '_UnixSelectorEventLoop'");
+    /* The policy in force did not change. */
+    assert_ptr_not_equal(aio_get_event_loop_policy(), &plain);
+    close_loop(loop);
+    reset_policy();
+    assert_no_leaks();
+}
+
+/* aio_incref(), aio_decref() and aio_repr() refuse what is not an object. */
+static void test_object_functions_refuse_non_objects(void **state)
+{
+    (void)state;
+    struct {
+        void *a, *b;
+    } not_object = {&not_object, NULL};
+    assert_null(aio_incref(&not_object));
+    assert_raised(aio_TypeError, NULL);
+    assert_null(aio_repr(&not_object));
+    assert_raised(aio_TypeError, NULL);
+    aio_decref(&not_object); /* logged and ignored */
+    check_no_exception();
+    assert_null(aio_incref(NULL));
+    check_no_exception();
+    char *none = aio_repr(NULL);
+    assert_string_equal(none, "None");
+    free(none);
+}
+
+/* The default policy's get_event_loop() makes its loop through its own
+ * new_event_loop() and stores it through its own set_event_loop(), so that a
+ * caller's overrides see both calls, as a subclass's would. */
+typedef struct spying_policy {
+    aio_event_loop_policy base;
+    void (*parent_set)(aio_event_loop_policy *self, aio_loop *loop);
+    aio_loop *(*parent_new)(aio_event_loop_policy *self);
+    trace t;
+    bool store;
+} spying_policy;
+
+static void spy_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
+{
+    spying_policy *p = (spying_policy *)self;
+    trace_add(&p->t, "set(%s) ", loop ? "loop" : "None");
+    if (p->store)
+        p->parent_set(self, loop);
+}
+
+static aio_loop *spy_new_event_loop(aio_event_loop_policy *self)
+{
+    spying_policy *p = (spying_policy *)self;
+    trace_add(&p->t, "new ");
+    return p->parent_new(self);
+}
+
+static void test_default_get_event_loop_goes_through_overrides(void **state)
+{
+    (void)state;
+    spying_policy *p = (spying_policy *)aio_default_event_loop_policy_new(sizeof *p);
+    assert_non_null(p);
+    p->parent_set = p->base.set_event_loop;
+    p->parent_new = p->base.new_event_loop;
+    p->base.set_event_loop = spy_set_event_loop;
+    p->base.new_event_loop = spy_new_event_loop;
+    p->store = true;
+    assert_int_equal(aio_set_event_loop_policy(&p->base), 0);
+    aio_loop *loop = aio_get_event_loop();
+    assert_non_null(loop);
+    assert_string_equal(p->t.text, "new set(loop) ");
+    assert_ptr_equal(aio_get_event_loop(), loop);
+    assert_string_equal(p->t.text, "new set(loop) ");
+    assert_int_equal(aio_loop_close(loop), 0);
+    aio_decref(p);
+    reset_policy();
+
+    /* An override that does not store the loop: no current loop then, as in
+     * Python, and the loop made is not leaked. */
+    p = (spying_policy *)aio_default_event_loop_policy_new(sizeof *p);
+    p->parent_set = p->base.set_event_loop;
+    p->parent_new = p->base.new_event_loop;
+    p->base.set_event_loop = spy_set_event_loop;
+    p->base.new_event_loop = spy_new_event_loop;
+    assert_int_equal(aio_set_event_loop_policy(&p->base), 0);
+    aio_decref(p);
+    assert_null(aio_get_event_loop());
+    assert_raised(aio_RuntimeError, "There is no current event loop in thread 'MainThread'.");
+    reset_policy();
+    assert_no_leaks();
 }
 
 static const struct CMUnitTest tests[] = {
@@ -465,6 +615,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_default_policy),
     cmocka_unit_test(test_custom_policy),
     cmocka_unit_test(test_policy_methods_left_null),
+    cmocka_unit_test(test_policy_is_an_object),
+    cmocka_unit_test(test_set_policy_refuses_non_policies),
+    cmocka_unit_test(test_object_functions_refuse_non_objects),
+    cmocka_unit_test(test_default_get_event_loop_goes_through_overrides),
 };
 
 AIO_TEST_MAIN(tests)

@@ -89,7 +89,7 @@ static void test_handler_runs_two_iterations_later(void **state)
     aio_loop *loop = new_loop();
     chain c = {.loop = loop, .kill_at = 2, .kill_sig = SIGUSR1};
     probe h = {.c = &c, .tag = "handler"};
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h, NULL), 0);
     /* Installed: not the default disposition, restarting system calls. */
     struct sigaction sa;
     assert_int_equal(sigaction(SIGUSR1, NULL, &sa), 0);
@@ -127,7 +127,7 @@ static void test_handler_gets_its_arg(void **state)
     (void)state;
     aio_loop *loop = new_loop();
     static int token;
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, record_arg_and_stop, &token), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, record_arg_and_stop, &token, NULL), 0);
     raise(SIGUSR2);
     run(loop);
     assert_ptr_equal(seen_arg, &token);
@@ -150,7 +150,7 @@ static void test_signal_wakes_blocked_poll(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, record_arg_and_stop, loop), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, record_arg_and_stop, loop, NULL), 0);
     /* A safety stop far away: the loop blocks in the poll until then. */
     assert_non_null(aio_loop_call_later(loop, &(aio_loop_call_later_args){
         .delay = 10.0, .callback = stop_cb, .args = loop}));
@@ -175,8 +175,8 @@ static void test_two_signals_before_run_in_delivery_order(void **state)
     chain c = {.loop = loop};
     probe usr1 = {.c = &c, .tag = "usr1"};
     probe usr2 = {.c = &c, .tag = "usr2"};
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, probe_cb, &usr2), 0);
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &usr1), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, probe_cb, &usr2, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &usr1, NULL), 0);
     raise(SIGUSR2);
     raise(SIGUSR1);
     raise(SIGUSR1);
@@ -196,7 +196,7 @@ static void test_removed_before_dispatch_does_not_run(void **state)
     aio_loop *loop = new_loop();
     chain c = {.loop = loop};
     probe usr2 = {.c = &c, .tag = "usr2"};
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, probe_cb, &usr2), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, probe_cb, &usr2, NULL), 0);
     raise(SIGUSR2); /* its byte waits in the self-pipe */
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGUSR2), 1);
     assert_default(SIGUSR2);
@@ -212,14 +212,14 @@ static void test_second_loop_keeps_two_iteration_delay(void **state)
 {
     (void)state;
     aio_loop *first = new_loop();
-    assert_int_equal(aio_loop_add_signal_handler(first, SIGUSR2, noop, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(first, SIGUSR2, noop, NULL, NULL), 0);
     raise(SIGUSR2);
     assert_int_equal(aio_loop_remove_signal_handler(first, SIGUSR2), 1);
 
     aio_loop *loop = new_loop();
     chain c = {.loop = loop, .kill_at = 1, .kill_sig = SIGUSR1};
     probe h = {.c = &c, .tag = "h"};
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h, NULL), 0);
     run_chain(&c, 5);
     assert_string_equal(c.t.text, "send@1 h@3 ");
     close_loop(loop);
@@ -249,10 +249,10 @@ static void test_signal_seen_by_real_poll_then_skipped_polls(void **state)
     chain c = {.loop = loop, .kill_sig = SIGUSR1};
     probe h = {.c = &c, .tag = "h"};
     probe r = {.c = &c, .calls = sp[0]}; /* `calls` holds the fd to drain */
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h, NULL), 0);
     run_chain(&c, 5);
 
-    assert_int_equal(aio_loop_add_reader(loop, sp[0], drain_and_mark, &r), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sp[0], drain_and_mark, &r, NULL), 0);
     raise(SIGUSR1);
     assert_int_equal(write(sp[1], "z", 1), 1);
     run_one_iteration_via_stop_cb(loop);
@@ -278,8 +278,8 @@ static void test_replace_handler(void **state)
     chain c = {.loop = loop, .kill_at = 1, .kill_sig = SIGUSR1};
     probe old = {.c = &c, .tag = "old"};
     probe new = {.c = &c, .tag = "new"};
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &old), 0);
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &new), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &old, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &new, NULL), 0);
     run_chain(&c, 5);
     assert_string_equal(c.t.text, "send@1 new@3 ");
     assert_int_equal(old.calls, 0);
@@ -298,8 +298,8 @@ static void test_remove_restores_default(void **state)
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGKILL), 0);
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGINT), 0);
 
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL), 0);
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGINT, noop, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGINT, noop, NULL, NULL), 0);
     assert_ptr_not_equal(handler_of(SIGUSR1), (void *)SIG_DFL);
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGUSR1), 1);
     assert_default(SIGUSR1);
@@ -312,7 +312,7 @@ static void test_remove_restores_default(void **state)
     /* Re-adding after a removal works. */
     chain c = {.loop = loop, .kill_at = 1, .kill_sig = SIGUSR1};
     probe h = {.c = &c, .tag = "h"};
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h, NULL), 0);
     run_chain(&c, 4);
     assert_string_equal(c.t.text, "send@1 h@3 ");
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGUSR1), 1);
@@ -334,7 +334,7 @@ static void test_handler_removes_itself(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, remove_self, loop), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, remove_self, loop, NULL), 0);
     raise(SIGUSR2);
     seen_arg = NULL;
     run(loop);
@@ -353,14 +353,14 @@ static void test_invalid_signal_numbers(void **state)
     char msg[64];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(msg, sizeof msg, "invalid signal number %d", bad[i]);
-        assert_int_equal(aio_loop_add_signal_handler(loop, bad[i], noop, NULL), -1);
+        assert_int_equal(aio_loop_add_signal_handler(loop, bad[i], noop, NULL, NULL), -1);
         assert_raised(aio_ValueError, msg);
         assert_int_equal(aio_loop_remove_signal_handler(loop, bad[i]), -1);
         assert_raised(aio_ValueError, msg);
     }
     /* The valid range's ends are accepted (SIGHUP, SIGRTMAX). */
-    assert_int_equal(aio_loop_add_signal_handler(loop, 1, noop, NULL), 0);
-    assert_int_equal(aio_loop_add_signal_handler(loop, NSIG - 1, noop, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, 1, noop, NULL, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, NSIG - 1, noop, NULL, NULL), 0);
     assert_int_equal(aio_loop_remove_signal_handler(loop, 1), 1);
     assert_int_equal(aio_loop_remove_signal_handler(loop, NSIG - 1), 1);
     assert_default(1);
@@ -372,9 +372,9 @@ static void test_uncatchable_signals(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGKILL, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGKILL, noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "sig 9 cannot be caught");
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGSTOP, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGSTOP, noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "sig 19 cannot be caught");
     /* Not left registered. */
     assert_int_equal(aio_loop_remove_signal_handler(loop, SIGKILL), 0);
@@ -384,8 +384,8 @@ static void test_uncatchable_signals(void **state)
     /* A failed add leaves an existing handler of another signal working. */
     chain c = {.loop = loop, .kill_at = 1, .kill_sig = SIGUSR1};
     probe h = {.c = &c, .tag = "h"};
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h), 0);
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGKILL, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, probe_cb, &h, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGKILL, noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "sig 9 cannot be caught");
     run_chain(&c, 4);
     assert_string_equal(c.t.text, "send@1 h@3 ");
@@ -397,7 +397,7 @@ static void test_uncatchable_signals(void **state)
 static void test_null_loop(void **state)
 {
     (void)state;
-    assert_int_equal(aio_loop_add_signal_handler(NULL, SIGUSR1, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_signal_handler(NULL, SIGUSR1, noop, NULL, NULL), -1);
     assert_raised(aio_TypeError, "descriptor 'add_signal_handler' for 'BaseEventLoop' objects "
                                  "doesn't apply to a 'NoneType' object");
     assert_int_equal(aio_loop_remove_signal_handler(NULL, SIGUSR1), -1);
@@ -418,7 +418,7 @@ typedef struct thread_result {
 static void *add_from_thread(void *arg)
 {
     thread_result *r = arg;
-    r->rc = aio_loop_add_signal_handler(r->loop, r->sig, noop, NULL);
+    r->rc = aio_loop_add_signal_handler(r->loop, r->sig, noop, NULL, NULL);
     aio_exc *exc = aio_err_fetch();
     if (exc != NULL) {
         r->type = aio_exc_type_of(exc);
@@ -463,11 +463,11 @@ static void test_closed_loop(void **state)
     assert_int_equal(aio_loop_close(loop), 0);
 
     /* The signal number is checked before the loop's state. */
-    assert_int_equal(aio_loop_add_signal_handler(loop, 0, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_signal_handler(loop, 0, noop, NULL, NULL), -1);
     assert_raised(aio_ValueError, "invalid signal number 0");
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "Event loop is closed");
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGKILL, noop, NULL), -1);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGKILL, noop, NULL, NULL), -1);
     assert_raised(aio_RuntimeError, "Event loop is closed");
     assert_default(SIGUSR1);
 
@@ -490,9 +490,9 @@ static void test_close_removes_handlers(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL), 0);
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, noop, NULL), 0);
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGHUP, noop, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR2, noop, NULL, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGHUP, noop, NULL, NULL), 0);
     assert_ptr_not_equal(handler_of(SIGUSR2), (void *)SIG_DFL);
     assert_int_equal(aio_loop_close(loop), 0);
     assert_default(SIGUSR1);
@@ -511,7 +511,7 @@ static void test_decref_unclosed_loop_removes_handlers(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, noop, NULL, NULL), 0);
     aio_decref(loop);
     assert_default(SIGUSR1);
     assert_no_leaks();
@@ -552,7 +552,7 @@ static void test_handler_runs_in_context_copied_at_add(void **state)
     assert_non_null(p.var);
 
     aio_contextvar_token *t10 = aio_contextvar_set(p.var, (void *)(intptr_t)10);
-    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, ctx_handler, &p), 0);
+    assert_int_equal(aio_loop_add_signal_handler(loop, SIGUSR1, ctx_handler, &p, NULL), 0);
     aio_contextvar_token *t20 = aio_contextvar_set(p.var, (void *)(intptr_t)20);
 
     /* CPython: ['A', 'A+'], and 'B' outside: the handler sees the value at

@@ -7,6 +7,7 @@
  * schedule (ASYNCIO-SEMANTICS.md §1, §2); a different purge path or heap
  * algorithm gives a different order.
  */
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -574,7 +575,233 @@ static void test_purge_then_wait_for_next_timer(void **state)
     finish(loop);
 }
 
+/* --- NaN, infinite and huge deadlines -------------------------------------- */
+
+/* As in CPython 3.11 (the same program printed "nan -huge later"): a NaN
+ * deadline at the head of the heap makes the poll timeout 0 (max(0, nan) is
+ * 0) and is due at once (`nan >= end_time` is false); the heap, ordered with
+ * `<` as heapq orders it, leaves the timers NaN stands above where they are
+ * (nan_at and -inf never come up), and an infinite deadline never fires. */
+static void test_nonfinite_deadlines(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    aio_loop *loop = new_loop();
+    aio_timer_handle *h = later(loop, NAN, tm_rec, "nan");
+    aio_loop_call_at(loop, &(aio_loop_call_at_args){.when = NAN, .callback = tm_rec,
+                                                    .args = "nan_at"});
+    later(loop, INFINITY, tm_rec, "inf");
+    later(loop, -INFINITY, tm_rec, "-inf");
+    later(loop, 1e308, tm_rec, "huge");
+    aio_loop_call_at(loop, &(aio_loop_call_at_args){.when = -1e308, .callback = tm_rec,
+                                                    .args = "-huge"});
+    later(loop, 0.01, tm_rec, "later");
+    later(loop, 0.05, tm_stop, loop);
+    assert_true(isnan(aio_timer_handle_when(h)));
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_string_equal(T.text, "nan -huge later stop ");
+    finish(loop);
+}
+
+/* A NaN timer alone does not block the poll (it used to block forever). */
+static void test_nan_timer_alone_runs(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    aio_loop *loop = new_loop();
+    later(loop, NAN, tm_stop, loop);
+    double t0 = monotonic_now();
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_true(monotonic_now() - t0 < 5.0);
+    assert_string_equal(T.text, "stop ");
+    aio_loop_call_at(loop, &(aio_loop_call_at_args){.when = NAN, .callback = tm_stop,
+                                                    .args = loop});
+    assert_int_equal(aio_loop_run_forever(loop), 0);
+    assert_string_equal(T.text, "stop stop ");
+    finish(loop);
+}
+
+/* --- Timer order at scale against a model of CPython's heapq ---------------------- */
+
+/* The model: base_events._run_once's timer steps over a list managed as
+ * Lib/heapq.py manages it, written out here on its own (ids and deadlines;
+ * a cancelled flag per id). */
+typedef struct model_item {
+    double when;
+    int id;
+} model_item;
+
+typedef struct model {
+    model_item *heap;
+    size_t len;
+    bool *cancelled;
+    size_t cancelled_count; /* _timer_cancelled_count */
+} model;
+
+static void model_siftdown(model_item *heap, size_t startpos, size_t pos)
+{
+    model_item newitem = heap[pos];
+    while (pos > startpos) {
+        size_t parentpos = (pos - 1) >> 1;
+        model_item parent = heap[parentpos];
+        if (newitem.when < parent.when) {
+            heap[pos] = parent;
+            pos = parentpos;
+            continue;
+        }
+        break;
+    }
+    heap[pos] = newitem;
+}
+
+static void model_siftup(model_item *heap, size_t endpos, size_t pos)
+{
+    size_t startpos = pos;
+    model_item newitem = heap[pos];
+    size_t childpos = 2 * pos + 1;
+    while (childpos < endpos) {
+        size_t rightpos = childpos + 1;
+        if (rightpos < endpos && !(heap[childpos].when < heap[rightpos].when))
+            childpos = rightpos;
+        heap[pos] = heap[childpos];
+        pos = childpos;
+        childpos = 2 * pos + 1;
+    }
+    heap[pos] = newitem;
+    model_siftdown(heap, startpos, pos);
+}
+
+static void model_push(model *m, double when, int id)
+{
+    m->heap[m->len] = (model_item){when, id};
+    m->len++;
+    model_siftdown(m->heap, 0, m->len - 1);
+}
+
+static model_item model_pop(model *m)
+{
+    model_item last = m->heap[--m->len];
+    if (m->len == 0)
+        return last;
+    model_item top = m->heap[0];
+    m->heap[0] = last;
+    model_siftup(m->heap, m->len, 0);
+    return top;
+}
+
+/* One iteration's timer steps; appends the ids that run to `ran`. */
+static void model_iteration(model *m, double end_time, int *ran, size_t *nran)
+{
+    if (m->len > 100 && (double)m->cancelled_count / (double)m->len > 0.5) {
+        size_t kept = 0;
+        for (size_t i = 0; i < m->len; i++) {
+            if (!m->cancelled[m->heap[i].id])
+                m->heap[kept++] = m->heap[i];
+        }
+        m->len = kept;
+        for (size_t i = kept / 2; i-- > 0;)
+            model_siftup(m->heap, kept, i);
+        m->cancelled_count = 0;
+    } else {
+        while (m->len > 0 && m->cancelled[m->heap[0].id]) {
+            m->cancelled_count--;
+            model_pop(m);
+        }
+    }
+    while (m->len > 0 && !(m->heap[0].when >= end_time)) {
+        model_item it = model_pop(m);
+        if (!m->cancelled[it.id])
+            ran[(*nran)++] = it.id;
+    }
+}
+
+typedef struct fired_ids {
+    int *ids;
+    size_t len;
+} fired_ids;
+
+static fired_ids g_fired;
+
+static void record_id(void *arg)
+{
+    g_fired.ids[g_fired.len++] = (int)(intptr_t)arg;
+}
+AIO_NAME_CALLBACK(record_id);
+
+static uint64_t g_rand = 0x9E3779B97F4A7C15u;
+
+static uint32_t next_rand(void)
+{
+    g_rand = g_rand * 6364136223846793005u + 1442695040888963407u;
+    return (uint32_t)(g_rand >> 33);
+}
+
+static void test_timer_order_matches_heapq_model(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 8, PER_ROUND = 1500, TOTAL = ROUNDS * PER_ROUND };
+    static const int cancel_percent[ROUNDS] = {10, 60, 30, 85, 5, 55, 0, 95};
+    aio_loop *loop = new_loop();
+    model m = {.heap = calloc(TOTAL, sizeof(model_item)), .cancelled = calloc(TOTAL, 1)};
+    aio_timer_handle **handles = calloc(TOTAL, sizeof *handles);
+    int *expected = calloc(TOTAL, sizeof(int));
+    g_fired.ids = calloc(TOTAL, sizeof(int));
+    g_fired.len = 0;
+    size_t nexpected = 0;
+    double base = aio_loop_time(loop);
+    int next_id = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        /* Due timers (in the past, few distinct deadlines: many are equal)
+         * and timers that stay (far ahead), interleaved. */
+        for (int i = 0; i < PER_ROUND; i++) {
+            int id = next_id++;
+            bool due = next_rand() % 10 < 7;
+            double when = due ? base - 1000.0 + next_rand() % 8 : base + 1000.0 + next_rand() % 8;
+            handles[id] = aio_incref(aio_loop_call_at(loop, &(aio_loop_call_at_args){
+                .when = when, .callback = record_id, .args = (void *)(intptr_t)id}));
+            assert_non_null(handles[id]);
+            model_push(&m, when, id);
+        }
+        /* Cancel a share of what is still in the heap. */
+        for (size_t i = 0; i < m.len; i++) {
+            int id = m.heap[i].id;
+            if (!m.cancelled[id] && (int)(next_rand() % 100) < cancel_percent[round]) {
+                m.cancelled[id] = true;
+                m.cancelled_count++;
+                aio_handle_cancel(handles[id]);
+            }
+        }
+        model_iteration(&m, aio_loop_time(loop), expected, &nexpected);
+        aio_loop_stop(loop);
+        assert_int_equal(aio_loop_run_forever(loop), 0);
+        assert_int_equal(g_fired.len, nexpected);
+        for (size_t i = 0; i < nexpected; i++) {
+            if (g_fired.ids[i] != expected[i]) {
+                fprintf(stderr, "round %d: position %zu: timer %d ran where the model has %d\n",
+                        round, i, g_fired.ids[i], expected[i]);
+                fail();
+            }
+        }
+    }
+    assert_true(nexpected > (size_t)TOTAL / 3);
+    for (int id = 0; id < TOTAL; id++) {
+        if (handles[id] != NULL) {
+            aio_handle_cancel(handles[id]);
+            aio_decref(handles[id]);
+        }
+    }
+    free(m.heap);
+    free(m.cancelled);
+    free(handles);
+    free(expected);
+    free(g_fired.ids);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_timer_order_matches_heapq_model),
+    cmocka_unit_test(test_nonfinite_deadlines),
+    cmocka_unit_test(test_nan_timer_alone_runs),
     cmocka_unit_test(test_call_later_order),
     cmocka_unit_test(test_call_at_order),
     cmocka_unit_test(test_negative_delay),

@@ -9,6 +9,8 @@
  * timeout scope's state machine and its cooperation with outer
  * cancellations (Task.uncancel()).
  */
+#include <math.h>
+
 #include "test_support.h"
 
 #include "future.h"
@@ -72,7 +74,9 @@ static size_t live_timers(aio_loop *loop)
     return n;
 }
 
-/* The current exception is TimeoutError() raised from a CancelledError. */
+/* The current exception is TimeoutError() raised from a CancelledError
+ * inside `except CancelledError`: the CancelledError is both its
+ * __cause__ and its __context__. */
 static void assert_timeout_from_cancelled(void)
 {
     aio_exc *exc = aio_err_occurred();
@@ -82,6 +86,7 @@ static void assert_timeout_from_cancelled(void)
     aio_exc *cause = aio_exc_cause(exc);
     assert_non_null(cause);
     assert_ptr_equal(aio_exc_type_of(cause), aio_CancelledError);
+    assert_ptr_equal(aio_exc_context(exc), cause);
     assert_raised(aio_TimeoutError, NULL);
 }
 
@@ -1138,7 +1143,77 @@ static void test_outside_a_task(void **state)
     finish(loop);
 }
 
+/* --- NaN and infinite timeouts ------------------------------------------------------ */
+
+/* As CPython 3.11 does (the same program in Python printed these): a NaN
+ * delay or deadline is due at once, an infinite one never. */
+static void *nonfinite_coro(void *arg)
+{
+    trace *t = arg;
+    aio_loop *loop = aio_get_running_loop();
+    assert_int_equal(aio_sleep(NAN), 0);
+    trace_add(t, "sleep(nan) returned;");
+
+    aio_future *f = aio_loop_create_future(loop);
+    assert_null(aio_wait_for(f, NAN));
+    trace_add(t, "wait_for(nan): %s %d;", aio_exc_type_of(aio_err_occurred())->name,
+              aio_future_cancelled(f));
+    aio_err_clear();
+    aio_decref(f);
+
+    f = aio_loop_create_future(loop);
+    aio_wait_result r;
+    assert_int_equal(aio_wait(&f, 1, &(aio_wait_args){.timeout = NAN}, &r), 0);
+    trace_add(t, "wait(nan): %zu %zu;", r.done_len, r.pending_len);
+    aio_wait_result_clear(&r);
+    aio_decref(f);
+
+    aio_timeout *to = aio_timeout_enter(NAN);
+    assert_non_null(to);
+    assert_int_equal(aio_sleep(1), -1);
+    bool when_nan = isnan(aio_timeout_when(to));
+    assert_int_equal(aio_timeout_exit(to), -1);
+    trace_add(t, "timeout(nan): %s %d;", aio_exc_type_of(aio_err_occurred())->name, when_nan);
+    aio_err_clear();
+
+    to = aio_timeout_enter(-INFINITY);
+    assert_int_equal(aio_sleep(1), -1);
+    assert_int_equal(aio_timeout_exit(to), -1);
+    trace_add(t, "timeout(-inf): %s;", aio_exc_type_of(aio_err_occurred())->name);
+    aio_err_clear();
+
+    to = aio_timeout_enter(1e308);
+    assert_int_equal(aio_sleep(0.01), 0);
+    assert_int_equal(aio_timeout_exit(to), 0);
+    trace_add(t, "timeout(huge): fine;");
+
+    f = aio_loop_create_future(loop);
+    aio_loop_call_later(loop, &(aio_loop_call_later_args){.delay = 0.01,
+                                                         .callback = set_result_cb,
+                                                         .args = f});
+    void *res = aio_wait_for(f, INFINITY);
+    trace_add(t, "wait_for(inf): %p;", res);
+    aio_decref(f);
+    return NULL;
+}
+
+static void test_nonfinite_timeouts(void **state)
+{
+    (void)state;
+    trace t = {{0}};
+    aio_loop *loop = new_loop();
+    run_coro(loop, nonfinite_coro, &t);
+    char expected[512];
+    snprintf(expected, sizeof expected,
+             "sleep(nan) returned;wait_for(nan): TimeoutError 1;wait(nan): 0 1;"
+             "timeout(nan): TimeoutError 1;timeout(-inf): TimeoutError;timeout(huge): fine;"
+             "wait_for(inf): %p;", P(9));
+    assert_string_equal(t.text, expected);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_nonfinite_timeouts),
     cmocka_unit_test(test_sleep_zero_one_iteration),
     cmocka_unit_test(test_sleep_positive_delay),
     cmocka_unit_test(test_sleep_cancelled),

@@ -51,7 +51,7 @@ AIO_API void *aio_future_result(aio_future *fut);
  * Mark the future done with result, and schedule its done callbacks.
  *
  * Arguments:
- *   result  void *; required. The result.
+ *   result  void *; required (NULL: None). The result.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -77,8 +77,8 @@ AIO_API int aio_future_set_result(aio_future *fut, void *result);
  *
  * Raises:
  *   InvalidStateError("invalid state") when the future is already done.
- *   TypeError("invalid exception object") when exception is not an exception
- *     instance or class.
+ *   TypeError("invalid exception object") when the future is pending and
+ *     exception is None (NULL) or not an exception instance or class.
  *   TypeError("StopIteration interacts badly with generators and cannot be
  *     raised into a Future") when exception is a StopIteration (up to 3.12;
  *     3.13 stores a RuntimeError with this message instead).
@@ -118,10 +118,11 @@ AIO_API int aio_future_cancelled(aio_future *fut);
  *
  * Arguments, in aio_future_add_done_callback_args; a field left 0 or NULL
  * means its default:
- *   callback      aio_done_callback; required. Called with the future.
+ *   callback      aio_done_callback; required (NULL: None). Called with the
+ *                 future.
  *   callback_arg  void *. Passed back to the callback.
- *   context       aio_context *; default None (NULL). The context the callback
- *                 runs in; None takes a copy of the current one now.
+ *   context       aio_context *; default None when NULL. The context the
+ *                 callback runs in; None takes a copy of the current one now.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -132,9 +133,9 @@ AIO_API int aio_future_cancelled(aio_future *fut);
  *        567).
  */
 typedef struct aio_future_add_done_callback_args {
-    aio_done_callback callback;  /* required */
+    aio_done_callback callback;  /* required; NULL: None */
     void *callback_arg;
-    aio_context *context;        /* = None */
+    aio_context *context;        /* NULL: None (default) */
 } aio_future_add_done_callback_args;
 
 AIO_API int aio_future_add_done_callback(aio_future *fut,
@@ -145,7 +146,8 @@ AIO_API int aio_future_add_done_callback(aio_future *fut,
  * Remove every registration of callback and return how many were removed.
  *
  * Arguments:
- *   callback      aio_done_callback; required. The callback to remove.
+ *   callback      aio_done_callback; required (NULL: None). The callback to
+ *                 remove.
  *   callback_arg  void *. Passed back to the callback.
  *
  * Returns int: the value, or -1 with the exception set.
@@ -169,7 +171,7 @@ AIO_API int aio_future_remove_done_callback(aio_future *fut, aio_done_callback c
  *
  * Arguments, in aio_future_cancel_args; a field left 0 or NULL means its
  * default:
- *   msg  const char *; default None (NULL). Message for the CancelledError;
+ *   msg  const char *; default None when NULL. Message for the CancelledError;
  *        None for none.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -180,7 +182,7 @@ AIO_API int aio_future_remove_done_callback(aio_future *fut, aio_done_callback c
  *   3.9  changed (msg): Gained the msg parameter.
  */
 typedef struct aio_future_cancel_args {
-    const char *msg;  /* = None */
+    const char *msg;  /* NULL: None (default) */
 } aio_future_cancel_args;
 
 AIO_API int aio_future_cancel(aio_future *fut, const aio_future_cancel_args *args);

@@ -32,8 +32,8 @@ extern "C" {
  * done callback.
  *
  * Arguments:
- *   future  aio_future *; required. A Future or Task; a coroutine is wrapped
- *           in a Task.
+ *   future  aio_future *; required (NULL: None). A Future or Task; a coroutine
+ *           is wrapped in a Task.
  *
  * Returns void *: the object, or NULL (check aio_err_occurred()). The future's
  * result (the pointer it was completed with).
@@ -151,6 +151,8 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
 
 /* loop.shutdown_default_executor()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Shut the default executor down and wait until its threads have joined.
  *
  * Afterwards run_in_executor() with the default executor fails. asyncio.run()
@@ -173,11 +175,16 @@ AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
  *
  * Arguments, in aio_loop_call_soon_args; a field left 0 or NULL means its
  * default:
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   callback      aio_callback; required (NULL: None). A callback, called with
+ *                 the *args pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None when NULL. The context the
+ *                 callback runs in; None takes a copy of the current one.
  *
  * Returns aio_handle *, borrowed: the handle, or NULL with the exception set.
  * The new Handle, usable to cancel the callback.
@@ -187,10 +194,13 @@ AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
  *   RuntimeError("Non-thread-safe operation invoked on an event loop other
  *     than the current one") when debug mode is on, the loop is running and
  *     the caller is another thread.
+ *   TypeError("a callable object was expected by call_soon(), got
+ *     {callback!r}") when debug mode is on and callback is not callable (NULL
+ *     in C).
+ *
+ * In Python only (C's types rule these out):
  *   TypeError("coroutines cannot be used with call_soon()") when debug mode is
  *     on and callback is a coroutine or coroutine function.
- *   TypeError("a callable object was expected by call_soon(), got
- *     {callback!r}") when debug mode is on and callback is not callable.
  *
  * In C: The handle is borrowed: it stays valid while the callback is pending
  * (until it has run or been cancelled). aio_incref() keeps it longer;
@@ -203,9 +213,10 @@ AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
  * On the 3.6 page: loop.call_soon(callback, *args)
  */
 typedef struct aio_loop_call_soon_args {
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    aio_callback callback;          /* required; NULL: None */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* NULL: None (default) */
 } aio_loop_call_soon_args;
 
 AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_args *args);
@@ -219,21 +230,29 @@ AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_
  *
  * Arguments, in aio_loop_call_soon_threadsafe_args; a field left 0 or NULL
  * means its default:
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   callback      aio_callback; required (NULL: None). A callback, called with
+ *                 the *args pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None when NULL. The context the
+ *                 callback runs in; None takes a copy of the current one.
  *
  * Returns aio_handle *, borrowed: the handle, or NULL with the exception set.
  * The new Handle, usable to cancel the callback.
  *
  * Raises:
  *   RuntimeError("Event loop is closed") when the loop is closed.
+ *   TypeError("a callable object was expected by call_soon_threadsafe(), got
+ *     {callback!r}") when debug mode is on and callback is not callable (NULL
+ *     in C).
+ *
+ * In Python only (C's types rule these out):
  *   TypeError("coroutines cannot be used with call_soon_threadsafe()") when
  *     debug mode is on and callback is a coroutine or coroutine function.
- *   TypeError("a callable object was expected by call_soon_threadsafe(), got
- *     {callback!r}") when debug mode is on and callback is not callable.
  *
  * In C: The handle is borrowed: it stays valid while the callback is pending
  * (until it has run or been cancelled). aio_incref() keeps it longer;
@@ -250,9 +269,10 @@ AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_
  * On the 3.6 page: loop.call_soon_threadsafe(callback, *args)
  */
 typedef struct aio_loop_call_soon_threadsafe_args {
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    aio_callback callback;          /* required; NULL: None */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* NULL: None (default) */
 } aio_loop_call_soon_threadsafe_args;
 
 AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
@@ -268,13 +288,18 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *
  * Arguments, in aio_loop_call_later_args; a field left 0 or NULL means its
  * default:
- *   delay     double; required (AIO_NONE raises TypeError). Seconds from now;
- *             an int or a float.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   delay         double; required (AIO_NONE raises TypeError). Seconds from
+ *                 now; an int or a float.
+ *   callback      aio_callback; required (NULL: None). A callback, called with
+ *                 the *args pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None when NULL. The context the
+ *                 callback runs in; None takes a copy of the current one.
  *
  * Returns aio_timer_handle *, borrowed: the handle, or NULL with the exception
  * set. The new TimerHandle, usable to cancel the callback.
@@ -286,11 +311,13 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *   RuntimeError("Non-thread-safe operation invoked on an event loop other
  *     than the current one") when debug mode is on, the loop is running and
  *     the caller is another thread.
+ *   TypeError("a callable object was expected by call_at(), got {callback!r}")
+ *     when debug mode is on and callback is not callable, NULL in C (the check
+ *     names call_at).
+ *
+ * In Python only (C's types rule these out):
  *   TypeError("coroutines cannot be used with call_at()") when debug mode is
  *     on and callback is a coroutine or coroutine function (the check names
- *     call_at).
- *   TypeError("a callable object was expected by call_at(), got {callback!r}")
- *     when debug mode is on and callback is not callable (the check names
  *     call_at).
  *
  * In C: The handle is borrowed: it stays valid while the callback is pending
@@ -306,10 +333,11 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  * On the 3.6 page: loop.call_later(delay, callback, *args)
  */
 typedef struct aio_loop_call_later_args {
-    double delay;           /* required */
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    double delay;                   /* required; AIO_NONE raises TypeError */
+    aio_callback callback;          /* required; NULL: None */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* NULL: None (default) */
 } aio_loop_call_later_args;
 
 AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_args *args);
@@ -322,13 +350,18 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *
  * Arguments, in aio_loop_call_at_args; a field left 0 or NULL means its
  * default:
- *   when      double; required (AIO_NONE raises TypeError). An absolute time
- *             on the loop's clock (see time()); an int or a float.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
- *   context   aio_context *; default None (NULL). The context the callback
- *             runs in; None takes a copy of the current one.
+ *   when          double; required (AIO_NONE raises TypeError). An absolute
+ *                 time on the loop's clock (see time()); an int or a float.
+ *   callback      aio_callback; required (NULL: None). A callback, called with
+ *                 the *args pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
+ *   context       aio_context *; default None when NULL. The context the
+ *                 callback runs in; None takes a copy of the current one.
  *
  * Returns aio_timer_handle *, borrowed: the handle, or NULL with the exception
  * set. The new TimerHandle, usable to cancel the callback.
@@ -340,10 +373,12 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *   RuntimeError("Non-thread-safe operation invoked on an event loop other
  *     than the current one") when debug mode is on, the loop is running and
  *     the caller is another thread.
+ *   TypeError("a callable object was expected by call_at(), got {callback!r}")
+ *     when debug mode is on and callback is not callable (NULL in C).
+ *
+ * In Python only (C's types rule these out):
  *   TypeError("coroutines cannot be used with call_at()") when debug mode is
  *     on and callback is a coroutine or coroutine function.
- *   TypeError("a callable object was expected by call_at(), got {callback!r}")
- *     when debug mode is on and callback is not callable.
  *
  * In C: The handle is borrowed: it stays valid while the callback is pending
  * (until it has run or been cancelled). aio_incref() keeps it longer;
@@ -358,10 +393,11 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  * On the 3.6 page: loop.call_at(when, callback, *args)
  */
 typedef struct aio_loop_call_at_args {
-    double when;            /* required */
-    aio_callback callback;  /* required */
-    void *args;             /* *args */
-    aio_context *context;   /* = None */
+    double when;                    /* required; AIO_NONE raises TypeError */
+    aio_callback callback;          /* required; NULL: None */
+    void *args;                     /* *args */
+    aio_release_func args_release;
+    aio_context *context;           /* NULL: None (default) */
 } aio_loop_call_at_args;
 
 AIO_API aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *args);
@@ -409,8 +445,8 @@ AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
  *   coro      aio_coroutine; required (NULL raises TypeError). The coroutine
  *             to run.
  *   coro_arg  void *. Passed to the coroutine function.
- *   name      const char *; default None (NULL). The task's name; None gives
- *             'Task-<n>'.
+ *   name      const char *; default None when NULL. The task's name; None
+ *             gives 'Task-<n>'.
  *
  * Returns aio_task *, a new reference: the task, or NULL with the exception
  * set. The new Task; the loop keeps its own reference while the task runs.
@@ -418,7 +454,8 @@ AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
  * Raises:
  *   RuntimeError("Event loop is closed") when the loop is closed.
  *   TypeError("a coroutine was expected, got {coro!r}") when coro is not a
- *     coroutine (default task factory).
+ *     coroutine, None (NULL) included, with the default task factory; after
+ *     the closed check.
  *
  * History:
  *   3.4.2  added: First appeared. [3.6]
@@ -427,9 +464,9 @@ AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
  * On the 3.6 page: loop.create_task(coro)
  */
 typedef struct aio_loop_create_task_args {
-    aio_coroutine coro;  /* required */
+    aio_coroutine coro;  /* required; NULL raises TypeError */
     void *coro_arg;
-    const char *name;    /* = None */
+    const char *name;    /* NULL: None (default) */
 } aio_loop_create_task_args;
 
 AIO_API aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *args);
@@ -442,13 +479,13 @@ AIO_API aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_tas
  * Future-compatible object (normally a Task).
  *
  * Arguments:
- *   factory      aio_task_factory; required. The new factory; None restores
- *                the default.
+ *   factory      aio_task_factory; required (NULL: None). The new factory;
+ *                None restores the default.
  *   factory_arg  void *. Passed back to the factory.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
- * Raises:
+ * In Python only (C's types rule these out):
  *   TypeError("task factory must be a callable or None") when factory is
  *     neither callable nor None (a C function pointer always is).
  *
@@ -477,6 +514,8 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *                        ssl_handshake_timeout=None,
  *                        happy_eyeballs_delay=None, interleave=None)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Open a stream connection (TCP, optionally TLS) to host and port and return
  * (transport, protocol).
  *
@@ -491,40 +530,42 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *
  * Arguments, in aio_loop_create_connection_args; a field left 0 or NULL means
  * its default:
- *   protocol_factory       aio_protocol_factory; required. Called with no
- *                          arguments; returns the protocol.
+ *   protocol_factory       aio_protocol_factory; required (NULL: None). Called
+ *                          with no arguments; returns the protocol.
  *   protocol_factory_arg   void *. Passed back to the factory.
- *   host                   const char *; default None (NULL). Host name or
+ *   host                   const char *; default None when NULL. Host name or
  *                          address to connect to.
- *   port                   int; default None (AIO_ZERO: 0). Port to connect
- *                          to.
- *   ssl                    aio_ssl_context *; default None (NULL). None or
+ *   port                   int; default None when 0 (AIO_ZERO: 0). Port to
+ *                          connect to.
+ *   ssl                    aio_ssl_context *; default None when NULL. None or
  *                          false for plain TCP; an SSLContext, or True for a
  *                          default verifying one, for TLS.
- *   family                 int; default 0. Address family for getaddrinfo(),
- *                          e.g. AF_INET; 0 for any.
- *   proto                  int; default 0. Protocol for getaddrinfo(); 0 for
- *                          any.
- *   flags                  int; default 0. Flags for getaddrinfo().
- *   sock                   int; default None (AIO_ZERO: 0). An already
+ *   family                 int; default 0 (AIO_NONE raises TypeError). Address
+ *                          family for getaddrinfo(), e.g. AF_INET; 0 for any.
+ *   proto                  int; default 0 (AIO_NONE raises TypeError).
+ *                          Protocol for getaddrinfo(); 0 for any.
+ *   flags                  int; default 0 (AIO_NONE raises TypeError). Flags
+ *                          for getaddrinfo().
+ *   sock                   int; default None when 0 (AIO_ZERO: 0). An already
  *                          connected stream socket to use instead of host and
  *                          port.
- *   local_addr             const aio_address *; default None (NULL). (host,
+ *   local_addr             const aio_address *; default None when NULL. (host,
  *                          port) to bind the socket to before connecting;
  *                          resolved like host.
- *   server_hostname        const char *; default None (NULL). Name the server
- *                          certificate must match; defaults to host. An empty
- *                          string turns matching off (unsafe). Only with ssl.
- *   ssl_handshake_timeout  double; default None (AIO_ZERO: 0). Seconds to wait
- *                          for the TLS handshake; None means 60.0.
- *   happy_eyeballs_delay   double; default None (AIO_ZERO: 0). Seconds before
- *                          starting the next connection attempt in parallel
- *                          (RFC 8305; 0.25 is sensible); None disables Happy
- *                          Eyeballs.
- *   interleave             int; default None (AIO_ZERO: 0). How many addresses
- *                          of the first family to try before alternating
- *                          families (RFC 8305); None means 0, or 1 with
- *                          happy_eyeballs_delay.
+ *   server_hostname        const char *; default None when NULL. Name the
+ *                          server certificate must match; defaults to host. An
+ *                          empty string turns matching off (unsafe). Only with
+ *                          ssl.
+ *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS handshake; None means 60.0.
+ *   happy_eyeballs_delay   double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          before starting the next connection attempt in
+ *                          parallel (RFC 8305; 0.25 is sensible); None
+ *                          disables Happy Eyeballs.
+ *   interleave             int; default None when 0 (AIO_ZERO: 0). How many
+ *                          addresses of the first family to try before
+ *                          alternating families (RFC 8305); None means 0, or 1
+ *                          with happy_eyeballs_delay.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -564,20 +605,20 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *                                         server_hostname=None)
  */
 typedef struct aio_loop_create_connection_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    const char *host;                       /* = None */
-    int port;                               /* = None */
-    aio_ssl_context *ssl;                   /* = None */
-    int family;                             /* = 0 */
-    int proto;                              /* = 0 */
-    int flags;                              /* = 0 */
-    int sock;                               /* = None */
-    const aio_address *local_addr;          /* = None */
-    const char *server_hostname;            /* = None */
-    double ssl_handshake_timeout;           /* = None */
-    double happy_eyeballs_delay;            /* = None */
-    int interleave;                         /* = None */
+    const char *host;                       /* NULL: None (default) */
+    int port;                               /* 0: None (default); AIO_ZERO: 0 */
+    aio_ssl_context *ssl;                   /* NULL: None (default) */
+    int family;                             /* = 0 (default) */
+    int proto;                              /* = 0 (default) */
+    int flags;                              /* = 0 (default) */
+    int sock;                               /* 0: None (default); AIO_ZERO: 0 */
+    const aio_address *local_addr;          /* NULL: None (default) */
+    const char *server_hostname;            /* NULL: None (default) */
+    double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    double happy_eyeballs_delay;            /* 0: None (default); AIO_ZERO: 0 */
+    int interleave;                         /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_create_connection_args;
 
 AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
@@ -587,6 +628,8 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *                               remote_addr=None, *, family=0, proto=0,
  *                               flags=0, reuse_address=None, reuse_port=None,
  *                               allow_broadcast=None, sock=None)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Create a datagram (UDP or AF_UNIX datagram) endpoint and return (transport,
  * protocol).
@@ -599,30 +642,34 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *
  * Arguments, in aio_loop_create_datagram_endpoint_args; a field left 0 or NULL
  * means its default:
- *   protocol_factory      aio_protocol_factory; required. Called with no
- *                         arguments; returns the datagram protocol.
+ *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
+ *                         with no arguments; returns the datagram protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
- *   local_addr            const aio_address *; default None (NULL). (host,
+ *   local_addr            const aio_address *; default None when NULL. (host,
  *                         port), or a path for AF_UNIX, to bind to.
- *   remote_addr           const aio_address *; default None (NULL). (host,
+ *   remote_addr           const aio_address *; default None when NULL. (host,
  *                         port), or a path for AF_UNIX, to connect to.
- *   family                int; default 0. Address family for getaddrinfo(); 0
- *                         takes it from the addresses.
- *   proto                 int; default 0. Protocol for getaddrinfo().
- *   flags                 int; default 0. Flags for getaddrinfo().
- *   reuse_address         int; default None (AIO_TRUE: True; AIO_FALSE:
- *                         False). SO_REUSEADDR; no longer supported. 3.6 page:
- *                         None means True on Unix (SO_REUSEADDR set). 3.8.1
- *                         (also 3.6.10 and 3.7.6): True raises ValueError,
- *                         False warns with DeprecationWarning; 3.11 removed
- *                         the parameter.
- *   reuse_port            int; default None (AIO_TRUE: True; AIO_FALSE:
- *                         False). SO_REUSEPORT: share the port with endpoints
- *                         that set it too; not on Windows and some Unixes.
- *   allow_broadcast       int; default None (AIO_TRUE: True; AIO_FALSE:
- *                         False). SO_BROADCAST: allow sending to broadcast
+ *   family                int; default 0 (AIO_NONE raises TypeError). Address
+ *                         family for getaddrinfo(); 0 takes it from the
  *                         addresses.
- *   sock                  int; default None (AIO_ZERO: 0). An existing
+ *   proto                 int; default 0 (AIO_NONE raises TypeError). Protocol
+ *                         for getaddrinfo().
+ *   flags                 int; default 0 (AIO_NONE raises TypeError). Flags
+ *                         for getaddrinfo().
+ *   reuse_address         int; default None when 0 (AIO_FALSE: False;
+ *                         AIO_TRUE: True). SO_REUSEADDR; no longer supported.
+ *                         3.6 page: None means True on Unix (SO_REUSEADDR
+ *                         set). 3.8.1 (also 3.6.10 and 3.7.6): True raises
+ *                         ValueError, False warns with DeprecationWarning;
+ *                         3.11 removed the parameter.
+ *   reuse_port            int; default None when 0 (AIO_FALSE: False;
+ *                         AIO_TRUE: True). SO_REUSEPORT: share the port with
+ *                         endpoints that set it too; not on Windows and some
+ *                         Unixes.
+ *   allow_broadcast       int; default None when 0 (AIO_FALSE: False;
+ *                         AIO_TRUE: True). SO_BROADCAST: allow sending to
+ *                         broadcast addresses.
+ *   sock                  int; default None when 0 (AIO_ZERO: 0). An existing
  *                         datagram socket to use; local_addr and remote_addr
  *                         must then be None.
  *
@@ -657,17 +704,17 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *   3.8    changed: Works on Windows. [3.8, 3.9+]
  */
 typedef struct aio_loop_create_datagram_endpoint_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    const aio_address *local_addr;          /* = None */
-    const aio_address *remote_addr;         /* = None */
-    int family;                             /* = 0 */
-    int proto;                              /* = 0 */
-    int flags;                              /* = 0 */
-    int reuse_address;                      /* = None */
-    int reuse_port;                         /* = None */
-    int allow_broadcast;                    /* = None */
-    int sock;                               /* = None */
+    const aio_address *local_addr;          /* NULL: None (default) */
+    const aio_address *remote_addr;         /* NULL: None (default) */
+    int family;                             /* = 0 (default) */
+    int proto;                              /* = 0 (default) */
+    int flags;                              /* = 0 (default) */
+    int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
+    int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
+    int allow_broadcast;                    /* 0: None (default); AIO_FALSE: False */
+    int sock;                               /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_create_datagram_endpoint_args;
 
 AIO_API aio_future *aio_loop_create_datagram_endpoint(
@@ -677,6 +724,8 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *                             sock=None, server_hostname=None,
  *                             ssl_handshake_timeout=None)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Open a Unix domain stream connection to path and return (transport,
  * protocol).
  *
@@ -685,21 +734,21 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *
  * Arguments, in aio_loop_create_unix_connection_args; a field left 0 or NULL
  * means its default:
- *   protocol_factory       aio_protocol_factory; required. Called with no
- *                          arguments; returns the protocol.
+ *   protocol_factory       aio_protocol_factory; required (NULL: None). Called
+ *                          with no arguments; returns the protocol.
  *   protocol_factory_arg   void *. Passed back to the factory.
- *   path                   const char *; default None (NULL). The socket's
+ *   path                   const char *; default None when NULL. The socket's
  *                          path; required unless sock is given.
- *   ssl                    aio_ssl_context *; default None (NULL). None for a
- *                          plain connection; an SSLContext, or True for a
+ *   ssl                    aio_ssl_context *; default None when NULL. None for
+ *                          a plain connection; an SSLContext, or True for a
  *                          default one, for TLS.
- *   sock                   int; default None (AIO_ZERO: 0). An already
+ *   sock                   int; default None when 0 (AIO_ZERO: 0). An already
  *                          connected AF_UNIX stream socket to use instead of
  *                          path.
- *   server_hostname        const char *; default None (NULL). Name the server
- *                          certificate must match; required with ssl.
- *   ssl_handshake_timeout  double; default None (AIO_ZERO: 0). Seconds to wait
- *                          for the TLS handshake; None means 60.0.
+ *   server_hostname        const char *; default None when NULL. Name the
+ *                          server certificate must match; required with ssl.
+ *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS handshake; None means 60.0.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -726,13 +775,13 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *     ssl=None, sock=None, server_hostname=None)
  */
 typedef struct aio_loop_create_unix_connection_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    const char *path;                       /* = None */
-    aio_ssl_context *ssl;                   /* = None */
-    int sock;                               /* = None */
-    const char *server_hostname;            /* = None */
-    double ssl_handshake_timeout;           /* = None */
+    const char *path;                       /* NULL: None (default) */
+    aio_ssl_context *ssl;                   /* NULL: None (default) */
+    int sock;                               /* 0: None (default); AIO_ZERO: 0 */
+    const char *server_hostname;            /* NULL: None (default) */
+    double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_create_unix_connection_args;
 
 AIO_API aio_future *aio_loop_create_unix_connection(
@@ -744,6 +793,8 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                    reuse_port=None, ssl_handshake_timeout=None,
  *                    start_serving=True)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Create a TCP server listening on port of host and return the Server.
  *
  * host may be one host, a sequence of hosts (one listening socket per resolved
@@ -754,39 +805,42 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *
  * Arguments, in aio_loop_create_server_args; a field left 0 or NULL means its
  * default:
- *   protocol_factory       aio_protocol_factory; required. Called with no
- *                          arguments for each accepted connection; returns its
- *                          protocol.
+ *   protocol_factory       aio_protocol_factory; required (NULL: None). Called
+ *                          with no arguments for each accepted connection;
+ *                          returns its protocol.
  *   protocol_factory_arg   void *. Passed back to the factory.
- *   host                   const char *; default None (NULL). Interface to
+ *   host                   const char *; default None when NULL. Interface to
  *                          bind: a host, a sequence of hosts (companion), or
  *                          None / "" for all.
  *   hosts                  const char *const *. C form of a sequence of hosts:
  *                          a NULL-terminated array, used instead of the single
  *                          string.
- *   port                   int; default None (AIO_ZERO: 0). Port to listen on;
- *                          0 or None picks a free port (per socket).
- *   family                 int; default socket.AF_UNSPEC (AIO_ZERO: 0).
- *                          AF_INET or AF_INET6 to force one; AF_UNSPEC decides
- *                          from host.
- *   flags                  int; default socket.AI_PASSIVE (AIO_ZERO: 0). Bit
- *                          mask for getaddrinfo().
- *   sock                   int; default None (AIO_ZERO: 0). An existing socket
- *                          to listen on instead of host and port.
- *   backlog                int; default 100 (AIO_ZERO: 0). Maximum queued
- *                          connections passed to listen().
- *   ssl                    aio_ssl_context *; default None (NULL). An
+ *   port                   int; default None when 0 (AIO_ZERO: 0). Port to
+ *                          listen on; 0 or None picks a free port (per
+ *                          socket).
+ *   family                 int; default socket.AF_UNSPEC when 0 (AIO_ZERO: 0;
+ *                          AIO_NONE raises TypeError). AF_INET or AF_INET6 to
+ *                          force one; AF_UNSPEC decides from host.
+ *   flags                  int; default socket.AI_PASSIVE when 0 (AIO_ZERO: 0;
+ *                          AIO_NONE raises TypeError). Bit mask for
+ *                          getaddrinfo().
+ *   sock                   int; default None when 0 (AIO_ZERO: 0). An existing
+ *                          socket to listen on instead of host and port.
+ *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE
+ *                          raises TypeError). Maximum queued connections
+ *                          passed to listen().
+ *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to serve TLS on accepted connections;
  *                          None for plain TCP.
- *   reuse_address          int; default None (AIO_TRUE: True; AIO_FALSE:
- *                          False). SO_REUSEADDR: reuse a socket in TIME_WAIT;
- *                          None means True on Unix.
- *   reuse_port             int; default None (AIO_TRUE: True; AIO_FALSE:
- *                          False). SO_REUSEPORT: share the port with other
- *                          sockets that set it; not on Windows.
- *   ssl_handshake_timeout  double; default None (AIO_ZERO: 0). Seconds to wait
- *                          for the TLS handshake; None means 60.0.
- *   start_serving          int; default True (AIO_FALSE: False). Accept
+ *   reuse_address          int; default None when 0 (AIO_FALSE: False;
+ *                          AIO_TRUE: True). SO_REUSEADDR: reuse a socket in
+ *                          TIME_WAIT; None means True on Unix.
+ *   reuse_port             int; default None when 0 (AIO_FALSE: False;
+ *                          AIO_TRUE: True). SO_REUSEPORT: share the port with
+ *                          other sockets that set it; not on Windows.
+ *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS handshake; None means 60.0.
+ *   start_serving          int; default True when 0 (AIO_FALSE: False). Accept
  *                          connections at once; False waits for
  *                          start_serving() or serve_forever().
  *
@@ -827,20 +881,20 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                                     reuse_address=None, reuse_port=None)
  */
 typedef struct aio_loop_create_server_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    const char *host;                       /* = None */
+    const char *host;                       /* NULL: None (default) */
     const char *const *hosts;
-    int port;                               /* = None */
-    int family;                             /* = socket.AF_UNSPEC */
-    int flags;                              /* = socket.AI_PASSIVE */
-    int sock;                               /* = None */
-    int backlog;                            /* = 100 */
-    aio_ssl_context *ssl;                   /* = None */
-    int reuse_address;                      /* = None */
-    int reuse_port;                         /* = None */
-    double ssl_handshake_timeout;           /* = None */
-    int start_serving;                      /* = True */
+    int port;                               /* 0: None (default); AIO_ZERO: 0 */
+    int family;                             /* 0: socket.AF_UNSPEC (default); AIO_ZERO: 0 */
+    int flags;                              /* 0: socket.AI_PASSIVE (default); AIO_ZERO: 0 */
+    int sock;                               /* 0: None (default); AIO_ZERO: 0 */
+    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0 */
+    aio_ssl_context *ssl;                   /* NULL: None (default) */
+    int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
+    int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
+    double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    int start_serving;                      /* 0: True (default); AIO_FALSE: False */
 } aio_loop_create_server_args;
 
 AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_args *args);
@@ -848,6 +902,8 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
 /* loop.create_unix_server(protocol_factory, path=None, *, sock=None,
  *                         backlog=100, ssl=None, ssl_handshake_timeout=None,
  *                         start_serving=True)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Create a Unix domain stream server listening on path and return the Server.
  *
@@ -857,22 +913,23 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *
  * Arguments, in aio_loop_create_unix_server_args; a field left 0 or NULL means
  * its default:
- *   protocol_factory       aio_protocol_factory; required. Called with no
- *                          arguments for each accepted connection; returns its
- *                          protocol.
+ *   protocol_factory       aio_protocol_factory; required (NULL: None). Called
+ *                          with no arguments for each accepted connection;
+ *                          returns its protocol.
  *   protocol_factory_arg   void *. Passed back to the factory.
- *   path                   const char *; default None (NULL). The socket's
+ *   path                   const char *; default None when NULL. The socket's
  *                          path; required unless sock is given.
- *   sock                   int; default None (AIO_ZERO: 0). An existing
+ *   sock                   int; default None when 0 (AIO_ZERO: 0). An existing
  *                          AF_UNIX socket to listen on instead of path.
- *   backlog                int; default 100 (AIO_ZERO: 0). Maximum queued
- *                          connections passed to listen().
- *   ssl                    aio_ssl_context *; default None (NULL). An
+ *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE
+ *                          raises TypeError). Maximum queued connections
+ *                          passed to listen().
+ *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to serve TLS on accepted connections;
  *                          None for plain.
- *   ssl_handshake_timeout  double; default None (AIO_ZERO: 0). Seconds to wait
- *                          for the TLS handshake; None means 60.0.
- *   start_serving          int; default True (AIO_FALSE: False). Accept
+ *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS handshake; None means 60.0.
+ *   start_serving          int; default True when 0 (AIO_FALSE: False). Accept
  *                          connections at once; False waits for
  *                          start_serving() or serve_forever().
  *
@@ -898,14 +955,14 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *     sock=None, backlog=100, ssl=None)
  */
 typedef struct aio_loop_create_unix_server_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    const char *path;                       /* = None */
-    int sock;                               /* = None */
-    int backlog;                            /* = 100 */
-    aio_ssl_context *ssl;                   /* = None */
-    double ssl_handshake_timeout;           /* = None */
-    int start_serving;                      /* = True */
+    const char *path;                       /* NULL: None (default) */
+    int sock;                               /* 0: None (default); AIO_ZERO: 0 */
+    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0 */
+    aio_ssl_context *ssl;                   /* NULL: None (default) */
+    double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    int start_serving;                      /* 0: True (default); AIO_FALSE: False */
 } aio_loop_create_unix_server_args;
 
 AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
@@ -913,6 +970,8 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
 
 /* loop.connect_accepted_socket(protocol_factory, sock, *, ssl=None,
  *                              ssl_handshake_timeout=None)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Wrap a connection accepted outside asyncio into a (transport, protocol)
  * pair.
@@ -923,16 +982,16 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
  *
  * Arguments, in aio_loop_connect_accepted_socket_args; a field left 0 or NULL
  * means its default:
- *   protocol_factory       aio_protocol_factory; required. Called with no
- *                          arguments; returns the protocol.
+ *   protocol_factory       aio_protocol_factory; required (NULL: None). Called
+ *                          with no arguments; returns the protocol.
  *   protocol_factory_arg   void *. Passed back to the factory.
  *   sock                   int; required (AIO_NONE raises TypeError). A
  *                          connected stream socket returned by accept().
- *   ssl                    aio_ssl_context *; default None (NULL). An
+ *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to run server-side TLS over the
  *                          connection; None for plain.
- *   ssl_handshake_timeout  double; default None (AIO_ZERO: 0). Seconds to wait
- *                          for the TLS handshake; None means 60.0.
+ *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS handshake; None means 60.0.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -955,17 +1014,19 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
  *     ssl=None)
  */
 typedef struct aio_loop_connect_accepted_socket_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    int sock;                               /* required */
-    aio_ssl_context *ssl;                   /* = None */
-    double ssl_handshake_timeout;           /* = None */
+    int sock;                               /* required; AIO_NONE raises TypeError */
+    aio_ssl_context *ssl;                   /* NULL: None (default) */
+    double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_connect_accepted_socket_args;
 
 AIO_API aio_future *aio_loop_connect_accepted_socket(
     aio_loop *loop, const aio_loop_connect_accepted_socket_args *args);
 
 /* loop.sendfile(transport, file, offset=0, count=None, *, fallback=True)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Send a file over a transport and return the number of bytes sent.
  *
@@ -976,15 +1037,16 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  *
  * Arguments, in aio_loop_sendfile_args; a field left 0 or NULL means its
  * default:
- *   transport  aio_transport *; required. The transport to send over; it must
- *              not be closing.
+ *   transport  aio_transport *; required (NULL: None). The transport to send
+ *              over; it must not be closing.
  *   file       int; required (AIO_NONE raises TypeError). A regular file
  *              opened for reading in binary mode.
- *   offset     int64_t; default 0. Where in the file to start reading.
- *   count      int64_t; default None (AIO_ZERO: 0). How many bytes to send;
- *              None sends up to end of file.
- *   fallback   int; default True (AIO_FALSE: False). Read and write the file
- *              by hand when native sendfile is not possible.
+ *   offset     int64_t; default 0 (AIO_NONE raises TypeError). Where in the
+ *              file to start reading.
+ *   count      int64_t; default None when 0 (AIO_ZERO: 0). How many bytes to
+ *              send; None sends up to end of file.
+ *   fallback   int; default True when 0 (AIO_FALSE: False). Read and write the
+ *              file by hand when native sendfile is not possible.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: int, a Python int.
@@ -1007,17 +1069,19 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  *   3.7  added: First appeared.
  */
 typedef struct aio_loop_sendfile_args {
-    aio_transport *transport;  /* required */
-    int file;                  /* required */
-    int64_t offset;            /* = 0 */
-    int64_t count;             /* = None */
-    int fallback;              /* = True */
+    aio_transport *transport;  /* required; NULL: None */
+    int file;                  /* required; AIO_NONE raises TypeError */
+    int64_t offset;            /* = 0 (default) */
+    int64_t count;             /* 0: None (default); AIO_ZERO: 0 */
+    int fallback;              /* 0: True (default); AIO_FALSE: False */
 } aio_loop_sendfile_args;
 
 AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args);
 
 /* loop.start_tls(transport, protocol, sslcontext, *, server_side=False,
  *                server_hostname=None, ssl_handshake_timeout=None)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Upgrade an existing connection to TLS and return the new transport once the
  * handshake is done.
@@ -1028,19 +1092,19 @@ AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_ar
  *
  * Arguments, in aio_loop_start_tls_args; a field left 0 or NULL means its
  * default:
- *   transport              aio_transport *; required. The connection to
- *                          upgrade, as create_connection() or create_server()
- *                          made it.
- *   protocol               aio_protocol *; required. The protocol currently
- *                          attached to transport.
+ *   transport              aio_transport *; required (NULL: None). The
+ *                          connection to upgrade, as create_connection() or
+ *                          create_server() made it.
+ *   protocol               aio_protocol *; required (NULL: None). The protocol
+ *                          currently attached to transport.
  *   sslcontext             aio_ssl_context *; required (NULL raises
  *                          TypeError). The configured SSL context to use.
- *   server_side            int; default False (AIO_TRUE: True). True when
- *                          upgrading the server side of a connection.
- *   server_hostname        const char *; default None (NULL). Name the peer's
- *                          certificate must match (client side).
- *   ssl_handshake_timeout  double; default None (AIO_ZERO: 0). Seconds to wait
- *                          for the TLS handshake; None means 60.0.
+ *   server_side            int; default False when 0 (AIO_TRUE: True). True
+ *                          when upgrading the server side of a connection.
+ *   server_hostname        const char *; default None when NULL. Name the
+ *                          peer's certificate must match (client side).
+ *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS handshake; None means 60.0.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport *, a transport.
@@ -1065,12 +1129,12 @@ AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_ar
  *   3.7  added: First appeared.
  */
 typedef struct aio_loop_start_tls_args {
-    aio_transport *transport;      /* required */
-    aio_protocol *protocol;        /* required */
-    aio_ssl_context *sslcontext;   /* required */
-    int server_side;               /* = False */
-    const char *server_hostname;   /* = None */
-    double ssl_handshake_timeout;  /* = None */
+    aio_transport *transport;      /* required; NULL: None */
+    aio_protocol *protocol;        /* required; NULL: None */
+    aio_ssl_context *sslcontext;   /* required; NULL raises TypeError */
+    int server_side;               /* 0: False (default) */
+    const char *server_hostname;   /* NULL: None (default) */
+    double ssl_handshake_timeout;  /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_start_tls_args;
 
 AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *args);
@@ -1085,11 +1149,16 @@ AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_
  * is cancelled.
  *
  * Arguments:
- *   fd        int; required (AIO_NONE raises ValueError). The file descriptor
- *             (or socket) to watch.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   fd            int; required (AIO_NONE raises ValueError). The file
+ *                 descriptor (or socket) to watch.
+ *   callback      aio_callback; required (NULL: None). A callback, called with
+ *                 the *args pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -1099,7 +1168,8 @@ AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_
  *   RuntimeError("File descriptor {fd!r} is used by transport {transport!r}")
  *     when a transport that is not closing owns fd.
  */
-AIO_API int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args);
+AIO_API int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                                aio_release_func args_release);
 
 /* loop.remove_reader(fd)
  *
@@ -1130,11 +1200,16 @@ AIO_API int aio_loop_remove_reader(aio_loop *loop, int fd);
  * the first.
  *
  * Arguments:
- *   fd        int; required (AIO_NONE raises ValueError). The file descriptor
- *             (or socket) to watch.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   fd            int; required (AIO_NONE raises ValueError). The file
+ *                 descriptor (or socket) to watch.
+ *   callback      aio_callback; required (NULL: None). A callback, called with
+ *                 the *args pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -1144,7 +1219,8 @@ AIO_API int aio_loop_remove_reader(aio_loop *loop, int fd);
  *   RuntimeError("File descriptor {fd!r} is used by transport {transport!r}")
  *     when a transport that is not closing owns fd.
  */
-AIO_API int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args);
+AIO_API int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                                aio_release_func args_release);
 
 /* loop.remove_writer(fd)
  *
@@ -1167,6 +1243,8 @@ AIO_API int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, v
 AIO_API int aio_loop_remove_writer(aio_loop *loop, int fd);
 
 /* loop.sock_recv(sock, nbytes)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Receive up to nbytes from sock; the async form of socket.recv().
  *
@@ -1194,12 +1272,14 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
 
 /* loop.sock_recv_into(sock, buf)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Receive from sock into buf and return the number of bytes written; the async
  * form of socket.recv_into().
  *
  * Arguments:
  *   sock     int; required (AIO_NONE raises TypeError). A non-blocking socket.
- *   buf      void *; required. The buffer to fill.
+ *   buf      void *; required (NULL: None). The buffer to fill.
  *   buf_len  size_t. Size of the buffer in bytes.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
@@ -1217,6 +1297,8 @@ AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf,
 
 /* loop.sock_sendall(sock, data)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Send all of data on sock; the async form of socket.sendall().
  *
  * Keeps sending until everything is sent or an error occurs. After an error
@@ -1225,7 +1307,7 @@ AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf,
  * Arguments:
  *   sock      int; required (AIO_NONE raises TypeError). A non-blocking,
  *             connected socket.
- *   data      const void *; required. The data to send.
+ *   data      const void *; required (NULL: None). The data to send.
  *   data_len  size_t. Length of the data in bytes.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
@@ -1245,6 +1327,8 @@ AIO_API aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *
 
 /* loop.sock_connect(sock, address)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Connect sock to address; the async form of socket.connect().
  *
  * An AF_INET or AF_INET6 address that is not a literal IP is resolved with
@@ -1252,8 +1336,8 @@ AIO_API aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *
  *
  * Arguments:
  *   sock     int; required (AIO_NONE raises TypeError). A non-blocking socket.
- *   address  const aio_address *; required. Where to connect, in sock's
- *            address format.
+ *   address  const aio_address *; required (NULL: None). Where to connect, in
+ *            sock's address format.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
@@ -1271,6 +1355,8 @@ AIO_API aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *
 AIO_API aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_address *address);
 
 /* loop.sock_accept(sock)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Accept a connection on the listening sock and return (conn, address); the
  * async form of socket.accept().
@@ -1298,6 +1384,8 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
 
 /* loop.sock_sendfile(sock, file, offset=0, count=None, *, fallback=True)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Send a file on sock, with os.sendfile() where possible, and return the
  * number of bytes sent.
  *
@@ -1311,11 +1399,12 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  *             SOCK_STREAM socket.
  *   file      int; required (AIO_NONE raises TypeError). A regular file opened
  *             for reading in binary mode.
- *   offset    int64_t; default 0. Where in the file to start reading.
- *   count     int64_t; default None (AIO_ZERO: 0). How many bytes to send;
- *             None sends up to end of file.
- *   fallback  int; default True (AIO_FALSE: False). Read and send the file by
- *             hand when native sendfile is not possible.
+ *   offset    int64_t; default 0 (AIO_NONE raises TypeError). Where in the
+ *             file to start reading.
+ *   count     int64_t; default None when 0 (AIO_ZERO: 0). How many bytes to
+ *             send; None sends up to end of file.
+ *   fallback  int; default True when 0 (AIO_FALSE: False). Read and send the
+ *             file by hand when native sendfile is not possible.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: int, a Python int.
@@ -1336,11 +1425,11 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  *   3.7  added: First appeared.
  */
 typedef struct aio_loop_sock_sendfile_args {
-    int sock;        /* required */
-    int file;        /* required */
-    int64_t offset;  /* = 0 */
-    int64_t count;   /* = None */
-    int fallback;    /* = True */
+    int sock;        /* required; AIO_NONE raises TypeError */
+    int file;        /* required; AIO_NONE raises TypeError */
+    int64_t offset;  /* = 0 (default) */
+    int64_t count;   /* 0: None (default); AIO_ZERO: 0 */
+    int fallback;    /* 0: True (default); AIO_FALSE: False */
 } aio_loop_sock_sendfile_args;
 
 AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_sendfile_args *args);
@@ -1352,14 +1441,17 @@ AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_s
  *
  * Arguments, in aio_loop_getaddrinfo_args; a field left 0 or NULL means its
  * default:
- *   host    const char *; required. Host name or address; None for the
- *           wildcard or loopback address.
- *   port    const char *; required. Port number or service name, as a string
- *           ("443", "https"); None (NULL) for none.
- *   family  int; default 0. Address family filter, e.g. AF_INET; 0 for any.
- *   type    int; default 0. Socket type filter, e.g. SOCK_STREAM; 0 for any.
- *   proto   int; default 0. Protocol filter; 0 for any.
- *   flags   int; default 0. AI_* flags.
+ *   host    const char *; required (NULL: None). Host name or address; None
+ *           for the wildcard or loopback address.
+ *   port    const char *; required (NULL: None). Port number or service name,
+ *           as a string ("443", "https"); None (NULL) for none.
+ *   family  int; default 0 (AIO_NONE raises TypeError). Address family filter,
+ *           e.g. AF_INET; 0 for any.
+ *   type    int; default 0 (AIO_NONE raises TypeError). Socket type filter,
+ *           e.g. SOCK_STREAM; 0 for any.
+ *   proto   int; default 0 (AIO_NONE raises TypeError). Protocol filter; 0 for
+ *           any.
+ *   flags   int; default 0 (AIO_NONE raises TypeError). AI_* flags.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_addrinfo_list *, a list of (family, type,
@@ -1376,12 +1468,12 @@ AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_s
  *        pages print this note under getnameinfo only). [no page]
  */
 typedef struct aio_loop_getaddrinfo_args {
-    const char *host;  /* required */
-    const char *port;  /* required */
-    int family;        /* = 0 */
-    int type;          /* = 0 */
-    int proto;         /* = 0 */
-    int flags;         /* = 0 */
+    const char *host;  /* required; NULL: None */
+    const char *port;  /* required; NULL: None */
+    int family;        /* = 0 (default) */
+    int type;          /* = 0 (default) */
+    int proto;         /* = 0 (default) */
+    int flags;         /* = 0 (default) */
 } aio_loop_getaddrinfo_args;
 
 AIO_API aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddrinfo_args *args);
@@ -1393,8 +1485,9 @@ AIO_API aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddri
  *
  * Arguments, in aio_loop_getnameinfo_args; a field left 0 or NULL means its
  * default:
- *   sockaddr  const aio_address *; required. The address to look up.
- *   flags     int; default 0. NI_* flags.
+ *   sockaddr  const aio_address *; required (NULL: None). The address to look
+ *             up.
+ *   flags     int; default 0 (AIO_NONE raises TypeError). NI_* flags.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_nameinfo *, a (host, port) pair of strings.
@@ -1408,13 +1501,15 @@ AIO_API aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddri
  *        3.9+]
  */
 typedef struct aio_loop_getnameinfo_args {
-    const aio_address *sockaddr;  /* required */
-    int flags;                    /* = 0 */
+    const aio_address *sockaddr;  /* required; NULL: None */
+    int flags;                    /* = 0 (default) */
 } aio_loop_getnameinfo_args;
 
 AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnameinfo_args *args);
 
 /* loop.connect_read_pipe(protocol_factory, pipe)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Attach the read end of pipe to the loop and return (transport, protocol).
  *
@@ -1423,8 +1518,8 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
  * protocol gets eof_received() and then connection_lost(None).
  *
  * Arguments:
- *   protocol_factory      aio_protocol_factory; required. Called with no
- *                         arguments; returns a streaming protocol.
+ *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
+ *                         with no arguments; returns a streaming protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
  *   pipe                  int; required (AIO_NONE raises TypeError). The read
  *                         end: a pipe, socket or character device.
@@ -1443,14 +1538,16 @@ AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
 
 /* loop.connect_write_pipe(protocol_factory, pipe)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Attach the write end of pipe to the loop and return (transport, protocol).
  *
  * The transport is a write transport; the protocol comes from
  * protocol_factory(). The pipe is made non-blocking.
  *
  * Arguments:
- *   protocol_factory      aio_protocol_factory; required. Called with no
- *                         arguments; returns the protocol.
+ *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
+ *                         with no arguments; returns the protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
  *   pipe                  int; required (AIO_NONE raises TypeError). The write
  *                         end: a pipe, socket or character device.
@@ -1478,18 +1575,19 @@ AIO_API aio_future *aio_loop_connect_write_pipe(aio_loop *loop,
  * called from the main thread.
  *
  * Arguments:
- *   signum    int; required. The signal number.
- *   callback  aio_callback; required. A callback, called with the *args
- *             pointer.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   signum        int; required. The signal number.
+ *   callback      aio_callback; required (NULL: None). A callback, called with
+ *                 the *args pointer.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
  * Raises:
- *   TypeError("coroutines cannot be used with add_signal_handler()") when
- *     callback is a coroutine or coroutine function (checked even outside
- *     debug mode).
- *   TypeError("sig must be an int, not {sig!r}") when signum is not an int.
  *   ValueError("invalid signal number {sig}") when signum is not a valid
  *     signal number (3.6 words it 'sig {sig} out of range(1, {NSIG})').
  *   RuntimeError("Event loop is closed") when the loop is closed.
@@ -1499,10 +1597,16 @@ AIO_API aio_future *aio_loop_connect_write_pipe(aio_loop *loop,
  *   RuntimeError("sig {sig} cannot be caught") when the signal cannot be
  *     caught (SIGKILL, SIGSTOP).
  *
+ * In Python only (C's types rule these out):
+ *   TypeError("coroutines cannot be used with add_signal_handler()") when
+ *     callback is a coroutine or coroutine function (checked even outside
+ *     debug mode).
+ *   TypeError("sig must be an int, not {sig!r}") when signum is not an int.
+ *
  * Availability: Unix.
  */
 AIO_API int aio_loop_add_signal_handler(aio_loop *loop, int signum, aio_callback callback,
-                                        void *args);
+                                        void *args, aio_release_func args_release);
 
 /* loop.remove_signal_handler(sig)
  *
@@ -1517,17 +1621,21 @@ AIO_API int aio_loop_add_signal_handler(aio_loop *loop, int signum, aio_callback
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
  * Raises:
- *   TypeError("sig must be an int, not {sig!r}") when sig is not an int.
  *   ValueError("invalid signal number {sig}") when sig is not a valid signal
  *     number (3.6 words it 'sig {sig} out of range(1, {NSIG})').
  *   RuntimeError("sig {sig} cannot be caught") when restoring the default
  *     disposition fails with EINVAL.
+ *
+ * In Python only (C's types rule these out):
+ *   TypeError("sig must be an int, not {sig!r}") when sig is not an int.
  *
  * Availability: Unix.
  */
 AIO_API int aio_loop_remove_signal_handler(aio_loop *loop, int sig);
 
 /* loop.run_in_executor(executor, func, *args)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Run func(*args) in executor and return a Future for its result.
  *
@@ -1537,10 +1645,16 @@ AIO_API int aio_loop_remove_signal_handler(aio_loop *loop, int sig);
  * newer pages call it awaitable: it returns a Future.
  *
  * Arguments:
- *   executor  aio_executor *; required. A concurrent.futures executor; None
- *             for the default one.
- *   func      aio_executor_func; required. The function to run in a worker.
- *   args      void *. *args: the one pointer passed to the callback.
+ *   executor      aio_executor *; required (NULL: None). A concurrent.futures
+ *                 executor; None for the default one.
+ *   func          aio_executor_func; required (NULL: None). The function to
+ *                 run in a worker.
+ *   args          void *. *args: the one pointer passed to the callback.
+ *   args_release  aio_release_func. Called with args once, on the loop's
+ *                 thread, when the callback is dropped without running
+ *                 (cancelled, or the loop closed), or for a reader, writer or
+ *                 signal handler when it is replaced or removed; NULL: args
+ *                 stays the caller's; not called when the call itself fails.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: void *, any object (a C pointer).
@@ -1549,6 +1663,8 @@ AIO_API int aio_loop_remove_signal_handler(aio_loop *loop, int sig);
  *   RuntimeError("Event loop is closed") when the loop is closed.
  *   RuntimeError("Executor shutdown has been called") when executor is None
  *     after shutdown_default_executor() or close().
+ *
+ * In Python only (C's types rule these out):
  *   TypeError("coroutines cannot be used with run_in_executor()") when debug
  *     mode is on and func is a coroutine function.
  *
@@ -1557,9 +1673,12 @@ AIO_API int aio_loop_remove_signal_handler(aio_loop *loop, int sig);
  *          max_workers itself; ThreadPoolExecutor's own default applies.
  */
 AIO_API aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *executor,
-                                             aio_executor_func func, void *args);
+                                             aio_executor_func func, void *args,
+                                             aio_release_func args_release);
 
 /* loop.set_default_executor(executor)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Make executor the default executor of run_in_executor().
  *
@@ -1592,13 +1711,13 @@ AIO_API int aio_loop_set_default_executor(aio_loop *loop, aio_executor *executor
  * call_exception_handler() for the context keys.
  *
  * Arguments:
- *   handler      aio_exception_handler; required. The new handler; None
- *                restores the default.
+ *   handler      aio_exception_handler; required (NULL: None). The new
+ *                handler; None restores the default.
  *   handler_arg  void *. Passed back to the handler.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
- * Raises:
+ * In Python only (C's types rule these out):
  *   TypeError("A callable object or None is expected, got {handler!r}") when
  *     handler is neither callable nor None (a C function pointer always is).
  */
@@ -1629,10 +1748,15 @@ AIO_API aio_exception_handler aio_loop_get_exception_handler(aio_loop *loop);
  * exception's traceback attached.
  *
  * Arguments:
- *   context  const aio_exception_context *; required. The error's details, as
- *            for call_exception_handler().
+ *   context  const aio_exception_context *; required (NULL raises
+ *            AttributeError). The error's details, as for
+ *            call_exception_handler().
  *
  * Returns int: 0 on success, -1 with the exception set.
+ *
+ * Raises:
+ *   AttributeError("'NoneType' object has no attribute 'get'") when context is
+ *     None (NULL).
  */
 AIO_API int aio_loop_default_exception_handler(aio_loop *loop,
                                                const aio_exception_context *context);
@@ -1648,8 +1772,10 @@ AIO_API int aio_loop_default_exception_handler(aio_loop *loop,
  * should not override this method; set a handler instead.
  *
  * Arguments:
- *   context  const aio_exception_context *; required. The error's details:
- *            'message' and optional keys.
+ *   context  const aio_exception_context *; required (NULL: None). The error's
+ *            details: 'message' and optional keys. None (NULL) is handed to a
+ *            custom handler as it is; the default handler's AttributeError on
+ *            it is logged ('Exception in default exception handler').
  *
  * Returns int: 0 on success, -1 with the exception set.
  */
@@ -1713,6 +1839,8 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
  *                      **kwargs)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Start a program from argument strings (no shell) and return (transport,
  * protocol).
  *
@@ -1727,18 +1855,18 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *
  * Arguments, in aio_loop_subprocess_exec_args; a field left 0 or NULL means
  * its default:
- *   protocol_factory      aio_protocol_factory; required. Called with no
- *                         arguments; returns a subprocess protocol.
+ *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
+ *                         with no arguments; returns a subprocess protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
  *   args                  const char *const *; *args. The program and its
  *                         arguments.
- *   stdin                 int; default subprocess.PIPE (AIO_ZERO: 0; AIO_NONE:
- *                         None). The child's standard input.
- *   stdout                int; default subprocess.PIPE (AIO_ZERO: 0; AIO_NONE:
- *                         None). The child's standard output.
- *   stderr                int; default subprocess.PIPE (AIO_ZERO: 0; AIO_NONE:
- *                         None). The child's standard error; STDOUT merges it
- *                         into stdout.
+ *   stdin                 int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). The child's standard input.
+ *   stdout                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). The child's standard output.
+ *   stderr                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). The child's standard error; STDOUT
+ *                         merges it into stdout.
  *   kwargs                const aio_popen_options *; **kwargs (NULL: none).
  *                         Further Popen options (cwd, env, ...).
  *
@@ -1753,13 +1881,16 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *   OSError when the program cannot be started (e.g. FileNotFoundError).
  */
 typedef struct aio_loop_subprocess_exec_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
     const char *const *args;                /* *args */
-    int stdin;                              /* = subprocess.PIPE */
-    int stdout;                             /* = subprocess.PIPE */
-    int stderr;                             /* = subprocess.PIPE */
-    const aio_popen_options *kwargs;        /* **kwargs */
+    /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int stdin;
+    /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int stdout;
+    /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int stderr;
+    const aio_popen_options *kwargs;        /* **kwargs; NULL: none */
 } aio_loop_subprocess_exec_args;
 
 AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
@@ -1769,6 +1900,8 @@ AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
  *                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
  *                       **kwargs)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Start cmd through the platform's shell and return (transport, protocol).
  *
  * Like subprocess.Popen with shell=True; the other parameters are those of
@@ -1777,18 +1910,18 @@ AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
  *
  * Arguments, in aio_loop_subprocess_shell_args; a field left 0 or NULL means
  * its default:
- *   protocol_factory      aio_protocol_factory; required. Called with no
- *                         arguments; returns a subprocess protocol.
+ *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
+ *                         with no arguments; returns a subprocess protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
  *   cmd                   const char *; required (NULL raises ValueError). The
  *                         shell command line.
- *   stdin                 int; default subprocess.PIPE (AIO_ZERO: 0; AIO_NONE:
- *                         None). The child's standard input.
- *   stdout                int; default subprocess.PIPE (AIO_ZERO: 0; AIO_NONE:
- *                         None). The child's standard output.
- *   stderr                int; default subprocess.PIPE (AIO_ZERO: 0; AIO_NONE:
- *                         None). The child's standard error; STDOUT merges it
- *                         into stdout.
+ *   stdin                 int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). The child's standard input.
+ *   stdout                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). The child's standard output.
+ *   stderr                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). The child's standard error; STDOUT
+ *                         merges it into stdout.
  *   kwargs                const aio_popen_options *; **kwargs (NULL: none).
  *                         Further Popen options (cwd, env, ...).
  *
@@ -1804,13 +1937,16 @@ AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
  *   OSError when the shell cannot be started.
  */
 typedef struct aio_loop_subprocess_shell_args {
-    aio_protocol_factory protocol_factory;  /* required */
+    aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    const char *cmd;                        /* required */
-    int stdin;                              /* = subprocess.PIPE */
-    int stdout;                             /* = subprocess.PIPE */
-    int stderr;                             /* = subprocess.PIPE */
-    const aio_popen_options *kwargs;        /* **kwargs */
+    const char *cmd;                        /* required; NULL raises ValueError */
+    /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int stdin;
+    /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int stdout;
+    /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int stderr;
+    const aio_popen_options *kwargs;        /* **kwargs; NULL: none */
 } aio_loop_subprocess_shell_args;
 
 AIO_API aio_future *aio_loop_subprocess_shell(aio_loop *loop,

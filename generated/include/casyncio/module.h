@@ -65,7 +65,8 @@ AIO_API aio_loop *aio_get_event_loop(void);
  * one implicitly in this thread.
  *
  * Arguments:
- *   loop  aio_loop *; required. The loop to make current; None clears it.
+ *   loop  aio_loop *; required (NULL: None). The loop to make current; None
+ *         clears it.
  *
  * Returns int: 0 on success, -1 with the exception set.
  */
@@ -89,6 +90,8 @@ AIO_API aio_loop *aio_new_event_loop(void);
  *
  * Returns aio_event_loop_policy *, borrowed: the policy, or NULL with the
  * exception set. The policy in force; the default one is created on first use.
+ * It stays valid until set_event_loop_policy() replaces it; aio_incref() keeps
+ * it longer.
  *
  * Documented on the asyncio-policy page, not on the reference pages.
  */
@@ -98,15 +101,26 @@ AIO_API aio_event_loop_policy *aio_get_event_loop_policy(void);
  *
  * Install policy as the process-wide event loop policy.
  *
- * None puts the default policy back.
+ * None puts the default policy back. The policy is kept with a reference of
+ * its own; the one it replaces loses that reference.
  *
  * Arguments:
- *   policy  aio_event_loop_policy *; required. The policy to install; None
- *           restores the default.
+ *   policy  aio_event_loop_policy *; required (NULL: None). The policy to
+ *           install; None restores the default.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
+ * Raises:
+ *   TypeError("policy must be an instance of AbstractEventLoopPolicy or None,
+ *     not '{type}'") when policy is not a policy object (in C: a struct not
+ *     made by aio_event_loop_policy_new() or
+ *     aio_default_event_loop_policy_new()).
+ *
  * Documented on the asyncio-policy page, not on the reference pages.
+ *
+ * History:
+ *   3.11  changed: A policy that is not an AbstractEventLoopPolicy raises
+ *         TypeError instead of AssertionError. [no page]
  */
 AIO_API int aio_set_event_loop_policy(aio_event_loop_policy *policy);
 

@@ -20,9 +20,15 @@ extern "C" {
 /* struct aio_event_loop_policy: one function-pointer field per method of
  * AbstractEventLoopPolicy, called with the struct as its first argument. A
  * field left NULL raises NotImplementedError when called, as the abstract base
- * class's method does.
+ * class's method does. A policy is a reference-counted object: make one with
+ * aio_event_loop_policy_new() (an AbstractEventLoopPolicy) or
+ * aio_default_event_loop_policy_new() (asyncio's default policy, whose fields
+ * a caller may replace, as a subclass overrides methods), each of which can
+ * reserve room after the struct for the caller's own fields.
  */
 struct aio_event_loop_policy {
+    aio_object_head ob; /* The object header, set by the constructor; leave it alone. */
+
     /* AbstractEventLoopPolicy.get_event_loop()
      *
      * Return the event loop of the current context (the current thread, for
@@ -65,6 +71,8 @@ struct aio_event_loop_policy {
 
     /* AbstractEventLoopPolicy.get_child_watcher()
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Return the child process watcher used for subprocesses.
      *
      * Returns void *: a child watcher. The watcher.
@@ -80,6 +88,8 @@ struct aio_event_loop_policy {
     void *(*get_child_watcher)(aio_event_loop_policy *self);
 
     /* AbstractEventLoopPolicy.set_child_watcher(watcher)
+     *
+     * Not called yet: the runtime does not call this method.
      *
      * Make watcher the child process watcher used for subprocesses.
      *

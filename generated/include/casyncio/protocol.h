@@ -24,6 +24,8 @@ extern "C" {
 struct aio_protocol {
     /* protocol.connection_made(transport)
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called once when the connection is made, with its transport (all
      * protocols).
      *
@@ -41,6 +43,8 @@ struct aio_protocol {
 
     /* protocol.connection_lost(exc)
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called once when the connection is lost or closed (all protocols).
      *
      * exc is None after a regular end of file or a close or abort by this
@@ -57,6 +61,8 @@ struct aio_protocol {
 
     /* protocol.pause_writing()
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called when the transport's write buffer grows above the high water mark
      * (all protocols).
      *
@@ -71,6 +77,8 @@ struct aio_protocol {
 
     /* protocol.resume_writing()
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called when the transport's write buffer drains to the low water mark or
      * below (all protocols).
      *
@@ -81,6 +89,8 @@ struct aio_protocol {
     void (*resume_writing)(aio_protocol *self);
 
     /* protocol.data_received(data)
+     *
+     * Not called yet: the runtime does not call this method.
      *
      * Called with each chunk of received data (Protocol).
      *
@@ -101,6 +111,8 @@ struct aio_protocol {
 
     /* protocol.eof_received()
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called at most once when the peer stops sending (Protocol and
      * BufferedProtocol); return true to keep the transport open.
      *
@@ -115,6 +127,8 @@ struct aio_protocol {
     bool (*eof_received)(aio_protocol *self);
 
     /* protocol.get_buffer(sizehint)
+     *
+     * Not called yet: the runtime does not call this method.
      *
      * Called to get a buffer to receive into (BufferedProtocol).
      *
@@ -141,6 +155,8 @@ struct aio_protocol {
 
     /* protocol.buffer_updated(nbytes)
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called after nbytes were received into the buffer from get_buffer()
      * (BufferedProtocol).
      *
@@ -157,6 +173,8 @@ struct aio_protocol {
     void (*buffer_updated)(aio_protocol *self, int nbytes);
 
     /* protocol.datagram_received(data, addr)
+     *
+     * Not called yet: the runtime does not call this method.
      *
      * Called with each received datagram and its sender's address
      * (DatagramProtocol).
@@ -176,6 +194,8 @@ struct aio_protocol {
 
     /* protocol.error_received(exc)
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called when a send or receive raised an OSError (DatagramProtocol).
      *
      * Rare: most undeliverable datagrams are dropped silently.
@@ -190,6 +210,8 @@ struct aio_protocol {
     void (*error_received)(aio_protocol *self, aio_exc *exc);
 
     /* protocol.pipe_data_received(fd, data)
+     *
+     * Not called yet: the runtime does not call this method.
      *
      * Called with data the child wrote to its stdout or stderr pipe
      * (SubprocessProtocol).
@@ -208,6 +230,8 @@ struct aio_protocol {
 
     /* protocol.pipe_connection_lost(fd, exc)
      *
+     * Not called yet: the runtime does not call this method.
+     *
      * Called when one of the pipes to the child is closed
      * (SubprocessProtocol).
      *
@@ -222,6 +246,8 @@ struct aio_protocol {
     void (*pipe_connection_lost)(aio_protocol *self, int fd, aio_exc *exc);
 
     /* protocol.process_exited()
+     *
+     * Not called yet: the runtime does not call this method.
      *
      * Called when the child process has exited (SubprocessProtocol).
      *

@@ -19,6 +19,8 @@ extern "C" {
 
 /* asyncio.Server.close()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Stop serving: close the listening sockets; connections already accepted stay
  * open.
  *
@@ -37,6 +39,8 @@ AIO_API int aio_server_close(aio_server *server);
 
 /* asyncio.Server.get_loop()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Return the event loop the server belongs to.
  *
  * Returns aio_loop *, borrowed: the loop, or NULL with the exception set. The
@@ -48,6 +52,8 @@ AIO_API int aio_server_close(aio_server *server);
 AIO_API aio_loop *aio_server_get_loop(aio_server *server);
 
 /* asyncio.Server.start_serving()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Start accepting connections; harmless if the server already does.
  *
@@ -63,6 +69,8 @@ AIO_API aio_loop *aio_server_get_loop(aio_server *server);
 AIO_API aio_future *aio_server_start_serving(aio_server *server);
 
 /* asyncio.Server.serve_forever()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Accept connections until cancelled; cancelling it closes the server.
  *
@@ -88,6 +96,8 @@ AIO_API aio_future *aio_server_serve_forever(aio_server *server);
 
 /* asyncio.Server.is_serving()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Tell whether the server is accepting new connections.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -98,6 +108,8 @@ AIO_API aio_future *aio_server_serve_forever(aio_server *server);
 AIO_API int aio_server_is_serving(aio_server *server);
 
 /* asyncio.Server.wait_closed()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Wait until the server is closed.
  *
@@ -110,6 +122,8 @@ AIO_API int aio_server_is_serving(aio_server *server);
 AIO_API aio_future *aio_server_wait_closed(aio_server *server);
 
 /* asyncio.Server.sockets
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * The sockets the server listens on.
  *

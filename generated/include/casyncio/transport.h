@@ -19,6 +19,8 @@ extern "C" {
 
 /* transport.close()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Close the transport (BaseTransport.close); for a subprocess transport, also
  * kill the child (SubprocessTransport.close).
  *
@@ -35,6 +37,8 @@ AIO_API int aio_transport_close(aio_transport *transport);
 
 /* transport.is_closing()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Tell whether the transport is closing or closed (BaseTransport).
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -45,6 +49,8 @@ AIO_API int aio_transport_is_closing(aio_transport *transport);
 
 /* transport.get_extra_info(name, default=None)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Return transport-specific information called name, or default when there is
  * none (BaseTransport).
  *
@@ -54,10 +60,10 @@ AIO_API int aio_transport_is_closing(aio_transport *transport);
  *
  * Arguments, in aio_transport_get_extra_info_args; a field left 0 or NULL
  * means its default:
- *   name      const char *; required. The key to look up.
- *   default_  void *; default None (NULL). Python's default; renamed because
- *             default is a C keyword. What to return when the key is not
- *             available.
+ *   name      const char *; required (NULL: None). The key to look up.
+ *   default_  void *; default None when NULL. Python's default; renamed
+ *             because default is a C keyword. What to return when the key is
+ *             not available.
  *
  * Returns const void *, borrowed: the value, or the default. The value, owned
  * by the transport, or default.
@@ -65,14 +71,16 @@ AIO_API int aio_transport_is_closing(aio_transport *transport);
  * Documented on the asyncio-protocol page, not on the reference pages.
  */
 typedef struct aio_transport_get_extra_info_args {
-    const char *name;  /* required */
-    void *default_;    /* = None */
+    const char *name;  /* required; NULL: None */
+    void *default_;    /* NULL: None (default) */
 } aio_transport_get_extra_info_args;
 
 AIO_API const void *aio_transport_get_extra_info(aio_transport *transport,
                                                  const aio_transport_get_extra_info_args *args);
 
 /* transport.set_protocol(protocol)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Attach a different protocol to the transport (BaseTransport).
  *
@@ -81,7 +89,7 @@ AIO_API const void *aio_transport_get_extra_info(aio_transport *transport,
  * get_buffer()/buffer_updated()).
  *
  * Arguments:
- *   protocol  aio_protocol *; required. The new protocol.
+ *   protocol  aio_protocol *; required (NULL: None). The new protocol.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -90,6 +98,8 @@ AIO_API const void *aio_transport_get_extra_info(aio_transport *transport,
 AIO_API int aio_transport_set_protocol(aio_transport *transport, aio_protocol *protocol);
 
 /* transport.get_protocol()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Return the transport's current protocol (BaseTransport).
  *
@@ -101,6 +111,8 @@ AIO_API int aio_transport_set_protocol(aio_transport *transport, aio_protocol *p
 AIO_API aio_protocol *aio_transport_get_protocol(aio_transport *transport);
 
 /* transport.is_reading()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Tell whether the transport is receiving: not paused and not closing
  * (ReadTransport).
@@ -115,6 +127,8 @@ AIO_API aio_protocol *aio_transport_get_protocol(aio_transport *transport);
 AIO_API int aio_transport_is_reading(aio_transport *transport);
 
 /* transport.pause_reading()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Stop passing received data to the protocol until resume_reading()
  * (ReadTransport).
@@ -133,6 +147,8 @@ AIO_API int aio_transport_pause_reading(aio_transport *transport);
 
 /* transport.resume_reading()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Pass received data to the protocol again after pause_reading()
  * (ReadTransport).
  *
@@ -149,6 +165,8 @@ AIO_API int aio_transport_resume_reading(aio_transport *transport);
 
 /* transport.write(data)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Queue data for sending without blocking (WriteTransport).
  *
  * Data is sent at once when the buffer is empty and the socket takes it; the
@@ -157,18 +175,20 @@ AIO_API int aio_transport_resume_reading(aio_transport *transport);
  * are dropped (a warning is logged from the fifth on).
  *
  * Arguments:
- *   data      const void *; required. The bytes to send.
+ *   data      const void *; required (NULL: None). The bytes to send.
  *   data_len  size_t. Length of the data in bytes.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
  * Raises:
- *   TypeError("data argument must be a bytes-like object, not {type_name!r}")
- *     when data is not bytes-like.
  *   RuntimeError("Cannot call write() after write_eof()") when write_eof() was
  *     called.
  *   RuntimeError("unable to write; sendfile is in progress") when
  *     loop.sendfile() is using the transport.
+ *
+ * In Python only (C's types rule these out):
+ *   TypeError("data argument must be a bytes-like object, not {type_name!r}")
+ *     when data is not bytes-like.
  *
  * Documented on the asyncio-protocol page, not on the reference pages.
  */
@@ -176,12 +196,14 @@ AIO_API int aio_transport_write(aio_transport *transport, const void *data, size
 
 /* transport.writelines(list_of_data)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Queue several buffers for sending, as write() on each in turn but possibly
  * faster (WriteTransport).
  *
  * Arguments:
- *   list_of_data      const aio_bytes_view *; required. The buffers to send,
- *                     in order.
+ *   list_of_data      const aio_bytes_view *; required (NULL: None). The
+ *                     buffers to send, in order.
  *   list_of_data_len  size_t. Number of buffers.
  *
  * Returns int: 0 on success, -1 with the exception set.
@@ -199,6 +221,8 @@ AIO_API int aio_transport_writelines(aio_transport *transport, const aio_bytes_v
 
 /* transport.can_write_eof()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Tell whether write_eof() is supported (WriteTransport).
  *
  * True for TCP and pipe transports, False for TLS.
@@ -210,6 +234,8 @@ AIO_API int aio_transport_writelines(aio_transport *transport, const aio_bytes_v
 AIO_API int aio_transport_can_write_eof(aio_transport *transport);
 
 /* transport.write_eof()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Close the sending side once buffered data is flushed; receiving goes on
  * (WriteTransport).
@@ -225,6 +251,8 @@ AIO_API int aio_transport_write_eof(aio_transport *transport);
 
 /* transport.abort()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Close the transport at once, dropping buffered data (WriteTransport.abort,
  * DatagramTransport.abort).
  *
@@ -239,6 +267,8 @@ AIO_API int aio_transport_abort(aio_transport *transport);
 
 /* transport.get_write_buffer_size()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Return how many bytes are waiting in the output buffer (WriteTransport).
  *
  * Returns int64_t: the value, or -1 with the exception set.
@@ -249,6 +279,8 @@ AIO_API int64_t aio_transport_get_write_buffer_size(aio_transport *transport);
 
 /* transport.set_write_buffer_limits(high=None, low=None)
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Set the high and low water marks of write flow control (WriteTransport).
  *
  * pause_writing() is called when the buffer grows above high, resume_writing()
@@ -258,10 +290,10 @@ AIO_API int64_t aio_transport_get_write_buffer_size(aio_transport *transport);
  *
  * Arguments, in aio_transport_set_write_buffer_limits_args; a field left 0 or
  * NULL means its default:
- *   high  int64_t; default None (AIO_ZERO: 0). High water mark in bytes; None
- *         for the default.
- *   low   int64_t; default None (AIO_ZERO: 0). Low water mark in bytes; None
- *         for the default.
+ *   high  int64_t; default None when 0 (AIO_ZERO: 0). High water mark in
+ *         bytes; None for the default.
+ *   low   int64_t; default None when 0 (AIO_ZERO: 0). Low water mark in bytes;
+ *         None for the default.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -272,14 +304,16 @@ AIO_API int64_t aio_transport_get_write_buffer_size(aio_transport *transport);
  * Documented on the asyncio-protocol page, not on the reference pages.
  */
 typedef struct aio_transport_set_write_buffer_limits_args {
-    int64_t high;  /* = None */
-    int64_t low;   /* = None */
+    int64_t high;  /* 0: None (default); AIO_ZERO: 0 */
+    int64_t low;   /* 0: None (default); AIO_ZERO: 0 */
 } aio_transport_set_write_buffer_limits_args;
 
 AIO_API int aio_transport_set_write_buffer_limits(
     aio_transport *transport, const aio_transport_set_write_buffer_limits_args *args);
 
 /* transport.sendto(data, addr=None)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Queue a datagram for addr, or for the connected peer when addr is None
  * (DatagramTransport).
@@ -289,10 +323,10 @@ AIO_API int aio_transport_set_write_buffer_limits(
  *
  * Arguments, in aio_transport_sendto_args; a field left 0 or NULL means its
  * default:
- *   data      const void *; required. The datagram's payload.
+ *   data      const void *; required (NULL: None). The datagram's payload.
  *   data_len  size_t. Length of the data in bytes.
- *   addr      const aio_address *; default None (NULL). Destination; None for
- *             the address the endpoint was connected to.
+ *   addr      const aio_address *; default None when NULL. Destination; None
+ *             for the address the endpoint was connected to.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -303,14 +337,16 @@ AIO_API int aio_transport_set_write_buffer_limits(
  * Documented on the asyncio-protocol page, not on the reference pages.
  */
 typedef struct aio_transport_sendto_args {
-    const void *data;         /* required */
+    const void *data;         /* required; NULL: None */
     size_t data_len;
-    const aio_address *addr;  /* = None */
+    const aio_address *addr;  /* NULL: None (default) */
 } aio_transport_sendto_args;
 
 AIO_API int aio_transport_sendto(aio_transport *transport, const aio_transport_sendto_args *args);
 
 /* transport.get_pid()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Return the child's process id (SubprocessTransport).
  *
@@ -321,6 +357,8 @@ AIO_API int aio_transport_sendto(aio_transport *transport, const aio_transport_s
 AIO_API int aio_transport_get_pid(aio_transport *transport);
 
 /* transport.get_pipe_transport(fd)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Return the transport of the child's pipe for fd 0, 1 or 2, or None
  * (SubprocessTransport).
@@ -339,6 +377,8 @@ AIO_API aio_transport *aio_transport_get_pipe_transport(aio_transport *transport
 
 /* transport.get_returncode()
  *
+ * Not implemented yet: raises NotImplementedError.
+ *
  * Return the child's return code, or None while it runs (SubprocessTransport).
  *
  * Returns int: the return code, AIO_NONE while the process runs, or INT_MIN
@@ -349,6 +389,8 @@ AIO_API aio_transport *aio_transport_get_pipe_transport(aio_transport *transport
 AIO_API int aio_transport_get_returncode(aio_transport *transport);
 
 /* transport.kill()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Kill the child: SIGKILL on POSIX (SubprocessTransport).
  *
@@ -363,6 +405,8 @@ AIO_API int aio_transport_get_returncode(aio_transport *transport);
 AIO_API int aio_transport_kill(aio_transport *transport);
 
 /* transport.send_signal(signal)
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Send signal to the child, as subprocess.Popen.send_signal() does
  * (SubprocessTransport).
@@ -381,6 +425,8 @@ AIO_API int aio_transport_kill(aio_transport *transport);
 AIO_API int aio_transport_send_signal(aio_transport *transport, int signal);
 
 /* transport.terminate()
+ *
+ * Not implemented yet: raises NotImplementedError.
  *
  * Ask the child to stop: SIGTERM on POSIX (SubprocessTransport).
  *

@@ -83,10 +83,10 @@ int main(void)
     (void)result;
     print_raised("run_until_complete");
     aio_decref(fut);
-    report_int("add_reader", aio_loop_add_reader(loop, sv[0], say, NULL), 0);
-    report_int("add_writer", aio_loop_add_writer(loop, sv[0], say, NULL), 0);
-    report_int("add_signal_handler", aio_loop_add_signal_handler(loop, SIGUSR1, say, NULL), 0);
-    report_int("add_signal_handler(0)", aio_loop_add_signal_handler(loop, 0, say, NULL), 0);
+    report_int("add_reader", aio_loop_add_reader(loop, sv[0], say, NULL, NULL), 0);
+    report_int("add_writer", aio_loop_add_writer(loop, sv[0], say, NULL, NULL), 0);
+    report_int("add_signal_handler", aio_loop_add_signal_handler(loop, SIGUSR1, say, NULL, NULL), 0);
+    report_int("add_signal_handler(0)", aio_loop_add_signal_handler(loop, 0, say, NULL, NULL), 0);
     report_int("remove_reader", aio_loop_remove_reader(loop, sv[0]), 1);
     report_int("remove_writer", aio_loop_remove_writer(loop, sv[0]), 1);
     report_int("remove_signal_handler", aio_loop_remove_signal_handler(loop, SIGUSR1), 1);

@@ -1,13 +1,18 @@
 /* loop.getaddrinfo() and loop.getnameinfo() on what is answered without a
- * name server: numeric IPv4 and IPv6 hosts, localhost (from /etc/hosts),
- * host None with and without AI_PASSIVE, AI_CANONNAME (on the first entry
- * only), service names and numeric ports, family/type/proto filters, and the
- * errors: socket.gaierror's type, errno and text (AI_NUMERICHOST with a name,
- * an unknown service, a family that does not fit, None and None, ...).
- * getnameinfo() with NI_NUMERICHOST, NI_NUMERICSERV, NI_DGRAM, the reverse
- * lookup of 127.0.0.1 (/etc/hosts) and a host that is not numeric. Every
- * entry is printed as (family, type, proto, canonname, sockaddr) with the
- * enums as numbers. No DNS server is asked. */
+ * name server, the hosts file or the services database, so that the trace is
+ * the same on every machine: numeric IPv4 and IPv6 hosts, host None with and
+ * without AI_PASSIVE, AI_CANONNAME (on the first entry only), numeric ports,
+ * family/type/proto filters, and the errors: socket.gaierror's type, errno
+ * and text (AI_NUMERICHOST with a name, an unknown service, a family that
+ * does not fit, None and None, ...). getnameinfo() with NI_NUMERICHOST |
+ * NI_NUMERICSERV and on hosts that are not numeric. Every entry is printed
+ * as (family, type, proto, canonname, sockaddr) with the enums as numbers.
+ * No DNS server is asked.
+ * Names from the hosts file (localhost, the reverse lookup of 127.0.0.1)
+ * depend on the machine's /etc/hosts; tests/unit/test_dns.c tests those
+ * lookups, against hosts files the test controls. Service names ('http',
+ * getnameinfo() without NI_NUMERICSERV) come from /etc/services: see
+ * dns_services. */
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -25,24 +30,14 @@ static const addrinfo_case addrinfo_cases[] = {
     {"ipv4 stream", "10.1.2.3", "8080", 0, SOCK_STREAM, 0, 0},
     {"ipv4 udp proto", "127.0.0.1", "53", 0, 0, IPPROTO_UDP, 0},
     {"ipv6", "::1", "80", 0, 0, 0, 0},
-    {"ipv6 https", "::1", "https", 0, SOCK_STREAM, 0, 0},
     {"ipv6 mapped", "::ffff:10.0.0.1", "53", 0, SOCK_DGRAM, 0, 0},
     {"v4 as v6 mapped", "127.0.0.1", "80", AF_INET6, SOCK_STREAM, 0, AI_V4MAPPED},
     {"none passive", NULL, "80", 0, 0, 0, AI_PASSIVE},
     {"none", NULL, "80", 0, 0, 0, 0},
-    {"none passive inet6 http", NULL, "http", AF_INET6, 0, 0, AI_PASSIVE},
     {"none stream", NULL, "0", 0, SOCK_STREAM, 0, 0},
     {"canonname ipv4", "127.0.0.1", "80", 0, 0, 0, AI_CANONNAME},
     {"canonname ipv6", "::1", NULL, 0, SOCK_STREAM, 0, AI_CANONNAME},
-    {"http", "127.0.0.1", "http", 0, 0, 0, 0},
-    {"domain", "127.0.0.1", "domain", 0, 0, 0, 0},
-    {"domain dgram", "127.0.0.1", "domain", 0, SOCK_DGRAM, 0, 0},
     {"numericserv", "127.0.0.1", "8080", 0, SOCK_STREAM, 0, AI_NUMERICSERV},
-    {"localhost", "localhost", "80", AF_INET, 0, 0, 0},
-    {"localhost stream", "localhost", "http", AF_INET, SOCK_STREAM, 0, 0},
-    {"localhost canonname", "localhost", "80", AF_INET, SOCK_STREAM, 0, AI_CANONNAME},
-    {"localhost domain", "localhost", "domain", AF_INET, 0, 0, 0},
-    {"localhost no port", "localhost", NULL, AF_INET, SOCK_DGRAM, 0, 0},
     {"numerichost name", "localhost", "80", 0, 0, 0, AI_NUMERICHOST},
     {"numerichost other name", "no-such-host.invalid", "80", 0, 0, 0, AI_NUMERICHOST},
     {"bad service", "127.0.0.1", "nosuchservice", 0, 0, 0, 0},
@@ -68,13 +63,9 @@ typedef struct nameinfo_case {
 } nameinfo_case;
 
 static const nameinfo_case nameinfo_cases[] = {
-    {"numeric", {.host = "127.0.0.1", .port = 80}, NI_NUMERICHOST},
     {"numeric serv", {.host = "127.0.0.1", .port = 80}, NI_NUMERICHOST | NI_NUMERICSERV},
-    {"numeric ipv6 dgram", {.host = "::1", .port = 53}, NI_NUMERICHOST | NI_DGRAM},
-    {"numeric unknown port", {.host = "::1", .port = 12345}, NI_NUMERICHOST},
-    {"reverse", {.host = "127.0.0.1", .port = 80}, 0},
-    {"reverse dgram", {.host = "127.0.0.1", .port = 53}, NI_DGRAM},
-    {"reverse namereqd", {.host = "127.0.0.1", .port = 443}, NI_NAMEREQD},
+    {"numeric ipv6 dgram serv", {.host = "::1", .port = 53},
+     NI_NUMERICHOST | NI_NUMERICSERV | NI_DGRAM},
     {"name", {.host = "localhost", .port = 80}, 0},
     {"name numeric", {.host = "localhost", .port = 80}, NI_NUMERICHOST},
     {"empty", {.host = "", .port = 80}, NI_NUMERICHOST},

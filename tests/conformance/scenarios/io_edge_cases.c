@@ -64,7 +64,7 @@ static void reader_replacing_writer(void *arg)
 {
     (void)arg;
     printf("iteration %d reader: replace the writer\n", it);
-    CHECK(aio_loop_add_writer(loop, a, writer, "replacement") == 0);
+    CHECK(aio_loop_add_writer(loop, a, writer, "replacement", NULL) == 0);
     aio_loop_remove_reader(loop, a);
 }
 
@@ -93,33 +93,33 @@ int main(void)
     a = sv[0];
     b = sv[1];
 
-    report("add_reader(-1)", aio_loop_add_reader(loop, -1, nothing, NULL), 0);
-    report("add_writer(-1)", aio_loop_add_writer(loop, -1, nothing, NULL), 0);
+    report("add_reader(-1)", aio_loop_add_reader(loop, -1, nothing, NULL, NULL), 0);
+    report("add_writer(-1)", aio_loop_add_writer(loop, -1, nothing, NULL, NULL), 0);
     report("remove_reader(-1)", aio_loop_remove_reader(loop, -1), 1);
     report("remove_writer(-1)", aio_loop_remove_writer(loop, -1), 1);
     FILE *f = tmpfile();
     CHECK(f);
-    report("add_reader(regular file)", aio_loop_add_reader(loop, fileno(f), nothing, NULL), 0);
+    report("add_reader(regular file)", aio_loop_add_reader(loop, fileno(f), nothing, NULL, NULL), 0);
     report("remove_reader(regular file)", aio_loop_remove_reader(loop, fileno(f)), 1);
     fclose(f);
     const char *tmpdir = getenv("TMPDIR");
     int d = open(tmpdir && *tmpdir ? tmpdir : "/tmp", O_RDONLY | O_CLOEXEC);
     CHECK(d >= 0);
-    report("add_writer(directory)", aio_loop_add_writer(loop, d, nothing, NULL), 0);
+    report("add_writer(directory)", aio_loop_add_writer(loop, d, nothing, NULL, NULL), 0);
     close(d);
-    report("add_reader(closed fd)", aio_loop_add_reader(loop, 999, nothing, NULL), 0);
+    report("add_reader(closed fd)", aio_loop_add_reader(loop, 999, nothing, NULL, NULL), 0);
     report("remove_reader(closed fd)", aio_loop_remove_reader(loop, 999), 1);
 
     printf("-- reader removes the queued writer\n");
     CHECK(send(b, "x", 1, 0) == 1);
-    CHECK(aio_loop_add_writer(loop, a, writer, "original") == 0);
-    CHECK(aio_loop_add_reader(loop, a, reader_removing_writer, NULL) == 0);
+    CHECK(aio_loop_add_writer(loop, a, writer, "original", NULL) == 0);
+    CHECK(aio_loop_add_reader(loop, a, reader_removing_writer, NULL, NULL) == 0);
     run_iterations();
     aio_loop_remove_reader(loop, a);
 
     printf("-- reader replaces the queued writer\n");
-    CHECK(aio_loop_add_writer(loop, a, writer, "original") == 0);
-    CHECK(aio_loop_add_reader(loop, a, reader_replacing_writer, NULL) == 0);
+    CHECK(aio_loop_add_writer(loop, a, writer, "original", NULL) == 0);
+    CHECK(aio_loop_add_reader(loop, a, reader_replacing_writer, NULL, NULL) == 0);
     run_iterations();
     aio_loop_remove_writer(loop, a);
     char buf[10];
@@ -128,7 +128,7 @@ int main(void)
     printf("-- reader raising\n");
     aio_loop_set_exception_handler(loop, handler, NULL);
     CHECK(send(b, "y", 1, 0) == 1);
-    CHECK(aio_loop_add_reader(loop, a, failing_reader, NULL) == 0);
+    CHECK(aio_loop_add_reader(loop, a, failing_reader, NULL, NULL) == 0);
     run_iterations();
     printf("handler calls: %d\n", count);
     close(a);

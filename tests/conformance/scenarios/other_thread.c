@@ -49,7 +49,7 @@ static void *thread_main(void *arg)
     report_ptr("thread: get_event_loop()", aio_get_event_loop());
     aio_loop *loop = aio_new_event_loop();
     CHECK(loop);
-    if (aio_loop_add_signal_handler(loop, SIGUSR1, nothing, NULL) < 0)
+    if (aio_loop_add_signal_handler(loop, SIGUSR1, nothing, NULL, NULL) < 0)
         print_raised("thread: add_signal_handler()");
     else
         printf("thread: add_signal_handler(): returned None\n");

@@ -56,9 +56,9 @@ int main(void)
     a = sv[0];
     b = sv[1];
 
-    CHECK(aio_loop_add_reader(loop, a, reader, "first") == 0);
+    CHECK(aio_loop_add_reader(loop, a, reader, "first", NULL) == 0);
     printf("add_reader returns: None\n");
-    CHECK(aio_loop_add_reader(loop, a, drain, "second") == 0);
+    CHECK(aio_loop_add_reader(loop, a, drain, "second", NULL) == 0);
     CHECK(send(b, "ping", 4, 0) == 4);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
     CHECK(aio_loop_call_later(loop, &(aio_loop_call_later_args){.delay = 0, .callback = say, .args = "due timer"}));
@@ -66,8 +66,8 @@ int main(void)
 
     printf("-- reader and writer on one fd\n");
     it = 0;
-    CHECK(aio_loop_add_writer(loop, a, writer, "w") == 0);
-    CHECK(aio_loop_add_reader(loop, a, reader, "r (not draining)") == 0);
+    CHECK(aio_loop_add_writer(loop, a, writer, "w", NULL) == 0);
+    CHECK(aio_loop_add_reader(loop, a, reader, "r (not draining)", NULL) == 0);
     CHECK(send(b, "x", 1, 0) == 1);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
     CHECK(aio_loop_run_forever(loop) == 0);

@@ -69,16 +69,16 @@ int main(void)
 {
     loop = aio_new_event_loop();
     CHECK(loop);
-    report("add_signal_handler(SIGUSR1)", aio_loop_add_signal_handler(loop, SIGUSR1, handler, "first"), 0);
-    report("replace it", aio_loop_add_signal_handler(loop, SIGUSR1, handler, "second"), 0);
+    report("add_signal_handler(SIGUSR1)", aio_loop_add_signal_handler(loop, SIGUSR1, handler, "first", NULL), 0);
+    report("replace it", aio_loop_add_signal_handler(loop, SIGUSR1, handler, "second", NULL), 0);
     const int bad[] = {0, 32, 65, -1};
     for (int i = 0; i < 4; i++) {
         char label[64];
         snprintf(label, sizeof label, "add_signal_handler(%d)", bad[i]);
-        report(label, aio_loop_add_signal_handler(loop, bad[i], handler, "x"), 0);
+        report(label, aio_loop_add_signal_handler(loop, bad[i], handler, "x", NULL), 0);
     }
-    report("add_signal_handler(SIGKILL)", aio_loop_add_signal_handler(loop, SIGKILL, handler, "x"), 0);
-    report("add_signal_handler(SIGSTOP)", aio_loop_add_signal_handler(loop, SIGSTOP, handler, "x"), 0);
+    report("add_signal_handler(SIGKILL)", aio_loop_add_signal_handler(loop, SIGKILL, handler, "x", NULL), 0);
+    report("add_signal_handler(SIGSTOP)", aio_loop_add_signal_handler(loop, SIGSTOP, handler, "x", NULL), 0);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
     CHECK(aio_loop_run_forever(loop) == 0);
 
@@ -86,7 +86,7 @@ int main(void)
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
     CHECK(aio_loop_run_forever(loop) == 0);
 
-    CHECK(aio_loop_add_signal_handler(loop, SIGUSR2, wake_up, NULL) == 0);
+    CHECK(aio_loop_add_signal_handler(loop, SIGUSR2, wake_up, NULL, NULL) == 0);
     aio_timer_handle *far = aio_loop_call_later(loop, &(aio_loop_call_later_args){
         .delay = 3600, .callback = say, .args = "the hour passed (wrong)"});
     CHECK(far);

@@ -57,7 +57,7 @@ int main(void)
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
     a = sv[0];
     b = sv[1];
-    CHECK(aio_loop_add_reader(loop, a, reader, NULL) == 0);
+    CHECK(aio_loop_add_reader(loop, a, reader, NULL, NULL) == 0);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = busy}));
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = say, .args = "after busy (same batch)"}));
     CHECK(aio_loop_run_forever(loop) == 0);
