@@ -5,9 +5,10 @@
  * switch saves only the callee-saved registers and the stack pointer (the
  * hand-written x86-64 and aarch64 routines in coro.c); other machines use
  * ucontext. Stacks are reserved, not committed: a page becomes resident
- * when the function first touches it. Below each stack lies a guard region;
- * running into it stops the process with a message naming the stack's
- * owner, instead of corrupting whatever lies below.
+ * when the function first touches it. Default-size stacks come from a pool
+ * per thread that follows the load (coro.c says how). Below each stack lies
+ * a guard region; running into it stops the process with a message naming
+ * the stack's owner, instead of corrupting whatever lies below.
  */
 #ifndef CASYNCIO_RUNTIME_CORO_H
 #define CASYNCIO_RUNTIME_CORO_H

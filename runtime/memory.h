@@ -15,8 +15,10 @@
  * A thread that ends gives its free blocks and the rest of its chunk to the
  * depot. Slabs are kept for reuse: the pool follows the peak number of
  * live handles, plus a few lists and a chunk per thread, however many
- * threads come and go. Under AddressSanitizer the pool is bypassed so that
- * every use after free is caught.
+ * threads come and go. A free block is the pool's in its first word only:
+ * the rest keeps what the block held (a freed handle names itself to a
+ * stale use). Under AddressSanitizer the pool is bypassed so that every use
+ * after free is caught.
  */
 #ifndef CASYNCIO_RUNTIME_MEMORY_H
 #define CASYNCIO_RUNTIME_MEMORY_H
