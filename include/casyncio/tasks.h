@@ -118,8 +118,11 @@ AIO_API int aio_sleep(double delay);
 
 /* asyncio.gather(*aws, return_exceptions=False): a future (new reference)
  * whose result is an aio_gather_list (owned by the future) holding each
- * awaitable's outcome in argument order. A repeated future is awaited once.
- * With no awaitables, a future already done with an empty list. */
+ * awaitable's outcome in argument order. A repeated future is awaited once
+ * (found in linear time). With no awaitables, a future already done with an
+ * empty list. NULL with TypeError for aws NULL with n > 0 (CPython's text
+ * for gather(*None)) or a NULL entry, ValueError for futures of different
+ * loops, MemoryError. */
 typedef struct aio_gather_args {
     aio_loop *loop;               /* C only. NULL (default): the running loop,
                                      else get_event_loop(); the loop, when aws
@@ -153,7 +156,10 @@ AIO_API void *aio_wait_for(aio_future *aw, double timeout);
 
 /* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED). The two
  * "sets" are arrays in argument order, each entry a new reference; release
- * them with aio_wait_result_clear(). 0, or -1 with the exception set. */
+ * them with aio_wait_result_clear(). 0, or -1 with the exception set:
+ * ValueError('Set of Tasks/Futures is empty.') for none (aws NULL, as
+ * wait(None), or n 0), TypeError for a NULL entry (CPython raises
+ * AttributeError there), ValueError for a bad return_when. */
 typedef enum aio_return_when {
     AIO_ALL_COMPLETED = 0,  /* the default */
     AIO_FIRST_COMPLETED = 1,
