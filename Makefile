@@ -80,7 +80,7 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c
 # Test objects are intermediate files of the test binaries; keep them.
 .SECONDARY:
 
-.PHONY: all deps deps-cross lib gen check check-gen check-headers check-unit check-unit-san \
+.PHONY: all deps deps-cross lib gen check check-gen check-headers check-unit check-unit-san check-unit-tsan \
         check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
         check-args record-args \
         clean
@@ -109,9 +109,10 @@ CMD_obj      = $(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(DEPFLAGS)
 CMD_tobj     = $(CC) $(CPPFLAGS) $(TEST_CFLAGS) $(DEPFLAGS)
 CMD_san      = $(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS)
 CMD_uctx     = $(CC) $(CPPFLAGS) $(TEST_CFLAGS) -DAIO_CORO_UCONTEXT $(DEPFLAGS)
+CMD_tsan     = $(SAN_CC) $(CPPFLAGS) $(TEST_CFLAGS) $(TSAN_FLAGS) $(DEPFLAGS)
 CMD_so       = $(CC) $(LIB_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs \
                -Wl,-z,nodelete
-FLAG_SETS    = obj tobj san uctx so
+FLAG_SETS    = obj tobj san uctx tsan so
 
 # --- The library ---------------------------------------------------------
 
@@ -189,6 +190,7 @@ check-headers:
 
 TEST_CFLAGS = -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
 SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TSAN_FLAGS  = -fsanitize=thread -fno-omit-frame-pointer
 
 TOBJ        = $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
 
@@ -207,6 +209,32 @@ $(BUILD)/san-tests/%: tests/unit/%.c $(BUILD)/flags/san $(SAN_OBJ)
 $(BUILD)/san/%.o: %.c $(BUILD)/flags/san
 	@mkdir -p $(dir $@)
 	$(CMD_san) -c $< -o $@
+
+# ThreadSanitizer runs the tests whose threads share a loop, a pool or a
+# policy (call_soon_threadsafe, signals, the resolver's server thread,
+# thread churn in the handle pool and the stack pool, policies per thread,
+# the embedding host's feeder thread); the coroutine switch is announced
+# to it as fibers (coro.c).
+TSAN_OBJ    = $(patsubst %.c,$(BUILD)/tsan/%.o,$(LIB_SRC))
+TSAN_TESTS  := test_scheduling test_signals test_dns test_memory test_policy test_release \
+               test_embed test_names test_tasks
+# Of test_tasks, only the one that runs tasks in another thread (TSan
+# keeps a fiber per task: a hundred thousand would not fit; and clang 14's
+# TSan cannot follow a task unwound in another thread than the one whose
+# fiber ran it, test_task_stacks_outlive_their_thread).
+TSAN_ONLY_test_tasks := test_task_other_thread
+
+$(BUILD)/tsan/%.o: %.c $(BUILD)/flags/tsan
+	@mkdir -p $(dir $@)
+	$(CMD_tsan) -c $< -o $@
+
+$(BUILD)/tsan-tests/%: tests/unit/%.c $(BUILD)/flags/tsan $(TSAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CMD_tsan) $(BIN_DEPFLAGS) -rdynamic $< $(TSAN_OBJ) -o $@ -lcmocka $(LDLIBS)
+
+check-unit-tsan: $(addprefix $(BUILD)/tsan-tests/,$(TSAN_TESTS))
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" sh tests/run-unit.sh \
+	  $(foreach t,$^,$(t)$(if $(TSAN_ONLY_$(notdir $(t))),:$(TSAN_ONLY_$(notdir $(t)))))
 
 # The portable stack switch (ucontext), which other machines than x86-64 and
 # aarch64 get, runs the task tests too.
@@ -293,7 +321,7 @@ check-args: $(ARGS_TABLE)
 record-args:
 	$(PYTHON) tests/args/run.py --record
 
-check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san \
+check: check-gen check-gen-tests check-spec check-headers check-unit check-unit-san check-unit-tsan \
        check-coro check-coro-fallback check-valgrind check-conformance check-args \
        check-install check-dlopen
 	@echo "make check: all passed"
@@ -403,5 +431,6 @@ $(foreach set,$(FLAG_SETS),$(shell mkdir -p $(BUILD)/flags && \
   { echo $(call shquote,$(CMD_$(set))) | cmp -s - $(BUILD)/flags/$(set) || \
     echo $(call shquote,$(CMD_$(set))) > $(BUILD)/flags/$(set); }))
 endif
--include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJ) $(TOBJ) $(SAN_OBJ) $(UCTX_OBJ)) \
-                    $(addsuffix /*.d,$(addprefix $(BUILD)/,tests san-tests uctx-tests examples)))
+-include $(wildcard $(patsubst %.o,%.d,$(LIB_OBJ) $(TOBJ) $(SAN_OBJ) $(UCTX_OBJ) $(TSAN_OBJ)) \
+                    $(addsuffix /*.d,$(addprefix $(BUILD)/,tests san-tests uctx-tests tsan-tests \
+                                                          examples)))

@@ -29,6 +29,13 @@
 #define AIO_CORO_ASAN 1
 #endif
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define AIO_CORO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AIO_CORO_TSAN 1
+#endif
+#endif
 #ifdef AIO_CORO_UCONTEXT
 #include <ucontext.h>
 #endif
@@ -58,6 +65,9 @@ struct aio__coro {
     void *asan_fake_stack;  /* AddressSanitizer's state while switched out */
     const void *asan_caller_bottom; /* a thread's own stack, as ASan knows it */
     size_t asan_caller_size;
+#endif
+#ifdef AIO_CORO_TSAN
+    void *tsan_fiber;       /* ThreadSanitizer's fiber for this stack */
 #endif
     unsigned valgrind_id;
     bool shared;            /* runs on the thread's shared stack (below) */

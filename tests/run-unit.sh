@@ -2,12 +2,19 @@
 # Runs every test of each cmocka binary in a process of its own, bounded in
 # time, so that a crash or a hang fails that one test and the rest still run.
 #   tests/run-unit.sh build/tests/test_loop ...
+#   tests/run-unit.sh build/tests/test_tasks:test_a,test_b   (only those tests)
 # TEST_TIMEOUT (seconds, default 20) bounds each test.
 timeout_s=${TEST_TIMEOUT:-20}
 failed=0
 total=0
-for bin in "$@"; do
-    names=$("$bin" --list) || { echo "FAIL $bin: cannot list its tests"; failed=$((failed + 1)); continue; }
+for arg in "$@"; do
+    # BINARY:TEST1,TEST2 runs only those tests of the binary.
+    bin=${arg%%:*}
+    if [ "$bin" != "$arg" ]; then
+        names=$(echo "${arg#*:}" | tr ',' ' ')
+    else
+        names=$("$bin" --list) || { echo "FAIL $bin: cannot list its tests"; failed=$((failed + 1)); continue; }
+    fi
     for name in $names; do
         total=$((total + 1))
         out=$(timeout -k 2 "$timeout_s" "$bin" "$name" 2>&1)
