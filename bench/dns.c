@@ -13,12 +13,12 @@
  * Two programs are built from this file:
  *
  *   dns-hosts    "localhost", with the default resolver options (those of
- *                /etc/resolv.conf, lookups "fb"): runtime/hosts.c finds
+ *                /etc/resolv.conf, lookups "fb"): runtime/net/hosts.c finds
  *                it in /etc/hosts, which it reads on each lookup, as glibc
  *                does; no packet is sent. bench_asyncio.py runs the same on asyncio and uvloop,
  *                whose getaddrinfo() is the system's, in a thread.
  *   dns-server   (-DDNS_SERVER) names served by the loopback DNS server of
- *                the unit tests (../tests/unit/dns_server.h), started in
+ *                the unit tests (../tests/unit/net/dns_server.h), started in
  *                this process on a thread of its own (pinned with it, when
  *                run.py pins); the loop is pointed at it with servers
  *                "127.0.0.1:PORT", lookups "b" (DNS only) and no_search.
@@ -44,7 +44,7 @@
 #include "bench.h"
 
 #ifdef DNS_SERVER
-#include "../tests/unit/dns_server.h"
+#include "../tests/unit/net/dns_server.h"
 #define WORKLOAD "dns-server"
 #define DNS_NAMES 100
 #else

@@ -1,5 +1,5 @@
 /* switch.c - the bare stack switch of the task machinery: two coroutines
- * ping-ponging through aio__coro_switch() (runtime/coro.h, internal), with
+ * ping-ponging through aio__coro_switch() (runtime/tasks/coro.h, internal), with
  * no loop and no task around them. Each round trip is two one-way switches;
  * after a warm-up (the first switch onto a fresh stack faults its pages in)
  * N one-way switches are timed on the first coroutine's stack. Reported as

@@ -9,7 +9,7 @@
 # as (family, type, proto, canonname, sockaddr) with the enums as numbers.
 # No DNS server is asked.
 # Names from the hosts file (localhost, the reverse lookup of 127.0.0.1)
-# depend on the machine's /etc/hosts; tests/unit/test_dns.c tests those
+# depend on the machine's /etc/hosts; tests/unit/net/test_dns.c tests those
 # lookups, against hosts files the test controls. Service names ('http',
 # getnameinfo() without NI_NUMERICSERV) come from /etc/services: see
 # dns_services.

@@ -78,8 +78,5 @@ AIO_INTERNAL int aio__task_suspend(aio__task *task, aio_future *fut);
 /* The task the calling code runs in; NULL with RuntimeError outside one.
  * `what` names the coroutine in the message. */
 AIO_INTERNAL aio__task *aio__task_running(const char *what);
-/* Unwinds the suspended tasks of a closing loop (as their destruction
- * would in Python): each is resumed with GeneratorExit. */
-AIO_INTERNAL void aio__tasks_close(aio_loop *loop);
 
 #endif /* CASYNCIO_RUNTIME_TASK_H */

@@ -23,23 +23,43 @@ static atomic_ulong task_name_counter;
 
 static void task_step(aio__task *t, aio_exc *exc);
 
-/* --- Registry: all_tasks() and current_task() --------------------------------- */
+/* --- The tasks' part of a loop: all_tasks() and current_task() -------------------
+ *
+ * Two slots per loop (loop.h): the list of its tasks (not holding
+ * references) and the one whose step is running. When the loop closes, the
+ * tasks still suspended are unwound (tasks_closed). */
+
+static void tasks_closed(aio_loop *loop);
+
+AIO__LOOP_PART(tasks_part) = {"tasks", 2, 100, NULL, tasks_closed};
+
+static inline aio__task **tasks_of(aio_loop *loop)
+{
+    return (aio__task **)aio__loop_part_slot(loop, &tasks_part);
+}
+
+static inline aio__task **current_of(aio_loop *loop)
+{
+    return (aio__task **)aio__loop_part_slot(loop, &tasks_part) + 1;
+}
 
 static void registry_add(aio_loop *loop, aio__task *t)
 {
+    aio__task **head = tasks_of(loop);
     t->prev = NULL;
-    t->next = loop->tasks;
-    if (loop->tasks != NULL)
-        loop->tasks->prev = t;
-    loop->tasks = t;
+    t->next = *head;
+    if (*head != NULL)
+        (*head)->prev = t;
+    *head = t;
 }
 
 static void registry_remove(aio_loop *loop, aio__task *t)
 {
+    aio__task **head = tasks_of(loop);
     if (t->prev != NULL)
         t->prev->next = t->next;
-    else if (loop->tasks == t)
-        loop->tasks = t->next;
+    else if (*head == t)
+        *head = t->next;
     if (t->next != NULL)
         t->next->prev = t->prev;
     t->prev = t->next = NULL;
@@ -334,8 +354,8 @@ static void task_step(aio__task *t, aio_exc *exc)
     }
     aio__decref(t->fut_waiter);
     t->fut_waiter = NULL;
-    if (loop->current_task != NULL) {
-        char *trepr = aio_repr(t), *crepr = aio_repr(loop->current_task);
+    if (*current_of(loop) != NULL) {
+        char *trepr = aio_repr(t), *crepr = aio_repr(*current_of(loop));
         aio_err_format(aio_RuntimeError,
                        "Cannot enter into task %s while another task %s is being executed.",
                        trepr ? trepr : "?", crepr ? crepr : "?");
@@ -347,9 +367,9 @@ static void task_step(aio__task *t, aio_exc *exc)
     if (AIO_UNLIKELY(t->spare_step == NULL) && (t->spare_step = aio__pool_alloc()) == NULL)
         aio_err_clear(); /* set aside again once memory allows */
     aio__incref(t);
-    loop->current_task = t;
+    *current_of(loop) = t;
     run_and_handle(t, exc);
-    loop->current_task = NULL;
+    *current_of(loop) = NULL;
     aio__decref(t);
 }
 
@@ -394,7 +414,7 @@ int aio__task_suspend(aio__task *t, aio_future *fut)
 aio__task *aio__task_running(const char *what)
 {
     aio_loop *loop = aio__running_loop();
-    aio__task *t = loop != NULL ? loop->current_task : NULL;
+    aio__task *t = loop != NULL ? *current_of(loop) : NULL;
     if (t == NULL || aio__coro_current()->stack == NULL) {
         aio_err_format(aio_RuntimeError, "%s must be called from inside a task", what);
         return NULL;
@@ -526,7 +546,8 @@ aio_task *aio_current_task(aio_loop *loop)
 {
     if (loop == NULL && (loop = aio__get_running_loop()) == NULL)
         return NULL;
-    return loop->current_task != NULL ? &loop->current_task->fut : NULL;
+    aio__task *t = *current_of(loop);
+    return t != NULL ? &t->fut : NULL;
 }
 
 aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
@@ -535,7 +556,7 @@ aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
     if (loop == NULL && (loop = aio__get_running_loop()) == NULL)
         return NULL;
     size_t n = 0;
-    for (aio__task *t = loop->tasks; t != NULL; t = t->next)
+    for (aio__task *t = *tasks_of(loop); t != NULL; t = t->next)
         n += t->fut.state == AIO__FUTURE_PENDING;
     if (n == 0)
         return NULL;
@@ -544,7 +565,7 @@ aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
         return NULL;
     /* The list runs newest first; the array lists them as created. */
     size_t i = n;
-    for (aio__task *t = loop->tasks; t != NULL; t = t->next) {
+    for (aio__task *t = *tasks_of(loop); t != NULL; t = t->next) {
         if (t->fut.state == AIO__FUTURE_PENDING)
             tasks[--i] = aio_incref(&t->fut);
     }
@@ -633,14 +654,14 @@ static bool to_unwind(const aio__task *t)
     return t->run == AIO__TASK_SUSPENDED && !t->closing;
 }
 
-void aio__tasks_close(aio_loop *loop)
+static void tasks_closed(aio_loop *loop)
 {
     /* Python destroys such a task when nothing refers to it any more and
      * closes its coroutine: GeneratorExit at the await point. Here the loop
      * can never resume them, so they are unwound now, newest first: those
      * suspended now, each held while it is unwound. */
     size_t n = 0;
-    for (aio__task *t = loop->tasks; t != NULL; t = t->next)
+    for (aio__task *t = *tasks_of(loop); t != NULL; t = t->next)
         n += to_unwind(t);
     if (n == 0)
         return;
@@ -648,7 +669,7 @@ void aio__tasks_close(aio_loop *loop)
     if (tasks == NULL) {
         /* One at a time, each found from the start of the list again. */
         for (;;) {
-            aio__task *t = loop->tasks;
+            aio__task *t = *tasks_of(loop);
             while (t != NULL && !to_unwind(t))
                 t = t->next;
             if (t == NULL)
@@ -660,7 +681,7 @@ void aio__tasks_close(aio_loop *loop)
         }
     }
     size_t i = 0;
-    for (aio__task *t = loop->tasks; t != NULL; t = t->next) {
+    for (aio__task *t = *tasks_of(loop); t != NULL; t = t->next) {
         if (to_unwind(t)) {
             t->closing = true;
             tasks[i++] = aio_incref(t);
@@ -731,5 +752,5 @@ static int task_repr(const void *obj, aio__strbuf *out)
 }
 
 /* What reprs and logs call these callbacks: CPython's names for them. */
-AIO__NAME(task_step_cb, "TaskStepMethWrapper", AIO__NAME_STEP | AIO__NAME_TASK_METHOD);
-AIO__NAME(task_wakeup, "Task.task_wakeup", AIO__NAME_SELF_ARG | AIO__NAME_TASK_METHOD);
+AIO__NAME(task_step_cb, "TaskStepMethWrapper", AIO__NAME_STEP | AIO__NAME_LOGGED_AS_SELF);
+AIO__NAME(task_wakeup, "Task.task_wakeup", AIO__NAME_SELF_ARG | AIO__NAME_LOGGED_AS_SELF);

@@ -10,14 +10,13 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 
 #include <ev.h>
 
 #include "casyncio/embed.h"
 #include "casyncio/exceptions.h"
-#include "casyncio/resolver.h"
-#include "casyncio/tasks.h"
 #include "context.h"
 #include "object.h"
 
@@ -103,12 +102,44 @@ AIO_INTERNAL void aio__handle_drop(aio_handle **handle);
 AIO_INTERNAL void aio__handle_make_timer(aio_handle *handle, double when);
 /* Appends format_helpers._format_callback_source(): "name(args)". */
 AIO_INTERNAL int aio__format_callback(aio__strbuf *out, const aio_handle *handle);
-/* The Task whose method (a step or a wake-up) the handle calls, or NULL:
- * what base_events._format_handle() finds as the callback's __self__. */
-AIO_INTERNAL aio_future *aio__handle_task(const aio_handle *handle);
+/* What base_events._format_handle() shows of a handle: the object whose
+ * method the callback is, when it is named AIO__NAME_LOGGED_AS_SELF (a
+ * Task's step or wake-up), else NULL (the handle itself). */
+AIO_INTERNAL void *aio__handle_logged_self(const aio_handle *handle);
 /* The name of a function pointer: the one registered for it (names.h),
  * else its symbol, else "0x...". */
 AIO_INTERNAL int aio__format_function(aio__strbuf *out, void (*fn)(void));
+
+/* --- Parts of the runtime above the loop ----------------------------------
+ *
+ * asyncio's base loop does not know what its subclasses and the modules
+ * above it add; neither does this one. A part of the runtime that keeps
+ * state per loop (the tasks, the async generators, the resolver, and later
+ * transports, servers, the child watcher, TLS) declares itself once:
+ *
+ *     AIO__LOOP_PART(resolver_part) = {"resolver", 1, 10, close_resolver, NULL};
+ *
+ * keeps its state in the loop's slots for it (`slots` pointers, NULL at
+ * first: aio__loop_part_slot()), and is called when the loop closes:
+ * `closing` while the loop is still open (what it cancels may still
+ * schedule callbacks), `closed` once it is closed and its queues are empty
+ * (nothing can be scheduled any more). Parts are called in increasing
+ * `order`. The declarations sit in one section, so that the loop finds them
+ * all without naming any. */
+typedef struct aio__loop_part {
+    const char *name;
+    unsigned slots;
+    int order;
+    void (*closing)(aio_loop *loop);
+    void (*closed)(aio_loop *loop);
+} aio__loop_part;
+
+#define AIO__LOOP_PARTS_MAX 16 /* slots, all parts together */
+#define AIO__LOOP_PART(var)                                                        \
+    static const aio__loop_part var __attribute__((section("aio_loop_parts"), used, \
+                                                    aligned(sizeof(void *))))
+
+
 
 /* --- The loop -------------------------------------------------------------- */
 
@@ -205,21 +236,8 @@ struct aio_loop {
     aio_task_factory task_factory;
     void *task_factory_arg;
 
-    /* Tasks (task.c): every task of the loop (not holding references), and
-     * the one whose step is running. */
-    struct aio__task *tasks;
-    struct aio__task *current_task;
-
-    /* Async generators first iterated while it ran and not yet closed
-     * (asyncgen.c; each holds a reference to the loop). */
-    aio_asyncgen *asyncgens;
-    bool asyncgens_shutdown_called;
-
-    /* DNS (dns.c): c-ares, made at the first lookup that needs it, and the
-     * options it is made with (their strings in resolver_strings). */
-    struct aio__resolver *resolver;
-    aio_resolver_options resolver_options;
-    char *resolver_strings;
+    /* What the parts above the loop keep for it (aio__loop_part_slot()). */
+    void *part_slots[AIO__LOOP_PARTS_MAX];
 };
 
 /* loop.get_debug(), from any thread. */
@@ -228,12 +246,25 @@ static inline bool aio__loop_debug(const aio_loop *loop)
     return __atomic_load_n(&loop->debug, __ATOMIC_RELAXED);
 }
 
+/* The first of the slots where `part` keeps its state for `loop` (NULL
+ * until it sets them). */
+extern const aio__loop_part __start_aio_loop_parts[] AIO_INTERNAL;
+extern unsigned aio__part_first_slot[AIO__LOOP_PARTS_MAX] AIO_INTERNAL;
+
+static inline void **aio__loop_part_slot(aio_loop *loop, const aio__loop_part *part)
+{
+    return &loop->part_slots[aio__part_first_slot[part - __start_aio_loop_parts]];
+}
+
 /* A new loop (new_event_loop() without the policy). */
 AIO_INTERNAL aio_loop *aio__loop_new(void);
 
 /* Monotonic time in seconds: loop.time(). */
 AIO_INTERNAL double aio__monotonic(void);
 
+/* run_forever()'s checks that the loop is not running, nor another loop
+ * in this thread: 0, or -1 with RuntimeError. */
+AIO_INTERNAL int aio__loop_check_running(aio_loop *loop);
 /* Raises RuntimeError('Event loop is closed') when it is. */
 AIO_INTERNAL int aio__loop_check_closed(aio_loop *loop);
 /* The ready queue: a ring that doubles when full. */
@@ -310,9 +341,6 @@ AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
 AIO_INTERNAL int aio__io_embed_start(aio_loop *loop);
 AIO_INTERNAL void aio__io_close(aio_loop *loop);
 
-/* DNS (dns.c): stops the lookups in flight (their futures are cancelled)
- * and frees the resolver. */
-AIO_INTERNAL void aio__dns_close(aio_loop *loop);
 
 /* Signals (signals.c). */
 AIO_INTERNAL void aio__signals_dispatch(aio_loop *loop, const unsigned char *bytes, size_t len);
@@ -321,7 +349,9 @@ AIO_INTERNAL void aio__signals_close(aio_loop *loop);
 
 /* True in the process's main thread (policy.c). */
 AIO_INTERNAL bool aio__in_main_thread(void);
-/* The running loop of this thread (policy.c). */
+/* getpid(), without the system call, kept right across fork(). */
+AIO_INTERNAL pid_t aio__process_id(void);
+/* The running loop of this thread. */
 AIO_INTERNAL aio_loop *aio__running_loop(void);
 AIO_INTERNAL void aio__set_running_loop(aio_loop *loop);
 

@@ -20,8 +20,9 @@ enum {
     AIO__NAME_ARG_OBJECT = 2,   /* `arg` is an object: shown by its repr */
     AIO__NAME_STEP = 4,         /* a Task's step: `<TaskStepMethWrapper ...>()`,
                                  * the future (the task) is self */
-    AIO__NAME_TASK_METHOD = 8,  /* self (the future for a step, else `arg`)
-                                 * is a Task */
+    AIO__NAME_LOGGED_AS_SELF = 8,  /* a slow-callback warning shows self (the
+                                     * future for a step, else `arg`) instead
+                                     * of the handle: a Task's methods */
 };
 
 /* Appends the registered name of fn (unless out is NULL) and returns its

@@ -447,16 +447,50 @@ static int timeout_ms(double seconds)
     return ms < 1.0 ? 1 : (int)(ms + 0.5);
 }
 
+/* --- The resolver's part of a loop ---------------------------------------------------
+ *
+ * Two slots per loop (loop.h): c-ares, made at the first lookup that needs
+ * it, and the options set with aio_loop_set_resolver_options() (a block
+ * that holds their strings too), NULL for the system's. When the loop
+ * closes, while it is still open, the lookups in flight end cancelled and
+ * both go. */
+
+typedef struct options_block {
+    aio_resolver_options options; /* pointing into `strings` */
+    char strings[];
+} options_block;
+
+static void resolver_closing(aio_loop *loop);
+
+AIO__LOOP_PART(resolver_part) = {"resolver", 2, 10, resolver_closing, NULL};
+
+static inline aio__resolver **resolver_of(aio_loop *loop)
+{
+    return (aio__resolver **)aio__loop_part_slot(loop, &resolver_part);
+}
+
+static inline options_block **options_block_of(aio_loop *loop)
+{
+    return (options_block **)aio__loop_part_slot(loop, &resolver_part) + 1;
+}
+
+static const aio_resolver_options *options_of(aio_loop *loop)
+{
+    static const aio_resolver_options system_defaults;
+    options_block *block = *options_block_of(loop);
+    return block != NULL ? &block->options : &system_defaults;
+}
+
 static aio__resolver *resolver_get(aio_loop *loop)
 {
-    if (loop->resolver != NULL)
-        return loop->resolver;
+    if (*resolver_of(loop) != NULL)
+        return *resolver_of(loop);
     pthread_once(&library_once, init_library);
     aio__resolver *res = aio__calloc(1, sizeof *res);
     if (res == NULL)
         return NULL;
     res->loop = loop;
-    const aio_resolver_options *o = &loop->resolver_options;
+    const aio_resolver_options *o = options_of(loop);
     struct ares_options opts;
     memset(&opts, 0, sizeof opts);
     int mask = ARES_OPT_SOCK_STATE_CB;
@@ -492,7 +526,7 @@ static aio__resolver *resolver_get(aio_loop *loop)
                            ares_strerror(status));
         return NULL;
     }
-    loop->resolver = res;
+    *resolver_of(loop) = res;
     return res;
 }
 
@@ -553,14 +587,15 @@ static lookup *lookup_new(aio_loop *loop)
 }
 
 /* The sources, in order: 'f' the hosts file, 'b' DNS. */
-static const char *lookups_of(const aio_loop *loop)
+static const char *lookups_of(aio_loop *loop)
 {
-    return loop->resolver_options.lookups != NULL ? loop->resolver_options.lookups : "fb";
+    const char *lookups = options_of(loop)->lookups;
+    return lookups != NULL ? lookups : "fb";
 }
 
-static const char *hosts_file_of(const aio_loop *loop)
+static const char *hosts_file_of(aio_loop *loop)
 {
-    const char *path = loop->resolver_options.hosts_file;
+    const char *path = options_of(loop)->hosts_file;
     return path != NULL ? path : AIO__HOSTS_PATH;
 }
 
@@ -1027,7 +1062,7 @@ aio_future *aio__loop_getnameinfo(aio_loop *loop, const aio__loop_getnameinfo_ar
 
 static void resolver_free(aio_loop *loop)
 {
-    aio__resolver *res = loop->resolver;
+    aio__resolver *res = *resolver_of(loop);
     if (res == NULL)
         return;
     /* Every lookup still in flight is answered ARES_EDESTRUCTION (its future
@@ -1038,14 +1073,14 @@ static void resolver_free(aio_loop *loop)
         free(res->fds[i]);
     free(res->fds);
     free(res);
-    loop->resolver = NULL;
+    *resolver_of(loop) = NULL;
 }
 
-void aio__dns_close(aio_loop *loop)
+static void resolver_closing(aio_loop *loop)
 {
     resolver_free(loop);
-    free(loop->resolver_strings);
-    loop->resolver_strings = NULL;
+    free(*options_block_of(loop));
+    *options_block_of(loop) = NULL;
 }
 
 int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *options)
@@ -1056,7 +1091,7 @@ int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *op
     }
     if (aio__loop_check_closed(loop) < 0) /* its strings would never be freed */
         return -1;
-    if (loop->resolver != NULL && loop->resolver->active > 0) {
+    if (*resolver_of(loop) != NULL && (*resolver_of(loop))->active > 0) {
         aio_err_set(aio_RuntimeError, "resolver options cannot change while lookups are in flight");
         return -1;
     }
@@ -1077,27 +1112,28 @@ int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *op
         aio_err_format(aio_ValueError, "tries must be >= 0, not %d", options->tries);
         return -1;
     }
-    /* Keep copies of the strings, in one block. */
+    /* Keep copies of the options and their strings, in one block. */
     const char *given[] = {options->servers, options->lookups, options->hosts_file};
     size_t lens[3], total = 0;
     for (size_t i = 0; i < 3; i++) {
         lens[i] = given[i] != NULL ? strlen(given[i]) + 1 : 0;
         total += lens[i];
     }
-    char *strings = NULL;
-    if (total > 0 && (strings = aio__malloc(total)) == NULL)
+    options_block *block = aio__malloc(sizeof *block + total);
+    if (block == NULL)
         return -1;
     const char *copies[3] = {NULL, NULL, NULL};
     for (size_t i = 0, at = 0; i < 3; at += lens[i], i++) {
         if (given[i] != NULL) {
-            memcpy(strings + at, given[i], lens[i]);
-            copies[i] = strings + at;
+            memcpy(block->strings + at, given[i], lens[i]);
+            copies[i] = block->strings + at;
         }
     }
-    aio_resolver_options copy = *options;
-    copy.servers = copies[0];
-    copy.lookups = copies[1];
-    copy.hosts_file = copies[2];
+    block->options = *options;
+    aio_resolver_options copy = block->options;
+    block->options.servers = copy.servers = copies[0];
+    block->options.lookups = copy.lookups = copies[1];
+    block->options.hosts_file = copy.hosts_file = copies[2];
     /* Check the servers now, rather than at the first lookup. */
     if (copy.servers != NULL) {
         ares_channel probe;
@@ -1109,15 +1145,14 @@ int aio_loop_set_resolver_options(aio_loop *loop, const aio_resolver_options *op
             ares_destroy(probe);
         }
         if (status != ARES_SUCCESS) {
-            free(strings);
+            free(block);
             aio_err_format(aio_ValueError, "invalid resolver servers '%s'", options->servers);
             return -1;
         }
     }
     resolver_free(loop);
-    free(loop->resolver_strings);
-    loop->resolver_strings = strings;
-    loop->resolver_options = copy;
+    free(*options_block_of(loop));
+    *options_block_of(loop) = block;
     return 0;
 }
 

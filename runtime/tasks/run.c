@@ -160,5 +160,55 @@ out:
     return result;
 }
 
+/* --- loop.run_until_complete() ---------------------------------------------------- *
+ * A loop method, but one that takes a future: it lives with the futures,
+ * above the loop. */
+
+static void run_until_complete_done(aio_future *fut, void *arg)
+{
+    (void)arg;
+    /* A future that ended in SystemExit or KeyboardInterrupt already ended
+     * run_forever(); any other outcome stops the loop. */
+    if (!aio__future_cancelled(fut)) {
+        aio_exc *exc = aio__future_exception(fut);
+        if (aio_exc_isinstance(exc, aio_SystemExit) ||
+            aio_exc_isinstance(exc, aio_KeyboardInterrupt))
+            return;
+    }
+    aio__loop_stop(aio__future_get_loop(fut));
+}
+
+void *aio__loop_run_until_complete(aio_loop *loop, aio_future *future)
+{
+    if (aio__loop_check_closed(loop) < 0 || aio__loop_check_running(loop) < 0)
+        return NULL;
+    if (aio__ensure_future(future, loop) < 0) /* after the loop's own checks */
+        return NULL;
+    aio__incref(future);
+    const aio__future_add_done_callback_args add = {
+        .callback = run_until_complete_done,
+    };
+    if (aio__future_add_done_callback(future, &add) < 0) {
+        aio__decref(future);
+        return NULL;
+    }
+    int rc = aio__loop_run_forever(loop);
+    aio_exc *pending = aio_err_fetch();
+    aio__future_remove_done_callback(future, run_until_complete_done, NULL);
+    void *result = NULL;
+    if (rc < 0) {
+        aio_err_restore(pending);
+    } else if (!aio__future_done(future)) {
+        aio__decref(pending);
+        aio_err_set(aio_RuntimeError, "Event loop stopped before Future completed.");
+    } else {
+        aio__decref(pending);
+        result = aio__future_result(future);
+    }
+    aio__decref(future);
+    return result;
+}
+
 /* What reprs and logs call these callbacks: CPython's names for them. */
 AIO__NAME(on_sigint, "Runner._on_sigint", AIO__NAME_SELF_ARG);
+AIO__NAME(run_until_complete_done, "_run_until_complete_cb", 0);

@@ -1,5 +1,5 @@
-/* policy.c - the running loop, the module-level functions and the default
- * event loop policy (events.py, unix_events.py). */
+/* policy.c - the module-level functions and the default event loop policy
+ * (events.py, unix_events.py). */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,58 +14,10 @@
 #include "impl.h"
 #include "loop.h"
 
-/* The process id, kept up to date across fork(): getpid() is a system call
- * in current glibc, and the running loop is looked up on every await. */
-static pid_t process_id;
-static pthread_once_t process_id_once = PTHREAD_ONCE_INIT;
-
-static void refresh_process_id(void)
-{
-    process_id = getpid();
-}
-
-static void process_id_setup(void)
-{
-    refresh_process_id();
-    pthread_atfork(NULL, NULL, refresh_process_id);
-}
-
-static inline pid_t current_pid(void)
-{
-    pthread_once(&process_id_once, process_id_setup);
-    return process_id;
-}
-
 /* threading.main_thread(): the process's first thread. */
 bool aio__in_main_thread(void)
 {
-    return (pid_t)syscall(SYS_gettid) == current_pid();
-}
-
-/* --- The running loop: per thread, tagged with the process id ------------ */
-
-static _Thread_local aio_loop *running_loop;
-static _Thread_local pid_t running_loop_pid;
-
-aio_loop *aio__running_loop(void)
-{
-    if (running_loop != NULL && running_loop_pid == current_pid())
-        return running_loop;
-    return NULL;
-}
-
-void aio__set_running_loop(aio_loop *loop)
-{
-    running_loop = loop;
-    running_loop_pid = loop ? current_pid() : 0;
-}
-
-aio_loop *aio__get_running_loop(void)
-{
-    aio_loop *loop = aio__running_loop();
-    if (loop == NULL)
-        aio_err_set(aio_RuntimeError, "no running event loop");
-    return loop;
+    return (pid_t)syscall(SYS_gettid) == aio__process_id();
 }
 
 /* threading.current_thread().name: "MainThread", or "Dummy-N" for a

@@ -13,13 +13,12 @@
  * is 0, the poll could only report the self-pipe; a flag set by the signal
  * handler says whether it would, so the system call is skipped.
  */
-#include "future.h"
 #include "loop.h"
-#include "task.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +46,104 @@ static bool debug_from_environment(void)
 {
     const char *debug = getenv("PYTHONASYNCIODEBUG");
     return (debug != NULL && *debug != '\0') || aio__dev_mode();
+}
+
+/* --- The process and the running loop ------------------------------------------ */
+
+/* The process id, kept up to date across fork(): getpid() is a system call
+ * in current glibc, and the running loop is looked up on every await. */
+static pid_t process_id;
+static pthread_once_t process_id_once = PTHREAD_ONCE_INIT;
+
+static void refresh_process_id(void)
+{
+    process_id = getpid();
+}
+
+static void process_id_setup(void)
+{
+    refresh_process_id();
+    pthread_atfork(NULL, NULL, refresh_process_id);
+}
+
+pid_t aio__process_id(void)
+{
+    pthread_once(&process_id_once, process_id_setup);
+    return process_id;
+}
+
+/* The running loop: per thread, tagged with the process id, so that a
+ * child after fork() has none. */
+static _Thread_local aio_loop *running_loop;
+static _Thread_local pid_t running_loop_pid;
+
+aio_loop *aio__running_loop(void)
+{
+    if (running_loop != NULL && running_loop_pid == aio__process_id())
+        return running_loop;
+    return NULL;
+}
+
+void aio__set_running_loop(aio_loop *loop)
+{
+    running_loop = loop;
+    running_loop_pid = loop ? aio__process_id() : 0;
+}
+
+aio_loop *aio__get_running_loop(void)
+{
+    aio_loop *loop = aio__running_loop();
+    if (loop == NULL)
+        aio_err_set(aio_RuntimeError, "no running event loop");
+    return loop;
+}
+
+/* --- Parts (loop.h) --------------------------------------------------------- */
+
+_Static_assert(sizeof(aio__loop_part) % sizeof(void *) == 0, "parts lie back to back");
+
+extern const aio__loop_part __stop_aio_loop_parts[] AIO_INTERNAL;
+
+/* The parts in the order they are called, and where each one's slots
+ * begin (by its place in the section), worked out once. */
+static const aio__loop_part *parts_in_order[AIO__LOOP_PARTS_MAX];
+static size_t parts_count;
+unsigned aio__part_first_slot[AIO__LOOP_PARTS_MAX];
+static pthread_once_t parts_once = PTHREAD_ONCE_INIT;
+
+static void sort_parts(void)
+{
+    size_t n = (size_t)(__stop_aio_loop_parts - __start_aio_loop_parts);
+    unsigned slots = 0;
+    for (size_t i = 0; i < n && i < AIO__LOOP_PARTS_MAX; i++) {
+        aio__part_first_slot[i] = slots;
+        slots += __start_aio_loop_parts[i].slots;
+    }
+    if (n > AIO__LOOP_PARTS_MAX || slots > AIO__LOOP_PARTS_MAX) {
+        fprintf(stderr, "casyncio: the parts declare %u slots in all, AIO__LOOP_PARTS_MAX is %d\n",
+                slots, AIO__LOOP_PARTS_MAX);
+        abort(); /* a build error, caught by any test */
+    }
+    for (size_t i = 0; i < n; i++) {
+        const aio__loop_part *part = &__start_aio_loop_parts[i];
+        size_t j = i;
+        while (j > 0 && parts_in_order[j - 1]->order > part->order) {
+            parts_in_order[j] = parts_in_order[j - 1];
+            j--;
+        }
+        parts_in_order[j] = part;
+    }
+    parts_count = n;
+}
+
+/* Calls each part's `closing` (closed false) or `closed` hook. */
+static void close_parts(aio_loop *loop, bool closed)
+{
+    for (size_t i = 0; i < parts_count; i++) {
+        void (*hook)(aio_loop *) = closed ? parts_in_order[i]->closed : parts_in_order[i]->closing;
+        if (hook != NULL)
+            hook(loop);
+    }
 }
 
 /* --- The ready queue ------------------------------------------------------ */
@@ -173,6 +270,7 @@ aio_loop *aio__loop_new(void)
     if (loop == NULL)
         return NULL;
     aio__object_init(loop, &loop_type);
+    pthread_once(&parts_once, sort_parts); /* before any part looks at its slots */
     loop->self_rfd = loop->self_wfd = -1;
     loop->embed_fd = -1;
     loop->debug = debug_from_environment();
@@ -319,8 +417,8 @@ static int run_handle_debug(aio_loop *loop, aio_handle *handle)
     if (rc == 0 && dt >= loop->slow_callback_duration) {
         /* base_events._format_handle(): a Task's step or wake-up is shown
          * as the task. */
-        aio_future *task = aio__handle_task(handle);
-        char *repr = aio_repr(task != NULL ? (void *)task : (void *)handle);
+        void *self = aio__handle_logged_self(handle);
+        char *repr = aio_repr(self != NULL ? self : (void *)handle);
         aio_log(AIO_LOG_WARNING, NULL, "Executing %s took %.3f seconds", repr ? repr : "", dt);
         free(repr);
         aio_err_clear();
@@ -423,7 +521,7 @@ static int run_once(aio_loop *loop, double max_wait)
 
 /* --- Running and stopping ---------------------------------------------------- */
 
-static int check_running(aio_loop *loop)
+int aio__loop_check_running(aio_loop *loop)
 {
     if (loop->running) {
         aio_err_set(aio_RuntimeError, "This event loop is already running");
@@ -440,7 +538,7 @@ static int check_running(aio_loop *loop)
 /* _run_forever_setup() and _run_forever_cleanup(). */
 static int run_setup(aio_loop *loop)
 {
-    if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
+    if (aio__loop_check_closed(loop) < 0 || aio__loop_check_running(loop) < 0)
         return -1;
     aio__incref(loop);
     __atomic_store_n(&loop->thread, pthread_self(), __ATOMIC_RELAXED);
@@ -535,51 +633,6 @@ int aio_loop_set_poll_hooks(aio_loop *loop, aio_poll_hook before, aio_poll_hook 
     return 0;
 }
 
-static void run_until_complete_done(aio_future *fut, void *arg)
-{
-    (void)arg;
-    /* A future that ended in SystemExit or KeyboardInterrupt already ended
-     * run_forever(); any other outcome stops the loop. */
-    if (!aio__future_cancelled(fut)) {
-        aio_exc *exc = aio__future_exception(fut);
-        if (aio_exc_isinstance(exc, aio_SystemExit) ||
-            aio_exc_isinstance(exc, aio_KeyboardInterrupt))
-            return;
-    }
-    aio__loop_stop(aio__future_get_loop(fut));
-}
-
-void *aio__loop_run_until_complete(aio_loop *loop, aio_future *future)
-{
-    if (aio__loop_check_closed(loop) < 0 || check_running(loop) < 0)
-        return NULL;
-    if (aio__ensure_future(future, loop) < 0) /* after the loop's own checks */
-        return NULL;
-    aio__incref(future);
-    const aio__future_add_done_callback_args add = {
-        .callback = run_until_complete_done,
-    };
-    if (aio__future_add_done_callback(future, &add) < 0) {
-        aio__decref(future);
-        return NULL;
-    }
-    int rc = aio__loop_run_forever(loop);
-    aio_exc *pending = aio_err_fetch();
-    aio__future_remove_done_callback(future, run_until_complete_done, NULL);
-    void *result = NULL;
-    if (rc < 0) {
-        aio_err_restore(pending);
-    } else if (!aio__future_done(future)) {
-        aio__decref(pending);
-        aio_err_set(aio_RuntimeError, "Event loop stopped before Future completed.");
-    } else {
-        aio__decref(pending);
-        result = aio__future_result(future);
-    }
-    aio__decref(future);
-    return result;
-}
-
 int aio__loop_stop(aio_loop *loop)
 {
     loop->stopping = true;
@@ -609,7 +662,7 @@ int aio__loop_close(aio_loop *loop)
         aio_log(AIO_LOG_DEBUG, NULL, "Close %s", repr ? repr : "");
         free(repr);
     }
-    aio__dns_close(loop);
+    close_parts(loop, false);
     /* Other threads see `closed` under the lock, so none writes to the
      * self-pipe once it is closed. */
     pthread_mutex_lock(&loop->incoming_lock);
@@ -630,7 +683,7 @@ int aio__loop_close(aio_loop *loop)
     loop->self_rfd = loop->self_wfd = -1;
     loop->embed_fd = -1;
     loop_release(loop);
-    aio__tasks_close(loop);
+    close_parts(loop, true);
     aio_err_clear();
     return 0;
 }
@@ -813,6 +866,5 @@ aio_task_factory aio__loop_get_task_factory(aio_loop *loop)
 }
 
 /* What reprs and logs call these callbacks: CPython's names for them. */
-AIO__NAME(run_until_complete_done, "_run_until_complete_cb", 0);
 AIO__NAME(set_coroutine_origin_tracking, "BaseEventLoop._set_coroutine_origin_tracking", AIO__NAME_SELF_ARG);
 AIO__NAME(read_from_self, "BaseSelectorEventLoop._read_from_self", AIO__NAME_SELF_ARG);

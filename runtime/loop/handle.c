@@ -363,16 +363,16 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
     return aio__sb_appendf(out, "(%p)", arg);
 }
 
-aio_future *aio__handle_task(const aio_handle *handle)
+void *aio__handle_logged_self(const aio_handle *handle)
 {
     if (handle->repr_frozen)
         return NULL;
     bool done = handle->kind == AIO__HANDLE_DONE_CALLBACK;
     int flags = aio__name_append(NULL, done ? (void (*)(void))handle->done_callback
                                             : (void (*)(void))handle->callback);
-    if (flags < 0 || !(flags & AIO__NAME_TASK_METHOD))
+    if (flags < 0 || !(flags & AIO__NAME_LOGGED_AS_SELF))
         return NULL;
-    return (flags & AIO__NAME_STEP) ? handle->future : (aio_future *)handle->arg;
+    return (flags & AIO__NAME_STEP) ? (void *)handle->future : handle->arg;
 }
 
 static int handle_repr(const void *obj, aio__strbuf *out)

@@ -41,16 +41,33 @@ static int gen_repr(const void *obj, aio__strbuf *out);
 
 AIO__DEFINE_TYPE(asyncgen_type) = {"async_generator", gen_dealloc, gen_repr, 0};
 
-/* --- Tracking by the loop --------------------------------------------------------- */
+/* --- Tracking by the loop --------------------------------------------------------- *
+ *
+ * The async generators' part of a loop (loop.h), two slots: the generators
+ * first iterated while it ran and not yet closed (each holds a reference
+ * to the loop), and whether shutdown_asyncgens() was called. */
+
+AIO__LOOP_PART(asyncgens_part) = {"asyncgens", 2, 90, NULL, NULL};
+
+static inline aio_asyncgen **asyncgens_of(aio_loop *loop)
+{
+    return (aio_asyncgen **)aio__loop_part_slot(loop, &asyncgens_part);
+}
+
+/* shutdown_asyncgens() was called: the second slot is not NULL. */
+static inline void **shutdown_called_of(aio_loop *loop)
+{
+    return aio__loop_part_slot(loop, &asyncgens_part) + 1;
+}
 
 static void track(aio_loop *loop, aio_asyncgen *gen)
 {
     gen->loop = aio_incref(loop);
     gen->prev = NULL;
-    gen->next = loop->asyncgens;
-    if (loop->asyncgens != NULL)
-        loop->asyncgens->prev = gen;
-    loop->asyncgens = gen;
+    gen->next = *asyncgens_of(loop);
+    if (*asyncgens_of(loop) != NULL)
+        (*asyncgens_of(loop))->prev = gen;
+    *asyncgens_of(loop) = gen;
 }
 
 static void untrack(aio_asyncgen *gen)
@@ -60,8 +77,8 @@ static void untrack(aio_asyncgen *gen)
         return;
     if (gen->prev != NULL)
         gen->prev->next = gen->next;
-    else if (loop->asyncgens == gen)
-        loop->asyncgens = gen->next;
+    else if (*asyncgens_of(loop) == gen)
+        *asyncgens_of(loop) = gen->next;
     if (gen->next != NULL)
         gen->next->prev = gen->prev;
     gen->prev = gen->next = NULL;
@@ -76,7 +93,7 @@ static void first_iteration(aio_asyncgen *gen)
     aio_loop *loop = aio__running_loop();
     if (loop == NULL)
         return;
-    if (loop->asyncgens_shutdown_called)
+    if (*shutdown_called_of(loop) != NULL)
         aio__resource_warning("asynchronous generator %s was scheduled after "
                               "loop.shutdown_asyncgens() call",
                               gen);
@@ -411,9 +428,9 @@ static int gen_repr(const void *obj, aio__strbuf *out)
 static void *shutdown_asyncgens_coro(void *arg)
 {
     aio_loop *loop = arg;
-    loop->asyncgens_shutdown_called = true;
+    *shutdown_called_of(loop) = loop; /* any pointer but NULL */
     size_t n = 0;
-    for (aio_asyncgen *gen = loop->asyncgens; gen != NULL; gen = gen->next)
+    for (aio_asyncgen *gen = *asyncgens_of(loop); gen != NULL; gen = gen->next)
         n++;
     if (n == 0)
         return NULL;
@@ -425,8 +442,8 @@ static void *shutdown_asyncgens_coro(void *arg)
         return NULL;
     }
     size_t i = 0;
-    while (loop->asyncgens != NULL) {
-        gens[i] = aio_incref(loop->asyncgens);
+    while (*asyncgens_of(loop) != NULL) {
+        gens[i] = aio_incref(*asyncgens_of(loop));
         untrack(gens[i]);
         i++;
     }
