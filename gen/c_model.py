@@ -135,6 +135,7 @@ class CField:
     renamed: str = ""       # why the C name differs from Python's
     param: object = None    # the spec Param (None for a companion)
     include: str = ""       # the system header defining glue_default
+    zero_is_none: bool = False  # a required handle (none = "zero"): in a struct, 0 is None
 
     @property
     def decl(self):
@@ -308,6 +309,8 @@ class CFunc:
             helper = "aio__glue_" + SCALAR_HELPERS.get(f.impl_ctype, "bool")
             if f.glue == "required":
                 exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
+                if f.zero_is_none and self.struct:
+                    helper = "aio__glue_handle"
                 call = c_call(f"if ({helper}(", [f"&{out}", get, f"aio_{exc}", c_string(msg)],
                               ") < 0)", width=WIDTH - 4)
                 lines += call + [f"    {fail}"]
@@ -524,6 +527,11 @@ class COwner:
         """The member a struct owner starts with (an object header), or None."""
         return self.table.get("head")
 
+    @property
+    def tail(self):
+        """C-only members a struct owner ends with: [{decl, doc}]."""
+        return self.table.get("tail", [])
+
 
 @dataclass
 class CHeader:
@@ -658,6 +666,11 @@ class Builder:
                     f.glue = "required"
                     exc = p.none_raises[0] if p.none_raises else "TypeError"
                     f.values = [f"AIO_NONE raises {exc}"]
+                    if none == "zero" and c == "int":
+                        # A descriptor: in a struct, 0 (left out) is None too,
+                        # and AIO_ZERO is descriptor 0.
+                        f.zero_is_none = True
+                        f.values = [f"0 or AIO_NONE raises {exc}", "AIO_ZERO: descriptor 0"]
             else:
                 accepts = p.type in self.accepts_none
                 if d.kind == "none":

@@ -335,7 +335,7 @@ def _check_owners(data, file, errors):
             c.error(where, "must be a table")
             continue
         c.keys(where, owner, "", ["title", "python", "prefix", "style", "header"],
-               ["pyclass", "self", "struct", "unset", "head"])
+               ["pyclass", "self", "struct", "unset", "head", "tail"])
         for key in ("title", "python", "header", "pyclass", "struct", "unset"):
             c.string(where, owner, key)
         c.string(where, owner, "prefix", nonempty=False)
@@ -361,7 +361,20 @@ def _check_owners(data, file, errors):
                 c.keys(where, head, "head", ["c", "name", "doc"], [])
                 for key in ("c", "name", "doc"):
                     c.string(where, head, key, "head")
-        elif "head" in owner:
+            if "tail" in owner:
+                tail = owner["tail"]
+                if not isinstance(tail, list):
+                    c.error(where, "key 'tail' must be a list of tables")
+                else:
+                    for i, field in enumerate(tail):
+                        at = f"tail[{i}]"
+                        if not isinstance(field, dict):
+                            c.error(where, f"{at} must be a table")
+                            continue
+                        c.keys(where, field, at, ["decl", "doc"], [])
+                        for key in ("decl", "doc"):
+                            c.string(where, field, key, at)
+        elif "head" in owner or "tail" in owner:
             c.error(where, "key 'head' is only for struct owners")
         elif style == "functions":
             if not str(owner.get("prefix", "")).startswith("aio_"):

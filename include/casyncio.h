@@ -19,5 +19,6 @@
 #include "casyncio/resolver.h"
 #include "casyncio/policies.h"
 #include "casyncio/embed.h"
+#include "casyncio/net.h"
 
 #endif /* CASYNCIO_H */

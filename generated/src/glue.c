@@ -361,12 +361,24 @@ aio_future *aio_loop_create_unix_server(aio_loop *loop,
 aio_future *aio_loop_connect_accepted_socket(aio_loop *loop,
                                              const aio_loop_connect_accepted_socket_args *args)
 {
+    static const aio_loop_connect_accepted_socket_args no_args;
+    aio__loop_connect_accepted_socket_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("connect_accepted_socket", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_connect_accepted_socket(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    if (aio__glue_handle(&r.sock, args->sock, aio_AttributeError,
+                         "'NoneType' object has no attribute 'type'") < 0)
+        return NULL;
+    r.ssl = args->ssl;
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    return aio__loop_connect_accepted_socket(loop, &r);
 }
 
 /* loop.sendfile(transport, file, offset=0, count=None, *, fallback=True) */
@@ -990,12 +1002,18 @@ int aio_transport_is_closing(aio_transport *transport)
 const void *aio_transport_get_extra_info(aio_transport *transport,
                                          const aio_transport_get_extra_info_args *args)
 {
+    static const aio_transport_get_extra_info_args no_args;
+    aio__transport_get_extra_info_args r;
+
     if (transport == NULL) {
         aio__glue_null_self("get_extra_info", "BaseTransport");
         return NULL;
     }
-    (void)args;
-    return aio__transport_get_extra_info(transport, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.name = args->name;
+    r.default_ = args->default_;
+    return aio__transport_get_extra_info(transport, &r);
 }
 
 /* transport.set_protocol(protocol) */
@@ -1113,12 +1131,18 @@ int64_t aio_transport_get_write_buffer_size(aio_transport *transport)
 int aio_transport_set_write_buffer_limits(aio_transport *transport,
                                           const aio_transport_set_write_buffer_limits_args *args)
 {
+    static const aio_transport_set_write_buffer_limits_args no_args;
+    aio__transport_set_write_buffer_limits_args r;
+
     if (transport == NULL) {
         aio__glue_null_self("set_write_buffer_limits", "BaseTransport");
         return -1;
     }
-    (void)args;
-    return aio__transport_set_write_buffer_limits(transport, NULL);
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_int64_or_none(&r.high, &r.high_is_none, args->high);
+    aio__glue_int64_or_none(&r.low, &r.low_is_none, args->low);
+    return aio__transport_set_write_buffer_limits(transport, &r);
 }
 
 /* transport.sendto(data, addr=None) */

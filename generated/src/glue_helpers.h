@@ -81,6 +81,47 @@ static inline void aio__glue_int_default_or_none(int *out, bool *is_none, int va
     *out = *is_none || value == AIO_ZERO ? 0 : value == 0 ? dflt : value;
 }
 
+/* A required int64_t: AIO_ZERO is 0, AIO_NONE raises none_type(none_msg). */
+static inline int aio__glue_int64(int64_t *out, int64_t value, const aio_exc_type *none_type,
+                                  const char *none_msg)
+{
+    if (value == AIO_NONE) {
+        aio_err_set(none_type, none_msg);
+        return -1;
+    }
+    *out = value == AIO_ZERO ? 0 : value;
+    return 0;
+}
+
+/* An int64_t with a default other than None: 0 is the default, AIO_ZERO is 0,
+ * AIO_NONE raises none_type(none_msg). */
+static inline int aio__glue_int64_default(int64_t *out, int64_t value, int64_t dflt,
+                                          const aio_exc_type *none_type, const char *none_msg)
+{
+    if (value == AIO_NONE) {
+        aio_err_set(none_type, none_msg);
+        return -1;
+    }
+    *out = value == 0 ? dflt : value == AIO_ZERO ? 0 : value;
+    return 0;
+}
+
+/* An int64_t whose default is None: 0 and AIO_NONE are None, AIO_ZERO is 0. */
+static inline void aio__glue_int64_or_none(int64_t *out, bool *is_none, int64_t value)
+{
+    *is_none = value == 0 || value == AIO_NONE;
+    *out = *is_none || value == AIO_ZERO ? 0 : value;
+}
+
+/* An int64_t with a default other than None that also takes None: 0 is the
+ * default, AIO_ZERO is 0, AIO_NONE is None. */
+static inline void aio__glue_int64_default_or_none(int64_t *out, bool *is_none, int64_t value,
+                                                   int64_t dflt)
+{
+    *is_none = value == AIO_NONE;
+    *out = *is_none || value == AIO_ZERO ? 0 : value == 0 ? dflt : value;
+}
+
 /* A required double: AIO_ZERO is 0, AIO_NONE raises none_type(none_msg). */
 static inline int aio__glue_double(double *out, double value, const aio_exc_type *none_type,
                                    const char *none_msg)
@@ -120,6 +161,19 @@ static inline void aio__glue_double_default_or_none(double *out, bool *is_none, 
 {
     *is_none = value == (double)AIO_NONE;
     *out = *is_none || value == (double)AIO_ZERO ? 0 : value == 0 ? dflt : value;
+}
+
+/* A required file descriptor in an argument struct: 0 (left out) and
+ * AIO_NONE raise none_type(none_msg); AIO_ZERO is descriptor 0. */
+static inline int aio__glue_handle(int *out, int value, const aio_exc_type *none_type,
+                                   const char *none_msg)
+{
+    if (value == 0 || value == AIO_NONE) {
+        aio_err_set(none_type, none_msg);
+        return -1;
+    }
+    *out = value == AIO_ZERO ? 0 : value;
+    return 0;
 }
 
 #endif /* CASYNCIO_GLUE_HELPERS_H */

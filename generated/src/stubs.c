@@ -64,15 +64,6 @@ aio_future *aio__loop_create_unix_server(aio_loop *loop,
     return NULL;
 }
 
-aio_future *aio__loop_connect_accepted_socket(aio_loop *loop,
-                                              const aio__loop_connect_accepted_socket_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.connect_accepted_socket() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_sendfile(aio_loop *loop, const aio__loop_sendfile_args *args)
 {
     (void)loop;
@@ -249,123 +240,6 @@ const aio_socket_list *aio__server_sockets(aio_server *server)
     (void)server;
     aio_err_set(aio_NotImplementedError, "asyncio.Server.sockets is not implemented yet");
     return NULL;
-}
-
-int aio__transport_close(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.close() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_is_closing(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.is_closing() is not implemented yet");
-    return -1;
-}
-
-const void *aio__transport_get_extra_info(aio_transport *transport,
-                                          const aio__transport_get_extra_info_args *args)
-{
-    (void)transport;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "transport.get_extra_info() is not implemented yet");
-    return NULL;
-}
-
-int aio__transport_set_protocol(aio_transport *transport, aio_protocol *protocol)
-{
-    (void)transport;
-    (void)protocol;
-    aio_err_set(aio_NotImplementedError, "transport.set_protocol() is not implemented yet");
-    return -1;
-}
-
-aio_protocol *aio__transport_get_protocol(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.get_protocol() is not implemented yet");
-    return NULL;
-}
-
-int aio__transport_is_reading(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.is_reading() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_pause_reading(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.pause_reading() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_resume_reading(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.resume_reading() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_write(aio_transport *transport, const void *data, size_t data_len)
-{
-    (void)transport;
-    (void)data;
-    (void)data_len;
-    aio_err_set(aio_NotImplementedError, "transport.write() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_writelines(aio_transport *transport, const aio_bytes_view *list_of_data,
-                              size_t list_of_data_len)
-{
-    (void)transport;
-    (void)list_of_data;
-    (void)list_of_data_len;
-    aio_err_set(aio_NotImplementedError, "transport.writelines() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_can_write_eof(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.can_write_eof() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_write_eof(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.write_eof() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_abort(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.abort() is not implemented yet");
-    return -1;
-}
-
-int64_t aio__transport_get_write_buffer_size(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError,
-                "transport.get_write_buffer_size() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_set_write_buffer_limits(aio_transport *transport,
-                                           const aio__transport_set_write_buffer_limits_args *args)
-{
-    (void)transport;
-    (void)args;
-    aio_err_set(aio_NotImplementedError,
-                "transport.set_write_buffer_limits() is not implemented yet");
-    return -1;
 }
 
 int aio__transport_sendto(aio_transport *transport, const aio__transport_sendto_args *args)

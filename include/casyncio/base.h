@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -146,14 +147,32 @@ AIO_API int aio_name_callback(void (*fn)(void), const char *name);
 #define AIO_NAME_CALLBACK(fn) extern int aio_name_callback_sentinel_
 #endif
 
-/* A (host, port) address, or (host, port, flowinfo, scope_id) for IPv6, or
- * an AF_UNIX path. */
+/* The forms a socket address takes in Python, which an aio_address says
+ * it is in. A caller may leave it AIO_ADDRESS_AUTO: a path makes it an
+ * AF_UNIX path, else it is a (host, port) pair. */
+typedef enum aio_address_kind {
+    AIO_ADDRESS_AUTO = 0,
+    AIO_ADDRESS_PAIR,       /* (host, port): AF_INET, or AF_INET6 with 0s */
+    AIO_ADDRESS_QUAD,       /* (host, port, flowinfo, scope_id): AF_INET6 */
+    AIO_ADDRESS_PATH,       /* an AF_UNIX path: '/run/app.sock' */
+    AIO_ADDRESS_ABSTRACT,   /* an AF_UNIX abstract name: b'\0name' (path,
+                               path_len bytes, the first a NUL) */
+    AIO_ADDRESS_UNNAMED,    /* an unnamed AF_UNIX socket: '' */
+} aio_address_kind;
+
+/* A socket address, as Python spells it: (host, port), (host, port,
+ * flowinfo, scope_id) for IPv6, or an AF_UNIX path. Addresses the library
+ * hands out (peername, sockname, getaddrinfo(), sock_accept()) say their
+ * kind and point to strings they own. */
 typedef struct aio_address {
     const char *host;
     int port;
     unsigned flowinfo;
     unsigned scope_id;
     const char *path;
+    aio_address_kind kind;
+    size_t path_len;        /* AIO_ADDRESS_ABSTRACT: the name's length (its
+                               first byte, NUL, included); else unused */
 } aio_address;
 
 /* A writable buffer (BufferedProtocol.get_buffer) and a read-only view of
@@ -177,7 +196,16 @@ typedef struct aio_socket_list {
     const int *fds;
 } aio_socket_list;
 
-/* Results of coroutine methods, owned by their future. */
+/* Results of coroutine methods, owned by their future.
+ *
+ * A coroutine method whose Python result is an int (sock_recv_into(),
+ * sock_sendfile(), sendfile()) completes its future with the number itself
+ * in the pointer: read it with AIO_RESULT_INT(aio_future_result(fut)) (or of
+ * aio_await()'s return); the NULL of an error is told from a 0 result by
+ * aio_err_occurred(). A bytes result (sock_recv()) is an aio_bytes the
+ * future owns (casyncio/net.h). */
+#define AIO_RESULT_INT(result) ((int64_t)(intptr_t)(result))
+
 typedef struct aio_transport_protocol {
     aio_transport *transport;
     aio_protocol *protocol;
@@ -201,6 +229,9 @@ typedef struct aio_addrinfo {
     int proto;
     const char *canonname;
     aio_address sockaddr;   /* (host, port), or (host, port, flowinfo, scope_id) */
+    /* C only: the same address in binary, for connect() or bind(). */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
 } aio_addrinfo;
 
 typedef struct aio_addrinfo_list {

@@ -32,6 +32,9 @@ typedef struct aio__type {
  * handle in the pool or in debug mode's quarantine), marked so that a use
  * of a stale pointer is refused instead of acting on another object. */
 #define AIO__TYPE_FREED 1u
+/* A transport (runtime/net/transport.h): its struct starts with struct
+ * aio_transport. */
+#define AIO__TYPE_TRANSPORT 2u
 
 /* The first member of every object. A negative refcount marks an object
  * that is never freed (static singletons). */

@@ -1,6 +1,8 @@
 /* strbuf.c - a growing string, for reprs and messages. */
 #include "strbuf.h"
 
+#include <stdbool.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +92,42 @@ int aio__sb_append_pyrepr(aio__strbuf *sb, const char *s)
             snprintf(esc, sizeof esc, "\\x%02x", *p);
         else {
             esc[0] = (char)*p;
+            esc[1] = '\0';
+        }
+        if (aio__sb_append(sb, esc) < 0)
+            return -1;
+    }
+    return aio__sb_append_n(sb, &quote, 1);
+}
+
+int aio__sb_append_bytes_repr(aio__strbuf *sb, const void *data, size_t len)
+{
+    /* repr(bytes): b'...', the same quoting as str, every byte outside
+     * printable ASCII as \xNN. */
+    const unsigned char *b = data;
+    bool single = false, dbl = false;
+    for (size_t i = 0; i < len; i++) {
+        single |= b[i] == '\'';
+        dbl |= b[i] == '"';
+    }
+    char quote = single && !dbl ? '"' : '\'';
+    char head[2] = {'b', quote};
+    if (aio__sb_append_n(sb, head, 2) < 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        char esc[8];
+        if (b[i] == (unsigned char)quote || b[i] == '\\')
+            snprintf(esc, sizeof esc, "\\%c", b[i]);
+        else if (b[i] == '\n')
+            snprintf(esc, sizeof esc, "\\n");
+        else if (b[i] == '\r')
+            snprintf(esc, sizeof esc, "\\r");
+        else if (b[i] == '\t')
+            snprintf(esc, sizeof esc, "\\t");
+        else if (b[i] < 0x20 || b[i] >= 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", b[i]);
+        else {
+            esc[0] = (char)b[i];
             esc[1] = '\0';
         }
         if (aio__sb_append(sb, esc) < 0)

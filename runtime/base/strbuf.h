@@ -23,6 +23,8 @@ int aio__sb_appendf(aio__strbuf *sb, const char *fmt, ...) AIO_PRINTF(2, 3);
 int aio__sb_vappendf(aio__strbuf *sb, const char *fmt, va_list ap);
 /* Appends s quoted the way Python's repr(str) quotes it; "None" for NULL. */
 int aio__sb_append_pyrepr(aio__strbuf *sb, const char *s);
+/* Appends data[:len] the way Python's repr(bytes) prints it: b'...'. */
+int aio__sb_append_bytes_repr(aio__strbuf *sb, const void *data, size_t len);
 /* Appends a float the way Python's repr(float) prints it. */
 int aio__sb_append_float(aio__strbuf *sb, double value);
 /* Hands the string over (never NULL unless failed; "" when empty). */

@@ -206,25 +206,59 @@ static int remove_handle(aio_loop *loop, int fd, bool reading)
     return 1;
 }
 
+/* The loop's own _add_reader() and friends, for the parts of the runtime
+ * that watch descriptors they own (the resolver, transports). */
+int aio__io_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                       aio_release_func release)
+{
+    return add_handle(loop, fd, callback, args, release, true);
+}
+
+int aio__io_remove_reader(aio_loop *loop, int fd)
+{
+    return remove_handle(loop, fd, true);
+}
+
+int aio__io_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                       aio_release_func release)
+{
+    return add_handle(loop, fd, callback, args, release, false);
+}
+
+int aio__io_remove_writer(aio_loop *loop, int fd)
+{
+    return remove_handle(loop, fd, false);
+}
+
+/* The public methods first refuse a descriptor a part of the runtime owns
+ * (_ensure_fd_no_transport), as the selector loop's do. */
 int aio__loop_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
                          aio_release_func args_release)
 {
+    if (aio__loop_check_fd(loop, fd) < 0)
+        return -1;
     return add_handle(loop, fd, callback, args, args_release, true);
 }
 
 int aio__loop_remove_reader(aio_loop *loop, int fd)
 {
+    if (aio__loop_check_fd(loop, fd) < 0)
+        return -1;
     return remove_handle(loop, fd, true);
 }
 
 int aio__loop_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
                          aio_release_func args_release)
 {
+    if (aio__loop_check_fd(loop, fd) < 0)
+        return -1;
     return add_handle(loop, fd, callback, args, args_release, false);
 }
 
 int aio__loop_remove_writer(aio_loop *loop, int fd)
 {
+    if (aio__loop_check_fd(loop, fd) < 0)
+        return -1;
     return remove_handle(loop, fd, false);
 }
 

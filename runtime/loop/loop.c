@@ -146,6 +146,15 @@ static void close_parts(aio_loop *loop, bool closed)
     }
 }
 
+int aio__loop_check_fd(aio_loop *loop, int fd)
+{
+    for (size_t i = 0; i < parts_count; i++) {
+        if (parts_in_order[i]->check_fd != NULL && parts_in_order[i]->check_fd(loop, fd) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* --- The ready queue ------------------------------------------------------ */
 
 /* The ring is a growable region (memory.h). Doubled, the part that had

@@ -117,21 +117,26 @@ AIO_INTERNAL int aio__format_function(aio__strbuf *out, void (*fn)(void));
  * state per loop (the tasks, the async generators, the resolver, and later
  * transports, servers, the child watcher, TLS) declares itself once:
  *
- *     AIO__LOOP_PART(resolver_part) = {"resolver", 1, 10, close_resolver, NULL};
+ *     AIO__LOOP_PART(resolver_part) = {.name = "resolver", .slots = 2, .order = 10,
+ *                                      .closing = resolver_closing};
  *
  * keeps its state in the loop's slots for it (`slots` pointers, NULL at
  * first: aio__loop_part_slot()), and is called when the loop closes:
  * `closing` while the loop is still open (what it cancels may still
  * schedule callbacks), `closed` once it is closed and its queues are empty
  * (nothing can be scheduled any more). Parts are called in increasing
- * `order`. The declarations sit in one section, so that the loop finds them
- * all without naming any. */
+ * `order`. A part that owns descriptors (transports) also checks the
+ * public add_reader() and friends against them. The declarations sit in
+ * one section, so that the loop finds them all without naming any. */
 typedef struct aio__loop_part {
     const char *name;
     unsigned slots;
     int order;
     void (*closing)(aio_loop *loop);
     void (*closed)(aio_loop *loop);
+    /* add_reader() and friends on a descriptor the part owns: -1 with the
+     * exception (a transport's: RuntimeError), else 0. NULL: owns none. */
+    int (*check_fd)(aio_loop *loop, int fd);
 } aio__loop_part;
 
 #define AIO__LOOP_PARTS_MAX 16 /* slots, all parts together */
@@ -334,7 +339,16 @@ AIO_INTERNAL void aio__timers_clear(aio_loop *loop);
  * that may allocate (evalloc.c): 0, or -1 with MemoryError. */
 AIO_INTERNAL int aio__ev_reserve(void);
 
-/* File descriptors (io.c). */
+/* File descriptors (io.c). The loop's own _add_reader() and friends, for
+ * descriptors a part of the runtime owns: no check that a part owns them. */
+AIO_INTERNAL int aio__io_add_reader(aio_loop *loop, int fd, aio_callback callback, void *args,
+                                    aio_release_func release);
+AIO_INTERNAL int aio__io_remove_reader(aio_loop *loop, int fd);
+AIO_INTERNAL int aio__io_add_writer(aio_loop *loop, int fd, aio_callback callback, void *args,
+                                    aio_release_func release);
+AIO_INTERNAL int aio__io_remove_writer(aio_loop *loop, int fd);
+/* What the parts say of a descriptor the public methods get (check_fd). */
+AIO_INTERNAL int aio__loop_check_fd(aio_loop *loop, int fd);
 AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
 /* Makes loop->embed_fd, watching the self-pipe and every watched fd; from
  * then on it follows every change. 0, or -1 with OSError. */

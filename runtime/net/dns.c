@@ -150,8 +150,14 @@ static int append_entry(addrinfo_result *r, const struct addrinfo *ai, const cha
         item->sockaddr.port = ntohs(sin6->sin6_port);
         item->sockaddr.flowinfo = ntohl(sin6->sin6_flowinfo);
         item->sockaddr.scope_id = sin6->sin6_scope_id;
+        item->sockaddr.kind = AIO_ADDRESS_QUAD;
     } else {
         item->sockaddr.port = ntohs(((const struct sockaddr_in *)ai->ai_addr)->sin_port);
+        item->sockaddr.kind = AIO_ADDRESS_PAIR;
+    }
+    if (ai->ai_addrlen <= sizeof item->addr) {
+        memcpy(&item->addr, ai->ai_addr, ai->ai_addrlen);
+        item->addrlen = ai->ai_addrlen;
     }
     r->list.len++;
     return 0;
@@ -415,13 +421,13 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     aio_exc *pending = aio_err_fetch();
     resolver_fd *w = watch_for(res, fd, readable || writable);
     if (w != NULL && readable)
-        aio__loop_add_reader(res->loop, fd, on_readable, w, NULL);
+        aio__io_add_reader(res->loop, fd, on_readable, w, NULL);
     else
-        aio__loop_remove_reader(res->loop, fd);
+        aio__io_remove_reader(res->loop, fd);
     if (w != NULL && writable)
-        aio__loop_add_writer(res->loop, fd, on_writable, w, NULL);
+        aio__io_add_writer(res->loop, fd, on_writable, w, NULL);
     else
-        aio__loop_remove_writer(res->loop, fd);
+        aio__io_remove_writer(res->loop, fd);
     if (!readable && !writable)
         watch_drop(res, fd);
     aio_err_clear();
@@ -462,7 +468,8 @@ typedef struct options_block {
 
 static void resolver_closing(aio_loop *loop);
 
-AIO__LOOP_PART(resolver_part) = {"resolver", 2, 10, resolver_closing, NULL};
+AIO__LOOP_PART(resolver_part) = {
+    .name = "resolver", .slots = 2, .order = 10, .closing = resolver_closing};
 
 static inline aio__resolver **resolver_of(aio_loop *loop)
 {

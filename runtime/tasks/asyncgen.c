@@ -47,7 +47,7 @@ AIO__DEFINE_TYPE(asyncgen_type) = {"async_generator", gen_dealloc, gen_repr, 0};
  * first iterated while it ran and not yet closed (each holds a reference
  * to the loop), and whether shutdown_asyncgens() was called. */
 
-AIO__LOOP_PART(asyncgens_part) = {"asyncgens", 2, 90, NULL, NULL};
+AIO__LOOP_PART(asyncgens_part) = {.name = "asyncgens", .slots = 2, .order = 90};
 
 static inline aio_asyncgen **asyncgens_of(aio_loop *loop)
 {

@@ -8,6 +8,7 @@
 #include "future.h"
 #include "impl.h"
 #include "loop.h"
+#include "names.h"
 
 static void future_dealloc(void *obj);
 
@@ -359,6 +360,37 @@ size_t aio__future_remove_done_callbacks_if(aio_future *fut, aio_done_callback c
     return removed;
 }
 
+/* futures._set_result_unless_cancelled(fut, None). */
+static void set_result_unless_cancelled(void *arg)
+{
+    aio_future *fut = arg;
+    if (fut->state != AIO__FUTURE_CANCELLED)
+        aio__future_finish_result(fut, NULL, NULL);
+}
+
+static void drop_future(void *arg)
+{
+    aio__decref(arg);
+}
+
+static void set_result_unless_cancelled_cb(void *arg)
+{
+    set_result_unless_cancelled(arg);
+    aio__decref(arg);
+}
+
+int aio__future_set_result_soon(aio_future *fut)
+{
+    aio__incref(fut);
+    const aio__loop_call_soon_args args = {
+        .callback = set_result_unless_cancelled_cb, .args = fut, .args_release = drop_future};
+    if (aio__loop_call_soon(fut->loop, &args) == NULL) {
+        aio__decref(fut);
+        return -1;
+    }
+    return 0;
+}
+
 int aio__ensure_future(aio_future *fut, aio_loop *loop)
 {
     if (fut == NULL) {
@@ -377,3 +409,7 @@ aio_loop *aio__future_get_loop(aio_future *fut)
 {
     return fut->loop;
 }
+
+/* What reprs and logs call these callbacks: CPython's names for them. */
+AIO__NAME(set_result_unless_cancelled_cb, "futures._set_result_unless_cancelled",
+          AIO__NAME_ARG_OBJECT);

@@ -35,6 +35,9 @@ struct aio_future {
     int (*cancel)(aio_future *fut, const char *msg);
 };
 
+/* call_soon(futures._set_result_unless_cancelled, fut, None): 0, or -1
+ * with the exception set (nothing scheduled). */
+AIO_INTERNAL int aio__future_set_result_soon(aio_future *fut);
 /* Sets up a future (or the Future part of a Task) of `loop`, pending. */
 AIO_INTERNAL void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop);
 /* Future.__del__'s report of an exception nobody retrieved ("<class name>

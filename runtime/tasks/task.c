@@ -31,7 +31,8 @@ static void task_step(aio__task *t, aio_exc *exc);
 
 static void tasks_closed(aio_loop *loop);
 
-AIO__LOOP_PART(tasks_part) = {"tasks", 2, 100, NULL, tasks_closed};
+AIO__LOOP_PART(tasks_part) = {
+    .name = "tasks", .slots = 2, .order = 100, .closed = tasks_closed};
 
 static inline aio__task **tasks_of(aio_loop *loop)
 {

@@ -16,6 +16,8 @@
 
 #include "harness.h"
 
+#include <sys/socket.h>
+
 static void noop(void *arg)
 {
     (void)arg;
@@ -38,6 +40,15 @@ static aio_future *factory(aio_loop *loop, aio_coroutine coro, void *coro_arg, v
 {
     (void)arg;
     return aio_task_new(coro, coro_arg, &(aio_task_args){.loop = loop});
+}
+
+/* asyncio.Protocol: a protocol whose methods do nothing. */
+static aio_protocol quiet_protocol;
+
+static aio_protocol *proto_factory(void *arg)
+{
+    (void)arg;
+    return &quiet_protocol;
 }
 
 static void *coro(void *arg)
@@ -198,6 +209,7 @@ static void setup(args_fixture *fx, const char *owner, const char *state)
     fx->handler = handler;
     fx->factory = factory;
     fx->coro = coro;
+    fx->proto_factory = proto_factory;
     fx->ctx = &boom_context;
     fx->addr = &localhost_80;
     fx->sigusr1 = SIGUSR1;
@@ -207,6 +219,12 @@ static void setup(args_fixture *fx, const char *owner, const char *state)
         die("pipe2");
     fx->rfd = p[0];
     fx->wfd = p[1];
+    /* The socket a transport may take over (and close): its peer is ours. */
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        die("socketpair");
+    fx->sock = sp[0];
+    fx->sock_peer = sp[1];
     fx->filefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fx->filefd < 0)
         die("open");
@@ -261,6 +279,7 @@ static void teardown(args_fixture *fx)
     aio_err_clear();
     close(fx->rfd);
     close(fx->wfd);
+    close(fx->sock_peer);
     close(fx->filefd);
 }
 

@@ -27,6 +27,9 @@ typedef struct args_fixture {
     aio_exception_handler handler;
     aio_task_factory factory;
     aio_coroutine coro;
+    aio_protocol_factory proto_factory; /* a factory of protocols that do nothing */
+    int sock;                           /* a connected stream socket (AF_UNIX) */
+    int sock_peer;                      /* (its peer) */
     int rfd;                            /* the read end of a pipe */
     int wfd;                            /* (its write end) */
     int badfd;                          /* a descriptor number that is not open */

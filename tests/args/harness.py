@@ -11,6 +11,7 @@ import asyncio
 import gc
 import os
 import signal
+import socket
 import sys
 
 
@@ -39,6 +40,9 @@ class Fixture:
         self.owner, self.state = owner, state
         self.noop, self.noop_done = noop, noop_done
         self.handler, self.factory = handler, factory
+        self.proto_factory = asyncio.Protocol
+        # The socket a transport may take over (and close): its peer is ours.
+        self.sock, self.sock_peer = socket.socketpair()
         self.ctx = {'message': 'boom'}
         self.addr = ('127.0.0.1', 80)
         self.sigusr1 = signal.SIGUSR1
@@ -90,6 +94,7 @@ class Fixture:
             c.close()       # never awaited: no warning
         os.close(self.rfd)
         os.close(self.wfd)
+        self.sock_peer.close()
         os.close(self.filefd)
 
 

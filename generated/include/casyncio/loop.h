@@ -971,8 +971,6 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
 /* loop.connect_accepted_socket(protocol_factory, sock, *, ssl=None,
  *                              ssl_handshake_timeout=None)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Wrap a connection accepted outside asyncio into a (transport, protocol)
  * pair.
  *
@@ -985,8 +983,9 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
  *   protocol_factory       aio_protocol_factory; required (NULL: None). Called
  *                          with no arguments; returns the protocol.
  *   protocol_factory_arg   void *. Passed back to the factory.
- *   sock                   int; required (AIO_NONE raises TypeError). A
- *                          connected stream socket returned by accept().
+ *   sock                   int; required (0 or AIO_NONE raises AttributeError;
+ *                          AIO_ZERO: descriptor 0). A connected stream socket
+ *                          returned by accept().
  *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to run server-side TLS over the
  *                          connection; None for plain.
@@ -1016,7 +1015,8 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
 typedef struct aio_loop_connect_accepted_socket_args {
     aio_protocol_factory protocol_factory;  /* required; NULL: None */
     void *protocol_factory_arg;
-    int sock;                               /* required; AIO_NONE raises TypeError */
+    /* required; 0 or AIO_NONE raises AttributeError; AIO_ZERO: descriptor 0 */
+    int sock;
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_connect_accepted_socket_args;
@@ -1039,8 +1039,9 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  * default:
  *   transport  aio_transport *; required (NULL: None). The transport to send
  *              over; it must not be closing.
- *   file       int; required (AIO_NONE raises TypeError). A regular file
- *              opened for reading in binary mode.
+ *   file       int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *              descriptor 0). A regular file opened for reading in binary
+ *              mode.
  *   offset     int64_t; default 0 (AIO_NONE raises TypeError). Where in the
  *              file to start reading.
  *   count      int64_t; default None when 0 (AIO_ZERO: 0). How many bytes to
@@ -1070,7 +1071,8 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  */
 typedef struct aio_loop_sendfile_args {
     aio_transport *transport;  /* required; NULL: None */
-    int file;                  /* required; AIO_NONE raises TypeError */
+    /* required; 0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor 0 */
+    int file;
     int64_t offset;            /* = 0 (default) */
     int64_t count;             /* 0: None (default); AIO_ZERO: 0 */
     int fallback;              /* 0: True (default); AIO_FALSE: False */
@@ -1149,8 +1151,8 @@ AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_
  * is cancelled.
  *
  * Arguments:
- *   fd            int; required (AIO_NONE raises ValueError). The file
- *                 descriptor (or socket) to watch.
+ *   fd            int; required (0 or AIO_NONE raises ValueError; AIO_ZERO:
+ *                 descriptor 0). The file descriptor (or socket) to watch.
  *   callback      aio_callback; required (NULL: None). A callback, called with
  *                 the *args pointer.
  *   args          void *. *args: the one pointer passed to the callback.
@@ -1179,8 +1181,8 @@ AIO_API int aio_loop_add_reader(aio_loop *loop, int fd, aio_callback callback, v
  * The removed reader's handle is cancelled. On a closed loop it returns False.
  *
  * Arguments:
- *   fd  int; required (AIO_NONE raises ValueError). The watched file
- *       descriptor.
+ *   fd  int; required (0 or AIO_NONE raises ValueError; AIO_ZERO: descriptor
+ *       0). The watched file descriptor.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
@@ -1200,8 +1202,8 @@ AIO_API int aio_loop_remove_reader(aio_loop *loop, int fd);
  * the first.
  *
  * Arguments:
- *   fd            int; required (AIO_NONE raises ValueError). The file
- *                 descriptor (or socket) to watch.
+ *   fd            int; required (0 or AIO_NONE raises ValueError; AIO_ZERO:
+ *                 descriptor 0). The file descriptor (or socket) to watch.
  *   callback      aio_callback; required (NULL: None). A callback, called with
  *                 the *args pointer.
  *   args          void *. *args: the one pointer passed to the callback.
@@ -1230,8 +1232,8 @@ AIO_API int aio_loop_add_writer(aio_loop *loop, int fd, aio_callback callback, v
  * The removed writer's handle is cancelled. On a closed loop it returns False.
  *
  * Arguments:
- *   fd  int; required (AIO_NONE raises ValueError). The watched file
- *       descriptor.
+ *   fd  int; required (0 or AIO_NONE raises ValueError; AIO_ZERO: descriptor
+ *       0). The watched file descriptor.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
@@ -1252,7 +1254,8 @@ AIO_API int aio_loop_remove_writer(aio_loop *loop, int fd);
  * block. An empty result means the peer closed its end.
  *
  * Arguments:
- *   sock    int; required (AIO_NONE raises TypeError). A non-blocking socket.
+ *   sock    int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *           descriptor 0). A non-blocking socket.
  *   nbytes  int64_t; required (AIO_NONE raises TypeError). The most bytes to
  *           receive.
  *
@@ -1278,7 +1281,8 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
  * form of socket.recv_into().
  *
  * Arguments:
- *   sock     int; required (AIO_NONE raises TypeError). A non-blocking socket.
+ *   sock     int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *            descriptor 0). A non-blocking socket.
  *   buf      void *; required (NULL: None). The buffer to fill.
  *   buf_len  size_t. Size of the buffer in bytes.
  *
@@ -1305,8 +1309,8 @@ AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf,
  * there is no telling how much the peer received.
  *
  * Arguments:
- *   sock      int; required (AIO_NONE raises TypeError). A non-blocking,
- *             connected socket.
+ *   sock      int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *             descriptor 0). A non-blocking, connected socket.
  *   data      const void *; required (NULL: None). The data to send.
  *   data_len  size_t. Length of the data in bytes.
  *
@@ -1335,7 +1339,8 @@ AIO_API aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *
  * getaddrinfo() first (the first result is used).
  *
  * Arguments:
- *   sock     int; required (AIO_NONE raises TypeError). A non-blocking socket.
+ *   sock     int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *            descriptor 0). A non-blocking socket.
  *   address  const aio_address *; required (NULL: None). Where to connect, in
  *            sock's address format.
  *
@@ -1365,8 +1370,8 @@ AIO_API aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_ad
  * connection, address the peer's address.
  *
  * Arguments:
- *   sock  int; required (AIO_NONE raises TypeError). A non-blocking, listening
- *         socket.
+ *   sock  int; required (0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor
+ *         0). A non-blocking, listening socket.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_socket_address *, a (conn, address) pair.
@@ -1395,10 +1400,10 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  *
  * Arguments, in aio_loop_sock_sendfile_args; a field left 0 or NULL means its
  * default:
- *   sock      int; required (AIO_NONE raises TypeError). A non-blocking
- *             SOCK_STREAM socket.
- *   file      int; required (AIO_NONE raises TypeError). A regular file opened
- *             for reading in binary mode.
+ *   sock      int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *             descriptor 0). A non-blocking SOCK_STREAM socket.
+ *   file      int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *             descriptor 0). A regular file opened for reading in binary mode.
  *   offset    int64_t; default 0 (AIO_NONE raises TypeError). Where in the
  *             file to start reading.
  *   count     int64_t; default None when 0 (AIO_ZERO: 0). How many bytes to
@@ -1425,8 +1430,8 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  *   3.7  added: First appeared.
  */
 typedef struct aio_loop_sock_sendfile_args {
-    int sock;        /* required; AIO_NONE raises TypeError */
-    int file;        /* required; AIO_NONE raises TypeError */
+    int sock;        /* required; 0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor 0 */
+    int file;        /* required; 0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor 0 */
     int64_t offset;  /* = 0 (default) */
     int64_t count;   /* 0: None (default); AIO_ZERO: 0 */
     int fallback;    /* 0: True (default); AIO_FALSE: False */
@@ -1521,8 +1526,9 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
  *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
  *                         with no arguments; returns a streaming protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
- *   pipe                  int; required (AIO_NONE raises TypeError). The read
- *                         end: a pipe, socket or character device.
+ *   pipe                  int; required (0 or AIO_NONE raises TypeError;
+ *                         AIO_ZERO: descriptor 0). The read end: a pipe,
+ *                         socket or character device.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -1549,8 +1555,9 @@ AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
  *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
  *                         with no arguments; returns the protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
- *   pipe                  int; required (AIO_NONE raises TypeError). The write
- *                         end: a pipe, socket or character device.
+ *   pipe                  int; required (0 or AIO_NONE raises TypeError;
+ *                         AIO_ZERO: descriptor 0). The write end: a pipe,
+ *                         socket or character device.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)

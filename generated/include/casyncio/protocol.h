@@ -19,12 +19,14 @@ extern "C" {
 
 /* struct aio_protocol: one function-pointer field per method of protocol,
  * called with the struct as its first argument. Fields left NULL are not
- * called: the Python base class's method does nothing.
+ * called: the Python base class's method does nothing. A protocol with
+ * get_buffer set is a BufferedProtocol: the transport reads into its buffers
+ * (get_buffer(), buffer_updated()) instead of calling data_received(). The
+ * struct is the caller's, usually the first member of a struct of its own; the
+ * transport that gets it from a factory holds it until release().
  */
 struct aio_protocol {
     /* protocol.connection_made(transport)
-     *
-     * Not called yet: the runtime does not call this method.
      *
      * Called once when the connection is made, with its transport (all
      * protocols).
@@ -43,8 +45,6 @@ struct aio_protocol {
 
     /* protocol.connection_lost(exc)
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called once when the connection is lost or closed (all protocols).
      *
      * exc is None after a regular end of file or a close or abort by this
@@ -61,8 +61,6 @@ struct aio_protocol {
 
     /* protocol.pause_writing()
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called when the transport's write buffer grows above the high water mark
      * (all protocols).
      *
@@ -77,8 +75,6 @@ struct aio_protocol {
 
     /* protocol.resume_writing()
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called when the transport's write buffer drains to the low water mark or
      * below (all protocols).
      *
@@ -89,8 +85,6 @@ struct aio_protocol {
     void (*resume_writing)(aio_protocol *self);
 
     /* protocol.data_received(data)
-     *
-     * Not called yet: the runtime does not call this method.
      *
      * Called with each chunk of received data (Protocol).
      *
@@ -111,8 +105,6 @@ struct aio_protocol {
 
     /* protocol.eof_received()
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called at most once when the peer stops sending (Protocol and
      * BufferedProtocol); return true to keep the transport open.
      *
@@ -127,8 +119,6 @@ struct aio_protocol {
     bool (*eof_received)(aio_protocol *self);
 
     /* protocol.get_buffer(sizehint)
-     *
-     * Not called yet: the runtime does not call this method.
      *
      * Called to get a buffer to receive into (BufferedProtocol).
      *
@@ -154,8 +144,6 @@ struct aio_protocol {
     aio_buffer (*get_buffer)(aio_protocol *self, int sizehint);
 
     /* protocol.buffer_updated(nbytes)
-     *
-     * Not called yet: the runtime does not call this method.
      *
      * Called after nbytes were received into the buffer from get_buffer()
      * (BufferedProtocol).
@@ -260,6 +248,15 @@ struct aio_protocol {
      * Documented on the asyncio-protocol page, not on the reference pages.
      */
     void (*process_exited)(aio_protocol *self);
+
+    /* C only: called once, when the transport lets go of the protocol: after
+     * connection_lost() has returned, or, when the connection was never made
+     * (the call that made the protocol failed), then. A protocol that
+     * set_protocol() replaces is handed back without it. NULL: the protocol
+     * stays the caller's, who must keep it alive until connection_lost() has
+     * returned.
+     */
+    void (*release)(aio_protocol *self);
 };
 
 #ifdef __cplusplus

@@ -19,8 +19,6 @@ extern "C" {
 
 /* transport.close()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Close the transport (BaseTransport.close); for a subprocess transport, also
  * kill the child (SubprocessTransport.close).
  *
@@ -37,8 +35,6 @@ AIO_API int aio_transport_close(aio_transport *transport);
 
 /* transport.is_closing()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Tell whether the transport is closing or closed (BaseTransport).
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -48,8 +44,6 @@ AIO_API int aio_transport_close(aio_transport *transport);
 AIO_API int aio_transport_is_closing(aio_transport *transport);
 
 /* transport.get_extra_info(name, default=None)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Return transport-specific information called name, or default when there is
  * none (BaseTransport).
@@ -80,8 +74,6 @@ AIO_API const void *aio_transport_get_extra_info(aio_transport *transport,
 
 /* transport.set_protocol(protocol)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Attach a different protocol to the transport (BaseTransport).
  *
  * Only safe when both protocols are documented to support switching. The
@@ -99,8 +91,6 @@ AIO_API int aio_transport_set_protocol(aio_transport *transport, aio_protocol *p
 
 /* transport.get_protocol()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Return the transport's current protocol (BaseTransport).
  *
  * Returns aio_protocol *, borrowed: the protocol, or NULL with the exception
@@ -111,8 +101,6 @@ AIO_API int aio_transport_set_protocol(aio_transport *transport, aio_protocol *p
 AIO_API aio_protocol *aio_transport_get_protocol(aio_transport *transport);
 
 /* transport.is_reading()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Tell whether the transport is receiving: not paused and not closing
  * (ReadTransport).
@@ -127,8 +115,6 @@ AIO_API aio_protocol *aio_transport_get_protocol(aio_transport *transport);
 AIO_API int aio_transport_is_reading(aio_transport *transport);
 
 /* transport.pause_reading()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Stop passing received data to the protocol until resume_reading()
  * (ReadTransport).
@@ -147,8 +133,6 @@ AIO_API int aio_transport_pause_reading(aio_transport *transport);
 
 /* transport.resume_reading()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Pass received data to the protocol again after pause_reading()
  * (ReadTransport).
  *
@@ -164,8 +148,6 @@ AIO_API int aio_transport_pause_reading(aio_transport *transport);
 AIO_API int aio_transport_resume_reading(aio_transport *transport);
 
 /* transport.write(data)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Queue data for sending without blocking (WriteTransport).
  *
@@ -196,8 +178,6 @@ AIO_API int aio_transport_write(aio_transport *transport, const void *data, size
 
 /* transport.writelines(list_of_data)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Queue several buffers for sending, as write() on each in turn but possibly
  * faster (WriteTransport).
  *
@@ -221,8 +201,6 @@ AIO_API int aio_transport_writelines(aio_transport *transport, const aio_bytes_v
 
 /* transport.can_write_eof()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Tell whether write_eof() is supported (WriteTransport).
  *
  * True for TCP and pipe transports, False for TLS.
@@ -234,8 +212,6 @@ AIO_API int aio_transport_writelines(aio_transport *transport, const aio_bytes_v
 AIO_API int aio_transport_can_write_eof(aio_transport *transport);
 
 /* transport.write_eof()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Close the sending side once buffered data is flushed; receiving goes on
  * (WriteTransport).
@@ -251,8 +227,6 @@ AIO_API int aio_transport_write_eof(aio_transport *transport);
 
 /* transport.abort()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Close the transport at once, dropping buffered data (WriteTransport.abort,
  * DatagramTransport.abort).
  *
@@ -267,8 +241,6 @@ AIO_API int aio_transport_abort(aio_transport *transport);
 
 /* transport.get_write_buffer_size()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Return how many bytes are waiting in the output buffer (WriteTransport).
  *
  * Returns int64_t: the value, or -1 with the exception set.
@@ -278,8 +250,6 @@ AIO_API int aio_transport_abort(aio_transport *transport);
 AIO_API int64_t aio_transport_get_write_buffer_size(aio_transport *transport);
 
 /* transport.set_write_buffer_limits(high=None, low=None)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Set the high and low water marks of write flow control (WriteTransport).
  *
@@ -364,8 +334,8 @@ AIO_API int aio_transport_get_pid(aio_transport *transport);
  * (SubprocessTransport).
  *
  * Arguments:
- *   fd  int; required (AIO_NONE raises TypeError). 0 for stdin, 1 for stdout,
- *       2 for stderr.
+ *   fd  int; required (0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor
+ *       0). 0 for stdin, 1 for stdout, 2 for stderr.
  *
  * Returns aio_transport *, borrowed: the transport, or NULL with the exception
  * set. The pipe's transport; None when that stream was not created with PIPE

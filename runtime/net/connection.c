@@ -1,0 +1,196 @@
+/* connection.c - what every method that makes a connection ends with
+ * (base_events.py: _create_connection_transport): the protocol from the
+ * factory, a socket transport over the connected socket, and a future
+ * whose result is the (transport, protocol) pair once connection_made()
+ * has run. And loop.connect_accepted_socket(), which is only that.
+ */
+#include "connection.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "casyncio/log.h"
+#include "exc.h"
+#include "future.h"
+#include "names.h"
+#include "socket_transport.h"
+
+/* The future of the pair: it follows the transport's waiter; cancelling it
+ * cancels the waiter, and a waiter that does not end in a result closes
+ * the transport (`except: transport.close(); raise`). */
+typedef struct connection_future {
+    aio_future fut;
+    aio_future *waiter;            /* until it is done */
+    aio_transport_protocol pair;   /* the result: a reference to the transport */
+} connection_future;
+
+static void connection_dealloc(void *obj)
+{
+    connection_future *c = obj;
+    if (!aio__future_finalize(&c->fut))
+        return;
+    aio__decref(c->waiter);
+    aio__future_clear(&c->fut);
+    free(c);
+}
+
+AIO__DEFINE_TYPE(connection_future_type) = {"Future", connection_dealloc, aio__future_repr, 0};
+
+static int connection_cancel(aio_future *fut, const char *msg)
+{
+    connection_future *c = (connection_future *)fut;
+    if (fut->state != AIO__FUTURE_PENDING) {
+        fut->log_traceback = false;
+        return 0;
+    }
+    /* The task awaiting the waiter is cancelled there: the waiter is. */
+    if (c->waiter != NULL && c->waiter->state == AIO__FUTURE_PENDING)
+        return aio__future_cancel_any(c->waiter, msg);
+    return aio__future_cancel_plain(fut, msg);
+}
+
+static void free_pair(void *result)
+{
+    aio_transport_protocol *pair = result;
+    aio__decref(pair->transport);
+}
+
+static void waiter_done(aio_future *waiter, void *arg)
+{
+    connection_future *c = arg;
+    if (c->fut.state == AIO__FUTURE_PENDING && waiter->state == AIO__FUTURE_FINISHED &&
+        waiter->exception == NULL) {
+        /* The result holds the reference to the transport from now on. */
+        aio__future_finish_result(&c->fut, &c->pair, free_pair);
+    } else {
+        aio_transport *t = c->pair.transport;
+        c->pair.transport = NULL;
+        aio__transport_close(t); /* except: transport.close(); raise */
+        aio_err_clear();
+        aio__decref(t);
+        if (c->fut.state == AIO__FUTURE_PENDING) {
+            if (waiter->state == AIO__FUTURE_CANCELLED)
+                aio__future_cancel_plain(&c->fut, waiter->cancel_message);
+            else
+                aio__future_fail(&c->fut, aio_incref(waiter->exception));
+        }
+    }
+    aio__decref(c->waiter);
+    c->waiter = NULL;
+    aio__decref(c);
+}
+
+aio_future *aio__connection_start(aio_loop *loop, int fd, aio_protocol_factory factory,
+                                  void *factory_arg, const aio__address_buf *peername)
+{
+    /* sock.setblocking(False) */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        aio_err_set_from_errno(errno);
+        return NULL;
+    }
+    aio_protocol *protocol = factory(factory_arg);
+    if (protocol == NULL) {
+        if (aio_err_occurred() == NULL)
+            aio_err_set(aio_AttributeError,
+                        "'NoneType' object has no attribute 'connection_made'");
+        return NULL;
+    }
+    connection_future *c = aio__calloc(1, sizeof *c);
+    aio_future *waiter = c != NULL ? aio__loop_create_future(loop) : NULL;
+    if (waiter == NULL) {
+        free(c);
+        aio__protocol_release(protocol);
+        return NULL;
+    }
+    aio__future_init(&c->fut, &connection_future_type, loop);
+    c->fut.cancel = connection_cancel;
+    c->waiter = waiter;
+    aio_transport *t =
+        aio__socket_transport_new(loop, fd, protocol, waiter, peername, NULL, NULL);
+    if (t == NULL) {
+        aio__protocol_release(protocol);
+        aio__decref(c);
+        return NULL;
+    }
+    c->pair.transport = t;
+    c->pair.protocol = protocol;
+    aio__incref(c); /* the waiter's callback's */
+    const aio__future_add_done_callback_args add = {.callback = waiter_done, .callback_arg = c};
+    if (aio__future_add_done_callback(waiter, &add) < 0) {
+        aio__decref(c);
+        aio__transport_close(t);
+        aio__decref(t);
+        c->pair.transport = NULL;
+        aio__decref(c);
+        return NULL;
+    }
+    return &c->fut;
+}
+
+/* --- loop.connect_accepted_socket() --------------------------------------------------------- */
+
+int aio__check_stream_socket(int fd)
+{
+    int family, type, proto;
+    aio__socket_kind(fd, &family, &type, &proto);
+    if (type < 0) {
+        aio_err_set_from_errno(fcntl(fd, F_GETFD) < 0 ? EBADF : ENOTSOCK);
+        return -1;
+    }
+    if (type != SOCK_STREAM) {
+        aio__strbuf sb = AIO__STRBUF_INIT;
+        aio__socket_repr(fd, "socket.socket", &sb);
+        aio_err_format(aio_ValueError, "A Stream Socket was expected, got %s",
+                       sb.data ? sb.data : "?");
+        aio__sb_free(&sb);
+        return -1;
+    }
+    return 0;
+}
+
+int aio__check_no_ssl(aio_ssl_context *ssl, bool handshake_timeout_given,
+                      bool shutdown_timeout_given)
+{
+    if (handshake_timeout_given && ssl == NULL) {
+        aio_err_set(aio_ValueError, "ssl_handshake_timeout is only meaningful with ssl");
+        return -1;
+    }
+    if (shutdown_timeout_given && ssl == NULL) {
+        aio_err_set(aio_ValueError, "ssl_shutdown_timeout is only meaningful with ssl");
+        return -1;
+    }
+    if (ssl != NULL) {
+        aio_err_set(aio_NotImplementedError, "TLS (ssl=) is not implemented yet");
+        return -1;
+    }
+    return 0;
+}
+
+aio_future *aio__loop_connect_accepted_socket(aio_loop *loop,
+                                              const aio__loop_connect_accepted_socket_args *args)
+{
+    /* In asyncio's order: the socket, ssl, then the factory is called,
+     * and only making the transport finds a closed loop. */
+    if (aio__check_stream_socket(args->sock) < 0 ||
+        aio__check_no_ssl(args->ssl, !args->ssl_handshake_timeout_is_none, false) < 0)
+        return NULL;
+    if (args->protocol_factory == NULL) {
+        aio_err_set(aio_TypeError, "'NoneType' object is not callable");
+        return NULL;
+    }
+    aio_future *fut = aio__connection_start(loop, args->sock, args->protocol_factory,
+                                            args->protocol_factory_arg, NULL);
+    if (fut != NULL && aio__loop_debug(loop)) {
+        aio__strbuf sb = AIO__STRBUF_INIT;
+        aio__socket_repr(args->sock, "asyncio.TransportSocket", &sb);
+        aio_log(AIO_LOG_DEBUG, NULL, "%s handled", sb.data ? sb.data : "?");
+        aio__sb_free(&sb);
+    }
+    return fut;
+}
+
+/* What reprs and logs call these callbacks. */
+AIO__NAME(waiter_done, "BaseEventLoop._create_connection_transport", AIO__NAME_SELF_ARG);

@@ -1,0 +1,27 @@
+/* connection.h - making a connection's transport and protocol. Internal. */
+#ifndef CASYNCIO_RUNTIME_CONNECTION_H
+#define CASYNCIO_RUNTIME_CONNECTION_H
+
+#include "sockaddr.h"
+#include "transport.h"
+
+/* _create_connection_transport(): fd made non-blocking, the protocol from
+ * factory(factory_arg), a socket transport over fd (which it takes over).
+ * The future (new reference) has the (transport, protocol) pair as its
+ * result once connection_made() has run; cancelled or failed, the
+ * transport is closed. NULL with the exception set when nothing was made
+ * (fd still the caller's; a protocol made, released). */
+AIO_INTERNAL aio_future *aio__connection_start(aio_loop *loop, int fd,
+                                               aio_protocol_factory factory, void *factory_arg,
+                                               const aio__address_buf *peername);
+
+/* `sock.type != SOCK_STREAM`: ValueError('A Stream Socket was expected,
+ * got <socket...>'); OSError for what is not a socket. */
+AIO_INTERNAL int aio__check_stream_socket(int fd);
+
+/* The checks of ssl's companions, and, until TLS lands, NotImplementedError
+ * for ssl itself. */
+AIO_INTERNAL int aio__check_no_ssl(aio_ssl_context *ssl, bool handshake_timeout_given,
+                                   bool shutdown_timeout_given);
+
+#endif /* CASYNCIO_RUNTIME_CONNECTION_H */

@@ -1,0 +1,24 @@
+/* socket_transport.h - _SelectorSocketTransport. Internal. */
+#ifndef CASYNCIO_RUNTIME_SOCKET_TRANSPORT_H
+#define CASYNCIO_RUNTIME_SOCKET_TRANSPORT_H
+
+#include "sockaddr.h"
+#include "transport.h"
+
+/* Called once when the transport's connection ends (Server._detach()). */
+typedef void (*aio__transport_detach)(void *arg);
+
+/* A transport for the connected stream socket fd (non-blocking already),
+ * taking the socket and the protocol over: connection_made(), the start
+ * of reading and the waiter's result (when waiter is not NULL) come in the
+ * next iteration, in that order. peername: what accept() said, or NULL to
+ * ask getpeername(). New reference; NULL with the exception set, the
+ * socket and the protocol still the caller's. */
+AIO_INTERNAL aio_transport *aio__socket_transport_new(aio_loop *loop, int fd,
+                                                      aio_protocol *protocol,
+                                                      aio_future *waiter,
+                                                      const aio__address_buf *peername,
+                                                      aio__transport_detach detach,
+                                                      void *detach_arg);
+
+#endif /* CASYNCIO_RUNTIME_SOCKET_TRANSPORT_H */

@@ -1,0 +1,88 @@
+/* transport.h - what every transport shares: BaseTransport's object, the
+ * protocol it calls, _FlowControlMixin, and the transports' part of a loop
+ * (which descriptors transports own). Internal.
+ *
+ * A transport is a casyncio object whose first member is struct
+ * aio_transport; its class (aio__transport_class) holds the methods that
+ * differ from one kind to another, NULL where the Python class has no such
+ * method (AttributeError, as Python gives).
+ */
+#ifndef CASYNCIO_RUNTIME_TRANSPORT_H
+#define CASYNCIO_RUNTIME_TRANSPORT_H
+
+#include "casyncio/api.h"
+#include "impl.h"
+#include "loop.h"
+
+typedef struct aio__transport_class aio__transport_class;
+
+/* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES: writes after the connection
+ * is lost are dropped, and logged from this many on. */
+#define AIO__LOG_THRESHOLD_FOR_CONNLOST_WRITES 5
+
+struct aio_transport {
+    aio__object ob;
+    const aio__transport_class *cls;
+    aio_loop *loop;            /* a reference, until the connection is lost */
+    aio_protocol *protocol;    /* held until released (its release()) */
+    bool protocol_connected;   /* connection_lost() goes to it */
+    bool closing;              /* close() or abort() was called */
+    int conn_lost;             /* connection_lost() scheduled, and writes since */
+    /* _FlowControlMixin */
+    int64_t high_water;
+    int64_t low_water;
+    bool protocol_paused;
+};
+
+struct aio__transport_class {
+    const char *name;          /* the Python class: "_SelectorSocketTransport" */
+    int (*close)(aio_transport *t);
+    int (*abort)(aio_transport *t);
+    int (*is_reading)(aio_transport *t);
+    int (*pause_reading)(aio_transport *t);
+    int (*resume_reading)(aio_transport *t);
+    int (*write)(aio_transport *t, const void *data, size_t len);
+    int (*write_eof)(aio_transport *t);
+    int (*can_write_eof)(aio_transport *t);
+    int64_t (*get_write_buffer_size)(aio_transport *t);
+    /* After set_protocol() has set t->protocol: what depends on it. */
+    void (*protocol_set)(aio_transport *t);
+    /* The class's own keys of get_extra_info(); NULL when it has not the
+     * key (found false) or when its value is None (found true). */
+    const void *(*extra_info)(aio_transport *t, const char *name, bool *found);
+    /* The loop closes while the transport is open: what its __del__ would
+     * do (ResourceWarning, the descriptor closed), and let go of the loop
+     * and the protocol (released), without connection_lost(). */
+    void (*orphan)(aio_transport *t);
+};
+
+/* Sets up the common part: a new transport object of `type` (the caller
+ * allocated `t`, which starts with struct aio_transport), with its loop
+ * and its protocol (taken over), and the default write buffer limits. */
+AIO_INTERNAL void aio__transport_init(aio_transport *t, const aio__type *type,
+                                      const aio__transport_class *cls, aio_loop *loop,
+                                      aio_protocol *protocol);
+/* Drops what the common part holds (the loop; the protocol, released). */
+AIO_INTERNAL void aio__transport_clear(aio_transport *t);
+/* Lets go of the protocol: its release() (errors dropped). */
+AIO_INTERNAL void aio__protocol_release(aio_protocol *protocol);
+
+/* _FlowControlMixin: after the write buffer grew or shrank. */
+AIO_INTERNAL void aio__transport_maybe_pause_protocol(aio_transport *t);
+AIO_INTERNAL void aio__transport_maybe_resume_protocol(aio_transport *t);
+
+/* Reports an error of a transport to the loop's exception handler with
+ * 'transport' and 'protocol' keys; takes exc over. */
+AIO_INTERNAL void aio__transport_report(aio_transport *t, const char *message, aio_exc *exc);
+
+/* The transports' part of a loop: which transport owns which descriptor
+ * (add_reader() and friends refuse those), a buffer reads go into, and the
+ * transports closed with the loop. */
+AIO_INTERNAL int aio__transports_attach(aio_loop *loop, int fd, aio_transport *t);
+AIO_INTERNAL void aio__transports_detach(aio_loop *loop, int fd, aio_transport *t);
+/* The loop's read buffer (AIO__READ_SIZE bytes), made at the first read;
+ * NULL with MemoryError. Valid until the next read of any transport. */
+#define AIO__READ_SIZE (256 * 1024)
+AIO_INTERNAL void *aio__transports_read_buffer(aio_loop *loop);
+
+#endif /* CASYNCIO_RUNTIME_TRANSPORT_H */
