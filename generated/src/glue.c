@@ -287,7 +287,8 @@ aio_task_factory aio_loop_get_task_factory(aio_loop *loop)
  *                        family=0, proto=0, flags=0, sock=None,
  *                        local_addr=None, server_hostname=None,
  *                        ssl_handshake_timeout=None,
- *                        happy_eyeballs_delay=None, interleave=None) */
+ *                        ssl_shutdown_timeout=None, happy_eyeballs_delay=None,
+ *                        interleave=None) */
 aio_future *aio_loop_create_connection(aio_loop *loop, const aio_loop_create_connection_args *args)
 {
     if (loop == NULL) {
@@ -315,7 +316,8 @@ aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
 
 /* loop.create_unix_connection(protocol_factory, path=None, *, ssl=None,
  *                             sock=None, server_hostname=None,
- *                             ssl_handshake_timeout=None) */
+ *                             ssl_handshake_timeout=None,
+ *                             ssl_shutdown_timeout=None) */
 aio_future *aio_loop_create_unix_connection(aio_loop *loop,
                                             const aio_loop_create_unix_connection_args *args)
 {
@@ -331,7 +333,7 @@ aio_future *aio_loop_create_unix_connection(aio_loop *loop,
  *                    family=socket.AF_UNSPEC, flags=socket.AI_PASSIVE,
  *                    sock=None, backlog=100, ssl=None, reuse_address=None,
  *                    reuse_port=None, ssl_handshake_timeout=None,
- *                    start_serving=True) */
+ *                    ssl_shutdown_timeout=None, start_serving=True) */
 aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_args *args)
 {
     if (loop == NULL) {
@@ -344,7 +346,7 @@ aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_
 
 /* loop.create_unix_server(protocol_factory, path=None, *, sock=None,
  *                         backlog=100, ssl=None, ssl_handshake_timeout=None,
- *                         start_serving=True) */
+ *                         ssl_shutdown_timeout=None, start_serving=True) */
 aio_future *aio_loop_create_unix_server(aio_loop *loop,
                                         const aio_loop_create_unix_server_args *args)
 {
@@ -357,7 +359,8 @@ aio_future *aio_loop_create_unix_server(aio_loop *loop,
 }
 
 /* loop.connect_accepted_socket(protocol_factory, sock, *, ssl=None,
- *                              ssl_handshake_timeout=None) */
+ *                              ssl_handshake_timeout=None,
+ *                              ssl_shutdown_timeout=None) */
 aio_future *aio_loop_connect_accepted_socket(aio_loop *loop,
                                              const aio_loop_connect_accepted_socket_args *args)
 {
@@ -378,6 +381,8 @@ aio_future *aio_loop_connect_accepted_socket(aio_loop *loop,
     r.ssl = args->ssl;
     aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
                              args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
     return aio__loop_connect_accepted_socket(loop, &r);
 }
 
@@ -393,7 +398,8 @@ aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args
 }
 
 /* loop.start_tls(transport, protocol, sslcontext, *, server_side=False,
- *                server_hostname=None, ssl_handshake_timeout=None) */
+ *                server_hostname=None, ssl_handshake_timeout=None,
+ *                ssl_shutdown_timeout=None) */
 aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *args)
 {
     if (loop == NULL) {
@@ -1125,6 +1131,16 @@ int64_t aio_transport_get_write_buffer_size(aio_transport *transport)
         return -1;
     }
     return aio__transport_get_write_buffer_size(transport);
+}
+
+/* transport.get_write_buffer_limits() */
+aio_write_buffer_limits aio_transport_get_write_buffer_limits(aio_transport *transport)
+{
+    if (transport == NULL) {
+        aio__glue_null_self("get_write_buffer_limits", "BaseTransport");
+        return (aio_write_buffer_limits){-1, -1};
+    }
+    return aio__transport_get_write_buffer_limits(transport);
 }
 
 /* transport.set_write_buffer_limits(high=None, low=None) */

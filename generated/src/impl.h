@@ -143,7 +143,8 @@ aio_task_factory aio__loop_get_task_factory(aio_loop *loop);
  *                        family=0, proto=0, flags=0, sock=None,
  *                        local_addr=None, server_hostname=None,
  *                        ssl_handshake_timeout=None,
- *                        happy_eyeballs_delay=None, interleave=None) */
+ *                        ssl_shutdown_timeout=None, happy_eyeballs_delay=None,
+ *                        interleave=None) */
 typedef struct aio__loop_create_connection_args {
     aio_protocol_factory protocol_factory;
     void *protocol_factory_arg;
@@ -160,6 +161,8 @@ typedef struct aio__loop_create_connection_args {
     const char *server_hostname;
     double ssl_handshake_timeout;
     bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
     double happy_eyeballs_delay;
     bool happy_eyeballs_delay_is_none;
     int interleave;
@@ -196,7 +199,8 @@ aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
 
 /* loop.create_unix_connection(protocol_factory, path=None, *, ssl=None,
  *                             sock=None, server_hostname=None,
- *                             ssl_handshake_timeout=None) */
+ *                             ssl_handshake_timeout=None,
+ *                             ssl_shutdown_timeout=None) */
 typedef struct aio__loop_create_unix_connection_args {
     aio_protocol_factory protocol_factory;
     void *protocol_factory_arg;
@@ -207,6 +211,8 @@ typedef struct aio__loop_create_unix_connection_args {
     const char *server_hostname;
     double ssl_handshake_timeout;
     bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
 } aio__loop_create_unix_connection_args;
 
 aio_future *aio__loop_create_unix_connection(aio_loop *loop,
@@ -216,7 +222,7 @@ aio_future *aio__loop_create_unix_connection(aio_loop *loop,
  *                    family=socket.AF_UNSPEC, flags=socket.AI_PASSIVE,
  *                    sock=None, backlog=100, ssl=None, reuse_address=None,
  *                    reuse_port=None, ssl_handshake_timeout=None,
- *                    start_serving=True) */
+ *                    ssl_shutdown_timeout=None, start_serving=True) */
 typedef struct aio__loop_create_server_args {
     aio_protocol_factory protocol_factory;
     void *protocol_factory_arg;
@@ -236,6 +242,8 @@ typedef struct aio__loop_create_server_args {
     bool reuse_port_is_none;
     double ssl_handshake_timeout;
     bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
     bool start_serving;
 } aio__loop_create_server_args;
 
@@ -243,7 +251,7 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
 
 /* loop.create_unix_server(protocol_factory, path=None, *, sock=None,
  *                         backlog=100, ssl=None, ssl_handshake_timeout=None,
- *                         start_serving=True) */
+ *                         ssl_shutdown_timeout=None, start_serving=True) */
 typedef struct aio__loop_create_unix_server_args {
     aio_protocol_factory protocol_factory;
     void *protocol_factory_arg;
@@ -254,6 +262,8 @@ typedef struct aio__loop_create_unix_server_args {
     aio_ssl_context *ssl;
     double ssl_handshake_timeout;
     bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
     bool start_serving;
 } aio__loop_create_unix_server_args;
 
@@ -261,7 +271,8 @@ aio_future *aio__loop_create_unix_server(aio_loop *loop,
                                          const aio__loop_create_unix_server_args *args);
 
 /* loop.connect_accepted_socket(protocol_factory, sock, *, ssl=None,
- *                              ssl_handshake_timeout=None) */
+ *                              ssl_handshake_timeout=None,
+ *                              ssl_shutdown_timeout=None) */
 typedef struct aio__loop_connect_accepted_socket_args {
     aio_protocol_factory protocol_factory;
     void *protocol_factory_arg;
@@ -269,6 +280,8 @@ typedef struct aio__loop_connect_accepted_socket_args {
     aio_ssl_context *ssl;
     double ssl_handshake_timeout;
     bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
 } aio__loop_connect_accepted_socket_args;
 
 aio_future *aio__loop_connect_accepted_socket(aio_loop *loop,
@@ -287,7 +300,8 @@ typedef struct aio__loop_sendfile_args {
 aio_future *aio__loop_sendfile(aio_loop *loop, const aio__loop_sendfile_args *args);
 
 /* loop.start_tls(transport, protocol, sslcontext, *, server_side=False,
- *                server_hostname=None, ssl_handshake_timeout=None) */
+ *                server_hostname=None, ssl_handshake_timeout=None,
+ *                ssl_shutdown_timeout=None) */
 typedef struct aio__loop_start_tls_args {
     aio_transport *transport;
     aio_protocol *protocol;
@@ -296,6 +310,8 @@ typedef struct aio__loop_start_tls_args {
     const char *server_hostname;
     double ssl_handshake_timeout;
     bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
 } aio__loop_start_tls_args;
 
 aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *args);
@@ -584,6 +600,9 @@ int aio__transport_abort(aio_transport *transport);
 
 /* transport.get_write_buffer_size() */
 int64_t aio__transport_get_write_buffer_size(aio_transport *transport);
+
+/* transport.get_write_buffer_limits() */
+aio_write_buffer_limits aio__transport_get_write_buffer_limits(aio_transport *transport);
 
 /* transport.set_write_buffer_limits(high=None, low=None) */
 typedef struct aio__transport_set_write_buffer_limits_args {

@@ -206,6 +206,7 @@ void aio__args_check(void)
             .local_addr = 0,
             .server_hostname = 0,
             .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
             .happy_eyeballs_delay = 0,
             .interleave = 0,
         };
@@ -247,6 +248,7 @@ void aio__args_check(void)
             .sock = 0,
             .server_hostname = 0,
             .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
         };
         aio_future *(*f1)(
             aio_loop *,
@@ -271,6 +273,7 @@ void aio__args_check(void)
             .reuse_address = 0,
             .reuse_port = 0,
             .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
             .start_serving = 0,
         };
         aio_future *(*f1)(aio_loop *, const aio_loop_create_server_args *) = aio_loop_create_server;
@@ -288,6 +291,7 @@ void aio__args_check(void)
             .backlog = 0,
             .ssl = 0,
             .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
             .start_serving = 0,
         };
         aio_future *(*f1)(aio_loop *,
@@ -304,6 +308,7 @@ void aio__args_check(void)
             .sock = 0,
             .ssl = 0,
             .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
         };
         aio_future *(*f1)(
             aio_loop *,
@@ -335,6 +340,7 @@ void aio__args_check(void)
             .server_side = 0,
             .server_hostname = 0,
             .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
         };
         aio_future *(*f1)(aio_loop *, const aio_loop_start_tls_args *) = aio_loop_start_tls;
         (void)a;
@@ -771,6 +777,12 @@ void aio__args_check(void)
     /* transport.get_write_buffer_size() */
     {
         int64_t (*f1)(aio_transport *) = aio_transport_get_write_buffer_size;
+        (void)f1;
+    }
+
+    /* transport.get_write_buffer_limits() */
+    {
+        aio_write_buffer_limits (*f1)(aio_transport *) = aio_transport_get_write_buffer_limits;
         (void)f1;
     }
 

@@ -211,6 +211,13 @@ typedef struct aio_transport_protocol {
     aio_protocol *protocol;
 } aio_transport_protocol;
 
+/* WriteTransport.get_write_buffer_limits(): Python's (low, high) tuple;
+ * both -1 with the exception set when there are none to give. */
+typedef struct aio_write_buffer_limits {
+    int64_t low;
+    int64_t high;
+} aio_write_buffer_limits;
+
 typedef struct aio_socket_address {
     int conn;
     aio_address address;

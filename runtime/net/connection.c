@@ -175,7 +175,8 @@ aio_future *aio__loop_connect_accepted_socket(aio_loop *loop,
     /* In asyncio's order: the socket, ssl, then the factory is called,
      * and only making the transport finds a closed loop. */
     if (aio__check_stream_socket(args->sock) < 0 ||
-        aio__check_no_ssl(args->ssl, !args->ssl_handshake_timeout_is_none, false) < 0)
+        aio__check_no_ssl(args->ssl, !args->ssl_handshake_timeout_is_none,
+                          !args->ssl_shutdown_timeout_is_none) < 0)
         return NULL;
     if (args->protocol_factory == NULL) {
         aio_err_set(aio_TypeError, "'NoneType' object is not callable");

@@ -328,6 +328,15 @@ int64_t aio__transport_get_write_buffer_size(aio_transport *t)
     return t->cls->get_write_buffer_size(t);
 }
 
+aio_write_buffer_limits aio__transport_get_write_buffer_limits(aio_transport *t)
+{
+    if (t->cls->get_write_buffer_size == NULL) {
+        no_attribute(t, "get_write_buffer_limits");
+        return (aio_write_buffer_limits){-1, -1};
+    }
+    return (aio_write_buffer_limits){t->low_water, t->high_water};
+}
+
 int aio__transport_set_write_buffer_limits(aio_transport *t,
                                            const aio__transport_set_write_buffer_limits_args *args)
 {

@@ -512,7 +512,8 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *                        family=0, proto=0, flags=0, sock=None,
  *                        local_addr=None, server_hostname=None,
  *                        ssl_handshake_timeout=None,
- *                        happy_eyeballs_delay=None, interleave=None)
+ *                        ssl_shutdown_timeout=None, happy_eyeballs_delay=None,
+ *                        interleave=None)
  *
  * Not implemented yet: raises NotImplementedError.
  *
@@ -558,6 +559,9 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *                          ssl.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS shutdown before the connection
+ *                          is aborted; None means 30.0.
  *   happy_eyeballs_delay   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          before starting the next connection attempt in
  *                          parallel (RFC 8305; 0.25 is sensible); None
@@ -589,15 +593,32 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *   OSError("Multiple exceptions: {errors}") when every attempt failed with
  *     different errors (one distinct error is raised as is).
  *   socket_gaierror when host or local_addr cannot be resolved.
+ *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
+ *     ssl_shutdown_timeout is given without ssl.
  *
  * History:
- *   3.8  added (happy_eyeballs_delay, interleave): Gained happy_eyeballs_delay
- *        and interleave (Happy Eyeballs, RFC 8305). [3.8, 3.9+]
- *   3.7  added (ssl_handshake_timeout): Gained ssl_handshake_timeout. [3.8,
- *        3.9+]
- *   3.6  changed: TCP connections get TCP_NODELAY by default. [3.8, 3.9+]
- *   3.5  changed (ssl): SSL/TLS works with ProactorEventLoop (Windows).
+ *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
+ *         asyncio-eventloop page of 3.11 documents it). [no page]
+ *   3.8   added (happy_eyeballs_delay, interleave): Gained
+ *         happy_eyeballs_delay and interleave (Happy Eyeballs, RFC 8305).
+ *         [3.8, 3.9+]
+ *   3.7   added (ssl_handshake_timeout): Gained ssl_handshake_timeout. [3.8,
+ *         3.9+]
+ *   3.6   changed: TCP connections get TCP_NODELAY by default. [3.8, 3.9+]
+ *   3.5   changed (ssl): SSL/TLS works with ProactorEventLoop (Windows).
  *
+ * On the 3.8 page: loop.create_connection(protocol_factory, host=None,
+ *                                         port=None, *, ssl=None, family=0,
+ *                                         proto=0, flags=0, sock=None,
+ *                                         local_addr=None,
+ *                                         server_hostname=None,
+ *                                         ssl_handshake_timeout=None,
+ *                                         happy_eyeballs_delay=None,
+ *                                         interleave=None)
+ * On the 3.9+ page: loop.create_connection(protocol_factory, host=None,
+ *     port=None, *, ssl=None, family=0, proto=0, flags=0, sock=None,
+ *     local_addr=None, server_hostname=None, ssl_handshake_timeout=None,
+ *     happy_eyeballs_delay=None, interleave=None)
  * On the 3.6 page: loop.create_connection(protocol_factory, host=None,
  *                                         port=None, *, ssl=None, family=0,
  *                                         proto=0, flags=0, sock=None,
@@ -617,6 +638,7 @@ typedef struct aio_loop_create_connection_args {
     const aio_address *local_addr;          /* NULL: None (default) */
     const char *server_hostname;            /* NULL: None (default) */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
     double happy_eyeballs_delay;            /* 0: None (default); AIO_ZERO: 0 */
     int interleave;                         /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_create_connection_args;
@@ -722,7 +744,8 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
 
 /* loop.create_unix_connection(protocol_factory, path=None, *, ssl=None,
  *                             sock=None, server_hostname=None,
- *                             ssl_handshake_timeout=None)
+ *                             ssl_handshake_timeout=None,
+ *                             ssl_shutdown_timeout=None)
  *
  * Not implemented yet: raises NotImplementedError.
  *
@@ -749,6 +772,9 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *                          server certificate must match; required with ssl.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS shutdown before the connection
+ *                          is aborted; None means 30.0.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -763,14 +789,23 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *     is given.
  *   ValueError("A UNIX Domain Stream Socket was expected, got {sock!r}") when
  *     sock is not an AF_UNIX stream socket.
+ *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
+ *     ssl_shutdown_timeout is given without ssl.
  *
  * Availability: Unix.
  *
  * History:
- *   3.7  added (ssl_handshake_timeout): Gained ssl_handshake_timeout. [3.8,
- *        3.9+]
- *   3.7  changed (path): path may be a path-like object. [3.8, 3.9+]
+ *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
+ *         asyncio-eventloop page of 3.11 documents it). [no page]
+ *   3.7   added (ssl_handshake_timeout): Gained ssl_handshake_timeout. [3.8,
+ *         3.9+]
+ *   3.7   changed (path): path may be a path-like object. [3.8, 3.9+]
  *
+ * On the 3.8 page: loop.create_unix_connection(protocol_factory, path=None, *,
+ *     ssl=None, sock=None, server_hostname=None, ssl_handshake_timeout=None)
+ * On the 3.9+ page: loop.create_unix_connection(protocol_factory, path=None,
+ *     *, ssl=None, sock=None, server_hostname=None,
+ *     ssl_handshake_timeout=None)
  * On the 3.6 page: loop.create_unix_connection(protocol_factory, path, *,
  *     ssl=None, sock=None, server_hostname=None)
  */
@@ -782,6 +817,7 @@ typedef struct aio_loop_create_unix_connection_args {
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
     const char *server_hostname;            /* NULL: None (default) */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_create_unix_connection_args;
 
 AIO_API aio_future *aio_loop_create_unix_connection(
@@ -791,7 +827,7 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                    family=socket.AF_UNSPEC, flags=socket.AI_PASSIVE,
  *                    sock=None, backlog=100, ssl=None, reuse_address=None,
  *                    reuse_port=None, ssl_handshake_timeout=None,
- *                    start_serving=True)
+ *                    ssl_shutdown_timeout=None, start_serving=True)
  *
  * Not implemented yet: raises NotImplementedError.
  *
@@ -840,6 +876,9 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                          other sockets that set it; not on Windows.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS shutdown before the connection
+ *                          is aborted; None means 30.0.
  *   start_serving          int; default True when 0 (AIO_FALSE: False). Accept
  *                          connections at once; False waits for
  *                          start_serving() or serve_forever().
@@ -865,8 +904,12 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *   OSError("error while attempting to bind on address {address!r}: {reason}")
  *     when bind() fails; reason is the lower-cased error text and the errno is
  *     kept.
+ *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
+ *     ssl_shutdown_timeout is given without ssl.
  *
  * History:
+ *   3.11   added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
+ *          asyncio-eventloop page of 3.11 documents it). [no page]
  *   3.7    added (ssl_handshake_timeout, start_serving): Gained
  *          ssl_handshake_timeout and start_serving. [3.8, 3.9+]
  *   3.6    changed: Accepted TCP connections get TCP_NODELAY by default. [3.8,
@@ -874,6 +917,20 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *   3.5    changed (ssl): SSL/TLS works with ProactorEventLoop (Windows).
  *   3.5.1  changed (host): host may be a sequence of hosts.
  *
+ * On the 3.8 page: loop.create_server(protocol_factory, host=None, port=None,
+ *                                     *, family=socket.AF_UNSPEC,
+ *                                     flags=socket.AI_PASSIVE, sock=None,
+ *                                     backlog=100, ssl=None,
+ *                                     reuse_address=None, reuse_port=None,
+ *                                     ssl_handshake_timeout=None,
+ *                                     start_serving=True)
+ * On the 3.9+ page: loop.create_server(protocol_factory, host=None, port=None,
+ *                                      *, family=socket.AF_UNSPEC,
+ *                                      flags=socket.AI_PASSIVE, sock=None,
+ *                                      backlog=100, ssl=None,
+ *                                      reuse_address=None, reuse_port=None,
+ *                                      ssl_handshake_timeout=None,
+ *                                      start_serving=True)
  * On the 3.6 page: loop.create_server(protocol_factory, host=None, port=None,
  *                                     *, family=socket.AF_UNSPEC,
  *                                     flags=socket.AI_PASSIVE, sock=None,
@@ -894,6 +951,7 @@ typedef struct aio_loop_create_server_args {
     int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
     int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
     int start_serving;                      /* 0: True (default); AIO_FALSE: False */
 } aio_loop_create_server_args;
 
@@ -901,7 +959,7 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
 
 /* loop.create_unix_server(protocol_factory, path=None, *, sock=None,
  *                         backlog=100, ssl=None, ssl_handshake_timeout=None,
- *                         start_serving=True)
+ *                         ssl_shutdown_timeout=None, start_serving=True)
  *
  * Not implemented yet: raises NotImplementedError.
  *
@@ -929,6 +987,9 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *                          None for plain.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS shutdown before the connection
+ *                          is aborted; None means 30.0.
  *   start_serving          int; default True when 0 (AIO_FALSE: False). Accept
  *                          connections at once; False waits for
  *                          start_serving() or serve_forever().
@@ -943,14 +1004,24 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *     path nor sock is given.
  *   OSError("Address {path!r} is already in use") when another socket is bound
  *     to path (errno EADDRINUSE).
+ *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
+ *     ssl_shutdown_timeout is given without ssl.
  *
  * Availability: Unix.
  *
  * History:
- *   3.7  added (ssl_handshake_timeout, start_serving): Gained
- *        ssl_handshake_timeout and start_serving. [3.8, 3.9+]
- *   3.7  changed (path): path may be a Path object. [3.8, 3.9+]
+ *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
+ *         asyncio-eventloop page of 3.11 documents it). [no page]
+ *   3.7   added (ssl_handshake_timeout, start_serving): Gained
+ *         ssl_handshake_timeout and start_serving. [3.8, 3.9+]
+ *   3.7   changed (path): path may be a Path object. [3.8, 3.9+]
  *
+ * On the 3.8 page: loop.create_unix_server(protocol_factory, path=None, *,
+ *     sock=None, backlog=100, ssl=None, ssl_handshake_timeout=None,
+ *     start_serving=True)
+ * On the 3.9+ page: loop.create_unix_server(protocol_factory, path=None, *,
+ *     sock=None, backlog=100, ssl=None, ssl_handshake_timeout=None,
+ *     start_serving=True)
  * On the 3.6 page: loop.create_unix_server(protocol_factory, path=None, *,
  *     sock=None, backlog=100, ssl=None)
  */
@@ -962,6 +1033,7 @@ typedef struct aio_loop_create_unix_server_args {
     int backlog;                            /* 0: 100 (default); AIO_ZERO: 0 */
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
     int start_serving;                      /* 0: True (default); AIO_FALSE: False */
 } aio_loop_create_unix_server_args;
 
@@ -969,7 +1041,8 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
                                                 const aio_loop_create_unix_server_args *args);
 
 /* loop.connect_accepted_socket(protocol_factory, sock, *, ssl=None,
- *                              ssl_handshake_timeout=None)
+ *                              ssl_handshake_timeout=None,
+ *                              ssl_shutdown_timeout=None)
  *
  * Wrap a connection accepted outside asyncio into a (transport, protocol)
  * pair.
@@ -991,6 +1064,9 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
  *                          connection; None for plain.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS shutdown before the connection
+ *                          is aborted; None means 30.0.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -1003,12 +1079,20 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
  *     ssl_handshake_timeout is given without ssl.
  *   ValueError("Server side SSL needs a valid SSLContext") when ssl is True
  *     (AIO_SSL_TRUE) rather than a context.
+ *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
+ *     ssl_shutdown_timeout is given without ssl.
  *
  * History:
+ *   3.11   added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
+ *          asyncio-eventloop page of 3.11 documents it). [no page]
  *   3.7    added (ssl_handshake_timeout): Gained ssl_handshake_timeout. [3.8,
  *          3.9+]
  *   3.5.3  added: First appeared. [3.8, 3.9+]
  *
+ * On the 3.8 page: loop.connect_accepted_socket(protocol_factory, sock, *,
+ *     ssl=None, ssl_handshake_timeout=None)
+ * On the 3.9+ page: loop.connect_accepted_socket(protocol_factory, sock, *,
+ *     ssl=None, ssl_handshake_timeout=None)
  * On the 3.6 page: loop.connect_accepted_socket(protocol_factory, sock, *,
  *     ssl=None)
  */
@@ -1019,6 +1103,7 @@ typedef struct aio_loop_connect_accepted_socket_args {
     int sock;
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+    double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_connect_accepted_socket_args;
 
 AIO_API aio_future *aio_loop_connect_accepted_socket(
@@ -1081,7 +1166,8 @@ typedef struct aio_loop_sendfile_args {
 AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args);
 
 /* loop.start_tls(transport, protocol, sslcontext, *, server_side=False,
- *                server_hostname=None, ssl_handshake_timeout=None)
+ *                server_hostname=None, ssl_handshake_timeout=None,
+ *                ssl_shutdown_timeout=None)
  *
  * Not implemented yet: raises NotImplementedError.
  *
@@ -1107,6 +1193,9 @@ AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_ar
  *                          peer's certificate must match (client side).
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
+ *                          to wait for the TLS shutdown before the connection
+ *                          is aborted; None means 30.0.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport *, a transport.
@@ -1123,12 +1212,23 @@ AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_ar
  *     {ssl_handshake_timeout} seconds: aborting the connection") when the
  *     handshake does not finish in time.
  *   SSLError when the handshake fails.
+ *   ValueError("ssl_shutdown_timeout should be a positive number, got
+ *     {ssl_shutdown_timeout}") when ssl_shutdown_timeout is zero or negative.
  *
  * In C: The result is the new transport; its reference is owned by the future
  * until aio_incref() is called on it.
  *
  * History:
- *   3.7  added: First appeared.
+ *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
+ *         asyncio-eventloop page of 3.11 documents it). [no page]
+ *   3.7   added: First appeared.
+ *
+ * On the 3.8 page: loop.start_tls(transport, protocol, sslcontext, *,
+ *                                 server_side=False, server_hostname=None,
+ *                                 ssl_handshake_timeout=None)
+ * On the 3.9+ page: loop.start_tls(transport, protocol, sslcontext, *,
+ *                                  server_side=False, server_hostname=None,
+ *                                  ssl_handshake_timeout=None)
  */
 typedef struct aio_loop_start_tls_args {
     aio_transport *transport;      /* required; NULL: None */
@@ -1137,6 +1237,7 @@ typedef struct aio_loop_start_tls_args {
     int server_side;               /* 0: False (default) */
     const char *server_hostname;   /* NULL: None (default) */
     double ssl_handshake_timeout;  /* 0: None (default); AIO_ZERO: 0 */
+    double ssl_shutdown_timeout;   /* 0: None (default); AIO_ZERO: 0 */
 } aio_loop_start_tls_args;
 
 AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *args);

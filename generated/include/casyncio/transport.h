@@ -249,6 +249,20 @@ AIO_API int aio_transport_abort(aio_transport *transport);
  */
 AIO_API int64_t aio_transport_get_write_buffer_size(aio_transport *transport);
 
+/* transport.get_write_buffer_limits()
+ *
+ * Return the (low, high) water marks of write flow control (WriteTransport).
+ *
+ * Returns aio_write_buffer_limits: the (low, high) water marks, or both -1
+ * with the exception set.
+ *
+ * Documented on the asyncio-protocol page, not on the reference pages.
+ *
+ * History:
+ *   3.4.2  added: New: WriteTransport.get_write_buffer_limits().
+ */
+AIO_API aio_write_buffer_limits aio_transport_get_write_buffer_limits(aio_transport *transport);
+
 /* transport.set_write_buffer_limits(high=None, low=None)
  *
  * Set the high and low water marks of write flow control (WriteTransport).

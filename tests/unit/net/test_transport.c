@@ -398,13 +398,22 @@ static void test_write_buffer_limits(void **state)
     conn c;
     conn_open(&c);
     aio_transport_set_write_buffer_limits_args a = {0};
+    aio_write_buffer_limits got = aio_transport_get_write_buffer_limits(c.transport);
+    assert_int_equal(got.low, 16 * 1024);
+    assert_int_equal(got.high, 64 * 1024);
     /* high=None, low=None: 64 KiB and a quarter of it */
     assert_int_equal(aio_transport_set_write_buffer_limits(c.transport, &a), 0);
-    a.high = 100;
+    a.high = 100; /* low = high // 4 */
     assert_int_equal(aio_transport_set_write_buffer_limits(c.transport, &a), 0);
+    got = aio_transport_get_write_buffer_limits(c.transport);
+    assert_int_equal(got.low, 25);
+    assert_int_equal(got.high, 100);
     a.high = AIO_NONE;
     a.low = 100; /* high = 4 * low */
     assert_int_equal(aio_transport_set_write_buffer_limits(c.transport, &a), 0);
+    got = aio_transport_get_write_buffer_limits(c.transport);
+    assert_int_equal(got.low, 100);
+    assert_int_equal(got.high, 400);
     a.high = 10;
     a.low = 20;
     assert_int_equal(aio_transport_set_write_buffer_limits(c.transport, &a), -1);
@@ -413,6 +422,12 @@ static void test_write_buffer_limits(void **state)
     a.low = -1;
     assert_int_equal(aio_transport_set_write_buffer_limits(c.transport, &a), -1);
     assert_raised(aio_ValueError, "high (10) must be >= low (-1) must be >= 0");
+    got = aio_transport_get_write_buffer_limits(c.transport); /* unchanged by the errors */
+    assert_int_equal(got.low, 100);
+    assert_int_equal(got.high, 400);
+    got = aio_transport_get_write_buffer_limits(NULL);
+    assert_int_equal(got.low, -1);
+    assert_raised(aio_TypeError, NULL);
     /* A limit below what is buffered pauses at once. */
     int small = 1024;
     setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
@@ -682,6 +697,12 @@ static void test_connect_accepted_socket_checks(void **state)
                                                        .sock = sv[0],
                                                        .ssl_handshake_timeout = 5}));
     assert_raised(aio_ValueError, "ssl_handshake_timeout is only meaningful with ssl");
+    assert_null(aio_loop_connect_accepted_socket(
+        loop, &(aio_loop_connect_accepted_socket_args){.protocol_factory = give_protocol,
+                                                       .protocol_factory_arg = &p,
+                                                       .sock = sv[0],
+                                                       .ssl_shutdown_timeout = AIO_ZERO}));
+    assert_raised(aio_ValueError, "ssl_shutdown_timeout is only meaningful with ssl");
     assert_null(aio_loop_connect_accepted_socket(
         loop, &(aio_loop_connect_accepted_socket_args){.protocol_factory = give_protocol,
                                                        .protocol_factory_arg = &p,
