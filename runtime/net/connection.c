@@ -17,13 +17,15 @@
 #include "names.h"
 #include "socket_transport.h"
 
-/* The future of the pair: it follows the transport's waiter; cancelling it
- * cancels the waiter, and a waiter that does not end in a result closes
- * the transport (`except: transport.close(); raise`). */
+/* The future of the pair is the transport's waiter itself, as the task
+ * running asyncio's coroutine wakes up in the iteration after the
+ * waiter's result: the transport's third callback gives it the pair.
+ * Cancelled before that, the transport is closed when the cancellation
+ * reaches the coroutine (`except: transport.close(); raise`): a done
+ * callback of the future's own, registered first. */
 typedef struct connection_future {
     aio_future fut;
-    aio_future *waiter;            /* until it is done */
-    aio_transport_protocol pair;   /* the result: a reference to the transport */
+    aio_transport_protocol pair;   /* a reference to the transport, the result's once set */
 } connection_future;
 
 static void connection_dealloc(void *obj)
@@ -31,25 +33,13 @@ static void connection_dealloc(void *obj)
     connection_future *c = obj;
     if (!aio__future_finalize(&c->fut))
         return;
-    aio__decref(c->waiter);
+    if (c->fut.state != AIO__FUTURE_FINISHED)
+        aio__decref(c->pair.transport);
     aio__future_clear(&c->fut);
     free(c);
 }
 
 AIO__DEFINE_TYPE(connection_future_type) = {"Future", connection_dealloc, aio__future_repr, 0};
-
-static int connection_cancel(aio_future *fut, const char *msg)
-{
-    connection_future *c = (connection_future *)fut;
-    if (fut->state != AIO__FUTURE_PENDING) {
-        fut->log_traceback = false;
-        return 0;
-    }
-    /* The task awaiting the waiter is cancelled there: the waiter is. */
-    if (c->waiter != NULL && c->waiter->state == AIO__FUTURE_PENDING)
-        return aio__future_cancel_any(c->waiter, msg);
-    return aio__future_cancel_plain(fut, msg);
-}
 
 static void free_pair(void *result)
 {
@@ -57,29 +47,32 @@ static void free_pair(void *result)
     aio__decref(pair->transport);
 }
 
-static void waiter_done(aio_future *waiter, void *arg)
+/* futures._set_result_unless_cancelled(waiter, None), the task's wakeup
+ * and `return transport, protocol`, in one step. */
+static void connection_ready(void *arg)
 {
     connection_future *c = arg;
-    if (c->fut.state == AIO__FUTURE_PENDING && waiter->state == AIO__FUTURE_FINISHED &&
-        waiter->exception == NULL) {
-        /* The result holds the reference to the transport from now on. */
+    if (c->fut.state == AIO__FUTURE_PENDING)
         aio__future_finish_result(&c->fut, &c->pair, free_pair);
-    } else {
-        aio_transport *t = c->pair.transport;
-        c->pair.transport = NULL;
-        aio__transport_close(t); /* except: transport.close(); raise */
-        aio_err_clear();
-        aio__decref(t);
-        if (c->fut.state == AIO__FUTURE_PENDING) {
-            if (waiter->state == AIO__FUTURE_CANCELLED)
-                aio__future_cancel_plain(&c->fut, waiter->cancel_message);
-            else
-                aio__future_fail(&c->fut, aio_incref(waiter->exception));
-        }
-    }
-    aio__decref(c->waiter);
-    c->waiter = NULL;
     aio__decref(c);
+}
+
+static void drop_connection(void *arg)
+{
+    aio__decref(arg);
+}
+
+static void connection_done(aio_future *fut, void *arg)
+{
+    (void)arg;
+    connection_future *c = (connection_future *)fut;
+    if (fut->state == AIO__FUTURE_FINISHED || c->pair.transport == NULL)
+        return;
+    aio_transport *t = c->pair.transport;
+    c->pair.transport = NULL;
+    aio__transport_close(t);
+    aio_err_clear();
+    aio__decref(t);
 }
 
 aio_future *aio__connection_start(aio_loop *loop, int fd, aio_protocol_factory factory,
@@ -99,34 +92,29 @@ aio_future *aio__connection_start(aio_loop *loop, int fd, aio_protocol_factory f
         return NULL;
     }
     connection_future *c = aio__calloc(1, sizeof *c);
-    aio_future *waiter = c != NULL ? aio__loop_create_future(loop) : NULL;
-    if (waiter == NULL) {
-        free(c);
+    if (c == NULL) {
         aio__protocol_release(protocol);
         return NULL;
     }
     aio__future_init(&c->fut, &connection_future_type, loop);
-    c->fut.cancel = connection_cancel;
-    c->waiter = waiter;
+    const aio__future_add_done_callback_args add = {.callback = connection_done};
+    if (aio__future_add_done_callback(&c->fut, &add) < 0) {
+        aio__protocol_release(protocol);
+        aio__decref(c);
+        return NULL;
+    }
+    aio__incref(c); /* the waiter's */
+    const aio__transport_waiter waiter = {connection_ready, c, drop_connection};
     aio_transport *t =
-        aio__socket_transport_new(loop, fd, protocol, waiter, peername, NULL, NULL);
+        aio__socket_transport_new(loop, fd, protocol, &waiter, peername, NULL, NULL);
     if (t == NULL) {
         aio__protocol_release(protocol);
+        aio__decref(c);
         aio__decref(c);
         return NULL;
     }
     c->pair.transport = t;
     c->pair.protocol = protocol;
-    aio__incref(c); /* the waiter's callback's */
-    const aio__future_add_done_callback_args add = {.callback = waiter_done, .callback_arg = c};
-    if (aio__future_add_done_callback(waiter, &add) < 0) {
-        aio__decref(c);
-        aio__transport_close(t);
-        aio__decref(t);
-        c->pair.transport = NULL;
-        aio__decref(c);
-        return NULL;
-    }
     return &c->fut;
 }
 
@@ -194,4 +182,5 @@ aio_future *aio__loop_connect_accepted_socket(aio_loop *loop,
 }
 
 /* What reprs and logs call these callbacks. */
-AIO__NAME(waiter_done, "BaseEventLoop._create_connection_transport", AIO__NAME_SELF_ARG);
+AIO__NAME(connection_ready, "futures._set_result_unless_cancelled", AIO__NAME_ARG_OBJECT);
+AIO__NAME(connection_done, "BaseEventLoop._create_connection_transport", AIO__NAME_SELF_ARG);

@@ -674,7 +674,8 @@ static void set_nodelay(int fd)
 }
 
 aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *protocol,
-                                         aio_future *waiter, const aio__address_buf *peername,
+                                         const aio__transport_waiter *waiter,
+                                         const aio__address_buf *peername,
                                          aio__transport_detach detach, void *detach_arg)
 {
     socket_transport *st = aio__calloc(1, sizeof *st);
@@ -712,7 +713,11 @@ aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *p
         goto fail_attached;
     if (call_soon_with(st, start_reading_cb) < 0)
         goto fail_attached;
-    if (waiter != NULL && aio__future_set_result_soon(waiter) < 0)
+    if (waiter != NULL &&
+        aio__loop_call_soon(loop, &(aio__loop_call_soon_args){.callback = waiter->callback,
+                                                               .args = waiter->arg,
+                                                               .args_release =
+                                                                   waiter->release}) == NULL)
         goto fail_attached;
     st->detach = detach;
     st->detach_arg = detach_arg;
@@ -721,9 +726,12 @@ aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *p
 fail_attached:
     aio__transports_detach(loop, fd, &st->base);
 fail:
-    /* Nothing ran yet: the caller keeps its socket and its protocol. */
+    /* Nothing ran yet: the caller keeps its socket and its protocol. A
+     * callback already queued finds no protocol and a lost connection. */
     st->fd = -1;
     st->base.protocol = NULL;
+    st->base.closing = true;
+    st->base.conn_lost = 1;
     st->alive = false;
     aio__decref(st);
     aio__decref(st);

@@ -126,7 +126,7 @@ static void *run(aio_coroutine coro)
     return r;
 }
 
-static void shutdown(void)
+static void shutdown_asyncgens(void)
 {
     aio_future *f = aio_loop_shutdown_asyncgens(loop);
     CHECK(f);
@@ -147,7 +147,7 @@ int main(void)
     aio_loop_set_exception_handler(loop, handler, NULL);
     run(main_coro);
     printf("shutdown_asyncgens\n");
-    shutdown();
+    shutdown_asyncgens();
     qsort(events, n_events, sizeof events[0], compare_strings);
     for (size_t i = 0; i < n_events; i++) {
         printf("%s\n", events[i]);
@@ -155,7 +155,7 @@ int main(void)
     }
     printf("next task: %s\n", (const char *)run(name_of_a_new_task));
     printf("shutdown_asyncgens again\n");
-    shutdown();
+    shutdown_asyncgens();
     printf("next task: %s\n", (const char *)run(name_of_a_new_task));
     aio_loop_close(loop);
     for (size_t i = 0; i < 5; i++)
