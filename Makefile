@@ -211,7 +211,7 @@ TOBJ        = $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
 
 $(BUILD)/tests/%: %.c $(BUILD)/flags/tobj $(TOBJ)
 	@mkdir -p $(dir $@)
-	$(CMD_tobj) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) -rdynamic $< $(TOBJ) -o $@ -lcmocka $(LDLIBS)
+	$(CMD_tobj) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) $< $(TOBJ) -o $@ -lcmocka $(LDLIBS)
 
 $(BUILD)/tobj/%.o: %.c $(BUILD)/flags/tobj
 	@mkdir -p $(dir $@)
@@ -219,7 +219,7 @@ $(BUILD)/tobj/%.o: %.c $(BUILD)/flags/tobj
 
 $(BUILD)/san-tests/%: %.c $(BUILD)/flags/san $(SAN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CMD_san) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) -rdynamic $< $(SAN_OBJ) -o $@ -lcmocka $(LDLIBS)
+	$(CMD_san) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) $< $(SAN_OBJ) -o $@ -lcmocka $(LDLIBS)
 
 $(BUILD)/san/%.o: %.c $(BUILD)/flags/san
 	@mkdir -p $(dir $@)
@@ -245,7 +245,7 @@ $(BUILD)/tsan/%.o: %.c $(BUILD)/flags/tsan
 
 $(BUILD)/tsan-tests/%: %.c $(BUILD)/flags/tsan $(TSAN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CMD_tsan) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) -rdynamic $< $(TSAN_OBJ) -o $@ -lcmocka $(LDLIBS)
+	$(CMD_tsan) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) $< $(TSAN_OBJ) -o $@ -lcmocka $(LDLIBS)
 
 check-unit-tsan: $(addprefix $(BUILD)/tsan-tests/,$(TSAN_TESTS))
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" sh tests/run-unit.sh $^
@@ -261,7 +261,7 @@ $(BUILD)/uctx/%.o: %.c $(BUILD)/flags/uctx
 
 $(BUILD)/uctx-tests/%: %.c $(BUILD)/flags/uctx $(UCTX_OBJ)
 	@mkdir -p $(dir $@)
-	$(CMD_uctx) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) -rdynamic $< $(UCTX_OBJ) -o $@ -lcmocka $(LDLIBS)
+	$(CMD_uctx) $(TEST_CPPFLAGS) $(BIN_DEPFLAGS) $< $(UCTX_OBJ) -o $@ -lcmocka $(LDLIBS)
 
 check-coro-fallback: $(addprefix $(BUILD)/uctx-tests/,$(UCTX_TESTS))
 	sh tests/run-unit.sh $^
@@ -344,7 +344,7 @@ check: check-gen check-gen-tests check-spec check-layers check-headers check-uni
 
 $(BUILD)/examples/%: examples/%.c $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(CFLAGS) $(DEPFLAGS) $(BIN_DEPFLAGS) -rdynamic $< \
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(CFLAGS) $(DEPFLAGS) $(BIN_DEPFLAGS) $< \
 	  $(STATIC_LIB) -o $@ $(LDLIBS)
 
 demo: $(addprefix $(BUILD)/examples/,$(EXAMPLES))

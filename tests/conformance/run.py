@@ -322,7 +322,7 @@ def compile_scenario(cc, build, lib, name):
     argv = (shlex.split(cc) + CFLAGS +
             ["-I" + os.path.join(ROOT, "include"),
              "-I" + os.path.join(ROOT, "generated", "include"),
-             "-rdynamic", os.path.join(SCENARIOS, name + ".c"), lib, "-o", exe] + LIBS)
+             os.path.join(SCENARIOS, name + ".c"), lib, "-o", exe] + LIBS)
     proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:

@@ -2,7 +2,11 @@
  *
  * Each test binary lists its tests with --list and runs one by name, so that
  * tests/run-unit.sh can give each its own process and time limit. Loop tests
- * end with assert_no_leaks(): every object they made is gone.
+ * end with assert_no_leaks(): every object they made is gone. Every function
+ * a test hands to the library (callback, coroutine, generator, handler,
+ * policy method) is static and named with AIO_NAME_CALLBACK(), the shared
+ * ones below too: reprs and logs name them without a dynamic symbol table
+ * (the tests are linked without -rdynamic).
  */
 #ifndef CASYNCIO_TEST_SUPPORT_H
 #define CASYNCIO_TEST_SUPPORT_H
@@ -176,12 +180,14 @@ static inline void stop_cb(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop_cb);
 
 /* A callback that does nothing. */
 static inline void noop(void *arg)
 {
     (void)arg;
 }
+AIO_NAME_CALLBACK(noop);
 
 /* Runs exactly one iteration: stop() first, then run_forever(). Leaves an
  * exception that was raised for the test to look at. */
@@ -309,6 +315,7 @@ static inline void log_record_handler(int level, const char *message, aio_exc *e
     repr_copy(exc, rec->exc, sizeof rec->exc);
     rec->exc_ptr = exc;
 }
+AIO_NAME_CALLBACK(log_record_handler);
 
 /* Empties rec and sends the log there until log_record_stop(). */
 static inline void log_record_start(log_record *rec)
@@ -348,6 +355,7 @@ static inline void report_handler(aio_loop *loop, const aio_exception_context *c
     r->has_task = context->task != NULL;
     repr_copy(context->task, r->task, sizeof r->task);
 }
+AIO_NAME_CALLBACK(report_handler);
 
 /* Runs coro(arg) as a task to its end and returns its result; the task must
  * not fail. */

@@ -18,6 +18,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void show(const char *label)
 {
@@ -59,6 +60,7 @@ static void *numbers(aio_asyncgen *gen, void *arg)
     aio_err_restore(pending);
     return NULL;
 }
+AIO_NAME_CALLBACK(numbers);
 
 static void *echo(aio_asyncgen *gen, void *arg)
 {
@@ -78,6 +80,7 @@ static void *echo(aio_asyncgen *gen, void *arg)
         }
     }
 }
+AIO_NAME_CALLBACK(echo);
 
 static void *failing(aio_asyncgen *gen, void *arg)
 {
@@ -87,6 +90,7 @@ static void *failing(aio_asyncgen *gen, void *arg)
     aio_err_set(aio_ValueError, "generator failed");
     return NULL;
 }
+AIO_NAME_CALLBACK(failing);
 
 static void *stubborn(aio_asyncgen *gen, void *arg)
 {
@@ -101,6 +105,7 @@ static void *stubborn(aio_asyncgen *gen, void *arg)
     aio_err_restore(pending);
     return NULL;
 }
+AIO_NAME_CALLBACK(stubborn);
 
 static aio_asyncgen *make(aio_asyncgen_func fn, void *arg)
 {
@@ -170,6 +175,7 @@ static void *main_coro(void *arg)
     aio_decref(s);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -31,6 +31,7 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     strncat(line, exc_line(context->exception), sizeof line - strlen(line) - 1);
     record(line);
 }
+AIO_NAME_CALLBACK(handler);
 
 static void *open_gen(aio_asyncgen *gen, void *arg)
 {
@@ -48,6 +49,7 @@ static void *open_gen(aio_asyncgen *gen, void *arg)
     aio_err_restore(pending);
     return NULL;
 }
+AIO_NAME_CALLBACK(open_gen);
 
 static void *bad_cleanup(aio_asyncgen *gen, void *arg)
 {
@@ -59,6 +61,7 @@ static void *bad_cleanup(aio_asyncgen *gen, void *arg)
     aio_err_set(aio_KeyError, "cleanup failed");
     return NULL;
 }
+AIO_NAME_CALLBACK(bad_cleanup);
 
 static void *short_gen(aio_asyncgen *gen, void *arg)
 {
@@ -66,6 +69,7 @@ static void *short_gen(aio_asyncgen *gen, void *arg)
     aio_yield(gen, "short 1");
     return NULL;
 }
+AIO_NAME_CALLBACK(short_gen);
 
 static void *untouched(aio_asyncgen *gen, void *arg)
 {
@@ -74,6 +78,7 @@ static void *untouched(aio_asyncgen *gen, void *arg)
     aio_yield(gen, "never");
     return NULL;
 }
+AIO_NAME_CALLBACK(untouched);
 
 static void *name_of_a_new_task(void *arg)
 {
@@ -82,6 +87,7 @@ static void *name_of_a_new_task(void *arg)
     snprintf(name, sizeof name, "%s", aio_task_get_name(aio_current_task(NULL)));
     return name;
 }
+AIO_NAME_CALLBACK(name_of_a_new_task);
 
 static aio_asyncgen *kept[5];
 
@@ -115,6 +121,7 @@ static void *main_coro(void *arg)
     printf("main is %s\n", aio_task_get_name(aio_current_task(NULL)));
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 static void *run(aio_coroutine coro)
 {

@@ -19,6 +19,7 @@ static void cb(void *arg)
     if (n == 11)
         aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(cb);
 
 int main(void)
 {

@@ -12,6 +12,7 @@ static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 static void first(void *arg)
 {
@@ -19,6 +20,7 @@ static void first(void *arg)
     printf("first: cancel second\n");
     aio_handle_cancel(second_handle);
 }
+AIO_NAME_CALLBACK(first);
 
 static void cancel_soon(void *arg)
 {
@@ -26,18 +28,21 @@ static void cancel_soon(void *arg)
     printf("ready callback: cancel the soon handle\n");
     aio_handle_cancel(soon_handle);
 }
+AIO_NAME_CALLBACK(cancel_soon);
 
 static void second(void *arg)
 {
     (void)arg;
     printf("second ran (wrong)\n");
 }
+AIO_NAME_CALLBACK(second);
 
 static void third(void *arg)
 {
     (void)arg;
     printf("third ran\n");
 }
+AIO_NAME_CALLBACK(third);
 
 static aio_handle *at(double when, aio_callback fn)
 {

@@ -16,6 +16,7 @@ static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 static void report_int(const char *label, int rc, int is_bool)
 {
@@ -43,6 +44,7 @@ static void inside(void *arg)
            py_bool(aio_loop_is_running(loop)));
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(inside);
 
 int main(void)
 {

@@ -101,6 +101,7 @@ static inline void print_log_record(int level, const char *message, aio_exc *exc
     printf("log: %s %s | %s\n", level_name(level), first_line(message),
            exc ? aio_exc_type_of(exc)->name : "None");
 }
+AIO_NAME_CALLBACK(print_log_record);
 
 static inline int compare_keys(const void *a, const void *b)
 {

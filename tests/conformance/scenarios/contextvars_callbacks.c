@@ -28,6 +28,7 @@ static void show(void *label)
 {
     printf("%s: %s\n", (const char *)label, get());
 }
+AIO_NAME_CALLBACK(show);
 
 typedef struct change_args {
     const char *label;
@@ -41,12 +42,14 @@ static void change(void *arg)
     set(c->value);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = show, .args = "  scheduled after the change"}));
 }
+AIO_NAME_CALLBACK(change);
 
 static void on_done(aio_future *fut, void *arg)
 {
     (void)fut, (void)arg;
     printf("done callback: %s\n", get());
 }
+AIO_NAME_CALLBACK(on_done);
 
 static void soon(aio_callback fn, void *arg, aio_context *ctx)
 {

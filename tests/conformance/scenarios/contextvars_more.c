@@ -33,6 +33,7 @@ static void show(void *label)
 {
     printf("%s: %s\n", (const char *)label, get());
 }
+AIO_NAME_CALLBACK(show);
 
 static void set_in_callback(void *arg)
 {
@@ -40,6 +41,7 @@ static void set_in_callback(void *arg)
     printf("%s: sees %s sets %s\n", label_value[0], get(), label_value[1]);
     set(label_value[1]);
 }
+AIO_NAME_CALLBACK(set_in_callback);
 
 static void done_in_ctx(aio_future *fut, void *arg)
 {
@@ -47,6 +49,7 @@ static void done_in_ctx(aio_future *fut, void *arg)
     printf("done callback in ctx: sees %s sets done\n", get());
     set("done");
 }
+AIO_NAME_CALLBACK(done_in_ctx);
 
 static void threadsafe(const char *label)
 {
@@ -76,11 +79,13 @@ static void set_result(void *fut)
 {
     CHECK(aio_future_set_result(fut, NULL) == 0);
 }
+AIO_NAME_CALLBACK(set_result);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -93,11 +98,13 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
            py_bool(strncmp(text, "cannot enter context: <_contextvars.Context object at ", 54) == 0),
            py_bool(len >= end_len && strcmp(text + len - end_len, end) == 0));
 }
+AIO_NAME_CALLBACK(handler);
 
 static void run_forever(void *arg)
 {
     CHECK(aio_loop_run_forever(arg) == 0);
 }
+AIO_NAME_CALLBACK(run_forever);
 
 int main(void)
 {

@@ -20,6 +20,7 @@ static void printer(int level, const char *message, aio_exc *exc, void *arg)
            py_bool(strncmp(message, "Executing ", 10) == 0),
            py_bool(len >= 8 && strcmp(message + len - 8, " seconds") == 0));
 }
+AIO_NAME_CALLBACK(printer);
 
 static void slow(void *arg)
 {
@@ -27,12 +28,14 @@ static void slow(void *arg)
     printf("slow callback: sleep 0.1 s\n");
     nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
 }
+AIO_NAME_CALLBACK(slow);
 
 static void fast(void *arg)
 {
     (void)arg;
     printf("fast callback\n");
 }
+AIO_NAME_CALLBACK(fast);
 
 static void relax(void *arg)
 {
@@ -40,11 +43,13 @@ static void relax(void *arg)
     /* the thread part below need not be fast: no threshold for it */
     aio_loop_set_slow_callback_duration(loop, 60);
 }
+AIO_NAME_CALLBACK(relax);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void attempt(const char *label, void *result)
 {
@@ -70,6 +75,7 @@ static void start_thread(void *arg)
     CHECK(pthread_create(&t, NULL, from_thread, NULL) == 0);
     pthread_join(t, NULL);
 }
+AIO_NAME_CALLBACK(start_thread);
 
 int main(void)
 {

@@ -20,12 +20,14 @@ static void printer(int level, const char *message, aio_exc *exc, void *arg)
             break;
     }
 }
+AIO_NAME_CALLBACK(printer);
 
 static void failing(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
     (void)the_loop, (void)context, (void)arg;
     aio_err_set(aio_RuntimeError, "handler broke");
 }
+AIO_NAME_CALLBACK(failing);
 
 #define EXTRA(items) .extra = (items), .extra_len = sizeof(items) / sizeof((items)[0])
 

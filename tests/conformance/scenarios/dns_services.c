@@ -98,6 +98,7 @@ static void *main_coro(void *arg)
     }
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -18,6 +18,7 @@ static void tick(void *arg)
     else
         CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -25,18 +26,21 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     printf("iteration %d handler: %s %s %s\n", it, context_keys(context),
            py_bool(strncmp(context->message, "Exception in callback", 21) == 0), exc_line(context->exception));
 }
+AIO_NAME_CALLBACK(handler);
 
 static void third(aio_future *fut, void *arg)
 {
     (void)fut, (void)arg;
     printf("iteration %d third still runs\n", it);
 }
+AIO_NAME_CALLBACK(third);
 
 static void added_later(aio_future *fut, void *arg)
 {
     (void)fut, (void)arg;
     printf("iteration %d added_later\n", it);
 }
+AIO_NAME_CALLBACK(added_later);
 
 static void first(aio_future *fut, void *arg)
 {
@@ -45,6 +49,7 @@ static void first(aio_future *fut, void *arg)
            aio_future_remove_done_callback(fut, third, NULL));
     CHECK(aio_future_add_done_callback(fut, &(aio_future_add_done_callback_args){.callback = added_later}) == 0);
 }
+AIO_NAME_CALLBACK(first);
 
 static void failing(aio_future *fut, void *arg)
 {
@@ -52,11 +57,13 @@ static void failing(aio_future *fut, void *arg)
     printf("iteration %d failing\n", it);
     aio_err_set(aio_ZeroDivisionError, "division by zero");
 }
+AIO_NAME_CALLBACK(failing);
 
 static void set_result(void *fut)
 {
     CHECK(aio_future_set_result(fut, NULL) == 0);
 }
+AIO_NAME_CALLBACK(set_result);
 
 int main(void)
 {

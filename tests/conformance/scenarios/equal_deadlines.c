@@ -12,11 +12,13 @@ static void append(void *arg)
     snprintf(fired + strlen(fired), sizeof fired - strlen(fired), "%s%s",
              *fired ? ", " : "", (const char *)arg);
 }
+AIO_NAME_CALLBACK(append);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void at(double when, aio_callback fn, void *arg)
 {

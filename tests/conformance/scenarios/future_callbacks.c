@@ -19,6 +19,7 @@ static void tick(void *arg)
         aio_loop_stop(loop);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void cb1(aio_future *f, void *arg)
 {
@@ -27,35 +28,41 @@ static void cb1(aio_future *f, void *arg)
     printf("iteration %d cb1 done: %s result: %d\n", it, py_bool(aio_future_done(f)),
            (int)(intptr_t)result);
 }
+AIO_NAME_CALLBACK(cb1);
 
 static void cb2(aio_future *f, void *arg)
 {
     (void)f, (void)arg;
     printf("iteration %d cb2\n", it);
 }
+AIO_NAME_CALLBACK(cb2);
 
 static void cb3(aio_future *f, void *arg)
 {
     (void)f, (void)arg;
     printf("iteration %d cb3\n", it);
 }
+AIO_NAME_CALLBACK(cb3);
 
 static void late(aio_future *f, void *arg)
 {
     (void)f, (void)arg;
     printf("iteration %d late (added when done)\n", it);
 }
+AIO_NAME_CALLBACK(late);
 
 static void on_cancel(aio_future *f, void *arg)
 {
     (void)arg;
     printf("iteration %d on_cancel cancelled: %s\n", it, py_bool(aio_future_cancelled(f)));
 }
+AIO_NAME_CALLBACK(on_cancel);
 
 static void say(void *what)
 {
     printf("iteration %d %s\n", it, (const char *)what);
 }
+AIO_NAME_CALLBACK(say);
 
 static void add(aio_future *f, aio_done_callback cb)
 {
@@ -72,6 +79,7 @@ static void complete(void *arg)
     add(fut, late);
     printf("iteration %d done right after set_result: %s\n", it, py_bool(aio_future_done(fut)));
 }
+AIO_NAME_CALLBACK(complete);
 
 static void cancel_other(void *arg)
 {
@@ -81,6 +89,7 @@ static void cancel_other(void *arg)
     printf("iteration %d cancel: %s %s\n", it, py_bool(first), py_bool(second));
     add(other, on_cancel);
 }
+AIO_NAME_CALLBACK(cancel_other);
 
 int main(void)
 {

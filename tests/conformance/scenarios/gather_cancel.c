@@ -18,6 +18,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 /* "iteration N label: Type: message" for the current exception, left set. */
 static void show(const char *label)
@@ -49,6 +50,7 @@ static void *sleeper(void *arg)
     printf("iteration %d %s returns\n", it, s->name);
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(sleeper);
 
 static void *swallower(void *arg)
 {
@@ -62,6 +64,7 @@ static void *swallower(void *arg)
     printf("iteration %d %s returns\n", it, s->name);
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(swallower);
 
 static aio_task *task(aio_coroutine coro, spec *s)
 {
@@ -104,6 +107,7 @@ static void *gatherer(void *arg)
     aio_decref(outer);
     return result;
 }
+AIO_NAME_CALLBACK(gatherer);
 
 static void *main_coro(void *arg)
 {
@@ -165,6 +169,7 @@ static void *main_coro(void *arg)
     aio_decref(t);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -18,12 +18,14 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
     (void)the_loop, (void)arg;
     printf("iteration %d handler: %s\n", it, context->message);
 }
+AIO_NAME_CALLBACK(handler);
 
 typedef struct spec {
     const char *name;
@@ -45,6 +47,7 @@ static void *child(void *arg)
     printf("iteration %d %s returns\n", it, s->name);
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(child);
 
 static aio_task *create(spec *s)
 {
@@ -58,6 +61,7 @@ static void set_result(void *arg)
 {
     CHECK(aio_future_set_result(arg, "future") == 0);
 }
+AIO_NAME_CALLBACK(set_result);
 
 static void *main_coro(void *arg)
 {
@@ -114,6 +118,7 @@ static void *main_coro(void *arg)
     aio_decref(worse);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -17,6 +17,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 typedef struct spec {
     const char *name;
@@ -38,6 +39,7 @@ static void *child(void *arg)
     printf("iteration %d %s returns\n", it, s->name);
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(child);
 
 static void *self_cancelling(void *arg)
 {
@@ -45,6 +47,7 @@ static void *self_cancelling(void *arg)
     aio_task_cancel(aio_current_task(NULL), "cancelled itself");
     return "dropped";
 }
+AIO_NAME_CALLBACK(self_cancelling);
 
 /* repr() of a str without escapes: '...' unless it holds a quote. */
 static void print_str_repr(const char *s)
@@ -80,6 +83,7 @@ static void outer_done(aio_future *f, void *arg)
     (void)f, (void)arg;
     printf("iteration %d outer done\n", it);
 }
+AIO_NAME_CALLBACK(outer_done);
 
 static void *main_coro(void *arg)
 {
@@ -125,6 +129,7 @@ static void *main_coro(void *arg)
         aio_decref(aws[i]);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -19,6 +19,7 @@ static void printer(int level, const char *message, aio_exc *exc, void *arg)
         first = "Exception in callback ...";
     printf("log: %s %s | %s\n", level_name(level), first, exc ? aio_exc_type_of(exc)->name : "None");
 }
+AIO_NAME_CALLBACK(printer);
 
 /* isinstance(h, asyncio.TimerHandle): only a TimerHandle has when(). */
 static bool is_timer_handle(aio_handle *h)
@@ -43,6 +44,7 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     printf("  handle is the scheduled one: %s TimerHandle: %s\n", py_bool(context->handle == expected),
            py_bool(is_timer_handle(context->handle)));
 }
+AIO_NAME_CALLBACK(handler);
 
 static void boom(void *arg)
 {
@@ -53,17 +55,20 @@ static void boom(void *arg)
     else
         aio_err_set(aio_KeyError, what);
 }
+AIO_NAME_CALLBACK(boom);
 
 static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 static void show_none(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
     (void)the_loop, (void)arg;
     printf("None callback: '%s' %s\n", context->message, exc_line(context->exception));
 }
+AIO_NAME_CALLBACK(show_none);
 
 int main(void)
 {

@@ -26,6 +26,7 @@ static void printer(int level, const char *message, aio_exc *exc, void *arg)
     }
     printf("]\n");
 }
+AIO_NAME_CALLBACK(printer);
 
 static void custom(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -35,6 +36,7 @@ static void custom(aio_loop *the_loop, const aio_exception_context *context, voi
     printf("  alpha: %s exception: %s\n", alpha ? alpha : "None",
            context->exception ? aio_exc_type_of(context->exception)->name : "None");
 }
+AIO_NAME_CALLBACK(custom);
 
 static void failing(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -45,12 +47,14 @@ static void failing(aio_loop *the_loop, const aio_exception_context *context, vo
     printf("failing handler called for '%s'\n", message);
     aio_err_set(aio_RuntimeError, "handler broke");
 }
+AIO_NAME_CALLBACK(failing);
 
 static void boom(void *arg)
 {
     (void)arg;
     aio_err_set(aio_ValueError, "callback broke");
 }
+AIO_NAME_CALLBACK(boom);
 
 int main(void)
 {

@@ -35,6 +35,7 @@ static void tick(void *arg)
     else
         CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void run_iterations(void)
 {
@@ -47,11 +48,13 @@ static void nothing(void *arg)
 {
     (void)arg;
 }
+AIO_NAME_CALLBACK(nothing);
 
 static void writer(void *name)
 {
     printf("iteration %d writer %s\n", it, (const char *)name);
 }
+AIO_NAME_CALLBACK(writer);
 
 static void reader_removing_writer(void *arg)
 {
@@ -59,6 +62,7 @@ static void reader_removing_writer(void *arg)
     int removed = aio_loop_remove_writer(loop, a);
     printf("iteration %d reader: remove_writer() -> %s\n", it, py_bool(removed));
 }
+AIO_NAME_CALLBACK(reader_removing_writer);
 
 static void reader_replacing_writer(void *arg)
 {
@@ -67,6 +71,7 @@ static void reader_replacing_writer(void *arg)
     CHECK(aio_loop_add_writer(loop, a, writer, "replacement", NULL) == 0);
     aio_loop_remove_reader(loop, a);
 }
+AIO_NAME_CALLBACK(reader_replacing_writer);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -77,12 +82,14 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     if (count == 2)
         printf("  remove_reader -> %s\n", py_bool(aio_loop_remove_reader(loop, a)));
 }
+AIO_NAME_CALLBACK(handler);
 
 static void failing_reader(void *arg)
 {
     (void)arg;
     aio_err_set(aio_OSError, "reader failed");
 }
+AIO_NAME_CALLBACK(failing_reader);
 
 int main(void)
 {

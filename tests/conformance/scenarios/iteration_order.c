@@ -16,11 +16,13 @@ static void tick(void *arg)
         aio_loop_stop(loop);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void log_name(void *name)
 {
     printf("iteration %d %s\n", it, (const char *)name);
 }
+AIO_NAME_CALLBACK(log_name);
 
 static void soon(const char *name)
 {
@@ -36,6 +38,7 @@ static void a(void *arg)
         .delay = 0, .callback = log_name, .args = "t (call_later(0) from A)"}));
     soon("h (call_soon from A)");
 }
+AIO_NAME_CALLBACK(a);
 
 static void t_past(void *arg)
 {
@@ -43,6 +46,7 @@ static void t_past(void *arg)
     log_name("T_past (call_at in the past)");
     soon("p (call_soon from T_past)");
 }
+AIO_NAME_CALLBACK(t_past);
 
 static void t_zero(void *arg)
 {
@@ -51,6 +55,7 @@ static void t_zero(void *arg)
     CHECK(aio_loop_call_later(loop, &(aio_loop_call_later_args){
         .delay = 0, .callback = log_name, .args = "t2 (call_later(0) from T0)"}));
 }
+AIO_NAME_CALLBACK(t_zero);
 
 int main(void)
 {

@@ -10,6 +10,7 @@ static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 static aio_timer_handle *later(double delay, const char *name)
 {

@@ -43,16 +43,19 @@ static void inside(void *arg)
     aio_decref(fut2);
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(inside);
 
 static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 int main(void)
 {

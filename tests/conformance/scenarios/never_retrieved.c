@@ -21,6 +21,7 @@ static void printer(int level, const char *message, aio_exc *exc, void *arg)
             break;
     }
 }
+AIO_NAME_CALLBACK(printer);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -31,6 +32,7 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     printf("  future: %s\n", repr);
     free(repr);
 }
+AIO_NAME_CALLBACK(handler);
 
 static void drop(const char *label, const char *how)
 {

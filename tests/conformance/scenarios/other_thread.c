@@ -27,6 +27,7 @@ static void report(void *text)
     printf("main loop got: %s\n", (const char *)text);
     aio_loop_stop(main_loop);
 }
+AIO_NAME_CALLBACK(report);
 
 static void in_thread_loop(void *arg)
 {
@@ -36,11 +37,13 @@ static void in_thread_loop(void *arg)
         .callback = report, .args = "hello from the thread's loop"}));
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(in_thread_loop);
 
 static void nothing(void *arg)
 {
     (void)arg;
 }
+AIO_NAME_CALLBACK(nothing);
 
 static void *thread_main(void *arg)
 {
@@ -71,6 +74,7 @@ static void start(void *arg)
     printf("main loop running: %s\n", py_bool(aio_loop_is_running(main_loop)));
     CHECK(pthread_create(&thread, NULL, thread_main, NULL) == 0);
 }
+AIO_NAME_CALLBACK(start);
 
 int main(void)
 {

@@ -17,12 +17,14 @@ static aio_loop *spy_new_event_loop(aio_event_loop_policy *self)
     printf("new_event_loop\n");
     return ((spy *)self)->super_new_event_loop(self);
 }
+AIO_NAME_CALLBACK(spy_new_event_loop);
 
 static void spy_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
 {
     printf("set_event_loop %s\n", loop != NULL ? "a loop" : "None");
     ((spy *)self)->super_set_event_loop(self, loop);
 }
+AIO_NAME_CALLBACK(spy_set_event_loop);
 
 static void forgetful_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
 {
@@ -30,6 +32,7 @@ static void forgetful_set_event_loop(aio_event_loop_policy *self, aio_loop *loop
     (void)loop;
     printf("set_event_loop: not stored\n");
 }
+AIO_NAME_CALLBACK(forgetful_set_event_loop);
 
 /* type(policy).__name__, from its repr "<module.Name object at 0x...>". */
 static void print_policy_class(aio_event_loop_policy *policy)

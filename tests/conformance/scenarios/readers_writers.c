@@ -24,11 +24,13 @@ static void tick(void *arg)
     else
         CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void reader(void *name)
 {
     printf("iteration %d reader %s\n", it, (const char *)name);
 }
+AIO_NAME_CALLBACK(reader);
 
 static void drain(void *name)
 {
@@ -36,16 +38,19 @@ static void drain(void *name)
     ssize_t n = recv(a, buf, sizeof buf, 0);
     printf("iteration %d reader %s got b'%.*s'\n", it, (const char *)name, (int)(n > 0 ? n : 0), buf);
 }
+AIO_NAME_CALLBACK(drain);
 
 static void writer(void *name)
 {
     printf("iteration %d writer %s\n", it, (const char *)name);
 }
+AIO_NAME_CALLBACK(writer);
 
 static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 int main(void)
 {

@@ -20,11 +20,13 @@ static void inside(void *arg)
     print_repr("inside: ", loop);
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(inside);
 
 static void never(void *arg)
 {
     (void)arg;
 }
+AIO_NAME_CALLBACK(never);
 
 static void with_exception(aio_exc *exc)
 {

@@ -28,6 +28,7 @@ static void handler(aio_loop *loop, const aio_exception_context *context, void *
     (void)loop, (void)arg;
     record("handler: %s %s", context->message, aio_exc_type_of(context->exception)->name, 0);
 }
+AIO_NAME_CALLBACK(handler);
 
 static void link(void *arg)
 {
@@ -35,6 +36,7 @@ static void link(void *arg)
     chain++;
     CHECK(aio_loop_call_soon(aio_get_running_loop(), &(aio_loop_call_soon_args){.callback = link}));
 }
+AIO_NAME_CALLBACK(link);
 
 typedef struct spec {
     const char *name;
@@ -68,6 +70,7 @@ static void *leftover(void *arg)
     aio_err_restore(e);
     return NULL;
 }
+AIO_NAME_CALLBACK(leftover);
 
 static spec specs[] = {
     {"plain", "raise"}, {"swallower", "swallow"}, {"failer", "fail"}, {"chainer", "chain"}};
@@ -96,6 +99,7 @@ static void *main_coro(void *arg)
     printf("main returns with %d tasks left\n", (int)n - 1);
     return "main result";
 }
+AIO_NAME_CALLBACK(main_coro);
 
 static int compare_strings(const void *a, const void *b)
 {
@@ -108,6 +112,7 @@ static void *second(void *arg)
     printf("second main is %s\n", aio_task_get_name(aio_current_task(NULL)));
     return (void *)2;
 }
+AIO_NAME_CALLBACK(second);
 
 int main(void)
 {

@@ -31,6 +31,7 @@ static void *leftover(void *arg)
         printf("leftover %s cancelled\n", current_name());
     return NULL;
 }
+AIO_NAME_CALLBACK(leftover);
 
 static void *raising(void *arg)
 {
@@ -44,6 +45,7 @@ static void *raising(void *arg)
     aio_err_set(aio_ValueError, "main failed");
     return NULL;
 }
+AIO_NAME_CALLBACK(raising);
 
 static void *self_cancelling(void *arg)
 {
@@ -53,12 +55,14 @@ static void *self_cancelling(void *arg)
     aio_sleep(0);
     return NULL;
 }
+AIO_NAME_CALLBACK(self_cancelling);
 
 static void *nested_inner(void *arg)
 {
     (void)arg;
     return "never";
 }
+AIO_NAME_CALLBACK(nested_inner);
 
 static void *nesting(void *arg)
 {
@@ -68,6 +72,7 @@ static void *nesting(void *arg)
         print_raised("nested run");
     return "nesting done";
 }
+AIO_NAME_CALLBACK(nesting);
 
 static void *plain(void *arg)
 {
@@ -75,6 +80,7 @@ static void *plain(void *arg)
     printf("plain main is %s\n", current_name());
     return (void *)42;
 }
+AIO_NAME_CALLBACK(plain);
 
 int main(void)
 {

@@ -16,6 +16,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void attempt(const char *label, aio_future *fut)
 {
@@ -50,6 +51,7 @@ static void check(void *arg)
         aio_future_cancel(c->fut, &(aio_future_cancel_args){.msg = "cancelled on purpose"});
     }
 }
+AIO_NAME_CALLBACK(check);
 
 static void complete_at(completion *c)
 {
@@ -60,6 +62,7 @@ static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void set_exception(void *arg)
 {
@@ -67,6 +70,7 @@ static void set_exception(void *arg)
     CHECK(aio_future_set_exception(arg, exc) == 0);
     aio_decref(exc);
 }
+AIO_NAME_CALLBACK(set_exception);
 
 int main(void)
 {

@@ -22,6 +22,7 @@ static void inside(void *arg)
     attempt("running loop, None");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(inside);
 
 int main(void)
 {

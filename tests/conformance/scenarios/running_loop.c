@@ -26,6 +26,7 @@ static void inside(void *arg)
     printf("inside: get_event_loop() is loop: %s\n", py_bool(aio_get_event_loop() == loop));
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(inside);
 
 int main(void)
 {

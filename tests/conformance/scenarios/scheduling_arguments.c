@@ -10,6 +10,7 @@ static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 /* type(h).__name__: only a TimerHandle has when(). */
 static const char *type_name(aio_handle *h)

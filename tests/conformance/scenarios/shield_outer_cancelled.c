@@ -17,6 +17,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -24,6 +25,7 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     printf("iteration %d handler: %s %s\n", it, context->message,
            aio_exc_type_of(context->exception)->name);
 }
+AIO_NAME_CALLBACK(handler);
 
 /* "iteration N label: Type: message" for the current exception, left set. */
 static void show(const char *label)
@@ -53,6 +55,7 @@ static void *work(void *arg)
     snprintf(s->result, sizeof s->result, "%s result", s->name);
     return s->result;
 }
+AIO_NAME_CALLBACK(work);
 
 static void *guarded(void *arg)
 {
@@ -64,6 +67,7 @@ static void *guarded(void *arg)
     aio_decref(shield);
     return r;
 }
+AIO_NAME_CALLBACK(guarded);
 
 static aio_task *task(aio_coroutine coro, void *arg, const char *name)
 {
@@ -146,6 +150,7 @@ static void *main_coro(void *arg)
     aio_decref(ok);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -29,11 +29,13 @@ static void tick(void *arg)
     else
         CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void handler(void *name)
 {
     printf("iteration %d handler %s\n", it, (const char *)name);
 }
+AIO_NAME_CALLBACK(handler);
 
 static void report(const char *label, int rc, int is_bool)
 {
@@ -51,6 +53,7 @@ static void wake_up(void *arg)
     printf("signal handler: stop the loop\n");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(wake_up);
 
 static void *send_later(void *arg)
 {
@@ -64,6 +67,7 @@ static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 int main(void)
 {

@@ -10,17 +10,20 @@ static void follow_up(void *arg)
 {
     printf("run follow-up of %s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(follow_up);
 
 static void cb(void *arg)
 {
     printf("run %s\n", (const char *)arg);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = follow_up, .args = arg}));
 }
+AIO_NAME_CALLBACK(cb);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 int main(void)
 {

@@ -18,6 +18,7 @@ static void cb(void *arg)
     if (strcmp(name, X) == 0)
         aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(cb);
 
 static void again(void *arg)
 {
@@ -25,6 +26,7 @@ static void again(void *arg)
     printf("run again: stop again\n");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(again);
 
 int main(void)
 {

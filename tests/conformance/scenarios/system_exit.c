@@ -13,28 +13,33 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     (void)the_loop, (void)arg;
     printf("handler called (wrong): %s\n", context->message);
 }
+AIO_NAME_CALLBACK(handler);
 
 static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 static void raise_system_exit(void *arg)
 {
     printf("raise SystemExit\n");
     aio_err_set(aio_SystemExit, arg);
 }
+AIO_NAME_CALLBACK(raise_system_exit);
 
 static void raise_keyboard_interrupt(void *arg)
 {
     printf("raise KeyboardInterrupt\n");
     aio_err_set(aio_KeyboardInterrupt, arg);
 }
+AIO_NAME_CALLBACK(raise_keyboard_interrupt);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void attempt(const char *label)
 {
@@ -61,12 +66,14 @@ static void exiting_handler(aio_loop *the_loop, const aio_exception_context *con
     printf("exiting handler for '%s'\n", message);
     aio_err_set(aio_SystemExit, "from the handler");
 }
+AIO_NAME_CALLBACK(exiting_handler);
 
 static void fail(void *arg)
 {
     (void)arg;
     aio_err_set(aio_ValueError, "boom");
 }
+AIO_NAME_CALLBACK(fail);
 
 int main(void)
 {

@@ -14,11 +14,13 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void say(void *what)
 {
     printf("iteration %d %s\n", it, (const char *)what);
 }
+AIO_NAME_CALLBACK(say);
 
 static void *exiting(void *arg)
 {
@@ -33,6 +35,7 @@ static void *exiting(void *arg)
         aio_err_set(type, NULL);
     return NULL;
 }
+AIO_NAME_CALLBACK(exiting);
 
 static void *settle(void *arg)
 {
@@ -43,6 +46,7 @@ static void *settle(void *arg)
     snprintf(buf, sizeof buf, "settled at iteration %d", it);
     return buf;
 }
+AIO_NAME_CALLBACK(settle);
 
 int main(void)
 {

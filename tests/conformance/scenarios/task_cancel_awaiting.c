@@ -17,6 +17,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 /* Prints "iteration N label: Type: message" for the current exception,
  * leaving it set. */
@@ -55,6 +56,7 @@ static void *awaiter(void *arg)
     printf("iteration %d %s got %s\n", it, j->label, (const char *)value);
     return value;
 }
+AIO_NAME_CALLBACK(awaiter);
 
 static void on_done(aio_future *t, void *arg)
 {
@@ -62,6 +64,7 @@ static void on_done(aio_future *t, void *arg)
     printf("iteration %d done callback %s cancelled: %s\n", it, aio_task_get_name(t),
            py_bool(aio_future_cancelled(t)));
 }
+AIO_NAME_CALLBACK(on_done);
 
 static aio_task *start(job *j)
 {
@@ -138,6 +141,7 @@ static void *main_coro(void *arg)
     aio_decref(t);
     return "main done";
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -15,6 +15,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void *body(void *arg)
 {
@@ -22,6 +23,7 @@ static void *body(void *arg)
     printf("iteration %d body runs (it must not)\n", it);
     return "never";
 }
+AIO_NAME_CALLBACK(body);
 
 static void on_done(aio_future *t, void *arg)
 {
@@ -29,6 +31,7 @@ static void on_done(aio_future *t, void *arg)
     printf("iteration %d done callback: %s cancelled: %s\n", it, aio_task_get_name(t),
            py_bool(aio_future_cancelled(t)));
 }
+AIO_NAME_CALLBACK(on_done);
 
 static void *waiter(void *arg)
 {
@@ -41,6 +44,7 @@ static void *waiter(void *arg)
     }
     return NULL;
 }
+AIO_NAME_CALLBACK(waiter);
 
 static void report_as(const char *label, aio_task *t)
 {
@@ -52,6 +56,7 @@ static void report_later(void *arg)
 {
     report_as("after the first step", arg);
 }
+AIO_NAME_CALLBACK(report_later);
 
 int main(void)
 {

@@ -16,6 +16,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void show(const char *label)
 {
@@ -28,6 +29,7 @@ static void on_done(aio_future *t, void *arg)
     printf("iteration %d done callback %s cancelled: %s\n", it, aio_task_get_name(t),
            py_bool(aio_future_cancelled(t)));
 }
+AIO_NAME_CALLBACK(on_done);
 
 typedef struct level_spec {
     const char *name;
@@ -62,6 +64,7 @@ static void *level(void *arg)
     }
     return result;
 }
+AIO_NAME_CALLBACK(level);
 
 static void *swallower(void *arg)
 {
@@ -72,6 +75,7 @@ static void *swallower(void *arg)
     }
     return "swallowed";
 }
+AIO_NAME_CALLBACK(swallower);
 
 static aio_task *create(level_spec *s)
 {
@@ -123,6 +127,7 @@ static void *main_coro(void *arg)
     aio_decref(twice);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -16,6 +16,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 /* "iteration N label: Type: message" for the current exception, cleared. */
 static void show(const char *label)
@@ -35,6 +36,7 @@ static void *stubborn(void *arg)
     }
     return "stubborn result";
 }
+AIO_NAME_CALLBACK(stubborn);
 
 static void *persistent(void *arg)
 {
@@ -58,6 +60,7 @@ static void *persistent(void *arg)
     printf("iteration %d persistent returns\n", it);
     return (void *)(intptr_t)caught;
 }
+AIO_NAME_CALLBACK(persistent);
 
 static void *self_cancel_return(void *arg)
 {
@@ -68,6 +71,7 @@ static void *self_cancel_return(void *arg)
            aio_task_cancelling(me));
     return "returned anyway";
 }
+AIO_NAME_CALLBACK(self_cancel_return);
 
 static void *self_cancel_await(void *arg)
 {
@@ -81,6 +85,7 @@ static void *self_cancel_await(void *arg)
     printf("not reached\n");
     return NULL;
 }
+AIO_NAME_CALLBACK(self_cancel_await);
 
 static aio_task *create(aio_coroutine coro)
 {
@@ -135,6 +140,7 @@ static void *main_coro(void *arg)
     aio_decref(t);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -33,6 +33,7 @@ static void *body(void *arg)
     aio_sleep(3600);
     return NULL;
 }
+AIO_NAME_CALLBACK(body);
 
 static void *waiter(void *arg)
 {
@@ -41,6 +42,7 @@ static void *waiter(void *arg)
         print_raised((const char *)pair[0]);
     return NULL;
 }
+AIO_NAME_CALLBACK(waiter);
 
 static void *returns_anyway(void *arg)
 {
@@ -48,6 +50,7 @@ static void *returns_anyway(void *arg)
     aio_task_cancel(aio_current_task(NULL), "cancelled while returning");
     return "dropped";
 }
+AIO_NAME_CALLBACK(returns_anyway);
 
 static void *sleep0(void *arg)
 {
@@ -55,6 +58,7 @@ static void *sleep0(void *arg)
     aio_sleep(0);
     return NULL;
 }
+AIO_NAME_CALLBACK(sleep0);
 
 static aio_task *create(aio_coroutine coro, void *arg)
 {

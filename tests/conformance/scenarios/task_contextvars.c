@@ -30,6 +30,7 @@ static void show(void *label)
 {
     printf("%s: %s\n", (const char *)label, get());
 }
+AIO_NAME_CALLBACK(show);
 
 static void show_labeled(const char *label, const char *what)
 {
@@ -45,6 +46,7 @@ static void *child_task(void *arg)
     show_labeled(arg, "'s child task");
     return NULL;
 }
+AIO_NAME_CALLBACK(child_task);
 
 typedef struct spec {
     const char *label;
@@ -67,6 +69,7 @@ static void *worker(void *arg)
     aio_decref(child);
     return (void *)s->label;
 }
+AIO_NAME_CALLBACK(worker);
 
 static void *sharer(void *arg)
 {
@@ -78,12 +81,14 @@ static void *sharer(void *arg)
     show_labeled(s->label, " after an await, sees");
     return NULL;
 }
+AIO_NAME_CALLBACK(sharer);
 
 static void done_callback(aio_future *f, void *arg)
 {
     (void)f, (void)arg;
     show("done callback");
 }
+AIO_NAME_CALLBACK(done_callback);
 
 static void *main_coro(void *arg)
 {
@@ -92,6 +97,7 @@ static void *main_coro(void *arg)
     set("set by main");
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

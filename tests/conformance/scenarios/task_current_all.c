@@ -15,6 +15,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static int compare_names(const void *a, const void *b)
 {
@@ -56,6 +57,7 @@ static void in_callback(void *label)
     const char *current = current_name();
     printf("iteration %d %s current: %s all: %s\n", it, (const char *)label, current, names(NULL));
 }
+AIO_NAME_CALLBACK(in_callback);
 
 static void on_done(aio_future *t, void *arg)
 {
@@ -64,6 +66,7 @@ static void on_done(aio_future *t, void *arg)
     printf("iteration %d done callback of %s current: %s all: %s\n", it, aio_task_get_name(t),
            current, names(NULL));
 }
+AIO_NAME_CALLBACK(on_done);
 
 static void *worker(void *arg)
 {
@@ -76,6 +79,7 @@ static void *worker(void *arg)
     printf("iteration %d worker %d returns; current: %s\n", it, n, current_name());
     return arg;
 }
+AIO_NAME_CALLBACK(worker);
 
 static void *main_coro(void *arg)
 {
@@ -110,6 +114,7 @@ static void *main_coro(void *arg)
         aio_decref(workers[i]);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -16,6 +16,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void report(const char *name, aio_future *t)
 {
@@ -38,6 +39,11 @@ static void add(aio_future *t, aio_done_callback cb)
 {
     CHECK(aio_future_add_done_callback(t, &(aio_future_add_done_callback_args){.callback = cb}) == 0);
 }
+AIO_NAME_CALLBACK(never_added);
+AIO_NAME_CALLBACK(late);
+AIO_NAME_CALLBACK(cb3);
+AIO_NAME_CALLBACK(cb2);
+AIO_NAME_CALLBACK(cb1);
 
 static void *body(void *arg)
 {
@@ -47,6 +53,7 @@ static void *body(void *arg)
     printf("iteration %d body returns\n", it);
     return (void *)7;
 }
+AIO_NAME_CALLBACK(body);
 
 static void *failing(void *arg)
 {
@@ -57,6 +64,7 @@ static void *failing(void *arg)
     aio_err_set(aio_KeyError, "boom");
     return NULL;
 }
+AIO_NAME_CALLBACK(failing);
 
 static void *waiter(void *arg)
 {
@@ -75,6 +83,7 @@ static void *waiter(void *arg)
     printf("iteration %d waiter added late\n", it);
     return NULL;
 }
+AIO_NAME_CALLBACK(waiter);
 
 static void rearrange(void *arg)
 {
@@ -86,6 +95,7 @@ static void rearrange(void *arg)
     printf("iteration %d removed one never added: %d\n", it,
            aio_future_remove_done_callback(t, never_added, NULL));
 }
+AIO_NAME_CALLBACK(rearrange);
 
 static void *sleep0(void *arg)
 {
@@ -93,6 +103,7 @@ static void *sleep0(void *arg)
     aio_sleep(0);
     return NULL;
 }
+AIO_NAME_CALLBACK(sleep0);
 
 static void run(aio_coroutine coro, const char *name)
 {

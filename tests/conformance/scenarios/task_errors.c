@@ -16,6 +16,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static bool starts_with(const char *s, const char *prefix)
 {
@@ -53,6 +54,7 @@ static void *awaits_foreign(void *arg)
     CHECK(!aio_err_occurred());
     return "survived";
 }
+AIO_NAME_CALLBACK(awaits_foreign);
 
 static void *idle(void *arg)
 {
@@ -61,6 +63,7 @@ static void *idle(void *arg)
         return NULL;
     return "idle";
 }
+AIO_NAME_CALLBACK(idle);
 
 int main(void)
 {

@@ -17,6 +17,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -25,6 +26,7 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
            context_keys(context), exc_line(context->exception),
            aio_task_get_name(context->future));
 }
+AIO_NAME_CALLBACK(handler);
 
 static void *boom(void *arg)
 {
@@ -34,16 +36,19 @@ static void *boom(void *arg)
     aio_err_set(aio_ValueError, arg);
     return NULL;
 }
+AIO_NAME_CALLBACK(boom);
 
 static void say(void *what)
 {
     printf("iteration %d %s\n", it, (const char *)what);
 }
+AIO_NAME_CALLBACK(say);
 
 static void queue_say(void *what)
 {
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = say, .args = what}));
 }
+AIO_NAME_CALLBACK(queue_say);
 
 static void *retrieve_by_await(void *arg)
 {
@@ -53,6 +58,7 @@ static void *retrieve_by_await(void *arg)
     }
     return NULL;
 }
+AIO_NAME_CALLBACK(retrieve_by_await);
 
 static void *settle_coro(void *arg)
 {
@@ -62,6 +68,7 @@ static void *settle_coro(void *arg)
             return NULL;
     return NULL;
 }
+AIO_NAME_CALLBACK(settle_coro);
 
 static aio_task *create(aio_coroutine coro, void *arg)
 {

@@ -16,6 +16,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void say(void *what)
 {
@@ -23,6 +24,7 @@ static void say(void *what)
     printf("iteration %d %s current: %s\n", it, (const char *)what,
            current ? aio_task_get_name(current) : "None");
 }
+AIO_NAME_CALLBACK(say);
 
 static void soon(aio_callback cb, void *arg)
 {
@@ -46,6 +48,7 @@ static void *body(void *arg)
     printf("iteration %d %s returns\n", it, s->label);
     return (void *)s->label;
 }
+AIO_NAME_CALLBACK(body);
 
 static spec s1 = {"t1", 3}, s2 = {"t2", 2}, s_grand = {"grandchild", 1},
             s_cb = {"from callback", 1};
@@ -70,6 +73,7 @@ static void *spawner(void *arg)
     aio_decref(child);
     return result;
 }
+AIO_NAME_CALLBACK(spawner);
 
 static void from_callback(void *arg)
 {
@@ -80,6 +84,7 @@ static void from_callback(void *arg)
     printf("iteration %d callback created %s\n", it, aio_task_get_name(t));
     aio_decref(t);
 }
+AIO_NAME_CALLBACK(from_callback);
 
 int main(void)
 {

@@ -20,6 +20,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void *main_coro(void *arg)
 {
@@ -113,6 +114,7 @@ static void *main_coro(void *arg)
     CHECK(!aio_err_occurred());
     return "main result";
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -16,6 +16,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 typedef struct completion {
     aio_future *fut;
@@ -28,6 +29,7 @@ static void complete(void *arg)
     printf("iteration %d callback completes the future\n", it);
     CHECK(aio_future_set_result(c->fut, (void *)c->value) == 0);
 }
+AIO_NAME_CALLBACK(complete);
 
 static void *wait_on(const char *label, aio_future *fut)
 {
@@ -44,6 +46,7 @@ static void *setter(void *arg)
     CHECK(aio_future_set_result(arg, "from a task") == 0);
     return NULL;
 }
+AIO_NAME_CALLBACK(setter);
 
 static void *inner_returns(void *arg)
 {
@@ -53,11 +56,13 @@ static void *inner_returns(void *arg)
     printf("iteration %d inner returns\n", it);
     return "inner value";
 }
+AIO_NAME_CALLBACK(inner_returns);
 
 static void *middle(void *arg)
 {
     return wait_on("middle", arg);
 }
+AIO_NAME_CALLBACK(middle);
 
 static aio_task *create(aio_coroutine coro, void *arg)
 {
@@ -112,6 +117,7 @@ static void *main_coro(void *arg)
     aio_decref(done);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -15,6 +15,7 @@ static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 static void *line(const char *tag, const char *what)
 {
@@ -41,11 +42,13 @@ static void interleave(void *tag)
     threadsafe(line(tag, "threadsafe 4"));
     soon(line(tag, "soon 5"));
 }
+AIO_NAME_CALLBACK(interleave);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static void *other_thread(void *arg)
 {

@@ -16,6 +16,7 @@ static void say(void *what)
 {
     printf("%s\n", (const char *)what);
 }
+AIO_NAME_CALLBACK(say);
 
 static void reader(void *arg)
 {
@@ -26,6 +27,7 @@ static void reader(void *arg)
     aio_loop_remove_reader(loop, a);
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(reader);
 
 static void *thread_main(void *arg)
 {
@@ -48,6 +50,7 @@ static void busy(void *arg)
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = say, .args = "s1 (call_soon after the join)"}));
     printf("busy: done\n");
 }
+AIO_NAME_CALLBACK(busy);
 
 int main(void)
 {

@@ -25,6 +25,7 @@ static void woken(void *arg)
     printf("prompt: %s\n", py_bool(monotonic() - scheduled_at < 2.0));
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(woken);
 
 static void *worker(void *arg)
 {
@@ -42,11 +43,13 @@ static void start(void *arg)
     printf("start the worker thread\n");
     CHECK(pthread_create(&thread, NULL, worker, NULL) == 0);
 }
+AIO_NAME_CALLBACK(start);
 
 static void say(void *arg)
 {
     printf("%s\n", (const char *)arg);
 }
+AIO_NAME_CALLBACK(say);
 
 int main(void)
 {

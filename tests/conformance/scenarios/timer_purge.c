@@ -15,11 +15,13 @@ static void append(void *arg)
 {
     fired[nfired++] = (int)(intptr_t)arg;
 }
+AIO_NAME_CALLBACK(append);
 
 static void stop(void *arg)
 {
     aio_loop_stop(arg);
 }
+AIO_NAME_CALLBACK(stop);
 
 static aio_timer_handle *at(double when, aio_callback fn, void *arg)
 {
@@ -49,6 +51,7 @@ static void after_purge(void *arg)
     aio_handle_cancel(handles[147]);
     printf("cancelled 3 more after the purge\n");
 }
+AIO_NAME_CALLBACK(after_purge);
 
 int main(void)
 {

@@ -15,6 +15,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void show(const char *label)
 {
@@ -33,6 +34,7 @@ static void *inner_work(void *arg)
     printf("iteration %d inner returns\n", it);
     return "inner result";
 }
+AIO_NAME_CALLBACK(inner_work);
 
 static void *outer(void *arg)
 {
@@ -45,6 +47,7 @@ static void *outer(void *arg)
     printf("iteration %d outer got %s\n", it, r);
     return (void *)r;
 }
+AIO_NAME_CALLBACK(outer);
 
 static aio_task *task(aio_coroutine coro, void *arg, const char *name)
 {
@@ -87,6 +90,7 @@ static void *main_coro(void *arg)
     aio_decref(inner);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -20,6 +20,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 /* "label: Type: message" for the current exception, left set. */
 static void show(const char *label)
@@ -62,6 +63,7 @@ static void *worker(void *arg)
     printf("%s returns\n", s->name);
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(worker);
 
 static void *sleeper(void *arg)
 {
@@ -74,6 +76,7 @@ static void *sleeper(void *arg)
     }
     return NULL;
 }
+AIO_NAME_CALLBACK(sleeper);
 
 static aio_task *task(aio_coroutine coro, spec *s)
 {
@@ -97,6 +100,7 @@ static void *outer(void *arg)
     }
     return r;
 }
+AIO_NAME_CALLBACK(outer);
 
 static void *main_coro(void *arg)
 {
@@ -173,6 +177,7 @@ static void *main_coro(void *arg)
     aio_decref(inner);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -20,6 +20,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 static void handler(aio_loop *the_loop, const aio_exception_context *context, void *arg)
 {
@@ -27,6 +28,7 @@ static void handler(aio_loop *the_loop, const aio_exception_context *context, vo
     printf("iteration %d handler: %s %s\n", it, context->message,
            aio_task_get_name(context->future));
 }
+AIO_NAME_CALLBACK(handler);
 
 typedef struct spec {
     const char *name;
@@ -47,6 +49,7 @@ static void *work(void *arg)
     }
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(work);
 
 static aio_task *task(spec *s)
 {
@@ -123,6 +126,7 @@ static void *main_coro(void *arg)
         aio_decref(all[i]);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

@@ -15,6 +15,7 @@ static void tick(void *arg)
     it++;
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
 }
+AIO_NAME_CALLBACK(tick);
 
 typedef struct spec {
     const char *name;
@@ -34,6 +35,7 @@ static void *work(void *arg)
     printf("%s returns\n", s->name);
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(work);
 
 static void *sleeper(void *arg)
 {
@@ -43,6 +45,7 @@ static void *sleeper(void *arg)
     printf("%s woke up\n", s->name);
     return (void *)s->name;
 }
+AIO_NAME_CALLBACK(sleeper);
 
 static aio_task *task(aio_coroutine coro, spec *s)
 {
@@ -134,6 +137,7 @@ static void *main_coro(void *arg)
     aio_decref(e);
     return NULL;
 }
+AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {

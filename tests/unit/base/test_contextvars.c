@@ -306,7 +306,7 @@ static void record_error(char *out, size_t size)
     aio_decref(exc);
 }
 
-void reset_in_other_context(void *arg)
+static void reset_in_other_context(void *arg)
 {
     reset_probe *p = arg;
     p->seen = value_of(p->var); /* the copy sees the value */
@@ -316,6 +316,7 @@ void reset_in_other_context(void *arg)
     aio_contextvar_reset(p->other, p->token);
     record_error(p->err2, sizeof p->err2);
 }
+AIO_NAME_CALLBACK(reset_in_other_context);
 
 static void test_token_other_context(void **state)
 {
@@ -356,16 +357,18 @@ static void test_token_other_context(void **state)
 
 static aio_contextvar *g_var;
 
-void set_to_2(void *arg)
+static void set_to_2(void *arg)
 {
     (void)arg;
     set_contextvar(g_var, 2);
 }
+AIO_NAME_CALLBACK(set_to_2);
 
-void read_into(void *arg)
+static void read_into(void *arg)
 {
     *(long *)arg = value_of(g_var);
 }
+AIO_NAME_CALLBACK(read_into);
 
 static void test_copy_context_isolation(void **state)
 {
@@ -454,12 +457,13 @@ typedef struct reenter_probe {
     char err[256];
 } reenter_probe;
 
-void reenter(void *arg)
+static void reenter(void *arg)
 {
     reenter_probe *p = arg;
     p->rc = aio_context_run(p->ctx, noop, NULL);
     record_error(p->err, sizeof p->err);
 }
+AIO_NAME_CALLBACK(reenter);
 
 static void test_context_run_already_entered(void **state)
 {
@@ -485,12 +489,13 @@ static void test_context_run_already_entered(void **state)
     assert_no_leaks();
 }
 
-void raise_value_error(void *arg)
+static void raise_value_error(void *arg)
 {
     (void)arg;
     set_contextvar(g_var, 9);
     aio_err_set(aio_ValueError, "from fn");
 }
+AIO_NAME_CALLBACK(raise_value_error);
 
 static void test_context_run_propagates_exception(void **state)
 {
@@ -520,7 +525,7 @@ typedef struct nest_probe {
     long before, in_inner, after;
 } nest_probe;
 
-void nest_outer(void *arg)
+static void nest_outer(void *arg)
 {
     nest_probe *p = arg;
     set_contextvar(g_var, 10);
@@ -528,6 +533,7 @@ void nest_outer(void *arg)
     assert_int_equal(aio_context_run(p->inner, read_into, &p->in_inner), 0);
     p->after = value_of(g_var);
 }
+AIO_NAME_CALLBACK(nest_outer);
 
 static void test_context_run_nested(void **state)
 {
@@ -551,16 +557,18 @@ static void test_context_run_nested(void **state)
 
 static trace g_trace;
 
-void trace_value(void *arg)
+static void trace_value(void *arg)
 {
     trace_add(&g_trace, "%s=%ld;", (const char *)arg, value_of(g_var));
 }
+AIO_NAME_CALLBACK(trace_value);
 
-void trace_and_set(void *arg)
+static void trace_and_set(void *arg)
 {
     trace_add(&g_trace, "%s=%ld;", (const char *)arg, value_of(g_var));
     set_contextvar(g_var, 99);
 }
+AIO_NAME_CALLBACK(trace_and_set);
 
 static void test_handles_capture_context(void **state)
 {
@@ -631,12 +639,13 @@ static void test_handles_explicit_context(void **state)
  * context, including what the callback set. */
 static aio_loop *g_loop;
 
-void set_and_schedule(void *arg)
+static void set_and_schedule(void *arg)
 {
     (void)arg;
     set_contextvar(g_var, 7);
     aio_loop_call_soon(g_loop, &(aio_loop_call_soon_args){.callback = trace_value, .args = "n"});
 }
+AIO_NAME_CALLBACK(set_and_schedule);
 
 static void test_handle_scheduled_from_callback(void **state)
 {
@@ -665,7 +674,7 @@ static char g_seen_message[512];
 static char g_seen_exc[512];
 static int g_handler_calls;
 
-void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
     (void)loop;
     (void)arg;
@@ -674,8 +683,9 @@ void record_handler(aio_loop *loop, const aio_exception_context *context, void *
     snprintf(g_seen_message, sizeof g_seen_message, "%s", context->message);
     repr_copy(context->exception, g_seen_exc, sizeof g_seen_exc);
 }
+AIO_NAME_CALLBACK(record_handler);
 
-void run_loop_inside_context(void *arg)
+static void run_loop_inside_context(void *arg)
 {
     aio_loop *loop = arg;
     /* ctx is entered now: a handle that runs in it cannot enter it */
@@ -683,6 +693,7 @@ void run_loop_inside_context(void *arg)
                                  .callback = trace_value, .args = g_never, .context = g_ctx});
     run_one_iteration(loop);
 }
+AIO_NAME_CALLBACK(run_loop_inside_context);
 
 static void test_handle_context_already_entered(void **state)
 {
@@ -793,13 +804,14 @@ static void test_context_maps_released(void **state)
  * reference of its own, so the handle's is the last one. */
 static aio_handle *g_own_handle;
 
-void cancel_own_handle_then_use_context(void *arg)
+static void cancel_own_handle_then_use_context(void *arg)
 {
     (void)arg;
     aio_handle_cancel(g_own_handle);
     set_contextvar(g_var, 5);         /* writes into the running context */
     trace_add(&g_trace, "v=%ld;", value_of(g_var));
 }
+AIO_NAME_CALLBACK(cancel_own_handle_then_use_context);
 
 static void test_context_callback_cancels_own_handle(void **state)
 {

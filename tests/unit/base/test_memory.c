@@ -35,6 +35,7 @@ static void count_cb(void *arg)
     churn *c = arg;
     atomic_fetch_add(&c->ran, 1);
 }
+AIO_NAME_CALLBACK(count_cb);
 
 static void *producer(void *arg)
 {

@@ -117,6 +117,7 @@ static void capture(int level, const char *message, aio_exc *exc, void *arg)
     else if (strncmp(message, "Executing <Handle ", 18) != 0)
         log->other++; /* anything but a slow-callback warning */
 }
+AIO_NAME_CALLBACK(capture);
 
 static void *slow_coro(void *arg)
 {

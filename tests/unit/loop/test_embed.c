@@ -302,6 +302,7 @@ static void hook_before(aio_loop *loop, double timeout, void *arg)
     h->last_timeout = timeout;
     h->in_poll = true;
 }
+AIO_NAME_CALLBACK(hook_before);
 
 static void hook_after(aio_loop *loop, double timeout, void *arg)
 {
@@ -315,6 +316,7 @@ static void hook_after(aio_loop *loop, double timeout, void *arg)
         aio_err_set(aio_KeyboardInterrupt, NULL);
     }
 }
+AIO_NAME_CALLBACK(hook_after);
 
 static hooks *g_hooks;
 static int g_reads;

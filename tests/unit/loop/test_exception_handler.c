@@ -32,7 +32,7 @@ typedef struct handler_record {
 
 static handler_record g_rec;
 
-void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
     handler_record *r = &g_rec;
     r->calls++;
@@ -48,6 +48,7 @@ void record_handler(aio_loop *loop, const aio_exception_context *context, void *
     if (r->raise_type != NULL)
         aio_err_set(r->raise_type, r->raise_msg);
 }
+AIO_NAME_CALLBACK(record_handler);
 
 static void handler_start(aio_loop *loop)
 {
@@ -59,44 +60,50 @@ static void handler_start(aio_loop *loop)
 
 static trace g_trace;
 
-void boom(void *arg)
+static void boom(void *arg)
 {
     (void)arg;
     aio_err_set(aio_RuntimeError, "boom");
 }
+AIO_NAME_CALLBACK(boom);
 
-void mark(void *arg)
+static void mark(void *arg)
 {
     trace_add(&g_trace, "%s;", (const char *)arg);
 }
+AIO_NAME_CALLBACK(mark);
 
-void raise_cancelled(void *arg)
+static void raise_cancelled(void *arg)
 {
     (void)arg;
     aio_err_set(aio_CancelledError, "c");
 }
+AIO_NAME_CALLBACK(raise_cancelled);
 
-void raise_generator_exit(void *arg)
+static void raise_generator_exit(void *arg)
 {
     (void)arg;
     aio_err_set(aio_GeneratorExit, NULL);
 }
+AIO_NAME_CALLBACK(raise_generator_exit);
 
-void done_boom(aio_future *fut, void *arg)
+static void done_boom(aio_future *fut, void *arg)
 {
     (void)fut;
     (void)arg;
     aio_err_set(aio_ValueError, "done boom");
 }
+AIO_NAME_CALLBACK(done_boom);
 
 /* --- set / get ------------------------------------------------------------------ */
 
-void other_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+static void other_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
     (void)loop;
     (void)context;
     (void)arg;
 }
+AIO_NAME_CALLBACK(other_handler);
 
 static void test_set_get_exception_handler(void **state)
 {
@@ -501,11 +508,12 @@ static void test_base_exceptions_from_callbacks_reported(void **state)
 }
 
 /* A callback's SystemExit is not reported: it ends run_forever(). */
-void raise_system_exit(void *arg)
+static void raise_system_exit(void *arg)
 {
     (void)arg;
     aio_err_set(aio_SystemExit, NULL);
 }
+AIO_NAME_CALLBACK(raise_system_exit);
 
 static void test_system_exit_from_callback_not_reported(void **state)
 {
@@ -567,12 +575,13 @@ static void test_exception_in_callback_default_log(void **state)
 /* A handler may keep the future it was given. */
 static aio_future *g_kept;
 
-void keeping_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+static void keeping_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
     (void)loop;
     (void)arg;
     g_kept = aio_incref(context->future);
 }
+AIO_NAME_CALLBACK(keeping_handler);
 
 static void test_handler_keeps_future(void **state)
 {
@@ -613,12 +622,13 @@ static void test_handler_system_exit_in_future_dealloc(void **state)
  * logged as CPython logs it; a custom handler is handed NULL. */
 static bool g_got_null_context;
 
-void null_context_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+static void null_context_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
     (void)loop;
     (void)arg;
     g_got_null_context = context == NULL;
 }
+AIO_NAME_CALLBACK(null_context_handler);
 
 static void test_call_exception_handler_none(void **state)
 {
@@ -642,11 +652,12 @@ static void test_call_exception_handler_none(void **state)
  * with no exception set. */
 static bool g_clean_on_entry;
 
-void check_clean(void *arg)
+static void check_clean(void *arg)
 {
     g_clean_on_entry = aio_err_occurred() == NULL;
     mark(arg);
 }
+AIO_NAME_CALLBACK(check_clean);
 
 static void test_stray_exception_not_blamed_on_next_callback(void **state)
 {

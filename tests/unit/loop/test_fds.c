@@ -70,6 +70,7 @@ static void tick(void *arg)
     else
         aio_loop_stop(c->loop);
 }
+AIO_NAME_CALLBACK(tick);
 
 static void start_chain(chain *c)
 {
@@ -93,6 +94,7 @@ static void probe_cb(void *arg)
         drain(p->fd);
     trace_add(&p->c->t, "%s%d ", p->tag, p->c->it);
 }
+AIO_NAME_CALLBACK(probe_cb);
 
 /* --- level-triggered readiness ------------------------------------------ */
 
@@ -274,6 +276,7 @@ static void record_arg(void *arg)
 {
     seen_arg = arg;
 }
+AIO_NAME_CALLBACK(record_arg);
 
 static void test_reader_gets_its_arg(void **state)
 {
@@ -308,6 +311,7 @@ static void ctx_reader(void *arg)
     assert_non_null(token);
     aio_decref(token);
 }
+AIO_NAME_CALLBACK(ctx_reader);
 
 static void test_reader_context_persists(void **state)
 {
@@ -491,6 +495,7 @@ static void many_cb(void *arg)
     m->calls++;
     drain(m->fd);
 }
+AIO_NAME_CALLBACK(many_cb);
 
 static void test_many_fds(void **state)
 {
@@ -551,6 +556,7 @@ static void remover_cb(void *arg)
     r->removed_other = aio_loop_remove_reader(r->loop, r->other_fd);
     r->removed_own = aio_loop_remove_reader(r->loop, r->own_fd);
 }
+AIO_NAME_CALLBACK(remover_cb);
 
 static void test_reader_removes_queued_reader(void **state)
 {
@@ -597,12 +603,14 @@ static void remove_own_writer(void *arg)
     own_writer_remover *r = arg;
     trace_add(&r->t, "r:%d ", aio_loop_remove_writer(r->loop, r->fd));
 }
+AIO_NAME_CALLBACK(remove_own_writer);
 
 static void writer_mark(void *arg)
 {
     own_writer_remover *r = arg;
     trace_add(&r->t, "w ");
 }
+AIO_NAME_CALLBACK(writer_mark);
 
 static void test_reader_removes_own_queued_writer(void **state)
 {
@@ -679,6 +687,7 @@ static void on_usr1(void *arg)
     (void)arg;
     trace_add(&sig_chain->t, "handler%d ", sig_chain->it);
 }
+AIO_NAME_CALLBACK(on_usr1);
 
 static void test_poll_skip_keeps_signals(void **state)
 {

@@ -17,6 +17,7 @@ static void *coro(void *arg)
 {
     return arg;
 }
+AIO_NAME_CALLBACK(coro);
 
 static aio_loop *closed_loop(void)
 {

@@ -15,16 +15,18 @@
 
 static trace T;
 
-void hd_cb(void *arg)
+static void hd_cb(void *arg)
 {
     trace_add(&T, "%s ", arg ? (const char *)arg : "cb");
 }
+AIO_NAME_CALLBACK(hd_cb);
 
-void hd_stop(void *loop)
+static void hd_stop(void *loop)
 {
     trace_add(&T, "stop ");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(hd_stop);
 
 /* --- repr ------------------------------------------------------------------ */
 
@@ -172,11 +174,12 @@ static void test_handle_outlives_loop(void **state)
  * CPython: ['a', 'c']. */
 static aio_handle *victim;
 
-void hd_cancel_victim(void *arg)
+static void hd_cancel_victim(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
     assert_int_equal(aio_handle_cancel(victim), 0);
 }
+AIO_NAME_CALLBACK(hd_cancel_victim);
 
 static void test_cancel_from_earlier_callback(void **state)
 {
@@ -195,13 +198,14 @@ static void test_cancel_from_earlier_callback(void **state)
 /* A timer cancelling itself while it runs. CPython: [False, True]. */
 static aio_timer_handle *self_timer;
 
-void hd_cancel_self(void *arg)
+static void hd_cancel_self(void *arg)
 {
     (void)arg;
     trace_add(&T, "%d ", aio_handle_cancelled(self_timer));
     assert_int_equal(aio_handle_cancel(self_timer), 0);
     trace_add(&T, "%d ", aio_handle_cancelled(self_timer));
 }
+AIO_NAME_CALLBACK(hd_cancel_self);
 
 static void test_timer_cancels_itself(void **state)
 {

@@ -15,17 +15,19 @@
 
 static trace T;
 
-/* Callbacks are global so that reprs name them (dladdr). */
-void lp_rec(void *arg)
+/* Callbacks are named (AIO_NAME_CALLBACK) so that reprs show their names. */
+static void lp_rec(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
 }
+AIO_NAME_CALLBACK(lp_rec);
 
-void lp_stop(void *loop)
+static void lp_stop(void *loop)
 {
     trace_add(&T, "stop ");
     assert_int_equal(aio_loop_stop(loop), 0);
 }
+AIO_NAME_CALLBACK(lp_stop);
 
 /* --- new_event_loop, close, is_closed -------------------------------------- */
 
@@ -102,6 +104,7 @@ static void lp_close_running(void *loop)
     trace_add(&T, "tried ");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(lp_close_running);
 
 static void test_close_while_running(void **state)
 {
@@ -178,6 +181,7 @@ static void lp_reenter(void *arg)
     trace_add(&T, "checked ");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(lp_reenter);
 
 static void test_nested_and_other_loop_run(void **state)
 {
@@ -205,6 +209,7 @@ static void lp_run_closed(void *arg)
     assert_raised(aio_RuntimeError, "Event loop is closed");
     aio_loop_stop(aio_get_running_loop());
 }
+AIO_NAME_CALLBACK(lp_run_closed);
 
 static void test_run_closed_loop_inside_other(void **state)
 {
@@ -232,6 +237,7 @@ static void lp_check_running(void *arg)
     /* stop() only asks: still running until the batch ends. */
     assert_int_equal(aio_loop_is_running(loop), 1);
 }
+AIO_NAME_CALLBACK(lp_check_running);
 
 static void test_is_running_inside_and_outside(void **state)
 {
@@ -249,12 +255,13 @@ static void test_is_running_inside_and_outside(void **state)
 
 static aio_loop *the_loop;
 
-void lp_stop_and_schedule(void *arg)
+static void lp_stop_and_schedule(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
     aio_loop_stop(the_loop);
     soon(the_loop, lp_rec, "d");
 }
+AIO_NAME_CALLBACK(lp_stop_and_schedule);
 
 /* stop() mid-batch: the rest of the batch runs; what the batch scheduled
  * waits for the next run. CPython: ['a', 'b', 'c', '|', 'd']. */
@@ -308,11 +315,12 @@ static void test_stop_before_run_forever(void **state)
 
 static int resched_count;
 
-void lp_resched(void *loop)
+static void lp_resched(void *loop)
 {
     resched_count++;
     soon(loop, lp_resched, loop);
 }
+AIO_NAME_CALLBACK(lp_resched);
 
 /* One iteration runs exactly one generation of a self-rescheduling
  * callback. */
@@ -340,18 +348,20 @@ static void test_stop_before_run_runs_one_iteration(void **state)
 static aio_future *the_future;
 static int answer = 42;
 
-void lp_complete(void *arg)
+static void lp_complete(void *arg)
 {
     trace_add(&T, "cb1 ");
     assert_int_equal(aio_future_set_result(the_future, &answer), 0);
     soon(arg, lp_rec, "cb2");
 }
+AIO_NAME_CALLBACK(lp_complete);
 
-void lp_cb2_schedules(void *loop)
+static void lp_cb2_schedules(void *loop)
 {
     trace_add(&T, "cb2 ");
     soon(loop, lp_rec, "cb3");
 }
+AIO_NAME_CALLBACK(lp_cb2_schedules);
 
 static void test_run_until_complete_result(void **state)
 {
@@ -376,12 +386,13 @@ static void test_run_until_complete_result(void **state)
     finish(loop);
 }
 
-void lp_complete_then_more(void *loop)
+static void lp_complete_then_more(void *loop)
 {
     trace_add(&T, "cb1 ");
     assert_int_equal(aio_future_set_result(the_future, NULL), 0);
     soon(loop, lp_cb2_schedules, loop);
 }
+AIO_NAME_CALLBACK(lp_complete_then_more);
 
 static void test_run_until_complete_stops_one_iteration_later(void **state)
 {
@@ -444,11 +455,12 @@ static void test_run_until_complete_cancelled(void **state)
     finish(loop);
 }
 
-void lp_two_iterations(void *loop)
+static void lp_two_iterations(void *loop)
 {
     trace_add(&T, "first ");
     soon(loop, lp_stop, loop);
 }
+AIO_NAME_CALLBACK(lp_two_iterations);
 
 static void test_run_until_complete_stopped_early(void **state)
 {
@@ -531,18 +543,20 @@ static void test_null_self_lifecycle(void **state)
 
 /* --- SystemExit and KeyboardInterrupt -------------------------------------------- */
 
-void lp_exit(void *arg)
+static void lp_exit(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
     aio_err_set(aio_SystemExit, "bye");
 }
+AIO_NAME_CALLBACK(lp_exit);
 
-void lp_interrupt(void *arg)
+static void lp_interrupt(void *arg)
 {
     (void)arg;
     trace_add(&T, "ki ");
     aio_err_set(aio_KeyboardInterrupt, NULL);
 }
+AIO_NAME_CALLBACK(lp_interrupt);
 
 /* CPython: ['a', "SystemExit('bye')", False, 'b', 'c'] and d pending. */
 static void test_system_exit_leaves_rest_of_batch(void **state)
@@ -569,12 +583,13 @@ static void test_system_exit_leaves_rest_of_batch(void **state)
     finish(loop);
 }
 
-void lp_set_answer(void *arg)
+static void lp_set_answer(void *arg)
 {
     (void)arg;
     trace_add(&T, "set ");
     assert_int_equal(aio_future_set_result(the_future, &answer), 0);
 }
+AIO_NAME_CALLBACK(lp_set_answer);
 
 /* CPython: run_until_complete raises KeyboardInterrupt with the future
  * pending; the next run_until_complete returns its result. */
@@ -666,6 +681,7 @@ static void lp_debug_on(void *arg)
 {
     assert_int_equal(aio_loop_set_debug(arg, true), 0);
 }
+AIO_NAME_CALLBACK(lp_debug_on);
 
 /* CPython's set_debug() on a running loop queues a callback (to switch
  * coroutine-origin tracking) with call_soon_threadsafe; queued after stop(),
@@ -719,17 +735,20 @@ static void capture_log(int level, const char *message, aio_exc *exc, void *arg)
         cap->had_exc = exc != NULL;
     }
 }
+AIO_NAME_CALLBACK(capture_log);
 
-void lp_slow(void *arg)
+static void lp_slow(void *arg)
 {
     (void)arg;
     sleep_ms(30);
 }
+AIO_NAME_CALLBACK(lp_slow);
 
-void lp_fast(void *arg)
+static void lp_fast(void *arg)
 {
     (void)arg;
 }
+AIO_NAME_CALLBACK(lp_fast);
 
 static void test_slow_callback_warning(void **state)
 {

@@ -36,6 +36,7 @@ static void look(void *arg)
     check_no_exception();
     aio_loop_stop(s->loop);
 }
+AIO_NAME_CALLBACK(look);
 
 /* --- the running loop ------------------------------------------------------ */
 
@@ -68,6 +69,7 @@ static void raise_keyboard_interrupt(void *arg)
     (void)arg;
     aio_err_set(aio_KeyboardInterrupt, NULL);
 }
+AIO_NAME_CALLBACK(raise_keyboard_interrupt);
 
 static void test_running_loop_cleared_after_exception(void **state)
 {
@@ -111,6 +113,7 @@ static void check_other_thread_and_nested(void *arg)
     assert_raised(aio_RuntimeError, "This event loop is already running");
     aio_loop_stop(n->loop);
 }
+AIO_NAME_CALLBACK(check_other_thread_and_nested);
 
 static void test_running_loop_is_per_thread(void **state)
 {
@@ -355,6 +358,7 @@ static aio_loop *my_get_event_loop(aio_event_loop_policy *self)
     }
     return p->loop;
 }
+AIO_NAME_CALLBACK(my_get_event_loop);
 
 static void my_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
 {
@@ -364,6 +368,7 @@ static void my_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
     aio_decref(p->loop);
     p->loop = loop;
 }
+AIO_NAME_CALLBACK(my_set_event_loop);
 
 static aio_loop *my_new_event_loop(aio_event_loop_policy *self)
 {
@@ -371,6 +376,7 @@ static aio_loop *my_new_event_loop(aio_event_loop_policy *self)
     trace_add(&p->t, "new ");
     return aio_incref(p->loop); /* a new reference */
 }
+AIO_NAME_CALLBACK(my_new_event_loop);
 
 static void test_custom_policy(void **state)
 {
@@ -560,6 +566,7 @@ static void spy_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
     if (p->store)
         p->parent_set(self, loop);
 }
+AIO_NAME_CALLBACK(spy_set_event_loop);
 
 static aio_loop *spy_new_event_loop(aio_event_loop_policy *self)
 {
@@ -567,6 +574,7 @@ static aio_loop *spy_new_event_loop(aio_event_loop_policy *self)
     trace_add(&p->t, "new ");
     return p->parent_new(self);
 }
+AIO_NAME_CALLBACK(spy_new_event_loop);
 
 static void test_default_get_event_loop_goes_through_overrides(void **state)
 {

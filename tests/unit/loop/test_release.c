@@ -22,6 +22,7 @@ static void release_counted(void *arg)
 {
     ((counted *)arg)->releases++;
 }
+AIO_NAME_CALLBACK(release_counted);
 
 static void run_counted(void *arg)
 {
@@ -34,6 +35,7 @@ static void release_raising(void *arg)
     ((counted *)arg)->releases++;
     aio_err_set(aio_RuntimeError, "from a release");
 }
+AIO_NAME_CALLBACK(release_raising);
 
 static aio_handle *soon_owned(aio_loop *loop, counted *c)
 {

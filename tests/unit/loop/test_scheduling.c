@@ -17,16 +17,18 @@
 static trace T;
 
 /* Global so that reprs and messages name them. */
-void sc_rec(void *arg)
+static void sc_rec(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
 }
+AIO_NAME_CALLBACK(sc_rec);
 
-void sc_stop(void *loop)
+static void sc_stop(void *loop)
 {
     trace_add(&T, "stop ");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(sc_stop);
 
 /* Records what the exception handler is given. */
 typedef struct handler_capture {
@@ -58,6 +60,7 @@ static void capture_handler(aio_loop *loop, const aio_exception_context *ctx, vo
     snprintf(cap->handle_repr, sizeof cap->handle_repr, "%s", repr ? repr : "(none)");
     free(repr);
 }
+AIO_NAME_CALLBACK(capture_handler);
 
 typedef struct log_capture {
     int count;
@@ -76,6 +79,7 @@ static void capture_log(int level, const char *message, aio_exc *exc, void *arg)
     cap->exc_type = exc ? aio_exc_type_of(exc) : NULL;
     snprintf(cap->exc_str, sizeof cap->exc_str, "%s", exc ? aio_exc_str(exc) : "(none)");
 }
+AIO_NAME_CALLBACK(capture_log);
 
 /* --- call_soon: order and the snapshot rule ------------------------------------ */
 
@@ -97,12 +101,13 @@ static void test_call_soon_fifo(void **state)
 static int counter_value;
 static int counter_errors;
 
-void sc_count(void *arg)
+static void sc_count(void *arg)
 {
     if ((int)(intptr_t)arg != counter_value)
         counter_errors++;
     counter_value++;
 }
+AIO_NAME_CALLBACK(sc_count);
 
 static void test_call_soon_fifo_large(void **state)
 {
@@ -123,7 +128,7 @@ static void test_call_soon_fifo_large(void **state)
 static aio_loop *the_loop;
 static int chain_runs;
 
-void sc_chain(void *arg)
+static void sc_chain(void *arg)
 {
     const char *name = arg;
     trace_add(&T, "%s ", name);
@@ -131,6 +136,7 @@ void sc_chain(void *arg)
         aio_loop_stop(the_loop);
     soon(the_loop, sc_chain, arg);
 }
+AIO_NAME_CALLBACK(sc_chain);
 
 static void test_snapshot_rule(void **state)
 {
@@ -151,14 +157,15 @@ static void test_snapshot_rule(void **state)
 /* Within an iteration: leftovers of the previous one, then due timers.
  * call_later(0) issued beside call_soon(g) runs after g, in g's iteration.
  * CPython: ['e', 'b', 'c', 'z']. */
-void sc_b(void *arg)
+static void sc_b(void *arg)
 {
     (void)arg;
     trace_add(&T, "b ");
     soon(the_loop, sc_stop, the_loop);
 }
+AIO_NAME_CALLBACK(sc_b);
 
-void sc_e(void *arg)
+static void sc_e(void *arg)
 {
     (void)arg;
     trace_add(&T, "e ");
@@ -167,6 +174,7 @@ void sc_e(void *arg)
                                                                               .args = "c"}));
     soon(the_loop, sc_b, NULL);
 }
+AIO_NAME_CALLBACK(sc_e);
 
 static void test_call_later_zero_runs_after_call_soon_same_iteration(void **state)
 {
@@ -301,11 +309,12 @@ static void test_null_callback_default_handler_log(void **state)
     finish(loop);
 }
 
-void sc_raise(void *arg)
+static void sc_raise(void *arg)
 {
     trace_add(&T, "raise ");
     aio_err_format(aio_ValueError, "bad %d", (int)(intptr_t)arg);
 }
+AIO_NAME_CALLBACK(sc_raise);
 
 /* A callback's exception goes to the handler; the loop goes on. CPython:
  * 'Exception in callback boom(42) at f.py:3\nhandle: <Handle boom(42) at
@@ -400,13 +409,14 @@ static void *foreign_calls(void *arg)
 static thread_result foreign;
 
 /* Runs in the loop: another thread calls while this callback waits for it. */
-void sc_call_from_thread(void *loop)
+static void sc_call_from_thread(void *loop)
 {
     memset(&foreign, 0, sizeof foreign);
     foreign.loop = loop;
     run_in_thread(foreign_calls, &foreign);
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(sc_call_from_thread);
 
 static void test_debug_wrong_thread(void **state)
 {
@@ -476,13 +486,14 @@ typedef struct waker {
     atomic_int call_failed;
 } waker;
 
-void sc_wake_stop(void *arg)
+static void sc_wake_stop(void *arg)
 {
     waker *w = arg;
     atomic_store(&w->ran_in_loop_thread, pthread_equal(pthread_self(), w->loop_thread) ? 1 : 2);
     trace_add(&T, "woken ");
     aio_loop_stop(w->loop);
 }
+AIO_NAME_CALLBACK(sc_wake_stop);
 
 static void *wake_later(void *arg)
 {
@@ -497,11 +508,12 @@ static void *wake_later(void *arg)
     return NULL;
 }
 
-void sc_timeout_stop(void *loop)
+static void sc_timeout_stop(void *loop)
 {
     trace_add(&T, "timeout ");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(sc_timeout_stop);
 
 /* A loop blocked on a 10 s timer wakes as soon as another thread calls
  * call_soon_threadsafe(). */
@@ -576,7 +588,7 @@ static aio_handle *threadsafe(aio_loop *loop, aio_callback cb, void *arg)
     return h;
 }
 
-void sc_mix(void *arg)
+static void sc_mix(void *arg)
 {
     (void)arg;
     trace_add(&T, "mix ");
@@ -586,6 +598,7 @@ void sc_mix(void *arg)
     threadsafe(the_loop, sc_rec, "t2");
     threadsafe(the_loop, sc_stop, the_loop);
 }
+AIO_NAME_CALLBACK(sc_mix);
 
 /* From the loop's own thread, call_soon_threadsafe() keeps its place among
  * call_soon() calls, running or not. */
@@ -612,7 +625,7 @@ static int seen[N_THREADS];
 static int order_errors;
 static int total_seen;
 
-void sc_tally(void *arg)
+static void sc_tally(void *arg)
 {
     intptr_t v = (intptr_t)arg;
     int t = (int)(v / PER_THREAD), i = (int)(v % PER_THREAD);
@@ -622,6 +635,7 @@ void sc_tally(void *arg)
     if (++total_seen == N_THREADS * PER_THREAD)
         aio_loop_stop(the_loop);
 }
+AIO_NAME_CALLBACK(sc_tally);
 
 typedef struct producer {
     aio_loop *loop;
@@ -646,11 +660,12 @@ static void *produce(void *arg)
     return NULL;
 }
 
-void sc_never(void *loop)
+static void sc_never(void *loop)
 {
     trace_add(&T, "never ");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(sc_never);
 
 static void test_call_soon_threadsafe_many_threads(void **state)
 {

@@ -57,6 +57,7 @@ static void tick(void *arg)
     else
         aio_loop_stop(c->loop);
 }
+AIO_NAME_CALLBACK(tick);
 
 static void run_chain(chain *c, int max)
 {
@@ -80,6 +81,7 @@ static void probe_cb(void *arg)
     p->calls++;
     trace_add(&p->c->t, "%s@%d ", p->tag, p->c->it);
 }
+AIO_NAME_CALLBACK(probe_cb);
 
 /* --- delivery -------------------------------------------------------------- */
 
@@ -121,6 +123,7 @@ static void record_arg_and_stop(void *arg)
     seen_arg = arg;
     aio_loop_stop(aio_get_running_loop());
 }
+AIO_NAME_CALLBACK(record_arg_and_stop);
 
 static void test_handler_gets_its_arg(void **state)
 {
@@ -239,6 +242,7 @@ static void drain_and_mark(void *arg)
         ;
     trace_add(&p->c->t, "r ");
 }
+AIO_NAME_CALLBACK(drain_and_mark);
 
 static void test_signal_seen_by_real_poll_then_skipped_polls(void **state)
 {
@@ -329,6 +333,7 @@ static void remove_self(void *arg)
     seen_arg = (void *)(intptr_t)aio_loop_remove_signal_handler(loop, SIGUSR2);
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(remove_self);
 
 static void test_handler_removes_itself(void **state)
 {
@@ -537,12 +542,14 @@ static void ctx_handler(void *arg)
     if (++p->calls == 2)
         aio_loop_stop(p->loop);
 }
+AIO_NAME_CALLBACK(ctx_handler);
 
 static void raise_usr1(void *arg)
 {
     (void)arg;
     raise(SIGUSR1);
 }
+AIO_NAME_CALLBACK(raise_usr1);
 
 static void test_handler_runs_in_context_copied_at_add(void **state)
 {

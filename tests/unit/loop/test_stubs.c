@@ -51,11 +51,13 @@ static aio_protocol *factory(void *arg)
     (void)arg;
     return NULL;
 }
+AIO_NAME_CALLBACK(factory);
 
 static void *executor_func(void *arg)
 {
     return arg;
 }
+AIO_NAME_CALLBACK(executor_func);
 
 /* --- loop coroutines: NULL instead of a future ---------------------------- */
 

@@ -17,16 +17,18 @@
 
 static trace T;
 
-void tm_rec(void *arg)
+static void tm_rec(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
 }
+AIO_NAME_CALLBACK(tm_rec);
 
-void tm_stop(void *loop)
+static void tm_stop(void *loop)
 {
     trace_add(&T, "stop ");
     aio_loop_stop(loop);
 }
+AIO_NAME_CALLBACK(tm_stop);
 
 static aio_timer_handle *later(aio_loop *loop, double delay, aio_callback cb, void *arg)
 {
@@ -118,12 +120,13 @@ static aio_loop *when_loop;
 static double fired_at[3];
 static int fired;
 
-void tm_when(void *arg)
+static void tm_when(void *arg)
 {
     fired_at[(intptr_t)arg] = aio_loop_time(when_loop);
     if (++fired == 3)
         aio_loop_stop(when_loop);
 }
+AIO_NAME_CALLBACK(tm_when);
 
 static void test_timer_not_early(void **state)
 {
@@ -275,6 +278,7 @@ static void capture_handler(aio_loop *loop, const aio_exception_context *ctx, vo
         snprintf(cap->first_handle_repr, sizeof cap->first_handle_repr, "%s", cap->handle_repr);
     free(repr);
 }
+AIO_NAME_CALLBACK(capture_handler);
 
 /* NULL args: delay 0 and no callback. Without debug mode the timer is made
  * and fails when it runs; in debug mode the check names call_at(). */
@@ -384,11 +388,12 @@ static void test_equal_deadlines_heap_order_with_later_timer(void **state)
 
 static aio_timer_handle *victim;
 
-void tm_cancel_victim(void *arg)
+static void tm_cancel_victim(void *arg)
 {
     trace_add(&T, "%s ", (const char *)arg);
     assert_int_equal(aio_handle_cancel(victim), 0);
 }
+AIO_NAME_CALLBACK(tm_cancel_victim);
 
 /* A timer already moved to the ready queue (due in this iteration) and
  * cancelled by an earlier callback of the batch does not run. */

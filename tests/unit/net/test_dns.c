@@ -1151,6 +1151,7 @@ static void *mixed_coro(void *arg)
     }
     return P(1);
 }
+AIO_NAME_CALLBACK(mixed_coro);
 
 static void test_await_from_task(void **state)
 {
@@ -1278,6 +1279,7 @@ static void *wait_for_coro(void *arg)
     w->cancelled = aio_future_cancelled(w->fut) == 1;
     return P(1);
 }
+AIO_NAME_CALLBACK(wait_for_coro);
 
 static void test_wait_for_lookup(void **state)
 {
@@ -1303,6 +1305,7 @@ static void record_done(aio_future *fut, void *arg)
     (void)fut;
     (*(int *)arg)++;
 }
+AIO_NAME_CALLBACK(record_done);
 
 static void test_close_with_lookups_in_flight(void **state)
 {

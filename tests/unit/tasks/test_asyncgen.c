@@ -35,8 +35,8 @@ typedef struct gen_state {
 static const char caught[] = "caught";
 static int values[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 
-/* Named (not static) so that the generator's repr shows the name. */
-void *numbers(aio_asyncgen *gen, void *arg)
+/* Named (AIO_NAME_CALLBACK) so that the generator's repr shows the name. */
+static void *numbers(aio_asyncgen *gen, void *arg)
 {
     gen_state *s = arg;
     if (s->wait != NULL && aio_await(s->wait) == NULL && aio_err_occurred())
@@ -87,6 +87,7 @@ void *numbers(aio_asyncgen *gen, void *arg)
         trace_add(s->log, "exhausted;");
     return NULL;
 }
+AIO_NAME_CALLBACK(numbers);
 
 static aio_asyncgen *new_gen(gen_state *s)
 {
@@ -123,11 +124,13 @@ static void *consume_all(void *arg)
     c->end = aio_err_fetch();
     return P(1);
 }
+AIO_NAME_CALLBACK(consume_all);
 
 static void tick(void *arg)
 {
     trace_add(arg, "tick;");
 }
+AIO_NAME_CALLBACK(tick);
 
 static void test_asyncgen_iteration(void **state)
 {
@@ -161,6 +164,7 @@ static void set_wait(void *arg)
 {
     aio_future_set_result(arg, NULL);
 }
+AIO_NAME_CALLBACK(set_wait);
 
 static void test_asyncgen_awaits_a_future(void **state)
 {
@@ -212,6 +216,7 @@ static void *asend_coro(void *arg)
     assert_raised(aio_StopAsyncIteration, NULL);
     return P(1);
 }
+AIO_NAME_CALLBACK(asend_coro);
 
 static void test_asyncgen_asend(void **state)
 {
@@ -267,6 +272,7 @@ static void *athrow_coro(void *arg)
     aio_decref(t);
     return P(1);
 }
+AIO_NAME_CALLBACK(athrow_coro);
 
 static void test_asyncgen_athrow(void **state)
 {
@@ -306,6 +312,7 @@ static void *aclose_coro(void *arg)
     aio_decref(gen);
     return P(1);
 }
+AIO_NAME_CALLBACK(aclose_coro);
 
 static void test_asyncgen_aclose(void **state)
 {
@@ -331,6 +338,7 @@ static void *aclose_ignored_coro(void *arg)
     aio_decref(gen);
     return P(1);
 }
+AIO_NAME_CALLBACK(aclose_ignored_coro);
 
 static void test_asyncgen_aclose_ignored(void **state)
 {
@@ -359,6 +367,7 @@ static void *aclose_fresh_coro(void *arg)
     aio_decref(gen);
     return P(1);
 }
+AIO_NAME_CALLBACK(aclose_fresh_coro);
 
 static void test_asyncgen_aclose_never_started(void **state)
 {
@@ -382,6 +391,7 @@ static void *first_consumer(void *arg)
     r->first = aio_anext(r->gen);
     return P(1);
 }
+AIO_NAME_CALLBACK(first_consumer);
 
 static void *second_consumer(void *arg)
 {
@@ -400,6 +410,7 @@ static void *second_consumer(void *arg)
     assert_raised(aio_RuntimeError, "aclose(): asynchronous generator is already running");
     return P(2);
 }
+AIO_NAME_CALLBACK(second_consumer);
 
 static void test_asyncgen_anext_while_running(void **state)
 {
@@ -423,13 +434,14 @@ static void test_asyncgen_anext_while_running(void **state)
     finish(loop);
 }
 
-void *self_iterating(aio_asyncgen *gen, void *arg)
+static void *self_iterating(aio_asyncgen *gen, void *arg)
 {
     (void)arg;
     assert_null(aio_anext(gen));
     assert_raised(aio_RuntimeError, "anext(): asynchronous generator is already running");
     return NULL;
 }
+AIO_NAME_CALLBACK(self_iterating);
 
 static void *self_iterating_coro(void *arg)
 {
@@ -440,6 +452,7 @@ static void *self_iterating_coro(void *arg)
     aio_decref(gen);
     return P(1);
 }
+AIO_NAME_CALLBACK(self_iterating_coro);
 
 static void test_asyncgen_anext_from_inside(void **state)
 {
@@ -449,7 +462,7 @@ static void test_asyncgen_anext_from_inside(void **state)
     finish(loop);
 }
 
-void *raises_stop(aio_asyncgen *gen, void *arg)
+static void *raises_stop(aio_asyncgen *gen, void *arg)
 {
     (void)arg;
     if (aio_yield(gen, &values[1]) < 0)
@@ -457,6 +470,7 @@ void *raises_stop(aio_asyncgen *gen, void *arg)
     aio_err_set(aio_StopAsyncIteration, "s");
     return NULL;
 }
+AIO_NAME_CALLBACK(raises_stop);
 
 static void *raises_stop_coro(void *arg)
 {
@@ -477,6 +491,7 @@ static void *raises_stop_coro(void *arg)
     aio_decref(gen);
     return P(1);
 }
+AIO_NAME_CALLBACK(raises_stop_coro);
 
 static void test_asyncgen_raises_stop_async_iteration(void **state)
 {
@@ -486,7 +501,7 @@ static void test_asyncgen_raises_stop_async_iteration(void **state)
     finish(loop);
 }
 
-void *yields_foreign(aio_asyncgen *gen, void *arg)
+static void *yields_foreign(aio_asyncgen *gen, void *arg)
 {
     aio_asyncgen *other = arg;
     /* another generator's yield */
@@ -495,6 +510,7 @@ void *yields_foreign(aio_asyncgen *gen, void *arg)
     (void)gen;
     return NULL;
 }
+AIO_NAME_CALLBACK(yields_foreign);
 
 static void test_asyncgen_yield_outside(void **state)
 {
@@ -539,6 +555,7 @@ static void *start_gens(void *arg)
     assert_raised(aio_StopAsyncIteration, NULL);
     return P(1);
 }
+AIO_NAME_CALLBACK(start_gens);
 
 static void test_asyncgen_shutdown_asyncgens(void **state)
 {
@@ -608,6 +625,7 @@ static void *drop_coro(void *arg)
     trace_add(d->log, "s3;");
     return P(1);
 }
+AIO_NAME_CALLBACK(drop_coro);
 
 static void test_asyncgen_dropped_while_suspended(void **state)
 {
@@ -650,6 +668,7 @@ static void *cancel_closer_coro(void *arg)
     aio_decref(closer);
     return P(1);
 }
+AIO_NAME_CALLBACK(cancel_closer_coro);
 
 static void test_asyncgen_closing_task_cancelled_before_start(void **state)
 {
@@ -670,6 +689,7 @@ static void *keep_open_coro(void *arg)
     assert_int_equal(value_of(aio_anext(gen)), 0);
     return P(1);
 }
+AIO_NAME_CALLBACK(keep_open_coro);
 
 static void test_asyncgen_dropped_after_loop_closed(void **state)
 {
@@ -697,12 +717,14 @@ static void *one_value(aio_asyncgen *gen, void *arg)
     aio_yield(gen, &value);
     return NULL;
 }
+AIO_NAME_CALLBACK(one_value);
 
 static void *iterate_once(void *arg)
 {
     aio_asyncgen *gen = arg;
     return aio_anext(gen);
 }
+AIO_NAME_CALLBACK(iterate_once);
 
 static void test_asyncgen_iterated_after_shutdown_warns(void **state)
 {

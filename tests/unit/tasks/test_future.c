@@ -22,7 +22,7 @@ typedef struct report {
     bool resurrect;
 } report;
 
-void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
     (void)loop;
     report *r = arg;
@@ -37,39 +37,45 @@ void record_handler(aio_loop *loop, const aio_exception_context *context, void *
     if (r->resurrect)
         r->keep = aio_incref(context->future);
 }
+AIO_NAME_CALLBACK(record_handler);
 
 /* --- Done callbacks used by the tests --------------------------------------- */
 
 static trace g_trace;
 
-void cb_a(aio_future *fut, void *arg)
+static void cb_a(aio_future *fut, void *arg)
 {
     trace_add(&g_trace, "a(%ld,%s);", (long)(uintptr_t)arg,
               aio_future_done(fut) == 1 ? "done" : "pending");
 }
+AIO_NAME_CALLBACK(cb_a);
 
-void cb_b(aio_future *fut, void *arg)
+static void cb_b(aio_future *fut, void *arg)
 {
     (void)fut;
     trace_add(&g_trace, "b(%ld);", (long)(uintptr_t)arg);
 }
+AIO_NAME_CALLBACK(cb_b);
 
-void cb_c(aio_future *fut, void *arg)
+static void cb_c(aio_future *fut, void *arg)
 {
     (void)fut;
     trace_add(&g_trace, "c(%ld);", (long)(uintptr_t)arg);
 }
+AIO_NAME_CALLBACK(cb_c);
 
-void cb_d(aio_future *fut, void *arg)
+static void cb_d(aio_future *fut, void *arg)
 {
     (void)fut;
     trace_add(&g_trace, "d(%ld);", (long)(uintptr_t)arg);
 }
+AIO_NAME_CALLBACK(cb_d);
 
-void mark(void *arg)
+static void mark(void *arg)
 {
     trace_add(&g_trace, "%s;", (const char *)arg);
 }
+AIO_NAME_CALLBACK(mark);
 
 static void add_cb(aio_future *fut, aio_done_callback cb, long arg)
 {
@@ -318,12 +324,13 @@ static void test_future_null_self(void **state)
 
 static aio_future *g_fut;
 
-void complete_g_fut(void *arg)
+static void complete_g_fut(void *arg)
 {
     trace_add(&g_trace, "set;");
     assert_int_equal(aio_future_set_result(g_fut, arg), 0);
     trace_add(&g_trace, "after-set;"); /* callbacks are never called directly */
 }
+AIO_NAME_CALLBACK(complete_g_fut);
 
 static void test_future_callbacks_order_and_hop(void **state)
 {
@@ -442,19 +449,21 @@ static long current_value(void)
     return (long)(uintptr_t)aio_contextvar_get_or(g_var, P(0));
 }
 
-void cb_ctx(aio_future *fut, void *arg)
+static void cb_ctx(aio_future *fut, void *arg)
 {
     (void)fut;
     trace_add(&g_trace, "%s=%ld;", (const char *)arg, current_value());
     aio_contextvar_token *t = aio_contextvar_set(g_var, P(99));
     aio_decref(t);
 }
+AIO_NAME_CALLBACK(cb_ctx);
 
-void set_var_7(void *arg)
+static void set_var_7(void *arg)
 {
     (void)arg;
     set_contextvar(g_var, 7);
 }
+AIO_NAME_CALLBACK(set_var_7);
 
 static void test_future_callback_context_captured_at_add(void **state)
 {
@@ -891,10 +900,11 @@ static void test_future_holds_loop(void **state)
 }
 
 /* run_until_complete() with a future completed by a callback. */
-void complete_with_arg(void *arg)
+static void complete_with_arg(void *arg)
 {
     aio_future_set_result(g_fut, arg);
 }
+AIO_NAME_CALLBACK(complete_with_arg);
 
 static void test_future_run_until_complete(void **state)
 {

@@ -65,6 +65,7 @@ static void *job_coro(void *arg)
     }
     return j->result;
 }
+AIO_NAME_CALLBACK(job_coro);
 
 static aio_task *spawn(aio_loop *loop, job *j)
 {
@@ -91,6 +92,7 @@ static void set_result_cb(void *arg)
 {
     assert_int_equal(aio_future_set_result(arg, P(4)), 0);
 }
+AIO_NAME_CALLBACK(set_result_cb);
 
 /* --- gather: results ------------------------------------------------------------- */
 
@@ -199,6 +201,7 @@ static void *gather_nothing_coro(void *arg)
     aio_decref(outer);
     return P(1);
 }
+AIO_NAME_CALLBACK(gather_nothing_coro);
 
 static void test_gather_empty(void **state)
 {
@@ -262,6 +265,7 @@ static void *first_exception_main(void *arg)
     assert_int_equal(aio_future_cancelled(s->tb), 0);
     return P(1);
 }
+AIO_NAME_CALLBACK(first_exception_main);
 
 static void test_gather_first_exception_propagates(void **state)
 {
@@ -448,6 +452,7 @@ static void *await_gather_of_cancelled_coro(void *arg)
     assert_raised(aio_CancelledError, NULL);
     return P(1);
 }
+AIO_NAME_CALLBACK(await_gather_of_cancelled_coro);
 
 static void test_gather_child_cancelled_awaiter(void **state)
 {
@@ -475,6 +480,7 @@ static void *swallow_coro(void *arg)
     assert_int_equal(aio_sleep(0), 0);
     return P(5);
 }
+AIO_NAME_CALLBACK(swallow_coro);
 
 /* The outer's CancelledError is fut._make_cancelled_error() of the last
  * child in argument order (Python's loop variable), whichever finished
@@ -791,6 +797,7 @@ static void *await_shield_coro(void *arg)
     s->cancelled = aio_err_matches(aio_CancelledError);
     return NULL; /* cancelled, as the awaiter */
 }
+AIO_NAME_CALLBACK(await_shield_coro);
 
 static void test_shield_outer_cancelled_inner_runs_on(void **state)
 {

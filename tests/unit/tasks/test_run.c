@@ -31,6 +31,7 @@ static void *simple_main(void *arg)
         return NULL;
     return m->result;
 }
+AIO_NAME_CALLBACK(simple_main);
 
 /* --- Results and the loop ---------------------------------------------------------- */
 
@@ -151,6 +152,7 @@ static void *leftover_coro(void *arg)
     assert_int_equal(aio_sleep(0), 0); /* still able to await */
     return P(3);
 }
+AIO_NAME_CALLBACK(leftover_coro);
 
 typedef struct leftover_main_state {
     handler_report rep;
@@ -180,6 +182,7 @@ static void *leftover_main(void *arg)
     }
     return P(1);
 }
+AIO_NAME_CALLBACK(leftover_main);
 
 static void test_run_cancels_leftover_tasks(void **state)
 {
@@ -239,6 +242,7 @@ static void *cancelled_main(void *arg)
         return NULL;
     return P(1);
 }
+AIO_NAME_CALLBACK(cancelled_main);
 
 static void test_run_main_cancelled(void **state)
 {
@@ -256,7 +260,7 @@ typedef struct gen_case {
     bool raise;             /* cleanup raises ValueError */
 } gen_case;
 
-void *open_gen(aio_asyncgen *gen, void *arg)
+static void *open_gen(aio_asyncgen *gen, void *arg)
 {
     gen_case *g = arg;
     for (;;) {
@@ -272,6 +276,7 @@ void *open_gen(aio_asyncgen *gen, void *arg)
         }
     }
 }
+AIO_NAME_CALLBACK(open_gen);
 
 typedef struct asyncgen_main_state {
     gen_case dropped, kept;
@@ -292,6 +297,7 @@ static void *asyncgen_main(void *arg)
     aio_decref(gen);
     return P(1);
 }
+AIO_NAME_CALLBACK(asyncgen_main);
 
 static void test_run_shuts_down_asyncgens(void **state)
 {
@@ -349,6 +355,7 @@ static void *nested_main(void *arg)
     assert_null(m.loop); /* main never ran */
     return P(1);
 }
+AIO_NAME_CALLBACK(nested_main);
 
 static void test_run_from_running_loop(void **state)
 {
@@ -379,6 +386,7 @@ static void in_callback(void *arg)
     assert_raised(aio_RuntimeError, "asyncio.run() cannot be called from a running event loop");
     (*ran)++;
 }
+AIO_NAME_CALLBACK(in_callback);
 
 static void test_run_null_main(void **state)
 {

@@ -48,6 +48,7 @@ static void *worker(void *arg)
     }
     return (void *)(intptr_t)w->id;
 }
+AIO_NAME_CALLBACK(worker);
 
 static aio_task *shared_task(aio_loop *loop, aio_coroutine coro, void *arg)
 {
@@ -120,6 +121,7 @@ static void *counting_gen(aio_asyncgen *gen, void *arg)
     }
     return NULL;
 }
+AIO_NAME_CALLBACK(counting_gen);
 
 typedef struct consumer_state {
     int sum;
@@ -143,6 +145,7 @@ static void *consumer(void *arg)
     st->marker_ok = marker == 0x5eed;
     return "done";
 }
+AIO_NAME_CALLBACK(consumer);
 
 static void test_shared_stack_drives_async_generator(void **state)
 {
@@ -196,6 +199,7 @@ static void *waits_forever(void *arg)
     aio_decref(fut);
     return NULL;
 }
+AIO_NAME_CALLBACK(waits_forever);
 
 static void count_reports(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
@@ -203,6 +207,7 @@ static void count_reports(aio_loop *loop, const aio_exception_context *context, 
     if (strcmp(context->message, "Task was destroyed but it is pending!") == 0)
         ++*(int *)arg;
 }
+AIO_NAME_CALLBACK(count_reports);
 
 static void test_shared_stack_unwound_at_close(void **state)
 {
@@ -243,6 +248,7 @@ static void *short_task(void *arg)
 {
     return aio_sleep(0) < 0 ? NULL : arg;
 }
+AIO_NAME_CALLBACK(short_task);
 
 static void *thread_main_coro(void *arg)
 {
@@ -262,6 +268,7 @@ static void *thread_main_coro(void *arg)
         aio_decref(tasks[i]);
     return r != NULL ? "ok" : NULL;
 }
+AIO_NAME_CALLBACK(thread_main_coro);
 
 static void *thread_body(void *arg)
 {

@@ -58,7 +58,7 @@ typedef struct report {
     aio_task *task;
 } report;
 
-void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+static void record_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
 {
     (void)loop;
     report *r = arg;
@@ -71,12 +71,14 @@ void record_handler(aio_loop *loop, const aio_exception_context *context, void *
     r->future = context->future;
     r->task = context->task;
 }
+AIO_NAME_CALLBACK(record_handler);
 
 /* A call_soon() callback that adds its argument (a string) to the trace. */
-void mark(void *arg)
+static void mark(void *arg)
 {
     trace_add(&g_trace, "%s;", (const char *)arg);
 }
+AIO_NAME_CALLBACK(mark);
 
 static aio_task *create_task(aio_loop *loop, aio_coroutine coro, void *arg)
 {
@@ -112,11 +114,12 @@ static void assert_cancelled_error(const char *msg)
 /* --- Coroutines ----------------------------------------------------------------------- */
 
 /* Adds "T(<arg>)" to the trace and returns its argument. */
-void *ret_arg(void *arg)
+static void *ret_arg(void *arg)
 {
     trace_add(&g_trace, "T(%ld);", (long)(uintptr_t)arg);
     return arg;
 }
+AIO_NAME_CALLBACK(ret_arg);
 
 /* Awaits a->fut and records what came of it. */
 typedef struct awaiter {
@@ -129,7 +132,7 @@ typedef struct awaiter {
     void *ret;
 } awaiter;
 
-void *await_one(void *arg)
+static void *await_one(void *arg)
 {
     awaiter *a = arg;
     a->started = true;
@@ -148,6 +151,7 @@ void *await_one(void *arg)
     trace_add(&g_trace, "resumed;");
     return a->result;
 }
+AIO_NAME_CALLBACK(await_one);
 
 static void awaiter_clear(awaiter *a)
 {
@@ -311,7 +315,7 @@ static long value_of(aio_contextvar *var)
     return (long)(uintptr_t)value;
 }
 
-void *ctx_coro(void *arg)
+static void *ctx_coro(void *arg)
 {
     ctx_probe *p = arg;
     p->before = value_of(p->var);
@@ -323,6 +327,7 @@ void *ctx_coro(void *arg)
     p->after = value_of(p->var);
     return NULL;
 }
+AIO_NAME_CALLBACK(ctx_coro);
 
 static void test_task_context_copied_at_creation(void **state)
 {
@@ -396,7 +401,7 @@ typedef struct stack_probe {
     char *frame;
 } stack_probe;
 
-void *stack_coro(void *arg)
+static void *stack_coro(void *arg)
 {
     stack_probe *p = arg;
     aio__coro *self = aio__coro_current();
@@ -405,6 +410,7 @@ void *stack_coro(void *arg)
     p->frame = __builtin_frame_address(0);
     return NULL;
 }
+AIO_NAME_CALLBACK(stack_coro);
 
 static void probe_stack(aio_loop *loop, size_t stack_size, stack_probe *p)
 {
@@ -476,7 +482,7 @@ static void test_task_stack_reused(void **state)
  * returned (the final switch away) would otherwise make the next user of
  * that memory -- another task's stack, or whatever mmap() puts there
  * later -- fail with a bogus stack-buffer-underflow. */
-void *deep_coro(void *arg)
+static void *deep_coro(void *arg)
 {
     stack_probe *p = arg;
     stack_coro(p);
@@ -484,6 +490,7 @@ void *deep_coro(void *arg)
     memset((char *)buf, 1, sizeof buf);
     return P(buf[100]);
 }
+AIO_NAME_CALLBACK(deep_coro);
 
 static void test_task_stack_released_clean(void **state)
 {
@@ -555,7 +562,7 @@ typedef struct done_awaits {
     aio_exc *excs[3];
 } done_awaits;
 
-void *await_done_coro(void *arg)
+static void *await_done_coro(void *arg)
 {
     done_awaits *d = arg;
     for (int i = 0; i < 3; i++) {
@@ -565,6 +572,7 @@ void *await_done_coro(void *arg)
     }
     return P(9);
 }
+AIO_NAME_CALLBACK(await_done_coro);
 
 static void test_task_await_done_future(void **state)
 {
@@ -711,12 +719,13 @@ typedef struct outside {
     aio_future *fut;
 } outside;
 
-void await_in_callback(void *arg)
+static void await_in_callback(void *arg)
 {
     outside *o = arg;
     o->result = aio_await(o->fut);
     o->exc = aio_err_fetch();
 }
+AIO_NAME_CALLBACK(await_in_callback);
 
 static void test_task_await_outside_task(void **state)
 {
@@ -754,7 +763,7 @@ typedef struct bad_await {
     void *result;
 } bad_await;
 
-void *bad_await_coro(void *arg)
+static void *bad_await_coro(void *arg)
 {
     bad_await *b = arg;
     aio_task *self = aio_current_task(NULL);
@@ -767,6 +776,7 @@ void *bad_await_coro(void *arg)
     trace_add(&g_trace, "awaited;");
     return P(1);
 }
+AIO_NAME_CALLBACK(bad_await_coro);
 
 static void test_task_await_future_of_other_loop(void **state)
 {
@@ -967,7 +977,7 @@ typedef struct nested {
     aio_exc *exc;
 } nested;
 
-void *outer_coro(void *arg)
+static void *outer_coro(void *arg)
 {
     nested *n = arg;
     n->inner = aio_loop_create_task(
@@ -981,6 +991,7 @@ void *outer_coro(void *arg)
     }
     return result;
 }
+AIO_NAME_CALLBACK(outer_coro);
 
 static void test_task_cancel_nested(void **state)
 {
@@ -1048,12 +1059,13 @@ static void test_task_cancel_twice_and_uncancel(void **state)
     finish(loop);
 }
 
-void *self_cancel_coro(void *arg)
+static void *self_cancel_coro(void *arg)
 {
     (void)arg;
     aio_task_cancel(aio_current_task(NULL), "me");
     return P(1);
 }
+AIO_NAME_CALLBACK(self_cancel_coro);
 
 static void test_task_cancel_done_task(void **state)
 {
@@ -1089,7 +1101,7 @@ typedef struct self_cancel_await {
     int fut_cancelled;
 } self_cancel_await;
 
-void *self_cancel_await_coro(void *arg)
+static void *self_cancel_await_coro(void *arg)
 {
     self_cancel_await *s = arg;
     aio_task_cancel(aio_current_task(NULL), "self");
@@ -1099,6 +1111,7 @@ void *self_cancel_await_coro(void *arg)
     }
     return P(7);
 }
+AIO_NAME_CALLBACK(self_cancel_await_coro);
 
 static void test_task_cancel_self_then_await(void **state)
 {
@@ -1148,11 +1161,12 @@ static void test_task_set_result_refused(void **state)
 
 /* --- Reports ---------------------------------------------------------------------------- */
 
-void *raise_coro(void *arg)
+static void *raise_coro(void *arg)
 {
     aio_err_set(aio_ValueError, arg);
     return P(123); /* ignored: an exception is set */
 }
+AIO_NAME_CALLBACK(raise_coro);
 
 static void test_task_exception_never_retrieved(void **state)
 {
@@ -1195,7 +1209,7 @@ typedef struct current_probe {
     bool all_has_self;
 } current_probe;
 
-void *current_coro(void *arg)
+static void *current_coro(void *arg)
 {
     current_probe *p = arg;
     p->seen_null = aio_current_task(NULL);
@@ -1208,13 +1222,15 @@ void *current_coro(void *arg)
     free(all);
     return NULL;
 }
+AIO_NAME_CALLBACK(current_coro);
 
-void current_in_callback(void *arg)
+static void current_in_callback(void *arg)
 {
     current_probe *p = arg;
     p->seen_null = aio_current_task(NULL);
     p->seen_loop = aio_current_task(p->loop);
 }
+AIO_NAME_CALLBACK(current_in_callback);
 
 static void test_task_current_task(void **state)
 {
@@ -1256,7 +1272,7 @@ typedef struct spawn {
     void *child_result;
 } spawn;
 
-void *spawn_coro(void *arg)
+static void *spawn_coro(void *arg)
 {
     spawn *s = arg;
     s->child = aio_task_new(ret_arg, P(5), NULL);
@@ -1266,6 +1282,7 @@ void *spawn_coro(void *arg)
     s->child_result = aio_await(s->child);
     return aio_err_occurred() ? NULL : P(1);
 }
+AIO_NAME_CALLBACK(spawn_coro);
 
 static void test_task_new_uses_running_loop(void **state)
 {
@@ -1369,7 +1386,7 @@ typedef struct factory_state {
     bool fail;
 } factory_state;
 
-aio_future *counting_factory(aio_loop *loop, aio_coroutine coro, void *coro_arg, void *arg)
+static aio_future *counting_factory(aio_loop *loop, aio_coroutine coro, void *coro_arg, void *arg)
 {
     factory_state *f = arg;
     f->calls++;
@@ -1380,6 +1397,7 @@ aio_future *counting_factory(aio_loop *loop, aio_coroutine coro, void *coro_arg,
     }
     return aio_task_new(coro, coro_arg, &(aio_task_args){.loop = loop});
 }
+AIO_NAME_CALLBACK(counting_factory);
 
 static void test_task_factory(void **state)
 {
@@ -1428,13 +1446,14 @@ static void test_task_factory(void **state)
 
 /* --- SystemExit --------------------------------------------------------------------------- */
 
-void *system_exit_coro(void *arg)
+static void *system_exit_coro(void *arg)
 {
     (void)arg;
     trace_add(&g_trace, "exiting;");
     aio_err_set(aio_SystemExit, "bye");
     return NULL;
 }
+AIO_NAME_CALLBACK(system_exit_coro);
 
 static void test_task_system_exit(void **state)
 {
@@ -1488,11 +1507,12 @@ __attribute__((noinline)) static long recurse(volatile char *outer, long depth)
     return recurse(buf, depth + 1) + buf[1];
 }
 
-void *overflow_coro(void *arg)
+static void *overflow_coro(void *arg)
 {
     (void)arg;
     return P(recurse(NULL, 0));
 }
+AIO_NAME_CALLBACK(overflow_coro);
 
 /* The child: a task with a 32 KiB stack recursing until it overflows. */
 _Noreturn static void stack_overflow_child(void)
@@ -1673,7 +1693,7 @@ typedef struct thread_task {
     aio_future *fut;
 } thread_task;
 
-void *thread_coro(void *arg)
+static void *thread_coro(void *arg)
 {
     thread_task *tt = arg;
     tt->run->stacks[tt->index] = aio__coro_current()->stack;
@@ -1683,11 +1703,13 @@ void *thread_coro(void *arg)
     tt->run->tasks_done++;
     return (char *)result + tt->index;
 }
+AIO_NAME_CALLBACK(thread_coro);
 
-void set_result_cb(void *arg)
+static void set_result_cb(void *arg)
 {
     aio_future_set_result(arg, P(100));
 }
+AIO_NAME_CALLBACK(set_result_cb);
 
 static void *thread_main_fn(void *arg)
 {
@@ -1759,7 +1781,7 @@ typedef struct many_state {
 
 static many_state g_many;
 
-void *many_coro(void *arg)
+static void *many_coro(void *arg)
 {
     size_t i = (size_t)(uintptr_t)arg;
     g_many.stacks[i] = aio__coro_current()->stack;
@@ -1769,6 +1791,7 @@ void *many_coro(void *arg)
     g_many.done++;
     return (char *)result + i;
 }
+AIO_NAME_CALLBACK(many_coro);
 
 static int compare_ptrs(const void *a, const void *b)
 {
@@ -1839,13 +1862,14 @@ static void test_task_many_tasks_one_future(void **state)
  * Valgrind). */
 #define CLOSE_MANY 100000
 
-void *closed_many_coro(void *arg)
+static void *closed_many_coro(void *arg)
 {
     aio_future *fut = arg;
     if (aio_await(fut) == NULL && aio_err_matches(aio_GeneratorExit))
         g_many.done++;
     return NULL;
 }
+AIO_NAME_CALLBACK(closed_many_coro);
 
 static void test_task_loop_closed_with_many_suspended(void **state)
 {
@@ -1895,7 +1919,7 @@ static void test_task_loop_closed_with_many_suspended(void **state)
 static aio_future *g_stay;
 static size_t g_stay_every;
 
-void *burst_coro(void *arg)
+static void *burst_coro(void *arg)
 {
     size_t i = (size_t)(uintptr_t)arg;
     if (aio_await(g_many.fut) == NULL && aio_err_occurred())
@@ -1906,6 +1930,7 @@ void *burst_coro(void *arg)
     g_many.done++;
     return P(i);
 }
+AIO_NAME_CALLBACK(burst_coro);
 
 /* Starts BURST tasks and runs them to their first await. */
 static aio_task **start_burst(aio_loop *loop)
@@ -2021,13 +2046,14 @@ typedef struct stranded {
     int errors;
 } stranded;
 
-void *stranded_coro(void *arg)
+static void *stranded_coro(void *arg)
 {
     (void)arg;
     if (aio_sleep(3600) < 0)
         return NULL; /* CancelledError, or GeneratorExit when the loop closes */
     return P(1);
 }
+AIO_NAME_CALLBACK(stranded_coro);
 
 static void *stranded_thread(void *arg)
 {

@@ -56,6 +56,7 @@ static void *job_coro(void *arg)
     }
     return j->result;
 }
+AIO_NAME_CALLBACK(job_coro);
 
 static aio_task *spawn(aio_loop *loop, job *j)
 {
@@ -94,6 +95,7 @@ static void mark(void *arg)
 {
     trace_add(arg, "cb;");
 }
+AIO_NAME_CALLBACK(mark);
 
 /* --- sleep ----------------------------------------------------------------------- */
 
@@ -108,6 +110,7 @@ static void *sleep_zero_coro(void *arg)
     trace_add(log, "c;");
     return P(1);
 }
+AIO_NAME_CALLBACK(sleep_zero_coro);
 
 static void test_sleep_zero_one_iteration(void **state)
 {
@@ -149,6 +152,7 @@ static void *sleep_coro(void *arg)
     s->cancelled = aio_err_matches(aio_CancelledError);
     return s->rc == 0 ? P(1) : NULL;
 }
+AIO_NAME_CALLBACK(sleep_coro);
 
 static void test_sleep_positive_delay(void **state)
 {
@@ -217,6 +221,7 @@ static void *wait_for_coro(void *arg)
     }
     return P(1);
 }
+AIO_NAME_CALLBACK(wait_for_coro);
 
 static void test_wait_for_success(void **state)
 {
@@ -411,6 +416,7 @@ static void *wait_for_errors_coro(void *arg)
     aio_decref(foreign);
     return P(1);
 }
+AIO_NAME_CALLBACK(wait_for_errors_coro);
 
 static void test_wait_for_bad_arguments(void **state)
 {
@@ -440,11 +446,13 @@ static void *wait_coro(void *arg)
         return NULL;
     return P(1);
 }
+AIO_NAME_CALLBACK(wait_coro);
 
 static void set_result_cb(void *arg)
 {
     aio_future_set_result(arg, P(9));
 }
+AIO_NAME_CALLBACK(set_result_cb);
 
 static void test_wait_all_completed(void **state)
 {
@@ -648,6 +656,7 @@ static void *wait_errors_coro(void *arg)
     aio_decref(f);
     return P(1);
 }
+AIO_NAME_CALLBACK(wait_errors_coro);
 
 static void test_wait_bad_arguments(void **state)
 {
@@ -701,6 +710,7 @@ static void set_last_cb(void *arg)
     wait_many *w = arg;
     aio_future_set_result(w->last, P(1));
 }
+AIO_NAME_CALLBACK(set_last_cb);
 
 static void *wait_many_coro(void *arg)
 {
@@ -710,6 +720,7 @@ static void *wait_many_coro(void *arg)
     w->rc = aio_wait(w->args, w->n, NULL, &w->result);
     return w->rc == 0 ? P(1) : NULL;
 }
+AIO_NAME_CALLBACK(wait_many_coro);
 
 static void test_wait_many_with_repeats(void **state)
 {
@@ -790,6 +801,7 @@ static void *wait_nomem_coro(void *arg)
     }
     return P(1);
 }
+AIO_NAME_CALLBACK(wait_nomem_coro);
 
 static void test_wait_memory_error(void **state)
 {
@@ -833,6 +845,7 @@ static void cancel_task_cb(void *arg)
 {
     aio_task_cancel(arg, NULL);
 }
+AIO_NAME_CALLBACK(cancel_task_cb);
 
 static void *scope_coro(void *arg)
 {
@@ -854,6 +867,7 @@ static void *scope_coro(void *arg)
     s->cancelling_after = aio_task_cancelling(me);
     return P(1); /* the task carries on */
 }
+AIO_NAME_CALLBACK(scope_coro);
 
 static void test_timeout_expires(void **state)
 {
@@ -951,6 +965,7 @@ static void *reschedule_coro(void *arg)
     r->exc = aio_err_fetch();
     return P(1);
 }
+AIO_NAME_CALLBACK(reschedule_coro);
 
 static void test_timeout_reschedule(void **state)
 {
@@ -1005,6 +1020,7 @@ static void *reschedule_forever_coro(void *arg)
     assert_timeout_from_cancelled();
     return P(1);
 }
+AIO_NAME_CALLBACK(reschedule_forever_coro);
 
 static void test_timeout_reschedule_forever_and_past(void **state)
 {
@@ -1072,6 +1088,7 @@ static void *nested_coro(void *arg)
     assert_int_equal(aio_task_cancelling(aio_current_task(NULL)), 0);
     return P(1);
 }
+AIO_NAME_CALLBACK(nested_coro);
 
 static void test_timeout_nested(void **state)
 {
@@ -1121,6 +1138,7 @@ static void outside_cb(void *arg)
     assert_raised(aio_RuntimeError, NULL);
     (*ran)++;
 }
+AIO_NAME_CALLBACK(outside_cb);
 
 static void test_outside_a_task(void **state)
 {
@@ -1196,6 +1214,7 @@ static void *nonfinite_coro(void *arg)
     aio_decref(f);
     return NULL;
 }
+AIO_NAME_CALLBACK(nonfinite_coro);
 
 static void test_nonfinite_timeouts(void **state)
 {
