@@ -419,3 +419,302 @@ int aio__transport_terminate(aio_transport *transport)
     aio_err_set(aio_NotImplementedError, "transport.terminate() is not implemented yet");
     return -1;
 }
+
+aio_lock *aio__lock_new(void)
+{
+    aio_err_set(aio_NotImplementedError, "asyncio.Lock() is not implemented yet");
+    return NULL;
+}
+
+int aio__lock_acquire(aio_lock *lock)
+{
+    (void)lock;
+    aio_err_set(aio_NotImplementedError, "asyncio.Lock.acquire() is not implemented yet");
+    return -1;
+}
+
+int aio__lock_release(aio_lock *lock)
+{
+    (void)lock;
+    aio_err_set(aio_NotImplementedError, "asyncio.Lock.release() is not implemented yet");
+    return -1;
+}
+
+int aio__lock_locked(aio_lock *lock)
+{
+    (void)lock;
+    aio_err_set(aio_NotImplementedError, "asyncio.Lock.locked() is not implemented yet");
+    return -1;
+}
+
+aio_event *aio__event_new(void)
+{
+    aio_err_set(aio_NotImplementedError, "asyncio.Event() is not implemented yet");
+    return NULL;
+}
+
+int aio__event_wait(aio_event *event)
+{
+    (void)event;
+    aio_err_set(aio_NotImplementedError, "asyncio.Event.wait() is not implemented yet");
+    return -1;
+}
+
+int aio__event_set(aio_event *event)
+{
+    (void)event;
+    aio_err_set(aio_NotImplementedError, "asyncio.Event.set() is not implemented yet");
+    return -1;
+}
+
+int aio__event_clear(aio_event *event)
+{
+    (void)event;
+    aio_err_set(aio_NotImplementedError, "asyncio.Event.clear() is not implemented yet");
+    return -1;
+}
+
+int aio__event_is_set(aio_event *event)
+{
+    (void)event;
+    aio_err_set(aio_NotImplementedError, "asyncio.Event.is_set() is not implemented yet");
+    return -1;
+}
+
+aio_condition *aio__condition_new(aio_lock *lock)
+{
+    (void)lock;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition() is not implemented yet");
+    return NULL;
+}
+
+int aio__condition_acquire(aio_condition *cond)
+{
+    (void)cond;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition.acquire() is not implemented yet");
+    return -1;
+}
+
+int aio__condition_notify(aio_condition *cond, int n)
+{
+    (void)cond;
+    (void)n;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition.notify() is not implemented yet");
+    return -1;
+}
+
+int aio__condition_locked(aio_condition *cond)
+{
+    (void)cond;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition.locked() is not implemented yet");
+    return -1;
+}
+
+int aio__condition_notify_all(aio_condition *cond)
+{
+    (void)cond;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition.notify_all() is not implemented yet");
+    return -1;
+}
+
+int aio__condition_release(aio_condition *cond)
+{
+    (void)cond;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition.release() is not implemented yet");
+    return -1;
+}
+
+int aio__condition_wait(aio_condition *cond)
+{
+    (void)cond;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition.wait() is not implemented yet");
+    return -1;
+}
+
+int aio__condition_wait_for(aio_condition *cond, aio_predicate predicate, void *predicate_arg)
+{
+    (void)cond;
+    (void)predicate;
+    (void)predicate_arg;
+    aio_err_set(aio_NotImplementedError, "asyncio.Condition.wait_for() is not implemented yet");
+    return -1;
+}
+
+aio_semaphore *aio__semaphore_new(int value)
+{
+    (void)value;
+    aio_err_set(aio_NotImplementedError, "asyncio.Semaphore() is not implemented yet");
+    return NULL;
+}
+
+int aio__semaphore_acquire(aio_semaphore *sem)
+{
+    (void)sem;
+    aio_err_set(aio_NotImplementedError, "asyncio.Semaphore.acquire() is not implemented yet");
+    return -1;
+}
+
+int aio__semaphore_locked(aio_semaphore *sem)
+{
+    (void)sem;
+    aio_err_set(aio_NotImplementedError, "asyncio.Semaphore.locked() is not implemented yet");
+    return -1;
+}
+
+int aio__semaphore_release(aio_semaphore *sem)
+{
+    (void)sem;
+    aio_err_set(aio_NotImplementedError, "asyncio.Semaphore.release() is not implemented yet");
+    return -1;
+}
+
+aio_semaphore *aio__bounded_semaphore_new(int value)
+{
+    (void)value;
+    aio_err_set(aio_NotImplementedError, "asyncio.BoundedSemaphore() is not implemented yet");
+    return NULL;
+}
+
+aio_barrier *aio__barrier_new(int parties)
+{
+    (void)parties;
+    aio_err_set(aio_NotImplementedError, "asyncio.Barrier() is not implemented yet");
+    return NULL;
+}
+
+int aio__barrier_wait(aio_barrier *barrier)
+{
+    (void)barrier;
+    aio_err_set(aio_NotImplementedError, "asyncio.Barrier.wait() is not implemented yet");
+    return -1;
+}
+
+int aio__barrier_reset(aio_barrier *barrier)
+{
+    (void)barrier;
+    aio_err_set(aio_NotImplementedError, "asyncio.Barrier.reset() is not implemented yet");
+    return -1;
+}
+
+int aio__barrier_abort(aio_barrier *barrier)
+{
+    (void)barrier;
+    aio_err_set(aio_NotImplementedError, "asyncio.Barrier.abort() is not implemented yet");
+    return -1;
+}
+
+int aio__barrier_parties(aio_barrier *barrier)
+{
+    (void)barrier;
+    aio_err_set(aio_NotImplementedError, "asyncio.Barrier.parties is not implemented yet");
+    return -1;
+}
+
+int aio__barrier_n_waiting(aio_barrier *barrier)
+{
+    (void)barrier;
+    aio_err_set(aio_NotImplementedError, "asyncio.Barrier.n_waiting is not implemented yet");
+    return -1;
+}
+
+int aio__barrier_broken(aio_barrier *barrier)
+{
+    (void)barrier;
+    aio_err_set(aio_NotImplementedError, "asyncio.Barrier.broken is not implemented yet");
+    return -1;
+}
+
+aio_queue *aio__queue_new(int maxsize)
+{
+    (void)maxsize;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue() is not implemented yet");
+    return NULL;
+}
+
+int aio__queue_maxsize(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.maxsize is not implemented yet");
+    return -1;
+}
+
+int aio__queue_empty(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.empty() is not implemented yet");
+    return -1;
+}
+
+int aio__queue_full(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.full() is not implemented yet");
+    return -1;
+}
+
+void *aio__queue_get(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.get() is not implemented yet");
+    return NULL;
+}
+
+void *aio__queue_get_nowait(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.get_nowait() is not implemented yet");
+    return NULL;
+}
+
+int aio__queue_join(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.join() is not implemented yet");
+    return -1;
+}
+
+int aio__queue_put(aio_queue *queue, void *item)
+{
+    (void)queue;
+    (void)item;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.put() is not implemented yet");
+    return -1;
+}
+
+int aio__queue_put_nowait(aio_queue *queue, void *item)
+{
+    (void)queue;
+    (void)item;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.put_nowait() is not implemented yet");
+    return -1;
+}
+
+int aio__queue_qsize(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.qsize() is not implemented yet");
+    return -1;
+}
+
+int aio__queue_task_done(aio_queue *queue)
+{
+    (void)queue;
+    aio_err_set(aio_NotImplementedError, "asyncio.Queue.task_done() is not implemented yet");
+    return -1;
+}
+
+aio_queue *aio__priority_queue_new(int maxsize, aio_compare_func compare, void *compare_arg)
+{
+    (void)maxsize;
+    (void)compare;
+    (void)compare_arg;
+    aio_err_set(aio_NotImplementedError, "asyncio.PriorityQueue() is not implemented yet");
+    return NULL;
+}
+
+aio_queue *aio__lifo_queue_new(int maxsize)
+{
+    (void)maxsize;
+    aio_err_set(aio_NotImplementedError, "asyncio.LifoQueue() is not implemented yet");
+    return NULL;
+}

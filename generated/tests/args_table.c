@@ -2571,6 +2571,216 @@ static void case_388(args_fixture *fx)
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 9));
 }
 
+/* asyncio.Condition(valid) */
+static void case_389(args_fixture *fx)
+{
+    args_report_new(fx, aio_condition_new(NULL));
+}
+
+/* asyncio.Condition(lock=None) */
+static void case_390(args_fixture *fx)
+{
+    args_report_new(fx, aio_condition_new(NULL));
+}
+
+/* asyncio.Condition.notify(valid) */
+static void case_391(args_fixture *fx)
+{
+    args_report_none(fx, aio_condition_notify((aio_condition *)fx->stand_in, 0));
+}
+
+/* asyncio.Condition.notify(n=None) */
+static void case_392(args_fixture *fx)
+{
+    args_report_none(fx, aio_condition_notify((aio_condition *)fx->stand_in, AIO_NONE));
+}
+
+/* asyncio.Condition.notify(n=0) */
+static void case_393(args_fixture *fx)
+{
+    args_report_none(fx, aio_condition_notify((aio_condition *)fx->stand_in, AIO_ZERO));
+}
+
+/* asyncio.Condition.notify(n=-1) */
+static void case_394(args_fixture *fx)
+{
+    args_report_none(fx, aio_condition_notify((aio_condition *)fx->stand_in, -1));
+}
+
+/* asyncio.Condition.wait_for(valid) */
+static void case_395(args_fixture *fx)
+{
+    args_report_future(fx, aio_condition_wait_for((aio_condition *)fx->stand_in, 0, NULL));
+}
+
+/* asyncio.Condition.wait_for(predicate=None) */
+static void case_396(args_fixture *fx)
+{
+    args_report_future(fx, aio_condition_wait_for((aio_condition *)fx->stand_in, NULL, NULL));
+}
+
+/* asyncio.Semaphore(valid) */
+static void case_397(args_fixture *fx)
+{
+    args_report_new(fx, aio_semaphore_new(0));
+}
+
+/* asyncio.Semaphore(value=None) */
+static void case_398(args_fixture *fx)
+{
+    args_report_new(fx, aio_semaphore_new(AIO_NONE));
+}
+
+/* asyncio.Semaphore(value=0) */
+static void case_399(args_fixture *fx)
+{
+    args_report_new(fx, aio_semaphore_new(AIO_ZERO));
+}
+
+/* asyncio.Semaphore(value=-1) */
+static void case_400(args_fixture *fx)
+{
+    args_report_new(fx, aio_semaphore_new(-1));
+}
+
+/* asyncio.BoundedSemaphore(valid) */
+static void case_401(args_fixture *fx)
+{
+    args_report_new(fx, aio_bounded_semaphore_new(0));
+}
+
+/* asyncio.BoundedSemaphore(value=None) */
+static void case_402(args_fixture *fx)
+{
+    args_report_new(fx, aio_bounded_semaphore_new(AIO_NONE));
+}
+
+/* asyncio.BoundedSemaphore(value=0) */
+static void case_403(args_fixture *fx)
+{
+    args_report_new(fx, aio_bounded_semaphore_new(AIO_ZERO));
+}
+
+/* asyncio.BoundedSemaphore(value=-1) */
+static void case_404(args_fixture *fx)
+{
+    args_report_new(fx, aio_bounded_semaphore_new(-1));
+}
+
+/* asyncio.Barrier(valid) */
+static void case_405(args_fixture *fx)
+{
+    args_report_new(fx, aio_barrier_new(1));
+}
+
+/* asyncio.Barrier(parties=None) */
+static void case_406(args_fixture *fx)
+{
+    args_report_new(fx, aio_barrier_new(AIO_NONE));
+}
+
+/* asyncio.Barrier(parties=0) */
+static void case_407(args_fixture *fx)
+{
+    args_report_new(fx, aio_barrier_new(AIO_ZERO));
+}
+
+/* asyncio.Barrier(parties=-1) */
+static void case_408(args_fixture *fx)
+{
+    args_report_new(fx, aio_barrier_new(-1));
+}
+
+/* asyncio.Queue(valid) */
+static void case_409(args_fixture *fx)
+{
+    args_report_new(fx, aio_queue_new(0));
+}
+
+/* asyncio.Queue(maxsize=None) */
+static void case_410(args_fixture *fx)
+{
+    args_report_new(fx, aio_queue_new(AIO_NONE));
+}
+
+/* asyncio.Queue(maxsize=0) */
+static void case_411(args_fixture *fx)
+{
+    args_report_new(fx, aio_queue_new(AIO_ZERO));
+}
+
+/* asyncio.Queue(maxsize=-1) */
+static void case_412(args_fixture *fx)
+{
+    args_report_new(fx, aio_queue_new(-1));
+}
+
+/* asyncio.Queue.put(valid) */
+static void case_413(args_fixture *fx)
+{
+    args_report_future(fx, aio_queue_put((aio_queue *)fx->stand_in, NULL));
+}
+
+/* asyncio.Queue.put_nowait(valid) */
+static void case_414(args_fixture *fx)
+{
+    args_report_none(fx, aio_queue_put_nowait((aio_queue *)fx->stand_in, NULL));
+}
+
+/* asyncio.PriorityQueue(valid) */
+static void case_415(args_fixture *fx)
+{
+    args_report_new(fx, aio_priority_queue_new(0, 0, NULL));
+}
+
+/* asyncio.PriorityQueue(maxsize=None) */
+static void case_416(args_fixture *fx)
+{
+    args_report_new(fx, aio_priority_queue_new(AIO_NONE, 0, NULL));
+}
+
+/* asyncio.PriorityQueue(maxsize=0) */
+static void case_417(args_fixture *fx)
+{
+    args_report_new(fx, aio_priority_queue_new(AIO_ZERO, 0, NULL));
+}
+
+/* asyncio.PriorityQueue(maxsize=-1) */
+static void case_418(args_fixture *fx)
+{
+    args_report_new(fx, aio_priority_queue_new(-1, 0, NULL));
+}
+
+/* asyncio.PriorityQueue(compare=None) */
+static void case_419(args_fixture *fx)
+{
+    args_report_new(fx, aio_priority_queue_new(0, NULL, NULL));
+}
+
+/* asyncio.LifoQueue(valid) */
+static void case_420(args_fixture *fx)
+{
+    args_report_new(fx, aio_lifo_queue_new(0));
+}
+
+/* asyncio.LifoQueue(maxsize=None) */
+static void case_421(args_fixture *fx)
+{
+    args_report_new(fx, aio_lifo_queue_new(AIO_NONE));
+}
+
+/* asyncio.LifoQueue(maxsize=0) */
+static void case_422(args_fixture *fx)
+{
+    args_report_new(fx, aio_lifo_queue_new(AIO_ZERO));
+}
+
+/* asyncio.LifoQueue(maxsize=-1) */
+static void case_423(args_fixture *fx)
+{
+    args_report_new(fx, aio_lifo_queue_new(-1));
+}
+
 const args_case args_cases[] = {
     {"asyncio.set_event_loop(valid)", "asyncio", states_any, case_1},
     {"asyncio.set_event_loop(loop=None)", "asyncio", states_any, case_2},
@@ -2971,5 +3181,40 @@ const args_case args_cases[] = {
     {"transport.send_signal(signal=-1)", "transport", states_any, case_386},
     {"transport.send_signal(signal=65)", "transport", states_any, case_387},
     {"transport.send_signal(signal=9)", "transport", states_any, case_388},
+    {"asyncio.Condition(valid)", "condition", states_any, case_389},
+    {"asyncio.Condition(lock=None)", "condition", states_any, case_390},
+    {"asyncio.Condition.notify(valid)", "condition", states_any, case_391},
+    {"asyncio.Condition.notify(n=None)", "condition", states_any, case_392},
+    {"asyncio.Condition.notify(n=0)", "condition", states_any, case_393},
+    {"asyncio.Condition.notify(n=-1)", "condition", states_any, case_394},
+    {"asyncio.Condition.wait_for(valid)", "condition", states_any, case_395},
+    {"asyncio.Condition.wait_for(predicate=None)", "condition", states_any, case_396},
+    {"asyncio.Semaphore(valid)", "semaphore", states_any, case_397},
+    {"asyncio.Semaphore(value=None)", "semaphore", states_any, case_398},
+    {"asyncio.Semaphore(value=0)", "semaphore", states_any, case_399},
+    {"asyncio.Semaphore(value=-1)", "semaphore", states_any, case_400},
+    {"asyncio.BoundedSemaphore(valid)", "bounded_semaphore", states_any, case_401},
+    {"asyncio.BoundedSemaphore(value=None)", "bounded_semaphore", states_any, case_402},
+    {"asyncio.BoundedSemaphore(value=0)", "bounded_semaphore", states_any, case_403},
+    {"asyncio.BoundedSemaphore(value=-1)", "bounded_semaphore", states_any, case_404},
+    {"asyncio.Barrier(valid)", "barrier", states_any, case_405},
+    {"asyncio.Barrier(parties=None)", "barrier", states_any, case_406},
+    {"asyncio.Barrier(parties=0)", "barrier", states_any, case_407},
+    {"asyncio.Barrier(parties=-1)", "barrier", states_any, case_408},
+    {"asyncio.Queue(valid)", "queue", states_any, case_409},
+    {"asyncio.Queue(maxsize=None)", "queue", states_any, case_410},
+    {"asyncio.Queue(maxsize=0)", "queue", states_any, case_411},
+    {"asyncio.Queue(maxsize=-1)", "queue", states_any, case_412},
+    {"asyncio.Queue.put(valid)", "queue", states_any, case_413},
+    {"asyncio.Queue.put_nowait(valid)", "queue", states_any, case_414},
+    {"asyncio.PriorityQueue(valid)", "priority_queue", states_any, case_415},
+    {"asyncio.PriorityQueue(maxsize=None)", "priority_queue", states_any, case_416},
+    {"asyncio.PriorityQueue(maxsize=0)", "priority_queue", states_any, case_417},
+    {"asyncio.PriorityQueue(maxsize=-1)", "priority_queue", states_any, case_418},
+    {"asyncio.PriorityQueue(compare=None)", "priority_queue", states_any, case_419},
+    {"asyncio.LifoQueue(valid)", "lifo_queue", states_any, case_420},
+    {"asyncio.LifoQueue(maxsize=None)", "lifo_queue", states_any, case_421},
+    {"asyncio.LifoQueue(maxsize=0)", "lifo_queue", states_any, case_422},
+    {"asyncio.LifoQueue(maxsize=-1)", "lifo_queue", states_any, case_423},
     {NULL, NULL, NULL, NULL},
 };
