@@ -1309,6 +1309,8 @@ int aio_condition_notify(aio_condition *cond, int n)
         aio__glue_null_self("notify", "Condition");
         return -1;
     }
+    if (aio__glue_int(&n, n, aio_TypeError, "notify() argument 'n' must not be None") < 0)
+        return -1;
     return aio__condition_notify(cond, n);
 }
 
@@ -1359,6 +1361,10 @@ int aio_condition_wait_for(aio_condition *cond, aio_predicate predicate, void *p
         aio__glue_null_self("wait_for", "Condition");
         return -1;
     }
+    if (predicate == NULL) {
+        aio_err_set(aio_TypeError, "'NoneType' object is not callable");
+        return -1;
+    }
     return aio__condition_wait_for(cond, predicate, predicate_arg);
 }
 
@@ -1369,6 +1375,9 @@ int aio_condition_wait_for(aio_condition *cond, aio_predicate predicate, void *p
 /* asyncio.Semaphore(value=1) */
 aio_semaphore *aio_semaphore_new(int value)
 {
+    if (aio__glue_int(&value, value, aio_TypeError,
+                      "Semaphore() argument 'value' must not be None") < 0)
+        return NULL;
     return aio__semaphore_new(value);
 }
 
@@ -1409,6 +1418,9 @@ int aio_semaphore_release(aio_semaphore *sem)
 /* asyncio.BoundedSemaphore(value=1) */
 aio_semaphore *aio_bounded_semaphore_new(int value)
 {
+    if (aio__glue_int(&value, value, aio_TypeError,
+                      "BoundedSemaphore() argument 'value' must not be None") < 0)
+        return NULL;
     return aio__bounded_semaphore_new(value);
 }
 
@@ -1419,6 +1431,9 @@ aio_semaphore *aio_bounded_semaphore_new(int value)
 /* asyncio.Barrier(parties) */
 aio_barrier *aio_barrier_new(int parties)
 {
+    if (aio__glue_int(&parties, parties, aio_TypeError,
+                      "Barrier() argument 'parties' must not be None") < 0)
+        return NULL;
     return aio__barrier_new(parties);
 }
 
@@ -1489,6 +1504,9 @@ int aio_barrier_broken(aio_barrier *barrier)
 /* asyncio.Queue(maxsize=0) */
 aio_queue *aio_queue_new(int maxsize)
 {
+    if (aio__glue_int(&maxsize, maxsize, aio_TypeError,
+                      "Queue() argument 'maxsize' must not be None") < 0)
+        return NULL;
     return aio__queue_new(maxsize);
 }
 
@@ -1599,6 +1617,9 @@ int aio_queue_task_done(aio_queue *queue)
 /* asyncio.PriorityQueue(maxsize=0) */
 aio_queue *aio_priority_queue_new(int maxsize, aio_compare_func compare, void *compare_arg)
 {
+    if (aio__glue_int(&maxsize, maxsize, aio_TypeError,
+                      "PriorityQueue() argument 'maxsize' must not be None") < 0)
+        return NULL;
     return aio__priority_queue_new(maxsize, compare, compare_arg);
 }
 
@@ -1609,5 +1630,8 @@ aio_queue *aio_priority_queue_new(int maxsize, aio_compare_func compare, void *c
 /* asyncio.LifoQueue(maxsize=0) */
 aio_queue *aio_lifo_queue_new(int maxsize)
 {
+    if (aio__glue_int(&maxsize, maxsize, aio_TypeError,
+                      "LifoQueue() argument 'maxsize' must not be None") < 0)
+        return NULL;
     return aio__lifo_queue_new(maxsize);
 }

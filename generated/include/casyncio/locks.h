@@ -20,8 +20,6 @@ extern "C" {
 
 /* asyncio.Lock()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create an unlocked lock, which is not owned by the task that acquires it.
  *
  * A lock is either locked or unlocked. acquire() takes it at once when it is
@@ -41,8 +39,6 @@ extern "C" {
 AIO_API aio_lock *aio_lock_new(void);
 
 /* asyncio.Lock.acquire()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Acquire the lock, waiting until it is unlocked and the tasks that came first
  * had their turn.
@@ -73,8 +69,6 @@ AIO_API int aio_lock_acquire(aio_lock *lock);
 
 /* asyncio.Lock.release()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Release the lock, letting the first waiting task take it.
  *
  * Returns int: 0 on success, -1 with the exception set.
@@ -87,8 +81,6 @@ AIO_API int aio_lock_acquire(aio_lock *lock);
 AIO_API int aio_lock_release(aio_lock *lock);
 
 /* asyncio.Lock.locked()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Tell whether the lock is locked.
  *
@@ -104,8 +96,6 @@ AIO_API int aio_lock_locked(aio_lock *lock);
 
 /* asyncio.Event()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create an event: a flag, initially false, that tasks can wait for.
  *
  * Returns aio_event *, a new reference: the event, or NULL with the exception
@@ -120,8 +110,6 @@ AIO_API int aio_lock_locked(aio_lock *lock);
 AIO_API aio_event *aio_event_new(void);
 
 /* asyncio.Event.wait()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wait until the flag is set; return at once when it already is.
  *
@@ -140,8 +128,6 @@ AIO_API int aio_event_wait(aio_event *event);
 
 /* asyncio.Event.set()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Set the flag and wake every task waiting for it.
  *
  * Returns int: 0 on success, -1 with the exception set.
@@ -152,8 +138,6 @@ AIO_API int aio_event_set(aio_event *event);
 
 /* asyncio.Event.clear()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Clear the flag: wait() waits again until the next set().
  *
  * Returns int: 0 on success, -1 with the exception set.
@@ -163,8 +147,6 @@ AIO_API int aio_event_set(aio_event *event);
 AIO_API int aio_event_clear(aio_event *event);
 
 /* asyncio.Event.is_set()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Tell whether the flag is set.
  *
@@ -179,8 +161,6 @@ AIO_API int aio_event_is_set(aio_event *event);
  * ======================================================================== */
 
 /* asyncio.Condition(lock=None)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Create a condition variable over lock, or over a new Lock when lock is None.
  *
@@ -205,8 +185,6 @@ AIO_API aio_condition *aio_condition_new(aio_lock *lock);
 
 /* asyncio.Condition.acquire()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Acquire the underlying lock (Lock.acquire()).
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set. True.
@@ -221,8 +199,6 @@ AIO_API aio_condition *aio_condition_new(aio_lock *lock);
 AIO_API int aio_condition_acquire(aio_condition *cond);
 
 /* asyncio.Condition.notify(n=1)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wake at most n of the tasks waiting on the condition, in the order they
  * began to wait.
@@ -246,8 +222,6 @@ AIO_API int aio_condition_notify(aio_condition *cond, int n);
 
 /* asyncio.Condition.locked()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Tell whether the underlying lock is held.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -257,8 +231,6 @@ AIO_API int aio_condition_notify(aio_condition *cond, int n);
 AIO_API int aio_condition_locked(aio_condition *cond);
 
 /* asyncio.Condition.notify_all()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wake every task waiting on the condition.
  *
@@ -274,8 +246,6 @@ AIO_API int aio_condition_notify_all(aio_condition *cond);
 
 /* asyncio.Condition.release()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Release the underlying lock (Lock.release()).
  *
  * Returns int: 0 on success, -1 with the exception set.
@@ -288,8 +258,6 @@ AIO_API int aio_condition_notify_all(aio_condition *cond);
 AIO_API int aio_condition_release(aio_condition *cond);
 
 /* asyncio.Condition.wait()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Release the lock, wait to be notified, and take the lock again before
  * returning.
@@ -311,8 +279,6 @@ AIO_API int aio_condition_release(aio_condition *cond);
 AIO_API int aio_condition_wait(aio_condition *cond);
 
 /* asyncio.Condition.wait_for(predicate)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wait until predicate is true: it is called first, then after each wake-up.
  *
@@ -341,8 +307,6 @@ AIO_API int aio_condition_wait_for(aio_condition *cond, aio_predicate predicate,
 
 /* asyncio.Semaphore(value=1)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a semaphore: a counter that acquire() decrements and release()
  * increments, never below zero.
  *
@@ -366,8 +330,6 @@ AIO_API aio_semaphore *aio_semaphore_new(int value);
 
 /* asyncio.Semaphore.acquire()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Decrement the counter, waiting while it is zero or others wait before this
  * task.
  *
@@ -385,8 +347,6 @@ AIO_API int aio_semaphore_acquire(aio_semaphore *sem);
 
 /* asyncio.Semaphore.locked()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Tell whether acquire() would wait: the counter is zero or tasks wait
  * already.
  *
@@ -397,8 +357,6 @@ AIO_API int aio_semaphore_acquire(aio_semaphore *sem);
 AIO_API int aio_semaphore_locked(aio_semaphore *sem);
 
 /* asyncio.Semaphore.release()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Increment the counter, waking the first waiting task.
  *
@@ -417,8 +375,6 @@ AIO_API int aio_semaphore_release(aio_semaphore *sem);
  * ======================================================================== */
 
 /* asyncio.BoundedSemaphore(value=1)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Create a semaphore whose release() refuses to go above the initial value.
  *
@@ -446,8 +402,6 @@ AIO_API aio_semaphore *aio_bounded_semaphore_new(int value);
 
 /* asyncio.Barrier(parties)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a barrier: parties tasks wait for one another, then all go on
  * together.
  *
@@ -469,8 +423,6 @@ AIO_API aio_semaphore *aio_bounded_semaphore_new(int value);
 AIO_API aio_barrier *aio_barrier_new(int parties);
 
 /* asyncio.Barrier.wait()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wait until parties tasks wait, then wake them all; each gets its own index.
  *
@@ -495,8 +447,6 @@ AIO_API int aio_barrier_wait(aio_barrier *barrier);
 
 /* asyncio.Barrier.reset()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Put the barrier back in its empty state; the tasks waiting get
  * BrokenBarrierError.
  *
@@ -509,8 +459,6 @@ AIO_API int aio_barrier_wait(aio_barrier *barrier);
 AIO_API int aio_barrier_reset(aio_barrier *barrier);
 
 /* asyncio.Barrier.abort()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Break the barrier: tasks waiting and tasks that come later get
  * BrokenBarrierError.
@@ -525,8 +473,6 @@ AIO_API int aio_barrier_abort(aio_barrier *barrier);
 
 /* asyncio.Barrier.parties
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * The number of tasks the barrier waits for.
  *
  * aio_barrier_parties() returns int: the value, or -1 with the exception set.
@@ -536,8 +482,6 @@ AIO_API int aio_barrier_abort(aio_barrier *barrier);
 AIO_API int aio_barrier_parties(aio_barrier *barrier);
 
 /* asyncio.Barrier.n_waiting
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * The number of tasks waiting while the barrier fills (0 while it drains).
  *
@@ -549,8 +493,6 @@ AIO_API int aio_barrier_parties(aio_barrier *barrier);
 AIO_API int aio_barrier_n_waiting(aio_barrier *barrier);
 
 /* asyncio.Barrier.broken
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Whether the barrier is broken.
  *

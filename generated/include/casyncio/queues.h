@@ -19,8 +19,6 @@ extern "C" {
 
 /* asyncio.Queue(maxsize=0)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a first in, first out queue of at most maxsize items (no limit when
  * maxsize is 0 or less).
  *
@@ -46,8 +44,6 @@ AIO_API aio_queue *aio_queue_new(int maxsize);
 
 /* asyncio.Queue.maxsize
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * The number of items the queue may hold (0 or less: no limit).
  *
  * aio_queue_maxsize() returns int: the value, or -1 with the exception set.
@@ -57,8 +53,6 @@ AIO_API aio_queue *aio_queue_new(int maxsize);
 AIO_API int aio_queue_maxsize(aio_queue *queue);
 
 /* asyncio.Queue.empty()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Tell whether the queue holds no item.
  *
@@ -70,8 +64,6 @@ AIO_API int aio_queue_empty(aio_queue *queue);
 
 /* asyncio.Queue.full()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Tell whether the queue holds maxsize items (never, when maxsize is 0 or
  * less).
  *
@@ -82,8 +74,6 @@ AIO_API int aio_queue_empty(aio_queue *queue);
 AIO_API int aio_queue_full(aio_queue *queue);
 
 /* asyncio.Queue.get()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Remove and return an item, waiting while the queue is empty.
  *
@@ -107,8 +97,6 @@ AIO_API void *aio_queue_get(aio_queue *queue);
 
 /* asyncio.Queue.get_nowait()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Remove and return an item if one is there at once, else raise QueueEmpty.
  *
  * Returns void *: the object, or NULL (check aio_err_occurred()). The item.
@@ -123,8 +111,6 @@ AIO_API void *aio_queue_get(aio_queue *queue);
 AIO_API void *aio_queue_get_nowait(aio_queue *queue);
 
 /* asyncio.Queue.join()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wait until every item put into the queue was got and marked done with
  * task_done().
@@ -141,8 +127,6 @@ AIO_API void *aio_queue_get_nowait(aio_queue *queue);
 AIO_API int aio_queue_join(aio_queue *queue);
 
 /* asyncio.Queue.put(item)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Put item into the queue, waiting while it is full.
  *
@@ -163,8 +147,6 @@ AIO_API int aio_queue_put(aio_queue *queue, void *item);
 
 /* asyncio.Queue.put_nowait(item)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Put item into the queue if there is room at once, else raise QueueFull.
  *
  * Arguments:
@@ -182,8 +164,6 @@ AIO_API int aio_queue_put_nowait(aio_queue *queue, void *item);
 
 /* asyncio.Queue.qsize()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Return the number of items in the queue.
  *
  * Returns int: the value, or -1 with the exception set.
@@ -193,8 +173,6 @@ AIO_API int aio_queue_put_nowait(aio_queue *queue, void *item);
 AIO_API int aio_queue_qsize(aio_queue *queue);
 
 /* asyncio.Queue.task_done()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Mark an item got from the queue as processed; join() returns once all are.
  *
@@ -213,8 +191,6 @@ AIO_API int aio_queue_task_done(aio_queue *queue);
  * ======================================================================== */
 
 /* asyncio.PriorityQueue(maxsize=0)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Create a queue that hands out its lowest item first.
  *
@@ -249,8 +225,6 @@ AIO_API aio_queue *aio_priority_queue_new(int maxsize, aio_compare_func compare,
  * ======================================================================== */
 
 /* asyncio.LifoQueue(maxsize=0)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Create a queue that hands out the item put last first.
  *
