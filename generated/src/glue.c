@@ -245,7 +245,7 @@ aio_future *aio_loop_create_future(aio_loop *loop)
     return aio__loop_create_future(loop);
 }
 
-/* loop.create_task(coro, *, name=None) */
+/* loop.create_task(coro, *, name=None, context=None) */
 aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *args)
 {
     static const aio_loop_create_task_args no_args;
@@ -260,6 +260,7 @@ aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *
     r.coro = args->coro;
     r.coro_arg = args->coro_arg;
     r.name = args->name;
+    r.context = args->context;
     return aio__loop_create_task(loop, &r);
 }
 

@@ -122,11 +122,12 @@ double aio__loop_time(aio_loop *loop);
 /* loop.create_future() */
 aio_future *aio__loop_create_future(aio_loop *loop);
 
-/* loop.create_task(coro, *, name=None) */
+/* loop.create_task(coro, *, name=None, context=None) */
 typedef struct aio__loop_create_task_args {
     aio_coroutine coro;
     void *coro_arg;
     const char *name;
+    aio_context *context;
 } aio__loop_create_task_args;
 
 /* coro may be NULL: the runtime raises TypeError("a coroutine was expected,

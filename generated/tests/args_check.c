@@ -173,6 +173,7 @@ void aio__args_check(void)
             .coro = 0,
             .coro_arg = 0,
             .name = 0,
+            .context = 0,
         };
         aio_task *(*f1)(aio_loop *, const aio_loop_create_task_args *) = aio_loop_create_task;
         (void)a;

@@ -232,2341 +232,2348 @@ static void case_31(args_fixture *fx)
     args_report_new(fx, aio_loop_create_task(fx->loop, &a));
 }
 
-/* loop.set_task_factory(valid) */
+/* loop.create_task(context=None) */
 static void case_32(args_fixture *fx)
+{
+    const aio_loop_create_task_args a = {.coro = fx->coro};
+    args_report_new(fx, aio_loop_create_task(fx->loop, &a));
+}
+
+/* loop.set_task_factory(valid) */
+static void case_33(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_task_factory(fx->loop, fx->factory, NULL));
 }
 
 /* loop.set_task_factory(factory=None) */
-static void case_33(args_fixture *fx)
+static void case_34(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_task_factory(fx->loop, NULL, NULL));
 }
 
 /* loop.create_connection(valid) */
-static void case_34(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
-}
-
-/* loop.create_connection(protocol_factory=None) */
 static void case_35(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
 }
 
-/* loop.create_connection(host=None) */
+/* loop.create_connection(protocol_factory=None) */
 static void case_36(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
 }
 
-/* loop.create_connection(host='') */
+/* loop.create_connection(host=None) */
 static void case_37(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
+}
+
+/* loop.create_connection(host='') */
+static void case_38(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.host = ""};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(port=None) */
-static void case_38(args_fixture *fx)
+static void case_39(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.port = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(port=0) */
-static void case_39(args_fixture *fx)
+static void case_40(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.port = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(port=-1) */
-static void case_40(args_fixture *fx)
+static void case_41(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.port = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(ssl=None) */
-static void case_41(args_fixture *fx)
+static void case_42(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
 }
 
 /* loop.create_connection(family=None) */
-static void case_42(args_fixture *fx)
+static void case_43(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.family = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(family=0) */
-static void case_43(args_fixture *fx)
+static void case_44(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.family = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(family=-1) */
-static void case_44(args_fixture *fx)
+static void case_45(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.family = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(proto=None) */
-static void case_45(args_fixture *fx)
+static void case_46(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.proto = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(proto=0) */
-static void case_46(args_fixture *fx)
+static void case_47(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.proto = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(proto=-1) */
-static void case_47(args_fixture *fx)
+static void case_48(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.proto = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(flags=None) */
-static void case_48(args_fixture *fx)
+static void case_49(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.flags = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(flags=0) */
-static void case_49(args_fixture *fx)
+static void case_50(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.flags = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(flags=-1) */
-static void case_50(args_fixture *fx)
+static void case_51(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.flags = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(sock=None) */
-static void case_51(args_fixture *fx)
+static void case_52(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.sock = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(sock=0) */
-static void case_52(args_fixture *fx)
+static void case_53(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.sock = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(sock=-1) */
-static void case_53(args_fixture *fx)
+static void case_54(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.sock = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(local_addr=None) */
-static void case_54(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
-}
-
-/* loop.create_connection(server_hostname=None) */
 static void case_55(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
 }
 
-/* loop.create_connection(server_hostname='') */
+/* loop.create_connection(server_hostname=None) */
 static void case_56(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
+}
+
+/* loop.create_connection(server_hostname='') */
+static void case_57(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.server_hostname = ""};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(ssl_handshake_timeout=None) */
-static void case_57(args_fixture *fx)
+static void case_58(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(ssl_handshake_timeout=0) */
-static void case_58(args_fixture *fx)
+static void case_59(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(ssl_handshake_timeout=-1) */
-static void case_59(args_fixture *fx)
+static void case_60(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(ssl_handshake_timeout=nan) */
-static void case_60(args_fixture *fx)
+static void case_61(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(ssl_handshake_timeout=inf) */
-static void case_61(args_fixture *fx)
+static void case_62(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(happy_eyeballs_delay=None) */
-static void case_62(args_fixture *fx)
+static void case_63(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.happy_eyeballs_delay = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(happy_eyeballs_delay=0) */
-static void case_63(args_fixture *fx)
+static void case_64(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.happy_eyeballs_delay = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(happy_eyeballs_delay=-1) */
-static void case_64(args_fixture *fx)
+static void case_65(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.happy_eyeballs_delay = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(happy_eyeballs_delay=nan) */
-static void case_65(args_fixture *fx)
+static void case_66(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.happy_eyeballs_delay = NAN};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(happy_eyeballs_delay=inf) */
-static void case_66(args_fixture *fx)
+static void case_67(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.happy_eyeballs_delay = INFINITY};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(interleave=None) */
-static void case_67(args_fixture *fx)
+static void case_68(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.interleave = AIO_NONE};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(interleave=0) */
-static void case_68(args_fixture *fx)
+static void case_69(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.interleave = AIO_ZERO};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(interleave=-1) */
-static void case_69(args_fixture *fx)
+static void case_70(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.interleave = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(valid) */
-static void case_70(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, NULL));
-}
-
-/* loop.create_datagram_endpoint(protocol_factory=None) */
 static void case_71(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, NULL));
 }
 
-/* loop.create_datagram_endpoint(local_addr=None) */
+/* loop.create_datagram_endpoint(protocol_factory=None) */
 static void case_72(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, NULL));
 }
 
-/* loop.create_datagram_endpoint(remote_addr=None) */
+/* loop.create_datagram_endpoint(local_addr=None) */
 static void case_73(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, NULL));
 }
 
-/* loop.create_datagram_endpoint(family=None) */
+/* loop.create_datagram_endpoint(remote_addr=None) */
 static void case_74(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, NULL));
+}
+
+/* loop.create_datagram_endpoint(family=None) */
+static void case_75(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.family = AIO_NONE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(family=0) */
-static void case_75(args_fixture *fx)
+static void case_76(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.family = AIO_ZERO};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(family=-1) */
-static void case_76(args_fixture *fx)
+static void case_77(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.family = -1};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(proto=None) */
-static void case_77(args_fixture *fx)
+static void case_78(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.proto = AIO_NONE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(proto=0) */
-static void case_78(args_fixture *fx)
+static void case_79(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.proto = AIO_ZERO};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(proto=-1) */
-static void case_79(args_fixture *fx)
+static void case_80(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.proto = -1};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(flags=None) */
-static void case_80(args_fixture *fx)
+static void case_81(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.flags = AIO_NONE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(flags=0) */
-static void case_81(args_fixture *fx)
+static void case_82(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.flags = AIO_ZERO};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(flags=-1) */
-static void case_82(args_fixture *fx)
+static void case_83(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.flags = -1};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(reuse_address=None) */
-static void case_83(args_fixture *fx)
+static void case_84(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.reuse_address = AIO_NONE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(reuse_address=False) */
-static void case_84(args_fixture *fx)
+static void case_85(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.reuse_address = AIO_FALSE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(reuse_port=None) */
-static void case_85(args_fixture *fx)
+static void case_86(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.reuse_port = AIO_NONE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(reuse_port=False) */
-static void case_86(args_fixture *fx)
+static void case_87(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.reuse_port = AIO_FALSE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(allow_broadcast=None) */
-static void case_87(args_fixture *fx)
+static void case_88(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.allow_broadcast = AIO_NONE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(allow_broadcast=False) */
-static void case_88(args_fixture *fx)
+static void case_89(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.allow_broadcast = AIO_FALSE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(sock=None) */
-static void case_89(args_fixture *fx)
+static void case_90(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.sock = AIO_NONE};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(sock=0) */
-static void case_90(args_fixture *fx)
+static void case_91(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.sock = AIO_ZERO};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(sock=-1) */
-static void case_91(args_fixture *fx)
+static void case_92(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.sock = -1};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(valid) */
-static void case_92(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_create_unix_connection(fx->loop, NULL));
-}
-
-/* loop.create_unix_connection(protocol_factory=None) */
 static void case_93(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, NULL));
 }
 
-/* loop.create_unix_connection(path=None) */
+/* loop.create_unix_connection(protocol_factory=None) */
 static void case_94(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, NULL));
 }
 
-/* loop.create_unix_connection(path='') */
+/* loop.create_unix_connection(path=None) */
 static void case_95(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_create_unix_connection(fx->loop, NULL));
+}
+
+/* loop.create_unix_connection(path='') */
+static void case_96(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.path = ""};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(ssl=None) */
-static void case_96(args_fixture *fx)
+static void case_97(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, NULL));
 }
 
 /* loop.create_unix_connection(sock=None) */
-static void case_97(args_fixture *fx)
+static void case_98(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.sock = AIO_NONE};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(sock=0) */
-static void case_98(args_fixture *fx)
+static void case_99(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.sock = AIO_ZERO};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(sock=-1) */
-static void case_99(args_fixture *fx)
+static void case_100(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.sock = -1};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(server_hostname=None) */
-static void case_100(args_fixture *fx)
+static void case_101(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, NULL));
 }
 
 /* loop.create_unix_connection(server_hostname='') */
-static void case_101(args_fixture *fx)
+static void case_102(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.server_hostname = ""};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=None) */
-static void case_102(args_fixture *fx)
+static void case_103(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=0) */
-static void case_103(args_fixture *fx)
+static void case_104(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=-1) */
-static void case_104(args_fixture *fx)
+static void case_105(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=nan) */
-static void case_105(args_fixture *fx)
+static void case_106(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=inf) */
-static void case_106(args_fixture *fx)
+static void case_107(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_server(valid) */
-static void case_107(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_create_server(fx->loop, NULL));
-}
-
-/* loop.create_server(protocol_factory=None) */
 static void case_108(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_server(fx->loop, NULL));
 }
 
-/* loop.create_server(host=None) */
+/* loop.create_server(protocol_factory=None) */
 static void case_109(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_server(fx->loop, NULL));
 }
 
-/* loop.create_server(host='') */
+/* loop.create_server(host=None) */
 static void case_110(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_create_server(fx->loop, NULL));
+}
+
+/* loop.create_server(host='') */
+static void case_111(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.host = ""};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(port=None) */
-static void case_111(args_fixture *fx)
+static void case_112(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.port = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(port=0) */
-static void case_112(args_fixture *fx)
+static void case_113(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.port = AIO_ZERO};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(port=-1) */
-static void case_113(args_fixture *fx)
+static void case_114(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.port = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(family=None) */
-static void case_114(args_fixture *fx)
+static void case_115(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.family = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(family=0) */
-static void case_115(args_fixture *fx)
+static void case_116(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.family = AIO_ZERO};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(family=-1) */
-static void case_116(args_fixture *fx)
+static void case_117(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.family = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(flags=None) */
-static void case_117(args_fixture *fx)
+static void case_118(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.flags = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(flags=0) */
-static void case_118(args_fixture *fx)
+static void case_119(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.flags = AIO_ZERO};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(flags=-1) */
-static void case_119(args_fixture *fx)
+static void case_120(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.flags = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(sock=None) */
-static void case_120(args_fixture *fx)
+static void case_121(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.sock = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(sock=0) */
-static void case_121(args_fixture *fx)
+static void case_122(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.sock = AIO_ZERO};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(sock=-1) */
-static void case_122(args_fixture *fx)
+static void case_123(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.sock = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(backlog=None) */
-static void case_123(args_fixture *fx)
+static void case_124(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.backlog = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(backlog=0) */
-static void case_124(args_fixture *fx)
+static void case_125(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.backlog = AIO_ZERO};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(backlog=-1) */
-static void case_125(args_fixture *fx)
+static void case_126(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.backlog = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(ssl=None) */
-static void case_126(args_fixture *fx)
+static void case_127(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_server(fx->loop, NULL));
 }
 
 /* loop.create_server(reuse_address=None) */
-static void case_127(args_fixture *fx)
+static void case_128(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.reuse_address = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(reuse_address=False) */
-static void case_128(args_fixture *fx)
+static void case_129(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.reuse_address = AIO_FALSE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(reuse_port=None) */
-static void case_129(args_fixture *fx)
+static void case_130(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.reuse_port = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(reuse_port=False) */
-static void case_130(args_fixture *fx)
+static void case_131(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.reuse_port = AIO_FALSE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(ssl_handshake_timeout=None) */
-static void case_131(args_fixture *fx)
+static void case_132(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(ssl_handshake_timeout=0) */
-static void case_132(args_fixture *fx)
+static void case_133(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(ssl_handshake_timeout=-1) */
-static void case_133(args_fixture *fx)
+static void case_134(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(ssl_handshake_timeout=nan) */
-static void case_134(args_fixture *fx)
+static void case_135(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(ssl_handshake_timeout=inf) */
-static void case_135(args_fixture *fx)
+static void case_136(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(start_serving=None) */
-static void case_136(args_fixture *fx)
+static void case_137(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.start_serving = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(start_serving=False) */
-static void case_137(args_fixture *fx)
+static void case_138(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.start_serving = AIO_FALSE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(valid) */
-static void case_138(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_create_unix_server(fx->loop, NULL));
-}
-
-/* loop.create_unix_server(protocol_factory=None) */
 static void case_139(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, NULL));
 }
 
-/* loop.create_unix_server(path=None) */
+/* loop.create_unix_server(protocol_factory=None) */
 static void case_140(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, NULL));
 }
 
-/* loop.create_unix_server(path='') */
+/* loop.create_unix_server(path=None) */
 static void case_141(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_create_unix_server(fx->loop, NULL));
+}
+
+/* loop.create_unix_server(path='') */
+static void case_142(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.path = ""};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(sock=None) */
-static void case_142(args_fixture *fx)
+static void case_143(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.sock = AIO_NONE};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(sock=0) */
-static void case_143(args_fixture *fx)
+static void case_144(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.sock = AIO_ZERO};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(sock=-1) */
-static void case_144(args_fixture *fx)
+static void case_145(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.sock = -1};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(backlog=None) */
-static void case_145(args_fixture *fx)
+static void case_146(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.backlog = AIO_NONE};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(backlog=0) */
-static void case_146(args_fixture *fx)
+static void case_147(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.backlog = AIO_ZERO};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(backlog=-1) */
-static void case_147(args_fixture *fx)
+static void case_148(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.backlog = -1};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(ssl=None) */
-static void case_148(args_fixture *fx)
+static void case_149(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, NULL));
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=None) */
-static void case_149(args_fixture *fx)
+static void case_150(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=0) */
-static void case_150(args_fixture *fx)
+static void case_151(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=-1) */
-static void case_151(args_fixture *fx)
+static void case_152(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=nan) */
-static void case_152(args_fixture *fx)
+static void case_153(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=inf) */
-static void case_153(args_fixture *fx)
+static void case_154(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(start_serving=None) */
-static void case_154(args_fixture *fx)
+static void case_155(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.start_serving = AIO_NONE};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(start_serving=False) */
-static void case_155(args_fixture *fx)
+static void case_156(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.start_serving = AIO_FALSE};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(valid) */
-static void case_156(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, NULL));
-}
-
-/* loop.connect_accepted_socket(protocol_factory=None) */
 static void case_157(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, NULL));
 }
 
-/* loop.connect_accepted_socket(sock=None) */
+/* loop.connect_accepted_socket(protocol_factory=None) */
 static void case_158(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, NULL));
+}
+
+/* loop.connect_accepted_socket(sock=None) */
+static void case_159(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.sock = AIO_NONE};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(sock=0) */
-static void case_159(args_fixture *fx)
+static void case_160(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.sock = AIO_ZERO};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(sock=-1) */
-static void case_160(args_fixture *fx)
+static void case_161(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.sock = -1};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(ssl=None) */
-static void case_161(args_fixture *fx)
+static void case_162(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, NULL));
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=None) */
-static void case_162(args_fixture *fx)
+static void case_163(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=0) */
-static void case_163(args_fixture *fx)
+static void case_164(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=-1) */
-static void case_164(args_fixture *fx)
+static void case_165(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=nan) */
-static void case_165(args_fixture *fx)
+static void case_166(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=inf) */
-static void case_166(args_fixture *fx)
+static void case_167(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.sendfile(valid) */
-static void case_167(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_sendfile(fx->loop, NULL));
-}
-
-/* loop.sendfile(transport=None) */
 static void case_168(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sendfile(fx->loop, NULL));
 }
 
-/* loop.sendfile(file=None) */
+/* loop.sendfile(transport=None) */
 static void case_169(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sendfile(fx->loop, NULL));
+}
+
+/* loop.sendfile(file=None) */
+static void case_170(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=0) */
-static void case_170(args_fixture *fx)
+static void case_171(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=-1) */
-static void case_171(args_fixture *fx)
+static void case_172(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=None) */
-static void case_172(args_fixture *fx)
+static void case_173(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.offset = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=0) */
-static void case_173(args_fixture *fx)
+static void case_174(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.offset = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=-1) */
-static void case_174(args_fixture *fx)
+static void case_175(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.offset = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=None) */
-static void case_175(args_fixture *fx)
+static void case_176(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.count = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=0) */
-static void case_176(args_fixture *fx)
+static void case_177(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.count = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=-1) */
-static void case_177(args_fixture *fx)
+static void case_178(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.count = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(fallback=None) */
-static void case_178(args_fixture *fx)
+static void case_179(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.fallback = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(fallback=False) */
-static void case_179(args_fixture *fx)
+static void case_180(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.fallback = AIO_FALSE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.start_tls(valid) */
-static void case_180(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
-}
-
-/* loop.start_tls(transport=None) */
 static void case_181(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
-/* loop.start_tls(protocol=None) */
+/* loop.start_tls(transport=None) */
 static void case_182(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
-/* loop.start_tls(sslcontext=None) */
+/* loop.start_tls(protocol=None) */
 static void case_183(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
-/* loop.start_tls(server_side=None) */
+/* loop.start_tls(sslcontext=None) */
 static void case_184(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
+}
+
+/* loop.start_tls(server_side=None) */
+static void case_185(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_side = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(server_side=False) */
-static void case_185(args_fixture *fx)
+static void case_186(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_side = AIO_FALSE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(server_hostname=None) */
-static void case_186(args_fixture *fx)
+static void case_187(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(server_hostname='') */
-static void case_187(args_fixture *fx)
+static void case_188(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_hostname = ""};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=None) */
-static void case_188(args_fixture *fx)
+static void case_189(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=0) */
-static void case_189(args_fixture *fx)
+static void case_190(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=-1) */
-static void case_190(args_fixture *fx)
+static void case_191(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=nan) */
-static void case_191(args_fixture *fx)
+static void case_192(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=inf) */
-static void case_192(args_fixture *fx)
+static void case_193(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.add_reader(valid) */
-static void case_193(args_fixture *fx)
+static void case_194(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->rfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=None) */
-static void case_194(args_fixture *fx)
+static void case_195(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, AIO_NONE, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=0) */
-static void case_195(args_fixture *fx)
+static void case_196(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, AIO_ZERO, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=-1) */
-static void case_196(args_fixture *fx)
+static void case_197(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=badfd) */
-static void case_197(args_fixture *fx)
+static void case_198(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->badfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=filefd) */
-static void case_198(args_fixture *fx)
+static void case_199(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->filefd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(callback=None) */
-static void case_199(args_fixture *fx)
+static void case_200(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->rfd, NULL, NULL, 0));
 }
 
 /* loop.remove_reader(valid) */
-static void case_200(args_fixture *fx)
+static void case_201(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->rfd));
 }
 
 /* loop.remove_reader(fd=None) */
-static void case_201(args_fixture *fx)
+static void case_202(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, AIO_NONE));
 }
 
 /* loop.remove_reader(fd=0) */
-static void case_202(args_fixture *fx)
+static void case_203(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, AIO_ZERO));
 }
 
 /* loop.remove_reader(fd=-1) */
-static void case_203(args_fixture *fx)
+static void case_204(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, -1));
 }
 
 /* loop.remove_reader(fd=badfd) */
-static void case_204(args_fixture *fx)
+static void case_205(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->badfd));
 }
 
 /* loop.remove_reader(fd=filefd) */
-static void case_205(args_fixture *fx)
+static void case_206(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->filefd));
 }
 
 /* loop.add_writer(valid) */
-static void case_206(args_fixture *fx)
+static void case_207(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->rfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=None) */
-static void case_207(args_fixture *fx)
+static void case_208(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, AIO_NONE, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=0) */
-static void case_208(args_fixture *fx)
+static void case_209(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, AIO_ZERO, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=-1) */
-static void case_209(args_fixture *fx)
+static void case_210(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=badfd) */
-static void case_210(args_fixture *fx)
+static void case_211(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->badfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=filefd) */
-static void case_211(args_fixture *fx)
+static void case_212(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->filefd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(callback=None) */
-static void case_212(args_fixture *fx)
+static void case_213(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->rfd, NULL, NULL, 0));
 }
 
 /* loop.remove_writer(valid) */
-static void case_213(args_fixture *fx)
+static void case_214(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->rfd));
 }
 
 /* loop.remove_writer(fd=None) */
-static void case_214(args_fixture *fx)
+static void case_215(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, AIO_NONE));
 }
 
 /* loop.remove_writer(fd=0) */
-static void case_215(args_fixture *fx)
+static void case_216(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, AIO_ZERO));
 }
 
 /* loop.remove_writer(fd=-1) */
-static void case_216(args_fixture *fx)
+static void case_217(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, -1));
 }
 
 /* loop.remove_writer(fd=badfd) */
-static void case_217(args_fixture *fx)
+static void case_218(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->badfd));
 }
 
 /* loop.remove_writer(fd=filefd) */
-static void case_218(args_fixture *fx)
+static void case_219(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->filefd));
 }
 
 /* loop.sock_recv(valid) */
-static void case_219(args_fixture *fx)
+static void case_220(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, 0, 1));
 }
 
 /* loop.sock_recv(sock=None) */
-static void case_220(args_fixture *fx)
+static void case_221(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, AIO_NONE, 1));
 }
 
 /* loop.sock_recv(sock=0) */
-static void case_221(args_fixture *fx)
+static void case_222(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, AIO_ZERO, 1));
 }
 
 /* loop.sock_recv(sock=-1) */
-static void case_222(args_fixture *fx)
+static void case_223(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, -1, 1));
 }
 
 /* loop.sock_recv(nbytes=None) */
-static void case_223(args_fixture *fx)
+static void case_224(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, 0, AIO_NONE));
 }
 
 /* loop.sock_recv(nbytes=0) */
-static void case_224(args_fixture *fx)
+static void case_225(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, 0, AIO_ZERO));
 }
 
 /* loop.sock_recv(nbytes=-1) */
-static void case_225(args_fixture *fx)
+static void case_226(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, 0, -1));
 }
 
 /* loop.sock_recv_into(valid) */
-static void case_226(args_fixture *fx)
+static void case_227(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, 0, 0, 0));
 }
 
 /* loop.sock_recv_into(sock=None) */
-static void case_227(args_fixture *fx)
+static void case_228(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, AIO_NONE, 0, 0));
 }
 
 /* loop.sock_recv_into(sock=0) */
-static void case_228(args_fixture *fx)
+static void case_229(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, AIO_ZERO, 0, 0));
 }
 
 /* loop.sock_recv_into(sock=-1) */
-static void case_229(args_fixture *fx)
+static void case_230(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, -1, 0, 0));
 }
 
 /* loop.sock_recv_into(buf=None) */
-static void case_230(args_fixture *fx)
+static void case_231(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, 0, NULL, 0));
 }
 
 /* loop.sock_sendall(valid) */
-static void case_231(args_fixture *fx)
+static void case_232(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, 0, 0, 0));
 }
 
 /* loop.sock_sendall(sock=None) */
-static void case_232(args_fixture *fx)
+static void case_233(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, AIO_NONE, 0, 0));
 }
 
 /* loop.sock_sendall(sock=0) */
-static void case_233(args_fixture *fx)
+static void case_234(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, AIO_ZERO, 0, 0));
 }
 
 /* loop.sock_sendall(sock=-1) */
-static void case_234(args_fixture *fx)
+static void case_235(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, -1, 0, 0));
 }
 
 /* loop.sock_sendall(data=None) */
-static void case_235(args_fixture *fx)
+static void case_236(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, 0, NULL, 0));
 }
 
 /* loop.sock_connect(valid) */
-static void case_236(args_fixture *fx)
+static void case_237(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, 0, fx->addr));
 }
 
 /* loop.sock_connect(sock=None) */
-static void case_237(args_fixture *fx)
+static void case_238(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, AIO_NONE, fx->addr));
 }
 
 /* loop.sock_connect(sock=0) */
-static void case_238(args_fixture *fx)
+static void case_239(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, AIO_ZERO, fx->addr));
 }
 
 /* loop.sock_connect(sock=-1) */
-static void case_239(args_fixture *fx)
+static void case_240(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, -1, fx->addr));
 }
 
 /* loop.sock_connect(address=None) */
-static void case_240(args_fixture *fx)
+static void case_241(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, 0, NULL));
 }
 
 /* loop.sock_accept(valid) */
-static void case_241(args_fixture *fx)
+static void case_242(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, 0));
 }
 
 /* loop.sock_accept(sock=None) */
-static void case_242(args_fixture *fx)
+static void case_243(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, AIO_NONE));
 }
 
 /* loop.sock_accept(sock=0) */
-static void case_243(args_fixture *fx)
+static void case_244(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, AIO_ZERO));
 }
 
 /* loop.sock_accept(sock=-1) */
-static void case_244(args_fixture *fx)
+static void case_245(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, -1));
 }
 
 /* loop.sock_sendfile(valid) */
-static void case_245(args_fixture *fx)
+static void case_246(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, NULL));
 }
 
 /* loop.sock_sendfile(sock=None) */
-static void case_246(args_fixture *fx)
+static void case_247(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(sock=0) */
-static void case_247(args_fixture *fx)
+static void case_248(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(sock=-1) */
-static void case_248(args_fixture *fx)
+static void case_249(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=None) */
-static void case_249(args_fixture *fx)
+static void case_250(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.file = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=0) */
-static void case_250(args_fixture *fx)
+static void case_251(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.file = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=-1) */
-static void case_251(args_fixture *fx)
+static void case_252(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.file = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=None) */
-static void case_252(args_fixture *fx)
+static void case_253(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.offset = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=0) */
-static void case_253(args_fixture *fx)
+static void case_254(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.offset = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=-1) */
-static void case_254(args_fixture *fx)
+static void case_255(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.offset = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=None) */
-static void case_255(args_fixture *fx)
+static void case_256(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.count = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=0) */
-static void case_256(args_fixture *fx)
+static void case_257(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.count = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=-1) */
-static void case_257(args_fixture *fx)
+static void case_258(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.count = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(fallback=None) */
-static void case_258(args_fixture *fx)
+static void case_259(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.fallback = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(fallback=False) */
-static void case_259(args_fixture *fx)
+static void case_260(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.fallback = AIO_FALSE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(valid) */
-static void case_260(args_fixture *fx)
+static void case_261(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host=None) */
-static void case_261(args_fixture *fx)
+static void case_262(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host='') */
-static void case_262(args_fixture *fx)
+static void case_263(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port=None) */
-static void case_263(args_fixture *fx)
+static void case_264(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='') */
-static void case_264(args_fixture *fx)
+static void case_265(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = ""};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='nosuchservice') */
-static void case_265(args_fixture *fx)
+static void case_266(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "nosuchservice"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=None) */
-static void case_266(args_fixture *fx)
+static void case_267(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=0) */
-static void case_267(args_fixture *fx)
+static void case_268(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=-1) */
-static void case_268(args_fixture *fx)
+static void case_269(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=None) */
-static void case_269(args_fixture *fx)
+static void case_270(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=0) */
-static void case_270(args_fixture *fx)
+static void case_271(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=-1) */
-static void case_271(args_fixture *fx)
+static void case_272(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=None) */
-static void case_272(args_fixture *fx)
+static void case_273(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=0) */
-static void case_273(args_fixture *fx)
+static void case_274(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=-1) */
-static void case_274(args_fixture *fx)
+static void case_275(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=None) */
-static void case_275(args_fixture *fx)
+static void case_276(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=0) */
-static void case_276(args_fixture *fx)
+static void case_277(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=-1) */
-static void case_277(args_fixture *fx)
+static void case_278(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(valid) */
-static void case_278(args_fixture *fx)
+static void case_279(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(sockaddr=None) */
-static void case_279(args_fixture *fx)
+static void case_280(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, NULL));
 }
 
 /* loop.getnameinfo(flags=None) */
-static void case_280(args_fixture *fx)
+static void case_281(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=0) */
-static void case_281(args_fixture *fx)
+static void case_282(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=-1) */
-static void case_282(args_fixture *fx)
+static void case_283(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = -1};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.connect_read_pipe(valid) */
-static void case_283(args_fixture *fx)
+static void case_284(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, 0, NULL, 0));
 }
 
 /* loop.connect_read_pipe(protocol_factory=None) */
-static void case_284(args_fixture *fx)
+static void case_285(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, NULL, NULL, 0));
 }
 
 /* loop.connect_read_pipe(pipe=None) */
-static void case_285(args_fixture *fx)
+static void case_286(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, 0, NULL, AIO_NONE));
 }
 
 /* loop.connect_read_pipe(pipe=0) */
-static void case_286(args_fixture *fx)
+static void case_287(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, 0, NULL, AIO_ZERO));
 }
 
 /* loop.connect_read_pipe(pipe=-1) */
-static void case_287(args_fixture *fx)
+static void case_288(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, 0, NULL, -1));
 }
 
 /* loop.connect_write_pipe(valid) */
-static void case_288(args_fixture *fx)
+static void case_289(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, 0, NULL, 0));
 }
 
 /* loop.connect_write_pipe(protocol_factory=None) */
-static void case_289(args_fixture *fx)
+static void case_290(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, NULL, NULL, 0));
 }
 
 /* loop.connect_write_pipe(pipe=None) */
-static void case_290(args_fixture *fx)
+static void case_291(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, 0, NULL, AIO_NONE));
 }
 
 /* loop.connect_write_pipe(pipe=0) */
-static void case_291(args_fixture *fx)
+static void case_292(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, 0, NULL, AIO_ZERO));
 }
 
 /* loop.connect_write_pipe(pipe=-1) */
-static void case_292(args_fixture *fx)
+static void case_293(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, 0, NULL, -1));
 }
 
 /* loop.add_signal_handler(valid) */
-static void case_293(args_fixture *fx)
+static void case_294(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=0) */
-static void case_294(args_fixture *fx)
+static void case_295(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 0, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=-1) */
-static void case_295(args_fixture *fx)
+static void case_296(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=65) */
-static void case_296(args_fixture *fx)
+static void case_297(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 65, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=9) */
-static void case_297(args_fixture *fx)
+static void case_298(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 9, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(callback=None) */
-static void case_298(args_fixture *fx)
+static void case_299(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, NULL, NULL, 0));
 }
 
 /* loop.remove_signal_handler(valid) */
-static void case_299(args_fixture *fx)
+static void case_300(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, fx->sigusr1));
 }
 
 /* loop.remove_signal_handler(sig=0) */
-static void case_300(args_fixture *fx)
+static void case_301(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 0));
 }
 
 /* loop.remove_signal_handler(sig=-1) */
-static void case_301(args_fixture *fx)
+static void case_302(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, -1));
 }
 
 /* loop.remove_signal_handler(sig=65) */
-static void case_302(args_fixture *fx)
+static void case_303(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 65));
 }
 
 /* loop.remove_signal_handler(sig=9) */
-static void case_303(args_fixture *fx)
+static void case_304(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 9));
 }
 
 /* loop.run_in_executor(valid) */
-static void case_304(args_fixture *fx)
+static void case_305(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(executor=None) */
-static void case_305(args_fixture *fx)
+static void case_306(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(func=None) */
-static void case_306(args_fixture *fx)
+static void case_307(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, NULL, NULL, 0));
 }
 
 /* loop.set_default_executor(valid) */
-static void case_307(args_fixture *fx)
+static void case_308(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, 0));
 }
 
 /* loop.set_default_executor(executor=None) */
-static void case_308(args_fixture *fx)
+static void case_309(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, NULL));
 }
 
 /* loop.set_exception_handler(valid) */
-static void case_309(args_fixture *fx)
+static void case_310(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, fx->handler, NULL));
 }
 
 /* loop.set_exception_handler(handler=None) */
-static void case_310(args_fixture *fx)
+static void case_311(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, NULL, NULL));
 }
 
 /* loop.default_exception_handler(valid) */
-static void case_311(args_fixture *fx)
+static void case_312(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.default_exception_handler(context=None) */
-static void case_312(args_fixture *fx)
+static void case_313(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, NULL));
 }
 
 /* loop.call_exception_handler(valid) */
-static void case_313(args_fixture *fx)
+static void case_314(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.call_exception_handler(context=None) */
-static void case_314(args_fixture *fx)
+static void case_315(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, NULL));
 }
 
 /* loop.set_debug(valid) */
-static void case_315(args_fixture *fx)
+static void case_316(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, true));
 }
 
 /* loop.set_debug(enabled=False) */
-static void case_316(args_fixture *fx)
+static void case_317(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, false));
 }
 
 /* loop.slow_callback_duration = 1.5 */
-static void case_317(args_fixture *fx)
+static void case_318(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, 1.5));
 }
 
 /* loop.slow_callback_duration = None */
-static void case_318(args_fixture *fx)
+static void case_319(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_NONE));
 }
 
 /* loop.slow_callback_duration = 0 */
-static void case_319(args_fixture *fx)
+static void case_320(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_ZERO));
 }
 
 /* loop.slow_callback_duration = -1 */
-static void case_320(args_fixture *fx)
+static void case_321(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, -1));
 }
 
 /* loop.slow_callback_duration = nan */
-static void case_321(args_fixture *fx)
+static void case_322(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, NAN));
 }
 
 /* loop.slow_callback_duration = inf */
-static void case_322(args_fixture *fx)
+static void case_323(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, INFINITY));
 }
 
 /* loop.subprocess_exec(valid) */
-static void case_323(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_subprocess_exec(fx->loop, NULL));
-}
-
-/* loop.subprocess_exec(protocol_factory=None) */
 static void case_324(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, NULL));
 }
 
-/* loop.subprocess_exec(stdin=None) */
+/* loop.subprocess_exec(protocol_factory=None) */
 static void case_325(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_subprocess_exec(fx->loop, NULL));
+}
+
+/* loop.subprocess_exec(stdin=None) */
+static void case_326(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stdin = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdin=0) */
-static void case_326(args_fixture *fx)
+static void case_327(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stdin = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdin=-4) */
-static void case_327(args_fixture *fx)
+static void case_328(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stdin = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=None) */
-static void case_328(args_fixture *fx)
+static void case_329(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stdout = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=0) */
-static void case_329(args_fixture *fx)
+static void case_330(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stdout = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=-4) */
-static void case_330(args_fixture *fx)
+static void case_331(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stdout = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=None) */
-static void case_331(args_fixture *fx)
+static void case_332(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stderr = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=0) */
-static void case_332(args_fixture *fx)
+static void case_333(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stderr = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=-4) */
-static void case_333(args_fixture *fx)
+static void case_334(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.stderr = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(valid) */
-static void case_334(args_fixture *fx)
-{
-    const aio_loop_subprocess_shell_args a = {.cmd = "x"};
-    args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
-}
-
-/* loop.subprocess_shell(protocol_factory=None) */
 static void case_335(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
-/* loop.subprocess_shell(cmd=None) */
+/* loop.subprocess_shell(protocol_factory=None) */
 static void case_336(args_fixture *fx)
+{
+    const aio_loop_subprocess_shell_args a = {.cmd = "x"};
+    args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
+}
+
+/* loop.subprocess_shell(cmd=None) */
+static void case_337(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, NULL));
 }
 
 /* loop.subprocess_shell(cmd='') */
-static void case_337(args_fixture *fx)
+static void case_338(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = ""};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdin=None) */
-static void case_338(args_fixture *fx)
+static void case_339(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stdin = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdin=0) */
-static void case_339(args_fixture *fx)
+static void case_340(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stdin = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdin=-4) */
-static void case_340(args_fixture *fx)
+static void case_341(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stdin = -4};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdout=None) */
-static void case_341(args_fixture *fx)
+static void case_342(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stdout = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdout=0) */
-static void case_342(args_fixture *fx)
+static void case_343(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stdout = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdout=-4) */
-static void case_343(args_fixture *fx)
+static void case_344(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stdout = -4};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stderr=None) */
-static void case_344(args_fixture *fx)
+static void case_345(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stderr = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stderr=0) */
-static void case_345(args_fixture *fx)
+static void case_346(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stderr = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stderr=-4) */
-static void case_346(args_fixture *fx)
+static void case_347(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x", .stderr = -4};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* asyncio.Future.set_result(valid) */
-static void case_347(args_fixture *fx)
+static void case_348(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_result(fx->fut, NULL));
 }
 
 /* asyncio.Future.set_exception(valid) */
-static void case_348(args_fixture *fx)
+static void case_349(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, fx->exc));
 }
 
 /* asyncio.Future.set_exception(exception=None) */
-static void case_349(args_fixture *fx)
+static void case_350(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(valid) */
-static void case_350(args_fixture *fx)
+static void case_351(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.add_done_callback(callback=None) */
-static void case_351(args_fixture *fx)
+static void case_352(args_fixture *fx)
 {
     args_report_none(fx, aio_future_add_done_callback(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(context=None) */
-static void case_352(args_fixture *fx)
+static void case_353(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.remove_done_callback(valid) */
-static void case_353(args_fixture *fx)
+static void case_354(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, fx->noop_done, NULL));
 }
 
 /* asyncio.Future.remove_done_callback(callback=None) */
-static void case_354(args_fixture *fx)
+static void case_355(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, NULL, NULL));
 }
 
 /* asyncio.Future.cancel(valid) */
-static void case_355(args_fixture *fx)
-{
-    args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
-}
-
-/* asyncio.Future.cancel(msg=None) */
 static void case_356(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
-/* asyncio.Future.cancel(msg='') */
+/* asyncio.Future.cancel(msg=None) */
 static void case_357(args_fixture *fx)
+{
+    args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
+}
+
+/* asyncio.Future.cancel(msg='') */
+static void case_358(args_fixture *fx)
 {
     const aio_future_cancel_args a = {.msg = ""};
     args_report_bool(fx, aio_future_cancel(fx->fut, &a));
 }
 
 /* transport.get_extra_info(valid) */
-static void case_358(args_fixture *fx)
+static void case_359(args_fixture *fx)
 {
     const aio_transport_get_extra_info_args a = {.name = "x"};
     args_report_ptr(fx, aio_transport_get_extra_info((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.get_extra_info(name=None) */
-static void case_359(args_fixture *fx)
+static void case_360(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_extra_info((aio_transport *)fx->stand_in, NULL));
 }
 
 /* transport.get_extra_info(name='') */
-static void case_360(args_fixture *fx)
+static void case_361(args_fixture *fx)
 {
     const aio_transport_get_extra_info_args a = {.name = ""};
     args_report_ptr(fx, aio_transport_get_extra_info((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.get_extra_info(default=None) */
-static void case_361(args_fixture *fx)
+static void case_362(args_fixture *fx)
 {
     const aio_transport_get_extra_info_args a = {.name = "x"};
     args_report_ptr(fx, aio_transport_get_extra_info((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.set_protocol(valid) */
-static void case_362(args_fixture *fx)
+static void case_363(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_set_protocol((aio_transport *)fx->stand_in, 0));
 }
 
 /* transport.set_protocol(protocol=None) */
-static void case_363(args_fixture *fx)
+static void case_364(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_set_protocol((aio_transport *)fx->stand_in, NULL));
 }
 
 /* transport.write(valid) */
-static void case_364(args_fixture *fx)
+static void case_365(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_write((aio_transport *)fx->stand_in, 0, 0));
 }
 
 /* transport.write(data=None) */
-static void case_365(args_fixture *fx)
+static void case_366(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_write((aio_transport *)fx->stand_in, NULL, 0));
 }
 
 /* transport.writelines(valid) */
-static void case_366(args_fixture *fx)
+static void case_367(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_writelines((aio_transport *)fx->stand_in, 0, 0));
 }
 
 /* transport.writelines(list_of_data=None) */
-static void case_367(args_fixture *fx)
+static void case_368(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_writelines((aio_transport *)fx->stand_in, NULL, 0));
 }
 
 /* transport.set_write_buffer_limits(valid) */
-static void case_368(args_fixture *fx)
+static void case_369(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_set_write_buffer_limits((aio_transport *)fx->stand_in,
                                                                NULL));
 }
 
 /* transport.set_write_buffer_limits(high=None) */
-static void case_369(args_fixture *fx)
+static void case_370(args_fixture *fx)
 {
     const aio_transport_set_write_buffer_limits_args a = {.high = AIO_NONE};
     args_report_none(fx, aio_transport_set_write_buffer_limits((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.set_write_buffer_limits(high=0) */
-static void case_370(args_fixture *fx)
+static void case_371(args_fixture *fx)
 {
     const aio_transport_set_write_buffer_limits_args a = {.high = AIO_ZERO};
     args_report_none(fx, aio_transport_set_write_buffer_limits((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.set_write_buffer_limits(high=-1) */
-static void case_371(args_fixture *fx)
+static void case_372(args_fixture *fx)
 {
     const aio_transport_set_write_buffer_limits_args a = {.high = -1};
     args_report_none(fx, aio_transport_set_write_buffer_limits((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.set_write_buffer_limits(low=None) */
-static void case_372(args_fixture *fx)
+static void case_373(args_fixture *fx)
 {
     const aio_transport_set_write_buffer_limits_args a = {.low = AIO_NONE};
     args_report_none(fx, aio_transport_set_write_buffer_limits((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.set_write_buffer_limits(low=0) */
-static void case_373(args_fixture *fx)
+static void case_374(args_fixture *fx)
 {
     const aio_transport_set_write_buffer_limits_args a = {.low = AIO_ZERO};
     args_report_none(fx, aio_transport_set_write_buffer_limits((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.set_write_buffer_limits(low=-1) */
-static void case_374(args_fixture *fx)
+static void case_375(args_fixture *fx)
 {
     const aio_transport_set_write_buffer_limits_args a = {.low = -1};
     args_report_none(fx, aio_transport_set_write_buffer_limits((aio_transport *)fx->stand_in, &a));
 }
 
 /* transport.sendto(valid) */
-static void case_375(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
-}
-
-/* transport.sendto(data=None) */
 static void case_376(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
-/* transport.sendto(addr=None) */
+/* transport.sendto(data=None) */
 static void case_377(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
-/* transport.get_pipe_transport(valid) */
+/* transport.sendto(addr=None) */
 static void case_378(args_fixture *fx)
+{
+    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
+}
+
+/* transport.get_pipe_transport(valid) */
+static void case_379(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->rfd));
 }
 
 /* transport.get_pipe_transport(fd=None) */
-static void case_379(args_fixture *fx)
+static void case_380(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_NONE));
 }
 
 /* transport.get_pipe_transport(fd=0) */
-static void case_380(args_fixture *fx)
+static void case_381(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_ZERO));
 }
 
 /* transport.get_pipe_transport(fd=-1) */
-static void case_381(args_fixture *fx)
+static void case_382(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, -1));
 }
 
 /* transport.get_pipe_transport(fd=badfd) */
-static void case_382(args_fixture *fx)
+static void case_383(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->badfd));
 }
 
 /* transport.get_pipe_transport(fd=filefd) */
-static void case_383(args_fixture *fx)
+static void case_384(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in,
                                                          fx->filefd));
 }
 
 /* transport.send_signal(valid) */
-static void case_384(args_fixture *fx)
+static void case_385(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, fx->sigusr1));
 }
 
 /* transport.send_signal(signal=0) */
-static void case_385(args_fixture *fx)
+static void case_386(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 0));
 }
 
 /* transport.send_signal(signal=-1) */
-static void case_386(args_fixture *fx)
+static void case_387(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, -1));
 }
 
 /* transport.send_signal(signal=65) */
-static void case_387(args_fixture *fx)
+static void case_388(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 65));
 }
 
 /* transport.send_signal(signal=9) */
-static void case_388(args_fixture *fx)
+static void case_389(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 9));
 }
@@ -2603,373 +2610,374 @@ const args_case args_cases[] = {
     {"loop.create_task(coro=None)", "loop", states_open_closed_debug, case_29},
     {"loop.create_task(name=None)", "loop", states_open_closed_debug, case_30},
     {"loop.create_task(name='')", "loop", states_open_closed_debug, case_31},
-    {"loop.set_task_factory(valid)", "loop", states_open_closed_debug, case_32},
-    {"loop.set_task_factory(factory=None)", "loop", states_open_closed_debug, case_33},
-    {"loop.create_connection(valid)", "loop", states_open, case_34},
-    {"loop.create_connection(protocol_factory=None)", "loop", states_open, case_35},
-    {"loop.create_connection(host=None)", "loop", states_open, case_36},
-    {"loop.create_connection(host='')", "loop", states_open, case_37},
-    {"loop.create_connection(port=None)", "loop", states_open, case_38},
-    {"loop.create_connection(port=0)", "loop", states_open, case_39},
-    {"loop.create_connection(port=-1)", "loop", states_open, case_40},
-    {"loop.create_connection(ssl=None)", "loop", states_open, case_41},
-    {"loop.create_connection(family=None)", "loop", states_open, case_42},
-    {"loop.create_connection(family=0)", "loop", states_open, case_43},
-    {"loop.create_connection(family=-1)", "loop", states_open, case_44},
-    {"loop.create_connection(proto=None)", "loop", states_open, case_45},
-    {"loop.create_connection(proto=0)", "loop", states_open, case_46},
-    {"loop.create_connection(proto=-1)", "loop", states_open, case_47},
-    {"loop.create_connection(flags=None)", "loop", states_open, case_48},
-    {"loop.create_connection(flags=0)", "loop", states_open, case_49},
-    {"loop.create_connection(flags=-1)", "loop", states_open, case_50},
-    {"loop.create_connection(sock=None)", "loop", states_open, case_51},
-    {"loop.create_connection(sock=0)", "loop", states_open, case_52},
-    {"loop.create_connection(sock=-1)", "loop", states_open, case_53},
-    {"loop.create_connection(local_addr=None)", "loop", states_open, case_54},
-    {"loop.create_connection(server_hostname=None)", "loop", states_open, case_55},
-    {"loop.create_connection(server_hostname='')", "loop", states_open, case_56},
-    {"loop.create_connection(ssl_handshake_timeout=None)", "loop", states_open, case_57},
-    {"loop.create_connection(ssl_handshake_timeout=0)", "loop", states_open, case_58},
-    {"loop.create_connection(ssl_handshake_timeout=-1)", "loop", states_open, case_59},
-    {"loop.create_connection(ssl_handshake_timeout=nan)", "loop", states_open, case_60},
-    {"loop.create_connection(ssl_handshake_timeout=inf)", "loop", states_open, case_61},
-    {"loop.create_connection(happy_eyeballs_delay=None)", "loop", states_open, case_62},
-    {"loop.create_connection(happy_eyeballs_delay=0)", "loop", states_open, case_63},
-    {"loop.create_connection(happy_eyeballs_delay=-1)", "loop", states_open, case_64},
-    {"loop.create_connection(happy_eyeballs_delay=nan)", "loop", states_open, case_65},
-    {"loop.create_connection(happy_eyeballs_delay=inf)", "loop", states_open, case_66},
-    {"loop.create_connection(interleave=None)", "loop", states_open, case_67},
-    {"loop.create_connection(interleave=0)", "loop", states_open, case_68},
-    {"loop.create_connection(interleave=-1)", "loop", states_open, case_69},
-    {"loop.create_datagram_endpoint(valid)", "loop", states_open, case_70},
-    {"loop.create_datagram_endpoint(protocol_factory=None)", "loop", states_open, case_71},
-    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open, case_72},
-    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open, case_73},
-    {"loop.create_datagram_endpoint(family=None)", "loop", states_open, case_74},
-    {"loop.create_datagram_endpoint(family=0)", "loop", states_open, case_75},
-    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open, case_76},
-    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open, case_77},
-    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open, case_78},
-    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open, case_79},
-    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open, case_80},
-    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open, case_81},
-    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open, case_82},
-    {"loop.create_datagram_endpoint(reuse_address=None)", "loop", states_open, case_83},
-    {"loop.create_datagram_endpoint(reuse_address=False)", "loop", states_open, case_84},
-    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open, case_85},
-    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open, case_86},
-    {"loop.create_datagram_endpoint(allow_broadcast=None)", "loop", states_open, case_87},
-    {"loop.create_datagram_endpoint(allow_broadcast=False)", "loop", states_open, case_88},
-    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open, case_89},
-    {"loop.create_datagram_endpoint(sock=0)", "loop", states_open, case_90},
-    {"loop.create_datagram_endpoint(sock=-1)", "loop", states_open, case_91},
-    {"loop.create_unix_connection(valid)", "loop", states_open, case_92},
-    {"loop.create_unix_connection(protocol_factory=None)", "loop", states_open, case_93},
-    {"loop.create_unix_connection(path=None)", "loop", states_open, case_94},
-    {"loop.create_unix_connection(path='')", "loop", states_open, case_95},
-    {"loop.create_unix_connection(ssl=None)", "loop", states_open, case_96},
-    {"loop.create_unix_connection(sock=None)", "loop", states_open, case_97},
-    {"loop.create_unix_connection(sock=0)", "loop", states_open, case_98},
-    {"loop.create_unix_connection(sock=-1)", "loop", states_open, case_99},
-    {"loop.create_unix_connection(server_hostname=None)", "loop", states_open, case_100},
-    {"loop.create_unix_connection(server_hostname='')", "loop", states_open, case_101},
-    {"loop.create_unix_connection(ssl_handshake_timeout=None)", "loop", states_open, case_102},
-    {"loop.create_unix_connection(ssl_handshake_timeout=0)", "loop", states_open, case_103},
-    {"loop.create_unix_connection(ssl_handshake_timeout=-1)", "loop", states_open, case_104},
-    {"loop.create_unix_connection(ssl_handshake_timeout=nan)", "loop", states_open, case_105},
-    {"loop.create_unix_connection(ssl_handshake_timeout=inf)", "loop", states_open, case_106},
-    {"loop.create_server(valid)", "loop", states_open, case_107},
-    {"loop.create_server(protocol_factory=None)", "loop", states_open, case_108},
-    {"loop.create_server(host=None)", "loop", states_open, case_109},
-    {"loop.create_server(host='')", "loop", states_open, case_110},
-    {"loop.create_server(port=None)", "loop", states_open, case_111},
-    {"loop.create_server(port=0)", "loop", states_open, case_112},
-    {"loop.create_server(port=-1)", "loop", states_open, case_113},
-    {"loop.create_server(family=None)", "loop", states_open, case_114},
-    {"loop.create_server(family=0)", "loop", states_open, case_115},
-    {"loop.create_server(family=-1)", "loop", states_open, case_116},
-    {"loop.create_server(flags=None)", "loop", states_open, case_117},
-    {"loop.create_server(flags=0)", "loop", states_open, case_118},
-    {"loop.create_server(flags=-1)", "loop", states_open, case_119},
-    {"loop.create_server(sock=None)", "loop", states_open, case_120},
-    {"loop.create_server(sock=0)", "loop", states_open, case_121},
-    {"loop.create_server(sock=-1)", "loop", states_open, case_122},
-    {"loop.create_server(backlog=None)", "loop", states_open, case_123},
-    {"loop.create_server(backlog=0)", "loop", states_open, case_124},
-    {"loop.create_server(backlog=-1)", "loop", states_open, case_125},
-    {"loop.create_server(ssl=None)", "loop", states_open, case_126},
-    {"loop.create_server(reuse_address=None)", "loop", states_open, case_127},
-    {"loop.create_server(reuse_address=False)", "loop", states_open, case_128},
-    {"loop.create_server(reuse_port=None)", "loop", states_open, case_129},
-    {"loop.create_server(reuse_port=False)", "loop", states_open, case_130},
-    {"loop.create_server(ssl_handshake_timeout=None)", "loop", states_open, case_131},
-    {"loop.create_server(ssl_handshake_timeout=0)", "loop", states_open, case_132},
-    {"loop.create_server(ssl_handshake_timeout=-1)", "loop", states_open, case_133},
-    {"loop.create_server(ssl_handshake_timeout=nan)", "loop", states_open, case_134},
-    {"loop.create_server(ssl_handshake_timeout=inf)", "loop", states_open, case_135},
-    {"loop.create_server(start_serving=None)", "loop", states_open, case_136},
-    {"loop.create_server(start_serving=False)", "loop", states_open, case_137},
-    {"loop.create_unix_server(valid)", "loop", states_open, case_138},
-    {"loop.create_unix_server(protocol_factory=None)", "loop", states_open, case_139},
-    {"loop.create_unix_server(path=None)", "loop", states_open, case_140},
-    {"loop.create_unix_server(path='')", "loop", states_open, case_141},
-    {"loop.create_unix_server(sock=None)", "loop", states_open, case_142},
-    {"loop.create_unix_server(sock=0)", "loop", states_open, case_143},
-    {"loop.create_unix_server(sock=-1)", "loop", states_open, case_144},
-    {"loop.create_unix_server(backlog=None)", "loop", states_open, case_145},
-    {"loop.create_unix_server(backlog=0)", "loop", states_open, case_146},
-    {"loop.create_unix_server(backlog=-1)", "loop", states_open, case_147},
-    {"loop.create_unix_server(ssl=None)", "loop", states_open, case_148},
-    {"loop.create_unix_server(ssl_handshake_timeout=None)", "loop", states_open, case_149},
-    {"loop.create_unix_server(ssl_handshake_timeout=0)", "loop", states_open, case_150},
-    {"loop.create_unix_server(ssl_handshake_timeout=-1)", "loop", states_open, case_151},
-    {"loop.create_unix_server(ssl_handshake_timeout=nan)", "loop", states_open, case_152},
-    {"loop.create_unix_server(ssl_handshake_timeout=inf)", "loop", states_open, case_153},
-    {"loop.create_unix_server(start_serving=None)", "loop", states_open, case_154},
-    {"loop.create_unix_server(start_serving=False)", "loop", states_open, case_155},
-    {"loop.connect_accepted_socket(valid)", "loop", states_open, case_156},
-    {"loop.connect_accepted_socket(protocol_factory=None)", "loop", states_open, case_157},
-    {"loop.connect_accepted_socket(sock=None)", "loop", states_open, case_158},
-    {"loop.connect_accepted_socket(sock=0)", "loop", states_open, case_159},
-    {"loop.connect_accepted_socket(sock=-1)", "loop", states_open, case_160},
-    {"loop.connect_accepted_socket(ssl=None)", "loop", states_open, case_161},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=None)", "loop", states_open, case_162},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=0)", "loop", states_open, case_163},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=-1)", "loop", states_open, case_164},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=nan)", "loop", states_open, case_165},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=inf)", "loop", states_open, case_166},
-    {"loop.sendfile(valid)", "loop", states_open, case_167},
-    {"loop.sendfile(transport=None)", "loop", states_open, case_168},
-    {"loop.sendfile(file=None)", "loop", states_open, case_169},
-    {"loop.sendfile(file=0)", "loop", states_open, case_170},
-    {"loop.sendfile(file=-1)", "loop", states_open, case_171},
-    {"loop.sendfile(offset=None)", "loop", states_open, case_172},
-    {"loop.sendfile(offset=0)", "loop", states_open, case_173},
-    {"loop.sendfile(offset=-1)", "loop", states_open, case_174},
-    {"loop.sendfile(count=None)", "loop", states_open, case_175},
-    {"loop.sendfile(count=0)", "loop", states_open, case_176},
-    {"loop.sendfile(count=-1)", "loop", states_open, case_177},
-    {"loop.sendfile(fallback=None)", "loop", states_open, case_178},
-    {"loop.sendfile(fallback=False)", "loop", states_open, case_179},
-    {"loop.start_tls(valid)", "loop", states_open, case_180},
-    {"loop.start_tls(transport=None)", "loop", states_open, case_181},
-    {"loop.start_tls(protocol=None)", "loop", states_open, case_182},
-    {"loop.start_tls(sslcontext=None)", "loop", states_open, case_183},
-    {"loop.start_tls(server_side=None)", "loop", states_open, case_184},
-    {"loop.start_tls(server_side=False)", "loop", states_open, case_185},
-    {"loop.start_tls(server_hostname=None)", "loop", states_open, case_186},
-    {"loop.start_tls(server_hostname='')", "loop", states_open, case_187},
-    {"loop.start_tls(ssl_handshake_timeout=None)", "loop", states_open, case_188},
-    {"loop.start_tls(ssl_handshake_timeout=0)", "loop", states_open, case_189},
-    {"loop.start_tls(ssl_handshake_timeout=-1)", "loop", states_open, case_190},
-    {"loop.start_tls(ssl_handshake_timeout=nan)", "loop", states_open, case_191},
-    {"loop.start_tls(ssl_handshake_timeout=inf)", "loop", states_open, case_192},
-    {"loop.add_reader(valid)", "loop", states_open_closed_debug, case_193},
-    {"loop.add_reader(fd=None)", "loop", states_open_closed_debug, case_194},
-    {"loop.add_reader(fd=0)", "loop", states_open_closed_debug, case_195},
-    {"loop.add_reader(fd=-1)", "loop", states_open_closed_debug, case_196},
-    {"loop.add_reader(fd=badfd)", "loop", states_open_closed_debug, case_197},
-    {"loop.add_reader(fd=filefd)", "loop", states_open_closed_debug, case_198},
-    {"loop.add_reader(callback=None)", "loop", states_open_closed_debug, case_199},
-    {"loop.remove_reader(valid)", "loop", states_open_closed_debug, case_200},
-    {"loop.remove_reader(fd=None)", "loop", states_open_closed_debug, case_201},
-    {"loop.remove_reader(fd=0)", "loop", states_open_closed_debug, case_202},
-    {"loop.remove_reader(fd=-1)", "loop", states_open_closed_debug, case_203},
-    {"loop.remove_reader(fd=badfd)", "loop", states_open_closed_debug, case_204},
-    {"loop.remove_reader(fd=filefd)", "loop", states_open_closed_debug, case_205},
-    {"loop.add_writer(valid)", "loop", states_open_closed_debug, case_206},
-    {"loop.add_writer(fd=None)", "loop", states_open_closed_debug, case_207},
-    {"loop.add_writer(fd=0)", "loop", states_open_closed_debug, case_208},
-    {"loop.add_writer(fd=-1)", "loop", states_open_closed_debug, case_209},
-    {"loop.add_writer(fd=badfd)", "loop", states_open_closed_debug, case_210},
-    {"loop.add_writer(fd=filefd)", "loop", states_open_closed_debug, case_211},
-    {"loop.add_writer(callback=None)", "loop", states_open_closed_debug, case_212},
-    {"loop.remove_writer(valid)", "loop", states_open_closed_debug, case_213},
-    {"loop.remove_writer(fd=None)", "loop", states_open_closed_debug, case_214},
-    {"loop.remove_writer(fd=0)", "loop", states_open_closed_debug, case_215},
-    {"loop.remove_writer(fd=-1)", "loop", states_open_closed_debug, case_216},
-    {"loop.remove_writer(fd=badfd)", "loop", states_open_closed_debug, case_217},
-    {"loop.remove_writer(fd=filefd)", "loop", states_open_closed_debug, case_218},
-    {"loop.sock_recv(valid)", "loop", states_open, case_219},
-    {"loop.sock_recv(sock=None)", "loop", states_open, case_220},
-    {"loop.sock_recv(sock=0)", "loop", states_open, case_221},
-    {"loop.sock_recv(sock=-1)", "loop", states_open, case_222},
-    {"loop.sock_recv(nbytes=None)", "loop", states_open, case_223},
-    {"loop.sock_recv(nbytes=0)", "loop", states_open, case_224},
-    {"loop.sock_recv(nbytes=-1)", "loop", states_open, case_225},
-    {"loop.sock_recv_into(valid)", "loop", states_open, case_226},
-    {"loop.sock_recv_into(sock=None)", "loop", states_open, case_227},
-    {"loop.sock_recv_into(sock=0)", "loop", states_open, case_228},
-    {"loop.sock_recv_into(sock=-1)", "loop", states_open, case_229},
-    {"loop.sock_recv_into(buf=None)", "loop", states_open, case_230},
-    {"loop.sock_sendall(valid)", "loop", states_open, case_231},
-    {"loop.sock_sendall(sock=None)", "loop", states_open, case_232},
-    {"loop.sock_sendall(sock=0)", "loop", states_open, case_233},
-    {"loop.sock_sendall(sock=-1)", "loop", states_open, case_234},
-    {"loop.sock_sendall(data=None)", "loop", states_open, case_235},
-    {"loop.sock_connect(valid)", "loop", states_open, case_236},
-    {"loop.sock_connect(sock=None)", "loop", states_open, case_237},
-    {"loop.sock_connect(sock=0)", "loop", states_open, case_238},
-    {"loop.sock_connect(sock=-1)", "loop", states_open, case_239},
-    {"loop.sock_connect(address=None)", "loop", states_open, case_240},
-    {"loop.sock_accept(valid)", "loop", states_open, case_241},
-    {"loop.sock_accept(sock=None)", "loop", states_open, case_242},
-    {"loop.sock_accept(sock=0)", "loop", states_open, case_243},
-    {"loop.sock_accept(sock=-1)", "loop", states_open, case_244},
-    {"loop.sock_sendfile(valid)", "loop", states_open, case_245},
-    {"loop.sock_sendfile(sock=None)", "loop", states_open, case_246},
-    {"loop.sock_sendfile(sock=0)", "loop", states_open, case_247},
-    {"loop.sock_sendfile(sock=-1)", "loop", states_open, case_248},
-    {"loop.sock_sendfile(file=None)", "loop", states_open, case_249},
-    {"loop.sock_sendfile(file=0)", "loop", states_open, case_250},
-    {"loop.sock_sendfile(file=-1)", "loop", states_open, case_251},
-    {"loop.sock_sendfile(offset=None)", "loop", states_open, case_252},
-    {"loop.sock_sendfile(offset=0)", "loop", states_open, case_253},
-    {"loop.sock_sendfile(offset=-1)", "loop", states_open, case_254},
-    {"loop.sock_sendfile(count=None)", "loop", states_open, case_255},
-    {"loop.sock_sendfile(count=0)", "loop", states_open, case_256},
-    {"loop.sock_sendfile(count=-1)", "loop", states_open, case_257},
-    {"loop.sock_sendfile(fallback=None)", "loop", states_open, case_258},
-    {"loop.sock_sendfile(fallback=False)", "loop", states_open, case_259},
-    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_260},
-    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_261},
-    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_262},
-    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_263},
-    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_264},
-    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_265},
-    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_266},
-    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_267},
-    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_268},
-    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_269},
-    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_270},
-    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_271},
-    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_272},
-    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_273},
-    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_274},
-    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_275},
-    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_276},
-    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_277},
-    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_278},
-    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_279},
-    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_280},
-    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_281},
-    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_282},
-    {"loop.connect_read_pipe(valid)", "loop", states_open, case_283},
-    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open, case_284},
-    {"loop.connect_read_pipe(pipe=None)", "loop", states_open, case_285},
-    {"loop.connect_read_pipe(pipe=0)", "loop", states_open, case_286},
-    {"loop.connect_read_pipe(pipe=-1)", "loop", states_open, case_287},
-    {"loop.connect_write_pipe(valid)", "loop", states_open, case_288},
-    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open, case_289},
-    {"loop.connect_write_pipe(pipe=None)", "loop", states_open, case_290},
-    {"loop.connect_write_pipe(pipe=0)", "loop", states_open, case_291},
-    {"loop.connect_write_pipe(pipe=-1)", "loop", states_open, case_292},
-    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_293},
-    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_294},
-    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_295},
-    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_296},
-    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_297},
-    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_298},
-    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_299},
-    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_300},
-    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_301},
-    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_302},
-    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_303},
-    {"loop.run_in_executor(valid)", "loop", states_open, case_304},
-    {"loop.run_in_executor(executor=None)", "loop", states_open, case_305},
-    {"loop.run_in_executor(func=None)", "loop", states_open, case_306},
-    {"loop.set_default_executor(valid)", "loop", states_open, case_307},
-    {"loop.set_default_executor(executor=None)", "loop", states_open, case_308},
-    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_309},
-    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_310},
-    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_311},
-    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_312},
-    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_313},
-    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_314},
-    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_315},
-    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_316},
-    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_317},
-    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_318},
-    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_319},
-    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_320},
-    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_321},
-    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_322},
-    {"loop.subprocess_exec(valid)", "loop", states_open, case_323},
-    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open, case_324},
-    {"loop.subprocess_exec(stdin=None)", "loop", states_open, case_325},
-    {"loop.subprocess_exec(stdin=0)", "loop", states_open, case_326},
-    {"loop.subprocess_exec(stdin=-4)", "loop", states_open, case_327},
-    {"loop.subprocess_exec(stdout=None)", "loop", states_open, case_328},
-    {"loop.subprocess_exec(stdout=0)", "loop", states_open, case_329},
-    {"loop.subprocess_exec(stdout=-4)", "loop", states_open, case_330},
-    {"loop.subprocess_exec(stderr=None)", "loop", states_open, case_331},
-    {"loop.subprocess_exec(stderr=0)", "loop", states_open, case_332},
-    {"loop.subprocess_exec(stderr=-4)", "loop", states_open, case_333},
-    {"loop.subprocess_shell(valid)", "loop", states_open, case_334},
-    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open, case_335},
-    {"loop.subprocess_shell(cmd=None)", "loop", states_open, case_336},
-    {"loop.subprocess_shell(cmd='')", "loop", states_open, case_337},
-    {"loop.subprocess_shell(stdin=None)", "loop", states_open, case_338},
-    {"loop.subprocess_shell(stdin=0)", "loop", states_open, case_339},
-    {"loop.subprocess_shell(stdin=-4)", "loop", states_open, case_340},
-    {"loop.subprocess_shell(stdout=None)", "loop", states_open, case_341},
-    {"loop.subprocess_shell(stdout=0)", "loop", states_open, case_342},
-    {"loop.subprocess_shell(stdout=-4)", "loop", states_open, case_343},
-    {"loop.subprocess_shell(stderr=None)", "loop", states_open, case_344},
-    {"loop.subprocess_shell(stderr=0)", "loop", states_open, case_345},
-    {"loop.subprocess_shell(stderr=-4)", "loop", states_open, case_346},
+    {"loop.create_task(context=None)", "loop", states_open_closed_debug, case_32},
+    {"loop.set_task_factory(valid)", "loop", states_open_closed_debug, case_33},
+    {"loop.set_task_factory(factory=None)", "loop", states_open_closed_debug, case_34},
+    {"loop.create_connection(valid)", "loop", states_open, case_35},
+    {"loop.create_connection(protocol_factory=None)", "loop", states_open, case_36},
+    {"loop.create_connection(host=None)", "loop", states_open, case_37},
+    {"loop.create_connection(host='')", "loop", states_open, case_38},
+    {"loop.create_connection(port=None)", "loop", states_open, case_39},
+    {"loop.create_connection(port=0)", "loop", states_open, case_40},
+    {"loop.create_connection(port=-1)", "loop", states_open, case_41},
+    {"loop.create_connection(ssl=None)", "loop", states_open, case_42},
+    {"loop.create_connection(family=None)", "loop", states_open, case_43},
+    {"loop.create_connection(family=0)", "loop", states_open, case_44},
+    {"loop.create_connection(family=-1)", "loop", states_open, case_45},
+    {"loop.create_connection(proto=None)", "loop", states_open, case_46},
+    {"loop.create_connection(proto=0)", "loop", states_open, case_47},
+    {"loop.create_connection(proto=-1)", "loop", states_open, case_48},
+    {"loop.create_connection(flags=None)", "loop", states_open, case_49},
+    {"loop.create_connection(flags=0)", "loop", states_open, case_50},
+    {"loop.create_connection(flags=-1)", "loop", states_open, case_51},
+    {"loop.create_connection(sock=None)", "loop", states_open, case_52},
+    {"loop.create_connection(sock=0)", "loop", states_open, case_53},
+    {"loop.create_connection(sock=-1)", "loop", states_open, case_54},
+    {"loop.create_connection(local_addr=None)", "loop", states_open, case_55},
+    {"loop.create_connection(server_hostname=None)", "loop", states_open, case_56},
+    {"loop.create_connection(server_hostname='')", "loop", states_open, case_57},
+    {"loop.create_connection(ssl_handshake_timeout=None)", "loop", states_open, case_58},
+    {"loop.create_connection(ssl_handshake_timeout=0)", "loop", states_open, case_59},
+    {"loop.create_connection(ssl_handshake_timeout=-1)", "loop", states_open, case_60},
+    {"loop.create_connection(ssl_handshake_timeout=nan)", "loop", states_open, case_61},
+    {"loop.create_connection(ssl_handshake_timeout=inf)", "loop", states_open, case_62},
+    {"loop.create_connection(happy_eyeballs_delay=None)", "loop", states_open, case_63},
+    {"loop.create_connection(happy_eyeballs_delay=0)", "loop", states_open, case_64},
+    {"loop.create_connection(happy_eyeballs_delay=-1)", "loop", states_open, case_65},
+    {"loop.create_connection(happy_eyeballs_delay=nan)", "loop", states_open, case_66},
+    {"loop.create_connection(happy_eyeballs_delay=inf)", "loop", states_open, case_67},
+    {"loop.create_connection(interleave=None)", "loop", states_open, case_68},
+    {"loop.create_connection(interleave=0)", "loop", states_open, case_69},
+    {"loop.create_connection(interleave=-1)", "loop", states_open, case_70},
+    {"loop.create_datagram_endpoint(valid)", "loop", states_open, case_71},
+    {"loop.create_datagram_endpoint(protocol_factory=None)", "loop", states_open, case_72},
+    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open, case_73},
+    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open, case_74},
+    {"loop.create_datagram_endpoint(family=None)", "loop", states_open, case_75},
+    {"loop.create_datagram_endpoint(family=0)", "loop", states_open, case_76},
+    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open, case_77},
+    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open, case_78},
+    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open, case_79},
+    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open, case_80},
+    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open, case_81},
+    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open, case_82},
+    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open, case_83},
+    {"loop.create_datagram_endpoint(reuse_address=None)", "loop", states_open, case_84},
+    {"loop.create_datagram_endpoint(reuse_address=False)", "loop", states_open, case_85},
+    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open, case_86},
+    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open, case_87},
+    {"loop.create_datagram_endpoint(allow_broadcast=None)", "loop", states_open, case_88},
+    {"loop.create_datagram_endpoint(allow_broadcast=False)", "loop", states_open, case_89},
+    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open, case_90},
+    {"loop.create_datagram_endpoint(sock=0)", "loop", states_open, case_91},
+    {"loop.create_datagram_endpoint(sock=-1)", "loop", states_open, case_92},
+    {"loop.create_unix_connection(valid)", "loop", states_open, case_93},
+    {"loop.create_unix_connection(protocol_factory=None)", "loop", states_open, case_94},
+    {"loop.create_unix_connection(path=None)", "loop", states_open, case_95},
+    {"loop.create_unix_connection(path='')", "loop", states_open, case_96},
+    {"loop.create_unix_connection(ssl=None)", "loop", states_open, case_97},
+    {"loop.create_unix_connection(sock=None)", "loop", states_open, case_98},
+    {"loop.create_unix_connection(sock=0)", "loop", states_open, case_99},
+    {"loop.create_unix_connection(sock=-1)", "loop", states_open, case_100},
+    {"loop.create_unix_connection(server_hostname=None)", "loop", states_open, case_101},
+    {"loop.create_unix_connection(server_hostname='')", "loop", states_open, case_102},
+    {"loop.create_unix_connection(ssl_handshake_timeout=None)", "loop", states_open, case_103},
+    {"loop.create_unix_connection(ssl_handshake_timeout=0)", "loop", states_open, case_104},
+    {"loop.create_unix_connection(ssl_handshake_timeout=-1)", "loop", states_open, case_105},
+    {"loop.create_unix_connection(ssl_handshake_timeout=nan)", "loop", states_open, case_106},
+    {"loop.create_unix_connection(ssl_handshake_timeout=inf)", "loop", states_open, case_107},
+    {"loop.create_server(valid)", "loop", states_open, case_108},
+    {"loop.create_server(protocol_factory=None)", "loop", states_open, case_109},
+    {"loop.create_server(host=None)", "loop", states_open, case_110},
+    {"loop.create_server(host='')", "loop", states_open, case_111},
+    {"loop.create_server(port=None)", "loop", states_open, case_112},
+    {"loop.create_server(port=0)", "loop", states_open, case_113},
+    {"loop.create_server(port=-1)", "loop", states_open, case_114},
+    {"loop.create_server(family=None)", "loop", states_open, case_115},
+    {"loop.create_server(family=0)", "loop", states_open, case_116},
+    {"loop.create_server(family=-1)", "loop", states_open, case_117},
+    {"loop.create_server(flags=None)", "loop", states_open, case_118},
+    {"loop.create_server(flags=0)", "loop", states_open, case_119},
+    {"loop.create_server(flags=-1)", "loop", states_open, case_120},
+    {"loop.create_server(sock=None)", "loop", states_open, case_121},
+    {"loop.create_server(sock=0)", "loop", states_open, case_122},
+    {"loop.create_server(sock=-1)", "loop", states_open, case_123},
+    {"loop.create_server(backlog=None)", "loop", states_open, case_124},
+    {"loop.create_server(backlog=0)", "loop", states_open, case_125},
+    {"loop.create_server(backlog=-1)", "loop", states_open, case_126},
+    {"loop.create_server(ssl=None)", "loop", states_open, case_127},
+    {"loop.create_server(reuse_address=None)", "loop", states_open, case_128},
+    {"loop.create_server(reuse_address=False)", "loop", states_open, case_129},
+    {"loop.create_server(reuse_port=None)", "loop", states_open, case_130},
+    {"loop.create_server(reuse_port=False)", "loop", states_open, case_131},
+    {"loop.create_server(ssl_handshake_timeout=None)", "loop", states_open, case_132},
+    {"loop.create_server(ssl_handshake_timeout=0)", "loop", states_open, case_133},
+    {"loop.create_server(ssl_handshake_timeout=-1)", "loop", states_open, case_134},
+    {"loop.create_server(ssl_handshake_timeout=nan)", "loop", states_open, case_135},
+    {"loop.create_server(ssl_handshake_timeout=inf)", "loop", states_open, case_136},
+    {"loop.create_server(start_serving=None)", "loop", states_open, case_137},
+    {"loop.create_server(start_serving=False)", "loop", states_open, case_138},
+    {"loop.create_unix_server(valid)", "loop", states_open, case_139},
+    {"loop.create_unix_server(protocol_factory=None)", "loop", states_open, case_140},
+    {"loop.create_unix_server(path=None)", "loop", states_open, case_141},
+    {"loop.create_unix_server(path='')", "loop", states_open, case_142},
+    {"loop.create_unix_server(sock=None)", "loop", states_open, case_143},
+    {"loop.create_unix_server(sock=0)", "loop", states_open, case_144},
+    {"loop.create_unix_server(sock=-1)", "loop", states_open, case_145},
+    {"loop.create_unix_server(backlog=None)", "loop", states_open, case_146},
+    {"loop.create_unix_server(backlog=0)", "loop", states_open, case_147},
+    {"loop.create_unix_server(backlog=-1)", "loop", states_open, case_148},
+    {"loop.create_unix_server(ssl=None)", "loop", states_open, case_149},
+    {"loop.create_unix_server(ssl_handshake_timeout=None)", "loop", states_open, case_150},
+    {"loop.create_unix_server(ssl_handshake_timeout=0)", "loop", states_open, case_151},
+    {"loop.create_unix_server(ssl_handshake_timeout=-1)", "loop", states_open, case_152},
+    {"loop.create_unix_server(ssl_handshake_timeout=nan)", "loop", states_open, case_153},
+    {"loop.create_unix_server(ssl_handshake_timeout=inf)", "loop", states_open, case_154},
+    {"loop.create_unix_server(start_serving=None)", "loop", states_open, case_155},
+    {"loop.create_unix_server(start_serving=False)", "loop", states_open, case_156},
+    {"loop.connect_accepted_socket(valid)", "loop", states_open, case_157},
+    {"loop.connect_accepted_socket(protocol_factory=None)", "loop", states_open, case_158},
+    {"loop.connect_accepted_socket(sock=None)", "loop", states_open, case_159},
+    {"loop.connect_accepted_socket(sock=0)", "loop", states_open, case_160},
+    {"loop.connect_accepted_socket(sock=-1)", "loop", states_open, case_161},
+    {"loop.connect_accepted_socket(ssl=None)", "loop", states_open, case_162},
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=None)", "loop", states_open, case_163},
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=0)", "loop", states_open, case_164},
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=-1)", "loop", states_open, case_165},
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=nan)", "loop", states_open, case_166},
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=inf)", "loop", states_open, case_167},
+    {"loop.sendfile(valid)", "loop", states_open, case_168},
+    {"loop.sendfile(transport=None)", "loop", states_open, case_169},
+    {"loop.sendfile(file=None)", "loop", states_open, case_170},
+    {"loop.sendfile(file=0)", "loop", states_open, case_171},
+    {"loop.sendfile(file=-1)", "loop", states_open, case_172},
+    {"loop.sendfile(offset=None)", "loop", states_open, case_173},
+    {"loop.sendfile(offset=0)", "loop", states_open, case_174},
+    {"loop.sendfile(offset=-1)", "loop", states_open, case_175},
+    {"loop.sendfile(count=None)", "loop", states_open, case_176},
+    {"loop.sendfile(count=0)", "loop", states_open, case_177},
+    {"loop.sendfile(count=-1)", "loop", states_open, case_178},
+    {"loop.sendfile(fallback=None)", "loop", states_open, case_179},
+    {"loop.sendfile(fallback=False)", "loop", states_open, case_180},
+    {"loop.start_tls(valid)", "loop", states_open, case_181},
+    {"loop.start_tls(transport=None)", "loop", states_open, case_182},
+    {"loop.start_tls(protocol=None)", "loop", states_open, case_183},
+    {"loop.start_tls(sslcontext=None)", "loop", states_open, case_184},
+    {"loop.start_tls(server_side=None)", "loop", states_open, case_185},
+    {"loop.start_tls(server_side=False)", "loop", states_open, case_186},
+    {"loop.start_tls(server_hostname=None)", "loop", states_open, case_187},
+    {"loop.start_tls(server_hostname='')", "loop", states_open, case_188},
+    {"loop.start_tls(ssl_handshake_timeout=None)", "loop", states_open, case_189},
+    {"loop.start_tls(ssl_handshake_timeout=0)", "loop", states_open, case_190},
+    {"loop.start_tls(ssl_handshake_timeout=-1)", "loop", states_open, case_191},
+    {"loop.start_tls(ssl_handshake_timeout=nan)", "loop", states_open, case_192},
+    {"loop.start_tls(ssl_handshake_timeout=inf)", "loop", states_open, case_193},
+    {"loop.add_reader(valid)", "loop", states_open_closed_debug, case_194},
+    {"loop.add_reader(fd=None)", "loop", states_open_closed_debug, case_195},
+    {"loop.add_reader(fd=0)", "loop", states_open_closed_debug, case_196},
+    {"loop.add_reader(fd=-1)", "loop", states_open_closed_debug, case_197},
+    {"loop.add_reader(fd=badfd)", "loop", states_open_closed_debug, case_198},
+    {"loop.add_reader(fd=filefd)", "loop", states_open_closed_debug, case_199},
+    {"loop.add_reader(callback=None)", "loop", states_open_closed_debug, case_200},
+    {"loop.remove_reader(valid)", "loop", states_open_closed_debug, case_201},
+    {"loop.remove_reader(fd=None)", "loop", states_open_closed_debug, case_202},
+    {"loop.remove_reader(fd=0)", "loop", states_open_closed_debug, case_203},
+    {"loop.remove_reader(fd=-1)", "loop", states_open_closed_debug, case_204},
+    {"loop.remove_reader(fd=badfd)", "loop", states_open_closed_debug, case_205},
+    {"loop.remove_reader(fd=filefd)", "loop", states_open_closed_debug, case_206},
+    {"loop.add_writer(valid)", "loop", states_open_closed_debug, case_207},
+    {"loop.add_writer(fd=None)", "loop", states_open_closed_debug, case_208},
+    {"loop.add_writer(fd=0)", "loop", states_open_closed_debug, case_209},
+    {"loop.add_writer(fd=-1)", "loop", states_open_closed_debug, case_210},
+    {"loop.add_writer(fd=badfd)", "loop", states_open_closed_debug, case_211},
+    {"loop.add_writer(fd=filefd)", "loop", states_open_closed_debug, case_212},
+    {"loop.add_writer(callback=None)", "loop", states_open_closed_debug, case_213},
+    {"loop.remove_writer(valid)", "loop", states_open_closed_debug, case_214},
+    {"loop.remove_writer(fd=None)", "loop", states_open_closed_debug, case_215},
+    {"loop.remove_writer(fd=0)", "loop", states_open_closed_debug, case_216},
+    {"loop.remove_writer(fd=-1)", "loop", states_open_closed_debug, case_217},
+    {"loop.remove_writer(fd=badfd)", "loop", states_open_closed_debug, case_218},
+    {"loop.remove_writer(fd=filefd)", "loop", states_open_closed_debug, case_219},
+    {"loop.sock_recv(valid)", "loop", states_open, case_220},
+    {"loop.sock_recv(sock=None)", "loop", states_open, case_221},
+    {"loop.sock_recv(sock=0)", "loop", states_open, case_222},
+    {"loop.sock_recv(sock=-1)", "loop", states_open, case_223},
+    {"loop.sock_recv(nbytes=None)", "loop", states_open, case_224},
+    {"loop.sock_recv(nbytes=0)", "loop", states_open, case_225},
+    {"loop.sock_recv(nbytes=-1)", "loop", states_open, case_226},
+    {"loop.sock_recv_into(valid)", "loop", states_open, case_227},
+    {"loop.sock_recv_into(sock=None)", "loop", states_open, case_228},
+    {"loop.sock_recv_into(sock=0)", "loop", states_open, case_229},
+    {"loop.sock_recv_into(sock=-1)", "loop", states_open, case_230},
+    {"loop.sock_recv_into(buf=None)", "loop", states_open, case_231},
+    {"loop.sock_sendall(valid)", "loop", states_open, case_232},
+    {"loop.sock_sendall(sock=None)", "loop", states_open, case_233},
+    {"loop.sock_sendall(sock=0)", "loop", states_open, case_234},
+    {"loop.sock_sendall(sock=-1)", "loop", states_open, case_235},
+    {"loop.sock_sendall(data=None)", "loop", states_open, case_236},
+    {"loop.sock_connect(valid)", "loop", states_open, case_237},
+    {"loop.sock_connect(sock=None)", "loop", states_open, case_238},
+    {"loop.sock_connect(sock=0)", "loop", states_open, case_239},
+    {"loop.sock_connect(sock=-1)", "loop", states_open, case_240},
+    {"loop.sock_connect(address=None)", "loop", states_open, case_241},
+    {"loop.sock_accept(valid)", "loop", states_open, case_242},
+    {"loop.sock_accept(sock=None)", "loop", states_open, case_243},
+    {"loop.sock_accept(sock=0)", "loop", states_open, case_244},
+    {"loop.sock_accept(sock=-1)", "loop", states_open, case_245},
+    {"loop.sock_sendfile(valid)", "loop", states_open, case_246},
+    {"loop.sock_sendfile(sock=None)", "loop", states_open, case_247},
+    {"loop.sock_sendfile(sock=0)", "loop", states_open, case_248},
+    {"loop.sock_sendfile(sock=-1)", "loop", states_open, case_249},
+    {"loop.sock_sendfile(file=None)", "loop", states_open, case_250},
+    {"loop.sock_sendfile(file=0)", "loop", states_open, case_251},
+    {"loop.sock_sendfile(file=-1)", "loop", states_open, case_252},
+    {"loop.sock_sendfile(offset=None)", "loop", states_open, case_253},
+    {"loop.sock_sendfile(offset=0)", "loop", states_open, case_254},
+    {"loop.sock_sendfile(offset=-1)", "loop", states_open, case_255},
+    {"loop.sock_sendfile(count=None)", "loop", states_open, case_256},
+    {"loop.sock_sendfile(count=0)", "loop", states_open, case_257},
+    {"loop.sock_sendfile(count=-1)", "loop", states_open, case_258},
+    {"loop.sock_sendfile(fallback=None)", "loop", states_open, case_259},
+    {"loop.sock_sendfile(fallback=False)", "loop", states_open, case_260},
+    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_261},
+    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_262},
+    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_263},
+    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_264},
+    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_265},
+    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_266},
+    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_267},
+    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_268},
+    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_269},
+    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_270},
+    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_271},
+    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_272},
+    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_273},
+    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_274},
+    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_275},
+    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_276},
+    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_277},
+    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_278},
+    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_279},
+    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_280},
+    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_281},
+    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_282},
+    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_283},
+    {"loop.connect_read_pipe(valid)", "loop", states_open, case_284},
+    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open, case_285},
+    {"loop.connect_read_pipe(pipe=None)", "loop", states_open, case_286},
+    {"loop.connect_read_pipe(pipe=0)", "loop", states_open, case_287},
+    {"loop.connect_read_pipe(pipe=-1)", "loop", states_open, case_288},
+    {"loop.connect_write_pipe(valid)", "loop", states_open, case_289},
+    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open, case_290},
+    {"loop.connect_write_pipe(pipe=None)", "loop", states_open, case_291},
+    {"loop.connect_write_pipe(pipe=0)", "loop", states_open, case_292},
+    {"loop.connect_write_pipe(pipe=-1)", "loop", states_open, case_293},
+    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_294},
+    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_295},
+    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_296},
+    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_297},
+    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_298},
+    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_299},
+    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_300},
+    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_301},
+    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_302},
+    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_303},
+    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_304},
+    {"loop.run_in_executor(valid)", "loop", states_open, case_305},
+    {"loop.run_in_executor(executor=None)", "loop", states_open, case_306},
+    {"loop.run_in_executor(func=None)", "loop", states_open, case_307},
+    {"loop.set_default_executor(valid)", "loop", states_open, case_308},
+    {"loop.set_default_executor(executor=None)", "loop", states_open, case_309},
+    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_310},
+    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_311},
+    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_312},
+    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_313},
+    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_314},
+    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_315},
+    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_316},
+    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_317},
+    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_318},
+    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_319},
+    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_320},
+    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_321},
+    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_322},
+    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_323},
+    {"loop.subprocess_exec(valid)", "loop", states_open, case_324},
+    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open, case_325},
+    {"loop.subprocess_exec(stdin=None)", "loop", states_open, case_326},
+    {"loop.subprocess_exec(stdin=0)", "loop", states_open, case_327},
+    {"loop.subprocess_exec(stdin=-4)", "loop", states_open, case_328},
+    {"loop.subprocess_exec(stdout=None)", "loop", states_open, case_329},
+    {"loop.subprocess_exec(stdout=0)", "loop", states_open, case_330},
+    {"loop.subprocess_exec(stdout=-4)", "loop", states_open, case_331},
+    {"loop.subprocess_exec(stderr=None)", "loop", states_open, case_332},
+    {"loop.subprocess_exec(stderr=0)", "loop", states_open, case_333},
+    {"loop.subprocess_exec(stderr=-4)", "loop", states_open, case_334},
+    {"loop.subprocess_shell(valid)", "loop", states_open, case_335},
+    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open, case_336},
+    {"loop.subprocess_shell(cmd=None)", "loop", states_open, case_337},
+    {"loop.subprocess_shell(cmd='')", "loop", states_open, case_338},
+    {"loop.subprocess_shell(stdin=None)", "loop", states_open, case_339},
+    {"loop.subprocess_shell(stdin=0)", "loop", states_open, case_340},
+    {"loop.subprocess_shell(stdin=-4)", "loop", states_open, case_341},
+    {"loop.subprocess_shell(stdout=None)", "loop", states_open, case_342},
+    {"loop.subprocess_shell(stdout=0)", "loop", states_open, case_343},
+    {"loop.subprocess_shell(stdout=-4)", "loop", states_open, case_344},
+    {"loop.subprocess_shell(stderr=None)", "loop", states_open, case_345},
+    {"loop.subprocess_shell(stderr=0)", "loop", states_open, case_346},
+    {"loop.subprocess_shell(stderr=-4)", "loop", states_open, case_347},
     {"asyncio.Future.set_result(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_347},
-    {"asyncio.Future.set_exception(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_348},
-    {"asyncio.Future.set_exception(exception=None)", "future",
+    {"asyncio.Future.set_exception(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_349},
-    {"asyncio.Future.add_done_callback(valid)", "future",
+    {"asyncio.Future.set_exception(exception=None)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_350},
-    {"asyncio.Future.add_done_callback(callback=None)", "future",
+    {"asyncio.Future.add_done_callback(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_351},
-    {"asyncio.Future.add_done_callback(context=None)", "future",
+    {"asyncio.Future.add_done_callback(callback=None)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_352},
-    {"asyncio.Future.remove_done_callback(valid)", "future",
+    {"asyncio.Future.add_done_callback(context=None)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_353},
-    {"asyncio.Future.remove_done_callback(callback=None)", "future",
+    {"asyncio.Future.remove_done_callback(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_354},
-    {"asyncio.Future.cancel(valid)", "future",
+    {"asyncio.Future.remove_done_callback(callback=None)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_355},
-    {"asyncio.Future.cancel(msg=None)", "future",
+    {"asyncio.Future.cancel(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_356},
-    {"asyncio.Future.cancel(msg='')", "future",
+    {"asyncio.Future.cancel(msg=None)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_357},
-    {"transport.get_extra_info(valid)", "transport", states_any, case_358},
-    {"transport.get_extra_info(name=None)", "transport", states_any, case_359},
-    {"transport.get_extra_info(name='')", "transport", states_any, case_360},
-    {"transport.get_extra_info(default=None)", "transport", states_any, case_361},
-    {"transport.set_protocol(valid)", "transport", states_any, case_362},
-    {"transport.set_protocol(protocol=None)", "transport", states_any, case_363},
-    {"transport.write(valid)", "transport", states_any, case_364},
-    {"transport.write(data=None)", "transport", states_any, case_365},
-    {"transport.writelines(valid)", "transport", states_any, case_366},
-    {"transport.writelines(list_of_data=None)", "transport", states_any, case_367},
-    {"transport.set_write_buffer_limits(valid)", "transport", states_any, case_368},
-    {"transport.set_write_buffer_limits(high=None)", "transport", states_any, case_369},
-    {"transport.set_write_buffer_limits(high=0)", "transport", states_any, case_370},
-    {"transport.set_write_buffer_limits(high=-1)", "transport", states_any, case_371},
-    {"transport.set_write_buffer_limits(low=None)", "transport", states_any, case_372},
-    {"transport.set_write_buffer_limits(low=0)", "transport", states_any, case_373},
-    {"transport.set_write_buffer_limits(low=-1)", "transport", states_any, case_374},
-    {"transport.sendto(valid)", "transport", states_any, case_375},
-    {"transport.sendto(data=None)", "transport", states_any, case_376},
-    {"transport.sendto(addr=None)", "transport", states_any, case_377},
-    {"transport.get_pipe_transport(valid)", "transport", states_any, case_378},
-    {"transport.get_pipe_transport(fd=None)", "transport", states_any, case_379},
-    {"transport.get_pipe_transport(fd=0)", "transport", states_any, case_380},
-    {"transport.get_pipe_transport(fd=-1)", "transport", states_any, case_381},
-    {"transport.get_pipe_transport(fd=badfd)", "transport", states_any, case_382},
-    {"transport.get_pipe_transport(fd=filefd)", "transport", states_any, case_383},
-    {"transport.send_signal(valid)", "transport", states_any, case_384},
-    {"transport.send_signal(signal=0)", "transport", states_any, case_385},
-    {"transport.send_signal(signal=-1)", "transport", states_any, case_386},
-    {"transport.send_signal(signal=65)", "transport", states_any, case_387},
-    {"transport.send_signal(signal=9)", "transport", states_any, case_388},
+    {"asyncio.Future.cancel(msg='')", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_358},
+    {"transport.get_extra_info(valid)", "transport", states_any, case_359},
+    {"transport.get_extra_info(name=None)", "transport", states_any, case_360},
+    {"transport.get_extra_info(name='')", "transport", states_any, case_361},
+    {"transport.get_extra_info(default=None)", "transport", states_any, case_362},
+    {"transport.set_protocol(valid)", "transport", states_any, case_363},
+    {"transport.set_protocol(protocol=None)", "transport", states_any, case_364},
+    {"transport.write(valid)", "transport", states_any, case_365},
+    {"transport.write(data=None)", "transport", states_any, case_366},
+    {"transport.writelines(valid)", "transport", states_any, case_367},
+    {"transport.writelines(list_of_data=None)", "transport", states_any, case_368},
+    {"transport.set_write_buffer_limits(valid)", "transport", states_any, case_369},
+    {"transport.set_write_buffer_limits(high=None)", "transport", states_any, case_370},
+    {"transport.set_write_buffer_limits(high=0)", "transport", states_any, case_371},
+    {"transport.set_write_buffer_limits(high=-1)", "transport", states_any, case_372},
+    {"transport.set_write_buffer_limits(low=None)", "transport", states_any, case_373},
+    {"transport.set_write_buffer_limits(low=0)", "transport", states_any, case_374},
+    {"transport.set_write_buffer_limits(low=-1)", "transport", states_any, case_375},
+    {"transport.sendto(valid)", "transport", states_any, case_376},
+    {"transport.sendto(data=None)", "transport", states_any, case_377},
+    {"transport.sendto(addr=None)", "transport", states_any, case_378},
+    {"transport.get_pipe_transport(valid)", "transport", states_any, case_379},
+    {"transport.get_pipe_transport(fd=None)", "transport", states_any, case_380},
+    {"transport.get_pipe_transport(fd=0)", "transport", states_any, case_381},
+    {"transport.get_pipe_transport(fd=-1)", "transport", states_any, case_382},
+    {"transport.get_pipe_transport(fd=badfd)", "transport", states_any, case_383},
+    {"transport.get_pipe_transport(fd=filefd)", "transport", states_any, case_384},
+    {"transport.send_signal(valid)", "transport", states_any, case_385},
+    {"transport.send_signal(signal=0)", "transport", states_any, case_386},
+    {"transport.send_signal(signal=-1)", "transport", states_any, case_387},
+    {"transport.send_signal(signal=65)", "transport", states_any, case_388},
+    {"transport.send_signal(signal=9)", "transport", states_any, case_389},
     {NULL, NULL, NULL, NULL},
 };

@@ -77,6 +77,8 @@ CASES = [
      lambda fx: fx.loop.create_task(fx.coro, name=None)),
     ("loop.create_task(name='')", 'loop', ('open', 'closed', 'debug'), 'value',
      lambda fx: fx.loop.create_task(fx.coro, name='')),
+    ('loop.create_task(context=None)', 'loop', ('open', 'closed', 'debug'), 'value',
+     lambda fx: fx.loop.create_task(fx.coro, context=None)),
     ('loop.set_task_factory(valid)', 'loop', ('open', 'closed', 'debug'), 'none',
      lambda fx: fx.loop.set_task_factory(fx.factory)),
     ('loop.set_task_factory(factory=None)', 'loop', ('open', 'closed', 'debug'), 'none',

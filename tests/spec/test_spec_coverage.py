@@ -113,6 +113,9 @@ class SpecCoverage(unittest.TestCase):
                                         "signature_on repeats signature")
 
     def test_signature_is_the_newest_pages(self):
+        """The signature is the newest page's, or a newer version's: then
+        signature_on gives the newest page's, and a history entry of no
+        reference page (pages = []) names each parameter it lacks."""
         for key, item in self.items.items():
             newest = [p for p in DOC_PAGES if p in item["pages"]]
             if not newest:
@@ -121,7 +124,24 @@ class SpecCoverage(unittest.TestCase):
             if fact["params"] is None:
                 continue
             with self.subTest(item=ident(key)):
-                self.assertEqual(normalise(item["signature"]), normalise(fact["params"]))
+                on = item.get("signature_on", {}).get(newest[-1])
+                if on is None:
+                    self.assertEqual(normalise(item["signature"]), normalise(fact["params"]))
+                    continue
+                self.assertEqual(normalise(on), normalise(fact["params"]))
+                have = set(self.param_names(on))
+                added = set(self.param_names(item["signature"])) - have
+                noted = {p for h in item.get("history", []) if not h.get("pages")
+                         for p in h.get("params", [])}
+                self.assertTrue(added and added <= noted,
+                                f"parameters {sorted(added)} newer than page {newest[-1]} "
+                                "need a history entry naming them (pages = [])")
+
+    @staticmethod
+    def param_names(signature):
+        a = ast.parse("def f" + signature + ": pass").body[0].args
+        names = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+        return names + [p.arg for p in (a.vararg, a.kwarg) if p]
 
     def test_kind_is_the_newest_pages(self):
         for key, item in self.items.items():
