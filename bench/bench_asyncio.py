@@ -270,6 +270,51 @@ def bench_dns_hosts(loop, n, concurrency=100):
     return seconds, {"concurrency": concurrency, "entries": entries}
 
 
+def bench_queue(loop, n):
+    there, back = asyncio.Queue(), asyncio.Queue()
+    round_trips = max(1, n // 2)
+
+    async def pong():
+        for _ in range(round_trips):
+            await back.put(await there.get())
+
+    async def ping():
+        other = asyncio.create_task(pong())
+        t0 = time.perf_counter()
+        for i in range(round_trips):
+            await there.put(i)
+            if await back.get() != i:
+                sys.exit("bench: queue ping-pong out of order")
+        seconds = time.perf_counter() - t0
+        await other
+        return seconds
+
+    return loop.run_until_complete(ping()) * n / (2 * round_trips)
+
+
+def bench_lock(loop, n, tasks=100):
+    lock = asyncio.Lock()
+    each = max(1, n // tasks)
+    total = 0
+
+    async def contender():
+        nonlocal total
+        for _ in range(each):
+            async with lock:
+                await asyncio.sleep(0)
+            total += 1
+
+    async def main():
+        t0 = time.perf_counter()
+        await asyncio.gather(*(contender() for _ in range(tasks)))
+        return time.perf_counter() - t0
+
+    seconds = loop.run_until_complete(main())
+    if total != each * tasks:
+        sys.exit(f"bench: {total} acquisitions, expected {each * tasks}")
+    return seconds * n / total
+
+
 # Each workload's function returns its seconds, or (seconds, extra fields).
 # await runs fewer round trips than the C program's 1000000: at some µs each
 # in Python, the figure (ns per round trip) settles long before that.
@@ -281,6 +326,8 @@ WORKLOADS = {
     "idle": (bench_idle, 100_000),
     "churn": (bench_churn, 100_000),
     "gather": (bench_gather, 200_000),
+    "queue": (bench_queue, 100_000),
+    "lock": (bench_lock, 100_000),
     "dns-hosts": (bench_dns_hosts, 50_000),
 }
 

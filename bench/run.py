@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
-    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared
+    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared|queue|lock
                                           |churn|churn-shared|gather|dns-hosts|dns-server ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
 
@@ -61,6 +61,10 @@ WORKLOADS = {
                              extra=("peak_mib", "MiB peak RSS")),
     "gather": Workload("seconds", "s", False,
                        what="for gather() of 200000 pending futures, a quarter of them repeats"),
+    "queue": Workload("ops_per_sec", "items/s", True,
+                      what="through a Queue ping-pong between two tasks"),
+    "lock": Workload("ops_per_sec", "acquisitions/s", True,
+                     what="of a Lock contended by 100 tasks, each holding it over a sleep(0)"),
     "dns-hosts": Workload("ops_per_sec", "lookups/s", True,
                           what="of 'localhost' from /etc/hosts, 100 in flight"),
     "dns-server": Workload("ops_per_sec", "lookups/s", True,

@@ -498,6 +498,9 @@ class CItem:
             out.append("Thread-safe.")
         if self.item.availability:
             out.append(f"Availability: {self.item.availability.rstrip('.')}.")
+        if self.item.runs_in_task:
+            out.append("A coroutine that runs in the calling task: it suspends the task "
+                       "while it waits, and raises RuntimeError when called outside a task.")
         if self.item.source:
             out.append(f"Documented on the {self.item.source} page, not on the reference "
                        "pages.")
@@ -611,10 +614,10 @@ class Builder:
 
     # -- fields
 
-    def fields(self, item, params, in_struct, taken=()):
+    def fields(self, item, params, in_struct, taken=(), direct=False):
         out = []
         for p in params:
-            out += self.param_fields(item, p, in_struct, taken)
+            out += self.param_fields(item, p, in_struct, taken, direct)
         names = [f.name for f in out]
         for n in sorted(set(names)):
             if names.count(n) > 1:
@@ -622,11 +625,19 @@ class Builder:
                                  "(a companion collides with a parameter?)")
         return out
 
-    def param_fields(self, item, p, in_struct, taken=()):
+    def param_fields(self, item, p, in_struct, taken=(), direct=False):
         t = self.types[p.type]
         kind, none, c = t["kind"], t["none"], t["c"]
         name, renamed = self.c_name(p.name, taken)
         d = p.default
+        python_default = ""
+        if direct and d is not None and not p.c_only:
+            # c_form "direct": the caller writes every argument; the Python
+            # default is only named.
+            python_default, d = d.text, None
+            if kind == "scalar" and p.default.kind == "none" and none != "bool":
+                self.error(item, f"params.{p.name}: a number defaulting to None cannot be a "
+                                 "direct parameter")
         doc = sentence(p.doc) if p.doc else sentence(t["doc"], capital=True)
         if p.versions:
             doc += " " + sentence(p.versions)
@@ -636,6 +647,11 @@ class Builder:
             f.default = "*args"
         elif p.kind == "var_keyword":
             f.default = "**kwargs"
+        elif p.c_only:
+            f.default = ""
+            f.doc = sentence("C only. " + f.doc)
+        elif python_default:
+            f.default = ""
         elif d is None:
             f.default = "required"
         else:
@@ -701,6 +717,12 @@ class Builder:
             elif p.star:
                 f.values = ["NULL: none"] if kind == "variadic" and p.kind == "var_keyword" \
                     else []
+        if python_default:
+            if kind != "scalar" and f.glue == "copy" and not f.values:
+                f.values = [f"NULL: {python_default}"] if python_default == "None" else []
+            f.values.insert(0, f"Python's default: {python_default}")
+        if p.c_only:
+            f.glue, f.values = "copy", []
         out = [f]
         comp = t.get("companion")
         if comp:
@@ -739,7 +761,9 @@ class Builder:
 
     def returns_text(self, item, fname=""):
         r = item.returns
-        if item.kind in ("coroutine", "awaitable"):
+        if item.runs_in_task:
+            r = item.result
+        elif item.kind in ("coroutine", "awaitable"):
             text = ("Returns aio_future *, a new reference: the future, or NULL with the "
                     "exception set.")
             res = item.result
@@ -766,7 +790,8 @@ class Builder:
 
     def item(self, item, owner_name, owner, implemented):
         prefix = owner["prefix"]
-        python_name = f"{owner['python']}.{item.name}"
+        ctor = item.kind == "constructor"
+        python_name = owner["python"] if ctor else f"{owner['python']}.{item.name}"
         attr = item.kind == "attribute"
         python_sig = python_name if attr else python_name + item.signature
         ci = CItem(item=item, owner=owner, owner_name=owner_name,
@@ -776,7 +801,9 @@ class Builder:
         if owner["style"] == "struct":
             return self.callback_item(ci, item, owner)
         self_ = (owner["self"]["c"], owner["self"]["name"]) if "self" in owner else None
-        cname = prefix + item.name
+        if ctor:
+            self_ = None
+        cname = item.c_name or prefix + ("new" if ctor else item.name)
         ci.cname = cname
         impl = "aio__" + cname[len("aio_"):]
         ci.pyclass = owner.get("pyclass", "")
@@ -803,23 +830,47 @@ class Builder:
                                        "exception set.")
             return ci
         taken = {self_[1]} if self_ else set()
-        use_struct = any(p.default is not None or p.kind in ("keyword", "var_keyword")
-                         for p in item.params)
-        if item.kind in ("coroutine", "awaitable"):
+        params = list(item.params) + list(item.c_params)
+        if item.c_form:
+            form = item.c_form
+        else:
+            form = "struct" if any(p.default is not None or p.kind in ("keyword", "var_keyword")
+                                   for p in item.params) else "direct"
+        if item.kind in ("coroutine", "awaitable") and not item.runs_in_task:
             ret, error = "aio_future *", "NULL"
         else:
-            c, error, _ = self.return_of(item.returns.type)
+            c, error, _ = self.return_of(item.result.type if item.runs_in_task
+                                         else item.returns.type)
             ret, error = c, self.error_value(c, error)
         func = CFunc(item=ci, name=cname, impl=impl, ret=ret, error=error, self_=self_,
                      params=[], pyname=item.name, spelling=python_name + "()")
-        if use_struct:
+        struct_name = (prefix + "args") if ctor else cname + "_args"
+        if form == "struct":
             ci.form = "struct"
-            ci.struct = func.struct = cname + "_args"
-            func.impl_struct = impl + "_args"
-            ci.fields = func.fields = self.fields(item, item.params, True)
+            ci.struct = func.struct = struct_name
+            func.impl_struct = "aio__" + struct_name[len("aio_"):]
+            ci.fields = func.fields = self.fields(item, params, True)
+        elif form == "split":
+            lead = []
+            for p in params:
+                if p.default is None and p.kind in ("positional", "var_positional") \
+                        and not p.c_only:
+                    lead.append(p)
+                else:
+                    break
+            rest = params[len(lead):]
+            if not lead or not rest:
+                self.error(item, "c_form 'split' needs leading required parameters and others")
+            ci.form = "split"
+            ci.struct = func.struct = struct_name
+            func.impl_struct = "aio__" + struct_name[len("aio_"):]
+            func.params = self.fields(item, lead, False, taken)
+            func.fields = self.fields(item, rest, True)
+            ci.fields = func.params + func.fields
         else:
             ci.form = "direct"
-            ci.fields = func.params = self.fields(item, item.params, False, taken)
+            ci.fields = func.params = self.fields(item, params, False, taken,
+                                                  direct=bool(item.c_form))
         ci.funcs.append(func)
         ci.returns_text = self.returns_text(item)
         return ci

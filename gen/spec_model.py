@@ -19,7 +19,8 @@ import tomllib
 from dataclasses import dataclass, field
 
 SPECIAL_FILES = ("owners.toml", "types.toml", "status.toml")
-KINDS = ("function", "method", "coroutine", "awaitable", "callback", "attribute")
+KINDS = ("function", "method", "coroutine", "awaitable", "callback", "attribute", "constructor")
+C_FORMS = ("struct", "direct", "split")
 CHANGES = ("added", "changed", "deprecated", "removed")
 OWNERSHIP = ("new", "borrowed")
 TYPE_KINDS = ("scalar", "pointer", "callable", "variadic")
@@ -57,6 +58,7 @@ class Param:
     none_check: str = "glue"    # glue | runtime: who raises none_raises
     versions: str = ""
     cases: dict = field(default_factory=dict)   # the argument table test's values
+    c_only: bool = False        # a parameter only C has (spec c_params)
 
     @property
     def required(self):
@@ -114,6 +116,10 @@ class Item:
     c_only: str = ""
     writable: bool = False
     state_check: str = ""   # a runtime state check the glue runs before the arguments'
+    runs_in_task: bool = False  # a coroutine whose C function runs in the calling task
+    c_form: str = ""        # struct | direct | split; "" the default rule
+    c_name: str = ""        # the C function's name, where prefix + name cannot be it
+    c_params: list = field(default_factory=list)    # Param: what only C passes
 
 
 @dataclass
@@ -491,7 +497,7 @@ def _check_types(data, file, errors, fixtures=()):
 ITEM_REQUIRED = ["name", "owner", "kind", "signature", "pages", "summary"]
 ITEM_OPTIONAL = ["params", "returns", "result", "raises", "history", "signature_on",
                  "availability", "source", "thread_safe", "c_only", "doc", "writable",
-                 "state_check"]
+                 "state_check", "runs_in_task", "c_form", "c_name", "c_params"]
 
 
 def _check_item(c, index, raw, ctx):
@@ -527,6 +533,17 @@ def _check_item(c, index, raw, ctx):
         c.error(where, f"kind 'function' on owner '{owner}', which has a self (method?)")
     if style == "functions" and kind == "method" and "self" not in owners.get(owner, {}):
         c.error(where, f"kind 'method' on owner '{owner}', which has no self (function?)")
+    if kind == "constructor" and (style != "functions" or "self" not in owners.get(owner, {})):
+        c.error(where, f"kind 'constructor' on owner '{owner}', which is not a class")
+    runs_in_task = c.boolean(where, raw, "runs_in_task")
+    if runs_in_task and kind != "coroutine":
+        c.error(where, "key 'runs_in_task' is only for coroutines")
+    c_form = c.string(where, raw, "c_form")
+    if c_form and c_form not in C_FORMS:
+        c.error(where, f"unknown c_form '{c_form}' (struct, direct or split)")
+    c_name = c.string(where, raw, "c_name")
+    if c_name and not (IDENT_RE.match(c_name) and c_name.startswith("aio_")):
+        c.error(where, f"c_name '{c_name}' is not a C identifier starting with aio_")
 
     item_pages = c.strings(where, raw, "pages")
     for page in item_pages:
@@ -571,6 +588,18 @@ def _check_item(c, index, raw, ctx):
             _check_param(c, where, p, raw_params[p.name], types, exceptions, accepts_none,
                          fixtures)
 
+    # Parameters only C has, after Python's.
+    c_params = []
+    for pname, praw in c.table(where, raw, "c_params").items():
+        if not IDENT_RE.match(pname):
+            c.error(where, f"c_params: '{pname}' is not an identifier")
+            continue
+        if params is not None and pname in {p.name for p in params}:
+            c.error(where, f"c_params: '{pname}' is also a Python parameter")
+        cp = Param(name=pname, kind="positional", default=None, c_only=True)
+        _check_param(c, where, cp, praw, types, exceptions, accepts_none, fixtures)
+        c_params.append(cp)
+
     # Returns and result.
     returns = result = None
     if "returns" in raw:
@@ -584,10 +613,14 @@ def _check_item(c, index, raw, ctx):
             c.error(where, f"returns of a {kind} must be future, not '{returns.type}'")
         if returns is None:
             returns = Returns(type="future", ownership="new")
+        if (runs_in_task and result is not None and result.type in types
+                and style == "functions" and "returns" not in types[result.type]):
+            c.error(where, f"result: type '{result.type}' cannot be returned (types.toml "
+                           "gives it no returns), which runs_in_task needs")
     else:
         if "result" in raw:
             c.error(where, "key 'result' is only for coroutines and awaitables")
-        if returns is None and kind in ("function", "method", "attribute"):
+        if returns is None and kind in ("function", "method", "attribute", "constructor"):
             c.error(where, "missing required key 'returns'")
         if returns is None and kind == "callback":
             returns = Returns(type="none")
@@ -665,7 +698,8 @@ def _check_item(c, index, raw, ctx):
                 signature_on=signature_on, availability=raw.get("availability", ""),
                 source=raw.get("source", ""), thread_safe=thread_safe,
                 c_only=raw.get("c_only", "").strip(), writable=writable,
-                state_check=state_check)
+                state_check=state_check, runs_in_task=runs_in_task, c_form=c_form,
+                c_name=c_name, c_params=c_params)
 
 
 def _none_raises_when_optional(p, t, accepts_none):

@@ -245,7 +245,7 @@ aio_future *aio_loop_create_future(aio_loop *loop)
     return aio__loop_create_future(loop);
 }
 
-/* loop.create_task(coro, *, name=None) */
+/* loop.create_task(coro, *, name=None, context=None) */
 aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *args)
 {
     static const aio_loop_create_task_args no_args;
@@ -260,6 +260,7 @@ aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *
     r.coro = args->coro;
     r.coro_arg = args->coro_arg;
     r.name = args->name;
+    r.context = args->context;
     return aio__loop_create_task(loop, &r);
 }
 
@@ -1230,4 +1231,448 @@ int aio_transport_terminate(aio_transport *transport)
         return -1;
     }
     return aio__transport_terminate(transport);
+}
+
+/* ------------------------------------------------------------------------
+ * Lock
+ */
+
+/* asyncio.Lock() */
+aio_lock *aio_lock_new(void)
+{
+    return aio__lock_new();
+}
+
+/* asyncio.Lock.acquire() */
+int aio_lock_acquire(aio_lock *lock)
+{
+    if (lock == NULL) {
+        aio__glue_null_self("acquire", "Lock");
+        return -1;
+    }
+    return aio__lock_acquire(lock);
+}
+
+/* asyncio.Lock.release() */
+int aio_lock_release(aio_lock *lock)
+{
+    if (lock == NULL) {
+        aio__glue_null_self("release", "Lock");
+        return -1;
+    }
+    return aio__lock_release(lock);
+}
+
+/* asyncio.Lock.locked() */
+int aio_lock_locked(aio_lock *lock)
+{
+    if (lock == NULL) {
+        aio__glue_null_self("locked", "Lock");
+        return -1;
+    }
+    return aio__lock_locked(lock);
+}
+
+/* ------------------------------------------------------------------------
+ * Event
+ */
+
+/* asyncio.Event() */
+aio_event *aio_event_new(void)
+{
+    return aio__event_new();
+}
+
+/* asyncio.Event.wait() */
+int aio_event_wait(aio_event *event)
+{
+    if (event == NULL) {
+        aio__glue_null_self("wait", "Event");
+        return -1;
+    }
+    return aio__event_wait(event);
+}
+
+/* asyncio.Event.set() */
+int aio_event_set(aio_event *event)
+{
+    if (event == NULL) {
+        aio__glue_null_self("set", "Event");
+        return -1;
+    }
+    return aio__event_set(event);
+}
+
+/* asyncio.Event.clear() */
+int aio_event_clear(aio_event *event)
+{
+    if (event == NULL) {
+        aio__glue_null_self("clear", "Event");
+        return -1;
+    }
+    return aio__event_clear(event);
+}
+
+/* asyncio.Event.is_set() */
+int aio_event_is_set(aio_event *event)
+{
+    if (event == NULL) {
+        aio__glue_null_self("is_set", "Event");
+        return -1;
+    }
+    return aio__event_is_set(event);
+}
+
+/* ------------------------------------------------------------------------
+ * Condition
+ */
+
+/* asyncio.Condition(lock=None) */
+aio_condition *aio_condition_new(aio_lock *lock)
+{
+    return aio__condition_new(lock);
+}
+
+/* asyncio.Condition.acquire() */
+int aio_condition_acquire(aio_condition *cond)
+{
+    if (cond == NULL) {
+        aio__glue_null_self("acquire", "Condition");
+        return -1;
+    }
+    return aio__condition_acquire(cond);
+}
+
+/* asyncio.Condition.notify(n=1) */
+int aio_condition_notify(aio_condition *cond, int n)
+{
+    if (cond == NULL) {
+        aio__glue_null_self("notify", "Condition");
+        return -1;
+    }
+    if (aio__glue_int(&n, n, aio_TypeError, "notify() argument 'n' must not be None") < 0)
+        return -1;
+    return aio__condition_notify(cond, n);
+}
+
+/* asyncio.Condition.locked() */
+int aio_condition_locked(aio_condition *cond)
+{
+    if (cond == NULL) {
+        aio__glue_null_self("locked", "Condition");
+        return -1;
+    }
+    return aio__condition_locked(cond);
+}
+
+/* asyncio.Condition.notify_all() */
+int aio_condition_notify_all(aio_condition *cond)
+{
+    if (cond == NULL) {
+        aio__glue_null_self("notify_all", "Condition");
+        return -1;
+    }
+    return aio__condition_notify_all(cond);
+}
+
+/* asyncio.Condition.release() */
+int aio_condition_release(aio_condition *cond)
+{
+    if (cond == NULL) {
+        aio__glue_null_self("release", "Condition");
+        return -1;
+    }
+    return aio__condition_release(cond);
+}
+
+/* asyncio.Condition.wait() */
+int aio_condition_wait(aio_condition *cond)
+{
+    if (cond == NULL) {
+        aio__glue_null_self("wait", "Condition");
+        return -1;
+    }
+    return aio__condition_wait(cond);
+}
+
+/* asyncio.Condition.wait_for(predicate) */
+int aio_condition_wait_for(aio_condition *cond, aio_predicate predicate, void *predicate_arg)
+{
+    if (cond == NULL) {
+        aio__glue_null_self("wait_for", "Condition");
+        return -1;
+    }
+    if (predicate == NULL) {
+        aio_err_set(aio_TypeError, "'NoneType' object is not callable");
+        return -1;
+    }
+    return aio__condition_wait_for(cond, predicate, predicate_arg);
+}
+
+/* ------------------------------------------------------------------------
+ * Semaphore
+ */
+
+/* asyncio.Semaphore(value=1) */
+aio_semaphore *aio_semaphore_new(int value)
+{
+    if (aio__glue_int(&value, value, aio_TypeError,
+                      "Semaphore() argument 'value' must not be None") < 0)
+        return NULL;
+    return aio__semaphore_new(value);
+}
+
+/* asyncio.Semaphore.acquire() */
+int aio_semaphore_acquire(aio_semaphore *sem)
+{
+    if (sem == NULL) {
+        aio__glue_null_self("acquire", "Semaphore");
+        return -1;
+    }
+    return aio__semaphore_acquire(sem);
+}
+
+/* asyncio.Semaphore.locked() */
+int aio_semaphore_locked(aio_semaphore *sem)
+{
+    if (sem == NULL) {
+        aio__glue_null_self("locked", "Semaphore");
+        return -1;
+    }
+    return aio__semaphore_locked(sem);
+}
+
+/* asyncio.Semaphore.release() */
+int aio_semaphore_release(aio_semaphore *sem)
+{
+    if (sem == NULL) {
+        aio__glue_null_self("release", "Semaphore");
+        return -1;
+    }
+    return aio__semaphore_release(sem);
+}
+
+/* ------------------------------------------------------------------------
+ * BoundedSemaphore
+ */
+
+/* asyncio.BoundedSemaphore(value=1) */
+aio_semaphore *aio_bounded_semaphore_new(int value)
+{
+    if (aio__glue_int(&value, value, aio_TypeError,
+                      "BoundedSemaphore() argument 'value' must not be None") < 0)
+        return NULL;
+    return aio__bounded_semaphore_new(value);
+}
+
+/* ------------------------------------------------------------------------
+ * Barrier
+ */
+
+/* asyncio.Barrier(parties) */
+aio_barrier *aio_barrier_new(int parties)
+{
+    if (aio__glue_int(&parties, parties, aio_TypeError,
+                      "Barrier() argument 'parties' must not be None") < 0)
+        return NULL;
+    return aio__barrier_new(parties);
+}
+
+/* asyncio.Barrier.wait() */
+int aio_barrier_wait(aio_barrier *barrier)
+{
+    if (barrier == NULL) {
+        aio__glue_null_self("wait", "Barrier");
+        return -1;
+    }
+    return aio__barrier_wait(barrier);
+}
+
+/* asyncio.Barrier.reset() */
+int aio_barrier_reset(aio_barrier *barrier)
+{
+    if (barrier == NULL) {
+        aio__glue_null_self("reset", "Barrier");
+        return -1;
+    }
+    return aio__barrier_reset(barrier);
+}
+
+/* asyncio.Barrier.abort() */
+int aio_barrier_abort(aio_barrier *barrier)
+{
+    if (barrier == NULL) {
+        aio__glue_null_self("abort", "Barrier");
+        return -1;
+    }
+    return aio__barrier_abort(barrier);
+}
+
+/* asyncio.Barrier.parties */
+int aio_barrier_parties(aio_barrier *barrier)
+{
+    if (barrier == NULL) {
+        aio__glue_null_self("parties", "Barrier");
+        return -1;
+    }
+    return aio__barrier_parties(barrier);
+}
+
+/* asyncio.Barrier.n_waiting */
+int aio_barrier_n_waiting(aio_barrier *barrier)
+{
+    if (barrier == NULL) {
+        aio__glue_null_self("n_waiting", "Barrier");
+        return -1;
+    }
+    return aio__barrier_n_waiting(barrier);
+}
+
+/* asyncio.Barrier.broken */
+int aio_barrier_broken(aio_barrier *barrier)
+{
+    if (barrier == NULL) {
+        aio__glue_null_self("broken", "Barrier");
+        return -1;
+    }
+    return aio__barrier_broken(barrier);
+}
+
+/* ------------------------------------------------------------------------
+ * Queue
+ */
+
+/* asyncio.Queue(maxsize=0) */
+aio_queue *aio_queue_new(int maxsize)
+{
+    if (aio__glue_int(&maxsize, maxsize, aio_TypeError,
+                      "Queue() argument 'maxsize' must not be None") < 0)
+        return NULL;
+    return aio__queue_new(maxsize);
+}
+
+/* asyncio.Queue.maxsize */
+int aio_queue_maxsize(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("maxsize", "Queue");
+        return -1;
+    }
+    return aio__queue_maxsize(queue);
+}
+
+/* asyncio.Queue.empty() */
+int aio_queue_empty(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("empty", "Queue");
+        return -1;
+    }
+    return aio__queue_empty(queue);
+}
+
+/* asyncio.Queue.full() */
+int aio_queue_full(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("full", "Queue");
+        return -1;
+    }
+    return aio__queue_full(queue);
+}
+
+/* asyncio.Queue.get() */
+void *aio_queue_get(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("get", "Queue");
+        return NULL;
+    }
+    return aio__queue_get(queue);
+}
+
+/* asyncio.Queue.get_nowait() */
+void *aio_queue_get_nowait(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("get_nowait", "Queue");
+        return NULL;
+    }
+    return aio__queue_get_nowait(queue);
+}
+
+/* asyncio.Queue.join() */
+int aio_queue_join(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("join", "Queue");
+        return -1;
+    }
+    return aio__queue_join(queue);
+}
+
+/* asyncio.Queue.put(item) */
+int aio_queue_put(aio_queue *queue, void *item)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("put", "Queue");
+        return -1;
+    }
+    return aio__queue_put(queue, item);
+}
+
+/* asyncio.Queue.put_nowait(item) */
+int aio_queue_put_nowait(aio_queue *queue, void *item)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("put_nowait", "Queue");
+        return -1;
+    }
+    return aio__queue_put_nowait(queue, item);
+}
+
+/* asyncio.Queue.qsize() */
+int aio_queue_qsize(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("qsize", "Queue");
+        return -1;
+    }
+    return aio__queue_qsize(queue);
+}
+
+/* asyncio.Queue.task_done() */
+int aio_queue_task_done(aio_queue *queue)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("task_done", "Queue");
+        return -1;
+    }
+    return aio__queue_task_done(queue);
+}
+
+/* ------------------------------------------------------------------------
+ * PriorityQueue
+ */
+
+/* asyncio.PriorityQueue(maxsize=0) */
+aio_queue *aio_priority_queue_new(int maxsize, aio_compare_func compare, void *compare_arg)
+{
+    if (aio__glue_int(&maxsize, maxsize, aio_TypeError,
+                      "PriorityQueue() argument 'maxsize' must not be None") < 0)
+        return NULL;
+    return aio__priority_queue_new(maxsize, compare, compare_arg);
+}
+
+/* ------------------------------------------------------------------------
+ * LifoQueue
+ */
+
+/* asyncio.LifoQueue(maxsize=0) */
+aio_queue *aio_lifo_queue_new(int maxsize)
+{
+    if (aio__glue_int(&maxsize, maxsize, aio_TypeError,
+                      "LifoQueue() argument 'maxsize' must not be None") < 0)
+        return NULL;
+    return aio__lifo_queue_new(maxsize);
 }

@@ -122,11 +122,12 @@ double aio__loop_time(aio_loop *loop);
 /* loop.create_future() */
 aio_future *aio__loop_create_future(aio_loop *loop);
 
-/* loop.create_task(coro, *, name=None) */
+/* loop.create_task(coro, *, name=None, context=None) */
 typedef struct aio__loop_create_task_args {
     aio_coroutine coro;
     void *coro_arg;
     const char *name;
+    aio_context *context;
 } aio__loop_create_task_args;
 
 /* coro may be NULL: the runtime raises TypeError("a coroutine was expected,
@@ -641,5 +642,167 @@ int aio__transport_send_signal(aio_transport *transport, int signal);
 
 /* transport.terminate() */
 int aio__transport_terminate(aio_transport *transport);
+
+/* ------------------------------------------------------------------------
+ * Lock
+ */
+
+/* asyncio.Lock() */
+aio_lock *aio__lock_new(void);
+
+/* asyncio.Lock.acquire() */
+int aio__lock_acquire(aio_lock *lock);
+
+/* asyncio.Lock.release() */
+int aio__lock_release(aio_lock *lock);
+
+/* asyncio.Lock.locked() */
+int aio__lock_locked(aio_lock *lock);
+
+/* ------------------------------------------------------------------------
+ * Event
+ */
+
+/* asyncio.Event() */
+aio_event *aio__event_new(void);
+
+/* asyncio.Event.wait() */
+int aio__event_wait(aio_event *event);
+
+/* asyncio.Event.set() */
+int aio__event_set(aio_event *event);
+
+/* asyncio.Event.clear() */
+int aio__event_clear(aio_event *event);
+
+/* asyncio.Event.is_set() */
+int aio__event_is_set(aio_event *event);
+
+/* ------------------------------------------------------------------------
+ * Condition
+ */
+
+/* asyncio.Condition(lock=None) */
+aio_condition *aio__condition_new(aio_lock *lock);
+
+/* asyncio.Condition.acquire() */
+int aio__condition_acquire(aio_condition *cond);
+
+/* asyncio.Condition.notify(n=1) */
+int aio__condition_notify(aio_condition *cond, int n);
+
+/* asyncio.Condition.locked() */
+int aio__condition_locked(aio_condition *cond);
+
+/* asyncio.Condition.notify_all() */
+int aio__condition_notify_all(aio_condition *cond);
+
+/* asyncio.Condition.release() */
+int aio__condition_release(aio_condition *cond);
+
+/* asyncio.Condition.wait() */
+int aio__condition_wait(aio_condition *cond);
+
+/* asyncio.Condition.wait_for(predicate) */
+int aio__condition_wait_for(aio_condition *cond, aio_predicate predicate, void *predicate_arg);
+
+/* ------------------------------------------------------------------------
+ * Semaphore
+ */
+
+/* asyncio.Semaphore(value=1) */
+aio_semaphore *aio__semaphore_new(int value);
+
+/* asyncio.Semaphore.acquire() */
+int aio__semaphore_acquire(aio_semaphore *sem);
+
+/* asyncio.Semaphore.locked() */
+int aio__semaphore_locked(aio_semaphore *sem);
+
+/* asyncio.Semaphore.release() */
+int aio__semaphore_release(aio_semaphore *sem);
+
+/* ------------------------------------------------------------------------
+ * BoundedSemaphore
+ */
+
+/* asyncio.BoundedSemaphore(value=1) */
+aio_semaphore *aio__bounded_semaphore_new(int value);
+
+/* ------------------------------------------------------------------------
+ * Barrier
+ */
+
+/* asyncio.Barrier(parties) */
+aio_barrier *aio__barrier_new(int parties);
+
+/* asyncio.Barrier.wait() */
+int aio__barrier_wait(aio_barrier *barrier);
+
+/* asyncio.Barrier.reset() */
+int aio__barrier_reset(aio_barrier *barrier);
+
+/* asyncio.Barrier.abort() */
+int aio__barrier_abort(aio_barrier *barrier);
+
+/* asyncio.Barrier.parties */
+int aio__barrier_parties(aio_barrier *barrier);
+
+/* asyncio.Barrier.n_waiting */
+int aio__barrier_n_waiting(aio_barrier *barrier);
+
+/* asyncio.Barrier.broken */
+int aio__barrier_broken(aio_barrier *barrier);
+
+/* ------------------------------------------------------------------------
+ * Queue
+ */
+
+/* asyncio.Queue(maxsize=0) */
+aio_queue *aio__queue_new(int maxsize);
+
+/* asyncio.Queue.maxsize */
+int aio__queue_maxsize(aio_queue *queue);
+
+/* asyncio.Queue.empty() */
+int aio__queue_empty(aio_queue *queue);
+
+/* asyncio.Queue.full() */
+int aio__queue_full(aio_queue *queue);
+
+/* asyncio.Queue.get() */
+void *aio__queue_get(aio_queue *queue);
+
+/* asyncio.Queue.get_nowait() */
+void *aio__queue_get_nowait(aio_queue *queue);
+
+/* asyncio.Queue.join() */
+int aio__queue_join(aio_queue *queue);
+
+/* asyncio.Queue.put(item) */
+int aio__queue_put(aio_queue *queue, void *item);
+
+/* asyncio.Queue.put_nowait(item) */
+int aio__queue_put_nowait(aio_queue *queue, void *item);
+
+/* asyncio.Queue.qsize() */
+int aio__queue_qsize(aio_queue *queue);
+
+/* asyncio.Queue.task_done() */
+int aio__queue_task_done(aio_queue *queue);
+
+/* ------------------------------------------------------------------------
+ * PriorityQueue
+ */
+
+/* asyncio.PriorityQueue(maxsize=0) */
+aio_queue *aio__priority_queue_new(int maxsize, aio_compare_func compare, void *compare_arg);
+
+/* ------------------------------------------------------------------------
+ * LifoQueue
+ */
+
+/* asyncio.LifoQueue(maxsize=0) */
+aio_queue *aio__lifo_queue_new(int maxsize);
 
 #endif /* CASYNCIO_IMPL_H */

@@ -173,6 +173,7 @@ void aio__args_check(void)
             .coro = 0,
             .coro_arg = 0,
             .name = 0,
+            .context = 0,
         };
         aio_task *(*f1)(aio_loop *, const aio_loop_create_task_args *) = aio_loop_create_task;
         (void)a;
@@ -843,6 +844,258 @@ void aio__args_check(void)
     /* transport.terminate() */
     {
         int (*f1)(aio_transport *) = aio_transport_terminate;
+        (void)f1;
+    }
+
+    /* asyncio.Lock() */
+    {
+        aio_lock *(*f1)(void) = aio_lock_new;
+        (void)f1;
+    }
+
+    /* asyncio.Lock.acquire() */
+    {
+        int (*f1)(aio_lock *) = aio_lock_acquire;
+        (void)f1;
+    }
+
+    /* asyncio.Lock.release() */
+    {
+        int (*f1)(aio_lock *) = aio_lock_release;
+        (void)f1;
+    }
+
+    /* asyncio.Lock.locked() */
+    {
+        int (*f1)(aio_lock *) = aio_lock_locked;
+        (void)f1;
+    }
+
+    /* asyncio.Event() */
+    {
+        aio_event *(*f1)(void) = aio_event_new;
+        (void)f1;
+    }
+
+    /* asyncio.Event.wait() */
+    {
+        int (*f1)(aio_event *) = aio_event_wait;
+        (void)f1;
+    }
+
+    /* asyncio.Event.set() */
+    {
+        int (*f1)(aio_event *) = aio_event_set;
+        (void)f1;
+    }
+
+    /* asyncio.Event.clear() */
+    {
+        int (*f1)(aio_event *) = aio_event_clear;
+        (void)f1;
+    }
+
+    /* asyncio.Event.is_set() */
+    {
+        int (*f1)(aio_event *) = aio_event_is_set;
+        (void)f1;
+    }
+
+    /* asyncio.Condition() */
+    {
+        aio_condition *(*f1)(aio_lock *) = aio_condition_new;
+        (void)f1;
+    }
+
+    /* asyncio.Condition.acquire() */
+    {
+        int (*f1)(aio_condition *) = aio_condition_acquire;
+        (void)f1;
+    }
+
+    /* asyncio.Condition.notify() */
+    {
+        int (*f1)(aio_condition *, int) = aio_condition_notify;
+        (void)f1;
+    }
+
+    /* asyncio.Condition.locked() */
+    {
+        int (*f1)(aio_condition *) = aio_condition_locked;
+        (void)f1;
+    }
+
+    /* asyncio.Condition.notify_all() */
+    {
+        int (*f1)(aio_condition *) = aio_condition_notify_all;
+        (void)f1;
+    }
+
+    /* asyncio.Condition.release() */
+    {
+        int (*f1)(aio_condition *) = aio_condition_release;
+        (void)f1;
+    }
+
+    /* asyncio.Condition.wait() */
+    {
+        int (*f1)(aio_condition *) = aio_condition_wait;
+        (void)f1;
+    }
+
+    /* asyncio.Condition.wait_for() */
+    {
+        int (*f1)(aio_condition *, aio_predicate, void *) = aio_condition_wait_for;
+        (void)f1;
+    }
+
+    /* asyncio.Semaphore() */
+    {
+        aio_semaphore *(*f1)(int) = aio_semaphore_new;
+        (void)f1;
+    }
+
+    /* asyncio.Semaphore.acquire() */
+    {
+        int (*f1)(aio_semaphore *) = aio_semaphore_acquire;
+        (void)f1;
+    }
+
+    /* asyncio.Semaphore.locked() */
+    {
+        int (*f1)(aio_semaphore *) = aio_semaphore_locked;
+        (void)f1;
+    }
+
+    /* asyncio.Semaphore.release() */
+    {
+        int (*f1)(aio_semaphore *) = aio_semaphore_release;
+        (void)f1;
+    }
+
+    /* asyncio.BoundedSemaphore() */
+    {
+        aio_semaphore *(*f1)(int) = aio_bounded_semaphore_new;
+        (void)f1;
+    }
+
+    /* asyncio.Barrier() */
+    {
+        aio_barrier *(*f1)(int) = aio_barrier_new;
+        (void)f1;
+    }
+
+    /* asyncio.Barrier.wait() */
+    {
+        int (*f1)(aio_barrier *) = aio_barrier_wait;
+        (void)f1;
+    }
+
+    /* asyncio.Barrier.reset() */
+    {
+        int (*f1)(aio_barrier *) = aio_barrier_reset;
+        (void)f1;
+    }
+
+    /* asyncio.Barrier.abort() */
+    {
+        int (*f1)(aio_barrier *) = aio_barrier_abort;
+        (void)f1;
+    }
+
+    /* asyncio.Barrier.parties */
+    {
+        int (*f1)(aio_barrier *) = aio_barrier_parties;
+        (void)f1;
+    }
+
+    /* asyncio.Barrier.n_waiting */
+    {
+        int (*f1)(aio_barrier *) = aio_barrier_n_waiting;
+        (void)f1;
+    }
+
+    /* asyncio.Barrier.broken */
+    {
+        int (*f1)(aio_barrier *) = aio_barrier_broken;
+        (void)f1;
+    }
+
+    /* asyncio.Queue() */
+    {
+        aio_queue *(*f1)(int) = aio_queue_new;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.maxsize */
+    {
+        int (*f1)(aio_queue *) = aio_queue_maxsize;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.empty() */
+    {
+        int (*f1)(aio_queue *) = aio_queue_empty;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.full() */
+    {
+        int (*f1)(aio_queue *) = aio_queue_full;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.get() */
+    {
+        void *(*f1)(aio_queue *) = aio_queue_get;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.get_nowait() */
+    {
+        void *(*f1)(aio_queue *) = aio_queue_get_nowait;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.join() */
+    {
+        int (*f1)(aio_queue *) = aio_queue_join;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.put() */
+    {
+        int (*f1)(aio_queue *, void *) = aio_queue_put;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.put_nowait() */
+    {
+        int (*f1)(aio_queue *, void *) = aio_queue_put_nowait;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.qsize() */
+    {
+        int (*f1)(aio_queue *) = aio_queue_qsize;
+        (void)f1;
+    }
+
+    /* asyncio.Queue.task_done() */
+    {
+        int (*f1)(aio_queue *) = aio_queue_task_done;
+        (void)f1;
+    }
+
+    /* asyncio.PriorityQueue() */
+    {
+        aio_queue *(*f1)(int, aio_compare_func, void *) = aio_priority_queue_new;
+        (void)f1;
+    }
+
+    /* asyncio.LifoQueue() */
+    {
+        aio_queue *(*f1)(int) = aio_lifo_queue_new;
         (void)f1;
     }
 

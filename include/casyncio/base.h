@@ -54,6 +54,12 @@ typedef struct aio_executor aio_executor;         /* concurrent.futures.Executor
 typedef struct aio_ssl_context aio_ssl_context;   /* ssl.SSLContext */
 typedef struct aio_protocol aio_protocol;         /* generated: protocol callbacks */
 typedef struct aio_event_loop_policy aio_event_loop_policy; /* generated */
+typedef struct aio_lock aio_lock;                 /* asyncio.Lock */
+typedef struct aio_event aio_event;               /* asyncio.Event */
+typedef struct aio_condition aio_condition;       /* asyncio.Condition */
+typedef struct aio_semaphore aio_semaphore;       /* asyncio.Semaphore, BoundedSemaphore */
+typedef struct aio_barrier aio_barrier;           /* asyncio.Barrier */
+typedef struct aio_queue aio_queue;               /* asyncio.Queue, PriorityQueue, LifoQueue */
 
 /* Takes a reference to any casyncio object and returns it; NULL is
  * returned as is. A pointer that is not a casyncio object is refused:
@@ -116,6 +122,12 @@ typedef void *(*aio_coroutine)(void *arg);
 typedef aio_future *(*aio_task_factory)(aio_loop *loop, aio_coroutine coro,
                                         void *coro_arg, void *arg);
 typedef void *(*aio_executor_func)(void *arg);
+/* The order of a PriorityQueue's items: negative when a sorts before b (a <
+ * b in Python), which is all the queue asks, as heapq only uses `<`. */
+typedef int (*aio_compare_func)(const void *a, const void *b, void *arg);
+/* A predicate (Condition.wait_for): 1 true, 0 false, -1 with the exception
+ * set. */
+typedef int (*aio_predicate)(void *arg);
 /* Releases a callback's argument the loop will not hand to the callback
  * (the `args_release` of call_soon() and friends): free(), or a function
  * of the caller's. */

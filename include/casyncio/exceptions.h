@@ -49,6 +49,10 @@ extern AIO_API const aio_exc_type aio_StopIteration[1];
 extern AIO_API const aio_exc_type aio_StopAsyncIteration[1];
 extern AIO_API const aio_exc_type aio_TypeError[1];
 extern AIO_API const aio_exc_type aio_ValueError[1];
+/* Exception groups (3.11): BaseExceptionGroup(message, exceptions); the
+ * ExceptionGroup subclass is also an Exception. */
+extern AIO_API const aio_exc_type aio_BaseExceptionGroup[1];
+extern AIO_API const aio_exc_type aio_ExceptionGroup[1];
 extern AIO_API const aio_exc_type aio_OSError[1];
 extern AIO_API const aio_exc_type aio_BlockingIOError[1];
 extern AIO_API const aio_exc_type aio_ChildProcessError[1];
@@ -84,6 +88,10 @@ extern AIO_API const aio_exc_type aio_InvalidStateError[1];
 extern AIO_API const aio_exc_type aio_SendfileNotAvailableError[1];
 extern AIO_API const aio_exc_type aio_IncompleteReadError[1];
 extern AIO_API const aio_exc_type aio_LimitOverrunError[1];
+extern AIO_API const aio_exc_type aio_BrokenBarrierError[1];  /* 3.11 */
+/* asyncio.QueueEmpty and asyncio.QueueFull (asyncio.queues). */
+extern AIO_API const aio_exc_type aio_QueueEmpty[1];
+extern AIO_API const aio_exc_type aio_QueueFull[1];
 
 /* True when `type` is `base` or derives from it (issubclass). */
 AIO_API bool aio_exc_type_is_subclass(const aio_exc_type *type, const aio_exc_type *base);
@@ -97,6 +105,15 @@ AIO_API aio_exc *aio_exc_format(const aio_exc_type *type, const char *fmt, ...) 
 /* OSError(errnum, strerror(errnum)) of the subclass Python picks for that
  * errno (ECONNREFUSED -> ConnectionRefusedError, ...). New reference. */
 AIO_API aio_exc *aio_exc_from_errno(int errnum);
+/* BaseExceptionGroup(message, exceptions): the n exceptions (each gets a
+ * new reference), n > 0. As in Python, the group is an ExceptionGroup when
+ * every one of them is an Exception. NULL with TypeError for none (n 0 or
+ * a NULL entry: "second argument (exceptions) must be a non-empty
+ * sequence"), MemoryError. New reference. */
+AIO_API aio_exc *aio_exc_group_new(const char *message, aio_exc *const *exceptions, size_t n);
+/* eg.exceptions: the group's exceptions (borrowed from it), *n of them;
+ * NULL with *n 0 when exc is not a group. */
+AIO_API aio_exc *const *aio_exc_group_exceptions(const aio_exc *exc, size_t *n);
 /* type(errnum, strerror). As in Python, OSError itself becomes the subclass
  * for errnum; strerror NULL means strerror(errnum). */
 AIO_API aio_exc *aio_exc_oserror(const aio_exc_type *type, int errnum, const char *strerror);

@@ -36,6 +36,8 @@ EXC_TYPE(aio_StopIteration, "StopIteration", NULL, aio_Exception, NULL);
 EXC_TYPE(aio_StopAsyncIteration, "StopAsyncIteration", NULL, aio_Exception, NULL);
 EXC_TYPE(aio_TypeError, "TypeError", NULL, aio_Exception, NULL);
 EXC_TYPE(aio_ValueError, "ValueError", NULL, aio_Exception, NULL);
+EXC_TYPE(aio_BaseExceptionGroup, "BaseExceptionGroup", NULL, aio_BaseException, NULL);
+EXC_TYPE(aio_ExceptionGroup, "ExceptionGroup", NULL, aio_BaseExceptionGroup, aio_Exception);
 EXC_TYPE(aio_OSError, "OSError", NULL, aio_Exception, NULL);
 EXC_TYPE(aio_BlockingIOError, "BlockingIOError", NULL, aio_OSError, NULL);
 EXC_TYPE(aio_ChildProcessError, "ChildProcessError", NULL, aio_OSError, NULL);
@@ -71,6 +73,10 @@ EXC_TYPE(aio_SendfileNotAvailableError, "SendfileNotAvailableError", "asyncio.ex
 EXC_TYPE(aio_IncompleteReadError, "IncompleteReadError", "asyncio.exceptions", aio_EOFError,
          NULL);
 EXC_TYPE(aio_LimitOverrunError, "LimitOverrunError", "asyncio.exceptions", aio_Exception, NULL);
+EXC_TYPE(aio_BrokenBarrierError, "BrokenBarrierError", "asyncio.exceptions", aio_RuntimeError,
+         NULL);
+EXC_TYPE(aio_QueueEmpty, "QueueEmpty", "asyncio.queues", aio_Exception, NULL);
+EXC_TYPE(aio_QueueFull, "QueueFull", "asyncio.queues", aio_Exception, NULL);
 
 bool aio_exc_type_is_subclass(const aio_exc_type *type, const aio_exc_type *base)
 {
@@ -93,6 +99,8 @@ struct aio_exc {
     char *str;         /* str(exc), built once */
     aio_exc *cause;
     aio_exc *context;
+    aio_exc **group;   /* an exception group's exceptions */
+    size_t group_len;
 };
 
 static void exc_dealloc(void *obj)
@@ -100,6 +108,9 @@ static void exc_dealloc(void *obj)
     aio_exc *exc = obj;
     aio__decref(exc->cause);
     aio__decref(exc->context);
+    for (size_t i = 0; i < exc->group_len; i++)
+        aio__decref(exc->group[i]);
+    free(exc->group);
     free(exc->message);
     free(exc->strerror);
     free(exc->str);
@@ -117,6 +128,15 @@ static int exc_repr(const void *obj, aio__strbuf *out)
     } else if (exc->message != NULL) {
         aio__sb_append_pyrepr(out, exc->message);
     }
+    if (exc->group != NULL) {
+        aio__sb_append(out, ", [");
+        for (size_t i = 0; i < exc->group_len; i++) {
+            if (i > 0)
+                aio__sb_append(out, ", ");
+            exc_repr(exc->group[i], out);
+        }
+        aio__sb_append(out, "]");
+    }
     return aio__sb_append(out, ")");
 }
 
@@ -124,7 +144,7 @@ AIO__DEFINE_TYPE(exc_object_type) = {"BaseException", exc_dealloc, exc_repr, 0};
 
 /* Raised when allocating an exception fails: never freed, never changed. */
 static aio_exc memory_error = {AIO__STATIC_OBJECT(&exc_object_type), aio_MemoryError,
-                               NULL, 0, NULL, NULL, NULL, NULL};
+                               NULL, 0, NULL, NULL, NULL, NULL, NULL, 0};
 
 static aio_exc *exc_alloc(const aio_exc_type *type)
 {
@@ -146,6 +166,41 @@ aio_exc *aio_exc_new(const aio_exc_type *type, const char *msg)
         return aio_incref(&memory_error);
     }
     return exc;
+}
+
+aio_exc *aio_exc_group_new(const char *message, aio_exc *const *exceptions, size_t n)
+{
+    if (n == 0 || exceptions == NULL) {
+        aio_err_set(aio_ValueError, "second argument (exceptions) must be a non-empty sequence");
+        return NULL;
+    }
+    const aio_exc_type *type = aio_ExceptionGroup;
+    for (size_t i = 0; i < n; i++) {
+        if (exceptions[i] == NULL) {
+            aio_err_format(aio_TypeError,
+                           "Item %zu of second argument (exceptions) is not an exception", i);
+            return NULL;
+        }
+        if (!aio_exc_isinstance(exceptions[i], aio_Exception))
+            type = aio_BaseExceptionGroup;
+    }
+    aio_exc *exc = exc_alloc(type);
+    if (exc == NULL || (exc->message = strdup(message != NULL ? message : "")) == NULL ||
+        (exc->group = calloc(n, sizeof *exc->group)) == NULL) {
+        aio__decref(exc);
+        aio_err_set(aio_MemoryError, NULL);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        exc->group[i] = aio_incref(exceptions[i]);
+    exc->group_len = n;
+    return exc;
+}
+
+aio_exc *const *aio_exc_group_exceptions(const aio_exc *exc, size_t *n)
+{
+    *n = exc != NULL ? exc->group_len : 0;
+    return exc != NULL ? exc->group : NULL;
 }
 
 static aio_exc *exc_vformat(const aio_exc_type *type, const char *fmt, va_list ap)
@@ -266,6 +321,9 @@ const char *aio_exc_str(const aio_exc *exc)
         aio__sb_append_pyrepr(&sb, exc->message); /* str(KeyError('k')) is "'k'" */
     else if (exc->message != NULL)
         aio__sb_append(&sb, exc->message);
+    if (exc->group != NULL)
+        aio__sb_appendf(&sb, " (%zu sub-exception%s)", exc->group_len,
+                        exc->group_len == 1 ? "" : "s");
     char *str = aio__sb_finish(&sb);
     if (str == NULL)
         return exc->message ? exc->message : "";
@@ -402,32 +460,118 @@ int aio__exc_type_qualname(const aio_exc_type *type, aio__strbuf *out)
     return aio__sb_append(out, type->name);
 }
 
-static int format_one(const aio_exc *exc, aio__strbuf *out, int depth)
+/* What traceback.format_exception() prints of an exception that has no
+ * traceback: its chain of causes and contexts first, then its last line;
+ * an exception group as the boxes Python draws around its exceptions. */
+typedef struct format_ctx {
+    aio__strbuf *out;
+    int group_depth;   /* exception_group_depth */
+    bool need_close;
+} format_ctx;
+
+enum { MAX_GROUP_WIDTH = 15, MAX_GROUP_DEPTH = 10 };
+
+/* One line (text ending in a newline) with the margin of the depth. */
+static void emit(format_ctx *ctx, const char *text, char margin)
 {
-    /* A chained cause or context prints first, as Python's traceback does. */
-    if (depth < 16) {
-        if (exc->cause != NULL) {
-            format_one(exc->cause, out, depth + 1);
-            aio__sb_append(out, "\nThe above exception was the direct cause of the "
-                                "following exception:\n\n");
-        } else if (exc->context != NULL) {
-            format_one(exc->context, out, depth + 1);
-            aio__sb_append(out, "\nDuring handling of the above exception, another "
-                                "exception occurred:\n\n");
-        }
+    for (int i = 0; i < 2 * ctx->group_depth; i++)
+        aio__sb_append(ctx->out, " ");
+    if (ctx->group_depth > 0) {
+        char m[3] = {margin, ' ', '\0'};
+        aio__sb_append(ctx->out, m);
     }
-    aio__exc_type_qualname(exc->type, out);
+    aio__sb_append(ctx->out, text);
+}
+
+static void emit_only(format_ctx *ctx, const aio_exc *exc)
+{
+    aio__strbuf line = AIO__STRBUF_INIT;
+    aio__exc_type_qualname(exc->type, &line);
     const char *str = aio_exc_str(exc);
     if (*str != '\0') {
-        aio__sb_append(out, ": ");
-        aio__sb_append(out, str);
+        aio__sb_append(&line, ": ");
+        aio__sb_append(&line, str);
     }
-    return aio__sb_append(out, "\n");
+    aio__sb_append(&line, "\n");
+    char *text = aio__sb_finish(&line);
+    if (text != NULL)
+        emit(ctx, text, '|');
+    free(text);
+}
+
+static void format_exc(format_ctx *ctx, const aio_exc *exc, int chain_depth)
+{
+    /* A chained cause or context prints first, as Python's traceback does. */
+    if (chain_depth < 16) {
+        if (exc->cause != NULL) {
+            format_exc(ctx, exc->cause, chain_depth + 1);
+            emit(ctx, "\n", '|');
+            emit(ctx, "The above exception was the direct cause of the following exception:\n",
+                 '|');
+            emit(ctx, "\n", '|');
+        } else if (exc->context != NULL) {
+            format_exc(ctx, exc->context, chain_depth + 1);
+            emit(ctx, "\n", '|');
+            emit(ctx, "During handling of the above exception, another exception occurred:\n",
+                 '|');
+            emit(ctx, "\n", '|');
+        }
+    }
+    if (exc->group == NULL) {
+        emit_only(ctx, exc);
+        return;
+    }
+    if (ctx->group_depth > MAX_GROUP_DEPTH) {
+        char text[64];
+        snprintf(text, sizeof text, "... (max_group_depth is %d)\n", MAX_GROUP_DEPTH);
+        emit(ctx, text, '|');
+        return;
+    }
+    bool toplevel = ctx->group_depth == 0;
+    if (toplevel)
+        ctx->group_depth++;
+    emit_only(ctx, exc);
+    size_t n = exc->group_len > MAX_GROUP_WIDTH ? MAX_GROUP_WIDTH + 1 : exc->group_len;
+    ctx->need_close = false;
+    for (size_t i = 0; i < n; i++) {
+        bool last = i == n - 1;
+        if (last)
+            ctx->need_close = true;
+        bool truncated = i >= MAX_GROUP_WIDTH;
+        for (int k = 0; k < 2 * ctx->group_depth; k++)
+            aio__sb_append(ctx->out, " ");
+        if (truncated)
+            aio__sb_appendf(ctx->out, "%s+---------------- ... ----------------\n",
+                            i == 0 ? "+-" : "  ");
+        else
+            aio__sb_appendf(ctx->out, "%s+---------------- %zu ----------------\n",
+                            i == 0 ? "+-" : "  ", i + 1);
+        ctx->group_depth++;
+        if (!truncated) {
+            format_exc(ctx, exc->group[i], 0);
+        } else {
+            size_t remaining = exc->group_len - MAX_GROUP_WIDTH;
+            char text[64];
+            snprintf(text, sizeof text, "and %zu more exception%s\n", remaining,
+                     remaining > 1 ? "s" : "");
+            emit(ctx, text, '|');
+        }
+        if (last && ctx->need_close) {
+            for (int k = 0; k < 2 * ctx->group_depth; k++)
+                aio__sb_append(ctx->out, " ");
+            aio__sb_append(ctx->out, "+------------------------------------\n");
+            ctx->need_close = false;
+        }
+        ctx->group_depth--;
+    }
+    if (toplevel)
+        ctx->group_depth = 0;
 }
 
 char *aio__exc_format_lines(const aio_exc *exc)
 {
     aio__strbuf sb = AIO__STRBUF_INIT;
-    format_one(exc, &sb, 0);
+    format_ctx ctx = {&sb, 0, false};
+    format_exc(&ctx, exc, 0);
     return aio__sb_finish(&sb);
 }

@@ -178,7 +178,12 @@ aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args
         return NULL;
     if (loop->task_factory == NULL)
         return aio_task_new(args->coro, args->coro_arg,
-                            &(aio_task_args){.loop = loop, .name = args->name});
+                            &(aio_task_args){.loop = loop, .name = args->name,
+                                             .context = args->context});
+    if (args->context != NULL) {
+        aio_err_set(aio_TypeError, "the task factory takes no context");
+        return NULL;
+    }
     aio_future *task =
         loop->task_factory(loop, args->coro, args->coro_arg, loop->task_factory_arg);
     if (task == NULL) {

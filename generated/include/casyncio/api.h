@@ -16,5 +16,7 @@
 #include "casyncio/transport.h"
 #include "casyncio/protocol.h"
 #include "casyncio/policy.h"
+#include "casyncio/locks.h"
+#include "casyncio/queues.h"
 
 #endif /* CASYNCIO_API_H */

@@ -431,7 +431,7 @@ AIO_API double aio_loop_time(aio_loop *loop);
  */
 AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
 
-/* loop.create_task(coro, *, name=None)
+/* loop.create_task(coro, *, name=None, context=None)
  *
  * Wrap coro in a Task scheduled to start on the next iteration, and return the
  * task.
@@ -447,6 +447,8 @@ AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
  *   coro_arg  void *. Passed to the coroutine function.
  *   name      const char *; default None when NULL. The task's name; None
  *             gives 'Task-<n>'.
+ *   context   aio_context *; default None when NULL. The context the task runs
+ *             in; None takes a copy of the current one.
  *
  * Returns aio_task *, a new reference: the task, or NULL with the exception
  * set. The new Task; the loop keeps its own reference while the task runs.
@@ -456,17 +458,25 @@ AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
  *   TypeError("a coroutine was expected, got {coro!r}") when coro is not a
  *     coroutine, None (NULL) included, with the default task factory; after
  *     the closed check.
+ *   TypeError("the task factory takes no context") when a task factory is set
+ *     and context is not None (a C factory has no context parameter; Python
+ *     passes context= to the factory).
  *
  * History:
  *   3.4.2  added: First appeared. [3.6]
  *   3.8    changed (name): Gained the keyword-only name parameter. [3.8, 3.9+]
+ *   3.11   changed (context): Gained the keyword-only context parameter (the
+ *          3.11 page; newer than the reference pages). [no page]
  *
  * On the 3.6 page: loop.create_task(coro)
+ * On the 3.8 page: loop.create_task(coro, *, name=None)
+ * On the 3.9+ page: loop.create_task(coro, *, name=None)
  */
 typedef struct aio_loop_create_task_args {
-    aio_coroutine coro;  /* required; NULL raises TypeError */
+    aio_coroutine coro;    /* required; NULL raises TypeError */
     void *coro_arg;
-    const char *name;    /* NULL: None (default) */
+    const char *name;      /* NULL: None (default) */
+    aio_context *context;  /* NULL: None (default) */
 } aio_loop_create_task_args;
 
 AIO_API aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *args);

@@ -49,6 +49,28 @@ static inline void print_raised(const char *what)
     aio_decref(exc);
 }
 
+/* repr(obj) without its " at 0x..." address, into a static buffer, as
+ * re.sub(r' at 0x[0-9a-f]+', '', repr(obj)) prints it. */
+static inline const char *repr_no_address(const void *obj)
+{
+    static char buf[1024];
+    char *repr = aio_repr(obj);
+    const char *src = repr ? repr : "?";
+    size_t n = 0;
+    while (*src != '\0' && n + 1 < sizeof buf) {
+        if (strncmp(src, " at 0x", 6) == 0) {
+            src += 6;
+            while ((*src >= '0' && *src <= '9') || (*src >= 'a' && *src <= 'f'))
+                src++;
+            continue;
+        }
+        buf[n++] = *src++;
+    }
+    buf[n] = '\0';
+    free(repr);
+    return buf;
+}
+
 /* Ends the program when an exception nobody expected is set. */
 static inline void check_(int failed, const char *expr, int line)
 {
