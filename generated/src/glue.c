@@ -390,12 +390,29 @@ aio_future *aio_loop_connect_accepted_socket(aio_loop *loop,
 /* loop.sendfile(transport, file, offset=0, count=None, *, fallback=True) */
 aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args)
 {
+    static const aio_loop_sendfile_args no_args;
+    aio__loop_sendfile_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("sendfile", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_sendfile(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    if (args->transport == NULL) {
+        aio_err_set(aio_AttributeError, "'NoneType' object has no attribute 'is_closing'");
+        return NULL;
+    }
+    r.transport = args->transport;
+    if (aio__glue_handle(&r.file, args->file, aio_TypeError,
+                         "sendfile() argument 'file' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int64_default(&r.offset, args->offset, 0, aio_TypeError,
+                                "sendfile() argument 'offset' must not be None") < 0)
+        return NULL;
+    aio__glue_int64_or_none(&r.count, &r.count_is_none, args->count);
+    r.fallback = aio__glue_bool_default(args->fallback, true);
+    return aio__loop_sendfile(loop, &r);
 }
 
 /* loop.start_tls(transport, protocol, sslcontext, *, server_side=False,
@@ -468,6 +485,12 @@ aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
         aio__glue_null_self("sock_recv", "BaseEventLoop");
         return NULL;
     }
+    if (aio__glue_int(&sock, sock, aio_TypeError,
+                      "sock_recv() argument 'sock' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int64(&nbytes, nbytes, aio_TypeError,
+                        "sock_recv() argument 'nbytes' must not be None") < 0)
+        return NULL;
     return aio__loop_sock_recv(loop, sock, nbytes);
 }
 
@@ -478,6 +501,9 @@ aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t 
         aio__glue_null_self("sock_recv_into", "BaseEventLoop");
         return NULL;
     }
+    if (aio__glue_int(&sock, sock, aio_TypeError,
+                      "sock_recv_into() argument 'sock' must not be None") < 0)
+        return NULL;
     return aio__loop_sock_recv_into(loop, sock, buf, buf_len);
 }
 
@@ -488,6 +514,9 @@ aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *data, si
         aio__glue_null_self("sock_sendall", "BaseEventLoop");
         return NULL;
     }
+    if (aio__glue_int(&sock, sock, aio_TypeError,
+                      "sock_sendall() argument 'sock' must not be None") < 0)
+        return NULL;
     return aio__loop_sock_sendall(loop, sock, data, data_len);
 }
 
@@ -508,18 +537,36 @@ aio_future *aio_loop_sock_accept(aio_loop *loop, int sock)
         aio__glue_null_self("sock_accept", "BaseEventLoop");
         return NULL;
     }
+    if (aio__glue_int(&sock, sock, aio_TypeError,
+                      "sock_accept() argument 'sock' must not be None") < 0)
+        return NULL;
     return aio__loop_sock_accept(loop, sock);
 }
 
 /* loop.sock_sendfile(sock, file, offset=0, count=None, *, fallback=True) */
 aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_sendfile_args *args)
 {
+    static const aio_loop_sock_sendfile_args no_args;
+    aio__loop_sock_sendfile_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("sock_sendfile", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_sock_sendfile(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    if (aio__glue_handle(&r.sock, args->sock, aio_TypeError,
+                         "sock_sendfile() argument 'sock' must not be None") < 0)
+        return NULL;
+    if (aio__glue_handle(&r.file, args->file, aio_TypeError,
+                         "sock_sendfile() argument 'file' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int64_default(&r.offset, args->offset, 0, aio_TypeError,
+                                "sock_sendfile() argument 'offset' must not be None") < 0)
+        return NULL;
+    aio__glue_int64_or_none(&r.count, &r.count_is_none, args->count);
+    r.fallback = aio__glue_bool_default(args->fallback, true);
+    return aio__loop_sock_sendfile(loop, &r);
 }
 
 /* loop.getaddrinfo(host, port, *, family=0, type=0, proto=0, flags=0) */

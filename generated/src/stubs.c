@@ -64,48 +64,11 @@ aio_future *aio__loop_create_unix_server(aio_loop *loop,
     return NULL;
 }
 
-aio_future *aio__loop_sendfile(aio_loop *loop, const aio__loop_sendfile_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.sendfile() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *args)
 {
     (void)loop;
     (void)args;
     aio_err_set(aio_NotImplementedError, "loop.start_tls() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
-{
-    (void)loop;
-    (void)sock;
-    (void)nbytes;
-    aio_err_set(aio_NotImplementedError, "loop.sock_recv() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t buf_len)
-{
-    (void)loop;
-    (void)sock;
-    (void)buf;
-    (void)buf_len;
-    aio_err_set(aio_NotImplementedError, "loop.sock_recv_into() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_sock_sendall(aio_loop *loop, int sock, const void *data, size_t data_len)
-{
-    (void)loop;
-    (void)sock;
-    (void)data;
-    (void)data_len;
-    aio_err_set(aio_NotImplementedError, "loop.sock_sendall() is not implemented yet");
     return NULL;
 }
 
@@ -115,22 +78,6 @@ aio_future *aio__loop_sock_connect(aio_loop *loop, int sock, const aio_address *
     (void)sock;
     (void)address;
     aio_err_set(aio_NotImplementedError, "loop.sock_connect() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_sock_accept(aio_loop *loop, int sock)
-{
-    (void)loop;
-    (void)sock;
-    aio_err_set(aio_NotImplementedError, "loop.sock_accept() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_sock_sendfile(aio_loop *loop, const aio__loop_sock_sendfile_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.sock_sendfile() is not implemented yet");
     return NULL;
 }
 

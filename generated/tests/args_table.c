@@ -1386,973 +1386,968 @@ static void case_180(args_fixture *fx)
 /* loop.sendfile(valid) */
 static void case_181(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sendfile(fx->loop, NULL));
-}
-
-/* loop.sendfile(transport=None) */
-static void case_182(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_sendfile(fx->loop, NULL));
+    const aio_loop_sendfile_args a = {.file = fx->binfile};
+    args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=None) */
-static void case_183(args_fixture *fx)
+static void case_182(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=0) */
-static void case_184(args_fixture *fx)
+static void case_183(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=-1) */
-static void case_185(args_fixture *fx)
+static void case_184(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=None) */
-static void case_186(args_fixture *fx)
+static void case_185(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.offset = AIO_NONE};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .offset = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=0) */
-static void case_187(args_fixture *fx)
+static void case_186(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.offset = AIO_ZERO};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .offset = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=-1) */
-static void case_188(args_fixture *fx)
+static void case_187(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.offset = -1};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .offset = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=None) */
-static void case_189(args_fixture *fx)
+static void case_188(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.count = AIO_NONE};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .count = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=0) */
-static void case_190(args_fixture *fx)
+static void case_189(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.count = AIO_ZERO};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .count = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=-1) */
-static void case_191(args_fixture *fx)
+static void case_190(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.count = -1};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .count = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(fallback=None) */
-static void case_192(args_fixture *fx)
+static void case_191(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.fallback = AIO_NONE};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .fallback = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(fallback=False) */
-static void case_193(args_fixture *fx)
+static void case_192(args_fixture *fx)
 {
-    const aio_loop_sendfile_args a = {.fallback = AIO_FALSE};
+    const aio_loop_sendfile_args a = {.file = fx->binfile, .fallback = AIO_FALSE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.start_tls(valid) */
-static void case_194(args_fixture *fx)
+static void case_193(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(transport=None) */
-static void case_195(args_fixture *fx)
+static void case_194(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(protocol=None) */
-static void case_196(args_fixture *fx)
+static void case_195(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(sslcontext=None) */
-static void case_197(args_fixture *fx)
+static void case_196(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(server_side=None) */
-static void case_198(args_fixture *fx)
+static void case_197(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_side = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(server_side=False) */
-static void case_199(args_fixture *fx)
+static void case_198(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_side = AIO_FALSE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(server_hostname=None) */
-static void case_200(args_fixture *fx)
+static void case_199(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(server_hostname='') */
-static void case_201(args_fixture *fx)
+static void case_200(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_hostname = ""};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=None) */
-static void case_202(args_fixture *fx)
+static void case_201(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=0) */
-static void case_203(args_fixture *fx)
+static void case_202(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=-1) */
-static void case_204(args_fixture *fx)
+static void case_203(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=nan) */
-static void case_205(args_fixture *fx)
+static void case_204(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=inf) */
-static void case_206(args_fixture *fx)
+static void case_205(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=None) */
-static void case_207(args_fixture *fx)
+static void case_206(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=0) */
-static void case_208(args_fixture *fx)
+static void case_207(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=-1) */
-static void case_209(args_fixture *fx)
+static void case_208(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = -1};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=nan) */
-static void case_210(args_fixture *fx)
+static void case_209(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = NAN};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=inf) */
-static void case_211(args_fixture *fx)
+static void case_210(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = INFINITY};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.add_reader(valid) */
-static void case_212(args_fixture *fx)
+static void case_211(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->rfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=None) */
-static void case_213(args_fixture *fx)
+static void case_212(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, AIO_NONE, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=0) */
-static void case_214(args_fixture *fx)
+static void case_213(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, AIO_ZERO, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=-1) */
-static void case_215(args_fixture *fx)
+static void case_214(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=badfd) */
-static void case_216(args_fixture *fx)
+static void case_215(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->badfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=filefd) */
-static void case_217(args_fixture *fx)
+static void case_216(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->filefd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(callback=None) */
-static void case_218(args_fixture *fx)
+static void case_217(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->rfd, NULL, NULL, 0));
 }
 
 /* loop.remove_reader(valid) */
-static void case_219(args_fixture *fx)
+static void case_218(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->rfd));
 }
 
 /* loop.remove_reader(fd=None) */
-static void case_220(args_fixture *fx)
+static void case_219(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, AIO_NONE));
 }
 
 /* loop.remove_reader(fd=0) */
-static void case_221(args_fixture *fx)
+static void case_220(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, AIO_ZERO));
 }
 
 /* loop.remove_reader(fd=-1) */
-static void case_222(args_fixture *fx)
+static void case_221(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, -1));
 }
 
 /* loop.remove_reader(fd=badfd) */
-static void case_223(args_fixture *fx)
+static void case_222(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->badfd));
 }
 
 /* loop.remove_reader(fd=filefd) */
-static void case_224(args_fixture *fx)
+static void case_223(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->filefd));
 }
 
 /* loop.add_writer(valid) */
-static void case_225(args_fixture *fx)
+static void case_224(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->rfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=None) */
-static void case_226(args_fixture *fx)
+static void case_225(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, AIO_NONE, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=0) */
-static void case_227(args_fixture *fx)
+static void case_226(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, AIO_ZERO, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=-1) */
-static void case_228(args_fixture *fx)
+static void case_227(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=badfd) */
-static void case_229(args_fixture *fx)
+static void case_228(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->badfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=filefd) */
-static void case_230(args_fixture *fx)
+static void case_229(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->filefd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(callback=None) */
-static void case_231(args_fixture *fx)
+static void case_230(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->rfd, NULL, NULL, 0));
 }
 
 /* loop.remove_writer(valid) */
-static void case_232(args_fixture *fx)
+static void case_231(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->rfd));
 }
 
 /* loop.remove_writer(fd=None) */
-static void case_233(args_fixture *fx)
+static void case_232(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, AIO_NONE));
 }
 
 /* loop.remove_writer(fd=0) */
-static void case_234(args_fixture *fx)
+static void case_233(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, AIO_ZERO));
 }
 
 /* loop.remove_writer(fd=-1) */
-static void case_235(args_fixture *fx)
+static void case_234(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, -1));
 }
 
 /* loop.remove_writer(fd=badfd) */
-static void case_236(args_fixture *fx)
+static void case_235(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->badfd));
 }
 
 /* loop.remove_writer(fd=filefd) */
-static void case_237(args_fixture *fx)
+static void case_236(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->filefd));
 }
 
 /* loop.sock_recv(valid) */
-static void case_238(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, 1));
-}
-
-/* loop.sock_recv(sock=None) */
-static void case_239(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_sock_recv(fx->loop, AIO_NONE, 1));
-}
-
-/* loop.sock_recv(nbytes=None) */
-static void case_240(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, AIO_NONE));
-}
-
-/* loop.sock_recv(nbytes=0) */
-static void case_241(args_fixture *fx)
+static void case_237(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, AIO_ZERO));
 }
 
+/* loop.sock_recv(sock=None) */
+static void case_238(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_recv(fx->loop, AIO_NONE, AIO_ZERO));
+}
+
+/* loop.sock_recv(nbytes=None) */
+static void case_239(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, AIO_NONE));
+}
+
 /* loop.sock_recv(nbytes=-1) */
-static void case_242(args_fixture *fx)
+static void case_240(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, -1));
 }
 
 /* loop.sock_recv_into(valid) */
-static void case_243(args_fixture *fx)
+static void case_241(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_recv_into(fx->loop, fx->sock, 0, 0));
+    args_report_future(fx, aio_loop_sock_recv_into(fx->loop, fx->sock, fx->buf, 0));
 }
 
 /* loop.sock_recv_into(sock=None) */
-static void case_244(args_fixture *fx)
+static void case_242(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_recv_into(fx->loop, AIO_NONE, 0, 0));
+    args_report_future(fx, aio_loop_sock_recv_into(fx->loop, AIO_NONE, fx->buf, 0));
 }
 
 /* loop.sock_recv_into(buf=None) */
-static void case_245(args_fixture *fx)
+static void case_243(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, fx->sock, NULL, 0));
 }
 
 /* loop.sock_sendall(valid) */
-static void case_246(args_fixture *fx)
+static void case_244(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_sendall(fx->loop, fx->sock, 0, 0));
+    args_report_future(fx, aio_loop_sock_sendall(fx->loop, fx->sock, fx->empty, 0));
 }
 
 /* loop.sock_sendall(sock=None) */
-static void case_247(args_fixture *fx)
+static void case_245(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_sendall(fx->loop, AIO_NONE, 0, 0));
+    args_report_future(fx, aio_loop_sock_sendall(fx->loop, AIO_NONE, fx->empty, 0));
 }
 
 /* loop.sock_sendall(data=None) */
-static void case_248(args_fixture *fx)
+static void case_246(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, fx->sock, NULL, 0));
 }
 
 /* loop.sock_connect(valid) */
-static void case_249(args_fixture *fx)
+static void case_247(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, fx->sock, fx->addr));
 }
 
 /* loop.sock_connect(sock=None) */
-static void case_250(args_fixture *fx)
+static void case_248(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, AIO_NONE, fx->addr));
 }
 
 /* loop.sock_connect(address=None) */
-static void case_251(args_fixture *fx)
+static void case_249(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, fx->sock, NULL));
 }
 
 /* loop.sock_accept(valid) */
-static void case_252(args_fixture *fx)
+static void case_250(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, fx->sock));
 }
 
 /* loop.sock_accept(sock=None) */
-static void case_253(args_fixture *fx)
+static void case_251(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, AIO_NONE));
 }
 
 /* loop.sock_sendfile(valid) */
-static void case_254(args_fixture *fx)
+static void case_252(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(sock=None) */
-static void case_255(args_fixture *fx)
+static void case_253(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = AIO_NONE};
+    const aio_loop_sock_sendfile_args a = {.sock = AIO_NONE, .file = fx->binfile};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=None) */
-static void case_256(args_fixture *fx)
+static void case_254(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=0) */
-static void case_257(args_fixture *fx)
+static void case_255(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=-1) */
-static void case_258(args_fixture *fx)
+static void case_256(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=None) */
-static void case_259(args_fixture *fx)
+static void case_257(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .offset = AIO_NONE};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
+                                           .offset = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=0) */
-static void case_260(args_fixture *fx)
+static void case_258(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .offset = AIO_ZERO};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
+                                           .offset = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=-1) */
-static void case_261(args_fixture *fx)
+static void case_259(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .offset = -1};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile, .offset = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=None) */
-static void case_262(args_fixture *fx)
+static void case_260(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .count = AIO_NONE};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
+                                           .count = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=0) */
-static void case_263(args_fixture *fx)
+static void case_261(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .count = AIO_ZERO};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
+                                           .count = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=-1) */
-static void case_264(args_fixture *fx)
+static void case_262(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .count = -1};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile, .count = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(fallback=None) */
-static void case_265(args_fixture *fx)
+static void case_263(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .fallback = AIO_NONE};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
+                                           .fallback = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(fallback=False) */
-static void case_266(args_fixture *fx)
+static void case_264(args_fixture *fx)
 {
-    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .fallback = AIO_FALSE};
+    const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
+                                           .fallback = AIO_FALSE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(valid) */
-static void case_267(args_fixture *fx)
+static void case_265(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host=None) */
-static void case_268(args_fixture *fx)
+static void case_266(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host='') */
-static void case_269(args_fixture *fx)
+static void case_267(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port=None) */
-static void case_270(args_fixture *fx)
+static void case_268(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='') */
-static void case_271(args_fixture *fx)
+static void case_269(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = ""};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='nosuchservice') */
-static void case_272(args_fixture *fx)
+static void case_270(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "nosuchservice"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=None) */
-static void case_273(args_fixture *fx)
+static void case_271(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=0) */
-static void case_274(args_fixture *fx)
+static void case_272(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=-1) */
-static void case_275(args_fixture *fx)
+static void case_273(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=None) */
-static void case_276(args_fixture *fx)
+static void case_274(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=0) */
-static void case_277(args_fixture *fx)
+static void case_275(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=-1) */
-static void case_278(args_fixture *fx)
+static void case_276(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=None) */
-static void case_279(args_fixture *fx)
+static void case_277(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=0) */
-static void case_280(args_fixture *fx)
+static void case_278(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=-1) */
-static void case_281(args_fixture *fx)
+static void case_279(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=None) */
-static void case_282(args_fixture *fx)
+static void case_280(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=0) */
-static void case_283(args_fixture *fx)
+static void case_281(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=-1) */
-static void case_284(args_fixture *fx)
+static void case_282(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(valid) */
-static void case_285(args_fixture *fx)
+static void case_283(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(sockaddr=None) */
-static void case_286(args_fixture *fx)
+static void case_284(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, NULL));
 }
 
 /* loop.getnameinfo(flags=None) */
-static void case_287(args_fixture *fx)
+static void case_285(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=0) */
-static void case_288(args_fixture *fx)
+static void case_286(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=-1) */
-static void case_289(args_fixture *fx)
+static void case_287(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = -1};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.connect_read_pipe(valid) */
-static void case_290(args_fixture *fx)
+static void case_288(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, 0));
 }
 
 /* loop.connect_read_pipe(protocol_factory=None) */
-static void case_291(args_fixture *fx)
+static void case_289(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, NULL, NULL, 0));
 }
 
 /* loop.connect_read_pipe(pipe=None) */
-static void case_292(args_fixture *fx)
+static void case_290(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, AIO_NONE));
 }
 
 /* loop.connect_read_pipe(pipe=0) */
-static void case_293(args_fixture *fx)
+static void case_291(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, AIO_ZERO));
 }
 
 /* loop.connect_read_pipe(pipe=-1) */
-static void case_294(args_fixture *fx)
+static void case_292(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, -1));
 }
 
 /* loop.connect_write_pipe(valid) */
-static void case_295(args_fixture *fx)
+static void case_293(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL, 0));
 }
 
 /* loop.connect_write_pipe(protocol_factory=None) */
-static void case_296(args_fixture *fx)
+static void case_294(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, NULL, NULL, 0));
 }
 
 /* loop.connect_write_pipe(pipe=None) */
-static void case_297(args_fixture *fx)
+static void case_295(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        AIO_NONE));
 }
 
 /* loop.connect_write_pipe(pipe=0) */
-static void case_298(args_fixture *fx)
+static void case_296(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        AIO_ZERO));
 }
 
 /* loop.connect_write_pipe(pipe=-1) */
-static void case_299(args_fixture *fx)
+static void case_297(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL, -1));
 }
 
 /* loop.add_signal_handler(valid) */
-static void case_300(args_fixture *fx)
+static void case_298(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=0) */
-static void case_301(args_fixture *fx)
+static void case_299(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 0, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=-1) */
-static void case_302(args_fixture *fx)
+static void case_300(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=65) */
-static void case_303(args_fixture *fx)
+static void case_301(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 65, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=9) */
-static void case_304(args_fixture *fx)
+static void case_302(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 9, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(callback=None) */
-static void case_305(args_fixture *fx)
+static void case_303(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, NULL, NULL, 0));
 }
 
 /* loop.remove_signal_handler(valid) */
-static void case_306(args_fixture *fx)
+static void case_304(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, fx->sigusr1));
 }
 
 /* loop.remove_signal_handler(sig=0) */
-static void case_307(args_fixture *fx)
+static void case_305(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 0));
 }
 
 /* loop.remove_signal_handler(sig=-1) */
-static void case_308(args_fixture *fx)
+static void case_306(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, -1));
 }
 
 /* loop.remove_signal_handler(sig=65) */
-static void case_309(args_fixture *fx)
+static void case_307(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 65));
 }
 
 /* loop.remove_signal_handler(sig=9) */
-static void case_310(args_fixture *fx)
+static void case_308(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 9));
 }
 
 /* loop.run_in_executor(valid) */
-static void case_311(args_fixture *fx)
+static void case_309(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(executor=None) */
-static void case_312(args_fixture *fx)
+static void case_310(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(func=None) */
-static void case_313(args_fixture *fx)
+static void case_311(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, NULL, NULL, 0));
 }
 
 /* loop.set_default_executor(valid) */
-static void case_314(args_fixture *fx)
+static void case_312(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, 0));
 }
 
 /* loop.set_default_executor(executor=None) */
-static void case_315(args_fixture *fx)
+static void case_313(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, NULL));
 }
 
 /* loop.set_exception_handler(valid) */
-static void case_316(args_fixture *fx)
+static void case_314(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, fx->handler, NULL));
 }
 
 /* loop.set_exception_handler(handler=None) */
-static void case_317(args_fixture *fx)
+static void case_315(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, NULL, NULL));
 }
 
 /* loop.default_exception_handler(valid) */
-static void case_318(args_fixture *fx)
+static void case_316(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.default_exception_handler(context=None) */
-static void case_319(args_fixture *fx)
+static void case_317(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, NULL));
 }
 
 /* loop.call_exception_handler(valid) */
-static void case_320(args_fixture *fx)
+static void case_318(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.call_exception_handler(context=None) */
-static void case_321(args_fixture *fx)
+static void case_319(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, NULL));
 }
 
 /* loop.set_debug(valid) */
-static void case_322(args_fixture *fx)
+static void case_320(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, true));
 }
 
 /* loop.set_debug(enabled=False) */
-static void case_323(args_fixture *fx)
+static void case_321(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, false));
 }
 
 /* loop.slow_callback_duration = 1.5 */
-static void case_324(args_fixture *fx)
+static void case_322(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, 1.5));
 }
 
 /* loop.slow_callback_duration = None */
-static void case_325(args_fixture *fx)
+static void case_323(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_NONE));
 }
 
 /* loop.slow_callback_duration = 0 */
-static void case_326(args_fixture *fx)
+static void case_324(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_ZERO));
 }
 
 /* loop.slow_callback_duration = -1 */
-static void case_327(args_fixture *fx)
+static void case_325(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, -1));
 }
 
 /* loop.slow_callback_duration = nan */
-static void case_328(args_fixture *fx)
+static void case_326(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, NAN));
 }
 
 /* loop.slow_callback_duration = inf */
-static void case_329(args_fixture *fx)
+static void case_327(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, INFINITY));
 }
 
 /* loop.subprocess_exec(valid) */
-static void case_330(args_fixture *fx)
+static void case_328(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(protocol_factory=None) */
-static void case_331(args_fixture *fx)
+static void case_329(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, NULL));
 }
 
 /* loop.subprocess_exec(stdin=None) */
-static void case_332(args_fixture *fx)
+static void case_330(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin = AIO_NONE};
@@ -2360,7 +2355,7 @@ static void case_332(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=0) */
-static void case_333(args_fixture *fx)
+static void case_331(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin = AIO_ZERO};
@@ -2368,14 +2363,14 @@ static void case_333(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=-4) */
-static void case_334(args_fixture *fx)
+static void case_332(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdin = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=None) */
-static void case_335(args_fixture *fx)
+static void case_333(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout = AIO_NONE};
@@ -2383,7 +2378,7 @@ static void case_335(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=0) */
-static void case_336(args_fixture *fx)
+static void case_334(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout = AIO_ZERO};
@@ -2391,14 +2386,14 @@ static void case_336(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=-4) */
-static void case_337(args_fixture *fx)
+static void case_335(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdout = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=None) */
-static void case_338(args_fixture *fx)
+static void case_336(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr = AIO_NONE};
@@ -2406,7 +2401,7 @@ static void case_338(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=0) */
-static void case_339(args_fixture *fx)
+static void case_337(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr = AIO_ZERO};
@@ -2414,42 +2409,42 @@ static void case_339(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=-4) */
-static void case_340(args_fixture *fx)
+static void case_338(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stderr = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(valid) */
-static void case_341(args_fixture *fx)
+static void case_339(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(protocol_factory=None) */
-static void case_342(args_fixture *fx)
+static void case_340(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd=None) */
-static void case_343(args_fixture *fx)
+static void case_341(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd='') */
-static void case_344(args_fixture *fx)
+static void case_342(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = ""};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdin=None) */
-static void case_345(args_fixture *fx)
+static void case_343(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin = AIO_NONE};
@@ -2457,7 +2452,7 @@ static void case_345(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=0) */
-static void case_346(args_fixture *fx)
+static void case_344(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin = AIO_ZERO};
@@ -2465,7 +2460,7 @@ static void case_346(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=-4) */
-static void case_347(args_fixture *fx)
+static void case_345(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin = -4};
@@ -2473,7 +2468,7 @@ static void case_347(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=None) */
-static void case_348(args_fixture *fx)
+static void case_346(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout = AIO_NONE};
@@ -2481,7 +2476,7 @@ static void case_348(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=0) */
-static void case_349(args_fixture *fx)
+static void case_347(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout = AIO_ZERO};
@@ -2489,7 +2484,7 @@ static void case_349(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=-4) */
-static void case_350(args_fixture *fx)
+static void case_348(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout = -4};
@@ -2497,7 +2492,7 @@ static void case_350(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=None) */
-static void case_351(args_fixture *fx)
+static void case_349(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr = AIO_NONE};
@@ -2505,7 +2500,7 @@ static void case_351(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=0) */
-static void case_352(args_fixture *fx)
+static void case_350(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr = AIO_ZERO};
@@ -2513,7 +2508,7 @@ static void case_352(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=-4) */
-static void case_353(args_fixture *fx)
+static void case_351(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr = -4};
@@ -2521,155 +2516,155 @@ static void case_353(args_fixture *fx)
 }
 
 /* asyncio.Future.set_result(valid) */
-static void case_354(args_fixture *fx)
+static void case_352(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_result(fx->fut, NULL));
 }
 
 /* asyncio.Future.set_exception(valid) */
-static void case_355(args_fixture *fx)
+static void case_353(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, fx->exc));
 }
 
 /* asyncio.Future.set_exception(exception=None) */
-static void case_356(args_fixture *fx)
+static void case_354(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(valid) */
-static void case_357(args_fixture *fx)
+static void case_355(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.add_done_callback(callback=None) */
-static void case_358(args_fixture *fx)
+static void case_356(args_fixture *fx)
 {
     args_report_none(fx, aio_future_add_done_callback(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(context=None) */
-static void case_359(args_fixture *fx)
+static void case_357(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.remove_done_callback(valid) */
-static void case_360(args_fixture *fx)
+static void case_358(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, fx->noop_done, NULL));
 }
 
 /* asyncio.Future.remove_done_callback(callback=None) */
-static void case_361(args_fixture *fx)
+static void case_359(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, NULL, NULL));
 }
 
 /* asyncio.Future.cancel(valid) */
-static void case_362(args_fixture *fx)
+static void case_360(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg=None) */
-static void case_363(args_fixture *fx)
+static void case_361(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg='') */
-static void case_364(args_fixture *fx)
+static void case_362(args_fixture *fx)
 {
     const aio_future_cancel_args a = {.msg = ""};
     args_report_bool(fx, aio_future_cancel(fx->fut, &a));
 }
 
 /* transport.sendto(valid) */
-static void case_365(args_fixture *fx)
+static void case_363(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
 /* transport.sendto(data=None) */
-static void case_366(args_fixture *fx)
+static void case_364(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
 /* transport.sendto(addr=None) */
-static void case_367(args_fixture *fx)
+static void case_365(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
 /* transport.get_pipe_transport(valid) */
-static void case_368(args_fixture *fx)
+static void case_366(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->rfd));
 }
 
 /* transport.get_pipe_transport(fd=None) */
-static void case_369(args_fixture *fx)
+static void case_367(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_NONE));
 }
 
 /* transport.get_pipe_transport(fd=0) */
-static void case_370(args_fixture *fx)
+static void case_368(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_ZERO));
 }
 
 /* transport.get_pipe_transport(fd=-1) */
-static void case_371(args_fixture *fx)
+static void case_369(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, -1));
 }
 
 /* transport.get_pipe_transport(fd=badfd) */
-static void case_372(args_fixture *fx)
+static void case_370(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->badfd));
 }
 
 /* transport.get_pipe_transport(fd=filefd) */
-static void case_373(args_fixture *fx)
+static void case_371(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in,
                                                          fx->filefd));
 }
 
 /* transport.send_signal(valid) */
-static void case_374(args_fixture *fx)
+static void case_372(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, fx->sigusr1));
 }
 
 /* transport.send_signal(signal=0) */
-static void case_375(args_fixture *fx)
+static void case_373(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 0));
 }
 
 /* transport.send_signal(signal=-1) */
-static void case_376(args_fixture *fx)
+static void case_374(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, -1));
 }
 
 /* transport.send_signal(signal=65) */
-static void case_377(args_fixture *fx)
+static void case_375(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 65));
 }
 
 /* transport.send_signal(signal=9) */
-static void case_378(args_fixture *fx)
+static void case_376(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 9));
 }
@@ -2866,214 +2861,212 @@ const args_case args_cases[] = {
      case_179},
     {"loop.connect_accepted_socket(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug,
      case_180},
-    {"loop.sendfile(valid)", "loop", states_open, case_181},
-    {"loop.sendfile(transport=None)", "loop", states_open, case_182},
-    {"loop.sendfile(file=None)", "loop", states_open, case_183},
-    {"loop.sendfile(file=0)", "loop", states_open, case_184},
-    {"loop.sendfile(file=-1)", "loop", states_open, case_185},
-    {"loop.sendfile(offset=None)", "loop", states_open, case_186},
-    {"loop.sendfile(offset=0)", "loop", states_open, case_187},
-    {"loop.sendfile(offset=-1)", "loop", states_open, case_188},
-    {"loop.sendfile(count=None)", "loop", states_open, case_189},
-    {"loop.sendfile(count=0)", "loop", states_open, case_190},
-    {"loop.sendfile(count=-1)", "loop", states_open, case_191},
-    {"loop.sendfile(fallback=None)", "loop", states_open, case_192},
-    {"loop.sendfile(fallback=False)", "loop", states_open, case_193},
-    {"loop.start_tls(valid)", "loop", states_open, case_194},
-    {"loop.start_tls(transport=None)", "loop", states_open, case_195},
-    {"loop.start_tls(protocol=None)", "loop", states_open, case_196},
-    {"loop.start_tls(sslcontext=None)", "loop", states_open, case_197},
-    {"loop.start_tls(server_side=None)", "loop", states_open, case_198},
-    {"loop.start_tls(server_side=False)", "loop", states_open, case_199},
-    {"loop.start_tls(server_hostname=None)", "loop", states_open, case_200},
-    {"loop.start_tls(server_hostname='')", "loop", states_open, case_201},
-    {"loop.start_tls(ssl_handshake_timeout=None)", "loop", states_open, case_202},
-    {"loop.start_tls(ssl_handshake_timeout=0)", "loop", states_open, case_203},
-    {"loop.start_tls(ssl_handshake_timeout=-1)", "loop", states_open, case_204},
-    {"loop.start_tls(ssl_handshake_timeout=nan)", "loop", states_open, case_205},
-    {"loop.start_tls(ssl_handshake_timeout=inf)", "loop", states_open, case_206},
-    {"loop.start_tls(ssl_shutdown_timeout=None)", "loop", states_open, case_207},
-    {"loop.start_tls(ssl_shutdown_timeout=0)", "loop", states_open, case_208},
-    {"loop.start_tls(ssl_shutdown_timeout=-1)", "loop", states_open, case_209},
-    {"loop.start_tls(ssl_shutdown_timeout=nan)", "loop", states_open, case_210},
-    {"loop.start_tls(ssl_shutdown_timeout=inf)", "loop", states_open, case_211},
-    {"loop.add_reader(valid)", "loop", states_open_closed_debug, case_212},
-    {"loop.add_reader(fd=None)", "loop", states_open_closed_debug, case_213},
-    {"loop.add_reader(fd=0)", "loop", states_open_closed_debug, case_214},
-    {"loop.add_reader(fd=-1)", "loop", states_open_closed_debug, case_215},
-    {"loop.add_reader(fd=badfd)", "loop", states_open_closed_debug, case_216},
-    {"loop.add_reader(fd=filefd)", "loop", states_open_closed_debug, case_217},
-    {"loop.add_reader(callback=None)", "loop", states_open_closed_debug, case_218},
-    {"loop.remove_reader(valid)", "loop", states_open_closed_debug, case_219},
-    {"loop.remove_reader(fd=None)", "loop", states_open_closed_debug, case_220},
-    {"loop.remove_reader(fd=0)", "loop", states_open_closed_debug, case_221},
-    {"loop.remove_reader(fd=-1)", "loop", states_open_closed_debug, case_222},
-    {"loop.remove_reader(fd=badfd)", "loop", states_open_closed_debug, case_223},
-    {"loop.remove_reader(fd=filefd)", "loop", states_open_closed_debug, case_224},
-    {"loop.add_writer(valid)", "loop", states_open_closed_debug, case_225},
-    {"loop.add_writer(fd=None)", "loop", states_open_closed_debug, case_226},
-    {"loop.add_writer(fd=0)", "loop", states_open_closed_debug, case_227},
-    {"loop.add_writer(fd=-1)", "loop", states_open_closed_debug, case_228},
-    {"loop.add_writer(fd=badfd)", "loop", states_open_closed_debug, case_229},
-    {"loop.add_writer(fd=filefd)", "loop", states_open_closed_debug, case_230},
-    {"loop.add_writer(callback=None)", "loop", states_open_closed_debug, case_231},
-    {"loop.remove_writer(valid)", "loop", states_open_closed_debug, case_232},
-    {"loop.remove_writer(fd=None)", "loop", states_open_closed_debug, case_233},
-    {"loop.remove_writer(fd=0)", "loop", states_open_closed_debug, case_234},
-    {"loop.remove_writer(fd=-1)", "loop", states_open_closed_debug, case_235},
-    {"loop.remove_writer(fd=badfd)", "loop", states_open_closed_debug, case_236},
-    {"loop.remove_writer(fd=filefd)", "loop", states_open_closed_debug, case_237},
-    {"loop.sock_recv(valid)", "loop", states_open, case_238},
-    {"loop.sock_recv(sock=None)", "loop", states_open, case_239},
-    {"loop.sock_recv(nbytes=None)", "loop", states_open, case_240},
-    {"loop.sock_recv(nbytes=0)", "loop", states_open, case_241},
-    {"loop.sock_recv(nbytes=-1)", "loop", states_open, case_242},
-    {"loop.sock_recv_into(valid)", "loop", states_open, case_243},
-    {"loop.sock_recv_into(sock=None)", "loop", states_open, case_244},
-    {"loop.sock_recv_into(buf=None)", "loop", states_open, case_245},
-    {"loop.sock_sendall(valid)", "loop", states_open, case_246},
-    {"loop.sock_sendall(sock=None)", "loop", states_open, case_247},
-    {"loop.sock_sendall(data=None)", "loop", states_open, case_248},
-    {"loop.sock_connect(valid)", "loop", states_open, case_249},
-    {"loop.sock_connect(sock=None)", "loop", states_open, case_250},
-    {"loop.sock_connect(address=None)", "loop", states_open, case_251},
-    {"loop.sock_accept(valid)", "loop", states_open, case_252},
-    {"loop.sock_accept(sock=None)", "loop", states_open, case_253},
-    {"loop.sock_sendfile(valid)", "loop", states_open, case_254},
-    {"loop.sock_sendfile(sock=None)", "loop", states_open, case_255},
-    {"loop.sock_sendfile(file=None)", "loop", states_open, case_256},
-    {"loop.sock_sendfile(file=0)", "loop", states_open, case_257},
-    {"loop.sock_sendfile(file=-1)", "loop", states_open, case_258},
-    {"loop.sock_sendfile(offset=None)", "loop", states_open, case_259},
-    {"loop.sock_sendfile(offset=0)", "loop", states_open, case_260},
-    {"loop.sock_sendfile(offset=-1)", "loop", states_open, case_261},
-    {"loop.sock_sendfile(count=None)", "loop", states_open, case_262},
-    {"loop.sock_sendfile(count=0)", "loop", states_open, case_263},
-    {"loop.sock_sendfile(count=-1)", "loop", states_open, case_264},
-    {"loop.sock_sendfile(fallback=None)", "loop", states_open, case_265},
-    {"loop.sock_sendfile(fallback=False)", "loop", states_open, case_266},
-    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_267},
-    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_268},
-    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_269},
-    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_270},
-    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_271},
-    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_272},
-    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_273},
-    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_274},
-    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_275},
-    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_276},
-    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_277},
-    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_278},
-    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_279},
-    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_280},
-    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_281},
-    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_282},
-    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_283},
-    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_284},
-    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_285},
-    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_286},
-    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_287},
-    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_288},
-    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_289},
-    {"loop.connect_read_pipe(valid)", "loop", states_open, case_290},
-    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open, case_291},
-    {"loop.connect_read_pipe(pipe=None)", "loop", states_open, case_292},
-    {"loop.connect_read_pipe(pipe=0)", "loop", states_open, case_293},
-    {"loop.connect_read_pipe(pipe=-1)", "loop", states_open, case_294},
-    {"loop.connect_write_pipe(valid)", "loop", states_open, case_295},
-    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open, case_296},
-    {"loop.connect_write_pipe(pipe=None)", "loop", states_open, case_297},
-    {"loop.connect_write_pipe(pipe=0)", "loop", states_open, case_298},
-    {"loop.connect_write_pipe(pipe=-1)", "loop", states_open, case_299},
-    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_300},
-    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_301},
-    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_302},
-    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_303},
-    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_304},
-    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_305},
-    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_306},
-    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_307},
-    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_308},
-    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_309},
-    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_310},
-    {"loop.run_in_executor(valid)", "loop", states_open, case_311},
-    {"loop.run_in_executor(executor=None)", "loop", states_open, case_312},
-    {"loop.run_in_executor(func=None)", "loop", states_open, case_313},
-    {"loop.set_default_executor(valid)", "loop", states_open, case_314},
-    {"loop.set_default_executor(executor=None)", "loop", states_open, case_315},
-    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_316},
-    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_317},
-    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_318},
-    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_319},
-    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_320},
-    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_321},
-    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_322},
-    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_323},
-    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_324},
-    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_325},
-    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_326},
-    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_327},
-    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_328},
-    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_329},
-    {"loop.subprocess_exec(valid)", "loop", states_open, case_330},
-    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open, case_331},
-    {"loop.subprocess_exec(stdin=None)", "loop", states_open, case_332},
-    {"loop.subprocess_exec(stdin=0)", "loop", states_open, case_333},
-    {"loop.subprocess_exec(stdin=-4)", "loop", states_open, case_334},
-    {"loop.subprocess_exec(stdout=None)", "loop", states_open, case_335},
-    {"loop.subprocess_exec(stdout=0)", "loop", states_open, case_336},
-    {"loop.subprocess_exec(stdout=-4)", "loop", states_open, case_337},
-    {"loop.subprocess_exec(stderr=None)", "loop", states_open, case_338},
-    {"loop.subprocess_exec(stderr=0)", "loop", states_open, case_339},
-    {"loop.subprocess_exec(stderr=-4)", "loop", states_open, case_340},
-    {"loop.subprocess_shell(valid)", "loop", states_open, case_341},
-    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open, case_342},
-    {"loop.subprocess_shell(cmd=None)", "loop", states_open, case_343},
-    {"loop.subprocess_shell(cmd='')", "loop", states_open, case_344},
-    {"loop.subprocess_shell(stdin=None)", "loop", states_open, case_345},
-    {"loop.subprocess_shell(stdin=0)", "loop", states_open, case_346},
-    {"loop.subprocess_shell(stdin=-4)", "loop", states_open, case_347},
-    {"loop.subprocess_shell(stdout=None)", "loop", states_open, case_348},
-    {"loop.subprocess_shell(stdout=0)", "loop", states_open, case_349},
-    {"loop.subprocess_shell(stdout=-4)", "loop", states_open, case_350},
-    {"loop.subprocess_shell(stderr=None)", "loop", states_open, case_351},
-    {"loop.subprocess_shell(stderr=0)", "loop", states_open, case_352},
-    {"loop.subprocess_shell(stderr=-4)", "loop", states_open, case_353},
+    {"loop.sendfile(valid)", "loop", states_open_closed_debug, case_181},
+    {"loop.sendfile(file=None)", "loop", states_open_closed_debug, case_182},
+    {"loop.sendfile(file=0)", "loop", states_open_closed_debug, case_183},
+    {"loop.sendfile(file=-1)", "loop", states_open_closed_debug, case_184},
+    {"loop.sendfile(offset=None)", "loop", states_open_closed_debug, case_185},
+    {"loop.sendfile(offset=0)", "loop", states_open_closed_debug, case_186},
+    {"loop.sendfile(offset=-1)", "loop", states_open_closed_debug, case_187},
+    {"loop.sendfile(count=None)", "loop", states_open_closed_debug, case_188},
+    {"loop.sendfile(count=0)", "loop", states_open_closed_debug, case_189},
+    {"loop.sendfile(count=-1)", "loop", states_open_closed_debug, case_190},
+    {"loop.sendfile(fallback=None)", "loop", states_open_closed_debug, case_191},
+    {"loop.sendfile(fallback=False)", "loop", states_open_closed_debug, case_192},
+    {"loop.start_tls(valid)", "loop", states_open, case_193},
+    {"loop.start_tls(transport=None)", "loop", states_open, case_194},
+    {"loop.start_tls(protocol=None)", "loop", states_open, case_195},
+    {"loop.start_tls(sslcontext=None)", "loop", states_open, case_196},
+    {"loop.start_tls(server_side=None)", "loop", states_open, case_197},
+    {"loop.start_tls(server_side=False)", "loop", states_open, case_198},
+    {"loop.start_tls(server_hostname=None)", "loop", states_open, case_199},
+    {"loop.start_tls(server_hostname='')", "loop", states_open, case_200},
+    {"loop.start_tls(ssl_handshake_timeout=None)", "loop", states_open, case_201},
+    {"loop.start_tls(ssl_handshake_timeout=0)", "loop", states_open, case_202},
+    {"loop.start_tls(ssl_handshake_timeout=-1)", "loop", states_open, case_203},
+    {"loop.start_tls(ssl_handshake_timeout=nan)", "loop", states_open, case_204},
+    {"loop.start_tls(ssl_handshake_timeout=inf)", "loop", states_open, case_205},
+    {"loop.start_tls(ssl_shutdown_timeout=None)", "loop", states_open, case_206},
+    {"loop.start_tls(ssl_shutdown_timeout=0)", "loop", states_open, case_207},
+    {"loop.start_tls(ssl_shutdown_timeout=-1)", "loop", states_open, case_208},
+    {"loop.start_tls(ssl_shutdown_timeout=nan)", "loop", states_open, case_209},
+    {"loop.start_tls(ssl_shutdown_timeout=inf)", "loop", states_open, case_210},
+    {"loop.add_reader(valid)", "loop", states_open_closed_debug, case_211},
+    {"loop.add_reader(fd=None)", "loop", states_open_closed_debug, case_212},
+    {"loop.add_reader(fd=0)", "loop", states_open_closed_debug, case_213},
+    {"loop.add_reader(fd=-1)", "loop", states_open_closed_debug, case_214},
+    {"loop.add_reader(fd=badfd)", "loop", states_open_closed_debug, case_215},
+    {"loop.add_reader(fd=filefd)", "loop", states_open_closed_debug, case_216},
+    {"loop.add_reader(callback=None)", "loop", states_open_closed_debug, case_217},
+    {"loop.remove_reader(valid)", "loop", states_open_closed_debug, case_218},
+    {"loop.remove_reader(fd=None)", "loop", states_open_closed_debug, case_219},
+    {"loop.remove_reader(fd=0)", "loop", states_open_closed_debug, case_220},
+    {"loop.remove_reader(fd=-1)", "loop", states_open_closed_debug, case_221},
+    {"loop.remove_reader(fd=badfd)", "loop", states_open_closed_debug, case_222},
+    {"loop.remove_reader(fd=filefd)", "loop", states_open_closed_debug, case_223},
+    {"loop.add_writer(valid)", "loop", states_open_closed_debug, case_224},
+    {"loop.add_writer(fd=None)", "loop", states_open_closed_debug, case_225},
+    {"loop.add_writer(fd=0)", "loop", states_open_closed_debug, case_226},
+    {"loop.add_writer(fd=-1)", "loop", states_open_closed_debug, case_227},
+    {"loop.add_writer(fd=badfd)", "loop", states_open_closed_debug, case_228},
+    {"loop.add_writer(fd=filefd)", "loop", states_open_closed_debug, case_229},
+    {"loop.add_writer(callback=None)", "loop", states_open_closed_debug, case_230},
+    {"loop.remove_writer(valid)", "loop", states_open_closed_debug, case_231},
+    {"loop.remove_writer(fd=None)", "loop", states_open_closed_debug, case_232},
+    {"loop.remove_writer(fd=0)", "loop", states_open_closed_debug, case_233},
+    {"loop.remove_writer(fd=-1)", "loop", states_open_closed_debug, case_234},
+    {"loop.remove_writer(fd=badfd)", "loop", states_open_closed_debug, case_235},
+    {"loop.remove_writer(fd=filefd)", "loop", states_open_closed_debug, case_236},
+    {"loop.sock_recv(valid)", "loop", states_open_closed_debug, case_237},
+    {"loop.sock_recv(sock=None)", "loop", states_open_closed_debug, case_238},
+    {"loop.sock_recv(nbytes=None)", "loop", states_open_closed_debug, case_239},
+    {"loop.sock_recv(nbytes=-1)", "loop", states_open_closed_debug, case_240},
+    {"loop.sock_recv_into(valid)", "loop", states_open_closed_debug, case_241},
+    {"loop.sock_recv_into(sock=None)", "loop", states_open_closed_debug, case_242},
+    {"loop.sock_recv_into(buf=None)", "loop", states_open_closed_debug, case_243},
+    {"loop.sock_sendall(valid)", "loop", states_open_closed_debug, case_244},
+    {"loop.sock_sendall(sock=None)", "loop", states_open_closed_debug, case_245},
+    {"loop.sock_sendall(data=None)", "loop", states_open_closed_debug, case_246},
+    {"loop.sock_connect(valid)", "loop", states_open, case_247},
+    {"loop.sock_connect(sock=None)", "loop", states_open, case_248},
+    {"loop.sock_connect(address=None)", "loop", states_open, case_249},
+    {"loop.sock_accept(valid)", "loop", states_open_closed_debug, case_250},
+    {"loop.sock_accept(sock=None)", "loop", states_open_closed_debug, case_251},
+    {"loop.sock_sendfile(valid)", "loop", states_open_closed_debug, case_252},
+    {"loop.sock_sendfile(sock=None)", "loop", states_open_closed_debug, case_253},
+    {"loop.sock_sendfile(file=None)", "loop", states_open_closed_debug, case_254},
+    {"loop.sock_sendfile(file=0)", "loop", states_open_closed_debug, case_255},
+    {"loop.sock_sendfile(file=-1)", "loop", states_open_closed_debug, case_256},
+    {"loop.sock_sendfile(offset=None)", "loop", states_open_closed_debug, case_257},
+    {"loop.sock_sendfile(offset=0)", "loop", states_open_closed_debug, case_258},
+    {"loop.sock_sendfile(offset=-1)", "loop", states_open_closed_debug, case_259},
+    {"loop.sock_sendfile(count=None)", "loop", states_open_closed_debug, case_260},
+    {"loop.sock_sendfile(count=0)", "loop", states_open_closed_debug, case_261},
+    {"loop.sock_sendfile(count=-1)", "loop", states_open_closed_debug, case_262},
+    {"loop.sock_sendfile(fallback=None)", "loop", states_open_closed_debug, case_263},
+    {"loop.sock_sendfile(fallback=False)", "loop", states_open_closed_debug, case_264},
+    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_265},
+    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_266},
+    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_267},
+    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_268},
+    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_269},
+    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_270},
+    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_271},
+    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_272},
+    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_273},
+    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_274},
+    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_275},
+    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_276},
+    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_277},
+    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_278},
+    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_279},
+    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_280},
+    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_281},
+    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_282},
+    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_283},
+    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_284},
+    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_285},
+    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_286},
+    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_287},
+    {"loop.connect_read_pipe(valid)", "loop", states_open, case_288},
+    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open, case_289},
+    {"loop.connect_read_pipe(pipe=None)", "loop", states_open, case_290},
+    {"loop.connect_read_pipe(pipe=0)", "loop", states_open, case_291},
+    {"loop.connect_read_pipe(pipe=-1)", "loop", states_open, case_292},
+    {"loop.connect_write_pipe(valid)", "loop", states_open, case_293},
+    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open, case_294},
+    {"loop.connect_write_pipe(pipe=None)", "loop", states_open, case_295},
+    {"loop.connect_write_pipe(pipe=0)", "loop", states_open, case_296},
+    {"loop.connect_write_pipe(pipe=-1)", "loop", states_open, case_297},
+    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_298},
+    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_299},
+    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_300},
+    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_301},
+    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_302},
+    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_303},
+    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_304},
+    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_305},
+    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_306},
+    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_307},
+    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_308},
+    {"loop.run_in_executor(valid)", "loop", states_open, case_309},
+    {"loop.run_in_executor(executor=None)", "loop", states_open, case_310},
+    {"loop.run_in_executor(func=None)", "loop", states_open, case_311},
+    {"loop.set_default_executor(valid)", "loop", states_open, case_312},
+    {"loop.set_default_executor(executor=None)", "loop", states_open, case_313},
+    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_314},
+    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_315},
+    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_316},
+    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_317},
+    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_318},
+    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_319},
+    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_320},
+    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_321},
+    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_322},
+    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_323},
+    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_324},
+    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_325},
+    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_326},
+    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_327},
+    {"loop.subprocess_exec(valid)", "loop", states_open, case_328},
+    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open, case_329},
+    {"loop.subprocess_exec(stdin=None)", "loop", states_open, case_330},
+    {"loop.subprocess_exec(stdin=0)", "loop", states_open, case_331},
+    {"loop.subprocess_exec(stdin=-4)", "loop", states_open, case_332},
+    {"loop.subprocess_exec(stdout=None)", "loop", states_open, case_333},
+    {"loop.subprocess_exec(stdout=0)", "loop", states_open, case_334},
+    {"loop.subprocess_exec(stdout=-4)", "loop", states_open, case_335},
+    {"loop.subprocess_exec(stderr=None)", "loop", states_open, case_336},
+    {"loop.subprocess_exec(stderr=0)", "loop", states_open, case_337},
+    {"loop.subprocess_exec(stderr=-4)", "loop", states_open, case_338},
+    {"loop.subprocess_shell(valid)", "loop", states_open, case_339},
+    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open, case_340},
+    {"loop.subprocess_shell(cmd=None)", "loop", states_open, case_341},
+    {"loop.subprocess_shell(cmd='')", "loop", states_open, case_342},
+    {"loop.subprocess_shell(stdin=None)", "loop", states_open, case_343},
+    {"loop.subprocess_shell(stdin=0)", "loop", states_open, case_344},
+    {"loop.subprocess_shell(stdin=-4)", "loop", states_open, case_345},
+    {"loop.subprocess_shell(stdout=None)", "loop", states_open, case_346},
+    {"loop.subprocess_shell(stdout=0)", "loop", states_open, case_347},
+    {"loop.subprocess_shell(stdout=-4)", "loop", states_open, case_348},
+    {"loop.subprocess_shell(stderr=None)", "loop", states_open, case_349},
+    {"loop.subprocess_shell(stderr=0)", "loop", states_open, case_350},
+    {"loop.subprocess_shell(stderr=-4)", "loop", states_open, case_351},
     {"asyncio.Future.set_result(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_354},
+     states_pending_done_cancelled_closed_pending_closed_done, case_352},
     {"asyncio.Future.set_exception(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_355},
+     states_pending_done_cancelled_closed_pending_closed_done, case_353},
     {"asyncio.Future.set_exception(exception=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_356},
+     states_pending_done_cancelled_closed_pending_closed_done, case_354},
     {"asyncio.Future.add_done_callback(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_357},
+     states_pending_done_cancelled_closed_pending_closed_done, case_355},
     {"asyncio.Future.add_done_callback(callback=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_358},
+     states_pending_done_cancelled_closed_pending_closed_done, case_356},
     {"asyncio.Future.add_done_callback(context=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_359},
+     states_pending_done_cancelled_closed_pending_closed_done, case_357},
     {"asyncio.Future.remove_done_callback(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_360},
+     states_pending_done_cancelled_closed_pending_closed_done, case_358},
     {"asyncio.Future.remove_done_callback(callback=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_361},
+     states_pending_done_cancelled_closed_pending_closed_done, case_359},
     {"asyncio.Future.cancel(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_362},
+     states_pending_done_cancelled_closed_pending_closed_done, case_360},
     {"asyncio.Future.cancel(msg=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_363},
+     states_pending_done_cancelled_closed_pending_closed_done, case_361},
     {"asyncio.Future.cancel(msg='')", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_364},
-    {"transport.sendto(valid)", "transport", states_any, case_365},
-    {"transport.sendto(data=None)", "transport", states_any, case_366},
-    {"transport.sendto(addr=None)", "transport", states_any, case_367},
-    {"transport.get_pipe_transport(valid)", "transport", states_any, case_368},
-    {"transport.get_pipe_transport(fd=None)", "transport", states_any, case_369},
-    {"transport.get_pipe_transport(fd=0)", "transport", states_any, case_370},
-    {"transport.get_pipe_transport(fd=-1)", "transport", states_any, case_371},
-    {"transport.get_pipe_transport(fd=badfd)", "transport", states_any, case_372},
-    {"transport.get_pipe_transport(fd=filefd)", "transport", states_any, case_373},
-    {"transport.send_signal(valid)", "transport", states_any, case_374},
-    {"transport.send_signal(signal=0)", "transport", states_any, case_375},
-    {"transport.send_signal(signal=-1)", "transport", states_any, case_376},
-    {"transport.send_signal(signal=65)", "transport", states_any, case_377},
-    {"transport.send_signal(signal=9)", "transport", states_any, case_378},
+     states_pending_done_cancelled_closed_pending_closed_done, case_362},
+    {"transport.sendto(valid)", "transport", states_any, case_363},
+    {"transport.sendto(data=None)", "transport", states_any, case_364},
+    {"transport.sendto(addr=None)", "transport", states_any, case_365},
+    {"transport.get_pipe_transport(valid)", "transport", states_any, case_366},
+    {"transport.get_pipe_transport(fd=None)", "transport", states_any, case_367},
+    {"transport.get_pipe_transport(fd=0)", "transport", states_any, case_368},
+    {"transport.get_pipe_transport(fd=-1)", "transport", states_any, case_369},
+    {"transport.get_pipe_transport(fd=badfd)", "transport", states_any, case_370},
+    {"transport.get_pipe_transport(fd=filefd)", "transport", states_any, case_371},
+    {"transport.send_signal(valid)", "transport", states_any, case_372},
+    {"transport.send_signal(signal=0)", "transport", states_any, case_373},
+    {"transport.send_signal(signal=-1)", "transport", states_any, case_374},
+    {"transport.send_signal(signal=65)", "transport", states_any, case_375},
+    {"transport.send_signal(signal=9)", "transport", states_any, case_376},
     {NULL, NULL, NULL, NULL},
 };

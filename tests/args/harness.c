@@ -228,6 +228,15 @@ static void setup(args_fixture *fx, const char *owner, const char *state)
     fx->filefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fx->filefd < 0)
         die("open");
+    /* sendfile's file: 4 bytes, in binary mode as C has no other. */
+    char tmpl[] = "/tmp/casyncio-args-XXXXXX";
+    fx->binfile = mkstemp(tmpl);
+    if (fx->binfile < 0 || unlink(tmpl) < 0 || write(fx->binfile, "data", 4) != 4 ||
+        lseek(fx->binfile, 0, SEEK_SET) != 0)
+        die("binfile");
+    static char buf_space[1];
+    fx->empty = "";
+    fx->buf = buf_space;
     fx->badfd = BADFD;
     if ((fx->loop = aio_new_event_loop()) == NULL ||
         (fx->done_fut = aio_loop_create_future(fx->loop)) == NULL ||
@@ -281,6 +290,7 @@ static void teardown(args_fixture *fx)
     close(fx->wfd);
     close(fx->sock_peer);
     close(fx->filefd);
+    close(fx->binfile);
 }
 
 int main(int argc, char **argv)

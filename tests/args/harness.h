@@ -34,6 +34,9 @@ typedef struct args_fixture {
     int wfd;                            /* (its write end) */
     int badfd;                          /* a descriptor number that is not open */
     int filefd;                         /* a regular file */
+    int binfile;                        /* a regular file of 4 bytes, at its start */
+    const void *empty;                  /* empty bytes (length 0) */
+    void *buf;                          /* an empty writable buffer (length 0) */
     const aio_exception_context *ctx;   /* {'message': 'boom'} */
     const aio_address *addr;            /* ('127.0.0.1', 80) */
     int sigusr1;

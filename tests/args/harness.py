@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 
 
 def noop(*args):
@@ -48,6 +49,11 @@ class Fixture:
         self.sigusr1 = signal.SIGUSR1
         self.rfd, self.wfd = os.pipe()
         self.filefd = os.open(sys.executable, os.O_RDONLY)
+        self.binfile = tempfile.TemporaryFile()
+        self.binfile.write(b"data")
+        self.binfile.seek(0)
+        self.empty = b""
+        self.buf = bytearray()
         self.badfd = BADFD
         self.loop = asyncio.new_event_loop()
         self.done_fut = self.loop.create_future()
@@ -96,6 +102,7 @@ class Fixture:
         os.close(self.wfd)
         self.sock_peer.close()
         os.close(self.filefd)
+        self.binfile.close()
 
 
 # A descriptor number nothing opens (harness.c uses the same).

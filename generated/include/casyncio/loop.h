@@ -1121,8 +1121,6 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
 
 /* loop.sendfile(transport, file, offset=0, count=None, *, fallback=True)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Send a file over a transport and return the number of bytes sent.
  *
  * Uses os.sendfile() where the transport allows it (plain sockets); otherwise,
@@ -1132,8 +1130,8 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  *
  * Arguments, in aio_loop_sendfile_args; a field left 0 or NULL means its
  * default:
- *   transport  aio_transport *; required (NULL: None). The transport to send
- *              over; it must not be closing.
+ *   transport  aio_transport *; required (NULL raises AttributeError). The
+ *              transport to send over; it must not be closing.
  *   file       int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
  *              descriptor 0). A regular file opened for reading in binary
  *              mode.
@@ -1165,7 +1163,7 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  *   3.7  added: First appeared.
  */
 typedef struct aio_loop_sendfile_args {
-    aio_transport *transport;  /* required; NULL: None */
+    aio_transport *transport;  /* required; NULL raises AttributeError */
     /* required; 0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor 0 */
     int file;
     int64_t offset;            /* = 0 (default) */
@@ -1357,8 +1355,6 @@ AIO_API int aio_loop_remove_writer(aio_loop *loop, int fd);
 
 /* loop.sock_recv(sock, nbytes)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Receive up to nbytes from sock; the async form of socket.recv().
  *
  * The receive is tried at once and only waits for readability when it would
@@ -1386,8 +1382,6 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
 
 /* loop.sock_recv_into(sock, buf)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Receive from sock into buf and return the number of bytes written; the async
  * form of socket.recv_into().
  *
@@ -1411,8 +1405,6 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
 AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t buf_len);
 
 /* loop.sock_sendall(sock, data)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Send all of data on sock; the async form of socket.sendall().
  *
@@ -1472,8 +1464,6 @@ AIO_API aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_ad
 
 /* loop.sock_accept(sock)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Accept a connection on the listening sock and return (conn, address); the
  * async form of socket.accept().
  *
@@ -1499,8 +1489,6 @@ AIO_API aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_ad
 AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
 
 /* loop.sock_sendfile(sock, file, offset=0, count=None, *, fallback=True)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Send a file on sock, with os.sendfile() where possible, and return the
  * number of bytes sent.
