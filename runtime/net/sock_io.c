@@ -32,7 +32,6 @@ static void sock_future_dealloc(void *obj)
     aio__sock_future *sf = obj;
     if (!aio__future_finalize(&sf->fut))
         return;
-    aio__decref(sf->handle);
     if (sf->clear != NULL)
         sf->clear(sf);
     aio__future_clear(&sf->fut);
@@ -69,24 +68,32 @@ static void sock_ready(void *arg)
     sf->step(sf);
 }
 
+/* The watcher's argument is released when the loop drops its handle
+ * (replaced, removed, cancelled, or the loop closed): the future forgets
+ * the handle then, so that neither keeps the other alive. */
+static void release_watch(void *arg)
+{
+    aio__sock_future *sf = arg;
+    sf->handle = NULL;
+    aio__decref(sf);
+}
+
 /* _sock_read_done() / _sock_write_done(): the public remove_reader() (so a
  * transport's descriptor raises here, as in asyncio), unless the handle was
- * replaced or cancelled. */
+ * replaced or cancelled meanwhile. */
 static void sock_done(aio_future *fut, void *arg)
 {
     (void)arg;
     aio__sock_future *sf = (aio__sock_future *)fut;
     aio_handle *handle = sf->handle;
-    sf->handle = NULL;
-    if (handle == NULL || !handle->cancelled) {
-        if (aio__loop_check_fd(fut->loop, sf->fd) == 0) {
-            if (sf->reading)
-                aio__io_remove_reader(fut->loop, sf->fd);
-            else
-                aio__io_remove_writer(fut->loop, sf->fd);
-        }
-    }
-    aio__decref(handle);
+    if (handle == NULL || handle->cancelled)
+        return;
+    if (aio__loop_check_fd(fut->loop, sf->fd) < 0)
+        return;
+    if (sf->reading)
+        aio__io_remove_reader(fut->loop, sf->fd);
+    else
+        aio__io_remove_writer(fut->loop, sf->fd);
 }
 
 int aio__sock_future_watch(aio__sock_future *sf, bool reading)
@@ -95,23 +102,23 @@ int aio__sock_future_watch(aio__sock_future *sf, bool reading)
     if (aio__loop_check_fd(loop, sf->fd) < 0)
         return -1;
     aio__incref(sf);
-    int rc = reading ? aio__io_add_reader(loop, sf->fd, sock_ready, sf, drop_ref)
-                     : aio__io_add_writer(loop, sf->fd, sock_ready, sf, drop_ref);
+    int rc = reading ? aio__io_add_reader(loop, sf->fd, sock_ready, sf, release_watch)
+                     : aio__io_add_writer(loop, sf->fd, sock_ready, sf, release_watch);
     if (rc < 0) {
         aio__decref(sf);
         return -1;
     }
     aio__fdwatch *watch = loop->fds[sf->fd];
     sf->reading = reading;
-    sf->handle = aio_incref(reading ? watch->reader : watch->writer);
+    sf->handle = reading ? watch->reader : watch->writer; /* not a reference */
     const aio__future_add_done_callback_args done = {.callback = sock_done};
     if (aio__future_add_done_callback(&sf->fut, &done) < 0) {
+        aio__incref(sf); /* the removal releases the watcher's reference */
         if (reading)
             aio__io_remove_reader(loop, sf->fd);
         else
             aio__io_remove_writer(loop, sf->fd);
-        aio__decref(sf->handle);
-        sf->handle = NULL;
+        aio__decref(sf);
         return -1;
     }
     return 0;
@@ -210,6 +217,10 @@ static int try_recv(int fd, int64_t n, aio_bytes **out, int *err)
     *err = 0;
     if (b == NULL)
         return -1;
+    if (n == 0) { /* socket.recv(0) asks the system nothing */
+        *out = b;
+        return 1;
+    }
     ssize_t got = recv(fd, data, (size_t)n, 0);
     if (got < 0) {
         *err = errno;
@@ -303,7 +314,8 @@ aio_future *aio__loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t
                     "recv_into() argument 'buffer' must be read-write bytes-like object, not None");
         return NULL;
     }
-    ssize_t got = recv(sock, buf, buf_len, 0);
+    /* socket.recv_into() of an empty buffer asks the system nothing. */
+    ssize_t got = buf_len == 0 ? 0 : recv(sock, buf, buf_len, 0);
     if (got >= 0)
         return done_future(loop, (void *)(intptr_t)got, NULL);
     if (!aio__sock_would_block(errno))

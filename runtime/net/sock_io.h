@@ -24,7 +24,8 @@ struct aio__sock_future {
     aio_future fut;
     int fd;
     bool reading;            /* a reader (else a writer) is registered */
-    aio_handle *handle;      /* the reader's or writer's handle (a reference) */
+    aio_handle *handle;      /* the reader's or writer's handle while the loop
+                                holds it (not a reference) */
     aio__sock_step step;     /* one try of the operation */
     void (*clear)(aio__sock_future *sf); /* frees what the operation holds */
     void *op;                /* the operation's own state */
