@@ -58,6 +58,7 @@ typedef struct socket_transport {
     size_t buffered;            /* bytes in the chunks, not yet sent */
     aio__transport_detach detach; /* the server it is attached to */
     void *detach_arg;
+    aio_future *empty_waiter;   /* loop.sendfile() waits for the buffer to empty */
 } socket_transport;
 
 static int st_repr(const void *obj, aio__strbuf *out);
@@ -207,6 +208,53 @@ static void buffer_consume(socket_transport *st, size_t n)
     }
 }
 
+/* --- sendfile's empty waiter (loop.sendfile()) ----------------------------------------- */
+
+/* Takes exc over. */
+static void empty_waiter_fail(socket_transport *st, aio_exc *exc)
+{
+    if (st->empty_waiter != NULL && st->empty_waiter->state == AIO__FUTURE_PENDING)
+        aio__future_fail(st->empty_waiter, exc);
+    else
+        aio__decref(exc);
+}
+
+aio_future *aio__socket_transport_make_empty_waiter(aio_transport *t)
+{
+    socket_transport *st = as_st(t);
+    if (st->empty_waiter != NULL) {
+        aio_err_set(aio_RuntimeError, "Empty waiter is already set");
+        return NULL;
+    }
+    aio_future *waiter = aio__loop_create_future(t->loop);
+    if (waiter == NULL)
+        return NULL;
+    if (st->buffered == 0 && aio__future_set_result(waiter, NULL) < 0) {
+        aio__decref(waiter);
+        return NULL;
+    }
+    st->empty_waiter = aio_incref(waiter);
+    return waiter;
+}
+
+void aio__socket_transport_reset_empty_waiter(aio_transport *t)
+{
+    socket_transport *st = as_st(t);
+    aio_future *waiter = st->empty_waiter;
+    st->empty_waiter = NULL;
+    aio__decref(waiter);
+}
+
+bool aio__is_socket_transport(aio_transport *t)
+{
+    return aio__type_of(t) == &socket_transport_type;
+}
+
+int aio__socket_transport_fd(aio_transport *t)
+{
+    return as_st(t)->fd;
+}
+
 /* --- Closing ----------------------------------------------------------------------------- */
 
 /* The end of the connection: the protocol's connection_lost(exc), then the
@@ -234,6 +282,7 @@ static void call_connection_lost(socket_transport *st)
         detach(st->detach_arg);
     }
     aio__transport_clear(&st->base);
+    empty_waiter_fail(st, aio_exc_new(aio_ConnectionError, "Connection is closed by peer"));
     aio_err_restore(pending);
     if (st->alive) {
         st->alive = false;
@@ -453,6 +502,10 @@ static int st_write(aio_transport *t, const void *data, size_t len)
         aio_err_set(aio_RuntimeError, "Cannot call write() after write_eof()");
         return -1;
     }
+    if (st->empty_waiter != NULL) {
+        aio_err_set(aio_RuntimeError, "unable to write; sendfile is in progress");
+        return -1;
+    }
     if (len == 0)
         return 0;
     if (t->conn_lost) {
@@ -508,7 +561,9 @@ static void write_ready(void *arg)
         int err = errno;
         remove_writer(st);
         buffer_clear(st);
-        fatal_error(st, aio_exc_from_errno(err), "Fatal write error on socket transport");
+        aio_exc *exc = aio_exc_from_errno(err);
+        fatal_error(st, aio_incref(exc), "Fatal write error on socket transport");
+        empty_waiter_fail(st, exc);
         return;
     }
     if (n > 0)
@@ -516,6 +571,8 @@ static void write_ready(void *arg)
     aio__transport_maybe_resume_protocol(&st->base); /* may add to the buffer */
     if (st->buffered == 0) {
         remove_writer(st);
+        if (st->empty_waiter != NULL && st->empty_waiter->state == AIO__FUTURE_PENDING)
+            aio__future_set_result(st->empty_waiter, NULL);
         if (st->base.closing) {
             aio__incref(st); /* until connection_lost() has returned */
             call_connection_lost(st);
@@ -637,6 +694,7 @@ static void st_dealloc(void *obj)
     socket_transport *st = obj;
     buffer_clear(st);
     aio__decref(st->lost_exc);
+    aio__decref(st->empty_waiter);
     if (st->fd >= 0)
         close(st->fd);
     aio__transport_clear(&st->base);

@@ -32,4 +32,15 @@ AIO_INTERNAL aio_transport *aio__socket_transport_new(aio_loop *loop, int fd,
                                                       aio__transport_detach detach,
                                                       void *detach_arg);
 
+/* loop.sendfile()'s hooks (selector_events.py): a socket transport is
+ * sendfile's TRY_NATIVE kind; its descriptor; _make_empty_waiter(), a
+ * future done once the write buffer is empty (new reference; NULL with
+ * RuntimeError('Empty waiter is already set')), failed by a write error or
+ * the connection's loss; while it is set, write() raises RuntimeError
+ * ('unable to write; sendfile is in progress'); _reset_empty_waiter(). */
+AIO_INTERNAL bool aio__is_socket_transport(aio_transport *t);
+AIO_INTERNAL int aio__socket_transport_fd(aio_transport *t);
+AIO_INTERNAL aio_future *aio__socket_transport_make_empty_waiter(aio_transport *t);
+AIO_INTERNAL void aio__socket_transport_reset_empty_waiter(aio_transport *t);
+
 #endif /* CASYNCIO_RUNTIME_SOCKET_TRANSPORT_H */
