@@ -12,11 +12,14 @@
  */
 #include "sock_sendfile.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exc.h"
@@ -248,6 +251,29 @@ static void not_available(aio__sock_future *sf, const char *why)
     finish_exception(sf, aio_exc_new(aio_SendfileNotAvailableError, why));
 }
 
+/* sendfile(2) has no MSG_NOSIGNAL: a peer gone raises SIGPIPE, which
+ * Python ignores process-wide and a library must not. The signal is
+ * blocked around the call, and one it raised is taken back (unless one was
+ * pending already). */
+static ssize_t sendfile_nosignal(int sock, int file, off_t *off, size_t count)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    ssize_t sent = sendfile(sock, file, off, count);
+    int err = errno;
+    if (sent < 0 && err == EPIPE && !was_pending) {
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return sent;
+}
+
 /* _sock_sendfile_native_impl(): one sendfile() call. */
 static void native_step(aio__sock_future *sf)
 {
@@ -267,7 +293,7 @@ static void native_step(aio__sock_future *sf)
         }
     }
     off_t off = (off_t)op->offset;
-    ssize_t sent = sendfile(sf->fd, op->file, &off, (size_t)op->blocksize);
+    ssize_t sent = sendfile_nosignal(sf->fd, op->file, &off, (size_t)op->blocksize);
     if (sent < 0) {
         int err = errno;
         if (aio__sock_would_block(err)) {

@@ -228,6 +228,37 @@ static void test_native_cancel(void **state)
     finish(loop);
 }
 
+/* The peer is gone: sendfile(2) fails first (no SIGPIPE), the fallback's
+ * send() gives BrokenPipeError; without fallback SendfileNotAvailableError.
+ * The fallback's read moved the position and nothing was sent, so it
+ * stays there, as with CPython's file object. */
+static void test_peer_closed(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    int sv[2];
+    pair(sv);
+    close(sv[1]);
+    int file = temp_file(100);
+    char line[256];
+    aio_future *fut = aio_loop_sock_sendfile(
+        loop, &(aio_loop_sock_sendfile_args){.sock = sv[0], .file = file});
+    wait_done(loop, fut);
+    assert_string_equal(exc_line(fut, line, sizeof line), "BrokenPipeError: [Errno 32] Broken pipe");
+    assert_int_equal(position(file), 100);
+    aio_decref(fut);
+    fut = aio_loop_sock_sendfile(loop, &(aio_loop_sock_sendfile_args){
+                                           .sock = sv[0], .file = file, .fallback = AIO_FALSE});
+    wait_done(loop, fut);
+    assert_string_equal(exc_line(fut, line, sizeof line),
+                        "SendfileNotAvailableError: os.sendfile call failed");
+    assert_int_equal(position(file), 100);
+    aio_decref(fut);
+    close(file);
+    close(sv[0]);
+    finish(loop);
+}
+
 /* --- sock_sendfile: the fallback ----------------------------------------------------------- */
 
 static void test_fallback_alone(void **state)
@@ -685,6 +716,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_native_offset_count),
     cmocka_unit_test(test_native_empty_file),
     cmocka_unit_test(test_native_cancel),
+    cmocka_unit_test(test_peer_closed),
     cmocka_unit_test(test_fallback_alone),
     cmocka_unit_test(test_fallback_proc_file),
     cmocka_unit_test(test_fallback_pipe),
