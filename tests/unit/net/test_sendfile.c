@@ -591,9 +591,11 @@ static void test_transport_checks(void **state)
     aio_decref(fut);
     assert_null(aio_loop_sendfile(loop, &(aio_loop_sendfile_args){.file = file}));
     assert_raised(aio_AttributeError, "'NoneType' object has no attribute 'is_closing'");
+    aio_incref(t); /* kept past its connection: a closed transport */
     close_transport(loop, t, &p);
     assert_null(aio_loop_sendfile(loop, &(aio_loop_sendfile_args){.transport = t, .file = file}));
     assert_raised(aio_RuntimeError, "Transport is closing");
+    aio_decref(t);
     close(file);
     close(sv[1]);
     finish(loop);
