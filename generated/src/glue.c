@@ -485,11 +485,11 @@ aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
         aio__glue_null_self("sock_recv", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_recv() argument 'sock' must not be None") < 0)
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'recv'") < 0)
         return NULL;
     if (aio__glue_int64(&nbytes, nbytes, aio_TypeError,
-                        "sock_recv() argument 'nbytes' must not be None") < 0)
+                        "'NoneType' object cannot be interpreted as an integer") < 0)
         return NULL;
     return aio__loop_sock_recv(loop, sock, nbytes);
 }
@@ -501,8 +501,8 @@ aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t 
         aio__glue_null_self("sock_recv_into", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_recv_into() argument 'sock' must not be None") < 0)
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'recv_into'") < 0)
         return NULL;
     return aio__loop_sock_recv_into(loop, sock, buf, buf_len);
 }
@@ -514,8 +514,8 @@ aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *data, si
         aio__glue_null_self("sock_sendall", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_sendall() argument 'sock' must not be None") < 0)
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'send'") < 0)
         return NULL;
     return aio__loop_sock_sendall(loop, sock, data, data_len);
 }
@@ -537,8 +537,8 @@ aio_future *aio_loop_sock_accept(aio_loop *loop, int sock)
         aio__glue_null_self("sock_accept", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_accept() argument 'sock' must not be None") < 0)
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'fileno'") < 0)
         return NULL;
     return aio__loop_sock_accept(loop, sock);
 }
@@ -555,14 +555,14 @@ aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_sendfile_
     }
     if (args == NULL)
         args = &no_args;
-    if (aio__glue_handle(&r.sock, args->sock, aio_TypeError,
-                         "sock_sendfile() argument 'sock' must not be None") < 0)
+    if (aio__glue_handle(&r.sock, args->sock, aio_AttributeError,
+                         "'NoneType' object has no attribute 'type'") < 0)
         return NULL;
-    if (aio__glue_handle(&r.file, args->file, aio_TypeError,
-                         "sock_sendfile() argument 'file' must not be None") < 0)
+    if (aio__glue_handle(&r.file, args->file, aio_AttributeError,
+                         "'NoneType' object has no attribute 'readinto'") < 0)
         return NULL;
     if (aio__glue_int64_default(&r.offset, args->offset, 0, aio_TypeError,
-                                "sock_sendfile() argument 'offset' must not be None") < 0)
+                                "offset must be a non-negative integer (got None)") < 0)
         return NULL;
     aio__glue_int64_or_none(&r.count, &r.count_is_none, args->count);
     r.fallback = aio__glue_bool_default(args->fallback, true);

@@ -311,7 +311,7 @@ aio_future *aio__loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t
         return NULL;
     if (buf == NULL) {
         aio_err_set(aio_TypeError,
-                    "recv_into() argument 'buffer' must be read-write bytes-like object, not None");
+                    "recv_into() argument 1 must be read-write bytes-like object, not None");
         return NULL;
     }
     /* socket.recv_into() of an empty buffer asks the system nothing. */

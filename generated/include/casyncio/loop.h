@@ -1361,7 +1361,7 @@ AIO_API int aio_loop_remove_writer(aio_loop *loop, int fd);
  * block. An empty result means the peer closed its end.
  *
  * Arguments:
- *   sock    int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *   sock    int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
  *           descriptor 0). A non-blocking socket.
  *   nbytes  int64_t; required (AIO_NONE raises TypeError). The most bytes to
  *           receive.
@@ -1386,7 +1386,7 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
  * form of socket.recv_into().
  *
  * Arguments:
- *   sock     int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *   sock     int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
  *            descriptor 0). A non-blocking socket.
  *   buf      void *; required (NULL: None). The buffer to fill.
  *   buf_len  size_t. Size of the buffer in bytes.
@@ -1412,7 +1412,7 @@ AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf,
  * there is no telling how much the peer received.
  *
  * Arguments:
- *   sock      int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *   sock      int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
  *             descriptor 0). A non-blocking, connected socket.
  *   data      const void *; required (NULL: None). The data to send.
  *   data_len  size_t. Length of the data in bytes.
@@ -1471,8 +1471,8 @@ AIO_API aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_ad
  * connection, address the peer's address.
  *
  * Arguments:
- *   sock  int; required (0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor
- *         0). A non-blocking, listening socket.
+ *   sock  int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
+ *         descriptor 0). A non-blocking, listening socket.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_socket_address *, a (conn, address) pair.
@@ -1499,9 +1499,9 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  *
  * Arguments, in aio_loop_sock_sendfile_args; a field left 0 or NULL means its
  * default:
- *   sock      int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *   sock      int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
  *             descriptor 0). A non-blocking SOCK_STREAM socket.
- *   file      int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *   file      int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
  *             descriptor 0). A regular file opened for reading in binary mode.
  *   offset    int64_t; default 0 (AIO_NONE raises TypeError). Where in the
  *             file to start reading.
@@ -1529,8 +1529,8 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  *   3.7  added: First appeared.
  */
 typedef struct aio_loop_sock_sendfile_args {
-    int sock;        /* required; 0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor 0 */
-    int file;        /* required; 0 or AIO_NONE raises TypeError; AIO_ZERO: descriptor 0 */
+    int sock;        /* required; 0 or AIO_NONE raises AttributeError; AIO_ZERO: descriptor 0 */
+    int file;        /* required; 0 or AIO_NONE raises AttributeError; AIO_ZERO: descriptor 0 */
     int64_t offset;  /* = 0 (default) */
     int64_t count;   /* 0: None (default); AIO_ZERO: 0 */
     int fallback;    /* 0: True (default); AIO_FALSE: False */

@@ -225,7 +225,7 @@ static void test_recv_into(void **state)
     aio_decref(fut);
     assert_null(aio_loop_sock_recv_into(loop, sv[0], NULL, 0));
     assert_raised(aio_TypeError,
-                  "recv_into() argument 'buffer' must be read-write bytes-like object, not None");
+                  "recv_into() argument 1 must be read-write bytes-like object, not None");
     close(sv[0]);
     close(sv[1]);
     finish(loop);
