@@ -245,6 +245,11 @@ void aio__socket_transport_reset_empty_waiter(aio_transport *t)
     aio__decref(waiter);
 }
 
+bool aio__socket_transport_sendfile_active(aio_transport *t)
+{
+    return as_st(t)->empty_waiter != NULL;
+}
+
 bool aio__is_socket_transport(aio_transport *t)
 {
     return aio__type_of(t) == &socket_transport_type;

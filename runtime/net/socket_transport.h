@@ -42,5 +42,7 @@ AIO_INTERNAL bool aio__is_socket_transport(aio_transport *t);
 AIO_INTERNAL int aio__socket_transport_fd(aio_transport *t);
 AIO_INTERNAL aio_future *aio__socket_transport_make_empty_waiter(aio_transport *t);
 AIO_INTERNAL void aio__socket_transport_reset_empty_waiter(aio_transport *t);
+/* True while the empty waiter is set (a sendfile() in progress). */
+AIO_INTERNAL bool aio__socket_transport_sendfile_active(aio_transport *t);
 
 #endif /* CASYNCIO_RUNTIME_SOCKET_TRANSPORT_H */

@@ -211,6 +211,11 @@ static void empty_done(aio_future *waiter, void *arg)
 static int native_start(transport_sendfile *s)
 {
     aio_transport *t = s->t;
+    if (aio__socket_transport_sendfile_active(t)) {
+        /* `del self._transports[fd]` finds it gone: KeyError(fd). */
+        aio_err_format(aio_KeyError, "%d", s->fd);
+        return -1;
+    }
     aio_future *waiter = aio__socket_transport_make_empty_waiter(t);
     if (waiter == NULL)
         return -1;

@@ -713,6 +713,39 @@ static void test_transport_peer_gone(void **state)
     finish(loop);
 }
 
+/* A second sendfile() while one runs: CPython's KeyError of the
+ * descriptor. Cancelling the first gives the transport back. */
+static void test_transport_concurrent_cancel(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    int sv[2];
+    pair(sv);
+    proto p;
+    aio_transport *t = make_transport(loop, sv[0], &p);
+    int file = temp_file(8u << 20);
+    aio_future *fut = aio_loop_sendfile(
+        loop, &(aio_loop_sendfile_args){.transport = t, .file = file});
+    run_one_iteration(loop);
+    assert_int_equal(aio_future_done(fut), 0); /* the peer reads nothing */
+    assert_null(aio_loop_sendfile(loop, &(aio_loop_sendfile_args){.transport = t, .file = file}));
+    /* KeyError(fd); C's KeyError holds a string, so its str() is quoted. */
+    assert_raised(aio_KeyError, NULL);
+    assert_int_equal(aio_loop_add_reader(loop, sv[0], noop, NULL, NULL), 0); /* not the transport's */
+    assert_int_equal(aio_loop_remove_reader(loop, sv[0]), 1);
+    assert_int_equal(aio_future_cancel(fut, NULL), 1);
+    run_one_iteration(loop);
+    assert_int_equal(aio_transport_is_reading(t), 1);
+    assert_int_equal(aio_transport_write(t, "x", 1), 0);
+    assert_int_equal(aio_loop_add_reader(loop, sv[0], noop, NULL, NULL), -1);
+    assert_raised(aio_RuntimeError, NULL);
+    aio_decref(fut);
+    close_transport(loop, t, &p);
+    close(file);
+    close(sv[1]);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_native_whole_file),
     cmocka_unit_test(test_native_offset_count),
@@ -728,6 +761,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_transport_fallback),
     cmocka_unit_test(test_transport_fallback_proc),
     cmocka_unit_test(test_transport_peer_gone),
+    cmocka_unit_test(test_transport_concurrent_cancel),
 };
 
 AIO_TEST_MAIN(tests)
