@@ -464,10 +464,15 @@ static void tsf_done(aio_future *fut, void *arg)
     if (fut->state != AIO__FUTURE_CANCELLED)
         return;
     aio__incref(s);
-    if (s->inner != NULL && s->inner->state == AIO__FUTURE_PENDING)
+    if (s->inner != NULL && s->inner->state == AIO__FUTURE_PENDING) {
+        /* Its done callbacks come next: sock_sendfile()'s removes its
+         * writer first, then ours runs the finally (native_finally()), as
+         * the task's wake-up comes after them in CPython. */
         aio__future_cancel_any(s->inner, NULL);
-    drop_inner(s);
-    native_finally(s);
+    } else {
+        drop_inner(s);
+        native_finally(s);
+    }
     if (s->installed) {
         if (s->total_sent > 0)
             lseek(s->file, s->offset + s->total_sent, SEEK_SET);
