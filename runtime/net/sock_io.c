@@ -391,18 +391,19 @@ typedef struct accept_result {
  * would block; -1 with *err (errno) or the exception set (*err 0). */
 static int try_accept(int fd, accept_result **out, int *err)
 {
+    *err = 0;
+    /* The result's room first: an accepted connection is never dropped
+     * for want of memory. */
+    accept_result *r = aio__malloc(sizeof *r);
+    if (r == NULL)
+        return -1;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    *err = 0;
     int conn = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (conn < 0) {
         *err = errno;
+        free(r);
         return aio__sock_would_block(*err) ? 0 : -1;
-    }
-    accept_result *r = aio__malloc(sizeof *r);
-    if (r == NULL) {
-        close(conn);
-        return -1;
     }
     aio__address_from_sockaddr(&r->address, (struct sockaddr *)&ss, len);
     r->pair.conn = conn;
@@ -432,14 +433,31 @@ aio_future *aio__loop_sock_accept(aio_loop *loop, int sock)
 {
     if (aio__sock_check_nonblocking(loop, sock) < 0)
         return NULL;
+    /* The future first, so that an accepted connection always has a place
+     * (never a descriptor lost for want of memory). */
+    aio__sock_future *sf = aio__sock_future_new(loop, sock, accept_step, NULL, NULL);
+    if (sf == NULL)
+        return NULL;
     accept_result *r = NULL;
     int err;
     int rc = try_accept(sock, &r, &err);
-    if (rc > 0)
-        return done_future(loop, &r->pair, free);
-    if (rc < 0)
-        return err != 0 ? failed_future(loop, err) : NULL;
-    return wait_future(loop, sock, true, accept_step, NULL, NULL);
+    if (rc > 0) {
+        aio__future_finish_result(&sf->fut, &r->pair, free);
+        return &sf->fut;
+    }
+    if (rc < 0) {
+        if (err != 0) {
+            fail_errno(sf, err);
+            return &sf->fut;
+        }
+        aio__decref(sf);
+        return NULL;
+    }
+    if (aio__sock_future_watch(sf, true) < 0) {
+        aio__decref(sf);
+        return NULL;
+    }
+    return &sf->fut;
 }
 
 /* What reprs and logs call these callbacks: CPython's names for them. */

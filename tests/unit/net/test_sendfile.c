@@ -747,6 +747,99 @@ static void test_transport_concurrent_cancel(void **state)
     finish(loop);
 }
 
+/* --- Memory running out ------------------------------------------------------------- */
+
+enum { VIA_SOCK, VIA_FALLBACK, VIA_TRANSPORT, VIA_TRANSPORT_FALLBACK };
+
+/* sendfile with its n-th allocation failing: MemoryError from the call or
+ * in the future (or the future ends well), nothing leaks, the transport is
+ * usable after. True when no allocation failed. */
+static bool sendfile_failing(int via, long n)
+{
+    aio_loop *loop = new_loop();
+    int sv[2];
+    pair(sv);
+    int file = temp_file(300000);
+    int pp[2] = {-1, -1};
+    proto p;
+    aio_transport *t = NULL;
+    if (via >= VIA_TRANSPORT)
+        t = make_transport(loop, sv[0], &p);
+    if (via == VIA_TRANSPORT_FALLBACK) {
+        assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+        assert_int_equal(write(pp[1], "0123456789", 10), 10);
+    }
+    aio__fail_alloc_after = n;
+    aio_future *fut = NULL;
+    switch (via) {
+    case VIA_SOCK:
+        fut = aio_loop_sock_sendfile(
+            loop, &(aio_loop_sock_sendfile_args){.sock = sv[0], .file = file});
+        break;
+    case VIA_FALLBACK:
+        fut = aio__sock_sendfile_fallback(loop, sv[0], file, 0, 0);
+        break;
+    case VIA_TRANSPORT:
+        fut = aio_loop_sendfile(loop, &(aio_loop_sendfile_args){.transport = t, .file = file});
+        break;
+    default:
+        fut = aio_loop_sendfile(
+            loop, &(aio_loop_sendfile_args){.transport = t, .file = pp[0], .count = 10});
+        break;
+    }
+    static char drained[1 << 20];
+    for (int i = 0; i < 200 && fut != NULL && aio_future_done(fut) != 1; i++) {
+        while (read(sv[1], drained, sizeof drained) > 0)
+            ;
+        aio_loop_stop(loop);
+        aio_loop_run_forever(loop);
+        aio_err_clear();
+    }
+    bool untouched = aio__fail_alloc_after >= 0;
+    aio__fail_alloc_after = -1;
+    if (fut == NULL) {
+        assert_raised(aio_MemoryError, NULL);
+    } else {
+        if (aio_future_done(fut) != 1) {
+            aio_future_cancel(fut, NULL);
+            for (int i = 0; i < 3; i++)
+                run_one_iteration(loop);
+        }
+        aio_exc *exc = aio_future_cancelled(fut) == 1 ? NULL : aio_future_exception(fut);
+        /* The pipe's final seek fails once anything was sent (ESPIPE). */
+        if (exc != NULL && !aio_exc_isinstance(exc, aio_MemoryError))
+            assert_int_equal(via, VIA_TRANSPORT_FALLBACK);
+        aio_decref(fut);
+    }
+    aio_err_clear();
+    if (t != NULL) {
+        assert_int_equal(aio_transport_is_reading(t), 1);
+        close(sv[1]);
+        close_transport(loop, t, &p);
+    } else {
+        close(sv[0]);
+        close(sv[1]);
+    }
+    if (pp[0] >= 0) {
+        close(pp[0]);
+        close(pp[1]);
+    }
+    close(file);
+    finish(loop);
+    return untouched;
+}
+
+static void test_each_allocation_failing(void **state)
+{
+    (void)state;
+    for (int via = VIA_SOCK; via <= VIA_TRANSPORT_FALLBACK; via++) {
+        long n;
+        for (n = 0; n < 200 && !sendfile_failing(via, n); n++)
+            ;
+        assert_true(n > 0 && n < 200);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_native_whole_file),
     cmocka_unit_test(test_native_offset_count),
@@ -763,6 +856,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_transport_fallback_proc),
     cmocka_unit_test(test_transport_peer_gone),
     cmocka_unit_test(test_transport_concurrent_cancel),
+    cmocka_unit_test(test_each_allocation_failing),
 };
 
 AIO_TEST_MAIN(tests)
