@@ -54,6 +54,8 @@ struct transport_sendfile {
     aio_future *inner;          /* a reference; its done callback is ours */
     aio_done_callback inner_cb;
     bool native_active;         /* detached and paused: the finally is owed */
+    transport_sendfile *prev;   /* in the loop's list while native_active */
+    transport_sendfile *next;
     bool resume_reading;
     /* The fallback. */
     fallback_protocol proto;
@@ -95,6 +97,52 @@ static void drop_inner(transport_sendfile *s)
     aio__decref(inner);
 }
 
+/* --- The sendfiles of a loop ------------------------------------------------------------
+ *
+ * While a native send runs, its transport is not in the loop's map of
+ * descriptors, so the loop's close would not find it: the loop's closing
+ * runs the `finally:` of those still running first, which hands each
+ * transport back (to be let go of with the others). */
+
+static void sendfiles_closing(aio_loop *loop);
+
+AIO__LOOP_PART(sendfiles_part) = {.name = "sendfiles", .slots = 1, .order = 45,
+                                  .closing = sendfiles_closing};
+
+static transport_sendfile **sendfiles_of(aio_loop *loop)
+{
+    return (transport_sendfile **)aio__loop_part_slot(loop, &sendfiles_part);
+}
+
+static void link_native(transport_sendfile *s)
+{
+    transport_sendfile **head = sendfiles_of(s->fut.loop);
+    s->prev = NULL;
+    s->next = *head;
+    if (*head != NULL)
+        (*head)->prev = s;
+    *head = s;
+}
+
+static void unlink_native(transport_sendfile *s)
+{
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        *sendfiles_of(s->fut.loop) = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void native_finally(transport_sendfile *s);
+
+static void sendfiles_closing(aio_loop *loop)
+{
+    while (*sendfiles_of(loop) != NULL)
+        native_finally(*sendfiles_of(loop));
+}
+
 /* --- Native ------------------------------------------------------------------------------ */
 
 /* The `finally:` of _sendfile_native(). */
@@ -103,12 +151,16 @@ static void native_finally(transport_sendfile *s)
     if (!s->native_active)
         return;
     s->native_active = false;
+    unlink_native(s);
     aio__socket_transport_reset_empty_waiter(s->t);
     aio_exc *pending = aio_err_fetch();
-    if (s->resume_reading)
+    /* A transport the loop's close let go of has nothing to resume. */
+    bool open = s->t->loop != NULL && !aio__loop_is_closed(s->t->loop) && !s->t->closing &&
+                aio__socket_transport_fd(s->t) >= 0;
+    if (open && s->resume_reading)
         aio__transport_resume_reading(s->t);
     aio_err_clear();
-    if (s->t->loop != NULL && !s->t->closing && aio__socket_transport_fd(s->t) >= 0)
+    if (open)
         aio__transports_attach(s->t->loop, s->fd, s->t);
     aio_err_clear();
     aio_err_restore(pending);
@@ -221,6 +273,7 @@ static int native_start(transport_sendfile *s)
         return -1;
     aio__transports_detach(t->loop, s->fd, t);
     s->native_active = true;
+    link_native(s);
     s->resume_reading = aio__transport_is_reading(t) == 1;
     aio__transport_pause_reading(t);
     set_inner(s, waiter, empty_done);
@@ -398,6 +451,19 @@ static bool fp_eof_received(aio_protocol *self)
     return false;
 }
 
+/* The transport lets go of the protocol without connection_lost() (the
+ * loop closed with it open): the program's protocol goes with it. */
+static void fp_release(aio_protocol *self)
+{
+    transport_sendfile *s = owner_of(self);
+    if (!s->installed)
+        return;
+    s->installed = false;
+    s->lost = true;
+    aio__protocol_release(s->orig);
+    aio__decref(s); /* the protocol's reference */
+}
+
 /* The connection ends during the fallback: the program's protocol hears
  * it (and is the transport's again, so that the transport releases it);
  * a write waiting for resume_writing() fails. */
@@ -441,6 +507,7 @@ static void fallback_start(transport_sendfile *s)
     s->proto.base.resume_writing = fp_resume_writing;
     s->proto.base.data_received = fp_data_received;
     s->proto.base.eof_received = fp_eof_received;
+    s->proto.base.release = fp_release;
     s->proto.owner = s;
     s->orig = t->protocol;
     s->should_resume_reading = aio__transport_is_reading(t) == 1;

@@ -840,6 +840,56 @@ static void test_each_allocation_failing(void **state)
     }
 }
 
+/* The loop closes while sendfile() runs (native, then the fallback): the
+ * transport is let go of as its __del__ would, the program's protocol is
+ * released once, and the future can be dropped afterwards. */
+static int released;
+
+static void count_release(aio_protocol *self)
+{
+    (void)self;
+    released++;
+}
+AIO_NAME_CALLBACK(count_release);
+
+static void test_loop_closed_during_sendfile(void **state)
+{
+    (void)state;
+    for (int fallback = 0; fallback < 2; fallback++) {
+        aio_loop *loop = new_loop();
+        int sv[2], pp[2];
+        pair(sv);
+        assert_int_equal(pipe2(pp, O_CLOEXEC | O_NONBLOCK), 0);
+        assert_true(fcntl(pp[1], F_SETPIPE_SZ, 1 << 20) >= 1 << 20);
+        static char data[1 << 20];
+        assert_int_equal(write(pp[1], data, sizeof data), (ssize_t)sizeof data);
+        int file = temp_file(8u << 20);
+        proto p;
+        aio_transport *t = make_transport(loop, sv[0], &p);
+        p.base.release = count_release;
+        released = 0;
+        aio_future *fut = aio_loop_sendfile(
+            loop, &(aio_loop_sendfile_args){.transport = t,
+                                            .file = fallback ? pp[0] : file,
+                                            .count = fallback ? (int64_t)sizeof data : 0});
+        assert_non_null(fut);
+        for (int i = 0; i < 50; i++)
+            run_one_iteration(loop);
+        assert_int_equal(aio_future_done(fut), 0); /* the peer reads nothing */
+        aio_loop_close(loop);
+        aio_err_clear();
+        aio_decref(fut);
+        aio_decref(loop);
+        assert_int_equal(released, 1);
+        assert_int_equal(p.lost, 0);
+        close(sv[1]);
+        close(pp[0]);
+        close(pp[1]);
+        close(file);
+        assert_no_leaks();
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_native_whole_file),
     cmocka_unit_test(test_native_offset_count),
@@ -857,6 +907,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_transport_peer_gone),
     cmocka_unit_test(test_transport_concurrent_cancel),
     cmocka_unit_test(test_each_allocation_failing),
+    cmocka_unit_test(test_loop_closed_during_sendfile),
 };
 
 AIO_TEST_MAIN(tests)
