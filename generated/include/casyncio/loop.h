@@ -1159,6 +1159,11 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  *   ValueError("count must be a positive integer (got {count!r})") when count
  *     is zero or negative.
  *
+ * In C: file is a file descriptor (no text mode); its position is its lseek()
+ * offset, left at offset + bytes sent. Closing or unsupported transports are
+ * refused by the call (NULL). The result is
+ * AIO_RESULT_INT(aio_future_result(fut)).
+ *
  * History:
  *   3.7  added: First appeared.
  */
@@ -1374,6 +1379,12 @@ AIO_API int aio_loop_remove_writer(aio_loop *loop, int fd);
  *     sock is blocking.
  *   OSError when the receive fails.
  *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. The result is an aio_bytes the
+ * future owns: aio_bytes_data(), aio_bytes_size().
+ *
  * History:
  *   3.7  changed: A real coroutine; earlier releases returned a Future
  *        although documented as a coroutine. [3.8, 3.9+]
@@ -1398,6 +1409,12 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
  *   ValueError("the socket must be non-blocking") when debug mode is on and
  *     sock is blocking.
  *   OSError when the receive fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. buf must stay valid until the future
+ * is done or cancelled; the result is AIO_RESULT_INT(aio_future_result(fut)).
  *
  * History:
  *   3.7  added: First appeared.
@@ -1424,6 +1441,12 @@ AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf,
  *   ValueError("the socket must be non-blocking") when debug mode is on and
  *     sock is blocking.
  *   OSError when sending fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. What the socket does not take at
+ * once is copied: data is the caller's again when the call returns.
  *
  * History:
  *   3.7  changed: A real coroutine; earlier releases returned a Future
@@ -1482,6 +1505,12 @@ AIO_API aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_ad
  *     sock is blocking.
  *   OSError when accept() fails.
  *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. The result's conn is non-blocking
+ * and close-on-exec, and the caller's to close.
+ *
  * History:
  *   3.7  changed: A real coroutine; earlier releases returned a Future
  *        although documented as a coroutine. [3.8, 3.9+]
@@ -1524,6 +1553,10 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  *     offset is negative.
  *   ValueError("count must be a positive integer (got {count!r})") when count
  *     is zero or negative.
+ *
+ * In C: file is a file descriptor (no text mode); its position is its lseek()
+ * offset, left at offset + bytes sent. The fallback reads with read(2) on the
+ * loop's thread. The result is AIO_RESULT_INT(aio_future_result(fut)).
  *
  * History:
  *   3.7  added: First appeared.
