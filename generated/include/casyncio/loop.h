@@ -525,8 +525,6 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *                        ssl_shutdown_timeout=None, happy_eyeballs_delay=None,
  *                        interleave=None)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Open a stream connection (TCP, optionally TLS) to host and port and return
  * (transport, protocol).
  *
@@ -756,8 +754,6 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *                             sock=None, server_hostname=None,
  *                             ssl_handshake_timeout=None,
  *                             ssl_shutdown_timeout=None)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Open a Unix domain stream connection to path and return (transport,
  * protocol).
@@ -1441,8 +1437,6 @@ AIO_API aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *
                                           size_t data_len);
 
 /* loop.sock_connect(sock, address)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Connect sock to address; the async form of socket.connect().
  *
