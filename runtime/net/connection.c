@@ -26,6 +26,8 @@
 typedef struct connection_future {
     aio_future fut;
     aio_transport_protocol pair;   /* a reference to the transport, the result's once set */
+    void *owner;                   /* what makes the connection, if anything */
+    void (*owner_release)(void *owner);
 } connection_future;
 
 static void connection_dealloc(void *obj)
@@ -33,6 +35,8 @@ static void connection_dealloc(void *obj)
     connection_future *c = obj;
     if (!aio__future_finalize(&c->fut))
         return;
+    if (c->owner_release != NULL)
+        c->owner_release(c->owner);
     if (c->fut.state != AIO__FUTURE_FINISHED)
         aio__decref(c->pair.transport);
     aio__future_clear(&c->fut);
@@ -87,6 +91,13 @@ aio_future *aio__connection_future_new(aio_loop *loop)
         return NULL;
     }
     return &c->fut;
+}
+
+void aio__connection_set_owner(aio_future *fut, void *owner, void (*release)(void *owner))
+{
+    connection_future *c = (connection_future *)fut;
+    c->owner = owner;
+    c->owner_release = release;
 }
 
 int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,

@@ -22,6 +22,11 @@ AIO_INTERNAL aio_future *aio__connection_start(aio_loop *loop, int fd,
  * 0, or -1 with the exception set and fd still the caller's (the future
  * is left pending, for the caller to fail). */
 AIO_INTERNAL aio_future *aio__connection_future_new(aio_loop *loop);
+/* Hands the future `owner`, released (release(owner)) when the future is
+ * freed: the state of the method connecting, which lives as long as its
+ * future. */
+AIO_INTERNAL void aio__connection_set_owner(aio_future *fut, void *owner,
+                                            void (*release)(void *owner));
 AIO_INTERNAL int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,
                                         void *factory_arg, const aio__address_buf *peername);
 

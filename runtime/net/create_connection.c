@@ -175,7 +175,6 @@ static void cc_dealloc(void *obj)
     targets_clear(&cc->local);
     free(cc->host);
     free(cc->local_host);
-    aio__decref(cc->fut);
     free(cc);
 }
 
@@ -183,7 +182,7 @@ AIO__DEFINE_TYPE(create_conn_type) = {"create_connection", cc_dealloc, aio__repr
 
 static bool cc_pending(const aio__create_conn *cc)
 {
-    return cc->fut->state == AIO__FUTURE_PENDING;
+    return cc->fut != NULL && cc->fut->state == AIO__FUTURE_PENDING;
 }
 
 void aio__conn_fail(aio__create_conn *cc, aio_exc *exc)
@@ -197,12 +196,18 @@ void aio__conn_fail(aio__create_conn *cc, aio_exc *exc)
     cc_stop(cc);
 }
 
-/* The future is done, whichever way: nothing more is tried. The callback
- * holds a reference to cc, dropped here. */
+/* The future is done, whichever way: nothing more is tried. */
 static void cc_done(aio_future *fut, void *arg)
 {
     (void)fut;
+    cc_stop(arg);
+}
+
+/* The future is freed: so is what it owns. */
+static void cc_owner_release(void *arg)
+{
     aio__create_conn *cc = arg;
+    cc->fut = NULL;
     cc_stop(cc);
     aio__decref(cc);
 }
@@ -512,6 +517,7 @@ static void resolved(aio_future *lookup, void *arg, bool local)
         if (lookup->state == AIO__FUTURE_CANCELLED) {
             aio__future_cancel_plain(cc->fut, NULL);
         } else if (lookup->exception != NULL) {
+            lookup->log_traceback = false;
             aio__incref(lookup->exception);
             aio__conn_fail(cc, lookup->exception);
         } else if (targets_from_addrinfo(t, lookup->result) < 0) {
@@ -600,23 +606,19 @@ static aio__create_conn *cc_new(aio_loop *loop, aio_protocol_factory factory, vo
         aio__decref(cc);
         return NULL;
     }
-    aio__incref(cc); /* cc_done's */
+    aio__connection_set_owner(cc->fut, cc, cc_owner_release);
     if (aio__future_add_done_callback(cc->fut, &(aio__future_add_done_callback_args){
                                                    .callback = cc_done, .callback_arg = cc}) < 0) {
-        aio__decref(cc);
-        aio__decref(cc);
+        aio__decref(cc->fut);
         return NULL;
     }
     return cc;
 }
 
-/* Hands out the future; cc lives on while its future's callback holds it. */
+/* Hands out the future, which owns cc. */
 static aio_future *cc_future(aio__create_conn *cc)
 {
-    aio_future *fut = cc->fut;
-    aio__incref(fut);
-    aio__decref(cc);
-    return fut;
+    return cc->fut;
 }
 
 /* The given socket: no resolution, no connect. */

@@ -95,7 +95,7 @@ static void delay_passed(void *arg)
 {
     aio__create_conn *cc = arg;
     aio__handle_drop(&cc->timer);
-    if (cc->fut->state == AIO__FUTURE_PENDING)
+    if (cc->fut != NULL && cc->fut->state == AIO__FUTURE_PENDING)
         aio__he_next(cc);
     aio__decref(cc);
 }

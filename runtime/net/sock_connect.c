@@ -149,36 +149,54 @@ int aio__connect_display(const aio_address *a, int family, aio__strbuf *out)
 
 /* --- loop.sock_connect() ------------------------------------------------------------ */
 
-/* The coroutine's state: its future, and what it waits on. */
+/* The coroutine's future, with what it waits on. */
 typedef struct sock_connect {
-    aio__object ob;
-    aio_future *fut;            /* the result, None */
+    aio_future fut;             /* the result, None */
     int fd;
     aio_future *lookup;         /* getaddrinfo(), while resolving */
     aio__connect_op *op;        /* the connect, while pending */
 } sock_connect;
 
+static void sc_resolved(aio_future *lookup, void *arg);
+
+/* Stops what is in flight: the writer (_sock_write_done()), the lookup. */
+static void sc_stop(sock_connect *sc)
+{
+    aio__connect_op *op = sc->op;
+    sc->op = NULL;
+    aio__connect_abandon(op);
+    aio_future *lookup = sc->lookup;
+    sc->lookup = NULL;
+    if (lookup != NULL) {
+        /* sc_resolved() still runs, and drops its reference */
+        if (lookup->state == AIO__FUTURE_PENDING && aio__future_cancel_any(lookup, NULL) < 0)
+            aio_err_clear();
+        aio__decref(lookup);
+    }
+}
+
 static void sc_dealloc(void *obj)
 {
     sock_connect *sc = obj;
-    aio__connect_abandon(sc->op);
-    aio__decref(sc->lookup);
-    aio__decref(sc->fut);
+    if (!aio__future_finalize(&sc->fut))
+        return;
+    sc_stop(sc);
+    aio__future_clear(&sc->fut);
     free(sc);
 }
 
-AIO__DEFINE_TYPE(sock_connect_type) = {"sock_connect", sc_dealloc, aio__repr_default, 0};
+AIO__DEFINE_TYPE(sock_connect_type) = {"Future", sc_dealloc, aio__future_repr, 0};
 
 static void sc_finish(sock_connect *sc, aio_exc *exc)
 {
-    if (sc->fut->state != AIO__FUTURE_PENDING) {
+    if (sc->fut.state != AIO__FUTURE_PENDING) {
         aio__decref(exc);
         return;
     }
     if (exc == NULL)
-        aio__future_finish_result(sc->fut, NULL, NULL);
+        aio__future_finish_result(&sc->fut, NULL, NULL);
     else
-        aio__future_fail(sc->fut, exc);
+        aio__future_fail(&sc->fut, exc);
 }
 
 static void sc_connected(void *arg, aio_exc *exc)
@@ -193,7 +211,7 @@ static void sc_connected(void *arg, aio_exc *exc)
 static void sc_begin(sock_connect *sc, const struct sockaddr_storage *ss, socklen_t len,
                      const char *display)
 {
-    int rc = aio__connect_begin(sc->fut->loop, sc->fd, ss, len, display, sc_connected, sc,
+    int rc = aio__connect_begin(sc->fut.loop, sc->fd, ss, len, display, sc_connected, sc,
                                 &sc->op);
     if (rc == 0)
         sc_finish(sc, NULL);
@@ -201,31 +219,27 @@ static void sc_begin(sock_connect *sc, const struct sockaddr_storage *ss, sockle
         sc_finish(sc, aio_err_fetch());
 }
 
-/* The future is done: _sock_write_done() (the writer goes), and a lookup
- * still running is cancelled (the coroutine's cancellation). The callback
- * holds a reference to sc, dropped here. */
+/* The future is done (a cancellation, most often): nothing more waits. */
 static void sc_done(aio_future *fut, void *arg)
 {
-    (void)fut;
-    sock_connect *sc = arg;
-    aio__connect_op *op = sc->op;
-    sc->op = NULL;
-    aio__connect_abandon(op);
-    if (sc->lookup != NULL && sc->lookup->state == AIO__FUTURE_PENDING) {
-        if (aio__future_cancel_any(sc->lookup, NULL) < 0)
-            aio_err_clear();
-    }
-    aio__decref(sc);
+    (void)arg;
+    sc_stop((sock_connect *)fut);
 }
 
 /* The address is resolved: `_, _, _, _, address = resolved[0]`. */
 static void sc_resolved(aio_future *lookup, void *arg)
 {
     sock_connect *sc = arg;
-    if (sc->fut->state == AIO__FUTURE_PENDING) {
+    if (sc->lookup != lookup) {
+        aio__decref(sc);
+        return;
+    }
+    sc->lookup = NULL;
+    if (sc->fut.state == AIO__FUTURE_PENDING) {
         if (lookup->state == AIO__FUTURE_CANCELLED) {
-            aio__future_cancel_plain(sc->fut, NULL);
+            aio__future_cancel_plain(&sc->fut, NULL);
         } else if (lookup->exception != NULL) {
+            lookup->log_traceback = false;
             aio__incref(lookup->exception);
             sc_finish(sc, lookup->exception);
         } else {
@@ -242,6 +256,7 @@ static void sc_resolved(aio_future *lookup, void *arg)
             aio__sb_free(&sb);
         }
     }
+    aio__decref(lookup);
     aio__decref(sc);
 }
 
@@ -278,34 +293,31 @@ aio_future *aio__loop_sock_connect(aio_loop *loop, int sock, const aio_address *
     sock_connect *sc = aio__calloc(1, sizeof *sc);
     if (sc == NULL)
         return NULL;
-    aio__object_init(sc, &sock_connect_type);
+    aio__future_init(&sc->fut, &sock_connect_type, loop);
     sc->fd = sock;
-    if ((sc->fut = aio__loop_create_future(loop)) == NULL) {
-        aio__decref(sc);
-        return NULL;
-    }
-    aio__incref(sc); /* sc_done's */
     if (aio__future_add_done_callback(
-            sc->fut, &(aio__future_add_done_callback_args){.callback = sc_done, .callback_arg = sc}) < 0) {
-        aio__decref(sc);
+            &sc->fut, &(aio__future_add_done_callback_args){.callback = sc_done}) < 0) {
         aio__decref(sc);
         return NULL;
     }
     if (numeric == 1) {
         char port[16];
         snprintf(port, sizeof port, "%d", address->port);
-        sc->lookup = aio__loop_getaddrinfo(
+        aio_future *lookup = aio__loop_getaddrinfo(
             loop, &(aio__loop_getaddrinfo_args){
                       .host = address->host, .port = port, .family = family, .type = type,
                       .proto = proto});
-        if (sc->lookup == NULL) {
+        if (lookup == NULL) {
             sc_finish(sc, aio_err_fetch());
         } else {
+            sc->lookup = lookup;
             aio__incref(sc); /* sc_resolved's */
             if (aio__future_add_done_callback(
-                    sc->lookup, &(aio__future_add_done_callback_args){
-                                    .callback = sc_resolved, .callback_arg = sc}) < 0) {
+                    lookup, &(aio__future_add_done_callback_args){
+                                .callback = sc_resolved, .callback_arg = sc}) < 0) {
                 aio__decref(sc);
+                sc->lookup = NULL;
+                aio__decref(lookup);
                 sc_finish(sc, aio_err_fetch());
             }
         }
@@ -317,10 +329,7 @@ aio_future *aio__loop_sock_connect(aio_loop *loop, int sock, const aio_address *
             sc_begin(sc, &ss, len, sb.data);
         aio__sb_free(&sb);
     }
-    aio_future *fut = sc->fut;
-    aio__incref(fut);
-    aio__decref(sc);
-    return fut;
+    return &sc->fut;
 }
 
 /* What reprs and logs call these callbacks. */
