@@ -268,6 +268,7 @@ static void test_sock_connect_cancel(void **state)
     run_one_iteration(loop);
     if (aio_future_done(fut) == 1) {
         /* the queue did not fill on this kernel: nothing to cancel */
+        print_message("sock_connect completed at once; cancellation not exercised\n");
         aio_decref(fut);
     } else {
         assert_int_equal(aio_future_cancel(fut, NULL), 1);
@@ -599,7 +600,9 @@ static void test_connect_cancel(void **state)
         loop, &(aio_loop_create_connection_args){
                   .protocol_factory = give, .protocol_factory_arg = &p, .host = "127.0.0.1", .port = port});
     run_one_iteration(loop);
-    if (aio_future_done(fut) != 1) {
+    if (aio_future_done(fut) == 1) {
+        print_message("create_connection completed at once; cancellation not exercised\n");
+    } else {
         assert_int_equal(count_fds(), before + 1);
         assert_int_equal(aio_future_cancel(fut, NULL), 1);
         run_one_iteration(loop);
