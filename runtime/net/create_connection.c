@@ -681,8 +681,8 @@ aio_future *aio__loop_create_connection(aio_loop *loop,
     bool ok = args->host == NULL || (cc->host = aio__strdup(args->host)) != NULL;
     if (ok && la != NULL) {
         ok = la->host == NULL || (cc->local_host = aio__strdup(la->host)) != NULL;
-        cc->local_port_num = la->port;
-        snprintf(cc->local_port, sizeof cc->local_port, "%d", la->port);
+        cc->local_port_num = la->port == AIO_ZERO ? 0 : la->port; /* 0 either way */
+        snprintf(cc->local_port, sizeof cc->local_port, "%d", cc->local_port_num);
         cc->local_flowinfo = la->flowinfo;
         cc->local_scope_id = la->scope_id;
     }
