@@ -540,8 +540,8 @@ aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_address *a
         aio__glue_null_self("sock_connect", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&sock, sock, aio_TypeError,
-                      "sock_connect() argument 'sock' must not be None") < 0)
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'family'") < 0)
         return NULL;
     return aio__loop_sock_connect(loop, sock, address);
 }

@@ -694,6 +694,27 @@ aio_future *aio__loop_create_connection(aio_loop *loop,
     return cc_future(cc);
 }
 
+/* On a closed loop asyncio still makes the socket and calls connect():
+ * its error comes first, then the closed loop when it would wait. */
+static aio_future *unix_connect_closed(const char *path)
+{
+    aio_address a = {.path = path, .kind = *path ? AIO_ADDRESS_PATH : AIO_ADDRESS_UNNAMED};
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (aio__sockaddr_from_address(&a, AF_UNIX, "connect", &ss, &len) < 0)
+        return NULL;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&ss, len);
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0 && err != EINPROGRESS && err != EAGAIN && err != EINTR)
+        aio_err_set_from_errno(err);
+    else
+        aio_err_set(aio_RuntimeError, "Event loop is closed");
+    return NULL;
+}
+
 aio_future *aio__loop_create_unix_connection(aio_loop *loop,
                                              const aio__loop_create_unix_connection_args *args)
 {
@@ -737,8 +758,8 @@ aio_future *aio__loop_create_unix_connection(aio_loop *loop,
         aio_err_set(aio_ValueError, "path and sock can not be specified at the same time");
         return NULL;
     }
-    if (aio__loop_check_closed(loop) < 0)
-        return NULL;
+    if (aio_loop_is_closed(loop) == 1)
+        return unix_connect_closed(args->path);
     aio__create_conn *cc = cc_new(loop, args->protocol_factory, args->protocol_factory_arg);
     if (cc == NULL)
         return NULL;

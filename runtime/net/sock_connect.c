@@ -262,8 +262,8 @@ static void sc_resolved(aio_future *lookup, void *arg)
 
 aio_future *aio__loop_sock_connect(aio_loop *loop, int sock, const aio_address *address)
 {
-    if (aio__loop_check_closed(loop) < 0)
-        return NULL;
+    /* As asyncio: the socket and the address first; a closed loop is
+     * found when the writer is added (or the future completes). */
     if (aio__loop_debug(loop)) {
         int flags = fcntl(sock, F_GETFL);
         if (flags >= 0 && !(flags & O_NONBLOCK)) {
@@ -271,12 +271,15 @@ aio_future *aio__loop_sock_connect(aio_loop *loop, int sock, const aio_address *
             return NULL;
         }
     }
-    if (address == NULL) {
-        aio_err_set(aio_TypeError, "'NoneType' object is not subscriptable");
-        return NULL;
-    }
     int family, type, proto;
     aio__socket_kind(sock, &family, &type, &proto);
+    if (address == NULL) {
+        if (family == AF_INET || family == AF_INET6)
+            aio_err_set(aio_TypeError, "'NoneType' object is not subscriptable");
+        else
+            aio_err_set(aio_TypeError, "a bytes-like object is required, not 'NoneType'");
+        return NULL;
+    }
     struct sockaddr_storage ss;
     socklen_t len = 0;
     int numeric = 0;
@@ -295,39 +298,46 @@ aio_future *aio__loop_sock_connect(aio_loop *loop, int sock, const aio_address *
         return NULL;
     aio__future_init(&sc->fut, &sock_connect_type, loop);
     sc->fd = sock;
-    if (aio__future_add_done_callback(
-            &sc->fut, &(aio__future_add_done_callback_args){.callback = sc_done}) < 0) {
-        aio__decref(sc);
-        return NULL;
-    }
     if (numeric == 1) {
         char port[16];
         snprintf(port, sizeof port, "%d", address->port);
-        aio_future *lookup = aio__loop_getaddrinfo(
+        sc->lookup = aio__loop_getaddrinfo(
             loop, &(aio__loop_getaddrinfo_args){
                       .host = address->host, .port = port, .family = family, .type = type,
                       .proto = proto});
-        if (lookup == NULL) {
-            sc_finish(sc, aio_err_fetch());
-        } else {
-            sc->lookup = lookup;
-            aio__incref(sc); /* sc_resolved's */
-            if (aio__future_add_done_callback(
-                    lookup, &(aio__future_add_done_callback_args){
-                                .callback = sc_resolved, .callback_arg = sc}) < 0) {
-                aio__decref(sc);
-                sc->lookup = NULL;
-                aio__decref(lookup);
-                sc_finish(sc, aio_err_fetch());
-            }
+        if (sc->lookup == NULL) {
+            aio__decref(sc);
+            return NULL;
+        }
+        aio__incref(sc); /* sc_resolved's */
+        if (aio__future_add_done_callback(sc->lookup, &(aio__future_add_done_callback_args){
+                                                          .callback = sc_resolved,
+                                                          .callback_arg = sc}) < 0) {
+            aio__decref(sc);
+            aio__decref(sc);
+            return NULL;
         }
     } else {
+        /* connect() at once: its own error, or a closed loop when the writer
+         * is added, is raised here, as the coroutine raises it */
         aio__strbuf sb = AIO__STRBUF_INIT;
-        if (aio__connect_display(address, family, &sb) < 0 || sb.data == NULL)
-            sc_finish(sc, aio_err_fetch());
-        else
-            sc_begin(sc, &ss, len, sb.data);
+        int rc = -1;
+        if (aio__connect_display(address, family, &sb) == 0 && sb.data != NULL)
+            rc = aio__connect_begin(loop, sock, &ss, len, sb.data, sc_connected, sc, &sc->op);
         aio__sb_free(&sb);
+        if (rc < 0) {
+            aio__decref(sc);
+            return NULL;
+        }
+        if (rc == 0)
+            sc_finish(sc, NULL);
+    }
+    /* Something is in flight: the future's end stops it (_sock_write_done). */
+    if (sc->fut.state == AIO__FUTURE_PENDING &&
+        aio__future_add_done_callback(
+            &sc->fut, &(aio__future_add_done_callback_args){.callback = sc_done}) < 0) {
+        aio__decref(sc);
+        return NULL;
     }
     return &sc->fut;
 }

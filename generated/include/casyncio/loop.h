@@ -1444,7 +1444,7 @@ AIO_API aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *
  * getaddrinfo() first (the first result is used).
  *
  * Arguments:
- *   sock     int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *   sock     int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
  *            descriptor 0). A non-blocking socket.
  *   address  const aio_address *; required (NULL: None). Where to connect, in
  *            sock's address format.

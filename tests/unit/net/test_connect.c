@@ -240,9 +240,14 @@ static void test_sock_connect_unix_missing(void **state)
     (void)state;
     aio_loop *loop = new_loop();
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    aio_future *fut = aio_loop_sock_connect(loop, fd, &(aio_address){.path = "/nonexistent/x"});
-    expect_failed(loop, fut, aio_FileNotFoundError, "[Errno 2] No such file or directory");
-    aio_decref(fut);
+    assert_null(aio_loop_sock_connect(loop, fd, &(aio_address){.path = "/nonexistent/x"}));
+    assert_raised(aio_FileNotFoundError, "[Errno 2] No such file or directory");
+    /* a closed loop: connect() still comes first, as in asyncio */
+    aio_loop *closed = new_loop();
+    assert_int_equal(aio_loop_close(closed), 0);
+    assert_null(aio_loop_sock_connect(closed, fd, &(aio_address){.path = "/nonexistent/x"}));
+    assert_raised(aio_FileNotFoundError, "[Errno 2] No such file or directory");
+    aio_decref(closed);
     close(fd);
     finish(loop);
 }
