@@ -682,6 +682,88 @@ static void test_connect_many(void **state)
     finish(loop);
 }
 
+
+/* Every allocation of a connection fails in turn (the k-th, once): the
+ * outcome is the pair or an exception, and nothing leaks, objects or
+ * descriptors, whatever failed. */
+static void count_reports(aio_loop *loop, const aio_exception_context *context, void *arg)
+{
+    (void)loop;
+    (void)context;
+    (*(int *)arg)++;
+}
+
+static void fault_run(const char *host, long k, bool *reached)
+{
+    int base = count_fds();
+    aio_loop *loop = new_loop();
+    int reports = 0;
+    aio_loop_set_exception_handler(loop, count_reports, &reports);
+    int port;
+    int lfd = listener(AF_INET, &port);
+    char dir[] = "/tmp/casyncio-fault-XXXXXX";
+    char hosts[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+    FILE *f = fopen(hosts, "w");
+    fputs("127.0.0.1 fault.example\n", f);
+    fclose(f);
+    assert_int_equal(aio_loop_set_resolver_options(
+                         loop, &(aio_resolver_options){.lookups = "f", .hosts_file = hosts}), 0);
+    counting p;
+    counting_init(&p);
+    aio__fail_alloc_after = k;
+    aio_future *fut = aio_loop_create_connection(
+        loop, &(aio_loop_create_connection_args){.protocol_factory = give,
+                                                 .protocol_factory_arg = &p,
+                                                 .host = host,
+                                                 .port = port,
+                                                 .happy_eyeballs_delay = k % 2 ? 0.01 : 0.0});
+    if (fut == NULL) {
+        assert_raised(aio_MemoryError, NULL);
+    } else {
+        for (int i = 0; i < 200 && aio_future_done(fut) != 1; i++)
+            run_one_iteration(loop);
+        aio_err_clear();
+        if (aio_future_done(fut) != 1) {
+            aio_future_cancel(fut, NULL);
+            aio_err_clear();
+        } else if (aio_future_cancelled(fut) != 1 && aio_future_exception(fut) == NULL) {
+            const aio_transport_protocol *pair = aio_future_result(fut);
+            aio_transport_abort(pair->transport);
+        }
+        aio_err_clear();
+        for (int i = 0; i < 5; i++)
+            run_one_iteration(loop);
+        aio_err_clear();
+        aio_decref(fut);
+    }
+    *reached = aio__fail_alloc_after < 0;
+    aio__fail_alloc_after = -1;
+    close(lfd);
+    assert_int_equal(aio_loop_close(loop), 0);
+    aio_decref(loop);
+    aio_err_clear();
+    assert_no_leaks();
+    assert_int_equal(count_fds(), base);
+    unlink(hosts);
+    rmdir(dir);
+}
+
+static void test_connect_allocation_failures(void **state)
+{
+    (void)state;
+    const char *hosts[] = {"127.0.0.1", "fault.example"};
+    for (size_t h = 0; h < 2; h++) {
+        bool reached = true;
+        long k;
+        for (k = 0; reached && k < 2000; k++)
+            fault_run(hosts[h], k, &reached);
+        assert_false(reached); /* a run with no failure ended the walk */
+        assert_true(k > 20);
+    }
+}
+
 /* --- create_unix_connection() -------------------------------------------------------- */
 
 static void test_unix_connection(void **state)
@@ -783,6 +865,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_cancel),
         cmocka_unit_test(test_connect_factory_fails),
         cmocka_unit_test(test_connect_many),
+        cmocka_unit_test(test_connect_allocation_failures),
         cmocka_unit_test(test_unix_connection),
 };
 
