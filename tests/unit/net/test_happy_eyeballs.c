@@ -375,6 +375,44 @@ static void test_sequential_all_fail_order(void **state)
     names_teardown(&nm);
 }
 
+
+/* Every attempt failing with the same message (the local address in use):
+ * that one OSError, not "Multiple exceptions". */
+static void test_same_errors_raise_one(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    names nm;
+    names_setup(&nm, loop);
+    int taken = bound("127.0.0.1", 0, 4);
+    int tport = port_of(taken);
+    for (int happy = 0; happy < 2; happy++) {
+        counting p;
+        memset(&p, 0, sizeof p);
+        aio_future *fut = aio_loop_create_connection(
+            loop, &(aio_loop_create_connection_args){
+                      .protocol_factory = give,
+                      .protocol_factory_arg = &p,
+                      .host = "he.example",
+                      .port = tport,
+                      .local_addr = &(aio_address){.host = "127.0.0.1", .port = tport},
+                      .happy_eyeballs_delay = happy ? 0.01 : 0.0});
+        run_until_future_done(loop, fut);
+        aio_exc *exc = aio_future_exception(fut);
+        char want[160];
+        snprintf(want, sizeof want,
+                 "[Errno 98] error while attempting to bind on address ('127.0.0.1', %d): "
+                 "address already in use", tport);
+        assert_non_null(exc);
+        assert_string_equal(aio_exc_str(exc), want);
+        assert_int_equal(aio_exc_errno(exc), EADDRINUSE);
+        aio_decref(fut);
+    }
+    close(taken);
+    finish(loop);
+    names_teardown(&nm);
+}
+
 /* No test may hang. */
 __attribute__((constructor)) static void arm_alarm(void)
 {
@@ -388,6 +426,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_all_fail),
     cmocka_unit_test(test_cancel_mid_race),
     cmocka_unit_test(test_sequential_all_fail_order),
+    cmocka_unit_test(test_same_errors_raise_one),
 };
 
 AIO_TEST_MAIN(tests)
