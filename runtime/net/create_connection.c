@@ -28,6 +28,8 @@
 #include "future.h"
 #include "impl.h"
 #include "loop.h"
+#include "casyncio/log.h"
+#include "casyncio/net.h"
 #include "names.h"
 
 /* --- Targets -------------------------------------------------------------------------- */
@@ -196,11 +198,30 @@ void aio__conn_fail(aio__create_conn *cc, aio_exc *exc)
     cc_stop(cc);
 }
 
-/* The future is done, whichever way: nothing more is tried. */
+/* Debug mode's "<socket> connected to host:port: (transport, protocol)". */
+static void log_connected(aio__create_conn *cc, const aio_transport_protocol *pair)
+{
+    aio__strbuf sb = AIO__STRBUF_INIT;
+    aio__socket_repr(aio_transport_get_socket(pair->transport), "asyncio.TransportSocket", &sb);
+    aio__sb_appendf(&sb, " connected to %s:%s: (", cc->host ? cc->host : "None",
+                    cc->has_port ? cc->port : "None");
+    aio__repr_into(pair->transport, &sb);
+    aio__sb_appendf(&sb, ", <aio_protocol object at %p>)", (void *)pair->protocol);
+    if (sb.data != NULL)
+        aio_log(AIO_LOG_DEBUG, NULL, "%s", sb.data);
+    aio__sb_free(&sb);
+    aio_err_clear();
+}
+
+/* The future is done, whichever way: nothing more is tried. Connected, it
+ * is when the coroutine returns, and logs in debug mode. */
 static void cc_done(aio_future *fut, void *arg)
 {
-    (void)fut;
-    cc_stop(arg);
+    aio__create_conn *cc = arg;
+    cc_stop(cc);
+    if (cc->log_connected && fut->state == AIO__FUTURE_FINISHED && fut->exception == NULL &&
+        fut->result != NULL && aio__loop_debug(fut->loop))
+        log_connected(cc, fut->result);
 }
 
 /* The future is freed: so is what it owns. */
@@ -623,13 +644,21 @@ static aio_future *cc_future(aio__create_conn *cc)
 
 /* The given socket: no resolution, no connect. */
 static aio_future *connect_given_socket(aio_loop *loop, int fd, aio_protocol_factory factory,
-                                        void *factory_arg)
+                                        void *factory_arg, bool log)
 {
     if (factory == NULL) {
         aio_err_set(aio_TypeError, "'NoneType' object is not callable");
         return NULL;
     }
-    return aio__connection_start(loop, fd, factory, factory_arg, NULL);
+    aio__create_conn *cc = cc_new(loop, factory, factory_arg);
+    if (cc == NULL)
+        return NULL;
+    cc->log_connected = log;
+    if (aio__connection_attach(cc->fut, fd, factory, factory_arg, NULL) < 0) {
+        aio__decref(cc->fut);
+        return NULL;
+    }
+    return cc_future(cc);
 }
 
 aio_future *aio__loop_create_connection(aio_loop *loop,
@@ -657,7 +686,7 @@ aio_future *aio__loop_create_connection(aio_loop *loop,
         if (aio__loop_check_closed(loop) < 0)
             return NULL;
         return connect_given_socket(loop, args->sock, args->protocol_factory,
-                                    args->protocol_factory_arg);
+                                    args->protocol_factory_arg, true);
     }
     if (!args->sock_is_none) {
         aio_err_set(aio_ValueError, "host/port and sock can not be specified at the same time");
@@ -668,6 +697,7 @@ aio_future *aio__loop_create_connection(aio_loop *loop,
     aio__create_conn *cc = cc_new(loop, args->protocol_factory, args->protocol_factory_arg);
     if (cc == NULL)
         return NULL;
+    cc->log_connected = true;
     cc->family = args->family;
     cc->proto = args->proto;
     cc->flags = args->flags;
@@ -752,7 +782,7 @@ aio_future *aio__loop_create_unix_connection(aio_loop *loop,
         if (aio__loop_check_closed(loop) < 0)
             return NULL;
         return connect_given_socket(loop, args->sock, args->protocol_factory,
-                                    args->protocol_factory_arg);
+                                    args->protocol_factory_arg, false);
     }
     if (!args->sock_is_none) {
         aio_err_set(aio_ValueError, "path and sock can not be specified at the same time");

@@ -46,6 +46,7 @@ struct aio__create_conn {
     size_t running;             /* of them, connects still pending */
     size_t winner;              /* the attempt that connected */
     bool happy_eyeballs;
+    bool log_connected;         /* create_connection()'s debug-mode line */
     double delay;
     aio_handle *timer;          /* the next attempt's start (Happy Eyeballs) */
     /* what resolving still needs */

@@ -583,6 +583,46 @@ static void test_connect_host_name(void **state)
     rmdir(dir);
 }
 
+
+/* Debug mode logs the connection when the coroutine returns, as asyncio:
+ * "<asyncio.TransportSocket ...> connected to 127.0.0.1:PORT: (<transport>,
+ * <protocol>)". */
+static void test_connect_debug_log(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    aio_loop_set_debug(loop, true);
+    int port;
+    int lfd = listener(AF_INET, &port);
+    counting p;
+    counting_init(&p);
+    log_record rec;
+    log_record_start(&rec);
+    int level = aio_log_get_level();
+    aio_log_set_level(AIO_LOG_DEBUG);
+    aio_future *fut = aio_loop_create_connection(
+        loop, &(aio_loop_create_connection_args){
+                  .protocol_factory = give, .protocol_factory_arg = &p, .host = "127.0.0.1", .port = port});
+    run_until_future_done(loop, fut);
+    int connected = rec.count;
+    run_one_iteration(loop);
+    log_record_stop();
+    aio_log_set_level(level);
+    assert_int_equal(connected, 0);   /* not yet when the future is done */
+    assert_true(rec.count >= 1);
+    char want[64];
+    snprintf(want, sizeof want, "connected to 127.0.0.1:%d: (<_SelectorSocketTransport fd=", port);
+    assert_non_null(strstr(rec.message, want));
+    assert_memory_equal(rec.message, "<asyncio.TransportSocket fd=", 28);
+    assert_int_equal(rec.level, AIO_LOG_DEBUG);
+    int peer = accept(lfd, NULL, NULL);
+    expect_connected(loop, fut, &p);
+    aio_decref(fut);
+    close(peer);
+    close(lfd);
+    finish(loop);
+}
+
 /* Cancelled while connecting: the socket is closed, nothing leaks, no
  * protocol is made. */
 static void test_connect_cancel(void **state)
@@ -862,6 +902,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_local_addr),
         cmocka_unit_test(test_connect_sock),
         cmocka_unit_test(test_connect_host_name),
+        cmocka_unit_test(test_connect_debug_log),
         cmocka_unit_test(test_connect_cancel),
         cmocka_unit_test(test_connect_factory_fails),
         cmocka_unit_test(test_connect_many),
