@@ -686,42 +686,51 @@ static void test_connect_factory_fails(void **state)
     finish(loop);
 }
 
-/* 1,000 connections at once, each to the listener. */
+/* 10,000 connections, 1,000 at a time, each to the listener (accepted and
+ * closed between the rounds). */
 static void test_connect_many(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
     int port;
     int lfd = bound_socket(AF_INET, 0, 4096, &port);
-    enum { N = 1000 };
+    fcntl(lfd, F_SETFL, O_NONBLOCK);
+    enum { N = 1000, ROUNDS = 10 };
     static counting ps[N];
     static aio_future *futs[N];
-    for (int i = 0; i < N; i++) {
-        counting_init(&ps[i]);
-        futs[i] = aio_loop_create_connection(
-            loop, &(aio_loop_create_connection_args){.protocol_factory = give,
-                                                     .protocol_factory_arg = &ps[i],
-                                                     .host = "127.0.0.1",
-                                                     .port = port});
-        assert_non_null(futs[i]);
-    }
-    for (int i = 0; i < N; i++)
-        run_until_future_done(loop, futs[i]);
-    for (int i = 0; i < N; i++) {
-        const aio_transport_protocol *pair = aio_future_result(futs[i]);
-        assert_non_null(pair);
-        aio_transport_abort(pair->transport);
-    }
-    for (int k = 0; k < 5; k++)
-        run_one_iteration(loop);
-    for (int i = 0; i < N; i++) {
-        assert_int_equal(ps[i].lost, 1);
-        aio_decref(futs[i]);
+    int before = count_fds();
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < N; i++) {
+            counting_init(&ps[i]);
+            futs[i] = aio_loop_create_connection(
+                loop, &(aio_loop_create_connection_args){.protocol_factory = give,
+                                                         .protocol_factory_arg = &ps[i],
+                                                         .host = "127.0.0.1",
+                                                         .port = port});
+            assert_non_null(futs[i]);
+        }
+        for (int i = 0; i < N; i++)
+            run_until_future_done(loop, futs[i]);
+        for (int i = 0; i < N; i++) {
+            const aio_transport_protocol *pair = aio_future_result(futs[i]);
+            assert_non_null(pair);
+            assert_int_equal(ps[i].made, 1);
+            aio_transport_abort(pair->transport);
+        }
+        for (int k = 0; k < 5; k++)
+            run_one_iteration(loop);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(ps[i].lost, 1);
+            aio_decref(futs[i]);
+        }
+        int peer;
+        while ((peer = accept(lfd, NULL, NULL)) >= 0)
+            close(peer);
+        assert_int_equal(count_fds(), before);
     }
     close(lfd);
     finish(loop);
 }
-
 
 /* Every allocation of a connection fails in turn (the k-th, once): the
  * outcome is the pair or an exception, and nothing leaks, objects or
