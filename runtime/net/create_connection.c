@@ -458,10 +458,11 @@ static void attempt_connected(void *arg, aio_exc *exc)
         }
         return;
     }
-    int rc = aio_exc_isinstance(exc, aio_OSError) ? record(a, exc) : -2;
+    bool os_error = aio_exc_isinstance(exc, aio_OSError);
+    int rc = os_error ? record(a, exc) : -2; /* record() takes exc over */
     aio__conn_attempt_close(a);
     if (rc == -2) {
-        aio__conn_fail(cc, aio_exc_isinstance(exc, aio_OSError) ? aio_err_fetch() : exc);
+        aio__conn_fail(cc, os_error ? aio_err_fetch() : exc);
         return;
     }
     if (cc->happy_eyeballs) {
