@@ -242,9 +242,9 @@ static void cc_release(void *arg)
 static int cc_call_soon(aio__create_conn *cc, aio_callback fn)
 {
     aio__incref(cc);
-    if (aio__loop_call_soon(cc->loop, &(aio__loop_call_soon_args){
-                                          .callback = fn, .args = cc, .args_release = cc_release}) ==
-        NULL) {
+    if (aio__loop_call_soon(cc->loop,
+                            &(aio__loop_call_soon_args){
+                                .callback = fn, .args = cc, .args_release = cc_release}) == NULL) {
         aio__decref(cc);
         return -1;
     }

@@ -159,8 +159,9 @@ static void *main_coro(void *arg)
     close(sock);
     sock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     printf("iteration %d sock_connect refused\n", it);
-    print_failure(aio_loop_sock_connect(loop, sock, &(aio_address){.host = "127.0.0.1", .port = rport}),
-                  rport);
+    print_failure(
+        aio_loop_sock_connect(loop, sock, &(aio_address){.host = "127.0.0.1", .port = rport}),
+        rport);
     close(sock);
     close(refusing);
     close(listener);

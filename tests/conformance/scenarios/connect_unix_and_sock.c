@@ -122,7 +122,8 @@ static void *main_coro(void *arg)
     close(server);
     printf("iteration %d refused path\n", it);
     aio_future *fut = aio_loop_create_unix_connection(
-        loop, &(aio_loop_create_unix_connection_args){.protocol_factory = make_plain, .path = path});
+        loop,
+        &(aio_loop_create_unix_connection_args){.protocol_factory = make_plain, .path = path});
     if (fut == NULL || aio_await(fut) == NULL) {
         aio_exc *e = aio_err_fetch();
         CHECK(e);

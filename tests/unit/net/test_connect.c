@@ -165,7 +165,8 @@ static void test_sock_connect_ok(void **state)
     int lfd = listener(AF_INET, &port);
     assert_true(lfd >= 0);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    aio_future *fut = aio_loop_sock_connect(loop, fd, &(aio_address){.host = "127.0.0.1", .port = port});
+    aio_future *fut =
+        aio_loop_sock_connect(loop, fd, &(aio_address){.host = "127.0.0.1", .port = port});
     assert_non_null(fut);
     run_until_future_done(loop, fut);
     assert_null(aio_future_result(fut));
@@ -189,7 +190,8 @@ static void test_sock_connect_refused(void **state)
     int port;
     int bfd = bound_socket(AF_INET, 0, -1, &port); /* bound, not listening */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    aio_future *fut = aio_loop_sock_connect(loop, fd, &(aio_address){.host = "127.0.0.1", .port = port});
+    aio_future *fut =
+        aio_loop_sock_connect(loop, fd, &(aio_address){.host = "127.0.0.1", .port = port});
     assert_non_null(fut);
     char msg[128];
     snprintf(msg, sizeof msg, "[Errno 111] Connect call failed ('127.0.0.1', %d)", port);
@@ -268,7 +270,8 @@ static void test_sock_connect_cancel(void **state)
         connect(fill[i], (struct sockaddr *)&sin, sizeof sin);
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    aio_future *fut = aio_loop_sock_connect(loop, fd, &(aio_address){.host = "127.0.0.1", .port = port});
+    aio_future *fut =
+        aio_loop_sock_connect(loop, fd, &(aio_address){.host = "127.0.0.1", .port = port});
     assert_non_null(fut);
     run_one_iteration(loop);
     if (aio_future_done(fut) == 1) {
@@ -297,7 +300,10 @@ static void test_create_connection_checks(void **state)
     aio_loop *loop = new_loop();
     counting p;
     counting_init(&p);
-#define CC(...) aio_loop_create_connection(loop, &(aio_loop_create_connection_args){.protocol_factory = give, .protocol_factory_arg = &p, __VA_ARGS__})
+#define CC(...)                                                                                    \
+    aio_loop_create_connection(                                                                    \
+        loop, &(aio_loop_create_connection_args){                                                  \
+                  .protocol_factory = give, .protocol_factory_arg = &p, __VA_ARGS__})
     assert_null(CC(.host = NULL));
     assert_raised(aio_ValueError, "host and port was not specified and no sock specified");
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -395,8 +401,10 @@ static void test_connect_refused(void **state)
     counting_init(&p);
     int before = count_fds();
     aio_future *fut = aio_loop_create_connection(
-        loop, &(aio_loop_create_connection_args){
-                  .protocol_factory = give, .protocol_factory_arg = &p, .host = "127.0.0.1", .port = port});
+        loop, &(aio_loop_create_connection_args){.protocol_factory = give,
+                                                 .protocol_factory_arg = &p,
+                                                 .host = "127.0.0.1",
+                                                 .port = port});
     char msg[128];
     snprintf(msg, sizeof msg, "[Errno 111] Connect call failed ('127.0.0.1', %d)", port);
     expect_failed(loop, fut, aio_ConnectionRefusedError, msg);
@@ -492,7 +500,8 @@ static void test_connect_local_addr(void **state)
     assert_non_null(pair);
     struct sockaddr_in sin;
     socklen_t len = sizeof sin;
-    assert_int_equal(getsockname(aio_transport_get_socket(pair->transport), (struct sockaddr *)&sin, &len), 0);
+    assert_int_equal(
+        getsockname(aio_transport_get_socket(pair->transport), (struct sockaddr *)&sin, &len), 0);
     assert_int_equal(ntohl(sin.sin_addr.s_addr), INADDR_LOOPBACK);
     int peer = accept(lfd, NULL, NULL);
     expect_connected(loop, fut, &p);
@@ -571,7 +580,8 @@ static void test_connect_host_name(void **state)
     aio_decref(fut);
     /* sock_connect() resolves too */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    fut = aio_loop_sock_connect(loop, fd, &(aio_address){.host = "connect-test.example", .port = port});
+    fut = aio_loop_sock_connect(loop, fd,
+                                &(aio_address){.host = "connect-test.example", .port = port});
     run_until_future_done(loop, fut);
     assert_null(aio_future_exception(fut));
     aio_decref(fut);
@@ -601,8 +611,10 @@ static void test_connect_debug_log(void **state)
     int level = aio_log_get_level();
     aio_log_set_level(AIO_LOG_DEBUG);
     aio_future *fut = aio_loop_create_connection(
-        loop, &(aio_loop_create_connection_args){
-                  .protocol_factory = give, .protocol_factory_arg = &p, .host = "127.0.0.1", .port = port});
+        loop, &(aio_loop_create_connection_args){.protocol_factory = give,
+                                                 .protocol_factory_arg = &p,
+                                                 .host = "127.0.0.1",
+                                                 .port = port});
     run_until_future_done(loop, fut);
     int connected = rec.count;
     run_one_iteration(loop);
@@ -642,8 +654,10 @@ static void test_connect_cancel(void **state)
     counting p;
     counting_init(&p);
     aio_future *fut = aio_loop_create_connection(
-        loop, &(aio_loop_create_connection_args){
-                  .protocol_factory = give, .protocol_factory_arg = &p, .host = "127.0.0.1", .port = port});
+        loop, &(aio_loop_create_connection_args){.protocol_factory = give,
+                                                 .protocol_factory_arg = &p,
+                                                 .host = "127.0.0.1",
+                                                 .port = port});
     run_one_iteration(loop);
     if (aio_future_done(fut) == 1) {
         print_message("create_connection completed at once; cancellation not exercised\n");
@@ -831,7 +845,10 @@ static void test_unix_connection(void **state)
     aio_loop *loop = new_loop();
     counting p;
     counting_init(&p);
-#define UC(...) aio_loop_create_unix_connection(loop, &(aio_loop_create_unix_connection_args){.protocol_factory = give, .protocol_factory_arg = &p, __VA_ARGS__})
+#define UC(...)                                                                                    \
+    aio_loop_create_unix_connection(                                                               \
+        loop, &(aio_loop_create_unix_connection_args){                                             \
+                  .protocol_factory = give, .protocol_factory_arg = &p, __VA_ARGS__})
     aio_future *fut = UC(.path = path);
     assert_non_null(fut);
     int peer = accept(lfd, NULL, NULL);
