@@ -669,6 +669,19 @@ static void test_connect_cancel(void **state)
         assert_int_equal(p.made, 0);
     }
     aio_decref(fut);
+    /* a pending future dropped: the attempt stops with it */
+    fut = aio_loop_create_connection(
+        loop, &(aio_loop_create_connection_args){
+                  .protocol_factory = give, .protocol_factory_arg = &p, .host = "127.0.0.1", .port = port});
+    run_one_iteration(loop);
+    if (aio_future_done(fut) != 1) {
+        assert_int_equal(count_fds(), before + 1);
+        aio_decref(fut);
+        assert_int_equal(count_fds(), before);
+        run_one_iteration(loop);
+    } else {
+        aio_decref(fut);
+    }
     for (int i = 0; i < 4; i++)
         close(fill[i]);
     close(lfd);
