@@ -292,12 +292,40 @@ aio_task_factory aio_loop_get_task_factory(aio_loop *loop)
  *                        interleave=None) */
 aio_future *aio_loop_create_connection(aio_loop *loop, const aio_loop_create_connection_args *args)
 {
+    static const aio_loop_create_connection_args no_args;
+    aio__loop_create_connection_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("create_connection", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_create_connection(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    r.host = args->host;
+    aio__glue_int_or_none(&r.port, &r.port_is_none, args->port);
+    r.ssl = args->ssl;
+    if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
+                              "create_connection() argument 'family' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
+                              "create_connection() argument 'proto' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                              "create_connection() argument 'flags' must not be None") < 0)
+        return NULL;
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    r.local_addr = args->local_addr;
+    r.server_hostname = args->server_hostname;
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    aio__glue_double_or_none(&r.happy_eyeballs_delay, &r.happy_eyeballs_delay_is_none,
+                             args->happy_eyeballs_delay);
+    aio__glue_int_or_none(&r.interleave, &r.interleave_is_none, args->interleave);
+    return aio__loop_create_connection(loop, &r);
 }
 
 /* loop.create_datagram_endpoint(protocol_factory, local_addr=None,
@@ -322,12 +350,26 @@ aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
 aio_future *aio_loop_create_unix_connection(aio_loop *loop,
                                             const aio_loop_create_unix_connection_args *args)
 {
+    static const aio_loop_create_unix_connection_args no_args;
+    aio__loop_create_unix_connection_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("create_unix_connection", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_create_unix_connection(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    r.path = args->path;
+    r.ssl = args->ssl;
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    r.server_hostname = args->server_hostname;
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    return aio__loop_create_unix_connection(loop, &r);
 }
 
 /* loop.create_server(protocol_factory, host=None, port=None, *,
@@ -527,6 +569,9 @@ aio_future *aio_loop_sock_connect(aio_loop *loop, int sock, const aio_address *a
         aio__glue_null_self("sock_connect", "BaseEventLoop");
         return NULL;
     }
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'family'") < 0)
+        return NULL;
     return aio__loop_sock_connect(loop, sock, address);
 }
 

@@ -20,30 +20,12 @@ aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
     return NULL;
 }
 
-aio_future *aio__loop_create_connection(aio_loop *loop,
-                                        const aio__loop_create_connection_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.create_connection() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
                                                const aio__loop_create_datagram_endpoint_args *args)
 {
     (void)loop;
     (void)args;
     aio_err_set(aio_NotImplementedError, "loop.create_datagram_endpoint() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_create_unix_connection(aio_loop *loop,
-                                             const aio__loop_create_unix_connection_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.create_unix_connection() is not implemented yet");
     return NULL;
 }
 
@@ -69,15 +51,6 @@ aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *
     (void)loop;
     (void)args;
     aio_err_set(aio_NotImplementedError, "loop.start_tls() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_sock_connect(aio_loop *loop, int sock, const aio_address *address)
-{
-    (void)loop;
-    (void)sock;
-    (void)address;
-    aio_err_set(aio_NotImplementedError, "loop.sock_connect() is not implemented yet");
     return NULL;
 }
 

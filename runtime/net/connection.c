@@ -26,6 +26,8 @@
 typedef struct connection_future {
     aio_future fut;
     aio_transport_protocol pair;   /* a reference to the transport, the result's once set */
+    void *owner;                   /* what makes the connection, if anything */
+    void (*owner_release)(void *owner);
 } connection_future;
 
 static void connection_dealloc(void *obj)
@@ -33,6 +35,8 @@ static void connection_dealloc(void *obj)
     connection_future *c = obj;
     if (!aio__future_finalize(&c->fut))
         return;
+    if (c->owner_release != NULL)
+        c->owner_release(c->owner);
     if (c->fut.state != AIO__FUTURE_FINISHED)
         aio__decref(c->pair.transport);
     aio__future_clear(&c->fut);
@@ -75,47 +79,69 @@ static void connection_done(aio_future *fut, void *arg)
     aio__decref(t);
 }
 
-aio_future *aio__connection_start(aio_loop *loop, int fd, aio_protocol_factory factory,
-                                  void *factory_arg, const aio__address_buf *peername)
+aio_future *aio__connection_future_new(aio_loop *loop)
 {
+    connection_future *c = aio__calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    aio__future_init(&c->fut, &connection_future_type, loop);
+    const aio__future_add_done_callback_args add = {.callback = connection_done};
+    if (aio__future_add_done_callback(&c->fut, &add) < 0) {
+        aio__decref(c);
+        return NULL;
+    }
+    return &c->fut;
+}
+
+void aio__connection_set_owner(aio_future *fut, void *owner, void (*release)(void *owner))
+{
+    connection_future *c = (connection_future *)fut;
+    c->owner = owner;
+    c->owner_release = release;
+}
+
+int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,
+                           void *factory_arg, const aio__address_buf *peername)
+{
+    connection_future *c = (connection_future *)fut;
     /* sock.setblocking(False) */
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
         aio_err_set_from_errno(errno);
-        return NULL;
+        return -1;
     }
     aio_protocol *protocol = factory(factory_arg);
     if (protocol == NULL) {
         if (aio_err_occurred() == NULL)
             aio_err_set(aio_AttributeError,
                         "'NoneType' object has no attribute 'connection_made'");
-        return NULL;
-    }
-    connection_future *c = aio__calloc(1, sizeof *c);
-    if (c == NULL) {
-        aio__protocol_release(protocol);
-        return NULL;
-    }
-    aio__future_init(&c->fut, &connection_future_type, loop);
-    const aio__future_add_done_callback_args add = {.callback = connection_done};
-    if (aio__future_add_done_callback(&c->fut, &add) < 0) {
-        aio__protocol_release(protocol);
-        aio__decref(c);
-        return NULL;
+        return -1;
     }
     aio__incref(c); /* the waiter's */
     const aio__transport_waiter waiter = {connection_ready, c, drop_connection};
     aio_transport *t =
-        aio__socket_transport_new(loop, fd, protocol, &waiter, peername, NULL, NULL);
+        aio__socket_transport_new(fut->loop, fd, protocol, &waiter, peername, NULL, NULL);
     if (t == NULL) {
         aio__protocol_release(protocol);
         aio__decref(c);
-        aio__decref(c);
-        return NULL;
+        return -1;
     }
     c->pair.transport = t;
     c->pair.protocol = protocol;
-    return &c->fut;
+    return 0;
+}
+
+aio_future *aio__connection_start(aio_loop *loop, int fd, aio_protocol_factory factory,
+                                  void *factory_arg, const aio__address_buf *peername)
+{
+    aio_future *fut = aio__connection_future_new(loop);
+    if (fut == NULL)
+        return NULL;
+    if (aio__connection_attach(fut, fd, factory, factory_arg, peername) < 0) {
+        aio__decref(fut);
+        return NULL;
+    }
+    return fut;
 }
 
 /* --- loop.connect_accepted_socket() --------------------------------------------------------- */

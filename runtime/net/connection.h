@@ -15,6 +15,21 @@ AIO_INTERNAL aio_future *aio__connection_start(aio_loop *loop, int fd,
                                                aio_protocol_factory factory, void *factory_arg,
                                                const aio__address_buf *peername);
 
+/* The same in two steps, for a method that must hand out its future before
+ * the socket is connected: a pending future that the pair will complete
+ * (new reference; cancelled or failed, the transport, once there, is
+ * closed), then attach() of the connected fd, which does the rest. attach:
+ * 0, or -1 with the exception set and fd still the caller's (the future
+ * is left pending, for the caller to fail). */
+AIO_INTERNAL aio_future *aio__connection_future_new(aio_loop *loop);
+/* Hands the future `owner`, released (release(owner)) when the future is
+ * freed: the state of the method connecting, which lives as long as its
+ * future. */
+AIO_INTERNAL void aio__connection_set_owner(aio_future *fut, void *owner,
+                                            void (*release)(void *owner));
+AIO_INTERNAL int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,
+                                        void *factory_arg, const aio__address_buf *peername);
+
 /* `sock.type != SOCK_STREAM`: ValueError('A Stream Socket was expected,
  * got <socket...>'); OSError for what is not a socket. */
 AIO_INTERNAL int aio__check_stream_socket(int fd);

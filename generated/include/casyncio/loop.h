@@ -525,8 +525,6 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *                        ssl_shutdown_timeout=None, happy_eyeballs_delay=None,
  *                        interleave=None)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Open a stream connection (TCP, optionally TLS) to host and port and return
  * (transport, protocol).
  *
@@ -756,8 +754,6 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *                             sock=None, server_hostname=None,
  *                             ssl_handshake_timeout=None,
  *                             ssl_shutdown_timeout=None)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Open a Unix domain stream connection to path and return (transport,
  * protocol).
@@ -1457,15 +1453,13 @@ AIO_API aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *
 
 /* loop.sock_connect(sock, address)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Connect sock to address; the async form of socket.connect().
  *
  * An AF_INET or AF_INET6 address that is not a literal IP is resolved with
  * getaddrinfo() first (the first result is used).
  *
  * Arguments:
- *   sock     int; required (0 or AIO_NONE raises TypeError; AIO_ZERO:
+ *   sock     int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
  *            descriptor 0). A non-blocking socket.
  *   address  const aio_address *; required (NULL: None). Where to connect, in
  *            sock's address format.
