@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Interop tests: casyncio's TCP transports against other peers, both ways.
+
+    python3 tests/interop/run.py [--peer build/tests/interop/echo_peer]
+                                 [--mib 8] [--accept auto|server|manual]
+                                 [--skip uvloop|nc] [-v]
+
+Each case moves a file of random bytes (--mib MiB) over loopback TCP and
+checks it byte for byte:
+
+  their client -> our server   CPython asyncio's and uvloop's streams client
+                               (tests/interop/peer.py) against echo_peer's
+                               echo server; `nc -N` (netcat-openbsd) too
+  our client -> their server   echo_peer's client against asyncio's and
+                               uvloop's echo servers, protocol and streams
+                               style; against `nc -l` one way (what nc
+                               writes out must be the file)
+  our client -> our server     the same pair of casyncio programs
+
+A peer that is not here (no interpreter imports uvloop; no OpenBSD nc) makes
+its cases SKIP, saying why; any FAIL makes the exit status 1. No timing is
+asserted; every process is bounded (60 s).
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PEER_PY = os.path.join(HERE, "peer.py")
+LIMIT = 60
+
+
+def find_uvloop_python():
+    for python in ("/usr/bin/python3", shutil.which("python3"), sys.executable):
+        if not python or not os.path.exists(python):
+            continue
+        ok = subprocess.run([python, "-c", "import uvloop"], capture_output=True)
+        if ok.returncode == 0:
+            return python
+    return None
+
+
+def openbsd_nc():
+    nc = shutil.which("nc")
+    if nc is None:
+        return None, "nc is not installed (netcat-openbsd)"
+    out = subprocess.run([nc, "-h"], capture_output=True, text=True)
+    if "-N" not in out.stdout + out.stderr:
+        return None, f"{nc} is not OpenBSD netcat (no -N)"
+    return nc, None
+
+
+class Server:
+    """A server process that prints `LISTENING port=P ...` when ready."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("LISTENING "):
+            self.stop()
+            raise RuntimeError(f"{' '.join(cmd)} did not start: {line}{self.stderr}")
+        fields = dict(kv.split("=", 1) for kv in line.split()[1:])
+        self.port = int(fields["port"])
+        self.accept = fields.get("accept")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, self.stderr = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, self.stderr = self.proc.communicate()
+        return self.proc.returncode
+
+
+def run_client(cmd, **kw):
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=LIMIT, **kw)
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer", default=os.path.join(ROOT, "build/tests/interop/echo_peer"))
+    parser.add_argument("--mib", type=int, default=8)
+    parser.add_argument("--accept", default="auto", choices=["auto", "server", "manual"],
+                        help="how echo_peer's server accepts (auto: create_server() when "
+                             "implemented, else by hand)")
+    parser.add_argument("--skip", action="append", default=[], choices=["uvloop", "nc"],
+                        help="act as if this peer were not installed (to see the skips)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    if not os.access(args.peer, os.X_OK):
+        sys.exit(f"run.py: {args.peer} is missing (make check-interop builds it)")
+
+    asyncio_python = shutil.which("python3") or sys.executable
+    uvloop_python = None if "uvloop" in args.skip else find_uvloop_python()
+    nc, nc_why = (None, "skipped (--skip nc)") if "nc" in args.skip else openbsd_nc()
+    results = []
+
+    def report(name, status, detail=""):
+        results.append(status)
+        line = f"{status} {name}"
+        if detail and (status != "PASS" or args.verbose):
+            line += f": {detail}"
+        print(line, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="casyncio-interop-") as tmp:
+        data_path = os.path.join(tmp, "data")
+        with open(data_path, "wb") as f:
+            f.write(os.urandom(args.mib << 20))
+        with open(data_path, "rb") as f:
+            data = f.read()
+
+        def our_server():
+            return Server([args.peer, "server", "--accept", args.accept])
+
+        # --- their client -> our server ---------------------------------------------
+        for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
+            name = f"{label} client -> casyncio server"
+            if python is None:
+                report(name, "SKIP", "no interpreter here imports uvloop")
+                continue
+            srv = our_server()
+            try:
+                cmd = [python, PEER_PY] + (["--uvloop"] if label == "uvloop" else []) + \
+                      ["client", str(srv.port), data_path]
+                rc, out = run_client(cmd)
+            finally:
+                src = srv.stop()
+            detail = f"{out} (server accepts with {srv.accept})"
+            if rc == 0 and src == 0:
+                report(name, "PASS", detail)
+            else:
+                report(name, "FAIL", f"client exit {rc}, server exit {src}: {detail} "
+                                     f"{srv.stderr.strip()}")
+
+        name = "nc -N client -> casyncio server"
+        if nc is None:
+            report(name, "SKIP", nc_why)
+        else:
+            srv = our_server()
+            out_path = os.path.join(tmp, "nc-out")
+            try:
+                with open(data_path, "rb") as fin, open(out_path, "wb") as fout:
+                    proc = subprocess.run([nc, "-N", "127.0.0.1", str(srv.port)], stdin=fin,
+                                          stdout=fout, stderr=subprocess.PIPE, timeout=LIMIT)
+            finally:
+                src = srv.stop()
+            with open(out_path, "rb") as f:
+                got = f.read()
+            if proc.returncode == 0 and src == 0 and got == data:
+                report(name, "PASS", f"{len(got)} bytes back")
+            else:
+                report(name, "FAIL", f"nc exit {proc.returncode}, server exit {src}, "
+                                     f"{len(got)} of {len(data)} bytes back"
+                                     f"{', not the ones sent' if got != data[:len(got)] else ''}")
+
+        # --- our client -> their server ---------------------------------------------
+        for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
+            for style in ("protocol", "streams"):
+                name = f"casyncio client -> {label} server ({style})"
+                if python is None:
+                    report(name, "SKIP", "no interpreter here imports uvloop")
+                    continue
+                srv = Server([python, PEER_PY] + (["--uvloop"] if label == "uvloop" else []) +
+                             ["server", style])
+                try:
+                    rc, out = run_client([args.peer, "client", str(srv.port), data_path])
+                finally:
+                    src = srv.stop()
+                if rc == 0 and src == 0:
+                    report(name, "PASS", out)
+                else:
+                    report(name, "FAIL", f"client exit {rc}, server exit {src}: {out} "
+                                         f"{srv.stderr.strip()}")
+
+        name = "casyncio client -> nc -l (one way)"
+        if nc is None:
+            report(name, "SKIP", nc_why)
+        else:
+            with socket.socket() as s:  # a free port for nc (it cannot say which it took)
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            out_path = os.path.join(tmp, "nc-l-out")
+            with open(out_path, "wb") as fout:
+                ncp = subprocess.Popen([nc, "-d", "-l", "127.0.0.1", str(port)],
+                                       stdout=fout, stderr=subprocess.PIPE)
+                # Until nc listens (bounded): a refused connect is retried.
+                rc, out = 1, "nc -l never listened"
+                for _ in range(100):
+                    rc, out = run_client([args.peer, "client", str(port), data_path,
+                                          "--no-echo"])
+                    if "Connection refused" not in out:
+                        break
+                    time.sleep(0.05)
+                try:
+                    ncrc = ncp.wait(timeout=LIMIT)
+                except subprocess.TimeoutExpired:
+                    ncp.kill()
+                    ncrc = ncp.wait()
+            with open(out_path, "rb") as f:
+                got = f.read()
+            if rc == 0 and ncrc == 0 and got == data:
+                report(name, "PASS", f"{out}; nc wrote {len(got)} bytes")
+            else:
+                report(name, "FAIL", f"client exit {rc} ({out}), nc exit {ncrc}, "
+                                     f"nc wrote {len(got)} of {len(data)} bytes")
+
+        # --- our client -> our server -----------------------------------------------
+        name = "casyncio client -> casyncio server"
+        srv = our_server()
+        try:
+            rc, out = run_client([args.peer, "client", str(srv.port), data_path])
+        finally:
+            src = srv.stop()
+        if rc == 0 and src == 0:
+            report(name, "PASS", out)
+        else:
+            report(name, "FAIL", f"client exit {rc}, server exit {src}: {out} "
+                                 f"{srv.stderr.strip()}")
+
+    counts = {s: results.count(s) for s in ("PASS", "SKIP", "FAIL")}
+    print(f"interop: {counts['PASS']} passed, {counts['SKIP']} skipped, {counts['FAIL']} failed")
+    return 1 if counts["FAIL"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
