@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the echo benchmark: echo servers side by side under one load client.
 
-    python3 echo.py [--runs 1] [--duration 1.0] [--warmup 0.2]
+    python3 echo.py [--runs 3] [--duration 0.5] [--warmup 0.2]
                     [--sizes 1024,10240,102400] [--conns 1,50]
                     [--server NAME ...] [--bindir build] [--python PATH]
                     [--server-cpu N] [--client-cpu N]
@@ -110,9 +110,9 @@ def fmt_excess(x, floor):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1, help="runs per point and server (1)")
-    parser.add_argument("--duration", type=float, default=1.0,
-                        help="seconds the client counts, per run (1.0)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per point and server (3)")
+    parser.add_argument("--duration", type=float, default=0.5,
+                        help="seconds the client counts, per run (0.5)")
     parser.add_argument("--warmup", type=float, default=0.2,
                         help="seconds before it counts (0.2)")
     parser.add_argument("--sizes", default="1024,10240,102400", help="message sizes, bytes")

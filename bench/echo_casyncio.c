@@ -19,7 +19,9 @@
  *   auto    (the default) create_server(), and manual when it raises
  *           NotImplementedError (a build where it is not implemented yet).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

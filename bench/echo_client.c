@@ -20,7 +20,9 @@
  * given as server_sched_us_per_req); server_us_per_req is the former per
  * request counted. --cpu pins the client to one CPU.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -13,7 +13,9 @@
  * sends the rest when the socket is writable. Runs until SIGTERM or
  * SIGINT.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
