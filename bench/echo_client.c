@@ -212,7 +212,7 @@ int main(int argc, char **argv)
     int port = 0, nconns = 1, cpu = -1;
     double duration = 2.0, warmup = 0.3;
     long requests_max = 0, server_pid = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL) {
             fprintf(stderr, "echo_client: %s needs a value\n", a);
@@ -242,7 +242,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "echo_client: unknown option %s\n", a);
             return 2;
         }
-        i++;
     }
     if (port <= 0 || nconns <= 0 || size == 0 || duration <= 0) {
         fprintf(stderr, "usage: echo_client --port P [--conns N] [--size S] [--duration S] "

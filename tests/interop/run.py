@@ -67,7 +67,7 @@ class Server:
         line = self.proc.stdout.readline()
         if not line.startswith("LISTENING "):
             self.stop()
-            raise RuntimeError(f"{' '.join(cmd)} did not start: {line}{self.stderr}")
+            raise RuntimeError(f"{' '.join(cmd)} did not start: {(line + self.stderr).strip()}")
         fields = dict(kv.split("=", 1) for kv in line.split()[1:])
         self.port = int(fields["port"])
         self.accept = fields.get("accept")
@@ -86,6 +86,95 @@ class Server:
 def run_client(cmd, **kw):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=LIMIT, **kw)
     return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+class Context:
+    """What every case needs, and the cases themselves: each returns
+    (passed, detail)."""
+
+    def __init__(self, args, data_path, data, tmp):
+        self.args, self.data_path, self.data, self.tmp = args, data_path, data, tmp
+
+    def our_server(self):
+        return Server([self.args.peer, "server", "--accept", self.args.accept])
+
+    def their_client(self, python, label):
+        srv = self.our_server()
+        try:
+            rc, out = run_client([python, PEER_PY] + (["--uvloop"] if label == "uvloop" else [])
+                                 + ["client", str(srv.port), self.data_path])
+        finally:
+            src = srv.stop()
+        detail = f"{out} (server accepts with {srv.accept})"
+        if rc == 0 and src == 0:
+            return True, detail
+        return False, f"client exit {rc}, server exit {src}: {detail} {srv.stderr.strip()}"
+
+    def nc_client(self, nc):
+        srv = self.our_server()
+        out_path = os.path.join(self.tmp, "nc-out")
+        try:
+            with open(self.data_path, "rb") as fin, open(out_path, "wb") as fout:
+                proc = subprocess.run([nc, "-N", "127.0.0.1", str(srv.port)], stdin=fin,
+                                      stdout=fout, stderr=subprocess.PIPE, timeout=LIMIT)
+        finally:
+            src = srv.stop()
+        with open(out_path, "rb") as f:
+            got = f.read()
+        if proc.returncode == 0 and src == 0 and got == self.data:
+            return True, f"{len(got)} bytes back (server accepts with {srv.accept})"
+        return False, (f"nc exit {proc.returncode}, server exit {src}, {len(got)} of "
+                       f"{len(self.data)} bytes back"
+                       f"{', not the ones sent' if got != self.data[:len(got)] else ''}")
+
+    def their_server(self, python, label, style):
+        srv = Server([python, PEER_PY] + (["--uvloop"] if label == "uvloop" else []) +
+                     ["server", style])
+        try:
+            rc, out = run_client([self.args.peer, "client", str(srv.port), self.data_path])
+        finally:
+            src = srv.stop()
+        if rc == 0 and src == 0:
+            return True, out
+        return False, f"client exit {rc}, server exit {src}: {out} {srv.stderr.strip()}"
+
+    def nc_server(self, nc):
+        with socket.socket() as s:  # a free port for nc (it cannot say which it took)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        out_path = os.path.join(self.tmp, "nc-l-out")
+        with open(out_path, "wb") as fout:
+            ncp = subprocess.Popen([nc, "-d", "-l", "127.0.0.1", str(port)],
+                                   stdout=fout, stderr=subprocess.PIPE)
+            # Until nc listens (bounded): a refused connect is retried.
+            rc, out = 1, "nc -l never listened"
+            for _ in range(100):
+                rc, out = run_client([self.args.peer, "client", str(port), self.data_path,
+                                      "--no-echo"])
+                if "Connection refused" not in out:
+                    break
+                time.sleep(0.05)
+            try:
+                ncrc = ncp.wait(timeout=LIMIT)
+            except subprocess.TimeoutExpired:
+                ncp.kill()
+                ncrc = ncp.wait()
+        with open(out_path, "rb") as f:
+            got = f.read()
+        if rc == 0 and ncrc == 0 and got == self.data:
+            return True, f"{out}; nc wrote {len(got)} bytes"
+        return False, (f"client exit {rc} ({out}), nc exit {ncrc}, "
+                       f"nc wrote {len(got)} of {len(self.data)} bytes")
+
+    def ours_both(self):
+        srv = self.our_server()
+        try:
+            rc, out = run_client([self.args.peer, "client", str(srv.port), self.data_path])
+        finally:
+            src = srv.stop()
+        if rc == 0 and src == 0:
+            return True, f"{out} (server accepts with {srv.accept})"
+        return False, f"client exit {rc}, server exit {src}: {out} {srv.stderr.strip()}"
 
 
 def main():
@@ -120,114 +209,35 @@ def main():
             f.write(os.urandom(args.mib << 20))
         with open(data_path, "rb") as f:
             data = f.read()
-
-        def our_server():
-            return Server([args.peer, "server", "--accept", args.accept])
-
-        # --- their client -> our server ---------------------------------------------
+        ctx = Context(args, data_path, data, tmp)
+        cases = []
+        # their client -> our server
         for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
-            name = f"{label} client -> casyncio server"
-            if python is None:
-                report(name, "SKIP", "no interpreter here imports uvloop")
-                continue
-            srv = our_server()
-            try:
-                cmd = [python, PEER_PY] + (["--uvloop"] if label == "uvloop" else []) + \
-                      ["client", str(srv.port), data_path]
-                rc, out = run_client(cmd)
-            finally:
-                src = srv.stop()
-            detail = f"{out} (server accepts with {srv.accept})"
-            if rc == 0 and src == 0:
-                report(name, "PASS", detail)
-            else:
-                report(name, "FAIL", f"client exit {rc}, server exit {src}: {detail} "
-                                     f"{srv.stderr.strip()}")
-
-        name = "nc -N client -> casyncio server"
-        if nc is None:
-            report(name, "SKIP", nc_why)
-        else:
-            srv = our_server()
-            out_path = os.path.join(tmp, "nc-out")
-            try:
-                with open(data_path, "rb") as fin, open(out_path, "wb") as fout:
-                    proc = subprocess.run([nc, "-N", "127.0.0.1", str(srv.port)], stdin=fin,
-                                          stdout=fout, stderr=subprocess.PIPE, timeout=LIMIT)
-            finally:
-                src = srv.stop()
-            with open(out_path, "rb") as f:
-                got = f.read()
-            if proc.returncode == 0 and src == 0 and got == data:
-                report(name, "PASS", f"{len(got)} bytes back")
-            else:
-                report(name, "FAIL", f"nc exit {proc.returncode}, server exit {src}, "
-                                     f"{len(got)} of {len(data)} bytes back"
-                                     f"{', not the ones sent' if got != data[:len(got)] else ''}")
-
-        # --- our client -> their server ---------------------------------------------
+            cases.append((f"{label} client -> casyncio server",
+                          None if python else "no interpreter here imports uvloop",
+                          lambda python=python, label=label: ctx.their_client(python, label)))
+        cases.append(("nc -N client -> casyncio server", nc_why,
+                      lambda: ctx.nc_client(nc)))
+        # our client -> their server
         for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
             for style in ("protocol", "streams"):
-                name = f"casyncio client -> {label} server ({style})"
-                if python is None:
-                    report(name, "SKIP", "no interpreter here imports uvloop")
-                    continue
-                srv = Server([python, PEER_PY] + (["--uvloop"] if label == "uvloop" else []) +
-                             ["server", style])
-                try:
-                    rc, out = run_client([args.peer, "client", str(srv.port), data_path])
-                finally:
-                    src = srv.stop()
-                if rc == 0 and src == 0:
-                    report(name, "PASS", out)
-                else:
-                    report(name, "FAIL", f"client exit {rc}, server exit {src}: {out} "
-                                         f"{srv.stderr.strip()}")
+                cases.append((f"casyncio client -> {label} server ({style})",
+                              None if python else "no interpreter here imports uvloop",
+                              lambda python=python, label=label, style=style:
+                              ctx.their_server(python, label, style)))
+        cases.append(("casyncio client -> nc -l (one way)", nc_why, lambda: ctx.nc_server(nc)))
+        # ours at both ends
+        cases.append(("casyncio client -> casyncio server", None, ctx.ours_both))
 
-        name = "casyncio client -> nc -l (one way)"
-        if nc is None:
-            report(name, "SKIP", nc_why)
-        else:
-            with socket.socket() as s:  # a free port for nc (it cannot say which it took)
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            out_path = os.path.join(tmp, "nc-l-out")
-            with open(out_path, "wb") as fout:
-                ncp = subprocess.Popen([nc, "-d", "-l", "127.0.0.1", str(port)],
-                                       stdout=fout, stderr=subprocess.PIPE)
-                # Until nc listens (bounded): a refused connect is retried.
-                rc, out = 1, "nc -l never listened"
-                for _ in range(100):
-                    rc, out = run_client([args.peer, "client", str(port), data_path,
-                                          "--no-echo"])
-                    if "Connection refused" not in out:
-                        break
-                    time.sleep(0.05)
-                try:
-                    ncrc = ncp.wait(timeout=LIMIT)
-                except subprocess.TimeoutExpired:
-                    ncp.kill()
-                    ncrc = ncp.wait()
-            with open(out_path, "rb") as f:
-                got = f.read()
-            if rc == 0 and ncrc == 0 and got == data:
-                report(name, "PASS", f"{out}; nc wrote {len(got)} bytes")
-            else:
-                report(name, "FAIL", f"client exit {rc} ({out}), nc exit {ncrc}, "
-                                     f"nc wrote {len(got)} of {len(data)} bytes")
-
-        # --- our client -> our server -----------------------------------------------
-        name = "casyncio client -> casyncio server"
-        srv = our_server()
-        try:
-            rc, out = run_client([args.peer, "client", str(srv.port), data_path])
-        finally:
-            src = srv.stop()
-        if rc == 0 and src == 0:
-            report(name, "PASS", out)
-        else:
-            report(name, "FAIL", f"client exit {rc}, server exit {src}: {out} "
-                                 f"{srv.stderr.strip()}")
+        for name, skip_why, run_case in cases:
+            if skip_why:
+                report(name, "SKIP", skip_why)
+                continue
+            try:
+                ok, detail = run_case()
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                ok, detail = False, str(exc)
+            report(name, "PASS" if ok else "FAIL", detail)
 
     counts = {s: results.count(s) for s in ("PASS", "SKIP", "FAIL")}
     print(f"interop: {counts['PASS']} passed, {counts['SKIP']} skipped, {counts['FAIL']} failed")
