@@ -6,13 +6,16 @@
  *       and echoes every connection (protocol style: data_received() writes
  *       the data back; at end of file the transport closes once its buffer
  *       is sent). Runs until SIGTERM.
- *   echo_peer client PORT FILE [--no-echo]
- *       Connects to 127.0.0.1:PORT with connect(2) and hands the socket to
- *       loop.connect_accepted_socket(); sends FILE's bytes in 64 KiB writes,
+ *   echo_peer client PORT FILE [--no-echo] [--connect create_connection|manual|auto]
+ *       Connects to 127.0.0.1:PORT, with loop.create_connection(), or
+ *       (manual) with connect(2) and the socket handed to
+ *       loop.connect_accepted_socket(); auto, the default, is the first
+ *       unless it raises NotImplementedError. Sends FILE's bytes in 64 KiB writes,
  *       stopping at pause_writing() and going on at resume_writing(), then
  *       write_eof(); reads until the peer's end of file and checks that the
  *       bytes that came back are exactly FILE's (with --no-echo: that none
- *       came back). Exit 0 when they are, 1 with a message when not.
+ *       came back). Exit 0 and `OK ... connect=HOW` when they are, 1 with a
+ *       message when not.
  *
  * Accepting: --accept server uses loop.create_server(); manual accepts on a
  * socket of its own (add_reader(), accept4(), connect_accepted_socket());
@@ -302,7 +305,9 @@ static char *read_file(const char *path, size_t *len)
     return data;
 }
 
-static int run_client(int port, const char *path, bool expect_echo)
+static const char *used_connect = "?";
+
+static int run_client(int port, const char *path, bool expect_echo, const char *connect_mode)
 {
     sender s = {0};
     s.data = read_file(path, &s.len);
@@ -314,21 +319,39 @@ static int run_client(int port, const char *path, bool expect_echo)
     s.base.resume_writing = sender_resume_writing;
     s.base.connection_lost = sender_connection_lost;
 
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
-        perror("echo_peer: connect");
-        return 1;
+    aio_future *fut = NULL;
+    if (strcmp(connect_mode, "manual") != 0) {
+        fut = aio_loop_create_connection(
+            loop, &(aio_loop_create_connection_args){.protocol_factory = give_sender,
+                                                     .protocol_factory_arg = &s,
+                                                     .host = "127.0.0.1",
+                                                     .port = port});
+        if (fut == NULL && aio_err_matches(aio_NotImplementedError) &&
+            strcmp(connect_mode, "auto") == 0)
+            aio_err_clear();
+        else if (fut == NULL)
+            die("create_connection");
+        else
+            used_connect = "create_connection";
     }
-    aio_future *fut = aio_loop_connect_accepted_socket(
-        loop, &(aio_loop_connect_accepted_socket_args){.protocol_factory = give_sender,
-                                                       .protocol_factory_arg = &s,
-                                                       .sock = fd});
-    if (fut == NULL)
-        die("connect_accepted_socket");
+    if (fut == NULL) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+            perror("echo_peer: connect");
+            return 1;
+        }
+        fut = aio_loop_connect_accepted_socket(
+            loop, &(aio_loop_connect_accepted_socket_args){.protocol_factory = give_sender,
+                                                           .protocol_factory_arg = &s,
+                                                           .sock = fd});
+        if (fut == NULL)
+            die("connect_accepted_socket");
+        used_connect = "manual";
+    }
     if (aio_loop_run_until_complete(loop, fut) == NULL)
-        die("connect_accepted_socket's future");
+        die("the connection's future");
     aio_decref(fut);
     if (!s.lost && aio_loop_run_forever(loop) < 0)
         die("run_forever");
@@ -351,7 +374,7 @@ static int run_client(int port, const char *path, bool expect_echo)
         rc = 1;
     }
     if (rc == 0)
-        printf("OK sent=%zu received=%zu\n", s.sent, s.received);
+        printf("OK sent=%zu received=%zu connect=%s\n", s.sent, s.received, used_connect);
     free((void *)s.data);
     return rc;
 }
@@ -361,7 +384,8 @@ int main(int argc, char **argv)
     alarm(TIME_LIMIT);
     if (argc < 2) {
         fprintf(stderr, "usage: echo_peer server [--accept server|manual|auto]\n"
-                        "       echo_peer client PORT FILE [--no-echo]\n");
+                        "       echo_peer client PORT FILE [--no-echo] "
+                        "[--connect create_connection|manual|auto]\n");
         return 2;
     }
     loop = aio_new_event_loop();
@@ -372,7 +396,15 @@ int main(int argc, char **argv)
         const char *mode = argc >= 4 && strcmp(argv[2], "--accept") == 0 ? argv[3] : "auto";
         rc = run_server(mode);
     } else if (strcmp(argv[1], "client") == 0 && argc >= 4) {
-        rc = run_client(atoi(argv[2]), argv[3], !(argc >= 5 && !strcmp(argv[4], "--no-echo")));
+        bool echo = true;
+        const char *connect_mode = "auto";
+        for (int i = 4; i < argc; i++) {
+            if (strcmp(argv[i], "--no-echo") == 0)
+                echo = false;
+            else if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc)
+                connect_mode = argv[++i];
+        }
+        rc = run_client(atoi(argv[2]), argv[3], echo, connect_mode);
     } else {
         fprintf(stderr, "echo_peer: unknown mode %s\n", argv[1]);
         rc = 2;

@@ -2,7 +2,8 @@
 """Interop tests: casyncio's TCP transports against other peers, both ways.
 
     python3 tests/interop/run.py [--peer build/tests/interop/echo_peer]
-                                 [--mib 8] [--accept auto|server|manual]
+                                 [--mib 8] [--accept server|manual]
+                                 [--connect create_connection|manual]
                                  [--skip uvloop|nc] [-v]
 
 Each case moves a file of random bytes (--mib MiB) over loopback TCP and
@@ -17,8 +18,12 @@ checks it byte for byte:
                                writes out must be the file)
   our client -> our server     the same pair of casyncio programs
 
-A peer that is not here (no interpreter imports uvloop; no OpenBSD nc) makes
-its cases SKIP, saying why; any FAIL makes the exit status 1. No timing is
+casyncio's side runs in each way it has to accept and to connect: by hand
+(a listening socket with add_reader() and accept4(); connect(2); each
+socket handed to connect_accepted_socket()) and with create_server() and
+create_connection(). A peer that is not here (no interpreter imports
+uvloop; no OpenBSD nc), or a method this build has not implemented yet,
+makes its cases SKIP, saying why; any FAIL makes the exit status 1. No timing is
 asserted; every process is bounded (60 s).
 """
 import argparse
@@ -57,6 +62,10 @@ def openbsd_nc():
     return nc, None
 
 
+class NotInThisBuild(Exception):
+    """The mode asked for uses a method this build has not implemented."""
+
+
 class Server:
     """A server process that prints `LISTENING port=P ...` when ready."""
 
@@ -67,6 +76,8 @@ class Server:
         line = self.proc.stdout.readline()
         if not line.startswith("LISTENING "):
             self.stop()
+            if "not implemented" in self.stderr:
+                raise NotInThisBuild(self.stderr.strip())
             raise RuntimeError(f"{' '.join(cmd)} did not start: {(line + self.stderr).strip()}")
         fields = dict(kv.split("=", 1) for kv in line.split()[1:])
         self.port = int(fields["port"])
@@ -85,7 +96,14 @@ class Server:
 
 def run_client(cmd, **kw):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=LIMIT, **kw)
-    return proc.returncode, (proc.stdout + proc.stderr).strip()
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 and "NotImplementedError" in out:
+        raise NotInThisBuild(out)
+    return proc.returncode, out
+
+
+def refused(out):
+    return "Connection refused" in out or "ConnectionRefusedError" in out
 
 
 class Context:
@@ -95,11 +113,14 @@ class Context:
     def __init__(self, args, data_path, data, tmp):
         self.args, self.data_path, self.data, self.tmp = args, data_path, data, tmp
 
-    def our_server(self):
-        return Server([self.args.peer, "server", "--accept", self.args.accept])
+    def our_server(self, accept):
+        return Server([self.args.peer, "server", "--accept", accept])
 
-    def their_client(self, python, label):
-        srv = self.our_server()
+    def our_client(self, port, connect, *more):
+        return [self.args.peer, "client", str(port), self.data_path, *more, "--connect", connect]
+
+    def their_client(self, python, label, accept):
+        srv = self.our_server(accept)
         try:
             rc, out = run_client([python, PEER_PY] + (["--uvloop"] if label == "uvloop" else [])
                                  + ["client", str(srv.port), self.data_path])
@@ -110,8 +131,8 @@ class Context:
             return True, detail
         return False, f"client exit {rc}, server exit {src}: {detail} {srv.stderr.strip()}"
 
-    def nc_client(self, nc):
-        srv = self.our_server()
+    def nc_client(self, nc, accept):
+        srv = self.our_server(accept)
         out_path = os.path.join(self.tmp, "nc-out")
         try:
             with open(self.data_path, "rb") as fin, open(out_path, "wb") as fout:
@@ -127,18 +148,18 @@ class Context:
                        f"{len(self.data)} bytes back"
                        f"{', not the ones sent' if got != self.data[:len(got)] else ''}")
 
-    def their_server(self, python, label, style):
+    def their_server(self, python, label, style, connect):
         srv = Server([python, PEER_PY] + (["--uvloop"] if label == "uvloop" else []) +
                      ["server", style])
         try:
-            rc, out = run_client([self.args.peer, "client", str(srv.port), self.data_path])
+            rc, out = run_client(self.our_client(srv.port, connect))
         finally:
             src = srv.stop()
         if rc == 0 and src == 0:
             return True, out
         return False, f"client exit {rc}, server exit {src}: {out} {srv.stderr.strip()}"
 
-    def nc_server(self, nc):
+    def nc_server(self, nc, connect):
         with socket.socket() as s:  # a free port for nc (it cannot say which it took)
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -146,18 +167,18 @@ class Context:
         with open(out_path, "wb") as fout:
             ncp = subprocess.Popen([nc, "-d", "-l", "127.0.0.1", str(port)],
                                    stdout=fout, stderr=subprocess.PIPE)
-            # Until nc listens (bounded): a refused connect is retried.
-            rc, out = 1, "nc -l never listened"
-            for _ in range(100):
-                rc, out = run_client([self.args.peer, "client", str(port), self.data_path,
-                                      "--no-echo"])
-                if "Connection refused" not in out:
-                    break
-                time.sleep(0.05)
             try:
+                # Until nc listens (bounded): a refused connect is retried.
+                rc, out = 1, "nc -l never listened"
+                for _ in range(100):
+                    rc, out = run_client(self.our_client(port, connect, "--no-echo"))
+                    if not refused(out):
+                        break
+                    time.sleep(0.05)
                 ncrc = ncp.wait(timeout=LIMIT)
-            except subprocess.TimeoutExpired:
-                ncp.kill()
+            finally:
+                if ncp.poll() is None:
+                    ncp.kill()
                 ncrc = ncp.wait()
         with open(out_path, "rb") as f:
             got = f.read()
@@ -167,9 +188,9 @@ class Context:
                        f"nc wrote {len(got)} of {len(self.data)} bytes")
 
     def ours_both(self):
-        srv = self.our_server()
+        srv = self.our_server("auto")
         try:
-            rc, out = run_client([self.args.peer, "client", str(srv.port), self.data_path])
+            rc, out = run_client(self.our_client(srv.port, "auto"))
         finally:
             src = srv.stop()
         if rc == 0 and src == 0:
@@ -181,9 +202,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer", default=os.path.join(ROOT, "build/tests/interop/echo_peer"))
     parser.add_argument("--mib", type=int, default=8)
-    parser.add_argument("--accept", default="auto", choices=["auto", "server", "manual"],
-                        help="how echo_peer's server accepts (auto: create_server() when "
-                             "implemented, else by hand)")
+    parser.add_argument("--accept", action="append", choices=["server", "manual"],
+                        help="how echo_peer's server accepts: create_server(), or by hand "
+                             "(add_reader, accept4, connect_accepted_socket); default both")
+    parser.add_argument("--connect", action="append", choices=["create_connection", "manual"],
+                        help="how echo_peer's client connects: create_connection(), or "
+                             "connect(2) and connect_accepted_socket(); default both")
     parser.add_argument("--skip", action="append", default=[], choices=["uvloop", "nc"],
                         help="act as if this peer were not installed (to see the skips)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -210,23 +234,33 @@ def main():
         with open(data_path, "rb") as f:
             data = f.read()
         ctx = Context(args, data_path, data, tmp)
+        accepts = args.accept or ["manual", "server"]
+        connects = args.connect or ["manual", "create_connection"]
+        accept_label = {"manual": "accepting by hand", "server": "create_server"}
+        connect_label = {"manual": "connect_accepted_socket", "create_connection":
+                         "create_connection"}
+        no_uvloop = "no interpreter here imports uvloop"
         cases = []
-        # their client -> our server
-        for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
-            cases.append((f"{label} client -> casyncio server",
-                          None if python else "no interpreter here imports uvloop",
-                          lambda python=python, label=label: ctx.their_client(python, label)))
-        cases.append(("nc -N client -> casyncio server", nc_why,
-                      lambda: ctx.nc_client(nc)))
-        # our client -> their server
-        for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
-            for style in ("protocol", "streams"):
-                cases.append((f"casyncio client -> {label} server ({style})",
-                              None if python else "no interpreter here imports uvloop",
-                              lambda python=python, label=label, style=style:
-                              ctx.their_server(python, label, style)))
-        cases.append(("casyncio client -> nc -l (one way)", nc_why, lambda: ctx.nc_server(nc)))
-        # ours at both ends
+        for accept in accepts:  # their client -> our server
+            srv_name = f"casyncio server [{accept_label[accept]}]"
+            for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
+                cases.append((f"{label} client -> {srv_name}", None if python else no_uvloop,
+                              lambda python=python, label=label, accept=accept:
+                              ctx.their_client(python, label, accept)))
+            cases.append((f"nc -N client -> {srv_name}", nc_why,
+                           lambda accept=accept: ctx.nc_client(nc, accept)))
+        for connect in connects:  # our client -> their server
+            cl_name = f"casyncio client [{connect_label[connect]}]"
+            for label, python in (("asyncio", asyncio_python), ("uvloop", uvloop_python)):
+                for style in ("protocol", "streams"):
+                    cases.append((f"{cl_name} -> {label} server ({style})",
+                                  None if python else no_uvloop,
+                                  lambda python=python, label=label, style=style,
+                                  connect=connect: ctx.their_server(python, label, style,
+                                                                    connect)))
+            cases.append((f"{cl_name} -> nc -l (one way)", nc_why,
+                          lambda connect=connect: ctx.nc_server(nc, connect)))
+        # ours at both ends, each with the newest methods this build has
         cases.append(("casyncio client -> casyncio server", None, ctx.ours_both))
 
         for name, skip_why, run_case in cases:
@@ -235,6 +269,9 @@ def main():
                 continue
             try:
                 ok, detail = run_case()
+            except NotInThisBuild as exc:
+                report(name, "SKIP", f"not in this build: {exc}")
+                continue
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
                 ok, detail = False, str(exc)
             report(name, "PASS" if ok else "FAIL", detail)
