@@ -99,7 +99,9 @@ def client(bindir, server, size, conns, args, client_cpu):
 
 
 def fmt_size(n):
-    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n} B"
+    if n % (1 << 20) == 0:
+        return f"{n >> 20} MiB"
+    return f"{n >> 10} KiB" if n % 1024 == 0 else f"{n} B"
 
 
 def fmt_excess(x, floor):
