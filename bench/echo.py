@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,24 +62,31 @@ def choose_cpus(server_cpu, client_cpu):
 class Server:
     def __init__(self, name, cmd):
         self.name = name
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # stderr to a file: a pipe nobody reads could fill and stop the server.
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.err,
                                      text=True, env=run.clean_env())
         line = self.proc.stdout.readline()
         if not line.startswith("LISTENING "):
             self.proc.kill()
-            err = self.proc.stderr.read()
+            self.proc.wait()
+            self.err.seek(0)
+            err = self.err.read()
             sys.exit(f"echo.py: {name} did not start: {' '.join(cmd)}\n{line}{err}")
         fields = dict(kv.split("=", 1) for kv in line.split()[1:])
         self.port = int(fields["port"])
         self.note = fields.get("accept")
 
     def stop(self):
+        """Ends the server; what it wrote to stderr, if anything."""
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.err.seek(0)
+        return self.err.read().strip()
 
 
 def client(bindir, server, size, conns, args, client_cpu):
@@ -172,8 +180,7 @@ def main():
             print(f"  run {r + 1}/{args.runs} done ({time.monotonic() - started:.0f} s)",
                   file=sys.stderr, flush=True)
     finally:
-        for s in servers:
-            s.stop()
+        stderr_notes = [(s.name, s.stop()) for s in servers]
 
     def med(key, field):
         values = [f[field] for f in results[key] if field in f]
@@ -209,6 +216,10 @@ def main():
             print(f"{s.name}: accepts with {'create_server()' if s.note == 'server' else 'add_reader() + accept4() + connect_accepted_socket()'}")
     for name, why in absent.items():
         print(f"{name}: absent: {why}")
+    for name, err in stderr_notes:
+        if err:
+            print(f"{name}: wrote to stderr: {err.splitlines()[0]}"
+                  + (f" (and {len(err.splitlines()) - 1} more lines)" if "\n" in err else ""))
     print(f"\ntotal {time.monotonic() - started:.0f} s; load {run.load()} after the runs")
 
 
