@@ -36,10 +36,14 @@ import run  # noqa: E402  (the main harness: interpreter choice, environment, lo
 SERVERS = [
     ("raw-libev", ("c", "echo_raw_libev", [])),
     ("casyncio-protocol", ("c", "echo_casyncio", [])),
-    # The slot for casyncio's streams-style server (start_server() and a
-    # task per connection awaiting reader.read() and writer.drain()): it
-    # comes with casyncio's StreamReader/StreamWriter. Until then it is
-    # listed as absent, never measured.
+    # The slot for casyncio's streams-style server: the C twin of
+    # echo_asyncio.py --style streams (start_server(), a task per
+    # connection doing read(256 KiB), write(), await drain(), close at end
+    # of file), printing `LISTENING port=P` and pinned by --cpu like the
+    # others. It comes with casyncio's StreamReader/StreamWriter; then this
+    # entry becomes ("c", "echo_casyncio_streams", []) (or echo_casyncio
+    # with a --style streams flag) and the program joins PROGRAMS in
+    # bench/Makefile. Until then the row is listed as absent, never measured.
     ("casyncio-streams", None),
     ("asyncio-protocol", ("py", ["--style", "protocol"], False)),
     ("asyncio-streams", ("py", ["--style", "streams"], False)),
