@@ -116,6 +116,10 @@ def fmt_size(n):
     return f"{n >> 10} KiB" if n % 1024 == 0 else f"{n} B"
 
 
+def fmt_busy(server, client):
+    return f"{server * 100:.0f}%/{client * 100:.0f}%" if None not in (server, client) else ""
+
+
 def fmt_excess(x, floor):
     if floor is None or floor <= 0 or x is None:
         return ""
@@ -192,6 +196,7 @@ def main():
 
     width = max(len(n) for n, _ in SERVERS)
     header = (f"{'size':>7} {'conns':>5}  {'server':<{width}} {'req/s':>9} {'p99 µs':>9} "
+              f"{'srv/cli busy':>12} "
               f"{'CPU µs/req':>10} {'excess':>7} {'sched µs/req':>12} {'excess':>7}")
     print(header)
     print("-" * len(header))
@@ -210,9 +215,12 @@ def main():
                 sched = med(key, "server_sched_us_per_req")
                 print(f"{fmt_size(size):>7} {conns:>5}  {name:<{width}} "
                       f"{med(key, 'rps'):>9.0f} {med(key, 'p99_us'):>9.0f} "
+                      f"{fmt_busy(med(key, 'server_busy'), med(key, 'client_busy')):>12} "
                       f"{cpu:>10.2f} {fmt_excess(cpu, floor_cpu) if name != FLOOR else '':>7} "
                       f"{sched:>12.2f} {fmt_excess(sched, floor_sched) if name != FLOOR else '':>7}")
-    print("\nCPU µs/req: the server's user + system time (/proc/PID/stat, in clock ticks) "
+    print("\nsrv/cli busy: the share of the counted window the server and the client spent "
+          "on a CPU (100%: saturated);")
+    print("CPU µs/req: the server's user + system time (/proc/PID/stat, in clock ticks) "
           "over the counted window, per request;\nsched µs/req: its run time from "
           "/proc/PID/schedstat (ns); excess: over raw libev's at the same point")
     for s in servers:

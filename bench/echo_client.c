@@ -12,7 +12,11 @@
  * have completed, when given), and prints one line:
  *
  *   BENCH impl=client workload=echo conns=N size=S requests=R seconds=T
- *         rps=... p50_us=... p99_us=... server_cpu_s=... server_us_per_req=...
+ *         rps=... p50_us=... p99_us=... client_busy=... server_cpu_s=...
+ *         server_busy=... server_us_per_req=... server_sched_us_per_req=...
+ *
+ * client_busy and server_busy: the share of the window each spent on a
+ * CPU (1.0: all of it; the client's from getrusage()).
  *
  * With --server-pid, the server's CPU time over the same window is read
  * from /proc/PID/stat (utime + stime, all its threads) and from
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +113,15 @@ static double proc_sched(long pid)
     int ok = fscanf(f, "%llu", &ns);
     fclose(f);
     return ok == 1 ? (double)ns * 1e-9 : -1;
+}
+
+/* The client's own CPU time (user + system), in seconds. */
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -279,7 +293,7 @@ int main(int argc, char **argv)
     uint64_t counting_from = t0 + (uint64_t)(warmup * 1e9);
     uint64_t stop_at = counting_from + (uint64_t)(duration * 1e9);
     int counting = 0, stopping = 0, outstanding = nconns;
-    double cpu0 = 0, sched0 = 0, cpu1 = -1, sched1 = -1;
+    double cpu0 = 0, sched0 = 0, cpu1 = -1, sched1 = -1, mine0 = 0, mine1 = 0;
     uint64_t t_count = 0, t_end = 0;
     long counted = 0;
     for (int i = 0; i < nconns; i++)
@@ -301,6 +315,7 @@ int main(int argc, char **argv)
         if (!counting && t >= counting_from) {
             counting = 1;
             t_count = t;
+            mine0 = self_cpu();
             if (server_pid > 0) {
                 cpu0 = proc_cpu(server_pid);
                 sched0 = proc_sched(server_pid);
@@ -310,6 +325,7 @@ int main(int argc, char **argv)
             (t >= stop_at || (requests_max > 0 && counted >= requests_max))) {
             stopping = 1;
             t_end = t;
+            mine1 = self_cpu();
             if (server_pid > 0) {
                 cpu1 = proc_cpu(server_pid);
                 sched1 = proc_sched(server_pid);
@@ -348,12 +364,12 @@ int main(int argc, char **argv)
     double p50 = (double)lat[lat_len / 2] * 1e-3;
     double p99 = (double)lat[(lat_len * 99) / 100] * 1e-3;
     printf("BENCH impl=client workload=echo%s%s conns=%d size=%zu requests=%ld seconds=%.6f "
-           "rps=%.1f p50_us=%.1f p99_us=%.1f",
+           "rps=%.1f p50_us=%.1f p99_us=%.1f client_busy=%.3f",
            *label ? " label=" : "", label, nconns, size, counted, seconds,
-           (double)counted / seconds, p50, p99);
+           (double)counted / seconds, p50, p99, (mine1 - mine0) / seconds);
     if (server_pid > 0 && cpu0 >= 0 && cpu1 >= 0) {
-        printf(" server_cpu_s=%.3f server_us_per_req=%.3f", cpu1 - cpu0,
-               (cpu1 - cpu0) * 1e6 / (double)counted);
+        printf(" server_cpu_s=%.3f server_busy=%.3f server_us_per_req=%.3f", cpu1 - cpu0,
+               (cpu1 - cpu0) / seconds, (cpu1 - cpu0) * 1e6 / (double)counted);
         if (sched0 >= 0 && sched1 >= 0)
             printf(" server_sched_us_per_req=%.3f", (sched1 - sched0) * 1e6 / (double)counted);
     }
