@@ -10,6 +10,9 @@
 #   make gen        re-render generated/ from spec/ (needs Python 3.11 + Jinja2)
 #   make record-args  record CPython 3.11.7's answers for the argument table test
 #   make bench      benchmarks against CPython's asyncio and uvloop
+#   make check-interop  TCP echo, byte for byte, against CPython asyncio,
+#                   uvloop and nc peers, both ways (skips peers not installed);
+#                   make check-interop-san: casyncio's side under ASan+UBSan
 #   make install    library, headers, casyncio.pc and the CMake package; the
 #                   same variables for `make uninstall`: PREFIX (/usr/local),
 #                   LIBDIR ($(PREFIX)/lib), INCLUDEDIR ($(PREFIX)/include),
@@ -92,7 +95,7 @@ TEST_CPPFLAGS = -Itests/unit $(addprefix -Itests/unit/,$(LAYERS))
 .SECONDARY:
 
 .PHONY: all deps deps-cross lib gen check check-gen check-layers check-headers check-unit check-unit-san check-unit-tsan \
-        check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench install \
+        check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench check-interop check-interop-san install \
         check-args record-args \
         clean
 
@@ -352,6 +355,31 @@ demo: $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
 bench: $(STATIC_LIB)
 	$(MAKE) -C bench run
+
+# --- Interop ------------------------------------------------------------------
+# casyncio's TCP transports against CPython asyncio's and uvloop's clients
+# and servers, and netcat-openbsd, both ways, byte for byte (tests/interop/
+# run.py); a peer that is missing makes its cases skip, saying so.
+
+INTEROP_PEER := $(BUILD)/tests/interop/echo_peer
+
+$(INTEROP_PEER): tests/interop/echo_peer.c $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(CFLAGS) $(DEPFLAGS) $(BIN_DEPFLAGS) $< \
+	  $(STATIC_LIB) -o $@ $(LDLIBS)
+
+check-interop: $(INTEROP_PEER)
+	$(PYTHON) tests/interop/run.py --peer $(INTEROP_PEER) $(INTEROP_ARGS)
+
+# The same cases with casyncio's side under AddressSanitizer and UBSan.
+INTEROP_SAN_PEER := $(BUILD)/san-interop/echo_peer
+
+$(INTEROP_SAN_PEER): tests/interop/echo_peer.c $(BUILD)/flags/san $(SAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CMD_san) $(BIN_DEPFLAGS) $< $(SAN_OBJ) -o $@ $(LDLIBS)
+
+check-interop-san: $(INTEROP_SAN_PEER)
+	$(PYTHON) tests/interop/run.py --peer $(INTEROP_SAN_PEER) $(INTEROP_ARGS)
 
 # --- Install ------------------------------------------------------------------
 # LIBDIR gets libcasyncio.a, libcasyncio.so.MAJOR.MINOR.PATCH and its links,

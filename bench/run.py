@@ -4,6 +4,11 @@
     python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared|queue|lock
                                           |churn|churn-shared|gather|dns-hosts|dns-server ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
+                   [--workload echo] [--echo-args '...']
+
+The echo benchmark (a server and a load client, see echo.py) runs last,
+as its own table: `--workload echo` alone runs only it, and --echo-args
+passes options on to echo.py.
 
 Builds nothing: bench/Makefile builds the C programs (`make -C bench run`
 builds them and calls this). Each workload runs --runs times for every
@@ -23,6 +28,7 @@ import argparse
 import collections
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -205,8 +211,11 @@ def fmt_ratio(x):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per implementation (5)")
-    parser.add_argument("--workload", action="append", choices=list(WORKLOADS),
-                        help="a workload to run (repeatable; default: all)")
+    parser.add_argument("--workload", action="append", choices=list(WORKLOADS) + ["echo"],
+                        help="a workload to run (repeatable; default: all); echo is the "
+                             "echo benchmark, which echo.py runs after the others")
+    parser.add_argument("--echo-args", default="",
+                        help="options for echo.py, in one string ('--runs 1 --duration 2')")
     parser.add_argument("--bindir", default=os.path.join(HERE, "build"),
                         help="where bench/Makefile put the C programs")
     parser.add_argument("--python", help="the interpreter for asyncio and uvloop")
@@ -214,9 +223,23 @@ def main():
                         help="the CPU every run is pinned to: a number, 'auto' (the "
                              "lowest this process may use) or 'none' (no pinning)")
     args = parser.parse_args()
-    workloads = args.workload or list(WORKLOADS)
+    workloads = args.workload or list(WORKLOADS) + ["echo"]
     runs = max(1, args.runs)
     bindir = os.path.abspath(args.bindir)
+    echo = "echo" in workloads
+    workloads = [w for w in workloads if w != "echo"]
+    if workloads:
+        run_workloads(args, workloads, runs, bindir)
+    if echo:
+        if workloads:
+            print(flush=True)
+        cmd = [sys.executable, os.path.join(HERE, "echo.py"), "--bindir", bindir]
+        if args.python:
+            cmd += ["--python", args.python]
+        sys.exit(subprocess.run(cmd + shlex.split(args.echo_args)).returncode)
+
+
+def run_workloads(args, workloads, runs, bindir):
 
     cpu = choose_cpu(args.cpu)
     python, py_version, uv_version, notes = choose_python(args.python)
