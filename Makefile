@@ -340,7 +340,7 @@ record-args:
 
 check: check-gen check-gen-tests check-spec check-layers check-headers check-unit check-unit-san check-unit-tsan \
        check-coro check-coro-fallback check-valgrind check-conformance check-args \
-       check-install check-dlopen
+       check-install check-dlopen check-interop
 	@echo "make check: all passed"
 
 # --- Examples and benchmarks ------------------------------------------------
