@@ -839,8 +839,6 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                    reuse_port=None, ssl_handshake_timeout=None,
  *                    ssl_shutdown_timeout=None, start_serving=True)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a TCP server listening on port of host and return the Server.
  *
  * host may be one host, a sequence of hosts (one listening socket per resolved
@@ -970,8 +968,6 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
 /* loop.create_unix_server(protocol_factory, path=None, *, sock=None,
  *                         backlog=100, ssl=None, ssl_handshake_timeout=None,
  *                         ssl_shutdown_timeout=None, start_serving=True)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Create a Unix domain stream server listening on path and return the Server.
  *

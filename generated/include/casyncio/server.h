@@ -19,8 +19,6 @@ extern "C" {
 
 /* asyncio.Server.close()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Stop serving: close the listening sockets; connections already accepted stay
  * open.
  *
@@ -39,8 +37,6 @@ AIO_API int aio_server_close(aio_server *server);
 
 /* asyncio.Server.get_loop()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Return the event loop the server belongs to.
  *
  * Returns aio_loop *, borrowed: the loop, or NULL with the exception set. The
@@ -52,8 +48,6 @@ AIO_API int aio_server_close(aio_server *server);
 AIO_API aio_loop *aio_server_get_loop(aio_server *server);
 
 /* asyncio.Server.start_serving()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Start accepting connections; harmless if the server already does.
  *
@@ -69,8 +63,6 @@ AIO_API aio_loop *aio_server_get_loop(aio_server *server);
 AIO_API aio_future *aio_server_start_serving(aio_server *server);
 
 /* asyncio.Server.serve_forever()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Accept connections until cancelled; cancelling it closes the server.
  *
@@ -96,8 +88,6 @@ AIO_API aio_future *aio_server_serve_forever(aio_server *server);
 
 /* asyncio.Server.is_serving()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Tell whether the server is accepting new connections.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -108,8 +98,6 @@ AIO_API aio_future *aio_server_serve_forever(aio_server *server);
 AIO_API int aio_server_is_serving(aio_server *server);
 
 /* asyncio.Server.wait_closed()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wait until the server is closed.
  *
@@ -122,8 +110,6 @@ AIO_API int aio_server_is_serving(aio_server *server);
 AIO_API aio_future *aio_server_wait_closed(aio_server *server);
 
 /* asyncio.Server.sockets
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * The sockets the server listens on.
  *
