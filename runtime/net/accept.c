@@ -67,9 +67,8 @@ static void report_creation_error(aio_loop *loop, aio_exc *exc, aio_protocol *pr
 
 /* _accept_connection2(): the protocol, then the transport, attached to
  * the server. */
-static void accept_step(void *arg)
+static void make_transport(accepted *a)
 {
-    accepted *a = arg;
     aio_server *s = a->server;
     aio_loop *loop = s->loop;
     aio_protocol *protocol = s->factory(s->factory_arg);
@@ -98,6 +97,13 @@ static void accept_step(void *arg)
     s->active_count++; /* Server._attach(); the connection's reference: */
     aio__incref(s);
     aio__decref(t);
+}
+
+/* A one-shot callback: it owns its argument once it runs. */
+static void accept_step(void *arg)
+{
+    make_transport(arg);
+    release_accepted(arg);
 }
 
 /* ('127.0.0.1', 5000) of an accepted connection, as Python has it. */
@@ -205,8 +211,9 @@ int aio__listener_start(aio__listener *l)
 static void retry_start(void *arg)
 {
     aio__listener *l = arg;
-    if (!l->server->closed && l->fd >= 0)
-        aio__listener_start(l);
+    if (!l->server->closed && l->fd >= 0 && aio__listener_start(l) < 0)
+        aio_err_clear(); /* tried again at the next readiness: none */
+    release_listener(l); /* a one-shot callback owns its argument */
 }
 
 void aio__listener_stop(aio__listener *l)

@@ -213,6 +213,15 @@ static void drop_result_server(void *result)
     aio__decref(result);
 }
 
+static void soon_result_release(void *arg)
+{
+    soon_result *r = arg;
+    aio__decref(r->fut);
+    aio__decref(r->server);
+    free(r);
+}
+
+/* A one-shot callback: it owns its argument once it runs. */
 static void soon_result_cb(void *arg)
 {
     soon_result *r = arg;
@@ -221,14 +230,7 @@ static void soon_result_cb(void *arg)
         if (aio__future_finish_result(r->fut, r->server, drop_result_server) < 0)
             aio__decref(r->server);
     }
-}
-
-static void soon_result_release(void *arg)
-{
-    soon_result *r = arg;
-    aio__decref(r->fut);
-    aio__decref(r->server);
-    free(r);
+    soon_result_release(r);
 }
 
 /* `await tasks.sleep(0)`, then `return server`: fut completes with the
