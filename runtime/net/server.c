@@ -281,11 +281,16 @@ aio_future *aio__server_start_serving(aio_server *s)
     return fut;
 }
 
-/* serve_forever()'s future: cancelled (by its caller, or by close()), it
- * closes the server; its end clears _serving_forever_fut. */
+/* serve_forever()'s future, which stands for asyncio's task running the
+ * coroutine: cancelled (by its caller, or by close() cancelling
+ * _serving_forever_fut), it closes the server in the next iteration (the
+ * task's step: close(), then wait_closed(), which returns at once) and is
+ * cancelled then; its end clears _serving_forever_fut. */
 typedef struct serve_future {
     aio_future fut;
     aio_server *server;   /* a reference */
+    bool cancelling;
+    char *cancel_msg;
 } serve_future;
 
 static void serve_future_dealloc(void *obj)
@@ -294,6 +299,7 @@ static void serve_future_dealloc(void *obj)
     if (!aio__future_finalize(&f->fut))
         return;
     aio__decref(f->server);
+    free(f->cancel_msg);
     aio__future_clear(&f->fut);
     free(f);
 }
@@ -304,12 +310,51 @@ static void serve_forever_done(aio_future *fut, void *arg)
 {
     (void)arg;
     aio_server *s = ((serve_future *)fut)->server;
-    if (fut->state == AIO__FUTURE_CANCELLED)
-        aio__server_close(s); /* then wait_closed(), which returns at once */
     if (s->serving_forever == fut) {
         s->serving_forever = NULL;
         aio__decref(fut);
     }
+}
+
+/* The step that sees the CancelledError: close(), then the future ends. */
+static void serve_cancelled(serve_future *f)
+{
+    aio__server_close(f->server);
+    if (f->fut.state == AIO__FUTURE_PENDING &&
+        aio__future_cancel_plain(&f->fut, f->cancel_msg) < 0)
+        aio_err_clear();
+}
+
+static void serve_cancel_step(void *arg)
+{
+    serve_cancelled(arg);
+    aio__decref(arg); /* a one-shot callback owns its argument */
+}
+
+static void drop_serve_future(void *arg)
+{
+    aio__decref(arg);
+}
+
+static int serve_cancel(aio_future *fut, const char *msg)
+{
+    serve_future *f = (serve_future *)fut;
+    if (fut->state != AIO__FUTURE_PENDING)
+        return 0;
+    if (f->cancelling)
+        return 1;
+    f->cancelling = true;
+    if (msg != NULL && (f->cancel_msg = aio__strdup(msg)) == NULL)
+        aio_err_clear(); /* cancelled without its message */
+    aio__incref(f);
+    const aio__loop_call_soon_args soon = {
+        .callback = serve_cancel_step, .args = f, .args_release = drop_serve_future};
+    if (aio__loop_call_soon(fut->loop, &soon) == NULL) {
+        aio_err_clear();
+        serve_cancelled(f); /* no step: at once */
+        aio__decref(f);
+    }
+    return 1;
 }
 
 aio_future *aio__server_serve_forever(aio_server *s)
@@ -331,6 +376,7 @@ aio_future *aio__server_serve_forever(aio_server *s)
     if (f == NULL)
         return NULL;
     aio__future_init(&f->fut, &serve_future_type, s->loop);
+    f->fut.cancel = serve_cancel;
     f->server = aio_incref(s);
     const aio__future_add_done_callback_args add = {.callback = serve_forever_done};
     if (aio__future_add_done_callback(&f->fut, &add) < 0) {
@@ -405,3 +451,4 @@ static void servers_closed(aio_loop *loop)
 
 AIO__NAME(soon_result_cb, "Server.start_serving", AIO__NAME_ARG_OBJECT);
 AIO__NAME(serve_forever_done, "Server.serve_forever", AIO__NAME_SELF_ARG);
+AIO__NAME(serve_cancel_step, "Server.serve_forever", AIO__NAME_SELF_ARG);
