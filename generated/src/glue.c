@@ -358,16 +358,10 @@ aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_
     r.host = args->host;
     r.hosts = args->hosts;
     aio__glue_int_or_none(&r.port, &r.port_is_none, args->port);
-    if (aio__glue_int_default(&r.family, args->family, AF_UNSPEC, aio_TypeError,
-                              "create_server() argument 'family' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, AI_PASSIVE, aio_TypeError,
-                              "create_server() argument 'flags' must not be None") < 0)
-        return NULL;
+    aio__glue_int_default_or_none(&r.family, &r.family_is_none, args->family, AF_UNSPEC);
+    aio__glue_int_default_or_none(&r.flags, &r.flags_is_none, args->flags, AI_PASSIVE);
     aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
-    if (aio__glue_int_default(&r.backlog, args->backlog, 100, aio_TypeError,
-                              "create_server() argument 'backlog' must not be None") < 0)
-        return NULL;
+    aio__glue_int_default_or_none(&r.backlog, &r.backlog_is_none, args->backlog, 100);
     r.ssl = args->ssl;
     aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
     aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
@@ -398,9 +392,7 @@ aio_future *aio_loop_create_unix_server(aio_loop *loop,
     r.protocol_factory_arg = args->protocol_factory_arg;
     r.path = args->path;
     aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
-    if (aio__glue_int_default(&r.backlog, args->backlog, 100, aio_TypeError,
-                              "create_unix_server() argument 'backlog' must not be None") < 0)
-        return NULL;
+    aio__glue_int_default_or_none(&r.backlog, &r.backlog_is_none, args->backlog, 100);
     r.ssl = args->ssl;
     aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
                              args->ssl_handshake_timeout);

@@ -9,6 +9,7 @@
  * changes from run to run; here they keep the order of the hosts and of
  * getaddrinfo()'s answers.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ typedef struct create_op {
     aio_protocol_factory factory;
     void *factory_arg;
     int backlog;
-    bool reuse_address, reuse_port, start_serving;
+    bool backlog_is_none, reuse_address, reuse_port, start_serving;
     size_t n;                  /* hosts */
     size_t left;               /* lookups not finished */
     aio_future **lookups;      /* each a reference */
@@ -175,6 +176,8 @@ static void op_bind(create_op *op)
                 close(fds[i]);
         } else {
             s = aio__server_new(op->loop, fds, n, op->factory, op->factory_arg, op->backlog);
+            if (s != NULL)
+                s->backlog_is_none = op->backlog_is_none;
         }
     }
     free(infos);
@@ -216,6 +219,19 @@ static void op_resolved(aio_future *lookup, void *arg)
     op_release(op);
 }
 
+/* What Python says of a None where an int is needed. */
+static void none_as_int(void)
+{
+    aio_err_set(aio_TypeError, "'NoneType' object cannot be interpreted as an integer");
+}
+
+static bool is_numeric(const char *host)
+{
+    struct in6_addr a;
+    return host != NULL &&
+           (inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1);
+}
+
 static aio_future *create_from_sock(aio_loop *loop, const aio__loop_create_server_args *args)
 {
     if (args->sock_is_none) {
@@ -229,6 +245,8 @@ static aio_future *create_from_sock(aio_loop *loop, const aio__loop_create_serve
         return NULL;
     aio_server *s = aio__server_new(loop, &args->sock, 1, args->protocol_factory,
                                     args->protocol_factory_arg, args->backlog);
+    if (s != NULL)
+        s->backlog_is_none = args->backlog_is_none;
     if (s == NULL || aio__server_complete(s, args->start_serving, fut) < 0) {
         aio__decref(fut);
         return NULL;
@@ -251,8 +269,14 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
         aio_err_set(aio_ValueError, "host/port and sock can not be specified at the same time");
         return NULL;
     }
-    if (aio__loop_check_closed(loop) < 0)
+    if (aio_loop_is_closed(loop) == 1) {
+        /* asyncio's coroutine waits for lookups that never start */
+        return aio__loop_create_future(loop);
+    }
+    if (args->family_is_none) {
+        none_as_int();
         return NULL;
+    }
 
     /* '' and None are every interface; a sequence is each of its hosts. */
     static const char *const every[] = {NULL};
@@ -273,6 +297,7 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
     op->factory = args->protocol_factory;
     op->factory_arg = args->protocol_factory_arg;
     op->backlog = args->backlog;
+    op->backlog_is_none = args->backlog_is_none;
     op->reuse_address = args->reuse_address_is_none ? true : args->reuse_address;
     op->reuse_port = !args->reuse_port_is_none && args->reuse_port;
     op->start_serving = args->start_serving;
@@ -287,6 +312,11 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
     if (!args->port_is_none)
         snprintf(port, sizeof port, "%d", args->port);
     for (size_t i = 0; i < n; i++) {
+        /* A numeric host skips getaddrinfo() and its flags (_ipaddr_info). */
+        if (args->flags_is_none && !is_numeric(hosts[i])) {
+            none_as_int();
+            goto fail;
+        }
         if (hosts[i] != NULL && (op->hosts[i] = aio__strdup(hosts[i])) == NULL)
             goto fail;
         const aio__loop_getaddrinfo_args gai = {
@@ -294,7 +324,7 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
             .port = args->port_is_none ? NULL : port,
             .family = args->family,
             .type = SOCK_STREAM,
-            .flags = args->flags,
+            .flags = args->flags_is_none ? 0 : args->flags,
         };
         if ((op->lookups[i] = aio__loop_getaddrinfo(loop, &gai)) == NULL)
             goto fail;

@@ -131,6 +131,11 @@ int aio__server_start(aio_server *s)
         return 0;
     s->serving = true;
     for (size_t i = 0; i < s->count; i++) {
+        if (s->backlog_is_none) {
+            /* sock.listen(None), after _serving was set, as in asyncio */
+            aio_err_set(aio_TypeError, "'NoneType' object cannot be interpreted as an integer");
+            return -1;
+        }
         if (listen(s->listeners[i].fd, s->backlog) < 0) {
             aio_err_set_from_errno(errno);
             return -1;

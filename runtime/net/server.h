@@ -36,6 +36,7 @@ struct aio_server {
     aio_protocol_factory factory;
     void *factory_arg;
     int backlog;
+    bool backlog_is_none;           /* backlog=None: listen() fails */
     size_t active_count;            /* connections attached */
     aio_future **waiters;           /* wait_closed()'s, each a reference */
     size_t waiters_len, waiters_cap;

@@ -136,6 +136,8 @@ aio_future *aio__loop_create_unix_server(aio_loop *loop,
     }
     aio_server *s = aio__server_new(loop, &fd, 1, args->protocol_factory,
                                     args->protocol_factory_arg, args->backlog);
+    if (s != NULL)
+        s->backlog_is_none = args->backlog_is_none;
     if (s == NULL || aio__server_complete(s, args->start_serving, fut) < 0) {
         aio__decref(fut);
         return NULL;

@@ -863,16 +863,15 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                          listen on; 0 or None picks a free port (per
  *                          socket).
  *   family                 int; default socket.AF_UNSPEC when 0 (AIO_ZERO: 0;
- *                          AIO_NONE raises TypeError). AF_INET or AF_INET6 to
- *                          force one; AF_UNSPEC decides from host.
+ *                          AIO_NONE: None). AF_INET or AF_INET6 to force one;
+ *                          AF_UNSPEC decides from host.
  *   flags                  int; default socket.AI_PASSIVE when 0 (AIO_ZERO: 0;
- *                          AIO_NONE raises TypeError). Bit mask for
- *                          getaddrinfo().
+ *                          AIO_NONE: None). Bit mask for getaddrinfo().
  *   sock                   int; default None when 0 (AIO_ZERO: 0). An existing
  *                          socket to listen on instead of host and port.
- *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE
- *                          raises TypeError). Maximum queued connections
- *                          passed to listen().
+ *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE:
+ *                          None). Maximum queued connections passed to
+ *                          listen().
  *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to serve TLS on accepted connections;
  *                          None for plain TCP.
@@ -951,10 +950,12 @@ typedef struct aio_loop_create_server_args {
     const char *host;                       /* NULL: None (default) */
     const char *const *hosts;
     int port;                               /* 0: None (default); AIO_ZERO: 0 */
-    int family;                             /* 0: socket.AF_UNSPEC (default); AIO_ZERO: 0 */
-    int flags;                              /* 0: socket.AI_PASSIVE (default); AIO_ZERO: 0 */
+    /* 0: socket.AF_UNSPEC (default); AIO_ZERO: 0; AIO_NONE: None */
+    int family;
+    /* 0: socket.AI_PASSIVE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int flags;
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
-    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0 */
+    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0; AIO_NONE: None */
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
     int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
@@ -985,9 +986,9 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *                          path; required unless sock is given.
  *   sock                   int; default None when 0 (AIO_ZERO: 0). An existing
  *                          AF_UNIX socket to listen on instead of path.
- *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE
- *                          raises TypeError). Maximum queued connections
- *                          passed to listen().
+ *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE:
+ *                          None). Maximum queued connections passed to
+ *                          listen().
  *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to serve TLS on accepted connections;
  *                          None for plain.
@@ -1036,7 +1037,7 @@ typedef struct aio_loop_create_unix_server_args {
     void *protocol_factory_arg;
     const char *path;                       /* NULL: None (default) */
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
-    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0 */
+    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0; AIO_NONE: None */
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
     double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
