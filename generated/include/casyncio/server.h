@@ -103,6 +103,9 @@ AIO_API int aio_server_is_serving(aio_server *server);
  *
  * 3.12.1 and later also wait until every connection the server accepted is
  * closed; before, it returned at once when the server was already closed.
+ * casyncio has 3.11.7's: on a closed server the future is done at once, even
+ * while connections are open; on an open one it completes when close() has
+ * been called and the last connection the server accepted is lost.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
@@ -114,11 +117,14 @@ AIO_API aio_future *aio_server_wait_closed(aio_server *server);
  * The sockets the server listens on.
  *
  * A copy is returned since 3.7 (a tuple of TransportSocket objects since 3.8);
- * 3.6 exposed the internal list and set it to None on close().
+ * 3.6 exposed the internal list and set it to None on close(). In C the list
+ * holds the descriptors, which the server owns (do not close them); it is
+ * valid until the server is freed, and empty once the server is closed.
  *
  * aio_server_sockets() returns const aio_socket_list *, borrowed: the sockets
- * (borrowed), or NULL when closed. The listening sockets; empty (3.6: None)
- * once the server is closed.
+ * (borrowed; empty, never NULL, once the server is closed), or NULL with the
+ * exception set. The listening sockets; empty (3.6: None) once the server is
+ * closed.
  *
  * History:
  *   3.7  changed: Returns a copy of the list instead of the server's internal

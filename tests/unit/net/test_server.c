@@ -129,6 +129,82 @@ static void test_bind_error(void **state)
     finish(loop);
 }
 
+/* family, flags and backlog None (AIO_NONE) fail where asyncio first uses
+ * them, with TypeError; a closed loop leaves the lookups pending. */
+static void test_none_ints(void **state)
+{
+    (void)state;
+    trace t;
+    aio_loop *loop = new_traced_loop(&t);
+    server_log log = {0};
+    const char *nomsg = "'NoneType' object cannot be interpreted as an integer";
+    create_fails(loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                                      .host = "127.0.0.1",
+                                                      .family = AIO_NONE},
+                 aio_TypeError, nomsg);
+    create_fails(loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                                      .port = AIO_ZERO,
+                                                      .flags = AIO_NONE},
+                 aio_TypeError, nomsg);
+    /* the checks before come first */
+    create_fails(loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                                      .family = AIO_NONE,
+                                                      .backlog = AIO_NONE},
+                 aio_ValueError, "Neither host/port nor sock were specified");
+    /* a numeric host needs no flags */
+    aio_future *fut = aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                                                       .protocol_factory = echo_factory,
+                                                       .protocol_factory_arg = &log,
+                                                       .host = "127.0.0.1",
+                                                       .port = AIO_ZERO,
+                                                       .flags = AIO_NONE});
+    aio_server *s = server_of(loop, fut);
+    server_done(loop, s, fut);
+    /* backlog: listen(None) */
+    fut = aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                                           .protocol_factory = echo_factory,
+                                           .host = "127.0.0.1",
+                                           .port = AIO_ZERO,
+                                           .backlog = AIO_NONE});
+    assert_null(await_result(loop, fut));
+    assert_raised(aio_TypeError, nomsg);
+    aio_decref(fut);
+    fut = aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                                           .protocol_factory = echo_factory,
+                                           .host = "127.0.0.1",
+                                           .port = AIO_ZERO,
+                                           .backlog = AIO_NONE,
+                                           .start_serving = AIO_FALSE});
+    s = server_of(loop, fut);
+    assert_null(aio_server_start_serving(s));
+    assert_raised(aio_TypeError, nomsg);
+    assert_int_equal(aio_server_is_serving(s), 1); /* _serving was set first */
+    server_done(loop, s, fut);
+    char dir[] = "/tmp/casyncio-none-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s", dir);
+    assert_null(aio_loop_create_unix_server(
+        loop, &(aio_loop_create_unix_server_args){.protocol_factory = echo_factory,
+                                                  .path = path,
+                                                  .backlog = AIO_NONE}));
+    assert_raised(aio_TypeError, nomsg);
+    unlink(path);
+    rmdir(dir);
+    close_loop(loop);
+    /* a closed loop: pending, as asyncio's coroutine stays */
+    loop = new_loop();
+    assert_int_equal(aio_loop_close(loop), 0);
+    fut = aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                                           .protocol_factory = echo_factory,
+                                           .host = "127.0.0.1",
+                                           .port = AIO_ZERO});
+    assert_non_null(fut);
+    assert_int_equal(aio_future_done(fut), 0);
+    aio_decref(fut);
+    aio_decref(loop);
+    assert_no_leaks();
+}
+
 /* --- Hosts, ports, families, options ---------------------------------------------------- */
 
 static void test_host_and_port(void **state)
@@ -779,6 +855,7 @@ static void test_unix_server_abstract(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_server_checks),
     cmocka_unit_test(test_bind_error),
+    cmocka_unit_test(test_none_ints),
     cmocka_unit_test(test_host_and_port),
     cmocka_unit_test(test_all_interfaces),
     cmocka_unit_test(test_host_list),
