@@ -259,8 +259,15 @@ static int result_soon(aio_future *fut, aio_server *s)
 int aio__server_complete(aio_server *s, bool start_serving, aio_future *fut)
 {
     int rc = -1;
-    if (!start_serving || aio__server_start(s) == 0)
+    if (!start_serving) {
+        /* no `await sleep(0)`: the coroutine returns at once */
+        aio__incref(s);
+        rc = aio__future_finish_result(fut, s, drop_result_server);
+        if (rc < 0)
+            aio__decref(s);
+    } else if (aio__server_start(s) == 0) {
         rc = result_soon(fut, s);
+    }
     if (rc < 0) {
         aio_exc *exc = aio_err_fetch();
         aio__server_close(s);

@@ -59,7 +59,8 @@ AIO_INTERNAL int aio__server_start(aio_server *server);
 
 /* The end of create_server()/create_unix_server(): start serving when
  * asked, then fut completes with the server one iteration later (`await
- * tasks.sleep(0)`), holding a reference to it. Takes the caller's
+ * tasks.sleep(0)`), or at once without start_serving, holding a reference
+ * to it. Takes the caller's
  * reference to the server. 0, or -1 with the exception set (the server
  * closed). */
 AIO_INTERNAL int aio__server_complete(aio_server *server, bool start_serving, aio_future *fut);
