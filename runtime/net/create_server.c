@@ -33,6 +33,7 @@ typedef struct create_op {
     void *factory_arg;
     int backlog;
     bool backlog_is_none, reuse_address, reuse_port, start_serving;
+    bool bad_port;             /* a numeric host with a port bind() refuses */
     size_t n;                  /* hosts */
     size_t left;               /* lookups not finished */
     aio_future **lookups;      /* each a reference */
@@ -167,7 +168,9 @@ static void op_bind(create_op *op)
     }
     size_t n = 0;
     aio_server *s = NULL;
-    if (bind_all(op, infos, count, fds, &n) == 0) {
+    if (op->bad_port)
+        aio_err_set(aio_OverflowError, "bind(): port must be 0-65535.");
+    else if (bind_all(op, infos, count, fds, &n) == 0) {
         size_t i = 0;
         while (i < n && aio__set_nonblocking(fds[i]) == 0)
             i++;
@@ -195,6 +198,7 @@ static void op_resolved(aio_future *lookup, void *arg)
         if (lookup->state == AIO__FUTURE_CANCELLED) {
             aio__future_cancel_plain(op->fut, NULL);
         } else if (lookup->exception != NULL) {
+            lookup->log_traceback = false; /* gather() retrieved it */
             aio__future_finish_exception(op->fut, lookup->exception);
         } else if (((aio_addrinfo_list *)lookup->result)->len == 0) {
             size_t i = 0;
@@ -309,6 +313,7 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
         return NULL;
     }
     char port[16];
+    bool port_in_range = args->port >= 0 && args->port <= 65535;
     if (!args->port_is_none)
         snprintf(port, sizeof port, "%d", args->port);
     for (size_t i = 0; i < n; i++) {
@@ -319,9 +324,14 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
         }
         if (hosts[i] != NULL && (op->hosts[i] = aio__strdup(hosts[i])) == NULL)
             goto fail;
+        /* A numeric host skips getaddrinfo(): a port out of range fails
+         * only at bind(). */
+        bool numeric = is_numeric(hosts[i]);
+        if (numeric && !args->port_is_none && !port_in_range)
+            op->bad_port = true;
         const aio__loop_getaddrinfo_args gai = {
             .host = hosts[i],
-            .port = args->port_is_none ? NULL : port,
+            .port = args->port_is_none || (numeric && !port_in_range) ? NULL : port,
             .family = args->family,
             .type = SOCK_STREAM,
             .flags = args->flags_is_none ? 0 : args->flags,

@@ -79,7 +79,7 @@ static void test_backlog_per_readiness(void **state)
     finish(loop);
 }
 
-/* 1,200 connections accepted, each echoing a message. */
+/* 2,400 connections accepted, each echoing a message. */
 static void test_many_connections(void **state)
 {
     (void)state;
@@ -89,7 +89,7 @@ static void test_many_connections(void **state)
     aio_future *fut;
     aio_server *s = tcp_server(loop, &log, 0, &fut);
     int port = port_of(aio_server_sockets(s)->fds[0]);
-    enum { TOTAL = 1200, BATCH = 60 };
+    enum { TOTAL = 2400, BATCH = 60 };
     for (int done = 0; done < TOTAL; done += BATCH) {
         int c[BATCH];
         for (int i = 0; i < BATCH; i++) {

@@ -205,6 +205,43 @@ static void test_none_ints(void **state)
     assert_no_leaks();
 }
 
+/* A port out of range: a numeric host fails at bind() (OverflowError);
+ * other hosts go through getaddrinfo(), whose error is the server's (and
+ * counts as retrieved: nothing is logged). */
+static void test_port_out_of_range(void **state)
+{
+    (void)state;
+    trace t;
+    aio_loop *loop = new_traced_loop(&t);
+    server_log log = {0};
+    log_record lr;
+    log_record_start(&lr);
+    const int ports[] = {70000, -1};
+    for (int i = 0; i < 2; i++) {
+        aio_future *fut = aio_loop_create_server(
+            loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                                 .protocol_factory_arg = &log,
+                                                 .host = "127.0.0.1",
+                                                 .port = ports[i]});
+        assert_null(await_result(loop, fut));
+        assert_raised(aio_OverflowError, "bind(): port must be 0-65535.");
+        aio_decref(fut);
+    }
+    aio_future *fut = aio_loop_create_server(
+        loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                             .protocol_factory_arg = &log,
+                                             .family = AF_INET,
+                                             .port = -1});
+    assert_null(await_result(loop, fut));
+    assert_raised(aio_socket_gaierror, "[Errno -8] Servname not supported for ai_socktype");
+    aio_decref(fut);
+    for (int i = 0; i < 3; i++)
+        run_one_iteration(loop);
+    log_record_stop();
+    assert_int_equal(lr.count, 0);
+    finish(loop);
+}
+
 /* --- Hosts, ports, families, options ---------------------------------------------------- */
 
 static void test_host_and_port(void **state)
@@ -370,6 +407,14 @@ static void test_sock(void **state)
         loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
                                              .protocol_factory_arg = &log,
                                              .sock = fd});
+    /* without start_serving, done at once (no `await sleep(0)`) */
+    aio_future *idle = aio_loop_create_server(
+        loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                             .sock = dup(fd),
+                                             .start_serving = AIO_FALSE});
+    assert_int_equal(aio_future_done(idle), 1);
+    aio_server_close(aio_future_result(idle));
+    aio_decref(idle);
     aio_server *s = server_of(loop, fut);
     assert_int_equal(aio_server_sockets(s)->len, 1);
     assert_int_equal(aio_server_sockets(s)->fds[0], fd);
@@ -856,6 +901,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_server_checks),
     cmocka_unit_test(test_bind_error),
     cmocka_unit_test(test_none_ints),
+    cmocka_unit_test(test_port_out_of_range),
     cmocka_unit_test(test_host_and_port),
     cmocka_unit_test(test_all_interfaces),
     cmocka_unit_test(test_host_list),
