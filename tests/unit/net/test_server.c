@@ -897,6 +897,58 @@ static void test_unix_server_abstract(void **state)
     finish(loop);
 }
 
+/* Out of memory at each allocation of create_server(), the server's start
+ * and its first connection: MemoryError or a working server, the loop
+ * usable, nothing leaked. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    bool completed = false;
+    for (long k = 0; k < 400 && !completed; k++) {
+        trace t;
+        aio_loop *loop = new_traced_loop_nodebug(&t);
+        server_log log = {.quiet = true};
+        handler_report rep = {0};
+        aio_loop_set_exception_handler(loop, report_handler, &rep);
+        aio__fail_alloc_after = k;
+        aio_future *fut = aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                                                           .protocol_factory = echo_factory,
+                                                           .protocol_factory_arg = &log,
+                                                           .host = "127.0.0.1",
+                                                           .port = AIO_ZERO});
+        aio_server *s = NULL;
+        int c = -1;
+        if (fut == NULL) {
+            assert_raised(aio_MemoryError, NULL);
+        } else {
+            for (int i = 0; i < 5 && aio_future_done(fut) != 1; i++)
+                run_one_iteration(loop);
+            aio_err_clear();
+            if (aio_future_done(fut) == 1 && aio_future_cancelled(fut) != 1 &&
+                aio_future_exception(fut) == NULL)
+                s = aio_future_result(fut);
+            if (s != NULL && aio_server_sockets(s)->len == 1) {
+                c = tcp_client(port_of(aio_server_sockets(s)->fds[0]));
+                for (int i = 0; i < 4; i++)
+                    run_one_iteration(loop);
+                aio_err_clear();
+            }
+        }
+        completed = aio__fail_alloc_after >= 0; /* nothing failed: done */
+        aio__fail_alloc_after = -1;
+        if (s != NULL)
+            aio_server_close(s);
+        if (c >= 0)
+            close(c);
+        for (int i = 0; i < 4; i++)
+            run_one_iteration(loop);
+        aio_err_clear();
+        aio_decref(fut);
+        finish(loop);
+    }
+    assert_true(completed);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_server_checks),
     cmocka_unit_test(test_bind_error),
@@ -914,6 +966,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_serve_forever_task),
     cmocka_unit_test(test_loop_closed_with_server),
     cmocka_unit_test(test_add_reader_on_listening_fd),
+    cmocka_unit_test(test_out_of_memory),
     cmocka_unit_test_setup_teardown(test_unix_server, setup_tmpdir, remove_tmpdir),
     cmocka_unit_test_setup_teardown(test_unix_server_errors, setup_tmpdir, remove_tmpdir),
     cmocka_unit_test(test_unix_server_abstract),
