@@ -322,6 +322,7 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
             none_as_int();
             goto fail;
         }
+        op->n = i + 1; /* what op_release() frees */
         if (hosts[i] != NULL && (op->hosts[i] = aio__strdup(hosts[i])) == NULL)
             goto fail;
         /* A numeric host skips getaddrinfo(): a port out of range fails
@@ -338,7 +339,6 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
         };
         if ((op->lookups[i] = aio__loop_getaddrinfo(loop, &gai)) == NULL)
             goto fail;
-        op->n = i + 1;
     }
     op->n = n;
     op->left = n;
