@@ -949,6 +949,69 @@ static void test_out_of_memory(void **state)
     assert_true(completed);
 }
 
+/* The same for create_unix_server(), serve_forever() and its
+ * cancellation, wait_closed(). */
+static void test_out_of_memory_unix(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("oom.sock", path, sizeof path);
+    bool completed = false;
+    for (long k = 0; k < 400 && !completed; k++) {
+        trace t;
+        aio_loop *loop = new_traced_loop_nodebug(&t);
+        server_log log = {.quiet = true};
+        handler_report rep = {0};
+        aio_loop_set_exception_handler(loop, report_handler, &rep);
+        aio__fail_alloc_after = k;
+        aio_future *fut = aio_loop_create_unix_server(
+            loop, &(aio_loop_create_unix_server_args){
+                      .protocol_factory = echo_factory, .protocol_factory_arg = &log, .path = path});
+        aio_future *forever = NULL, *w = NULL;
+        aio_server *s = NULL;
+        if (fut == NULL) {
+            assert_raised(aio_MemoryError, NULL);
+        } else {
+            for (int i = 0; i < 3 && aio_future_done(fut) != 1; i++)
+                run_one_iteration(loop);
+            aio_err_clear();
+            if (aio_future_done(fut) == 1 && aio_future_cancelled(fut) != 1 &&
+                aio_future_exception(fut) == NULL)
+                s = aio_future_result(fut);
+        }
+        if (s != NULL) {
+            forever = aio_server_serve_forever(s);
+            aio_err_clear();
+            w = aio_server_wait_closed(s);
+            aio_err_clear();
+            run_one_iteration(loop);
+            aio_err_clear();
+            if (forever != NULL)
+                aio_future_cancel(forever, NULL);
+            aio_err_clear();
+            for (int i = 0; i < 3; i++)
+                run_one_iteration(loop);
+            aio_err_clear();
+        }
+        completed = aio__fail_alloc_after >= 0;
+        aio__fail_alloc_after = -1;
+        if (completed) {
+            assert_int_equal(aio_future_cancelled(forever), 1);
+            assert_int_equal(aio_future_done(w), 1);
+        }
+        if (s != NULL)
+            aio_server_close(s);
+        run_one_iteration(loop);
+        aio_err_clear();
+        aio_decref(forever);
+        aio_decref(w);
+        aio_decref(fut);
+        unlink(path);
+        finish(loop);
+    }
+    assert_true(completed);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_server_checks),
     cmocka_unit_test(test_bind_error),
@@ -967,6 +1030,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_loop_closed_with_server),
     cmocka_unit_test(test_add_reader_on_listening_fd),
     cmocka_unit_test(test_out_of_memory),
+    cmocka_unit_test_setup_teardown(test_out_of_memory_unix, setup_tmpdir, remove_tmpdir),
     cmocka_unit_test_setup_teardown(test_unix_server, setup_tmpdir, remove_tmpdir),
     cmocka_unit_test_setup_teardown(test_unix_server_errors, setup_tmpdir, remove_tmpdir),
     cmocka_unit_test(test_unix_server_abstract),
