@@ -130,13 +130,19 @@ int aio__server_start(aio_server *s)
     if (s->serving)
         return 0;
     s->serving = true;
+    if (s->closed) {
+        /* `for sock in self._sockets` with _sockets None, _serving set */
+        aio_err_set(aio_TypeError, "'NoneType' object is not iterable");
+        return -1;
+    }
     for (size_t i = 0; i < s->count; i++) {
         if (s->backlog_is_none) {
             /* sock.listen(None), after _serving was set, as in asyncio */
             aio_err_set(aio_TypeError, "'NoneType' object cannot be interpreted as an integer");
             return -1;
         }
-        if (listen(s->listeners[i].fd, s->backlog) < 0) {
+        /* socket.listen() takes a negative backlog as 0 */
+        if (listen(s->listeners[i].fd, s->backlog < 0 ? 0 : s->backlog) < 0) {
             aio_err_set_from_errno(errno);
             return -1;
         }
@@ -283,7 +289,7 @@ int aio__server_complete(aio_server *s, bool start_serving, aio_future *fut)
 
 aio_future *aio__server_start_serving(aio_server *s)
 {
-    if (!s->closed && aio__server_start(s) < 0)
+    if (aio__server_start(s) < 0)
         return NULL;
     aio_future *fut = aio__loop_create_future(s->loop);
     if (fut != NULL && aio__future_set_result_soon(fut) < 0) {

@@ -504,6 +504,11 @@ static void test_close(void **state)
     assert_int_equal(socks->len, 0);
     assert_repr(s, "<Server sockets=()>");
     assert_int_equal(fcntl(lfd, F_GETFD), -1);
+    /* start_serving() on a closed server: asyncio's TypeError, after
+     * _serving was set */
+    assert_null(aio_server_start_serving(s));
+    assert_raised(aio_TypeError, "'NoneType' object is not iterable");
+    assert_int_equal(aio_server_is_serving(s), 1);
     assert_int_equal(tcp_client(port), -1);
     /* the connection still echoes */
     assert_int_equal(write(c, "ping", 4), 4);
