@@ -913,6 +913,13 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *     kept.
  *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
  *     ssl_shutdown_timeout is given without ssl.
+ *   NotImplementedError when ssl is an SSLContext: casyncio has no TLS yet.
+ *   TypeError("'NoneType' object cannot be interpreted as an integer") when
+ *     family is None (AIO_NONE) with a host or port, flags is None with a host
+ *     that is not numeric, or backlog is None when the server starts
+ *     listening.
+ *   OverflowError("bind(): port must be 0-65535.") when a numeric host is
+ *     given with a port out of range (other hosts go through getaddrinfo()).
  *
  * History:
  *   3.11   added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
@@ -973,8 +980,9 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  * Create a Unix domain stream server listening on path and return the Server.
  *
  * Like create_server(), for AF_UNIX. path is required unless sock is given;
- * abstract socket names are accepted. A stale socket file at path is removed
- * before binding.
+ * abstract socket names are accepted (in C through sock=, bound by the caller:
+ * a C string cannot start with NUL). A stale socket file at path is removed
+ * before binding; the file stays when the server closes (3.11).
  *
  * Arguments, in aio_loop_create_unix_server_args; a field left 0 or NULL means
  * its default:
@@ -1013,6 +1021,16 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *     to path (errno EADDRINUSE).
  *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
  *     ssl_shutdown_timeout is given without ssl.
+ *   TypeError("ssl argument must be an SSLContext or None") when ssl is a bool
+ *     (AIO_SSL_TRUE).
+ *   ValueError("ssl_handshake_timeout is only meaningful with ssl") when
+ *     ssl_handshake_timeout is given without ssl.
+ *   NotImplementedError when ssl is an SSLContext: casyncio has no TLS yet.
+ *   ValueError("A UNIX Domain Stream Socket was expected, got {sock!r}") when
+ *     sock is not an AF_UNIX stream socket.
+ *   IndexError("string index out of range") when path is empty.
+ *   TypeError("'NoneType' object cannot be interpreted as an integer") when
+ *     backlog is None (AIO_NONE) when the server starts listening.
  *
  * Availability: Unix.
  *
