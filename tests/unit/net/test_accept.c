@@ -180,7 +180,7 @@ static void test_emfile(void **state)
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     int fill[256], nfill = 0;
     for (;;) {
-        int d = dup(0);
+        int d = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (d < 0)
             break;
         assert_true(nfill < 256);
@@ -237,7 +237,7 @@ static void test_emfile_then_close(void **state)
     low.rlim_cur = 256;
     setrlimit(RLIMIT_NOFILE, &low);
     int fill[256], nfill = 0;
-    for (int d; nfill < 256 && (d = dup(0)) >= 0;)
+    for (int d; nfill < 256 && (d = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
         fill[nfill++] = d;
     run_one_iteration(loop);
     for (int i = 0; i < nfill; i++)
