@@ -211,9 +211,14 @@ int aio__listener_start(aio__listener *l)
 static void retry_start(void *arg)
 {
     aio__listener *l = arg;
-    if (!l->server->closed && l->fd >= 0 && aio__listener_start(l) < 0)
-        aio_err_clear(); /* tried again at the next readiness: none */
+    aio_server *s = aio_incref(l->server);
     release_listener(l); /* a one-shot callback owns its argument */
+    /* A failure is the callback's exception, which the loop reports. */
+    if (!s->closed && l->fd >= 0)
+        aio__listener_start(l);
+    aio_exc *pending = aio_err_fetch();
+    aio__decref(s);
+    aio_err_restore(pending);
 }
 
 void aio__listener_stop(aio__listener *l)

@@ -341,6 +341,46 @@ static void test_closed_before_transport(void **state)
     finish(loop);
 }
 
+/* Debug mode logs the server's start (INFO) and each accepted connection
+ * (DEBUG), as asyncio's logger does. */
+static void test_debug_logs(void **state)
+{
+    (void)state;
+    trace t;
+    aio_loop *loop = new_traced_loop(&t);
+    aio_loop_set_debug(loop, true);
+    server_log log = {0};
+    log_record lr;
+    log_record_start(&lr);
+    int level = aio_log_get_level();
+    aio_log_set_level(AIO_LOG_DEBUG);
+    aio_future *fut;
+    aio_server *s = tcp_server(loop, &log, 0, &fut);
+    char repr[256];
+    repr_copy(s, repr, sizeof repr);
+    char want[512];
+    snprintf(want, sizeof want, "%s is serving", repr);
+    assert_int_equal(lr.level, AIO_LOG_INFO);
+    assert_string_equal(lr.message, want);
+    int c = tcp_client(port_of(aio_server_sockets(s)->fds[0]));
+    struct sockaddr_in local;
+    socklen_t len = sizeof local;
+    assert_int_equal(getsockname(c, (struct sockaddr *)&local, &len), 0);
+    run_one_iteration(loop);
+    snprintf(want, sizeof want, "%s got a new connection from ('127.0.0.1', %d): <socket.socket fd=",
+             repr, ntohs(local.sin_port));
+    assert_int_equal(lr.level, AIO_LOG_DEBUG);
+    assert_memory_equal(lr.message, want, strlen(want));
+    aio_log_set_level(level);
+    log_record_stop();
+    for (int i = 0; i < 2; i++)
+        run_one_iteration(loop);
+    assert_int_equal(log.made, 1);
+    close(c);
+    server_done(loop, s, fut);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_accept_order),
     cmocka_unit_test(test_backlog_per_readiness),
@@ -350,6 +390,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_accept_error),
     cmocka_unit_test(test_factory_fails),
     cmocka_unit_test(test_closed_before_transport),
+    cmocka_unit_test(test_debug_logs),
 };
 
 AIO_TEST_MAIN(tests)
