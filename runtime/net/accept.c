@@ -106,7 +106,8 @@ static void accept_step(void *arg)
     release_accepted(arg);
 }
 
-/* ('127.0.0.1', 5000) of an accepted connection, as Python has it. */
+/* Debug mode's record of an accepted connection: "<Server ...> got a new
+ * connection from ('127.0.0.1', 5000): <socket.socket ...>". */
 static void log_accepted(aio_server *s, int fd, const aio__address_buf *peer)
 {
     aio__strbuf sb = AIO__STRBUF_INIT;
