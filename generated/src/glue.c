@@ -14,6 +14,13 @@
  * runtime does not implement yet checks nothing: its stub raises
  * NotImplementedError.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L     /* for the constants of the defaults */
+#endif
+
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include "casyncio/api.h"
 #include "casyncio/exceptions.h"
 
@@ -379,12 +386,33 @@ aio_future *aio_loop_create_unix_connection(aio_loop *loop,
  *                    ssl_shutdown_timeout=None, start_serving=True) */
 aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_args *args)
 {
+    static const aio_loop_create_server_args no_args;
+    aio__loop_create_server_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("create_server", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_create_server(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    r.host = args->host;
+    r.hosts = args->hosts;
+    aio__glue_int_or_none(&r.port, &r.port_is_none, args->port);
+    aio__glue_int_default_or_none(&r.family, &r.family_is_none, args->family, AF_UNSPEC);
+    aio__glue_int_default_or_none(&r.flags, &r.flags_is_none, args->flags, AI_PASSIVE);
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    aio__glue_int_default_or_none(&r.backlog, &r.backlog_is_none, args->backlog, 100);
+    r.ssl = args->ssl;
+    aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
+    aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    r.start_serving = aio__glue_bool_default(args->start_serving, true);
+    return aio__loop_create_server(loop, &r);
 }
 
 /* loop.create_unix_server(protocol_factory, path=None, *, sock=None,
@@ -393,12 +421,27 @@ aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_
 aio_future *aio_loop_create_unix_server(aio_loop *loop,
                                         const aio_loop_create_unix_server_args *args)
 {
+    static const aio_loop_create_unix_server_args no_args;
+    aio__loop_create_unix_server_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("create_unix_server", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_create_unix_server(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    r.path = args->path;
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    aio__glue_int_default_or_none(&r.backlog, &r.backlog_is_none, args->backlog, 100);
+    r.ssl = args->ssl;
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    r.start_serving = aio__glue_bool_default(args->start_serving, true);
+    return aio__loop_create_unix_server(loop, &r);
 }
 
 /* loop.connect_accepted_socket(protocol_factory, sock, *, ssl=None,

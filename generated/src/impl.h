@@ -232,10 +232,13 @@ typedef struct aio__loop_create_server_args {
     int port;
     bool port_is_none;
     int family;
+    bool family_is_none;
     int flags;
+    bool flags_is_none;
     int sock;
     bool sock_is_none;
     int backlog;
+    bool backlog_is_none;
     aio_ssl_context *ssl;
     bool reuse_address;
     bool reuse_address_is_none;
@@ -260,6 +263,7 @@ typedef struct aio__loop_create_unix_server_args {
     int sock;
     bool sock_is_none;
     int backlog;
+    bool backlog_is_none;
     aio_ssl_context *ssl;
     double ssl_handshake_timeout;
     bool ssl_handshake_timeout_is_none;

@@ -29,23 +29,6 @@ aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
     return NULL;
 }
 
-aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_server_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.create_server() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_create_unix_server(aio_loop *loop,
-                                         const aio__loop_create_unix_server_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.create_unix_server() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *args)
 {
     (void)loop;
@@ -110,55 +93,6 @@ aio_future *aio__loop_subprocess_shell(aio_loop *loop, const aio__loop_subproces
     (void)loop;
     (void)args;
     aio_err_set(aio_NotImplementedError, "loop.subprocess_shell() is not implemented yet");
-    return NULL;
-}
-
-int aio__server_close(aio_server *server)
-{
-    (void)server;
-    aio_err_set(aio_NotImplementedError, "asyncio.Server.close() is not implemented yet");
-    return -1;
-}
-
-aio_loop *aio__server_get_loop(aio_server *server)
-{
-    (void)server;
-    aio_err_set(aio_NotImplementedError, "asyncio.Server.get_loop() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__server_start_serving(aio_server *server)
-{
-    (void)server;
-    aio_err_set(aio_NotImplementedError, "asyncio.Server.start_serving() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__server_serve_forever(aio_server *server)
-{
-    (void)server;
-    aio_err_set(aio_NotImplementedError, "asyncio.Server.serve_forever() is not implemented yet");
-    return NULL;
-}
-
-int aio__server_is_serving(aio_server *server)
-{
-    (void)server;
-    aio_err_set(aio_NotImplementedError, "asyncio.Server.is_serving() is not implemented yet");
-    return -1;
-}
-
-aio_future *aio__server_wait_closed(aio_server *server)
-{
-    (void)server;
-    aio_err_set(aio_NotImplementedError, "asyncio.Server.wait_closed() is not implemented yet");
-    return NULL;
-}
-
-const aio_socket_list *aio__server_sockets(aio_server *server)
-{
-    (void)server;
-    aio_err_set(aio_NotImplementedError, "asyncio.Server.sockets is not implemented yet");
     return NULL;
 }
 

@@ -214,7 +214,10 @@ static void append_name(aio__strbuf *out, const char *label, int fd, bool peer)
     if (buf.addr.kind == AIO_ADDRESS_UNNAMED || buf.addr.kind == AIO_ADDRESS_AUTO)
         return;
     aio__sb_appendf(out, ", %s=", label);
-    aio__address_repr(&buf.addr, out);
+    if (buf.addr.kind == AIO_ADDRESS_PATH)
+        aio__sb_append(out, buf.addr.path); /* str(laddr): a path is not quoted */
+    else
+        aio__address_repr(&buf.addr, out);
 }
 
 int aio__socket_repr(int fd, const char *name, aio__strbuf *out)

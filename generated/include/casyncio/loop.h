@@ -835,8 +835,6 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                    reuse_port=None, ssl_handshake_timeout=None,
  *                    ssl_shutdown_timeout=None, start_serving=True)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a TCP server listening on port of host and return the Server.
  *
  * host may be one host, a sequence of hosts (one listening socket per resolved
@@ -861,16 +859,15 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                          listen on; 0 or None picks a free port (per
  *                          socket).
  *   family                 int; default socket.AF_UNSPEC when 0 (AIO_ZERO: 0;
- *                          AIO_NONE raises TypeError). AF_INET or AF_INET6 to
- *                          force one; AF_UNSPEC decides from host.
+ *                          AIO_NONE: None). AF_INET or AF_INET6 to force one;
+ *                          AF_UNSPEC decides from host.
  *   flags                  int; default socket.AI_PASSIVE when 0 (AIO_ZERO: 0;
- *                          AIO_NONE raises TypeError). Bit mask for
- *                          getaddrinfo().
+ *                          AIO_NONE: None). Bit mask for getaddrinfo().
  *   sock                   int; default None when 0 (AIO_ZERO: 0). An existing
  *                          socket to listen on instead of host and port.
- *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE
- *                          raises TypeError). Maximum queued connections
- *                          passed to listen().
+ *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE:
+ *                          None). Maximum queued connections passed to
+ *                          listen().
  *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to serve TLS on accepted connections;
  *                          None for plain TCP.
@@ -912,6 +909,13 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *     kept.
  *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
  *     ssl_shutdown_timeout is given without ssl.
+ *   NotImplementedError when ssl is an SSLContext: casyncio has no TLS yet.
+ *   TypeError("'NoneType' object cannot be interpreted as an integer") when
+ *     family is None (AIO_NONE) with a host or port, flags is None with a host
+ *     that is not numeric, or backlog is None when the server starts
+ *     listening.
+ *   OverflowError("bind(): port must be 0-65535.") when a numeric host is
+ *     given with a port out of range (other hosts go through getaddrinfo()).
  *
  * History:
  *   3.11   added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
@@ -949,10 +953,12 @@ typedef struct aio_loop_create_server_args {
     const char *host;                       /* NULL: None (default) */
     const char *const *hosts;
     int port;                               /* 0: None (default); AIO_ZERO: 0 */
-    int family;                             /* 0: socket.AF_UNSPEC (default); AIO_ZERO: 0 */
-    int flags;                              /* 0: socket.AI_PASSIVE (default); AIO_ZERO: 0 */
+    /* 0: socket.AF_UNSPEC (default); AIO_ZERO: 0; AIO_NONE: None */
+    int family;
+    /* 0: socket.AI_PASSIVE (default); AIO_ZERO: 0; AIO_NONE: None */
+    int flags;
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
-    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0 */
+    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0; AIO_NONE: None */
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
     int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
@@ -967,13 +973,12 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *                         backlog=100, ssl=None, ssl_handshake_timeout=None,
  *                         ssl_shutdown_timeout=None, start_serving=True)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a Unix domain stream server listening on path and return the Server.
  *
  * Like create_server(), for AF_UNIX. path is required unless sock is given;
- * abstract socket names are accepted. A stale socket file at path is removed
- * before binding.
+ * abstract socket names are accepted (in C through sock=, bound by the caller:
+ * a C string cannot start with NUL). A stale socket file at path is removed
+ * before binding; the file stays when the server closes (3.11).
  *
  * Arguments, in aio_loop_create_unix_server_args; a field left 0 or NULL means
  * its default:
@@ -985,9 +990,9 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *                          path; required unless sock is given.
  *   sock                   int; default None when 0 (AIO_ZERO: 0). An existing
  *                          AF_UNIX socket to listen on instead of path.
- *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE
- *                          raises TypeError). Maximum queued connections
- *                          passed to listen().
+ *   backlog                int; default 100 when 0 (AIO_ZERO: 0; AIO_NONE:
+ *                          None). Maximum queued connections passed to
+ *                          listen().
  *   ssl                    aio_ssl_context *; default None when NULL. An
  *                          SSLContext to serve TLS on accepted connections;
  *                          None for plain.
@@ -1012,6 +1017,16 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *     to path (errno EADDRINUSE).
  *   ValueError("ssl_shutdown_timeout is only meaningful with ssl") when
  *     ssl_shutdown_timeout is given without ssl.
+ *   TypeError("ssl argument must be an SSLContext or None") when ssl is a bool
+ *     (AIO_SSL_TRUE).
+ *   ValueError("ssl_handshake_timeout is only meaningful with ssl") when
+ *     ssl_handshake_timeout is given without ssl.
+ *   NotImplementedError when ssl is an SSLContext: casyncio has no TLS yet.
+ *   ValueError("A UNIX Domain Stream Socket was expected, got {sock!r}") when
+ *     sock is not an AF_UNIX stream socket.
+ *   IndexError("string index out of range") when path is empty.
+ *   TypeError("'NoneType' object cannot be interpreted as an integer") when
+ *     backlog is None (AIO_NONE) when the server starts listening.
  *
  * Availability: Unix.
  *
@@ -1036,7 +1051,7 @@ typedef struct aio_loop_create_unix_server_args {
     void *protocol_factory_arg;
     const char *path;                       /* NULL: None (default) */
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
-    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0 */
+    int backlog;                            /* 0: 100 (default); AIO_ZERO: 0; AIO_NONE: None */
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
     double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */

@@ -19,8 +19,6 @@ extern "C" {
 
 /* asyncio.Server.close()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Stop serving: close the listening sockets; connections already accepted stay
  * open.
  *
@@ -39,8 +37,6 @@ AIO_API int aio_server_close(aio_server *server);
 
 /* asyncio.Server.get_loop()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Return the event loop the server belongs to.
  *
  * Returns aio_loop *, borrowed: the loop, or NULL with the exception set. The
@@ -52,8 +48,6 @@ AIO_API int aio_server_close(aio_server *server);
 AIO_API aio_loop *aio_server_get_loop(aio_server *server);
 
 /* asyncio.Server.start_serving()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Start accepting connections; harmless if the server already does.
  *
@@ -69,8 +63,6 @@ AIO_API aio_loop *aio_server_get_loop(aio_server *server);
 AIO_API aio_future *aio_server_start_serving(aio_server *server);
 
 /* asyncio.Server.serve_forever()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Accept connections until cancelled; cancelling it closes the server.
  *
@@ -96,8 +88,6 @@ AIO_API aio_future *aio_server_serve_forever(aio_server *server);
 
 /* asyncio.Server.is_serving()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Tell whether the server is accepting new connections.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
@@ -109,12 +99,13 @@ AIO_API int aio_server_is_serving(aio_server *server);
 
 /* asyncio.Server.wait_closed()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Wait until the server is closed.
  *
  * 3.12.1 and later also wait until every connection the server accepted is
  * closed; before, it returned at once when the server was already closed.
+ * casyncio has 3.11.7's: on a closed server the future is done at once, even
+ * while connections are open; on an open one it completes when close() has
+ * been called and the last connection the server accepted is lost.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
@@ -123,16 +114,17 @@ AIO_API aio_future *aio_server_wait_closed(aio_server *server);
 
 /* asyncio.Server.sockets
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * The sockets the server listens on.
  *
  * A copy is returned since 3.7 (a tuple of TransportSocket objects since 3.8);
- * 3.6 exposed the internal list and set it to None on close().
+ * 3.6 exposed the internal list and set it to None on close(). In C the list
+ * holds the descriptors, which the server owns (do not close them); it is
+ * valid until the server is freed, and empty once the server is closed.
  *
  * aio_server_sockets() returns const aio_socket_list *, borrowed: the sockets
- * (borrowed), or NULL when closed. The listening sockets; empty (3.6: None)
- * once the server is closed.
+ * (borrowed; empty, never NULL, once the server is closed), or NULL with the
+ * exception set. The listening sockets; empty (3.6: None) once the server is
+ * closed.
  *
  * History:
  *   3.7  changed: Returns a copy of the list instead of the server's internal

@@ -1,0 +1,89 @@
+/* server.h - asyncio.Server (base_events.py, 3.11.7) and the accept loop
+ * that serves its sockets (selector_events.py). Internal.
+ *
+ * A server is a reference-counted object. References are held by the
+ * future of create_server() (its result), by each listening socket's
+ * reader and accept-retry timer, by each connection it accepted (until
+ * the connection is lost: Server._attach/_detach), and by a pending
+ * serve_forever().
+ */
+#ifndef CASYNCIO_RUNTIME_SERVER_H
+#define CASYNCIO_RUNTIME_SERVER_H
+
+#include <errno.h>
+#include <fcntl.h>
+
+#include "transport.h"
+
+/* constants.ACCEPT_RETRY_DELAY: seconds accepting pauses after accept()
+ * ran out of descriptors or memory. */
+#define AIO__ACCEPT_RETRY_DELAY 1.0
+
+/* One listening socket of a server: the argument of its reader. */
+typedef struct aio__listener {
+    aio_server *server;
+    int fd;
+} aio__listener;
+
+struct aio_server {
+    aio__object ob;
+    aio_loop *loop;                 /* a reference */
+    aio__listener *listeners;       /* one per socket, in order */
+    int *fds;                       /* the same descriptors, for sockets() */
+    size_t count;
+    bool closed;                    /* _sockets is None */
+    aio_socket_list list;           /* what sockets() hands out */
+    aio_protocol_factory factory;
+    void *factory_arg;
+    int backlog;
+    bool backlog_is_none;           /* backlog=None: listen() fails */
+    size_t active_count;            /* connections attached */
+    aio_future **waiters;           /* wait_closed()'s, each a reference */
+    size_t waiters_len, waiters_cap;
+    bool waiters_gone;              /* _waiters is None: woken already */
+    bool serving;
+    aio_future *serving_forever;    /* _serving_forever_fut (a reference) */
+    aio_server *prev, *next;        /* the loop's servers not yet closed */
+};
+
+/* Server(loop, sockets, ...): a server over the n listening descriptors
+ * (non-blocking already), which it takes over, whether it is made or not.
+ * New reference; NULL with MemoryError. */
+AIO_INTERNAL aio_server *aio__server_new(aio_loop *loop, const int *fds, size_t n,
+                                         aio_protocol_factory factory, void *factory_arg,
+                                         int backlog);
+
+/* Server._start_serving(): listen() and a reader on each socket, unless
+ * serving already. 0, or -1 with OSError from listen(). */
+AIO_INTERNAL int aio__server_start(aio_server *server);
+
+/* The end of create_server()/create_unix_server(): start serving when
+ * asked, then fut completes with the server one iteration later (`await
+ * tasks.sleep(0)`), or at once without start_serving, holding a reference
+ * to it. Takes the caller's
+ * reference to the server. 0, or -1 with the exception set (the server
+ * closed). */
+AIO_INTERNAL int aio__server_complete(aio_server *server, bool start_serving, aio_future *fut);
+
+/* Server._detach() (an aio__transport_detach): a connection the server
+ * accepted is lost; drops the reference the connection held. */
+AIO_INTERNAL void aio__server_detach(void *server);
+
+/* The accept loop (accept.c). Adds the reader of one listening socket
+ * (loop._start_serving): 0, or -1 with the exception set. */
+AIO_INTERNAL int aio__listener_start(aio__listener *l);
+/* Removes it and closes the socket (loop._stop_serving). */
+AIO_INTERNAL void aio__listener_stop(aio__listener *l);
+
+/* sock.setblocking(False): 0, or -1 with OSError. */
+static inline int aio__set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        aio_err_set_from_errno(errno);
+        return -1;
+    }
+    return 0;
+}
+
+#endif /* CASYNCIO_RUNTIME_SERVER_H */
