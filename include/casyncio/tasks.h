@@ -184,26 +184,68 @@ AIO_API int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args
                      aio_wait_result *result);
 AIO_API void aio_wait_result_clear(aio_wait_result *result);
 
-/* asyncio.timeout(delay) and asyncio.timeout_at(when) (3.11): a scope.
+/* asyncio.Timeout (3.11): the object asyncio.timeout(delay) and
+ * asyncio.timeout_at(when) return, and `async with` enters and exits.
  *
- *   aio_timeout *t = aio_timeout_enter(1.5);      // async with timeout(1.5):
+ *   aio_timeout *t = aio_timeout_after(1.5);      // t = timeout(1.5)
+ *   if (t == NULL || aio_timeout_enter(t) < 0)    // async with t:
+ *       ...;
  *   void *r = aio_await(fut);                      //     r = await fut
- *   if (aio_timeout_exit(t) < 0) ...               // TimeoutError raised here
+ *   int rc = aio_timeout_exit(t);                  // TimeoutError raised here
+ *   ... aio_timeout_expired(t), aio_timeout_when(t), aio_repr(t) ...
+ *   aio_decref(t);
  *
- * aio_timeout_exit() always ends the scope and frees it. When the deadline
- * passed, the CancelledError it caused becomes TimeoutError; otherwise the
- * current exception, if any, is left as it was. Returns 0, or -1 with the
- * exception set (the one pending before, or TimeoutError). Enter with
- * AIO_FOREVER for delay=None (when=None); 0 is 0, a deadline that has
- * already passed. */
+ * A Timeout is reference counted: aio_timeout_exit() ends the scope but the
+ * object lives on (when(), expired(), reschedule() and the repr still answer,
+ * as in Python) until its last aio_decref(). One dropped while its scope is
+ * open no longer fires. Its life: "created", "active" once entered (once
+ * only), then "finished" when exited in time, or "expiring" once the
+ * deadline passed and "expired" after the exit.
+ *
+ * AIO_FOREVER is None: a timeout that never fires (+inf cannot be told
+ * from None). 0, or a deadline already past, fires on the next iteration.
+ */
 typedef struct aio_timeout aio_timeout;
-AIO_API aio_timeout *aio_timeout_enter(double delay);
-AIO_API aio_timeout *aio_timeout_at_enter(double when);
+/* asyncio.timeout(delay): a Timeout, not entered, due loop.time() + delay
+ * (AIO_FOREVER: None). New reference; NULL with RuntimeError('no running
+ * event loop') outside a running loop, or MemoryError.
+ * (C name: `aio_timeout` is the type.) */
+AIO_API aio_timeout *aio_timeout_after(double delay);
+/* asyncio.timeout_at(when): a Timeout due at loop time `when` (AIO_FOREVER:
+ * None). New reference; NULL with MemoryError. Needs no loop. */
+AIO_API aio_timeout *aio_timeout_at(double when);
+/* Coroutine, `async with t:` (Timeout.__aenter__): starts the scope in the
+ * calling task. 0, or -1 with RuntimeError('Timeout has already been
+ * entered') when it was entered before (even if exited since),
+ * RuntimeError('no running event loop'), RuntimeError('Timeout should be
+ * used inside a task') outside a task, or MemoryError (the Timeout is then
+ * still "created"). */
+AIO_API int aio_timeout_enter(aio_timeout *timeout);
+/* Timeout.__aexit__: ends the scope. When the deadline passed and the
+ * current exception is the CancelledError it caused (no other cancellation
+ * of the task is pending), that becomes TimeoutError (its cause and context
+ * the CancelledError); otherwise the current exception, if any, is left as
+ * it was. Returns 0, or -1 with the exception set. Does not free the
+ * Timeout. C only: with a NULL timeout (the aio_timeout_after() that
+ * failed) returns -1 leaving its exception; on a Timeout not entered, or
+ * exited already, -1 with RuntimeError('Timeout has not been entered' /
+ * 'Timeout has already been exited') unless an exception is pending
+ * (asyncio asserts there). */
 AIO_API int aio_timeout_exit(aio_timeout *timeout);
-/* Timeout.when() (AIO_FOREVER for None), reschedule(when), expired(). */
+/* Timeout.when(): the deadline (AIO_FOREVER for None), also after the exit. */
 AIO_API double aio_timeout_when(aio_timeout *timeout);
+/* Timeout.reschedule(when): a new deadline (AIO_FOREVER: None), scheduled
+ * on the running loop. 0, or -1 with RuntimeError('Timeout has not been
+ * entered') before the enter, RuntimeError('Cannot change state of
+ * <expiring|expired|finished> Timeout') once the deadline passed or after
+ * the exit, MemoryError. */
 AIO_API int aio_timeout_reschedule(aio_timeout *timeout, double when);
+/* Timeout.expired(): 1 when the deadline passed while the scope was open
+ * ("expiring" or "expired"), else 0. */
 AIO_API int aio_timeout_expired(aio_timeout *timeout);
+/* repr(): aio_repr(t) gives "<Timeout [created]>", "<Timeout [active]
+ * when=12.346>" (rounded to 3 decimals; when=None for AIO_FOREVER),
+ * "<Timeout [expiring]>", "<Timeout [expired]>", "<Timeout [finished]>". */
 
 /* asyncio.run(main, *, debug=None): runs main(arg) as a task on a new loop,
  * then cancels the tasks left over, shuts down async generators and the
