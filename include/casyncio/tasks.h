@@ -247,6 +247,69 @@ AIO_API int aio_timeout_expired(aio_timeout *timeout);
  * when=12.346>" (rounded to 3 decimals; when=None for AIO_FOREVER),
  * "<Timeout [expiring]>", "<Timeout [expired]>", "<Timeout [finished]>". */
 
+/* asyncio.TaskGroup (3.11): tasks made in the group are awaited when it is
+ * exited. The first task that fails (other than by cancellation) cancels
+ * the others and the task that entered the group (its "parent", so that a
+ * body waiting inside the group stops waiting); the exit then waits for
+ * every task and raises ExceptionGroup('unhandled errors in a TaskGroup',
+ * [errors...]) (a BaseExceptionGroup when one is not an Exception), the
+ * errors in the order the tasks failed, the body's own error last.
+ * KeyboardInterrupt and SystemExit, from a task or the body, are raised as
+ * they are instead. A cancellation of the parent from outside cancels the
+ * tasks and comes out of the exit as CancelledError (unless tasks failed:
+ * their errors come first); the group's own cancellation of the parent is
+ * taken back with Task.uncancel(), so the parent carries on after the
+ * exit.
+ *
+ *   aio_task_group *g = aio_task_group_new();     // g = TaskGroup()
+ *   if (g == NULL || aio_task_group_enter(g) < 0)  // async with g:
+ *       ...;
+ *   aio_task *t = aio_task_group_create_task(g, child, arg, NULL);
+ *   aio_decref(t);                                 //     g.create_task(child())
+ *   ... the body, which may fail (set an exception) ...
+ *   int rc = aio_task_group_exit(g);               // waits; raises the errors
+ *   aio_decref(g);
+ *
+ * Reference counted; each task not done yet keeps its group alive. */
+typedef struct aio_task_group aio_task_group;
+/* TaskGroup(): new reference; NULL with MemoryError. */
+AIO_API aio_task_group *aio_task_group_new(void);
+/* Coroutine, `async with g:` (TaskGroup.__aenter__): binds the group to
+ * the running loop and the calling task. 0, or -1 with RuntimeError:
+ * 'TaskGroup <TaskGroup entered> has already been entered', 'no running
+ * event loop', 'TaskGroup <TaskGroup> cannot determine the parent task'
+ * (no task runs). */
+AIO_API int aio_task_group_enter(aio_task_group *group);
+
+/* TaskGroup.create_task(coro, *, name=None, context=None). */
+typedef struct aio_task_group_create_task_args {
+    const char *name;        /* NULL: None (default): 'Task-<n>' */
+    aio_context *context;    /* NULL: None (default): a copy of the current
+                                context */
+} aio_task_group_create_task_args;
+/* A task of the group running coro(coro_arg), made with the loop's
+ * create_task(). New reference (the group keeps its own until the task is
+ * done). NULL with RuntimeError('TaskGroup <repr> has not been entered'),
+ * ('TaskGroup <repr> is finished') after the exit, ('TaskGroup <repr> is
+ * shutting down') once a task failed or the body was left with an
+ * exception, TypeError('a coroutine was expected, got None') for a NULL
+ * coro, MemoryError. */
+AIO_API aio_task *aio_task_group_create_task(aio_task_group *group, aio_coroutine coro,
+                                             void *coro_arg,
+                                             const aio_task_group_create_task_args *args);
+/* Coroutine, TaskGroup.__aexit__: the current exception, if any, is what
+ * the body raised (it is taken; the exit decides what comes out). Waits
+ * until every task of the group is done, then: 0 when nothing failed (or
+ * the body's CancelledError was the group's own), else -1 with
+ * KeyboardInterrupt/SystemExit, CancelledError, or the ExceptionGroup
+ * ('unhandled errors in a TaskGroup (N sub-exception(s))' as str()) set.
+ * Must be called in the task that entered the group. C only: with a NULL
+ * group (an aio_task_group_new() that failed) returns -1 leaving its
+ * exception. */
+AIO_API int aio_task_group_exit(aio_task_group *group);
+/* repr(): "<TaskGroup>", "<TaskGroup tasks=2 entered>", "<TaskGroup
+ * tasks=1 errors=1 cancelling>". */
+
 /* asyncio.run(main, *, debug=None): runs main(arg) as a task on a new loop,
  * then cancels the tasks left over, shuts down async generators and the
  * default executor, and closes the loop. Returns main's result, or NULL with
