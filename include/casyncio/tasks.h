@@ -310,7 +310,8 @@ AIO_API int aio_task_group_exit(aio_task_group *group);
 /* repr(): "<TaskGroup>", "<TaskGroup tasks=2 entered>", "<TaskGroup
  * tasks=1 errors=1 cancelling>". */
 
-/* asyncio.run(main, *, debug=None): runs main(arg) as a task on a new loop,
+/* asyncio.run(main, *, debug=None): `with Runner(debug=debug) as runner:
+ * return runner.run(main)`. Runs main(arg) as a task on a new loop,
  * then cancels the tasks left over, shuts down async generators and the
  * default executor, and closes the loop. Returns main's result, or NULL with
  * the exception set (RuntimeError('asyncio.run() cannot be called from a
@@ -322,6 +323,70 @@ typedef struct aio_run_args {
                                    (or true): True */
 } aio_run_args;
 AIO_API void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args);
+
+/* asyncio.Runner(*, debug=None, loop_factory=None) (3.11): a loop made on
+ * first use (the enter, get_loop() or run()), that runs coroutines one
+ * after another with run(), and close() shuts down (cancels the tasks left,
+ * shuts down async generators and the default executor, closes the loop).
+ * `with Runner() as r:` is aio_runner_enter(r) ... aio_runner_exit(r).
+ *
+ *   aio_runner *r = aio_runner_new(NULL);
+ *   if (r == NULL || aio_runner_enter(r) < 0) ...;
+ *   void *a = aio_runner_run(r, first, NULL, NULL);
+ *   void *b = aio_runner_run(r, second, NULL, NULL);   // the same loop
+ *   aio_runner_exit(r);                                // close()
+ *   aio_decref(r);
+ *
+ * Reference counted. A Runner dropped without close() leaves its loop
+ * unclosed, as Python's does. */
+typedef struct aio_runner aio_runner;
+typedef struct aio_runner_args {
+    int debug;                  /* 0 or AIO_NONE: None (default), the loop's
+                                   own setting; AIO_FALSE: False; AIO_TRUE
+                                   (or true): True */
+    aio_loop *(*loop_factory)(void *arg); /* NULL: None (default):
+                                   new_event_loop(), made the current loop
+                                   with set_event_loop() (and unset at
+                                   close); else called for the loop, which
+                                   it returns as a new reference (NULL with
+                                   the exception set), not made current */
+    void *loop_factory_arg;     /* C only: handed to loop_factory */
+} aio_runner_args;
+/* Runner(...): new reference; nothing is made until first use. NULL with
+ * MemoryError. */
+AIO_API aio_runner *aio_runner_new(const aio_runner_args *args);
+/* `with runner:` (Runner.__enter__): makes the loop if not yet made. 0, or
+ * -1 with RuntimeError('Runner is closed'), or the loop factory's
+ * exception. */
+AIO_API int aio_runner_enter(aio_runner *runner);
+/* Runner.__exit__: close(). The current exception, if any, is left as it
+ * is (-1 then). C only: NULL (an aio_runner_new() that failed) returns -1
+ * leaving its exception. */
+AIO_API int aio_runner_exit(aio_runner *runner);
+/* Runner.close(): shuts the loop down and closes it; the Runner is then
+ * closed for good. Nothing when it was never used or is closed already.
+ * 0 (or -1 when an exception was already pending: it is kept). */
+AIO_API int aio_runner_close(aio_runner *runner);
+/* Runner.get_loop(): the loop (borrowed from the runner, valid until
+ * close()), made if not yet made. NULL with RuntimeError('Runner is
+ * closed'). */
+AIO_API aio_loop *aio_runner_get_loop(aio_runner *runner);
+/* Runner.run(coro, *, context=None). */
+typedef struct aio_runner_run_args {
+    aio_context *context;       /* NULL: None (default): the runner's
+                                   context, one copy of the context made
+                                   when the loop was, shared by every run() */
+} aio_runner_run_args;
+/* Runs coro(arg) as a task on the runner's loop until it is done; returns
+ * its result, or NULL with the exception set (ambiguous when the result is
+ * NULL: check aio_err_occurred()). The first SIGINT (main thread, default
+ * disposition) cancels the task and then raises KeyboardInterrupt; a second
+ * raises KeyboardInterrupt at once. NULL with ValueError('a coroutine was
+ * expected, got None') for a NULL coro, RuntimeError('Runner.run() cannot
+ * be called from a running event loop'), RuntimeError('Runner is closed'). */
+AIO_API void *aio_runner_run(aio_runner *runner, aio_coroutine coro, void *arg,
+                             const aio_runner_run_args *args);
+/* repr(): "<asyncio.runners.Runner object at 0x...>". */
 
 /* ------------------------------------------------------------------------
  * Asynchronous generators: a function on a stack of its own that hands
