@@ -121,18 +121,16 @@ static int runner_lazy_init(aio_runner *r)
     if (r->state == RUNNER_INITIALIZED)
         return 0;
     aio_loop *loop;
+    bool set_now = false;
     if (r->loop_factory == NULL) {
         loop = aio__new_event_loop();
         if (loop == NULL)
             return -1;
         if (!r->set_event_loop) {
             /* Once only, as asyncio does (child watchers attach to it). */
-            if (aio__set_event_loop(loop) < 0) {
-                aio__loop_close(loop);
-                aio__decref(loop);
-                return -1;
-            }
-            r->set_event_loop = true;
+            if (aio__set_event_loop(loop) < 0)
+                goto undo;
+            r->set_event_loop = set_now = true;
         }
     } else {
         loop = r->loop_factory(r->loop_factory_arg);
@@ -142,17 +140,29 @@ static int runner_lazy_init(aio_runner *r)
             return -1;
         }
     }
-    aio__decref(r->loop);
-    r->loop = loop;
     if (r->debug != 0 && r->debug != AIO_NONE && aio__loop_set_debug(loop, r->debug != AIO_FALSE) < 0)
-        return -1;
+        goto undo;
     aio_context *context = aio_copy_context();
     if (context == NULL)
-        return -1;
-    aio__decref(r->context);
+        goto undo;
+    r->loop = loop;
     r->context = context;
     r->state = RUNNER_INITIALIZED;
     return 0;
+undo:
+    /* Out of memory half way: no loop is left behind, still "created". */
+    {
+        aio_exc *exc = aio_err_fetch();
+        if (set_now) {
+            aio__set_event_loop(NULL);
+            r->set_event_loop = false;
+        }
+        aio__loop_close(loop);
+        aio__decref(loop);
+        aio_err_clear();
+        aio_err_restore(exc);
+    }
+    return -1;
 }
 
 int aio_runner_enter(aio_runner *r)
