@@ -184,6 +184,63 @@ AIO_API int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args
                      aio_wait_result *result);
 AIO_API void aio_wait_result_clear(aio_wait_result *result);
 
+/* asyncio.as_completed(fs, *, timeout=None): the outcomes of the futures in
+ * the order they complete, one per aio_as_completed_next(), which is
+ * `await` of the next awaitable the iterator yields:
+ *
+ *   aio_as_completed_iter *it = aio_as_completed(fs, n, &(aio_as_completed_args){.timeout = 5});
+ *   while (it != NULL && aio_as_completed_remaining(it) > 0) {
+ *       aio_future *f;
+ *       void *r = aio_as_completed_next(it, &f);   // for f in ...: r = await f
+ *       ...                                         // NULL: f's exception, or TimeoutError
+ *   }
+ *   aio_decref(it);
+ *
+ * A future given twice is handed out once. The futures' callbacks are added
+ * when aio_as_completed() is called (asyncio adds them on the first
+ * iteration of its generator). The iterator lives until each future is
+ * done or the timeout passed, whatever references are dropped.
+ * NULL with TypeError("'NoneType' object is not iterable") for fs NULL
+ * with n > 0, TypeError for a NULL entry, ValueError('The future belongs
+ * to a different loop than the one specified as the loop argument') for
+ * futures of other loops than the first's, RuntimeError from
+ * get_event_loop(), MemoryError. */
+typedef struct aio_as_completed_iter aio_as_completed_iter;
+typedef struct aio_as_completed_args {
+    double timeout;             /* 0: None (default), no timeout; AIO_ZERO: a
+                                   timeout of 0 (all not done yet after one
+                                   iteration time out) */
+} aio_as_completed_args;
+/* New reference. The futures' loop is the running loop, else
+ * get_event_loop()'s. */
+AIO_API aio_as_completed_iter *aio_as_completed(aio_future *const *fs, size_t n,
+                                                const aio_as_completed_args *args);
+/* How many outcomes are still to be handed out (the awaitables the
+ * generator will still yield); 0 for NULL. */
+AIO_API size_t aio_as_completed_remaining(aio_as_completed_iter *it);
+/* Coroutine: waits for the next future to complete and returns its result
+ * (borrowed from it), or NULL with its exception set; *fut (when not NULL)
+ * is that future (borrowed from the iterator), NULL on a timeout. NULL with
+ * TimeoutError once the timeout passed (for every outcome not handed out
+ * before), StopIteration when all were handed out, CancelledError,
+ * RuntimeError outside a task. */
+AIO_API void *aio_as_completed_next(aio_as_completed_iter *it, aio_future **fut);
+
+/* asyncio.ensure_future(obj, *, loop=None). */
+typedef struct aio_ensure_future_args {
+    aio_loop *loop;             /* NULL: None (default) */
+} aio_ensure_future_args;
+/* For a future or task: that object (a new reference). NULL with
+ * TypeError('An asyncio.Future, a coroutine or an awaitable is required')
+ * for NULL, ValueError('The future belongs to a different loop than the
+ * one specified as the loop argument'). */
+AIO_API aio_future *aio_ensure_future(aio_future *fut, const aio_ensure_future_args *args);
+/* For a coroutine: loop.create_task(coro(coro_arg)) on loop, or the running
+ * loop, else get_event_loop()'s. New reference; NULL with the TypeError
+ * above for a NULL coro, or as aio_loop_create_task(). */
+AIO_API aio_task *aio_ensure_future_coro(aio_coroutine coro, void *coro_arg,
+                                         const aio_ensure_future_args *args);
+
 /* asyncio.Timeout (3.11): the object asyncio.timeout(delay) and
  * asyncio.timeout_at(when) return, and `async with` enters and exits.
  *
