@@ -251,7 +251,6 @@ static void test_misuse_and_ensure_future(void **state)
     aio_decref(g);
     aio_decref(f);
     close_loop(other);
-    aio_decref(other);
     assert_int_equal(aio_set_event_loop(NULL), 0);
     finish(loop);
 }
