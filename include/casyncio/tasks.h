@@ -73,6 +73,19 @@ typedef struct aio_task_args {
  * there is no loop. */
 AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args);
 
+/* asyncio.create_task(coro, *, name=None, context=None) (context= 3.11):
+ * get_running_loop().create_task(...). New reference; NULL with
+ * RuntimeError('no running event loop'), TypeError('a coroutine was
+ * expected, got None') for a NULL coro, or what the loop's create_task()
+ * raises. */
+typedef struct aio_create_task_args {
+    const char *name;        /* NULL: None (default): 'Task-<n>' */
+    aio_context *context;    /* NULL: None (default): a copy of the current
+                                context */
+} aio_create_task_args;
+AIO_API aio_task *aio_create_task(aio_coroutine coro, void *coro_arg,
+                                  const aio_create_task_args *args);
+
 /* Task.cancel(msg=None): 1 when the request was accepted, 0 when the task
  * is already done, -1 on error. The same as aio_future_cancel() on a task. */
 AIO_API int aio_task_cancel(aio_task *task, const char *msg);
