@@ -1,8 +1,12 @@
 /* casyncio/tasks.h - coroutines and tasks: asyncio's "Coroutines and Tasks"
  * page, in C.
  *
- * Hand-written: the spec mirrors the event loop pages; this header follows
- * the same conventions (argument structs whose zero fields mean Python's
+ * Hand-written: spec/tasks.toml describes these items (parameters,
+ * defaults, exceptions, version notes; docs/api.md renders it), but their C
+ * shapes are not the generator's (a coroutine is a function and its
+ * argument, awaitables are arrays of futures, context managers are
+ * enter/exit pairs), so they are declared here. The conventions are the
+ * generated headers' (argument structs whose zero fields mean Python's
  * defaults, NULL or -1 with the exception set on failure).
  *
  * A coroutine is a plain C function, `void *coro(void *arg)`, that runs as
