@@ -279,7 +279,6 @@ AIO_API aio_task *aio_ensure_future_coro(aio_coroutine coro, void *coro_arg,
  * AIO_FOREVER is None: a timeout that never fires (+inf cannot be told
  * from None). 0, or a deadline already past, fires on the next iteration.
  */
-typedef struct aio_timeout aio_timeout;
 /* asyncio.timeout(delay): a Timeout, not entered, due loop.time() + delay
  * (AIO_FOREVER: None). New reference; NULL with RuntimeError('no running
  * event loop') outside a running loop, or MemoryError.
@@ -306,18 +305,12 @@ AIO_API int aio_timeout_enter(aio_timeout *timeout);
  * 'Timeout has already been exited') unless an exception is pending
  * (asyncio asserts there). */
 AIO_API int aio_timeout_exit(aio_timeout *timeout);
-/* Timeout.when(): the deadline (AIO_FOREVER for None), also after the exit. */
-AIO_API double aio_timeout_when(aio_timeout *timeout);
-/* Timeout.reschedule(when): a new deadline (AIO_FOREVER: None), scheduled
- * on the running loop. 0, or -1 with RuntimeError('Timeout has not been
- * entered') before the enter, RuntimeError('Cannot change state of
- * <expiring|expired|finished> Timeout') once the deadline passed or after
- * the exit, MemoryError. */
-AIO_API int aio_timeout_reschedule(aio_timeout *timeout, double when);
-/* Timeout.expired(): 1 when the deadline passed while the scope was open
- * ("expiring" or "expired"), else 0. */
-AIO_API int aio_timeout_expired(aio_timeout *timeout);
-/* repr(): aio_repr(t) gives "<Timeout [created]>", "<Timeout [active]
+/* Timeout.when(), reschedule(when) and expired() are generated from
+ * spec/tasks.toml: <casyncio/timeouts.h>. They answer after the exit too;
+ * reschedule() raises RuntimeError('Timeout has not been entered') before
+ * the enter and RuntimeError('Cannot change state of <expiring|expired|
+ * finished> Timeout') once the deadline passed or after the exit.
+ * repr(): aio_repr(t) gives "<Timeout [created]>", "<Timeout [active]
  * when=12.346>" (rounded to 3 decimals; when=None for AIO_FOREVER),
  * "<Timeout [expiring]>", "<Timeout [expired]>", "<Timeout [finished]>". */
 
@@ -344,10 +337,11 @@ AIO_API int aio_timeout_expired(aio_timeout *timeout);
  *   int rc = aio_task_group_exit(g);               // waits; raises the errors
  *   aio_decref(g);
  *
- * Reference counted; each task not done yet keeps its group alive. */
-typedef struct aio_task_group aio_task_group;
-/* TaskGroup(): new reference; NULL with MemoryError. */
-AIO_API aio_task_group *aio_task_group_new(void);
+ * Reference counted; each task not done yet keeps its group alive.
+ * TaskGroup() (aio_task_group_new()) and create_task(coro, *, name=None,
+ * context=None) (aio_task_group_create_task(group, coro, coro_arg, &args),
+ * a new reference) are generated from spec/tasks.toml:
+ * <casyncio/taskgroups.h>. What is here is `async with`. */
 /* Coroutine, `async with g:` (TaskGroup.__aenter__): binds the group to
  * the running loop and the calling task. 0, or -1 with RuntimeError:
  * 'TaskGroup <TaskGroup entered> has already been entered', 'no running
@@ -355,22 +349,6 @@ AIO_API aio_task_group *aio_task_group_new(void);
  * (no task runs). */
 AIO_API int aio_task_group_enter(aio_task_group *group);
 
-/* TaskGroup.create_task(coro, *, name=None, context=None). */
-typedef struct aio_task_group_create_task_args {
-    const char *name;        /* NULL: None (default): 'Task-<n>' */
-    aio_context *context;    /* NULL: None (default): a copy of the current
-                                context */
-} aio_task_group_create_task_args;
-/* A task of the group running coro(coro_arg), made with the loop's
- * create_task(). New reference (the group keeps its own until the task is
- * done). NULL with RuntimeError('TaskGroup <repr> has not been entered'),
- * ('TaskGroup <repr> is finished') after the exit, ('TaskGroup <repr> is
- * shutting down') once a task failed or the body was left with an
- * exception, TypeError('a coroutine was expected, got None') for a NULL
- * coro, MemoryError. */
-AIO_API aio_task *aio_task_group_create_task(aio_task_group *group, aio_coroutine coro,
-                                             void *coro_arg,
-                                             const aio_task_group_create_task_args *args);
 /* Coroutine, TaskGroup.__aexit__: the current exception, if any, is what
  * the body raised (it is taken; the exit decides what comes out). Waits
  * until every task of the group is done, then: 0 when nothing failed (or
@@ -412,23 +390,10 @@ AIO_API void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args);
  *   aio_decref(r);
  *
  * Reference counted. A Runner dropped without close() leaves its loop
- * unclosed, as Python's does. */
-typedef struct aio_runner aio_runner;
-typedef struct aio_runner_args {
-    int debug;                  /* 0 or AIO_NONE: None (default), the loop's
-                                   own setting; AIO_FALSE: False; AIO_TRUE
-                                   (or true): True */
-    aio_loop *(*loop_factory)(void *arg); /* NULL: None (default):
-                                   new_event_loop(), made the current loop
-                                   with set_event_loop() (and unset at
-                                   close); else called for the loop, which
-                                   it returns as a new reference (NULL with
-                                   the exception set), not made current */
-    void *loop_factory_arg;     /* C only: handed to loop_factory */
-} aio_runner_args;
-/* Runner(...): new reference; nothing is made until first use. NULL with
- * MemoryError. */
-AIO_API aio_runner *aio_runner_new(const aio_runner_args *args);
+ * unclosed, as Python's does. Runner(*, debug=None, loop_factory=None)
+ * (aio_runner_new()), run(coro, *, context=None) (aio_runner_run(runner,
+ * coro, coro_arg, &args)), close() and get_loop() are generated from
+ * spec/tasks.toml: <casyncio/runners.h>. What is here is `with`. */
 /* `with runner:` (Runner.__enter__): makes the loop if not yet made. 0, or
  * -1 with RuntimeError('Runner is closed'), or the loop factory's
  * exception. */
@@ -437,29 +402,6 @@ AIO_API int aio_runner_enter(aio_runner *runner);
  * is (-1 then). C only: NULL (an aio_runner_new() that failed) returns -1
  * leaving its exception. */
 AIO_API int aio_runner_exit(aio_runner *runner);
-/* Runner.close(): shuts the loop down and closes it; the Runner is then
- * closed for good. Nothing when it was never used or is closed already.
- * 0 (or -1 when an exception was already pending: it is kept). */
-AIO_API int aio_runner_close(aio_runner *runner);
-/* Runner.get_loop(): the loop (borrowed from the runner, valid until
- * close()), made if not yet made. NULL with RuntimeError('Runner is
- * closed'). */
-AIO_API aio_loop *aio_runner_get_loop(aio_runner *runner);
-/* Runner.run(coro, *, context=None). */
-typedef struct aio_runner_run_args {
-    aio_context *context;       /* NULL: None (default): the runner's
-                                   context, one copy of the context made
-                                   when the loop was, shared by every run() */
-} aio_runner_run_args;
-/* Runs coro(arg) as a task on the runner's loop until it is done; returns
- * its result, or NULL with the exception set (ambiguous when the result is
- * NULL: check aio_err_occurred()). The first SIGINT (main thread, default
- * disposition) cancels the task and then raises KeyboardInterrupt; a second
- * raises KeyboardInterrupt at once. NULL with ValueError('a coroutine was
- * expected, got None') for a NULL coro, RuntimeError('Runner.run() cannot
- * be called from a running event loop'), RuntimeError('Runner is closed'). */
-AIO_API void *aio_runner_run(aio_runner *runner, aio_coroutine coro, void *arg,
-                             const aio_runner_run_args *args);
 /* repr(): "<asyncio.runners.Runner object at 0x...>". */
 
 /* ------------------------------------------------------------------------

@@ -61,8 +61,9 @@ typedef enum runner_state {
 struct aio_runner {
     aio__object ob;
     runner_state state;
-    int debug;                     /* 0 or AIO_NONE: None */
-    aio_loop *(*loop_factory)(void *arg);
+    bool debug_is_none;            /* debug=None: the loop's own setting */
+    bool debug;
+    aio_loop_factory loop_factory;
     void *loop_factory_arg;
     aio_loop *loop;                /* a reference, while initialized */
     aio_context *context;          /* a reference, once initialized */
@@ -95,16 +96,14 @@ static void null_self(const char *name)
                    name);
 }
 
-aio_runner *aio_runner_new(const aio_runner_args *args)
+aio_runner *aio__runner_new(const aio__runner_args *args)
 {
-    static const aio_runner_args defaults;
-    if (args == NULL)
-        args = &defaults;
     aio_runner *r = aio__calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
     aio__object_init(r, &runner_type);
     r->state = RUNNER_CREATED;
+    r->debug_is_none = args->debug_is_none;
     r->debug = args->debug;
     r->loop_factory = args->loop_factory;
     r->loop_factory_arg = args->loop_factory_arg;
@@ -140,7 +139,7 @@ static int runner_lazy_init(aio_runner *r)
             return -1;
         }
     }
-    if (r->debug != 0 && r->debug != AIO_NONE && aio__loop_set_debug(loop, r->debug != AIO_FALSE) < 0)
+    if (!r->debug_is_none && aio__loop_set_debug(loop, r->debug) < 0)
         goto undo;
     aio_context *context = aio_copy_context();
     if (context == NULL)
@@ -174,12 +173,8 @@ int aio_runner_enter(aio_runner *r)
     return runner_lazy_init(r);
 }
 
-int aio_runner_close(aio_runner *r)
+int aio__runner_close(aio_runner *r)
 {
-    if (r == NULL) {
-        null_self("close");
-        return -1;
-    }
     if (r->state != RUNNER_INITIALIZED)
         return 0;
     aio_loop *loop = r->loop;
@@ -217,15 +212,11 @@ int aio_runner_exit(aio_runner *r)
 {
     if (r == NULL)
         return -1; /* what made it NULL is still set */
-    return aio_runner_close(r);
+    return aio__runner_close(r);
 }
 
-aio_loop *aio_runner_get_loop(aio_runner *r)
+aio_loop *aio__runner_get_loop(aio_runner *r)
 {
-    if (r == NULL) {
-        null_self("get_loop");
-        return NULL;
-    }
     return runner_lazy_init(r) < 0 ? NULL : r->loop;
 }
 
@@ -257,15 +248,9 @@ static bool install_sigint(aio_runner *r)
     return true;
 }
 
-void *aio_runner_run(aio_runner *r, aio_coroutine coro, void *arg, const aio_runner_run_args *args)
+void *aio__runner_run(aio_runner *r, aio_coroutine coro, void *arg,
+                      const aio__runner_run_args *args)
 {
-    static const aio_runner_run_args defaults;
-    if (r == NULL) {
-        null_self("run");
-        return NULL;
-    }
-    if (args == NULL)
-        args = &defaults;
     if (coro == NULL) {
         aio_err_set(aio_ValueError, "a coroutine was expected, got None");
         return NULL;

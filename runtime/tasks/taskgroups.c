@@ -71,7 +71,7 @@ static int group_repr(const void *obj, aio__strbuf *out)
 
 AIO__DEFINE_TYPE(task_group_type) = {"TaskGroup", group_dealloc, group_repr, 0};
 
-aio_task_group *aio_task_group_new(void)
+aio_task_group *aio__task_group_new(void)
 {
     aio_task_group *g = aio__calloc(1, sizeof *g);
     if (g != NULL)
@@ -217,16 +217,9 @@ int aio_task_group_enter(aio_task_group *g)
     return 0;
 }
 
-aio_task *aio_task_group_create_task(aio_task_group *g, aio_coroutine coro, void *coro_arg,
-                                     const aio_task_group_create_task_args *args)
+aio_task *aio__task_group_create_task(aio_task_group *g, aio_coroutine coro, void *coro_arg,
+                                      const aio__task_group_create_task_args *args)
 {
-    static const aio_task_group_create_task_args defaults;
-    if (g == NULL) {
-        null_self("create_task");
-        return NULL;
-    }
-    if (args == NULL)
-        args = &defaults;
     if (!g->entered) {
         group_error(g, "has not been entered");
         return NULL;

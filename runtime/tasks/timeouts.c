@@ -110,12 +110,8 @@ static void timeout_fire(void *arg)
     to->handler = NULL;
 }
 
-int aio_timeout_reschedule(aio_timeout *to, double when)
+int aio__timeout_reschedule(aio_timeout *to, double when)
 {
-    if (to == NULL) {
-        null_self("reschedule");
-        return -1;
-    }
     if (to->state != TIMEOUT_ENTERED) {
         if (to->state == TIMEOUT_CREATED)
             aio_err_set(aio_RuntimeError, "Timeout has not been entered");
@@ -166,7 +162,7 @@ int aio_timeout_enter(aio_timeout *to)
     to->state = TIMEOUT_ENTERED;
     to->task = aio_incref(t);
     to->cancelling = t->num_cancels_requested;
-    if (aio_timeout_reschedule(to, to->when) < 0) {
+    if (aio__timeout_reschedule(to, to->when) < 0) {
         /* Out of memory: the scope was not entered after all. */
         to->state = TIMEOUT_CREATED;
         aio__decref(to->task);
@@ -206,21 +202,13 @@ int aio_timeout_exit(aio_timeout *to)
     return aio_err_occurred() ? -1 : 0;
 }
 
-double aio_timeout_when(aio_timeout *to)
+double aio__timeout_when(aio_timeout *to)
 {
-    if (to == NULL) {
-        null_self("when");
-        return -1.0;
-    }
     return to->when;
 }
 
-int aio_timeout_expired(aio_timeout *to)
+int aio__timeout_expired(aio_timeout *to)
 {
-    if (to == NULL) {
-        null_self("expired");
-        return -1;
-    }
     return to->state == TIMEOUT_EXPIRING || to->state == TIMEOUT_EXPIRED;
 }
 
