@@ -72,6 +72,7 @@ AIO_API aio_task_group *aio_task_group_new(void);
  *     all its tasks are done.
  *   RuntimeError("TaskGroup {tg!r} is shutting down") when a task failed, or
  *     the body was left with an exception.
+ *   TypeError("a coroutine was expected, got None") when coro is None (NULL).
  *
  * Documented on the asyncio-task page, not on the reference pages.
  *
