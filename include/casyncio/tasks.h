@@ -215,8 +215,9 @@ AIO_API void aio_wait_result_clear(aio_wait_result *result);
  *
  * A future given twice is handed out once. The futures' callbacks are added
  * when aio_as_completed() is called (asyncio adds them on the first
- * iteration of its generator). The iterator lives until each future is
- * done or the timeout passed, whatever references are dropped.
+ * iteration of its generator); the timeout starts with the first
+ * aio_as_completed_next(), as asyncio's does. The iterator lives until each
+ * future is done or the timeout passed, whatever references are dropped.
  * NULL with TypeError("'NoneType' object is not iterable") for fs NULL
  * with n > 0, TypeError for a NULL entry, ValueError('The future belongs
  * to a different loop than the one specified as the loop argument') for
@@ -240,7 +241,8 @@ AIO_API size_t aio_as_completed_remaining(aio_as_completed_iter *it);
  * is that future (borrowed from the iterator), NULL on a timeout. NULL with
  * TimeoutError once the timeout passed (for every outcome not handed out
  * before), StopIteration when all were handed out, CancelledError,
- * RuntimeError outside a task. */
+ * RuntimeError outside a task, MemoryError (the first call, scheduling the
+ * timeout). */
 AIO_API void *aio_as_completed_next(aio_as_completed_iter *it, aio_future **fut);
 
 /* asyncio.ensure_future(obj, *, loop=None). */

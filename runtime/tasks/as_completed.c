@@ -28,6 +28,8 @@ struct aio_as_completed_iter {
     size_t ntodo;               /* how many are still in todo */
     size_t left;                /* outcomes not handed out yet */
     aio_handle *timeout_handle; /* a reference, while scheduled */
+    double timeout;             /* 0: None; AIO_ZERO: 0 */
+    bool started;               /* the first next() came: the timer runs */
 };
 
 static void on_completion(aio_future *fut, void *arg);
@@ -161,17 +163,7 @@ aio_as_completed_iter *aio_as_completed(aio_future *const *fs, size_t n,
         m->in_todo = true;
         it->ntodo++;
     }
-    const double timeout = args->timeout;
-    if (it->n > 0 && timeout != 0) {
-        aio_handle *h = aio__loop_call_later(loop, &(aio__loop_call_later_args){
-                                           .delay = timeout == (double)AIO_ZERO ? 0.0 : timeout,
-                                           .callback = on_timeout,
-                                           .args = it,
-                                       });
-        if (h == NULL)
-            goto fail;
-        it->timeout_handle = aio_incref(h);
-    }
+    it->timeout = args->timeout;
     it->left = it->n;
     aio__ptrset_clear(&seen);
     return it;
@@ -211,6 +203,21 @@ void *aio_as_completed_next(aio_as_completed_iter *it, aio_future **fut)
     }
     if (aio__task_running("aio_as_completed_next()") == NULL)
         return NULL;
+    if (!it->started) {
+        /* asyncio's generator starts the timer on its first iteration. */
+        if (it->ntodo > 0 && it->timeout != 0) {
+            aio_handle *h = aio__loop_call_later(
+                it->loop, &(aio__loop_call_later_args){
+                              .delay = it->timeout == (double)AIO_ZERO ? 0.0 : it->timeout,
+                              .callback = on_timeout,
+                              .args = it,
+                          });
+            if (h == NULL)
+                return NULL;
+            it->timeout_handle = aio_incref(h);
+        }
+        it->started = true;
+    }
     it->left--; /* handed out: the coroutine is yielded, then awaited */
     aio__incref(it);
     void *result = NULL;

@@ -111,6 +111,33 @@ static void test_duplicates_and_timeout(void **state)
     finish(loop);
 }
 
+/* The timeout starts with the first next(), as the generator's first
+ * iteration starts it: a deadline shorter than the wait before iterating
+ * has not passed yet. */
+static void *late_start_coro(void *arg)
+{
+    (void)arg;
+    aio_loop *loop = aio_get_running_loop();
+    aio_future *f = aio_loop_create_future(loop);
+    aio_as_completed_iter *it = aio_as_completed(&f, 1, &(aio_as_completed_args){.timeout = 0.01});
+    assert_non_null(it);
+    assert_int_equal(aio_sleep(0.05), 0);
+    aio_future_set_result(f, P(8));
+    assert_ptr_equal(aio_as_completed_next(it, NULL), P(8));
+    aio_decref(it);
+    aio_decref(f);
+    return P(1);
+}
+AIO_NAME_CALLBACK(late_start_coro);
+
+static void test_timeout_starts_at_first_next(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    assert_ptr_equal(run_coro(loop, late_start_coro, NULL), P(1));
+    finish(loop);
+}
+
 /* --- the iterator dropped early, and shared ---------------------------------------- */
 
 static void *dropped_coro(void *arg)
@@ -288,6 +315,7 @@ static void test_out_of_memory(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_completion_order_at_scale),
     cmocka_unit_test(test_duplicates_and_timeout),
+    cmocka_unit_test(test_timeout_starts_at_first_next),
     cmocka_unit_test(test_dropped_early),
     cmocka_unit_test(test_shared_between_tasks),
     cmocka_unit_test(test_misuse_and_ensure_future),
