@@ -205,7 +205,7 @@ class Builder:
                      untested=untested)
 
     def func_cases(self, it, func, untested):
-        fields = func.fields if func.struct else func.params
+        fields = func.params + (func.fields if func.struct else [])
         params = [f for f in fields if not f.companion and f.param is not None
                   and not f.param.star]
         if not params:

@@ -213,11 +213,11 @@ class CFunc:
 
     def _params(self, impl):
         out = [decl(*self.self_)] if self.self_ else []
+        # Direct parameters; with c_form "split", the leading ones before the struct.
+        out += [decl(f.ctype, f.name) for f in self.params]
         if self.struct:
             name = self.impl_struct if impl else self.struct
             out.append(f"const {name} *args")
-        else:
-            out += [decl(f.ctype, f.name) for f in self.params]
         return out or ["void"]
 
     def _head(self, prefix, name):
@@ -283,15 +283,19 @@ class CFunc:
     def glue_lines(self):
         """The statements that resolve the arguments, one string per line."""
         lines = []
-        src = "args->" if self.struct else ""
-        dst = "r." if self.struct else ""
         fail = f"return {self.error};"
         if not self.checks_arguments:
             return []
-        for f in (self.fields if self.struct else self.params):
+        # The direct parameters (the leading ones of c_form "split"), then
+        # the struct's fields.
+        fields = [(f, False) for f in self.params] + \
+            [(f, True) for f in (self.fields if self.struct else [])]
+        for f, in_struct in fields:
+            src = "args->" if in_struct else ""
+            dst = "r." if in_struct else ""
             get, out = src + f.name, dst + f.name
             if f.glue == "copy":
-                if self.struct:
+                if in_struct:
                     lines.append(f"{out} = {get};")
                 continue
             if f.glue == "raise_if_null":
@@ -300,7 +304,7 @@ class CFunc:
                 lines += c_call("    aio_err_set(", [f"aio_{exc}", c_string(msg)], ");",
                                 width=WIDTH - 4)
                 lines += [f"    {fail}", "}"]
-                if self.struct:
+                if in_struct:
                     lines.append(f"{out} = {get};")
                 continue
             if f.glue == "str_default":
@@ -309,7 +313,7 @@ class CFunc:
             helper = "aio__glue_" + SCALAR_HELPERS.get(f.impl_ctype, "bool")
             if f.glue == "required":
                 exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
-                if f.zero_is_none and self.struct:
+                if f.zero_is_none and in_struct:
                     helper = "aio__glue_handle"
                 call = c_call(f"if ({helper}(", [f"&{out}", get, f"aio_{exc}", c_string(msg)],
                               ") < 0)", width=WIDTH - 4)
@@ -343,11 +347,10 @@ class CFunc:
 
     def impl_call(self):
         args = [self.self_[1]] if self.self_ else []
+        args += [f.name for f in self.params]
         if self.struct:
             # A stub is given no arguments: it looks at none.
             args.append("&r" if self.checks_arguments else "NULL")
-        else:
-            args += [f.name for f in self.params]
         return "\n".join(c_call(f"    return {self.impl}(", args, ");"))
 
 
@@ -392,7 +395,13 @@ class CItem:
 
     @property
     def has_struct(self):
-        return self.form == "struct"
+        return self.form in ("struct", "split")
+
+    @property
+    def struct_fields(self):
+        """The args struct's fields (with c_form "split", those after the
+        leading direct parameters)."""
+        return self.funcs[0].fields if self.form == "split" else self.fields
 
     @property
     def field_width(self):
@@ -400,11 +409,11 @@ class CItem:
 
     def struct_lines(self, indent="    "):
         """The args struct's fields, with aligned trailing comments."""
-        decls = [indent + f.decl for f in self.fields]
+        decls = [indent + f.decl for f in self.struct_fields]
         col = max(len(d) for d in decls) + 2
         col = min(col, 48)
         out = []
-        for d, f in zip(decls, self.fields):
+        for d, f in zip(decls, self.struct_fields):
             note = comment_safe(f.note)
             line = f"{d.ljust(col)}/* {note} */"
             if not note:

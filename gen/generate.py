@@ -14,6 +14,7 @@ on stderr, with exit status 1.
 """
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -121,20 +122,58 @@ def tidy(text):
     return "\n".join(out) + "\n"
 
 
+def without_hand_written(spec):
+    """The spec the C code is generated from: without the items whose C form
+    a hand-written header declares (`hand_written`), and without the owners
+    that only such items have."""
+    hand = [i for i in spec.items if i.hand_written]
+    if not hand:
+        return spec
+    items = [i for i in spec.items if not i.hand_written]
+    kept = {i.owner for i in items}
+    had = {i.owner for i in spec.items}
+    owners = {n: t for n, t in spec.owners.items() if n in kept or n not in had}
+    return dataclasses.replace(spec, items=items, owners=owners)
+
+
+def check_hand_written(api, include_dir):
+    """Every C function of a hand_written item is declared in its header."""
+    errors, texts = [], {}
+    for it in api.items:
+        path = it.item.hand_written
+        if not path:
+            continue
+        if path not in texts:
+            texts[path] = read(os.path.join(include_dir, path))
+        text = texts[path]
+        for f in it.funcs:
+            if text is None or not re.search(r"\b" + re.escape(f.name) + r"\s*\(", text):
+                errors.append(f"{it.item.file}: {it.item.id}: {f.name} is not declared in "
+                              f"include/{path} (hand_written)")
+    if errors:
+        raise SpecError(errors)
+
+
 def render(spec, layout, include_dir=INCLUDE):
     """Returns {relative path: text} for every generated file."""
     api = c_model.build(spec, layout)
+    check_hand_written(api, include_dir)
+    # The C code leaves out what a hand-written header declares; the API
+    # reference and the feature table describe everything.
+    code_spec = without_hand_written(spec)
+    code_api = api if code_spec is spec else c_model.build(code_spec, layout)
     docs = headers.read_headers(include_dir)
     env = make_env()
     everything = banner_text(spec, spec.files)
 
     def r(template, **kw):
-        return tidy(env.get_template(template).render(api=api, spec=spec, **kw))
+        kw.setdefault("api", code_api)
+        return tidy(env.get_template(template).render(spec=spec, **kw))
 
     out = {}
     out["include/casyncio/api.h"] = r(
         "api.h.j2", banner=banner_text(spec, ["owners.toml"]))
-    for h in api.headers:
+    for h in code_api.headers:
         out[f"include/casyncio/{h.name}.h"] = r(
             "owner.h.j2", h=h, banner=banner_text(spec, h.files))
     out["src/impl.h"] = r("impl.h.j2", banner=everything)
@@ -143,7 +182,7 @@ def render(spec, layout, include_dir=INCLUDE):
     out["src/glue.c"] = r("glue.c.j2", banner=everything)
     out["src/stubs.c"] = r("stubs.c.j2", banner=everything)
     out["tests/args_check.c"] = r("args_check.c.j2", banner=everything)
-    table = args_table.build(api, layout)
+    table = args_table.build(code_api, layout)
     state_names = {}
     for case in table.cases:
         key = ",".join(case.states)
@@ -153,10 +192,10 @@ def render(spec, layout, include_dir=INCLUDE):
     out["tests/args_table.c"] = r("args_table.c.j2", banner=everything, table=table,
                                   table_states=table_states, state_names=state_names)
     out["tests/args_table.py"] = r("args_table.py.j2", banner=everything, table=table)
-    out["docs/api.md"] = r("api.md.j2", docs=docs, banner=banner_text(
+    out["docs/api.md"] = r("api.md.j2", api=api, docs=docs, banner=banner_text(
         spec, spec.files, " and the hand-written headers include/casyncio/*.h"))
     features = features_table(env, api, everything)
-    out["docs/features.md"] = r("features.md.j2", banner=everything, table=features)
+    out["docs/features.md"] = r("features.md.j2", api=api, banner=everything, table=features)
     return out, features
 
 

@@ -120,6 +120,7 @@ class Item:
     c_form: str = ""        # struct | direct | split; "" the default rule
     c_name: str = ""        # the C function's name, where prefix + name cannot be it
     c_params: list = field(default_factory=list)    # Param: what only C passes
+    hand_written: str = ""  # the header (casyncio/x.h) that declares its C form by hand
 
 
 @dataclass
@@ -497,7 +498,8 @@ def _check_types(data, file, errors, fixtures=()):
 ITEM_REQUIRED = ["name", "owner", "kind", "signature", "pages", "summary"]
 ITEM_OPTIONAL = ["params", "returns", "result", "raises", "history", "signature_on",
                  "availability", "source", "thread_safe", "c_only", "doc", "writable",
-                 "state_check", "runs_in_task", "c_form", "c_name", "c_params"]
+                 "state_check", "runs_in_task", "c_form", "c_name", "c_params",
+                 "hand_written"]
 
 
 def _check_item(c, index, raw, ctx):
@@ -544,6 +546,10 @@ def _check_item(c, index, raw, ctx):
     c_name = c.string(where, raw, "c_name")
     if c_name and not (IDENT_RE.match(c_name) and c_name.startswith("aio_")):
         c.error(where, f"c_name '{c_name}' is not a C identifier starting with aio_")
+
+    hand_written = c.string(where, raw, "hand_written")
+    if hand_written and not re.fullmatch(r"casyncio/\w+\.h", hand_written):
+        c.error(where, f"hand_written '{hand_written}' is not a header casyncio/NAME.h")
 
     item_pages = c.strings(where, raw, "pages")
     for page in item_pages:
@@ -699,7 +705,7 @@ def _check_item(c, index, raw, ctx):
                 source=raw.get("source", ""), thread_safe=thread_safe,
                 c_only=raw.get("c_only", "").strip(), writable=writable,
                 state_check=state_check, runs_in_task=runs_in_task, c_form=c_form,
-                c_name=c_name, c_params=c_params)
+                c_name=c_name, c_params=c_params, hand_written=hand_written)
 
 
 def _none_raises_when_optional(p, t, accepts_none):

@@ -432,6 +432,48 @@ params = { value = { type = "float" } }
     RAISE = '\n[[item.raises]]\ntype = "TypeError"\nmessage = "delay must not be None"\n' \
             'when = "delay is None"\n'
 
+    def test_hand_written_not_a_header(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: hand_written 'tasks.h' is not a header "
+            "casyncio/NAME.h",
+            edits=[('kind = "method"\n', 'kind = "method"\nhand_written = "tasks.h"\n')])
+
+    def test_hand_written_function_not_declared(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: aio_loop_call_later is not declared in "
+            "include/casyncio/tasks.h (hand_written)",
+            edits=[('kind = "method"\n',
+                    'kind = "method"\nhand_written = "casyncio/tasks.h"\n')])
+
+    def test_hand_written_item_is_documented_not_generated(self):
+        item = CALL_LATER.replace('kind = "method"\n', 'kind = "method"\nhand_written = '
+                                  '"casyncio/tasks.h"\nc_name = "aio_sleep"\n')
+        spec = {"owners.toml": OWNERS, "types.toml": TYPES,
+                "status.toml": 'implemented = ["loop.call_later"]\n',
+                "loop-scheduling.toml": item}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in spec.items():
+                with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+                    f.write(text)
+            out = os.path.join(tmp, "out")
+            self.assertEqual(generate.run(tmp, out, stdout=io.StringIO()), 0)
+
+            def text(rel):
+                with open(os.path.join(out, rel), encoding="utf-8") as f:
+                    return f.read()
+            for rel in ("src/glue.c", "src/impl.h", "src/stubs.c", "include/casyncio/api.h",
+                        "tests/args_table.py"):
+                self.assertNotIn("aio_sleep", text(rel), rel)
+                self.assertNotIn("call_later", text(rel), rel)
+            # an owner with only hand-written items has no generated header
+            self.assertFalse(os.path.exists(os.path.join(out, "include/casyncio/loop.h")))
+            api = text("docs/api.md")
+            self.assertIn("### `loop.call_later(delay, callback, *args, context=None)`", api)
+            self.assertIn("declared by hand in [`casyncio/tasks.h`]", api)
+            self.assertIn("`aio_sleep()`", api)
+            self.assertIn("| `loop.call_later()` | method | `aio_sleep` | works |",
+                          text("docs/features.md"))
+
     def test_python_only_must_be_a_bool(self):
         self.assertRefused(
             "loop-scheduling.toml: loop.call_later: key 'raises[0].python_only' must be true "

@@ -1811,3 +1811,120 @@ aio_queue *aio_lifo_queue_new(int maxsize)
         return NULL;
     return aio__lifo_queue_new(maxsize);
 }
+
+/* ------------------------------------------------------------------------
+ * TaskGroup
+ */
+
+/* asyncio.TaskGroup() */
+aio_task_group *aio_task_group_new(void)
+{
+    return aio__task_group_new();
+}
+
+/* asyncio.TaskGroup.create_task(coro, *, name=None, context=None) */
+aio_task *aio_task_group_create_task(aio_task_group *group, aio_coroutine coro, void *coro_arg,
+                                     const aio_task_group_create_task_args *args)
+{
+    static const aio_task_group_create_task_args no_args;
+    aio__task_group_create_task_args r;
+
+    if (group == NULL) {
+        aio__glue_null_self("create_task", "TaskGroup");
+        return NULL;
+    }
+    if (args == NULL)
+        args = &no_args;
+    r.name = args->name;
+    r.context = args->context;
+    return aio__task_group_create_task(group, coro, coro_arg, &r);
+}
+
+/* ------------------------------------------------------------------------
+ * Timeout
+ */
+
+/* asyncio.Timeout.when() */
+double aio_timeout_when(aio_timeout *timeout)
+{
+    if (timeout == NULL) {
+        aio__glue_null_self("when", "Timeout");
+        return -1.0;
+    }
+    return aio__timeout_when(timeout);
+}
+
+/* asyncio.Timeout.reschedule(when) */
+int aio_timeout_reschedule(aio_timeout *timeout, double when)
+{
+    if (timeout == NULL) {
+        aio__glue_null_self("reschedule", "Timeout");
+        return -1;
+    }
+    return aio__timeout_reschedule(timeout, when);
+}
+
+/* asyncio.Timeout.expired() */
+int aio_timeout_expired(aio_timeout *timeout)
+{
+    if (timeout == NULL) {
+        aio__glue_null_self("expired", "Timeout");
+        return -1;
+    }
+    return aio__timeout_expired(timeout);
+}
+
+/* ------------------------------------------------------------------------
+ * Runner
+ */
+
+/* asyncio.Runner(*, debug=None, loop_factory=None) */
+aio_runner *aio_runner_new(const aio_runner_args *args)
+{
+    static const aio_runner_args no_args;
+    aio__runner_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_bool_or_none(&r.debug, &r.debug_is_none, args->debug);
+    r.loop_factory = args->loop_factory;
+    r.loop_factory_arg = args->loop_factory_arg;
+    return aio__runner_new(&r);
+}
+
+/* asyncio.Runner.run(coro, *, context=None) */
+void *aio_runner_run(aio_runner *runner, aio_coroutine coro, void *coro_arg,
+                     const aio_runner_run_args *args)
+{
+    static const aio_runner_run_args no_args;
+    aio__runner_run_args r;
+
+    if (runner == NULL) {
+        aio__glue_null_self("run", "Runner");
+        return NULL;
+    }
+    if (args == NULL)
+        args = &no_args;
+    r.context = args->context;
+    return aio__runner_run(runner, coro, coro_arg, &r);
+}
+
+/* asyncio.Runner.close() */
+int aio_runner_close(aio_runner *runner)
+{
+    if (runner == NULL) {
+        aio__glue_null_self("close", "Runner");
+        return -1;
+    }
+    return aio__runner_close(runner);
+}
+
+/* asyncio.Runner.get_loop() */
+aio_loop *aio_runner_get_loop(aio_runner *runner)
+{
+    if (runner == NULL) {
+        aio__glue_null_self("get_loop", "Runner");
+        return NULL;
+    }
+    return aio__runner_get_loop(runner);
+}

@@ -809,4 +809,61 @@ aio_queue *aio__priority_queue_new(int maxsize, aio_compare_func compare, void *
 /* asyncio.LifoQueue(maxsize=0) */
 aio_queue *aio__lifo_queue_new(int maxsize);
 
+/* ------------------------------------------------------------------------
+ * TaskGroup
+ */
+
+/* asyncio.TaskGroup() */
+aio_task_group *aio__task_group_new(void);
+
+/* asyncio.TaskGroup.create_task(coro, *, name=None, context=None) */
+typedef struct aio__task_group_create_task_args {
+    const char *name;
+    aio_context *context;
+} aio__task_group_create_task_args;
+
+aio_task *aio__task_group_create_task(aio_task_group *group, aio_coroutine coro, void *coro_arg,
+                                      const aio__task_group_create_task_args *args);
+
+/* ------------------------------------------------------------------------
+ * Timeout
+ */
+
+/* asyncio.Timeout.when() */
+double aio__timeout_when(aio_timeout *timeout);
+
+/* asyncio.Timeout.reschedule(when) */
+int aio__timeout_reschedule(aio_timeout *timeout, double when);
+
+/* asyncio.Timeout.expired() */
+int aio__timeout_expired(aio_timeout *timeout);
+
+/* ------------------------------------------------------------------------
+ * Runner
+ */
+
+/* asyncio.Runner(*, debug=None, loop_factory=None) */
+typedef struct aio__runner_args {
+    bool debug;
+    bool debug_is_none;
+    aio_loop_factory loop_factory;
+    void *loop_factory_arg;
+} aio__runner_args;
+
+aio_runner *aio__runner_new(const aio__runner_args *args);
+
+/* asyncio.Runner.run(coro, *, context=None) */
+typedef struct aio__runner_run_args {
+    aio_context *context;
+} aio__runner_run_args;
+
+void *aio__runner_run(aio_runner *runner, aio_coroutine coro, void *coro_arg,
+                      const aio__runner_run_args *args);
+
+/* asyncio.Runner.close() */
+int aio__runner_close(aio_runner *runner);
+
+/* asyncio.Runner.get_loop() */
+aio_loop *aio__runner_get_loop(aio_runner *runner);
+
 #endif /* CASYNCIO_IMPL_H */

@@ -1099,6 +1099,77 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.TaskGroup() */
+    {
+        aio_task_group *(*f1)(void) = aio_task_group_new;
+        (void)f1;
+    }
+
+    /* asyncio.TaskGroup.create_task() */
+    {
+        aio_task_group_create_task_args a = {
+            .name = 0,
+            .context = 0,
+        };
+        aio_task *(*f1)(aio_task_group *, aio_coroutine, void *,
+                        const aio_task_group_create_task_args *) = aio_task_group_create_task;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.Timeout.when() */
+    {
+        double (*f1)(aio_timeout *) = aio_timeout_when;
+        (void)f1;
+    }
+
+    /* asyncio.Timeout.reschedule() */
+    {
+        int (*f1)(aio_timeout *, double) = aio_timeout_reschedule;
+        (void)f1;
+    }
+
+    /* asyncio.Timeout.expired() */
+    {
+        int (*f1)(aio_timeout *) = aio_timeout_expired;
+        (void)f1;
+    }
+
+    /* asyncio.Runner() */
+    {
+        aio_runner_args a = {
+            .debug = 0,
+            .loop_factory = 0,
+            .loop_factory_arg = 0,
+        };
+        aio_runner *(*f1)(const aio_runner_args *) = aio_runner_new;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.Runner.run() */
+    {
+        aio_runner_run_args a = {
+            .context = 0,
+        };
+        void *(*f1)(aio_runner *, aio_coroutine, void *,
+                    const aio_runner_run_args *) = aio_runner_run;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.Runner.close() */
+    {
+        int (*f1)(aio_runner *) = aio_runner_close;
+        (void)f1;
+    }
+
+    /* asyncio.Runner.get_loop() */
+    {
+        aio_loop *(*f1)(aio_runner *) = aio_runner_get_loop;
+        (void)f1;
+    }
+
     /* struct aio_protocol */
     {
         struct aio_protocol s = {

@@ -793,4 +793,8 @@ UNTESTED = [
     ('asyncio.Queue.put_nowait()', 'no fixture for a queue (gen/layout.toml [args_test.states])'),
     ('asyncio.PriorityQueue()', 'no fixture for a priority_queue (gen/layout.toml [args_test.states])'),
     ('asyncio.LifoQueue()', 'no fixture for a lifo_queue (gen/layout.toml [args_test.states])'),
+    ('asyncio.TaskGroup.create_task()', 'no fixture for a task_group (gen/layout.toml [args_test.states])'),
+    ('asyncio.Timeout.reschedule()', 'no fixture for a timeout (gen/layout.toml [args_test.states])'),
+    ('asyncio.Runner()', 'no fixture for a runner (gen/layout.toml [args_test.states])'),
+    ('asyncio.Runner.run()', 'no fixture for a runner (gen/layout.toml [args_test.states])'),
 ]

@@ -60,6 +60,9 @@ typedef struct aio_condition aio_condition;       /* asyncio.Condition */
 typedef struct aio_semaphore aio_semaphore;       /* asyncio.Semaphore, BoundedSemaphore */
 typedef struct aio_barrier aio_barrier;           /* asyncio.Barrier */
 typedef struct aio_queue aio_queue;               /* asyncio.Queue, PriorityQueue, LifoQueue */
+typedef struct aio_task_group aio_task_group;     /* asyncio.TaskGroup */
+typedef struct aio_runner aio_runner;             /* asyncio.Runner */
+typedef struct aio_timeout aio_timeout;           /* asyncio.Timeout */
 
 /* Takes a reference to any casyncio object and returns it; NULL is
  * returned as is. A pointer that is not a casyncio object is refused:
@@ -122,6 +125,9 @@ typedef void *(*aio_coroutine)(void *arg);
 typedef aio_future *(*aio_task_factory)(aio_loop *loop, aio_coroutine coro,
                                         void *coro_arg, void *arg);
 typedef void *(*aio_executor_func)(void *arg);
+/* A Runner's loop_factory: a new event loop (a new reference), or NULL with
+ * the exception set. */
+typedef aio_loop *(*aio_loop_factory)(void *arg);
 /* The order of a PriorityQueue's items: negative when a sorts before b (a <
  * b in Python), which is all the queue asks, as heapq only uses `<`. */
 typedef int (*aio_compare_func)(const void *a, const void *b, void *arg);

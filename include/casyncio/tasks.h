@@ -1,8 +1,12 @@
 /* casyncio/tasks.h - coroutines and tasks: asyncio's "Coroutines and Tasks"
  * page, in C.
  *
- * Hand-written: the spec mirrors the event loop pages; this header follows
- * the same conventions (argument structs whose zero fields mean Python's
+ * Hand-written: spec/tasks.toml describes these items (parameters,
+ * defaults, exceptions, version notes; docs/api.md renders it), but their C
+ * shapes are not the generator's (a coroutine is a function and its
+ * argument, awaitables are arrays of futures, context managers are
+ * enter/exit pairs), so they are declared here. The conventions are the
+ * generated headers' (argument structs whose zero fields mean Python's
  * defaults, NULL or -1 with the exception set on failure).
  *
  * A coroutine is a plain C function, `void *coro(void *arg)`, that runs as
@@ -72,6 +76,19 @@ typedef struct aio_task_args {
  * expected, got None') for a NULL coro, MemoryError, or RuntimeError when
  * there is no loop. */
 AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args);
+
+/* asyncio.create_task(coro, *, name=None, context=None) (context= 3.11):
+ * get_running_loop().create_task(...). New reference; NULL with
+ * RuntimeError('no running event loop'), TypeError('a coroutine was
+ * expected, got None') for a NULL coro, or what the loop's create_task()
+ * raises. */
+typedef struct aio_create_task_args {
+    const char *name;        /* NULL: None (default): 'Task-<n>' */
+    aio_context *context;    /* NULL: None (default): a copy of the current
+                                context */
+} aio_create_task_args;
+AIO_API aio_task *aio_create_task(aio_coroutine coro, void *coro_arg,
+                                  const aio_create_task_args *args);
 
 /* Task.cancel(msg=None): 1 when the request was accepted, 0 when the task
  * is already done, -1 on error. The same as aio_future_cancel() on a task. */
@@ -184,28 +201,171 @@ AIO_API int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args
                      aio_wait_result *result);
 AIO_API void aio_wait_result_clear(aio_wait_result *result);
 
-/* asyncio.timeout(delay) and asyncio.timeout_at(when) (3.11): a scope.
+/* asyncio.as_completed(fs, *, timeout=None): the outcomes of the futures in
+ * the order they complete, one per aio_as_completed_next(), which is
+ * `await` of the next awaitable the iterator yields:
  *
- *   aio_timeout *t = aio_timeout_enter(1.5);      // async with timeout(1.5):
- *   void *r = aio_await(fut);                      //     r = await fut
- *   if (aio_timeout_exit(t) < 0) ...               // TimeoutError raised here
+ *   aio_as_completed_iter *it = aio_as_completed(fs, n, &(aio_as_completed_args){.timeout = 5});
+ *   while (it != NULL && aio_as_completed_remaining(it) > 0) {
+ *       aio_future *f;
+ *       void *r = aio_as_completed_next(it, &f);   // for f in ...: r = await f
+ *       ...                                         // NULL: f's exception, or TimeoutError
+ *   }
+ *   aio_decref(it);
  *
- * aio_timeout_exit() always ends the scope and frees it. When the deadline
- * passed, the CancelledError it caused becomes TimeoutError; otherwise the
- * current exception, if any, is left as it was. Returns 0, or -1 with the
- * exception set (the one pending before, or TimeoutError). Enter with
- * AIO_FOREVER for delay=None (when=None); 0 is 0, a deadline that has
- * already passed. */
-typedef struct aio_timeout aio_timeout;
-AIO_API aio_timeout *aio_timeout_enter(double delay);
-AIO_API aio_timeout *aio_timeout_at_enter(double when);
-AIO_API int aio_timeout_exit(aio_timeout *timeout);
-/* Timeout.when() (AIO_FOREVER for None), reschedule(when), expired(). */
-AIO_API double aio_timeout_when(aio_timeout *timeout);
-AIO_API int aio_timeout_reschedule(aio_timeout *timeout, double when);
-AIO_API int aio_timeout_expired(aio_timeout *timeout);
+ * A future given twice is handed out once. The futures' callbacks are added
+ * when aio_as_completed() is called (asyncio adds them on the first
+ * iteration of its generator); the timeout starts with the first
+ * aio_as_completed_next(), as asyncio's does. The iterator lives until each
+ * future is done or the timeout passed, whatever references are dropped.
+ * NULL with TypeError("'NoneType' object is not iterable") for fs NULL
+ * with n > 0, TypeError for a NULL entry, ValueError('The future belongs
+ * to a different loop than the one specified as the loop argument') for
+ * futures of other loops than the first's, RuntimeError from
+ * get_event_loop(), MemoryError. */
+typedef struct aio_as_completed_iter aio_as_completed_iter;
+typedef struct aio_as_completed_args {
+    double timeout;             /* 0: None (default), no timeout; AIO_ZERO: a
+                                   timeout of 0 (all not done yet after one
+                                   iteration time out) */
+} aio_as_completed_args;
+/* New reference. The futures' loop is the running loop, else
+ * get_event_loop()'s. */
+AIO_API aio_as_completed_iter *aio_as_completed(aio_future *const *fs, size_t n,
+                                                const aio_as_completed_args *args);
+/* How many outcomes are still to be handed out (the awaitables the
+ * generator will still yield); 0 for NULL. */
+AIO_API size_t aio_as_completed_remaining(aio_as_completed_iter *it);
+/* Coroutine: waits for the next future to complete and returns its result
+ * (borrowed from it), or NULL with its exception set; *fut (when not NULL)
+ * is that future (borrowed from the iterator), NULL on a timeout. NULL with
+ * TimeoutError once the timeout passed (for every outcome not handed out
+ * before), StopIteration when all were handed out, CancelledError,
+ * RuntimeError outside a task, MemoryError (the first call, scheduling the
+ * timeout). */
+AIO_API void *aio_as_completed_next(aio_as_completed_iter *it, aio_future **fut);
 
-/* asyncio.run(main, *, debug=None): runs main(arg) as a task on a new loop,
+/* asyncio.ensure_future(obj, *, loop=None). */
+typedef struct aio_ensure_future_args {
+    aio_loop *loop;             /* NULL: None (default) */
+} aio_ensure_future_args;
+/* For a future or task: that object (a new reference). NULL with
+ * TypeError('An asyncio.Future, a coroutine or an awaitable is required')
+ * for NULL, ValueError('The future belongs to a different loop than the
+ * one specified as the loop argument'). */
+AIO_API aio_future *aio_ensure_future(aio_future *fut, const aio_ensure_future_args *args);
+/* For a coroutine: loop.create_task(coro(coro_arg)) on loop, or the running
+ * loop, else get_event_loop()'s. New reference; NULL with the TypeError
+ * above for a NULL coro, or as aio_loop_create_task(). */
+AIO_API aio_task *aio_ensure_future_coro(aio_coroutine coro, void *coro_arg,
+                                         const aio_ensure_future_args *args);
+
+/* asyncio.Timeout (3.11): the object asyncio.timeout(delay) and
+ * asyncio.timeout_at(when) return, and `async with` enters and exits.
+ *
+ *   aio_timeout *t = aio_timeout_after(1.5);      // t = timeout(1.5)
+ *   if (t == NULL || aio_timeout_enter(t) < 0)    // async with t:
+ *       ...;
+ *   void *r = aio_await(fut);                      //     r = await fut
+ *   int rc = aio_timeout_exit(t);                  // TimeoutError raised here
+ *   ... aio_timeout_expired(t), aio_timeout_when(t), aio_repr(t) ...
+ *   aio_decref(t);
+ *
+ * A Timeout is reference counted: aio_timeout_exit() ends the scope but the
+ * object lives on (when(), expired(), reschedule() and the repr still answer,
+ * as in Python) until its last aio_decref(). One dropped while its scope is
+ * open no longer fires. Its life: "created", "active" once entered (once
+ * only), then "finished" when exited in time, or "expiring" once the
+ * deadline passed and "expired" after the exit.
+ *
+ * AIO_FOREVER is None: a timeout that never fires (+inf cannot be told
+ * from None). 0, or a deadline already past, fires on the next iteration.
+ */
+/* asyncio.timeout(delay): a Timeout, not entered, due loop.time() + delay
+ * (AIO_FOREVER: None). New reference; NULL with RuntimeError('no running
+ * event loop') outside a running loop, or MemoryError.
+ * (C name: `aio_timeout` is the type.) */
+AIO_API aio_timeout *aio_timeout_after(double delay);
+/* asyncio.timeout_at(when): a Timeout due at loop time `when` (AIO_FOREVER:
+ * None). New reference; NULL with MemoryError. Needs no loop. */
+AIO_API aio_timeout *aio_timeout_at(double when);
+/* Coroutine, `async with t:` (Timeout.__aenter__): starts the scope in the
+ * calling task. 0, or -1 with RuntimeError('Timeout has already been
+ * entered') when it was entered before (even if exited since),
+ * RuntimeError('no running event loop'), RuntimeError('Timeout should be
+ * used inside a task') outside a task, or MemoryError (the Timeout is then
+ * still "created"). */
+AIO_API int aio_timeout_enter(aio_timeout *timeout);
+/* Timeout.__aexit__: ends the scope. When the deadline passed and the
+ * current exception is the CancelledError it caused (no other cancellation
+ * of the task is pending), that becomes TimeoutError (its cause and context
+ * the CancelledError); otherwise the current exception, if any, is left as
+ * it was. Returns 0, or -1 with the exception set. Does not free the
+ * Timeout. C only: with a NULL timeout (the aio_timeout_after() that
+ * failed) returns -1 leaving its exception; on a Timeout not entered, or
+ * exited already, -1 with RuntimeError('Timeout has not been entered' /
+ * 'Timeout has already been exited') unless an exception is pending
+ * (asyncio asserts there). */
+AIO_API int aio_timeout_exit(aio_timeout *timeout);
+/* Timeout.when(), reschedule(when) and expired() are generated from
+ * spec/tasks.toml: <casyncio/timeouts.h>. They answer after the exit too;
+ * reschedule() raises RuntimeError('Timeout has not been entered') before
+ * the enter and RuntimeError('Cannot change state of <expiring|expired|
+ * finished> Timeout') once the deadline passed or after the exit.
+ * repr(): aio_repr(t) gives "<Timeout [created]>", "<Timeout [active]
+ * when=12.346>" (rounded to 3 decimals; when=None for AIO_FOREVER),
+ * "<Timeout [expiring]>", "<Timeout [expired]>", "<Timeout [finished]>". */
+
+/* asyncio.TaskGroup (3.11): tasks made in the group are awaited when it is
+ * exited. The first task that fails (other than by cancellation) cancels
+ * the others and the task that entered the group (its "parent", so that a
+ * body waiting inside the group stops waiting); the exit then waits for
+ * every task and raises ExceptionGroup('unhandled errors in a TaskGroup',
+ * [errors...]) (a BaseExceptionGroup when one is not an Exception), the
+ * errors in the order the tasks failed, the body's own error last.
+ * KeyboardInterrupt and SystemExit, from a task or the body, are raised as
+ * they are instead. A cancellation of the parent from outside cancels the
+ * tasks and comes out of the exit as CancelledError (unless tasks failed:
+ * their errors come first); the group's own cancellation of the parent is
+ * taken back with Task.uncancel(), so the parent carries on after the
+ * exit.
+ *
+ *   aio_task_group *g = aio_task_group_new();     // g = TaskGroup()
+ *   if (g == NULL || aio_task_group_enter(g) < 0)  // async with g:
+ *       ...;
+ *   aio_task *t = aio_task_group_create_task(g, child, arg, NULL);
+ *   aio_decref(t);                                 //     g.create_task(child())
+ *   ... the body, which may fail (set an exception) ...
+ *   int rc = aio_task_group_exit(g);               // waits; raises the errors
+ *   aio_decref(g);
+ *
+ * Reference counted; each task not done yet keeps its group alive.
+ * TaskGroup() (aio_task_group_new()) and create_task(coro, *, name=None,
+ * context=None) (aio_task_group_create_task(group, coro, coro_arg, &args),
+ * a new reference) are generated from spec/tasks.toml:
+ * <casyncio/taskgroups.h>. What is here is `async with`. */
+/* Coroutine, `async with g:` (TaskGroup.__aenter__): binds the group to
+ * the running loop and the calling task. 0, or -1 with RuntimeError:
+ * 'TaskGroup <TaskGroup entered> has already been entered', 'no running
+ * event loop', 'TaskGroup <TaskGroup> cannot determine the parent task'
+ * (no task runs). */
+AIO_API int aio_task_group_enter(aio_task_group *group);
+
+/* Coroutine, TaskGroup.__aexit__: the current exception, if any, is what
+ * the body raised (it is taken; the exit decides what comes out). Waits
+ * until every task of the group is done, then: 0 when nothing failed (or
+ * the body's CancelledError was the group's own), else -1 with
+ * KeyboardInterrupt/SystemExit, CancelledError, or the ExceptionGroup
+ * ('unhandled errors in a TaskGroup (N sub-exception(s))' as str()) set.
+ * Must be called in the task that entered the group. C only: with a NULL
+ * group (an aio_task_group_new() that failed) returns -1 leaving its
+ * exception. */
+AIO_API int aio_task_group_exit(aio_task_group *group);
+/* repr(): "<TaskGroup>", "<TaskGroup tasks=2 entered>", "<TaskGroup
+ * tasks=1 errors=1 cancelling>". */
+
+/* asyncio.run(main, *, debug=None): `with Runner(debug=debug) as runner:
+ * return runner.run(main)`. Runs main(arg) as a task on a new loop,
  * then cancels the tasks left over, shuts down async generators and the
  * default executor, and closes the loop. Returns main's result, or NULL with
  * the exception set (RuntimeError('asyncio.run() cannot be called from a
@@ -217,6 +377,34 @@ typedef struct aio_run_args {
                                    (or true): True */
 } aio_run_args;
 AIO_API void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args);
+
+/* asyncio.Runner(*, debug=None, loop_factory=None) (3.11): a loop made on
+ * first use (the enter, get_loop() or run()), that runs coroutines one
+ * after another with run(), and close() shuts down (cancels the tasks left,
+ * shuts down async generators and the default executor, closes the loop).
+ * `with Runner() as r:` is aio_runner_enter(r) ... aio_runner_exit(r).
+ *
+ *   aio_runner *r = aio_runner_new(NULL);
+ *   if (r == NULL || aio_runner_enter(r) < 0) ...;
+ *   void *a = aio_runner_run(r, first, NULL, NULL);
+ *   void *b = aio_runner_run(r, second, NULL, NULL);   // the same loop
+ *   aio_runner_exit(r);                                // close()
+ *   aio_decref(r);
+ *
+ * Reference counted. A Runner dropped without close() leaves its loop
+ * unclosed, as Python's does. Runner(*, debug=None, loop_factory=None)
+ * (aio_runner_new()), run(coro, *, context=None) (aio_runner_run(runner,
+ * coro, coro_arg, &args)), close() and get_loop() are generated from
+ * spec/tasks.toml: <casyncio/runners.h>. What is here is `with`. */
+/* `with runner:` (Runner.__enter__): makes the loop if not yet made. 0, or
+ * -1 with RuntimeError('Runner is closed'), or the loop factory's
+ * exception. */
+AIO_API int aio_runner_enter(aio_runner *runner);
+/* Runner.__exit__: close(). The current exception, if any, is left as it
+ * is (-1 then). C only: NULL (an aio_runner_new() that failed) returns -1
+ * leaving its exception. */
+AIO_API int aio_runner_exit(aio_runner *runner);
+/* repr(): "<asyncio.runners.Runner object at 0x...>". */
 
 /* ------------------------------------------------------------------------
  * Asynchronous generators: a function on a stack of its own that hands

@@ -1,5 +1,5 @@
-/* run.c - asyncio.run(): asyncio.Runner's run() and close() (runners.py,
- * 3.11), for one coroutine. */
+/* run.c - asyncio.Runner and asyncio.run() on it (runners.py, 3.11), and
+ * loop.run_until_complete(). */
 #include <signal.h>
 
 #include "casyncio/api.h"
@@ -50,41 +50,134 @@ static void *shutdown_default_executor_coro(void *arg)
     return NULL;
 }
 
-/* Runner._on_sigint: the first Ctrl-C cancels the main task, the next one
- * raises KeyboardInterrupt. */
-typedef struct sigint_state {
-    aio_task *main_task;
-    int interrupts;
-} sigint_state;
+/* --- Runner ---------------------------------------------------------------------------- */
 
-static void on_sigint(void *arg)
+typedef enum runner_state {
+    RUNNER_CREATED,
+    RUNNER_INITIALIZED,
+    RUNNER_CLOSED,
+} runner_state;
+
+struct aio_runner {
+    aio__object ob;
+    runner_state state;
+    bool debug_is_none;            /* debug=None: the loop's own setting */
+    bool debug;
+    aio_loop_factory loop_factory;
+    void *loop_factory_arg;
+    aio_loop *loop;                /* a reference, while initialized */
+    aio_context *context;          /* a reference, once initialized */
+    aio_task *main_task;           /* borrowed, while run() runs it */
+    int interrupt_count;
+    bool set_event_loop;           /* set_event_loop() was called */
+};
+
+static void runner_dealloc(void *obj)
 {
-    sigint_state *st = arg;
-    if (++st->interrupts == 1 && st->main_task->state == AIO__FUTURE_PENDING) {
-        aio__future_cancel_any(st->main_task, NULL);
-        return;
-    }
-    aio_err_set(aio_KeyboardInterrupt, NULL);
+    aio_runner *r = obj;
+    /* As in Python, a runner dropped without close() leaves its loop as it
+     * is (not closed); only the reference goes. */
+    aio__decref(r->loop);
+    aio__decref(r->context);
+    free(r);
 }
 
-/* Installed only in the main thread, over SIGINT's default disposition (the
- * analogue of Python's default_int_handler). */
-static bool install_sigint(aio_loop *loop, sigint_state *st)
+static int runner_repr(const void *obj, aio__strbuf *out)
 {
-    struct sigaction current;
-    if (!aio__in_main_thread() || sigaction(SIGINT, NULL, &current) != 0 ||
-        (current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
-        return false;
-    if (aio__loop_add_signal_handler(loop, SIGINT, on_sigint, st, NULL) < 0) {
+    return aio__sb_appendf(out, "<asyncio.runners.Runner object at %p>", obj);
+}
+
+AIO__DEFINE_TYPE(runner_type) = {"Runner", runner_dealloc, runner_repr, 0};
+
+static void null_self(const char *name)
+{
+    aio_err_format(aio_TypeError,
+                   "descriptor '%s' for 'Runner' objects doesn't apply to a 'NoneType' object",
+                   name);
+}
+
+aio_runner *aio__runner_new(const aio__runner_args *args)
+{
+    aio_runner *r = aio__calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    aio__object_init(r, &runner_type);
+    r->state = RUNNER_CREATED;
+    r->debug_is_none = args->debug_is_none;
+    r->debug = args->debug;
+    r->loop_factory = args->loop_factory;
+    r->loop_factory_arg = args->loop_factory_arg;
+    return r;
+}
+
+/* Runner._lazy_init(). */
+static int runner_lazy_init(aio_runner *r)
+{
+    if (r->state == RUNNER_CLOSED) {
+        aio_err_set(aio_RuntimeError, "Runner is closed");
+        return -1;
+    }
+    if (r->state == RUNNER_INITIALIZED)
+        return 0;
+    aio_loop *loop;
+    bool set_now = false;
+    if (r->loop_factory == NULL) {
+        loop = aio__new_event_loop();
+        if (loop == NULL)
+            return -1;
+        if (!r->set_event_loop) {
+            /* Once only, as asyncio does (child watchers attach to it). */
+            if (aio__set_event_loop(loop) < 0)
+                goto undo;
+            r->set_event_loop = set_now = true;
+        }
+    } else {
+        loop = r->loop_factory(r->loop_factory_arg);
+        if (loop == NULL) {
+            if (!aio_err_occurred())
+                aio_err_set(aio_TypeError, "the loop factory returned None");
+            return -1;
+        }
+    }
+    if (!r->debug_is_none && aio__loop_set_debug(loop, r->debug) < 0)
+        goto undo;
+    aio_context *context = aio_copy_context();
+    if (context == NULL)
+        goto undo;
+    r->loop = loop;
+    r->context = context;
+    r->state = RUNNER_INITIALIZED;
+    return 0;
+undo:
+    /* Out of memory half way: no loop is left behind, still "created". */
+    {
+        aio_exc *exc = aio_err_fetch();
+        if (set_now) {
+            aio__set_event_loop(NULL);
+            r->set_event_loop = false;
+        }
+        aio__loop_close(loop);
+        aio__decref(loop);
         aio_err_clear();
-        return false;
+        aio_err_restore(exc);
     }
-    return true;
+    return -1;
 }
 
-/* Runner.close(): the loop's shutdown, whatever happened before. */
-static void runner_close(aio_loop *loop)
+int aio_runner_enter(aio_runner *r)
 {
+    if (r == NULL) {
+        null_self("__enter__");
+        return -1;
+    }
+    return runner_lazy_init(r);
+}
+
+int aio__runner_close(aio_runner *r)
+{
+    if (r->state != RUNNER_INITIALIZED)
+        return 0;
+    aio_loop *loop = r->loop;
     aio_exc *pending = aio_err_fetch();
     cancel_all_tasks(loop);
     aio_future *shutdown = aio__loop_shutdown_asyncgens(loop);
@@ -104,10 +197,95 @@ static void runner_close(aio_loop *loop)
         aio__decref(executor);
     }
     aio_err_clear();
-    aio__set_event_loop(NULL);
+    if (r->set_event_loop)
+        aio__set_event_loop(NULL);
     aio__loop_close(loop);
+    aio_err_clear();
+    r->loop = NULL;
+    r->state = RUNNER_CLOSED;
+    aio__decref(loop);
     aio_err_restore(pending);
+    return pending != NULL ? -1 : 0;
 }
+
+int aio_runner_exit(aio_runner *r)
+{
+    if (r == NULL)
+        return -1; /* what made it NULL is still set */
+    return aio__runner_close(r);
+}
+
+aio_loop *aio__runner_get_loop(aio_runner *r)
+{
+    return runner_lazy_init(r) < 0 ? NULL : r->loop;
+}
+
+/* Runner._on_sigint: the first Ctrl-C cancels the main task, the next one
+ * raises KeyboardInterrupt. */
+static void on_sigint(void *arg)
+{
+    aio_runner *r = arg;
+    if (++r->interrupt_count == 1 && r->main_task != NULL &&
+        r->main_task->state == AIO__FUTURE_PENDING) {
+        aio__future_cancel_any(r->main_task, NULL);
+        return;
+    }
+    aio_err_set(aio_KeyboardInterrupt, NULL);
+}
+
+/* Installed only in the main thread, over SIGINT's default disposition (the
+ * analogue of Python's default_int_handler). */
+static bool install_sigint(aio_runner *r)
+{
+    struct sigaction current;
+    if (!aio__in_main_thread() || sigaction(SIGINT, NULL, &current) != 0 ||
+        (current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
+        return false;
+    if (aio__loop_add_signal_handler(r->loop, SIGINT, on_sigint, r, NULL) < 0) {
+        aio_err_clear();
+        return false;
+    }
+    return true;
+}
+
+void *aio__runner_run(aio_runner *r, aio_coroutine coro, void *arg,
+                      const aio__runner_run_args *args)
+{
+    if (coro == NULL) {
+        aio_err_set(aio_ValueError, "a coroutine was expected, got None");
+        return NULL;
+    }
+    if (aio__running_loop() != NULL) {
+        aio_err_set(aio_RuntimeError, "Runner.run() cannot be called from a running event loop");
+        return NULL;
+    }
+    if (runner_lazy_init(r) < 0)
+        return NULL;
+    aio_context *context = args->context != NULL ? args->context : r->context;
+    aio_task *task = aio_task_new(coro, arg, &(aio_task_args){.loop = r->loop, .context = context});
+    if (task == NULL)
+        return NULL;
+    aio__incref(r); /* a handler of the loop points to it while it runs */
+    r->main_task = task;
+    bool sigint_installed = install_sigint(r);
+    r->interrupt_count = 0;
+    void *result = aio__loop_run_until_complete(r->loop, task);
+    if (result == NULL && r->interrupt_count > 0 && aio_err_matches(aio_CancelledError) &&
+        aio_task_uncancel(task) == 0) {
+        aio_err_set(aio_KeyboardInterrupt, NULL);
+    }
+    if (sigint_installed) {
+        aio_exc *pending = aio_err_fetch();
+        aio__loop_remove_signal_handler(r->loop, SIGINT);
+        aio_err_restore(pending);
+    }
+    r->main_task = NULL;
+    aio__decref(task);
+    aio__decref(r);
+    return result;
+}
+
+/* --- asyncio.run() ------------------------------------------------------------------------ */
 
 void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args)
 {
@@ -118,45 +296,15 @@ void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args)
         aio_err_set(aio_RuntimeError, "asyncio.run() cannot be called from a running event loop");
         return NULL;
     }
-    aio_loop *loop = aio__new_event_loop();
-    if (loop == NULL)
+    /* with Runner(debug=debug) as runner: return runner.run(main) */
+    aio_runner *runner = aio_runner_new(&(aio_runner_args){.debug = args->debug});
+    if (runner == NULL)
         return NULL;
     void *result = NULL;
-    if (aio__set_event_loop(loop) < 0)
-        goto out;
-    if (args->debug != 0 && args->debug != AIO_NONE &&
-        aio__loop_set_debug(loop, args->debug != AIO_FALSE) < 0)
-        goto close;
-    if (main == NULL) {
-        /* Runner.run()'s check, made after `with Runner()` set the loop up:
-         * its close() still shuts the new loop down. */
-        aio_err_set(aio_ValueError, "a coroutine was expected, got None");
-        goto close;
-    }
-    aio_context *context = aio_copy_context();
-    if (context == NULL)
-        goto close;
-    aio_task *task = aio_task_new(main, arg, &(aio_task_args){.loop = loop, .context = context});
-    aio__decref(context);
-    if (task == NULL)
-        goto close;
-    sigint_state sigint = {.main_task = task};
-    bool sigint_installed = install_sigint(loop, &sigint);
-    result = aio__loop_run_until_complete(loop, task);
-    if (result == NULL && sigint.interrupts > 0 && aio_err_matches(aio_CancelledError) &&
-        aio_task_uncancel(task) == 0) {
-        aio_err_set(aio_KeyboardInterrupt, NULL);
-    }
-    if (sigint_installed) {
-        aio_exc *pending = aio_err_fetch();
-        aio__loop_remove_signal_handler(loop, SIGINT);
-        aio_err_restore(pending);
-    }
-    aio__decref(task);
-close:
-    runner_close(loop);
-out:
-    aio__decref(loop);
+    if (aio_runner_enter(runner) == 0)
+        result = aio_runner_run(runner, main, arg, NULL);
+    aio_runner_exit(runner);
+    aio__decref(runner);
     return result;
 }
 

@@ -548,6 +548,22 @@ aio_context *aio_task_get_context(aio_task *task)
     return t != NULL ? t->context : NULL;
 }
 
+aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_task_args *args)
+{
+    static const aio_create_task_args defaults;
+    if (args == NULL)
+        args = &defaults;
+    aio_loop *loop = aio__get_running_loop();
+    if (loop == NULL)
+        return NULL;
+    return aio__loop_create_task(loop, &(aio__loop_create_task_args){
+                                           .coro = coro,
+                                           .coro_arg = coro_arg,
+                                           .name = args->name,
+                                           .context = args->context,
+                                       });
+}
+
 aio_task *aio_current_task(aio_loop *loop)
 {
     if (loop == NULL && (loop = aio__get_running_loop()) == NULL)

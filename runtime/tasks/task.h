@@ -79,4 +79,8 @@ AIO_INTERNAL int aio__task_suspend(aio__task *task, aio_future *fut);
  * `what` names the coroutine in the message. */
 AIO_INTERNAL aio__task *aio__task_running(const char *what);
 
+/* `raise TimeoutError from exc` inside `except CancelledError as exc`: the
+ * current CancelledError becomes the new TimeoutError's cause and context. */
+AIO_INTERNAL void aio__raise_timeout_from_cancelled(void);
+
 #endif /* CASYNCIO_RUNTIME_TASK_H */

@@ -1,5 +1,5 @@
 /* wait.c - the coroutines that wait: asyncio.sleep(), wait(), wait_for(),
- * and the timeout() scope (tasks.py and timeouts.py, 3.11). */
+ * (tasks.py, 3.11). */
 #include <math.h>
 #include <string.h>
 
@@ -116,7 +116,7 @@ static int cancel_and_wait(aio_loop *loop, aio_future *fut)
 
 /* `raise TimeoutError from exc` inside `except CancelledError as exc`:
  * the CancelledError is both the cause and the context. */
-static void raise_timeout_from_cancelled(void)
+void aio__raise_timeout_from_cancelled(void)
 {
     aio_exc *cancelled = aio_err_fetch();
     aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
@@ -133,7 +133,7 @@ static void *result_or_timeout(aio_future *fut)
 {
     void *result = aio__future_result(fut);
     if (result == NULL && aio_err_matches(aio_CancelledError))
-        raise_timeout_from_cancelled();
+        aio__raise_timeout_from_cancelled();
     return result;
 }
 
@@ -366,117 +366,7 @@ out:
     return rc;
 }
 
-/* --- timeout() ------------------------------------------------------------------------------ */
-
-typedef enum timeout_state {
-    TIMEOUT_ENTERED,   /* "active" */
-    TIMEOUT_EXPIRING,
-    TIMEOUT_EXPIRED,
-    TIMEOUT_EXITED,    /* "finished" */
-} timeout_state;
-
-struct aio_timeout {
-    timeout_state state;
-    double when;               /* HUGE_VAL for None */
-    aio__task *task;
-    int cancelling;            /* task.cancelling() on entry */
-    aio_handle *handler;       /* a reference, while scheduled */
-};
-
-/* Timeout._on_timeout: cancel the task; the CancelledError it gets becomes
- * TimeoutError at exit. */
-static void timeout_fire(void *arg)
-{
-    aio_timeout *to = arg;
-    aio__task_cancel(&to->task->fut, NULL);
-    to->state = TIMEOUT_EXPIRING;
-    aio__decref(to->handler);
-    to->handler = NULL;
-}
-
-int aio_timeout_reschedule(aio_timeout *to, double when)
-{
-    static const char *const names[] = {"active", "expiring", "expired", "finished"};
-    if (to->state != TIMEOUT_ENTERED) {
-        aio_err_format(aio_RuntimeError, "Cannot change state of %s Timeout", names[to->state]);
-        return -1;
-    }
-    to->when = when;
-    aio__handle_drop(&to->handler);
-    if (isinf(when) && when > 0)
-        return 0;
-    aio_loop *loop = to->task->fut.loop;
-    aio_handle *h;
-    if (when <= aio__loop_time(loop))
-        h = aio__loop_call_soon(loop, &(aio__loop_call_soon_args){.callback = timeout_fire,
-                                                                  .args = to});
-    else
-        h = aio__loop_call_at(loop, &(aio__loop_call_at_args){
-                                        .when = when, .callback = timeout_fire, .args = to});
-    if (h == NULL)
-        return -1;
-    to->handler = aio_incref(h);
-    return 0;
-}
-
-aio_timeout *aio_timeout_at_enter(double when)
-{
-    aio__task *t = aio__task_running("aio_timeout_enter()");
-    if (t == NULL)
-        return NULL;
-    aio_timeout *to = aio__calloc(1, sizeof *to);
-    if (to == NULL)
-        return NULL;
-    to->state = TIMEOUT_ENTERED;
-    to->task = t;
-    to->cancelling = t->num_cancels_requested;
-    if (aio_timeout_reschedule(to, when) < 0) {
-        free(to);
-        return NULL;
-    }
-    return to;
-}
-
-aio_timeout *aio_timeout_enter(double delay)
-{
-    aio_loop *loop = aio__get_running_loop();
-    if (loop == NULL)
-        return NULL;
-    return aio_timeout_at_enter(isinf(delay) && delay > 0 ? delay : aio__loop_time(loop) + delay);
-}
-
-double aio_timeout_when(aio_timeout *to)
-{
-    return to->when;
-}
-
-int aio_timeout_expired(aio_timeout *to)
-{
-    return to->state == TIMEOUT_EXPIRING || to->state == TIMEOUT_EXPIRED;
-}
-
-int aio_timeout_exit(aio_timeout *to)
-{
-    if (to == NULL)
-        return -1; /* enter failed: its exception is still set */
-    aio__handle_drop(&to->handler);
-    if (to->state == TIMEOUT_EXPIRING) {
-        to->state = TIMEOUT_EXPIRED;
-        aio_exc *exc = aio_err_occurred();
-        if (aio_task_uncancel(&to->task->fut) <= to->cancelling && exc != NULL &&
-            aio_exc_type_of(exc) == aio_CancelledError) {
-            /* No other cancellation is pending: this one was ours. */
-            raise_timeout_from_cancelled();
-        }
-    } else if (to->state == TIMEOUT_ENTERED) {
-        to->state = TIMEOUT_EXITED;
-    }
-    free(to);
-    return aio_err_occurred() ? -1 : 0;
-}
-
 /* What reprs and logs call these callbacks: CPython's names for them. */
 AIO__NAME(release_waiter, "_release_waiter", AIO__NAME_ARG_OBJECT);
 AIO__NAME(release_waiter_done, "_release_waiter", AIO__NAME_ARG_OBJECT);
 AIO__NAME(wait_on_completion, "_wait.<locals>._on_completion", AIO__NAME_SELF_ARG);
-AIO__NAME(timeout_fire, "Timeout._on_timeout", AIO__NAME_SELF_ARG);

@@ -18,5 +18,8 @@
 #include "casyncio/policy.h"
 #include "casyncio/locks.h"
 #include "casyncio/queues.h"
+#include "casyncio/taskgroups.h"
+#include "casyncio/timeouts.h"
+#include "casyncio/runners.h"
 
 #endif /* CASYNCIO_API_H */

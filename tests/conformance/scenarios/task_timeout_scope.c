@@ -7,8 +7,8 @@
  * the CancelledError leaves the scope normally (expired() still True).
  * reschedule(None) disables the deadline. When another cancellation is
  * pending too, the CancelledError propagates as it is.
- * aio_timeout_exit() frees the scope, so expired() is read just before it
- * (exiting does not change it). */
+ * The Timeout outlives its scope: expired() is read after the exit, as the
+ * Python twin does. */
 #include "conformance.h"
 
 static aio_loop *loop;
@@ -22,14 +22,22 @@ static void tick(void *arg)
 }
 AIO_NAME_CALLBACK(tick);
 
+/* t = timeout(delay); async with t: ... */
+static aio_timeout *enter(double delay)
+{
+    aio_timeout *t = aio_timeout_after(delay);
+    CHECK(t);
+    CHECK(aio_timeout_enter(t) == 0);
+    return t;
+}
+
 static void *main_coro(void *arg)
 {
     (void)arg;
     aio_task *me = aio_current_task(NULL);
-    aio_timeout *cm = aio_timeout_enter(0.01);
+    aio_timeout *cm = enter(0.01);
     CHECK(cm);
     CHECK(aio_sleep(3600) < 0);
-    int expired = aio_timeout_expired(cm);
     if (aio_timeout_exit(cm) < 0 && aio_err_matches(aio_TimeoutError)) {
         aio_exc *e = aio_err_fetch();
         printf("expired scope raised %s from %s\n", aio_exc_type_of(e)->name,
@@ -37,75 +45,86 @@ static void *main_coro(void *arg)
         aio_decref(e);
     }
     CHECK(!aio_err_occurred());
+    int expired = aio_timeout_expired(cm);
+    aio_decref(cm);
     printf("expired: %s cancelling: %d\n", py_bool(expired), aio_task_cancelling(me));
 
-    cm = aio_timeout_enter(3600);
+    cm = enter(3600);
     CHECK(cm);
     CHECK(aio_sleep(0) == 0);
     const char *r = "body finished";
-    expired = aio_timeout_expired(cm);
     CHECK(aio_timeout_exit(cm) == 0);
+    expired = aio_timeout_expired(cm);
+    aio_decref(cm);
     printf("%s - expired: %s cancelling: %d\n", r, py_bool(expired), aio_task_cancelling(me));
 
     int start = it;
-    cm = aio_timeout_enter(0);
+    cm = enter(0);
     CHECK(cm);
     printf("in timeout(0)\n");
     if (aio_sleep(0) == 0)
         printf("not reached\n");
-    expired = aio_timeout_expired(cm);
     if (aio_timeout_exit(cm) < 0 && aio_err_matches(aio_TimeoutError))
         print_raised("timeout(0) raised");
+    expired = aio_timeout_expired(cm);
+    aio_decref(cm);
     CHECK(!aio_err_occurred());
     printf("iterations: %d expired: %s\n", it - start, py_bool(expired));
 
-    cm = aio_timeout_enter(-1);
+    cm = enter(-1);
     CHECK(cm);
     r = "left before the cancellation ran";
-    expired = aio_timeout_expired(cm);
     CHECK(aio_timeout_exit(cm) == 0);
+    expired = aio_timeout_expired(cm);
+    aio_decref(cm);
     printf("%s - expired: %s\n", r, py_bool(expired));
     CHECK(aio_sleep(0) == 0);
     CHECK(aio_sleep(0) == 0);
     printf("cancelling after a few iterations: %d\n", aio_task_cancelling(me));
 
-    cm = aio_timeout_enter(0);
+    cm = enter(0);
     CHECK(cm);
     if (aio_sleep(3600) < 0 && aio_err_matches(aio_CancelledError))
         print_raised("body caught");
-    expired = aio_timeout_expired(cm);
     CHECK(aio_timeout_exit(cm) == 0);
+    expired = aio_timeout_expired(cm);
+    aio_decref(cm);
     printf("left normally, expired: %s cancelling: %d\n", py_bool(expired), aio_task_cancelling(me));
 
-    cm = aio_timeout_enter(0);
+    cm = enter(0);
     CHECK(cm);
     CHECK(aio_timeout_reschedule(cm, AIO_FOREVER) == 0);
     CHECK(aio_sleep(0) == 0);
     CHECK(aio_sleep(0) == 0);
-    expired = aio_timeout_expired(cm);
     CHECK(aio_timeout_exit(cm) == 0);
+    expired = aio_timeout_expired(cm);
+    aio_decref(cm);
     printf("rescheduled to None, expired: %s\n", py_bool(expired));
 
-    cm = aio_timeout_enter(0);
+    cm = enter(0);
     CHECK(cm);
     aio_task_cancel(me, "external");
     CHECK(aio_sleep(0) < 0);
-    expired = aio_timeout_expired(cm);
     if (aio_timeout_exit(cm) < 0 && aio_err_matches(aio_CancelledError))
         print_raised("with another cancellation");
+    expired = aio_timeout_expired(cm);
+    aio_decref(cm);
     CHECK(!aio_err_occurred());
     int cancelling = aio_task_cancelling(me);
     printf("expired: %s cancelling: %d uncancel: %d\n", py_bool(expired), cancelling,
            aio_task_uncancel(me));
 
-    aio_timeout *outer = aio_timeout_enter(0.01);
+    aio_timeout *outer = enter(0.01);
     CHECK(outer);
-    aio_timeout *inner = aio_timeout_enter(3600);
+    aio_timeout *inner = enter(3600);
     CHECK(inner);
     CHECK(aio_sleep(3600) < 0);
-    int inner_expired = aio_timeout_expired(inner);
     aio_timeout_exit(inner);
-    if (aio_timeout_exit(outer) < 0 && aio_err_matches(aio_TimeoutError)) {
+    int inner_expired = aio_timeout_expired(inner);
+    aio_decref(inner);
+    int outer_rc = aio_timeout_exit(outer);
+    aio_decref(outer);
+    if (outer_rc < 0 && aio_err_matches(aio_TimeoutError)) {
         aio_exc *e = aio_err_fetch();
         printf("outer scope expired, inner expired: %s %s\n", py_bool(inner_expired),
                aio_exc_type_of(e)->name);

@@ -41,6 +41,27 @@ static void set_five(void *arg)
 }
 AIO_NAME_CALLBACK(set_five);
 
+/* t = timeout(delay) (or timeout_at(when)); async with t: the entered
+ * Timeout, or NULL with the exception set. */
+static aio_timeout *scope_enter_with(aio_timeout *t)
+{
+    if (t != NULL && aio_timeout_enter(t) < 0) {
+        aio_decref(t);
+        return NULL;
+    }
+    return t;
+}
+#define scope_enter(delay) scope_enter_with(aio_timeout_after(delay))
+#define scope_enter_at(when) scope_enter_with(aio_timeout_at(when))
+
+/* The end of the scope, dropping the Timeout: aio_timeout_exit()'s result. */
+static int scope_exit(aio_timeout *t)
+{
+    int rc = aio_timeout_exit(t);
+    aio_decref(t);
+    return rc;
+}
+
 /* sleep, wait_for, wait and timeout scopes with NaN and infinite delays. */
 static void *main_coro(void *arg)
 {
@@ -62,23 +83,23 @@ static void *main_coro(void *arg)
     aio_future_cancel(f, NULL);
     aio_decref(f);
 
-    aio_timeout *t = aio_timeout_enter(NAN);
+    aio_timeout *t = scope_enter(NAN);
     CHECK(t != NULL);
     aio_sleep(1);
     bool when_nan = isnan(aio_timeout_when(t));
-    if (aio_timeout_exit(t) < 0 && aio_err_matches(aio_TimeoutError)) {
+    if (scope_exit(t) < 0 && aio_err_matches(aio_TimeoutError)) {
         aio_err_clear();
         printf("timeout(nan): TimeoutError, when is nan %s\n", py_bool(when_nan));
     }
-    t = aio_timeout_enter(-INFINITY);
+    t = scope_enter(-INFINITY);
     aio_sleep(1);
-    if (aio_timeout_exit(t) < 0 && aio_err_matches(aio_TimeoutError)) {
+    if (scope_exit(t) < 0 && aio_err_matches(aio_TimeoutError)) {
         aio_err_clear();
         printf("timeout(-inf): TimeoutError\n");
     }
-    t = aio_timeout_enter(1e308);
+    t = scope_enter(1e308);
     CHECK(aio_sleep(0.01) == 0);
-    CHECK(aio_timeout_exit(t) == 0);
+    CHECK(scope_exit(t) == 0);
     printf("timeout(huge): no timeout\n");
     f = aio_loop_create_future(loop);
     later(loop, 0.01, set_five, f);

@@ -232,6 +232,27 @@ static void set_it(void *arg)
 }
 AIO_NAME_CALLBACK(set_it);
 
+/* t = timeout(delay) (or timeout_at(when)); async with t: the entered
+ * Timeout, or NULL with the exception set. */
+static aio_timeout *scope_enter_with(aio_timeout *t)
+{
+    if (t != NULL && aio_timeout_enter(t) < 0) {
+        aio_decref(t);
+        return NULL;
+    }
+    return t;
+}
+#define scope_enter(delay) scope_enter_with(aio_timeout_after(delay))
+#define scope_enter_at(when) scope_enter_with(aio_timeout_at(when))
+
+/* The end of the scope, dropping the Timeout: aio_timeout_exit()'s result. */
+static int scope_exit(aio_timeout *t)
+{
+    int rc = aio_timeout_exit(t);
+    aio_decref(t);
+    return rc;
+}
+
 /* A task: sleep(0), then await a future a timer completes, then gather. */
 static void *worker(void *arg)
 {
@@ -271,11 +292,11 @@ static void *worker(void *arg)
     if (token == NULL)
         return NULL;
     aio_decref(token);
-    aio_timeout *scope = aio_timeout_enter(10.0);
+    aio_timeout *scope = scope_enter(10.0);
     if (scope == NULL)
         return NULL;
     int slept = aio_sleep(0);
-    if (aio_timeout_exit(scope) < 0 || slept < 0)
+    if (scope_exit(scope) < 0 || slept < 0)
         return NULL;
     aio_future *later = aio_loop_create_future(loop);
     if (later == NULL)

@@ -106,7 +106,44 @@ static void test_exception_groups(void **state)
     assert_no_leaks();
 }
 
+/* asyncio.create_task(): on the running loop, name= and context=. */
+static void *returns_arg(void *arg)
+{
+    return arg;
+}
+AIO_NAME_CALLBACK(returns_arg);
+
+static void *create_task_coro(void *arg)
+{
+    (void)arg;
+    aio_context *ctx = aio_context_new();
+    aio_task *t = aio_create_task(returns_arg, P(9),
+                                  &(aio_create_task_args){.name = "named", .context = ctx});
+    assert_non_null(t);
+    assert_string_equal(aio_task_get_name(t), "named");
+    assert_ptr_equal(aio_task_get_context(t), ctx);
+    assert_ptr_equal(aio_future_get_loop(t), aio_get_running_loop());
+    assert_ptr_equal(aio_await(t), P(9));
+    aio_decref(t);
+    aio_decref(ctx);
+    assert_null(aio_create_task(NULL, NULL, NULL));
+    assert_raised(aio_TypeError, "a coroutine was expected, got None");
+    return P(1);
+}
+AIO_NAME_CALLBACK(create_task_coro);
+
+static void test_module_create_task(void **state)
+{
+    (void)state;
+    assert_null(aio_create_task(returns_arg, NULL, NULL));
+    assert_raised(aio_RuntimeError, "no running event loop");
+    aio_loop *loop = new_loop();
+    assert_ptr_equal(run_coro(loop, create_task_coro, NULL), P(1));
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_module_create_task),
     cmocka_unit_test(test_create_task_context),
     cmocka_unit_test(test_exception_groups),
 };

@@ -803,6 +803,27 @@ static void *wait_nomem_coro(void *arg)
 }
 AIO_NAME_CALLBACK(wait_nomem_coro);
 
+/* t = timeout(delay) (or timeout_at(when)); async with t: the entered
+ * Timeout, or NULL with the exception set. */
+static aio_timeout *scope_enter_with(aio_timeout *t)
+{
+    if (t != NULL && aio_timeout_enter(t) < 0) {
+        aio_decref(t);
+        return NULL;
+    }
+    return t;
+}
+#define scope_enter(delay) scope_enter_with(aio_timeout_after(delay))
+#define scope_enter_at(when) scope_enter_with(aio_timeout_at(when))
+
+/* The end of the scope, dropping the Timeout: aio_timeout_exit()'s result. */
+static int scope_exit(aio_timeout *t)
+{
+    int rc = aio_timeout_exit(t);
+    aio_decref(t);
+    return rc;
+}
+
 static void test_wait_memory_error(void **state)
 {
     (void)state;
@@ -851,7 +872,7 @@ static void *scope_coro(void *arg)
 {
     scope_case *s = arg;
     aio_task *me = aio_current_task(NULL);
-    aio_timeout *to = aio_timeout_enter(s->delay);
+    aio_timeout *to = scope_enter(s->delay);
     assert_non_null(to);
     assert_int_equal(aio_timeout_expired(to), 0);
     if (s->outside_cancel)
@@ -862,7 +883,7 @@ static void *scope_coro(void *arg)
         aio_err_clear();
     if (s->set_error)
         aio_err_set(aio_ValueError, "body");
-    s->exit_rc = aio_timeout_exit(to);
+    s->exit_rc = scope_exit(to);
     s->exc = aio_err_fetch();
     s->cancelling_after = aio_task_cancelling(me);
     return P(1); /* the task carries on */
@@ -948,7 +969,7 @@ static void *reschedule_coro(void *arg)
 {
     resched_case *r = arg;
     aio_loop *loop = aio_get_running_loop();
-    aio_timeout *to = aio_timeout_enter(AIO_FOREVER);
+    aio_timeout *to = scope_enter(AIO_FOREVER);
     assert_non_null(to);
     r->when_forever = aio_timeout_when(to);
     r->expected_when = aio_loop_time(loop) + 0.01;
@@ -961,7 +982,7 @@ static void *reschedule_coro(void *arg)
     r->reschedule_rc = aio_timeout_reschedule(to, aio_loop_time(loop) + 5);
     r->reschedule_exc = aio_err_fetch();
     aio_err_restore(cancelled);
-    r->exit_rc = aio_timeout_exit(to);
+    r->exit_rc = scope_exit(to);
     r->exc = aio_err_fetch();
     return P(1);
 }
@@ -976,7 +997,7 @@ static void test_timeout_reschedule(void **state)
     assert_true(isinf(r.when_forever) && r.when_forever > 0);
     assert_true(r.when_set == r.expected_when);
     /* CPython says "expiring" until __aexit__ ran ("expired" after, which
-     * C cannot reach: aio_timeout_exit() frees the scope). */
+     * C cannot reach: scope_exit() frees the scope). */
     assert_int_equal(r.reschedule_rc, -1);
     aio_err_restore(r.reschedule_exc);
     assert_raised(aio_RuntimeError, "Cannot change state of expiring Timeout");
@@ -991,7 +1012,7 @@ static void *reschedule_forever_coro(void *arg)
     (void)arg;
     aio_loop *loop = aio_get_running_loop();
     double before = aio_loop_time(loop);
-    aio_timeout *to = aio_timeout_enter(0.01);
+    aio_timeout *to = scope_enter(0.01);
     assert_non_null(to);
     double when = aio_timeout_when(to);
     assert_true(when >= before + 0.01 && when <= aio_loop_time(loop) + 0.01);
@@ -1000,23 +1021,23 @@ static void *reschedule_forever_coro(void *arg)
     assert_true(isinf(aio_timeout_when(to)));
     assert_int_equal(aio_sleep(0.03), 0);
     assert_int_equal(aio_timeout_expired(to), 0);
-    assert_int_equal(aio_timeout_exit(to), 0);
+    assert_int_equal(scope_exit(to), 0);
 
     /* a deadline in the past fires on the next iteration */
-    to = aio_timeout_at_enter(AIO_FOREVER);
+    to = scope_enter_at(AIO_FOREVER);
     assert_non_null(to);
     assert_int_equal(aio_timeout_reschedule(to, aio_loop_time(loop) - 1), 0);
     assert_int_equal(aio_sleep(0), -1);
     assert_int_equal(aio_timeout_expired(to), 1);
-    assert_int_equal(aio_timeout_exit(to), -1);
+    assert_int_equal(scope_exit(to), -1);
     assert_timeout_from_cancelled();
 
     /* timeout_at(when) */
     double at = aio_loop_time(loop) + 0.01;
-    to = aio_timeout_at_enter(at);
+    to = scope_enter_at(at);
     assert_true(aio_timeout_when(to) == at);
     assert_int_equal(aio_sleep(10), -1);
-    assert_int_equal(aio_timeout_exit(to), -1);
+    assert_int_equal(scope_exit(to), -1);
     assert_timeout_from_cancelled();
     return P(1);
 }
@@ -1066,11 +1087,11 @@ static void test_timeout_outer_cancel_not_swallowed(void **state)
 static void *nested_coro(void *arg)
 {
     int *which = arg;
-    aio_timeout *outer = aio_timeout_enter(*which == 0 ? 0.01 : 10);
-    aio_timeout *inner = aio_timeout_enter(*which == 0 ? 10 : 0.01);
+    aio_timeout *outer = scope_enter(*which == 0 ? 0.01 : 10);
+    aio_timeout *inner = scope_enter(*which == 0 ? 10 : 0.01);
     assert_int_equal(aio_sleep(10), -1);
     int inner_expired = aio_timeout_expired(inner);
-    int rc = aio_timeout_exit(inner);
+    int rc = scope_exit(inner);
     if (*which == 0) {
         /* the outer's deadline: the inner leaves the CancelledError alone */
         assert_int_equal(inner_expired, 0);
@@ -1083,7 +1104,7 @@ static void *nested_coro(void *arg)
         assert_true(aio_err_matches(aio_TimeoutError));
         assert_int_equal(aio_timeout_expired(outer), 0);
     }
-    assert_int_equal(aio_timeout_exit(outer), -1);
+    assert_int_equal(scope_exit(outer), -1);
     assert_timeout_from_cancelled();
     assert_int_equal(aio_task_cancelling(aio_current_task(NULL)), 0);
     return P(1);
@@ -1129,12 +1150,12 @@ static void outside_cb(void *arg)
     int *ran = arg;
     check_outside_task();
     /* a loop runs, but no task */
-    assert_null(aio_timeout_enter(1.0));
-    assert_raised(aio_RuntimeError, "aio_timeout_enter() must be called from inside a task");
-    assert_null(aio_timeout_at_enter(1.0));
-    assert_raised(aio_RuntimeError, "aio_timeout_enter() must be called from inside a task");
-    /* aio_timeout_exit(NULL): enter failed, its exception still set */
-    assert_int_equal(aio_timeout_exit(aio_timeout_enter(1.0)), -1);
+    assert_null(scope_enter(1.0));
+    assert_raised(aio_RuntimeError, "Timeout should be used inside a task");
+    assert_null(scope_enter_at(1.0));
+    assert_raised(aio_RuntimeError, "Timeout should be used inside a task");
+    /* scope_exit(NULL): enter failed, its exception still set */
+    assert_int_equal(scope_exit(scope_enter(1.0)), -1);
     assert_raised(aio_RuntimeError, NULL);
     (*ran)++;
 }
@@ -1147,9 +1168,9 @@ static void test_outside_a_task(void **state)
     assert_int_equal(aio_set_event_loop(loop), 0);
     /* no loop running */
     check_outside_task();
-    assert_null(aio_timeout_enter(1.0));
+    assert_null(scope_enter(1.0));
     assert_raised(aio_RuntimeError, "no running event loop");
-    assert_null(aio_timeout_at_enter(1.0));
+    assert_null(scope_enter_at(1.0));
     assert_raised(aio_RuntimeError, NULL);
     /* in a callback of a running loop */
     int ran = 0;
@@ -1186,23 +1207,23 @@ static void *nonfinite_coro(void *arg)
     aio_wait_result_clear(&r);
     aio_decref(f);
 
-    aio_timeout *to = aio_timeout_enter(NAN);
+    aio_timeout *to = scope_enter(NAN);
     assert_non_null(to);
     assert_int_equal(aio_sleep(1), -1);
     bool when_nan = isnan(aio_timeout_when(to));
-    assert_int_equal(aio_timeout_exit(to), -1);
+    assert_int_equal(scope_exit(to), -1);
     trace_add(t, "timeout(nan): %s %d;", aio_exc_type_of(aio_err_occurred())->name, when_nan);
     aio_err_clear();
 
-    to = aio_timeout_enter(-INFINITY);
+    to = scope_enter(-INFINITY);
     assert_int_equal(aio_sleep(1), -1);
-    assert_int_equal(aio_timeout_exit(to), -1);
+    assert_int_equal(scope_exit(to), -1);
     trace_add(t, "timeout(-inf): %s;", aio_exc_type_of(aio_err_occurred())->name);
     aio_err_clear();
 
-    to = aio_timeout_enter(1e308);
+    to = scope_enter(1e308);
     assert_int_equal(aio_sleep(0.01), 0);
-    assert_int_equal(aio_timeout_exit(to), 0);
+    assert_int_equal(scope_exit(to), 0);
     trace_add(t, "timeout(huge): fine;");
 
     f = aio_loop_create_future(loop);
