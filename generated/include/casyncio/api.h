@@ -18,5 +18,6 @@
 #include "casyncio/policy.h"
 #include "casyncio/locks.h"
 #include "casyncio/queues.h"
+#include "casyncio/streams.h"
 
 #endif /* CASYNCIO_API_H */
