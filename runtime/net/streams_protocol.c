@@ -194,6 +194,24 @@ static void proto_connection_made(aio_protocol *self, aio_transport *transport)
 }
 AIO_NAME_CALLBACK(proto_connection_made);
 
+/* Lets go of what the connection made the protocol hold. The writer it
+ * made holds it back: until this runs, the two keep each other. */
+static void drop_connection(aio__stream_protocol *p)
+{
+    aio_stream_reader *reader = p->reader;
+    aio_stream_writer *writer = p->writer;
+    aio_task *task = p->task;
+    aio_transport *transport = p->transport;
+    p->reader = NULL;
+    p->writer = NULL;
+    p->task = NULL;
+    p->transport = NULL;
+    aio__decref(reader);
+    aio__decref(writer);
+    aio__decref(task);
+    aio__decref(transport);
+}
+
 static void proto_connection_lost(aio_protocol *self, aio_exc *exc)
 {
     aio__stream_protocol *p = proto_of(self);
@@ -210,18 +228,7 @@ static void proto_connection_lost(aio_protocol *self, aio_exc *exc)
             aio_future_set_exception(p->closed, exc);
     }
     flow_connection_lost(p, exc);
-    aio_stream_reader *reader = p->reader;
-    aio_stream_writer *writer = p->writer;
-    aio_task *task = p->task;
-    aio_transport *transport = p->transport;
-    p->reader = NULL;
-    p->writer = NULL;
-    p->task = NULL;
-    p->transport = NULL;
-    aio__decref(reader);
-    aio__decref(writer);
-    aio__decref(task);
-    aio__decref(transport);
+    drop_connection(p);
 }
 AIO_NAME_CALLBACK(proto_connection_lost);
 
@@ -244,9 +251,16 @@ static bool proto_eof_received(aio_protocol *self)
 }
 AIO_NAME_CALLBACK(proto_eof_received);
 
+/* The transport lets go: after connection_lost(), or without it when the
+ * loop closed with the connection open (then what the connection held
+ * goes too, or the writer and the protocol would keep each other). */
 static void proto_release(aio_protocol *self)
 {
-    aio__decref(proto_of(self));
+    aio__stream_protocol *p = proto_of(self);
+    aio__incref(p);
+    drop_connection(p);
+    aio__decref(p);
+    aio__decref(p);
 }
 AIO_NAME_CALLBACK(proto_release);
 

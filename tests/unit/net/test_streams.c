@@ -730,6 +730,51 @@ static void test_client_connected(void **state)
     alarm(0);
 }
 
+/* The loop closes with a server-side connection still open: the
+ * transport lets go of its protocol, and with it the writer the protocol
+ * made, the reader and the rest (no cycle left behind). */
+static void *quick_cb(aio_stream_reader *reader, aio_stream_writer *writer, void *arg)
+{
+    (void)reader, (void)writer;
+    (*(int *)arg)++;
+    return NULL;
+}
+AIO_NAME_CALLBACK(quick_cb);
+
+static void *left_open(void *arg)
+{
+    int *fds = arg;
+    int calls = 0;
+    socket_pair(fds);
+    aio_loop *loop = aio_get_running_loop();
+    aio_stream_reader *r = aio_stream_reader_new(&(aio_stream_reader_args){.loop = loop});
+    aio_protocol *p = aio_stream_reader_protocol_new(&(aio_stream_reader_protocol_args){
+        .stream_reader = r, .client_connected_cb = quick_cb, .client_connected_cb_arg = &calls});
+    assert_non_null(p);
+    aio_future *fut = aio_loop_connect_accepted_socket(
+        loop, &(aio_loop_connect_accepted_socket_args){
+                  .protocol_factory = give_protocol, .protocol_factory_arg = p, .sock = fds[0]});
+    assert_non_null(aio_await(fut));
+    aio_decref(fut);
+    assert_int_equal(aio_sleep(0), 0);
+    assert_int_equal(calls, 1);
+    aio_decref(r);
+    return NULL;
+}
+AIO_NAME_CALLBACK(left_open);
+
+static void test_left_open_at_close(void **state)
+{
+    (void)state;
+    alarm(20);
+    int fds[2];
+    aio_loop *loop = new_loop();
+    run_coro(loop, left_open, fds);
+    close(fds[1]);
+    finish(loop);
+    alarm(0);
+}
+
 /* --- Memory and scale ----------------------------------------------------------------- */
 
 static void *memory_errors(void *arg)
@@ -834,6 +879,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_writer_dropped),
         cmocka_unit_test(test_ten_mib),
         cmocka_unit_test(test_client_connected),
+        cmocka_unit_test(test_left_open_at_close),
         cmocka_unit_test(test_memory_errors),
         cmocka_unit_test(test_many_lines),
     };
