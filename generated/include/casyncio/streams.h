@@ -71,7 +71,6 @@ extern "C" {
  *
  * Raises:
  *   ValueError("Limit cannot be <= 0") when limit is 0 or less.
- *   RuntimeError("no running event loop") when no loop is running.
  *   OSError when create_connection() fails (with all its exceptions).
  *
  * A coroutine that runs in the calling task: it suspends the task while it
@@ -165,7 +164,6 @@ AIO_API aio_stream_pair aio_open_connection(const aio_open_connection_args *args
  * of loop.create_server() (a new reference).
  *
  * Raises:
- *   RuntimeError("no running event loop") when no loop is running.
  *   OSError when create_server() fails (with all its exceptions).
  *
  * In Python only (C's types rule these out):
