@@ -8,7 +8,11 @@
  * and stream_socketpair hold the traces checked against CPython. */
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+
+extern char **environ;
 
 #include "test_support.h"
 
@@ -775,6 +779,95 @@ static void test_left_open_at_close(void **state)
     alarm(0);
 }
 
+/* Interop: CPython's asyncio streams at the other end (python3 on PATH;
+ * skipped without it), echoing 20,000 lines upper-cased while we send
+ * them, then the byte count. */
+static const char peer_script[] =
+    "import asyncio, socket, sys\n"
+    "async def main():\n"
+    "    s = socket.socket(fileno=int(sys.argv[1]))\n"
+    "    r, w = await asyncio.open_connection(sock=s)\n"
+    "    n = 0\n"
+    "    while line := await r.readline():\n"
+    "        n += len(line)\n"
+    "        w.write(line.upper())\n"
+    "        await w.drain()\n"
+    "    w.write(b'total %d\\n' % n)\n"
+    "    await w.drain()\n"
+    "    w.close()\n"
+    "    await w.wait_closed()\n"
+    "asyncio.run(main())\n";
+
+enum { PEER_LINES = 20000 };
+
+static void *send_lines(void *arg)
+{
+    aio_stream_writer *w = arg;
+    for (int i = 0; i < PEER_LINES; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "line %d of the stream test\n", i);
+        if (aio_stream_writer_write(w, line, (size_t)n) < 0 || aio_stream_writer_drain(w) < 0)
+            return NULL;
+    }
+    aio_stream_writer_write_eof(w);
+    return w;
+}
+AIO_NAME_CALLBACK(send_lines);
+
+static void *python_peer(void *arg)
+{
+    bool *skipped = arg;
+    int sv[2];
+    socket_pair(sv);
+    fcntl(sv[1], F_SETFD, 0); /* the child's */
+    char fdarg[16];
+    snprintf(fdarg, sizeof fdarg, "%d", sv[1]);
+    char *argv[] = {"python3", "-c", (char *)peer_script, fdarg, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "python3", NULL, NULL, argv, environ);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        fprintf(stderr, "SKIP: no python3 to talk to\n");
+        *skipped = true;
+        return NULL;
+    }
+    stream s = open_stream(sv[0], 0, NULL, NULL);
+    aio_task *sending = spawn(send_lines, s.w);
+    long expected_total = 0;
+    for (int i = 0; i < PEER_LINES; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "LINE %d OF THE STREAM TEST\n", i);
+        expected_total += n;
+        assert_bytes(aio_stream_reader_readline(s.r), line);
+    }
+    char total[64];
+    snprintf(total, sizeof total, "total %ld\n", expected_total);
+    assert_bytes(aio_stream_reader_readline(s.r), total);
+    assert_bytes(aio_stream_reader_read(s.r, -1), "");
+    assert_non_null(aio_await(sending));
+    aio_decref(sending);
+    stream_drop(&s);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return NULL;
+}
+AIO_NAME_CALLBACK(python_peer);
+
+static void test_python_peer(void **state)
+{
+    (void)state;
+    alarm(60);
+    bool skipped = false;
+    aio_loop *loop = new_loop();
+    run_coro(loop, python_peer, &skipped);
+    finish(loop);
+    alarm(0);
+    if (skipped)
+        skip();
+}
+
 /* --- Memory and scale ----------------------------------------------------------------- */
 
 static void *memory_errors(void *arg)
@@ -880,6 +973,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ten_mib),
         cmocka_unit_test(test_client_connected),
         cmocka_unit_test(test_left_open_at_close),
+        cmocka_unit_test(test_python_peer),
         cmocka_unit_test(test_memory_errors),
         cmocka_unit_test(test_many_lines),
     };
