@@ -11,8 +11,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/un.h>
 
 #include "test_support.h"
@@ -286,6 +289,165 @@ static void test_bad_limits(void **state)
     run_in_task(bad_limits, &out);
 }
 
+/* --- Interop with CPython's asyncio (python3 on PATH; skipped without) ------- */
+
+extern char **environ;
+
+/* Starts python3 -c script args...; its stdout into *out_fd when asked. */
+static pid_t spawn_python(const char *script, const char *arg, int *out_fd)
+{
+    int pipefd[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (out_fd != NULL) {
+        assert_int_equal(pipe(pipefd), 0);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+        posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    }
+    char *argv[] = {"python3", "-c", (char *)script, (char *)arg, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "python3", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (out_fd != NULL) {
+        close(pipefd[1]);
+        *out_fd = pipefd[0];
+    }
+    return rc == 0 ? pid : -1;
+}
+
+static int wait_python(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, WNOHANG) == 0)
+        assert_int_equal(aio_sleep(0.01), 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* CPython's open_connection() against our start_server(). */
+static const char client_script[] =
+    "import asyncio, sys\n"
+    "async def main():\n"
+    "    r, w = await asyncio.open_connection('127.0.0.1', int(sys.argv[1]))\n"
+    "    lines = [b'line %d\\n' % i for i in range(5000)]\n"
+    "    async def send():\n"
+    "        for line in lines:\n"
+    "            w.write(line)\n"
+    "            await w.drain()\n"
+    "        w.write_eof()\n"
+    "    t = asyncio.create_task(send())\n"
+    "    for line in lines:\n"
+    "        if await r.readline() != line.upper():\n"
+    "            sys.exit(1)\n"
+    "    await t\n"
+    "    if await r.read() != b'':\n"
+    "        sys.exit(2)\n"
+    "    w.close()\n"
+    "    await w.wait_closed()\n"
+    "asyncio.run(main())\n";
+
+static void *python_client(void *arg)
+{
+    outcome *out = arg;
+    int served = 0;
+    aio_server *server = aio_start_server(&(aio_start_server_args){
+        .client_connected_cb = echo_client, .client_connected_cb_arg = &served,
+        .host = "127.0.0.1", .port = AIO_ZERO});
+    if (server == NULL && (out->skipped = not_implemented("loop.create_server()")))
+        return NULL;
+    assert_non_null(server);
+    char port[16];
+    snprintf(port, sizeof port, "%d", server_port(server));
+    pid_t pid = spawn_python(client_script, port, NULL);
+    if (pid < 0) {
+        fprintf(stderr, "SKIP: no python3\n");
+        out->skipped = true;
+    } else {
+        assert_int_equal(wait_python(pid), 0);
+        for (int i = 0; i < 20 && served == 0; i++)
+            assert_int_equal(aio_sleep(0), 0);
+        assert_int_equal(served, 1);
+    }
+    close_server(server);
+    return NULL;
+}
+AIO_NAME_CALLBACK(python_client);
+
+static void test_python_client(void **state)
+{
+    (void)state;
+    outcome out = {false};
+    run_in_task(python_client, &out);
+}
+
+/* Our open_connection() against CPython's start_server(). */
+static const char server_script[] =
+    "import asyncio, sys\n"
+    "async def handle(r, w):\n"
+    "    while line := await r.readline():\n"
+    "        w.write(line[::-1])\n"
+    "        await w.drain()\n"
+    "    w.close()\n"
+    "    await w.wait_closed()\n"
+    "    server.close()\n"
+    "async def main():\n"
+    "    global server\n"
+    "    server = await asyncio.start_server(handle, '127.0.0.1', 0)\n"
+    "    print(server.sockets[0].getsockname()[1], flush=True)\n"
+    "    await server.wait_closed()\n"
+    "    await asyncio.sleep(0.1)\n"
+    "asyncio.run(main())\n";
+
+static void *python_server(void *arg)
+{
+    outcome *out = arg;
+    int fd;
+    pid_t pid = spawn_python(server_script, "", &fd);
+    if (pid < 0) {
+        close(fd);
+        fprintf(stderr, "SKIP: no python3\n");
+        out->skipped = true;
+        return NULL;
+    }
+    char buf[32] = {0};
+    ssize_t n = read(fd, buf, sizeof buf - 1); /* blocks until the server listens */
+    close(fd);
+    assert_true(n > 0);
+    aio_stream_pair c =
+        aio_open_connection(&(aio_open_connection_args){.host = "127.0.0.1", .port = atoi(buf)});
+    if (c.reader == NULL && (out->skipped = not_implemented("loop.create_connection()"))) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return NULL;
+    }
+    assert_non_null(c.reader);
+    for (int i = 0; i < 1000; i++) {
+        char line[32], reversed[32];
+        int len = snprintf(line, sizeof line, "abc%d\n", i);
+        for (int k = 0; k < len; k++)
+            reversed[k] = line[len - 1 - k];
+        reversed[len] = '\0';
+        assert_int_equal(aio_stream_writer_write(c.writer, line, (size_t)len), 0);
+        assert_int_equal(aio_stream_writer_drain(c.writer), 0);
+        /* The reply ends with the line's first character, not a newline:
+         * read exactly its length. */
+        aio_bytes *reply = aio_stream_reader_readexactly(c.reader, len);
+        assert_non_null(reply);
+        assert_memory_equal(aio_bytes_data(reply), reversed, (size_t)len);
+        aio_decref(reply);
+    }
+    hang_up(c);
+    assert_int_equal(wait_python(pid), 0);
+    return NULL;
+}
+AIO_NAME_CALLBACK(python_server);
+
+static void test_python_server(void **state)
+{
+    (void)state;
+    outcome out = {false};
+    run_in_task(python_server, &out);
+}
+
 /* --- Unix sockets ---------------------------------------------------------------------- */
 
 static void *unix_echo(void *arg)
@@ -371,6 +533,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_limits),     cmocka_unit_test(test_tcp_echo),
         cmocka_unit_test(test_many_clients),   cmocka_unit_test(test_refused),
         cmocka_unit_test(test_unix_echo),      cmocka_unit_test(test_open_with_sock),
+        cmocka_unit_test(test_python_client),  cmocka_unit_test(test_python_server),
     };
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
