@@ -71,9 +71,10 @@ aio_stream_reader *aio__stream_reader_new(const aio__stream_reader_args *args)
 
 /* --- The buffer --------------------------------------------------------------------- */
 
+/* The first byte; never NULL (a buffer never grown is an empty one). */
 static const unsigned char *buf_start(const aio_stream_reader *r)
 {
-    return r->data + r->head;
+    return r->data != NULL ? r->data + r->head : (const unsigned char *)"";
 }
 
 /* buffer.extend(data): 0, or -1 with MemoryError (the buffer unchanged). */

@@ -142,6 +142,22 @@ static void *reader_methods(void *arg)
     assert_raised(aio_AssertionError, "feed_data after feed_eof");
     aio_decref(r);
 
+    /* A reader that never got a byte. */
+    r = fed_reader(0, NULL);
+    assert_int_equal(aio_stream_reader_feed_eof(r), 0);
+    assert_int_equal(aio_stream_reader_at_eof(r), 1);
+    assert_bytes(aio_stream_reader_read(r, -1), "");
+    assert_bytes(aio_stream_reader_read(r, 7), "");
+    assert_bytes(aio_stream_reader_readline(r), "");
+    assert_null(aio_stream_reader_readuntil(r, "\r\n", 2));
+    e = aio_err_fetch();
+    assert_string_equal(aio_exc_str(e), "0 bytes read on a total of undefined expected bytes");
+    assert_int_equal(aio_bytes_size(aio_exc_incomplete_read_partial(e)), 0);
+    aio_decref(e);
+    assert_null(aio_stream_reader_readexactly(r, 3));
+    assert_raised(aio_IncompleteReadError, "0 bytes read on a total of 3 expected bytes");
+    aio_decref(r);
+
     /* readuntil(): a separator split over two feeds; the default b'\n'. */
     r = fed_reader(0, "abcSEP");
     aio_task *t = NULL;
