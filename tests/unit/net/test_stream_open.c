@@ -408,10 +408,16 @@ static void *python_server(void *arg)
         out->skipped = true;
         return NULL;
     }
+    /* The port and a newline (print() may write them apart); this blocks
+     * until the server listens. */
     char buf[32] = {0};
-    ssize_t n = read(fd, buf, sizeof buf - 1); /* blocks until the server listens */
+    size_t got = 0;
+    while (got < sizeof buf - 1 && strchr(buf, '\n') == NULL) {
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
     close(fd);
-    assert_true(n > 0);
     aio_stream_pair c =
         aio_open_connection(&(aio_open_connection_args){.host = "127.0.0.1", .port = atoi(buf)});
     if (c.reader == NULL && (out->skipped = not_implemented("loop.create_connection()"))) {
