@@ -311,6 +311,8 @@ def _default(text, node, constants):
             return Default(text, "float", value), None
         if isinstance(value, str):
             return Default(text, "str", value), None
+        if isinstance(value, bytes):
+            return Default(text, "bytes", value), None
     if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
             and isinstance(node.operand, ast.Constant)
             and type(node.operand.value) in (int, float)):
@@ -777,7 +779,8 @@ def _check_param(c, where, p, raw, types, exceptions, accepts_none=(), fixtures=
         if d.kind == "float" and t.get("c") != "double":
             fits = False
     elif kind == "pointer":
-        fits = d.kind == "none" or (d.kind == "str" and t.get("c") == "const char *")
+        fits = d.kind == "none" or (d.kind == "str" and t.get("c") == "const char *") or (
+            d.kind == "bytes" and t.get("c") == "const void *")
     else:
         fits = d.kind == "none"
     if not fits:

@@ -404,6 +404,13 @@ class ValidationTest(unittest.TestCase):
             "type 'context'",
             edits=[("context=None)", "context=1)")])
 
+    def test_bytes_default_only_for_bytes(self):
+        # A bytes literal (readuntil's b'\\n') fits a bytes parameter, nothing else.
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.context: default "
+            "'b'x'' does not fit type 'context'",
+            edits=[("context=None)", "context=b'x')")])
+
     def test_c_name_collision(self):
         debug = """\
 [[item]]

@@ -1928,3 +1928,399 @@ aio_loop *aio_runner_get_loop(aio_runner *runner)
     }
     return aio__runner_get_loop(runner);
 }
+
+/* ------------------------------------------------------------------------
+ * Streams
+ */
+
+/* asyncio.open_connection(host=None, port=None, *, limit=65536, ssl=None,
+ *                         family=0, proto=0, flags=0, sock=None,
+ *                         local_addr=None, server_hostname=None,
+ *                         ssl_handshake_timeout=None,
+ *                         ssl_shutdown_timeout=None,
+ *                         happy_eyeballs_delay=None, interleave=None) */
+aio_stream_pair aio_open_connection(const aio_open_connection_args *args)
+{
+    static const aio_open_connection_args no_args;
+    aio__open_connection_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.host = args->host;
+    aio__glue_int_or_none(&r.port, &r.port_is_none, args->port);
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "'<=' not supported between instances of 'NoneType' and 'int'") < 0)
+        return (aio_stream_pair){NULL, NULL};
+    r.ssl = args->ssl;
+    if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
+                              "open_connection() argument 'family' must not be None") < 0)
+        return (aio_stream_pair){NULL, NULL};
+    if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
+                              "open_connection() argument 'proto' must not be None") < 0)
+        return (aio_stream_pair){NULL, NULL};
+    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                              "open_connection() argument 'flags' must not be None") < 0)
+        return (aio_stream_pair){NULL, NULL};
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    r.local_addr = args->local_addr;
+    r.server_hostname = args->server_hostname;
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    aio__glue_double_or_none(&r.happy_eyeballs_delay, &r.happy_eyeballs_delay_is_none,
+                             args->happy_eyeballs_delay);
+    aio__glue_int_or_none(&r.interleave, &r.interleave_is_none, args->interleave);
+    return aio__open_connection(&r);
+}
+
+/* asyncio.start_server(client_connected_cb, host=None, port=None, *,
+ *                      limit=65536, family=socket.AF_UNSPEC,
+ *                      flags=socket.AI_PASSIVE, sock=None, backlog=100,
+ *                      ssl=None, reuse_address=None, reuse_port=None,
+ *                      ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+ *                      start_serving=True) */
+aio_server *aio_start_server(const aio_start_server_args *args)
+{
+    static const aio_start_server_args no_args;
+    aio__start_server_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.client_connected_cb = args->client_connected_cb;
+    r.client_connected_cb_arg = args->client_connected_cb_arg;
+    r.host = args->host;
+    r.hosts = args->hosts;
+    aio__glue_int_or_none(&r.port, &r.port_is_none, args->port);
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "'<=' not supported between instances of 'NoneType' and 'int'") < 0)
+        return NULL;
+    if (aio__glue_int_default(&r.family, args->family, AF_UNSPEC, aio_TypeError,
+                              "start_server() argument 'family' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int_default(&r.flags, args->flags, AI_PASSIVE, aio_TypeError,
+                              "start_server() argument 'flags' must not be None") < 0)
+        return NULL;
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    if (aio__glue_int_default(&r.backlog, args->backlog, 100, aio_TypeError,
+                              "start_server() argument 'backlog' must not be None") < 0)
+        return NULL;
+    r.ssl = args->ssl;
+    aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
+    aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    r.start_serving = aio__glue_bool_default(args->start_serving, true);
+    return aio__start_server(&r);
+}
+
+/* asyncio.open_unix_connection(path=None, *, limit=65536, ssl=None, sock=None,
+ *                              server_hostname=None,
+ *                              ssl_handshake_timeout=None,
+ *                              ssl_shutdown_timeout=None) */
+aio_stream_pair aio_open_unix_connection(const aio_open_unix_connection_args *args)
+{
+    static const aio_open_unix_connection_args no_args;
+    aio__open_unix_connection_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.path = args->path;
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "'<=' not supported between instances of 'NoneType' and 'int'") < 0)
+        return (aio_stream_pair){NULL, NULL};
+    r.ssl = args->ssl;
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    r.server_hostname = args->server_hostname;
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    return aio__open_unix_connection(&r);
+}
+
+/* asyncio.start_unix_server(client_connected_cb, path=None, *, limit=65536,
+ *                           sock=None, backlog=100, ssl=None,
+ *                           ssl_handshake_timeout=None,
+ *                           ssl_shutdown_timeout=None, start_serving=True) */
+aio_server *aio_start_unix_server(const aio_start_unix_server_args *args)
+{
+    static const aio_start_unix_server_args no_args;
+    aio__start_unix_server_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.client_connected_cb = args->client_connected_cb;
+    r.client_connected_cb_arg = args->client_connected_cb_arg;
+    r.path = args->path;
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "'<=' not supported between instances of 'NoneType' and 'int'") < 0)
+        return NULL;
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    if (aio__glue_int_default(&r.backlog, args->backlog, 100, aio_TypeError,
+                              "start_unix_server() argument 'backlog' must not be None") < 0)
+        return NULL;
+    r.ssl = args->ssl;
+    aio__glue_double_or_none(&r.ssl_handshake_timeout, &r.ssl_handshake_timeout_is_none,
+                             args->ssl_handshake_timeout);
+    aio__glue_double_or_none(&r.ssl_shutdown_timeout, &r.ssl_shutdown_timeout_is_none,
+                             args->ssl_shutdown_timeout);
+    r.start_serving = aio__glue_bool_default(args->start_serving, true);
+    return aio__start_unix_server(&r);
+}
+
+/* ------------------------------------------------------------------------
+ * StreamReader
+ */
+
+/* asyncio.StreamReader(limit=65536, loop=None) */
+aio_stream_reader *aio_stream_reader_new(const aio_stream_reader_args *args)
+{
+    static const aio_stream_reader_args no_args;
+    aio__stream_reader_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "'<=' not supported between instances of 'NoneType' and 'int'") < 0)
+        return NULL;
+    r.loop = args->loop;
+    return aio__stream_reader_new(&r);
+}
+
+/* asyncio.StreamReader.exception() */
+aio_exc *aio_stream_reader_exception(aio_stream_reader *reader)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("exception", "StreamReader");
+        return NULL;
+    }
+    return aio__stream_reader_exception(reader);
+}
+
+/* asyncio.StreamReader.set_exception(exc) */
+int aio_stream_reader_set_exception(aio_stream_reader *reader, aio_exc *exc)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("set_exception", "StreamReader");
+        return -1;
+    }
+    return aio__stream_reader_set_exception(reader, exc);
+}
+
+/* asyncio.StreamReader.feed_data(data) */
+int aio_stream_reader_feed_data(aio_stream_reader *reader, const void *data, size_t data_len)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("feed_data", "StreamReader");
+        return -1;
+    }
+    return aio__stream_reader_feed_data(reader, data, data_len);
+}
+
+/* asyncio.StreamReader.feed_eof() */
+int aio_stream_reader_feed_eof(aio_stream_reader *reader)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("feed_eof", "StreamReader");
+        return -1;
+    }
+    return aio__stream_reader_feed_eof(reader);
+}
+
+/* asyncio.StreamReader.at_eof() */
+int aio_stream_reader_at_eof(aio_stream_reader *reader)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("at_eof", "StreamReader");
+        return -1;
+    }
+    return aio__stream_reader_at_eof(reader);
+}
+
+/* asyncio.StreamReader.read(n=-1) */
+aio_bytes *aio_stream_reader_read(aio_stream_reader *reader, int n)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("read", "StreamReader");
+        return NULL;
+    }
+    if (aio__glue_int(&n, n, aio_TypeError, "read() argument 'n' must not be None") < 0)
+        return NULL;
+    return aio__stream_reader_read(reader, n);
+}
+
+/* asyncio.StreamReader.readline() */
+aio_bytes *aio_stream_reader_readline(aio_stream_reader *reader)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("readline", "StreamReader");
+        return NULL;
+    }
+    return aio__stream_reader_readline(reader);
+}
+
+/* asyncio.StreamReader.readexactly(n) */
+aio_bytes *aio_stream_reader_readexactly(aio_stream_reader *reader, int n)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("readexactly", "StreamReader");
+        return NULL;
+    }
+    if (aio__glue_int(&n, n, aio_TypeError, "readexactly() argument 'n' must not be None") < 0)
+        return NULL;
+    return aio__stream_reader_readexactly(reader, n);
+}
+
+/* asyncio.StreamReader.readuntil(separator=b'\n') */
+aio_bytes *aio_stream_reader_readuntil(aio_stream_reader *reader, const void *separator,
+                                       size_t separator_len)
+{
+    if (reader == NULL) {
+        aio__glue_null_self("readuntil", "StreamReader");
+        return NULL;
+    }
+    return aio__stream_reader_readuntil(reader, separator, separator_len);
+}
+
+/* ------------------------------------------------------------------------
+ * StreamReaderProtocol
+ */
+
+/* asyncio.StreamReaderProtocol(stream_reader, client_connected_cb=None,
+ *                              loop=None) */
+aio_protocol *aio_stream_reader_protocol_new(const aio_stream_reader_protocol_args *args)
+{
+    static const aio_stream_reader_protocol_args no_args;
+    aio__stream_reader_protocol_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.stream_reader = args->stream_reader;
+    r.client_connected_cb = args->client_connected_cb;
+    r.client_connected_cb_arg = args->client_connected_cb_arg;
+    r.loop = args->loop;
+    return aio__stream_reader_protocol_new(&r);
+}
+
+/* ------------------------------------------------------------------------
+ * StreamWriter
+ */
+
+/* asyncio.StreamWriter(transport, protocol, reader, loop) */
+aio_stream_writer *aio_stream_writer_new(aio_transport *transport, aio_protocol *protocol,
+                                         aio_stream_reader *reader, aio_loop *loop)
+{
+    return aio__stream_writer_new(transport, protocol, reader, loop);
+}
+
+/* asyncio.StreamWriter.transport */
+aio_transport *aio_stream_writer_transport(aio_stream_writer *writer)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("transport", "StreamWriter");
+        return NULL;
+    }
+    return aio__stream_writer_transport(writer);
+}
+
+/* asyncio.StreamWriter.write(data) */
+int aio_stream_writer_write(aio_stream_writer *writer, const void *data, size_t data_len)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("write", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_write(writer, data, data_len);
+}
+
+/* asyncio.StreamWriter.writelines(data) */
+int aio_stream_writer_writelines(aio_stream_writer *writer, const aio_bytes_view *data,
+                                 size_t data_len)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("writelines", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_writelines(writer, data, data_len);
+}
+
+/* asyncio.StreamWriter.close() */
+int aio_stream_writer_close(aio_stream_writer *writer)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("close", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_close(writer);
+}
+
+/* asyncio.StreamWriter.can_write_eof() */
+int aio_stream_writer_can_write_eof(aio_stream_writer *writer)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("can_write_eof", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_can_write_eof(writer);
+}
+
+/* asyncio.StreamWriter.write_eof() */
+int aio_stream_writer_write_eof(aio_stream_writer *writer)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("write_eof", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_write_eof(writer);
+}
+
+/* asyncio.StreamWriter.get_extra_info(name, default=None) */
+const void *aio_stream_writer_get_extra_info(aio_stream_writer *writer,
+                                             const aio_stream_writer_get_extra_info_args *args)
+{
+    static const aio_stream_writer_get_extra_info_args no_args;
+    aio__stream_writer_get_extra_info_args r;
+
+    if (writer == NULL) {
+        aio__glue_null_self("get_extra_info", "StreamWriter");
+        return NULL;
+    }
+    if (args == NULL)
+        args = &no_args;
+    r.name = args->name;
+    r.default_ = args->default_;
+    return aio__stream_writer_get_extra_info(writer, &r);
+}
+
+/* asyncio.StreamWriter.drain() */
+int aio_stream_writer_drain(aio_stream_writer *writer)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("drain", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_drain(writer);
+}
+
+/* asyncio.StreamWriter.is_closing() */
+int aio_stream_writer_is_closing(aio_stream_writer *writer)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("is_closing", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_is_closing(writer);
+}
+
+/* asyncio.StreamWriter.wait_closed() */
+int aio_stream_writer_wait_closed(aio_stream_writer *writer)
+{
+    if (writer == NULL) {
+        aio__glue_null_self("wait_closed", "StreamWriter");
+        return -1;
+    }
+    return aio__stream_writer_wait_closed(writer);
+}

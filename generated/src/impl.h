@@ -866,4 +866,213 @@ int aio__runner_close(aio_runner *runner);
 /* asyncio.Runner.get_loop() */
 aio_loop *aio__runner_get_loop(aio_runner *runner);
 
+/* ------------------------------------------------------------------------
+ * Streams
+ */
+
+/* asyncio.open_connection(host=None, port=None, *, limit=65536, ssl=None,
+ *                         family=0, proto=0, flags=0, sock=None,
+ *                         local_addr=None, server_hostname=None,
+ *                         ssl_handshake_timeout=None,
+ *                         ssl_shutdown_timeout=None,
+ *                         happy_eyeballs_delay=None, interleave=None) */
+typedef struct aio__open_connection_args {
+    const char *host;
+    int port;
+    bool port_is_none;
+    int limit;
+    aio_ssl_context *ssl;
+    int family;
+    int proto;
+    int flags;
+    int sock;
+    bool sock_is_none;
+    const aio_address *local_addr;
+    const char *server_hostname;
+    double ssl_handshake_timeout;
+    bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
+    double happy_eyeballs_delay;
+    bool happy_eyeballs_delay_is_none;
+    int interleave;
+    bool interleave_is_none;
+} aio__open_connection_args;
+
+aio_stream_pair aio__open_connection(const aio__open_connection_args *args);
+
+/* asyncio.start_server(client_connected_cb, host=None, port=None, *,
+ *                      limit=65536, family=socket.AF_UNSPEC,
+ *                      flags=socket.AI_PASSIVE, sock=None, backlog=100,
+ *                      ssl=None, reuse_address=None, reuse_port=None,
+ *                      ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+ *                      start_serving=True) */
+typedef struct aio__start_server_args {
+    aio_client_connected_cb client_connected_cb;
+    void *client_connected_cb_arg;
+    const char *host;
+    const char *const *hosts;
+    int port;
+    bool port_is_none;
+    int limit;
+    int family;
+    int flags;
+    int sock;
+    bool sock_is_none;
+    int backlog;
+    aio_ssl_context *ssl;
+    bool reuse_address;
+    bool reuse_address_is_none;
+    bool reuse_port;
+    bool reuse_port_is_none;
+    double ssl_handshake_timeout;
+    bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
+    bool start_serving;
+} aio__start_server_args;
+
+aio_server *aio__start_server(const aio__start_server_args *args);
+
+/* asyncio.open_unix_connection(path=None, *, limit=65536, ssl=None, sock=None,
+ *                              server_hostname=None,
+ *                              ssl_handshake_timeout=None,
+ *                              ssl_shutdown_timeout=None) */
+typedef struct aio__open_unix_connection_args {
+    const char *path;
+    int limit;
+    aio_ssl_context *ssl;
+    int sock;
+    bool sock_is_none;
+    const char *server_hostname;
+    double ssl_handshake_timeout;
+    bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
+} aio__open_unix_connection_args;
+
+aio_stream_pair aio__open_unix_connection(const aio__open_unix_connection_args *args);
+
+/* asyncio.start_unix_server(client_connected_cb, path=None, *, limit=65536,
+ *                           sock=None, backlog=100, ssl=None,
+ *                           ssl_handshake_timeout=None,
+ *                           ssl_shutdown_timeout=None, start_serving=True) */
+typedef struct aio__start_unix_server_args {
+    aio_client_connected_cb client_connected_cb;
+    void *client_connected_cb_arg;
+    const char *path;
+    int limit;
+    int sock;
+    bool sock_is_none;
+    int backlog;
+    aio_ssl_context *ssl;
+    double ssl_handshake_timeout;
+    bool ssl_handshake_timeout_is_none;
+    double ssl_shutdown_timeout;
+    bool ssl_shutdown_timeout_is_none;
+    bool start_serving;
+} aio__start_unix_server_args;
+
+aio_server *aio__start_unix_server(const aio__start_unix_server_args *args);
+
+/* ------------------------------------------------------------------------
+ * StreamReader
+ */
+
+/* asyncio.StreamReader(limit=65536, loop=None) */
+typedef struct aio__stream_reader_args {
+    int limit;
+    aio_loop *loop;
+} aio__stream_reader_args;
+
+aio_stream_reader *aio__stream_reader_new(const aio__stream_reader_args *args);
+
+/* asyncio.StreamReader.exception() */
+aio_exc *aio__stream_reader_exception(aio_stream_reader *reader);
+
+/* asyncio.StreamReader.set_exception(exc) */
+int aio__stream_reader_set_exception(aio_stream_reader *reader, aio_exc *exc);
+
+/* asyncio.StreamReader.feed_data(data) */
+int aio__stream_reader_feed_data(aio_stream_reader *reader, const void *data, size_t data_len);
+
+/* asyncio.StreamReader.feed_eof() */
+int aio__stream_reader_feed_eof(aio_stream_reader *reader);
+
+/* asyncio.StreamReader.at_eof() */
+int aio__stream_reader_at_eof(aio_stream_reader *reader);
+
+/* asyncio.StreamReader.read(n=-1) */
+aio_bytes *aio__stream_reader_read(aio_stream_reader *reader, int n);
+
+/* asyncio.StreamReader.readline() */
+aio_bytes *aio__stream_reader_readline(aio_stream_reader *reader);
+
+/* asyncio.StreamReader.readexactly(n) */
+aio_bytes *aio__stream_reader_readexactly(aio_stream_reader *reader, int n);
+
+/* asyncio.StreamReader.readuntil(separator=b'\n') */
+aio_bytes *aio__stream_reader_readuntil(aio_stream_reader *reader, const void *separator,
+                                        size_t separator_len);
+
+/* ------------------------------------------------------------------------
+ * StreamReaderProtocol
+ */
+
+/* asyncio.StreamReaderProtocol(stream_reader, client_connected_cb=None,
+ *                              loop=None) */
+typedef struct aio__stream_reader_protocol_args {
+    aio_stream_reader *stream_reader;
+    aio_client_connected_cb client_connected_cb;
+    void *client_connected_cb_arg;
+    aio_loop *loop;
+} aio__stream_reader_protocol_args;
+
+aio_protocol *aio__stream_reader_protocol_new(const aio__stream_reader_protocol_args *args);
+
+/* ------------------------------------------------------------------------
+ * StreamWriter
+ */
+
+/* asyncio.StreamWriter(transport, protocol, reader, loop) */
+aio_stream_writer *aio__stream_writer_new(aio_transport *transport, aio_protocol *protocol,
+                                          aio_stream_reader *reader, aio_loop *loop);
+
+/* asyncio.StreamWriter.transport */
+aio_transport *aio__stream_writer_transport(aio_stream_writer *writer);
+
+/* asyncio.StreamWriter.write(data) */
+int aio__stream_writer_write(aio_stream_writer *writer, const void *data, size_t data_len);
+
+/* asyncio.StreamWriter.writelines(data) */
+int aio__stream_writer_writelines(aio_stream_writer *writer, const aio_bytes_view *data,
+                                  size_t data_len);
+
+/* asyncio.StreamWriter.close() */
+int aio__stream_writer_close(aio_stream_writer *writer);
+
+/* asyncio.StreamWriter.can_write_eof() */
+int aio__stream_writer_can_write_eof(aio_stream_writer *writer);
+
+/* asyncio.StreamWriter.write_eof() */
+int aio__stream_writer_write_eof(aio_stream_writer *writer);
+
+/* asyncio.StreamWriter.get_extra_info(name, default=None) */
+typedef struct aio__stream_writer_get_extra_info_args {
+    const char *name;
+    void *default_;
+} aio__stream_writer_get_extra_info_args;
+
+const void *aio__stream_writer_get_extra_info(aio_stream_writer *writer,
+                                              const aio__stream_writer_get_extra_info_args *args);
+
+/* asyncio.StreamWriter.drain() */
+int aio__stream_writer_drain(aio_stream_writer *writer);
+
+/* asyncio.StreamWriter.is_closing() */
+int aio__stream_writer_is_closing(aio_stream_writer *writer);
+
+/* asyncio.StreamWriter.wait_closed() */
+int aio__stream_writer_wait_closed(aio_stream_writer *writer);
+
 #endif /* CASYNCIO_IMPL_H */

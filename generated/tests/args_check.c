@@ -1170,6 +1170,243 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.open_connection() */
+    {
+        aio_open_connection_args a = {
+            .host = 0,
+            .port = 0,
+            .limit = 0,
+            .ssl = 0,
+            .family = 0,
+            .proto = 0,
+            .flags = 0,
+            .sock = 0,
+            .local_addr = 0,
+            .server_hostname = 0,
+            .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
+            .happy_eyeballs_delay = 0,
+            .interleave = 0,
+        };
+        aio_stream_pair (*f1)(const aio_open_connection_args *) = aio_open_connection;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.start_server() */
+    {
+        aio_start_server_args a = {
+            .client_connected_cb = 0,
+            .client_connected_cb_arg = 0,
+            .host = 0,
+            .hosts = 0,
+            .port = 0,
+            .limit = 0,
+            .family = 0,
+            .flags = 0,
+            .sock = 0,
+            .backlog = 0,
+            .ssl = 0,
+            .reuse_address = 0,
+            .reuse_port = 0,
+            .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
+            .start_serving = 0,
+        };
+        aio_server *(*f1)(const aio_start_server_args *) = aio_start_server;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.open_unix_connection() */
+    {
+        aio_open_unix_connection_args a = {
+            .path = 0,
+            .limit = 0,
+            .ssl = 0,
+            .sock = 0,
+            .server_hostname = 0,
+            .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
+        };
+        aio_stream_pair (*f1)(const aio_open_unix_connection_args *) = aio_open_unix_connection;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.start_unix_server() */
+    {
+        aio_start_unix_server_args a = {
+            .client_connected_cb = 0,
+            .client_connected_cb_arg = 0,
+            .path = 0,
+            .limit = 0,
+            .sock = 0,
+            .backlog = 0,
+            .ssl = 0,
+            .ssl_handshake_timeout = 0,
+            .ssl_shutdown_timeout = 0,
+            .start_serving = 0,
+        };
+        aio_server *(*f1)(const aio_start_unix_server_args *) = aio_start_unix_server;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader() */
+    {
+        aio_stream_reader_args a = {
+            .limit = 0,
+            .loop = 0,
+        };
+        aio_stream_reader *(*f1)(const aio_stream_reader_args *) = aio_stream_reader_new;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.exception() */
+    {
+        aio_exc *(*f1)(aio_stream_reader *) = aio_stream_reader_exception;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.set_exception() */
+    {
+        int (*f1)(aio_stream_reader *, aio_exc *) = aio_stream_reader_set_exception;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.feed_data() */
+    {
+        int (*f1)(aio_stream_reader *, const void *, size_t) = aio_stream_reader_feed_data;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.feed_eof() */
+    {
+        int (*f1)(aio_stream_reader *) = aio_stream_reader_feed_eof;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.at_eof() */
+    {
+        int (*f1)(aio_stream_reader *) = aio_stream_reader_at_eof;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.read() */
+    {
+        aio_bytes *(*f1)(aio_stream_reader *, int) = aio_stream_reader_read;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.readline() */
+    {
+        aio_bytes *(*f1)(aio_stream_reader *) = aio_stream_reader_readline;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.readexactly() */
+    {
+        aio_bytes *(*f1)(aio_stream_reader *, int) = aio_stream_reader_readexactly;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReader.readuntil() */
+    {
+        aio_bytes *(*f1)(aio_stream_reader *, const void *, size_t) = aio_stream_reader_readuntil;
+        (void)f1;
+    }
+
+    /* asyncio.StreamReaderProtocol() */
+    {
+        aio_stream_reader_protocol_args a = {
+            .stream_reader = 0,
+            .client_connected_cb = 0,
+            .client_connected_cb_arg = 0,
+            .loop = 0,
+        };
+        aio_protocol *(*f1)(
+            const aio_stream_reader_protocol_args *) = aio_stream_reader_protocol_new;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter() */
+    {
+        aio_stream_writer *(*f1)(aio_transport *, aio_protocol *, aio_stream_reader *,
+                                 aio_loop *) = aio_stream_writer_new;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.transport */
+    {
+        aio_transport *(*f1)(aio_stream_writer *) = aio_stream_writer_transport;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.write() */
+    {
+        int (*f1)(aio_stream_writer *, const void *, size_t) = aio_stream_writer_write;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.writelines() */
+    {
+        int (*f1)(aio_stream_writer *, const aio_bytes_view *,
+                  size_t) = aio_stream_writer_writelines;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.close() */
+    {
+        int (*f1)(aio_stream_writer *) = aio_stream_writer_close;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.can_write_eof() */
+    {
+        int (*f1)(aio_stream_writer *) = aio_stream_writer_can_write_eof;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.write_eof() */
+    {
+        int (*f1)(aio_stream_writer *) = aio_stream_writer_write_eof;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.get_extra_info() */
+    {
+        aio_stream_writer_get_extra_info_args a = {
+            .name = 0,
+            .default_ = 0,
+        };
+        const void *(*f1)(
+            aio_stream_writer *,
+            const aio_stream_writer_get_extra_info_args *) = aio_stream_writer_get_extra_info;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.drain() */
+    {
+        int (*f1)(aio_stream_writer *) = aio_stream_writer_drain;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.is_closing() */
+    {
+        int (*f1)(aio_stream_writer *) = aio_stream_writer_is_closing;
+        (void)f1;
+    }
+
+    /* asyncio.StreamWriter.wait_closed() */
+    {
+        int (*f1)(aio_stream_writer *) = aio_stream_writer_wait_closed;
+        (void)f1;
+    }
+
     /* struct aio_protocol */
     {
         struct aio_protocol s = {

@@ -63,6 +63,8 @@ typedef struct aio_queue aio_queue;               /* asyncio.Queue, PriorityQueu
 typedef struct aio_task_group aio_task_group;     /* asyncio.TaskGroup */
 typedef struct aio_runner aio_runner;             /* asyncio.Runner */
 typedef struct aio_timeout aio_timeout;           /* asyncio.Timeout */
+typedef struct aio_stream_reader aio_stream_reader; /* asyncio.StreamReader */
+typedef struct aio_stream_writer aio_stream_writer; /* asyncio.StreamWriter */
 
 /* Takes a reference to any casyncio object and returns it; NULL is
  * returned as is. A pointer that is not a casyncio object is refused:
@@ -128,6 +130,12 @@ typedef void *(*aio_executor_func)(void *arg);
 /* A Runner's loop_factory: a new event loop (a new reference), or NULL with
  * the exception set. */
 typedef aio_loop *(*aio_loop_factory)(void *arg);
+/* start_server()'s client_connected_cb(reader, writer): run as a task for
+ * each connection (Python's coroutine case), with the connection's reader
+ * and writer (valid while it runs) and the arg given beside it; its return
+ * value is the task's result, NULL with the exception set fails it. */
+typedef void *(*aio_client_connected_cb)(aio_stream_reader *reader, aio_stream_writer *writer,
+                                         void *arg);
 /* The order of a PriorityQueue's items: negative when a sorts before b (a <
  * b in Python), which is all the queue asks, as heapq only uses `<`. */
 typedef int (*aio_compare_func)(const void *a, const void *b, void *arg);
@@ -223,6 +231,17 @@ typedef struct aio_socket_list {
  * aio_err_occurred(). A bytes result (sock_recv()) is an aio_bytes the
  * future owns (casyncio/net.h). */
 #define AIO_RESULT_INT(result) ((int64_t)(intptr_t)(result))
+
+/* The (reader, writer) pair of open_connection() and
+ * open_unix_connection(): two new references, which the caller drops with
+ * aio_decref(); both NULL with the exception set on failure. */
+typedef struct aio_stream_pair {
+    aio_stream_reader *reader;
+    aio_stream_writer *writer;
+} aio_stream_pair;
+
+/* asyncio.streams._DEFAULT_LIMIT: a StreamReader's default limit, 64 KiB. */
+#define AIO_STREAM_DEFAULT_LIMIT 65536
 
 typedef struct aio_transport_protocol {
     aio_transport *transport;

@@ -118,6 +118,26 @@ AIO_API aio_exc *const *aio_exc_group_exceptions(const aio_exc *exc, size_t *n);
  * for errnum; strerror NULL means strerror(errnum). */
 AIO_API aio_exc *aio_exc_oserror(const aio_exc_type *type, int errnum, const char *strerror);
 
+/* asyncio.IncompleteReadError(partial, expected): the read ended at end
+ * of file after len bytes (copied into .partial) of the expected (-1 for
+ * None). str(): "<len> bytes read on a total of <expected> expected bytes"
+ * ("undefined" for None). New reference; NULL with MemoryError. */
+AIO_API aio_exc *aio_exc_incomplete_read_new(const void *partial, size_t len, int64_t expected);
+/* IncompleteReadError.partial: the bytes read before the end of file
+ * (borrowed from exc; read them with aio_bytes_data() and aio_bytes_size()
+ * of casyncio/net.h); NULL when exc is not an IncompleteReadError. */
+AIO_API aio_bytes *aio_exc_incomplete_read_partial(const aio_exc *exc);
+/* IncompleteReadError.expected: the number of bytes expected, -1 for None
+ * (and when exc is not an IncompleteReadError). */
+AIO_API int64_t aio_exc_incomplete_read_expected(const aio_exc *exc);
+/* asyncio.LimitOverrunError(message, consumed): a stream's limit was
+ * reached while looking for a separator. New reference; NULL with
+ * MemoryError. */
+AIO_API aio_exc *aio_exc_limit_overrun_new(const char *message, int64_t consumed);
+/* LimitOverrunError.consumed: how many bytes are to be consumed; -1 when
+ * exc is not a LimitOverrunError. */
+AIO_API int64_t aio_exc_limit_overrun_consumed(const aio_exc *exc);
+
 /* type(exc). */
 AIO_API const aio_exc_type *aio_exc_type_of(const aio_exc *exc);
 /* isinstance(exc, type). */

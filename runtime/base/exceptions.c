@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casyncio/net.h"
 #include "object.h"
 
 /* --- The hierarchy ------------------------------------------------------ */
@@ -101,6 +102,9 @@ struct aio_exc {
     aio_exc *context;
     aio_exc **group;   /* an exception group's exceptions */
     size_t group_len;
+    aio_bytes *partial; /* IncompleteReadError.partial */
+    int64_t expected;   /* IncompleteReadError.expected; -1: None */
+    int64_t consumed;   /* LimitOverrunError.consumed */
 };
 
 static void exc_dealloc(void *obj)
@@ -111,6 +115,7 @@ static void exc_dealloc(void *obj)
     for (size_t i = 0; i < exc->group_len; i++)
         aio__decref(exc->group[i]);
     free(exc->group);
+    aio__decref(exc->partial);
     free(exc->message);
     free(exc->strerror);
     free(exc->str);
@@ -144,7 +149,7 @@ AIO__DEFINE_TYPE(exc_object_type) = {"BaseException", exc_dealloc, exc_repr, 0};
 
 /* Raised when allocating an exception fails: never freed, never changed. */
 static aio_exc memory_error = {AIO__STATIC_OBJECT(&exc_object_type), aio_MemoryError,
-                               NULL, 0, NULL, NULL, NULL, NULL, NULL, 0};
+                               NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0};
 
 static aio_exc *exc_alloc(const aio_exc_type *type)
 {
@@ -296,6 +301,55 @@ static const aio_exc_type *oserror_type_for(int errnum)
 aio_exc *aio_exc_from_errno(int errnum)
 {
     return aio_exc_oserror(aio_OSError, errnum, NULL);
+}
+
+aio_exc *aio_exc_incomplete_read_new(const void *partial, size_t len, int64_t expected)
+{
+    aio_bytes *bytes = aio_bytes_new(partial, len);
+    if (bytes == NULL)
+        return NULL;
+    aio_exc *exc = expected < 0
+                       ? aio_exc_format(aio_IncompleteReadError,
+                                        "%zu bytes read on a total of undefined expected bytes", len)
+                       : aio_exc_format(aio_IncompleteReadError,
+                                        "%zu bytes read on a total of %lld expected bytes", len,
+                                        (long long)expected);
+    if (exc == &memory_error) {
+        aio__decref(bytes);
+        aio__decref(exc);
+        aio_err_set(aio_MemoryError, NULL);
+        return NULL;
+    }
+    exc->partial = bytes;
+    exc->expected = expected < 0 ? -1 : expected;
+    return exc;
+}
+
+aio_bytes *aio_exc_incomplete_read_partial(const aio_exc *exc)
+{
+    return exc != NULL ? exc->partial : NULL;
+}
+
+int64_t aio_exc_incomplete_read_expected(const aio_exc *exc)
+{
+    return exc != NULL && exc->partial != NULL ? exc->expected : -1;
+}
+
+aio_exc *aio_exc_limit_overrun_new(const char *message, int64_t consumed)
+{
+    aio_exc *exc = aio_exc_new(aio_LimitOverrunError, message);
+    if (exc == &memory_error) {
+        aio__decref(exc);
+        aio_err_set(aio_MemoryError, NULL);
+        return NULL;
+    }
+    exc->consumed = consumed;
+    return exc;
+}
+
+int64_t aio_exc_limit_overrun_consumed(const aio_exc *exc)
+{
+    return aio_exc_isinstance(exc, aio_LimitOverrunError) ? exc->consumed : -1;
 }
 
 const aio_exc_type *aio_exc_type_of(const aio_exc *exc)

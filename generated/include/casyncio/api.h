@@ -21,5 +21,6 @@
 #include "casyncio/taskgroups.h"
 #include "casyncio/timeouts.h"
 #include "casyncio/runners.h"
+#include "casyncio/streams.h"
 
 #endif /* CASYNCIO_API_H */
