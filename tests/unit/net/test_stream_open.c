@@ -2,11 +2,8 @@
  * open_unix_connection() and start_unix_server() (streams.py, 3.11) over
  * real sockets: 127.0.0.1 and Unix sockets in a mkdtemp() directory.
  *
- * They ride on loop.create_connection() and friends. Where the loop method
- * they need still raises NotImplementedError, the test says so and is
- * skipped (SKIP_IF_NOT_IMPLEMENTED below): remove that guard once the
- * loop methods are in. Argument errors of the stream functions themselves
- * are checked either way. */
+ * They ride on loop.create_connection() and friends. Argument errors of
+ * the stream functions themselves are checked too. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -19,16 +16,6 @@
 #include <sys/un.h>
 
 #include "test_support.h"
-
-/* The loop method under the stream function is still a stub: skip. */
-static bool not_implemented(const char *what)
-{
-    if (!aio_err_matches(aio_NotImplementedError))
-        return false;
-    aio_err_clear();
-    fprintf(stderr, "SKIP: %s raises NotImplementedError in this tree\n", what);
-    return true;
-}
 
 typedef struct outcome {
     bool skipped;
@@ -126,21 +113,15 @@ static int server_port(aio_server *server)
 
 static void *tcp_echo(void *arg)
 {
-    outcome *out = arg;
+    (void)arg;
     int served = 0;
     aio_server *server = aio_start_server(&(aio_start_server_args){
         .client_connected_cb = echo_client, .client_connected_cb_arg = &served,
         .host = "127.0.0.1", .port = AIO_ZERO});
-    if (server == NULL && (out->skipped = not_implemented("loop.create_server()")))
-        return NULL;
     assert_non_null(server);
     int port = server_port(server);
     aio_stream_pair c = aio_open_connection(
         &(aio_open_connection_args){.host = "127.0.0.1", .port = port});
-    if (c.reader == NULL && (out->skipped = not_implemented("loop.create_connection()"))) {
-        close_server(server);
-        return NULL;
-    }
     assert_non_null(c.reader);
     assert_non_null(c.writer);
     const aio_address *peer = aio_stream_writer_get_extra_info(
@@ -193,13 +174,11 @@ AIO_NAME_CALLBACK(one_client);
 
 static void *many_clients(void *arg)
 {
-    outcome *out = arg;
+    (void)arg;
     int served = 0;
     aio_server *server = aio_start_server(&(aio_start_server_args){
         .client_connected_cb = echo_client, .client_connected_cb_arg = &served,
         .host = "127.0.0.1", .port = AIO_ZERO});
-    if (server == NULL && (out->skipped = not_implemented("loop.create_server()")))
-        return NULL;
     assert_non_null(server);
     enum { N = 50 };
     client_job jobs[N];
@@ -216,10 +195,6 @@ static void *many_clients(void *arg)
     aio_decref(all);
     for (int i = 0; i < N; i++)
         aio_decref(tasks[i]);
-    if (!jobs[0].ok && (out->skipped = not_implemented("loop.create_connection()"))) {
-        close_server(server);
-        return NULL;
-    }
     for (int i = 0; i < N; i++)
         assert_int_equal(jobs[i].ok, 1);
     for (int i = 0; i < 50 && served < N; i++)
@@ -240,7 +215,7 @@ static void test_many_clients(void **state)
 /* A refused connection: create_connection()'s error, nothing left behind. */
 static void *refused(void *arg)
 {
-    outcome *out = arg;
+    (void)arg;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sin;
@@ -251,8 +226,6 @@ static void *refused(void *arg)
         &(aio_open_connection_args){.host = "127.0.0.1", .port = ntohs(sin.sin_port)});
     assert_null(c.reader);
     assert_null(c.writer);
-    if ((out->skipped = not_implemented("loop.create_connection()")))
-        return NULL;
     assert_raised(aio_ConnectionRefusedError, NULL);
     return NULL;
 }
@@ -352,8 +325,6 @@ static void *python_client(void *arg)
     aio_server *server = aio_start_server(&(aio_start_server_args){
         .client_connected_cb = echo_client, .client_connected_cb_arg = &served,
         .host = "127.0.0.1", .port = AIO_ZERO});
-    if (server == NULL && (out->skipped = not_implemented("loop.create_server()")))
-        return NULL;
     assert_non_null(server);
     char port[16];
     snprintf(port, sizeof port, "%d", server_port(server));
@@ -420,11 +391,6 @@ static void *python_server(void *arg)
     close(fd);
     aio_stream_pair c =
         aio_open_connection(&(aio_open_connection_args){.host = "127.0.0.1", .port = atoi(buf)});
-    if (c.reader == NULL && (out->skipped = not_implemented("loop.create_connection()"))) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-        return NULL;
-    }
     assert_non_null(c.reader);
     for (int i = 0; i < 1000; i++) {
         char line[32], reversed[32];
@@ -458,7 +424,7 @@ static void test_python_server(void **state)
 
 static void *unix_echo(void *arg)
 {
-    outcome *out = arg;
+    (void)arg;
     char dir[] = "/tmp/casyncio-streams-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[128];
@@ -466,18 +432,8 @@ static void *unix_echo(void *arg)
     int served = 0;
     aio_server *server = aio_start_unix_server(&(aio_start_unix_server_args){
         .client_connected_cb = echo_client, .client_connected_cb_arg = &served, .path = path});
-    if (server == NULL && (out->skipped = not_implemented("loop.create_unix_server()"))) {
-        rmdir(dir);
-        return NULL;
-    }
     assert_non_null(server);
     aio_stream_pair c = aio_open_unix_connection(&(aio_open_unix_connection_args){.path = path});
-    if (c.reader == NULL && (out->skipped = not_implemented("loop.create_unix_connection()"))) {
-        close_server(server);
-        unlink(path);
-        rmdir(dir);
-        return NULL;
-    }
     assert_non_null(c.reader);
     talk(c, "unix\n", "UNIX\n");
     hang_up(c);
@@ -501,15 +457,10 @@ static void test_unix_echo(void **state)
 /* open_connection(sock=...) on one end of a socketpair. */
 static void *open_with_sock(void *arg)
 {
-    outcome *out = arg;
+    (void)arg;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     aio_stream_pair c = aio_open_unix_connection(&(aio_open_unix_connection_args){.sock = sv[0]});
-    if (c.reader == NULL && (out->skipped = not_implemented("loop.create_unix_connection()"))) {
-        close(sv[0]);
-        close(sv[1]);
-        return NULL;
-    }
     assert_non_null(c.reader);
     assert_int_equal(write(sv[1], "ping\n", 5), 5);
     aio_bytes *line = aio_stream_reader_readline(c.reader);
