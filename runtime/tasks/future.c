@@ -391,6 +391,11 @@ int aio__future_set_result_soon(aio_future *fut)
     return 0;
 }
 
+void aio__future_done_after_yield(aio_future *fut)
+{
+    fut->yield_on_await = fut->state != AIO__FUTURE_PENDING;
+}
+
 int aio__ensure_future(aio_future *fut, aio_loop *loop)
 {
     if (fut == NULL) {
