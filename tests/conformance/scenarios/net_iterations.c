@@ -6,11 +6,16 @@
  * or create_unix_connection() to the path: when the server's and the
  * client's connection_made() run (and which first), when the connecting
  * task resumes, when the data crosses and when the connection is lost on
- * both sides.
+ * both sides. Last, names: create_server() with host None and
+ * create_connection() to "localhost", whose lookups take as long as
+ * asyncio's thread takes: only the iterations after the client's
+ * connection_made() are printed, counted from it.
  *
  * serve_forever(): Python runs it as a task and awaits sleep(0) once; C
  * calls it after that sleep(0) (its future stands for the task). */
 #include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -27,7 +32,31 @@ static void tick(void *arg)
     CHECK(aio_loop_call_soon(aio_get_running_loop(), &(aio_loop_call_soon_args){.callback = tick}));
 }
 
-#define say(...) (printf("iteration %d ", it), printf(__VA_ARGS__), printf("\n"))
+/* While counting from the client: the lines kept, with their iterations. */
+static bool relative;
+static struct {
+    int it;
+    char *text;
+} lines[64];
+static size_t lines_len;
+
+static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *format, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    if (!relative) {
+        printf("iteration %d %s\n", it, text);
+        return;
+    }
+    CHECK(lines_len < sizeof lines / sizeof lines[0]);
+    lines[lines_len].it = it;
+    CHECK((lines[lines_len++].text = strdup(text)) != NULL);
+}
 
 typedef struct side {
     aio_protocol base;
@@ -205,6 +234,56 @@ static int unix_sock(void)
     return fd;
 }
 
+static int by_name_port;
+
+static aio_future *name_connect(aio_server *server, aio_protocol *client)
+{
+    (void)server;
+    return aio_loop_create_connection(
+        aio_get_running_loop(),
+        &(aio_loop_create_connection_args){.protocol_factory = give,
+                                           .protocol_factory_arg = client,
+                                           .host = "localhost",
+                                           .port = by_name_port});
+}
+
+static void by_name(void)
+{
+    aio_loop *loop = aio_get_running_loop();
+    aio_future *making = aio_loop_create_server(
+        loop, &(aio_loop_create_server_args){.protocol_factory = factory, .port = AIO_ZERO});
+    CHECK(making);
+    aio_server *server = aio_await(making);
+    CHECK(server);
+    const aio_socket_list *sockets = aio_server_sockets(server);
+    for (size_t i = 0; i < sockets->len && by_name_port == 0; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        CHECK(getsockname(sockets->fds[i], (struct sockaddr *)&ss, &len) == 0);
+        if (ss.ss_family == AF_INET)
+            by_name_port = port_of(sockets->fds[i]);
+    }
+    relative = true;
+    session(server, name_connect);
+    aio_server_close(server);
+    aio_future *closed = aio_server_wait_closed(server);
+    CHECK(closed);
+    CHECK(aio_await(closed) || !aio_err_occurred());
+    aio_decref(closed);
+    say("closed");
+    relative = false;
+    int base = -1;
+    for (size_t i = 0; i < lines_len && base < 0; i++)
+        if (strcmp(lines[i].text, "client connection_made") == 0)
+            base = lines[i].it;
+    for (size_t i = 0; i < lines_len; i++) {
+        if (lines[i].it >= base)
+            printf("names: iteration +%d %s\n", lines[i].it - base, lines[i].text);
+        free(lines[i].text);
+    }
+    aio_decref(making);
+}
+
 static void *main_coro(void *arg)
 {
     (void)arg;
@@ -240,6 +319,8 @@ static void *main_coro(void *arg)
           UNIX(.path = path, .start_serving = AIO_FALSE), unix_connect, SERVE_FOREVER);
     unlink(path);
     rmdir(dir);
+
+    by_name();
     return "done";
 }
 

@@ -6,7 +6,10 @@
 # numeric host or create_unix_connection() to the path: when the server's
 # and the client's connection_made() run (and which first), when the
 # connecting task resumes, when the data crosses and when the connection
-# is lost on both sides.
+# is lost on both sides. Last, names: create_server() with host None and
+# create_connection() to "localhost", whose lookups take as long as
+# asyncio's thread takes: only the iterations after the client's
+# connection_made() are printed, counted from it.
 import asyncio
 import os
 import socket
@@ -21,8 +24,14 @@ def tick():
     asyncio.get_running_loop().call_soon(tick)
 
 
+relative = None  # a list of (iteration, words) while counting from the client
+
+
 def say(*words):
-    print("iteration", it, *words)
+    if relative is None:
+        print("iteration", it, *words)
+    else:
+        relative.append((it, words))
 
 
 class Side(asyncio.Protocol):
@@ -98,6 +107,23 @@ def tcp_connect(server, f):
     return asyncio.get_running_loop().create_connection(f, "127.0.0.1", port)
 
 
+async def by_name():
+    global relative
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(factory, None, 0)
+    port = next(s.getsockname()[1] for s in server.sockets if s.family == socket.AF_INET)
+    relative = []
+    await session(server, lambda f: loop.create_connection(f, "localhost", port))
+    server.close()
+    await server.wait_closed()
+    say("closed")
+    lines, relative = relative, None
+    base = next(i for i, words in lines if words == ("client", "connection_made"))
+    for i, words in lines:
+        if i >= base:
+            print("names: iteration +%d" % (i - base), *words)
+
+
 async def main():
     loop = asyncio.get_running_loop()
     loop.call_soon(tick)
@@ -143,6 +169,8 @@ async def main():
         await serve("unix path, start_serving=False then serve_forever()",
                     lambda: loop.create_unix_server(factory, path, start_serving=False),
                     unix_connect, "serve_forever")
+
+    await by_name()
 
 
 asyncio.run(main())
