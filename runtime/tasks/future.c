@@ -28,6 +28,7 @@ void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop)
     aio__object_init(fut, type);
     fut->loop = aio_incref(loop);
     fut->state = AIO__FUTURE_PENDING;
+    fut->yield_on_await = false;
 }
 
 static void callbacks_clear(aio_future *fut)
