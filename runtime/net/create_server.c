@@ -8,6 +8,15 @@
  * puts the addresses in a set, so its sockets come in an order that
  * changes from run to run; here they keep the order of the hosts and of
  * getaddrinfo()'s answers.
+ *
+ * The iterations are asyncio's: it gathers one task per host, each
+ * awaiting its lookup. Here the lookup's done callback stands for that
+ * task's step (the first iteration for an answer given at once), one
+ * call_soon() later gather()'s callback (gather_step_cb) binds the
+ * sockets, and one more later the coroutine, resumed, listens and sleeps
+ * (serve_step_cb): the future completes there, and its awaiting task
+ * resumes when asyncio's would. Without a lookup to wait for (sock=, no
+ * host), the sleep(0) is the awaiting task's (server.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
