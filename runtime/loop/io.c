@@ -4,7 +4,10 @@
  * write or both, and the reader and writer handles asyncio's selector keeps
  * in key.data. The watcher's callback only records the readiness; after the
  * poll, aio__io_dispatch() queues the handles in the order of the events,
- * the reader before the writer for each descriptor.
+ * the reader before the writer for each descriptor. libev invokes the
+ * watchers of one poll last-in first-out, so each poll's records are put
+ * back in the order epoll_wait() gave them (aio__io_poll_done()), which is
+ * the order selectors.EpollSelector hands asyncio.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +48,23 @@ static void on_fd_ready(struct ev_loop *ev, ev_io *io, int revents)
 static aio__fdwatch *watch_find(aio_loop *loop, int fd)
 {
     return (size_t)fd < loop->fds_cap ? loop->fds[fd] : NULL;
+}
+
+void aio__io_poll_done(aio_loop *loop, size_t first)
+{
+    size_t n = loop->io_events_len;
+    if (n <= first + 1)
+        return;
+    for (size_t i = first, j = n - 1; i < j; i++, j--) {
+        aio__io_event e = loop->io_events[i];
+        loop->io_events[i] = loop->io_events[j];
+        loop->io_events[j] = e;
+    }
+    for (size_t i = first; i < n; i++) {
+        aio__fdwatch *watch = watch_find(loop, loop->io_events[i].fd);
+        if (watch != NULL)
+            watch->mark = i + 1;
+    }
 }
 
 static aio__fdwatch *watch_create(aio_loop *loop, int fd)

@@ -372,6 +372,7 @@ static void poll_rest(aio_loop *loop)
     size_t seen = loop->io_events_len;
     while (seen >= 64) {
         ev_run(loop->ev, EVRUN_NOWAIT);
+        aio__io_poll_done(loop, seen);
         if (loop->io_events_len == seen)
             break;
         seen = loop->io_events_len;
@@ -392,8 +393,10 @@ static int poll_once(aio_loop *loop, double timeout)
     /* This poll sees every byte written so far: a later skipped poll must
      * not take the flag for one more. */
     (void)aio__signals_pending(loop);
+    size_t first = loop->io_events_len;
     if (timeout == 0.0) {
         ev_run(loop->ev, EVRUN_NOWAIT);
+        aio__io_poll_done(loop, first);
         poll_rest(loop);
         return 0;
     }
@@ -406,6 +409,7 @@ static int poll_once(aio_loop *loop, double timeout)
     if (loop->poll_before != NULL)
         loop->poll_before(loop, timeout < 0.0 ? HUGE_VAL : timeout, loop->poll_hooks_arg);
     ev_run(loop->ev, EVRUN_ONCE);
+    aio__io_poll_done(loop, first);
     ev_timer_stop(loop->ev, &loop->poll_timer);
     if (loop->poll_after != NULL) {
         loop->poll_after(loop, timeout < 0.0 ? HUGE_VAL : timeout, loop->poll_hooks_arg);

@@ -350,6 +350,9 @@ AIO_INTERNAL int aio__io_remove_writer(aio_loop *loop, int fd);
 /* What the parts say of a descriptor the public methods get (check_fd). */
 AIO_INTERNAL int aio__loop_check_fd(aio_loop *loop, int fd);
 AIO_INTERNAL void aio__io_dispatch(aio_loop *loop);
+/* After one ev_run(): puts the events it recorded (from index `first`)
+ * back in epoll's order (libev reports them last first). */
+AIO_INTERNAL void aio__io_poll_done(aio_loop *loop, size_t first);
 /* Makes loop->embed_fd, watching the self-pipe and every watched fd; from
  * then on it follows every change. 0, or -1 with OSError. */
 AIO_INTERNAL int aio__io_embed_start(aio_loop *loop);

@@ -8,6 +8,15 @@
  * puts the addresses in a set, so its sockets come in an order that
  * changes from run to run; here they keep the order of the hosts and of
  * getaddrinfo()'s answers.
+ *
+ * The iterations are asyncio's: it gathers one task per host, each
+ * awaiting its lookup. Here the lookup's done callback stands for that
+ * task's step (the first iteration for an answer given at once), one
+ * call_soon() later gather()'s callback (gather_step_cb) binds the
+ * sockets, and one more later the coroutine, resumed, listens and sleeps
+ * (serve_step_cb): the future completes there, and its awaiting task
+ * resumes when asyncio's would. Without a lookup to wait for (sock=, no
+ * host), the sleep(0) is the awaiting task's (server.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -142,8 +151,49 @@ fail:
     return -1;
 }
 
-/* Every host resolved: the sockets, the server. */
-static void op_bind(create_op *op)
+/* The serving step of op_bind(). */
+typedef struct serve_step {
+    aio_server *server; /* the caller's reference, taken over */
+    create_op *op;      /* a reference */
+} serve_step;
+
+static void serve_step_release(void *arg)
+{
+    serve_step *st = arg;
+    if (st->server != NULL) {
+        aio_exc *exc = aio_err_fetch();
+        aio__server_close(st->server);
+        aio__decref(st->server);
+        aio_err_restore(exc);
+    }
+    op_release(st->op);
+    free(st);
+}
+
+/* The iteration where the coroutine, past gather(), starts serving and
+ * sleeps: fut is done, its task resumes in the next one. A future
+ * cancelled meanwhile closes the server. */
+static void serve_step_cb(void *arg)
+{
+    serve_step *st = arg;
+    create_op *op = st->op;
+    if (op->fut->state == AIO__FUTURE_PENDING) {
+        aio_server *s = st->server;
+        st->server = NULL;
+        if (aio__server_complete(s, true, op->fut, false) < 0)
+            aio__future_fail(op->fut, NULL);
+    }
+    aio_err_clear();
+    serve_step_release(st);
+}
+
+/* Every host resolved (gather() done): the sockets and the server, in the
+ * iteration where asyncio's coroutine resumes after gather(). Errors fail
+ * fut there. Without start_serving fut completes there too; with it the
+ * server listens in the next iteration (serve_step_cb), where asyncio's
+ * coroutine, resumed, listens and sleeps, unless `inline_sleep` (no
+ * lookup was awaited: the caller is the coroutine's first step). */
+static void op_bind(create_op *op, bool inline_sleep)
 {
     size_t total = 0;
     for (size_t i = 0; i < op->n; i++)
@@ -185,13 +235,55 @@ static void op_bind(create_op *op)
     }
     free(infos);
     free(fds);
-    if (s == NULL || aio__server_complete(s, op->start_serving, op->fut) < 0)
+    if (s == NULL) {
         aio__future_fail(op->fut, NULL);
+        return;
+    }
+    if (!op->start_serving || inline_sleep) {
+        if (aio__server_complete(s, op->start_serving, op->fut, true) < 0)
+            aio__future_fail(op->fut, NULL);
+        return;
+    }
+    serve_step *st = aio__calloc(1, sizeof *st);
+    if (st == NULL) {
+        aio_exc *exc = aio_err_fetch();
+        aio__server_close(s);
+        aio__decref(s);
+        aio__future_fail(op->fut, exc);
+        return;
+    }
+    st->server = s;
+    st->op = op;
+    op->refs++;
+    const aio__loop_call_soon_args soon = {
+        .callback = serve_step_cb, .args = st, .args_release = serve_step_release};
+    if (aio__loop_call_soon(op->loop, &soon) == NULL) {
+        aio_exc *exc = aio_err_fetch();
+        serve_step_release(st);
+        aio__future_fail(op->fut, exc);
+    }
 }
 
-static void op_resolved(aio_future *lookup, void *arg)
+/* gather()'s done callback for one lookup, in the iteration after the
+ * lookup's coroutine (_create_server_getaddrinfo) ended. */
+typedef struct gather_step {
+    create_op *op;      /* a reference */
+    aio_future *lookup; /* a reference */
+} gather_step;
+
+static void gather_step_release(void *arg)
 {
-    create_op *op = arg;
+    gather_step *g = arg;
+    aio__decref(g->lookup);
+    op_release(g->op);
+    free(g);
+}
+
+static void gather_step_cb(void *arg)
+{
+    gather_step *g = arg;
+    create_op *op = g->op;
+    aio_future *lookup = g->lookup;
     op->left--;
     if (op->fut->state == AIO__FUTURE_PENDING) {
         /* gather(): the first failure is the coroutine's. */
@@ -216,10 +308,36 @@ static void op_resolved(aio_future *lookup, void *arg)
             aio__sb_free(&sb);
             aio__future_fail(op->fut, NULL);
         } else if (op->left == 0) {
-            op_bind(op);
+            op_bind(op, false);
         }
     }
     aio_err_clear();
+    gather_step_release(g);
+}
+
+/* A lookup is done: the step of its coroutine that sees it (asyncio's
+ * task for _create_server_getaddrinfo(), resumed, or in its first step
+ * for a numeric host) ends that coroutine; gather() hears of it in the
+ * next iteration (gather_step_cb). */
+static void op_resolved(aio_future *lookup, void *arg)
+{
+    create_op *op = arg;
+    gather_step *g = aio__calloc(1, sizeof *g);
+    if (g != NULL) {
+        g->op = op; /* the lookup's reference moves to the step */
+        g->lookup = aio_incref(lookup);
+        const aio__loop_call_soon_args soon = {
+            .callback = gather_step_cb, .args = g, .args_release = gather_step_release};
+        if (aio__loop_call_soon(op->loop, &soon) != NULL)
+            return;
+        aio__decref(g->lookup);
+        free(g);
+    }
+    /* No step: the coroutine's failure, at once. */
+    if (op->fut->state == AIO__FUTURE_PENDING)
+        aio__future_fail(op->fut, NULL);
+    aio_err_clear();
+    op->left--;
     op_release(op);
 }
 
@@ -251,7 +369,7 @@ static aio_future *create_from_sock(aio_loop *loop, const aio__loop_create_serve
                                     args->protocol_factory_arg, args->backlog);
     if (s != NULL)
         s->backlog_is_none = args->backlog_is_none;
-    if (s == NULL || aio__server_complete(s, args->start_serving, fut) < 0) {
+    if (s == NULL || aio__server_complete(s, args->start_serving, fut, true) < 0) {
         aio__decref(fut);
         return NULL;
     }
@@ -350,7 +468,7 @@ aio_future *aio__loop_create_server(aio_loop *loop, const aio__loop_create_serve
         op->refs++;
     }
     if (n == 0)
-        op_bind(op); /* no host: a server without sockets, as asyncio makes */
+        op_bind(op, true); /* no host: gather() is done, a server without sockets */
     aio_future *fut = aio_incref(op->fut);
     op_release(op);
     return fut;

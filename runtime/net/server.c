@@ -211,68 +211,21 @@ const aio_socket_list *aio__server_sockets(aio_server *s)
     return &s->list;
 }
 
-/* A future that completes with `result` (free_result called on it when
- * the future is freed) one iteration from now: `await tasks.sleep(0)`
- * and then `return result`. */
-typedef struct soon_result {
-    aio_future *fut;
-    aio_server *server;
-} soon_result;
-
 static void drop_result_server(void *result)
 {
     aio__decref(result);
 }
 
-static void soon_result_release(void *arg)
-{
-    soon_result *r = arg;
-    aio__decref(r->fut);
-    aio__decref(r->server);
-    free(r);
-}
-
-/* A one-shot callback: it owns its argument once it runs. */
-static void soon_result_cb(void *arg)
-{
-    soon_result *r = arg;
-    if (r->fut->state == AIO__FUTURE_PENDING) {
-        aio__incref(r->server);
-        if (aio__future_finish_result(r->fut, r->server, drop_result_server) < 0)
-            aio__decref(r->server);
-    }
-    soon_result_release(r);
-}
-
-/* `await tasks.sleep(0)`, then `return server`: fut completes with the
- * server one iteration from now. */
-static int result_soon(aio_future *fut, aio_server *s)
-{
-    soon_result *r = aio__calloc(1, sizeof *r);
-    if (r == NULL)
-        return -1;
-    r->fut = aio_incref(fut);
-    r->server = aio_incref(s);
-    const aio__loop_call_soon_args soon = {
-        .callback = soon_result_cb, .args = r, .args_release = soon_result_release};
-    if (aio__loop_call_soon(s->loop, &soon) == NULL) {
-        soon_result_release(r);
-        return -1;
-    }
-    return 0;
-}
-
-int aio__server_complete(aio_server *s, bool start_serving, aio_future *fut)
+int aio__server_complete(aio_server *s, bool start_serving, aio_future *fut, bool inline_sleep)
 {
     int rc = -1;
-    if (!start_serving) {
-        /* no `await sleep(0)`: the coroutine returns at once */
+    if (!start_serving || aio__server_start(s) == 0) {
         aio__incref(s);
         rc = aio__future_finish_result(fut, s, drop_result_server);
         if (rc < 0)
             aio__decref(s);
-    } else if (aio__server_start(s) == 0) {
-        rc = result_soon(fut, s);
+        else if (start_serving && inline_sleep)
+            aio__future_done_after_yield(fut); /* `await tasks.sleep(0)` */
     }
     if (rc < 0) {
         aio_exc *exc = aio_err_fetch();
@@ -291,11 +244,14 @@ aio_future *aio__server_start_serving(aio_server *s)
 {
     if (aio__server_start(s) < 0)
         return NULL;
+    /* `await tasks.sleep(0)`: done, its awaiting task resumed next iteration */
     aio_future *fut = aio__loop_create_future(s->loop);
-    if (fut != NULL && aio__future_set_result_soon(fut) < 0) {
+    if (fut != NULL && aio__future_finish_result(fut, NULL, NULL) < 0) {
         aio__decref(fut);
         return NULL;
     }
+    if (fut != NULL)
+        aio__future_done_after_yield(fut);
     return fut;
 }
 
@@ -467,6 +423,5 @@ static void servers_closed(aio_loop *loop)
     }
 }
 
-AIO__NAME(soon_result_cb, "Server.start_serving", AIO__NAME_ARG_OBJECT);
 AIO__NAME(serve_forever_done, "Server.serve_forever", AIO__NAME_SELF_ARG);
 AIO__NAME(serve_cancel_step, "Server.serve_forever", AIO__NAME_SELF_ARG);

@@ -58,12 +58,15 @@ AIO_INTERNAL aio_server *aio__server_new(aio_loop *loop, const int *fds, size_t 
 AIO_INTERNAL int aio__server_start(aio_server *server);
 
 /* The end of create_server()/create_unix_server(): start serving when
- * asked, then fut completes with the server one iteration later (`await
- * tasks.sleep(0)`), or at once without start_serving, holding a reference
- * to it. Takes the caller's
- * reference to the server. 0, or -1 with the exception set (the server
- * closed). */
-AIO_INTERNAL int aio__server_complete(aio_server *server, bool start_serving, aio_future *fut);
+ * asked and complete fut with the server (a reference to it). With
+ * start_serving the coroutine ends with `await tasks.sleep(0)`: when that
+ * sleep is the caller's own (inline_sleep: fut is returned done to the
+ * task about to await it), the first aio_await() of fut yields once;
+ * otherwise the caller has already spent that iteration (fut's awaiting
+ * task resumes in the next one). Takes the caller's reference to the
+ * server. 0, or -1 with the exception set (the server closed). */
+AIO_INTERNAL int aio__server_complete(aio_server *server, bool start_serving, aio_future *fut,
+                                      bool inline_sleep);
 
 /* Server._detach() (an aio__transport_detach): a connection the server
  * accepted is lost; drops the reference the connection held. */

@@ -138,7 +138,7 @@ aio_future *aio__loop_create_unix_server(aio_loop *loop,
                                     args->protocol_factory_arg, args->backlog);
     if (s != NULL)
         s->backlog_is_none = args->backlog_is_none;
-    if (s == NULL || aio__server_complete(s, args->start_serving, fut) < 0) {
+    if (s == NULL || aio__server_complete(s, args->start_serving, fut, true) < 0) {
         aio__decref(fut);
         return NULL;
     }

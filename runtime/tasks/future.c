@@ -28,6 +28,7 @@ void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop)
     aio__object_init(fut, type);
     fut->loop = aio_incref(loop);
     fut->state = AIO__FUTURE_PENDING;
+    fut->yield_on_await = false;
 }
 
 static void callbacks_clear(aio_future *fut)
@@ -389,6 +390,11 @@ int aio__future_set_result_soon(aio_future *fut)
         return -1;
     }
     return 0;
+}
+
+void aio__future_done_after_yield(aio_future *fut)
+{
+    fut->yield_on_await = fut->state != AIO__FUTURE_PENDING;
 }
 
 int aio__ensure_future(aio_future *fut, aio_loop *loop)

@@ -31,6 +31,10 @@ struct aio_future {
     size_t callbacks_len;
     size_t callbacks_cap;
     bool is_task;             /* an aio__task (task.h) */
+    /* Done before the coroutine it stands for would return: that coroutine
+     * ends with `await sleep(0)`, so the first aio_await() of the done
+     * future yields once (aio__future_done_after_yield()). */
+    bool yield_on_await;
     /* A subclass's cancel(msg) (Task, gather's future); NULL: Future's. */
     int (*cancel)(aio_future *fut, const char *msg);
 };
@@ -38,6 +42,10 @@ struct aio_future {
 /* call_soon(futures._set_result_unless_cancelled, fut, None): 0, or -1
  * with the exception set (nothing scheduled). */
 AIO_INTERNAL int aio__future_set_result_soon(aio_future *fut);
+/* Marks a done future as a coroutine's result whose last step is `await
+ * sleep(0)`: the task that first awaits it with aio_await() is resumed on
+ * the next iteration, as the awaiting coroutine would be. */
+AIO_INTERNAL void aio__future_done_after_yield(aio_future *fut);
 /* Sets up a future (or the Future part of a Task) of `loop`, pending. */
 AIO_INTERNAL void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop);
 /* Future.__del__'s report of an exception nobody retrieved ("<class name>

@@ -446,6 +446,11 @@ void *aio_await(aio_future *fut)
             aio_err_set(aio_RuntimeError, "await wasn't used with future");
             return NULL;
         }
+    } else if (fut->yield_on_await) {
+        /* the coroutine's closing `await sleep(0)` */
+        fut->yield_on_await = false;
+        if (aio__task_suspend(t, NULL) < 0)
+            return NULL;
     }
     return aio__future_result(fut);
 }

@@ -431,6 +431,150 @@ static void test_sock(void **state)
     finish(loop);
 }
 
+/* --- Iterations ---------------------------------------------------------------------- */
+
+/* How many iterations pass until fut is done (at most 20). */
+static int iterations_until_done(aio_loop *loop, aio_future *fut)
+{
+    int n = 0;
+    while (n < 20 && aio_future_done(fut) != 1) {
+        run_one_iteration(loop);
+        n++;
+    }
+    return n;
+}
+
+/* A task that awaits create_server(sock=) or start_serving() and notes the
+ * iteration it resumes in. */
+typedef struct awaiting {
+    aio_future *fut;
+    int *iteration;
+    int resumed_at;
+} awaiting;
+
+static void *await_and_note(void *arg)
+{
+    awaiting *a = arg;
+    a->resumed_at = -1;
+    int before = *a->iteration;
+    assert_int_equal(aio_future_done(a->fut), 1); /* done already... */
+    void *result = aio_await(a->fut);             /* ...and one yield */
+    a->resumed_at = *a->iteration - before;
+    return result;
+}
+AIO_NAME_CALLBACK(await_and_note);
+
+static int counted;
+
+static void count_iteration(void *arg)
+{
+    aio_loop *loop = arg;
+    counted++;
+    soon(loop, count_iteration, loop);
+}
+AIO_NAME_CALLBACK(count_iteration);
+
+/* asyncio's hops: with a host, gather() of one task per host (its step,
+ * then gather's callback), then the coroutine resumes, listens and sleeps
+ * once: the future is done in the third iteration and the server listens
+ * only then; errors of bind() come one iteration earlier, as does the
+ * server without start_serving. With sock= (or a Unix path) the coroutine
+ * listens at once and its sleep(0) is the awaiting task's: the future is
+ * done at once, and a task awaiting it resumes in the next iteration;
+ * start_serving() likewise. */
+static void test_iterations(void **state)
+{
+    (void)state;
+    trace t;
+    aio_loop *loop = new_traced_loop(&t);
+    server_log log = {0};
+    const char *const hosts[] = {"127.0.0.1", "127.0.0.1", NULL};
+    for (int i = 0; i < 2; i++) {
+        aio_loop_create_server_args args = {.protocol_factory = echo_factory,
+                                            .protocol_factory_arg = &log,
+                                            .port = AIO_ZERO};
+        if (i == 0)
+            args.host = "127.0.0.1";
+        else
+            args.hosts = hosts;
+        aio_future *fut = aio_loop_create_server(loop, &args);
+        assert_non_null(fut);
+        run_one_iteration(loop);
+        run_one_iteration(loop);
+        assert_int_equal(aio_future_done(fut), 0);
+        run_one_iteration(loop);
+        assert_int_equal(aio_future_done(fut), 1);
+        aio_server *s = server_of(loop, fut);
+        assert_int_equal(aio_server_is_serving(s), 1);
+        assert_int_equal(aio_server_sockets(s)->len, 1);
+        int port = port_of(aio_server_sockets(s)->fds[0]);
+        if (i == 1) {
+            /* bind() fails in the second iteration */
+            aio_future *busy = aio_loop_create_server(
+                loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                                     .host = "127.0.0.1",
+                                                     .port = port,
+                                                     .reuse_address = AIO_FALSE});
+            assert_non_null(busy);
+            assert_int_equal(iterations_until_done(loop, busy), 2);
+            assert_null(await_result(loop, busy));
+            assert_raised(aio_OSError, NULL);
+            aio_decref(busy);
+        }
+        server_done(loop, s, fut);
+    }
+    aio_future *fut = aio_loop_create_server(
+        loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                             .protocol_factory_arg = &log,
+                                             .host = "127.0.0.1",
+                                             .port = AIO_ZERO,
+                                             .start_serving = AIO_FALSE});
+    assert_int_equal(iterations_until_done(loop, fut), 2);
+    aio_server *s = server_of(loop, fut);
+    assert_int_equal(aio_server_is_serving(s), 0);
+    /* start_serving(): done at once, its awaiting task resumed next */
+    soon(loop, count_iteration, loop);
+    awaiting a = {.fut = aio_server_start_serving(s), .iteration = &counted};
+    assert_non_null(a.fut);
+    aio_task *task = aio_loop_create_task(
+        loop, &(aio_loop_create_task_args){.coro = await_and_note, .coro_arg = &a});
+    assert_non_null(task);
+    for (int i = 0; i < 3; i++)
+        run_one_iteration(loop);
+    assert_int_equal(aio_future_done(task), 1);
+    check_no_exception();
+    assert_int_equal(a.resumed_at, 1);
+    aio_decref(task);
+    aio_decref(a.fut);
+    server_done(loop, s, fut);
+
+    /* sock=: the same */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    a.fut = aio_loop_create_server(
+        loop, &(aio_loop_create_server_args){.protocol_factory = echo_factory,
+                                             .protocol_factory_arg = &log,
+                                             .sock = fd});
+    assert_non_null(a.fut);
+    s = aio_future_result(a.fut);
+    assert_non_null(s);
+    assert_int_equal(aio_server_is_serving(s), 1);
+    task = aio_loop_create_task(
+        loop, &(aio_loop_create_task_args){.coro = await_and_note, .coro_arg = &a});
+    assert_non_null(task);
+    for (int i = 0; i < 3; i++)
+        run_one_iteration(loop);
+    assert_int_equal(aio_future_done(task), 1);
+    assert_ptr_equal(aio_future_result(task), s);
+    assert_int_equal(a.resumed_at, 1);
+    aio_decref(task);
+    server_done(loop, s, a.fut);
+    close_loop(loop);
+    assert_no_leaks();
+}
+
 /* --- The Server object ---------------------------------------------------------------- */
 
 static void test_start_serving_false(void **state)
@@ -454,8 +598,8 @@ static void test_start_serving_false(void **state)
     aio_future *started = aio_server_start_serving(s);
     assert_non_null(started);
     assert_int_equal(aio_server_is_serving(s), 1);
-    assert_int_equal(aio_future_done(started), 0);
-    run_one_iteration(loop);
+    /* done at once: the `await sleep(0)` is the awaiting task's (one
+     * yield in aio_await()) */
     assert_int_equal(aio_future_done(started), 1);
     assert_null(aio_future_result(started));
     aio_decref(started);
@@ -1027,6 +1171,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_host_list),
     cmocka_unit_test(test_reuse_port),
     cmocka_unit_test(test_sock),
+    cmocka_unit_test(test_iterations),
     cmocka_unit_test(test_start_serving_false),
     cmocka_unit_test(test_close),
     cmocka_unit_test(test_wait_closed),
