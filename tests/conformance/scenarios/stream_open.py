@@ -4,7 +4,6 @@
 # loop iterations), lines echoed both ways, the client's EOF ending the
 # server's loop, the server closed and waited for; a refused connection;
 # a limit of 0.
-# xfail: loop.create_server() and loop.create_connection() are stubs in the wip-streams branch. Merged with wip-connect and wip-server (tried at 12:35), the Unix half matches and the TCP half differs in create_server()'s iterations (3 where asyncio takes 4) and in whether accept or connect completes first; the streams code is the same for both halves
 import asyncio
 import os
 import socket
