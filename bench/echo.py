@@ -6,9 +6,9 @@
                     [--server NAME ...] [--bindir build] [--python PATH]
                     [--server-cpu N] [--client-cpu N]
 
-Builds nothing: bench/Makefile builds echo_client, echo_raw_libev and
-echo_casyncio (`make -C bench run` builds them and calls this after
-run.py; `make -C bench echo` calls only this).
+Builds nothing: bench/Makefile builds echo_client, echo_raw_libev,
+echo_casyncio and echo_casyncio_streams (`make -C bench run` builds them
+and calls this after run.py; `make -C bench echo` calls only this).
 
 Every server is started once, pinned to --server-cpu, and the load client
 (echo_client, plain epoll) pinned to --client-cpu runs each point (message
@@ -35,23 +35,17 @@ import run  # noqa: E402  (the main harness: interpreter choice, environment, lo
 # or None for a slot still empty (with why).
 SERVERS = [
     ("raw-libev", ("c", "echo_raw_libev", [])),
-    ("casyncio-protocol", ("c", "echo_casyncio", [])),
-    # The slot for casyncio's streams-style server: the C twin of
-    # echo_asyncio.py --style streams (start_server(), a task per
-    # connection doing read(256 KiB), write(), await drain(), close at end
-    # of file), printing `LISTENING port=P` and pinned by --cpu like the
-    # others. It comes with casyncio's StreamReader/StreamWriter; then this
-    # entry becomes ("c", "echo_casyncio_streams", []) (or echo_casyncio
-    # with a --style streams flag) and the program joins PROGRAMS in
-    # bench/Makefile. Until then the row is listed as absent, never measured.
-    ("casyncio-streams", None),
+    # --accept server: create_server(), as the Python servers do; the
+    # program's accept4() fallback is for builds without create_server().
+    ("casyncio-protocol", ("c", "echo_casyncio", ["--accept", "server"])),
+    ("casyncio-streams", ("c", "echo_casyncio_streams", [])),
     ("asyncio-protocol", ("py", ["--style", "protocol"], False)),
     ("asyncio-streams", ("py", ["--style", "streams"], False)),
     ("uvloop-protocol", ("py", ["--style", "protocol", "--uvloop"], True)),
     ("uvloop-streams", ("py", ["--style", "streams", "--uvloop"], True)),
 ]
-EMPTY_SLOTS = {"casyncio-streams": "casyncio's streams (StreamReader/StreamWriter) are "
-                                   "not in this build yet"}
+# Names of slots that are None above, with why (none at present).
+EMPTY_SLOTS = {}
 FLOOR = "raw-libev"
 
 
@@ -223,9 +217,12 @@ def main():
     print("CPU µs/req: the server's user + system time (/proc/PID/stat, in clock ticks) "
           "over the counted window, per request;\nsched µs/req: its run time from "
           "/proc/PID/schedstat (ns); excess: over raw libev's at the same point")
+    accepts = {"server": "loop.create_server()",
+               "start_server": "asyncio.start_server() (loop.create_server() underneath)",
+               "manual": "add_reader() + accept4() + connect_accepted_socket()"}
     for s in servers:
         if s.note:
-            print(f"{s.name}: accepts with {'create_server()' if s.note == 'server' else 'add_reader() + accept4() + connect_accepted_socket()'}")
+            print(f"{s.name}: accepts with {accepts.get(s.note, s.note)}")
     for name, why in absent.items():
         print(f"{name}: absent: {why}")
     for name, err in stderr_notes:
