@@ -21,14 +21,9 @@ struct aio_stream_reader {
     aio__object ob;
     aio_loop *loop;              /* a reference */
     int limit;
-    /* The buffer (asyncio's bytearray): len bytes from data + head, or,
-     * when chunk is set, len bytes from chunk's own + head: data fed into
-     * an empty buffer is kept as the bytes object a read() of it returns,
-     * so that it is copied once, not twice; more data, or a read of only
-     * part of it, moves it into data first. */
+    /* The buffer (asyncio's bytearray): len bytes from data + head. */
     unsigned char *data;
     size_t head, len, cap;
-    aio_bytes *chunk;            /* a reference, or NULL */
     bool eof;
     bool paused;                 /* it paused the transport's reading */
     aio_future *waiter;          /* the waiting read's future (that read

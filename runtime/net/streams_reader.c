@@ -18,7 +18,6 @@ static void reader_dealloc(void *obj)
     aio__decref(r->transport);
     aio__decref(r->exception);
     aio__decref(r->loop);
-    aio__decref(r->chunk);
     free(r->data);
     free(r);
 }
@@ -75,22 +74,15 @@ aio_stream_reader *aio__stream_reader_new(const aio__stream_reader_args *args)
 /* The first byte; never NULL (a buffer never grown is an empty one). */
 static const unsigned char *buf_start(const aio_stream_reader *r)
 {
-    if (r->chunk != NULL)
-        return (const unsigned char *)aio_bytes_data(r->chunk) + r->head;
     return r->data != NULL ? r->data + r->head : (const unsigned char *)"";
 }
 
-/* buffer.extend(data) into the array: 0, or -1 with MemoryError (the
- * buffer unchanged). A chunk held moves into the array with it (the array
- * is empty while there is a chunk). */
-static int buf_extend_array(aio_stream_reader *r, const void *data, size_t len)
+/* buffer.extend(data): 0, or -1 with MemoryError (the buffer unchanged). */
+static int buf_extend(aio_stream_reader *r, const void *data, size_t len)
 {
-    bool chunked = r->chunk != NULL;
-    if (chunked || r->head + r->len + len > r->cap) {
-        if (!chunked && r->len + len <= r->cap && r->head >= r->len) {
+    if (r->head + r->len + len > r->cap) {
+        if (r->len + len <= r->cap && r->head >= r->len) {
             memmove(r->data, buf_start(r), r->len);
-        } else if (chunked && r->len + len <= r->cap) {
-            memcpy(r->data, buf_start(r), r->len);
         } else {
             size_t cap = r->cap ? r->cap : 4096;
             while (cap < r->len + len) {
@@ -110,33 +102,10 @@ static int buf_extend_array(aio_stream_reader *r, const void *data, size_t len)
             r->cap = cap;
         }
         r->head = 0;
-        if (chunked) {
-            aio_bytes *chunk = r->chunk;
-            r->chunk = NULL;
-            aio__decref(chunk);
-        }
     }
     memcpy(r->data + r->head + r->len, data, len);
     r->len += len;
     return 0;
-}
-
-/* buffer.extend(data), len > 0: 0, or -1 with MemoryError (the buffer
- * unchanged). Into an empty buffer, data becomes the chunk. */
-static int buf_extend(aio_stream_reader *r, const void *data, size_t len)
-{
-    if (r->len == 0 && r->chunk == NULL) {
-        void *into;
-        aio_bytes *chunk = aio__bytes_alloc(len, &into);
-        if (chunk == NULL)
-            return -1;
-        memcpy(into, data, len);
-        r->chunk = chunk;
-        r->head = 0;
-        r->len = len;
-        return 0;
-    }
-    return buf_extend_array(r, data, len);
 }
 
 /* del buffer[:n] */
@@ -144,24 +113,12 @@ static void buf_consume(aio_stream_reader *r, size_t n)
 {
     r->len -= n;
     r->head = r->len == 0 ? 0 : r->head + n;
-    if (r->len == 0 && r->chunk != NULL) {
-        aio_bytes *chunk = r->chunk;
-        r->chunk = NULL;
-        aio__decref(chunk);
-    }
 }
 
 /* bytes(buffer[:n]); del buffer[:n]. A new reference, or NULL with
  * MemoryError (the buffer unchanged). */
 static aio_bytes *buf_take(aio_stream_reader *r, size_t n)
 {
-    if (r->chunk != NULL && r->head == 0 && n == r->len) {
-        /* The whole chunk: it is the result. */
-        aio_bytes *b = r->chunk;
-        r->chunk = NULL;
-        r->len = 0;
-        return b;
-    }
     aio_bytes *b = aio_bytes_new(buf_start(r), n);
     if (b != NULL)
         buf_consume(r, n);

@@ -898,9 +898,7 @@ static void *memory_errors(void *arg)
     aio__fail_alloc_after = -1;
     assert_raised(aio_MemoryError, NULL);
     assert_bytes(aio_stream_reader_read(r, 100), "abc");
-    /* Making the result fails: the data stays for the next read. (A read
-     * of all of one fed chunk makes nothing: that chunk is the result; a
-     * part of one is copied.) */
+    /* Making the result fails: the data stays for the next read. */
     assert_int_equal(aio_stream_reader_feed_data(r, "line\nz", 6), 0);
     aio__fail_alloc_after = 0;
     assert_null(aio_stream_reader_readline(r));
@@ -908,8 +906,8 @@ static void *memory_errors(void *arg)
     assert_raised(aio_MemoryError, NULL);
     assert_bytes(aio_stream_reader_readline(r), "line\n");
     assert_bytes(aio_stream_reader_read(r, 1), "z");
-    /* A chunk partly read, then more data whose copy into the buffer
-     * cannot be made: the rest of the chunk stays, and nothing is added. */
+    /* Data partly read, then more data whose copy into the buffer cannot
+     * be made: what was left stays, and nothing is added. */
     assert_int_equal(aio_stream_reader_feed_data(r, "12345", 5), 0);
     assert_bytes(aio_stream_reader_read(r, 2), "12");
     for (long n = 0; n < 3; n++) {
