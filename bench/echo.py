@@ -47,6 +47,7 @@ SERVERS = [
 # Names of slots that are None above, with why (none at present).
 EMPTY_SLOTS = {}
 FLOOR = "raw-libev"
+RETRIES = []  # points run again after a client failure
 
 
 def choose_cpus(server_cpu, client_cpu):
@@ -93,13 +94,21 @@ def client(bindir, server, size, conns, args, client_cpu):
            "--warmup", str(args.warmup), "--server-pid", str(server.proc.pid)]
     if client_cpu is not None:
         cmd += ["--cpu", str(client_cpu)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                          env=run.clean_env())
-    for line in proc.stdout.splitlines():
-        if line.startswith("BENCH ") and proc.returncode == 0:
-            fields = dict(kv.split("=", 1) for kv in line.split()[1:])
-            return {k: float(v) for k, v in fields.items()
-                    if k not in ("impl", "workload", "label")}
+    # A busy machine can stall a server for over a second (the client's
+    # "no progress for a second"): such a point is run again, twice at most.
+    for attempt in range(3):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                              env=run.clean_env())
+        for line in proc.stdout.splitlines():
+            if line.startswith("BENCH ") and proc.returncode == 0:
+                fields = dict(kv.split("=", 1) for kv in line.split()[1:])
+                return {k: float(v) for k, v in fields.items()
+                        if k not in ("impl", "workload", "label")}
+        if server.proc.poll() is not None:
+            break
+        RETRIES.append(f"{server.name} {fmt_size(size)} x{conns}: {proc.stderr.strip()}")
+        print(f"  retrying {server.name} at {fmt_size(size)} x{conns}: {proc.stderr.strip()}",
+              file=sys.stderr, flush=True)
     sys.exit(f"echo.py: the client failed against {server.name} (exit {proc.returncode}):\n"
              f"{proc.stdout}{proc.stderr}")
 
@@ -229,6 +238,9 @@ def main():
         if err:
             print(f"{name}: wrote to stderr: {err.splitlines()[0]}"
                   + (f" (and {len(err.splitlines()) - 1} more lines)" if "\n" in err else ""))
+    if RETRIES:
+        print(f"run again after the client failed: {len(RETRIES)} point(s) "
+              f"({'; '.join(RETRIES[:3])}{'; ...' if len(RETRIES) > 3 else ''})")
     print(f"\ntotal {time.monotonic() - started:.0f} s; load {run.load()} after the runs")
 
 
