@@ -899,12 +899,34 @@ static void *memory_errors(void *arg)
     assert_raised(aio_MemoryError, NULL);
     assert_bytes(aio_stream_reader_read(r, 100), "abc");
     /* Making the result fails: the data stays for the next read. */
-    assert_int_equal(aio_stream_reader_feed_data(r, "line\n", 5), 0);
+    assert_int_equal(aio_stream_reader_feed_data(r, "line\nz", 6), 0);
     aio__fail_alloc_after = 0;
     assert_null(aio_stream_reader_readline(r));
     aio__fail_alloc_after = -1;
     assert_raised(aio_MemoryError, NULL);
     assert_bytes(aio_stream_reader_readline(r), "line\n");
+    assert_bytes(aio_stream_reader_read(r, 1), "z");
+    /* Data partly read, then more data whose copy into the buffer cannot
+     * be made: what was left stays, and nothing is added. */
+    assert_int_equal(aio_stream_reader_feed_data(r, "12345", 5), 0);
+    assert_bytes(aio_stream_reader_read(r, 2), "12");
+    for (long n = 0; n < 3; n++) {
+        aio__fail_alloc_after = n;
+        int rc = aio_stream_reader_feed_data(r, big, sizeof big);
+        aio__fail_alloc_after = -1;
+        if (rc == 0) {
+            assert_true(n > 0);
+            assert_bytes(aio_stream_reader_read(r, 3), "345");
+            aio_bytes *rest = aio_stream_reader_read(r, (int)sizeof big);
+            assert_int_equal(aio_bytes_size(rest), sizeof big);
+            assert_memory_equal(aio_bytes_data(rest), big, sizeof big);
+            aio_decref(rest);
+            break;
+        }
+        assert_raised(aio_MemoryError, NULL);
+        char repr[64];
+        assert_string_equal(repr_copy(r, repr, sizeof repr), "<StreamReader 3 bytes>");
+    }
     /* A read that would wait cannot make its future. */
     aio__fail_alloc_after = 0;
     assert_null(aio_stream_reader_readuntil(r, "\n", 1));
