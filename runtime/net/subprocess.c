@@ -244,6 +244,7 @@ static void child_exited(void *arg, int returncode)
     aio__child_watch_free(sp->watch);
     sp->watch = NULL;
     process_exited(sp, returncode);
+    aio__decref(sp); /* the watch's reference */
 }
 
 /* --- The pipes' protocols ----------------------------------------------------------------- */
