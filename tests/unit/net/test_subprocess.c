@@ -601,8 +601,8 @@ static void test_loop_closed_with_child_running(void **state)
 {
     (void)state;
     alarm_guard();
-    aio_loop *loop = new_loop();
     int before = count_fds();
+    aio_loop *loop = new_loop();
     sp_rec r;
     rec_init(&r, loop);
     const char *argv[] = {"sleep", "30", NULL};
@@ -632,8 +632,8 @@ static void test_allocation_failures(void **state)
     alarm(120);
     bool reached = false;
     for (long k = 0; !reached && k < 200; k++) {
-        aio_loop *loop = new_loop();
         int before = count_fds();
+        aio_loop *loop = new_loop();
         sp_rec r;
         rec_init(&r, loop);
         const char *argv[] = {"cat", NULL};
