@@ -389,7 +389,11 @@ static void sp_orphan(aio_transport *t)
     sp_transport *sp = (sp_transport *)t;
     if (!sp->closed)
         aio__resource_warning("unclosed transport %s", sp);
-    sp_close(t);
+    /* close() without the pipes: the loop orphans them itself. */
+    sp->closed = true;
+    t->closing = true;
+    if (!sp->proc_gone && !sp->exited && sp->pid > 0)
+        kill(sp->pid, SIGKILL);
     if (sp->watch != NULL) {
         aio__child_watch_orphan(sp->watch);
         sp->watch = NULL;
@@ -615,8 +619,6 @@ static int set_nonblocking(int fd)
 static aio_future *start(aio_loop *loop, const start_args *a, const char *const *argv,
                          const char *executable)
 {
-    if (aio__loop_check_closed(loop) < 0)
-        return NULL;
     if (a->factory == NULL) {
         aio_err_set(aio_TypeError, "'NoneType' object is not callable");
         return NULL;
@@ -692,6 +694,10 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     close_fds(child, 3);
     close_fds(&devnull, 1);
     sp->pid = pid;
+    /* A closed loop is noticed only here, as asyncio's create_task() of
+     * _connect_pipes() notices it after Popen(): the child is killed. */
+    if (aio__loop_check_closed(loop) < 0)
+        goto fail_child;
 
     /* _connect_pipes(): a transport per pipe, whose protocol forwards here. */
     for (int i = 0; i < 3; i++) {
