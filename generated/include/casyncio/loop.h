@@ -2005,7 +2005,9 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *                         with no arguments; returns a subprocess protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
  *   args                  const char *const *; *args. The program and its
- *                         arguments.
+ *                         arguments: a NULL-terminated array of strings,
+ *                         args[0] the program (NULL or an empty array:
+ *                         TypeError, the program is required).
  *   stdin_                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
  *                         AIO_NONE: None). Python's stdin; renamed because
  *                         stdin is a macro of the C library. The child's
