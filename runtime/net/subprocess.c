@@ -738,9 +738,11 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     }
     sp->fut = (sp_future *)aio_incref(&f->fut);
     if (aio__loop_debug(loop)) {
-        char *repr = aio_repr(sp);
-        aio_log(AIO_LOG_DEBUG, NULL, "process %s created: pid %d", argv[0], (int)pid);
-        free(repr);
+        aio__strbuf sb = AIO__STRBUF_INIT;
+        aio__sb_append_pyrepr(&sb, argv[0]);
+        aio_log(AIO_LOG_DEBUG, NULL, "process %s created: pid %d", sb.data ? sb.data : "?",
+                (int)pid);
+        aio__sb_free(&sb);
     }
     return &f->fut;
 
