@@ -483,6 +483,148 @@ static void test_broken_pipe_on_write(void **state)
     assert_no_children();
 }
 
+
+/* A megabyte through cat: the write path buffers and drains. */
+static void test_megabyte_through_cat(void **state)
+{
+    (void)state;
+    alarm_guard();
+    aio_loop *loop = new_loop();
+    sp_rec *r = calloc(1, sizeof *r);
+    rec_init(r, loop);
+    const char *argv[] = {"/bin/sh", "-c", "cat | wc -c", NULL};
+    aio_transport *t = start_exec(loop, r, argv, 0, 0, 0, NULL);
+    assert_non_null(t);
+    aio_transport *in = aio_transport_get_pipe_transport(t, AIO_ZERO);
+    static char mb[1 << 20];
+    memset(mb, 'x', sizeof mb);
+    assert_int_equal(aio_transport_write(in, mb, sizeof mb), 0);
+    assert_true(aio_transport_get_write_buffer_size(in) > 0);
+    assert_int_equal(aio_transport_close(in), 0);
+    run_to_end(loop, r);
+    r->out[r->out_len] = '\0';
+    assert_int_equal(atoi(r->out), 1 << 20);
+    assert_int_equal(aio_transport_get_returncode(t), 0);
+    aio_decref(t);
+    free(r);
+    finish(loop);
+    assert_no_children();
+}
+
+/* Cancelling the future before it completes closes the transport: the
+ * child is killed and reaped, nothing leaks. */
+static void test_cancelled_start(void **state)
+{
+    (void)state;
+    alarm_guard();
+    int before = count_fds();
+    aio_loop *loop = new_loop();
+    sp_rec r;
+    rec_init(&r, loop);
+    const char *argv[] = {"sleep", "30", NULL};
+    aio_future *fut = aio_loop_subprocess_exec(
+        loop, &(aio_loop_subprocess_exec_args){
+                  .protocol_factory = give, .protocol_factory_arg = &r, .args = argv});
+    assert_non_null(fut);
+    assert_int_equal(aio_future_cancel(fut, NULL), 1);
+    run_to_end(loop, &r);
+    assert_non_null(strstr(r.t.text, "exited(-9);"));
+    aio_decref(fut);
+    finish(loop);
+    assert_int_equal(count_fds(), before);
+    assert_no_children();
+}
+
+/* executable, pass_fds, start_new_session. */
+static void test_popen_options(void **state)
+{
+    (void)state;
+    alarm_guard();
+    aio_loop *loop = new_loop();
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    char cmd[128];
+    /* argv[0] is "fake"; the session leader's pid is its own (ps-free check) */
+    snprintf(cmd, sizeof cmd,
+             "echo \"$0\"; echo passed >&%d; test \"$(cut -d' ' -f6 /proc/$$/stat)\" = \"$$\" "
+             "&& echo leader", p[1]);
+    const char *argv[] = {"fake", "-c", cmd, NULL};
+    int keep[] = {p[1]};
+    aio_popen_options kw = {.executable = "/bin/sh", .pass_fds = keep, .pass_fds_len = 1,
+                            .start_new_session = true};
+    sp_rec r;
+    rec_init(&r, loop);
+    aio_transport *t = start_exec(loop, &r, argv, AIO_SUBPROCESS_DEVNULL, 0, 0, &kw);
+    assert_non_null(t);
+    run_to_end(loop, &r);
+    close(p[1]);
+    r.out[r.out_len] = '\0';
+    assert_string_equal(r.out, "fake\nleader\n");
+    char buf[32] = {0};
+    assert_int_equal(read(p[0], buf, sizeof buf - 1), 7);
+    assert_string_equal(buf, "passed\n");
+    close(p[0]);
+    aio_decref(t);
+    /* Without pass_fds the descriptor is closed in the child. */
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    int flags = fcntl(p[1], F_GETFD);
+    fcntl(p[1], F_SETFD, flags & ~FD_CLOEXEC); /* even an inheritable one */
+    snprintf(cmd, sizeof cmd, "echo x >&%d 2>/dev/null || echo closed", p[1]);
+    const char *argv2[] = {"/bin/sh", "-c", cmd, NULL};
+    rec_init(&r, loop);
+    t = start_exec(loop, &r, argv2, AIO_SUBPROCESS_DEVNULL, 0, 0, NULL);
+    assert_non_null(t);
+    run_to_end(loop, &r);
+    r.out[r.out_len] = '\0';
+    assert_string_equal(r.out, "closed\n");
+    close(p[0]);
+    close(p[1]);
+    aio_decref(t);
+    /* A shell that is not there. */
+    rec_init(&r, loop);
+    aio_popen_options nosh = {.executable = "/nonexistent/sh"};
+    assert_null(aio_loop_subprocess_shell(
+        loop, &(aio_loop_subprocess_shell_args){
+                  .protocol_factory = give, .protocol_factory_arg = &r, .cmd = "true",
+                  .kwargs = &nosh}));
+    assert_raised(aio_FileNotFoundError,
+                  "[Errno 2] No such file or directory: '/nonexistent/sh'");
+    finish(loop);
+    assert_no_children();
+}
+
+/* The fallback watcher when the loop closes with the child running. */
+static void test_fallback_loop_closed(void **state)
+{
+    (void)state;
+    alarm_guard();
+    aio__child_watch_force_threads(true);
+    int before = count_fds();
+    aio_loop *loop = new_loop();
+    sp_rec r;
+    rec_init(&r, loop);
+    const char *argv[] = {"sleep", "30", NULL};
+    aio_transport *t = start_exec(loop, &r, argv, 0, 0, 0, NULL);
+    assert_non_null(t);
+    aio_decref(t);
+    stderr_capture cap;
+    capture_start(&cap);
+    close_loop(loop);
+    capture_end(&cap);
+    aio_err_clear();
+    aio__child_watch_force_threads(false);
+    int status;
+    bool gone = false;
+    for (int i = 0; i < 300 && !gone; i++) {
+        gone = waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD;
+        if (!gone)
+            sleep_ms(10);
+    }
+    assert_true(gone);
+    assert_int_equal(count_fds(), before);
+    assert_no_leaks();
+}
+
 /* --- Scale, threads, the fallback watcher ----------------------------------------------------- */
 
 static void many_children(int n)
@@ -679,6 +821,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_child_closes_stdout_early),
         cmocka_unit_test(test_write_to_dead_child_is_broken_pipe),
         cmocka_unit_test(test_broken_pipe_on_write),
+        cmocka_unit_test(test_megabyte_through_cat),
+        cmocka_unit_test(test_cancelled_start),
+        cmocka_unit_test(test_popen_options),
+        cmocka_unit_test(test_fallback_loop_closed),
         cmocka_unit_test(test_500_children),
         cmocka_unit_test(test_fallback_watcher_threads),
         cmocka_unit_test(test_two_loops_two_threads),
