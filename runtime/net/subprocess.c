@@ -83,11 +83,6 @@ static void sp_dealloc(void *obj);
 AIO__DEFINE_TYPE(sp_transport_type) = {"_UnixSubprocessTransport", sp_dealloc, sp_repr,
                                        AIO__TYPE_TRANSPORT};
 
-static void drop_ref(void *obj)
-{
-    aio__decref(obj);
-}
-
 /* --- _call() ------------------------------------------------------------------------------ */
 
 static void call_free(void *arg)
@@ -404,6 +399,9 @@ static void sp_orphan(aio_transport *t)
         sp->pipes[i] = NULL;
         aio__decref(pipe);
     }
+    aio_future *fut = sp->fut != NULL ? &sp->fut->fut : NULL;
+    sp->fut = NULL;
+    aio__decref(fut);
     aio__transport_clear(t);
 }
 
@@ -529,6 +527,16 @@ static void pipes_connected(void *arg)
         if (defer(sp, CALL_READY, -1, NULL, 0, NULL) < 0)
             aio_err_clear();
     }
+    aio__decref(sp);
+}
+
+/* pipes_connected() dropped unrun (the loop closed): let go of the future. */
+static void connect_dropped(void *arg)
+{
+    sp_transport *sp = arg;
+    aio_future *fut = sp->fut != NULL ? &sp->fut->fut : NULL;
+    sp->fut = NULL;
+    aio__decref(fut);
     aio__decref(sp);
 }
 
@@ -731,7 +739,7 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     aio__incref(sp); /* the watch's */
     aio__incref(sp);
     const aio__loop_call_soon_args cs = {
-        .callback = pipes_connected, .args = sp, .args_release = drop_ref};
+        .callback = pipes_connected, .args = sp, .args_release = connect_dropped};
     if (aio__loop_call_soon(loop, &cs) == NULL) {
         aio__decref(sp);
         goto fail_watched;

@@ -766,6 +766,41 @@ static void test_loop_closed_with_child_running(void **state)
     assert_no_children();
 }
 
+/* The loop closes before the start completed: nothing leaks, the child is
+ * killed and reaped. */
+static void test_loop_closed_before_start_completed(void **state)
+{
+    (void)state;
+    alarm_guard();
+    int before = count_fds();
+    aio_loop *loop = new_loop();
+    sp_rec r;
+    rec_init(&r, loop);
+    const char *argv[] = {"sleep", "30", NULL};
+    aio_future *fut = aio_loop_subprocess_exec(
+        loop, &(aio_loop_subprocess_exec_args){
+                  .protocol_factory = give, .protocol_factory_arg = &r, .args = argv});
+    assert_non_null(fut);
+    stderr_capture cap;
+    capture_start(&cap);
+    close_loop(loop);
+    capture_end(&cap);
+    aio_err_clear();
+    aio_decref(fut);
+    assert_int_equal(r.released, 1);
+    assert_int_equal(r.lost, 0);
+    int status;
+    bool gone = false;
+    for (int i = 0; i < 300 && !gone; i++) {
+        gone = waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD;
+        if (!gone)
+            sleep_ms(10);
+    }
+    assert_true(gone);
+    assert_int_equal(count_fds(), before);
+    assert_no_leaks();
+}
+
 /* Every allocation of the start failing in turn: MemoryError, nothing
  * leaked, no child left. */
 static void test_allocation_failures(void **state)
@@ -830,6 +865,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_two_loops_two_threads),
         cmocka_unit_test(test_own_waitpid_undisturbed),
         cmocka_unit_test(test_loop_closed_with_child_running),
+        cmocka_unit_test(test_loop_closed_before_start_completed),
         cmocka_unit_test(test_allocation_failures),
     };
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
