@@ -639,6 +639,11 @@ static void many_children(int n)
         assert_non_null(t);
         run_to_end(loop, &r);
         assert_int_equal(aio_transport_get_returncode(t), 0);
+        /* connection_made first, connection_lost last, whatever came first */
+        assert_true(strncmp(r.t.text, "made;", 5) == 0);
+        size_t len = strlen(r.t.text);
+        assert_string_equal(r.t.text + len - 11, "lost(None);");
+        assert_non_null(strstr(r.t.text, "exited(0);"));
         aio_decref(t);
     }
     assert_int_equal(count_fds(), before);
