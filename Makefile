@@ -202,6 +202,14 @@ check-headers:
 	done
 	echo '#include <casyncio.h>' | c++ $(CPPFLAGS) -std=c++11 -pedantic -Wall -Wextra \
 	  -Werror -fsyntax-only -x c++ -
+	@# stdin, stdout and stderr may be macros of expressions (newlib's
+	@# (_REENT->_stdin)); musl's are macros too: no field may be named so.
+	printf '#define stdin (r_->in)\n#define stdout (r_->out)\n#define stderr (r_->err)\n#include <casyncio.h>\n' | \
+	  $(CC) $(CPPFLAGS) -std=c11 -pedantic $(WARN) -fsyntax-only -x c -
+	@if command -v musl-gcc >/dev/null 2>&1; then \
+	  printf '#include <stdio.h>\n#include <casyncio.h>\n' | \
+	    musl-gcc $(CPPFLAGS) -std=c11 -pedantic $(WARN) -fsyntax-only -x c - || exit 1; \
+	  echo "headers: musl-gcc clean"; fi
 	@echo "headers: C99, C11 and C++ clean; args_check compiles"
 
 # --- Tests --------------------------------------------------------------------
@@ -234,7 +242,7 @@ $(BUILD)/san/%.o: %.c $(BUILD)/flags/san
 # the embedding host's feeder thread); the coroutine switch is announced
 # to it as fibers (coro.c).
 TSAN_OBJ    = $(patsubst %.c,$(BUILD)/tsan/%.o,$(LIB_SRC))
-TSAN_TESTS  := test_scheduling test_signals test_dns test_memory test_policy test_release \
+TSAN_TESTS  := test_subprocess test_scheduling test_signals test_dns test_memory test_policy test_release \
                test_embed test_names
 # test_tasks is not among them: TSan keeps a fiber per task (a hundred
 # thousand would not fit), and clang 14's fiber support crashes now and

@@ -865,12 +865,25 @@ int aio_loop_set_slow_callback_duration(aio_loop *loop, double value)
  *                      **kwargs) */
 aio_future *aio_loop_subprocess_exec(aio_loop *loop, const aio_loop_subprocess_exec_args *args)
 {
+    static const aio_loop_subprocess_exec_args no_args;
+    aio__loop_subprocess_exec_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("subprocess_exec", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_subprocess_exec(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    r.args = args->args;
+    aio__glue_int_default_or_none(&r.stdin_, &r.stdin__is_none, args->stdin_, AIO_SUBPROCESS_PIPE);
+    aio__glue_int_default_or_none(&r.stdout_, &r.stdout__is_none, args->stdout_,
+                                  AIO_SUBPROCESS_PIPE);
+    aio__glue_int_default_or_none(&r.stderr_, &r.stderr__is_none, args->stderr_,
+                                  AIO_SUBPROCESS_PIPE);
+    r.kwargs = args->kwargs;
+    return aio__loop_subprocess_exec(loop, &r);
 }
 
 /* loop.subprocess_shell(protocol_factory, cmd, *, stdin=subprocess.PIPE,
@@ -878,12 +891,29 @@ aio_future *aio_loop_subprocess_exec(aio_loop *loop, const aio_loop_subprocess_e
  *                       **kwargs) */
 aio_future *aio_loop_subprocess_shell(aio_loop *loop, const aio_loop_subprocess_shell_args *args)
 {
+    static const aio_loop_subprocess_shell_args no_args;
+    aio__loop_subprocess_shell_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("subprocess_shell", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_subprocess_shell(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    if (args->cmd == NULL) {
+        aio_err_set(aio_ValueError, "cmd must be a string");
+        return NULL;
+    }
+    r.cmd = args->cmd;
+    aio__glue_int_default_or_none(&r.stdin_, &r.stdin__is_none, args->stdin_, AIO_SUBPROCESS_PIPE);
+    aio__glue_int_default_or_none(&r.stdout_, &r.stdout__is_none, args->stdout_,
+                                  AIO_SUBPROCESS_PIPE);
+    aio__glue_int_default_or_none(&r.stderr_, &r.stderr__is_none, args->stderr_,
+                                  AIO_SUBPROCESS_PIPE);
+    r.kwargs = args->kwargs;
+    return aio__loop_subprocess_shell(loop, &r);
 }
 
 /* ------------------------------------------------------------------------
@@ -1325,6 +1355,9 @@ aio_transport *aio_transport_get_pipe_transport(aio_transport *transport, int fd
         aio__glue_null_self("get_pipe_transport", "BaseTransport");
         return NULL;
     }
+    if (aio__glue_int(&fd, fd, aio_TypeError,
+                      "get_pipe_transport() argument 'fd' must not be None") < 0)
+        return NULL;
     return aio__transport_get_pipe_transport(transport, fd);
 }
 

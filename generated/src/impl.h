@@ -435,12 +435,12 @@ typedef struct aio__loop_subprocess_exec_args {
     aio_protocol_factory protocol_factory;
     void *protocol_factory_arg;
     const char *const *args;
-    int stdin;
-    bool stdin_is_none;
-    int stdout;
-    bool stdout_is_none;
-    int stderr;
-    bool stderr_is_none;
+    int stdin_;
+    bool stdin__is_none;
+    int stdout_;
+    bool stdout__is_none;
+    int stderr_;
+    bool stderr__is_none;
     const aio_popen_options *kwargs;
 } aio__loop_subprocess_exec_args;
 
@@ -453,12 +453,12 @@ typedef struct aio__loop_subprocess_shell_args {
     aio_protocol_factory protocol_factory;
     void *protocol_factory_arg;
     const char *cmd;
-    int stdin;
-    bool stdin_is_none;
-    int stdout;
-    bool stdout_is_none;
-    int stderr;
-    bool stderr_is_none;
+    int stdin_;
+    bool stdin__is_none;
+    int stdout_;
+    bool stdout__is_none;
+    int stderr_;
+    bool stderr__is_none;
     const aio_popen_options *kwargs;
 } aio__loop_subprocess_shell_args;
 

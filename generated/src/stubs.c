@@ -80,70 +80,10 @@ int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
     return -1;
 }
 
-aio_future *aio__loop_subprocess_exec(aio_loop *loop, const aio__loop_subprocess_exec_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.subprocess_exec() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_subprocess_shell(aio_loop *loop, const aio__loop_subprocess_shell_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.subprocess_shell() is not implemented yet");
-    return NULL;
-}
-
 int aio__transport_sendto(aio_transport *transport, const aio__transport_sendto_args *args)
 {
     (void)transport;
     (void)args;
     aio_err_set(aio_NotImplementedError, "transport.sendto() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_get_pid(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.get_pid() is not implemented yet");
-    return -1;
-}
-
-aio_transport *aio__transport_get_pipe_transport(aio_transport *transport, int fd)
-{
-    (void)transport;
-    (void)fd;
-    aio_err_set(aio_NotImplementedError, "transport.get_pipe_transport() is not implemented yet");
-    return NULL;
-}
-
-int aio__transport_get_returncode(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.get_returncode() is not implemented yet");
-    return INT_MIN;
-}
-
-int aio__transport_kill(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.kill() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_send_signal(aio_transport *transport, int signal)
-{
-    (void)transport;
-    (void)signal;
-    aio_err_set(aio_NotImplementedError, "transport.send_signal() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_terminate(aio_transport *transport)
-{
-    (void)transport;
-    aio_err_set(aio_NotImplementedError, "transport.terminate() is not implemented yet");
     return -1;
 }

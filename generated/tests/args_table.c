@@ -2350,7 +2350,7 @@ static void case_329(args_fixture *fx)
 static void case_330(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
-                                             .stdin = AIO_NONE};
+                                             .stdin_ = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
@@ -2358,14 +2358,14 @@ static void case_330(args_fixture *fx)
 static void case_331(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
-                                             .stdin = AIO_ZERO};
+                                             .stdin_ = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdin=-4) */
 static void case_332(args_fixture *fx)
 {
-    const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdin = -4};
+    const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdin_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
@@ -2373,7 +2373,7 @@ static void case_332(args_fixture *fx)
 static void case_333(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
-                                             .stdout = AIO_NONE};
+                                             .stdout_ = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
@@ -2381,14 +2381,14 @@ static void case_333(args_fixture *fx)
 static void case_334(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
-                                             .stdout = AIO_ZERO};
+                                             .stdout_ = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=-4) */
 static void case_335(args_fixture *fx)
 {
-    const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdout = -4};
+    const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdout_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
@@ -2396,7 +2396,7 @@ static void case_335(args_fixture *fx)
 static void case_336(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
-                                             .stderr = AIO_NONE};
+                                             .stderr_ = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
@@ -2404,14 +2404,14 @@ static void case_336(args_fixture *fx)
 static void case_337(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
-                                             .stderr = AIO_ZERO};
+                                             .stderr_ = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=-4) */
 static void case_338(args_fixture *fx)
 {
-    const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stderr = -4};
+    const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stderr_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
@@ -2447,7 +2447,7 @@ static void case_342(args_fixture *fx)
 static void case_343(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stdin = AIO_NONE};
+                                              .stdin_ = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2455,7 +2455,7 @@ static void case_343(args_fixture *fx)
 static void case_344(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stdin = AIO_ZERO};
+                                              .stdin_ = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2463,7 +2463,7 @@ static void case_344(args_fixture *fx)
 static void case_345(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stdin = -4};
+                                              .stdin_ = -4};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2471,7 +2471,7 @@ static void case_345(args_fixture *fx)
 static void case_346(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stdout = AIO_NONE};
+                                              .stdout_ = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2479,7 +2479,7 @@ static void case_346(args_fixture *fx)
 static void case_347(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stdout = AIO_ZERO};
+                                              .stdout_ = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2487,7 +2487,7 @@ static void case_347(args_fixture *fx)
 static void case_348(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stdout = -4};
+                                              .stdout_ = -4};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2495,7 +2495,7 @@ static void case_348(args_fixture *fx)
 static void case_349(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stderr = AIO_NONE};
+                                              .stderr_ = AIO_NONE};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2503,7 +2503,7 @@ static void case_349(args_fixture *fx)
 static void case_350(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stderr = AIO_ZERO};
+                                              .stderr_ = AIO_ZERO};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2511,7 +2511,7 @@ static void case_350(args_fixture *fx)
 static void case_351(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
-                                              .stderr = -4};
+                                              .stderr_ = -4};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
@@ -2600,73 +2600,6 @@ static void case_364(args_fixture *fx)
 static void case_365(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
-}
-
-/* transport.get_pipe_transport(valid) */
-static void case_366(args_fixture *fx)
-{
-    args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->rfd));
-}
-
-/* transport.get_pipe_transport(fd=None) */
-static void case_367(args_fixture *fx)
-{
-    args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_NONE));
-}
-
-/* transport.get_pipe_transport(fd=0) */
-static void case_368(args_fixture *fx)
-{
-    args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_ZERO));
-}
-
-/* transport.get_pipe_transport(fd=-1) */
-static void case_369(args_fixture *fx)
-{
-    args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, -1));
-}
-
-/* transport.get_pipe_transport(fd=badfd) */
-static void case_370(args_fixture *fx)
-{
-    args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->badfd));
-}
-
-/* transport.get_pipe_transport(fd=filefd) */
-static void case_371(args_fixture *fx)
-{
-    args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in,
-                                                         fx->filefd));
-}
-
-/* transport.send_signal(valid) */
-static void case_372(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, fx->sigusr1));
-}
-
-/* transport.send_signal(signal=0) */
-static void case_373(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 0));
-}
-
-/* transport.send_signal(signal=-1) */
-static void case_374(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, -1));
-}
-
-/* transport.send_signal(signal=65) */
-static void case_375(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 65));
-}
-
-/* transport.send_signal(signal=9) */
-static void case_376(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 9));
 }
 
 const args_case args_cases[] = {
@@ -3034,30 +2967,30 @@ const args_case args_cases[] = {
     {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_325},
     {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_326},
     {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_327},
-    {"loop.subprocess_exec(valid)", "loop", states_open, case_328},
-    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open, case_329},
-    {"loop.subprocess_exec(stdin=None)", "loop", states_open, case_330},
-    {"loop.subprocess_exec(stdin=0)", "loop", states_open, case_331},
-    {"loop.subprocess_exec(stdin=-4)", "loop", states_open, case_332},
-    {"loop.subprocess_exec(stdout=None)", "loop", states_open, case_333},
-    {"loop.subprocess_exec(stdout=0)", "loop", states_open, case_334},
-    {"loop.subprocess_exec(stdout=-4)", "loop", states_open, case_335},
-    {"loop.subprocess_exec(stderr=None)", "loop", states_open, case_336},
-    {"loop.subprocess_exec(stderr=0)", "loop", states_open, case_337},
-    {"loop.subprocess_exec(stderr=-4)", "loop", states_open, case_338},
-    {"loop.subprocess_shell(valid)", "loop", states_open, case_339},
-    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open, case_340},
-    {"loop.subprocess_shell(cmd=None)", "loop", states_open, case_341},
-    {"loop.subprocess_shell(cmd='')", "loop", states_open, case_342},
-    {"loop.subprocess_shell(stdin=None)", "loop", states_open, case_343},
-    {"loop.subprocess_shell(stdin=0)", "loop", states_open, case_344},
-    {"loop.subprocess_shell(stdin=-4)", "loop", states_open, case_345},
-    {"loop.subprocess_shell(stdout=None)", "loop", states_open, case_346},
-    {"loop.subprocess_shell(stdout=0)", "loop", states_open, case_347},
-    {"loop.subprocess_shell(stdout=-4)", "loop", states_open, case_348},
-    {"loop.subprocess_shell(stderr=None)", "loop", states_open, case_349},
-    {"loop.subprocess_shell(stderr=0)", "loop", states_open, case_350},
-    {"loop.subprocess_shell(stderr=-4)", "loop", states_open, case_351},
+    {"loop.subprocess_exec(valid)", "loop", states_open_closed_debug, case_328},
+    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open_closed_debug, case_329},
+    {"loop.subprocess_exec(stdin=None)", "loop", states_open_closed_debug, case_330},
+    {"loop.subprocess_exec(stdin=0)", "loop", states_open_closed_debug, case_331},
+    {"loop.subprocess_exec(stdin=-4)", "loop", states_open_closed_debug, case_332},
+    {"loop.subprocess_exec(stdout=None)", "loop", states_open_closed_debug, case_333},
+    {"loop.subprocess_exec(stdout=0)", "loop", states_open_closed_debug, case_334},
+    {"loop.subprocess_exec(stdout=-4)", "loop", states_open_closed_debug, case_335},
+    {"loop.subprocess_exec(stderr=None)", "loop", states_open_closed_debug, case_336},
+    {"loop.subprocess_exec(stderr=0)", "loop", states_open_closed_debug, case_337},
+    {"loop.subprocess_exec(stderr=-4)", "loop", states_open_closed_debug, case_338},
+    {"loop.subprocess_shell(valid)", "loop", states_open_closed_debug, case_339},
+    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open_closed_debug, case_340},
+    {"loop.subprocess_shell(cmd=None)", "loop", states_open_closed_debug, case_341},
+    {"loop.subprocess_shell(cmd='')", "loop", states_open_closed_debug, case_342},
+    {"loop.subprocess_shell(stdin=None)", "loop", states_open_closed_debug, case_343},
+    {"loop.subprocess_shell(stdin=0)", "loop", states_open_closed_debug, case_344},
+    {"loop.subprocess_shell(stdin=-4)", "loop", states_open_closed_debug, case_345},
+    {"loop.subprocess_shell(stdout=None)", "loop", states_open_closed_debug, case_346},
+    {"loop.subprocess_shell(stdout=0)", "loop", states_open_closed_debug, case_347},
+    {"loop.subprocess_shell(stdout=-4)", "loop", states_open_closed_debug, case_348},
+    {"loop.subprocess_shell(stderr=None)", "loop", states_open_closed_debug, case_349},
+    {"loop.subprocess_shell(stderr=0)", "loop", states_open_closed_debug, case_350},
+    {"loop.subprocess_shell(stderr=-4)", "loop", states_open_closed_debug, case_351},
     {"asyncio.Future.set_result(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_352},
     {"asyncio.Future.set_exception(valid)", "future",
@@ -3083,16 +3016,5 @@ const args_case args_cases[] = {
     {"transport.sendto(valid)", "transport", states_any, case_363},
     {"transport.sendto(data=None)", "transport", states_any, case_364},
     {"transport.sendto(addr=None)", "transport", states_any, case_365},
-    {"transport.get_pipe_transport(valid)", "transport", states_any, case_366},
-    {"transport.get_pipe_transport(fd=None)", "transport", states_any, case_367},
-    {"transport.get_pipe_transport(fd=0)", "transport", states_any, case_368},
-    {"transport.get_pipe_transport(fd=-1)", "transport", states_any, case_369},
-    {"transport.get_pipe_transport(fd=badfd)", "transport", states_any, case_370},
-    {"transport.get_pipe_transport(fd=filefd)", "transport", states_any, case_371},
-    {"transport.send_signal(valid)", "transport", states_any, case_372},
-    {"transport.send_signal(signal=0)", "transport", states_any, case_373},
-    {"transport.send_signal(signal=-1)", "transport", states_any, case_374},
-    {"transport.send_signal(signal=65)", "transport", states_any, case_375},
-    {"transport.send_signal(signal=9)", "transport", states_any, case_376},
     {NULL, NULL, NULL, NULL},
 };

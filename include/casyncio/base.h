@@ -326,6 +326,22 @@ typedef struct aio_popen_options {
     bool start_new_session;        /* false (default): False */
     const int *pass_fds;           /* pass_fds_len of them; NULL: () (default) */
     size_t pass_fds_len;
+    /* The Popen options asyncio refuses (its streams are bytes only), here
+     * so that a caller passing them gets asyncio's ValueError, checked in
+     * asyncio's order: universal_newlines, shell, bufsize, text, encoding,
+     * errors. */
+    bool universal_newlines;       /* true: ValueError "universal_newlines must be False" */
+    int shell;                     /* 0: not given; AIO_FALSE: False; else True.
+                                      subprocess_exec() refuses True ("shell must be
+                                      False"), subprocess_shell() False ("shell must
+                                      be True") */
+    int bufsize;                   /* 0 or AIO_ZERO: 0 (default); else ValueError
+                                      "bufsize must be 0" */
+    bool text;                     /* true: ValueError "text must be False" */
+    const char *encoding;          /* NULL: None (default); else ValueError
+                                      "encoding must be None" */
+    const char *errors;            /* NULL: None (default); else ValueError
+                                      "errors must be None" */
 } aio_popen_options;
 
 #ifdef __cplusplus

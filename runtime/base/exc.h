@@ -13,6 +13,10 @@ AIO_INTERNAL char *aio__exc_format_lines(const aio_exc *exc);
 
 /* sys.flags.dev_mode: PYTHONDEVMODE is set (and not empty). */
 AIO_INTERNAL bool aio__dev_mode(void);
+/* OSError(errnum, strerror, filename) of errnum's subclass: its str() is
+ * "[Errno N] text: 'filename'". New reference (MemoryError's when out of
+ * memory). */
+AIO_INTERNAL aio_exc *aio__exc_oserror_filename(int errnum, const char *filename);
 /* warnings.warn(fmt % repr(obj), ResourceWarning): shown, as Python's
  * default filters show it, only in development mode, through the asyncio
  * logger. fmt has one %s, for the repr. */

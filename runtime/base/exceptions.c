@@ -254,6 +254,23 @@ aio_exc *aio_exc_oserror(const aio_exc_type *type, int errnum, const char *strer
     return exc;
 }
 
+aio_exc *aio__exc_oserror_filename(int errnum, const char *filename)
+{
+    aio_exc *exc = aio_exc_oserror(aio_OSError, errnum, NULL);
+    if (exc == &memory_error || filename == NULL)
+        return exc;
+    aio__strbuf sb = AIO__STRBUF_INIT;
+    aio__sb_appendf(&sb, "[Errno %d] %s: ", errnum, exc->strerror);
+    aio__sb_append_pyrepr(&sb, filename);
+    char *str = aio__sb_finish(&sb);
+    if (str == NULL) {
+        aio__decref(exc);
+        return aio_incref(&memory_error);
+    }
+    exc->str = str;
+    return exc;
+}
+
 /* The OSError subclass Python picks for an errno (PEP 3151). */
 static const aio_exc_type *oserror_type_for(int errnum)
 {

@@ -17,7 +17,10 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "casyncio/log.h"
@@ -52,6 +55,7 @@ typedef struct socket_transport {
     bool reading;               /* our reader is registered with the loop */
     bool writing;               /* our writer is registered with the loop */
     bool alive;                 /* holds its own reference (the connection) */
+    aio__st_kind kind;          /* a socket, or (interim) a pipe's read or write end */
     aio_exc *lost_exc;          /* what connection_lost() will get */
     chunk *head;
     chunk *tail;
@@ -66,6 +70,10 @@ static void st_dealloc(void *obj);
 
 AIO__DEFINE_TYPE(socket_transport_type) = {"_SelectorSocketTransport", st_dealloc, st_repr,
                                            AIO__TYPE_TRANSPORT};
+AIO__DEFINE_TYPE(read_pipe_transport_type) = {"_UnixReadPipeTransport", st_dealloc, st_repr,
+                                              AIO__TYPE_TRANSPORT};
+AIO__DEFINE_TYPE(write_pipe_transport_type) = {"_UnixWritePipeTransport", st_dealloc, st_repr,
+                                               AIO__TYPE_TRANSPORT};
 
 static inline socket_transport *as_st(aio_transport *t)
 {
@@ -75,6 +83,48 @@ static inline socket_transport *as_st(aio_transport *t)
 static void drop_ref(void *obj)
 {
     aio__decref(obj);
+}
+
+/* --- Interim pipe mode: read()/write() on a pipe end, SIGPIPE kept from the
+ * process. The signal a write to a pipe without reader raises goes to the
+ * writing thread: blocked around the write and, when the write failed with
+ * EPIPE and no SIGPIPE was pending before, taken back with sigtimedwait(). */
+
+static bool is_pipe(const socket_transport *st)
+{
+    return st->kind != AIO__ST_SOCKET;
+}
+
+static ssize_t pipe_writev(int fd, const struct iovec *iov, int n_iov)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    ssize_t n = writev(fd, iov, n_iov);
+    int err = errno;
+    if (n < 0 && err == EPIPE && !was_pending) {
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return n;
+}
+
+static ssize_t st_send(socket_transport *st, const void *data, size_t len)
+{
+    if (!is_pipe(st))
+        return send(st->fd, data, len, MSG_NOSIGNAL);
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    return pipe_writev(st->fd, &iov, 1);
+}
+
+static ssize_t st_recv(socket_transport *st, void *buf, size_t len)
+{
+    return is_pipe(st) ? read(st->fd, buf, len) : recv(st->fd, buf, len, 0);
 }
 
 /* loop.call_soon(fn, t): the handle holds a reference to t, which fn
@@ -95,6 +145,7 @@ static int call_soon_with(socket_transport *st, aio_callback fn)
 
 static void read_ready(void *arg);
 static void write_ready(void *arg);
+static void peer_closed(void *arg);
 
 static void remove_reader(socket_transport *st)
 {
@@ -123,7 +174,8 @@ static int add_reader(socket_transport *st)
     if (!is_reading(st) || st->reading)
         return 0;
     aio__incref(st);
-    if (aio__io_add_reader(st->base.loop, st->fd, read_ready, st, drop_ref) < 0) {
+    aio_callback cb = st->kind == AIO__ST_PIPE_WRITE ? peer_closed : read_ready;
+    if (aio__io_add_reader(st->base.loop, st->fd, cb, st, drop_ref) < 0) {
         aio__decref(st);
         return -1;
     }
@@ -400,7 +452,7 @@ static void on_eof(socket_transport *st)
 
 static void read_failed(socket_transport *st, int err)
 {
-    fatal_error(st, aio_exc_from_errno(err), "Fatal read error on socket transport");
+    fatal_error(st, aio_exc_from_errno(err), is_pipe(st) ? "Fatal read error on pipe transport" : "Fatal read error on socket transport");
 }
 
 static void read_into_protocol_buffer(socket_transport *st)
@@ -413,7 +465,7 @@ static void read_into_protocol_buffer(socket_transport *st)
         aio_err_set(aio_RuntimeError, "get_buffer() returned an empty buffer");
     if (callback_failed(st, "Fatal error: protocol.get_buffer() call failed."))
         return;
-    ssize_t n = recv(st->fd, buf.data, buf.len, 0);
+    ssize_t n = st_recv(st, buf.data, buf.len);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             read_failed(st, errno);
@@ -431,10 +483,10 @@ static void read_into_data_received(socket_transport *st)
 {
     void *buf = aio__transports_read_buffer(st->base.loop);
     if (buf == NULL) {
-        fatal_error(st, aio_err_fetch(), "Fatal read error on socket transport");
+        fatal_error(st, aio_err_fetch(), is_pipe(st) ? "Fatal read error on pipe transport" : "Fatal read error on socket transport");
         return;
     }
-    ssize_t n = recv(st->fd, buf, AIO__READ_SIZE, 0);
+    ssize_t n = st_recv(st, buf, AIO__READ_SIZE);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             read_failed(st, errno);
@@ -522,10 +574,10 @@ static int st_write(aio_transport *t, const void *data, size_t len)
     const char *p = data;
     if (st->buffered == 0) {
         /* Try to send now. */
-        ssize_t n = send(st->fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = st_send(st, p, len);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                fatal_error(st, aio_exc_from_errno(errno), "Fatal write error on socket transport");
+                fatal_error(st, aio_exc_from_errno(errno), is_pipe(st) ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
                 return 0;
             }
             n = 0;
@@ -559,7 +611,7 @@ static void write_ready(void *arg)
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = iov;
     msg.msg_iovlen = (size_t)n_iov;
-    ssize_t n = sendmsg(st->fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = is_pipe(st) ? pipe_writev(st->fd, iov, n_iov) : sendmsg(st->fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
@@ -567,7 +619,7 @@ static void write_ready(void *arg)
         remove_writer(st);
         buffer_clear(st);
         aio_exc *exc = aio_exc_from_errno(err);
-        fatal_error(st, aio_incref(exc), "Fatal write error on socket transport");
+        fatal_error(st, aio_incref(exc), is_pipe(st) ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
         empty_waiter_fail(st, exc);
         return;
     }
@@ -591,6 +643,8 @@ static void write_ready(void *arg)
 static int st_write_eof(aio_transport *t)
 {
     socket_transport *st = as_st(t);
+    if (st->kind == AIO__ST_PIPE_WRITE)
+        return st_close(t); /* a pipe's write_eof() closes it */
     if (t->closing || st->eof)
         return 0;
     st->eof = true;
@@ -614,6 +668,19 @@ static int64_t st_get_write_buffer_size(aio_transport *t)
 
 /* --- The protocol and the extra info -------------------------------------------------------- */
 
+/* The write end of a pipe polls for reading: readiness there means the
+ * reader went away (_UnixWritePipeTransport._read_ready). */
+static void peer_closed(void *arg)
+{
+    socket_transport *st = arg;
+    if (st->base.conn_lost)
+        return;
+    if (st->buffered > 0)
+        force_close(st, aio_exc_from_errno(EPIPE));
+    else
+        force_close(st, NULL);
+}
+
 static void st_protocol_set(aio_transport *t)
 {
     /* isinstance(protocol, BufferedProtocol) */
@@ -628,6 +695,12 @@ static const void *st_extra_info(aio_transport *t, const char *name, bool *found
         return NULL;
     }
     *found = true;
+    if (is_pipe(st)) {
+        if (strcmp(name, "pipe") == 0)
+            return &st->fd_number;
+        *found = false;
+        return NULL;
+    }
     if (strcmp(name, "socket") == 0)
         return &st->fd_number;
     if (strcmp(name, "sockname") == 0)
@@ -675,12 +748,39 @@ static const aio__transport_class socket_transport_class = {
     .orphan = st_orphan,
 };
 
+static const aio__transport_class read_pipe_class = {
+    .name = "_UnixReadPipeTransport",
+    .close = st_close,
+    .abort = st_abort,
+    .is_reading = st_is_reading,
+    .pause_reading = st_pause_reading,
+    .resume_reading = st_resume_reading,
+    .protocol_set = st_protocol_set,
+    .extra_info = st_extra_info,
+    .orphan = st_orphan,
+};
+
+static const aio__transport_class write_pipe_class = {
+    .name = "_UnixWritePipeTransport",
+    .close = st_close,
+    .abort = st_abort,
+    .write = st_write,
+    .write_eof = st_write_eof,
+    .can_write_eof = st_can_write_eof,
+    .get_write_buffer_size = st_get_write_buffer_size,
+    .protocol_set = st_protocol_set,
+    .extra_info = st_extra_info,
+    .orphan = st_orphan,
+};
+
 /* --- The object ---------------------------------------------------------------------------- */
 
 static int st_repr(const void *obj, aio__strbuf *out)
 {
     const socket_transport *st = obj;
-    aio__sb_append(out, "<_SelectorSocketTransport");
+    aio__sb_appendf(out, "<%s", st->kind == AIO__ST_PIPE_READ    ? "_UnixReadPipeTransport"
+                                : st->kind == AIO__ST_PIPE_WRITE ? "_UnixWritePipeTransport"
+                                                                 : "_SelectorSocketTransport");
     if (st->fd < 0)
         aio__sb_append(out, " closed");
     else if (st->base.closing)
@@ -736,16 +836,44 @@ static void set_nodelay(int fd)
     }
 }
 
+static aio_transport *transport_new(aio_loop *loop, int fd, aio__st_kind kind,
+                                    aio_protocol *protocol, const aio__transport_waiter *waiter,
+                                    const aio__address_buf *peername,
+                                    aio__transport_detach detach, void *detach_arg);
+
 aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *protocol,
                                          const aio__transport_waiter *waiter,
                                          const aio__address_buf *peername,
                                          aio__transport_detach detach, void *detach_arg)
 {
+    return transport_new(loop, fd, AIO__ST_SOCKET, protocol, waiter, peername, detach,
+                         detach_arg);
+}
+
+aio_transport *aio__pipe_transport_interim_new(aio_loop *loop, int fd, bool write_end,
+                                               aio_protocol *protocol,
+                                               const aio__transport_waiter *waiter)
+{
+    return transport_new(loop, fd, write_end ? AIO__ST_PIPE_WRITE : AIO__ST_PIPE_READ,
+                         protocol, waiter, NULL, NULL, NULL);
+}
+
+static aio_transport *transport_new(aio_loop *loop, int fd, aio__st_kind kind,
+                                    aio_protocol *protocol, const aio__transport_waiter *waiter,
+                                    const aio__address_buf *peername,
+                                    aio__transport_detach detach, void *detach_arg)
+{
     socket_transport *st = aio__calloc(1, sizeof *st);
     if (st == NULL)
         return NULL;
-    aio__transport_init(&st->base, &socket_transport_type, &socket_transport_class, loop,
-                        protocol);
+    const aio__type *type = kind == AIO__ST_PIPE_READ    ? &read_pipe_transport_type
+                            : kind == AIO__ST_PIPE_WRITE ? &write_pipe_transport_type
+                                                         : &socket_transport_type;
+    const aio__transport_class *cls = kind == AIO__ST_PIPE_READ    ? &read_pipe_class
+                                      : kind == AIO__ST_PIPE_WRITE ? &write_pipe_class
+                                                                   : &socket_transport_class;
+    aio__transport_init(&st->base, type, cls, loop, protocol);
+    st->kind = kind;
     st->fd = st->fd_number = fd;
     st->alive = true;
     aio__incref(st); /* the connection's own reference, dropped once it is lost */
@@ -753,11 +881,15 @@ aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *p
 
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+    if (kind != AIO__ST_SOCKET)
+        ; /* a pipe has no addresses */
+    else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
         aio__address_from_sockaddr(&st->sockname, (struct sockaddr *)&ss, len);
         st->has_sockname = true;
     }
-    if (peername != NULL) {
+    if (kind != AIO__ST_SOCKET)
+        ;
+    else if (peername != NULL) {
         aio__address_buf_copy(&st->peername, peername);
         st->has_peername = true;
     } else {
@@ -769,7 +901,8 @@ aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *p
     }
     if (aio__transports_attach(loop, fd, &st->base) < 0)
         goto fail;
-    set_nodelay(fd);
+    if (kind == AIO__ST_SOCKET)
+        set_nodelay(fd);
     /* connection_made, then reading, then the waiter: three call_soon()s,
      * so all in the next iteration, in that order. */
     if (call_soon_with(st, connection_made_cb) < 0)

@@ -32,6 +32,19 @@ AIO_INTERNAL aio_transport *aio__socket_transport_new(aio_loop *loop, int fd,
                                                       aio__transport_detach detach,
                                                       void *detach_arg);
 
+/* INTERIM, until the pipe transports (pipe_transport.c) land: this
+ * transport over one end of a pipe, for the subprocess transport's pipes.
+ * read()/write() instead of recv()/send(), SIGPIPE blocked around writes
+ * (a BrokenPipeError, never a signal), no socket extra info ('pipe': the
+ * fd), write_eof() closes the write end, and the write end polls for
+ * reading to notice the reader going away. Otherwise as above (fd made
+ * non-blocking by the caller and taken over). */
+typedef enum aio__st_kind { AIO__ST_SOCKET, AIO__ST_PIPE_READ, AIO__ST_PIPE_WRITE } aio__st_kind;
+AIO_INTERNAL aio_transport *aio__pipe_transport_interim_new(aio_loop *loop, int fd,
+                                                            bool write_end,
+                                                            aio_protocol *protocol,
+                                                            const aio__transport_waiter *waiter);
+
 /* loop.sendfile()'s hooks (selector_events.py): a socket transport is
  * sendfile's TRY_NATIVE kind; its descriptor; _make_empty_waiter(), a
  * future done once the write buffer is empty (new reference; NULL with

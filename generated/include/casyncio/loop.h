@@ -1987,8 +1987,6 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
  *                      **kwargs)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Start a program from argument strings (no shell) and return (transport,
  * protocol).
  *
@@ -2007,14 +2005,21 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *                         with no arguments; returns a subprocess protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
  *   args                  const char *const *; *args. The program and its
- *                         arguments.
- *   stdin                 int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
- *                         AIO_NONE: None). The child's standard input.
- *   stdout                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
- *                         AIO_NONE: None). The child's standard output.
- *   stderr                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
- *                         AIO_NONE: None). The child's standard error; STDOUT
- *                         merges it into stdout.
+ *                         arguments: a NULL-terminated array of strings,
+ *                         args[0] the program (NULL or an empty array:
+ *                         TypeError, the program is required).
+ *   stdin_                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). Python's stdin; renamed because
+ *                         stdin is a macro of the C library. The child's
+ *                         standard input.
+ *   stdout_               int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). Python's stdout; renamed because
+ *                         stdout is a macro of the C library. The child's
+ *                         standard output.
+ *   stderr_               int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). Python's stderr; renamed because
+ *                         stderr is a macro of the C library. The child's
+ *                         standard error; STDOUT merges it into stdout.
  *   kwargs                const aio_popen_options *; **kwargs (NULL: none).
  *                         Further Popen options (cwd, env, ...).
  *
@@ -2033,11 +2038,11 @@ typedef struct aio_loop_subprocess_exec_args {
     void *protocol_factory_arg;
     const char *const *args;                /* *args */
     /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
-    int stdin;
+    int stdin_;
     /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
-    int stdout;
+    int stdout_;
     /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
-    int stderr;
+    int stderr_;
     const aio_popen_options *kwargs;        /* **kwargs; NULL: none */
 } aio_loop_subprocess_exec_args;
 
@@ -2047,8 +2052,6 @@ AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
 /* loop.subprocess_shell(protocol_factory, cmd, *, stdin=subprocess.PIPE,
  *                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
  *                       **kwargs)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Start cmd through the platform's shell and return (transport, protocol).
  *
@@ -2063,13 +2066,18 @@ AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
  *   protocol_factory_arg  void *. Passed back to the factory.
  *   cmd                   const char *; required (NULL raises ValueError). The
  *                         shell command line.
- *   stdin                 int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
- *                         AIO_NONE: None). The child's standard input.
- *   stdout                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
- *                         AIO_NONE: None). The child's standard output.
- *   stderr                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
- *                         AIO_NONE: None). The child's standard error; STDOUT
- *                         merges it into stdout.
+ *   stdin_                int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). Python's stdin; renamed because
+ *                         stdin is a macro of the C library. The child's
+ *                         standard input.
+ *   stdout_               int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). Python's stdout; renamed because
+ *                         stdout is a macro of the C library. The child's
+ *                         standard output.
+ *   stderr_               int; default subprocess.PIPE when 0 (AIO_ZERO: 0;
+ *                         AIO_NONE: None). Python's stderr; renamed because
+ *                         stderr is a macro of the C library. The child's
+ *                         standard error; STDOUT merges it into stdout.
  *   kwargs                const aio_popen_options *; **kwargs (NULL: none).
  *                         Further Popen options (cwd, env, ...).
  *
@@ -2089,11 +2097,11 @@ typedef struct aio_loop_subprocess_shell_args {
     void *protocol_factory_arg;
     const char *cmd;                        /* required; NULL raises ValueError */
     /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
-    int stdin;
+    int stdin_;
     /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
-    int stdout;
+    int stdout_;
     /* 0: subprocess.PIPE (default); AIO_ZERO: 0; AIO_NONE: None */
-    int stderr;
+    int stderr_;
     const aio_popen_options *kwargs;        /* **kwargs; NULL: none */
 } aio_loop_subprocess_shell_args;
 

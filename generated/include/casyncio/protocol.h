@@ -199,8 +199,6 @@ struct aio_protocol {
 
     /* protocol.pipe_data_received(fd, data)
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called with data the child wrote to its stdout or stderr pipe
      * (SubprocessProtocol).
      *
@@ -218,8 +216,6 @@ struct aio_protocol {
 
     /* protocol.pipe_connection_lost(fd, exc)
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called when one of the pipes to the child is closed
      * (SubprocessProtocol).
      *
@@ -234,8 +230,6 @@ struct aio_protocol {
     void (*pipe_connection_lost)(aio_protocol *self, int fd, aio_exc *exc);
 
     /* protocol.process_exited()
-     *
-     * Not called yet: the runtime does not call this method.
      *
      * Called when the child process has exited (SubprocessProtocol).
      *

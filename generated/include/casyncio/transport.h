@@ -330,8 +330,6 @@ AIO_API int aio_transport_sendto(aio_transport *transport, const aio_transport_s
 
 /* transport.get_pid()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Return the child's process id (SubprocessTransport).
  *
  * Returns int: the process id, or -1 with the exception set.
@@ -341,8 +339,6 @@ AIO_API int aio_transport_sendto(aio_transport *transport, const aio_transport_s
 AIO_API int aio_transport_get_pid(aio_transport *transport);
 
 /* transport.get_pipe_transport(fd)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Return the transport of the child's pipe for fd 0, 1 or 2, or None
  * (SubprocessTransport).
@@ -361,8 +357,6 @@ AIO_API aio_transport *aio_transport_get_pipe_transport(aio_transport *transport
 
 /* transport.get_returncode()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Return the child's return code, or None while it runs (SubprocessTransport).
  *
  * Returns int: the return code, AIO_NONE while the process runs, or INT_MIN
@@ -373,8 +367,6 @@ AIO_API aio_transport *aio_transport_get_pipe_transport(aio_transport *transport
 AIO_API int aio_transport_get_returncode(aio_transport *transport);
 
 /* transport.kill()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Kill the child: SIGKILL on POSIX (SubprocessTransport).
  *
@@ -389,8 +381,6 @@ AIO_API int aio_transport_get_returncode(aio_transport *transport);
 AIO_API int aio_transport_kill(aio_transport *transport);
 
 /* transport.send_signal(signal)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Send signal to the child, as subprocess.Popen.send_signal() does
  * (SubprocessTransport).
@@ -409,8 +399,6 @@ AIO_API int aio_transport_kill(aio_transport *transport);
 AIO_API int aio_transport_send_signal(aio_transport *transport, int signal);
 
 /* transport.terminate()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Ask the child to stop: SIGTERM on POSIX (SubprocessTransport).
  *

@@ -79,13 +79,7 @@ static void test_loop_coroutine_stubs(void **state)
     STUB_PTR(aio_loop_connect_read_pipe(loop, factory, NULL, sp[0]), "loop.connect_read_pipe()");
     STUB_PTR(aio_loop_connect_write_pipe(loop, factory, NULL, sp[1]),
              "loop.connect_write_pipe()");
-    static const char *const argv[] = {"/bin/true", NULL};
-    STUB_PTR(aio_loop_subprocess_exec(loop, &(aio_loop_subprocess_exec_args){
-                 .protocol_factory = factory, .args = argv}),
-             "loop.subprocess_exec()");
-    STUB_PTR(aio_loop_subprocess_shell(loop, &(aio_loop_subprocess_shell_args){
-                 .protocol_factory = factory, .cmd = "true"}),
-             "loop.subprocess_shell()");
+    /* subprocess_exec/subprocess_shell: implemented (tests/unit/net/test_subprocess.c). */
     STUB_PTR(aio_loop_shutdown_default_executor(loop), "loop.shutdown_default_executor()");
 
     /* The loop is untouched: it still runs and closes. */
@@ -137,14 +131,8 @@ static void test_transport_stubs(void **state)
     STUB_INT(aio_transport_sendto(t, &(aio_transport_sendto_args){.data = "x", .data_len = 1,
                                                                   .addr = &addr}),
              "transport.sendto()");
-    STUB_INT(aio_transport_get_pid(t), "transport.get_pid()");
-    STUB_PTR(aio_transport_get_pipe_transport(t, 1), "transport.get_pipe_transport()");
-    /* A return code may be -1: the error value is INT_MIN (AIO_ZERO). */
-    assert_int_equal(aio_transport_get_returncode(t), INT_MIN);
-    expect_not_implemented("transport.get_returncode()");
-    STUB_INT(aio_transport_kill(t), "transport.kill()");
-    STUB_INT(aio_transport_send_signal(t, 15), "transport.send_signal()");
-    STUB_INT(aio_transport_terminate(t), "transport.terminate()");
+    /* The SubprocessTransport methods are implemented
+     * (tests/unit/net/test_subprocess.c). */
     assert_no_leaks();
 }
 
@@ -209,8 +197,6 @@ static void test_stub_before_argument_checks(void **state)
     expect_not_implemented("loop.create_datagram_endpoint()");
     assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
     expect_not_implemented("loop.set_default_executor()");
-    assert_null(aio_transport_get_pipe_transport(FAKE_TRANSPORT, AIO_NONE));
-    expect_not_implemented("transport.get_pipe_transport()");
     finish(loop);
 }
 
