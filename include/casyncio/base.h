@@ -63,6 +63,7 @@ typedef struct aio_queue aio_queue;               /* asyncio.Queue, PriorityQueu
 typedef struct aio_task_group aio_task_group;     /* asyncio.TaskGroup */
 typedef struct aio_runner aio_runner;             /* asyncio.Runner */
 typedef struct aio_timeout aio_timeout;           /* asyncio.Timeout */
+typedef struct aio_as_completed_iter aio_as_completed_iter; /* as_completed()'s iterator */
 typedef struct aio_stream_reader aio_stream_reader; /* asyncio.StreamReader */
 typedef struct aio_stream_writer aio_stream_writer; /* asyncio.StreamWriter */
 

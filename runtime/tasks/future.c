@@ -391,7 +391,7 @@ int aio__future_set_result_soon(aio_future *fut)
     return 0;
 }
 
-int aio__ensure_future(aio_future *fut, aio_loop *loop)
+int aio__future_check_ensure(aio_future *fut, aio_loop *loop)
 {
     if (fut == NULL) {
         aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");

@@ -143,7 +143,7 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     }
     aio__future_init(&t->fut, &task_type, loop);
     t->fut.is_task = true;
-    t->fut.cancel = aio__task_cancel;
+    t->fut.cancel = aio__task_request_cancel;
     registry_add(loop, t);
     if (coro == NULL) {
         aio_err_set(aio_TypeError, "a coroutine was expected, got None");
@@ -452,7 +452,7 @@ void *aio_await(aio_future *fut)
 
 /* --- Task methods ---------------------------------------------------------------------- */
 
-int aio__task_cancel(aio_future *fut, const char *msg)
+int aio__task_request_cancel(aio_future *fut, const char *msg)
 {
     aio__task *t = (aio__task *)fut;
     fut->log_traceback = false;
@@ -491,18 +491,18 @@ int aio_is_task(const void *obj)
     return obj != NULL && aio__type_of(obj) == &task_type;
 }
 
-int aio_task_cancel(aio_task *task, const char *msg)
+int aio__task_cancel(aio_task *task, const char *msg)
 {
     return as_task(task, "cancel") ? aio__future_cancel_any(task, msg) : -1;
 }
 
-int aio_task_cancelling(aio_task *task)
+int aio__task_cancelling(aio_task *task)
 {
     aio__task *t = as_task(task, "cancelling");
     return t != NULL ? t->num_cancels_requested : -1;
 }
 
-int aio_task_uncancel(aio_task *task)
+int aio__task_uncancel(aio_task *task)
 {
     aio__task *t = as_task(task, "uncancel");
     if (t == NULL)
@@ -512,13 +512,13 @@ int aio_task_uncancel(aio_task *task)
     return t->num_cancels_requested;
 }
 
-const char *aio_task_get_name(aio_task *task)
+const char *aio__task_get_name(aio_task *task)
 {
     aio__task *t = as_task(task, "get_name");
     return t != NULL ? t->label : NULL;
 }
 
-int aio_task_set_name(aio_task *task, const char *value)
+int aio__task_set_name(aio_task *task, const char *value)
 {
     aio__task *t = as_task(task, "set_name");
     if (t == NULL)
@@ -542,17 +542,14 @@ aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
     return t->coro;
 }
 
-aio_context *aio_task_get_context(aio_task *task)
+aio_context *aio__task_get_context(aio_task *task)
 {
     aio__task *t = as_task(task, "get_context");
     return t != NULL ? t->context : NULL;
 }
 
-aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_task_args *args)
+aio_task *aio__create_task(aio_coroutine coro, void *coro_arg, const aio__create_task_args *args)
 {
-    static const aio_create_task_args defaults;
-    if (args == NULL)
-        args = &defaults;
     aio_loop *loop = aio__get_running_loop();
     if (loop == NULL)
         return NULL;
@@ -564,7 +561,7 @@ aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_t
                                        });
 }
 
-aio_task *aio_current_task(aio_loop *loop)
+aio_task *aio__current_task(aio_loop *loop)
 {
     if (loop == NULL && (loop = aio__get_running_loop()) == NULL)
         return NULL;

@@ -137,17 +137,17 @@ static void *result_or_timeout(aio_future *fut)
     return result;
 }
 
-void *aio_wait_for(aio_future *fut, double timeout)
+void *aio__wait_for(aio_future *fut, double timeout)
 {
     aio__task *t = aio__task_running("aio_wait_for()");
     if (t == NULL)
         return NULL;
     aio_loop *loop = t->fut.loop;
-    if (aio__ensure_future(fut, NULL) < 0)
+    if (aio__future_check_ensure(fut, NULL) < 0)
         return NULL;
     if (isinf(timeout) && timeout > 0)
         return aio_await(fut); /* timeout=None */
-    if (aio__ensure_future(fut, loop) < 0)
+    if (aio__future_check_ensure(fut, loop) < 0)
         return NULL;
     if (timeout <= 0) {
         if (fut->state != AIO__FUTURE_PENDING)
