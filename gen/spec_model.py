@@ -483,10 +483,20 @@ def _check_types(data, file, errors, fixtures=()):
                 c.string(where, comp, key, "companion")
         if "returns" in t:
             ret = c.table(where, t, "returns")
-            c.keys(where, ret, "returns", ["c", "error", "doc"], [])
+            c.keys(where, ret, "returns", ["c", "error", "doc"], ["out"])
             c.string(where, ret, "c", "returns")
             c.string(where, ret, "error", "returns", nonempty=False)
             c.string(where, ret, "doc", "returns")
+            if "out" in ret:
+                # An out-parameter the function takes last (all_tasks()' count).
+                out = c.table(where, ret, "out", "returns")
+                c.keys(where, out, "returns.out", ["name", "c", "doc"], [])
+                for key in ("name", "c", "doc"):
+                    c.string(where, out, key, "returns.out")
+                if not IDENT_RE.match(out.get("name", "") or "-"):
+                    c.error(where, "key 'returns.out.name' must be a C identifier")
+                if not str(out.get("c", "")).rstrip().endswith("*"):
+                    c.error(where, "key 'returns.out.c' must be a pointer type")
         good[name] = t
     for name, value in constants.items():
         if not isinstance(value, str) or not IDENT_RE.match(value):

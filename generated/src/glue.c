@@ -1847,6 +1847,12 @@ aio_task *aio_current_task(aio_loop *loop)
     return aio__current_task(loop);
 }
 
+/* asyncio.all_tasks(loop=None) */
+aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
+{
+    return aio__all_tasks(loop, count);
+}
+
 /* asyncio.shield(aw) */
 aio_future *aio_shield(aio_future *aw)
 {
@@ -1948,6 +1954,16 @@ int aio_task_set_name(aio_task *task, const char *value)
         return -1;
     }
     return aio__task_set_name(task, value);
+}
+
+/* asyncio.Task.get_coro() */
+aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
+{
+    if (task == NULL) {
+        aio__glue_null_self("get_coro", "_asyncio.Task");
+        return NULL;
+    }
+    return aio__task_get_coro(task, coro_arg);
 }
 
 /* asyncio.Task.get_context() */

@@ -832,6 +832,9 @@ aio_task *aio__create_task(aio_coroutine coro, void *coro_arg, const aio__create
 /* asyncio.current_task(loop=None) */
 aio_task *aio__current_task(aio_loop *loop);
 
+/* asyncio.all_tasks(loop=None) */
+aio_task **aio__all_tasks(aio_loop *loop, size_t *count);
+
 /* asyncio.shield(aw) */
 aio_future *aio__shield(aio_future *aw);
 
@@ -878,6 +881,9 @@ const char *aio__task_get_name(aio_task *task);
 
 /* asyncio.Task.set_name(value) */
 int aio__task_set_name(aio_task *task, const char *value);
+
+/* asyncio.Task.get_coro() */
+aio_coroutine aio__task_get_coro(aio_task *task, void **coro_arg);
 
 /* asyncio.Task.get_context() */
 aio_context *aio__task_get_context(aio_task *task);

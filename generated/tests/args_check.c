@@ -1126,6 +1126,12 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.all_tasks() */
+    {
+        aio_task **(*f1)(aio_loop *, size_t *) = aio_all_tasks;
+        (void)f1;
+    }
+
     /* asyncio.shield() */
     {
         aio_future *(*f1)(aio_future *) = aio_shield;
@@ -1198,6 +1204,12 @@ void aio__args_check(void)
     /* asyncio.Task.set_name() */
     {
         int (*f1)(aio_task *, const char *) = aio_task_set_name;
+        (void)f1;
+    }
+
+    /* asyncio.Task.get_coro() */
+    {
+        aio_coroutine (*f1)(aio_task *, void **) = aio_task_get_coro;
         (void)f1;
     }
 

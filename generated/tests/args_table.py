@@ -796,6 +796,7 @@ UNTESTED = [
     ('asyncio.run()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.create_task()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.current_task()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
+    ('asyncio.all_tasks()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.shield()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.wait_for()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.as_completed()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),

@@ -88,19 +88,13 @@ AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_tas
 
 /* asyncio.create_task(), Task.cancel(msg=None) (the same as
  * aio_future_cancel() on a task), cancelling(), uncancel(), get_name(),
- * set_name() and get_context(): <casyncio/tasks_api.h>. */
+ * set_name(), get_coro() and get_context(): <casyncio/tasks_api.h>. */
 
-/* Task.get_coro(): the function, and (when coro_arg is not NULL) its argument. */
-AIO_API aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg);
 /* Whether obj is a Task (isinstance(obj, asyncio.Task)). */
 AIO_API int aio_is_task(const void *obj);
 
-/* asyncio.current_task(loop=None): <casyncio/tasks_api.h>. */
-/* asyncio.all_tasks(loop=None): the loop's tasks that are not done, as a
- * malloc()ed array of new references (*count of them); free each with
- * aio_decref() and the array with free(). NULL with *count 0 when there
- * are none; NULL with the exception set on error. */
-AIO_API aio_task **aio_all_tasks(aio_loop *loop, size_t *count);
+/* asyncio.current_task(loop=None) and asyncio.all_tasks(loop=None),
+ * aio_all_tasks(loop, &count): <casyncio/tasks_api.h>. */
 
 /* ------------------------------------------------------------------------
  * Awaiting. Coroutines: call them from inside a task.

@@ -532,7 +532,7 @@ int aio__task_set_name(aio_task *task, const char *value)
     return 0;
 }
 
-aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
+aio_coroutine aio__task_get_coro(aio_task *task, void **coro_arg)
 {
     aio__task *t = as_task(task, "get_coro");
     if (t == NULL)
@@ -569,7 +569,7 @@ aio_task *aio__current_task(aio_loop *loop)
     return t != NULL ? &t->fut : NULL;
 }
 
-aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
+aio_task **aio__all_tasks(aio_loop *loop, size_t *count)
 {
     *count = 0;
     if (loop == NULL && (loop = aio__get_running_loop()) == NULL)

@@ -117,6 +117,31 @@ AIO_API aio_task *aio_create_task(aio_coroutine coro, void *coro_arg,
  */
 AIO_API aio_task *aio_current_task(aio_loop *loop);
 
+/* asyncio.all_tasks(loop=None)
+ *
+ * Return the tasks of the loop that are not done yet.
+ *
+ * Arguments:
+ *   loop  aio_loop * (Python's default: None; NULL: None). The loop; None: the
+ *         running loop.
+ *
+ * Returns aio_task **: a malloc()ed array of new references. Free each task
+ * with aio_decref() and the array with free(); NULL with no exception set (and
+ * *count 0) when there are none. count (size_t *, the last parameter): set to
+ * the array's length (0 with NULL).
+ *
+ * Raises:
+ *   RuntimeError("no running event loop") when loop is None and no loop runs.
+ *
+ * In C: aio_all_tasks(loop, &count).
+ *
+ * Documented on the asyncio-task page, not on the reference pages.
+ *
+ * History:
+ *   3.7  added: New.
+ */
+AIO_API aio_task **aio_all_tasks(aio_loop *loop, size_t *count);
+
 /* asyncio.shield(aw)
  *
  * Protect the awaitable from cancellation: cancelling the shield does not
@@ -368,6 +393,21 @@ AIO_API const char *aio_task_get_name(aio_task *task);
  *   3.8  added: New.
  */
 AIO_API int aio_task_set_name(aio_task *task, const char *value);
+
+/* asyncio.Task.get_coro()
+ *
+ * Return the coroutine the task wraps.
+ *
+ * Returns aio_coroutine: the coroutine function. The C function the task runs.
+ * coro_arg (void **, the last parameter): when not NULL, set to the argument
+ * the function is called with.
+ *
+ * Documented on the asyncio-task page, not on the reference pages.
+ *
+ * History:
+ *   3.8  added: New.
+ */
+AIO_API aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg);
 
 /* asyncio.Task.get_context()
  *
