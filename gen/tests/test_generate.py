@@ -565,6 +565,27 @@ params = { value = { type = "float" } }
         self.assertRefused("types.toml: types.float: cases.zero: '0.0.1' is not a literal nor "
                            "a fixture name", files={"types.toml": types})
 
+    def test_returns_out_unknown_key(self):
+        types = TYPES.replace('doc = "the handle" }',
+                              'doc = "the handle", out = { name = "n", c = "size_t *", '
+                              'doc = "x", colour = 1 } }')
+        self.assertRefused("types.toml: types.timer_handle: unknown key 'colour' in "
+                           "returns.out", files={"types.toml": types})
+
+    def test_returns_out_not_a_pointer(self):
+        types = TYPES.replace('doc = "the handle" }',
+                              'doc = "the handle", out = { name = "n", c = "size_t", '
+                              'doc = "x" } }')
+        self.assertRefused("types.toml: types.timer_handle: key 'returns.out.c' must be a "
+                           "pointer type", files={"types.toml": types})
+
+    def test_returns_out_name_not_an_identifier(self):
+        types = TYPES.replace('doc = "the handle" }',
+                              'doc = "the handle", out = { name = "*n", c = "size_t *", '
+                              'doc = "x" } }')
+        self.assertRefused("types.toml: types.timer_handle: key 'returns.out.name' must be a "
+                           "C identifier", files={"types.toml": types})
+
     def test_errors_are_all_reported(self):
         self.assertEqual(
             self.errors(edits=[('kind = "method"\n', 'kind = "method"\ncolour = "red"\n'),
