@@ -675,7 +675,8 @@ class Builder:
 
         if kind == "scalar":
             helper = SCALAR_HELPERS.get(c)
-            if none != "bool" and helper is None:
+            # A C-only parameter is copied as it is: any C type will do.
+            if none != "bool" and helper is None and not p.c_only:
                 self.error(item, f"params.{p.name}: type '{p.type}' has C type '{c}', which "
                                  "the glue has no helper for")
                 return [f]

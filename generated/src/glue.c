@@ -1906,6 +1906,22 @@ aio_timeout *aio_timeout_at(double when)
  * Task
  */
 
+/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
+{
+    static const aio_task_args no_args;
+    aio__task_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.loop = args->loop;
+    r.name = args->name;
+    r.context = args->context;
+    r.stack_size = args->stack_size;
+    r.shared_stack = args->shared_stack;
+    return aio__task_new(coro, coro_arg, &r);
+}
+
 /* asyncio.Task.cancel(msg=None) */
 int aio_task_cancel(aio_task *task, const char *msg)
 {

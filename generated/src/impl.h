@@ -867,6 +867,17 @@ aio_timeout *aio__timeout_at(double when);
  * Task
  */
 
+/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+typedef struct aio__task_args {
+    aio_loop *loop;
+    const char *name;
+    aio_context *context;
+    size_t stack_size;
+    bool shared_stack;
+} aio__task_args;
+
+aio_task *aio__task_new(aio_coroutine coro, void *coro_arg, const aio__task_args *args);
+
 /* asyncio.Task.cancel(msg=None) */
 int aio__task_cancel(aio_task *task, const char *msg);
 

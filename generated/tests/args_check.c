@@ -1177,6 +1177,20 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.Task() */
+    {
+        aio_task_args a = {
+            .loop = 0,
+            .name = 0,
+            .context = 0,
+            .stack_size = 0,
+            .shared_stack = 0,
+        };
+        aio_task *(*f1)(aio_coroutine, void *, const aio_task_args *) = aio_task_new;
+        (void)a;
+        (void)f1;
+    }
+
     /* asyncio.Task.cancel() */
     {
         int (*f1)(aio_task *, const char *) = aio_task_cancel;

@@ -803,6 +803,7 @@ UNTESTED = [
     ('asyncio.ensure_future()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.timeout()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.timeout_at()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
+    ('asyncio.Task()', 'no fixture for a task (gen/layout.toml [args_test.states])'),
     ('asyncio.Task.cancel()', 'no fixture for a task (gen/layout.toml [args_test.states])'),
     ('asyncio.Task.set_name()', 'no fixture for a task (gen/layout.toml [args_test.states])'),
     ('asyncio.TaskGroup.create_task()', 'no fixture for a task_group (gen/layout.toml [args_test.states])'),

@@ -55,36 +55,9 @@ extern "C" {
  * aio_future_cancel() is Task.cancel()).
  */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None), plus the size
- * of the task's stack. What a task factory calls. A field left 0 or NULL is
- * the default; none of them has a 0 of its own to ask for. */
-typedef struct aio_task_args {
-    aio_loop *loop;          /* NULL: None (default): the running loop, else
-                                get_event_loop() */
-    const char *name;        /* NULL: None (default): 'Task-<n>' */
-    aio_context *context;    /* NULL: None (default): a copy of the current
-                                context */
-    size_t stack_size;       /* C only. 0 (default): 256 KiB, reserved and
-                                committed only as far as used. Any size asked
-                                for is at least 16 KiB: there is no stack of
-                                0 bytes */
-    bool shared_stack;       /* C only. false (default): a stack of its own;
-                                true: run on the thread's shared stack and
-                                keep only the part in use (typically under
-                                1 KiB) while suspended, instead of a stack
-                                of its own (at least one 4 KiB page): for
-                                many mostly idle tasks. Each switch copies
-                                that part, and NOTHING may point into the
-                                task's stack (its locals) while it is
-                                suspended: other tasks run there meanwhile.
-                                stack_size is then ignored (256 KiB). */
-} aio_task_args;
-
-/* Creates a task running coro(coro_arg), scheduled to start on the loop's
- * next iteration. New reference; NULL with TypeError('a coroutine was
- * expected, got None') for a NULL coro, MemoryError, or RuntimeError when
- * there is no loop. */
-AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args);
+/* asyncio.Task(coro, *, loop=None, name=None, context=None), with the
+ * size of the task's stack or a shared stack (aio_task_new(coro, coro_arg,
+ * &args), what a task factory calls): <casyncio/tasks_api.h>. */
 
 /* asyncio.create_task(), Task.cancel(msg=None) (the same as
  * aio_future_cancel() on a task), cancelling(), uncancel(), get_name(),

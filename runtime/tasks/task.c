@@ -126,11 +126,8 @@ static void schedule_next_step(aio__task *t, aio_exc *exc)
         aio__decref(h);
 }
 
-aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
+aio_task *aio__task_new(aio_coroutine coro, void *coro_arg, const aio__task_args *args)
 {
-    static const aio_task_args defaults;
-    if (args == NULL)
-        args = &defaults;
     aio_loop *loop = args->loop != NULL ? args->loop : aio__get_event_loop();
     if (loop == NULL)
         return NULL;

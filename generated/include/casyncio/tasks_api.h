@@ -312,6 +312,67 @@ AIO_API aio_timeout *aio_timeout_at(double when);
  * Task
  * ======================================================================== */
 
+/* asyncio.Task(coro, *, loop=None, name=None, context=None)
+ *
+ * A Future that runs a coroutine; create_task() is the way to make one.
+ *
+ * A Task is a Future: the Future's methods apply to it (result(), exception(),
+ * done(), add_done_callback(), ...), the aio_future_* functions in C. It is
+ * not thread-safe.
+ *
+ * Arguments, in aio_task_args; a field left 0 or NULL means its default:
+ *   coro          aio_coroutine; required (NULL: None). The coroutine the task
+ *                 runs.
+ *   coro_arg      void *. Passed to the coroutine function.
+ *   loop          aio_loop *; default None when NULL. The loop; None: the
+ *                 running loop, else get_event_loop().
+ *   name          const char *; default None when NULL. The task's name; None:
+ *                 'Task-<n>'.
+ *   context       aio_context *; default None when NULL. The context the task
+ *                 runs in; None: a copy of the current one.
+ *   stack_size    size_t. C only. The size of the task's stack; 0 (default):
+ *                 256 KiB, reserved and committed only as far as used. Any
+ *                 size asked for is at least 16 KiB: there is no stack of 0
+ *                 bytes.
+ *   shared_stack  bool. C only. false (default): a stack of its own; true: run
+ *                 on the thread's shared stack and keep only the part in use
+ *                 (typically under 1 KiB) while suspended, instead of a stack
+ *                 of its own (at least one 4 KiB page): for many mostly idle
+ *                 tasks. Each switch copies that part, and NOTHING may point
+ *                 into the task's stack (its locals) while it is suspended:
+ *                 other tasks run there meanwhile. stack_size is then ignored
+ *                 (256 KiB).
+ *
+ * Returns aio_task *, a new reference: the task, or NULL with the exception
+ * set. The new task, scheduled to start on the loop's next iteration.
+ *
+ * Raises:
+ *   TypeError("a coroutine was expected, got None") when coro is None (NULL).
+ *
+ * In C: A task factory calls aio_task_new(); aio_task_new(coro, coro_arg,
+ * &args) also takes the size of the task's stack, or a shared stack.
+ *
+ * Documented on the asyncio-task page, not on the reference pages.
+ *
+ * History:
+ *   3.7   added (context): Tasks run in a contextvars context: the current one
+ *         copied, or the given one.
+ *   3.8   added (name): Gained the name parameter.
+ *   3.10  deprecated (loop): A DeprecationWarning when loop is not given and
+ *         no loop runs.
+ *   3.11  added (context): Gained the context parameter.
+ *   3.12  added: Gained the eager_start parameter (3.12's eager tasks).
+ */
+typedef struct aio_task_args {
+    aio_loop *loop;        /* NULL: None (default) */
+    const char *name;      /* NULL: None (default) */
+    aio_context *context;  /* NULL: None (default) */
+    size_t stack_size;
+    bool shared_stack;
+} aio_task_args;
+
+AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args);
+
 /* asyncio.Task.cancel(msg=None)
  *
  * Request that the task be cancelled: a CancelledError is thrown into its
