@@ -148,7 +148,8 @@ class CField:
     @property
     def zero(self):
         """How C writes a field left out: 0 for numbers, NULL for pointers."""
-        return "NULL" if self.ctype.endswith("*") or self.ctype.startswith("aio_") else "0"
+        pointer = self.ctype.startswith("aio_") and self.impl_ctype == self.ctype
+        return "NULL" if self.ctype.endswith("*") or pointer else "0"
 
     @property
     def note(self):
@@ -644,6 +645,8 @@ class Builder:
     def param_fields(self, item, p, in_struct, taken=(), direct=False):
         t = self.types[p.type]
         kind, none, c = t["kind"], t["none"], t["c"]
+        # An enum type names the C type its glue and runtime use (glue_c).
+        impl_c = t.get("glue_c", c)
         name, renamed = self.c_name(p.name, taken)
         d = p.default
         python_default = ""
@@ -657,7 +660,7 @@ class Builder:
         doc = sentence(p.doc) if p.doc else sentence(t["doc"], capital=True)
         if p.versions:
             doc += " " + sentence(p.versions)
-        f = CField(name=name, pyname=p.name, ctype=c, impl_ctype=c, default="", values=[],
+        f = CField(name=name, pyname=p.name, ctype=c, impl_ctype=impl_c, default="", values=[],
                    doc=doc, renamed=renamed, none_raises=p.none_raises, param=p)
         if p.kind == "var_positional":
             f.default = "*args"
@@ -674,7 +677,7 @@ class Builder:
             f.default = d.text
 
         if kind == "scalar":
-            helper = SCALAR_HELPERS.get(c)
+            helper = SCALAR_HELPERS.get(impl_c)
             # A C-only parameter is copied as it is: any C type will do.
             if none != "bool" and helper is None and not p.c_only:
                 self.error(item, f"params.{p.name}: type '{p.type}' has C type '{c}', which "

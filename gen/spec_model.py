@@ -467,7 +467,13 @@ def _check_types(data, file, errors, fixtures=()):
         if not isinstance(t, dict):
             c.error(where, "must be a table")
             continue
-        c.keys(where, t, "", ["kind", "c", "none", "doc"], ["companion", "returns", "cases"])
+        c.keys(where, t, "", ["kind", "c", "none", "doc"],
+               ["companion", "returns", "cases", "glue_c"])
+        if "glue_c" in t:
+            # An enum: the glue and the runtime hold it as this type.
+            c.string(where, t, "glue_c")
+            if t.get("kind") != "scalar":
+                c.error(where, "key 'glue_c' is for scalar types")
         if "cases" in t:
             _check_cases(c, where, t, fixtures)
         c.string(where, t, "c")

@@ -1865,6 +1865,22 @@ void *aio_wait_for(aio_future *aw, double timeout)
     return aio__wait_for(aw, timeout);
 }
 
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED) */
+int aio_wait(aio_future *const *aws, size_t aws_len, const aio_wait_args *args,
+             aio_wait_result *result)
+{
+    static const aio_wait_args no_args;
+    aio__wait_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_double_or_none(&r.timeout, &r.timeout_is_none, args->timeout);
+    if (aio__glue_int_default(&r.return_when, args->return_when, AIO_ALL_COMPLETED, aio_ValueError,
+                              "Invalid return_when value: None") < 0)
+        return -1;
+    return aio__wait(aws, aws_len, &r, result);
+}
+
 /* asyncio.as_completed(aws, *, timeout=None) */
 aio_as_completed_iter *aio_as_completed(aio_future *const *aws, size_t aws_len,
                                         const aio_as_completed_args *args)

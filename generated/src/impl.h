@@ -841,6 +841,16 @@ aio_future *aio__shield(aio_future *aw);
 /* asyncio.wait_for(aw, timeout) */
 void *aio__wait_for(aio_future *aw, double timeout);
 
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED) */
+typedef struct aio__wait_args {
+    double timeout;
+    bool timeout_is_none;
+    int return_when;
+} aio__wait_args;
+
+int aio__wait(aio_future *const *aws, size_t aws_len, const aio__wait_args *args,
+              aio_wait_result *result);
+
 /* asyncio.as_completed(aws, *, timeout=None) */
 typedef struct aio__as_completed_args {
     double timeout;

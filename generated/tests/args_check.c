@@ -1144,6 +1144,17 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.wait() */
+    {
+        aio_wait_args a = {
+            .timeout = 0,
+            .return_when = 0,
+        };
+        int (*f1)(aio_future *const *, size_t, const aio_wait_args *, aio_wait_result *) = aio_wait;
+        (void)a;
+        (void)f1;
+    }
+
     /* asyncio.as_completed() */
     {
         aio_as_completed_args a = {

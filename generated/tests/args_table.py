@@ -799,6 +799,7 @@ UNTESTED = [
     ('asyncio.all_tasks()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.shield()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.wait_for()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
+    ('asyncio.wait()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.as_completed()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.ensure_future()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),
     ('asyncio.timeout()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),

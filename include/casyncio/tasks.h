@@ -120,34 +120,13 @@ AIO_API aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gathe
  * asked for as such. */
 #define AIO_FOREVER HUGE_VAL
 
-/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED). The two
- * "sets" are arrays in argument order, each entry a new reference; release
- * them with aio_wait_result_clear(). 0, or -1 with the exception set:
- * ValueError('Set of Tasks/Futures is empty.') for none (aws NULL, as
- * wait(None), or n 0), TypeError for a NULL entry (CPython raises
- * AttributeError there), ValueError for a bad return_when. */
-typedef enum aio_return_when {
-    AIO_ALL_COMPLETED = 0,  /* the default */
-    AIO_FIRST_COMPLETED = 1,
-    AIO_FIRST_EXCEPTION = 2,
-} aio_return_when;
-
-typedef struct aio_wait_args {
-    double timeout;             /* 0: None (default), no timeout: waits as
-                                   long as it takes; AIO_ZERO: a timeout of 0
-                                   (what is done after one iteration) */
-    aio_return_when return_when; /* 0: ALL_COMPLETED (default) */
-} aio_wait_args;
-
-typedef struct aio_wait_result {
-    aio_future **done;
-    size_t done_len;
-    aio_future **pending;
-    size_t pending_len;
-} aio_wait_result;
-
-AIO_API int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args,
-                     aio_wait_result *result);
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED),
+ * aio_wait(aws, n, &args, &result), is in <casyncio/tasks_api.h>; its
+ * aio_return_when and aio_wait_result in <casyncio/base.h>. For none
+ * (aws NULL, as wait(None), or n 0) it raises ValueError('Set of
+ * Tasks/Futures is empty.'); a timeout of AIO_ZERO returns what is done
+ * after one iteration. Releases the arrays of the result and their
+ * references (a result wait() failed to fill is all zero: nothing to do). */
 AIO_API void aio_wait_result_clear(aio_wait_result *result);
 
 /* asyncio.as_completed(fs, *, timeout=None): the outcomes of the futures in

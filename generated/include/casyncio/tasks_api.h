@@ -191,6 +191,52 @@ AIO_API aio_future *aio_shield(aio_future *aw);
  */
 AIO_API void *aio_wait_for(aio_future *aw, double timeout);
 
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED)
+ *
+ * Wait for the futures and tasks until return_when is met or the timeout
+ * passes; return the sets (done, pending).
+ *
+ * Arguments, in aio_wait_args; a field left 0 or NULL means its default:
+ *   aws          aio_future *const *; required (NULL: None). The futures and
+ *                tasks.
+ *   aws_len      size_t. How many.
+ *   timeout      double; default None when 0 (AIO_ZERO: 0). Seconds; None
+ *                waits as long as it takes.
+ *   return_when  aio_return_when; default ALL_COMPLETED when 0 (AIO_ZERO: 0;
+ *                AIO_NONE raises ValueError). FIRST_COMPLETED, FIRST_EXCEPTION
+ *                or ALL_COMPLETED.
+ *
+ * Returns int: 0 with the pair filled in, or -1 with the exception set. The
+ * pair (done, pending). result (aio_wait_result *, the last parameter): the
+ * pair: two arrays in argument order, each entry a new reference; release them
+ * with aio_wait_result_clear().
+ *
+ * Raises:
+ *   ValueError("Set of Tasks/Futures is empty.") when aws is empty.
+ *   ValueError("Invalid return_when value: {return_when}") when return_when is
+ *     none of the three.
+ *
+ * In C: aio_wait(aws, n, &args, &result): the sets are arrays in argument
+ * order; a NULL entry raises TypeError (AttributeError in Python).
+ *
+ * A coroutine that runs in the calling task: it suspends the task while it
+ * waits, and raises RuntimeError when called outside a task. Documented on the
+ * asyncio-task page, not on the reference pages.
+ *
+ * History:
+ *   3.8   deprecated: Passing coroutine objects is deprecated.
+ *   3.10  removed: The loop parameter is gone.
+ *   3.11  removed: Passing coroutine objects is forbidden.
+ *   3.12  changed: Accepts a generator yielding tasks.
+ */
+typedef struct aio_wait_args {
+    double timeout;               /* 0: None (default); AIO_ZERO: 0 */
+    aio_return_when return_when;  /* 0: ALL_COMPLETED (default); AIO_ZERO: 0 */
+} aio_wait_args;
+
+AIO_API int aio_wait(aio_future *const *aws, size_t aws_len, const aio_wait_args *args,
+                     aio_wait_result *result);
+
 /* asyncio.as_completed(aws, *, timeout=None)
  *
  * Iterate over awaitables that give the outcomes of the futures in the order
