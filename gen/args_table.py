@@ -207,7 +207,7 @@ class Builder:
     def func_cases(self, it, func, untested):
         fields = func.params + (func.fields if func.struct else [])
         params = [f for f in fields if not f.companion and f.param is not None
-                  and not f.param.star]
+                  and not f.param.star and not f.param.c_only]
         if not params:
             return []
         owner = it.owner_name

@@ -779,6 +779,9 @@ class CompileTest(unittest.TestCase):
             call_later(callback=None): TypeError: a callable object was expected by call_later(), got None
             call_later(NULL args): TypeError: a callable object was expected by call_later(), got None
             call_later(self=NULL): TypeError: descriptor 'call_later' for 'BaseEventLoop' objects doesn't apply to a 'NoneType' object
+            wait_mode: return_when=0 stack_size=0
+            wait_mode: return_when=2 stack_size=7
+            wait_mode(return_when=None): TypeError: wait_mode() argument 'return_when' must not be None
             create_server: host=None port=None family=0 flags=1 sock=None backlog=100 reuse_address=None reuse_port=None ssl_handshake_timeout=None start_serving=True
             create_server(defaults): no exception
             create_server: host=::1 port=0 family=10 flags=0 sock=0 backlog=0 reuse_address=True reuse_port=False ssl_handshake_timeout=0 start_serving=False
