@@ -3,19 +3,21 @@
  *
  * spec/tasks.toml describes the whole page. Most of it is generated from
  * there, declarations, argument structs and doc comments alike, and this
- * header includes it: run(), create_task(), current_task(), shield(),
- * wait_for(), as_completed(), ensure_future(), timeout(), timeout_at() and
- * Task's methods in <casyncio/tasks_api.h>; TaskGroup's, Runner's and
+ * header includes it: run(), create_task(), Task() (aio_task_new()) and
+ * Task's methods, current_task(), all_tasks(), shield(), wait_for(),
+ * wait(), as_completed(), ensure_future(), timeout() (aio_timeout_after())
+ * and timeout_at() in <casyncio/tasks_api.h>; TaskGroup's, Runner's and
  * Timeout's in <casyncio/taskgroups.h>, <casyncio/runners.h> and
- * <casyncio/timeouts.h>. Declared here, by hand, is what the generator's C
- * forms do not cover (the spec still documents the items among them, which
- * say hand_written): `await` itself, the `async with`/`with` enter and exit
- * pairs, the Task constructor with its stack options, sleep() without its
- * result parameter, gather()'s and wait()'s results, all_tasks()' count,
- * get_coro()'s argument, as_completed()'s iteration, ensure_future() of a
- * coroutine, and asynchronous generators. The conventions are the generated
- * headers' (argument structs whose zero fields mean Python's defaults, NULL
- * or -1 with the exception set on failure).
+ * <casyncio/timeouts.h>. Declared here, by hand: sleep() (aio_sleep(delay)
+ * has no result parameter) and gather() (aio_gather_args has its C-only
+ * loop first and a plain bool return_exceptions), whose items say
+ * hand_written; and what the spec does not describe: `await` itself, the
+ * `async with`/`with` enter and exit pairs, aio_is_task(), gather()'s
+ * result, wait()'s result release, as_completed()'s iteration,
+ * ensure_future() of a coroutine, and asynchronous generators. The
+ * conventions are the generated headers' (argument structs whose zero
+ * fields mean Python's defaults, NULL or -1 with the exception set on
+ * failure).
  *
  * A coroutine is a plain C function, `void *coro(void *arg)`, that runs as
  * a task on a stack of its own. Inside it, aio_await(fut) suspends the task
@@ -150,11 +152,11 @@ AIO_API void aio_wait_result_clear(aio_wait_result *result);
  * with n > 0, TypeError for a NULL entry, ValueError('The future belongs
  * to a different loop than the one specified as the loop argument') for
  * futures of other loops than the first's, RuntimeError from
- * get_event_loop(), MemoryError. */
-/* aio_as_completed(fs, n, &args) and aio_as_completed_args (a timeout of
- * AIO_ZERO: all not done yet after one iteration time out) are in
- * <casyncio/tasks_api.h>; the iterator is a new reference, its futures' loop
- * the running loop, else get_event_loop()'s. */
+ * get_event_loop(), MemoryError. aio_as_completed(fs, n, &args) and
+ * aio_as_completed_args (a timeout of AIO_ZERO: all not done yet after one
+ * iteration time out) are in <casyncio/tasks_api.h>; the iterator is a new
+ * reference, its futures' loop the running loop, else get_event_loop()'s. */
+
 /* How many outcomes are still to be handed out (the awaitables the
  * generator will still yield); 0 for NULL. */
 AIO_API size_t aio_as_completed_remaining(aio_as_completed_iter *it);
