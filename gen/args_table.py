@@ -28,7 +28,7 @@ first state: its line must be NotImplementedError. Struct-style owners
 
 from dataclasses import dataclass, field
 
-from c_model import c_call, c_string
+from c_model import c_call, c_string, decl
 from spec_model import SpecError, parse_case_value
 
 
@@ -207,7 +207,7 @@ class Builder:
     def func_cases(self, it, func, untested):
         fields = func.params + (func.fields if func.struct else [])
         params = [f for f in fields if not f.companion and f.param is not None
-                  and not f.param.star]
+                  and not f.param.star and not f.param.c_only]
         if not params:
             return []
         owner = it.owner_name
@@ -275,6 +275,11 @@ class Builder:
             for f in fields:
                 v = chosen.get(f.name)
                 args.append(v[1] if v is not None else "NULL" if f.ctype.endswith("*") else "0")
+        if func.out:
+            # The return type's out-parameter: a local the call fills in.
+            ctype, name = func.out
+            lines.append(f"    {decl(ctype.rstrip()[:-1].rstrip(), name)} = {{0}};")
+            args.append(f"&{name}")
         return lines + c_call(f"    {c_fn}(fx, {func.name}(", args, "));")
 
     def py_call(self, it, func, params, chosen):

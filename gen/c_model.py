@@ -148,7 +148,8 @@ class CField:
     @property
     def zero(self):
         """How C writes a field left out: 0 for numbers, NULL for pointers."""
-        return "NULL" if self.ctype.endswith("*") or self.ctype.startswith("aio_") else "0"
+        pointer = self.ctype.startswith("aio_") and self.impl_ctype == self.ctype
+        return "NULL" if self.ctype.endswith("*") or pointer else "0"
 
     @property
     def note(self):
@@ -208,6 +209,7 @@ class CFunc:
     impl_struct: str = ""   # aio__loop_call_later_args
     fields: list = field(default_factory=list)   # CField of the struct
     role: str = "call"      # call | get | set
+    out: tuple = None       # (ctype, name): the return type's out-parameter, last
     pyname: str = ""        # for the descriptor error: call_later
     spelling: str = ""      # for NotImplementedError: loop.call_later()
 
@@ -218,6 +220,8 @@ class CFunc:
         if self.struct:
             name = self.impl_struct if impl else self.struct
             out.append(f"const {name} *args")
+        if self.out:
+            out.append(decl(*self.out))
         return out or ["void"]
 
     def _head(self, prefix, name):
@@ -262,8 +266,10 @@ class CFunc:
         """Names a stub casts to void."""
         names = [self.self_[1]] if self.self_ else []
         if self.struct:
-            return names + ["args"]
-        return names + [f.name for f in self.params]
+            names = names + ["args"]
+        else:
+            names = names + [f.name for f in self.params]
+        return names + ([self.out[1]] if self.out else [])
 
     @property
     def checks_arguments(self):
@@ -351,6 +357,8 @@ class CFunc:
         if self.struct:
             # A stub is given no arguments: it looks at none.
             args.append("&r" if self.checks_arguments else "NULL")
+        if self.out:
+            args.append(self.out[1])
         return "\n".join(c_call(f"    return {self.impl}(", args, ");"))
 
 
@@ -637,6 +645,8 @@ class Builder:
     def param_fields(self, item, p, in_struct, taken=(), direct=False):
         t = self.types[p.type]
         kind, none, c = t["kind"], t["none"], t["c"]
+        # An enum type names the C type its glue and runtime use (glue_c).
+        impl_c = t.get("glue_c", c)
         name, renamed = self.c_name(p.name, taken)
         d = p.default
         python_default = ""
@@ -650,7 +660,7 @@ class Builder:
         doc = sentence(p.doc) if p.doc else sentence(t["doc"], capital=True)
         if p.versions:
             doc += " " + sentence(p.versions)
-        f = CField(name=name, pyname=p.name, ctype=c, impl_ctype=c, default="", values=[],
+        f = CField(name=name, pyname=p.name, ctype=c, impl_ctype=impl_c, default="", values=[],
                    doc=doc, renamed=renamed, none_raises=p.none_raises, param=p)
         if p.kind == "var_positional":
             f.default = "*args"
@@ -667,8 +677,9 @@ class Builder:
             f.default = d.text
 
         if kind == "scalar":
-            helper = SCALAR_HELPERS.get(c)
-            if none != "bool" and helper is None:
+            helper = SCALAR_HELPERS.get(impl_c)
+            # A C-only parameter is copied as it is: any C type will do.
+            if none != "bool" and helper is None and not p.c_only:
                 self.error(item, f"params.{p.name}: type '{p.type}' has C type '{c}', which "
                                  "the glue has no helper for")
                 return [f]
@@ -793,7 +804,15 @@ class Builder:
         text = f"{who} {c}{own}: {doc}."
         if r.doc:
             text += " " + sentence(r.doc)
+        out = self.out_of(r.type)
+        if out and not fname:
+            text += f" {out['name']} ({out['c']}, the last parameter): {sentence(out['doc'])}"
         return [text]
+
+    def out_of(self, type_name):
+        """The out-parameter a function returning the type takes last (the
+        type's returns.out: {name, c, doc}), or None."""
+        return self.types[type_name].get("returns", {}).get("out")
 
     # -- items
 
@@ -853,6 +872,11 @@ class Builder:
             ret, error = c, self.error_value(c, error)
         func = CFunc(item=ci, name=cname, impl=impl, ret=ret, error=error, self_=self_,
                      params=[], pyname=item.name, spelling=python_name + "()")
+        if not (item.kind in ("coroutine", "awaitable") and not item.runs_in_task):
+            out = self.out_of(item.result.type if item.runs_in_task else item.returns.type)
+            if out:
+                func.out = (out["c"], out["name"])
+                taken = taken | {out["name"]}
         struct_name = (prefix + "args") if ctor else cname + "_args"
         if form == "struct":
             ci.form = "struct"

@@ -467,7 +467,13 @@ def _check_types(data, file, errors, fixtures=()):
         if not isinstance(t, dict):
             c.error(where, "must be a table")
             continue
-        c.keys(where, t, "", ["kind", "c", "none", "doc"], ["companion", "returns", "cases"])
+        c.keys(where, t, "", ["kind", "c", "none", "doc"],
+               ["companion", "returns", "cases", "glue_c"])
+        if "glue_c" in t:
+            # An enum: the glue and the runtime hold it as this type.
+            c.string(where, t, "glue_c")
+            if t.get("kind") != "scalar":
+                c.error(where, "key 'glue_c' is for scalar types")
         if "cases" in t:
             _check_cases(c, where, t, fixtures)
         c.string(where, t, "c")
@@ -483,10 +489,20 @@ def _check_types(data, file, errors, fixtures=()):
                 c.string(where, comp, key, "companion")
         if "returns" in t:
             ret = c.table(where, t, "returns")
-            c.keys(where, ret, "returns", ["c", "error", "doc"], [])
+            c.keys(where, ret, "returns", ["c", "error", "doc"], ["out"])
             c.string(where, ret, "c", "returns")
             c.string(where, ret, "error", "returns", nonempty=False)
             c.string(where, ret, "doc", "returns")
+            if "out" in ret:
+                # An out-parameter the function takes last (all_tasks()' count).
+                out = c.table(where, ret, "out", "returns")
+                c.keys(where, out, "returns.out", ["name", "c", "doc"], [])
+                for key in ("name", "c", "doc"):
+                    c.string(where, out, key, "returns.out")
+                if not IDENT_RE.match(out.get("name", "") or "-"):
+                    c.error(where, "key 'returns.out.name' must be a C identifier")
+                if not str(out.get("c", "")).rstrip().endswith("*"):
+                    c.error(where, "key 'returns.out.c' must be a pointer type")
         good[name] = t
     for name, value in constants.items():
         if not isinstance(value, str) or not IDENT_RE.match(value):

@@ -65,6 +65,12 @@ aio_loop *aio__get_running_loop(void)
     return LOOP;
 }
 
+int aio__wait_mode(const aio__wait_mode_args *args)
+{
+    printf("wait_mode: return_when=%d stack_size=%zu\n", args->return_when, args->stack_size);
+    return 0;
+}
+
 aio_timer_handle *aio__loop_call_later(aio_loop *loop, const aio__loop_call_later_args *args)
 {
     (void)loop;
@@ -165,6 +171,12 @@ int main(void)
     if (!aio_loop_call_later(NULL, &(aio_loop_call_later_args){.delay = 1,
                                                                .callback = callback}))
         print_err("call_later(self=NULL)");
+
+    /* wait_mode: an enum held as an int (glue_c), a C-only size_t copied. */
+    aio_wait_mode(NULL);
+    aio_wait_mode(&(aio_wait_mode_args){.return_when = AIO_FIRST_EXCEPTION, .stack_size = 7});
+    if (aio_wait_mode(&(aio_wait_mode_args){.return_when = AIO_NONE}) < 0)
+        print_err("wait_mode(return_when=None)");
 
     /* create_server: every kind of default. */
     aio_loop_create_server(LOOP, &(aio_loop_create_server_args){.protocol_factory = factory});

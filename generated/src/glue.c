@@ -1846,6 +1846,202 @@ aio_queue *aio_lifo_queue_new(int maxsize)
 }
 
 /* ------------------------------------------------------------------------
+ * Coroutines and Tasks
+ */
+
+/* asyncio.run(coro, *, debug=None) */
+void *aio_run(aio_coroutine coro, void *coro_arg, const aio_run_args *args)
+{
+    static const aio_run_args no_args;
+    aio__run_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_bool_or_none(&r.debug, &r.debug_is_none, args->debug);
+    return aio__run(coro, coro_arg, &r);
+}
+
+/* asyncio.create_task(coro, *, name=None, context=None) */
+aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_task_args *args)
+{
+    static const aio_create_task_args no_args;
+    aio__create_task_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.name = args->name;
+    r.context = args->context;
+    return aio__create_task(coro, coro_arg, &r);
+}
+
+/* asyncio.current_task(loop=None) */
+aio_task *aio_current_task(aio_loop *loop)
+{
+    return aio__current_task(loop);
+}
+
+/* asyncio.all_tasks(loop=None) */
+aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
+{
+    return aio__all_tasks(loop, count);
+}
+
+/* asyncio.shield(aw) */
+aio_future *aio_shield(aio_future *aw)
+{
+    return aio__shield(aw);
+}
+
+/* asyncio.wait_for(aw, timeout) */
+void *aio_wait_for(aio_future *aw, double timeout)
+{
+    return aio__wait_for(aw, timeout);
+}
+
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED) */
+int aio_wait(aio_future *const *aws, size_t aws_len, const aio_wait_args *args,
+             aio_wait_result *result)
+{
+    static const aio_wait_args no_args;
+    aio__wait_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_double_or_none(&r.timeout, &r.timeout_is_none, args->timeout);
+    if (aio__glue_int_default(&r.return_when, args->return_when, AIO_ALL_COMPLETED, aio_ValueError,
+                              "Invalid return_when value: None") < 0)
+        return -1;
+    return aio__wait(aws, aws_len, &r, result);
+}
+
+/* asyncio.as_completed(aws, *, timeout=None) */
+aio_as_completed_iter *aio_as_completed(aio_future *const *aws, size_t aws_len,
+                                        const aio_as_completed_args *args)
+{
+    static const aio_as_completed_args no_args;
+    aio__as_completed_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_double_or_none(&r.timeout, &r.timeout_is_none, args->timeout);
+    return aio__as_completed(aws, aws_len, &r);
+}
+
+/* asyncio.ensure_future(obj, *, loop=None) */
+aio_future *aio_ensure_future(aio_future *obj, const aio_ensure_future_args *args)
+{
+    static const aio_ensure_future_args no_args;
+    aio__ensure_future_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.loop = args->loop;
+    return aio__ensure_future(obj, &r);
+}
+
+/* asyncio.timeout(delay) */
+aio_timeout *aio_timeout_after(double delay)
+{
+    return aio__timeout_after(delay);
+}
+
+/* asyncio.timeout_at(when) */
+aio_timeout *aio_timeout_at(double when)
+{
+    return aio__timeout_at(when);
+}
+
+/* ------------------------------------------------------------------------
+ * Task
+ */
+
+/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
+{
+    static const aio_task_args no_args;
+    aio__task_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    r.loop = args->loop;
+    r.name = args->name;
+    r.context = args->context;
+    r.stack_size = args->stack_size;
+    r.shared_stack = args->shared_stack;
+    return aio__task_new(coro, coro_arg, &r);
+}
+
+/* asyncio.Task.cancel(msg=None) */
+int aio_task_cancel(aio_task *task, const char *msg)
+{
+    if (task == NULL) {
+        aio__glue_null_self("cancel", "_asyncio.Task");
+        return -1;
+    }
+    return aio__task_cancel(task, msg);
+}
+
+/* asyncio.Task.cancelling() */
+int aio_task_cancelling(aio_task *task)
+{
+    if (task == NULL) {
+        aio__glue_null_self("cancelling", "_asyncio.Task");
+        return -1;
+    }
+    return aio__task_cancelling(task);
+}
+
+/* asyncio.Task.uncancel() */
+int aio_task_uncancel(aio_task *task)
+{
+    if (task == NULL) {
+        aio__glue_null_self("uncancel", "_asyncio.Task");
+        return -1;
+    }
+    return aio__task_uncancel(task);
+}
+
+/* asyncio.Task.get_name() */
+const char *aio_task_get_name(aio_task *task)
+{
+    if (task == NULL) {
+        aio__glue_null_self("get_name", "_asyncio.Task");
+        return NULL;
+    }
+    return aio__task_get_name(task);
+}
+
+/* asyncio.Task.set_name(value) */
+int aio_task_set_name(aio_task *task, const char *value)
+{
+    if (task == NULL) {
+        aio__glue_null_self("set_name", "_asyncio.Task");
+        return -1;
+    }
+    return aio__task_set_name(task, value);
+}
+
+/* asyncio.Task.get_coro() */
+aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
+{
+    if (task == NULL) {
+        aio__glue_null_self("get_coro", "_asyncio.Task");
+        return NULL;
+    }
+    return aio__task_get_coro(task, coro_arg);
+}
+
+/* asyncio.Task.get_context() */
+aio_context *aio_task_get_context(aio_task *task)
+{
+    if (task == NULL) {
+        aio__glue_null_self("get_context", "_asyncio.Task");
+        return NULL;
+    }
+    return aio__task_get_context(task);
+}
+
+/* ------------------------------------------------------------------------
  * TaskGroup
  */
 

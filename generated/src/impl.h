@@ -810,6 +810,106 @@ aio_queue *aio__priority_queue_new(int maxsize, aio_compare_func compare, void *
 aio_queue *aio__lifo_queue_new(int maxsize);
 
 /* ------------------------------------------------------------------------
+ * Coroutines and Tasks
+ */
+
+/* asyncio.run(coro, *, debug=None) */
+typedef struct aio__run_args {
+    bool debug;
+    bool debug_is_none;
+} aio__run_args;
+
+void *aio__run(aio_coroutine coro, void *coro_arg, const aio__run_args *args);
+
+/* asyncio.create_task(coro, *, name=None, context=None) */
+typedef struct aio__create_task_args {
+    const char *name;
+    aio_context *context;
+} aio__create_task_args;
+
+aio_task *aio__create_task(aio_coroutine coro, void *coro_arg, const aio__create_task_args *args);
+
+/* asyncio.current_task(loop=None) */
+aio_task *aio__current_task(aio_loop *loop);
+
+/* asyncio.all_tasks(loop=None) */
+aio_task **aio__all_tasks(aio_loop *loop, size_t *count);
+
+/* asyncio.shield(aw) */
+aio_future *aio__shield(aio_future *aw);
+
+/* asyncio.wait_for(aw, timeout) */
+void *aio__wait_for(aio_future *aw, double timeout);
+
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED) */
+typedef struct aio__wait_args {
+    double timeout;
+    bool timeout_is_none;
+    int return_when;
+} aio__wait_args;
+
+int aio__wait(aio_future *const *aws, size_t aws_len, const aio__wait_args *args,
+              aio_wait_result *result);
+
+/* asyncio.as_completed(aws, *, timeout=None) */
+typedef struct aio__as_completed_args {
+    double timeout;
+    bool timeout_is_none;
+} aio__as_completed_args;
+
+aio_as_completed_iter *aio__as_completed(aio_future *const *aws, size_t aws_len,
+                                         const aio__as_completed_args *args);
+
+/* asyncio.ensure_future(obj, *, loop=None) */
+typedef struct aio__ensure_future_args {
+    aio_loop *loop;
+} aio__ensure_future_args;
+
+aio_future *aio__ensure_future(aio_future *obj, const aio__ensure_future_args *args);
+
+/* asyncio.timeout(delay) */
+aio_timeout *aio__timeout_after(double delay);
+
+/* asyncio.timeout_at(when) */
+aio_timeout *aio__timeout_at(double when);
+
+/* ------------------------------------------------------------------------
+ * Task
+ */
+
+/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+typedef struct aio__task_args {
+    aio_loop *loop;
+    const char *name;
+    aio_context *context;
+    size_t stack_size;
+    bool shared_stack;
+} aio__task_args;
+
+aio_task *aio__task_new(aio_coroutine coro, void *coro_arg, const aio__task_args *args);
+
+/* asyncio.Task.cancel(msg=None) */
+int aio__task_cancel(aio_task *task, const char *msg);
+
+/* asyncio.Task.cancelling() */
+int aio__task_cancelling(aio_task *task);
+
+/* asyncio.Task.uncancel() */
+int aio__task_uncancel(aio_task *task);
+
+/* asyncio.Task.get_name() */
+const char *aio__task_get_name(aio_task *task);
+
+/* asyncio.Task.set_name(value) */
+int aio__task_set_name(aio_task *task, const char *value);
+
+/* asyncio.Task.get_coro() */
+aio_coroutine aio__task_get_coro(aio_task *task, void **coro_arg);
+
+/* asyncio.Task.get_context() */
+aio_context *aio__task_get_context(aio_task *task);
+
+/* ------------------------------------------------------------------------
  * TaskGroup
  */
 

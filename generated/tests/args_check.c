@@ -1099,6 +1099,151 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.run() */
+    {
+        aio_run_args a = {
+            .debug = 0,
+        };
+        void *(*f1)(aio_coroutine, void *, const aio_run_args *) = aio_run;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.create_task() */
+    {
+        aio_create_task_args a = {
+            .name = 0,
+            .context = 0,
+        };
+        aio_task *(*f1)(aio_coroutine, void *, const aio_create_task_args *) = aio_create_task;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.current_task() */
+    {
+        aio_task *(*f1)(aio_loop *) = aio_current_task;
+        (void)f1;
+    }
+
+    /* asyncio.all_tasks() */
+    {
+        aio_task **(*f1)(aio_loop *, size_t *) = aio_all_tasks;
+        (void)f1;
+    }
+
+    /* asyncio.shield() */
+    {
+        aio_future *(*f1)(aio_future *) = aio_shield;
+        (void)f1;
+    }
+
+    /* asyncio.wait_for() */
+    {
+        void *(*f1)(aio_future *, double) = aio_wait_for;
+        (void)f1;
+    }
+
+    /* asyncio.wait() */
+    {
+        aio_wait_args a = {
+            .timeout = 0,
+            .return_when = 0,
+        };
+        int (*f1)(aio_future *const *, size_t, const aio_wait_args *, aio_wait_result *) = aio_wait;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.as_completed() */
+    {
+        aio_as_completed_args a = {
+            .timeout = 0,
+        };
+        aio_as_completed_iter *(*f1)(aio_future *const *, size_t,
+                                     const aio_as_completed_args *) = aio_as_completed;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.ensure_future() */
+    {
+        aio_ensure_future_args a = {
+            .loop = 0,
+        };
+        aio_future *(*f1)(aio_future *, const aio_ensure_future_args *) = aio_ensure_future;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.timeout() */
+    {
+        aio_timeout *(*f1)(double) = aio_timeout_after;
+        (void)f1;
+    }
+
+    /* asyncio.timeout_at() */
+    {
+        aio_timeout *(*f1)(double) = aio_timeout_at;
+        (void)f1;
+    }
+
+    /* asyncio.Task() */
+    {
+        aio_task_args a = {
+            .loop = 0,
+            .name = 0,
+            .context = 0,
+            .stack_size = 0,
+            .shared_stack = 0,
+        };
+        aio_task *(*f1)(aio_coroutine, void *, const aio_task_args *) = aio_task_new;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.Task.cancel() */
+    {
+        int (*f1)(aio_task *, const char *) = aio_task_cancel;
+        (void)f1;
+    }
+
+    /* asyncio.Task.cancelling() */
+    {
+        int (*f1)(aio_task *) = aio_task_cancelling;
+        (void)f1;
+    }
+
+    /* asyncio.Task.uncancel() */
+    {
+        int (*f1)(aio_task *) = aio_task_uncancel;
+        (void)f1;
+    }
+
+    /* asyncio.Task.get_name() */
+    {
+        const char *(*f1)(aio_task *) = aio_task_get_name;
+        (void)f1;
+    }
+
+    /* asyncio.Task.set_name() */
+    {
+        int (*f1)(aio_task *, const char *) = aio_task_set_name;
+        (void)f1;
+    }
+
+    /* asyncio.Task.get_coro() */
+    {
+        aio_coroutine (*f1)(aio_task *, void **) = aio_task_get_coro;
+        (void)f1;
+    }
+
+    /* asyncio.Task.get_context() */
+    {
+        aio_context *(*f1)(aio_task *) = aio_task_get_context;
+        (void)f1;
+    }
+
     /* asyncio.TaskGroup() */
     {
         aio_task_group *(*f1)(void) = aio_task_group_new;

@@ -63,6 +63,7 @@ typedef struct aio_queue aio_queue;               /* asyncio.Queue, PriorityQueu
 typedef struct aio_task_group aio_task_group;     /* asyncio.TaskGroup */
 typedef struct aio_runner aio_runner;             /* asyncio.Runner */
 typedef struct aio_timeout aio_timeout;           /* asyncio.Timeout */
+typedef struct aio_as_completed_iter aio_as_completed_iter; /* as_completed()'s iterator */
 typedef struct aio_stream_reader aio_stream_reader; /* asyncio.StreamReader */
 typedef struct aio_stream_writer aio_stream_writer; /* asyncio.StreamWriter */
 
@@ -231,6 +232,22 @@ typedef struct aio_socket_list {
  * aio_err_occurred(). A bytes result (sock_recv()) is an aio_bytes the
  * future owns (casyncio/net.h). */
 #define AIO_RESULT_INT(result) ((int64_t)(intptr_t)(result))
+
+/* asyncio.wait()'s return_when (spec type return_when). */
+typedef enum aio_return_when {
+    AIO_ALL_COMPLETED = 0,  /* the default */
+    AIO_FIRST_COMPLETED = 1,
+    AIO_FIRST_EXCEPTION = 2
+} aio_return_when;
+
+/* asyncio.wait()'s (done, pending) sets: arrays in argument order, each
+ * entry a new reference; aio_wait_result_clear() releases them. */
+typedef struct aio_wait_result {
+    aio_future **done;
+    size_t done_len;
+    aio_future **pending;
+    size_t pending_len;
+} aio_wait_result;
 
 /* The (reader, writer) pair of open_connection() and
  * open_unix_connection(): two new references, which the caller drops with

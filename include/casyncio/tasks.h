@@ -1,13 +1,23 @@
 /* casyncio/tasks.h - coroutines and tasks: asyncio's "Coroutines and Tasks"
- * page, in C.
+ * page, in C: what cannot be generated.
  *
- * Hand-written: spec/tasks.toml describes these items (parameters,
- * defaults, exceptions, version notes; docs/api.md renders it), but their C
- * shapes are not the generator's (a coroutine is a function and its
- * argument, awaitables are arrays of futures, context managers are
- * enter/exit pairs), so they are declared here. The conventions are the
- * generated headers' (argument structs whose zero fields mean Python's
- * defaults, NULL or -1 with the exception set on failure).
+ * spec/tasks.toml describes the whole page. Most of it is generated from
+ * there, declarations, argument structs and doc comments alike, and this
+ * header includes it: run(), create_task(), Task() (aio_task_new()) and
+ * Task's methods, current_task(), all_tasks(), shield(), wait_for(),
+ * wait(), as_completed(), ensure_future(), timeout() (aio_timeout_after())
+ * and timeout_at() in <casyncio/tasks_api.h>; TaskGroup's, Runner's and
+ * Timeout's in <casyncio/taskgroups.h>, <casyncio/runners.h> and
+ * <casyncio/timeouts.h>. Declared here, by hand: sleep() (aio_sleep(delay)
+ * has no result parameter) and gather() (aio_gather_args has its C-only
+ * loop first and a plain bool return_exceptions), whose items say
+ * hand_written; and what the spec does not describe: `await` itself, the
+ * `async with`/`with` enter and exit pairs, aio_is_task(), gather()'s
+ * result, wait()'s result release, as_completed()'s iteration,
+ * ensure_future() of a coroutine, and asynchronous generators. The
+ * conventions are the generated headers' (argument structs whose zero
+ * fields mean Python's defaults, NULL or -1 with the exception set on
+ * failure).
  *
  * A coroutine is a plain C function, `void *coro(void *arg)`, that runs as
  * a task on a stack of its own. Inside it, aio_await(fut) suspends the task
@@ -35,6 +45,7 @@
 
 #include "casyncio/base.h"
 #include "casyncio/exceptions.h"
+#include "casyncio/tasks_api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,76 +57,19 @@ extern "C" {
  * aio_future_cancel() is Task.cancel()).
  */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None), plus the size
- * of the task's stack. What a task factory calls. A field left 0 or NULL is
- * the default; none of them has a 0 of its own to ask for. */
-typedef struct aio_task_args {
-    aio_loop *loop;          /* NULL: None (default): the running loop, else
-                                get_event_loop() */
-    const char *name;        /* NULL: None (default): 'Task-<n>' */
-    aio_context *context;    /* NULL: None (default): a copy of the current
-                                context */
-    size_t stack_size;       /* C only. 0 (default): 256 KiB, reserved and
-                                committed only as far as used. Any size asked
-                                for is at least 16 KiB: there is no stack of
-                                0 bytes */
-    bool shared_stack;       /* C only. false (default): a stack of its own;
-                                true: run on the thread's shared stack and
-                                keep only the part in use (typically under
-                                1 KiB) while suspended, instead of a stack
-                                of its own (at least one 4 KiB page): for
-                                many mostly idle tasks. Each switch copies
-                                that part, and NOTHING may point into the
-                                task's stack (its locals) while it is
-                                suspended: other tasks run there meanwhile.
-                                stack_size is then ignored (256 KiB). */
-} aio_task_args;
+/* asyncio.Task(coro, *, loop=None, name=None, context=None), with the
+ * size of the task's stack or a shared stack (aio_task_new(coro, coro_arg,
+ * &args), what a task factory calls): <casyncio/tasks_api.h>. */
 
-/* Creates a task running coro(coro_arg), scheduled to start on the loop's
- * next iteration. New reference; NULL with TypeError('a coroutine was
- * expected, got None') for a NULL coro, MemoryError, or RuntimeError when
- * there is no loop. */
-AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args);
+/* asyncio.create_task(), Task.cancel(msg=None) (the same as
+ * aio_future_cancel() on a task), cancelling(), uncancel(), get_name(),
+ * set_name(), get_coro() and get_context(): <casyncio/tasks_api.h>. */
 
-/* asyncio.create_task(coro, *, name=None, context=None) (context= 3.11):
- * get_running_loop().create_task(...). New reference; NULL with
- * RuntimeError('no running event loop'), TypeError('a coroutine was
- * expected, got None') for a NULL coro, or what the loop's create_task()
- * raises. */
-typedef struct aio_create_task_args {
-    const char *name;        /* NULL: None (default): 'Task-<n>' */
-    aio_context *context;    /* NULL: None (default): a copy of the current
-                                context */
-} aio_create_task_args;
-AIO_API aio_task *aio_create_task(aio_coroutine coro, void *coro_arg,
-                                  const aio_create_task_args *args);
-
-/* Task.cancel(msg=None): 1 when the request was accepted, 0 when the task
- * is already done, -1 on error. The same as aio_future_cancel() on a task. */
-AIO_API int aio_task_cancel(aio_task *task, const char *msg);
-/* Task.cancelling() and Task.uncancel() (3.11). */
-AIO_API int aio_task_cancelling(aio_task *task);
-AIO_API int aio_task_uncancel(aio_task *task);
-/* Task.get_name(): borrowed, valid until the next set_name(). */
-AIO_API const char *aio_task_get_name(aio_task *task);
-/* Task.set_name(value): 0, or -1 with MemoryError. */
-AIO_API int aio_task_set_name(aio_task *task, const char *value);
-/* Task.get_coro(): the function, and (when coro_arg is not NULL) its argument. */
-AIO_API aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg);
-/* Task.get_context() (3.12): borrowed. */
-AIO_API aio_context *aio_task_get_context(aio_task *task);
 /* Whether obj is a Task (isinstance(obj, asyncio.Task)). */
 AIO_API int aio_is_task(const void *obj);
 
-/* asyncio.current_task(loop=None): borrowed; NULL with no exception when no
- * task is running, NULL with RuntimeError('no running event loop') when loop
- * is NULL and no loop runs. */
-AIO_API aio_task *aio_current_task(aio_loop *loop);
-/* asyncio.all_tasks(loop=None): the loop's tasks that are not done, as a
- * malloc()ed array of new references (*count of them); free each with
- * aio_decref() and the array with free(). NULL with *count 0 when there
- * are none; NULL with the exception set on error. */
-AIO_API aio_task **aio_all_tasks(aio_loop *loop, size_t *count);
+/* asyncio.current_task(loop=None) and asyncio.all_tasks(loop=None),
+ * aio_all_tasks(loop, &count): <casyncio/tasks_api.h>. */
 
 /* ------------------------------------------------------------------------
  * Awaiting. Coroutines: call them from inside a task.
@@ -159,46 +113,22 @@ typedef struct aio_gather_list {
 
 AIO_API aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *args);
 
-/* asyncio.shield(aw): a future (new reference) that follows aw but whose
- * cancellation does not reach aw. aw itself (a new reference) when it is
- * already done. */
-AIO_API aio_future *aio_shield(aio_future *aw);
+/* asyncio.shield(aw) (aw itself, a new reference, when it is already done)
+ * and asyncio.wait_for(aw, timeout): <casyncio/tasks_api.h>. wait_for()'s
+ * result is as aio_await()'s; its timeout=None is AIO_FOREVER, and 0 is a
+ * timeout of 0 (a plain 0, not AIO_ZERO: the argument has no default). */
 
-/* asyncio.wait_for(aw, timeout): awaits aw, cancelling it and raising
- * TimeoutError when timeout seconds pass first. Pass AIO_FOREVER for
- * timeout=None; 0 is a timeout of 0 (here a plain 0, not AIO_ZERO: the
- * argument has no default). Result as aio_await(). */
+/* None for a time (a deadline or timeout): +inf, which therefore cannot be
+ * asked for as such. */
 #define AIO_FOREVER HUGE_VAL
-AIO_API void *aio_wait_for(aio_future *aw, double timeout);
 
-/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED). The two
- * "sets" are arrays in argument order, each entry a new reference; release
- * them with aio_wait_result_clear(). 0, or -1 with the exception set:
- * ValueError('Set of Tasks/Futures is empty.') for none (aws NULL, as
- * wait(None), or n 0), TypeError for a NULL entry (CPython raises
- * AttributeError there), ValueError for a bad return_when. */
-typedef enum aio_return_when {
-    AIO_ALL_COMPLETED = 0,  /* the default */
-    AIO_FIRST_COMPLETED = 1,
-    AIO_FIRST_EXCEPTION = 2,
-} aio_return_when;
-
-typedef struct aio_wait_args {
-    double timeout;             /* 0: None (default), no timeout: waits as
-                                   long as it takes; AIO_ZERO: a timeout of 0
-                                   (what is done after one iteration) */
-    aio_return_when return_when; /* 0: ALL_COMPLETED (default) */
-} aio_wait_args;
-
-typedef struct aio_wait_result {
-    aio_future **done;
-    size_t done_len;
-    aio_future **pending;
-    size_t pending_len;
-} aio_wait_result;
-
-AIO_API int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args,
-                     aio_wait_result *result);
+/* asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED),
+ * aio_wait(aws, n, &args, &result), is in <casyncio/tasks_api.h>; its
+ * aio_return_when and aio_wait_result in <casyncio/base.h>. For none
+ * (aws NULL, as wait(None), or n 0) it raises ValueError('Set of
+ * Tasks/Futures is empty.'); a timeout of AIO_ZERO returns what is done
+ * after one iteration. Releases the arrays of the result and their
+ * references (a result wait() failed to fill is all zero: nothing to do). */
 AIO_API void aio_wait_result_clear(aio_wait_result *result);
 
 /* asyncio.as_completed(fs, *, timeout=None): the outcomes of the futures in
@@ -222,17 +152,11 @@ AIO_API void aio_wait_result_clear(aio_wait_result *result);
  * with n > 0, TypeError for a NULL entry, ValueError('The future belongs
  * to a different loop than the one specified as the loop argument') for
  * futures of other loops than the first's, RuntimeError from
- * get_event_loop(), MemoryError. */
-typedef struct aio_as_completed_iter aio_as_completed_iter;
-typedef struct aio_as_completed_args {
-    double timeout;             /* 0: None (default), no timeout; AIO_ZERO: a
-                                   timeout of 0 (all not done yet after one
-                                   iteration time out) */
-} aio_as_completed_args;
-/* New reference. The futures' loop is the running loop, else
- * get_event_loop()'s. */
-AIO_API aio_as_completed_iter *aio_as_completed(aio_future *const *fs, size_t n,
-                                                const aio_as_completed_args *args);
+ * get_event_loop(), MemoryError. aio_as_completed(fs, n, &args) and
+ * aio_as_completed_args (a timeout of AIO_ZERO: all not done yet after one
+ * iteration time out) are in <casyncio/tasks_api.h>; the iterator is a new
+ * reference, its futures' loop the running loop, else get_event_loop()'s. */
+
 /* How many outcomes are still to be handed out (the awaitables the
  * generator will still yield); 0 for NULL. */
 AIO_API size_t aio_as_completed_remaining(aio_as_completed_iter *it);
@@ -245,16 +169,9 @@ AIO_API size_t aio_as_completed_remaining(aio_as_completed_iter *it);
  * timeout). */
 AIO_API void *aio_as_completed_next(aio_as_completed_iter *it, aio_future **fut);
 
-/* asyncio.ensure_future(obj, *, loop=None). */
-typedef struct aio_ensure_future_args {
-    aio_loop *loop;             /* NULL: None (default) */
-} aio_ensure_future_args;
-/* For a future or task: that object (a new reference). NULL with
- * TypeError('An asyncio.Future, a coroutine or an awaitable is required')
- * for NULL, ValueError('The future belongs to a different loop than the
- * one specified as the loop argument'). */
-AIO_API aio_future *aio_ensure_future(aio_future *fut, const aio_ensure_future_args *args);
-/* For a coroutine: loop.create_task(coro(coro_arg)) on loop, or the running
+/* asyncio.ensure_future(obj, *, loop=None) of a future or task,
+ * aio_ensure_future(fut, &args), is in <casyncio/tasks_api.h>. Of a
+ * coroutine: loop.create_task(coro(coro_arg)) on loop, or the running
  * loop, else get_event_loop()'s. New reference; NULL with the TypeError
  * above for a NULL coro, or as aio_loop_create_task(). */
 AIO_API aio_task *aio_ensure_future_coro(aio_coroutine coro, void *coro_arg,
@@ -281,14 +198,9 @@ AIO_API aio_task *aio_ensure_future_coro(aio_coroutine coro, void *coro_arg,
  * AIO_FOREVER is None: a timeout that never fires (+inf cannot be told
  * from None). 0, or a deadline already past, fires on the next iteration.
  */
-/* asyncio.timeout(delay): a Timeout, not entered, due loop.time() + delay
- * (AIO_FOREVER: None). New reference; NULL with RuntimeError('no running
- * event loop') outside a running loop, or MemoryError.
- * (C name: `aio_timeout` is the type.) */
-AIO_API aio_timeout *aio_timeout_after(double delay);
-/* asyncio.timeout_at(when): a Timeout due at loop time `when` (AIO_FOREVER:
- * None). New reference; NULL with MemoryError. Needs no loop. */
-AIO_API aio_timeout *aio_timeout_at(double when);
+/* asyncio.timeout(delay) (C name aio_timeout_after(): `aio_timeout` is the
+ * type; due loop.time() + delay) and asyncio.timeout_at(when) (needs no
+ * loop) are in <casyncio/tasks_api.h>. */
 /* Coroutine, `async with t:` (Timeout.__aenter__): starts the scope in the
  * calling task. 0, or -1 with RuntimeError('Timeout has already been
  * entered') when it was entered before (even if exited since),
@@ -364,19 +276,8 @@ AIO_API int aio_task_group_exit(aio_task_group *group);
 /* repr(): "<TaskGroup>", "<TaskGroup tasks=2 entered>", "<TaskGroup
  * tasks=1 errors=1 cancelling>". */
 
-/* asyncio.run(main, *, debug=None): `with Runner(debug=debug) as runner:
- * return runner.run(main)`. Runs main(arg) as a task on a new loop,
- * then cancels the tasks left over, shuts down async generators and the
- * default executor, and closes the loop. Returns main's result, or NULL with
- * the exception set (RuntimeError('asyncio.run() cannot be called from a
- * running event loop'); ambiguous when the result is NULL: check
- * aio_err_occurred()). */
-typedef struct aio_run_args {
-    int debug;                  /* 0 or AIO_NONE: None (default), the loop's
-                                   own setting; AIO_FALSE: False; AIO_TRUE
-                                   (or true): True */
-} aio_run_args;
-AIO_API void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args);
+/* asyncio.run(main, *, debug=None), aio_run(main, arg, &args):
+ * <casyncio/tasks_api.h>. */
 
 /* asyncio.Runner(*, debug=None, loop_factory=None) (3.11): a loop made on
  * first use (the enter, get_loop() or run()), that runs coroutines one

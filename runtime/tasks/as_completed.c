@@ -106,12 +106,9 @@ static void on_timeout(void *arg)
         aio__decref(it);
 }
 
-aio_as_completed_iter *aio_as_completed(aio_future *const *fs, size_t n,
-                                        const aio_as_completed_args *args)
+aio_as_completed_iter *aio__as_completed(aio_future *const *fs, size_t n,
+                                         const aio__as_completed_args *args)
 {
-    static const aio_as_completed_args defaults;
-    if (args == NULL)
-        args = &defaults;
     if (fs == NULL && n > 0) {
         aio_err_set(aio_TypeError, "'NoneType' object is not iterable");
         return NULL;
@@ -120,7 +117,7 @@ aio_as_completed_iter *aio_as_completed(aio_future *const *fs, size_t n,
     if (loop == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        if (aio__ensure_future(fs[i], loop) < 0)
+        if (aio__future_check_ensure(fs[i], loop) < 0)
             return NULL;
     aio__ptrset seen;
     if (aio__ptrset_init(&seen, n) < 0)
@@ -163,7 +160,8 @@ aio_as_completed_iter *aio_as_completed(aio_future *const *fs, size_t n,
         m->in_todo = true;
         it->ntodo++;
     }
-    it->timeout = args->timeout;
+    it->timeout = args->timeout_is_none ? 0.0
+                  : args->timeout == 0.0 ? (double)AIO_ZERO : args->timeout;
     it->left = it->n;
     aio__ptrset_clear(&seen);
     return it;
@@ -234,12 +232,9 @@ void *aio_as_completed_next(aio_as_completed_iter *it, aio_future **fut)
     return result;
 }
 
-aio_future *aio_ensure_future(aio_future *fut, const aio_ensure_future_args *args)
+aio_future *aio__ensure_future(aio_future *fut, const aio__ensure_future_args *args)
 {
-    static const aio_ensure_future_args defaults;
-    if (args == NULL)
-        args = &defaults;
-    if (aio__ensure_future(fut, args->loop) < 0)
+    if (aio__future_check_ensure(fut, args->loop) < 0)
         return NULL;
     return aio_incref(fut);
 }

@@ -348,7 +348,7 @@ static int closer_cancel(aio_future *task, const char *msg)
 {
     aio__task *t = (aio__task *)task;
     bool fresh = t->run == AIO__TASK_NEW;
-    int rc = aio__task_cancel(task, msg);
+    int rc = aio__task_request_cancel(task, msg);
     if (rc > 0 && fresh)
         t->must_cancel = false;
     return rc;

@@ -397,7 +397,7 @@ void aio__future_done_after_yield(aio_future *fut)
     fut->yield_on_await = fut->state != AIO__FUTURE_PENDING;
 }
 
-int aio__ensure_future(aio_future *fut, aio_loop *loop)
+int aio__future_check_ensure(aio_future *fut, aio_loop *loop)
 {
     if (fut == NULL) {
         aio_err_set(aio_TypeError, "An asyncio.Future, a coroutine or an awaitable is required");

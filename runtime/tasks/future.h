@@ -82,7 +82,7 @@ AIO_INTERNAL size_t aio__future_remove_done_callbacks_if(aio_future *fut, aio_do
                                                          bool (*which)(void *callback_arg));
 /* ensure_future(fut, loop=loop)'s checks: TypeError for None, ValueError
  * for a future of another loop than `loop` (unless NULL). 0 or -1. */
-AIO_INTERNAL int aio__ensure_future(aio_future *fut, aio_loop *loop);
+AIO_INTERNAL int aio__future_check_ensure(aio_future *fut, aio_loop *loop);
 /* _make_cancelled_error(): the saved CancelledError the first time, then
  * CancelledError(cancel message). New reference. */
 AIO_INTERNAL aio_exc *aio__future_make_cancelled_error(aio_future *fut);

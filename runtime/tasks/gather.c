@@ -163,7 +163,7 @@ aio_future *aio_gather(aio_future *const *aws, size_t n, const aio_gather_args *
     }
     aio_loop *loop = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (aio__ensure_future(aws[i], loop) < 0)
+        if (aio__future_check_ensure(aws[i], loop) < 0)
             return NULL;
         loop = aws[i]->loop; /* ensure_future(arg, loop=loop) after the first */
     }
@@ -262,9 +262,9 @@ static void shield_outer_done(aio_future *outer, void *arg)
     }
 }
 
-aio_future *aio_shield(aio_future *aw)
+aio_future *aio__shield(aio_future *aw)
 {
-    if (aio__ensure_future(aw, NULL) < 0)
+    if (aio__future_check_ensure(aw, NULL) < 0)
         return NULL;
     if (aw->state != AIO__FUTURE_PENDING)
         return aio_incref(aw);

@@ -287,17 +287,15 @@ void *aio__runner_run(aio_runner *r, aio_coroutine coro, void *arg,
 
 /* --- asyncio.run() ------------------------------------------------------------------------ */
 
-void *aio_run(aio_coroutine main, void *arg, const aio_run_args *args)
+void *aio__run(aio_coroutine main, void *arg, const aio__run_args *args)
 {
-    static const aio_run_args defaults;
-    if (args == NULL)
-        args = &defaults;
     if (aio__running_loop() != NULL) {
         aio_err_set(aio_RuntimeError, "asyncio.run() cannot be called from a running event loop");
         return NULL;
     }
     /* with Runner(debug=debug) as runner: return runner.run(main) */
-    aio_runner *runner = aio_runner_new(&(aio_runner_args){.debug = args->debug});
+    aio_runner *runner = aio_runner_new(&(aio_runner_args){
+        .debug = args->debug_is_none ? AIO_NONE : args->debug ? AIO_TRUE : AIO_FALSE});
     if (runner == NULL)
         return NULL;
     void *result = NULL;
@@ -330,7 +328,7 @@ void *aio__loop_run_until_complete(aio_loop *loop, aio_future *future)
 {
     if (aio__loop_check_closed(loop) < 0 || aio__loop_check_running(loop) < 0)
         return NULL;
-    if (aio__ensure_future(future, loop) < 0) /* after the loop's own checks */
+    if (aio__future_check_ensure(future, loop) < 0) /* after the loop's own checks */
         return NULL;
     aio__incref(future);
     const aio__future_add_done_callback_args add = {

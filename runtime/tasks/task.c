@@ -126,11 +126,8 @@ static void schedule_next_step(aio__task *t, aio_exc *exc)
         aio__decref(h);
 }
 
-aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
+aio_task *aio__task_new(aio_coroutine coro, void *coro_arg, const aio__task_args *args)
 {
-    static const aio_task_args defaults;
-    if (args == NULL)
-        args = &defaults;
     aio_loop *loop = args->loop != NULL ? args->loop : aio__get_event_loop();
     if (loop == NULL)
         return NULL;
@@ -143,7 +140,7 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     }
     aio__future_init(&t->fut, &task_type, loop);
     t->fut.is_task = true;
-    t->fut.cancel = aio__task_cancel;
+    t->fut.cancel = aio__task_request_cancel;
     registry_add(loop, t);
     if (coro == NULL) {
         aio_err_set(aio_TypeError, "a coroutine was expected, got None");
@@ -457,7 +454,7 @@ void *aio_await(aio_future *fut)
 
 /* --- Task methods ---------------------------------------------------------------------- */
 
-int aio__task_cancel(aio_future *fut, const char *msg)
+int aio__task_request_cancel(aio_future *fut, const char *msg)
 {
     aio__task *t = (aio__task *)fut;
     fut->log_traceback = false;
@@ -496,18 +493,18 @@ int aio_is_task(const void *obj)
     return obj != NULL && aio__type_of(obj) == &task_type;
 }
 
-int aio_task_cancel(aio_task *task, const char *msg)
+int aio__task_cancel(aio_task *task, const char *msg)
 {
     return as_task(task, "cancel") ? aio__future_cancel_any(task, msg) : -1;
 }
 
-int aio_task_cancelling(aio_task *task)
+int aio__task_cancelling(aio_task *task)
 {
     aio__task *t = as_task(task, "cancelling");
     return t != NULL ? t->num_cancels_requested : -1;
 }
 
-int aio_task_uncancel(aio_task *task)
+int aio__task_uncancel(aio_task *task)
 {
     aio__task *t = as_task(task, "uncancel");
     if (t == NULL)
@@ -517,13 +514,13 @@ int aio_task_uncancel(aio_task *task)
     return t->num_cancels_requested;
 }
 
-const char *aio_task_get_name(aio_task *task)
+const char *aio__task_get_name(aio_task *task)
 {
     aio__task *t = as_task(task, "get_name");
     return t != NULL ? t->label : NULL;
 }
 
-int aio_task_set_name(aio_task *task, const char *value)
+int aio__task_set_name(aio_task *task, const char *value)
 {
     aio__task *t = as_task(task, "set_name");
     if (t == NULL)
@@ -537,7 +534,7 @@ int aio_task_set_name(aio_task *task, const char *value)
     return 0;
 }
 
-aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
+aio_coroutine aio__task_get_coro(aio_task *task, void **coro_arg)
 {
     aio__task *t = as_task(task, "get_coro");
     if (t == NULL)
@@ -547,17 +544,14 @@ aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
     return t->coro;
 }
 
-aio_context *aio_task_get_context(aio_task *task)
+aio_context *aio__task_get_context(aio_task *task)
 {
     aio__task *t = as_task(task, "get_context");
     return t != NULL ? t->context : NULL;
 }
 
-aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_task_args *args)
+aio_task *aio__create_task(aio_coroutine coro, void *coro_arg, const aio__create_task_args *args)
 {
-    static const aio_create_task_args defaults;
-    if (args == NULL)
-        args = &defaults;
     aio_loop *loop = aio__get_running_loop();
     if (loop == NULL)
         return NULL;
@@ -569,7 +563,7 @@ aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_t
                                        });
 }
 
-aio_task *aio_current_task(aio_loop *loop)
+aio_task *aio__current_task(aio_loop *loop)
 {
     if (loop == NULL && (loop = aio__get_running_loop()) == NULL)
         return NULL;
@@ -577,7 +571,7 @@ aio_task *aio_current_task(aio_loop *loop)
     return t != NULL ? &t->fut : NULL;
 }
 
-aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
+aio_task **aio__all_tasks(aio_loop *loop, size_t *count)
 {
     *count = 0;
     if (loop == NULL && (loop = aio__get_running_loop()) == NULL)

@@ -68,7 +68,7 @@ static inline bool aio__is_task(const void *obj)
 }
 
 /* Task.cancel(msg). */
-AIO_INTERNAL int aio__task_cancel(aio_future *task, const char *msg);
+AIO_INTERNAL int aio__task_request_cancel(aio_future *task, const char *msg);
 /* Suspends the running task until the next step: yields `fut` (a pending
  * future) or, for NULL, a bare yield. 0 when resumed normally, -1 with the
  * exception set when resumed with one (cancellation, a failed future, or an

@@ -86,12 +86,12 @@ static aio_timeout *timeout_new(double when)
     return to;
 }
 
-aio_timeout *aio_timeout_at(double when)
+aio_timeout *aio__timeout_at(double when)
 {
     return timeout_new(when);
 }
 
-aio_timeout *aio_timeout_after(double delay)
+aio_timeout *aio__timeout_after(double delay)
 {
     aio_loop *loop = aio__get_running_loop();
     if (loop == NULL)
@@ -104,7 +104,7 @@ aio_timeout *aio_timeout_after(double delay)
 static void timeout_fire(void *arg)
 {
     aio_timeout *to = arg;
-    aio__task_cancel(&to->task->fut, NULL);
+    aio__task_request_cancel(&to->task->fut, NULL);
     to->state = TIMEOUT_EXPIRING;
     aio__decref(to->handler);
     to->handler = NULL;

@@ -137,17 +137,17 @@ static void *result_or_timeout(aio_future *fut)
     return result;
 }
 
-void *aio_wait_for(aio_future *fut, double timeout)
+void *aio__wait_for(aio_future *fut, double timeout)
 {
     aio__task *t = aio__task_running("aio_wait_for()");
     if (t == NULL)
         return NULL;
     aio_loop *loop = t->fut.loop;
-    if (aio__ensure_future(fut, NULL) < 0)
+    if (aio__future_check_ensure(fut, NULL) < 0)
         return NULL;
     if (isinf(timeout) && timeout > 0)
         return aio_await(fut); /* timeout=None */
-    if (aio__ensure_future(fut, loop) < 0)
+    if (aio__future_check_ensure(fut, loop) < 0)
         return NULL;
     if (timeout <= 0) {
         if (fut->state != AIO__FUTURE_PENDING)
@@ -270,11 +270,8 @@ static ptrdiff_t distinct(aio_future *const *aws, size_t n, aio_future **out)
     return (ptrdiff_t)len;
 }
 
-int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args, aio_wait_result *result)
+int aio__wait(aio_future *const *aws, size_t n, const aio__wait_args *args, aio_wait_result *result)
 {
-    static const aio_wait_args defaults;
-    if (args == NULL)
-        args = &defaults;
     memset(result, 0, sizeof *result);
     if (n == 0 || aws == NULL) {
         /* `if not fs`: wait(None) says the same */
@@ -312,13 +309,12 @@ int aio_wait(aio_future *const *aws, size_t n, const aio_wait_args *args, aio_wa
     size_t len = (size_t)distinct_len;
     st->refs = 1;
     st->counter = len;
-    st->return_when = args->return_when;
+    st->return_when = (aio_return_when)args->return_when;
     int rc = -1;
     if ((st->waiter = aio__loop_create_future(loop)) == NULL)
         goto out;
-    if (args->timeout != 0) {
-        double timeout = args->timeout == (double)AIO_ZERO ? 0.0 : args->timeout;
-        if ((st->timer = release_later(loop, timeout, st->waiter)) == NULL)
+    if (!args->timeout_is_none) {
+        if ((st->timer = release_later(loop, args->timeout, st->waiter)) == NULL)
             goto out;
     }
     size_t registered = 0;

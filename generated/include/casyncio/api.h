@@ -18,6 +18,7 @@
 #include "casyncio/policy.h"
 #include "casyncio/locks.h"
 #include "casyncio/queues.h"
+#include "casyncio/tasks_api.h"
 #include "casyncio/taskgroups.h"
 #include "casyncio/timeouts.h"
 #include "casyncio/runners.h"
