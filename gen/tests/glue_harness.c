@@ -122,9 +122,9 @@ aio_future *aio__loop_subprocess_exec(aio_loop *loop, const aio__loop_subprocess
 {
     (void)loop;
     printf("subprocess_exec:");
-    print_int("stdin", a->stdin, a->stdin_is_none);
-    print_int("stdout", a->stdout, a->stdout_is_none);
-    print_int("stderr", a->stderr, a->stderr_is_none);
+    print_int("stdin", a->stdin_, a->stdin__is_none);
+    print_int("stdout", a->stdout_, a->stdout__is_none);
+    print_int("stderr", a->stderr_, a->stderr__is_none);
     printf("\n");
     return NULL;
 }
@@ -220,7 +220,7 @@ int main(void)
     /* subprocess_exec: stdio takes None although its default is PIPE. */
     aio_loop_subprocess_exec(LOOP, NULL);
     aio_loop_subprocess_exec(LOOP, &(aio_loop_subprocess_exec_args){
-        .stdin = AIO_NONE, .stdout = AIO_ZERO, .stderr = AIO_SUBPROCESS_STDOUT});
+        .stdin_ = AIO_NONE, .stdout_ = AIO_ZERO, .stderr_ = AIO_SUBPROCESS_STDOUT});
 
     /* An attribute. */
     printf("slow_callback_duration: %g\n", aio_loop_slow_callback_duration(LOOP));

@@ -27,7 +27,7 @@
 #include "future.h"
 #include "names.h"
 #include "socket_transport.h"
-#include "spawn.h"
+#include "process_spawn.h"
 #include "transport.h"
 
 typedef struct sp_transport sp_transport;

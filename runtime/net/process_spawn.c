@@ -1,11 +1,11 @@
-/* spawn.c - fork and exec with Popen's hygiene: the child gets fds 0-2 as
+/* process_spawn.c - fork and exec with Popen's hygiene: the child gets fds 0-2 as
  * asked, every other descriptor but pass_fds closed (marked close-on-exec),
  * SIGPIPE and SIGXFSZ back to their defaults and no blocked signal; an exec
  * or chdir failure comes back over a close-on-exec pipe and is raised in
  * the parent as Popen raises it. The program is looked up in the PATH of
  * the child's environment (os.get_exec_path()) before the fork, so that the
  * child only makes async-signal-safe calls. */
-#include "spawn.h"
+#include "process_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
-/* spawn.h - starting a child process as subprocess.Popen does (POSIX,
+/* process_spawn.h - starting a child process as subprocess.Popen does (POSIX,
  * close_fds=True, restore_signals=True). Internal. */
-#ifndef CASYNCIO_RUNTIME_SPAWN_H
-#define CASYNCIO_RUNTIME_SPAWN_H
+#ifndef CASYNCIO_RUNTIME_PROCESS_SPAWN_H
+#define CASYNCIO_RUNTIME_PROCESS_SPAWN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,4 +32,4 @@ typedef struct aio__spawn_spec {
  * child does not get (other than pass_fds) is closed in it. */
 AIO_INTERNAL int aio__spawn(const aio__spawn_spec *spec, pid_t *pid);
 
-#endif /* CASYNCIO_RUNTIME_SPAWN_H */
+#endif /* CASYNCIO_RUNTIME_PROCESS_SPAWN_H */
