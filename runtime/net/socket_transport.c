@@ -4,8 +4,9 @@
  * Reads: one recv() of up to 256 KiB per readiness, handed to
  * data_received(), or recv() into the buffer a BufferedProtocol gives
  * (get_buffer(), buffer_updated()). Writes: tried at once while nothing is
- * buffered; what the socket does not take is copied into chunks and sent
- * with sendmsg() over several of them when the socket is writable again,
+ * buffered; what the socket does not take is copied into the write buffer
+ * (write_buffer.h) and sent with sendmsg() over several of its chunks when
+ * the socket is writable again,
  * never raising SIGPIPE. The callbacks the loop runs for a transport each
  * hold a reference to it, and the transport holds one to itself while its
  * connection lives, so that it outlives everything that may still call it.
@@ -25,18 +26,7 @@
 #include "exc.h"
 #include "future.h"
 #include "names.h"
-
-/* What the buffer holds: chunks in order; the first may be partly sent. */
-typedef struct chunk {
-    struct chunk *next;
-    size_t off;   /* sent already */
-    size_t len;   /* filled */
-    size_t cap;
-    char data[];
-} chunk;
-
-#define CHUNK_MIN (16 * 1024)
-#define IOV_BATCH 64
+#include "write_buffer.h"
 
 typedef struct socket_transport {
     aio_transport base;
@@ -53,9 +43,7 @@ typedef struct socket_transport {
     bool writing;               /* our writer is registered with the loop */
     bool alive;                 /* holds its own reference (the connection) */
     aio_exc *lost_exc;          /* what connection_lost() will get */
-    chunk *head;
-    chunk *tail;
-    size_t buffered;            /* bytes in the chunks, not yet sent */
+    aio__write_buffer buffer;   /* what the socket has not taken yet */
     aio__transport_detach detach; /* the server it is attached to */
     void *detach_arg;
     aio_future *empty_waiter;   /* loop.sendfile() waits for the buffer to empty */
@@ -144,70 +132,6 @@ static int add_writer(socket_transport *st)
     return 0;
 }
 
-/* --- The buffer ------------------------------------------------------------------------ */
-
-static void buffer_clear(socket_transport *st)
-{
-    for (chunk *c = st->head, *next; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
-    st->head = st->tail = NULL;
-    st->buffered = 0;
-}
-
-/* Copies data into the buffer (the caller's memory is free again once
- * write() returns, as 3.11's bytearray copy made it). */
-static int buffer_append(socket_transport *st, const char *data, size_t len)
-{
-    chunk *c = st->tail;
-    if (c != NULL && c->cap - c->len >= len) {
-        memcpy(c->data + c->len, data, len);
-        c->len += len;
-        st->buffered += len;
-        return 0;
-    }
-    size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
-    if (cap > SIZE_MAX - sizeof(chunk)) {
-        aio_err_set(aio_MemoryError, NULL);
-        return -1;
-    }
-    c = aio__malloc(sizeof(chunk) + cap);
-    if (c == NULL)
-        return -1;
-    c->next = NULL;
-    c->off = 0;
-    c->len = len;
-    c->cap = cap;
-    memcpy(c->data, data, len);
-    if (st->tail != NULL)
-        st->tail->next = c;
-    else
-        st->head = c;
-    st->tail = c;
-    st->buffered += len;
-    return 0;
-}
-
-/* Drops the n bytes sent from the front. */
-static void buffer_consume(socket_transport *st, size_t n)
-{
-    st->buffered -= n;
-    while (n > 0) {
-        chunk *c = st->head;
-        size_t left = c->len - c->off;
-        if (n < left) {
-            c->off += n;
-            return;
-        }
-        n -= left;
-        st->head = c->next;
-        if (st->head == NULL)
-            st->tail = NULL;
-        free(c);
-    }
-}
-
 /* --- sendfile's empty waiter (loop.sendfile()) ----------------------------------------- */
 
 /* Takes exc over. */
@@ -229,7 +153,7 @@ aio_future *aio__socket_transport_make_empty_waiter(aio_transport *t)
     aio_future *waiter = aio__loop_create_future(t->loop);
     if (waiter == NULL)
         return NULL;
-    if (st->buffered == 0 && aio__future_set_result(waiter, NULL) < 0) {
+    if (st->buffer.size == 0 && aio__future_set_result(waiter, NULL) < 0) {
         aio__decref(waiter);
         return NULL;
     }
@@ -309,8 +233,8 @@ static void force_close(socket_transport *st, aio_exc *exc)
         aio__decref(exc);
         return;
     }
-    if (st->buffered > 0) {
-        buffer_clear(st);
+    if (st->buffer.size > 0) {
+        aio__wbuf_clear(&st->buffer);
         remove_writer(st);
     }
     if (!st->base.closing) {
@@ -363,7 +287,7 @@ static int st_close(aio_transport *t)
         return 0;
     t->closing = true;
     remove_reader(st);
-    if (st->buffered == 0) {
+    if (st->buffer.size == 0) {
         t->conn_lost++;
         remove_writer(st);
         st->lost_exc = NULL;
@@ -520,7 +444,7 @@ static int st_write(aio_transport *t, const void *data, size_t len)
         return 0;
     }
     const char *p = data;
-    if (st->buffered == 0) {
+    if (st->buffer.size == 0) {
         /* Try to send now. */
         ssize_t n = send(st->fd, p, len, MSG_NOSIGNAL);
         if (n < 0) {
@@ -537,7 +461,7 @@ static int st_write(aio_transport *t, const void *data, size_t len)
         if (add_writer(st) < 0)
             return -1;
     }
-    if (buffer_append(st, p, len) < 0)
+    if (aio__wbuf_append(&st->buffer, p, len) < 0)
         return -1;
     aio__transport_maybe_pause_protocol(t);
     return 0;
@@ -546,15 +470,10 @@ static int st_write(aio_transport *t, const void *data, size_t len)
 static void write_ready(void *arg)
 {
     socket_transport *st = arg;
-    if (st->base.conn_lost || st->buffered == 0)
+    if (st->base.conn_lost || st->buffer.size == 0)
         return;
-    struct iovec iov[IOV_BATCH];
-    int n_iov = 0;
-    for (chunk *c = st->head; c != NULL && n_iov < IOV_BATCH; c = c->next) {
-        iov[n_iov].iov_base = c->data + c->off;
-        iov[n_iov].iov_len = c->len - c->off;
-        n_iov++;
-    }
+    struct iovec iov[AIO__WBUF_IOV_MAX];
+    int n_iov = aio__wbuf_iov(&st->buffer, iov);
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = iov;
@@ -565,16 +484,16 @@ static void write_ready(void *arg)
             return;
         int err = errno;
         remove_writer(st);
-        buffer_clear(st);
+        aio__wbuf_clear(&st->buffer);
         aio_exc *exc = aio_exc_from_errno(err);
         fatal_error(st, aio_incref(exc), "Fatal write error on socket transport");
         empty_waiter_fail(st, exc);
         return;
     }
     if (n > 0)
-        buffer_consume(st, (size_t)n);
+        aio__wbuf_consume(&st->buffer, (size_t)n);
     aio__transport_maybe_resume_protocol(&st->base); /* may add to the buffer */
-    if (st->buffered == 0) {
+    if (st->buffer.size == 0) {
         remove_writer(st);
         if (st->empty_waiter != NULL && st->empty_waiter->state == AIO__FUTURE_PENDING)
             aio__future_set_result(st->empty_waiter, NULL);
@@ -594,7 +513,7 @@ static int st_write_eof(aio_transport *t)
     if (t->closing || st->eof)
         return 0;
     st->eof = true;
-    if (st->buffered == 0 && shutdown(st->fd, SHUT_WR) < 0) {
+    if (st->buffer.size == 0 && shutdown(st->fd, SHUT_WR) < 0) {
         aio_err_set_from_errno(errno);
         return -1;
     }
@@ -609,7 +528,7 @@ static int st_can_write_eof(aio_transport *t)
 
 static int64_t st_get_write_buffer_size(aio_transport *t)
 {
-    return (int64_t)as_st(t)->buffered;
+    return (int64_t)as_st(t)->buffer.size;
 }
 
 /* --- The protocol and the extra info -------------------------------------------------------- */
@@ -643,7 +562,7 @@ static void st_orphan(aio_transport *t)
 {
     socket_transport *st = as_st(t);
     aio__resource_warning("unclosed transport %s", st);
-    buffer_clear(st);
+    aio__wbuf_clear(&st->buffer);
     st->reading = st->writing = false; /* the loop dropped them already */
     if (st->fd >= 0)
         close(st->fd);
@@ -689,7 +608,7 @@ static int st_repr(const void *obj, aio__strbuf *out)
     if (st->base.loop != NULL && !aio__loop_is_closed(st->base.loop)) {
         aio__sb_append(out, st->reading ? " read=polling" : " read=idle");
         aio__sb_appendf(out, " write=<%s, bufsize=%zu>", st->writing ? "polling" : "idle",
-                        st->buffered);
+                        st->buffer.size);
     }
     return aio__sb_append(out, ">");
 }
@@ -697,7 +616,7 @@ static int st_repr(const void *obj, aio__strbuf *out)
 static void st_dealloc(void *obj)
 {
     socket_transport *st = obj;
-    buffer_clear(st);
+    aio__wbuf_clear(&st->buffer);
     aio__decref(st->lost_exc);
     aio__decref(st->empty_waiter);
     if (st->fd >= 0)
