@@ -8,17 +8,6 @@
 /* Called once when the transport's connection ends (Server._detach()). */
 typedef void (*aio__transport_detach)(void *arg);
 
-/* What the transport calls in the iteration after its start, once
- * connection_made() has run and reading has begun: asyncio's
- * `call_soon(futures._set_result_unless_cancelled, waiter, None)`. The
- * transport schedules callback(arg), taking over one reference the caller
- * gave it: callback drops it when it runs, release() when it never does. */
-typedef struct aio__transport_waiter {
-    aio_callback callback;
-    void *arg;
-    void (*release)(void *arg);
-} aio__transport_waiter;
-
 /* A transport for the connected stream socket fd (non-blocking already),
  * taking the socket and the protocol over: connection_made(), the start
  * of reading and the waiter (when waiter is not NULL) come in the next
