@@ -1655,8 +1655,6 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
 
 /* loop.connect_read_pipe(protocol_factory, pipe)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Attach the read end of pipe to the loop and return (transport, protocol).
  *
  * The transport is a read transport; the protocol comes from
@@ -1684,8 +1682,6 @@ AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
                                                void *protocol_factory_arg, int pipe);
 
 /* loop.connect_write_pipe(protocol_factory, pipe)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Attach the write end of pipe to the loop and return (transport, protocol).
  *
