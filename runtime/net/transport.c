@@ -374,6 +374,15 @@ int aio_transport_get_socket(aio_transport *t)
     return fd != NULL ? *fd : -1;
 }
 
+int aio_transport_get_pipe(aio_transport *t)
+{
+    if (t == NULL || !is_transport(t) || t->cls->extra_info == NULL)
+        return -1;
+    bool found = false;
+    const int *fd = t->cls->extra_info(t, "pipe", &found);
+    return fd != NULL ? *fd : -1;
+}
+
 const aio_address *aio_transport_get_peername(aio_transport *t)
 {
     bool found = false;
