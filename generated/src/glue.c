@@ -717,8 +717,8 @@ aio_future *aio_loop_connect_read_pipe(aio_loop *loop, aio_protocol_factory prot
         aio__glue_null_self("connect_read_pipe", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&pipe, pipe, aio_TypeError,
-                      "connect_read_pipe() argument 'pipe' must not be None") < 0)
+    if (aio__glue_int(&pipe, pipe, aio_AttributeError,
+                      "'NoneType' object has no attribute 'fileno'") < 0)
         return NULL;
     return aio__loop_connect_read_pipe(loop, protocol_factory, protocol_factory_arg, pipe);
 }
@@ -731,8 +731,8 @@ aio_future *aio_loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory pro
         aio__glue_null_self("connect_write_pipe", "BaseEventLoop");
         return NULL;
     }
-    if (aio__glue_int(&pipe, pipe, aio_TypeError,
-                      "connect_write_pipe() argument 'pipe' must not be None") < 0)
+    if (aio__glue_int(&pipe, pipe, aio_AttributeError,
+                      "'NoneType' object has no attribute 'fileno'") < 0)
         return NULL;
     return aio__loop_connect_write_pipe(loop, protocol_factory, protocol_factory_arg, pipe);
 }

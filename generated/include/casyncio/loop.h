@@ -1665,7 +1665,7 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
  *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
  *                         with no arguments; returns a streaming protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
- *   pipe                  int; required (0 or AIO_NONE raises TypeError;
+ *   pipe                  int; required (0 or AIO_NONE raises AttributeError;
  *                         AIO_ZERO: descriptor 0). The read end: a pipe,
  *                         socket or character device.
  *
@@ -1692,7 +1692,7 @@ AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
  *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
  *                         with no arguments; returns the protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
- *   pipe                  int; required (0 or AIO_NONE raises TypeError;
+ *   pipe                  int; required (0 or AIO_NONE raises AttributeError;
  *                         AIO_ZERO: descriptor 0). The write end: a pipe,
  *                         socket or character device.
  *
