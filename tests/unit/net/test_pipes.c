@@ -398,6 +398,95 @@ static void test_fd_zero(void **state)
     close(saved);
 }
 
+/* A pty's master is a character device; the slave closing is EIO on the
+ * master: only logged in debug mode, connection_lost(OSError(EIO)). An
+ * exception of data_received() is its callback's ('Exception in callback
+ * _UnixReadPipeTransport._read_ready()'), and the transport goes on. */
+static bool raise_once;
+
+static void raising_data_received(aio_protocol *self, const void *data, size_t len)
+{
+    rec_data_received(self, data, len);
+    if (raise_once) {
+        raise_once = false;
+        aio_err_set(aio_RuntimeError, "boom");
+    }
+}
+AIO_NAME_CALLBACK(raising_data_received);
+
+static void test_pty_eio_and_raising_protocol(void **state)
+{
+    (void)state;
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(m >= 0);
+    assert_int_equal(grantpt(m), 0);
+    assert_int_equal(unlockpt(m), 0);
+    int s = open(ptsname(m), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(s >= 0);
+    pconn c;
+    memset(&c.t, 0, sizeof c.t);
+    c.loop = new_loop();
+    handler_report r = {0};
+    aio_loop_set_exception_handler(c.loop, report_handler, &r);
+    rec_init(&c.proto, &c.t);
+    c.proto.base.data_received = raising_data_received;
+    c.fd = m;
+    c.peer = -1;
+    c.fut = aio_loop_connect_read_pipe(c.loop, give_protocol, &c.proto, m);
+    assert_non_null(c.fut);
+    run_until_future_done(c.loop, c.fut);
+    c.transport = ((const aio_transport_protocol *)aio_future_result(c.fut))->transport;
+    raise_once = true;
+    assert_int_equal(write(s, "hi\n", 3), 3);
+    for (int i = 0; i < 50 && c.proto.received == 0; i++) {
+        run_one_iteration(c.loop);
+        if (c.proto.received == 0)
+            sleep_ms(1);
+    }
+    assert_int_equal(r.calls, 1);
+    assert_string_equal(r.message, "Exception in callback _UnixReadPipeTransport._read_ready()");
+    assert_string_equal(r.exception, "RuntimeError('boom')");
+    assert_int_equal(aio_transport_is_closing(c.transport), 0);
+    close(s);
+    for (int i = 0; i < 50 && c.proto.lost == 0; i++) {
+        run_one_iteration(c.loop);
+        if (c.proto.lost == 0)
+            sleep_ms(1);
+    }
+    assert_string_equal(c.proto.lost_exc, "OSError(5, 'Input/output error')");
+    assert_int_equal(r.calls, 1); /* EIO is not reported */
+    pconn_end(&c);
+}
+
+/* writelines() joins; write_eof() ends the connection once the buffer is
+ * written; write() after it is dropped. */
+static void test_writelines_write_eof(void **state)
+{
+    (void)state;
+    pconn c;
+    pipe_write_conn(&c);
+    const aio_bytes_view parts[] = {{"ab", 2}, {"", 0}, {"cde", 3}};
+    assert_int_equal(aio_transport_writelines(c.transport, parts, 3), 0);
+    assert_int_equal(aio_transport_write_eof(c.transport), 0);
+    assert_int_equal(aio_transport_is_closing(c.transport), 1);
+    assert_int_equal(aio_transport_write_eof(c.transport), 0);
+    assert_int_equal(aio_transport_write(c.transport, "z", 1), 0);
+    run_until_lost(&c, 3);
+    assert_string_equal(c.t.text, "made;lost(None);");
+    char buf[16];
+    assert_int_equal(read(c.peer, buf, sizeof buf), 5);
+    assert_memory_equal(buf, "abcde", 5);
+    assert_int_equal(read(c.peer, buf, sizeof buf), 0); /* closed */
+    /* the transport kept past its connection answers like a closed one */
+    char repr[96];
+    snprintf(repr, sizeof repr, "<_UnixWritePipeTransport closed fd=%d closed>", c.fd);
+    assert_repr(c.transport, repr);
+    assert_int_equal(aio_transport_abort(c.transport), 0);
+    assert_int_equal(aio_transport_close(c.transport), 0);
+    assert_int_equal(aio_transport_get_pipe(c.transport), c.fd);
+    pconn_end(&c);
+}
+
 /* --- Writing ----------------------------------------------------------------------------- */
 
 static size_t drain(int fd, size_t max)
@@ -701,6 +790,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_socketpair),
     cmocka_unit_test(test_kinds),
     cmocka_unit_test(test_fd_zero),
+    cmocka_unit_test(test_pty_eio_and_raising_protocol),
+    cmocka_unit_test(test_writelines_write_eof),
     cmocka_unit_test(test_write_flow_control),
     cmocka_unit_test(test_close_flushes),
     cmocka_unit_test(test_abort),
