@@ -582,6 +582,27 @@ fail:
     return NULL;
 }
 
+/* Debug mode's "Read pipe 5 connected: (transport, protocol)", when the
+ * coroutine would return. arg: the pipe's number, times 2, plus 1 for the
+ * write side. */
+static void log_connected(aio_future *fut, void *arg)
+{
+    if (fut->state != AIO__FUTURE_FINISHED || fut->exception != NULL || fut->result == NULL ||
+        !aio__loop_debug(fut->loop))
+        return;
+    intptr_t code = (intptr_t)arg;
+    const aio_transport_protocol *pair = fut->result;
+    aio__strbuf sb = AIO__STRBUF_INIT;
+    aio__sb_appendf(&sb, "%s pipe %d connected: (", code & 1 ? "Write" : "Read",
+                    (int)(code >> 1));
+    aio__repr_into(pair->transport, &sb);
+    aio__sb_appendf(&sb, ", <aio_protocol object at %p>)", (void *)pair->protocol);
+    if (sb.data != NULL)
+        aio_log(AIO_LOG_DEBUG, NULL, "%s", sb.data);
+    aio__sb_free(&sb);
+    aio_err_clear();
+}
+
 /* connect_read_pipe() and connect_write_pipe() up to their await: the
  * protocol from the factory, the pipe's kind checked, the pipe made
  * non-blocking, the transport started. */
@@ -626,6 +647,12 @@ static aio_future *connect_pipe(aio_loop *loop, aio_protocol_factory factory, vo
         goto fail;
     }
     aio__connection_set_pair(fut, t, protocol);
+    if (aio__loop_debug(loop)) {
+        const aio__future_add_done_callback_args add = {
+            .callback = log_connected, .callback_arg = (void *)(((intptr_t)fd << 1) | write_side)};
+        if (aio__future_add_done_callback(fut, &add) < 0)
+            aio_err_clear(); /* no memory for a debug line: nothing else is lost */
+    }
     return fut;
 
 fail:
@@ -654,4 +681,5 @@ AIO__NAME(call_connection_lost_cb, "_UnixPipeTransport._call_connection_lost",
           AIO__NAME_SELF_ARG);
 AIO__NAME(eof_received_cb, "Protocol.eof_received", AIO__NAME_ARG_OBJECT);
 AIO__NAME(connection_made_cb, "Protocol.connection_made", AIO__NAME_ARG_OBJECT);
+AIO__NAME(log_connected, "BaseEventLoop.connect_pipe", AIO__NAME_SELF_ARG);
 AIO__NAME(start_reading_cb, "_UnixPipeTransport._add_reader", AIO__NAME_SELF_ARG);

@@ -487,6 +487,48 @@ static void test_writelines_write_eof(void **state)
     pconn_end(&c);
 }
 
+/* Debug mode: "Read pipe N connected: (...)" once the pair is there, and
+ * "... was closed by peer" at end of file. */
+static void test_debug_logs(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    aio_loop *loop = new_loop();
+    aio_loop_set_debug(loop, true);
+    trace t = {0};
+    rec_protocol rp;
+    rec_init(&rp, &t);
+    log_record log;
+    log_record_start(&log);
+    int level = aio_log_get_level();
+    aio_log_set_level(AIO_LOG_DEBUG);
+    aio_future *fut = aio_loop_connect_read_pipe(loop, give_protocol, &rp, p[0]);
+    assert_non_null(fut);
+    run_until_future_done(loop, fut);
+    run_one_iteration(loop);
+    char want[128];
+    snprintf(want, sizeof want, "Read pipe %d connected: (<_UnixReadPipeTransport fd=%d polling>, ",
+             p[0], p[0]);
+    if (strncmp(log.message, want, strlen(want)) != 0)
+        fail_msg("got: %s", log.message);
+    close(p[1]);
+    for (int i = 0; i < 5 && rp.lost == 0; i++) {
+        run_one_iteration(loop);
+        if (log.level == AIO_LOG_INFO)
+            break;
+    }
+    snprintf(want, sizeof want, "<_UnixReadPipeTransport fd=%d polling> was closed by peer", p[0]);
+    assert_string_equal(log.message, want);
+    log_record_stop();
+    aio_log_set_level(level);
+    for (int i = 0; i < 5 && rp.lost == 0; i++)
+        run_one_iteration(loop);
+    assert_int_equal(rp.lost, 1);
+    aio_decref(fut);
+    finish(loop);
+}
+
 /* --- Writing ----------------------------------------------------------------------------- */
 
 static size_t drain(int fd, size_t max)
@@ -792,6 +834,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fd_zero),
     cmocka_unit_test(test_pty_eio_and_raising_protocol),
     cmocka_unit_test(test_writelines_write_eof),
+    cmocka_unit_test(test_debug_logs),
     cmocka_unit_test(test_write_flow_control),
     cmocka_unit_test(test_close_flushes),
     cmocka_unit_test(test_abort),
