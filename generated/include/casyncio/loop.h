@@ -1676,6 +1676,10 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
  * Raises:
  *   ValueError("Pipe transport is for pipes/sockets only.") when pipe is not a
  *     FIFO, socket or character device.
+ *   AttributeError("'NoneType' object has no attribute 'fileno'") when pipe is
+ *     None (AIO_NONE).
+ *   OSError("[Errno 9] Bad file descriptor") when pipe is not an open
+ *     descriptor (C only: fstat() fails).
  */
 AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
                                                aio_protocol_factory protocol_factory,
@@ -1703,6 +1707,10 @@ AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
  * Raises:
  *   ValueError("Pipe transport is only for pipes, sockets and character
  *     devices") when pipe is not a FIFO, socket or character device.
+ *   AttributeError("'NoneType' object has no attribute 'fileno'") when pipe is
+ *     None (AIO_NONE).
+ *   OSError("[Errno 9] Bad file descriptor") when pipe is not an open
+ *     descriptor (C only: fstat() fails).
  */
 AIO_API aio_future *aio_loop_connect_write_pipe(aio_loop *loop,
                                                 aio_protocol_factory protocol_factory,
