@@ -273,7 +273,8 @@ static void read_ready(void *arg)
     pt->base.closing = true;
     remove_reader(pt);
     pt->lost_scheduled = true;
-    if (call_soon_with(pt, eof_received_cb) < 0 || call_soon_with(pt, call_connection_lost_cb) < 0) {
+    if (call_soon_with(pt, eof_received_cb) < 0 ||
+        call_soon_with(pt, call_connection_lost_cb) < 0) {
         /* MemoryError: the loop reports it as this callback's; the
          * connection ends here. */
         aio_exc *exc = aio_err_fetch();
@@ -451,6 +452,8 @@ static void pt_orphan(aio_transport *t)
     aio__resource_warning("unclosed transport %s", pt);
     aio__wbuf_clear(&pt->buffer);
     pt->reading = pt->writing = false; /* the loop dropped them already */
+    pt->base.closing = true;           /* a closed pipe from now on */
+    pt->lost_scheduled = true;
     if (pt->fd >= 0)
         close(pt->fd);
     pt->fd = -1;

@@ -129,7 +129,8 @@ static void *main_coro(void *arg)
     }
     CHECK(aio_transport_write(t, block, 5000) == 0);
     total += 5000;
-    printf("iteration %d buffered %s\n", it, py_bool(aio_transport_get_write_buffer_size(t) > 4096));
+    printf("iteration %d buffered %s\n", it,
+           py_bool(aio_transport_get_write_buffer_size(t) > 4096));
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     size_t got = 0;
     static char sink[1 << 20];

@@ -738,7 +738,14 @@ static void test_loop_closed_with_open_transport(void **state)
     (void)state;
     pconn c;
     pipe_read_conn(&c);
+    aio_incref(c.transport);
     assert_int_equal(aio_loop_close(c.loop), 0); /* (a ResourceWarning in dev mode) */
+    /* kept past the loop, it answers like a closed pipe */
+    assert_int_equal(aio_transport_is_closing(c.transport), 1);
+    assert_int_equal(aio_transport_close(c.transport), 0);
+    assert_int_equal(aio_transport_pause_reading(c.transport), 0);
+    assert_int_equal(aio_transport_resume_reading(c.transport), 0);
+    aio_decref(c.transport);
     assert_false(is_open(c.fd));
     assert_int_equal(c.proto.lost, 0);
     assert_int_equal(c.proto.released, 1);
