@@ -755,6 +755,32 @@ static void test_loop_closed_with_open_transport(void **state)
     assert_no_leaks();
 }
 
+/* The same for a write pipe with data buffered: abort(), write() and
+ * write_eof() on it after the loop closed do nothing. */
+static void test_loop_closed_with_open_write_pipe(void **state)
+{
+    (void)state;
+    pconn c;
+    pipe_write_conn(&c);
+    static char block[128 * 1024];
+    assert_int_equal(aio_transport_write(c.transport, block, sizeof block), 0);
+    aio_transport *t = aio_incref(c.transport);
+    assert_int_equal(aio_loop_close(c.loop), 0);
+    assert_false(is_open(c.fd));
+    assert_int_equal(aio_transport_get_write_buffer_size(t), 0);
+    assert_int_equal(aio_transport_abort(t), 0);
+    assert_int_equal(aio_transport_write(t, "x", 1), 0);
+    assert_int_equal(aio_transport_write_eof(t), 0);
+    assert_int_equal(aio_transport_close(t), 0);
+    assert_int_equal(c.proto.lost, 0);
+    assert_int_equal(c.proto.released, 1);
+    aio_decref(t);
+    aio_decref(c.fut);
+    close(c.peer);
+    aio_decref(c.loop);
+    assert_no_leaks();
+}
+
 /* Cancelled before the pair is there: the transport is closed. */
 static void test_cancel_before_made(void **state)
 {
@@ -849,6 +875,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_epipe_no_sigpipe),
     cmocka_unit_test(test_ten_mib),
     cmocka_unit_test(test_loop_closed_with_open_transport),
+    cmocka_unit_test(test_loop_closed_with_open_write_pipe),
     cmocka_unit_test(test_cancel_before_made),
     cmocka_unit_test(test_allocation_failures),
 };
