@@ -14,6 +14,13 @@ for arg in "$@"; do
         names=$(echo "${arg#*:}" | tr ',' ' ')
     else
         names=$("$bin" --list) || { echo "FAIL $bin: cannot list its tests"; failed=$((failed + 1)); continue; }
+        # A binary whose main() ignores --list runs everything and prints
+        # cmocka's banner instead of names: that would pass without a test.
+        if [ -z "$names" ] || echo "$names" | grep -qv '^[A-Za-z_][A-Za-z0-9_]*$'; then
+            echo "FAIL $bin: --list gave no test names"
+            failed=$((failed + 1))
+            continue
+        fi
     fi
     for name in $names; do
         total=$((total + 1))

@@ -717,6 +717,9 @@ aio_future *aio_loop_connect_read_pipe(aio_loop *loop, aio_protocol_factory prot
         aio__glue_null_self("connect_read_pipe", "BaseEventLoop");
         return NULL;
     }
+    if (aio__glue_int(&pipe, pipe, aio_AttributeError,
+                      "'NoneType' object has no attribute 'fileno'") < 0)
+        return NULL;
     return aio__loop_connect_read_pipe(loop, protocol_factory, protocol_factory_arg, pipe);
 }
 
@@ -728,6 +731,9 @@ aio_future *aio_loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory pro
         aio__glue_null_self("connect_write_pipe", "BaseEventLoop");
         return NULL;
     }
+    if (aio__glue_int(&pipe, pipe, aio_AttributeError,
+                      "'NoneType' object has no attribute 'fileno'") < 0)
+        return NULL;
     return aio__loop_connect_write_pipe(loop, protocol_factory, protocol_factory_arg, pipe);
 }
 

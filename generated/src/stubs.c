@@ -37,28 +37,6 @@ aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *
     return NULL;
 }
 
-aio_future *aio__loop_connect_read_pipe(aio_loop *loop, aio_protocol_factory protocol_factory,
-                                        void *protocol_factory_arg, int pipe)
-{
-    (void)loop;
-    (void)protocol_factory;
-    (void)protocol_factory_arg;
-    (void)pipe;
-    aio_err_set(aio_NotImplementedError, "loop.connect_read_pipe() is not implemented yet");
-    return NULL;
-}
-
-aio_future *aio__loop_connect_write_pipe(aio_loop *loop, aio_protocol_factory protocol_factory,
-                                         void *protocol_factory_arg, int pipe)
-{
-    (void)loop;
-    (void)protocol_factory;
-    (void)protocol_factory_arg;
-    (void)pipe;
-    aio_err_set(aio_NotImplementedError, "loop.connect_write_pipe() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
                                       aio_executor_func func, void *args,
                                       aio_release_func args_release)

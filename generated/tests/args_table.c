@@ -2094,13 +2094,14 @@ static void case_287(args_fixture *fx)
 /* loop.connect_read_pipe(valid) */
 static void case_288(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, 0));
+    args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL,
+                                                      fx->rpipe));
 }
 
 /* loop.connect_read_pipe(protocol_factory=None) */
 static void case_289(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, NULL, NULL, 0));
+    args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, NULL, NULL, fx->rpipe));
 }
 
 /* loop.connect_read_pipe(pipe=None) */
@@ -2109,245 +2110,235 @@ static void case_290(args_fixture *fx)
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, AIO_NONE));
 }
 
-/* loop.connect_read_pipe(pipe=0) */
+/* loop.connect_read_pipe(pipe=filepipe) */
 static void case_291(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, AIO_ZERO));
-}
-
-/* loop.connect_read_pipe(pipe=-1) */
-static void case_292(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, -1));
+    args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL,
+                                                      fx->filepipe));
 }
 
 /* loop.connect_write_pipe(valid) */
-static void case_293(args_fixture *fx)
+static void case_292(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL, 0));
+    args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
+                                                       fx->wpipe));
 }
 
 /* loop.connect_write_pipe(protocol_factory=None) */
-static void case_294(args_fixture *fx)
+static void case_293(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, NULL, NULL, 0));
+    args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, NULL, NULL, fx->wpipe));
 }
 
 /* loop.connect_write_pipe(pipe=None) */
-static void case_295(args_fixture *fx)
+static void case_294(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        AIO_NONE));
 }
 
-/* loop.connect_write_pipe(pipe=0) */
-static void case_296(args_fixture *fx)
+/* loop.connect_write_pipe(pipe=filepipe) */
+static void case_295(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
-                                                       AIO_ZERO));
-}
-
-/* loop.connect_write_pipe(pipe=-1) */
-static void case_297(args_fixture *fx)
-{
-    args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL, -1));
+                                                       fx->filepipe));
 }
 
 /* loop.add_signal_handler(valid) */
-static void case_298(args_fixture *fx)
+static void case_296(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=0) */
-static void case_299(args_fixture *fx)
+static void case_297(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 0, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=-1) */
-static void case_300(args_fixture *fx)
+static void case_298(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=65) */
-static void case_301(args_fixture *fx)
+static void case_299(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 65, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=9) */
-static void case_302(args_fixture *fx)
+static void case_300(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 9, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(callback=None) */
-static void case_303(args_fixture *fx)
+static void case_301(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, NULL, NULL, 0));
 }
 
 /* loop.remove_signal_handler(valid) */
-static void case_304(args_fixture *fx)
+static void case_302(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, fx->sigusr1));
 }
 
 /* loop.remove_signal_handler(sig=0) */
-static void case_305(args_fixture *fx)
+static void case_303(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 0));
 }
 
 /* loop.remove_signal_handler(sig=-1) */
-static void case_306(args_fixture *fx)
+static void case_304(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, -1));
 }
 
 /* loop.remove_signal_handler(sig=65) */
-static void case_307(args_fixture *fx)
+static void case_305(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 65));
 }
 
 /* loop.remove_signal_handler(sig=9) */
-static void case_308(args_fixture *fx)
+static void case_306(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 9));
 }
 
 /* loop.run_in_executor(valid) */
-static void case_309(args_fixture *fx)
+static void case_307(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(executor=None) */
-static void case_310(args_fixture *fx)
+static void case_308(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(func=None) */
-static void case_311(args_fixture *fx)
+static void case_309(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, NULL, NULL, 0));
 }
 
 /* loop.set_default_executor(valid) */
-static void case_312(args_fixture *fx)
+static void case_310(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, 0));
 }
 
 /* loop.set_default_executor(executor=None) */
-static void case_313(args_fixture *fx)
+static void case_311(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, NULL));
 }
 
 /* loop.set_exception_handler(valid) */
-static void case_314(args_fixture *fx)
+static void case_312(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, fx->handler, NULL));
 }
 
 /* loop.set_exception_handler(handler=None) */
-static void case_315(args_fixture *fx)
+static void case_313(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, NULL, NULL));
 }
 
 /* loop.default_exception_handler(valid) */
-static void case_316(args_fixture *fx)
+static void case_314(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.default_exception_handler(context=None) */
-static void case_317(args_fixture *fx)
+static void case_315(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, NULL));
 }
 
 /* loop.call_exception_handler(valid) */
-static void case_318(args_fixture *fx)
+static void case_316(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.call_exception_handler(context=None) */
-static void case_319(args_fixture *fx)
+static void case_317(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, NULL));
 }
 
 /* loop.set_debug(valid) */
-static void case_320(args_fixture *fx)
+static void case_318(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, true));
 }
 
 /* loop.set_debug(enabled=False) */
-static void case_321(args_fixture *fx)
+static void case_319(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, false));
 }
 
 /* loop.slow_callback_duration = 1.5 */
-static void case_322(args_fixture *fx)
+static void case_320(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, 1.5));
 }
 
 /* loop.slow_callback_duration = None */
-static void case_323(args_fixture *fx)
+static void case_321(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_NONE));
 }
 
 /* loop.slow_callback_duration = 0 */
-static void case_324(args_fixture *fx)
+static void case_322(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_ZERO));
 }
 
 /* loop.slow_callback_duration = -1 */
-static void case_325(args_fixture *fx)
+static void case_323(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, -1));
 }
 
 /* loop.slow_callback_duration = nan */
-static void case_326(args_fixture *fx)
+static void case_324(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, NAN));
 }
 
 /* loop.slow_callback_duration = inf */
-static void case_327(args_fixture *fx)
+static void case_325(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, INFINITY));
 }
 
 /* loop.subprocess_exec(valid) */
-static void case_328(args_fixture *fx)
+static void case_326(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(protocol_factory=None) */
-static void case_329(args_fixture *fx)
+static void case_327(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, NULL));
 }
 
 /* loop.subprocess_exec(stdin=None) */
-static void case_330(args_fixture *fx)
+static void case_328(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin_ = AIO_NONE};
@@ -2355,7 +2346,7 @@ static void case_330(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=0) */
-static void case_331(args_fixture *fx)
+static void case_329(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin_ = AIO_ZERO};
@@ -2363,14 +2354,14 @@ static void case_331(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=-4) */
-static void case_332(args_fixture *fx)
+static void case_330(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdin_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=None) */
-static void case_333(args_fixture *fx)
+static void case_331(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout_ = AIO_NONE};
@@ -2378,7 +2369,7 @@ static void case_333(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=0) */
-static void case_334(args_fixture *fx)
+static void case_332(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout_ = AIO_ZERO};
@@ -2386,14 +2377,14 @@ static void case_334(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=-4) */
-static void case_335(args_fixture *fx)
+static void case_333(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdout_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=None) */
-static void case_336(args_fixture *fx)
+static void case_334(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr_ = AIO_NONE};
@@ -2401,7 +2392,7 @@ static void case_336(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=0) */
-static void case_337(args_fixture *fx)
+static void case_335(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr_ = AIO_ZERO};
@@ -2409,42 +2400,42 @@ static void case_337(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=-4) */
-static void case_338(args_fixture *fx)
+static void case_336(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stderr_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(valid) */
-static void case_339(args_fixture *fx)
+static void case_337(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(protocol_factory=None) */
-static void case_340(args_fixture *fx)
+static void case_338(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd=None) */
-static void case_341(args_fixture *fx)
+static void case_339(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd='') */
-static void case_342(args_fixture *fx)
+static void case_340(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = ""};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdin=None) */
-static void case_343(args_fixture *fx)
+static void case_341(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = AIO_NONE};
@@ -2452,7 +2443,7 @@ static void case_343(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=0) */
-static void case_344(args_fixture *fx)
+static void case_342(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = AIO_ZERO};
@@ -2460,7 +2451,7 @@ static void case_344(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=-4) */
-static void case_345(args_fixture *fx)
+static void case_343(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = -4};
@@ -2468,7 +2459,7 @@ static void case_345(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=None) */
-static void case_346(args_fixture *fx)
+static void case_344(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = AIO_NONE};
@@ -2476,7 +2467,7 @@ static void case_346(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=0) */
-static void case_347(args_fixture *fx)
+static void case_345(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = AIO_ZERO};
@@ -2484,7 +2475,7 @@ static void case_347(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=-4) */
-static void case_348(args_fixture *fx)
+static void case_346(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = -4};
@@ -2492,7 +2483,7 @@ static void case_348(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=None) */
-static void case_349(args_fixture *fx)
+static void case_347(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = AIO_NONE};
@@ -2500,7 +2491,7 @@ static void case_349(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=0) */
-static void case_350(args_fixture *fx)
+static void case_348(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = AIO_ZERO};
@@ -2508,7 +2499,7 @@ static void case_350(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=-4) */
-static void case_351(args_fixture *fx)
+static void case_349(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = -4};
@@ -2516,88 +2507,88 @@ static void case_351(args_fixture *fx)
 }
 
 /* asyncio.Future.set_result(valid) */
-static void case_352(args_fixture *fx)
+static void case_350(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_result(fx->fut, NULL));
 }
 
 /* asyncio.Future.set_exception(valid) */
-static void case_353(args_fixture *fx)
+static void case_351(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, fx->exc));
 }
 
 /* asyncio.Future.set_exception(exception=None) */
-static void case_354(args_fixture *fx)
+static void case_352(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(valid) */
-static void case_355(args_fixture *fx)
+static void case_353(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.add_done_callback(callback=None) */
-static void case_356(args_fixture *fx)
+static void case_354(args_fixture *fx)
 {
     args_report_none(fx, aio_future_add_done_callback(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(context=None) */
-static void case_357(args_fixture *fx)
+static void case_355(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.remove_done_callback(valid) */
-static void case_358(args_fixture *fx)
+static void case_356(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, fx->noop_done, NULL));
 }
 
 /* asyncio.Future.remove_done_callback(callback=None) */
-static void case_359(args_fixture *fx)
+static void case_357(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, NULL, NULL));
 }
 
 /* asyncio.Future.cancel(valid) */
-static void case_360(args_fixture *fx)
+static void case_358(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg=None) */
-static void case_361(args_fixture *fx)
+static void case_359(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg='') */
-static void case_362(args_fixture *fx)
+static void case_360(args_fixture *fx)
 {
     const aio_future_cancel_args a = {.msg = ""};
     args_report_bool(fx, aio_future_cancel(fx->fut, &a));
 }
 
 /* transport.sendto(valid) */
-static void case_363(args_fixture *fx)
+static void case_361(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
 /* transport.sendto(data=None) */
-static void case_364(args_fixture *fx)
+static void case_362(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
 /* transport.sendto(addr=None) */
-static void case_365(args_fixture *fx)
+static void case_363(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
@@ -2927,94 +2918,92 @@ const args_case args_cases[] = {
     {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_285},
     {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_286},
     {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_287},
-    {"loop.connect_read_pipe(valid)", "loop", states_open, case_288},
-    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open, case_289},
-    {"loop.connect_read_pipe(pipe=None)", "loop", states_open, case_290},
-    {"loop.connect_read_pipe(pipe=0)", "loop", states_open, case_291},
-    {"loop.connect_read_pipe(pipe=-1)", "loop", states_open, case_292},
-    {"loop.connect_write_pipe(valid)", "loop", states_open, case_293},
-    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open, case_294},
-    {"loop.connect_write_pipe(pipe=None)", "loop", states_open, case_295},
-    {"loop.connect_write_pipe(pipe=0)", "loop", states_open, case_296},
-    {"loop.connect_write_pipe(pipe=-1)", "loop", states_open, case_297},
-    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_298},
-    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_299},
-    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_300},
-    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_301},
-    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_302},
-    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_303},
-    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_304},
-    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_305},
-    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_306},
-    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_307},
-    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_308},
-    {"loop.run_in_executor(valid)", "loop", states_open, case_309},
-    {"loop.run_in_executor(executor=None)", "loop", states_open, case_310},
-    {"loop.run_in_executor(func=None)", "loop", states_open, case_311},
-    {"loop.set_default_executor(valid)", "loop", states_open, case_312},
-    {"loop.set_default_executor(executor=None)", "loop", states_open, case_313},
-    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_314},
-    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_315},
-    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_316},
-    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_317},
-    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_318},
-    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_319},
-    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_320},
-    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_321},
-    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_322},
-    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_323},
-    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_324},
-    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_325},
-    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_326},
-    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_327},
-    {"loop.subprocess_exec(valid)", "loop", states_open_closed_debug, case_328},
-    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open_closed_debug, case_329},
-    {"loop.subprocess_exec(stdin=None)", "loop", states_open_closed_debug, case_330},
-    {"loop.subprocess_exec(stdin=0)", "loop", states_open_closed_debug, case_331},
-    {"loop.subprocess_exec(stdin=-4)", "loop", states_open_closed_debug, case_332},
-    {"loop.subprocess_exec(stdout=None)", "loop", states_open_closed_debug, case_333},
-    {"loop.subprocess_exec(stdout=0)", "loop", states_open_closed_debug, case_334},
-    {"loop.subprocess_exec(stdout=-4)", "loop", states_open_closed_debug, case_335},
-    {"loop.subprocess_exec(stderr=None)", "loop", states_open_closed_debug, case_336},
-    {"loop.subprocess_exec(stderr=0)", "loop", states_open_closed_debug, case_337},
-    {"loop.subprocess_exec(stderr=-4)", "loop", states_open_closed_debug, case_338},
-    {"loop.subprocess_shell(valid)", "loop", states_open_closed_debug, case_339},
-    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open_closed_debug, case_340},
-    {"loop.subprocess_shell(cmd=None)", "loop", states_open_closed_debug, case_341},
-    {"loop.subprocess_shell(cmd='')", "loop", states_open_closed_debug, case_342},
-    {"loop.subprocess_shell(stdin=None)", "loop", states_open_closed_debug, case_343},
-    {"loop.subprocess_shell(stdin=0)", "loop", states_open_closed_debug, case_344},
-    {"loop.subprocess_shell(stdin=-4)", "loop", states_open_closed_debug, case_345},
-    {"loop.subprocess_shell(stdout=None)", "loop", states_open_closed_debug, case_346},
-    {"loop.subprocess_shell(stdout=0)", "loop", states_open_closed_debug, case_347},
-    {"loop.subprocess_shell(stdout=-4)", "loop", states_open_closed_debug, case_348},
-    {"loop.subprocess_shell(stderr=None)", "loop", states_open_closed_debug, case_349},
-    {"loop.subprocess_shell(stderr=0)", "loop", states_open_closed_debug, case_350},
-    {"loop.subprocess_shell(stderr=-4)", "loop", states_open_closed_debug, case_351},
+    {"loop.connect_read_pipe(valid)", "loop", states_open_closed_debug, case_288},
+    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_289},
+    {"loop.connect_read_pipe(pipe=None)", "loop", states_open_closed_debug, case_290},
+    {"loop.connect_read_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_291},
+    {"loop.connect_write_pipe(valid)", "loop", states_open_closed_debug, case_292},
+    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_293},
+    {"loop.connect_write_pipe(pipe=None)", "loop", states_open_closed_debug, case_294},
+    {"loop.connect_write_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_295},
+    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_296},
+    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_297},
+    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_298},
+    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_299},
+    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_300},
+    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_301},
+    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_302},
+    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_303},
+    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_304},
+    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_305},
+    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_306},
+    {"loop.run_in_executor(valid)", "loop", states_open, case_307},
+    {"loop.run_in_executor(executor=None)", "loop", states_open, case_308},
+    {"loop.run_in_executor(func=None)", "loop", states_open, case_309},
+    {"loop.set_default_executor(valid)", "loop", states_open, case_310},
+    {"loop.set_default_executor(executor=None)", "loop", states_open, case_311},
+    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_312},
+    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_313},
+    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_314},
+    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_315},
+    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_316},
+    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_317},
+    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_318},
+    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_319},
+    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_320},
+    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_321},
+    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_322},
+    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_323},
+    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_324},
+    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_325},
+    {"loop.subprocess_exec(valid)", "loop", states_open_closed_debug, case_326},
+    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open_closed_debug, case_327},
+    {"loop.subprocess_exec(stdin=None)", "loop", states_open_closed_debug, case_328},
+    {"loop.subprocess_exec(stdin=0)", "loop", states_open_closed_debug, case_329},
+    {"loop.subprocess_exec(stdin=-4)", "loop", states_open_closed_debug, case_330},
+    {"loop.subprocess_exec(stdout=None)", "loop", states_open_closed_debug, case_331},
+    {"loop.subprocess_exec(stdout=0)", "loop", states_open_closed_debug, case_332},
+    {"loop.subprocess_exec(stdout=-4)", "loop", states_open_closed_debug, case_333},
+    {"loop.subprocess_exec(stderr=None)", "loop", states_open_closed_debug, case_334},
+    {"loop.subprocess_exec(stderr=0)", "loop", states_open_closed_debug, case_335},
+    {"loop.subprocess_exec(stderr=-4)", "loop", states_open_closed_debug, case_336},
+    {"loop.subprocess_shell(valid)", "loop", states_open_closed_debug, case_337},
+    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open_closed_debug, case_338},
+    {"loop.subprocess_shell(cmd=None)", "loop", states_open_closed_debug, case_339},
+    {"loop.subprocess_shell(cmd='')", "loop", states_open_closed_debug, case_340},
+    {"loop.subprocess_shell(stdin=None)", "loop", states_open_closed_debug, case_341},
+    {"loop.subprocess_shell(stdin=0)", "loop", states_open_closed_debug, case_342},
+    {"loop.subprocess_shell(stdin=-4)", "loop", states_open_closed_debug, case_343},
+    {"loop.subprocess_shell(stdout=None)", "loop", states_open_closed_debug, case_344},
+    {"loop.subprocess_shell(stdout=0)", "loop", states_open_closed_debug, case_345},
+    {"loop.subprocess_shell(stdout=-4)", "loop", states_open_closed_debug, case_346},
+    {"loop.subprocess_shell(stderr=None)", "loop", states_open_closed_debug, case_347},
+    {"loop.subprocess_shell(stderr=0)", "loop", states_open_closed_debug, case_348},
+    {"loop.subprocess_shell(stderr=-4)", "loop", states_open_closed_debug, case_349},
     {"asyncio.Future.set_result(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_352},
+     states_pending_done_cancelled_closed_pending_closed_done, case_350},
     {"asyncio.Future.set_exception(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_353},
+     states_pending_done_cancelled_closed_pending_closed_done, case_351},
     {"asyncio.Future.set_exception(exception=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_354},
+     states_pending_done_cancelled_closed_pending_closed_done, case_352},
     {"asyncio.Future.add_done_callback(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_355},
+     states_pending_done_cancelled_closed_pending_closed_done, case_353},
     {"asyncio.Future.add_done_callback(callback=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_356},
+     states_pending_done_cancelled_closed_pending_closed_done, case_354},
     {"asyncio.Future.add_done_callback(context=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_357},
+     states_pending_done_cancelled_closed_pending_closed_done, case_355},
     {"asyncio.Future.remove_done_callback(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_358},
+     states_pending_done_cancelled_closed_pending_closed_done, case_356},
     {"asyncio.Future.remove_done_callback(callback=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_359},
+     states_pending_done_cancelled_closed_pending_closed_done, case_357},
     {"asyncio.Future.cancel(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_360},
+     states_pending_done_cancelled_closed_pending_closed_done, case_358},
     {"asyncio.Future.cancel(msg=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_361},
+     states_pending_done_cancelled_closed_pending_closed_done, case_359},
     {"asyncio.Future.cancel(msg='')", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_362},
-    {"transport.sendto(valid)", "transport", states_any, case_363},
-    {"transport.sendto(data=None)", "transport", states_any, case_364},
-    {"transport.sendto(addr=None)", "transport", states_any, case_365},
+     states_pending_done_cancelled_closed_pending_closed_done, case_360},
+    {"transport.sendto(valid)", "transport", states_any, case_361},
+    {"transport.sendto(data=None)", "transport", states_any, case_362},
+    {"transport.sendto(addr=None)", "transport", states_any, case_363},
     {NULL, NULL, NULL, NULL},
 };

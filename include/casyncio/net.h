@@ -35,6 +35,13 @@ AIO_API size_t aio_bytes_size(const aio_bytes *bytes);
 /* get_extra_info('socket'): the socket's file descriptor (owned by the
  * transport: do not close it), or -1 when it has none (no exception). */
 AIO_API int aio_transport_get_socket(aio_transport *transport);
+/* get_extra_info('pipe') of a pipe transport (connect_read_pipe(),
+ * connect_write_pipe()): the pipe's file descriptor, 0 included (owned by
+ * the transport, which closes it after connection_lost(): do not close
+ * it), or -1 for a transport that has no pipe (no exception). The number
+ * stays what it was once the pipe is closed, as Python keeps the closed
+ * pipe object. */
+AIO_API int aio_transport_get_pipe(aio_transport *transport);
 /* get_extra_info('peername') and ('sockname'): NULL for None. */
 AIO_API const aio_address *aio_transport_get_peername(aio_transport *transport);
 AIO_API const aio_address *aio_transport_get_sockname(aio_transport *transport);

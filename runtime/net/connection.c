@@ -100,16 +100,34 @@ void aio__connection_set_owner(aio_future *fut, void *owner, void (*release)(voi
     c->owner_release = release;
 }
 
-int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,
-                           void *factory_arg, const aio__address_buf *peername)
+int aio__set_nonblocking(int fd)
 {
-    connection_future *c = (connection_future *)fut;
-    /* sock.setblocking(False) */
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
         aio_err_set_from_errno(errno);
         return -1;
     }
+    return 0;
+}
+
+void aio__connection_waiter(aio_future *fut, aio__transport_waiter *waiter)
+{
+    aio__incref(fut);
+    *waiter = (aio__transport_waiter){connection_ready, fut, drop_connection};
+}
+
+void aio__connection_set_pair(aio_future *fut, aio_transport *t, aio_protocol *protocol)
+{
+    connection_future *c = (connection_future *)fut;
+    c->pair.transport = t;
+    c->pair.protocol = protocol;
+}
+
+int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,
+                           void *factory_arg, const aio__address_buf *peername)
+{
+    if (aio__set_nonblocking(fd) < 0) /* sock.setblocking(False) */
+        return -1;
     aio_protocol *protocol = factory(factory_arg);
     if (protocol == NULL) {
         if (aio_err_occurred() == NULL)
@@ -117,17 +135,16 @@ int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory
                         "'NoneType' object has no attribute 'connection_made'");
         return -1;
     }
-    aio__incref(c); /* the waiter's */
-    const aio__transport_waiter waiter = {connection_ready, c, drop_connection};
+    aio__transport_waiter waiter;
+    aio__connection_waiter(fut, &waiter);
     aio_transport *t =
         aio__socket_transport_new(fut->loop, fd, protocol, &waiter, peername, NULL, NULL);
     if (t == NULL) {
         aio__protocol_release(protocol);
-        aio__decref(c);
+        aio__decref(fut);
         return -1;
     }
-    c->pair.transport = t;
-    c->pair.protocol = protocol;
+    aio__connection_set_pair(fut, t, protocol);
     return 0;
 }
 

@@ -30,6 +30,17 @@ AIO_INTERNAL void aio__connection_set_owner(aio_future *fut, void *owner,
 AIO_INTERNAL int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,
                                         void *factory_arg, const aio__address_buf *peername);
 
+/* os.set_blocking(fd, False): 0, or -1 with OSError. */
+AIO_INTERNAL int aio__set_nonblocking(int fd);
+
+/* For a transport other than a socket's (a pipe's): the waiter its start
+ * ends with, which completes fut with the pair (it takes a reference to
+ * fut: release it when the transport could not be made), and the pair once
+ * the transport is made (the future takes the reference to t over). */
+AIO_INTERNAL void aio__connection_waiter(aio_future *fut, aio__transport_waiter *waiter);
+AIO_INTERNAL void aio__connection_set_pair(aio_future *fut, aio_transport *t,
+                                           aio_protocol *protocol);
+
 /* `sock.type != SOCK_STREAM`: ValueError('A Stream Socket was expected,
  * got <socket...>'); OSError for what is not a socket. */
 AIO_INTERNAL int aio__check_stream_socket(int fd);

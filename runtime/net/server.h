@@ -78,15 +78,4 @@ AIO_INTERNAL int aio__listener_start(aio__listener *l);
 /* Removes it and closes the socket (loop._stop_serving). */
 AIO_INTERNAL void aio__listener_stop(aio__listener *l);
 
-/* sock.setblocking(False): 0, or -1 with OSError. */
-static inline int aio__set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-        aio_err_set_from_errno(errno);
-        return -1;
-    }
-    return 0;
-}
-
 #endif /* CASYNCIO_RUNTIME_SERVER_H */

@@ -12,18 +12,16 @@
  */
 #include "sock_sendfile.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "exc.h"
 #include "names.h"
+#include "nosigpipe.h"
 #include "sock_io.h"
 #include "sockaddr.h"
 
@@ -251,26 +249,14 @@ static void not_available(aio__sock_future *sf, const char *why)
     finish_exception(sf, aio_exc_new(aio_SendfileNotAvailableError, why));
 }
 
-/* sendfile(2) has no MSG_NOSIGNAL: a peer gone raises SIGPIPE, which
- * Python ignores process-wide and a library must not. The signal is
- * blocked around the call, and one it raised is taken back (unless one was
- * pending already). */
+/* sendfile(2) has no MSG_NOSIGNAL: SIGPIPE is kept from the program
+ * (nosigpipe.h). */
 static ssize_t sendfile_nosignal(int sock, int file, off_t *off, size_t count)
 {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    aio__sigpipe_guard guard;
+    aio__sigpipe_block(&guard);
     ssize_t sent = sendfile(sock, file, off, count);
-    int err = errno;
-    if (sent < 0 && err == EPIPE && !was_pending) {
-        const struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = err;
+    aio__sigpipe_restore(&guard, sent < 0 && errno == EPIPE);
     return sent;
 }
 

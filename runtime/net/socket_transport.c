@@ -4,8 +4,9 @@
  * Reads: one recv() of up to 256 KiB per readiness, handed to
  * data_received(), or recv() into the buffer a BufferedProtocol gives
  * (get_buffer(), buffer_updated()). Writes: tried at once while nothing is
- * buffered; what the socket does not take is copied into chunks and sent
- * with sendmsg() over several of them when the socket is writable again,
+ * buffered; what the socket does not take is copied into the write buffer
+ * (write_buffer.h) and sent with sendmsg() over several of its chunks when
+ * the socket is writable again,
  * never raising SIGPIPE. The callbacks the loop runs for a transport each
  * hold a reference to it, and the transport holds one to itself while its
  * connection lives, so that it outlives everything that may still call it.
@@ -17,10 +18,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "casyncio/log.h"
@@ -28,18 +26,7 @@
 #include "exc.h"
 #include "future.h"
 #include "names.h"
-
-/* What the buffer holds: chunks in order; the first may be partly sent. */
-typedef struct chunk {
-    struct chunk *next;
-    size_t off;   /* sent already */
-    size_t len;   /* filled */
-    size_t cap;
-    char data[];
-} chunk;
-
-#define CHUNK_MIN (16 * 1024)
-#define IOV_BATCH 64
+#include "write_buffer.h"
 
 typedef struct socket_transport {
     aio_transport base;
@@ -55,11 +42,8 @@ typedef struct socket_transport {
     bool reading;               /* our reader is registered with the loop */
     bool writing;               /* our writer is registered with the loop */
     bool alive;                 /* holds its own reference (the connection) */
-    aio__st_kind kind;          /* a socket, or (interim) a pipe's read or write end */
     aio_exc *lost_exc;          /* what connection_lost() will get */
-    chunk *head;
-    chunk *tail;
-    size_t buffered;            /* bytes in the chunks, not yet sent */
+    aio__write_buffer buffer;   /* what the socket has not taken yet */
     aio__transport_detach detach; /* the server it is attached to */
     void *detach_arg;
     aio_future *empty_waiter;   /* loop.sendfile() waits for the buffer to empty */
@@ -70,10 +54,6 @@ static void st_dealloc(void *obj);
 
 AIO__DEFINE_TYPE(socket_transport_type) = {"_SelectorSocketTransport", st_dealloc, st_repr,
                                            AIO__TYPE_TRANSPORT};
-AIO__DEFINE_TYPE(read_pipe_transport_type) = {"_UnixReadPipeTransport", st_dealloc, st_repr,
-                                              AIO__TYPE_TRANSPORT};
-AIO__DEFINE_TYPE(write_pipe_transport_type) = {"_UnixWritePipeTransport", st_dealloc, st_repr,
-                                               AIO__TYPE_TRANSPORT};
 
 static inline socket_transport *as_st(aio_transport *t)
 {
@@ -83,48 +63,6 @@ static inline socket_transport *as_st(aio_transport *t)
 static void drop_ref(void *obj)
 {
     aio__decref(obj);
-}
-
-/* --- Interim pipe mode: read()/write() on a pipe end, SIGPIPE kept from the
- * process. The signal a write to a pipe without reader raises goes to the
- * writing thread: blocked around the write and, when the write failed with
- * EPIPE and no SIGPIPE was pending before, taken back with sigtimedwait(). */
-
-static bool is_pipe(const socket_transport *st)
-{
-    return st->kind != AIO__ST_SOCKET;
-}
-
-static ssize_t pipe_writev(int fd, const struct iovec *iov, int n_iov)
-{
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-    ssize_t n = writev(fd, iov, n_iov);
-    int err = errno;
-    if (n < 0 && err == EPIPE && !was_pending) {
-        const struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = err;
-    return n;
-}
-
-static ssize_t st_send(socket_transport *st, const void *data, size_t len)
-{
-    if (!is_pipe(st))
-        return send(st->fd, data, len, MSG_NOSIGNAL);
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    return pipe_writev(st->fd, &iov, 1);
-}
-
-static ssize_t st_recv(socket_transport *st, void *buf, size_t len)
-{
-    return is_pipe(st) ? read(st->fd, buf, len) : recv(st->fd, buf, len, 0);
 }
 
 /* loop.call_soon(fn, t): the handle holds a reference to t, which fn
@@ -145,7 +83,6 @@ static int call_soon_with(socket_transport *st, aio_callback fn)
 
 static void read_ready(void *arg);
 static void write_ready(void *arg);
-static void peer_closed(void *arg);
 
 static void remove_reader(socket_transport *st)
 {
@@ -174,8 +111,7 @@ static int add_reader(socket_transport *st)
     if (!is_reading(st) || st->reading)
         return 0;
     aio__incref(st);
-    aio_callback cb = st->kind == AIO__ST_PIPE_WRITE ? peer_closed : read_ready;
-    if (aio__io_add_reader(st->base.loop, st->fd, cb, st, drop_ref) < 0) {
+    if (aio__io_add_reader(st->base.loop, st->fd, read_ready, st, drop_ref) < 0) {
         aio__decref(st);
         return -1;
     }
@@ -194,70 +130,6 @@ static int add_writer(socket_transport *st)
     }
     st->writing = true;
     return 0;
-}
-
-/* --- The buffer ------------------------------------------------------------------------ */
-
-static void buffer_clear(socket_transport *st)
-{
-    for (chunk *c = st->head, *next; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
-    st->head = st->tail = NULL;
-    st->buffered = 0;
-}
-
-/* Copies data into the buffer (the caller's memory is free again once
- * write() returns, as 3.11's bytearray copy made it). */
-static int buffer_append(socket_transport *st, const char *data, size_t len)
-{
-    chunk *c = st->tail;
-    if (c != NULL && c->cap - c->len >= len) {
-        memcpy(c->data + c->len, data, len);
-        c->len += len;
-        st->buffered += len;
-        return 0;
-    }
-    size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
-    if (cap > SIZE_MAX - sizeof(chunk)) {
-        aio_err_set(aio_MemoryError, NULL);
-        return -1;
-    }
-    c = aio__malloc(sizeof(chunk) + cap);
-    if (c == NULL)
-        return -1;
-    c->next = NULL;
-    c->off = 0;
-    c->len = len;
-    c->cap = cap;
-    memcpy(c->data, data, len);
-    if (st->tail != NULL)
-        st->tail->next = c;
-    else
-        st->head = c;
-    st->tail = c;
-    st->buffered += len;
-    return 0;
-}
-
-/* Drops the n bytes sent from the front. */
-static void buffer_consume(socket_transport *st, size_t n)
-{
-    st->buffered -= n;
-    while (n > 0) {
-        chunk *c = st->head;
-        size_t left = c->len - c->off;
-        if (n < left) {
-            c->off += n;
-            return;
-        }
-        n -= left;
-        st->head = c->next;
-        if (st->head == NULL)
-            st->tail = NULL;
-        free(c);
-    }
 }
 
 /* --- sendfile's empty waiter (loop.sendfile()) ----------------------------------------- */
@@ -281,7 +153,7 @@ aio_future *aio__socket_transport_make_empty_waiter(aio_transport *t)
     aio_future *waiter = aio__loop_create_future(t->loop);
     if (waiter == NULL)
         return NULL;
-    if (st->buffered == 0 && aio__future_set_result(waiter, NULL) < 0) {
+    if (st->buffer.size == 0 && aio__future_set_result(waiter, NULL) < 0) {
         aio__decref(waiter);
         return NULL;
     }
@@ -361,8 +233,8 @@ static void force_close(socket_transport *st, aio_exc *exc)
         aio__decref(exc);
         return;
     }
-    if (st->buffered > 0) {
-        buffer_clear(st);
+    if (st->buffer.size > 0) {
+        aio__wbuf_clear(&st->buffer);
         remove_writer(st);
     }
     if (!st->base.closing) {
@@ -415,7 +287,7 @@ static int st_close(aio_transport *t)
         return 0;
     t->closing = true;
     remove_reader(st);
-    if (st->buffered == 0) {
+    if (st->buffer.size == 0) {
         t->conn_lost++;
         remove_writer(st);
         st->lost_exc = NULL;
@@ -452,7 +324,7 @@ static void on_eof(socket_transport *st)
 
 static void read_failed(socket_transport *st, int err)
 {
-    fatal_error(st, aio_exc_from_errno(err), is_pipe(st) ? "Fatal read error on pipe transport" : "Fatal read error on socket transport");
+    fatal_error(st, aio_exc_from_errno(err), "Fatal read error on socket transport");
 }
 
 static void read_into_protocol_buffer(socket_transport *st)
@@ -465,7 +337,7 @@ static void read_into_protocol_buffer(socket_transport *st)
         aio_err_set(aio_RuntimeError, "get_buffer() returned an empty buffer");
     if (callback_failed(st, "Fatal error: protocol.get_buffer() call failed."))
         return;
-    ssize_t n = st_recv(st, buf.data, buf.len);
+    ssize_t n = recv(st->fd, buf.data, buf.len, 0);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             read_failed(st, errno);
@@ -483,10 +355,10 @@ static void read_into_data_received(socket_transport *st)
 {
     void *buf = aio__transports_read_buffer(st->base.loop);
     if (buf == NULL) {
-        fatal_error(st, aio_err_fetch(), is_pipe(st) ? "Fatal read error on pipe transport" : "Fatal read error on socket transport");
+        fatal_error(st, aio_err_fetch(), "Fatal read error on socket transport");
         return;
     }
-    ssize_t n = st_recv(st, buf, AIO__READ_SIZE);
+    ssize_t n = recv(st->fd, buf, AIO__READ_SIZE, 0);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             read_failed(st, errno);
@@ -572,12 +444,12 @@ static int st_write(aio_transport *t, const void *data, size_t len)
         return 0;
     }
     const char *p = data;
-    if (st->buffered == 0) {
+    if (st->buffer.size == 0) {
         /* Try to send now. */
-        ssize_t n = st_send(st, p, len);
+        ssize_t n = send(st->fd, p, len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                fatal_error(st, aio_exc_from_errno(errno), is_pipe(st) ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
+                fatal_error(st, aio_exc_from_errno(errno), "Fatal write error on socket transport");
                 return 0;
             }
             n = 0;
@@ -589,7 +461,7 @@ static int st_write(aio_transport *t, const void *data, size_t len)
         if (add_writer(st) < 0)
             return -1;
     }
-    if (buffer_append(st, p, len) < 0)
+    if (aio__wbuf_append(&st->buffer, p, len) < 0)
         return -1;
     aio__transport_maybe_pause_protocol(t);
     return 0;
@@ -598,35 +470,30 @@ static int st_write(aio_transport *t, const void *data, size_t len)
 static void write_ready(void *arg)
 {
     socket_transport *st = arg;
-    if (st->base.conn_lost || st->buffered == 0)
+    if (st->base.conn_lost || st->buffer.size == 0)
         return;
-    struct iovec iov[IOV_BATCH];
-    int n_iov = 0;
-    for (chunk *c = st->head; c != NULL && n_iov < IOV_BATCH; c = c->next) {
-        iov[n_iov].iov_base = c->data + c->off;
-        iov[n_iov].iov_len = c->len - c->off;
-        n_iov++;
-    }
+    struct iovec iov[AIO__WBUF_IOV_MAX];
+    int n_iov = aio__wbuf_iov(&st->buffer, iov);
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = iov;
     msg.msg_iovlen = (size_t)n_iov;
-    ssize_t n = is_pipe(st) ? pipe_writev(st->fd, iov, n_iov) : sendmsg(st->fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(st->fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
         int err = errno;
         remove_writer(st);
-        buffer_clear(st);
+        aio__wbuf_clear(&st->buffer);
         aio_exc *exc = aio_exc_from_errno(err);
-        fatal_error(st, aio_incref(exc), is_pipe(st) ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
+        fatal_error(st, aio_incref(exc), "Fatal write error on socket transport");
         empty_waiter_fail(st, exc);
         return;
     }
     if (n > 0)
-        buffer_consume(st, (size_t)n);
+        aio__wbuf_consume(&st->buffer, (size_t)n);
     aio__transport_maybe_resume_protocol(&st->base); /* may add to the buffer */
-    if (st->buffered == 0) {
+    if (st->buffer.size == 0) {
         remove_writer(st);
         if (st->empty_waiter != NULL && st->empty_waiter->state == AIO__FUTURE_PENDING)
             aio__future_set_result(st->empty_waiter, NULL);
@@ -643,12 +510,10 @@ static void write_ready(void *arg)
 static int st_write_eof(aio_transport *t)
 {
     socket_transport *st = as_st(t);
-    if (st->kind == AIO__ST_PIPE_WRITE)
-        return st_close(t); /* a pipe's write_eof() closes it */
     if (t->closing || st->eof)
         return 0;
     st->eof = true;
-    if (st->buffered == 0 && shutdown(st->fd, SHUT_WR) < 0) {
+    if (st->buffer.size == 0 && shutdown(st->fd, SHUT_WR) < 0) {
         aio_err_set_from_errno(errno);
         return -1;
     }
@@ -663,23 +528,10 @@ static int st_can_write_eof(aio_transport *t)
 
 static int64_t st_get_write_buffer_size(aio_transport *t)
 {
-    return (int64_t)as_st(t)->buffered;
+    return (int64_t)as_st(t)->buffer.size;
 }
 
 /* --- The protocol and the extra info -------------------------------------------------------- */
-
-/* The write end of a pipe polls for reading: readiness there means the
- * reader went away (_UnixWritePipeTransport._read_ready). */
-static void peer_closed(void *arg)
-{
-    socket_transport *st = arg;
-    if (st->base.conn_lost)
-        return;
-    if (st->buffered > 0)
-        force_close(st, aio_exc_from_errno(EPIPE));
-    else
-        force_close(st, NULL);
-}
 
 static void st_protocol_set(aio_transport *t)
 {
@@ -695,12 +547,6 @@ static const void *st_extra_info(aio_transport *t, const char *name, bool *found
         return NULL;
     }
     *found = true;
-    if (is_pipe(st)) {
-        if (strcmp(name, "pipe") == 0)
-            return &st->fd_number;
-        *found = false;
-        return NULL;
-    }
     if (strcmp(name, "socket") == 0)
         return &st->fd_number;
     if (strcmp(name, "sockname") == 0)
@@ -716,7 +562,7 @@ static void st_orphan(aio_transport *t)
 {
     socket_transport *st = as_st(t);
     aio__resource_warning("unclosed transport %s", st);
-    buffer_clear(st);
+    aio__wbuf_clear(&st->buffer);
     st->reading = st->writing = false; /* the loop dropped them already */
     if (st->fd >= 0)
         close(st->fd);
@@ -748,39 +594,12 @@ static const aio__transport_class socket_transport_class = {
     .orphan = st_orphan,
 };
 
-static const aio__transport_class read_pipe_class = {
-    .name = "_UnixReadPipeTransport",
-    .close = st_close,
-    .abort = st_abort,
-    .is_reading = st_is_reading,
-    .pause_reading = st_pause_reading,
-    .resume_reading = st_resume_reading,
-    .protocol_set = st_protocol_set,
-    .extra_info = st_extra_info,
-    .orphan = st_orphan,
-};
-
-static const aio__transport_class write_pipe_class = {
-    .name = "_UnixWritePipeTransport",
-    .close = st_close,
-    .abort = st_abort,
-    .write = st_write,
-    .write_eof = st_write_eof,
-    .can_write_eof = st_can_write_eof,
-    .get_write_buffer_size = st_get_write_buffer_size,
-    .protocol_set = st_protocol_set,
-    .extra_info = st_extra_info,
-    .orphan = st_orphan,
-};
-
 /* --- The object ---------------------------------------------------------------------------- */
 
 static int st_repr(const void *obj, aio__strbuf *out)
 {
     const socket_transport *st = obj;
-    aio__sb_appendf(out, "<%s", st->kind == AIO__ST_PIPE_READ    ? "_UnixReadPipeTransport"
-                                : st->kind == AIO__ST_PIPE_WRITE ? "_UnixWritePipeTransport"
-                                                                 : "_SelectorSocketTransport");
+    aio__sb_append(out, "<_SelectorSocketTransport");
     if (st->fd < 0)
         aio__sb_append(out, " closed");
     else if (st->base.closing)
@@ -789,7 +608,7 @@ static int st_repr(const void *obj, aio__strbuf *out)
     if (st->base.loop != NULL && !aio__loop_is_closed(st->base.loop)) {
         aio__sb_append(out, st->reading ? " read=polling" : " read=idle");
         aio__sb_appendf(out, " write=<%s, bufsize=%zu>", st->writing ? "polling" : "idle",
-                        st->buffered);
+                        st->buffer.size);
     }
     return aio__sb_append(out, ">");
 }
@@ -797,7 +616,7 @@ static int st_repr(const void *obj, aio__strbuf *out)
 static void st_dealloc(void *obj)
 {
     socket_transport *st = obj;
-    buffer_clear(st);
+    aio__wbuf_clear(&st->buffer);
     aio__decref(st->lost_exc);
     aio__decref(st->empty_waiter);
     if (st->fd >= 0)
@@ -836,44 +655,16 @@ static void set_nodelay(int fd)
     }
 }
 
-static aio_transport *transport_new(aio_loop *loop, int fd, aio__st_kind kind,
-                                    aio_protocol *protocol, const aio__transport_waiter *waiter,
-                                    const aio__address_buf *peername,
-                                    aio__transport_detach detach, void *detach_arg);
-
 aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *protocol,
                                          const aio__transport_waiter *waiter,
                                          const aio__address_buf *peername,
                                          aio__transport_detach detach, void *detach_arg)
 {
-    return transport_new(loop, fd, AIO__ST_SOCKET, protocol, waiter, peername, detach,
-                         detach_arg);
-}
-
-aio_transport *aio__pipe_transport_interim_new(aio_loop *loop, int fd, bool write_end,
-                                               aio_protocol *protocol,
-                                               const aio__transport_waiter *waiter)
-{
-    return transport_new(loop, fd, write_end ? AIO__ST_PIPE_WRITE : AIO__ST_PIPE_READ,
-                         protocol, waiter, NULL, NULL, NULL);
-}
-
-static aio_transport *transport_new(aio_loop *loop, int fd, aio__st_kind kind,
-                                    aio_protocol *protocol, const aio__transport_waiter *waiter,
-                                    const aio__address_buf *peername,
-                                    aio__transport_detach detach, void *detach_arg)
-{
     socket_transport *st = aio__calloc(1, sizeof *st);
     if (st == NULL)
         return NULL;
-    const aio__type *type = kind == AIO__ST_PIPE_READ    ? &read_pipe_transport_type
-                            : kind == AIO__ST_PIPE_WRITE ? &write_pipe_transport_type
-                                                         : &socket_transport_type;
-    const aio__transport_class *cls = kind == AIO__ST_PIPE_READ    ? &read_pipe_class
-                                      : kind == AIO__ST_PIPE_WRITE ? &write_pipe_class
-                                                                   : &socket_transport_class;
-    aio__transport_init(&st->base, type, cls, loop, protocol);
-    st->kind = kind;
+    aio__transport_init(&st->base, &socket_transport_type, &socket_transport_class, loop,
+                        protocol);
     st->fd = st->fd_number = fd;
     st->alive = true;
     aio__incref(st); /* the connection's own reference, dropped once it is lost */
@@ -881,15 +672,11 @@ static aio_transport *transport_new(aio_loop *loop, int fd, aio__st_kind kind,
 
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (kind != AIO__ST_SOCKET)
-        ; /* a pipe has no addresses */
-    else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
         aio__address_from_sockaddr(&st->sockname, (struct sockaddr *)&ss, len);
         st->has_sockname = true;
     }
-    if (kind != AIO__ST_SOCKET)
-        ;
-    else if (peername != NULL) {
+    if (peername != NULL) {
         aio__address_buf_copy(&st->peername, peername);
         st->has_peername = true;
     } else {
@@ -901,8 +688,7 @@ static aio_transport *transport_new(aio_loop *loop, int fd, aio__st_kind kind,
     }
     if (aio__transports_attach(loop, fd, &st->base) < 0)
         goto fail;
-    if (kind == AIO__ST_SOCKET)
-        set_nodelay(fd);
+    set_nodelay(fd);
     /* connection_made, then reading, then the waiter: three call_soon()s,
      * so all in the next iteration, in that order. */
     if (call_soon_with(st, connection_made_cb) < 0)

@@ -8,17 +8,6 @@
 /* Called once when the transport's connection ends (Server._detach()). */
 typedef void (*aio__transport_detach)(void *arg);
 
-/* What the transport calls in the iteration after its start, once
- * connection_made() has run and reading has begun: asyncio's
- * `call_soon(futures._set_result_unless_cancelled, waiter, None)`. The
- * transport schedules callback(arg), taking over one reference the caller
- * gave it: callback drops it when it runs, release() when it never does. */
-typedef struct aio__transport_waiter {
-    aio_callback callback;
-    void *arg;
-    void (*release)(void *arg);
-} aio__transport_waiter;
-
 /* A transport for the connected stream socket fd (non-blocking already),
  * taking the socket and the protocol over: connection_made(), the start
  * of reading and the waiter (when waiter is not NULL) come in the next
@@ -31,19 +20,6 @@ AIO_INTERNAL aio_transport *aio__socket_transport_new(aio_loop *loop, int fd,
                                                       const aio__address_buf *peername,
                                                       aio__transport_detach detach,
                                                       void *detach_arg);
-
-/* INTERIM, until the pipe transports (pipe_transport.c) land: this
- * transport over one end of a pipe, for the subprocess transport's pipes.
- * read()/write() instead of recv()/send(), SIGPIPE blocked around writes
- * (a BrokenPipeError, never a signal), no socket extra info ('pipe': the
- * fd), write_eof() closes the write end, and the write end polls for
- * reading to notice the reader going away. Otherwise as above (fd made
- * non-blocking by the caller and taken over). */
-typedef enum aio__st_kind { AIO__ST_SOCKET, AIO__ST_PIPE_READ, AIO__ST_PIPE_WRITE } aio__st_kind;
-AIO_INTERNAL aio_transport *aio__pipe_transport_interim_new(aio_loop *loop, int fd,
-                                                            bool write_end,
-                                                            aio_protocol *protocol,
-                                                            const aio__transport_waiter *waiter);
 
 /* loop.sendfile()'s hooks (selector_events.py): a socket transport is
  * sendfile's TRY_NATIVE kind; its descriptor; _make_empty_waiter(), a

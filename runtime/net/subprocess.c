@@ -26,7 +26,8 @@
 #include "exc.h"
 #include "future.h"
 #include "names.h"
-#include "socket_transport.h"
+#include "connection.h"
+#include "pipe_transport.h"
 #include "process_spawn.h"
 #include "transport.h"
 
@@ -614,16 +615,6 @@ static void kill_and_reap(pid_t pid)
     }
 }
 
-static int set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-        aio_err_set_from_errno(errno);
-        return -1;
-    }
-    return 0;
-}
-
 static aio_future *start(aio_loop *loop, const start_args *a, const char *const *argv,
                          const char *executable)
 {
@@ -694,7 +685,7 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
         }
     }
     for (int i = 0; i < 3; i++)
-        if (parent[i] >= 0 && set_nonblocking(parent[i]) < 0)
+        if (parent[i] >= 0 && aio__set_nonblocking(parent[i]) < 0)
             goto fail_fds;
     pid_t pid;
     if (aio__spawn(&spec, &pid) < 0)
@@ -723,7 +714,7 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
         pp->sp = aio_incref(sp);
         pp->fd = i;
         aio_transport *pt =
-            aio__pipe_transport_interim_new(loop, parent[i], i == 0, &pp->proto, NULL);
+            aio__pipe_transport_new(loop, parent[i], i == 0, i == 0, &pp->proto, NULL);
         if (pt == NULL) {
             pp_release(&pp->proto);
             goto fail_child;

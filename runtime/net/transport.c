@@ -91,7 +91,7 @@ static int transports_check_fd(aio_loop *loop, int fd)
     if (m == NULL || fd < 0 || (size_t)fd >= m->cap || m->by_fd[fd] == NULL)
         return 0;
     aio_transport *t = m->by_fd[fd];
-    if (t->closing)
+    if (t->closing || t->cls->unguarded_fd)
         return 0;
     char *repr = aio_repr(t);
     aio_err_format(aio_RuntimeError, "File descriptor %d is used by transport %s", fd,
@@ -371,6 +371,15 @@ int aio_transport_get_socket(aio_transport *t)
         return -1;
     bool found = false;
     const int *fd = t->cls->extra_info(t, "socket", &found);
+    return fd != NULL ? *fd : -1;
+}
+
+int aio_transport_get_pipe(aio_transport *t)
+{
+    if (t == NULL || !is_transport(t) || t->cls->extra_info == NULL)
+        return -1;
+    bool found = false;
+    const int *fd = t->cls->extra_info(t, "pipe", &found);
     return fd != NULL ? *fd : -1;
 }
 

@@ -50,11 +50,25 @@ struct aio__transport_class {
     /* The class's own keys of get_extra_info(); NULL when it has not the
      * key (found false) or when its value is None (found true). */
     const void *(*extra_info)(aio_transport *t, const char *name, bool *found);
+    /* Python does not register it in loop._transports: add_reader() and
+     * friends accept its descriptor (they replace its reader or writer). */
+    bool unguarded_fd;
     /* The loop closes while the transport is open: what its __del__ would
      * do (ResourceWarning, the descriptor closed), and let go of the loop
      * and the protocol (released), without connection_lost(). */
     void (*orphan)(aio_transport *t);
 };
+
+/* What the transport calls in the iteration after its start, once
+ * connection_made() has run and reading has begun: asyncio's
+ * `call_soon(futures._set_result_unless_cancelled, waiter, None)`. The
+ * transport schedules callback(arg), taking over one reference the caller
+ * gave it: callback drops it when it runs, release() when it never does. */
+typedef struct aio__transport_waiter {
+    aio_callback callback;
+    void *arg;
+    void (*release)(void *arg);
+} aio__transport_waiter;
 
 /* Sets up the common part: a new transport object of `type` (the caller
  * allocated `t`, which starts with struct aio_transport), with its loop

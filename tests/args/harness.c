@@ -225,6 +225,16 @@ static void setup(args_fixture *fx, const char *owner, const char *state)
         die("socketpair");
     fx->sock = sp[0];
     fx->sock_peer = sp[1];
+    /* A pipe transport takes its pipe over and closes it when the loop
+     * closes (teardown): those are closed after the loop, when nothing
+     * can have reused their numbers. */
+    if (pipe2(p, O_CLOEXEC) < 0)
+        die("pipe2");
+    fx->rpipe = p[0];
+    fx->wpipe = p[1];
+    fx->filepipe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fx->filepipe < 0)
+        die("open");
     fx->filefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fx->filefd < 0)
         die("open");
@@ -291,6 +301,9 @@ static void teardown(args_fixture *fx)
     close(fx->sock_peer);
     close(fx->filefd);
     close(fx->binfile);
+    close(fx->rpipe);
+    close(fx->wpipe);
+    close(fx->filepipe);
 }
 
 int main(int argc, char **argv)

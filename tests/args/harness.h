@@ -34,6 +34,9 @@ typedef struct args_fixture {
     int wfd;                            /* (its write end) */
     int badfd;                          /* a descriptor number that is not open */
     int filefd;                         /* a regular file */
+    int rpipe;                          /* a pipe of its own a transport may take over */
+    int wpipe;                          /* (its write end) */
+    int filepipe;                       /* a regular file a pipe transport refuses */
     int binfile;                        /* a regular file of 4 bytes, at its start */
     const void *empty;                  /* empty bytes (length 0) */
     void *buf;                          /* an empty writable buffer (length 0) */

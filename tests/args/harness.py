@@ -49,6 +49,10 @@ class Fixture:
         self.sigusr1 = signal.SIGUSR1
         self.rfd, self.wfd = os.pipe()
         self.filefd = os.open(sys.executable, os.O_RDONLY)
+        r, w = os.pipe()
+        self.rpipe = open(r, 'rb', buffering=0)
+        self.wpipe = open(w, 'wb', buffering=0)
+        self.filepipe = open(sys.executable, 'rb', buffering=0)
         self.binfile = tempfile.TemporaryFile()
         self.binfile.write(b"data")
         self.binfile.seek(0)
@@ -102,6 +106,8 @@ class Fixture:
         os.close(self.wfd)
         self.sock_peer.close()
         os.close(self.filefd)
+        for f in (self.rpipe, self.wpipe, self.filepipe):
+            f.close()
         self.binfile.close()
 
 

@@ -1655,8 +1655,6 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
 
 /* loop.connect_read_pipe(protocol_factory, pipe)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Attach the read end of pipe to the loop and return (transport, protocol).
  *
  * The transport is a read transport; the protocol comes from
@@ -1667,7 +1665,7 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
  *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
  *                         with no arguments; returns a streaming protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
- *   pipe                  int; required (0 or AIO_NONE raises TypeError;
+ *   pipe                  int; required (0 or AIO_NONE raises AttributeError;
  *                         AIO_ZERO: descriptor 0). The read end: a pipe,
  *                         socket or character device.
  *
@@ -1678,14 +1676,16 @@ AIO_API aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnamei
  * Raises:
  *   ValueError("Pipe transport is for pipes/sockets only.") when pipe is not a
  *     FIFO, socket or character device.
+ *   AttributeError("'NoneType' object has no attribute 'fileno'") when pipe is
+ *     None (AIO_NONE).
+ *   OSError("[Errno 9] Bad file descriptor") when pipe is not an open
+ *     descriptor (C only: fstat() fails).
  */
 AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
                                                aio_protocol_factory protocol_factory,
                                                void *protocol_factory_arg, int pipe);
 
 /* loop.connect_write_pipe(protocol_factory, pipe)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Attach the write end of pipe to the loop and return (transport, protocol).
  *
@@ -1696,7 +1696,7 @@ AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
  *   protocol_factory      aio_protocol_factory; required (NULL: None). Called
  *                         with no arguments; returns the protocol.
  *   protocol_factory_arg  void *. Passed back to the factory.
- *   pipe                  int; required (0 or AIO_NONE raises TypeError;
+ *   pipe                  int; required (0 or AIO_NONE raises AttributeError;
  *                         AIO_ZERO: descriptor 0). The write end: a pipe,
  *                         socket or character device.
  *
@@ -1707,6 +1707,10 @@ AIO_API aio_future *aio_loop_connect_read_pipe(aio_loop *loop,
  * Raises:
  *   ValueError("Pipe transport is only for pipes, sockets and character
  *     devices") when pipe is not a FIFO, socket or character device.
+ *   AttributeError("'NoneType' object has no attribute 'fileno'") when pipe is
+ *     None (AIO_NONE).
+ *   OSError("[Errno 9] Bad file descriptor") when pipe is not an open
+ *     descriptor (C only: fstat() fails).
  */
 AIO_API aio_future *aio_loop_connect_write_pipe(aio_loop *loop,
                                                 aio_protocol_factory protocol_factory,

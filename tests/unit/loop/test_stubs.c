@@ -65,8 +65,6 @@ static void test_loop_coroutine_stubs(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    int sp[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
     aio_address addr = {.host = "127.0.0.1", .port = 9};
 
     STUB_PTR(aio_loop_create_datagram_endpoint(loop, &(aio_loop_create_datagram_endpoint_args){
@@ -76,17 +74,13 @@ static void test_loop_coroutine_stubs(void **state)
                                                                   .protocol = FAKE_PROTOCOL,
                                                                   .sslcontext = FAKE_SSL}),
              "loop.start_tls()");
-    STUB_PTR(aio_loop_connect_read_pipe(loop, factory, NULL, sp[0]), "loop.connect_read_pipe()");
-    STUB_PTR(aio_loop_connect_write_pipe(loop, factory, NULL, sp[1]),
-             "loop.connect_write_pipe()");
-    /* subprocess_exec/subprocess_shell: implemented (tests/unit/net/test_subprocess.c). */
+    /* connect_read_pipe/connect_write_pipe (test_pipes.c) and subprocess_exec/
+     * subprocess_shell (test_subprocess.c) are implemented. */
     STUB_PTR(aio_loop_shutdown_default_executor(loop), "loop.shutdown_default_executor()");
 
     /* The loop is untouched: it still runs and closes. */
     assert_int_equal(aio_loop_is_closed(loop), 0);
     close_loop(loop);
-    close(sp[0]);
-    close(sp[1]);
     assert_no_leaks();
 }
 
@@ -115,7 +109,6 @@ static void test_stubs_on_closed_loop(void **state)
     STUB_PTR(aio_loop_create_datagram_endpoint(loop, &(aio_loop_create_datagram_endpoint_args){
                  .protocol_factory = factory, .local_addr = &addr}),
              "loop.create_datagram_endpoint()");
-    STUB_PTR(aio_loop_connect_read_pipe(loop, factory, NULL, 0), "loop.connect_read_pipe()");
     aio_decref(loop);
     assert_no_leaks();
 }
