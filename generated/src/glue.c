@@ -342,12 +342,33 @@ aio_future *aio_loop_create_connection(aio_loop *loop, const aio_loop_create_con
 aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
                                               const aio_loop_create_datagram_endpoint_args *args)
 {
+    static const aio_loop_create_datagram_endpoint_args no_args;
+    aio__loop_create_datagram_endpoint_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("create_datagram_endpoint", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_create_datagram_endpoint(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    r.local_addr = args->local_addr;
+    r.remote_addr = args->remote_addr;
+    if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
+                              "create_datagram_endpoint() argument 'family' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
+                              "create_datagram_endpoint() argument 'proto' must not be None") < 0)
+        return NULL;
+    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                              "create_datagram_endpoint() argument 'flags' must not be None") < 0)
+        return NULL;
+    aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
+    aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
+    aio__glue_bool_or_none(&r.allow_broadcast, &r.allow_broadcast_is_none, args->allow_broadcast);
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    return aio__loop_create_datagram_endpoint(loop, &r);
 }
 
 /* loop.create_unix_connection(protocol_factory, path=None, *, ssl=None,
@@ -1300,12 +1321,19 @@ int aio_transport_set_write_buffer_limits(aio_transport *transport,
 /* transport.sendto(data, addr=None) */
 int aio_transport_sendto(aio_transport *transport, const aio_transport_sendto_args *args)
 {
+    static const aio_transport_sendto_args no_args;
+    aio__transport_sendto_args r;
+
     if (transport == NULL) {
         aio__glue_null_self("sendto", "BaseTransport");
         return -1;
     }
-    (void)args;
-    return aio__transport_sendto(transport, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.data = args->data;
+    r.data_len = args->data_len;
+    r.addr = args->addr;
+    return aio__transport_sendto(transport, &r);
 }
 
 /* transport.get_pid() */

@@ -2584,87 +2584,69 @@ static void case_362(args_fixture *fx)
     args_report_bool(fx, aio_future_cancel(fx->fut, &a));
 }
 
-/* transport.sendto(valid) */
-static void case_363(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
-}
-
-/* transport.sendto(data=None) */
-static void case_364(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
-}
-
-/* transport.sendto(addr=None) */
-static void case_365(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
-}
-
 /* transport.get_pipe_transport(valid) */
-static void case_366(args_fixture *fx)
+static void case_363(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->rfd));
 }
 
 /* transport.get_pipe_transport(fd=None) */
-static void case_367(args_fixture *fx)
+static void case_364(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_NONE));
 }
 
 /* transport.get_pipe_transport(fd=0) */
-static void case_368(args_fixture *fx)
+static void case_365(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, AIO_ZERO));
 }
 
 /* transport.get_pipe_transport(fd=-1) */
-static void case_369(args_fixture *fx)
+static void case_366(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, -1));
 }
 
 /* transport.get_pipe_transport(fd=badfd) */
-static void case_370(args_fixture *fx)
+static void case_367(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in, fx->badfd));
 }
 
 /* transport.get_pipe_transport(fd=filefd) */
-static void case_371(args_fixture *fx)
+static void case_368(args_fixture *fx)
 {
     args_report_ptr(fx, aio_transport_get_pipe_transport((aio_transport *)fx->stand_in,
                                                          fx->filefd));
 }
 
 /* transport.send_signal(valid) */
-static void case_372(args_fixture *fx)
+static void case_369(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, fx->sigusr1));
 }
 
 /* transport.send_signal(signal=0) */
-static void case_373(args_fixture *fx)
+static void case_370(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 0));
 }
 
 /* transport.send_signal(signal=-1) */
-static void case_374(args_fixture *fx)
+static void case_371(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, -1));
 }
 
 /* transport.send_signal(signal=65) */
-static void case_375(args_fixture *fx)
+static void case_372(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 65));
 }
 
 /* transport.send_signal(signal=9) */
-static void case_376(args_fixture *fx)
+static void case_373(args_fixture *fx)
 {
     args_report_none(fx, aio_transport_send_signal((aio_transport *)fx->stand_in, 9));
 }
@@ -2748,26 +2730,31 @@ const args_case args_cases[] = {
     {"loop.create_connection(interleave=None)", "loop", states_open_closed_debug, case_71},
     {"loop.create_connection(interleave=0)", "loop", states_open_closed_debug, case_72},
     {"loop.create_connection(interleave=-1)", "loop", states_open_closed_debug, case_73},
-    {"loop.create_datagram_endpoint(valid)", "loop", states_open, case_74},
-    {"loop.create_datagram_endpoint(protocol_factory=None)", "loop", states_open, case_75},
-    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open, case_76},
-    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open, case_77},
-    {"loop.create_datagram_endpoint(family=None)", "loop", states_open, case_78},
-    {"loop.create_datagram_endpoint(family=0)", "loop", states_open, case_79},
-    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open, case_80},
-    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open, case_81},
-    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open, case_82},
-    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open, case_83},
-    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open, case_84},
-    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open, case_85},
-    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open, case_86},
-    {"loop.create_datagram_endpoint(reuse_address=None)", "loop", states_open, case_87},
-    {"loop.create_datagram_endpoint(reuse_address=False)", "loop", states_open, case_88},
-    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open, case_89},
-    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open, case_90},
-    {"loop.create_datagram_endpoint(allow_broadcast=None)", "loop", states_open, case_91},
-    {"loop.create_datagram_endpoint(allow_broadcast=False)", "loop", states_open, case_92},
-    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open, case_93},
+    {"loop.create_datagram_endpoint(valid)", "loop", states_open_closed_debug, case_74},
+    {"loop.create_datagram_endpoint(protocol_factory=None)", "loop", states_open_closed_debug,
+     case_75},
+    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open_closed_debug, case_76},
+    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open_closed_debug, case_77},
+    {"loop.create_datagram_endpoint(family=None)", "loop", states_open_closed_debug, case_78},
+    {"loop.create_datagram_endpoint(family=0)", "loop", states_open_closed_debug, case_79},
+    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open_closed_debug, case_80},
+    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open_closed_debug, case_81},
+    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open_closed_debug, case_82},
+    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open_closed_debug, case_83},
+    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open_closed_debug, case_84},
+    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open_closed_debug, case_85},
+    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open_closed_debug, case_86},
+    {"loop.create_datagram_endpoint(reuse_address=None)", "loop", states_open_closed_debug,
+     case_87},
+    {"loop.create_datagram_endpoint(reuse_address=False)", "loop", states_open_closed_debug,
+     case_88},
+    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open_closed_debug, case_89},
+    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open_closed_debug, case_90},
+    {"loop.create_datagram_endpoint(allow_broadcast=None)", "loop", states_open_closed_debug,
+     case_91},
+    {"loop.create_datagram_endpoint(allow_broadcast=False)", "loop", states_open_closed_debug,
+     case_92},
+    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open_closed_debug, case_93},
     {"loop.create_unix_connection(valid)", "loop", states_open_closed_debug, case_94},
     {"loop.create_unix_connection(protocol_factory=None)", "loop", states_open_closed_debug,
      case_95},
@@ -3080,19 +3067,16 @@ const args_case args_cases[] = {
      states_pending_done_cancelled_closed_pending_closed_done, case_361},
     {"asyncio.Future.cancel(msg='')", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_362},
-    {"transport.sendto(valid)", "transport", states_any, case_363},
-    {"transport.sendto(data=None)", "transport", states_any, case_364},
-    {"transport.sendto(addr=None)", "transport", states_any, case_365},
-    {"transport.get_pipe_transport(valid)", "transport", states_any, case_366},
-    {"transport.get_pipe_transport(fd=None)", "transport", states_any, case_367},
-    {"transport.get_pipe_transport(fd=0)", "transport", states_any, case_368},
-    {"transport.get_pipe_transport(fd=-1)", "transport", states_any, case_369},
-    {"transport.get_pipe_transport(fd=badfd)", "transport", states_any, case_370},
-    {"transport.get_pipe_transport(fd=filefd)", "transport", states_any, case_371},
-    {"transport.send_signal(valid)", "transport", states_any, case_372},
-    {"transport.send_signal(signal=0)", "transport", states_any, case_373},
-    {"transport.send_signal(signal=-1)", "transport", states_any, case_374},
-    {"transport.send_signal(signal=65)", "transport", states_any, case_375},
-    {"transport.send_signal(signal=9)", "transport", states_any, case_376},
+    {"transport.get_pipe_transport(valid)", "transport", states_any, case_363},
+    {"transport.get_pipe_transport(fd=None)", "transport", states_any, case_364},
+    {"transport.get_pipe_transport(fd=0)", "transport", states_any, case_365},
+    {"transport.get_pipe_transport(fd=-1)", "transport", states_any, case_366},
+    {"transport.get_pipe_transport(fd=badfd)", "transport", states_any, case_367},
+    {"transport.get_pipe_transport(fd=filefd)", "transport", states_any, case_368},
+    {"transport.send_signal(valid)", "transport", states_any, case_369},
+    {"transport.send_signal(signal=0)", "transport", states_any, case_370},
+    {"transport.send_signal(signal=-1)", "transport", states_any, case_371},
+    {"transport.send_signal(signal=65)", "transport", states_any, case_372},
+    {"transport.send_signal(signal=9)", "transport", states_any, case_373},
     {NULL, NULL, NULL, NULL},
 };

@@ -131,6 +131,20 @@ int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory
     return 0;
 }
 
+aio__transport_waiter aio__connection_waiter(aio_future *fut)
+{
+    connection_future *c = (connection_future *)fut;
+    aio__incref(c);
+    return (aio__transport_waiter){connection_ready, c, drop_connection};
+}
+
+void aio__connection_set_pair(aio_future *fut, aio_transport *t, aio_protocol *protocol)
+{
+    connection_future *c = (connection_future *)fut;
+    c->pair.transport = t;
+    c->pair.protocol = protocol;
+}
+
 aio_future *aio__connection_start(aio_loop *loop, int fd, aio_protocol_factory factory,
                                   void *factory_arg, const aio__address_buf *peername)
 {

@@ -2,8 +2,7 @@
 #ifndef CASYNCIO_RUNTIME_CONNECTION_H
 #define CASYNCIO_RUNTIME_CONNECTION_H
 
-#include "sockaddr.h"
-#include "transport.h"
+#include "socket_transport.h"
 
 /* _create_connection_transport(): fd made non-blocking, the protocol from
  * factory(factory_arg), a socket transport over fd (which it takes over).
@@ -29,6 +28,15 @@ AIO_INTERNAL void aio__connection_set_owner(aio_future *fut, void *owner,
                                             void (*release)(void *owner));
 AIO_INTERNAL int aio__connection_attach(aio_future *fut, int fd, aio_protocol_factory factory,
                                         void *factory_arg, const aio__address_buf *peername);
+
+/* For a transport of another kind (the datagram transport) made on the
+ * future of aio__connection_future_new(): the waiter to give it (holding a
+ * reference to fut: call waiter.release(waiter.arg) when no transport
+ * takes it), then the pair once the transport is made (the future takes
+ * over the reference to t; the protocol is the transport's). */
+AIO_INTERNAL aio__transport_waiter aio__connection_waiter(aio_future *fut);
+AIO_INTERNAL void aio__connection_set_pair(aio_future *fut, aio_transport *t,
+                                           aio_protocol *protocol);
 
 /* `sock.type != SOCK_STREAM`: ValueError('A Stream Socket was expected,
  * got <socket...>'); OSError for what is not a socket. */

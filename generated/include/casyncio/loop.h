@@ -659,8 +659,6 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *                               flags=0, reuse_address=None, reuse_port=None,
  *                               allow_broadcast=None, sock=None)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a datagram (UDP or AF_UNIX datagram) endpoint and return (transport,
  * protocol).
  *

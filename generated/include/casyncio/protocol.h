@@ -162,8 +162,6 @@ struct aio_protocol {
 
     /* protocol.datagram_received(data, addr)
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called with each received datagram and its sender's address
      * (DatagramProtocol).
      *
@@ -181,8 +179,6 @@ struct aio_protocol {
                               const aio_address *addr);
 
     /* protocol.error_received(exc)
-     *
-     * Not called yet: the runtime does not call this method.
      *
      * Called when a send or receive raised an OSError (DatagramProtocol).
      *

@@ -1,0 +1,20 @@
+/* datagram_transport.h - _SelectorDatagramTransport (selector_events.py,
+ * 3.11): a datagram socket (UDP or AF_UNIX SOCK_DGRAM) under a datagram
+ * protocol. Internal. */
+#ifndef CASYNCIO_RUNTIME_DATAGRAM_TRANSPORT_H
+#define CASYNCIO_RUNTIME_DATAGRAM_TRANSPORT_H
+
+#include "socket_transport.h"
+
+/* A transport for the datagram socket fd (non-blocking already), taking
+ * the socket and the protocol over. address: the default destination
+ * (remote_addr, the endpoint's `_address`) or NULL. connection_made(), the
+ * start of reading and the waiter (when not NULL) come in the next
+ * iteration, in that order. New reference; NULL with the exception set,
+ * the socket, the protocol and the waiter's reference still the caller's. */
+AIO_INTERNAL aio_transport *aio__datagram_transport_new(aio_loop *loop, int fd,
+                                                        aio_protocol *protocol,
+                                                        const aio__address_buf *address,
+                                                        const aio__transport_waiter *waiter);
+
+#endif /* CASYNCIO_RUNTIME_DATAGRAM_TRANSPORT_H */
