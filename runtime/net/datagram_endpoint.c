@@ -403,10 +403,19 @@ static int append_problem(aio__strbuf *sb, const char *name, const char *value)
     return aio__sb_appendf(sb, "%s=%s", name, value);
 }
 
+/* repr() of an address as given (AIO_ZERO is port 0). */
+static void repr_given(const aio_address *a, aio__strbuf *out)
+{
+    aio_address copy = *a;
+    if (copy.port == AIO_ZERO)
+        copy.port = 0;
+    aio__address_repr(&copy, out);
+}
+
 static int append_address_problem(aio__strbuf *sb, const char *name, const aio_address *a)
 {
     aio__strbuf v = AIO__STRBUF_INIT;
-    aio__address_repr(a, &v);
+    repr_given(a, &v);
     int rc = append_problem(sb, name, v.data ? v.data : "?");
     aio__sb_free(&v);
     return rc;
@@ -521,7 +530,7 @@ static char *address_repr(const aio_address *a)
     if (a == NULL)
         return NULL;
     aio__strbuf sb = AIO__STRBUF_INIT;
-    aio__address_repr(a, &sb);
+    repr_given(a, &sb);
     aio_err_clear();
     return aio__sb_finish(&sb);
 }
