@@ -613,6 +613,60 @@ aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t 
     return aio__loop_sock_recv_into(loop, sock, buf, buf_len);
 }
 
+/* loop.sock_recvfrom(sock, bufsize) */
+aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize)
+{
+    if (loop == NULL) {
+        aio__glue_null_self("sock_recvfrom", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'gettimeout'") < 0)
+        return NULL;
+    if (aio__glue_int64(&bufsize, bufsize, aio_TypeError,
+                        "'NoneType' object cannot be interpreted as an integer") < 0)
+        return NULL;
+    return aio__loop_sock_recvfrom(loop, sock, bufsize);
+}
+
+/* loop.sock_recvfrom_into(sock, buf, nbytes=0) */
+aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
+                                        const aio_loop_sock_recvfrom_into_args *args)
+{
+    static const aio_loop_sock_recvfrom_into_args no_args;
+    aio__loop_sock_recvfrom_into_args r;
+
+    if (loop == NULL) {
+        aio__glue_null_self("sock_recvfrom_into", "BaseEventLoop");
+        return NULL;
+    }
+    if (args == NULL)
+        args = &no_args;
+    if (aio__glue_handle(&r.sock, args->sock, aio_AttributeError,
+                         "'NoneType' object has no attribute 'gettimeout'") < 0)
+        return NULL;
+    r.buf = args->buf;
+    r.buf_len = args->buf_len;
+    if (aio__glue_int64_default(&r.nbytes, args->nbytes, 0, aio_TypeError,
+                                "sock_recvfrom_into() argument 'nbytes' must not be None") < 0)
+        return NULL;
+    return aio__loop_sock_recvfrom_into(loop, &r);
+}
+
+/* loop.sock_sendto(sock, data, address) */
+aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data, size_t data_len,
+                                 const aio_address *address)
+{
+    if (loop == NULL) {
+        aio__glue_null_self("sock_sendto", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'gettimeout'") < 0)
+        return NULL;
+    return aio__loop_sock_sendto(loop, sock, data, data_len, address);
+}
+
 /* loop.sock_sendall(sock, data) */
 aio_future *aio_loop_sock_sendall(aio_loop *loop, int sock, const void *data, size_t data_len)
 {

@@ -341,6 +341,24 @@ aio_future *aio__loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes);
 /* loop.sock_recv_into(sock, buf) */
 aio_future *aio__loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t buf_len);
 
+/* loop.sock_recvfrom(sock, bufsize) */
+aio_future *aio__loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize);
+
+/* loop.sock_recvfrom_into(sock, buf, nbytes=0) */
+typedef struct aio__loop_sock_recvfrom_into_args {
+    int sock;
+    void *buf;
+    size_t buf_len;
+    int64_t nbytes;
+} aio__loop_sock_recvfrom_into_args;
+
+aio_future *aio__loop_sock_recvfrom_into(aio_loop *loop,
+                                         const aio__loop_sock_recvfrom_into_args *args);
+
+/* loop.sock_sendto(sock, data, address) */
+aio_future *aio__loop_sock_sendto(aio_loop *loop, int sock, const void *data, size_t data_len,
+                                  const aio_address *address);
+
 /* loop.sock_sendall(sock, data) */
 aio_future *aio__loop_sock_sendall(aio_loop *loop, int sock, const void *data, size_t data_len);
 

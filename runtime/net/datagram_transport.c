@@ -382,9 +382,6 @@ static bool same_address(const aio_address *a, const aio_address *b)
     }
 }
 
-/* socket.sendto()'s address: numeric at once, a name through a (blocking,
- * as Python's) getaddrinfo(). 0, or -1 with the exception socket.sendto()
- * raises (TypeError for the form, socket.gaierror for the name). */
 static int destination(datagram_transport *dt, const aio_address *addr,
                        struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -396,10 +393,16 @@ static int destination(datagram_transport *dt, const aio_address *addr,
                            dt->family == AF_INET6 ? "AF_INET6" : "AF_INET");
         return -1;
     }
-    int rc = aio__sockaddr_from_address(addr, dt->family, "sendto", ss, len);
+    return aio__sendto_address(addr, dt->family, ss, len);
+}
+
+int aio__sendto_address(const aio_address *addr, int family, struct sockaddr_storage *ss,
+                        socklen_t *len)
+{
+    int rc = aio__sockaddr_from_address(addr, family, "sendto", ss, len);
     if (rc <= 0)
         return rc;
-    struct addrinfo hints = {.ai_family = dt->family, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_DGRAM};
     struct addrinfo *res = NULL;
     int code = getaddrinfo(addr->host, NULL, &hints, &res);
     if (code != 0) {
@@ -417,7 +420,7 @@ static int destination(datagram_transport *dt, const aio_address *addr,
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *len = res->ai_addrlen;
     freeaddrinfo(res);
-    if (dt->family == AF_INET)
+    if (family == AF_INET)
         ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)addr->port);
     else
         ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)addr->port);

@@ -17,4 +17,12 @@ AIO_INTERNAL aio_transport *aio__datagram_transport_new(aio_loop *loop, int fd,
                                                         const aio__address_buf *address,
                                                         const aio__transport_waiter *waiter);
 
+/* What socket.sendto() makes of addr for a socket of `family`: a numeric
+ * address at once, a host name through a blocking getaddrinfo(), as
+ * Python's socket module does. 0, or -1 with the exception sendto()
+ * raises (TypeError for the form, OverflowError for the port,
+ * socket.gaierror for a name that does not resolve). */
+AIO_INTERNAL int aio__sendto_address(const aio_address *addr, int family,
+                                     struct sockaddr_storage *ss, socklen_t *len);
+
 #endif /* CASYNCIO_RUNTIME_DATAGRAM_TRANSPORT_H */

@@ -1430,6 +1430,133 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
  */
 AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t buf_len);
 
+/* loop.sock_recvfrom(sock, bufsize)
+ *
+ * Receive a datagram of up to bufsize bytes from sock; the async form of
+ * socket.recvfrom().
+ *
+ * A datagram longer than bufsize is truncated to bufsize bytes; the rest is
+ * lost.
+ *
+ * Arguments:
+ *   sock     int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
+ *            descriptor 0). A non-blocking datagram socket.
+ *   bufsize  int64_t; required (AIO_NONE raises TypeError). The most bytes to
+ *            receive.
+ *
+ * Returns aio_future *, a new reference: the future, or NULL with the
+ * exception set. Its result: aio_datagram *, a (bytes, address) or (nbytes,
+ * address) pair.
+ *
+ * Raises:
+ *   ValueError("the socket must be non-blocking") when debug mode is on and
+ *     sock is blocking.
+ *   ValueError("negative buffersize in recvfrom") when bufsize is negative.
+ *   OSError when the receive fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. The result is an aio_datagram the
+ * future owns: data (an aio_bytes) and address (NULL for None).
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: New in 3.11.
+ */
+AIO_API aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize);
+
+/* loop.sock_recvfrom_into(sock, buf, nbytes=0)
+ *
+ * Receive a datagram from sock into buf; the async form of
+ * socket.recvfrom_into().
+ *
+ * At most nbytes bytes (the buffer's size when 0) are written; a longer
+ * datagram is truncated.
+ *
+ * Arguments, in aio_loop_sock_recvfrom_into_args; a field left 0 or NULL means
+ * its default:
+ *   sock     int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
+ *            descriptor 0). A non-blocking datagram socket.
+ *   buf      void *; required (NULL: None). The buffer to fill.
+ *   buf_len  size_t. Size of the buffer in bytes.
+ *   nbytes   int64_t; default 0 (AIO_NONE raises TypeError). The most bytes to
+ *            write; 0 for the buffer's size.
+ *
+ * Returns aio_future *, a new reference: the future, or NULL with the
+ * exception set. Its result: aio_datagram *, a (bytes, address) or (nbytes,
+ * address) pair.
+ *
+ * Raises:
+ *   ValueError("the socket must be non-blocking") when debug mode is on and
+ *     sock is blocking.
+ *   ValueError("nbytes is greater than the length of the buffer") when nbytes
+ *     exceeds the buffer's size.
+ *   ValueError("negative buffersize in recvfrom_into") when nbytes is
+ *     negative.
+ *   OSError when the receive fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. buf must stay valid until the future
+ * is done or cancelled; the result is an aio_datagram the future owns: nbytes
+ * (data NULL) and address (NULL for None).
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: New in 3.11.
+ */
+typedef struct aio_loop_sock_recvfrom_into_args {
+    int sock;        /* required; 0 or AIO_NONE raises AttributeError; AIO_ZERO: descriptor 0 */
+    void *buf;       /* required; NULL: None */
+    size_t buf_len;
+    int64_t nbytes;  /* = 0 (default) */
+} aio_loop_sock_recvfrom_into_args;
+
+AIO_API aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
+                                                const aio_loop_sock_recvfrom_into_args *args);
+
+/* loop.sock_sendto(sock, data, address)
+ *
+ * Send a datagram to address from sock; the async form of socket.sendto().
+ *
+ * A host name in address is resolved by the socket module (blocking), as
+ * socket.sendto() does.
+ *
+ * Arguments:
+ *   sock      int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
+ *             descriptor 0). A non-blocking datagram socket.
+ *   data      const void *; required (NULL: None). The datagram.
+ *   data_len  size_t. Length of the data in bytes.
+ *   address   const aio_address *; required (NULL: None). The destination, in
+ *             sock's address format.
+ *
+ * Returns aio_future *, a new reference: the future, or NULL with the
+ * exception set. Its result: int, a Python int.
+ *
+ * Raises:
+ *   ValueError("the socket must be non-blocking") when debug mode is on and
+ *     sock is blocking.
+ *   OSError when sending fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments (the address's form, a name that does not
+ * resolve) are raised by the call (NULL); the system call's error is the
+ * future's exception. data is copied when the call must wait. The result is
+ * the number of bytes sent: AIO_RESULT_INT(aio_future_result(fut)).
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: New in 3.11.
+ */
+AIO_API aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data,
+                                         size_t data_len, const aio_address *address);
+
 /* loop.sock_sendall(sock, data)
  *
  * Send all of data on sock; the async form of socket.sendall().
