@@ -300,7 +300,7 @@ static void read_ready(void *arg)
     }
     aio__address_buf from;
     const aio_address *addr = NULL;
-    if (sslen > 0) {
+    if (aio__sender_known(&ss, sslen)) {
         aio__address_from_sockaddr(&from, (struct sockaddr *)&ss, sslen);
         addr = &from.addr;
     }

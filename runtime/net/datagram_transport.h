@@ -4,6 +4,8 @@
 #ifndef CASYNCIO_RUNTIME_DATAGRAM_TRANSPORT_H
 #define CASYNCIO_RUNTIME_DATAGRAM_TRANSPORT_H
 
+#include <stddef.h>
+
 #include "socket_transport.h"
 
 /* A transport for the datagram socket fd (non-blocking already), taking
@@ -16,6 +18,15 @@ AIO_INTERNAL aio_transport *aio__datagram_transport_new(aio_loop *loop, int fd,
                                                         aio_protocol *protocol,
                                                         const aio__address_buf *address,
                                                         const aio__transport_waiter *waiter);
+
+/* Whether recvfrom()'s address names the sender; Python gives None when it
+ * does not (nothing, or an unbound AF_UNIX socket's bare family). */
+static inline bool aio__sender_known(const struct sockaddr_storage *ss, socklen_t len)
+{
+    if (len == 0)
+        return false;
+    return ss->ss_family != AF_UNIX || len > offsetof(struct sockaddr_un, sun_path);
+}
 
 /* What socket.sendto() makes of addr for a socket of `family`: a numeric
  * address at once, a host name through a blocking getaddrinfo(), as

@@ -49,7 +49,7 @@ static datagram_result *make_result(aio_bytes *data, size_t n, const struct sock
     }
     r->d.data = data;
     r->d.nbytes = n;
-    if (sslen > 0) {
+    if (aio__sender_known(ss, sslen)) {
         aio__address_from_sockaddr(&r->addr, (const struct sockaddr *)ss, sslen);
         r->d.address = &r->addr.addr;
     }
