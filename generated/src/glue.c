@@ -621,7 +621,7 @@ aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize)
         return NULL;
     }
     if (aio__glue_int(&sock, sock, aio_AttributeError,
-                      "'NoneType' object has no attribute 'gettimeout'") < 0)
+                      "'NoneType' object has no attribute 'recvfrom'") < 0)
         return NULL;
     if (aio__glue_int64(&bufsize, bufsize, aio_TypeError,
                         "'NoneType' object cannot be interpreted as an integer") < 0)
@@ -643,7 +643,7 @@ aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
     if (args == NULL)
         args = &no_args;
     if (aio__glue_handle(&r.sock, args->sock, aio_AttributeError,
-                         "'NoneType' object has no attribute 'gettimeout'") < 0)
+                         "'NoneType' object has no attribute 'recvfrom_into'") < 0)
         return NULL;
     r.buf = args->buf;
     r.buf_len = args->buf_len;
@@ -662,7 +662,7 @@ aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data, siz
         return NULL;
     }
     if (aio__glue_int(&sock, sock, aio_AttributeError,
-                      "'NoneType' object has no attribute 'gettimeout'") < 0)
+                      "'NoneType' object has no attribute 'sendto'") < 0)
         return NULL;
     return aio__loop_sock_sendto(loop, sock, data, data_len, address);
 }

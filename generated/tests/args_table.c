@@ -1789,7 +1789,7 @@ static void case_243(args_fixture *fx)
 /* loop.sock_recvfrom(valid) */
 static void case_244(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->sock, AIO_ZERO));
+    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, AIO_ZERO));
 }
 
 /* loop.sock_recvfrom(sock=None) */
@@ -1801,19 +1801,19 @@ static void case_245(args_fixture *fx)
 /* loop.sock_recvfrom(bufsize=None) */
 static void case_246(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->sock, AIO_NONE));
+    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, AIO_NONE));
 }
 
 /* loop.sock_recvfrom(bufsize=-1) */
 static void case_247(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->sock, -1));
+    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, -1));
 }
 
 /* loop.sock_recvfrom_into(valid) */
 static void case_248(args_fixture *fx)
 {
-    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->sock, .buf = fx->buf};
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
 
@@ -1827,14 +1827,14 @@ static void case_249(args_fixture *fx)
 /* loop.sock_recvfrom_into(buf=None) */
 static void case_250(args_fixture *fx)
 {
-    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->sock};
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
 
 /* loop.sock_recvfrom_into(nbytes=None) */
 static void case_251(args_fixture *fx)
 {
-    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->sock, .buf = fx->buf,
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf,
                                                 .nbytes = AIO_NONE};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
@@ -1842,7 +1842,7 @@ static void case_251(args_fixture *fx)
 /* loop.sock_recvfrom_into(nbytes=0) */
 static void case_252(args_fixture *fx)
 {
-    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->sock, .buf = fx->buf,
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf,
                                                 .nbytes = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
@@ -1850,14 +1850,14 @@ static void case_252(args_fixture *fx)
 /* loop.sock_recvfrom_into(nbytes=-1) */
 static void case_253(args_fixture *fx)
 {
-    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->sock, .buf = fx->buf, .nbytes = -1};
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf, .nbytes = -1};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
 
 /* loop.sock_sendto(valid) */
 static void case_254(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->sock, fx->empty, 0, fx->addr));
+    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, fx->empty, 0, fx->addr));
 }
 
 /* loop.sock_sendto(sock=None) */
@@ -1869,13 +1869,13 @@ static void case_255(args_fixture *fx)
 /* loop.sock_sendto(data=None) */
 static void case_256(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->sock, NULL, 0, fx->addr));
+    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, NULL, 0, fx->addr));
 }
 
 /* loop.sock_sendto(address=None) */
 static void case_257(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->sock, fx->empty, 0, NULL));
+    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, fx->empty, 0, NULL));
 }
 
 /* loop.sock_sendall(valid) */
