@@ -355,15 +355,9 @@ aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
     r.protocol_factory_arg = args->protocol_factory_arg;
     r.local_addr = args->local_addr;
     r.remote_addr = args->remote_addr;
-    if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
-                              "create_datagram_endpoint() argument 'family' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
-                              "create_datagram_endpoint() argument 'proto' must not be None") < 0)
-        return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
-                              "create_datagram_endpoint() argument 'flags' must not be None") < 0)
-        return NULL;
+    aio__glue_int_default_or_none(&r.family, &r.family_is_none, args->family, 0);
+    aio__glue_int_default_or_none(&r.proto, &r.proto_is_none, args->proto, 0);
+    aio__glue_int_default_or_none(&r.flags, &r.flags_is_none, args->flags, 0);
     aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
     aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
     aio__glue_bool_or_none(&r.allow_broadcast, &r.allow_broadcast_is_none, args->allow_broadcast);

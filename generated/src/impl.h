@@ -183,8 +183,11 @@ typedef struct aio__loop_create_datagram_endpoint_args {
     const aio_address *local_addr;
     const aio_address *remote_addr;
     int family;
+    bool family_is_none;
     int proto;
+    bool proto_is_none;
     int flags;
+    bool flags_is_none;
     bool reuse_address;
     bool reuse_address_is_none;
     bool reuse_port;

@@ -47,6 +47,7 @@ typedef struct dgram_op {
     bool has_local, has_remote;
     bool reuse_port, allow_broadcast;
     int family, proto, flags;
+    bool family_none, proto_none, flags_none;   /* AIO_NONE: fails where used */
     char *local_host, *remote_host;
     int local_port, remote_port;
     aio__conn_targets local, remote;
@@ -182,9 +183,22 @@ static int set_flag(int fd, int level, int name)
 
 /* One group: 0 with *fd_out the ready socket; 1 when an OSError (set)
  * failed it; -1 for any other exception (set). */
+static int none_as_int(void)
+{
+    aio_err_set(aio_TypeError, "'NoneType' object cannot be interpreted as an integer");
+    return -1;
+}
+
 static int try_group(dgram_op *op, int family, int proto, const aio__conn_target *local,
                      const aio__conn_target *remote, int *fd_out)
 {
+    if (op->family_none || op->proto_none)
+        return none_as_int();
+    /* socket.socket()'s -1s: the default family, the default protocol */
+    if (family == -1)
+        family = AF_INET;
+    if (proto == -1)
+        proto = 0;
     int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, proto);
     if (fd < 0) {
         aio_err_set_from_errno(errno);
@@ -357,6 +371,11 @@ static void resolve(dgram_op *op, bool local)
         next_step(op, local);
         return;
     }
+    if (op->family_none || op->proto_none) {
+        none_as_int();
+        op_fail(op, aio_err_fetch());
+        return;
+    }
     const char *host = local ? op->local_host : op->remote_host;
     int port = local ? op->local_port : op->remote_port;
     aio__conn_targets *t = local ? &op->local : &op->remote;
@@ -368,6 +387,11 @@ static void resolve(dgram_op *op, bool local)
     }
     if (rc == 1) {
         next_step(op, local);
+        return;
+    }
+    if (op->flags_none) {
+        none_as_int();
+        op_fail(op, aio_err_fetch());
         return;
     }
     char portbuf[16];
@@ -547,6 +571,9 @@ static dgram_op *op_new(aio_loop *loop, const aio__loop_create_datagram_endpoint
     op->family = args->family;
     op->proto = args->proto;
     op->flags = args->flags;
+    op->family_none = args->family_is_none;
+    op->proto_none = args->proto_is_none;
+    op->flags_none = args->flags_is_none;
     op->reuse_port = !args->reuse_port_is_none && args->reuse_port;
     op->allow_broadcast = !args->allow_broadcast_is_none && args->allow_broadcast;
     if ((op->fut = aio__connection_future_new(loop)) == NULL) {
@@ -596,8 +623,12 @@ aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
         return fut;
     }
     if (la == NULL && ra == NULL) {
-        if (args->family == 0) {
+        if (args->family == 0 && !args->family_is_none) {
             aio_err_set(aio_ValueError, "unexpected address family");
+            return NULL;
+        }
+        if (args->family_is_none || args->proto_is_none) { /* socket.socket() meets it */
+            none_as_int();
             return NULL;
         }
     } else if (args->family == AF_UNIX) {

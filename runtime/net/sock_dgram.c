@@ -190,8 +190,11 @@ aio_future *aio__loop_sock_recvfrom_into(aio_loop *loop,
     if (aio__sock_check_nonblocking(loop, args->sock) < 0)
         return NULL;
     if (args->buf == NULL) {
-        aio_err_set(aio_TypeError, "recvfrom_into() argument 'buffer' must be read-write "
-                                   "bytes-like object, not None");
+        if (args->nbytes == 0) /* len(buf) */
+            aio_err_set(aio_TypeError, "object of type 'NoneType' has no len()");
+        else
+            aio_err_set(aio_TypeError, "recvfrom_into() argument 1 must be read-write "
+                                       "bytes-like object, not None");
         return NULL;
     }
     int64_t n = args->nbytes == 0 ? (int64_t)args->buf_len : args->nbytes;
@@ -233,7 +236,7 @@ aio_future *aio__loop_sock_sendto(aio_loop *loop, int sock, const void *data, si
 {
     if (aio__sock_check_nonblocking(loop, sock) < 0)
         return NULL;
-    if (data == NULL && data_len > 0) {
+    if (data == NULL) {
         aio_err_set(aio_TypeError, "a bytes-like object is required, not 'NoneType'");
         return NULL;
     }

@@ -677,13 +677,12 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *                         port), or a path for AF_UNIX, to bind to.
  *   remote_addr           const aio_address *; default None when NULL. (host,
  *                         port), or a path for AF_UNIX, to connect to.
- *   family                int; default 0 (AIO_NONE raises TypeError). Address
- *                         family for getaddrinfo(); 0 takes it from the
- *                         addresses.
- *   proto                 int; default 0 (AIO_NONE raises TypeError). Protocol
- *                         for getaddrinfo().
- *   flags                 int; default 0 (AIO_NONE raises TypeError). Flags
- *                         for getaddrinfo().
+ *   family                int; default 0 (AIO_NONE: None). Address family for
+ *                         getaddrinfo(); 0 takes it from the addresses.
+ *   proto                 int; default 0 (AIO_NONE: None). Protocol for
+ *                         getaddrinfo().
+ *   flags                 int; default 0 (AIO_NONE: None). Flags for
+ *                         getaddrinfo().
  *   reuse_address         int; default None when 0 (AIO_FALSE: False;
  *                         AIO_TRUE: True). SO_REUSEADDR; no longer supported.
  *                         3.6 page: None means True on Unix (SO_REUSEADDR
@@ -706,9 +705,13 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  * pair.
  *
  * Raises:
+ *   TypeError("BaseEventLoop.create_datagram_endpoint() got an unexpected
+ *     keyword argument 'reuse_address'") when reuse_address is given at all
+ *     (3.11+, the target: the keyword is gone).
  *   ValueError("Passing `reuse_address=True` is no longer supported, as the
  *     usage of SO_REUSEPORT in UDP poses a significant security concern.")
- *     when reuse_address is True (3.8.1+).
+ *     when reuse_address is True (3.8.1 to 3.10 only; False then warned with
+ *     DeprecationWarning).
  *   ValueError("A UDP Socket was expected, got {sock!r}") when sock is not a
  *     datagram socket (3.13: 'A datagram socket was expected, got {sock!r}',
  *     for stream sockets only).
@@ -736,9 +739,9 @@ typedef struct aio_loop_create_datagram_endpoint_args {
     void *protocol_factory_arg;
     const aio_address *local_addr;          /* NULL: None (default) */
     const aio_address *remote_addr;         /* NULL: None (default) */
-    int family;                             /* = 0 (default) */
-    int proto;                              /* = 0 (default) */
-    int flags;                              /* = 0 (default) */
+    int family;                             /* = 0 (default); AIO_NONE: None */
+    int proto;                              /* = 0 (default); AIO_NONE: None */
+    int flags;                              /* = 0 (default); AIO_NONE: None */
     int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
     int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
     int allow_broadcast;                    /* 0: None (default); AIO_FALSE: False */
