@@ -250,7 +250,7 @@ static void try_groups(dgram_op *op, const pair_info *groups, size_t n)
                                                              : NULL;
         const aio__conn_target *remote =
             groups[i].remote >= 0 ? &op->remote.items[groups[i].remote] : NULL;
-        int fd;
+        int fd = -1;
         int rc = try_group(op, groups[i].family, groups[i].proto, local, remote, &fd);
         if (rc == 0) {
             aio__decref(first);
