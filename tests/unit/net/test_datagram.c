@@ -1093,6 +1093,112 @@ static void test_allocation_failures(void **state)
     }
 }
 
+
+/* --- Interop: a CPython DatagramProtocol peer ---------------------------------------------- */
+
+/* python3 runs an asyncio echo endpoint (each datagram sent back
+ * reversed); ours, connected to it, sends 1000 numbered datagrams in
+ * windows of 50 and checks every answer. Skipped without python3. */
+static const char echo_script[] =
+    "import asyncio\n"
+    "class E(asyncio.DatagramProtocol):\n"
+    "    def connection_made(self, t): self.t = t\n"
+    "    def datagram_received(self, d, a):\n"
+    "        if d == b'quit':\n"
+    "            self.done.set_result(None)\n"
+    "            return\n"
+    "        self.t.sendto(d[::-1], a)\n"
+    "async def main():\n"
+    "    loop = asyncio.get_running_loop()\n"
+    "    t, p = await loop.create_datagram_endpoint(E, local_addr=('127.0.0.1', 0))\n"
+    "    p.done = loop.create_future()\n"
+    "    print(t.get_extra_info('sockname')[1], flush=True)\n"
+    "    await asyncio.wait_for(p.done, 30)\n"
+    "    t.close()\n"
+    "asyncio.run(main())\n";
+
+typedef struct interop_proto {
+    dproto d;
+    int answers;
+    bool bad;
+} interop_proto;
+
+static void interop_datagram(aio_protocol *self, const void *data, size_t len,
+                             const aio_address *addr)
+{
+    (void)addr;
+    interop_proto *p = (interop_proto *)self;
+    char want[32];
+    snprintf(want, sizeof want, "dgram-%d", p->answers);
+    size_t n = strlen(want);
+    if (len != n)
+        p->bad = true;
+    for (size_t i = 0; i < n && i < len; i++)
+        if (((const char *)data)[i] != want[n - 1 - i])
+            p->bad = true;
+    p->answers++;
+}
+AIO_NAME_CALLBACK(interop_datagram);
+
+static bool window_answered(void *arg)
+{
+    interop_proto *p = arg;
+    return p->answers % 50 == 0 && p->answers > 0;
+}
+
+static void test_interop_cpython(void **state)
+{
+    (void)state;
+    if (system("python3 -c 'import asyncio' >/dev/null 2>&1") != 0)
+        skip();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 -c \"$(cat <<'PYEOF'\n%sPYEOF\n)\"", echo_script);
+    FILE *child = popen(cmd, "r");
+    assert_non_null(child);
+    int port = 0;
+    assert_int_equal(fscanf(child, "%d", &port), 1);
+    assert_true(port > 0);
+    trace t;
+    memset(&t, 0, sizeof t);
+    aio_loop *loop = new_loop();
+    interop_proto p;
+    dp_init(&p.d, &t);
+    p.d.quiet = true;
+    p.d.base.datagram_received = interop_datagram;
+    p.answers = 0;
+    p.bad = false;
+    aio_future *f = open_endpoint(
+        loop, &p.d,
+        &(aio_loop_create_datagram_endpoint_args){
+            .remote_addr = &(aio_address){.host = "127.0.0.1", .port = port}});
+    aio_transport *tr = endpoint(loop, f);
+    for (int w = 0; w < 20; w++) {
+        for (int i = 0; i < 50; i++) {
+            char msg[32];
+            int n = snprintf(msg, sizeof msg, "dgram-%d", w * 50 + i);
+            aio_transport_sendto(tr, &(aio_transport_sendto_args){.data = msg,
+                                                                  .data_len = (size_t)n});
+            check_no_exception();
+        }
+        /* bounded in time, not in iterations: the peer may be slow */
+        double deadline = monotonic_now() + 20.0;
+        while (p.answers < (w + 1) * 50 && monotonic_now() < deadline) {
+            run_one_iteration(loop);
+            if (p.answers < (w + 1) * 50)
+                sleep_ms(1);
+        }
+        assert_int_equal(p.answers, (w + 1) * 50);
+        (void)window_answered;
+    }
+    assert_false(p.bad);
+    assert_int_equal(p.d.errors, 0);
+    aio_transport_sendto(tr, &(aio_transport_sendto_args){.data = "quit", .data_len = 4});
+    check_no_exception();
+    assert_int_equal(pclose(child), 0);
+    close_endpoint(loop, f, &p.d);
+    finish(loop);
+}
+
 int main(int argc, char **argv)
 {
     alarm(120);
@@ -1116,6 +1222,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resolved_names),
         cmocka_unit_test(test_cancel_while_resolving),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_interop_cpython),
     };
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
