@@ -168,8 +168,10 @@ struct aio_protocol {
      * Arguments:
      *   data      const void *. The datagram; valid only during the call.
      *   data_len  size_t. Length of the data in bytes.
-     *   addr      const aio_address *. The sender's address, in the
-     *             transport's format.
+     *   addr      const aio_address *. The sender's address, in the socket's
+     *             format (an IPv6 sender's is the 4-tuple form); valid only
+     *             during the call; NULL where Python gives None (an unbound
+     *             AF_UNIX sender).
      *
      * Returns nothing.
      *
@@ -185,7 +187,9 @@ struct aio_protocol {
      * Rare: most undeliverable datagrams are dropped silently.
      *
      * Arguments:
-     *   exc  aio_exc *. The OSError.
+     *   exc  aio_exc *. The OSError (ConnectionRefusedError after an ICMP
+     *        error on a connected socket, socket.gaierror for a sendto() name
+     *        that does not resolve); borrowed: valid only during the call.
      *
      * Returns nothing.
      *
