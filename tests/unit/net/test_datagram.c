@@ -896,6 +896,48 @@ static void test_receive_many(void **state)
     finish(q.loop);
 }
 
+
+/* A datagram_received() that raises: the loop's exception handler hears
+ * of it as of any callback; the transport stays open and reads on. */
+static void raising_datagram(aio_protocol *self, const void *data, size_t len,
+                             const aio_address *addr)
+{
+    dp_datagram(self, data, len, addr);
+    aio_err_set(aio_RuntimeError, "boom in datagram_received");
+}
+AIO_NAME_CALLBACK(raising_datagram);
+
+static void test_protocol_raises_and_orphan(void **state)
+{
+    (void)state;
+    int base = count_fds();
+    qpair q;
+    qpair_open(&q);
+    handler_report report = {0};
+    aio_loop_set_exception_handler(q.loop, report_handler, &report);
+    q.p.base.datagram_received = raising_datagram;
+    assert_int_equal(send(q.peer, "a", 1, 0), 1);
+    assert_int_equal(send(q.peer, "b", 1, 0), 1);
+    for (int i = 0; i < 5 && q.p.received < 2; i++)
+        run_one_iteration(q.loop);
+    assert_int_equal(q.p.received, 2);
+    assert_int_equal(report.calls, 2);
+    assert_string_equal(report.exception, "RuntimeError('boom in datagram_received')");
+    assert_memory_equal(report.message, "Exception in callback ", 22);
+    assert_int_equal(aio_transport_is_closing(q.tr), 0);
+    /* The loop closes with the transport open: its socket is closed, the
+     * protocol released, no connection_lost(). */
+    aio_decref(q.fut);
+    close(q.peer);
+    assert_int_equal(aio_loop_close(q.loop), 0);
+    aio_err_clear();
+    assert_int_equal(q.p.lost, 0);
+    assert_int_equal(q.p.released, 1);
+    aio_decref(q.loop);
+    assert_no_leaks();
+    assert_int_equal(count_fds(), base);
+}
+
 /* --- Resolving through the loop's resolver --------------------------------------------- */
 
 static void test_resolved_names(void **state)
@@ -1219,6 +1261,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_abort_drops_queue),
         cmocka_unit_test(test_ten_thousand),
         cmocka_unit_test(test_receive_many),
+        cmocka_unit_test(test_protocol_raises_and_orphan),
         cmocka_unit_test(test_resolved_names),
         cmocka_unit_test(test_cancel_while_resolving),
         cmocka_unit_test(test_allocation_failures),
