@@ -342,12 +342,27 @@ aio_future *aio_loop_create_connection(aio_loop *loop, const aio_loop_create_con
 aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
                                               const aio_loop_create_datagram_endpoint_args *args)
 {
+    static const aio_loop_create_datagram_endpoint_args no_args;
+    aio__loop_create_datagram_endpoint_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("create_datagram_endpoint", "BaseEventLoop");
         return NULL;
     }
-    (void)args;
-    return aio__loop_create_datagram_endpoint(loop, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.protocol_factory = args->protocol_factory;
+    r.protocol_factory_arg = args->protocol_factory_arg;
+    r.local_addr = args->local_addr;
+    r.remote_addr = args->remote_addr;
+    aio__glue_int_default_or_none(&r.family, &r.family_is_none, args->family, 0);
+    aio__glue_int_default_or_none(&r.proto, &r.proto_is_none, args->proto, 0);
+    aio__glue_int_default_or_none(&r.flags, &r.flags_is_none, args->flags, 0);
+    aio__glue_bool_or_none(&r.reuse_address, &r.reuse_address_is_none, args->reuse_address);
+    aio__glue_bool_or_none(&r.reuse_port, &r.reuse_port_is_none, args->reuse_port);
+    aio__glue_bool_or_none(&r.allow_broadcast, &r.allow_broadcast_is_none, args->allow_broadcast);
+    aio__glue_int_or_none(&r.sock, &r.sock_is_none, args->sock);
+    return aio__loop_create_datagram_endpoint(loop, &r);
 }
 
 /* loop.create_unix_connection(protocol_factory, path=None, *, ssl=None,
@@ -590,6 +605,60 @@ aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t 
                       "'NoneType' object has no attribute 'recv_into'") < 0)
         return NULL;
     return aio__loop_sock_recv_into(loop, sock, buf, buf_len);
+}
+
+/* loop.sock_recvfrom(sock, bufsize) */
+aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize)
+{
+    if (loop == NULL) {
+        aio__glue_null_self("sock_recvfrom", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'recvfrom'") < 0)
+        return NULL;
+    if (aio__glue_int64(&bufsize, bufsize, aio_TypeError,
+                        "'NoneType' object cannot be interpreted as an integer") < 0)
+        return NULL;
+    return aio__loop_sock_recvfrom(loop, sock, bufsize);
+}
+
+/* loop.sock_recvfrom_into(sock, buf, nbytes=0) */
+aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
+                                        const aio_loop_sock_recvfrom_into_args *args)
+{
+    static const aio_loop_sock_recvfrom_into_args no_args;
+    aio__loop_sock_recvfrom_into_args r;
+
+    if (loop == NULL) {
+        aio__glue_null_self("sock_recvfrom_into", "BaseEventLoop");
+        return NULL;
+    }
+    if (args == NULL)
+        args = &no_args;
+    if (aio__glue_handle(&r.sock, args->sock, aio_AttributeError,
+                         "'NoneType' object has no attribute 'recvfrom_into'") < 0)
+        return NULL;
+    r.buf = args->buf;
+    r.buf_len = args->buf_len;
+    if (aio__glue_int64_default(&r.nbytes, args->nbytes, 0, aio_TypeError,
+                                "sock_recvfrom_into() argument 'nbytes' must not be None") < 0)
+        return NULL;
+    return aio__loop_sock_recvfrom_into(loop, &r);
+}
+
+/* loop.sock_sendto(sock, data, address) */
+aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data, size_t data_len,
+                                 const aio_address *address)
+{
+    if (loop == NULL) {
+        aio__glue_null_self("sock_sendto", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio__glue_int(&sock, sock, aio_AttributeError,
+                      "'NoneType' object has no attribute 'sendto'") < 0)
+        return NULL;
+    return aio__loop_sock_sendto(loop, sock, data, data_len, address);
 }
 
 /* loop.sock_sendall(sock, data) */
@@ -1336,12 +1405,19 @@ int aio_transport_set_write_buffer_limits(aio_transport *transport,
 /* transport.sendto(data, addr=None) */
 int aio_transport_sendto(aio_transport *transport, const aio_transport_sendto_args *args)
 {
+    static const aio_transport_sendto_args no_args;
+    aio__transport_sendto_args r;
+
     if (transport == NULL) {
         aio__glue_null_self("sendto", "BaseTransport");
         return -1;
     }
-    (void)args;
-    return aio__transport_sendto(transport, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.data = args->data;
+    r.data_len = args->data_len;
+    r.addr = args->addr;
+    return aio__transport_sendto(transport, &r);
 }
 
 /* transport.get_pid() */

@@ -183,8 +183,11 @@ typedef struct aio__loop_create_datagram_endpoint_args {
     const aio_address *local_addr;
     const aio_address *remote_addr;
     int family;
+    bool family_is_none;
     int proto;
+    bool proto_is_none;
     int flags;
+    bool flags_is_none;
     bool reuse_address;
     bool reuse_address_is_none;
     bool reuse_port;
@@ -340,6 +343,24 @@ aio_future *aio__loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes);
 
 /* loop.sock_recv_into(sock, buf) */
 aio_future *aio__loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t buf_len);
+
+/* loop.sock_recvfrom(sock, bufsize) */
+aio_future *aio__loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize);
+
+/* loop.sock_recvfrom_into(sock, buf, nbytes=0) */
+typedef struct aio__loop_sock_recvfrom_into_args {
+    int sock;
+    void *buf;
+    size_t buf_len;
+    int64_t nbytes;
+} aio__loop_sock_recvfrom_into_args;
+
+aio_future *aio__loop_sock_recvfrom_into(aio_loop *loop,
+                                         const aio__loop_sock_recvfrom_into_args *args);
+
+/* loop.sock_sendto(sock, data, address) */
+aio_future *aio__loop_sock_sendto(aio_loop *loop, int sock, const void *data, size_t data_len,
+                                  const aio_address *address);
 
 /* loop.sock_sendall(sock, data) */
 aio_future *aio__loop_sock_sendall(aio_loop *loop, int sock, const void *data, size_t data_len);

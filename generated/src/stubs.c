@@ -20,15 +20,6 @@ aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
     return NULL;
 }
 
-aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
-                                               const aio__loop_create_datagram_endpoint_args *args)
-{
-    (void)loop;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "loop.create_datagram_endpoint() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *args)
 {
     (void)loop;
@@ -55,13 +46,5 @@ int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
     (void)loop;
     (void)executor;
     aio_err_set(aio_NotImplementedError, "loop.set_default_executor() is not implemented yet");
-    return -1;
-}
-
-int aio__transport_sendto(aio_transport *transport, const aio__transport_sendto_args *args)
-{
-    (void)transport;
-    (void)args;
-    aio_err_set(aio_NotImplementedError, "transport.sendto() is not implemented yet");
     return -1;
 }

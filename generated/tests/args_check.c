@@ -384,6 +384,33 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* loop.sock_recvfrom() */
+    {
+        aio_future *(*f1)(aio_loop *, int, int64_t) = aio_loop_sock_recvfrom;
+        (void)f1;
+    }
+
+    /* loop.sock_recvfrom_into() */
+    {
+        aio_loop_sock_recvfrom_into_args a = {
+            .sock = 0,
+            .buf = 0,
+            .buf_len = 0,
+            .nbytes = 0,
+        };
+        aio_future *(*f1)(aio_loop *,
+                          const aio_loop_sock_recvfrom_into_args *) = aio_loop_sock_recvfrom_into;
+        (void)a;
+        (void)f1;
+    }
+
+    /* loop.sock_sendto() */
+    {
+        aio_future *(*f1)(aio_loop *, int, const void *, size_t,
+                          const aio_address *) = aio_loop_sock_sendto;
+        (void)f1;
+    }
+
     /* loop.sock_sendall() */
     {
         aio_future *(*f1)(aio_loop *, int, const void *, size_t) = aio_loop_sock_sendall;

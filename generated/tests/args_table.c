@@ -1786,91 +1786,183 @@ static void case_243(args_fixture *fx)
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, fx->sock, NULL, 0));
 }
 
-/* loop.sock_sendall(valid) */
+/* loop.sock_recvfrom(valid) */
 static void case_244(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, AIO_ZERO));
+}
+
+/* loop.sock_recvfrom(sock=None) */
+static void case_245(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, AIO_NONE, AIO_ZERO));
+}
+
+/* loop.sock_recvfrom(bufsize=None) */
+static void case_246(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, AIO_NONE));
+}
+
+/* loop.sock_recvfrom(bufsize=-1) */
+static void case_247(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, -1));
+}
+
+/* loop.sock_recvfrom_into(valid) */
+static void case_248(args_fixture *fx)
+{
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf};
+    args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
+}
+
+/* loop.sock_recvfrom_into(sock=None) */
+static void case_249(args_fixture *fx)
+{
+    const aio_loop_sock_recvfrom_into_args a = {.sock = AIO_NONE, .buf = fx->buf};
+    args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
+}
+
+/* loop.sock_recvfrom_into(buf=None) */
+static void case_250(args_fixture *fx)
+{
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram};
+    args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
+}
+
+/* loop.sock_recvfrom_into(nbytes=None) */
+static void case_251(args_fixture *fx)
+{
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf,
+                                                .nbytes = AIO_NONE};
+    args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
+}
+
+/* loop.sock_recvfrom_into(nbytes=0) */
+static void case_252(args_fixture *fx)
+{
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf,
+                                                .nbytes = AIO_ZERO};
+    args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
+}
+
+/* loop.sock_recvfrom_into(nbytes=-1) */
+static void case_253(args_fixture *fx)
+{
+    const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf, .nbytes = -1};
+    args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
+}
+
+/* loop.sock_sendto(valid) */
+static void case_254(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, fx->empty, 0, fx->addr));
+}
+
+/* loop.sock_sendto(sock=None) */
+static void case_255(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_sendto(fx->loop, AIO_NONE, fx->empty, 0, fx->addr));
+}
+
+/* loop.sock_sendto(data=None) */
+static void case_256(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, NULL, 0, fx->addr));
+}
+
+/* loop.sock_sendto(address=None) */
+static void case_257(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, fx->empty, 0, NULL));
+}
+
+/* loop.sock_sendall(valid) */
+static void case_258(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, fx->sock, fx->empty, 0));
 }
 
 /* loop.sock_sendall(sock=None) */
-static void case_245(args_fixture *fx)
+static void case_259(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, AIO_NONE, fx->empty, 0));
 }
 
 /* loop.sock_sendall(data=None) */
-static void case_246(args_fixture *fx)
+static void case_260(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, fx->sock, NULL, 0));
 }
 
 /* loop.sock_connect(valid) */
-static void case_247(args_fixture *fx)
+static void case_261(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, fx->sock, fx->addr));
 }
 
 /* loop.sock_connect(sock=None) */
-static void case_248(args_fixture *fx)
+static void case_262(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, AIO_NONE, fx->addr));
 }
 
 /* loop.sock_connect(address=None) */
-static void case_249(args_fixture *fx)
+static void case_263(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, fx->sock, NULL));
 }
 
 /* loop.sock_accept(valid) */
-static void case_250(args_fixture *fx)
+static void case_264(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, fx->sock));
 }
 
 /* loop.sock_accept(sock=None) */
-static void case_251(args_fixture *fx)
+static void case_265(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, AIO_NONE));
 }
 
 /* loop.sock_sendfile(valid) */
-static void case_252(args_fixture *fx)
+static void case_266(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(sock=None) */
-static void case_253(args_fixture *fx)
+static void case_267(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = AIO_NONE, .file = fx->binfile};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=None) */
-static void case_254(args_fixture *fx)
+static void case_268(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=0) */
-static void case_255(args_fixture *fx)
+static void case_269(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=-1) */
-static void case_256(args_fixture *fx)
+static void case_270(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=None) */
-static void case_257(args_fixture *fx)
+static void case_271(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .offset = AIO_NONE};
@@ -1878,7 +1970,7 @@ static void case_257(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(offset=0) */
-static void case_258(args_fixture *fx)
+static void case_272(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .offset = AIO_ZERO};
@@ -1886,14 +1978,14 @@ static void case_258(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(offset=-1) */
-static void case_259(args_fixture *fx)
+static void case_273(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile, .offset = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=None) */
-static void case_260(args_fixture *fx)
+static void case_274(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .count = AIO_NONE};
@@ -1901,7 +1993,7 @@ static void case_260(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(count=0) */
-static void case_261(args_fixture *fx)
+static void case_275(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .count = AIO_ZERO};
@@ -1909,14 +2001,14 @@ static void case_261(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(count=-1) */
-static void case_262(args_fixture *fx)
+static void case_276(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile, .count = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(fallback=None) */
-static void case_263(args_fixture *fx)
+static void case_277(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .fallback = AIO_NONE};
@@ -1924,7 +2016,7 @@ static void case_263(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(fallback=False) */
-static void case_264(args_fixture *fx)
+static void case_278(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .fallback = AIO_FALSE};
@@ -1932,413 +2024,413 @@ static void case_264(args_fixture *fx)
 }
 
 /* loop.getaddrinfo(valid) */
-static void case_265(args_fixture *fx)
+static void case_279(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host=None) */
-static void case_266(args_fixture *fx)
+static void case_280(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host='') */
-static void case_267(args_fixture *fx)
+static void case_281(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port=None) */
-static void case_268(args_fixture *fx)
+static void case_282(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='') */
-static void case_269(args_fixture *fx)
+static void case_283(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = ""};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='nosuchservice') */
-static void case_270(args_fixture *fx)
+static void case_284(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "nosuchservice"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=None) */
-static void case_271(args_fixture *fx)
+static void case_285(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=0) */
-static void case_272(args_fixture *fx)
+static void case_286(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=-1) */
-static void case_273(args_fixture *fx)
+static void case_287(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=None) */
-static void case_274(args_fixture *fx)
+static void case_288(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=0) */
-static void case_275(args_fixture *fx)
+static void case_289(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=-1) */
-static void case_276(args_fixture *fx)
+static void case_290(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=None) */
-static void case_277(args_fixture *fx)
+static void case_291(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=0) */
-static void case_278(args_fixture *fx)
+static void case_292(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=-1) */
-static void case_279(args_fixture *fx)
+static void case_293(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=None) */
-static void case_280(args_fixture *fx)
+static void case_294(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=0) */
-static void case_281(args_fixture *fx)
+static void case_295(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=-1) */
-static void case_282(args_fixture *fx)
+static void case_296(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(valid) */
-static void case_283(args_fixture *fx)
+static void case_297(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(sockaddr=None) */
-static void case_284(args_fixture *fx)
+static void case_298(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, NULL));
 }
 
 /* loop.getnameinfo(flags=None) */
-static void case_285(args_fixture *fx)
+static void case_299(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=0) */
-static void case_286(args_fixture *fx)
+static void case_300(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=-1) */
-static void case_287(args_fixture *fx)
+static void case_301(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = -1};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.connect_read_pipe(valid) */
-static void case_288(args_fixture *fx)
+static void case_302(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL,
                                                       fx->rpipe));
 }
 
 /* loop.connect_read_pipe(protocol_factory=None) */
-static void case_289(args_fixture *fx)
+static void case_303(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, NULL, NULL, fx->rpipe));
 }
 
 /* loop.connect_read_pipe(pipe=None) */
-static void case_290(args_fixture *fx)
+static void case_304(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, AIO_NONE));
 }
 
 /* loop.connect_read_pipe(pipe=filepipe) */
-static void case_291(args_fixture *fx)
+static void case_305(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL,
                                                       fx->filepipe));
 }
 
 /* loop.connect_write_pipe(valid) */
-static void case_292(args_fixture *fx)
+static void case_306(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        fx->wpipe));
 }
 
 /* loop.connect_write_pipe(protocol_factory=None) */
-static void case_293(args_fixture *fx)
+static void case_307(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, NULL, NULL, fx->wpipe));
 }
 
 /* loop.connect_write_pipe(pipe=None) */
-static void case_294(args_fixture *fx)
+static void case_308(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        AIO_NONE));
 }
 
 /* loop.connect_write_pipe(pipe=filepipe) */
-static void case_295(args_fixture *fx)
+static void case_309(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        fx->filepipe));
 }
 
 /* loop.add_signal_handler(valid) */
-static void case_296(args_fixture *fx)
+static void case_310(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=0) */
-static void case_297(args_fixture *fx)
+static void case_311(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 0, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=-1) */
-static void case_298(args_fixture *fx)
+static void case_312(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=65) */
-static void case_299(args_fixture *fx)
+static void case_313(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 65, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=9) */
-static void case_300(args_fixture *fx)
+static void case_314(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 9, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(callback=None) */
-static void case_301(args_fixture *fx)
+static void case_315(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, NULL, NULL, 0));
 }
 
 /* loop.remove_signal_handler(valid) */
-static void case_302(args_fixture *fx)
+static void case_316(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, fx->sigusr1));
 }
 
 /* loop.remove_signal_handler(sig=0) */
-static void case_303(args_fixture *fx)
+static void case_317(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 0));
 }
 
 /* loop.remove_signal_handler(sig=-1) */
-static void case_304(args_fixture *fx)
+static void case_318(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, -1));
 }
 
 /* loop.remove_signal_handler(sig=65) */
-static void case_305(args_fixture *fx)
+static void case_319(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 65));
 }
 
 /* loop.remove_signal_handler(sig=9) */
-static void case_306(args_fixture *fx)
+static void case_320(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 9));
 }
 
 /* loop.run_in_executor(valid) */
-static void case_307(args_fixture *fx)
+static void case_321(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(executor=None) */
-static void case_308(args_fixture *fx)
+static void case_322(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, 0, NULL, 0));
 }
 
 /* loop.run_in_executor(func=None) */
-static void case_309(args_fixture *fx)
+static void case_323(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, NULL, NULL, 0));
 }
 
 /* loop.set_default_executor(valid) */
-static void case_310(args_fixture *fx)
+static void case_324(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, 0));
 }
 
 /* loop.set_default_executor(executor=None) */
-static void case_311(args_fixture *fx)
+static void case_325(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, NULL));
 }
 
 /* loop.set_exception_handler(valid) */
-static void case_312(args_fixture *fx)
+static void case_326(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, fx->handler, NULL));
 }
 
 /* loop.set_exception_handler(handler=None) */
-static void case_313(args_fixture *fx)
+static void case_327(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, NULL, NULL));
 }
 
 /* loop.default_exception_handler(valid) */
-static void case_314(args_fixture *fx)
+static void case_328(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.default_exception_handler(context=None) */
-static void case_315(args_fixture *fx)
+static void case_329(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, NULL));
 }
 
 /* loop.call_exception_handler(valid) */
-static void case_316(args_fixture *fx)
+static void case_330(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.call_exception_handler(context=None) */
-static void case_317(args_fixture *fx)
+static void case_331(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, NULL));
 }
 
 /* loop.set_debug(valid) */
-static void case_318(args_fixture *fx)
+static void case_332(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, true));
 }
 
 /* loop.set_debug(enabled=False) */
-static void case_319(args_fixture *fx)
+static void case_333(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, false));
 }
 
 /* loop.slow_callback_duration = 1.5 */
-static void case_320(args_fixture *fx)
+static void case_334(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, 1.5));
 }
 
 /* loop.slow_callback_duration = None */
-static void case_321(args_fixture *fx)
+static void case_335(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_NONE));
 }
 
 /* loop.slow_callback_duration = 0 */
-static void case_322(args_fixture *fx)
+static void case_336(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_ZERO));
 }
 
 /* loop.slow_callback_duration = -1 */
-static void case_323(args_fixture *fx)
+static void case_337(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, -1));
 }
 
 /* loop.slow_callback_duration = nan */
-static void case_324(args_fixture *fx)
+static void case_338(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, NAN));
 }
 
 /* loop.slow_callback_duration = inf */
-static void case_325(args_fixture *fx)
+static void case_339(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, INFINITY));
 }
 
 /* loop.subprocess_exec(valid) */
-static void case_326(args_fixture *fx)
+static void case_340(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(protocol_factory=None) */
-static void case_327(args_fixture *fx)
+static void case_341(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, NULL));
 }
 
 /* loop.subprocess_exec(stdin=None) */
-static void case_328(args_fixture *fx)
+static void case_342(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin_ = AIO_NONE};
@@ -2346,7 +2438,7 @@ static void case_328(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=0) */
-static void case_329(args_fixture *fx)
+static void case_343(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin_ = AIO_ZERO};
@@ -2354,14 +2446,14 @@ static void case_329(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=-4) */
-static void case_330(args_fixture *fx)
+static void case_344(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdin_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=None) */
-static void case_331(args_fixture *fx)
+static void case_345(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout_ = AIO_NONE};
@@ -2369,7 +2461,7 @@ static void case_331(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=0) */
-static void case_332(args_fixture *fx)
+static void case_346(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout_ = AIO_ZERO};
@@ -2377,14 +2469,14 @@ static void case_332(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=-4) */
-static void case_333(args_fixture *fx)
+static void case_347(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdout_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=None) */
-static void case_334(args_fixture *fx)
+static void case_348(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr_ = AIO_NONE};
@@ -2392,7 +2484,7 @@ static void case_334(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=0) */
-static void case_335(args_fixture *fx)
+static void case_349(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr_ = AIO_ZERO};
@@ -2400,42 +2492,42 @@ static void case_335(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=-4) */
-static void case_336(args_fixture *fx)
+static void case_350(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stderr_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(valid) */
-static void case_337(args_fixture *fx)
+static void case_351(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(protocol_factory=None) */
-static void case_338(args_fixture *fx)
+static void case_352(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd=None) */
-static void case_339(args_fixture *fx)
+static void case_353(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd='') */
-static void case_340(args_fixture *fx)
+static void case_354(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = ""};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdin=None) */
-static void case_341(args_fixture *fx)
+static void case_355(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = AIO_NONE};
@@ -2443,7 +2535,7 @@ static void case_341(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=0) */
-static void case_342(args_fixture *fx)
+static void case_356(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = AIO_ZERO};
@@ -2451,7 +2543,7 @@ static void case_342(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=-4) */
-static void case_343(args_fixture *fx)
+static void case_357(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = -4};
@@ -2459,7 +2551,7 @@ static void case_343(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=None) */
-static void case_344(args_fixture *fx)
+static void case_358(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = AIO_NONE};
@@ -2467,7 +2559,7 @@ static void case_344(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=0) */
-static void case_345(args_fixture *fx)
+static void case_359(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = AIO_ZERO};
@@ -2475,7 +2567,7 @@ static void case_345(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=-4) */
-static void case_346(args_fixture *fx)
+static void case_360(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = -4};
@@ -2483,7 +2575,7 @@ static void case_346(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=None) */
-static void case_347(args_fixture *fx)
+static void case_361(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = AIO_NONE};
@@ -2491,7 +2583,7 @@ static void case_347(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=0) */
-static void case_348(args_fixture *fx)
+static void case_362(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = AIO_ZERO};
@@ -2499,7 +2591,7 @@ static void case_348(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=-4) */
-static void case_349(args_fixture *fx)
+static void case_363(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = -4};
@@ -2507,90 +2599,72 @@ static void case_349(args_fixture *fx)
 }
 
 /* asyncio.Future.set_result(valid) */
-static void case_350(args_fixture *fx)
+static void case_364(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_result(fx->fut, NULL));
 }
 
 /* asyncio.Future.set_exception(valid) */
-static void case_351(args_fixture *fx)
+static void case_365(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, fx->exc));
 }
 
 /* asyncio.Future.set_exception(exception=None) */
-static void case_352(args_fixture *fx)
+static void case_366(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(valid) */
-static void case_353(args_fixture *fx)
+static void case_367(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.add_done_callback(callback=None) */
-static void case_354(args_fixture *fx)
+static void case_368(args_fixture *fx)
 {
     args_report_none(fx, aio_future_add_done_callback(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(context=None) */
-static void case_355(args_fixture *fx)
+static void case_369(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.remove_done_callback(valid) */
-static void case_356(args_fixture *fx)
+static void case_370(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, fx->noop_done, NULL));
 }
 
 /* asyncio.Future.remove_done_callback(callback=None) */
-static void case_357(args_fixture *fx)
+static void case_371(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, NULL, NULL));
 }
 
 /* asyncio.Future.cancel(valid) */
-static void case_358(args_fixture *fx)
+static void case_372(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg=None) */
-static void case_359(args_fixture *fx)
+static void case_373(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg='') */
-static void case_360(args_fixture *fx)
+static void case_374(args_fixture *fx)
 {
     const aio_future_cancel_args a = {.msg = ""};
     args_report_bool(fx, aio_future_cancel(fx->fut, &a));
-}
-
-/* transport.sendto(valid) */
-static void case_361(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
-}
-
-/* transport.sendto(data=None) */
-static void case_362(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
-}
-
-/* transport.sendto(addr=None) */
-static void case_363(args_fixture *fx)
-{
-    args_report_none(fx, aio_transport_sendto((aio_transport *)fx->stand_in, NULL));
 }
 
 const args_case args_cases[] = {
@@ -2672,26 +2746,31 @@ const args_case args_cases[] = {
     {"loop.create_connection(interleave=None)", "loop", states_open_closed_debug, case_71},
     {"loop.create_connection(interleave=0)", "loop", states_open_closed_debug, case_72},
     {"loop.create_connection(interleave=-1)", "loop", states_open_closed_debug, case_73},
-    {"loop.create_datagram_endpoint(valid)", "loop", states_open, case_74},
-    {"loop.create_datagram_endpoint(protocol_factory=None)", "loop", states_open, case_75},
-    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open, case_76},
-    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open, case_77},
-    {"loop.create_datagram_endpoint(family=None)", "loop", states_open, case_78},
-    {"loop.create_datagram_endpoint(family=0)", "loop", states_open, case_79},
-    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open, case_80},
-    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open, case_81},
-    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open, case_82},
-    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open, case_83},
-    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open, case_84},
-    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open, case_85},
-    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open, case_86},
-    {"loop.create_datagram_endpoint(reuse_address=None)", "loop", states_open, case_87},
-    {"loop.create_datagram_endpoint(reuse_address=False)", "loop", states_open, case_88},
-    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open, case_89},
-    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open, case_90},
-    {"loop.create_datagram_endpoint(allow_broadcast=None)", "loop", states_open, case_91},
-    {"loop.create_datagram_endpoint(allow_broadcast=False)", "loop", states_open, case_92},
-    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open, case_93},
+    {"loop.create_datagram_endpoint(valid)", "loop", states_open_closed_debug, case_74},
+    {"loop.create_datagram_endpoint(protocol_factory=None)", "loop", states_open_closed_debug,
+     case_75},
+    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open_closed_debug, case_76},
+    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open_closed_debug, case_77},
+    {"loop.create_datagram_endpoint(family=None)", "loop", states_open_closed_debug, case_78},
+    {"loop.create_datagram_endpoint(family=0)", "loop", states_open_closed_debug, case_79},
+    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open_closed_debug, case_80},
+    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open_closed_debug, case_81},
+    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open_closed_debug, case_82},
+    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open_closed_debug, case_83},
+    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open_closed_debug, case_84},
+    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open_closed_debug, case_85},
+    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open_closed_debug, case_86},
+    {"loop.create_datagram_endpoint(reuse_address=None)", "loop", states_open_closed_debug,
+     case_87},
+    {"loop.create_datagram_endpoint(reuse_address=False)", "loop", states_open_closed_debug,
+     case_88},
+    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open_closed_debug, case_89},
+    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open_closed_debug, case_90},
+    {"loop.create_datagram_endpoint(allow_broadcast=None)", "loop", states_open_closed_debug,
+     case_91},
+    {"loop.create_datagram_endpoint(allow_broadcast=False)", "loop", states_open_closed_debug,
+     case_92},
+    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open_closed_debug, case_93},
     {"loop.create_unix_connection(valid)", "loop", states_open_closed_debug, case_94},
     {"loop.create_unix_connection(protocol_factory=None)", "loop", states_open_closed_debug,
      case_95},
@@ -2874,136 +2953,147 @@ const args_case args_cases[] = {
     {"loop.sock_recv_into(valid)", "loop", states_open_closed_debug, case_241},
     {"loop.sock_recv_into(sock=None)", "loop", states_open_closed_debug, case_242},
     {"loop.sock_recv_into(buf=None)", "loop", states_open_closed_debug, case_243},
-    {"loop.sock_sendall(valid)", "loop", states_open_closed_debug, case_244},
-    {"loop.sock_sendall(sock=None)", "loop", states_open_closed_debug, case_245},
-    {"loop.sock_sendall(data=None)", "loop", states_open_closed_debug, case_246},
-    {"loop.sock_connect(valid)", "loop", states_open_closed_debug, case_247},
-    {"loop.sock_connect(sock=None)", "loop", states_open_closed_debug, case_248},
-    {"loop.sock_connect(address=None)", "loop", states_open_closed_debug, case_249},
-    {"loop.sock_accept(valid)", "loop", states_open_closed_debug, case_250},
-    {"loop.sock_accept(sock=None)", "loop", states_open_closed_debug, case_251},
-    {"loop.sock_sendfile(valid)", "loop", states_open_closed_debug, case_252},
-    {"loop.sock_sendfile(sock=None)", "loop", states_open_closed_debug, case_253},
-    {"loop.sock_sendfile(file=None)", "loop", states_open_closed_debug, case_254},
-    {"loop.sock_sendfile(file=0)", "loop", states_open_closed_debug, case_255},
-    {"loop.sock_sendfile(file=-1)", "loop", states_open_closed_debug, case_256},
-    {"loop.sock_sendfile(offset=None)", "loop", states_open_closed_debug, case_257},
-    {"loop.sock_sendfile(offset=0)", "loop", states_open_closed_debug, case_258},
-    {"loop.sock_sendfile(offset=-1)", "loop", states_open_closed_debug, case_259},
-    {"loop.sock_sendfile(count=None)", "loop", states_open_closed_debug, case_260},
-    {"loop.sock_sendfile(count=0)", "loop", states_open_closed_debug, case_261},
-    {"loop.sock_sendfile(count=-1)", "loop", states_open_closed_debug, case_262},
-    {"loop.sock_sendfile(fallback=None)", "loop", states_open_closed_debug, case_263},
-    {"loop.sock_sendfile(fallback=False)", "loop", states_open_closed_debug, case_264},
-    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_265},
-    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_266},
-    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_267},
-    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_268},
-    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_269},
-    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_270},
-    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_271},
-    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_272},
-    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_273},
-    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_274},
-    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_275},
-    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_276},
-    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_277},
-    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_278},
-    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_279},
-    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_280},
-    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_281},
-    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_282},
-    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_283},
-    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_284},
-    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_285},
-    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_286},
-    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_287},
-    {"loop.connect_read_pipe(valid)", "loop", states_open_closed_debug, case_288},
-    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_289},
-    {"loop.connect_read_pipe(pipe=None)", "loop", states_open_closed_debug, case_290},
-    {"loop.connect_read_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_291},
-    {"loop.connect_write_pipe(valid)", "loop", states_open_closed_debug, case_292},
-    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_293},
-    {"loop.connect_write_pipe(pipe=None)", "loop", states_open_closed_debug, case_294},
-    {"loop.connect_write_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_295},
-    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_296},
-    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_297},
-    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_298},
-    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_299},
-    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_300},
-    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_301},
-    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_302},
-    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_303},
-    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_304},
-    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_305},
-    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_306},
-    {"loop.run_in_executor(valid)", "loop", states_open, case_307},
-    {"loop.run_in_executor(executor=None)", "loop", states_open, case_308},
-    {"loop.run_in_executor(func=None)", "loop", states_open, case_309},
-    {"loop.set_default_executor(valid)", "loop", states_open, case_310},
-    {"loop.set_default_executor(executor=None)", "loop", states_open, case_311},
-    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_312},
-    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_313},
-    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_314},
-    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_315},
-    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_316},
-    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_317},
-    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_318},
-    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_319},
-    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_320},
-    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_321},
-    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_322},
-    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_323},
-    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_324},
-    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_325},
-    {"loop.subprocess_exec(valid)", "loop", states_open_closed_debug, case_326},
-    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open_closed_debug, case_327},
-    {"loop.subprocess_exec(stdin=None)", "loop", states_open_closed_debug, case_328},
-    {"loop.subprocess_exec(stdin=0)", "loop", states_open_closed_debug, case_329},
-    {"loop.subprocess_exec(stdin=-4)", "loop", states_open_closed_debug, case_330},
-    {"loop.subprocess_exec(stdout=None)", "loop", states_open_closed_debug, case_331},
-    {"loop.subprocess_exec(stdout=0)", "loop", states_open_closed_debug, case_332},
-    {"loop.subprocess_exec(stdout=-4)", "loop", states_open_closed_debug, case_333},
-    {"loop.subprocess_exec(stderr=None)", "loop", states_open_closed_debug, case_334},
-    {"loop.subprocess_exec(stderr=0)", "loop", states_open_closed_debug, case_335},
-    {"loop.subprocess_exec(stderr=-4)", "loop", states_open_closed_debug, case_336},
-    {"loop.subprocess_shell(valid)", "loop", states_open_closed_debug, case_337},
-    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open_closed_debug, case_338},
-    {"loop.subprocess_shell(cmd=None)", "loop", states_open_closed_debug, case_339},
-    {"loop.subprocess_shell(cmd='')", "loop", states_open_closed_debug, case_340},
-    {"loop.subprocess_shell(stdin=None)", "loop", states_open_closed_debug, case_341},
-    {"loop.subprocess_shell(stdin=0)", "loop", states_open_closed_debug, case_342},
-    {"loop.subprocess_shell(stdin=-4)", "loop", states_open_closed_debug, case_343},
-    {"loop.subprocess_shell(stdout=None)", "loop", states_open_closed_debug, case_344},
-    {"loop.subprocess_shell(stdout=0)", "loop", states_open_closed_debug, case_345},
-    {"loop.subprocess_shell(stdout=-4)", "loop", states_open_closed_debug, case_346},
-    {"loop.subprocess_shell(stderr=None)", "loop", states_open_closed_debug, case_347},
-    {"loop.subprocess_shell(stderr=0)", "loop", states_open_closed_debug, case_348},
-    {"loop.subprocess_shell(stderr=-4)", "loop", states_open_closed_debug, case_349},
+    {"loop.sock_recvfrom(valid)", "loop", states_open_closed_debug, case_244},
+    {"loop.sock_recvfrom(sock=None)", "loop", states_open_closed_debug, case_245},
+    {"loop.sock_recvfrom(bufsize=None)", "loop", states_open_closed_debug, case_246},
+    {"loop.sock_recvfrom(bufsize=-1)", "loop", states_open_closed_debug, case_247},
+    {"loop.sock_recvfrom_into(valid)", "loop", states_open_closed_debug, case_248},
+    {"loop.sock_recvfrom_into(sock=None)", "loop", states_open_closed_debug, case_249},
+    {"loop.sock_recvfrom_into(buf=None)", "loop", states_open_closed_debug, case_250},
+    {"loop.sock_recvfrom_into(nbytes=None)", "loop", states_open_closed_debug, case_251},
+    {"loop.sock_recvfrom_into(nbytes=0)", "loop", states_open_closed_debug, case_252},
+    {"loop.sock_recvfrom_into(nbytes=-1)", "loop", states_open_closed_debug, case_253},
+    {"loop.sock_sendto(valid)", "loop", states_open_closed_debug, case_254},
+    {"loop.sock_sendto(sock=None)", "loop", states_open_closed_debug, case_255},
+    {"loop.sock_sendto(data=None)", "loop", states_open_closed_debug, case_256},
+    {"loop.sock_sendto(address=None)", "loop", states_open_closed_debug, case_257},
+    {"loop.sock_sendall(valid)", "loop", states_open_closed_debug, case_258},
+    {"loop.sock_sendall(sock=None)", "loop", states_open_closed_debug, case_259},
+    {"loop.sock_sendall(data=None)", "loop", states_open_closed_debug, case_260},
+    {"loop.sock_connect(valid)", "loop", states_open_closed_debug, case_261},
+    {"loop.sock_connect(sock=None)", "loop", states_open_closed_debug, case_262},
+    {"loop.sock_connect(address=None)", "loop", states_open_closed_debug, case_263},
+    {"loop.sock_accept(valid)", "loop", states_open_closed_debug, case_264},
+    {"loop.sock_accept(sock=None)", "loop", states_open_closed_debug, case_265},
+    {"loop.sock_sendfile(valid)", "loop", states_open_closed_debug, case_266},
+    {"loop.sock_sendfile(sock=None)", "loop", states_open_closed_debug, case_267},
+    {"loop.sock_sendfile(file=None)", "loop", states_open_closed_debug, case_268},
+    {"loop.sock_sendfile(file=0)", "loop", states_open_closed_debug, case_269},
+    {"loop.sock_sendfile(file=-1)", "loop", states_open_closed_debug, case_270},
+    {"loop.sock_sendfile(offset=None)", "loop", states_open_closed_debug, case_271},
+    {"loop.sock_sendfile(offset=0)", "loop", states_open_closed_debug, case_272},
+    {"loop.sock_sendfile(offset=-1)", "loop", states_open_closed_debug, case_273},
+    {"loop.sock_sendfile(count=None)", "loop", states_open_closed_debug, case_274},
+    {"loop.sock_sendfile(count=0)", "loop", states_open_closed_debug, case_275},
+    {"loop.sock_sendfile(count=-1)", "loop", states_open_closed_debug, case_276},
+    {"loop.sock_sendfile(fallback=None)", "loop", states_open_closed_debug, case_277},
+    {"loop.sock_sendfile(fallback=False)", "loop", states_open_closed_debug, case_278},
+    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_279},
+    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_280},
+    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_281},
+    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_282},
+    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_283},
+    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_284},
+    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_285},
+    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_286},
+    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_287},
+    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_288},
+    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_289},
+    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_290},
+    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_291},
+    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_292},
+    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_293},
+    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_294},
+    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_295},
+    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_296},
+    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_297},
+    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_298},
+    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_299},
+    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_300},
+    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_301},
+    {"loop.connect_read_pipe(valid)", "loop", states_open_closed_debug, case_302},
+    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_303},
+    {"loop.connect_read_pipe(pipe=None)", "loop", states_open_closed_debug, case_304},
+    {"loop.connect_read_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_305},
+    {"loop.connect_write_pipe(valid)", "loop", states_open_closed_debug, case_306},
+    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_307},
+    {"loop.connect_write_pipe(pipe=None)", "loop", states_open_closed_debug, case_308},
+    {"loop.connect_write_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_309},
+    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_310},
+    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_311},
+    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_312},
+    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_313},
+    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_314},
+    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_315},
+    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_316},
+    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_317},
+    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_318},
+    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_319},
+    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_320},
+    {"loop.run_in_executor(valid)", "loop", states_open, case_321},
+    {"loop.run_in_executor(executor=None)", "loop", states_open, case_322},
+    {"loop.run_in_executor(func=None)", "loop", states_open, case_323},
+    {"loop.set_default_executor(valid)", "loop", states_open, case_324},
+    {"loop.set_default_executor(executor=None)", "loop", states_open, case_325},
+    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_326},
+    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_327},
+    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_328},
+    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_329},
+    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_330},
+    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_331},
+    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_332},
+    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_333},
+    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_334},
+    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_335},
+    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_336},
+    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_337},
+    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_338},
+    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_339},
+    {"loop.subprocess_exec(valid)", "loop", states_open_closed_debug, case_340},
+    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open_closed_debug, case_341},
+    {"loop.subprocess_exec(stdin=None)", "loop", states_open_closed_debug, case_342},
+    {"loop.subprocess_exec(stdin=0)", "loop", states_open_closed_debug, case_343},
+    {"loop.subprocess_exec(stdin=-4)", "loop", states_open_closed_debug, case_344},
+    {"loop.subprocess_exec(stdout=None)", "loop", states_open_closed_debug, case_345},
+    {"loop.subprocess_exec(stdout=0)", "loop", states_open_closed_debug, case_346},
+    {"loop.subprocess_exec(stdout=-4)", "loop", states_open_closed_debug, case_347},
+    {"loop.subprocess_exec(stderr=None)", "loop", states_open_closed_debug, case_348},
+    {"loop.subprocess_exec(stderr=0)", "loop", states_open_closed_debug, case_349},
+    {"loop.subprocess_exec(stderr=-4)", "loop", states_open_closed_debug, case_350},
+    {"loop.subprocess_shell(valid)", "loop", states_open_closed_debug, case_351},
+    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open_closed_debug, case_352},
+    {"loop.subprocess_shell(cmd=None)", "loop", states_open_closed_debug, case_353},
+    {"loop.subprocess_shell(cmd='')", "loop", states_open_closed_debug, case_354},
+    {"loop.subprocess_shell(stdin=None)", "loop", states_open_closed_debug, case_355},
+    {"loop.subprocess_shell(stdin=0)", "loop", states_open_closed_debug, case_356},
+    {"loop.subprocess_shell(stdin=-4)", "loop", states_open_closed_debug, case_357},
+    {"loop.subprocess_shell(stdout=None)", "loop", states_open_closed_debug, case_358},
+    {"loop.subprocess_shell(stdout=0)", "loop", states_open_closed_debug, case_359},
+    {"loop.subprocess_shell(stdout=-4)", "loop", states_open_closed_debug, case_360},
+    {"loop.subprocess_shell(stderr=None)", "loop", states_open_closed_debug, case_361},
+    {"loop.subprocess_shell(stderr=0)", "loop", states_open_closed_debug, case_362},
+    {"loop.subprocess_shell(stderr=-4)", "loop", states_open_closed_debug, case_363},
     {"asyncio.Future.set_result(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_350},
+     states_pending_done_cancelled_closed_pending_closed_done, case_364},
     {"asyncio.Future.set_exception(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_351},
+     states_pending_done_cancelled_closed_pending_closed_done, case_365},
     {"asyncio.Future.set_exception(exception=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_352},
+     states_pending_done_cancelled_closed_pending_closed_done, case_366},
     {"asyncio.Future.add_done_callback(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_353},
+     states_pending_done_cancelled_closed_pending_closed_done, case_367},
     {"asyncio.Future.add_done_callback(callback=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_354},
+     states_pending_done_cancelled_closed_pending_closed_done, case_368},
     {"asyncio.Future.add_done_callback(context=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_355},
+     states_pending_done_cancelled_closed_pending_closed_done, case_369},
     {"asyncio.Future.remove_done_callback(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_356},
+     states_pending_done_cancelled_closed_pending_closed_done, case_370},
     {"asyncio.Future.remove_done_callback(callback=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_357},
+     states_pending_done_cancelled_closed_pending_closed_done, case_371},
     {"asyncio.Future.cancel(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_358},
+     states_pending_done_cancelled_closed_pending_closed_done, case_372},
     {"asyncio.Future.cancel(msg=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_359},
+     states_pending_done_cancelled_closed_pending_closed_done, case_373},
     {"asyncio.Future.cancel(msg='')", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_360},
-    {"transport.sendto(valid)", "transport", states_any, case_361},
-    {"transport.sendto(data=None)", "transport", states_any, case_362},
-    {"transport.sendto(addr=None)", "transport", states_any, case_363},
+     states_pending_done_cancelled_closed_pending_closed_done, case_374},
     {NULL, NULL, NULL, NULL},
 };

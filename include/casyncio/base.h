@@ -277,6 +277,17 @@ typedef struct aio_socket_address {
     aio_address address;
 } aio_socket_address;
 
+/* sock_recvfrom()'s result, (bytes, address), and sock_recvfrom_into()'s,
+ * (nbytes, address). Owned by the future: valid while it is. data: the
+ * datagram (aio_bytes_data(), aio_bytes_size()) for sock_recvfrom(), NULL
+ * for sock_recvfrom_into(); nbytes: the bytes received (written into the
+ * buffer); address: the sender's, NULL where Python gives None. */
+typedef struct aio_datagram {
+    aio_bytes *data;
+    size_t nbytes;
+    const aio_address *address;
+} aio_datagram;
+
 typedef struct aio_nameinfo {
     const char *host;
     const char *port;

@@ -2,8 +2,7 @@
 #ifndef CASYNCIO_RUNTIME_CONNECTION_H
 #define CASYNCIO_RUNTIME_CONNECTION_H
 
-#include "sockaddr.h"
-#include "transport.h"
+#include "socket_transport.h"
 
 /* _create_connection_transport(): fd made non-blocking, the protocol from
  * factory(factory_arg), a socket transport over fd (which it takes over).
@@ -33,7 +32,7 @@ AIO_INTERNAL int aio__connection_attach(aio_future *fut, int fd, aio_protocol_fa
 /* os.set_blocking(fd, False): 0, or -1 with OSError. */
 AIO_INTERNAL int aio__set_nonblocking(int fd);
 
-/* For a transport other than a socket's (a pipe's): the waiter its start
+/* For a transport other than a socket's (a pipe's, a datagram endpoint's): the waiter its start
  * ends with, which completes fut with the pair (it takes a reference to
  * fut: release it when the transport could not be made), and the pair once
  * the transport is made (the future takes the reference to t over). */

@@ -34,7 +34,7 @@
 
 /* --- Targets -------------------------------------------------------------------------- */
 
-static void targets_clear(aio__conn_targets *t)
+void aio__conn_targets_clear(aio__conn_targets *t)
 {
     for (size_t i = 0; i < t->len; i++)
         free(t->items[i].display);
@@ -52,15 +52,15 @@ static aio__conn_target *targets_add(aio__conn_targets *t, size_t cap)
     return item;
 }
 
-/* _ipaddr_info(): the one target of a numeric host, without asking the
- * resolver. 1 when host is numeric (*t filled in), 0 when not, -1 with the
- * exception set. */
-static int ipaddr_info(const char *host, int port, int family, int proto, unsigned flowinfo,
-                       unsigned scope_id, aio__conn_targets *t)
+int aio__conn_ipaddr_info(const char *host, int port, int family, int type, int proto,
+                          unsigned flowinfo, unsigned scope_id, const char *method,
+                          aio__conn_targets *t)
 {
     if (host == NULL || (proto != 0 && proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
         strchr(host, '%') != NULL)
         return 0;
+    if (proto == 0)
+        proto = type == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
     int families[2] = {AF_INET, AF_INET6};
     size_t nfamilies = 2;
     if (family != AF_UNSPEC) {
@@ -92,15 +92,15 @@ static int ipaddr_info(const char *host, int port, int family, int proto, unsign
         }
         /* socket.connect() refuses the port before anything else. */
         if (port < 0 || port > 65535) {
-            aio_err_set(aio_OverflowError, "connect(): port must be 0-65535.");
+            aio_err_format(aio_OverflowError, "%s(): port must be 0-65535.", method);
             return -1;
         }
         aio__conn_target *item = targets_add(t, 1);
         if (item == NULL)
             return -1;
         item->family = families[i];
-        item->type = SOCK_STREAM;
-        item->proto = IPPROTO_TCP;
+        item->type = type;
+        item->proto = proto;
         item->ss = ss;
         item->len = len;
         aio_address a = {.host = host, .port = port, .flowinfo = flowinfo, .scope_id = scope_id};
@@ -113,8 +113,7 @@ static int ipaddr_info(const char *host, int port, int family, int proto, unsign
     return 0;
 }
 
-/* The answer of getaddrinfo() as targets. */
-static int targets_from_addrinfo(aio__conn_targets *t, const aio_addrinfo_list *infos)
+int aio__conn_targets_from_addrinfo(aio__conn_targets *t, const aio_addrinfo_list *infos)
 {
     for (size_t i = 0; infos != NULL && i < infos->len; i++) {
         const aio_addrinfo *ai = &infos->items[i];
@@ -173,8 +172,8 @@ static void cc_dealloc(void *obj)
         free(a->excs);
     }
     free(cc->attempts);
-    targets_clear(&cc->remote);
-    targets_clear(&cc->local);
+    aio__conn_targets_clear(&cc->remote);
+    aio__conn_targets_clear(&cc->local);
     free(cc->host);
     free(cc->local_host);
     free(cc);
@@ -542,7 +541,7 @@ static void resolved(aio_future *lookup, void *arg, bool local)
             lookup->log_traceback = false;
             aio__incref(lookup->exception);
             aio__conn_fail(cc, lookup->exception);
-        } else if (targets_from_addrinfo(t, lookup->result) < 0) {
+        } else if (aio__conn_targets_from_addrinfo(t, lookup->result) < 0) {
             aio__conn_fail(cc, aio_err_fetch());
         } else if (t->len == 0) {
             aio__conn_fail(cc, aio_exc_new(aio_OSError, "getaddrinfo() returned empty list"));
@@ -577,8 +576,9 @@ static void resolve(aio__create_conn *cc, bool local)
     bool has_port = local || cc->has_port;
     int port = local ? cc->local_port_num : (has_port ? atoi(cc->port) : 0);
     aio__conn_targets *t = local ? &cc->local : &cc->remote;
-    int rc = ipaddr_info(host, port, cc->family, cc->proto, local ? cc->local_flowinfo : 0,
-                         local ? cc->local_scope_id : 0, t);
+    int rc = aio__conn_ipaddr_info(host, port, cc->family, SOCK_STREAM, cc->proto,
+                                   local ? cc->local_flowinfo : 0,
+                                   local ? cc->local_scope_id : 0, "connect", t);
     if (rc < 0) {
         aio__conn_fail(cc, aio_err_fetch());
         return;

@@ -20,6 +20,21 @@ typedef struct aio__conn_targets {
     size_t len;
 } aio__conn_targets;
 
+/* Frees the targets' memory (the struct itself is the caller's). */
+AIO_INTERNAL void aio__conn_targets_clear(aio__conn_targets *t);
+/* _ipaddr_info(): the one target of a numeric host, without asking the
+ * resolver, for sockets of `type` (proto 0 becomes TCP or UDP as type
+ * says). 1 when host is numeric (a target added to *t), 0 when not, -1
+ * with the exception set (OverflowError('<method>(): port must be
+ * 0-65535.') for the port). */
+AIO_INTERNAL int aio__conn_ipaddr_info(const char *host, int port, int family, int type,
+                                       int proto, unsigned flowinfo, unsigned scope_id,
+                                       const char *method, aio__conn_targets *t);
+/* The answer of getaddrinfo() appended to t as targets. 0 or -1
+ * (MemoryError). */
+AIO_INTERNAL int aio__conn_targets_from_addrinfo(aio__conn_targets *t,
+                                                 const aio_addrinfo_list *infos);
+
 typedef struct aio__create_conn aio__create_conn;
 
 /* One _connect_sock(): its socket, its pending connect and the OSErrors it

@@ -316,6 +316,13 @@ int aio__transport_write_eof(aio_transport *t)
     return t->cls->write_eof ? t->cls->write_eof(t) : no_attribute(t, "write_eof");
 }
 
+int aio__transport_sendto(aio_transport *t, const aio__transport_sendto_args *args)
+{
+    if (t->cls->sendto == NULL)
+        return no_attribute(t, "sendto");
+    return t->cls->sendto(t, args->data, args->data_len, args->addr);
+}
+
 int aio__transport_abort(aio_transport *t)
 {
     return t->cls->abort ? t->cls->abort(t) : no_attribute(t, "abort");

@@ -42,6 +42,8 @@ struct aio__transport_class {
     int (*pause_reading)(aio_transport *t);
     int (*resume_reading)(aio_transport *t);
     int (*write)(aio_transport *t, const void *data, size_t len);
+    /* DatagramTransport.sendto(data, addr); addr NULL for None. */
+    int (*sendto)(aio_transport *t, const void *data, size_t len, const aio_address *addr);
     int (*write_eof)(aio_transport *t);
     int (*can_write_eof)(aio_transport *t);
     int64_t (*get_write_buffer_size)(aio_transport *t);

@@ -17,6 +17,7 @@
 #include "harness.h"
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 static void noop(void *arg)
 {
@@ -235,6 +236,15 @@ static void setup(args_fixture *fx, const char *owner, const char *state)
     fx->filepipe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fx->filepipe < 0)
         die("open");
+    /* The datagram methods' socket: non-blocking, with one datagram (of
+     * one byte, sent to itself) waiting, so that a receive completes. */
+    fx->dgram = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sin_len = sizeof sin;
+    if (fx->dgram < 0 || bind(fx->dgram, (struct sockaddr *)&sin, sizeof sin) < 0 ||
+        getsockname(fx->dgram, (struct sockaddr *)&sin, &sin_len) < 0 ||
+        sendto(fx->dgram, "d", 1, 0, (struct sockaddr *)&sin, sin_len) != 1)
+        die("dgram");
     fx->filefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fx->filefd < 0)
         die("open");
@@ -299,6 +309,7 @@ static void teardown(args_fixture *fx)
     close(fx->rfd);
     close(fx->wfd);
     close(fx->sock_peer);
+    close(fx->dgram);
     close(fx->filefd);
     close(fx->binfile);
     close(fx->rpipe);

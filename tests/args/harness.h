@@ -30,6 +30,7 @@ typedef struct args_fixture {
     aio_protocol_factory proto_factory; /* a factory of protocols that do nothing */
     int sock;                           /* a connected stream socket (AF_UNIX) */
     int sock_peer;                      /* (its peer) */
+    int dgram;                          /* a non-blocking UDP socket, one datagram queued */
     int rfd;                            /* the read end of a pipe */
     int wfd;                            /* (its write end) */
     int badfd;                          /* a descriptor number that is not open */

@@ -44,6 +44,11 @@ class Fixture:
         self.proto_factory = asyncio.Protocol
         # The socket a transport may take over (and close): its peer is ours.
         self.sock, self.sock_peer = socket.socketpair()
+        # The datagram methods' socket: non-blocking, one datagram waiting.
+        self.dgram = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.dgram.setblocking(False)
+        self.dgram.bind(('127.0.0.1', 0))
+        self.dgram.sendto(b'd', self.dgram.getsockname())
         self.ctx = {'message': 'boom'}
         self.addr = ('127.0.0.1', 80)
         self.sigusr1 = signal.SIGUSR1
@@ -105,6 +110,7 @@ class Fixture:
         os.close(self.rfd)
         os.close(self.wfd)
         self.sock_peer.close()
+        self.dgram.close()
         os.close(self.filefd)
         for f in (self.rpipe, self.wpipe, self.filepipe):
             f.close()

@@ -659,8 +659,6 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *                               flags=0, reuse_address=None, reuse_port=None,
  *                               allow_broadcast=None, sock=None)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Create a datagram (UDP or AF_UNIX datagram) endpoint and return (transport,
  * protocol).
  *
@@ -679,13 +677,12 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *                         port), or a path for AF_UNIX, to bind to.
  *   remote_addr           const aio_address *; default None when NULL. (host,
  *                         port), or a path for AF_UNIX, to connect to.
- *   family                int; default 0 (AIO_NONE raises TypeError). Address
- *                         family for getaddrinfo(); 0 takes it from the
- *                         addresses.
- *   proto                 int; default 0 (AIO_NONE raises TypeError). Protocol
- *                         for getaddrinfo().
- *   flags                 int; default 0 (AIO_NONE raises TypeError). Flags
- *                         for getaddrinfo().
+ *   family                int; default 0 (AIO_NONE: None). Address family for
+ *                         getaddrinfo(); 0 takes it from the addresses.
+ *   proto                 int; default 0 (AIO_NONE: None). Protocol for
+ *                         getaddrinfo().
+ *   flags                 int; default 0 (AIO_NONE: None). Flags for
+ *                         getaddrinfo().
  *   reuse_address         int; default None when 0 (AIO_FALSE: False;
  *                         AIO_TRUE: True). SO_REUSEADDR; no longer supported.
  *                         3.6 page: None means True on Unix (SO_REUSEADDR
@@ -708,9 +705,13 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  * pair.
  *
  * Raises:
+ *   TypeError("BaseEventLoop.create_datagram_endpoint() got an unexpected
+ *     keyword argument 'reuse_address'") when reuse_address is given at all
+ *     (3.11+, the target: the keyword is gone).
  *   ValueError("Passing `reuse_address=True` is no longer supported, as the
  *     usage of SO_REUSEPORT in UDP poses a significant security concern.")
- *     when reuse_address is True (3.8.1+).
+ *     when reuse_address is True (3.8.1 to 3.10 only; False then warned with
+ *     DeprecationWarning).
  *   ValueError("A UDP Socket was expected, got {sock!r}") when sock is not a
  *     datagram socket (3.13: 'A datagram socket was expected, got {sock!r}',
  *     for stream sockets only).
@@ -738,9 +739,9 @@ typedef struct aio_loop_create_datagram_endpoint_args {
     void *protocol_factory_arg;
     const aio_address *local_addr;          /* NULL: None (default) */
     const aio_address *remote_addr;         /* NULL: None (default) */
-    int family;                             /* = 0 (default) */
-    int proto;                              /* = 0 (default) */
-    int flags;                              /* = 0 (default) */
+    int family;                             /* = 0 (default); AIO_NONE: None */
+    int proto;                              /* = 0 (default); AIO_NONE: None */
+    int flags;                              /* = 0 (default); AIO_NONE: None */
     int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
     int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
     int allow_broadcast;                    /* 0: None (default); AIO_FALSE: False */
@@ -1431,6 +1432,133 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
  *   3.7  added: First appeared.
  */
 AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t buf_len);
+
+/* loop.sock_recvfrom(sock, bufsize)
+ *
+ * Receive a datagram of up to bufsize bytes from sock; the async form of
+ * socket.recvfrom().
+ *
+ * A datagram longer than bufsize is truncated to bufsize bytes; the rest is
+ * lost.
+ *
+ * Arguments:
+ *   sock     int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
+ *            descriptor 0). A non-blocking datagram socket.
+ *   bufsize  int64_t; required (AIO_NONE raises TypeError). The most bytes to
+ *            receive.
+ *
+ * Returns aio_future *, a new reference: the future, or NULL with the
+ * exception set. Its result: aio_datagram *, a (bytes, address) or (nbytes,
+ * address) pair.
+ *
+ * Raises:
+ *   ValueError("the socket must be non-blocking") when debug mode is on and
+ *     sock is blocking.
+ *   ValueError("negative buffersize in recvfrom") when bufsize is negative.
+ *   OSError when the receive fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. The result is an aio_datagram the
+ * future owns: data (an aio_bytes) and address (NULL for None).
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: New in 3.11.
+ */
+AIO_API aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize);
+
+/* loop.sock_recvfrom_into(sock, buf, nbytes=0)
+ *
+ * Receive a datagram from sock into buf; the async form of
+ * socket.recvfrom_into().
+ *
+ * At most nbytes bytes (the buffer's size when 0) are written; a longer
+ * datagram is truncated.
+ *
+ * Arguments, in aio_loop_sock_recvfrom_into_args; a field left 0 or NULL means
+ * its default:
+ *   sock     int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
+ *            descriptor 0). A non-blocking datagram socket.
+ *   buf      void *; required (NULL: None). The buffer to fill.
+ *   buf_len  size_t. Size of the buffer in bytes.
+ *   nbytes   int64_t; default 0 (AIO_NONE raises TypeError). The most bytes to
+ *            write; 0 for the buffer's size.
+ *
+ * Returns aio_future *, a new reference: the future, or NULL with the
+ * exception set. Its result: aio_datagram *, a (bytes, address) or (nbytes,
+ * address) pair.
+ *
+ * Raises:
+ *   ValueError("the socket must be non-blocking") when debug mode is on and
+ *     sock is blocking.
+ *   ValueError("nbytes is greater than the length of the buffer") when nbytes
+ *     exceeds the buffer's size.
+ *   ValueError("negative buffersize in recvfrom_into") when nbytes is
+ *     negative.
+ *   OSError when the receive fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments are raised by the call (NULL); the system
+ * call's error is the future's exception. buf must stay valid until the future
+ * is done or cancelled; the result is an aio_datagram the future owns: nbytes
+ * (data NULL) and address (NULL for None).
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: New in 3.11.
+ */
+typedef struct aio_loop_sock_recvfrom_into_args {
+    int sock;        /* required; 0 or AIO_NONE raises AttributeError; AIO_ZERO: descriptor 0 */
+    void *buf;       /* required; NULL: None */
+    size_t buf_len;
+    int64_t nbytes;  /* = 0 (default) */
+} aio_loop_sock_recvfrom_into_args;
+
+AIO_API aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
+                                                const aio_loop_sock_recvfrom_into_args *args);
+
+/* loop.sock_sendto(sock, data, address)
+ *
+ * Send a datagram to address from sock; the async form of socket.sendto().
+ *
+ * A host name in address is resolved by the socket module (blocking), as
+ * socket.sendto() does.
+ *
+ * Arguments:
+ *   sock      int; required (0 or AIO_NONE raises AttributeError; AIO_ZERO:
+ *             descriptor 0). A non-blocking datagram socket.
+ *   data      const void *; required (NULL: None). The datagram.
+ *   data_len  size_t. Length of the data in bytes.
+ *   address   const aio_address *; required (NULL: None). The destination, in
+ *             sock's address format.
+ *
+ * Returns aio_future *, a new reference: the future, or NULL with the
+ * exception set. Its result: int, a Python int.
+ *
+ * Raises:
+ *   ValueError("the socket must be non-blocking") when debug mode is on and
+ *     sock is blocking.
+ *   OSError when sending fails.
+ *
+ * In C: Tried at once: the future is already done when the call succeeds; when
+ * it would block the socket is watched (cancelling the future removes the
+ * watch). Errors of the arguments (the address's form, a name that does not
+ * resolve) are raised by the call (NULL); the system call's error is the
+ * future's exception. data is copied when the call must wait. The result is
+ * the number of bytes sent: AIO_RESULT_INT(aio_future_result(fut)).
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: New in 3.11.
+ */
+AIO_API aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data,
+                                         size_t data_len, const aio_address *address);
 
 /* loop.sock_sendall(sock, data)
  *

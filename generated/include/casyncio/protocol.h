@@ -162,16 +162,16 @@ struct aio_protocol {
 
     /* protocol.datagram_received(data, addr)
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called with each received datagram and its sender's address
      * (DatagramProtocol).
      *
      * Arguments:
      *   data      const void *. The datagram; valid only during the call.
      *   data_len  size_t. Length of the data in bytes.
-     *   addr      const aio_address *. The sender's address, in the
-     *             transport's format.
+     *   addr      const aio_address *. The sender's address, in the socket's
+     *             format (an IPv6 sender's is the 4-tuple form); valid only
+     *             during the call; NULL where Python gives None (an unbound
+     *             AF_UNIX sender).
      *
      * Returns nothing.
      *
@@ -182,14 +182,14 @@ struct aio_protocol {
 
     /* protocol.error_received(exc)
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Called when a send or receive raised an OSError (DatagramProtocol).
      *
      * Rare: most undeliverable datagrams are dropped silently.
      *
      * Arguments:
-     *   exc  aio_exc *. The OSError.
+     *   exc  aio_exc *. The OSError (ConnectionRefusedError after an ICMP
+     *        error on a connected socket, socket.gaierror for a sendto() name
+     *        that does not resolve); borrowed: valid only during the call.
      *
      * Returns nothing.
      *

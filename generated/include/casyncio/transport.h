@@ -297,8 +297,6 @@ AIO_API int aio_transport_set_write_buffer_limits(
 
 /* transport.sendto(data, addr=None)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Queue a datagram for addr, or for the connected peer when addr is None
  * (DatagramTransport).
  *
