@@ -16,7 +16,7 @@ for arg in "$@"; do
         names=$("$bin" --list) || { echo "FAIL $bin: cannot list its tests"; failed=$((failed + 1)); continue; }
         # A binary whose main() ignores --list runs everything and prints
         # cmocka's banner instead of names: that would pass without a test.
-        if [ -z "$names" ] || echo "$names" | grep -qv '^[A-Za-z_][A-Za-z0-9_]*$'; then
+        if [ -z "$names" ] || echo "$names" | grep -qv '^[A-Za-z_][A-Za-z0-9_.-]*$'; then
             echo "FAIL $bin: --list gave no test names"
             failed=$((failed + 1))
             continue

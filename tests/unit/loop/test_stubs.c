@@ -65,17 +65,14 @@ static void test_loop_coroutine_stubs(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    aio_address addr = {.host = "127.0.0.1", .port = 9};
 
-    STUB_PTR(aio_loop_create_datagram_endpoint(loop, &(aio_loop_create_datagram_endpoint_args){
-                 .protocol_factory = factory, .local_addr = &addr}),
-             "loop.create_datagram_endpoint()");
     STUB_PTR(aio_loop_start_tls(loop, &(aio_loop_start_tls_args){.transport = FAKE_TRANSPORT,
                                                                   .protocol = FAKE_PROTOCOL,
                                                                   .sslcontext = FAKE_SSL}),
              "loop.start_tls()");
-    /* connect_read_pipe/connect_write_pipe (test_pipes.c) and subprocess_exec/
-     * subprocess_shell (test_subprocess.c) are implemented. */
+    /* create_datagram_endpoint (test_datagram.c), connect_read_pipe/
+     * connect_write_pipe (test_pipes.c) and subprocess_exec/subprocess_shell
+     * (test_subprocess.c) are implemented. */
     STUB_PTR(aio_loop_shutdown_default_executor(loop), "loop.shutdown_default_executor()");
 
     /* The loop is untouched: it still runs and closes. */
@@ -105,27 +102,11 @@ static void test_stubs_on_closed_loop(void **state)
     (void)state;
     aio_loop *loop = new_loop();
     assert_int_equal(aio_loop_close(loop), 0);
-    aio_address addr = {.host = "127.0.0.1", .port = 9};
-    STUB_PTR(aio_loop_create_datagram_endpoint(loop, &(aio_loop_create_datagram_endpoint_args){
-                 .protocol_factory = factory, .local_addr = &addr}),
-             "loop.create_datagram_endpoint()");
+    STUB_PTR(aio_loop_start_tls(loop, &(aio_loop_start_tls_args){.transport = FAKE_TRANSPORT,
+                                                                  .protocol = FAKE_PROTOCOL,
+                                                                  .sslcontext = FAKE_SSL}),
+             "loop.start_tls()");
     aio_decref(loop);
-    assert_no_leaks();
-}
-
-/* --- transports --------------------------------------------------------------- */
-
-static void test_transport_stubs(void **state)
-{
-    (void)state;
-    aio_transport *t = FAKE_TRANSPORT;
-    aio_address addr = {.host = "127.0.0.1", .port = 9};
-
-    STUB_INT(aio_transport_sendto(t, &(aio_transport_sendto_args){.data = "x", .data_len = 1,
-                                                                  .addr = &addr}),
-             "transport.sendto()");
-    /* The SubprocessTransport methods are implemented
-     * (tests/unit/net/test_subprocess.c). */
     assert_no_leaks();
 }
 
@@ -183,11 +164,11 @@ static void test_stub_before_argument_checks(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    assert_null(aio_loop_create_datagram_endpoint(loop, &(aio_loop_create_datagram_endpoint_args){
-        .protocol_factory = factory, .family = AIO_NONE}));
-    expect_not_implemented("loop.create_datagram_endpoint()");
-    assert_null(aio_loop_create_datagram_endpoint(loop, NULL));
-    expect_not_implemented("loop.create_datagram_endpoint()");
+    assert_null(aio_loop_start_tls(loop, &(aio_loop_start_tls_args){
+        .transport = FAKE_TRANSPORT, .ssl_handshake_timeout = -1.0}));
+    expect_not_implemented("loop.start_tls()");
+    assert_null(aio_loop_start_tls(loop, NULL));
+    expect_not_implemented("loop.start_tls()");
     assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
     expect_not_implemented("loop.set_default_executor()");
     finish(loop);
@@ -197,7 +178,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_loop_coroutine_stubs),
     cmocka_unit_test(test_loop_method_stubs),
     cmocka_unit_test(test_stubs_on_closed_loop),
-    cmocka_unit_test(test_transport_stubs),
     cmocka_unit_test(test_null_self_before_stub),
     cmocka_unit_test(test_stub_before_argument_checks),
 };
