@@ -2222,25 +2222,25 @@ static void case_308(args_fixture *fx)
 /* loop.run_in_executor(valid) */
 static void case_309(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, 0, NULL, 0));
+    args_report_future(fx, aio_loop_run_in_executor(fx->loop, fx->pool, fx->work, NULL, 0));
 }
 
 /* loop.run_in_executor(executor=None) */
 static void case_310(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, 0, NULL, 0));
+    args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, fx->work, NULL, 0));
 }
 
 /* loop.run_in_executor(func=None) */
 static void case_311(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, NULL, NULL, 0));
+    args_report_future(fx, aio_loop_run_in_executor(fx->loop, fx->pool, NULL, NULL, 0));
 }
 
 /* loop.set_default_executor(valid) */
 static void case_312(args_fixture *fx)
 {
-    args_report_none(fx, aio_loop_set_default_executor(fx->loop, 0));
+    args_report_none(fx, aio_loop_set_default_executor(fx->loop, fx->pool));
 }
 
 /* loop.set_default_executor(executor=None) */
@@ -3015,11 +3015,11 @@ const args_case args_cases[] = {
     {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_306},
     {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_307},
     {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_308},
-    {"loop.run_in_executor(valid)", "loop", states_open, case_309},
-    {"loop.run_in_executor(executor=None)", "loop", states_open, case_310},
-    {"loop.run_in_executor(func=None)", "loop", states_open, case_311},
-    {"loop.set_default_executor(valid)", "loop", states_open, case_312},
-    {"loop.set_default_executor(executor=None)", "loop", states_open, case_313},
+    {"loop.run_in_executor(valid)", "loop", states_open_closed_debug, case_309},
+    {"loop.run_in_executor(executor=None)", "loop", states_open_closed_debug, case_310},
+    {"loop.run_in_executor(func=None)", "loop", states_open_closed_debug, case_311},
+    {"loop.set_default_executor(valid)", "loop", states_open_closed_debug, case_312},
+    {"loop.set_default_executor(executor=None)", "loop", states_open_closed_debug, case_313},
     {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_314},
     {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_315},
     {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_316},
