@@ -427,15 +427,23 @@ static void core_decref(pool_core *core)
     }
 }
 
-static void run_item(work_item *item)
+/* Runs one item. The thread counts itself idle before it completes the
+ * future, so that work submitted by whoever waited for it finds it idle
+ * (CPython releases its idle semaphore a little later, which leaves that
+ * to chance). */
+static void run_item(pool_core *core, work_item *item)
 {
-    if (aio_cfuture_set_running_or_notify_cancel(item->future) == 1) {
+    bool ran = aio_cfuture_set_running_or_notify_cancel(item->future) == 1;
+    if (ran) {
         void *result = NULL;
         if (item->fn != NULL)
             result = item->fn(item->arg);
         else
             aio_err_set(aio_TypeError, "'NoneType' object is not callable");
         aio_exc *exc = aio_err_fetch();
+        pthread_mutex_lock(&core->lock);
+        core->idle++;
+        pthread_mutex_unlock(&core->lock);
         if (exc != NULL) {
             set_outcome(item->future, NULL, exc);
             aio__decref(exc);
@@ -446,6 +454,11 @@ static void run_item(work_item *item)
     aio_err_clear();
     aio__decref_atomic(item->future);
     free(item);
+    if (!ran) {
+        pthread_mutex_lock(&core->lock);
+        core->idle++;
+        pthread_mutex_unlock(&core->lock);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -462,9 +475,8 @@ static void *worker_main(void *arg)
         if (core->head == NULL)
             core->tail = NULL;
         pthread_mutex_unlock(&core->lock);
-        run_item(item);
+        run_item(core, item);
         pthread_mutex_lock(&core->lock);
-        core->idle++;
     }
     core->threads--;
     pthread_cond_broadcast(&core->exit_cond);
