@@ -310,11 +310,16 @@ typedef struct shutdown_job {
 static void *shutdown_thread(void *arg)
 {
     shutdown_job *job = arg;
+    aio_cfuture *done = job->done;
     aio_executor_shutdown(job->executor, true, false);
-    aio_cfuture_set_result(job->done, NULL);
     aio__decref_atomic(job->executor);
-    aio__decref_atomic(job->done);
     free(job);
+    /* The chain keeps `done` alive until its callback has run: completing
+     * it is the last thing this thread does with any object, so that once
+     * the loop sees the outcome nothing of the thread's is left (asyncio
+     * joins this thread). */
+    aio__decref_atomic(done);
+    aio_cfuture_set_result(done, NULL);
     return NULL;
 }
 
