@@ -326,8 +326,10 @@ int aio_cfuture_set_running_or_notify_cancel(aio_cfuture *fut)
     return -1;
 }
 
-/* set_result()/set_exception(): exc NULL sets the result. */
-static int set_outcome(aio_cfuture *fut, void *result, aio_exc *exc)
+/* set_result()/set_exception(): exc NULL sets the result. With steal the
+ * future takes the caller's reference to exc over, even on failure (a
+ * worker's exception: once published, its thread must not touch it). */
+static int set_outcome_(aio_cfuture *fut, void *result, aio_exc *exc, bool steal)
 {
     pthread_mutex_lock(&fut->lock);
     if (fut->state == CANCELLED || fut->state == CANCELLED_AND_NOTIFIED ||
@@ -336,11 +338,13 @@ static int set_outcome(aio_cfuture *fut, void *result, aio_exc *exc)
         cfuture_repr_locked(fut, &sb);
         const char *name = state_names[fut->state];
         pthread_mutex_unlock(&fut->lock);
+        if (steal)
+            aio__decref(exc);
         aio_err_format(aio_FuturesInvalidStateError, "%s: %s", name, sb.data ? sb.data : "");
         aio__sb_free(&sb);
         return -1;
     }
-    if (exc != NULL)
+    if (exc != NULL && !steal)
         aio__incref(exc);
     fut->exception = exc;
     fut->result = exc ? NULL : result;
@@ -349,6 +353,11 @@ static int set_outcome(aio_cfuture *fut, void *result, aio_exc *exc)
     pthread_mutex_unlock(&fut->lock);
     invoke_callbacks(fut, callbacks, n);
     return 0;
+}
+
+static int set_outcome(aio_cfuture *fut, void *result, aio_exc *exc)
+{
+    return set_outcome_(fut, result, exc, false);
 }
 
 int aio_cfuture_set_result(aio_cfuture *fut, void *result)
@@ -445,8 +454,7 @@ static void run_item(pool_core *core, work_item *item)
         core->idle++;
         pthread_mutex_unlock(&core->lock);
         if (exc != NULL) {
-            set_outcome(item->future, NULL, exc);
-            aio__decref(exc);
+            set_outcome_(item->future, NULL, exc, true);
         } else {
             set_outcome(item->future, result, NULL);
         }
