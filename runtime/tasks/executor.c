@@ -53,16 +53,22 @@ struct aio_cfuture {
     cfuture_state state;
     void *result;
     aio_exc *exception;
-    cfuture_cb *callbacks;
+    cfuture_cb *callbacks;      /* inline_callbacks until more are added */
     size_t callbacks_len;
     size_t callbacks_cap;
+    /* The first two callbacks need no allocation, so that chaining a new
+     * future to the loop cannot fail once it was submitted. */
+    cfuture_cb inline_callbacks[2];
 };
+
+#define INLINE_CALLBACKS 2
 
 static void cfuture_dealloc(void *obj)
 {
     aio_cfuture *fut = obj;
     aio__decref(fut->exception);
-    free(fut->callbacks);
+    if (fut->callbacks != fut->inline_callbacks)
+        free(fut->callbacks);
     pthread_mutex_destroy(&fut->lock);
     pthread_cond_destroy(&fut->done_cond);
     free(fut);
@@ -112,6 +118,8 @@ aio_cfuture *aio_cfuture_new(void)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&fut->done_cond, &attr);
     pthread_condattr_destroy(&attr);
+    fut->callbacks = fut->inline_callbacks;
+    fut->callbacks_cap = INLINE_CALLBACKS;
     aio__object_init(fut, &cfuture_type);
     return fut;
 }
@@ -122,8 +130,9 @@ bool aio_is_cfuture(const void *obj)
 }
 
 /* Calls the done callbacks, taken out under the lock (none is added once
- * the future is done). */
-static void invoke_callbacks(aio_cfuture *fut, cfuture_cb *callbacks, size_t n)
+ * the future is done), and frees them unless they are `local`. */
+static void invoke_callbacks(aio_cfuture *fut, cfuture_cb *callbacks, size_t n,
+                             const cfuture_cb *local)
 {
     for (size_t i = 0; i < n; i++) {
         aio_exc *pending = aio_err_fetch();
@@ -138,19 +147,27 @@ static void invoke_callbacks(aio_cfuture *fut, cfuture_cb *callbacks, size_t n)
         }
         aio_err_restore(pending);
     }
-    free(callbacks);
+    if (callbacks != local)
+        free(callbacks);
 }
 
 /* Marks the future done (the lock held), wakes the waiters and hands the
- * callbacks to the caller, who calls them once the lock is released. */
-static cfuture_cb *finish_locked(aio_cfuture *fut, cfuture_state state, size_t *n)
+ * callbacks to the caller, who calls them once the lock is released: the
+ * inline ones copied into `local`. */
+static cfuture_cb *finish_locked(aio_cfuture *fut, cfuture_state state, size_t *n,
+                                 cfuture_cb local[INLINE_CALLBACKS])
 {
     fut->state = state;
     pthread_cond_broadcast(&fut->done_cond);
     cfuture_cb *callbacks = fut->callbacks;
     *n = fut->callbacks_len;
-    fut->callbacks = NULL;
-    fut->callbacks_len = fut->callbacks_cap = 0;
+    if (callbacks == fut->inline_callbacks) {
+        memcpy(local, callbacks, sizeof fut->inline_callbacks);
+        callbacks = local;
+    }
+    fut->callbacks = fut->inline_callbacks;
+    fut->callbacks_len = 0;
+    fut->callbacks_cap = INLINE_CALLBACKS;
     return callbacks;
 }
 
@@ -166,9 +183,10 @@ int aio_cfuture_cancel(aio_cfuture *fut)
         return 1;
     }
     size_t n;
-    cfuture_cb *callbacks = finish_locked(fut, CANCELLED, &n);
+    cfuture_cb local[INLINE_CALLBACKS];
+    cfuture_cb *callbacks = finish_locked(fut, CANCELLED, &n, local);
     pthread_mutex_unlock(&fut->lock);
-    invoke_callbacks(fut, callbacks, n);
+    invoke_callbacks(fut, callbacks, n, local);
     return 1;
 }
 
@@ -282,12 +300,16 @@ int aio_cfuture_add_done_callback(aio_cfuture *fut, aio_cfuture_callback fn, voi
     if (fut->state != CANCELLED && fut->state != CANCELLED_AND_NOTIFIED &&
         fut->state != FINISHED) {
         if (fut->callbacks_len == fut->callbacks_cap) {
-            size_t cap = fut->callbacks_cap ? 2 * fut->callbacks_cap : 2;
-            cfuture_cb *callbacks = aio__realloc(fut->callbacks, cap * sizeof *callbacks);
+            size_t cap = 2 * fut->callbacks_cap;
+            bool inline_now = fut->callbacks == fut->inline_callbacks;
+            cfuture_cb *callbacks = aio__realloc(inline_now ? NULL : fut->callbacks,
+                                                 cap * sizeof *callbacks);
             if (callbacks == NULL) {
                 pthread_mutex_unlock(&fut->lock);
                 return -1;
             }
+            if (inline_now)
+                memcpy(callbacks, fut->inline_callbacks, sizeof fut->inline_callbacks);
             fut->callbacks = callbacks;
             fut->callbacks_cap = cap;
         }
@@ -296,11 +318,8 @@ int aio_cfuture_add_done_callback(aio_cfuture *fut, aio_cfuture_callback fn, voi
         return 0;
     }
     pthread_mutex_unlock(&fut->lock);
-    cfuture_cb *one = aio__malloc(sizeof *one);
-    if (one == NULL)
-        return -1;
-    *one = (cfuture_cb){fn, arg};
-    invoke_callbacks(fut, one, 1);
+    cfuture_cb one = {fn, arg};
+    invoke_callbacks(fut, &one, 1, &one);
     return 0;
 }
 
@@ -349,9 +368,10 @@ static int set_outcome_(aio_cfuture *fut, void *result, aio_exc *exc, bool steal
     fut->exception = exc;
     fut->result = exc ? NULL : result;
     size_t n;
-    cfuture_cb *callbacks = finish_locked(fut, FINISHED, &n);
+    cfuture_cb local[INLINE_CALLBACKS];
+    cfuture_cb *callbacks = finish_locked(fut, FINISHED, &n, local);
     pthread_mutex_unlock(&fut->lock);
-    invoke_callbacks(fut, callbacks, n);
+    invoke_callbacks(fut, callbacks, n, local);
     return 0;
 }
 

@@ -183,9 +183,9 @@ static void executors_closed(aio_loop *loop)
     }
 }
 
-/* futures.wrap_future(src, loop=loop); args_release as run_in_executor()'s. */
-static aio_future *wrap(aio_loop *loop, aio_cfuture *src, bool steal, void *args,
-                        aio_release_func args_release)
+/* The loop side of a new chain: dest, the chain and dest's done callback;
+ * the source comes with chain_attach(). NULL with MemoryError. */
+static chain *chain_new(aio_loop *loop, bool steal, void *args, aio_release_func args_release)
 {
     aio_future *dest = aio__loop_create_future(loop);
     if (dest == NULL)
@@ -195,40 +195,65 @@ static aio_future *wrap(aio_loop *loop, aio_cfuture *src, bool steal, void *args
         aio__decref(dest);
         return NULL;
     }
-    atomic_init(&c->refcnt, 2);
-    pthread_mutex_init(&c->lock, NULL);
-    c->loop = loop;
-    c->dest = dest;
-    c->src = src;
-    aio__incref_atomic(src);
-    c->steal = steal;
-    c->args = args;
-    c->args_release = args_release;
     const aio__future_add_done_callback_args cb = {.callback = dest_done, .callback_arg = c};
     if (aio__future_add_done_callback(dest, &cb) < 0) {
-        aio__decref_atomic(src);
-        pthread_mutex_destroy(&c->lock);
         free(c);
         aio__decref(dest);
         return NULL;
     }
+    atomic_init(&c->refcnt, 2);
+    pthread_mutex_init(&c->lock, NULL);
+    c->loop = loop;
+    c->dest = dest;
+    c->steal = steal;
+    c->args = args;
+    c->args_release = args_release;
     c->next = *chains_of(loop);
     if (c->next != NULL)
         c->next->prev = c;
     *chains_of(loop) = c;
+    return c;
+}
+
+/* Undoes chain_new() when no source could be attached. */
+static void chain_abandon(chain *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *chains_of(c->loop) = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    aio__future_remove_done_callback(c->dest, dest_done, c);
+    aio__decref(c->dest);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* Chains src to the chain's dest: dest (a new reference), or NULL with
+ * MemoryError, the chain abandoned. A future just submitted cannot fail
+ * here: its first callbacks need no memory. */
+static aio_future *chain_attach(chain *c, aio_cfuture *src)
+{
+    aio__incref_atomic(src);
+    c->src = src;
+    aio_future *dest = c->dest;
     aio__incref(dest); /* the caller's */
     if (aio_cfuture_add_done_callback(src, source_done, c) < 0) {
-        /* The source side never starts: the loop side lets go at once. */
-        aio_exc *exc = aio_err_fetch();
-        c->args_release = NULL;
-        aio__future_remove_done_callback(dest, dest_done, c);
         aio__decref(dest);
-        loop_side_release(c);
-        chain_unref(c);
-        aio_err_restore(exc);
+        c->src = NULL;
+        aio__decref_atomic(src);
+        chain_abandon(c);
         return NULL;
     }
     return dest;
+}
+
+/* futures.wrap_future(src, loop=loop). */
+static aio_future *wrap(aio_loop *loop, aio_cfuture *src, bool steal)
+{
+    chain *c = chain_new(loop, steal, NULL, NULL);
+    return c != NULL ? chain_attach(c, src) : NULL;
 }
 
 aio_future *aio_wrap_future(aio_cfuture *fut, aio_loop *loop)
@@ -239,7 +264,7 @@ aio_future *aio_wrap_future(aio_cfuture *fut, aio_loop *loop)
     }
     if (loop == NULL && (loop = aio_get_event_loop()) == NULL)
         return NULL;
-    return wrap(loop, fut, false, NULL, NULL);
+    return wrap(loop, fut, false);
 }
 
 /* --- The loop's methods ------------------------------------------------------ */
@@ -272,16 +297,18 @@ aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
         aio_err_set(aio_TypeError, "executor must be an executor");
         return NULL;
     }
-    aio_cfuture *src = aio_executor_submit(executor, func, args);
-    if (src == NULL)
+    /* All the loop side needs is made first: once submitted, func may run
+     * at once, and the call can no longer fail. */
+    chain *c = chain_new(loop, true, args, args_release);
+    if (c == NULL)
         return NULL;
-    aio_future *dest = wrap(loop, src, true, args, args_release);
-    if (dest != NULL && func == NULL)
-        (*chains_of(loop))->no_func = true;
-    if (dest == NULL) {
-        /* Never to be awaited: func runs if it started (nothing stops it). */
-        aio_cfuture_cancel(src);
+    c->no_func = func == NULL;
+    aio_cfuture *src = aio_executor_submit(executor, func, args);
+    if (src == NULL) {
+        chain_abandon(c);
+        return NULL;
     }
+    aio_future *dest = chain_attach(c, src);
     aio__decref_atomic(src);
     return dest;
 }
@@ -341,7 +368,7 @@ aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
         free(job);
         return NULL;
     }
-    aio_future *fut = wrap(loop, job->done, true, NULL, NULL);
+    aio_future *fut = wrap(loop, job->done, true);
     if (fut == NULL) {
         aio__decref_atomic(job->done);
         free(job);

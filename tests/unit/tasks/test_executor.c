@@ -431,6 +431,44 @@ static void test_run_in_executor_cancel(void **state)
     finish(loop);
 }
 
+/* run_in_executor() with every allocation failing in turn (the future, the
+ * chain, the callbacks, the default pool, the concurrent future and the work
+ * item): MemoryError, the function never runs, nothing leaks, args_release
+ * is not called (the call failed), and the loop still works. */
+static void test_run_in_executor_oom(void **state)
+{
+    (void)state;
+    gate_reset();
+    aio_loop *loop = new_loop();
+    aio_executor *pool = aio_thread_pool_executor_new(NULL);
+    atomic_int released = 0;
+    for (int which = 0; which < 2; which++) {
+        for (long n = 0;; n++) {
+            aio__fail_alloc_after = n;
+            aio_future *f = aio_loop_run_in_executor(loop, which ? NULL : pool, count_arg,
+                                                     &released, release_counter);
+            aio__fail_alloc_after = -1;
+            if (f != NULL) {
+                assert_null(aio_loop_run_until_complete(loop, f));
+                check_no_exception();
+                aio_decref(f);
+                break;
+            }
+            assert_raised(aio_MemoryError, NULL);
+        }
+    }
+    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    aio_loop_run_until_complete(loop, f);
+    aio_decref(f);
+    aio_executor_shutdown(pool, true, false);
+    aio_decref(pool);
+    assert_int_equal(atomic_load(&released), 0);
+    /* Everything that can fail fails before the pool takes the call: only
+     * the two calls that succeeded ran. */
+    assert_int_equal(atomic_load(&calls), 2);
+    finish(loop);
+}
+
 static void test_run_in_executor_closed_and_debug(void **state)
 {
     (void)state;
@@ -599,6 +637,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_run_in_executor_result_and_exception),
     cmocka_unit_test(test_run_in_executor_order),
     cmocka_unit_test(test_run_in_executor_cancel),
+    cmocka_unit_test(test_run_in_executor_oom),
     cmocka_unit_test(test_run_in_executor_closed_and_debug),
     cmocka_unit_test(test_set_default_executor),
     cmocka_unit_test(test_shutdown_default_executor_unused),
