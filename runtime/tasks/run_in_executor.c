@@ -294,7 +294,12 @@ aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
             *default_executor_of(loop) = executor;
         }
     } else if (!aio_is_thread_pool_executor(executor)) {
-        aio_err_set(aio_TypeError, "executor must be an executor");
+        /* What executor.submit() meets in Python on another object. */
+        if (aio__is_object(executor))
+            aio_err_format(aio_AttributeError, "'%s' object has no attribute 'submit'",
+                           aio__type_of(executor)->name);
+        else
+            aio_err_set(aio_TypeError, "executor must be a ThreadPoolExecutor");
         return NULL;
     }
     /* All the loop side needs is made first: once submitted, func may run

@@ -479,6 +479,10 @@ static void test_run_in_executor_closed_and_debug(void **state)
     assert_int_equal(aio_loop_close(loop), 0);
     assert_null(aio_loop_run_in_executor(loop, NULL, identity, NULL, NULL));
     assert_raised(aio_RuntimeError, "Event loop is closed");
+    aio_loop *other = new_loop();
+    assert_null(aio_loop_run_in_executor(other, (aio_executor *)loop, identity, NULL, NULL));
+    assert_raised(aio_AttributeError, "'_UnixSelectorEventLoop' object has no attribute 'submit'");
+    close_loop(other);
     aio_decref(loop);
     assert_no_leaks();
 }
