@@ -627,6 +627,38 @@ static void test_to_thread_context(void **state)
     assert_raised(aio_RuntimeError, "no running event loop");
 }
 
+/* asyncio.run() ends with shutdown_default_executor(): a function still
+ * running on the default pool when main returns has ended once run()
+ * returns (main never awaited it). */
+static atomic_int slow_done;
+
+static void *slow_set_flag(void *arg)
+{
+    (void)arg;
+    sleep_ms(50);
+    atomic_store(&slow_done, 1);
+    return NULL;
+}
+
+static void *leave_work_behind(void *arg)
+{
+    (void)arg;
+    aio_future *f = aio_loop_run_in_executor(aio_get_running_loop(), NULL, slow_set_flag, NULL,
+                                             NULL);
+    assert_non_null(f);
+    aio_decref(f);
+    return P(1);
+}
+
+static void test_run_waits_for_default_executor(void **state)
+{
+    (void)state;
+    atomic_store(&slow_done, 0);
+    assert_ptr_equal(aio_run(leave_work_behind, NULL, NULL), P(1));
+    assert_int_equal(atomic_load(&slow_done), 1);
+    assert_no_leaks();
+}
+
 int main(int argc, char **argv);
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pool_submit_result_and_exception),
@@ -647,6 +679,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shutdown_default_executor_unused),
     cmocka_unit_test(test_wrap_future),
     cmocka_unit_test(test_to_thread_context),
+    cmocka_unit_test(test_run_waits_for_default_executor),
     /* Last: its detached workers write the live-object count with no
      * join, which a later test's plain read of it would race with. */
     cmocka_unit_test(test_close_with_work_in_flight),
