@@ -249,9 +249,13 @@ static aio_future *chain_attach(chain *c, aio_cfuture *src)
     return dest;
 }
 
-/* futures.wrap_future(src, loop=loop). */
+/* futures.wrap_future(src, loop=loop). On a closed loop the future would
+ * never get src's outcome (asyncio drops it then): it is left unchained,
+ * since the loop will not let go of a chain made after it closed. */
 static aio_future *wrap(aio_loop *loop, aio_cfuture *src, bool steal)
 {
+    if (atomic_load(&loop->closed))
+        return aio__loop_create_future(loop);
     chain *c = chain_new(loop, steal, NULL, NULL);
     return c != NULL ? chain_attach(c, src) : NULL;
 }
@@ -324,6 +328,8 @@ int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
         aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
         return -1;
     }
+    if (atomic_load(&loop->closed))
+        return 0; /* never used again: nothing would release it */
     aio__incref_atomic(executor);
     aio_executor *old = *default_executor_of(loop);
     *default_executor_of(loop) = executor;

@@ -182,6 +182,33 @@ static void test_pool_order_one_worker(void **state)
     assert_no_leaks();
 }
 
+static void *fail_on_three(void *arg)
+{
+    if (arg == P(3))
+        aio_err_set(aio_ValueError, "three");
+    return arg;
+}
+
+/* map(): the first exception in argument order; a timeout raises
+ * TimeoutError and cancels what has not started. */
+static void test_pool_map_errors(void **state)
+{
+    (void)state;
+    gate_reset();
+    aio_executor *pool = aio_thread_pool_executor_new(
+        &(aio_thread_pool_executor_args){.max_workers = 1});
+    void *args[5] = {P(1), P(2), P(3), P(4), P(5)}, *results[5];
+    assert_int_equal(aio_executor_map(pool, fail_on_three, args, 5, results, AIO_FOREVER), -1);
+    assert_raised(aio_ValueError, "three");
+    assert_int_equal(aio_executor_map(pool, gated, args, 3, results, 0.05), -1);
+    assert_raised(aio_TimeoutError, NULL);
+    gate_open();
+    aio_executor_shutdown(pool, true, false);
+    assert_int_equal(atomic_load(&calls), 1); /* the first gated() alone ran */
+    aio_decref(pool);
+    assert_no_leaks();
+}
+
 static void test_cfuture_states_and_timeout(void **state)
 {
     (void)state;
@@ -479,6 +506,18 @@ static void test_run_in_executor_closed_and_debug(void **state)
     assert_int_equal(aio_loop_close(loop), 0);
     assert_null(aio_loop_run_in_executor(loop, NULL, identity, NULL, NULL));
     assert_raised(aio_RuntimeError, "Event loop is closed");
+    /* A closed loop: set_default_executor() and wrap_future() still work,
+     * and hold nothing that would outlive the loop. */
+    aio_executor *pool = aio_thread_pool_executor_new(NULL);
+    assert_int_equal(aio_loop_set_default_executor(loop, pool), 0);
+    aio_cfuture *c = aio_cfuture_new();
+    aio_future *w = aio_wrap_future(c, loop);
+    assert_non_null(w);
+    aio_cfuture_set_result(c, NULL);
+    assert_int_equal(aio_future_done(w), 0);
+    aio_decref(w);
+    aio_decref(c);
+    aio_decref(pool);
     aio_loop *other = new_loop();
     assert_null(aio_loop_run_in_executor(other, (aio_executor *)loop, identity, NULL, NULL));
     assert_raised(aio_AttributeError, "'_UnixSelectorEventLoop' object has no attribute 'submit'");
@@ -665,6 +704,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pool_bad_max_workers),
     cmocka_unit_test(test_pool_thread_names_and_reuse),
     cmocka_unit_test(test_pool_order_one_worker),
+    cmocka_unit_test(test_pool_map_errors),
     cmocka_unit_test(test_cfuture_states_and_timeout),
     cmocka_unit_test(test_cfuture_callbacks),
     cmocka_unit_test(test_pool_cancel_before_start_and_shutdown),
