@@ -19,11 +19,11 @@
  * Unlike the loop's objects, executors and concurrent futures may be used
  * from any thread: their reference counts are atomic (aio_incref() and
  * aio_decref() on them are thread-safe), and every function below is
- * thread-safe. An exception object a concurrent future hands out
- * (result(), exception()) is the one the worker raised, shared, as in
- * Python; its own reference count is not atomic, so let one thread at a
- * time hold it (run_in_executor() and wrap_future() hand it to the loop's
- * thread alone).
+ * thread-safe. The exception a concurrent future hands out (result(),
+ * exception(), wrap_future()) is a copy of the one the worker raised (its
+ * type, message, errno, cause and context), one per retrieval: exceptions'
+ * own reference counts are not atomic, so threads share none. Python hands
+ * out the same object each time; only its identity differs here.
  *
  * ProcessPoolExecutor is left out: a C function pointer and a `void *`
  * argument cannot be pickled to another process, and a fork()ed worker

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "casyncio/log.h"
+#include "exc.h"
 #include "executor_internal.h"
 #include "object.h"
 
@@ -251,8 +252,12 @@ static int outcome_locked(aio_cfuture *fut, void **result)
         return 1;
     }
     if (fut->state == FINISHED) {
-        if (fut->exception != NULL)
-            aio_err_set_exc(fut->exception);
+        /* A copy: the stored exception may be freed by any thread. */
+        if (fut->exception != NULL) {
+            aio_exc *copy = aio__exc_clone(fut->exception);
+            if (copy != NULL)
+                aio_err_restore(copy);
+        }
         *result = fut->exception ? NULL : fut->result;
         return 1;
     }
@@ -282,10 +287,8 @@ int aio_cfuture_exception(aio_cfuture *fut, double timeout, aio_exc **exc)
         aio_err_set(aio_FuturesCancelledError, NULL);
         rc = -1;
     } else if (fut->state == FINISHED) {
-        if (fut->exception != NULL) {
-            aio__incref(fut->exception);
-            *exc = fut->exception;
-        }
+        if (fut->exception != NULL && (*exc = aio__exc_clone(fut->exception)) == NULL)
+            rc = -1;
     } else {
         aio_err_set(aio_TimeoutError, NULL);
         rc = -1;
@@ -408,8 +411,8 @@ int aio__cfuture_outcome(aio_cfuture *fut, void **result, aio_exc **exc, bool st
         *exc = fut->exception;
         if (steal)
             fut->exception = NULL;
-        else if (*exc != NULL)
-            aio__incref(*exc);
+        else if (*exc != NULL && (*exc = aio__exc_clone(*exc)) == NULL)
+            *exc = aio_err_fetch(); /* MemoryError, as the outcome */
     }
     pthread_mutex_unlock(&fut->lock);
     return rc;

@@ -5,6 +5,7 @@
  *
  * Messages were read from CPython 3.11.7.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -206,6 +207,39 @@ static void test_pool_map_errors(void **state)
     aio_executor_shutdown(pool, true, false);
     assert_int_equal(atomic_load(&calls), 1); /* the first gated() alone ran */
     aio_decref(pool);
+    assert_no_leaks();
+}
+
+static void *raise_with_cause(void *arg)
+{
+    (void)arg;
+    aio_exc *cause = aio_exc_from_errno(ECONNREFUSED);
+    aio_exc *exc = aio_exc_new(aio_RuntimeError, "wrapped");
+    aio_exc_set_cause(exc, cause);
+    aio_decref(cause);
+    aio_err_restore(exc);
+    return NULL;
+}
+
+/* Each retrieval gets its own copy of the worker's exception, cause
+ * included: threads share no exception (their counts are not atomic). */
+static void test_cfuture_exception_copies(void **state)
+{
+    (void)state;
+    aio_executor *pool = aio_thread_pool_executor_new(NULL);
+    aio_cfuture *f = aio_executor_submit(pool, raise_with_cause, NULL);
+    aio_exc *a, *b;
+    assert_int_equal(aio_cfuture_exception(f, AIO_FOREVER, &a), 0);
+    assert_int_equal(aio_cfuture_exception(f, AIO_FOREVER, &b), 0);
+    assert_ptr_not_equal(a, b);
+    assert_string_equal(aio_exc_str(a), "wrapped");
+    assert_true(aio_exc_isinstance(aio_exc_cause(b), aio_ConnectionRefusedError));
+    assert_int_equal(aio_exc_errno(aio_exc_cause(b)), ECONNREFUSED);
+    aio_decref(f); /* the copies outlive the future */
+    aio_executor_shutdown(pool, true, false);
+    aio_decref(pool);
+    aio_decref(a);
+    aio_decref(b);
     assert_no_leaks();
 }
 
@@ -706,6 +740,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pool_order_one_worker),
     cmocka_unit_test(test_pool_map_errors),
     cmocka_unit_test(test_cfuture_states_and_timeout),
+    cmocka_unit_test(test_cfuture_exception_copies),
     cmocka_unit_test(test_cfuture_callbacks),
     cmocka_unit_test(test_pool_cancel_before_start_and_shutdown),
     cmocka_unit_test(test_pool_shutdown_wait_runs_queued),
