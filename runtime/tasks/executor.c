@@ -340,11 +340,8 @@ int aio_cfuture_set_running_or_notify_cancel(aio_cfuture *fut)
         pthread_mutex_unlock(&fut->lock);
         return 1;
     }
-    aio__strbuf sb = AIO__STRBUF_INIT;
-    cfuture_repr_locked(fut, &sb);
     pthread_mutex_unlock(&fut->lock);
-    aio_err_format(aio_RuntimeError, "Future in unexpected state");
-    aio__sb_free(&sb);
+    aio_err_set(aio_RuntimeError, "Future in unexpected state");
     return -1;
 }
 
