@@ -64,6 +64,7 @@ struct chain {
     void *args;
     aio_release_func args_release;
     chain *prev, *next;         /* the loop's pending chains */
+    pthread_t owner;            /* the loop's thread, which made the chain */
 };
 
 static void chain_unref(void *arg)
@@ -135,7 +136,7 @@ static void source_done(aio_cfuture *src, void *arg)
 {
     (void)src;
     chain *c = arg;
-    bool handed = false;
+    bool handed = false, direct = false;
     pthread_mutex_lock(&c->lock);
     aio_loop *loop = c->loop;
     if (loop != NULL && !atomic_load(&loop->closed)) {
@@ -144,14 +145,21 @@ static void source_done(aio_cfuture *src, void *arg)
             .callback = set_state, .args = c, .args_release = chain_unref};
         handed = aio__loop_call_soon_threadsafe(loop, &args) != NULL;
         if (!handed && !aio_err_matches(aio_RuntimeError)) {
-            /* Out of memory: dest stays pending until the loop closes. */
-            aio_log(AIO_LOG_ERROR, aio_err_occurred(),
-                    "run_in_executor: the outcome could not be handed to the loop");
+            /* Out of memory. On the loop's own thread (src was done when
+             * it was chained) the outcome is copied at once instead; from
+             * a worker, dest stays pending until the loop closes. */
+            if (pthread_equal(pthread_self(), c->owner))
+                direct = true;
+            else
+                aio_log(AIO_LOG_ERROR, aio_err_occurred(),
+                        "run_in_executor: the outcome could not be handed to the loop");
         }
         aio_err_restore(pending);
     }
     pthread_mutex_unlock(&c->lock);
-    if (!handed)
+    if (direct)
+        set_state(c);
+    else if (!handed)
         chain_unref(c);
 }
 
@@ -204,6 +212,7 @@ static chain *chain_new(aio_loop *loop, bool steal, void *args, aio_release_func
     atomic_init(&c->refcnt, 2);
     pthread_mutex_init(&c->lock, NULL);
     c->loop = loop;
+    c->owner = pthread_self();
     c->dest = dest;
     c->steal = steal;
     c->args = args;

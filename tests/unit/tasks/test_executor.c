@@ -658,6 +658,35 @@ static void test_wrap_future(void **state)
     finish(loop);
 }
 
+/* wrap_future() of a future already done, every allocation failing in
+ * turn: the outcome is handed over inline (on the loop's thread), so the
+ * wrapped future completes whatever allocation failed; never a hang. */
+static void test_wrap_done_future_oom(void **state)
+{
+    (void)state;
+    alarm(60);
+    aio_loop *loop = new_loop();
+    aio_cfuture *c = aio_cfuture_new();
+    aio_cfuture_set_result(c, P(4));
+    for (long n = 0;; n++) {
+        aio__fail_alloc_after = n;
+        aio_future *f = aio_wrap_future(c, loop);
+        aio__fail_alloc_after = -1;
+        if (f == NULL) {
+            assert_raised(aio_MemoryError, NULL);
+            continue;
+        }
+        assert_ptr_equal(aio_loop_run_until_complete(loop, f), P(4));
+        check_no_exception();
+        aio_decref(f);
+        if (n > 50)
+            break;
+    }
+    aio_decref(c);
+    finish(loop);
+    alarm(0);
+}
+
 /* --- to_thread ---------------------------------------------------------------- */
 
 static aio_contextvar *request_id;
@@ -753,6 +782,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_set_default_executor),
     cmocka_unit_test(test_shutdown_default_executor_unused),
     cmocka_unit_test(test_wrap_future),
+    cmocka_unit_test(test_wrap_done_future_oom),
     cmocka_unit_test(test_to_thread_context),
     cmocka_unit_test(test_run_waits_for_default_executor),
     /* Last: its detached workers write the live-object count with no
