@@ -293,7 +293,7 @@ check-coro: $(CORO_TEST) runtime/tasks/coro.h
 # the task tests, the resolver's (c-ares, a server thread) and the coroutine
 # example run clean under memcheck.
 VALGRIND_TESTS := test_tasks test_shared_stack test_gather test_wait test_asyncgen test_run \
-                  test_dns
+                  test_dns test_executor
 VALGRIND       := valgrind -q --error-exitcode=3
 
 check-valgrind: $(addprefix $(BUILD)/tests/,$(VALGRIND_TESTS)) $(BUILD)/examples/producer_consumer
