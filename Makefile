@@ -242,8 +242,8 @@ $(BUILD)/san/%.o: %.c $(BUILD)/flags/san
 # the embedding host's feeder thread); the coroutine switch is announced
 # to it as fibers (coro.c).
 TSAN_OBJ    = $(patsubst %.c,$(BUILD)/tsan/%.o,$(LIB_SRC))
-TSAN_TESTS  := test_subprocess test_scheduling test_signals test_dns test_memory test_policy test_release \
-               test_embed test_names
+TSAN_TESTS  := test_scheduling test_signals test_dns test_memory test_policy test_release \
+               test_embed test_names test_executor test_executor_threads test_subprocess
 # test_tasks is not among them: TSan keeps a fiber per task (a hundred
 # thousand would not fit), and clang 14's fiber support crashes now and
 # then on tasks run in a thread that then ends (test_task_other_thread,
@@ -305,7 +305,7 @@ check-coro: $(CORO_TEST) runtime/tasks/coro.h
 # the task tests, the resolver's (c-ares, a server thread) and the coroutine
 # example run clean under memcheck.
 VALGRIND_TESTS := test_tasks test_shared_stack test_gather test_wait test_asyncgen test_run \
-                  test_dns
+                  test_dns test_executor
 VALGRIND       := valgrind -q --error-exitcode=3
 
 check-valgrind: $(addprefix $(BUILD)/tests/,$(VALGRIND_TESTS)) $(BUILD)/examples/producer_consumer

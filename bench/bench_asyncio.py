@@ -315,6 +315,20 @@ def bench_lock(loop, n, tasks=100):
     return seconds * n / total
 
 
+def bench_executor(loop, n):
+    def work(x):
+        return x
+
+    async def main():
+        await loop.run_in_executor(None, work, 0)  # the first thread, before the clock
+        t0 = time.perf_counter()
+        for i in range(n):
+            await loop.run_in_executor(None, work, i)
+        return time.perf_counter() - t0
+
+    return loop.run_until_complete(main())
+
+
 # Each workload's function returns its seconds, or (seconds, extra fields).
 # await runs fewer round trips than the C program's 1000000: at some µs each
 # in Python, the figure (ns per round trip) settles long before that.
@@ -328,6 +342,7 @@ WORKLOADS = {
     "gather": (bench_gather, 200_000),
     "queue": (bench_queue, 100_000),
     "lock": (bench_lock, 100_000),
+    "executor": (bench_executor, 100_000),
     "dns-hosts": (bench_dns_hosts, 50_000),
 }
 

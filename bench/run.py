@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
-    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared|queue|lock
+    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared|queue|lock|executor
                                           |churn|churn-shared|gather|dns-hosts|dns-server ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
                    [--workload echo] [--echo-args '...']
@@ -71,6 +71,8 @@ WORKLOADS = {
                       what="through a Queue ping-pong between two tasks"),
     "lock": Workload("ops_per_sec", "acquisitions/s", True,
                      what="of a Lock contended by 100 tasks, each holding it over a sleep(0)"),
+    "executor": Workload("ops_per_sec", "round trips/s", True,
+                         what="of run_in_executor(None, fn) awaited one after another"),
     "dns-hosts": Workload("ops_per_sec", "lookups/s", True,
                           what="of 'localhost' from /etc/hosts, 100 in flight"),
     "dns-server": Workload("ops_per_sec", "lookups/s", True,

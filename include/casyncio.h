@@ -16,6 +16,7 @@
 #include "casyncio/log.h"
 #include "casyncio/api.h"
 #include "casyncio/tasks.h"
+#include "casyncio/executor.h"
 #include "casyncio/resolver.h"
 #include "casyncio/policies.h"
 #include "casyncio/embed.h"

@@ -845,6 +845,10 @@ int aio_loop_set_default_executor(aio_loop *loop, aio_executor *executor)
         aio__glue_null_self("set_default_executor", "BaseEventLoop");
         return -1;
     }
+    if (executor == NULL) {
+        aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+        return -1;
+    }
     return aio__loop_set_default_executor(loop, executor);
 }
 

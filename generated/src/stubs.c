@@ -13,38 +13,10 @@
 
 #include "impl.h"
 
-aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
-{
-    (void)loop;
-    aio_err_set(aio_NotImplementedError, "loop.shutdown_default_executor() is not implemented yet");
-    return NULL;
-}
-
 aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *args)
 {
     (void)loop;
     (void)args;
     aio_err_set(aio_NotImplementedError, "loop.start_tls() is not implemented yet");
     return NULL;
-}
-
-aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
-                                      aio_executor_func func, void *args,
-                                      aio_release_func args_release)
-{
-    (void)loop;
-    (void)executor;
-    (void)func;
-    (void)args;
-    (void)args_release;
-    aio_err_set(aio_NotImplementedError, "loop.run_in_executor() is not implemented yet");
-    return NULL;
-}
-
-int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
-{
-    (void)loop;
-    (void)executor;
-    aio_err_set(aio_NotImplementedError, "loop.set_default_executor() is not implemented yet");
-    return -1;
 }

@@ -2305,25 +2305,25 @@ static void case_320(args_fixture *fx)
 /* loop.run_in_executor(valid) */
 static void case_321(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, 0, NULL, 0));
+    args_report_future(fx, aio_loop_run_in_executor(fx->loop, fx->pool, fx->work, NULL, 0));
 }
 
 /* loop.run_in_executor(executor=None) */
 static void case_322(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, 0, NULL, 0));
+    args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, fx->work, NULL, 0));
 }
 
 /* loop.run_in_executor(func=None) */
 static void case_323(args_fixture *fx)
 {
-    args_report_future(fx, aio_loop_run_in_executor(fx->loop, 0, NULL, NULL, 0));
+    args_report_future(fx, aio_loop_run_in_executor(fx->loop, fx->pool, NULL, NULL, 0));
 }
 
 /* loop.set_default_executor(valid) */
 static void case_324(args_fixture *fx)
 {
-    args_report_none(fx, aio_loop_set_default_executor(fx->loop, 0));
+    args_report_none(fx, aio_loop_set_default_executor(fx->loop, fx->pool));
 }
 
 /* loop.set_default_executor(executor=None) */
@@ -3030,11 +3030,11 @@ const args_case args_cases[] = {
     {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_318},
     {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_319},
     {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_320},
-    {"loop.run_in_executor(valid)", "loop", states_open, case_321},
-    {"loop.run_in_executor(executor=None)", "loop", states_open, case_322},
-    {"loop.run_in_executor(func=None)", "loop", states_open, case_323},
-    {"loop.set_default_executor(valid)", "loop", states_open, case_324},
-    {"loop.set_default_executor(executor=None)", "loop", states_open, case_325},
+    {"loop.run_in_executor(valid)", "loop", states_open_closed_debug, case_321},
+    {"loop.run_in_executor(executor=None)", "loop", states_open_closed_debug, case_322},
+    {"loop.run_in_executor(func=None)", "loop", states_open_closed_debug, case_323},
+    {"loop.set_default_executor(valid)", "loop", states_open_closed_debug, case_324},
+    {"loop.set_default_executor(executor=None)", "loop", states_open_closed_debug, case_325},
     {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_326},
     {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_327},
     {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_328},

@@ -11,6 +11,11 @@ AIO_INTERNAL int aio__exc_type_qualname(const aio_exc_type *type, aio__strbuf *o
  * ending in a newline; NULL when out of memory. */
 AIO_INTERNAL char *aio__exc_format_lines(const aio_exc *exc);
 
+/* A copy of exc, its cause, context and group copied too (a new
+ * reference), sharing no reference count with it: for an exception that
+ * another thread holds (a concurrent future's). NULL with MemoryError. */
+AIO_INTERNAL aio_exc *aio__exc_clone(const aio_exc *exc);
+
 /* sys.flags.dev_mode: PYTHONDEVMODE is set (and not empty). */
 AIO_INTERNAL bool aio__dev_mode(void);
 /* OSError(errnum, strerror, filename) of errnum's subclass: its str() is

@@ -173,6 +173,55 @@ aio_exc *aio_exc_new(const aio_exc_type *type, const char *msg)
     return exc;
 }
 
+static char *strdup_or_null(const char *s, bool *failed)
+{
+    if (s == NULL)
+        return NULL;
+    char *copy = strdup(s);
+    if (copy == NULL)
+        *failed = true;
+    return copy;
+}
+
+aio_exc *aio__exc_clone(const aio_exc *exc)
+{
+    if (exc == NULL)
+        return NULL;
+    if (exc->ob.refcnt < 0) /* an immortal one: shared safely */
+        return (aio_exc *)exc;
+    aio_exc *copy = exc_alloc(exc->type);
+    if (copy == NULL) {
+        aio_err_set(aio_MemoryError, NULL);
+        return NULL;
+    }
+    bool failed = false;
+    copy->message = strdup_or_null(exc->message, &failed);
+    copy->strerror = strdup_or_null(exc->strerror, &failed);
+    copy->errnum = exc->errnum;
+    if (!failed && exc->cause != NULL && (copy->cause = aio__exc_clone(exc->cause)) == NULL)
+        failed = true;
+    if (!failed && exc->context != NULL &&
+        (copy->context = aio__exc_clone(exc->context)) == NULL)
+        failed = true;
+    if (!failed && exc->group_len > 0) {
+        copy->group = calloc(exc->group_len, sizeof *copy->group);
+        if (copy->group == NULL)
+            failed = true;
+        for (size_t i = 0; !failed && i < exc->group_len; i++) {
+            if ((copy->group[i] = aio__exc_clone(exc->group[i])) == NULL)
+                failed = true;
+            else
+                copy->group_len = i + 1;
+        }
+    }
+    if (failed) {
+        aio__decref(copy);
+        aio_err_set(aio_MemoryError, NULL);
+        return NULL;
+    }
+    return copy;
+}
+
 aio_exc *aio_exc_group_new(const char *message, aio_exc *const *exceptions, size_t n)
 {
     if (n == 0 || exceptions == NULL) {

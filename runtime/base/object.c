@@ -68,7 +68,10 @@ void *aio_incref(void *obj)
         not_an_object("aio_incref", obj);
         return NULL;
     }
-    aio__incref(obj);
+    if (aio__type_of(obj)->flags & AIO__TYPE_ATOMIC)
+        aio__incref_atomic(obj);
+    else
+        aio__incref(obj);
     return obj;
 }
 
@@ -86,7 +89,10 @@ void aio_decref(void *obj)
         aio_err_restore(pending);
         return;
     }
-    aio__decref(obj);
+    if (aio__type_of(obj)->flags & AIO__TYPE_ATOMIC)
+        aio__decref_atomic(obj);
+    else
+        aio__decref(obj);
 }
 
 int aio__repr_default(const void *obj, aio__strbuf *out)

@@ -35,6 +35,9 @@ typedef struct aio__type {
 /* A transport (runtime/net/transport.h): its struct starts with struct
  * aio_transport. */
 #define AIO__TYPE_TRANSPORT 2u
+/* An object any thread may hold (an executor, a concurrent future): its
+ * reference count is atomic, in aio_incref() and aio_decref() too. */
+#define AIO__TYPE_ATOMIC 4u
 
 /* The first member of every object. A negative refcount marks an object
  * that is never freed (static singletons). */
@@ -86,6 +89,21 @@ static inline void aio__decref(void *obj)
 {
     aio__object *ob = (aio__object *)obj;
     if (ob != NULL && ob->refcnt > 0 && --ob->refcnt == 0) {
+        AIO__TRACK(-1);
+        ob->type->dealloc(ob);
+    }
+}
+
+/* The reference counting of AIO__TYPE_ATOMIC objects. */
+static inline void aio__incref_atomic(void *obj)
+{
+    __atomic_fetch_add(&((aio__object *)obj)->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+static inline void aio__decref_atomic(void *obj)
+{
+    aio__object *ob = (aio__object *)obj;
+    if (ob != NULL && __atomic_sub_fetch(&ob->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
         AIO__TRACK(-1);
         ob->type->dealloc(ob);
     }

@@ -42,12 +42,18 @@ static void cancel_all_tasks(aio_loop *loop)
     free(tasks);
 }
 
-/* BaseEventLoop.shutdown_default_executor() without a default executor:
- * `if self._default_executor is None: return`. */
+/* loop.shutdown_default_executor() as a coroutine: without a default
+ * executor it returns at once (its future is done already, and a done
+ * future is not awaited, so the task takes one step, as asyncio's does);
+ * else it waits for the pool's threads. */
 static void *shutdown_default_executor_coro(void *arg)
 {
-    (void)arg;
-    return NULL;
+    aio_future *fut = aio__loop_shutdown_default_executor(arg);
+    if (fut == NULL)
+        return NULL;
+    void *result = aio_future_done(fut) == 1 ? aio_future_result(fut) : aio_await(fut);
+    aio__decref(fut);
+    return result;
 }
 
 /* --- Runner ---------------------------------------------------------------------------- */
@@ -186,11 +192,10 @@ int aio__runner_close(aio_runner *r)
         aio__decref(shutdown);
     }
     aio_err_clear();
-    /* loop.run_until_complete(loop.shutdown_default_executor()): no default
-     * executor exists yet, so the coroutine returns at once; but it still
-     * runs as a task (numbered Task-<n>) for a loop run of two iterations,
-     * as asyncio's does without an executor. */
-    aio_task *executor = aio_task_new(shutdown_default_executor_coro, NULL,
+    /* loop.run_until_complete(loop.shutdown_default_executor()): a task
+     * (numbered Task-<n>) that waits for the default executor's threads, or
+     * returns at once when there is none (a loop run of two iterations). */
+    aio_task *executor = aio_task_new(shutdown_default_executor_coro, loop,
                                       &(aio_task_args){.loop = loop});
     if (executor != NULL) {
         aio__loop_run_until_complete(loop, executor);

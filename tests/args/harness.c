@@ -24,6 +24,12 @@ static void noop(void *arg)
     (void)arg;
 }
 
+static void *work(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
 static void noop_done(aio_future *fut, void *arg)
 {
     (void)fut;
@@ -214,6 +220,10 @@ static void setup(args_fixture *fx, const char *owner, const char *state)
     fx->ctx = &boom_context;
     fx->addr = &localhost_80;
     fx->sigusr1 = SIGUSR1;
+    fx->work = work;
+    fx->pool = aio_thread_pool_executor_new(NULL);
+    if (fx->pool == NULL)
+        die("pool");
     fx->stand_in = stand_in;
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -297,6 +307,8 @@ unknown:
 
 static void teardown(args_fixture *fx)
 {
+    aio_executor_shutdown(fx->pool, true, false);
+    aio_decref(fx->pool);
     aio_err_clear();
     aio_set_event_loop(NULL);
     aio_set_event_loop_policy(NULL);

@@ -44,6 +44,8 @@ typedef struct args_fixture {
     const aio_exception_context *ctx;   /* {'message': 'boom'} */
     const aio_address *addr;            /* ('127.0.0.1', 80) */
     int sigusr1;
+    aio_executor *pool;                 /* a ThreadPoolExecutor */
+    aio_executor_func work;             /* returns None */
     void *stand_in;                     /* the object of a stub's method: never read */
 } args_fixture;
 

@@ -12,6 +12,7 @@ import gc
 import os
 import signal
 import socket
+import concurrent.futures
 import sys
 import tempfile
 
@@ -52,6 +53,8 @@ class Fixture:
         self.ctx = {'message': 'boom'}
         self.addr = ('127.0.0.1', 80)
         self.sigusr1 = signal.SIGUSR1
+        self.pool = concurrent.futures.ThreadPoolExecutor()
+        self.work = noop
         self.rfd, self.wfd = os.pipe()
         self.filefd = os.open(sys.executable, os.O_RDONLY)
         r, w = os.pipe()
@@ -102,6 +105,7 @@ class Fixture:
         return c
 
     def close(self):
+        self.pool.shutdown()
         asyncio.set_event_loop(None)
         asyncio.set_event_loop_policy(None)
         self.loop.close()

@@ -151,8 +151,6 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
 
 /* loop.shutdown_default_executor()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Shut the default executor down and wait until its threads have joined.
  *
  * Afterwards run_in_executor() with the default executor fails. asyncio.run()
@@ -162,7 +160,10 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  * exception set. Its result is None.
  *
  * History:
- *   3.9  added: First appeared.
+ *   3.9   added: First appeared.
+ *   3.12  changed: Gains timeout=None: after that many seconds of waiting for
+ *         the threads to join, a RuntimeWarning is issued and the executor is
+ *         left running (3.11, the target here, has no timeout). [no page]
  */
 AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
 
@@ -1915,8 +1916,6 @@ AIO_API int aio_loop_remove_signal_handler(aio_loop *loop, int sig);
 
 /* loop.run_in_executor(executor, func, *args)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Run func(*args) in executor and return a Future for its result.
  *
  * With executor None the loop's default executor is used, a thread pool made
@@ -1958,8 +1957,6 @@ AIO_API aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *execu
 
 /* loop.set_default_executor(executor)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Make executor the default executor of run_in_executor().
  *
  * executor should be a ThreadPoolExecutor.
@@ -1976,8 +1973,10 @@ AIO_API aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *execu
  *     not a ThreadPoolExecutor (3.11+; 3.8-3.10 warn instead).
  *
  * History:
- *   3.8  deprecated (executor): An executor other than a ThreadPoolExecutor is
- *        deprecated; 3.9 was announced to reject it. [3.8, 3.9+]
+ *   3.8   deprecated (executor): An executor other than a ThreadPoolExecutor
+ *         is deprecated; 3.9 was announced to reject it. [3.8, 3.9+]
+ *   3.11  changed (executor): An executor other than a ThreadPoolExecutor
+ *         raises TypeError instead of warning. [no page]
  */
 AIO_API int aio_loop_set_default_executor(aio_loop *loop, aio_executor *executor);
 

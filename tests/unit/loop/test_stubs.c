@@ -73,27 +73,11 @@ static void test_loop_coroutine_stubs(void **state)
     /* create_datagram_endpoint (test_datagram.c), connect_read_pipe/
      * connect_write_pipe (test_pipes.c) and subprocess_exec/subprocess_shell
      * (test_subprocess.c) are implemented. */
-    STUB_PTR(aio_loop_shutdown_default_executor(loop), "loop.shutdown_default_executor()");
 
     /* The loop is untouched: it still runs and closes. */
     assert_int_equal(aio_loop_is_closed(loop), 0);
     close_loop(loop);
     assert_no_leaks();
-}
-
-/* --- plain loop methods --------------------------------------------------------- */
-
-static void test_loop_method_stubs(void **state)
-{
-    (void)state;
-    aio_loop *loop = new_loop();
-    /* A plain method returning a future, and one returning None. */
-    STUB_PTR(aio_loop_run_in_executor(loop, NULL, executor_func, NULL, NULL),
-             "loop.run_in_executor()");
-    STUB_PTR(aio_loop_run_in_executor(loop, FAKE_EXECUTOR, executor_func, &loop, NULL),
-             "loop.run_in_executor()");
-    STUB_INT(aio_loop_set_default_executor(loop, FAKE_EXECUTOR), "loop.set_default_executor()");
-    finish(loop);
 }
 
 /* A closed loop does not change the answer of a stub. */
@@ -169,14 +153,11 @@ static void test_stub_before_argument_checks(void **state)
     expect_not_implemented("loop.start_tls()");
     assert_null(aio_loop_start_tls(loop, NULL));
     expect_not_implemented("loop.start_tls()");
-    assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
-    expect_not_implemented("loop.set_default_executor()");
     finish(loop);
 }
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_loop_coroutine_stubs),
-    cmocka_unit_test(test_loop_method_stubs),
     cmocka_unit_test(test_stubs_on_closed_loop),
     cmocka_unit_test(test_null_self_before_stub),
     cmocka_unit_test(test_stub_before_argument_checks),

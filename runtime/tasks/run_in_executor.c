@@ -1,0 +1,482 @@
+/* run_in_executor.c - asyncio over concurrent.futures: wrap_future(),
+ * loop.run_in_executor(), the loop's default executor, to_thread().
+ *
+ * A chain joins a concurrent future (src, completed on any thread) to an
+ * asyncio future of a loop (dest, touched on the loop's thread only), as
+ * futures._chain_future() does. Its two sides let go of it separately: the
+ * source side when src is done (after handing the outcome to the loop with
+ * call_soon_threadsafe()), the loop side when dest is done (its done
+ * callback), or when the loop closes. The loop's pointer is read by the
+ * source side under the chain's lock, which the loop side takes to forget
+ * the loop: no worker touches a loop that was closed and freed.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "casyncio/api.h"
+#include "casyncio/executor.h"
+#include "casyncio/log.h"
+#include "casyncio/tasks.h"
+#include "executor_internal.h"
+#include "future.h"
+#include "impl.h"
+#include "loop.h"
+#include "names.h"
+
+/* --- The executors' part of a loop: three slots -------------------------- *
+ * the default executor (a reference), whether shutdown_default_executor()
+ * or close() was called (not NULL), and the chains whose dest is pending. */
+
+static void executors_closed(aio_loop *loop);
+
+AIO__LOOP_PART(executors_part) = {.name = "executors", .slots = 3, .order = 95,
+                                  .closed = executors_closed};
+
+static inline aio_executor **default_executor_of(aio_loop *loop)
+{
+    return (aio_executor **)aio__loop_part_slot(loop, &executors_part);
+}
+
+static inline void **shutdown_called_of(aio_loop *loop)
+{
+    return aio__loop_part_slot(loop, &executors_part) + 1;
+}
+
+typedef struct chain chain;
+static inline chain **chains_of(aio_loop *loop)
+{
+    return (chain **)(aio__loop_part_slot(loop, &executors_part) + 2);
+}
+
+/* --- Chains -------------------------------------------------------------- */
+
+struct chain {
+    atomic_int refcnt;          /* the loop side, the source side */
+    pthread_mutex_t lock;       /* guards `loop` for the source side */
+    aio_loop *loop;             /* NULL once the loop side let go */
+    aio_future *dest;           /* a reference; loop side, loop thread only */
+    aio_cfuture *src;           /* a reference */
+    bool steal;                 /* src is private: its exception moves to dest */
+    bool no_func;               /* run_in_executor(None): args never used */
+    /* run_in_executor()'s args and args_release: released on the loop's
+     * thread when func will never run. */
+    void *args;
+    aio_release_func args_release;
+    chain *prev, *next;         /* the loop's pending chains */
+    pthread_t owner;            /* the loop's thread, which made the chain */
+};
+
+static void chain_unref(void *arg)
+{
+    chain *c = arg;
+    if (atomic_fetch_sub_explicit(&c->refcnt, 1, memory_order_acq_rel) == 1) {
+        aio__decref_atomic(c->src);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+    }
+}
+
+/* func will never run: its argument goes back to the caller's release. */
+static void release_args(chain *c)
+{
+    aio_release_func release = c->args_release;
+    c->args_release = NULL;
+    if (release != NULL)
+        release(c->args);
+}
+
+/* The loop side lets go (on the loop's thread). */
+static void loop_side_release(chain *c)
+{
+    aio_loop *loop = c->loop;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *chains_of(loop) = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    pthread_mutex_lock(&c->lock);
+    c->loop = NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (aio_cfuture_cancelled(c->src))
+        release_args(c);
+    aio_future *dest = c->dest;
+    c->dest = NULL;
+    aio__decref(dest);
+    chain_unref(c);
+}
+
+/* _set_state(dest, src), on the loop's thread: copies src's outcome into
+ * dest unless dest was cancelled meanwhile. */
+static void set_state(void *arg)
+{
+    chain *c = arg;
+    aio_future *dest = c->dest;
+    if (dest != NULL && dest->state == AIO__FUTURE_PENDING) {
+        void *result;
+        aio_exc *exc;
+        if (aio__cfuture_outcome(c->src, &result, &exc, c->steal) == AIO__CFUTURE_CANCELLED) {
+            release_args(c);
+            aio__future_cancel_any(dest, NULL);
+        } else if (exc != NULL) {
+            if (c->no_func)
+                release_args(c);
+            aio__future_finish_exception(dest, exc);
+            aio__decref(exc);
+        } else {
+            aio__future_finish_result(dest, result, NULL);
+        }
+    }
+    chain_unref(c);
+}
+
+/* _call_set_state, on the thread that completed src. */
+static void source_done(aio_cfuture *src, void *arg)
+{
+    (void)src;
+    chain *c = arg;
+    bool handed = false, direct = false;
+    pthread_mutex_lock(&c->lock);
+    aio_loop *loop = c->loop;
+    if (loop != NULL && !atomic_load(&loop->closed)) {
+        aio_exc *pending = aio_err_fetch();
+        const aio__loop_call_soon_threadsafe_args args = {
+            .callback = set_state, .args = c, .args_release = chain_unref};
+        handed = aio__loop_call_soon_threadsafe(loop, &args) != NULL;
+        if (!handed && !aio_err_matches(aio_RuntimeError)) {
+            /* Out of memory. On the loop's own thread (src was done when
+             * it was chained) the outcome is copied at once instead; from
+             * a worker, dest stays pending until the loop closes. */
+            if (pthread_equal(pthread_self(), c->owner))
+                direct = true;
+            else
+                aio_log(AIO_LOG_ERROR, aio_err_occurred(),
+                        "run_in_executor: the outcome could not be handed to the loop");
+        }
+        aio_err_restore(pending);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (direct)
+        set_state(c);
+    else if (!handed)
+        chain_unref(c);
+}
+
+/* _call_check_cancel, dest's done callback: a cancelled dest cancels src
+ * (which fails when src is running: its outcome will be dropped). */
+static void dest_done(aio_future *dest, void *arg)
+{
+    chain *c = arg;
+    if (dest->state == AIO__FUTURE_CANCELLED)
+        aio_cfuture_cancel(c->src);
+    loop_side_release(c);
+}
+
+/* The loop closed: every pending dest is let go of; the workers' outcomes
+ * will find no loop. */
+static void executors_closed(aio_loop *loop)
+{
+    *shutdown_called_of(loop) = (void *)1;
+    aio_executor *executor = *default_executor_of(loop);
+    *default_executor_of(loop) = NULL;
+    if (executor != NULL) {
+        aio_executor_shutdown(executor, false, false);
+        aio__decref_atomic(executor);
+    }
+    while (*chains_of(loop) != NULL) {
+        chain *c = *chains_of(loop);
+        aio__future_remove_done_callback(c->dest, dest_done, c);
+        loop_side_release(c);
+    }
+}
+
+/* The loop side of a new chain: dest, the chain and dest's done callback;
+ * the source comes with chain_attach(). NULL with MemoryError. */
+static chain *chain_new(aio_loop *loop, bool steal, void *args, aio_release_func args_release)
+{
+    aio_future *dest = aio__loop_create_future(loop);
+    if (dest == NULL)
+        return NULL;
+    chain *c = aio__calloc(1, sizeof *c);
+    if (c == NULL) {
+        aio__decref(dest);
+        return NULL;
+    }
+    const aio__future_add_done_callback_args cb = {.callback = dest_done, .callback_arg = c};
+    if (aio__future_add_done_callback(dest, &cb) < 0) {
+        free(c);
+        aio__decref(dest);
+        return NULL;
+    }
+    atomic_init(&c->refcnt, 2);
+    pthread_mutex_init(&c->lock, NULL);
+    c->loop = loop;
+    c->owner = pthread_self();
+    c->dest = dest;
+    c->steal = steal;
+    c->args = args;
+    c->args_release = args_release;
+    c->next = *chains_of(loop);
+    if (c->next != NULL)
+        c->next->prev = c;
+    *chains_of(loop) = c;
+    return c;
+}
+
+/* Undoes chain_new() when no source could be attached. */
+static void chain_abandon(chain *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *chains_of(c->loop) = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    aio__future_remove_done_callback(c->dest, dest_done, c);
+    aio__decref(c->dest);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* Chains src to the chain's dest: dest (a new reference), or NULL with
+ * MemoryError, the chain abandoned. A future just submitted cannot fail
+ * here: its first callbacks need no memory. */
+static aio_future *chain_attach(chain *c, aio_cfuture *src)
+{
+    aio__incref_atomic(src);
+    c->src = src;
+    aio_future *dest = c->dest;
+    aio__incref(dest); /* the caller's */
+    if (aio_cfuture_add_done_callback(src, source_done, c) < 0) {
+        aio__decref(dest);
+        c->src = NULL;
+        aio__decref_atomic(src);
+        chain_abandon(c);
+        return NULL;
+    }
+    return dest;
+}
+
+/* futures.wrap_future(src, loop=loop). On a closed loop the future would
+ * never get src's outcome (asyncio drops it then): it is left unchained,
+ * since the loop will not let go of a chain made after it closed. */
+static aio_future *wrap(aio_loop *loop, aio_cfuture *src, bool steal)
+{
+    if (atomic_load(&loop->closed))
+        return aio__loop_create_future(loop);
+    chain *c = chain_new(loop, steal, NULL, NULL);
+    return c != NULL ? chain_attach(c, src) : NULL;
+}
+
+aio_future *aio_wrap_future(aio_cfuture *fut, aio_loop *loop)
+{
+    if (!aio_is_cfuture(fut)) {
+        aio_err_set(aio_TypeError, "concurrent.futures.Future is expected, got None");
+        return NULL;
+    }
+    if (loop == NULL && (loop = aio_get_event_loop()) == NULL)
+        return NULL;
+    return wrap(loop, fut, false);
+}
+
+/* --- The loop's methods ------------------------------------------------------ */
+
+aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
+                                      aio_executor_func func, void *args,
+                                      aio_release_func args_release)
+{
+    if (aio__loop_check_closed(loop) < 0)
+        return NULL;
+    if (aio__loop_debug(loop) && func == NULL) {
+        aio_err_set(aio_TypeError,
+                    "a callable object was expected by run_in_executor(), got None");
+        return NULL;
+    }
+    if (executor == NULL) {
+        executor = *default_executor_of(loop);
+        if (*shutdown_called_of(loop) != NULL) {
+            aio_err_set(aio_RuntimeError, "Executor shutdown has been called");
+            return NULL;
+        }
+        if (executor == NULL) {
+            executor = aio_thread_pool_executor_new(
+                &(aio_thread_pool_executor_args){.thread_name_prefix = "asyncio"});
+            if (executor == NULL)
+                return NULL;
+            *default_executor_of(loop) = executor;
+        }
+    } else if (!aio_is_thread_pool_executor(executor)) {
+        /* What executor.submit() meets in Python on another object. */
+        if (aio__is_object(executor))
+            aio_err_format(aio_AttributeError, "'%s' object has no attribute 'submit'",
+                           aio__type_of(executor)->name);
+        else
+            aio_err_set(aio_TypeError, "executor must be a ThreadPoolExecutor");
+        return NULL;
+    }
+    /* All the loop side needs is made first: once submitted, func may run
+     * at once, and the call can no longer fail. */
+    chain *c = chain_new(loop, true, args, args_release);
+    if (c == NULL)
+        return NULL;
+    c->no_func = func == NULL;
+    aio_cfuture *src = aio_executor_submit(executor, func, args);
+    if (src == NULL) {
+        chain_abandon(c);
+        return NULL;
+    }
+    aio_future *dest = chain_attach(c, src);
+    aio__decref_atomic(src);
+    return dest;
+}
+
+int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
+{
+    if (!aio_is_thread_pool_executor(executor)) {
+        aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+        return -1;
+    }
+    if (atomic_load(&loop->closed))
+        return 0; /* never used again: nothing would release it */
+    aio__incref_atomic(executor);
+    aio_executor *old = *default_executor_of(loop);
+    *default_executor_of(loop) = executor;
+    if (old != NULL)
+        aio__decref_atomic(old);
+    return 0;
+}
+
+/* The thread of shutdown_default_executor(): shuts the pool down, waiting,
+ * and completes the future the loop awaits. */
+typedef struct shutdown_job {
+    aio_executor *executor;
+    aio_cfuture *done;
+} shutdown_job;
+
+static void *shutdown_thread(void *arg)
+{
+    shutdown_job *job = arg;
+    aio_cfuture *done = job->done;
+    aio_executor_shutdown(job->executor, true, false);
+    aio__decref_atomic(job->executor);
+    free(job);
+    /* The chain keeps `done` alive until its callback has run: completing
+     * it is the last thing this thread does with any object, so that once
+     * the loop sees the outcome nothing of the thread's is left (asyncio
+     * joins this thread). */
+    aio__decref_atomic(done);
+    aio_cfuture_set_result(done, NULL);
+    return NULL;
+}
+
+aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
+{
+    *shutdown_called_of(loop) = (void *)1;
+    aio_executor *executor = *default_executor_of(loop);
+    if (executor == NULL) {
+        aio_future *fut = aio__loop_create_future(loop);
+        if (fut != NULL)
+            aio__future_finish_result(fut, NULL, NULL);
+        return fut;
+    }
+    shutdown_job *job = aio__malloc(sizeof *job);
+    if (job == NULL)
+        return NULL;
+    job->done = aio_cfuture_new();
+    if (job->done == NULL) {
+        free(job);
+        return NULL;
+    }
+    aio_future *fut = wrap(loop, job->done, true);
+    if (fut == NULL) {
+        aio__decref_atomic(job->done);
+        free(job);
+        return NULL;
+    }
+    job->executor = executor;
+    aio__incref_atomic(executor);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, shutdown_thread, job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        aio_cfuture_cancel(job->done);
+        aio__decref_atomic(job->done);
+        aio__decref_atomic(executor);
+        free(job);
+        aio__decref(fut);
+        aio_err_set(aio_RuntimeError, "can't start new thread");
+        return NULL;
+    }
+    return fut;
+}
+
+/* --- asyncio.to_thread() ----------------------------------------------------- */
+
+typedef struct to_thread_call {
+    aio_executor_func fn;
+    void *arg;
+    void *result;
+    aio_context *context;
+} to_thread_call;
+
+static void to_thread_release(void *arg)
+{
+    to_thread_call *call = arg;
+    aio_decref(call->context);
+    free(call);
+}
+
+static void to_thread_in_context(void *arg)
+{
+    to_thread_call *call = arg;
+    if (call->fn == NULL)
+        aio_err_set(aio_TypeError, "'NoneType' object is not callable");
+    else
+        call->result = call->fn(call->arg);
+}
+
+/* functools.partial(ctx.run, func, *args), on the pool's thread: the copy
+ * of the context is this call's alone, so it is released here. */
+static void *to_thread_run(void *arg)
+{
+    to_thread_call *call = arg;
+    aio_context_run(call->context, to_thread_in_context, call);
+    void *result = call->result;
+    aio_exc *exc = aio_err_fetch();
+    to_thread_release(call);
+    aio_err_restore(exc);
+    return result;
+}
+
+void *aio_to_thread(aio_executor_func fn, void *arg)
+{
+    aio_loop *loop = aio__get_running_loop();
+    if (loop == NULL)
+        return NULL;
+    to_thread_call *call = aio__calloc(1, sizeof *call);
+    if (call == NULL)
+        return NULL;
+    call->fn = fn;
+    call->arg = arg;
+    call->context = aio_copy_context();
+    if (call->context == NULL) {
+        free(call);
+        return NULL;
+    }
+    aio_future *fut = aio__loop_run_in_executor(loop, NULL, to_thread_run, call,
+                                                to_thread_release);
+    if (fut == NULL) {
+        to_thread_release(call);
+        return NULL;
+    }
+    void *result = aio_await(fut);
+    aio__decref(fut);
+    return result;
+}
+
+AIO__NAME(set_state, "futures._chain_future.<locals>._call_set_state", 0);
+AIO__NAME(dest_done, "futures._chain_future.<locals>._call_check_cancel", 0);
