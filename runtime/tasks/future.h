@@ -27,9 +27,12 @@ struct aio_future {
      * it (with the context captured when it was added), so that completing
      * the future allocates nothing and cannot lose a callback for want of
      * memory. Their `future` is set when they are scheduled. */
-    aio_handle **callbacks;
+    aio_handle **callbacks;   /* callbacks_inline until a second one */
     size_t callbacks_len;
     size_t callbacks_cap;
+    /* The first callback's place, so that a future with one done callback
+     * (a task waiting on it: the common case) allocates no array. */
+    aio_handle *callbacks_inline[1];
     bool is_task;             /* an aio__task (task.h) */
     /* Done before the coroutine it stands for would return: that coroutine
      * ends with `await sleep(0)`, so the first aio_await() of the done
