@@ -23,6 +23,19 @@ aio_future *aio__loop_create_future(aio_loop *loop)
     return fut;
 }
 
+bool aio__future_reuse(aio_future *fut)
+{
+    if (aio__type_of(fut) != &future_type || fut->ob.refcnt != 1 ||
+        fut->state != AIO__FUTURE_FINISHED || fut->exception != NULL ||
+        fut->result_free != NULL || fut->callbacks_len != 0 || fut->cancel_message != NULL ||
+        fut->cancelled_exc != NULL || fut->log_traceback)
+        return false;
+    fut->state = AIO__FUTURE_PENDING;
+    fut->result = NULL;
+    fut->yield_on_await = false;
+    return true;
+}
+
 void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop)
 {
     aio__object_init(fut, type);

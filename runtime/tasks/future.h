@@ -49,6 +49,11 @@ AIO_INTERNAL int aio__future_set_result_soon(aio_future *fut);
  * sleep(0)`: the task that first awaits it with aio_await() is resumed on
  * the next iteration, as the awaiting coroutine would be. */
 AIO_INTERNAL void aio__future_done_after_yield(aio_future *fut);
+/* Makes a future of aio_loop_create_future() that finished with a plain
+ * result (no exception, no owned result, no callbacks left) pending again,
+ * for its only holder to wait on anew instead of making another: true, or
+ * false (untouched) when it is not such a future or others hold it. */
+AIO_INTERNAL bool aio__future_reuse(aio_future *fut);
 /* Sets up a future (or the Future part of a Task) of `loop`, pending. */
 AIO_INTERNAL void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop);
 /* Future.__del__'s report of an exception nobody retrieved ("<class name>
