@@ -18,6 +18,10 @@ static bool fail_this_alloc(void)
     aio_err_set(aio_MemoryError, NULL);
     return true;
 }
+bool aio__alloc_fails(void)
+{
+    return fail_this_alloc();
+}
 #define FAIL_IF_ASKED(result)                                                                 \
     do {                                                                                       \
         if (fail_this_alloc())                                                                 \
@@ -131,7 +135,21 @@ void *aio__malloc(size_t size)
 void *aio__calloc(size_t n, size_t size)
 {
     FAIL_IF_ASKED(NULL);
-    void *p = calloc(n ? n : 1, size ? size : 1);
+    n = n ? n : 1;
+    size = size ? size : 1;
+    void *p;
+    /* glibc's calloc() never takes from its per-thread cache (tcache), so
+     * that objects made and freed over and over (a future per awaited read)
+     * would go through its bins every time; malloc() and a memset() of a
+     * small block take the cached one. Large blocks keep calloc(), which
+     * knows when fresh pages need no clearing. */
+    if (size <= 1024 / n) {
+        p = malloc(n * size);
+        if (p != NULL)
+            memset(p, 0, n * size);
+    } else {
+        p = calloc(n, size);
+    }
     if (p == NULL)
         aio_err_set(aio_MemoryError, NULL);
     return p;

@@ -114,6 +114,18 @@ static inline const aio__type *aio__type_of(const void *obj)
     return ((const aio__object *)obj)->type;
 }
 
+/* Whether the allocation about to be made is one a test asked to fail
+ * (aio__fail_alloc_after): true with MemoryError set. For allocators that
+ * hand out memory they keep (caches), so that they fail where malloc would. */
+#ifdef AIO_TRACK_OBJECTS
+AIO_INTERNAL bool aio__alloc_fails(void);
+#else
+static inline bool aio__alloc_fails(void)
+{
+    return false;
+}
+#endif
+
 /* malloc/calloc/realloc/strdup that set MemoryError on failure. */
 AIO_INTERNAL void *aio__malloc(size_t size);
 AIO_INTERNAL void *aio__calloc(size_t n, size_t size);

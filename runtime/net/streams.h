@@ -28,6 +28,10 @@ struct aio_stream_reader {
     bool paused;                 /* it paused the transport's reading */
     aio_future *waiter;          /* the waiting read's future (that read
                                     owns it), or NULL */
+    /* The last reads' futures, done, kept to wait on again (references,
+     * or NULL): two, since the handle that woke a read still holds its
+     * future while the task reads again. */
+    aio_future *spare_waiters[2];
     aio_exc *exception;          /* a reference, or NULL */
     aio_transport *transport;    /* a reference, or NULL */
 };

@@ -18,6 +18,8 @@ static void reader_dealloc(void *obj)
     aio__decref(r->transport);
     aio__decref(r->exception);
     aio__decref(r->loop);
+    aio__decref(r->spare_waiters[0]);
+    aio__decref(r->spare_waiters[1]);
     free(r->data);
     free(r);
 }
@@ -254,13 +256,32 @@ static int wait_for_data(aio_stream_reader *r, const char *func_name)
         if (aio_transport_resume_reading(r->transport) < 0)
             aio_err_clear();
     }
-    aio_future *waiter = aio_loop_create_future(r->loop);
-    if (waiter == NULL)
-        return -1;
+    /* A new future each time, as asyncio makes; the last one, when only
+     * this reader holds it any more, is as good as new, and costs no
+     * allocation. */
+    aio_future *waiter = NULL;
+    for (size_t i = 0; i < 2 && waiter == NULL; i++) {
+        if (r->spare_waiters[i] != NULL && aio__future_reuse(r->spare_waiters[i])) {
+            waiter = r->spare_waiters[i];
+            r->spare_waiters[i] = NULL;
+        }
+    }
+    if (waiter == NULL) {
+        waiter = aio_loop_create_future(r->loop);
+        if (waiter == NULL)
+            return -1;
+    }
     r->waiter = waiter;
     int rc = aio_await(waiter) == NULL && aio_err_occurred() ? -1 : 0;
     r->waiter = NULL;
-    aio__decref(waiter);
+    /* Only a future that ended with a plain result is kept: any other
+     * goes at once, as it did (a cancelled or failed one is not reused). */
+    size_t slot = r->spare_waiters[0] == NULL ? 0 : 1;
+    if (r->spare_waiters[slot] == NULL && waiter->state == AIO__FUTURE_FINISHED &&
+        waiter->exception == NULL)
+        r->spare_waiters[slot] = waiter;
+    else
+        aio__decref(waiter);
     return rc;
 }
 

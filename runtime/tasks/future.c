@@ -23,12 +23,28 @@ aio_future *aio__loop_create_future(aio_loop *loop)
     return fut;
 }
 
+bool aio__future_reuse(aio_future *fut)
+{
+    if (aio__type_of(fut) != &future_type || fut->ob.refcnt != 1 ||
+        fut->state != AIO__FUTURE_FINISHED || fut->exception != NULL ||
+        fut->result_free != NULL || fut->callbacks_len != 0 || fut->cancel_message != NULL ||
+        fut->cancelled_exc != NULL || fut->log_traceback)
+        return false;
+    fut->state = AIO__FUTURE_PENDING;
+    fut->result = NULL;
+    fut->yield_on_await = false;
+    return true;
+}
+
 void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop)
 {
     aio__object_init(fut, type);
     fut->loop = aio_incref(loop);
     fut->state = AIO__FUTURE_PENDING;
     fut->yield_on_await = false;
+    fut->callbacks = fut->callbacks_inline;
+    fut->callbacks_len = 0;
+    fut->callbacks_cap = 1;
 }
 
 static void callbacks_clear(aio_future *fut)
@@ -73,7 +89,10 @@ bool aio__future_finalize(aio_future *fut)
 void aio__future_clear(aio_future *fut)
 {
     callbacks_clear(fut);
-    free(fut->callbacks);
+    if (fut->callbacks != fut->callbacks_inline)
+        free(fut->callbacks);
+    fut->callbacks = fut->callbacks_inline;
+    fut->callbacks_cap = 1;
     if (fut->result_free != NULL)
         fut->result_free(fut->result);
     aio__decref(fut->exception);
@@ -312,9 +331,18 @@ int aio__future_add_done_callback(aio_future *fut, const aio__future_add_done_ca
     }
     if (fut->callbacks_len == fut->callbacks_cap) {
         size_t cap = fut->callbacks_cap ? 2 * fut->callbacks_cap : 2;
-        aio_handle **callbacks = aio__realloc(fut->callbacks, cap * sizeof *callbacks);
-        if (callbacks == NULL)
-            return -1;
+        aio_handle **callbacks;
+        if (fut->callbacks == fut->callbacks_inline || fut->callbacks == NULL) {
+            callbacks = aio__malloc(cap * sizeof *callbacks);
+            if (callbacks == NULL)
+                return -1;
+            if (fut->callbacks_len > 0)
+                memcpy(callbacks, fut->callbacks, fut->callbacks_len * sizeof *callbacks);
+        } else {
+            callbacks = aio__realloc(fut->callbacks, cap * sizeof *callbacks);
+            if (callbacks == NULL)
+                return -1;
+        }
         fut->callbacks = callbacks;
         fut->callbacks_cap = cap;
     }

@@ -27,9 +27,12 @@ struct aio_future {
      * it (with the context captured when it was added), so that completing
      * the future allocates nothing and cannot lose a callback for want of
      * memory. Their `future` is set when they are scheduled. */
-    aio_handle **callbacks;
+    aio_handle **callbacks;   /* callbacks_inline until a second one */
     size_t callbacks_len;
     size_t callbacks_cap;
+    /* The first callback's place, so that a future with one done callback
+     * (a task waiting on it: the common case) allocates no array. */
+    aio_handle *callbacks_inline[1];
     bool is_task;             /* an aio__task (task.h) */
     /* Done before the coroutine it stands for would return: that coroutine
      * ends with `await sleep(0)`, so the first aio_await() of the done
@@ -46,6 +49,11 @@ AIO_INTERNAL int aio__future_set_result_soon(aio_future *fut);
  * sleep(0)`: the task that first awaits it with aio_await() is resumed on
  * the next iteration, as the awaiting coroutine would be. */
 AIO_INTERNAL void aio__future_done_after_yield(aio_future *fut);
+/* Makes a future of aio_loop_create_future() that finished with a plain
+ * result (no exception, no owned result, no callbacks left) pending again,
+ * for its only holder to wait on anew instead of making another: true, or
+ * false (untouched) when it is not such a future or others hold it. */
+AIO_INTERNAL bool aio__future_reuse(aio_future *fut);
 /* Sets up a future (or the Future part of a Task) of `loop`, pending. */
 AIO_INTERNAL void aio__future_init(aio_future *fut, const aio__type *type, aio_loop *loop);
 /* Future.__del__'s report of an exception nobody retrieved ("<class name>

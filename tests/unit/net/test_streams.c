@@ -16,6 +16,8 @@ extern char **environ;
 
 #include "test_support.h"
 
+#include "streams.h"
+
 /* --- Helpers ------------------------------------------------------------------------ */
 
 static aio_protocol *give_protocol(void *arg)
@@ -361,6 +363,90 @@ static void test_cancel_and_refuse(void **state)
 {
     (void)state;
     run_in_task(cancel_and_refuse);
+}
+
+
+/* --- The waiting read's future ------------------------------------------------------- */
+
+/* A read that waits waits on a pending future each time, however many
+ * times; the reader waits again on a done one only when nobody else holds
+ * it (one held elsewhere stays done, with its result), and a cancelled
+ * read's future is not waited on again. */
+typedef struct waits {
+    aio_stream_reader *r;
+    int i;
+    aio_future *held[8];
+    int nheld;
+} waits;
+
+static void feed_later(void *arg)
+{
+    waits *w = arg;
+    char repr[256];
+    repr_copy(w->r, repr, sizeof repr);
+    if (strstr(repr, "waiter=<Future pending") == NULL)
+        fail_msg("%s", repr);
+    assert_int_equal(aio_future_done(w->r->waiter), 0);
+    if (w->i % 1000 == 7 && w->nheld < 8)
+        w->held[w->nheld++] = aio_incref(w->r->waiter); /* someone else's now */
+    char data[32];
+    int n = snprintf(data, sizeof data, "chunk %d", w->i);
+    assert_int_equal(aio_stream_reader_feed_data(w->r, data, (size_t)n), 0);
+}
+AIO_NAME_CALLBACK(feed_later);
+
+static void *read_forever(void *arg)
+{
+    aio_stream_reader *r = arg;
+    aio_bytes *b = aio_stream_reader_read(r, 100);
+    assert_null(b);
+    assert_true(aio_err_matches(aio_CancelledError));
+    return NULL; /* the exception stays: the task ends cancelled */
+}
+AIO_NAME_CALLBACK(read_forever);
+
+static void *waiter_reuse(void *arg)
+{
+    (void)arg;
+    aio_loop *loop = aio_get_running_loop();
+    waits w = {.r = fed_reader(0, NULL)};
+    for (w.i = 0; w.i < 10000; w.i++) {
+        assert_non_null(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = feed_later, .args = &w}));
+        aio_bytes *b = aio_stream_reader_read(w.r, 100);
+        char expected[32];
+        snprintf(expected, sizeof expected, "chunk %d", w.i);
+        assert_bytes(b, expected);
+        if (w.i % 1000 == 500) {
+            /* A read cancelled while it waits, then a read that works. */
+            aio_task *t = spawn(read_forever, w.r);
+            assert_int_equal(aio_sleep(0), 0);
+            assert_non_null(w.r->waiter);
+            aio_future *cancelled_waiter = aio_incref(w.r->waiter);
+            assert_int_equal(aio_task_cancel(t, NULL), 1);
+            while (!aio_future_done((aio_future *)t))
+                assert_int_equal(aio_sleep(0), 0);
+            assert_int_equal(aio_future_cancelled(cancelled_waiter), 1);
+            aio_decref(cancelled_waiter);
+            aio_decref(t);
+        }
+    }
+    for (int k = 0; k < w.nheld; k++) {
+        assert_int_equal(aio_future_done(w.held[k]), 1);
+        assert_int_equal(aio_future_cancelled(w.held[k]), 0);
+        assert_null(aio_future_result(w.held[k]));
+        assert_null(aio_err_occurred());
+        aio_decref(w.held[k]);
+    }
+    assert_int_equal(w.nheld, 8);
+    aio_decref(w.r);
+    return NULL;
+}
+AIO_NAME_CALLBACK(waiter_reuse);
+
+static void test_waiter_reuse(void **state)
+{
+    (void)state;
+    run_in_task(waiter_reuse);
 }
 
 /* --- Over a socketpair ---------------------------------------------------------------- */
@@ -1004,6 +1090,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_exceptions),
         cmocka_unit_test(test_cancel_and_refuse),
+        cmocka_unit_test(test_waiter_reuse),
         cmocka_unit_test(test_pause_reading),
         cmocka_unit_test(test_drain_flow),
         cmocka_unit_test(test_close_and_wait),

@@ -935,7 +935,79 @@ static void test_future_run_until_complete(void **state)
     finish(loop);
 }
 
+
+/* The first done callback is kept in the future itself, the others in an
+ * array made when the second comes: callbacks added, removed and added
+ * again across that edge run in the order they were added, and an array
+ * that cannot be made raises MemoryError, leaving those already added. */
+typedef struct cb_trace {
+    int order[16];
+    int n;
+} cb_trace;
+
+static cb_trace the_trace;
+
+static void trace_cb(aio_future *fut, void *arg)
+{
+    (void)fut;
+    if (the_trace.n < 16)
+        the_trace.order[the_trace.n++] = (int)(intptr_t)arg;
+}
+AIO_NAME_CALLBACK(trace_cb);
+
+static void add_trace(aio_future *fut, int which)
+{
+    assert_int_equal(aio_future_add_done_callback(
+                         fut, &(aio_future_add_done_callback_args){trace_cb, P(which), NULL}),
+                     0);
+}
+
+static void test_future_callbacks_inline_then_array(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    aio_future *fut = aio_loop_create_future(loop);
+    memset(&the_trace, 0, sizeof the_trace);
+    add_trace(fut, 1);
+    assert_int_equal(aio_future_remove_done_callback(fut, trace_cb, P(1)), 1);
+    add_trace(fut, 2); /* in the inline place again */
+    /* The array for a second one cannot be made: MemoryError, the first
+     * one kept. */
+    aio__fail_alloc_after = 0;
+    assert_int_equal(aio_future_add_done_callback(
+                         fut, &(aio_future_add_done_callback_args){trace_cb, P(3), NULL}),
+                     -1);
+    assert_raised(aio_MemoryError, NULL);
+    aio__fail_alloc_after = -1;
+    add_trace(fut, 3);
+    add_trace(fut, 4);
+    add_trace(fut, 5);
+    assert_int_equal(aio_future_remove_done_callback(fut, trace_cb, P(2)), 1);
+    add_trace(fut, 6);
+    assert_int_equal(aio_future_set_result(fut, NULL), 0);
+    run_one_iteration(loop);
+    assert_int_equal(the_trace.n, 4);
+    assert_int_equal(the_trace.order[0], 3);
+    assert_int_equal(the_trace.order[1], 4);
+    assert_int_equal(the_trace.order[2], 5);
+    assert_int_equal(the_trace.order[3], 6);
+    aio_decref(fut);
+
+    /* 10^4 futures with one callback, and as many with three, freed
+     * pending (their callbacks dropped unrun). */
+    for (int i = 0; i < 10000; i++) {
+        fut = aio_loop_create_future(loop);
+        assert_non_null(fut);
+        for (int k = 0; k <= (i % 2) * 2; k++)
+            add_trace(fut, 100 + k);
+        aio_decref(fut);
+    }
+    assert_int_equal(the_trace.n, 4);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_future_callbacks_inline_then_array),
     cmocka_unit_test(test_future_create_pending),
     cmocka_unit_test(test_future_set_result),
     cmocka_unit_test(test_future_set_exception),
