@@ -6,7 +6,7 @@
 #             (a cross compiler and qemu-user; about 500 MB): make deps-cross
 set -eu
 packages="gcc g++ make libev-dev libc-ares-dev libcmocka-dev python3 python3-jinja2 clang
-libclang-rt-14-dev python3-uvloop netcat-openbsd valgrind pkgconf cmake"
+libclang-rt-14-dev python3-uvloop netcat-openbsd musl-tools valgrind pkgconf cmake"
 if [ "${1:-}" = "--cross" ]; then
     packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 fi
