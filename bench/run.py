@@ -191,15 +191,20 @@ def load():
 
 
 def fmt_ops(x):
+    """A rate's number and prefix: '44.46 M', '29 k', '3.3 k', '96.0 ' (spawn)."""
     if x >= 1e6:
         return f"{x / 1e6:.2f} M"
-    return f"{x / 1e3:.0f} k"
+    if x >= 1e4:
+        return f"{x / 1e3:.0f} k"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} k"
+    return f"{x:.1f} "
 
 
 def fmt_value(x, spec):
     """A figure with its unit: 44.46 M ops/s, 123.4 ns, 82.40 MiB."""
     if spec.higher:
-        return f"{fmt_ops(x)}{spec.unit}" if spec.unit == "ops/s" else f"{fmt_ops(x)} {spec.unit}"
+        return f"{fmt_ops(x)}{spec.unit}" if spec.unit == "ops/s" else f"{fmt_ops(x).rstrip()} {spec.unit}"
     if spec.unit == "MiB":
         return f"{x:.2f} MiB"
     if spec.unit == "s":
