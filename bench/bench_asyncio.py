@@ -1,9 +1,10 @@
 """The benchmark workloads on CPython's asyncio or on uvloop.
 
     python3 bench_asyncio.py --loop asyncio|uvloop
-                             --workload callbacks|timers|tasks|await|idle|churn|gather|dns-hosts
+                             --workload callbacks|timers|tasks|await|idle|churn|gather|queue|lock
+                                        |executor|udp|spawn|dns-hosts
                              [-n N]
-                             [--concurrency C]
+                             [--concurrency C] [--window W]
 
 Prints one line run.py parses, the same as the C programs print:
 
@@ -45,9 +46,19 @@ dns-hosts: N loop.getaddrinfo("localhost", "80") lookups, C (100) in flight:
     getaddrinfo() in a thread (asyncio: the default ThreadPoolExecutor;
     uvloop: libuv's thread pool), which finds the name in /etc/hosts; as
     dns.c (dns-hosts) does on casyncio with c-ares on the loop.
+udp: UDP echo over 127.0.0.1: a DatagramProtocol echo server endpoint and a
+    client endpoint connected to it on the same loop; the client keeps W (32,
+    --window) datagrams of 64 bytes in flight, sending the next on each
+    reply, until N replies; timed from the first sendto() to the last reply
+    (as udp.c).
+spawn: N loop.subprocess_exec() of /bin/true in sequence, stdin, stdout and
+    stderr subprocess.DEVNULL (no pipes), each awaited to its protocol's
+    connection_lost() (after process_exited()) and its transport closed
+    (as spawn.c).
 """
 import argparse
 import asyncio
+import subprocess
 import sys
 import time
 
@@ -329,6 +340,91 @@ def bench_executor(loop, n):
     return loop.run_until_complete(main())
 
 
+UDP_SIZE = 64    # udp.c: UDP_SIZE
+UDP_LIMIT = 60.0  # udp.c: UDP_LIMIT, seconds
+
+
+def bench_udp(loop, n, window=32):
+    class Server(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            self.transport.sendto(data, addr)
+
+    class Client(asyncio.DatagramProtocol):
+        def __init__(self):
+            self.sent = self.received = 0
+            self.done = loop.create_future()
+            self.payload = b"x" * UDP_SIZE
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def send(self):
+            self.sent += 1
+            self.transport.sendto(self.payload)
+
+        def datagram_received(self, data, addr):
+            if len(data) != UDP_SIZE or self.done.done():
+                return
+            self.received += 1
+            if self.sent < n:
+                self.send()
+            elif self.received == n:
+                self.done.set_result(None)
+
+    async def main():
+        st, _ = await loop.create_datagram_endpoint(Server, local_addr=("127.0.0.1", 0))
+        port = st.get_extra_info("sockname")[1]
+        ct, client = await loop.create_datagram_endpoint(Client,
+                                                         remote_addr=("127.0.0.1", port))
+        t0 = time.perf_counter()
+        for _ in range(min(window, n)):
+            client.send()
+        try:
+            await asyncio.wait_for(client.done, UDP_LIMIT)
+        except asyncio.TimeoutError:
+            raise SystemExit(f"udp: {client.received} of {n} replies within {UDP_LIMIT:.0f} s")
+        seconds = time.perf_counter() - t0
+        ct.close()
+        st.close()
+        return seconds
+
+    return loop.run_until_complete(main())
+
+
+def bench_spawn(loop, n):
+    class Child(asyncio.SubprocessProtocol):
+        def __init__(self):
+            self.exited = 0
+            self.done = loop.create_future()
+
+        def process_exited(self):
+            self.exited += 1
+
+        def connection_lost(self, exc):
+            if exc is not None:
+                self.done.set_exception(exc)
+            else:
+                self.done.set_result(None)
+
+    async def main():
+        t0 = time.perf_counter()
+        for _ in range(n):
+            transport, child = await loop.subprocess_exec(
+                Child, "/bin/true", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            await child.done
+            if child.exited != 1 or transport.get_returncode() != 0:
+                raise SystemExit(f"spawn: exited {child.exited}, "
+                                 f"returncode {transport.get_returncode()}")
+            transport.close()
+        return time.perf_counter() - t0
+
+    return loop.run_until_complete(main())
+
+
 # Each workload's function returns its seconds, or (seconds, extra fields).
 # await runs fewer round trips than the C program's 1000000: at some µs each
 # in Python, the figure (ns per round trip) settles long before that.
@@ -343,6 +439,8 @@ WORKLOADS = {
     "queue": (bench_queue, 100_000),
     "lock": (bench_lock, 100_000),
     "executor": (bench_executor, 100_000),
+    "udp": (bench_udp, 20_000),
+    "spawn": (bench_spawn, 200),
     "dns-hosts": (bench_dns_hosts, 50_000),
 }
 
@@ -358,6 +456,8 @@ def main():
                              "50000 lookups)")
     parser.add_argument("--concurrency", type=int, default=100,
                         help="dns-hosts: lookups in flight at a time (100)")
+    parser.add_argument("--window", type=int, default=32,
+                        help="udp: datagrams in flight at a time (32)")
     args = parser.parse_args()
     func, default_n = WORKLOADS[args.workload]
     n = max(1, args.n if args.n is not None else default_n)
@@ -370,6 +470,8 @@ def main():
     try:
         if args.workload == "dns-hosts":
             outcome = func(loop, n, max(1, args.concurrency))
+        elif args.workload == "udp":
+            outcome = func(loop, n, max(1, args.window))
         else:
             outcome = func(loop, n)
     finally:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the benchmarks: casyncio (C), CPython's asyncio and uvloop, side by side.
 
-    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared|queue|lock|executor
+    python3 run.py [--runs 5] [--workload callbacks|timers|tasks|await|switch|idle|idle-shared|queue|lock|executor|udp|spawn
                                           |churn|churn-shared|gather|dns-hosts|dns-server ...]
                    [--bindir build] [--python PATH] [--cpu N|auto|none]
                    [--workload echo] [--echo-args '...']
@@ -73,6 +73,12 @@ WORKLOADS = {
                      what="of a Lock contended by 100 tasks, each holding it over a sleep(0)"),
     "executor": Workload("ops_per_sec", "round trips/s", True,
                          what="of run_in_executor(None, fn) awaited one after another"),
+    "udp": Workload("ops_per_sec", "datagrams/s", True,
+                    what="echoed over 127.0.0.1 (64 bytes, 32 in flight, server and client "
+                         "on one loop)"),
+    "spawn": Workload("ops_per_sec", "spawns/s", True,
+                      what="of subprocess_exec('/bin/true') awaited to connection_lost(), "
+                           "no pipes (DEVNULL), one after another"),
     "dns-hosts": Workload("ops_per_sec", "lookups/s", True,
                           what="of 'localhost' from /etc/hosts, 100 in flight"),
     "dns-server": Workload("ops_per_sec", "lookups/s", True,
@@ -185,15 +191,20 @@ def load():
 
 
 def fmt_ops(x):
+    """A rate's number and prefix: '44.46 M', '29 k', '3.3 k', '96.0 ' (spawn)."""
     if x >= 1e6:
         return f"{x / 1e6:.2f} M"
-    return f"{x / 1e3:.0f} k"
+    if x >= 1e4:
+        return f"{x / 1e3:.0f} k"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} k"
+    return f"{x:.1f} "
 
 
 def fmt_value(x, spec):
     """A figure with its unit: 44.46 M ops/s, 123.4 ns, 82.40 MiB."""
     if spec.higher:
-        return f"{fmt_ops(x)}{spec.unit}" if spec.unit == "ops/s" else f"{fmt_ops(x)} {spec.unit}"
+        return f"{fmt_ops(x)}{spec.unit}" if spec.unit == "ops/s" else f"{fmt_ops(x).rstrip()} {spec.unit}"
     if spec.unit == "MiB":
         return f"{x:.2f} MiB"
     if spec.unit == "s":
