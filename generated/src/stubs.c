@@ -20,3 +20,99 @@ aio_future *aio__loop_start_tls(aio_loop *loop, const aio__loop_start_tls_args *
     aio_err_set(aio_NotImplementedError, "loop.start_tls() is not implemented yet");
     return NULL;
 }
+
+aio_process *aio__create_subprocess_exec(const aio__create_subprocess_exec_args *args)
+{
+    (void)args;
+    aio_err_set(aio_NotImplementedError, "asyncio.create_subprocess_exec() is not implemented yet");
+    return NULL;
+}
+
+aio_process *aio__create_subprocess_shell(const aio__create_subprocess_shell_args *args)
+{
+    (void)args;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.create_subprocess_shell() is not implemented yet");
+    return NULL;
+}
+
+int aio__process_pid(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError, "asyncio.subprocess.Process.pid is not implemented yet");
+    return -1;
+}
+
+int aio__process_returncode(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.returncode is not implemented yet");
+    return INT_MIN;
+}
+
+aio_stream_writer *aio__process_stdin(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError, "asyncio.subprocess.Process.stdin is not implemented yet");
+    return NULL;
+}
+
+aio_stream_reader *aio__process_stdout(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.stdout is not implemented yet");
+    return NULL;
+}
+
+aio_stream_reader *aio__process_stderr(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.stderr is not implemented yet");
+    return NULL;
+}
+
+int aio__process_wait(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.wait() is not implemented yet");
+    return INT_MIN;
+}
+
+aio_process_output aio__process_communicate(aio_process *process,
+                                            const aio__process_communicate_args *args)
+{
+    (void)process;
+    (void)args;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.communicate() is not implemented yet");
+    return (aio_process_output){NULL, NULL, -1};
+}
+
+int aio__process_send_signal(aio_process *process, int signal)
+{
+    (void)process;
+    (void)signal;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.send_signal() is not implemented yet");
+    return -1;
+}
+
+int aio__process_terminate(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.terminate() is not implemented yet");
+    return -1;
+}
+
+int aio__process_kill(aio_process *process)
+{
+    (void)process;
+    aio_err_set(aio_NotImplementedError,
+                "asyncio.subprocess.Process.kill() is not implemented yet");
+    return -1;
+}

@@ -2667,6 +2667,256 @@ static void case_374(args_fixture *fx)
     args_report_bool(fx, aio_future_cancel(fx->fut, &a));
 }
 
+/* asyncio.create_subprocess_exec(valid) */
+static void case_375(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x"};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(program=None) */
+static void case_376(args_fixture *fx)
+{
+    args_report_future(fx, aio_create_subprocess_exec(NULL));
+}
+
+/* asyncio.create_subprocess_exec(program='') */
+static void case_377(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = ""};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stdin=None) */
+static void case_378(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stdin_ = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stdin=0) */
+static void case_379(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stdin_ = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stdin=-4) */
+static void case_380(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stdin_ = -4};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stdout=None) */
+static void case_381(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stdout_ = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stdout=0) */
+static void case_382(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stdout_ = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stdout=-4) */
+static void case_383(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stdout_ = -4};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stderr=None) */
+static void case_384(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stderr_ = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stderr=0) */
+static void case_385(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stderr_ = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(stderr=-4) */
+static void case_386(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .stderr_ = -4};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(limit=None) */
+static void case_387(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .limit = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(limit=0) */
+static void case_388(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .limit = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_exec(limit=-1) */
+static void case_389(args_fixture *fx)
+{
+    const aio_create_subprocess_exec_args a = {.program = "x", .limit = -1};
+    args_report_future(fx, aio_create_subprocess_exec(&a));
+}
+
+/* asyncio.create_subprocess_shell(valid) */
+static void case_390(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x"};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(cmd=None) */
+static void case_391(args_fixture *fx)
+{
+    args_report_future(fx, aio_create_subprocess_shell(NULL));
+}
+
+/* asyncio.create_subprocess_shell(cmd='') */
+static void case_392(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = ""};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stdin=None) */
+static void case_393(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stdin_ = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stdin=0) */
+static void case_394(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stdin_ = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stdin=-4) */
+static void case_395(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stdin_ = -4};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stdout=None) */
+static void case_396(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stdout_ = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stdout=0) */
+static void case_397(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stdout_ = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stdout=-4) */
+static void case_398(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stdout_ = -4};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stderr=None) */
+static void case_399(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stderr_ = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stderr=0) */
+static void case_400(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stderr_ = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(stderr=-4) */
+static void case_401(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .stderr_ = -4};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(limit=None) */
+static void case_402(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .limit = AIO_NONE};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(limit=0) */
+static void case_403(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .limit = AIO_ZERO};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.create_subprocess_shell(limit=-1) */
+static void case_404(args_fixture *fx)
+{
+    const aio_create_subprocess_shell_args a = {.cmd = "x", .limit = -1};
+    args_report_future(fx, aio_create_subprocess_shell(&a));
+}
+
+/* asyncio.subprocess.Process.communicate(valid) */
+static void case_405(args_fixture *fx)
+{
+    args_report_future(fx, aio_process_communicate((aio_process *)fx->stand_in, NULL));
+}
+
+/* asyncio.subprocess.Process.communicate(input=None) */
+static void case_406(args_fixture *fx)
+{
+    args_report_future(fx, aio_process_communicate((aio_process *)fx->stand_in, NULL));
+}
+
+/* asyncio.subprocess.Process.send_signal(valid) */
+static void case_407(args_fixture *fx)
+{
+    args_report_none(fx, aio_process_send_signal((aio_process *)fx->stand_in, fx->sigusr1));
+}
+
+/* asyncio.subprocess.Process.send_signal(signal=0) */
+static void case_408(args_fixture *fx)
+{
+    args_report_none(fx, aio_process_send_signal((aio_process *)fx->stand_in, 0));
+}
+
+/* asyncio.subprocess.Process.send_signal(signal=-1) */
+static void case_409(args_fixture *fx)
+{
+    args_report_none(fx, aio_process_send_signal((aio_process *)fx->stand_in, -1));
+}
+
+/* asyncio.subprocess.Process.send_signal(signal=65) */
+static void case_410(args_fixture *fx)
+{
+    args_report_none(fx, aio_process_send_signal((aio_process *)fx->stand_in, 65));
+}
+
+/* asyncio.subprocess.Process.send_signal(signal=9) */
+static void case_411(args_fixture *fx)
+{
+    args_report_none(fx, aio_process_send_signal((aio_process *)fx->stand_in, 9));
+}
+
 const args_case args_cases[] = {
     {"asyncio.set_event_loop(valid)", "asyncio", states_any, case_1},
     {"asyncio.set_event_loop(loop=None)", "asyncio", states_any, case_2},
@@ -3095,5 +3345,42 @@ const args_case args_cases[] = {
      states_pending_done_cancelled_closed_pending_closed_done, case_373},
     {"asyncio.Future.cancel(msg='')", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_374},
+    {"asyncio.create_subprocess_exec(valid)", "streams", states_any, case_375},
+    {"asyncio.create_subprocess_exec(program=None)", "streams", states_any, case_376},
+    {"asyncio.create_subprocess_exec(program='')", "streams", states_any, case_377},
+    {"asyncio.create_subprocess_exec(stdin=None)", "streams", states_any, case_378},
+    {"asyncio.create_subprocess_exec(stdin=0)", "streams", states_any, case_379},
+    {"asyncio.create_subprocess_exec(stdin=-4)", "streams", states_any, case_380},
+    {"asyncio.create_subprocess_exec(stdout=None)", "streams", states_any, case_381},
+    {"asyncio.create_subprocess_exec(stdout=0)", "streams", states_any, case_382},
+    {"asyncio.create_subprocess_exec(stdout=-4)", "streams", states_any, case_383},
+    {"asyncio.create_subprocess_exec(stderr=None)", "streams", states_any, case_384},
+    {"asyncio.create_subprocess_exec(stderr=0)", "streams", states_any, case_385},
+    {"asyncio.create_subprocess_exec(stderr=-4)", "streams", states_any, case_386},
+    {"asyncio.create_subprocess_exec(limit=None)", "streams", states_any, case_387},
+    {"asyncio.create_subprocess_exec(limit=0)", "streams", states_any, case_388},
+    {"asyncio.create_subprocess_exec(limit=-1)", "streams", states_any, case_389},
+    {"asyncio.create_subprocess_shell(valid)", "streams", states_any, case_390},
+    {"asyncio.create_subprocess_shell(cmd=None)", "streams", states_any, case_391},
+    {"asyncio.create_subprocess_shell(cmd='')", "streams", states_any, case_392},
+    {"asyncio.create_subprocess_shell(stdin=None)", "streams", states_any, case_393},
+    {"asyncio.create_subprocess_shell(stdin=0)", "streams", states_any, case_394},
+    {"asyncio.create_subprocess_shell(stdin=-4)", "streams", states_any, case_395},
+    {"asyncio.create_subprocess_shell(stdout=None)", "streams", states_any, case_396},
+    {"asyncio.create_subprocess_shell(stdout=0)", "streams", states_any, case_397},
+    {"asyncio.create_subprocess_shell(stdout=-4)", "streams", states_any, case_398},
+    {"asyncio.create_subprocess_shell(stderr=None)", "streams", states_any, case_399},
+    {"asyncio.create_subprocess_shell(stderr=0)", "streams", states_any, case_400},
+    {"asyncio.create_subprocess_shell(stderr=-4)", "streams", states_any, case_401},
+    {"asyncio.create_subprocess_shell(limit=None)", "streams", states_any, case_402},
+    {"asyncio.create_subprocess_shell(limit=0)", "streams", states_any, case_403},
+    {"asyncio.create_subprocess_shell(limit=-1)", "streams", states_any, case_404},
+    {"asyncio.subprocess.Process.communicate(valid)", "process", states_any, case_405},
+    {"asyncio.subprocess.Process.communicate(input=None)", "process", states_any, case_406},
+    {"asyncio.subprocess.Process.send_signal(valid)", "process", states_any, case_407},
+    {"asyncio.subprocess.Process.send_signal(signal=0)", "process", states_any, case_408},
+    {"asyncio.subprocess.Process.send_signal(signal=-1)", "process", states_any, case_409},
+    {"asyncio.subprocess.Process.send_signal(signal=65)", "process", states_any, case_410},
+    {"asyncio.subprocess.Process.send_signal(signal=9)", "process", states_any, case_411},
     {NULL, NULL, NULL, NULL},
 };
