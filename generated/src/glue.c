@@ -2390,16 +2390,50 @@ aio_server *aio_start_unix_server(const aio_start_unix_server_args *args)
  *                                stderr=None, limit=65536, **kwds) */
 aio_process *aio_create_subprocess_exec(const aio_create_subprocess_exec_args *args)
 {
-    (void)args;
-    return aio__create_subprocess_exec(NULL);
+    static const aio_create_subprocess_exec_args no_args;
+    aio__create_subprocess_exec_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    if (args->program == NULL) {
+        aio_err_set(aio_TypeError,
+                    "create_subprocess_exec() missing 1 required positional argument: 'program'");
+        return NULL;
+    }
+    r.program = args->program;
+    r.args = args->args;
+    aio__glue_int_or_none(&r.stdin_, &r.stdin__is_none, args->stdin_);
+    aio__glue_int_or_none(&r.stdout_, &r.stdout__is_none, args->stdout_);
+    aio__glue_int_or_none(&r.stderr_, &r.stderr__is_none, args->stderr_);
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "create_subprocess_exec() argument 'limit' must not be None") < 0)
+        return NULL;
+    r.kwds = args->kwds;
+    return aio__create_subprocess_exec(&r);
 }
 
 /* asyncio.create_subprocess_shell(cmd, stdin=None, stdout=None, stderr=None,
  *                                 limit=65536, **kwds) */
 aio_process *aio_create_subprocess_shell(const aio_create_subprocess_shell_args *args)
 {
-    (void)args;
-    return aio__create_subprocess_shell(NULL);
+    static const aio_create_subprocess_shell_args no_args;
+    aio__create_subprocess_shell_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    if (args->cmd == NULL) {
+        aio_err_set(aio_ValueError, "cmd must be a string");
+        return NULL;
+    }
+    r.cmd = args->cmd;
+    aio__glue_int_or_none(&r.stdin_, &r.stdin__is_none, args->stdin_);
+    aio__glue_int_or_none(&r.stdout_, &r.stdout__is_none, args->stdout_);
+    aio__glue_int_or_none(&r.stderr_, &r.stderr__is_none, args->stderr_);
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "create_subprocess_shell() argument 'limit' must not be None") < 0)
+        return NULL;
+    r.kwds = args->kwds;
+    return aio__create_subprocess_shell(&r);
 }
 
 /* ------------------------------------------------------------------------
@@ -2724,12 +2758,18 @@ int aio_process_wait(aio_process *process)
 aio_process_output aio_process_communicate(aio_process *process,
                                            const aio_process_communicate_args *args)
 {
+    static const aio_process_communicate_args no_args;
+    aio__process_communicate_args r;
+
     if (process == NULL) {
         aio__glue_null_self("communicate", "Process");
         return (aio_process_output){NULL, NULL, -1};
     }
-    (void)args;
-    return aio__process_communicate(process, NULL);
+    if (args == NULL)
+        args = &no_args;
+    r.input = args->input;
+    r.input_len = args->input_len;
+    return aio__process_communicate(process, &r);
 }
 
 /* asyncio.subprocess.Process.send_signal(signal) */

@@ -322,8 +322,6 @@ AIO_API aio_server *aio_start_unix_server(const aio_start_unix_server_args *args
 /* asyncio.create_subprocess_exec(program, *args, stdin=None, stdout=None,
  *                                stderr=None, limit=65536, **kwds)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Start program with args (no shell) and return its Process.
  *
  * Awaits loop.subprocess_exec() with a SubprocessStreamProtocol: each stream
@@ -376,8 +374,6 @@ AIO_API aio_process *aio_create_subprocess_exec(const aio_create_subprocess_exec
 
 /* asyncio.create_subprocess_shell(cmd, stdin=None, stdout=None, stderr=None,
  *                                 limit=65536, **kwds)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Run cmd through the shell and return its Process.
  *
@@ -871,8 +867,6 @@ AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
 
 /* asyncio.subprocess.Process.pid
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * The child's process id.
  *
  * aio_process_pid() returns int: the process id, or -1 with the exception set.
@@ -882,8 +876,6 @@ AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
 AIO_API int aio_process_pid(aio_process *process);
 
 /* asyncio.subprocess.Process.returncode
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * The child's return code: None (AIO_NONE) while it runs, -N when signal N
  * killed it.
@@ -897,8 +889,6 @@ AIO_API int aio_process_returncode(aio_process *process);
 
 /* asyncio.subprocess.Process.stdin
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * The StreamWriter of the child's stdin, or None when stdin was not PIPE.
  *
  * aio_process_stdin() returns aio_stream_writer *, borrowed: the writer, or
@@ -910,8 +900,6 @@ AIO_API int aio_process_returncode(aio_process *process);
 AIO_API aio_stream_writer *aio_process_stdin(aio_process *process);
 
 /* asyncio.subprocess.Process.stdout
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * The StreamReader of the child's stdout, or None when stdout was not PIPE.
  *
@@ -925,8 +913,6 @@ AIO_API aio_stream_reader *aio_process_stdout(aio_process *process);
 
 /* asyncio.subprocess.Process.stderr
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * The StreamReader of the child's stderr, or None when stderr was not PIPE.
  *
  * aio_process_stderr() returns aio_stream_reader *, borrowed: the reader, or
@@ -938,8 +924,6 @@ AIO_API aio_stream_reader *aio_process_stdout(aio_process *process);
 AIO_API aio_stream_reader *aio_process_stderr(aio_process *process);
 
 /* asyncio.subprocess.Process.wait()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Wait for the child to exit and return its return code.
  *
@@ -956,8 +940,6 @@ AIO_API aio_stream_reader *aio_process_stderr(aio_process *process);
 AIO_API int aio_process_wait(aio_process *process);
 
 /* asyncio.subprocess.Process.communicate(input=None)
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Send input to stdin and close it, read stdout and stderr to EOF, wait for
  * the exit; return (stdout_data, stderr_data).
@@ -990,8 +972,6 @@ AIO_API aio_process_output aio_process_communicate(aio_process *process,
 
 /* asyncio.subprocess.Process.send_signal(signal)
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Send signal to the child.
  *
  * Arguments:
@@ -1009,8 +989,6 @@ AIO_API int aio_process_send_signal(aio_process *process, int signal);
 
 /* asyncio.subprocess.Process.terminate()
  *
- * Not implemented yet: raises NotImplementedError.
- *
  * Stop the child: SIGTERM.
  *
  * Returns int: 0 on success, -1 with the exception set.
@@ -1024,8 +1002,6 @@ AIO_API int aio_process_send_signal(aio_process *process, int signal);
 AIO_API int aio_process_terminate(aio_process *process);
 
 /* asyncio.subprocess.Process.kill()
- *
- * Not implemented yet: raises NotImplementedError.
  *
  * Kill the child: SIGKILL.
  *
