@@ -1,0 +1,373 @@
+/* test_subprocess_streams.c - asyncio.create_subprocess_exec(),
+ * create_subprocess_shell() and Process (subprocess.py, 3.11):
+ * communicate() through cat, stdout only, stderr=STDOUT, wait() without
+ * pipes, returncode before and after, a killed child, a child that does
+ * not read its input, the readers' limit, a hundred children in a row (no
+ * descriptor, no zombie left), and every allocation of the start failing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "test_support.h"
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
+static void assert_no_children(void)
+{
+    int status;
+    assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+static void run_in_task(aio_coroutine coro, void *arg)
+{
+    alarm(60);
+    aio_loop *loop = new_loop();
+    run_coro(loop, coro, arg);
+    finish(loop);
+    alarm(0);
+}
+
+static void assert_bytes(aio_bytes *b, const char *want)
+{
+    assert_non_null(b);
+    assert_int_equal(aio_bytes_size(b), strlen(want));
+    assert_memory_equal(aio_bytes_data(b), want, strlen(want));
+}
+
+/* --- communicate() -------------------------------------------------------------------- */
+
+static void *cat_coro(void *arg)
+{
+    (void)arg;
+    const char *args[] = {NULL};
+    aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "cat", .args = args, .stdin_ = AIO_SUBPROCESS_PIPE,
+        .stdout_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(p);
+    assert_true(aio_process_pid(p) > 0);
+    assert_non_null(aio_process_stdin(p));
+    assert_non_null(aio_process_stdout(p));
+    assert_null(aio_process_stderr(p));
+    assert_int_equal(aio_process_returncode(p), AIO_NONE);
+    aio_process_output out =
+        aio_process_communicate(p, &(aio_process_communicate_args){"hello\n", 6});
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "hello\n");
+    assert_null(out.stderr_);
+    assert_int_equal(aio_process_returncode(p), 0);
+    aio_decref(out.stdout_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(cat_coro);
+
+static void test_communicate_cat(void **state)
+{
+    (void)state;
+    run_in_task(cat_coro, NULL);
+}
+
+static void *stdout_only_coro(void *arg)
+{
+    (void)arg;
+    aio_process *p = aio_create_subprocess_shell(&(aio_create_subprocess_shell_args){
+        .cmd = "echo out; exit 3", .stdout_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(p);
+    assert_null(aio_process_stdin(p));
+    aio_process_output out = aio_process_communicate(p, &(aio_process_communicate_args){0});
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "out\n");
+    assert_null(out.stderr_);
+    assert_int_equal(aio_process_returncode(p), 3);
+    aio_decref(out.stdout_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(stdout_only_coro);
+
+static void test_stdout_only(void **state)
+{
+    (void)state;
+    run_in_task(stdout_only_coro, NULL);
+}
+
+static void *stderr_to_stdout_coro(void *arg)
+{
+    (void)arg;
+    const char *args[] = {"-c", "echo out; echo err >&2", NULL};
+    aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "sh", .args = args, .stdout_ = AIO_SUBPROCESS_PIPE,
+        .stderr_ = AIO_SUBPROCESS_STDOUT});
+    assert_non_null(p);
+    assert_null(aio_process_stderr(p));
+    aio_process_output out = aio_process_communicate(p, &(aio_process_communicate_args){0});
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "out\nerr\n");
+    assert_null(out.stderr_);
+    aio_decref(out.stdout_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(stderr_to_stdout_coro);
+
+static void test_stderr_to_stdout(void **state)
+{
+    (void)state;
+    run_in_task(stderr_to_stdout_coro, NULL);
+}
+
+static void *both_pipes_coro(void *arg)
+{
+    (void)arg;
+    aio_process *p = aio_create_subprocess_shell(&(aio_create_subprocess_shell_args){
+        .cmd = "echo out; echo err >&2", .stdout_ = AIO_SUBPROCESS_PIPE,
+        .stderr_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(p);
+    aio_process_output out = aio_process_communicate(p, &(aio_process_communicate_args){0});
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "out\n");
+    assert_bytes(out.stderr_, "err\n");
+    aio_decref(out.stdout_);
+    aio_decref(out.stderr_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(both_pipes_coro);
+
+static void test_both_pipes(void **state)
+{
+    (void)state;
+    run_in_task(both_pipes_coro, NULL);
+}
+
+/* --- wait(), returncode, signals ------------------------------------------------------ */
+
+static void *wait_coro(void *arg)
+{
+    (void)arg;
+    const char *args[] = {"-c", "exit 7", NULL};
+    aio_process *p = aio_create_subprocess_exec(
+        &(aio_create_subprocess_exec_args){.program = "sh", .args = args});
+    assert_non_null(p);
+    assert_null(aio_process_stdin(p));
+    assert_null(aio_process_stdout(p));
+    assert_null(aio_process_stderr(p));
+    assert_int_equal(aio_process_wait(p), 7);
+    assert_int_equal(aio_process_returncode(p), 7);
+    assert_int_equal(aio_process_wait(p), 7);
+    aio_process_output out = aio_process_communicate(p, &(aio_process_communicate_args){0});
+    assert_int_equal(out.error, 0);
+    assert_null(out.stdout_);
+    assert_null(out.stderr_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(wait_coro);
+
+static void test_wait_without_pipes(void **state)
+{
+    (void)state;
+    run_in_task(wait_coro, NULL);
+}
+
+static void *killed_coro(void *arg)
+{
+    (void)arg;
+    const char *args[] = {"30", NULL};
+    aio_process *p = aio_create_subprocess_exec(
+        &(aio_create_subprocess_exec_args){.program = "sleep", .args = args});
+    assert_non_null(p);
+    assert_int_equal(aio_process_returncode(p), AIO_NONE);
+    assert_int_equal(aio_process_kill(p), 0);
+    assert_int_equal(aio_process_wait(p), -9);
+    assert_int_equal(aio_process_returncode(p), -9);
+    aio_decref(p);
+
+    p = aio_create_subprocess_exec(
+        &(aio_create_subprocess_exec_args){.program = "sleep", .args = args});
+    assert_non_null(p);
+    assert_int_equal(aio_process_terminate(p), 0);
+    assert_int_equal(aio_process_wait(p), -SIGTERM);
+    aio_decref(p);
+
+    p = aio_create_subprocess_exec(
+        &(aio_create_subprocess_exec_args){.program = "sleep", .args = args});
+    assert_non_null(p);
+    assert_int_equal(aio_process_send_signal(p, SIGINT), 0);
+    assert_int_equal(aio_process_wait(p), -SIGINT);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(killed_coro);
+
+static void test_killed(void **state)
+{
+    (void)state;
+    run_in_task(killed_coro, NULL);
+}
+
+/* The child exits without reading: the broken pipe is no error. */
+static void *no_read_coro(void *arg)
+{
+    (void)arg;
+    size_t n = 1 << 20;
+    char *big = calloc(1, n);
+    assert_non_null(big);
+    aio_process *p = aio_create_subprocess_shell(&(aio_create_subprocess_shell_args){
+        .cmd = "exec 0<&-; echo done", .stdin_ = AIO_SUBPROCESS_PIPE,
+        .stdout_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(p);
+    aio_process_output out =
+        aio_process_communicate(p, &(aio_process_communicate_args){big, n});
+    free(big);
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "done\n");
+    assert_int_equal(aio_process_returncode(p), 0);
+    aio_decref(out.stdout_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(no_read_coro);
+
+static void test_child_does_not_read(void **state)
+{
+    (void)state;
+    run_in_task(no_read_coro, NULL);
+}
+
+/* A line longer than the limit: readline()'s ValueError. */
+static void *limit_coro(void *arg)
+{
+    (void)arg;
+    aio_process *p = aio_create_subprocess_shell(&(aio_create_subprocess_shell_args){
+        .cmd = "printf '%0100d\\nshort\\n' 0", .stdout_ = AIO_SUBPROCESS_PIPE, .limit = 10});
+    assert_non_null(p);
+    aio_bytes *line = aio_stream_reader_readline(aio_process_stdout(p));
+    assert_null(line);
+    assert_raised(aio_ValueError, NULL);
+    line = aio_stream_reader_readline(aio_process_stdout(p));
+    assert_bytes(line, "short\n");
+    aio_decref(line);
+    assert_int_equal(aio_process_wait(p), 0);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(limit_coro);
+
+static void test_limit_overrun(void **state)
+{
+    (void)state;
+    run_in_task(limit_coro, NULL);
+}
+
+/* --- scale and faults ----------------------------------------------------------------- */
+
+static void *hundred_coro(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++) {
+        aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+            .program = "cat", .stdin_ = AIO_SUBPROCESS_PIPE, .stdout_ = AIO_SUBPROCESS_PIPE,
+            .stderr_ = AIO_SUBPROCESS_PIPE});
+        assert_non_null(p);
+        aio_process_output out =
+            aio_process_communicate(p, &(aio_process_communicate_args){"x", 1});
+        assert_int_equal(out.error, 0);
+        assert_bytes(out.stdout_, "x");
+        assert_bytes(out.stderr_, "");
+        aio_decref(out.stdout_);
+        aio_decref(out.stderr_);
+        aio_decref(p);
+    }
+    return NULL;
+}
+AIO_NAME_CALLBACK(hundred_coro);
+
+static void test_hundred_in_a_row(void **state)
+{
+    (void)state;
+    int before = count_fds();
+    run_in_task(hundred_coro, NULL);
+    assert_int_equal(count_fds(), before);
+    assert_no_children();
+}
+
+typedef struct fault_run {
+    long k;
+    bool reached;
+} fault_run;
+
+static void *fault_coro(void *arg)
+{
+    fault_run *run = arg;
+    aio__fail_alloc_after = run->k;
+    aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "cat", .stdin_ = AIO_SUBPROCESS_PIPE, .stdout_ = AIO_SUBPROCESS_PIPE});
+    run->reached = aio__fail_alloc_after < 0;
+    aio__fail_alloc_after = -1;
+    if (p == NULL) {
+        assert_raised(aio_MemoryError, NULL);
+        return NULL;
+    }
+    aio_process_output out = aio_process_communicate(p, &(aio_process_communicate_args){"ab", 2});
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "ab");
+    aio_decref(out.stdout_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(fault_coro);
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    fault_run run = {0, false};
+    for (run.k = 0; !run.reached && run.k < 300; run.k++) {
+        int before = count_fds();
+        alarm(60);
+        aio_loop *loop = new_loop();
+        run_coro(loop, fault_coro, &run);
+        for (int i = 0; i < 20; i++)
+            run_one_iteration(loop);
+        aio_err_clear();
+        finish(loop);
+        alarm(0);
+        assert_int_equal(count_fds(), before);
+        assert_no_children();
+    }
+    assert_true(run.reached);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_DFL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_communicate_cat),
+        cmocka_unit_test(test_stdout_only),
+        cmocka_unit_test(test_stderr_to_stdout),
+        cmocka_unit_test(test_both_pipes),
+        cmocka_unit_test(test_wait_without_pipes),
+        cmocka_unit_test(test_killed),
+        cmocka_unit_test(test_child_does_not_read),
+        cmocka_unit_test(test_limit_overrun),
+        cmocka_unit_test(test_hundred_in_a_row),
+        cmocka_unit_test(test_allocation_failures),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
