@@ -189,9 +189,17 @@ static void sp_connection_lost(aio_protocol *self, aio_exc *exc)
 }
 AIO_NAME_CALLBACK(sp_connection_lost);
 
+/* The transport lets go: after connection_lost(), or without it when the
+ * loop closed with the transport open; the protocol lets go of the
+ * transport too, or the two would keep each other. */
 static void sp_release(aio_protocol *self)
 {
-    aio__decref(sp_of(self));
+    sp_proto *p = sp_of(self);
+    aio_transport *t = p->transport;
+    p->transport = NULL;
+    sp_drop_flow(p, NULL);
+    aio__decref(t);
+    aio__decref(p);
 }
 AIO_NAME_CALLBACK(sp_release);
 
