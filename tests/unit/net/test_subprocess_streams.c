@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_support.h"
 
@@ -306,6 +307,36 @@ static void test_hundred_in_a_row(void **state)
     assert_no_children();
 }
 
+/* The loop closes with the child running and its pipes open, the Process
+ * already dropped: nothing leaked, the child killed and reaped. */
+static void *abandon_coro(void *arg)
+{
+    (void)arg;
+    const char *args[] = {"30", NULL};
+    aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "sleep", .args = args, .stdin_ = AIO_SUBPROCESS_PIPE,
+        .stdout_ = AIO_SUBPROCESS_PIPE, .stderr_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(p);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(abandon_coro);
+
+static void test_loop_closed_with_child_running(void **state)
+{
+    (void)state;
+    int before = count_fds();
+    run_in_task(abandon_coro, NULL);
+    assert_int_equal(count_fds(), before);
+    for (int i = 0; i < 500; i++) {
+        siginfo_t info;
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
+            break;
+        usleep(10000);
+    }
+    assert_no_children();
+}
+
 typedef struct fault_run {
     long k;
     bool reached;
@@ -365,6 +396,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_child_does_not_read),
         cmocka_unit_test(test_limit_overrun),
         cmocka_unit_test(test_hundred_in_a_row),
+        cmocka_unit_test(test_loop_closed_with_child_running),
         cmocka_unit_test(test_allocation_failures),
     };
     if (argc > 1)
