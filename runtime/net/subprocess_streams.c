@@ -23,7 +23,8 @@ typedef struct sp_proto {
     aio_loop *loop;                /* a reference */
     int limit;
     aio_protocol *flow;            /* the mixin (a reference), NULL once lost */
-    aio_transport *transport;      /* until closed (a reference) */
+    aio_transport *transport;      /* borrowed: from connection_made() until
+                                      release() or the close of the transport */
     aio_stream_writer *stdin_;     /* references, or NULL */
     aio_stream_reader *stdout_;
     aio_stream_reader *stderr_;
@@ -63,7 +64,6 @@ static void sp_dealloc(void *obj)
     aio__decref(p->stdin_);
     aio__decref(p->stdout_);
     aio__decref(p->stderr_);
-    aio__decref(p->transport);
     aio__decref(p->loop);
     free(p);
 }
@@ -92,7 +92,7 @@ static aio_stream_reader *sp_reader(sp_proto *p, aio_transport *pipe)
 static void sp_connection_made(aio_protocol *self, aio_transport *transport)
 {
     sp_proto *p = sp_of(self);
-    p->transport = aio_incref(transport);
+    p->transport = transport;
     aio_transport *pipe;
     if ((pipe = aio_transport_get_pipe_transport(transport, 1)) != NULL) {
         if ((p->stdout_ = sp_reader(p, pipe)) == NULL)
@@ -127,7 +127,6 @@ static void sp_maybe_close(sp_proto *p)
     aio_transport *t = p->transport;
     p->transport = NULL;
     aio_transport_close(t);
-    aio__decref(t);
 }
 
 static void sp_pipe_connection_lost(aio_protocol *self, int fd, aio_exc *exc)
@@ -190,15 +189,13 @@ static void sp_connection_lost(aio_protocol *self, aio_exc *exc)
 AIO_NAME_CALLBACK(sp_connection_lost);
 
 /* The transport lets go: after connection_lost(), or without it when the
- * loop closed with the transport open; the protocol lets go of the
- * transport too, or the two would keep each other. */
+ * loop closed with the transport open. The protocol only borrows the
+ * transport (the Process holds it), or the two would keep each other. */
 static void sp_release(aio_protocol *self)
 {
     sp_proto *p = sp_of(self);
-    aio_transport *t = p->transport;
     p->transport = NULL;
     sp_drop_flow(p, NULL);
-    aio__decref(t);
     aio__decref(p);
 }
 AIO_NAME_CALLBACK(sp_release);
@@ -459,22 +456,29 @@ aio_process_output aio__process_communicate(aio_process *process,
     }
     if (ok && p->stdin_ != NULL)
         ok = feed_stdin(p->stdin_, args->input, args->input_len) == 0;
+    /* Wait for both reads, as gather() does; once something failed (this
+     * task cancelled too), cancel what is left and still wait for it to
+     * end: the tasks use jobs[] on this stack. */
+    aio_exc *error = ok ? NULL : aio_err_fetch();
     for (int i = 0; i < 2; i++) {
-        if (tasks[i] == NULL)
-            continue;
-        if (!ok) {
-            aio_task_cancel(tasks[i], NULL);
+        aio_future *t = (aio_future *)tasks[i];
+        while (t != NULL) {
+            bool done = aio_future_done(t) == 1;
+            if (error != NULL && !done)
+                aio_task_cancel(tasks[i], NULL);
+            if (aio_await(t) == NULL && aio_err_occurred()) {
+                if (error == NULL)
+                    error = aio_err_fetch();
+                else
+                    aio_err_clear();
+            }
+            if (done || aio_future_done(t) == 1)
+                break;
         }
-        /* Always wait for the task: it uses jobs[] on this stack. */
-        aio_exc *saved = ok ? NULL : aio_err_fetch();
-        if (aio_await((aio_future *)tasks[i]) == NULL && aio_err_occurred()) {
-            if (ok)
-                ok = false;
-            else
-                aio_err_clear();
-        }
-        if (saved != NULL)
-            aio_err_restore(saved);
+    }
+    if (error != NULL) {
+        aio_err_restore(error);
+        ok = false;
     }
     if (ok && aio__process_wait(process) == INT_MIN)
         ok = false;

@@ -275,6 +275,56 @@ static void test_limit_overrun(void **state)
     run_in_task(limit_coro, NULL);
 }
 
+/* communicate() cancelled while it reads: CancelledError, its reads
+ * cancelled with it; the child is still there to kill and wait for. */
+typedef struct cancel_run {
+    aio_process *p;
+    bool cancelled;
+} cancel_run;
+
+static void *communicate_task(void *arg)
+{
+    cancel_run *run = arg;
+    aio_process_output out = aio_process_communicate(run->p, &(aio_process_communicate_args){0});
+    assert_int_equal(out.error, -1);
+    assert_null(out.stdout_);
+    run->cancelled = aio_err_matches(aio_CancelledError);
+    return NULL;
+}
+AIO_NAME_CALLBACK(communicate_task);
+
+static void *cancel_coro(void *arg)
+{
+    (void)arg;
+    const char *args[] = {"-c", "echo partial; exec sleep 30", NULL};
+    cancel_run run = {NULL, false};
+    run.p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "sh", .args = args, .stdout_ = AIO_SUBPROCESS_PIPE,
+        .stderr_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(run.p);
+    aio_task *t = aio_create_task(communicate_task, &run, NULL);
+    assert_non_null(t);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(aio_sleep(0), 0);
+    assert_int_equal(aio_task_cancel(t, NULL), 1);
+    assert_null(aio_await((aio_future *)t));
+    assert_raised(aio_CancelledError, NULL);
+    assert_true(run.cancelled);
+    aio_decref(t);
+    assert_int_equal(aio_process_returncode(run.p), AIO_NONE);
+    assert_int_equal(aio_process_kill(run.p), 0);
+    assert_int_equal(aio_process_wait(run.p), -9);
+    aio_decref(run.p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(cancel_coro);
+
+static void test_communicate_cancelled(void **state)
+{
+    (void)state;
+    run_in_task(cancel_coro, NULL);
+}
+
 /* --- scale and faults ----------------------------------------------------------------- */
 
 static void *hundred_coro(void *arg)
@@ -395,6 +445,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_killed),
         cmocka_unit_test(test_child_does_not_read),
         cmocka_unit_test(test_limit_overrun),
+        cmocka_unit_test(test_communicate_cancelled),
         cmocka_unit_test(test_hundred_in_a_row),
         cmocka_unit_test(test_loop_closed_with_child_running),
         cmocka_unit_test(test_allocation_failures),
