@@ -325,6 +325,44 @@ static void test_communicate_cancelled(void **state)
     run_in_task(cancel_coro, NULL);
 }
 
+/* limit 0: the readers cannot be made; as asyncio's connection_made()
+ * raising in its callback, the error goes to the loop's exception handler
+ * and the Process has no streams, but runs. */
+static int handler_calls;
+
+static void count_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    assert_non_null(context->exception);
+    assert_true(aio_exc_isinstance(context->exception, aio_ValueError));
+    handler_calls++;
+}
+AIO_NAME_CALLBACK(count_handler);
+
+static void *bad_limit_coro(void *arg)
+{
+    (void)arg;
+    handler_calls = 0;
+    aio_loop *loop = aio_get_running_loop();
+    assert_int_equal(aio_loop_set_exception_handler(loop, count_handler, NULL), 0);
+    aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "true", .stdout_ = AIO_SUBPROCESS_PIPE, .limit = AIO_ZERO});
+    assert_non_null(p);
+    assert_null(aio_process_stdout(p));
+    assert_int_equal(aio_process_wait(p), 0);
+    assert_int_equal(handler_calls, 1);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(bad_limit_coro);
+
+static void test_bad_limit(void **state)
+{
+    (void)state;
+    run_in_task(bad_limit_coro, NULL);
+}
+
 /* --- scale and faults ----------------------------------------------------------------- */
 
 static void *hundred_coro(void *arg)
@@ -446,6 +484,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_child_does_not_read),
         cmocka_unit_test(test_limit_overrun),
         cmocka_unit_test(test_communicate_cancelled),
+        cmocka_unit_test(test_bad_limit),
         cmocka_unit_test(test_hundred_in_a_row),
         cmocka_unit_test(test_loop_closed_with_child_running),
         cmocka_unit_test(test_allocation_failures),
