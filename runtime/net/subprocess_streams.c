@@ -385,7 +385,9 @@ int aio__process_wait(aio_process *process)
     if (aio__task_running("Process.wait()") == NULL)
         return INT_MIN;
     sp_proto *p = process->protocol;
-    while (!p->exited) {
+    int returncode;
+    /* The transport knows the code before the protocol hears of it. */
+    while ((returncode = aio_transport_get_returncode(process->transport)) == AIO_NONE) {
         aio__waiter *w = aio__waiter_append(&p->exit_waiters, p->loop);
         if (w == NULL)
             return INT_MIN;
@@ -395,7 +397,7 @@ int aio__process_wait(aio_process *process)
         if (rc < 0)
             return INT_MIN;
     }
-    return aio_transport_get_returncode(process->transport);
+    return returncode;
 }
 
 /* --- communicate() --------------------------------------------------------------------- */
@@ -425,15 +427,11 @@ AIO_NAME_CALLBACK(read_stream);
 /* _feed_stdin(): a pipe broken by a child that did not read is no error. */
 static int feed_stdin(aio_stream_writer *in, const void *input, size_t len)
 {
-    if (input != NULL) {
-        if (aio_stream_writer_write(in, input, len) < 0)
+    if (input != NULL &&
+        (aio_stream_writer_write(in, input, len) < 0 || aio_stream_writer_drain(in) < 0)) {
+        if (!aio_err_matches(aio_BrokenPipeError) && !aio_err_matches(aio_ConnectionResetError))
             return -1;
-        if (aio_stream_writer_drain(in) < 0) {
-            if (!aio_err_matches(aio_BrokenPipeError) &&
-                !aio_err_matches(aio_ConnectionResetError))
-                return -1;
-            aio_err_clear();
-        }
+        aio_err_clear();
     }
     return aio_stream_writer_close(in) < 0 ? -1 : 0;
 }
