@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -363,6 +364,79 @@ static void test_bad_limit(void **state)
     run_in_task(bad_limit_coro, NULL);
 }
 
+/* Four megabytes through cat: more than the pipes and the reader's limit
+ * hold, so stdin is fed while stdout is read. */
+static void *big_cat_coro(void *arg)
+{
+    (void)arg;
+    size_t n = 4u << 20;
+    char *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
+    aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "cat", .stdin_ = AIO_SUBPROCESS_PIPE, .stdout_ = AIO_SUBPROCESS_PIPE,
+        .stderr_ = AIO_SUBPROCESS_PIPE, .limit = 1024});
+    assert_non_null(p);
+    aio_process_output out =
+        aio_process_communicate(p, &(aio_process_communicate_args){big, n});
+    assert_int_equal(out.error, 0);
+    assert_int_equal(aio_bytes_size(out.stdout_), n);
+    assert_memory_equal(aio_bytes_data(out.stdout_), big, n);
+    assert_bytes(out.stderr_, "");
+    free(big);
+    aio_decref(out.stdout_);
+    aio_decref(out.stderr_);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(big_cat_coro);
+
+static void test_big_through_cat(void **state)
+{
+    (void)state;
+    run_in_task(big_cat_coro, NULL);
+}
+
+/* Once the transport has lost its process: ProcessLookupError. And the
+ * glue's argument errors. */
+static void *gone_coro(void *arg)
+{
+    (void)arg;
+    aio_process *p = aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){
+        .program = "true"});
+    assert_non_null(p);
+    assert_int_equal(aio_process_wait(p), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(aio_sleep(0), 0);
+    assert_int_equal(aio_process_kill(p), -1);
+    assert_raised(aio_ProcessLookupError, NULL);
+    assert_int_equal(aio_process_terminate(p), -1);
+    assert_raised(aio_ProcessLookupError, NULL);
+    assert_int_equal(aio_process_send_signal(p, SIGTERM), -1);
+    assert_raised(aio_ProcessLookupError, NULL);
+    assert_int_equal(aio_process_returncode(p), 0);
+    aio_decref(p);
+
+    assert_null(aio_create_subprocess_exec(&(aio_create_subprocess_exec_args){0}));
+    assert_raised(aio_TypeError,
+                  "create_subprocess_exec() missing 1 required positional argument: 'program'");
+    assert_null(aio_create_subprocess_shell(&(aio_create_subprocess_shell_args){0}));
+    assert_raised(aio_ValueError, "cmd must be a string");
+    assert_null(aio_create_subprocess_exec(
+        &(aio_create_subprocess_exec_args){.program = "/nonexistent/program"}));
+    assert_raised(aio_FileNotFoundError,
+                  "[Errno 2] No such file or directory: '/nonexistent/program'");
+    return NULL;
+}
+AIO_NAME_CALLBACK(gone_coro);
+
+static void test_process_gone_and_bad_arguments(void **state)
+{
+    (void)state;
+    run_in_task(gone_coro, NULL);
+}
+
 /* --- scale and faults ----------------------------------------------------------------- */
 
 static void *hundred_coro(void *arg)
@@ -485,6 +559,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_limit_overrun),
         cmocka_unit_test(test_communicate_cancelled),
         cmocka_unit_test(test_bad_limit),
+        cmocka_unit_test(test_big_through_cat),
+        cmocka_unit_test(test_process_gone_and_bad_arguments),
         cmocka_unit_test(test_hundred_in_a_row),
         cmocka_unit_test(test_loop_closed_with_child_running),
         cmocka_unit_test(test_allocation_failures),
