@@ -2386,6 +2386,56 @@ aio_server *aio_start_unix_server(const aio_start_unix_server_args *args)
     return aio__start_unix_server(&r);
 }
 
+/* asyncio.create_subprocess_exec(program, *args, stdin=None, stdout=None,
+ *                                stderr=None, limit=65536, **kwds) */
+aio_process *aio_create_subprocess_exec(const aio_create_subprocess_exec_args *args)
+{
+    static const aio_create_subprocess_exec_args no_args;
+    aio__create_subprocess_exec_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    if (args->program == NULL) {
+        aio_err_set(aio_TypeError,
+                    "create_subprocess_exec() missing 1 required positional argument: 'program'");
+        return NULL;
+    }
+    r.program = args->program;
+    r.args = args->args;
+    aio__glue_int_or_none(&r.stdin_, &r.stdin__is_none, args->stdin_);
+    aio__glue_int_or_none(&r.stdout_, &r.stdout__is_none, args->stdout_);
+    aio__glue_int_or_none(&r.stderr_, &r.stderr__is_none, args->stderr_);
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "create_subprocess_exec() argument 'limit' must not be None") < 0)
+        return NULL;
+    r.kwds = args->kwds;
+    return aio__create_subprocess_exec(&r);
+}
+
+/* asyncio.create_subprocess_shell(cmd, stdin=None, stdout=None, stderr=None,
+ *                                 limit=65536, **kwds) */
+aio_process *aio_create_subprocess_shell(const aio_create_subprocess_shell_args *args)
+{
+    static const aio_create_subprocess_shell_args no_args;
+    aio__create_subprocess_shell_args r;
+
+    if (args == NULL)
+        args = &no_args;
+    if (args->cmd == NULL) {
+        aio_err_set(aio_ValueError, "cmd must be a string");
+        return NULL;
+    }
+    r.cmd = args->cmd;
+    aio__glue_int_or_none(&r.stdin_, &r.stdin__is_none, args->stdin_);
+    aio__glue_int_or_none(&r.stdout_, &r.stdout__is_none, args->stdout_);
+    aio__glue_int_or_none(&r.stderr_, &r.stderr__is_none, args->stderr_);
+    if (aio__glue_int_default(&r.limit, args->limit, 65536, aio_TypeError,
+                              "create_subprocess_shell() argument 'limit' must not be None") < 0)
+        return NULL;
+    r.kwds = args->kwds;
+    return aio__create_subprocess_shell(&r);
+}
+
 /* ------------------------------------------------------------------------
  * StreamReader
  */
@@ -2638,4 +2688,116 @@ int aio_stream_writer_wait_closed(aio_stream_writer *writer)
         return -1;
     }
     return aio__stream_writer_wait_closed(writer);
+}
+
+/* ------------------------------------------------------------------------
+ * Process
+ */
+
+/* asyncio.subprocess.Process.pid */
+int aio_process_pid(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("pid", "Process");
+        return -1;
+    }
+    return aio__process_pid(process);
+}
+
+/* asyncio.subprocess.Process.returncode */
+int aio_process_returncode(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("returncode", "Process");
+        return INT_MIN;
+    }
+    return aio__process_returncode(process);
+}
+
+/* asyncio.subprocess.Process.stdin */
+aio_stream_writer *aio_process_stdin(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("stdin", "Process");
+        return NULL;
+    }
+    return aio__process_stdin(process);
+}
+
+/* asyncio.subprocess.Process.stdout */
+aio_stream_reader *aio_process_stdout(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("stdout", "Process");
+        return NULL;
+    }
+    return aio__process_stdout(process);
+}
+
+/* asyncio.subprocess.Process.stderr */
+aio_stream_reader *aio_process_stderr(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("stderr", "Process");
+        return NULL;
+    }
+    return aio__process_stderr(process);
+}
+
+/* asyncio.subprocess.Process.wait() */
+int aio_process_wait(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("wait", "Process");
+        return INT_MIN;
+    }
+    return aio__process_wait(process);
+}
+
+/* asyncio.subprocess.Process.communicate(input=None) */
+aio_process_output aio_process_communicate(aio_process *process,
+                                           const aio_process_communicate_args *args)
+{
+    static const aio_process_communicate_args no_args;
+    aio__process_communicate_args r;
+
+    if (process == NULL) {
+        aio__glue_null_self("communicate", "Process");
+        return (aio_process_output){NULL, NULL, -1};
+    }
+    if (args == NULL)
+        args = &no_args;
+    r.input = args->input;
+    r.input_len = args->input_len;
+    return aio__process_communicate(process, &r);
+}
+
+/* asyncio.subprocess.Process.send_signal(signal) */
+int aio_process_send_signal(aio_process *process, int signal)
+{
+    if (process == NULL) {
+        aio__glue_null_self("send_signal", "Process");
+        return -1;
+    }
+    return aio__process_send_signal(process, signal);
+}
+
+/* asyncio.subprocess.Process.terminate() */
+int aio_process_terminate(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("terminate", "Process");
+        return -1;
+    }
+    return aio__process_terminate(process);
+}
+
+/* asyncio.subprocess.Process.kill() */
+int aio_process_kill(aio_process *process)
+{
+    if (process == NULL) {
+        aio__glue_null_self("kill", "Process");
+        return -1;
+    }
+    return aio__process_kill(process);
 }

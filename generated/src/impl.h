@@ -1096,6 +1096,39 @@ typedef struct aio__start_unix_server_args {
 
 aio_server *aio__start_unix_server(const aio__start_unix_server_args *args);
 
+/* asyncio.create_subprocess_exec(program, *args, stdin=None, stdout=None,
+ *                                stderr=None, limit=65536, **kwds) */
+typedef struct aio__create_subprocess_exec_args {
+    const char *program;
+    const char *const *args;
+    int stdin_;
+    bool stdin__is_none;
+    int stdout_;
+    bool stdout__is_none;
+    int stderr_;
+    bool stderr__is_none;
+    int limit;
+    const aio_popen_options *kwds;
+} aio__create_subprocess_exec_args;
+
+aio_process *aio__create_subprocess_exec(const aio__create_subprocess_exec_args *args);
+
+/* asyncio.create_subprocess_shell(cmd, stdin=None, stdout=None, stderr=None,
+ *                                 limit=65536, **kwds) */
+typedef struct aio__create_subprocess_shell_args {
+    const char *cmd;
+    int stdin_;
+    bool stdin__is_none;
+    int stdout_;
+    bool stdout__is_none;
+    int stderr_;
+    bool stderr__is_none;
+    int limit;
+    const aio_popen_options *kwds;
+} aio__create_subprocess_shell_args;
+
+aio_process *aio__create_subprocess_shell(const aio__create_subprocess_shell_args *args);
+
 /* ------------------------------------------------------------------------
  * StreamReader
  */
@@ -1195,5 +1228,45 @@ int aio__stream_writer_is_closing(aio_stream_writer *writer);
 
 /* asyncio.StreamWriter.wait_closed() */
 int aio__stream_writer_wait_closed(aio_stream_writer *writer);
+
+/* ------------------------------------------------------------------------
+ * Process
+ */
+
+/* asyncio.subprocess.Process.pid */
+int aio__process_pid(aio_process *process);
+
+/* asyncio.subprocess.Process.returncode */
+int aio__process_returncode(aio_process *process);
+
+/* asyncio.subprocess.Process.stdin */
+aio_stream_writer *aio__process_stdin(aio_process *process);
+
+/* asyncio.subprocess.Process.stdout */
+aio_stream_reader *aio__process_stdout(aio_process *process);
+
+/* asyncio.subprocess.Process.stderr */
+aio_stream_reader *aio__process_stderr(aio_process *process);
+
+/* asyncio.subprocess.Process.wait() */
+int aio__process_wait(aio_process *process);
+
+/* asyncio.subprocess.Process.communicate(input=None) */
+typedef struct aio__process_communicate_args {
+    const void *input;
+    size_t input_len;
+} aio__process_communicate_args;
+
+aio_process_output aio__process_communicate(aio_process *process,
+                                            const aio__process_communicate_args *args);
+
+/* asyncio.subprocess.Process.send_signal(signal) */
+int aio__process_send_signal(aio_process *process, int signal);
+
+/* asyncio.subprocess.Process.terminate() */
+int aio__process_terminate(aio_process *process);
+
+/* asyncio.subprocess.Process.kill() */
+int aio__process_kill(aio_process *process);
 
 #endif /* CASYNCIO_IMPL_H */

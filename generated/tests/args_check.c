@@ -1425,6 +1425,37 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.create_subprocess_exec() */
+    {
+        aio_create_subprocess_exec_args a = {
+            .program = 0,
+            .args = 0,
+            .stdin_ = 0,
+            .stdout_ = 0,
+            .stderr_ = 0,
+            .limit = 0,
+            .kwds = 0,
+        };
+        aio_process *(*f1)(const aio_create_subprocess_exec_args *) = aio_create_subprocess_exec;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.create_subprocess_shell() */
+    {
+        aio_create_subprocess_shell_args a = {
+            .cmd = 0,
+            .stdin_ = 0,
+            .stdout_ = 0,
+            .stderr_ = 0,
+            .limit = 0,
+            .kwds = 0,
+        };
+        aio_process *(*f1)(const aio_create_subprocess_shell_args *) = aio_create_subprocess_shell;
+        (void)a;
+        (void)f1;
+    }
+
     /* asyncio.StreamReader() */
     {
         aio_stream_reader_args a = {
@@ -1576,6 +1607,72 @@ void aio__args_check(void)
     /* asyncio.StreamWriter.wait_closed() */
     {
         int (*f1)(aio_stream_writer *) = aio_stream_writer_wait_closed;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.pid */
+    {
+        int (*f1)(aio_process *) = aio_process_pid;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.returncode */
+    {
+        int (*f1)(aio_process *) = aio_process_returncode;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.stdin */
+    {
+        aio_stream_writer *(*f1)(aio_process *) = aio_process_stdin;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.stdout */
+    {
+        aio_stream_reader *(*f1)(aio_process *) = aio_process_stdout;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.stderr */
+    {
+        aio_stream_reader *(*f1)(aio_process *) = aio_process_stderr;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.wait() */
+    {
+        int (*f1)(aio_process *) = aio_process_wait;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.communicate() */
+    {
+        aio_process_communicate_args a = {
+            .input = 0,
+            .input_len = 0,
+        };
+        aio_process_output (*f1)(aio_process *,
+                                 const aio_process_communicate_args *) = aio_process_communicate;
+        (void)a;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.send_signal() */
+    {
+        int (*f1)(aio_process *, int) = aio_process_send_signal;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.terminate() */
+    {
+        int (*f1)(aio_process *) = aio_process_terminate;
+        (void)f1;
+    }
+
+    /* asyncio.subprocess.Process.kill() */
+    {
+        int (*f1)(aio_process *) = aio_process_kill;
         (void)f1;
     }
 

@@ -818,6 +818,8 @@ UNTESTED = [
     ('asyncio.start_server()', 'no fixture for a streams (gen/layout.toml [args_test.states])'),
     ('asyncio.open_unix_connection()', 'no fixture for a streams (gen/layout.toml [args_test.states])'),
     ('asyncio.start_unix_server()', 'no fixture for a streams (gen/layout.toml [args_test.states])'),
+    ('asyncio.create_subprocess_exec()', 'no fixture for a streams (gen/layout.toml [args_test.states])'),
+    ('asyncio.create_subprocess_shell()', 'no fixture for a streams (gen/layout.toml [args_test.states])'),
     ('asyncio.StreamReader()', 'no fixture for a stream_reader (gen/layout.toml [args_test.states])'),
     ('asyncio.StreamReader.set_exception()', 'no fixture for a stream_reader (gen/layout.toml [args_test.states])'),
     ('asyncio.StreamReader.feed_data()', 'no fixture for a stream_reader (gen/layout.toml [args_test.states])'),
@@ -829,4 +831,6 @@ UNTESTED = [
     ('asyncio.StreamWriter.write()', 'no fixture for a stream_writer (gen/layout.toml [args_test.states])'),
     ('asyncio.StreamWriter.writelines()', 'no fixture for a stream_writer (gen/layout.toml [args_test.states])'),
     ('asyncio.StreamWriter.get_extra_info()', 'no fixture for a stream_writer (gen/layout.toml [args_test.states])'),
+    ('asyncio.subprocess.Process.communicate()', 'no fixture for a process (gen/layout.toml [args_test.states])'),
+    ('asyncio.subprocess.Process.send_signal()', 'no fixture for a process (gen/layout.toml [args_test.states])'),
 ]

@@ -65,6 +65,7 @@ typedef struct aio_runner aio_runner;             /* asyncio.Runner */
 typedef struct aio_timeout aio_timeout;           /* asyncio.Timeout */
 typedef struct aio_as_completed_iter aio_as_completed_iter; /* as_completed()'s iterator */
 typedef struct aio_stream_reader aio_stream_reader; /* asyncio.StreamReader */
+typedef struct aio_process aio_process;             /* asyncio.subprocess.Process */
 typedef struct aio_stream_writer aio_stream_writer; /* asyncio.StreamWriter */
 
 /* Takes a reference to any casyncio object and returns it; NULL is
@@ -256,6 +257,16 @@ typedef struct aio_stream_pair {
     aio_stream_reader *reader;
     aio_stream_writer *writer;
 } aio_stream_pair;
+
+/* What Process.communicate() gives: the data read from the child's stdout
+ * and stderr, new references (NULL for None: that stream was not a PIPE).
+ * On failure both are NULL and error is -1 with the exception set; else
+ * error is 0. Field names avoid stdout/stderr, macros of the C library. */
+typedef struct aio_process_output {
+    aio_bytes *stdout_;
+    aio_bytes *stderr_;
+    int error;
+} aio_process_output;
 
 /* asyncio.streams._DEFAULT_LIMIT: a StreamReader's default limit, 64 KiB. */
 #define AIO_STREAM_DEFAULT_LIMIT 65536

@@ -383,6 +383,7 @@ static const void *sp_extra_info(aio_transport *t, const char *name, bool *found
 static void sp_orphan(aio_transport *t)
 {
     sp_transport *sp = (sp_transport *)t;
+    aio__incref(sp); /* the watch's reference may be the last one */
     if (!sp->closed)
         aio__resource_warning("unclosed transport %s", sp);
     /* close() without the pipes: the loop orphans them itself. */
@@ -404,6 +405,7 @@ static void sp_orphan(aio_transport *t)
     sp->fut = NULL;
     aio__decref(fut);
     aio__transport_clear(t);
+    aio__decref(sp);
 }
 
 static const aio__transport_class sp_class = {
@@ -746,16 +748,25 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     return &f->fut;
 
 fail_watched:
-    /* The watch reaps the killed child; nothing reaches the protocol. */
-    sp->failed = true;
-    sp_close(&sp->base);
+    /* The watch reaps the killed child; nothing reaches the protocol. The
+     * error is kept aside while the transport closes. */
+    {
+        aio_exc *exc = aio_err_fetch();
+        sp->failed = true;
+        sp_close(&sp->base);
+        aio_err_restore(exc);
+    }
     goto fail_release;
 fail_child:
-    sp->failed = true;
-    sp_close(&sp->base);
-    kill_and_reap(pid);
-    sp->exited = true;
-    close_fds(parent, 3);
+    {
+        aio_exc *exc = aio_err_fetch();
+        sp->failed = true;
+        sp_close(&sp->base);
+        kill_and_reap(pid);
+        sp->exited = true;
+        close_fds(parent, 3);
+        aio_err_restore(exc);
+    }
     goto fail_release;
 fail_fds:
     close_fds(parent, 3);
