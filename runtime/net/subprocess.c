@@ -724,19 +724,21 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
         parent[i] = -1;
         sp->pipes[i] = pt;
     }
-    /* The watcher, then the end of _connect_pipes() after the pipes'
-     * connection_made(). */
-    sp->watch = aio__child_watch_start(loop, pid, &sp->base, child_exited, sp);
-    if (sp->watch == NULL)
-        goto fail_child;
-    aio__incref(sp); /* the watch's */
+    /* The end of _connect_pipes() after the pipes' connection_made(), then
+     * the watcher: scheduled first, so that a failure of the watch's start
+     * leaves the child to be killed and reaped here (a failed start makes
+     * pipes_connected() a no-op). */
     aio__incref(sp);
     const aio__loop_call_soon_args cs = {
         .callback = pipes_connected, .args = sp, .args_release = connect_dropped};
     if (aio__loop_call_soon(loop, &cs) == NULL) {
         aio__decref(sp);
-        goto fail_watched;
+        goto fail_child;
     }
+    sp->watch = aio__child_watch_start(loop, pid, &sp->base, child_exited, sp);
+    if (sp->watch == NULL)
+        goto fail_child;
+    aio__incref(sp); /* the watch's */
     sp->fut = (sp_future *)aio_incref(&f->fut);
     if (aio__loop_debug(loop)) {
         aio__strbuf sb = AIO__STRBUF_INIT;
@@ -747,16 +749,6 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     }
     return &f->fut;
 
-fail_watched:
-    /* The watch reaps the killed child; nothing reaches the protocol. The
-     * error is kept aside while the transport closes. */
-    {
-        aio_exc *exc = aio_err_fetch();
-        sp->failed = true;
-        sp_close(&sp->base);
-        aio_err_restore(exc);
-    }
-    goto fail_release;
 fail_child:
     {
         aio_exc *exc = aio_err_fetch();
