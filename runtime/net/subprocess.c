@@ -101,6 +101,8 @@ static void call_free(void *arg)
 }
 
 static void sp_call_run(void *arg);
+static void start_failed(sp_transport *sp);
+static sp_future *waiting_future(sp_transport *sp);
 
 static void call_connection_lost(sp_transport *sp)
 {
@@ -120,6 +122,10 @@ static void sp_call_run(void *arg)
 {
     sp_call *c = arg;
     sp_transport *sp = c->sp;
+    if (sp->failed) { /* the start failed after scheduling it */
+        call_free(c);
+        return;
+    }
     aio_protocol *p = sp->base.protocol;
     switch (c->kind) {
     case CALL_MADE:
@@ -159,7 +165,9 @@ static int call_schedule(sp_transport *sp, sp_call *c)
     if (aio__loop_call_soon(sp->base.loop, &args) == NULL) {
         /* No memory to defer it: the end of the connection still happens. */
         aio_err_clear();
-        if (c->kind == CALL_CONN_LOST) {
+        if ((c->kind == CALL_MADE || c->kind == CALL_READY) && !sp->failed) {
+            start_failed(sp);
+        } else if (c->kind == CALL_CONN_LOST) {
             call_connection_lost(sp);
             aio_err_clear();
         } else {
@@ -520,17 +528,44 @@ static void pipes_connected(void *arg)
         sp->connected = true;
         sp_call *head = sp->pending_head;
         sp->pending_head = sp->pending_tail = NULL;
-        if (defer(sp, CALL_MADE, -1, NULL, 0, NULL) < 0)
-            aio_err_clear();
+        if (defer(sp, CALL_MADE, -1, NULL, 0, NULL) < 0) {
+            sp->pending_head = head; /* start_failed() frees them */
+            if (!sp->failed)
+                start_failed(sp);
+            aio__decref(sp);
+            return;
+        }
         for (sp_call *c = head, *next; c != NULL; c = next) {
             next = c->next;
             c->next = NULL;
             call_schedule(sp, c);
         }
-        if (defer(sp, CALL_READY, -1, NULL, 0, NULL) < 0)
-            aio_err_clear();
+        if (defer(sp, CALL_READY, -1, NULL, 0, NULL) < 0 && !sp->failed)
+            start_failed(sp);
     }
     aio__decref(sp);
+}
+
+/* The start's own callbacks ran out of memory: the caller's future gets
+ * MemoryError, and the transport closes (killing the child, which the
+ * watch reaps); nothing reaches the protocol. */
+static void start_failed(sp_transport *sp)
+{
+    if (aio_err_occurred() == NULL)
+        aio_err_set(aio_MemoryError, NULL);
+    sp->failed = true;
+    for (sp_call *c = sp->pending_head, *next; c != NULL; c = next) {
+        next = c->next;
+        call_free(c);
+    }
+    sp->pending_head = sp->pending_tail = NULL;
+    sp_future *f = waiting_future(sp);
+    if (f != NULL && f->fut.state == AIO__FUTURE_PENDING)
+        aio__future_fail(&f->fut, NULL);
+    aio_err_clear();
+    aio__decref(f);
+    sp_close(&sp->base);
+    aio_err_clear();
 }
 
 /* pipes_connected() dropped unrun (the loop closed): let go of the future. */
