@@ -529,9 +529,12 @@ static void pipes_connected(void *arg)
         sp_call *head = sp->pending_head;
         sp->pending_head = sp->pending_tail = NULL;
         if (defer(sp, CALL_MADE, -1, NULL, 0, NULL) < 0) {
-            sp->pending_head = head; /* start_failed() frees them */
             if (!sp->failed)
                 start_failed(sp);
+            for (sp_call *c = head, *next; c != NULL; c = next) {
+                next = c->next;
+                call_free(c);
+            }
             aio__decref(sp);
             return;
         }
