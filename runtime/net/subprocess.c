@@ -101,6 +101,8 @@ static void call_free(void *arg)
 }
 
 static void sp_call_run(void *arg);
+static void start_failed(sp_transport *sp);
+static sp_future *waiting_future(sp_transport *sp);
 
 static void call_connection_lost(sp_transport *sp)
 {
@@ -120,6 +122,10 @@ static void sp_call_run(void *arg)
 {
     sp_call *c = arg;
     sp_transport *sp = c->sp;
+    if (sp->failed) { /* the start failed after scheduling it */
+        call_free(c);
+        return;
+    }
     aio_protocol *p = sp->base.protocol;
     switch (c->kind) {
     case CALL_MADE:
@@ -159,7 +165,9 @@ static int call_schedule(sp_transport *sp, sp_call *c)
     if (aio__loop_call_soon(sp->base.loop, &args) == NULL) {
         /* No memory to defer it: the end of the connection still happens. */
         aio_err_clear();
-        if (c->kind == CALL_CONN_LOST) {
+        if ((c->kind == CALL_MADE || c->kind == CALL_READY) && !sp->failed) {
+            start_failed(sp);
+        } else if (c->kind == CALL_CONN_LOST) {
             call_connection_lost(sp);
             aio_err_clear();
         } else {
@@ -520,17 +528,47 @@ static void pipes_connected(void *arg)
         sp->connected = true;
         sp_call *head = sp->pending_head;
         sp->pending_head = sp->pending_tail = NULL;
-        if (defer(sp, CALL_MADE, -1, NULL, 0, NULL) < 0)
-            aio_err_clear();
+        if (defer(sp, CALL_MADE, -1, NULL, 0, NULL) < 0) {
+            if (!sp->failed)
+                start_failed(sp);
+            for (sp_call *c = head, *next; c != NULL; c = next) {
+                next = c->next;
+                call_free(c);
+            }
+            aio__decref(sp);
+            return;
+        }
         for (sp_call *c = head, *next; c != NULL; c = next) {
             next = c->next;
             c->next = NULL;
             call_schedule(sp, c);
         }
-        if (defer(sp, CALL_READY, -1, NULL, 0, NULL) < 0)
-            aio_err_clear();
+        if (defer(sp, CALL_READY, -1, NULL, 0, NULL) < 0 && !sp->failed)
+            start_failed(sp);
     }
     aio__decref(sp);
+}
+
+/* The start's own callbacks ran out of memory: the caller's future gets
+ * MemoryError, and the transport closes (killing the child, which the
+ * watch reaps); nothing reaches the protocol. */
+static void start_failed(sp_transport *sp)
+{
+    if (aio_err_occurred() == NULL)
+        aio_err_set(aio_MemoryError, NULL);
+    sp->failed = true;
+    for (sp_call *c = sp->pending_head, *next; c != NULL; c = next) {
+        next = c->next;
+        call_free(c);
+    }
+    sp->pending_head = sp->pending_tail = NULL;
+    sp_future *f = waiting_future(sp);
+    if (f != NULL && f->fut.state == AIO__FUTURE_PENDING)
+        aio__future_fail(&f->fut, NULL);
+    aio_err_clear();
+    aio__decref(f);
+    sp_close(&sp->base);
+    aio_err_clear();
 }
 
 /* pipes_connected() dropped unrun (the loop closed): let go of the future. */
@@ -724,19 +762,21 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
         parent[i] = -1;
         sp->pipes[i] = pt;
     }
-    /* The watcher, then the end of _connect_pipes() after the pipes'
-     * connection_made(). */
-    sp->watch = aio__child_watch_start(loop, pid, &sp->base, child_exited, sp);
-    if (sp->watch == NULL)
-        goto fail_child;
-    aio__incref(sp); /* the watch's */
+    /* The end of _connect_pipes() after the pipes' connection_made(), then
+     * the watcher: scheduled first, so that a failure of the watch's start
+     * leaves the child to be killed and reaped here (a failed start makes
+     * pipes_connected() a no-op). */
     aio__incref(sp);
     const aio__loop_call_soon_args cs = {
         .callback = pipes_connected, .args = sp, .args_release = connect_dropped};
     if (aio__loop_call_soon(loop, &cs) == NULL) {
         aio__decref(sp);
-        goto fail_watched;
+        goto fail_child;
     }
+    sp->watch = aio__child_watch_start(loop, pid, &sp->base, child_exited, sp);
+    if (sp->watch == NULL)
+        goto fail_child;
+    aio__incref(sp); /* the watch's */
     sp->fut = (sp_future *)aio_incref(&f->fut);
     if (aio__loop_debug(loop)) {
         aio__strbuf sb = AIO__STRBUF_INIT;
@@ -747,16 +787,6 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     }
     return &f->fut;
 
-fail_watched:
-    /* The watch reaps the killed child; nothing reaches the protocol. The
-     * error is kept aside while the transport closes. */
-    {
-        aio_exc *exc = aio_err_fetch();
-        sp->failed = true;
-        sp_close(&sp->base);
-        aio_err_restore(exc);
-    }
-    goto fail_release;
 fail_child:
     {
         aio_exc *exc = aio_err_fetch();

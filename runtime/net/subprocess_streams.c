@@ -282,7 +282,10 @@ static aio_process *start(const char *what, int limit, start_func fn, const void
         proc->loop = aio_incref(loop);
         proc->pid = aio_transport_get_pid(proc->transport);
     } else if (tp != NULL) {
+        /* The MemoryError is kept across the close (which kills the child). */
+        aio_exc *exc = aio_err_fetch();
         aio_transport_close(tp->transport);
+        aio_err_restore(exc);
     }
     aio__decref(fut);
     aio__decref(p);
