@@ -417,12 +417,21 @@ AIO_NAME_CALLBACK(raising_data_received);
 static void test_pty_eio_and_raising_protocol(void **state)
 {
     (void)state;
+    /* A chroot or container without /dev/pts has no pty to give. */
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    assert_true(m >= 0);
+    if (m < 0) {
+        print_message("skipped: no pseudo-terminal here (posix_openpt: %s)\n", strerror(errno));
+        skip();
+    }
     assert_int_equal(grantpt(m), 0);
     assert_int_equal(unlockpt(m), 0);
-    int s = open(ptsname(m), O_RDWR | O_NOCTTY | O_CLOEXEC);
-    assert_true(s >= 0);
+    const char *name = ptsname(m);
+    int s = name != NULL ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+    if (s < 0) {
+        print_message("skipped: the pty's slave cannot be opened here (%s)\n", strerror(errno));
+        close(m);
+        skip();
+    }
     pconn c;
     memset(&c.t, 0, sizeof c.t);
     c.loop = new_loop();
