@@ -11,6 +11,7 @@
 #define CASYNCIO_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 #include "casyncio/exceptions.h"
 #include "casyncio/contextvars.h"
 #include "casyncio/log.h"

@@ -387,4 +387,8 @@ typedef struct aio_popen_options {
 }
 #endif
 
+/* The API level and the target version (their macros serve the generated
+ * headers, which include this one). */
+#include "casyncio/pyversion.h"
+
 #endif /* CASYNCIO_BASE_H */

@@ -284,6 +284,7 @@ aio_loop *aio__loop_new(void)
     loop->embed_fd = -1;
     loop->debug = debug_from_environment();
     loop->slow_callback_duration = 0.1;
+    loop->target_version = aio_get_target_version();
     atomic_init(&loop->closed, false);
     atomic_init(&loop->incoming_pending, 0);
     pthread_mutex_init(&loop->incoming_lock, NULL);

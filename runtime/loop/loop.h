@@ -235,6 +235,7 @@ struct aio_loop {
     /* Debug mode and the exception handler. */
     bool debug;
     double slow_callback_duration;
+    int target_version;     /* AIO_PY(3, N): the CPython this loop behaves as */
     aio_handle *current_handle;
     aio_exception_handler exception_handler;
     void *exception_handler_arg;
@@ -371,5 +372,12 @@ AIO_INTERNAL pid_t aio__process_id(void);
 /* The running loop of this thread. */
 AIO_INTERNAL aio_loop *aio__running_loop(void);
 AIO_INTERNAL void aio__set_running_loop(aio_loop *loop);
+
+/* Target versions (version.c): whether `version` is one we know, and the
+ * running loop's target (the process default outside any loop). A
+ * behaviour that changed in CPython 3.N tests
+ * `aio_loop_get_target_version(loop) >= AIO_PY(3, N)`. */
+AIO_INTERNAL bool aio__version_valid(int version);
+AIO_INTERNAL int aio__current_target_version(void);
 
 #endif /* CASYNCIO_RUNTIME_LOOP_H */
