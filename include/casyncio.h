@@ -15,6 +15,7 @@
 #include "casyncio/exceptions.h"
 #include "casyncio/contextvars.h"
 #include "casyncio/log.h"
+#include "casyncio/warnings.h"
 #include "casyncio/api.h"
 #include "casyncio/tasks.h"
 #include "casyncio/executor.h"
