@@ -6,7 +6,27 @@
  */
 #include <pthread.h>
 
+#include "context.h"
 #include "test_support.h"
+
+/* Each test runs in a fresh, empty context, so that what one leaves set
+ * (the scale tests keep hundreds of variables set) is not seen by the next
+ * when the binary runs them all in one process. */
+static aio_context fresh_context;
+
+static int enter_fresh_context(void **state)
+{
+    (void)state;
+    aio__context_enter_scratch(&fresh_context, NULL);
+    return 0;
+}
+
+static int leave_fresh_context(void **state)
+{
+    (void)state;
+    aio__context_exit_scratch(&fresh_context);
+    return 0;
+}
 
 static char *repr_of(const void *obj)
 {
@@ -913,28 +933,28 @@ static void test_contextvars_out_of_order(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_context_callback_cancels_own_handle),
-    cmocka_unit_test(test_contextvars_out_of_order),
-    cmocka_unit_test(test_contextvar_new_name_repr),
-    cmocka_unit_test(test_contextvar_bad_arguments),
-    cmocka_unit_test(test_contextvar_get_without_value),
-    cmocka_unit_test(test_contextvar_default),
-    cmocka_unit_test(test_contextvar_get_or),
-    cmocka_unit_test(test_contextvar_set_reset),
-    cmocka_unit_test(test_token_reuse),
-    cmocka_unit_test(test_token_other_var),
-    cmocka_unit_test(test_token_other_context),
-    cmocka_unit_test(test_copy_context_isolation),
-    cmocka_unit_test(test_context_new_empty_len_get),
-    cmocka_unit_test(test_context_run_already_entered),
-    cmocka_unit_test(test_context_run_propagates_exception),
-    cmocka_unit_test(test_context_run_nested),
-    cmocka_unit_test(test_handles_capture_context),
-    cmocka_unit_test(test_handles_explicit_context),
-    cmocka_unit_test(test_handle_scheduled_from_callback),
-    cmocka_unit_test(test_handle_context_already_entered),
-    cmocka_unit_test(test_threads_have_separate_contexts),
-    cmocka_unit_test(test_context_maps_released),
+    cmocka_unit_test_setup_teardown(test_context_callback_cancels_own_handle, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_contextvars_out_of_order, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_contextvar_new_name_repr, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_contextvar_bad_arguments, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_contextvar_get_without_value, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_contextvar_default, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_contextvar_get_or, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_contextvar_set_reset, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_token_reuse, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_token_other_var, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_token_other_context, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_copy_context_isolation, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_context_new_empty_len_get, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_context_run_already_entered, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_context_run_propagates_exception, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_context_run_nested, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_handles_capture_context, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_handles_explicit_context, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_handle_scheduled_from_callback, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_handle_context_already_entered, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_threads_have_separate_contexts, enter_fresh_context, leave_fresh_context),
+    cmocka_unit_test_setup_teardown(test_context_maps_released, enter_fresh_context, leave_fresh_context),
 };
 
 AIO_TEST_MAIN(tests)
