@@ -66,21 +66,9 @@ static inline datagram_transport *as_dt(aio_transport *t)
     return (datagram_transport *)t;
 }
 
-static void drop_ref(void *obj)
-{
-    aio__decref(obj);
-}
-
 static int call_soon_with(datagram_transport *dt, aio_callback fn)
 {
-    aio__incref(dt);
-    const aio__loop_call_soon_args args = {
-        .callback = fn, .args = dt, .args_release = drop_ref};
-    if (aio__loop_call_soon(dt->base.loop, &args) == NULL) {
-        aio__decref(dt);
-        return -1;
-    }
-    return 0;
+    return aio__transport_call_soon(&dt->base, fn);
 }
 
 /* --- The loop's reader and writer ------------------------------------------------------ */
@@ -90,18 +78,12 @@ static void sendto_ready(void *arg);
 
 static void remove_reader(datagram_transport *dt)
 {
-    if (dt->reading) {
-        dt->reading = false;
-        aio__io_remove_reader(dt->base.loop, dt->fd);
-    }
+    aio__transport_remove_reader(&dt->base, dt->fd, &dt->reading);
 }
 
 static void remove_writer(datagram_transport *dt)
 {
-    if (dt->writing) {
-        dt->writing = false;
-        aio__io_remove_writer(dt->base.loop, dt->fd);
-    }
+    aio__transport_remove_writer(&dt->base, dt->fd, &dt->writing);
 }
 
 static bool is_reading(datagram_transport *dt)
@@ -111,28 +93,14 @@ static bool is_reading(datagram_transport *dt)
 
 static int add_reader(datagram_transport *dt)
 {
-    if (!is_reading(dt) || dt->reading)
+    if (!is_reading(dt))
         return 0;
-    aio__incref(dt);
-    if (aio__io_add_reader(dt->base.loop, dt->fd, read_ready, dt, drop_ref) < 0) {
-        aio__decref(dt);
-        return -1;
-    }
-    dt->reading = true;
-    return 0;
+    return aio__transport_add_reader(&dt->base, dt->fd, &dt->reading, read_ready);
 }
 
 static int add_writer(datagram_transport *dt)
 {
-    if (dt->writing)
-        return 0;
-    aio__incref(dt);
-    if (aio__io_add_writer(dt->base.loop, dt->fd, sendto_ready, dt, drop_ref) < 0) {
-        aio__decref(dt);
-        return -1;
-    }
-    dt->writing = true;
-    return 0;
+    return aio__transport_add_writer(&dt->base, dt->fd, &dt->writing, sendto_ready);
 }
 
 /* --- The queue ---------------------------------------------------------------------------- */

@@ -60,23 +60,9 @@ static inline socket_transport *as_st(aio_transport *t)
     return (socket_transport *)t;
 }
 
-static void drop_ref(void *obj)
-{
-    aio__decref(obj);
-}
-
-/* loop.call_soon(fn, t): the handle holds a reference to t, which fn
- * drops when it runs (or the loop drops when it never does). */
 static int call_soon_with(socket_transport *st, aio_callback fn)
 {
-    aio__incref(st);
-    const aio__loop_call_soon_args args = {
-        .callback = fn, .args = st, .args_release = drop_ref};
-    if (aio__loop_call_soon(st->base.loop, &args) == NULL) {
-        aio__decref(st);
-        return -1;
-    }
-    return 0;
+    return aio__transport_call_soon(&st->base, fn);
 }
 
 /* --- The loop's reader and writer ----------------------------------------------------- */
@@ -86,18 +72,12 @@ static void write_ready(void *arg);
 
 static void remove_reader(socket_transport *st)
 {
-    if (st->reading) {
-        st->reading = false;
-        aio__io_remove_reader(st->base.loop, st->fd);
-    }
+    aio__transport_remove_reader(&st->base, st->fd, &st->reading);
 }
 
 static void remove_writer(socket_transport *st)
 {
-    if (st->writing) {
-        st->writing = false;
-        aio__io_remove_writer(st->base.loop, st->fd);
-    }
+    aio__transport_remove_writer(&st->base, st->fd, &st->writing);
 }
 
 static int is_reading(socket_transport *st)
@@ -108,28 +88,14 @@ static int is_reading(socket_transport *st)
 /* _add_reader(): only while reading (not paused, not closing). */
 static int add_reader(socket_transport *st)
 {
-    if (!is_reading(st) || st->reading)
+    if (!is_reading(st))
         return 0;
-    aio__incref(st);
-    if (aio__io_add_reader(st->base.loop, st->fd, read_ready, st, drop_ref) < 0) {
-        aio__decref(st);
-        return -1;
-    }
-    st->reading = true;
-    return 0;
+    return aio__transport_add_reader(&st->base, st->fd, &st->reading, read_ready);
 }
 
 static int add_writer(socket_transport *st)
 {
-    if (st->writing)
-        return 0;
-    aio__incref(st);
-    if (aio__io_add_writer(st->base.loop, st->fd, write_ready, st, drop_ref) < 0) {
-        aio__decref(st);
-        return -1;
-    }
-    st->writing = true;
-    return 0;
+    return aio__transport_add_writer(&st->base, st->fd, &st->writing, write_ready);
 }
 
 /* --- sendfile's empty waiter (loop.sendfile()) ----------------------------------------- */

@@ -122,6 +122,64 @@ static void transports_closed(aio_loop *loop)
 
 /* --- The common part ---------------------------------------------------------------------- */
 
+static void drop_ref(void *obj)
+{
+    aio__decref(obj);
+}
+
+int aio__transport_call_soon(aio_transport *t, aio_callback fn)
+{
+    aio__incref(t);
+    const aio__loop_call_soon_args args = {.callback = fn, .args = t, .args_release = drop_ref};
+    if (aio__loop_call_soon(t->loop, &args) == NULL) {
+        aio__decref(t);
+        return -1;
+    }
+    return 0;
+}
+
+int aio__transport_add_reader(aio_transport *t, int fd, bool *flag, aio_callback fn)
+{
+    if (*flag)
+        return 0;
+    aio__incref(t);
+    if (aio__io_add_reader(t->loop, fd, fn, t, drop_ref) < 0) {
+        aio__decref(t);
+        return -1;
+    }
+    *flag = true;
+    return 0;
+}
+
+int aio__transport_add_writer(aio_transport *t, int fd, bool *flag, aio_callback fn)
+{
+    if (*flag)
+        return 0;
+    aio__incref(t);
+    if (aio__io_add_writer(t->loop, fd, fn, t, drop_ref) < 0) {
+        aio__decref(t);
+        return -1;
+    }
+    *flag = true;
+    return 0;
+}
+
+void aio__transport_remove_reader(aio_transport *t, int fd, bool *flag)
+{
+    if (*flag) {
+        *flag = false;
+        aio__io_remove_reader(t->loop, fd);
+    }
+}
+
+void aio__transport_remove_writer(aio_transport *t, int fd, bool *flag)
+{
+    if (*flag) {
+        *flag = false;
+        aio__io_remove_writer(t->loop, fd);
+    }
+}
+
 void aio__transport_init(aio_transport *t, const aio__type *type, const aio__transport_class *cls,
                          aio_loop *loop, aio_protocol *protocol)
 {

@@ -83,6 +83,18 @@ AIO_INTERNAL void aio__transport_clear(aio_transport *t);
 /* Lets go of the protocol: its release() (errors dropped). */
 AIO_INTERNAL void aio__protocol_release(aio_protocol *protocol);
 
+/* The loop's hooks of a transport on a descriptor. Each holds a reference
+ * to t: call_soon(fn, t) and the reader or writer give it to fn, which
+ * drops it when it runs (the loop drops it when fn never runs). `*flag`
+ * says whether t's reader (writer) is registered; the add functions do
+ * nothing when it is, the remove functions nothing when it is not. -1 with
+ * the exception set (nothing registered) on failure. */
+AIO_INTERNAL int aio__transport_call_soon(aio_transport *t, aio_callback fn);
+AIO_INTERNAL int aio__transport_add_reader(aio_transport *t, int fd, bool *flag, aio_callback fn);
+AIO_INTERNAL int aio__transport_add_writer(aio_transport *t, int fd, bool *flag, aio_callback fn);
+AIO_INTERNAL void aio__transport_remove_reader(aio_transport *t, int fd, bool *flag);
+AIO_INTERNAL void aio__transport_remove_writer(aio_transport *t, int fd, bool *flag);
+
 /* _FlowControlMixin: after the write buffer grew or shrank. */
 AIO_INTERNAL void aio__transport_maybe_pause_protocol(aio_transport *t);
 AIO_INTERNAL void aio__transport_maybe_resume_protocol(aio_transport *t);
