@@ -9,7 +9,8 @@ stdin: {"items": [[id, owner, name, kind], ...]}. stdout:
 
     {"version": "3.8", "items": {id: ITEM}, "public": {owner: [names]}}
 
-ITEM is {"exists": false}, or {"exists": true, "params": [P, ...]} for a
+ITEM is {"exists": false}, {"exists": null} when the owner's class does not
+exist in this version (the check then skips it), or {"exists": true, "params": [P, ...]} for a
 callable ({"exists": true, "params": null} for an attribute or where no
 signature can be read, with "why"). P is [name, kind, default], kind one of
 positional, var_positional, keyword, var_keyword (positional-only counts as
@@ -57,7 +58,9 @@ def py_class(name):
 def transport_classes():
     names = ["BaseTransport", "ReadTransport", "WriteTransport", "Transport",
              "DatagramTransport", "SubprocessTransport"]
-    return [attr(asyncio.transports, n) for n in names if attr(asyncio.transports, n)]
+    found = [attr(asyncio.transports, n) for n in names if attr(asyncio.transports, n)]
+    # Before 3.9 get_write_buffer_limits() was only on the concrete ones.
+    return found + [attr(asyncio.transports, "_FlowControlMixin")]
 
 
 def protocol_classes():
@@ -135,7 +138,7 @@ def params_of(obj, drop_self):
 
 
 def find(owner, name, kind):
-    """(found, object, drop_self)."""
+    """(found, object, drop_self); found None when the owner's class is absent."""
     getter = CLASSES.get(owner, False)
     if getter is False:
         return False, None, False
@@ -144,6 +147,8 @@ def find(owner, name, kind):
             return True, getattr(asyncio, name), False
         return False, None, False
     classes = [c for c in getter() if c is not None]
+    if not classes:
+        return None, None, False
     if kind == "constructor":
         for cls in classes:
             if cls.__name__ == name:
@@ -162,6 +167,8 @@ def describe(owner, name, kind):
     if CLASSES.get(owner, False) is False:
         return {"exists": None, "why": "owner not mapped"}
     found, obj, drop_self = find(owner, name, kind)
+    if found is None:
+        return {"exists": None, "why": "class absent (its constructor's history says when)"}
     if not found:
         return {"exists": False}
     if kind == "attribute" or obj is None or isinstance(obj, property):
@@ -183,7 +190,7 @@ def public_functions():
         mod = getattr(asyncio, mod_name, None)
         for n in getattr(mod, "__all__", ()):
             v = getattr(asyncio, n, None)
-            if callable(v) and not inspect.isclass(v):
+            if callable(v) and not inspect.isclass(v) and not n.startswith("_"):
                 names.add(n)
     return sorted(names)
 

@@ -9,7 +9,9 @@ The spec describes the target (3.11). For another version V:
   params_added entry there is dropped; one of a params_removed entry cannot
   be brought back: that needs an anchor). Above every anchor, start from
   the newest one and apply the entries after it (params_removed drops; a
-  params_added parameter cannot be made up: that needs an anchor). The anchors are the
+  params_added parameter cannot be made up: that needs an anchor).
+  A parameter the history names that the signature lacks while it has
+  **kwargs is taken to travel through **kwargs (open_connection's). The anchors are the
   target's signature (`python_signature` where CPython's own differs from
   the documented `signature`, else `signature`) and each `signature_in`
   entry ("3.N": CPython's list in 3.N).
@@ -86,7 +88,7 @@ def signature_in(item, version, constants):
                 if h.effect == "params_added":
                     if present:
                         params.remove(present[0])
-                    else:
+                    elif not any(p.kind == "var_keyword" for p in params):
                         problems.append(
                             f"{item.id}: history says '{name}' was added in {h.version}, "
                             f"but the signature of {_show(key)} lacks it")
@@ -105,7 +107,7 @@ def signature_in(item, version, constants):
             if h.effect == "params_removed":
                 if present:
                     params.remove(present[0])
-            elif not present:
+            elif not present and not any(p.kind == "var_keyword" for p in params):
                 problems.append(
                     f"{item.id}: '{name}' was added in {h.version}; its place and default "
                     f"need signature_in[\"{_minor(version)}\"]")

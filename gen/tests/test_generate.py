@@ -339,7 +339,8 @@ class ValidationTest(unittest.TestCase):
     def test_history_param_not_in_signature(self):
         self.assertRefused(
             "loop-scheduling.toml: loop.call_later: history[0]: parameter 'loop' is not in "
-            "the signature '(delay, callback, *args, context=None)'",
+            "the signature '(delay, callback, *args, context=None)' (nor in python_signature "
+            "or signature_in)",
             edits=[('params = ["context"]', 'params = ["loop"]')])
 
     def test_history_param_removed(self):
