@@ -199,3 +199,34 @@ def compare(spec_params, got_params):
 
 
 SENTINEL_RE = re.compile(r"^<.* at 0x[0-9a-f]+>$")
+
+
+# --------------------------------------------------------------------------
+# docs/api.md's "What changed between versions" table
+
+FIRST_VERSION = "3.6"
+
+
+def item_label(spec, item):
+    """How the table names an item: asyncio.sleep(), loop.create_server(), Server.sockets."""
+    python = spec.owners[item.owner]["python"]
+    if item.kind == "constructor":
+        return f"{python}()"
+    call = "" if item.kind == "attribute" else "()"
+    return f"{python}.{item.name}{call}"
+
+
+def version_changes(spec, since=FIRST_VERSION):
+    """[(version, item label, change, note)] of every history entry from `since`
+    on, oldest first (items in spec order within a version)."""
+    rows = []
+    for item in spec.items:
+        for h in item.history:
+            if version_key(h.version) < version_key(since):
+                continue
+            change = h.change
+            if h.params:
+                change += " (" + ", ".join(h.params) + ")"
+            rows.append((h.version, item_label(spec, item), change, h.note))
+    rows.sort(key=lambda r: version_key(r[0]))
+    return rows
