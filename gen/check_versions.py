@@ -51,13 +51,10 @@ IGNORED = {
     "module.set_child_watcher": "child watchers: Unix policy machinery, deprecated in 3.12",
     "module.create_eager_task_factory": "3.12's eager tasks: not in the target (3.11)",
     "module.eager_task_factory": "3.12's eager tasks: not in the target (3.11)",
-    "module._get_running_loop": "private",
-    "module._set_running_loop": "private",
     "task.get_stack": "tracebacks of a Python coroutine frame",
     "task.print_stack": "tracebacks of a Python coroutine frame",
     "task.all_tasks": "the classmethod removed in 3.9; asyncio.all_tasks() is the item",
     "task.current_task": "the classmethod removed in 3.9; asyncio.current_task() is the item",
-    "task.get_loop": "Future.get_loop() is the item (Task inherits it)",
     "handle.get_context": "3.12, newer than the target (3.11); noted in handle.cancel's history",
     "timer_handle.get_context": "3.12, newer than the target (3.11); noted in handle.cancel's history",
     "server.close_clients": "3.13, newer than the target (3.11); noted in server.close's history",
@@ -107,8 +104,10 @@ def introspect(exe, request):
     return json.loads(proc.stdout)
 
 
-def check_version(spec, got):
-    """The lines of what differs between the spec and one interpreter's answer."""
+def check_version(spec, got, used=None):
+    """The lines of what differs between the spec and one interpreter's answer.
+
+    used: a set that gathers the IGNORED entries this answer needed."""
     version = version_sigs.version_key(got["version"])
     minor = f"{version[0]}.{version[1]}"
     lines = []
@@ -140,6 +139,8 @@ def check_version(spec, got):
             if any((o, name) in known for o in PUBLIC_OWNERS[owner]):
                 continue
             if f"{owner}.{name}" in IGNORED:
+                if used is not None:
+                    used.add(f"{owner}.{name}")
                 continue
             lines.append(f"{minor}: {owner}.{name}: public in CPython, not in the spec "
                          "(add an item, or an IGNORED entry of gen/check_versions.py "
@@ -169,13 +170,17 @@ def main(argv=None):
     missing = [f"3.{m}" for m in MINORS if m not in found]
     if missing:
         print(f"check-versions: skipped (no interpreter): {', '.join(missing)}")
-    failures = []
+    failures, used = [], set()
     for minor in sorted(found):
         got = introspect(found[minor], request)
-        lines = check_version(spec, got)
+        lines = check_version(spec, got, used)
         print(f"check-versions: {got['version']} ({found[minor]}): "
               f"{'ok' if not lines else str(len(lines)) + ' difference(s)'}")
         failures.extend(lines)
+    if not missing:
+        # Every version looked: an entry none needed is stale.
+        failures.extend(f"{name}: in IGNORED, but no version has it: drop the entry"
+                        for name in sorted(set(IGNORED) - used))
     if failures:
         print("check-versions: the spec lacks these records:")
         for line in failures:

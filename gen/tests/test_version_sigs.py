@@ -202,16 +202,41 @@ class CheckVersionTest(unittest.TestCase):
                "items": {"loop.f": {"exists": None, "why": "class absent"}}}
         self.assertEqual(check_versions.check_version(self.spec(it), got), [])
 
-    def test_interpreters_missing_are_named(self):
+    def test_newest_pyenv_patch(self):
         with tempfile.TemporaryDirectory() as tmp:
+            for v in ("3.8.1", "3.8.18", "3.8.9", "3.8.18-dev"):
+                os.makedirs(os.path.join(tmp, v, "bin"))
+                exe = os.path.join(tmp, v, "bin", "python3")
+                with open(exe, "w") as f:
+                    f.write("#!/bin/sh\n")
+                os.chmod(exe, 0o755)
             old, check_versions.PYENV = check_versions.PYENV, tmp
             try:
-                found = check_versions.find_interpreters({})
+                found = check_versions.find_interpreters({9: "/my/python3.9"})
             finally:
                 check_versions.PYENV = old
-        for minor in check_versions.MINORS:
-            if minor in found:
-                self.assertEqual(check_versions._minor_of(found[minor]), minor)
+        self.assertEqual(found[8], os.path.join(tmp, "3.8.18", "bin", "python3"))
+        self.assertEqual(found[9], "/my/python3.9")
+
+    def test_absent_versions_are_named(self):
+        old = check_versions.find_interpreters
+        check_versions.find_interpreters = lambda explicit: {}
+        out = io.StringIO()
+        try:
+            stdout, sys.stdout = sys.stdout, out
+            status = check_versions.main([])
+        finally:
+            sys.stdout = stdout
+            check_versions.find_interpreters = old
+        self.assertEqual(status, 0)
+        self.assertIn("skipped (no interpreter): 3.6, 3.7, 3.8, 3.9, 3.10, 3.11, 3.12, 3.13",
+                      out.getvalue())
+
+    def test_used_ignores_are_gathered(self):
+        used = set()
+        got = {"version": "3.13.0", "public": {"server": ["close_clients"]}, "items": {}}
+        check_versions.check_version(self.spec(), got, used)
+        self.assertEqual(used, {"server.close_clients"})
 
 
 class IntrospectScriptTest(unittest.TestCase):
