@@ -739,9 +739,9 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *          security reasons (SO_REUSEADDR on UDP); True raises. The 3.6 page
  *          still describes None as True on Unix. [3.8, 3.9+]
  *   3.8    changed: Works on Windows. [3.8, 3.9+]
- *   3.11   removed (reuse_address): CPython dropped reuse_address from the
- *          signature (passing it is a TypeError); C keeps the field and
- *          refuses a true value as 3.8.1 to 3.10 did. [no page]
+ *   3.11   removed (reuse_address): reuse_address left the signature (passing
+ *          it is a TypeError); C keeps the field, and setting it raises the
+ *          same TypeError. [no page]
  */
 typedef struct aio_loop_create_datagram_endpoint_args {
     aio_protocol_factory protocol_factory;  /* required; NULL: None */
