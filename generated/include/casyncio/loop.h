@@ -2177,9 +2177,9 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *   OSError when the program cannot be started (e.g. FileNotFoundError).
  *
  * History:
- *   3.8  added (encoding, errors, text): encoding, errors and text appeared
- *        among the keywords CPython spells out (they were passed on to
- *        subprocess.Popen through **kwargs before). [no page]
+ *   3.8  added (encoding, errors, text): encoding, errors and text became
+ *        named keywords that must stay None (ValueError otherwise): the loop
+ *        reads and writes bytes. [no page]
  */
 typedef struct aio_loop_subprocess_exec_args {
     aio_protocol_factory protocol_factory;  /* required; NULL: None */
@@ -2241,9 +2241,9 @@ AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
  *   OSError when the shell cannot be started.
  *
  * History:
- *   3.8  added (encoding, errors, text): encoding, errors and text appeared
- *        among the keywords CPython spells out (they were passed on to
- *        subprocess.Popen through **kwargs before). [no page]
+ *   3.8  added (encoding, errors, text): encoding, errors and text became
+ *        named keywords that must stay None (ValueError otherwise): the loop
+ *        reads and writes bytes. [no page]
  */
 typedef struct aio_loop_subprocess_shell_args {
     aio_protocol_factory protocol_factory;  /* required; NULL: None */
