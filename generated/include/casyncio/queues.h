@@ -42,6 +42,9 @@ extern "C" {
  *   3.10  removed (loop): The loop parameter is gone.
  *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
  *         3.10, left the signature.
+ *   3.13  added: Queues gained shutdown(immediate=False): put() then raises
+ *         QueueShutDown, and get() too once the queue is empty (at once with
+ *         immediate); not in the C API (newer than the target).
  */
 AIO_API aio_queue *aio_queue_new(int maxsize);
 

@@ -717,6 +717,12 @@ AIO_API aio_protocol *aio_stream_reader_protocol_new(const aio_stream_reader_pro
  *     drain()).
  *
  * Documented on the asyncio-stream page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: StreamWriter gained start_tls(sslcontext, *,
+ *         server_hostname=None, ssl_handshake_timeout=None,
+ *         ssl_shutdown_timeout=None) (the last from 3.12), upgrading the
+ *         connection to TLS; not in the C API yet.
  */
 AIO_API aio_stream_writer *aio_stream_writer_new(aio_transport *transport, aio_protocol *protocol,
                                                  aio_stream_reader *reader, aio_loop *loop);
