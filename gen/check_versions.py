@@ -186,7 +186,12 @@ def main(argv=None):
         print(f"check-versions: skipped (no interpreter): {', '.join(missing)}")
     failures, used = [], set()
     for minor in sorted(found):
-        got = introspect(found[minor], request)
+        try:
+            got = introspect(found[minor], request)
+        except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+            print(f"check-versions: 3.{minor} ({found[minor]}): cannot introspect")
+            failures.append(f"3.{minor}: {e}")
+            continue
         lines = check_version(spec, got, used)
         print(f"check-versions: {got['version']} ({found[minor]}): "
               f"{'ok' if not lines else str(len(lines)) + ' difference(s)'}")
@@ -196,7 +201,7 @@ def main(argv=None):
         failures.extend(f"{name}: in IGNORED, but no version has it: drop the entry"
                         for name in sorted(set(IGNORED) - used))
     if failures:
-        print("check-versions: the spec lacks these records:")
+        print("check-versions: the spec lacks these records (or a version could not be read):")
         for line in failures:
             print("  " + line)
         return 1
