@@ -95,7 +95,7 @@ TEST_CPPFLAGS = -Itests/unit $(addprefix -Itests/unit/,$(LAYERS))
 .SECONDARY:
 
 .PHONY: all deps deps-cross lib gen check check-gen check-layers check-headers check-unit check-unit-san check-unit-tsan \
-        check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench check-interop check-interop-san install \
+        check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec check-versions demo bench check-interop check-interop-san install \
         check-args record-args \
         clean
 
@@ -183,6 +183,11 @@ check-gen-tests:
 
 check-spec:
 	$(GEN_PYTHON) -m unittest discover -s tests/spec -q
+
+# The spec's signatures against every CPython 3.6-3.13 on the machine (those
+# absent are skipped, named): existence, parameters and defaults per version.
+check-versions:
+	$(GEN_PYTHON) gen/check_versions.py --spec spec
 
 # runtime/'s layers: an include never goes up (tools/check-layers.py).
 check-layers:
@@ -350,7 +355,7 @@ check-args: $(ARGS_TABLE)
 record-args:
 	$(PYTHON) tests/args/run.py --record
 
-check: check-gen check-gen-tests check-spec check-layers check-headers check-unit check-unit-san check-unit-tsan \
+check: check-gen check-gen-tests check-spec check-versions check-layers check-headers check-unit check-unit-san check-unit-tsan \
        check-coro check-coro-fallback check-valgrind check-conformance check-args \
        check-install check-dlopen check-interop
 	@echo "make check: all passed"

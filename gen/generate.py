@@ -28,6 +28,7 @@ import jinja2  # noqa: E402
 import args_table  # noqa: E402
 import c_model  # noqa: E402
 import headers  # noqa: E402
+import version_sigs  # noqa: E402
 from spec_model import SpecError, load_spec, split_top_level  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
@@ -192,7 +193,8 @@ def render(spec, layout, include_dir=INCLUDE):
     out["tests/args_table.c"] = r("args_table.c.j2", banner=everything, table=table,
                                   table_states=table_states, state_names=state_names)
     out["tests/args_table.py"] = r("args_table.py.j2", banner=everything, table=table)
-    out["docs/api.md"] = r("api.md.j2", api=api, docs=docs, banner=banner_text(
+    out["docs/api.md"] = r("api.md.j2", api=api, docs=docs,
+                           changes=version_sigs.version_changes(spec), banner=banner_text(
         spec, spec.files, " and the hand-written headers include/casyncio/*.h"))
     features = features_table(env, api, everything)
     out["docs/features.md"] = r("features.md.j2", api=api, banner=everything, table=features)

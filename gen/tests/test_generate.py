@@ -339,8 +339,46 @@ class ValidationTest(unittest.TestCase):
     def test_history_param_not_in_signature(self):
         self.assertRefused(
             "loop-scheduling.toml: loop.call_later: history[0]: parameter 'loop' is not in "
-            "the signature '(delay, callback, *args, context=None)'",
+            "the signature '(delay, callback, *args, context=None)' (nor in python_signature "
+            "or signature_in)",
             edits=[('params = ["context"]', 'params = ["loop"]')])
+
+    def test_history_param_in_signature_in(self):
+        # A parameter of another version's signature may be named.
+        self.assertEqual(self.errors(edits=[
+            ('params = ["context"]', 'params = ["loop"]'),
+            ('[item.params]', '[item.signature_in]\n"3.9" = "(delay, callback, *args, '
+                              'context=None, loop=None)"\n\n[item.params]')]), [])
+
+    def test_history_unknown_effect(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: history[0]: unknown effect 'grew' "
+            "(appeared, gone, params_added, params_removed, none)",
+            edits=[('params = ["context"]', 'params = ["context"]\neffect = "grew"')])
+
+    def test_history_effect_needs_params(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: history[0]: effect 'params_added' "
+            "needs params",
+            edits=[('params = ["context"]', 'effect = "params_added"')])
+
+    def test_history_appeared_takes_no_params(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: history[0]: effect 'appeared' is about "
+            "the item: no params",
+            edits=[('params = ["context"]', 'params = ["context"]\neffect = "appeared"')])
+
+    def test_signature_in_version(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: signature_in: version '3.9.1' is not 3.N",
+            edits=[('[item.params]', '[item.signature_in]\n"3.9.1" = "(delay)"\n\n'
+                                     '[item.params]')])
+
+    def test_python_signature_must_parse(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: python_signature: signature 'delay' is "
+            "not a parenthesised parameter list",
+            edits=[('summary =', 'python_signature = "delay"\nsummary =')])
 
     def test_history_param_removed(self):
         self.assertEqual(self.errors(edits=[('params = ["context"]', 'params = ["loop"]'),

@@ -26,6 +26,11 @@ extern "C" {
  * callback and its arguments. A cancelled timer leaves the loop's heap lazily.
  *
  * Returns int: 0 on success, -1 with the exception set.
+ *
+ * History:
+ *   3.12  added: Handle (and TimerHandle) gained get_context(), the context
+ *         the callback runs in; not in the C API (newer than the target). [no
+ *         page]
  */
 AIO_API int aio_handle_cancel(aio_handle *handle);
 

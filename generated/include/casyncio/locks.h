@@ -35,6 +35,8 @@ extern "C" {
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone: a lock binds to the
  *         running loop when it is first waited on.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
  */
 AIO_API aio_lock *aio_lock_new(void);
 
@@ -106,6 +108,8 @@ AIO_API int aio_lock_locked(aio_lock *lock);
  * History:
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
  */
 AIO_API aio_event *aio_event_new(void);
 
@@ -180,6 +184,8 @@ AIO_API int aio_event_is_set(aio_event *event);
  * History:
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
  */
 AIO_API aio_condition *aio_condition_new(aio_lock *lock);
 
@@ -325,6 +331,8 @@ AIO_API int aio_condition_wait_for(aio_condition *cond, aio_predicate predicate,
  * History:
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
  */
 AIO_API aio_semaphore *aio_semaphore_new(int value);
 
@@ -393,6 +401,8 @@ AIO_API int aio_semaphore_release(aio_semaphore *sem);
  * History:
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
  */
 AIO_API aio_semaphore *aio_bounded_semaphore_new(int value);
 

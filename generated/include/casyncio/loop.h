@@ -164,6 +164,8 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  *   3.12  changed: Gains timeout=None: after that many seconds of waiting for
  *         the threads to join, a RuntimeWarning is issued and the executor is
  *         left running (3.11, the target here, has no timeout). [no page]
+ *   3.12  added (timeout): Gained timeout: how long to wait for the executor's
+ *         threads before a RuntimeWarning. [no page]
  */
 AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
 
@@ -615,6 +617,9 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *         3.9+]
  *   3.6   changed: TCP connections get TCP_NODELAY by default. [3.8, 3.9+]
  *   3.5   changed (ssl): SSL/TLS works with ProactorEventLoop (Windows).
+ *   3.12  added (all_errors): Gained all_errors: when every attempt fails,
+ *         raise an ExceptionGroup of all the errors instead of the first. [no
+ *         page]
  *
  * On the 3.8 page: loop.create_connection(protocol_factory, host=None,
  *                                         port=None, *, ssl=None, family=0,
@@ -734,6 +739,9 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *          security reasons (SO_REUSEADDR on UDP); True raises. The 3.6 page
  *          still describes None as True on Unix. [3.8, 3.9+]
  *   3.8    changed: Works on Windows. [3.8, 3.9+]
+ *   3.11   removed (reuse_address): reuse_address left the signature (passing
+ *          it is a TypeError); C keeps the field, and setting it raises the
+ *          same TypeError. [no page]
  */
 typedef struct aio_loop_create_datagram_endpoint_args {
     aio_protocol_factory protocol_factory;  /* required; NULL: None */
@@ -928,6 +936,8 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *          3.9+]
  *   3.5    changed (ssl): SSL/TLS works with ProactorEventLoop (Windows).
  *   3.5.1  changed (host): host may be a sequence of hosts.
+ *   3.13   added (keep_alive): Gained keep_alive: set SO_KEEPALIVE on accepted
+ *          connections. [no page]
  *
  * On the 3.8 page: loop.create_server(protocol_factory, host=None, port=None,
  *                                     *, family=socket.AF_UNSPEC,
@@ -1038,6 +1048,8 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *   3.7   added (ssl_handshake_timeout, start_serving): Gained
  *         ssl_handshake_timeout and start_serving. [3.8, 3.9+]
  *   3.7   changed (path): path may be a Path object. [3.8, 3.9+]
+ *   3.13  added (cleanup_socket): Gained cleanup_socket: the server removes
+ *         its socket file when it closes (the default). [no page]
  *
  * On the 3.8 page: loop.create_unix_server(protocol_factory, path=None, *,
  *     sock=None, backlog=100, ssl=None, ssl_handshake_timeout=None,
@@ -2163,6 +2175,11 @@ AIO_API int aio_loop_set_slow_callback_duration(aio_loop *loop, double value);
  *     support is not installed.") when the policy's child watcher is not
  *     active (3.8-3.11).
  *   OSError when the program cannot be started (e.g. FileNotFoundError).
+ *
+ * History:
+ *   3.8  added (encoding, errors, text): encoding, errors and text became
+ *        named keywords that must stay None (ValueError otherwise): the loop
+ *        reads and writes bytes. [no page]
  */
 typedef struct aio_loop_subprocess_exec_args {
     aio_protocol_factory protocol_factory;  /* required; NULL: None */
@@ -2222,6 +2239,11 @@ AIO_API aio_future *aio_loop_subprocess_exec(aio_loop *loop,
  *     support is not installed.") when the policy's child watcher is not
  *     active (3.8-3.11).
  *   OSError when the shell cannot be started.
+ *
+ * History:
+ *   3.8  added (encoding, errors, text): encoding, errors and text became
+ *        named keywords that must stay None (ValueError otherwise): the loop
+ *        reads and writes bytes. [no page]
  */
 typedef struct aio_loop_subprocess_shell_args {
     aio_protocol_factory protocol_factory;  /* required; NULL: None */

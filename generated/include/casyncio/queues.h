@@ -40,6 +40,11 @@ extern "C" {
  * History:
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
+ *   3.13  added: Queues gained shutdown(immediate=False): put() then raises
+ *         QueueShutDown, and get() too once the queue is empty (at once with
+ *         immediate); not in the C API (newer than the target).
  */
 AIO_API aio_queue *aio_queue_new(int maxsize);
 
@@ -219,6 +224,8 @@ AIO_API int aio_queue_task_done(aio_queue *queue);
  * History:
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
  */
 AIO_API aio_queue *aio_priority_queue_new(int maxsize, aio_compare_func compare, void *compare_arg);
 
@@ -243,6 +250,8 @@ AIO_API aio_queue *aio_priority_queue_new(int maxsize, aio_compare_func compare,
  * History:
  *   3.8   deprecated: The loop parameter is deprecated.
  *   3.10  removed (loop): The loop parameter is gone.
+ *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
+ *         3.10, left the signature.
  */
 AIO_API aio_queue *aio_lifo_queue_new(int maxsize);
 

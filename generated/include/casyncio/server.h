@@ -30,8 +30,11 @@ extern "C" {
  * Returns int: 0 on success, -1 with the exception set.
  *
  * History:
- *   3.7  changed: Class-level note, attached to the class's first method:
- *        Server became an asynchronous context manager. [3.8, 3.9+]
+ *   3.7   changed: Class-level note, attached to the class's first method:
+ *         Server became an asynchronous context manager. [3.8, 3.9+]
+ *   3.13  added: Server gained close_clients() and abort_clients(), closing or
+ *         aborting the connections it accepted; not in the C API (newer than
+ *         the target). [no page]
  */
 AIO_API int aio_server_close(aio_server *server);
 

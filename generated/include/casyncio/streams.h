@@ -82,7 +82,7 @@ extern "C" {
  *   3.7   added (ssl_handshake_timeout): Gained ssl_handshake_timeout.
  *   3.8   added (happy_eyeballs_delay, interleave): Gained
  *         happy_eyeballs_delay and interleave.
- *   3.10  removed: The loop parameter is gone.
+ *   3.10  removed (loop): The loop parameter is gone.
  *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout.
  */
 typedef struct aio_open_connection_args {
@@ -176,7 +176,7 @@ AIO_API aio_stream_pair aio_open_connection(const aio_open_connection_args *args
  * asyncio-stream page, not on the reference pages.
  *
  * History:
- *   3.10  removed: The loop parameter is gone.
+ *   3.10  removed (loop): The loop parameter is gone.
  *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout.
  */
 typedef struct aio_start_server_args {
@@ -243,6 +243,7 @@ AIO_API aio_server *aio_start_server(const aio_start_server_args *args);
  * History:
  *   3.7   changed (path): path may be a path-like object.
  *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout.
+ *   3.10  removed (loop): The loop parameter is gone.
  */
 typedef struct aio_open_unix_connection_args {
     const char *path;              /* NULL: None (default) */
@@ -303,6 +304,7 @@ AIO_API aio_stream_pair aio_open_unix_connection(const aio_open_unix_connection_
  *
  * History:
  *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout.
+ *   3.10  removed (loop): The loop parameter is gone.
  */
 typedef struct aio_start_unix_server_args {
     aio_client_connected_cb client_connected_cb;/* required; NULL: None */
@@ -359,6 +361,9 @@ AIO_API aio_server *aio_start_unix_server(const aio_start_unix_server_args *args
  * A coroutine that runs in the calling task: it suspends the task while it
  * waits, and raises RuntimeError when called outside a task. Documented on the
  * asyncio-subprocess page, not on the reference pages.
+ *
+ * History:
+ *   3.10  removed (loop): The loop parameter is gone.
  */
 typedef struct aio_create_subprocess_exec_args {
     const char *program;            /* required; NULL raises TypeError */
@@ -408,6 +413,9 @@ AIO_API aio_process *aio_create_subprocess_exec(const aio_create_subprocess_exec
  * A coroutine that runs in the calling task: it suspends the task while it
  * waits, and raises RuntimeError when called outside a task. Documented on the
  * asyncio-subprocess page, not on the reference pages.
+ *
+ * History:
+ *   3.10  removed (loop): The loop parameter is gone.
  */
 typedef struct aio_create_subprocess_shell_args {
     const char *cmd;                /* required; NULL raises ValueError */
@@ -709,6 +717,12 @@ AIO_API aio_protocol *aio_stream_reader_protocol_new(const aio_stream_reader_pro
  *     drain()).
  *
  * Documented on the asyncio-stream page, not on the reference pages.
+ *
+ * History:
+ *   3.11  added: StreamWriter gained start_tls(sslcontext, *,
+ *         server_hostname=None, ssl_handshake_timeout=None,
+ *         ssl_shutdown_timeout=None) (the last from 3.12), upgrading the
+ *         connection to TLS; not in the C API yet.
  */
 AIO_API aio_stream_writer *aio_stream_writer_new(aio_transport *transport, aio_protocol *protocol,
                                                  aio_stream_reader *reader, aio_loop *loop);

@@ -51,7 +51,7 @@ extern "C" {
  *         loop.shutdown_default_executor().
  *   3.10  changed (debug): debug defaults to None, leaving the global debug
  *         mode setting in force.
- *   3.12  added: Gained the loop_factory parameter.
+ *   3.12  added (loop_factory): Gained the loop_factory parameter.
  */
 typedef struct aio_run_args {
     int debug;  /* 0: None (default); AIO_FALSE: False */
@@ -157,7 +157,7 @@ AIO_API aio_task **aio_all_tasks(aio_loop *loop, size_t *count);
  * Documented on the asyncio-task page, not on the reference pages.
  *
  * History:
- *   3.10  removed: The loop parameter is gone.
+ *   3.10  removed (loop): The loop parameter is gone.
  */
 AIO_API aio_future *aio_shield(aio_future *aw);
 
@@ -184,7 +184,7 @@ AIO_API aio_future *aio_shield(aio_future *aw);
  *
  * History:
  *   3.7   changed: On a timeout, waits for aw to be cancelled before raising.
- *   3.10  removed: The loop parameter is gone.
+ *   3.10  removed (loop): The loop parameter is gone.
  *   3.11  changed: Raises TimeoutError, which asyncio.TimeoutError now is.
  *   3.12  changed: Built on timeout(): a result the awaitable produces on the
  *         deadline is not lost.
@@ -225,7 +225,7 @@ AIO_API void *aio_wait_for(aio_future *aw, double timeout);
  *
  * History:
  *   3.8   deprecated: Passing coroutine objects is deprecated.
- *   3.10  removed: The loop parameter is gone.
+ *   3.10  removed (loop): The loop parameter is gone.
  *   3.11  removed: Passing coroutine objects is forbidden.
  *   3.12  changed: Accepts a generator yielding tasks.
  */
@@ -265,7 +265,7 @@ AIO_API int aio_wait(aio_future *const *aws, size_t aws_len, const aio_wait_args
  * Documented on the asyncio-task page, not on the reference pages.
  *
  * History:
- *   3.10  removed: The loop parameter is gone.
+ *   3.10  removed (loop): The loop parameter is gone.
  *   3.13  changed: Also an asynchronous iterator, yielding the original tasks
  *         and futures.
  */
@@ -407,7 +407,8 @@ AIO_API aio_timeout *aio_timeout_at(double when);
  *   3.10  deprecated (loop): A DeprecationWarning when loop is not given and
  *         no loop runs.
  *   3.11  added (context): Gained the context parameter.
- *   3.12  added: Gained the eager_start parameter (3.12's eager tasks).
+ *   3.12  added (eager_start): Gained the eager_start parameter (3.12's eager
+ *         tasks).
  */
 typedef struct aio_task_args {
     aio_loop *loop;        /* NULL: None (default) */
