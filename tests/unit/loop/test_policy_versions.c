@@ -363,6 +363,28 @@ static void test_child_watcher_overrides(void **state)
     assert_no_leaks();
 }
 
+/* Out of memory: MemoryError, and the next call works. */
+static void test_child_watcher_out_of_memory(void **state)
+{
+    (void)state;
+    reset(AIO_PY(3, 12));
+    assert_non_null(aio_get_event_loop_policy());
+    aio__fail_alloc_after = 0;
+    assert_null(aio_get_child_watcher());
+    aio__fail_alloc_after = -1;
+    assert_raised(aio_MemoryError, NULL);
+    assert_int_equal(w.count, 0);
+    assert_non_null(aio_get_child_watcher());
+    assert_int_equal(w.count, 1); /* the warning itself never fails */
+    aio__fail_alloc_after = 0;
+    assert_non_null(aio_get_child_watcher());
+    aio__fail_alloc_after = -1;
+    check_no_exception();
+    assert_int_equal(w.count, 2);
+    reset(AIO_PY_DEFAULT);
+    assert_no_leaks();
+}
+
 /* Watchers are shared by threads: get and set from several at once. */
 static void *watcher_churn(void *arg)
 {
@@ -402,6 +424,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_child_watcher_per_version, setup, teardown),
     cmocka_unit_test_setup_teardown(test_child_watcher_warning_as_error, setup, teardown),
     cmocka_unit_test_setup_teardown(test_child_watcher_overrides, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_child_watcher_out_of_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_child_watcher_threads, setup, teardown),
 };
 
