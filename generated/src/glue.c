@@ -67,6 +67,18 @@ int aio_set_event_loop_policy(aio_event_loop_policy *policy)
     return aio__set_event_loop_policy(policy);
 }
 
+/* asyncio.get_child_watcher() */
+void *aio_get_child_watcher(void)
+{
+    return aio__get_child_watcher();
+}
+
+/* asyncio.set_child_watcher(watcher) */
+int aio_set_child_watcher(void *watcher)
+{
+    return aio__set_child_watcher(watcher);
+}
+
 /* ------------------------------------------------------------------------
  * Event loop
  */

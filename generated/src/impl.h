@@ -45,6 +45,12 @@ aio_event_loop_policy *aio__get_event_loop_policy(void);
 /* asyncio.set_event_loop_policy(policy) */
 int aio__set_event_loop_policy(aio_event_loop_policy *policy);
 
+/* asyncio.get_child_watcher() */
+void *aio__get_child_watcher(void);
+
+/* asyncio.set_child_watcher(watcher) */
+int aio__set_child_watcher(void *watcher);
+
 /* ------------------------------------------------------------------------
  * Event loop
  */

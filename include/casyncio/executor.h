@@ -67,8 +67,10 @@ typedef struct aio_thread_pool_executor_args {
      * raises ValueError("max_workers must be greater than 0"). */
     int max_workers;
     /* NULL or "": "ThreadPoolExecutor-N", N counting the pools made. The
-     * threads are named "<prefix>_<n>" (pthread_setname_np(), cut to the
-     * 15 bytes Linux keeps). */
+     * threads are named "<prefix>_<n>", n counting the pool's threads from
+     * 0: in full (up to 63 bytes) where the library prints a thread's name
+     * ("There is no current event loop in thread 'asyncio_0'."), and with
+     * pthread_setname_np() cut to the 15 bytes Linux keeps (ps, top). */
     const char *thread_name_prefix;
 } aio_thread_pool_executor_args;
 
