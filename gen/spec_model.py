@@ -22,6 +22,7 @@ SPECIAL_FILES = ("owners.toml", "types.toml", "status.toml")
 KINDS = ("function", "method", "coroutine", "awaitable", "callback", "attribute", "constructor")
 C_FORMS = ("struct", "direct", "split")
 CHANGES = ("added", "changed", "deprecated", "removed")
+EFFECTS = ("appeared", "gone", "params_added", "params_removed", "none")
 OWNERSHIP = ("new", "borrowed")
 TYPE_KINDS = ("scalar", "pointer", "callable", "variadic")
 NONE_FORMS = ("null", "zero", "bool", "never")
@@ -91,6 +92,7 @@ class History:
     note: str
     pages: list
     params: list = field(default_factory=list)
+    effect: str = "none"    # on the signature: appeared | gone | params_added | params_removed | none
 
 
 @dataclass
@@ -110,6 +112,8 @@ class Item:
     raises: list = field(default_factory=list)
     history: list = field(default_factory=list)
     signature_on: dict = field(default_factory=dict)
+    python_signature: str = ""  # CPython's own parameter list at the target, where the docs differ
+    signature_in: dict = field(default_factory=dict)   # "3.N" -> CPython's list in that version
     availability: str = ""
     source: str = ""
     thread_safe: bool = False
@@ -242,10 +246,12 @@ def split_top_level(text):
     return parts
 
 
-def parse_signature(signature, constants):
+def parse_signature(signature, constants, lenient=False):
     """Parses "(a, b=1, *args, c=None, **kw)" into Params.
 
-    Returns (params, None) or (None, reason).
+    Returns (params, None) or (None, reason). lenient: a default that is
+    neither a literal nor a constant of types.toml (CPython's sentinels,
+    `mixins._marker`) is kept as kind "expr" instead of refused.
     """
     if not (signature.startswith("(") and signature.endswith(")")):
         return None, f"signature '{signature}' is not a parenthesised parameter list"
@@ -282,7 +288,8 @@ def parse_signature(signature, constants):
     for name, kind, node in params:
         default = None
         if node is not None:
-            default, reason = _default(ast.get_source_segment(source, node), node, constants)
+            default, reason = _default(ast.get_source_segment(source, node), node, constants,
+                                       lenient)
             if reason:
                 return None, f"parameter '{name}': {reason}"
         result.append(Param(name=name, kind=kind, default=default))
@@ -298,7 +305,7 @@ def _dotted(node):
     return None
 
 
-def _default(text, node, constants):
+def _default(text, node, constants, lenient=False):
     if isinstance(node, ast.Constant):
         value = node.value
         if value is None:
@@ -321,6 +328,8 @@ def _default(text, node, constants):
     dotted = _dotted(node)
     if dotted is not None and dotted in constants:
         return Default(text, "constant", constants[dotted]), None
+    if lenient:
+        return Default(text, "expr", None), None
     if dotted is not None:
         return None, f"default '{text}' is not a constant of types.toml [constants]"
     return None, f"default '{text}' is not a literal or a constant of types.toml [constants]"
@@ -517,7 +526,7 @@ ITEM_REQUIRED = ["name", "owner", "kind", "signature", "pages", "summary"]
 ITEM_OPTIONAL = ["params", "returns", "result", "raises", "history", "signature_on",
                  "availability", "source", "thread_safe", "c_only", "doc", "writable",
                  "state_check", "runs_in_task", "c_form", "c_name", "c_params",
-                 "hand_written"]
+                 "hand_written", "python_signature", "signature_in"]
 
 
 def _check_item(c, index, raw, ctx):
@@ -675,11 +684,33 @@ def _check_item(c, index, raw, ctx):
                 c.error(where, f"raises[{i}]: python_only, but a C caller gets it too: it is "
                                f"params.{p.name}'s none_raises")
 
+    # CPython's own signatures: at the target, and in other versions.
+    python_names = {p.name for p in params or []}
+    python_signature = c.string(where, raw, "python_signature")
+    if python_signature:
+        pparams, reason = parse_signature(python_signature, constants, lenient=True)
+        if reason:
+            c.error(where, f"python_signature: {reason}")
+        python_names |= {p.name for p in pparams or []}
+    signature_in = {}
+    for version, sig in c.table(where, raw, "signature_in").items():
+        if not re.match(r"^3\.[0-9]+$", version):
+            c.error(where, f"signature_in: version '{version}' is not 3.N")
+        if not isinstance(sig, str):
+            c.error(where, f"signature_in: '{version}' must be a string")
+            continue
+        sparams, reason = parse_signature(sig, constants, lenient=True)
+        if reason:
+            c.error(where, f"signature_in '{version}': {reason}")
+        python_names |= {p.name for p in sparams or []}
+        signature_in[version] = sig
+
     # History.
     history = []
     for i, h in enumerate(c.tables(where, raw, "history")):
         path = f"history[{i}]"
-        if not c.keys(where, h, path, ["version", "change", "note", "pages"], ["params"]):
+        if not c.keys(where, h, path, ["version", "change", "note", "pages"],
+                      ["params", "effect"]):
             continue
         version = c.string(where, h, "version", path)
         if not VERSION_RE.match(str(h["version"])):
@@ -690,16 +721,25 @@ def _check_item(c, index, raw, ctx):
             if page not in pages:
                 c.error(where, f"{path}: unknown page '{page}'")
         hparams = c.strings(where, h, "params", path)
-        if params is not None and h["change"] != "removed":
-            names = {p.name for p in params}
+        effect = c.string(where, h, "effect", path)
+        if not effect:
+            effect = {"added": "params_added", "removed": "params_removed"}.get(
+                h["change"], "none") if hparams else "none"
+        if effect not in EFFECTS:
+            c.error(where, f"{path}: unknown effect '{effect}' ({', '.join(EFFECTS)})")
+        elif effect in ("appeared", "gone") and hparams:
+            c.error(where, f"{path}: effect '{effect}' is about the item: no params")
+        elif effect in ("params_added", "params_removed") and not hparams:
+            c.error(where, f"{path}: effect '{effect}' needs params")
+        if params is not None and effect != "params_removed":
             for pname in hparams:
-                if pname not in names:
+                if pname not in python_names:
                     c.error(where, f"{path}: parameter '{pname}' is not in the signature "
-                                   f"'{signature}'")
+                                   f"'{signature}' (nor in python_signature or signature_in)")
         history.append(History(version=version, change=h["change"],
                                note=c.string(where, h, "note", path),
                                pages=h["pages"] if isinstance(h["pages"], list) else [],
-                               params=hparams))
+                               params=hparams, effect=effect))
 
     signature_on = {}
     for page, sig in c.table(where, raw, "signature_on").items():
@@ -719,7 +759,8 @@ def _check_item(c, index, raw, ctx):
                 signature=signature, params=params, pages=item_pages,
                 summary=raw["summary"].strip(), doc=raw.get("doc", "").strip(),
                 returns=returns, result=result, raises=raises, history=history,
-                signature_on=signature_on, availability=raw.get("availability", ""),
+                signature_on=signature_on, python_signature=python_signature,
+                signature_in=signature_in, availability=raw.get("availability", ""),
                 source=raw.get("source", ""), thread_safe=thread_safe,
                 c_only=raw.get("c_only", "").strip(), writable=writable,
                 state_check=state_check, runs_in_task=runs_in_task, c_form=c_form,
