@@ -62,7 +62,11 @@ LTO_FLAGS := $(if $(filter yes,$(LTO)),-flto=auto)
 # builds both libraries the old way (the shared one then only for programs
 # that link it, never for dlopen()).
 TLS_MODEL ?=
-LIB_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+# The API level (include/casyncio/pyversion.h): the library and its tests see
+# every function and argument field of every Python version (AIO__API_ALL);
+# examples and other programs compile at the default level, or their own.
+API_ALL    = -DAIO__API_ALL
+LIB_CFLAGS = -std=c11 $(WARN) $(API_ALL) $(CFLAGS) -fPIC -fvisibility=hidden \
              $(if $(TLS_MODEL),-ftls-model=$(TLS_MODEL)) $(LTO_FLAGS)
 LDLIBS    := -lev -lcares -lm -lpthread -ldl
 
@@ -196,7 +200,7 @@ check-headers:
 	  for std in c99 c11; do \
 	    echo '#include <casyncio.h>' | $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) \
 	      -fsyntax-only -x c - || exit 1; \
-	    $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) -Wno-missing-prototypes \
+	    $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) $(API_ALL) -Wno-missing-prototypes \
 	      -fsyntax-only generated/tests/args_check.c || exit 1; \
 	  done; \
 	done
@@ -214,7 +218,7 @@ check-headers:
 
 # --- Tests --------------------------------------------------------------------
 
-TEST_CFLAGS = -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
+TEST_CFLAGS = -std=c11 $(WARN) $(API_ALL) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
 SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN_FLAGS  = -fsanitize=thread -fno-omit-frame-pointer
 
@@ -339,7 +343,7 @@ ARGS_TABLE := $(BUILD)/args/args_table
 
 $(ARGS_TABLE): generated/tests/args_table.c tests/args/harness.c tests/args/harness.h $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) -Wno-missing-prototypes $(CFLAGS) \
+	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) $(API_ALL) -Wno-missing-prototypes $(CFLAGS) \
 	  generated/tests/args_table.c tests/args/harness.c $(STATIC_LIB) -o $@ $(LDLIBS)
 
 check-args: $(ARGS_TABLE)

@@ -8,6 +8,7 @@
 #define CASYNCIO_FUTURE_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -212,12 +213,13 @@ AIO_API aio_exc *aio_future_exception(aio_future *fut);
  * Returns aio_loop *, borrowed: the loop, or NULL with the exception set. The
  * future's loop.
  *
- * Documented on the asyncio-future page, not on the reference pages.
+ * Documented on the asyncio-future page, not on the reference pages. Since
+ * 3.7.
  *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API aio_loop *aio_future_get_loop(aio_future *fut);
+AIO__SINCE_3_7 AIO_API aio_loop *aio_future_get_loop(aio_future *fut);
 
 #ifdef __cplusplus
 }

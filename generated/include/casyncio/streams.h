@@ -10,6 +10,7 @@
 #define CASYNCIO_STREAMS_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,13 +59,13 @@ extern "C" {
  *   server_hostname        const char *; default None when NULL. As
  *                          create_connection()'s.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). As
- *                          create_connection()'s.
+ *                          create_connection()'s. Since 3.7.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). As
- *                          create_connection()'s.
+ *                          create_connection()'s. Since 3.11.
  *   happy_eyeballs_delay   double; default None when 0 (AIO_ZERO: 0). As
- *                          create_connection()'s.
+ *                          create_connection()'s. Since 3.8.
  *   interleave             int; default None when 0 (AIO_ZERO: 0). As
- *                          create_connection()'s.
+ *                          create_connection()'s. Since 3.8.
  *
  * Returns aio_stream_pair: the (reader, writer) pair, or both NULL with the
  * exception set. The StreamReader and StreamWriter of the connection (new
@@ -96,10 +97,26 @@ typedef struct aio_open_connection_args {
     int sock;                       /* 0: None (default); AIO_ZERO: 0 */
     const aio_address *local_addr;  /* NULL: None (default) */
     const char *server_hostname;    /* NULL: None (default) */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     double ssl_handshake_timeout;   /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_7_ssl_handshake_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;    /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     double happy_eyeballs_delay;    /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_8_happy_eyeballs_delay;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     int interleave;                 /* 0: None (default); AIO_ZERO: 0 */
+#else
+    int aio__since_3_8_interleave;
+#endif
 } aio_open_connection_args;
 
 AIO_API aio_stream_pair aio_open_connection(const aio_open_connection_args *args);
@@ -157,7 +174,7 @@ AIO_API aio_stream_pair aio_open_connection(const aio_open_connection_args *args
  *   ssl_handshake_timeout    double; default None when 0 (AIO_ZERO: 0). As
  *                            create_server()'s.
  *   ssl_shutdown_timeout     double; default None when 0 (AIO_ZERO: 0). As
- *                            create_server()'s.
+ *                            create_server()'s. Since 3.11.
  *   start_serving            int; default True when 0 (AIO_FALSE: False). As
  *                            create_server()'s.
  *
@@ -194,7 +211,11 @@ typedef struct aio_start_server_args {
     int reuse_address;                          /* 0: None (default); AIO_FALSE: False */
     int reuse_port;                             /* 0: None (default); AIO_FALSE: False */
     double ssl_handshake_timeout;               /* 0: None (default); AIO_ZERO: 0 */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;                /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
     int start_serving;                          /* 0: True (default); AIO_FALSE: False */
 } aio_start_server_args;
 
@@ -226,7 +247,7 @@ AIO_API aio_server *aio_start_server(const aio_start_server_args *args);
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). As
  *                          create_unix_connection()'s.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). As
- *                          create_unix_connection()'s.
+ *                          create_unix_connection()'s. Since 3.11.
  *
  * Returns aio_stream_pair: the (reader, writer) pair, or both NULL with the
  * exception set. The StreamReader and StreamWriter of the connection (new
@@ -251,7 +272,11 @@ typedef struct aio_open_unix_connection_args {
     int sock;                      /* 0: None (default); AIO_ZERO: 0 */
     const char *server_hostname;   /* NULL: None (default) */
     double ssl_handshake_timeout;  /* 0: None (default); AIO_ZERO: 0 */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;   /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
 } aio_open_unix_connection_args;
 
 AIO_API aio_stream_pair aio_open_unix_connection(const aio_open_unix_connection_args *args);
@@ -287,7 +312,7 @@ AIO_API aio_stream_pair aio_open_unix_connection(const aio_open_unix_connection_
  *   ssl_handshake_timeout    double; default None when 0 (AIO_ZERO: 0). As
  *                            create_unix_server()'s.
  *   ssl_shutdown_timeout     double; default None when 0 (AIO_ZERO: 0). As
- *                            create_unix_server()'s.
+ *                            create_unix_server()'s. Since 3.11.
  *   start_serving            int; default True when 0 (AIO_FALSE: False). As
  *                            create_unix_server()'s.
  *
@@ -313,7 +338,11 @@ typedef struct aio_start_unix_server_args {
     int backlog;                                /* 0: 100 (default); AIO_ZERO: 0 */
     aio_ssl_context *ssl;                       /* NULL: None (default) */
     double ssl_handshake_timeout;               /* 0: None (default); AIO_ZERO: 0 */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;                /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
     int start_serving;                          /* 0: True (default); AIO_FALSE: False */
 } aio_start_unix_server_args;
 
@@ -838,12 +867,13 @@ AIO_API int aio_stream_writer_drain(aio_stream_writer *writer);
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
- * Documented on the asyncio-stream page, not on the reference pages.
+ * Documented on the asyncio-stream page, not on the reference pages. Since
+ * 3.7.
  *
  * History:
  *   3.7  added: is_closing() appeared.
  */
-AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
+AIO__SINCE_3_7 AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
 
 /* asyncio.StreamWriter.wait_closed()
  *
@@ -854,12 +884,12 @@ AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
  *
  * A coroutine that runs in the calling task: it suspends the task while it
  * waits, and raises RuntimeError when called outside a task. Documented on the
- * asyncio-stream page, not on the reference pages.
+ * asyncio-stream page, not on the reference pages. Since 3.7.
  *
  * History:
  *   3.7  added: wait_closed() appeared.
  */
-AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
+AIO__SINCE_3_7 AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
 
 /* ========================================================================
  * Process
