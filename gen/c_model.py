@@ -399,7 +399,8 @@ class CFunc:
         else:
             msg = f"module 'asyncio' has no attribute '{it.name}'"
         lines = if_lines(conds, " ||")
-        lines += c_call("    aio_err_set(", ["aio_AttributeError", c_string(msg)], ");")
+        lines += c_call("    aio_err_set(", ["aio_AttributeError", c_string(msg)], ");",
+                        width=WIDTH - 4)
         return lines + [f"    return {self.error};", "}"]
 
     def unexpected_call(self, gates, pyname, target):
@@ -410,7 +411,8 @@ class CFunc:
         fixed = gates.get("unexpected", {}).get(it.item.id)
         if fixed:
             return c_call("    aio_err_set(", ["aio_TypeError",
-                                                c_string(fixed.replace("{param}", pyname))], ");")
+                                                c_string(fixed.replace("{param}", pyname))], ");",
+                          width=WIDTH - 4)
         qual = gates.get("qualname", {}).get(it.item.id)
         if qual is None:
             if it.owner_name == "loop":
@@ -420,7 +422,8 @@ class CFunc:
             else:
                 qual = it.name
         return c_call("    aio__glue_unexpected_keyword(", [target, c_string(qual),
-                                                            c_string(pyname)], ");")
+                                                            c_string(pyname)], ");",
+                      width=WIDTH - 4)
 
     def param_gate_lines(self, gates):
         """An argument given a value that the target's CPython has no

@@ -466,22 +466,22 @@ aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_
     if (args != NULL &&
         args->ssl_handshake_timeout != 0 &&
         aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
-        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.create_server",
-                                     "ssl_handshake_timeout");
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_server", "ssl_handshake_timeout");
         return NULL;
     }
     if (args != NULL &&
         args->ssl_shutdown_timeout != 0 &&
         aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
-        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.create_server",
-                                     "ssl_shutdown_timeout");
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_server", "ssl_shutdown_timeout");
         return NULL;
     }
     if (args != NULL &&
         args->start_serving != 0 &&
         aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
-        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.create_server",
-                                     "start_serving");
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_server", "start_serving");
         return NULL;
     }
     if (args == NULL)
@@ -575,14 +575,16 @@ aio_future *aio_loop_connect_accepted_socket(aio_loop *loop,
         args->ssl_handshake_timeout != 0 &&
         aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
         aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
-                                     "BaseEventLoop.connect_accepted_socket", "ssl_handshake_timeout");
+                                     "BaseEventLoop.connect_accepted_socket",
+                                     "ssl_handshake_timeout");
         return NULL;
     }
     if (args != NULL &&
         args->ssl_shutdown_timeout != 0 &&
         aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
         aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
-                                     "BaseEventLoop.connect_accepted_socket", "ssl_shutdown_timeout");
+                                     "BaseEventLoop.connect_accepted_socket",
+                                     "ssl_shutdown_timeout");
         return NULL;
     }
     if (args == NULL)
@@ -611,7 +613,8 @@ aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args
         return NULL;
     }
     if (aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
-        aio_err_set(aio_AttributeError, "'_UnixSelectorEventLoop' object has no attribute 'sendfile'");
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'sendfile'");
         return NULL;
     }
     if (args == NULL)
@@ -642,7 +645,8 @@ aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *ar
         return NULL;
     }
     if (aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
-        aio_err_set(aio_AttributeError, "'_UnixSelectorEventLoop' object has no attribute 'start_tls'");
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'start_tls'");
         return NULL;
     }
     (void)args;
@@ -2512,27 +2516,27 @@ aio_stream_pair aio_open_connection(const aio_open_connection_args *args)
     if (args != NULL &&
         args->ssl_handshake_timeout != 0 &&
         aio__current_target_version() < AIO_PY(3, 7)) {
-        aio__glue_unexpected_keyword(aio__current_target_version(), "BaseEventLoop.create_connection",
-                                     "ssl_handshake_timeout");
+        aio__glue_unexpected_keyword(aio__current_target_version(),
+                                     "BaseEventLoop.create_connection", "ssl_handshake_timeout");
         return (aio_stream_pair){NULL, NULL};
     }
     if (args != NULL &&
         args->ssl_shutdown_timeout != 0 &&
         aio__current_target_version() < AIO_PY(3, 11)) {
-        aio__glue_unexpected_keyword(aio__current_target_version(), "BaseEventLoop.create_connection",
-                                     "ssl_shutdown_timeout");
+        aio__glue_unexpected_keyword(aio__current_target_version(),
+                                     "BaseEventLoop.create_connection", "ssl_shutdown_timeout");
         return (aio_stream_pair){NULL, NULL};
     }
     if (args != NULL &&
         args->happy_eyeballs_delay != 0 &&
         aio__current_target_version() < AIO_PY(3, 8)) {
-        aio__glue_unexpected_keyword(aio__current_target_version(), "BaseEventLoop.create_connection",
-                                     "happy_eyeballs_delay");
+        aio__glue_unexpected_keyword(aio__current_target_version(),
+                                     "BaseEventLoop.create_connection", "happy_eyeballs_delay");
         return (aio_stream_pair){NULL, NULL};
     }
     if (args != NULL && args->interleave != 0 && aio__current_target_version() < AIO_PY(3, 8)) {
-        aio__glue_unexpected_keyword(aio__current_target_version(), "BaseEventLoop.create_connection",
-                                     "interleave");
+        aio__glue_unexpected_keyword(aio__current_target_version(),
+                                     "BaseEventLoop.create_connection", "interleave");
         return (aio_stream_pair){NULL, NULL};
     }
     if (args == NULL)
