@@ -100,7 +100,7 @@ TEST_CPPFLAGS = -Itests/unit $(addprefix -Itests/unit/,$(LAYERS))
 
 .PHONY: all deps deps-cross lib gen check check-gen check-layers check-headers check-unit check-unit-san check-unit-tsan \
         check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec demo bench check-interop check-interop-san install \
-        check-args record-args \
+        check-args record-args check-api-level \
         clean
 
 all: lib
@@ -354,7 +354,13 @@ check-args: $(ARGS_TABLE)
 record-args:
 	$(PYTHON) tests/args/run.py --record
 
-check: check-gen check-gen-tests check-spec check-layers check-headers check-unit check-unit-san check-unit-tsan \
+# The API level: a function or argument field newer than AIO_API_LEVEL (or
+# removed by it) does not compile, with gcc and clang, C and C++; what the
+# level has does; the argument structs are the same at every level.
+check-api-level:
+	$(PYTHON) tests/api-level/run.py $(addprefix --cc ,$(sort $(CC) $(SAN_CC)))
+
+check: check-gen check-gen-tests check-spec check-layers check-headers check-api-level check-unit check-unit-san check-unit-tsan \
        check-coro check-coro-fallback check-valgrind check-conformance check-args \
        check-install check-dlopen check-interop
 	@echo "make check: all passed"
