@@ -377,11 +377,15 @@ class CFunc:
 
     # -- version gates (layout.toml [version_gates])
 
-    def target_expr(self):
+    def target_expr(self, gates):
         """The target version the gates compare: the loop's for a loop
-        method, else the running loop's (the process default outside one)."""
+        method, the object's loop's where layout.toml owner_loop reaches it,
+        else the running loop's (the process default outside one)."""
         if self.self_ and self.self_[0] == "aio_loop *":
             return f"aio_loop_get_target_version({self.self_name})"
+        get_loop = gates.get("owner_loop", {}).get(self.item.owner_name)
+        if self.self_ and get_loop and self.item.kind != "constructor":
+            return f"aio_loop_get_target_version({get_loop}({self.self_name}))"
         return "aio__current_target_version()"
 
     def version_gate_lines(self, gates):
@@ -390,7 +394,7 @@ class CFunc:
         it = self.item
         if not it.gated:
             return []
-        target = self.target_expr()
+        target = self.target_expr(gates)
         conds = ([f"{target} < AIO_PY(3, {it.since})"] if it.since else []) + \
             ([f"{target} >= AIO_PY(3, {it.gone})"] if it.gone else [])
         if self.self_ and it.kind != "constructor":
@@ -437,7 +441,7 @@ class CFunc:
         for f, in_struct in fields:
             if not (f.since or f.gone) or f.companion:
                 continue
-            target = self.target_expr()
+            target = self.target_expr(gates)
             get = ("args->" if in_struct else "") + f.name
             given = [f"args != NULL", f"{get} != {f.zero}"] if in_struct else \
                 [f"{get} != {f.zero}"]

@@ -1260,7 +1260,7 @@ aio_loop *aio_future_get_loop(aio_future *fut)
         aio__glue_null_self("get_loop", "Future");
         return NULL;
     }
-    if (aio__current_target_version() < AIO_PY(3, 7)) {
+    if (aio_loop_get_target_version(aio__future_get_loop(fut)) < AIO_PY(3, 7)) {
         aio_err_set(aio_AttributeError, "'_asyncio.Future' object has no attribute 'get_loop'");
         return NULL;
     }
@@ -1334,7 +1334,7 @@ aio_loop *aio_server_get_loop(aio_server *server)
         aio__glue_null_self("get_loop", "Server");
         return NULL;
     }
-    if (aio__current_target_version() < AIO_PY(3, 7)) {
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
         aio_err_set(aio_AttributeError, "'Server' object has no attribute 'get_loop'");
         return NULL;
     }
@@ -1348,7 +1348,7 @@ aio_future *aio_server_start_serving(aio_server *server)
         aio__glue_null_self("start_serving", "Server");
         return NULL;
     }
-    if (aio__current_target_version() < AIO_PY(3, 7)) {
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
         aio_err_set(aio_AttributeError, "'Server' object has no attribute 'start_serving'");
         return NULL;
     }
@@ -1362,7 +1362,7 @@ aio_future *aio_server_serve_forever(aio_server *server)
         aio__glue_null_self("serve_forever", "Server");
         return NULL;
     }
-    if (aio__current_target_version() < AIO_PY(3, 7)) {
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
         aio_err_set(aio_AttributeError, "'Server' object has no attribute 'serve_forever'");
         return NULL;
     }
@@ -1376,7 +1376,7 @@ int aio_server_is_serving(aio_server *server)
         aio__glue_null_self("is_serving", "Server");
         return -1;
     }
-    if (aio__current_target_version() < AIO_PY(3, 7)) {
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
         aio_err_set(aio_AttributeError, "'Server' object has no attribute 'is_serving'");
         return -1;
     }
@@ -2282,7 +2282,7 @@ int aio_task_cancel(aio_task *task, const char *msg)
         aio__glue_null_self("cancel", "_asyncio.Task");
         return -1;
     }
-    if (msg != NULL && aio__current_target_version() < AIO_PY(3, 9)) {
+    if (msg != NULL && aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 9)) {
         aio_err_set(aio_TypeError, "cancel() takes no keyword arguments");
         return -1;
     }
@@ -2296,7 +2296,7 @@ int aio_task_cancelling(aio_task *task)
         aio__glue_null_self("cancelling", "_asyncio.Task");
         return -1;
     }
-    if (aio__current_target_version() < AIO_PY(3, 11)) {
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 11)) {
         aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'cancelling'");
         return -1;
     }
@@ -2310,7 +2310,7 @@ int aio_task_uncancel(aio_task *task)
         aio__glue_null_self("uncancel", "_asyncio.Task");
         return -1;
     }
-    if (aio__current_target_version() < AIO_PY(3, 11)) {
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 11)) {
         aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'uncancel'");
         return -1;
     }
@@ -2324,7 +2324,7 @@ const char *aio_task_get_name(aio_task *task)
         aio__glue_null_self("get_name", "_asyncio.Task");
         return NULL;
     }
-    if (aio__current_target_version() < AIO_PY(3, 8)) {
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 8)) {
         aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'get_name'");
         return NULL;
     }
@@ -2338,7 +2338,7 @@ int aio_task_set_name(aio_task *task, const char *value)
         aio__glue_null_self("set_name", "_asyncio.Task");
         return -1;
     }
-    if (aio__current_target_version() < AIO_PY(3, 8)) {
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 8)) {
         aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'set_name'");
         return -1;
     }
@@ -2352,7 +2352,7 @@ aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
         aio__glue_null_self("get_coro", "_asyncio.Task");
         return NULL;
     }
-    if (aio__current_target_version() < AIO_PY(3, 8)) {
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 8)) {
         aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'get_coro'");
         return NULL;
     }
@@ -2366,7 +2366,7 @@ aio_context *aio_task_get_context(aio_task *task)
         aio__glue_null_self("get_context", "_asyncio.Task");
         return NULL;
     }
-    if (aio__current_target_version() < AIO_PY(3, 12)) {
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 12)) {
         aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'get_context'");
         return NULL;
     }
