@@ -43,21 +43,19 @@ extern "C" {
 #endif
 
 /* How a header marks what the API level leaves out (generated headers do it
- * from the spec's history, hand-written ones by hand):
+ * from the spec's history, hand-written ones by hand). A function CPython
+ * added in 3.N is declared with AIO__SINCE_3_N, one it removed in 3.N with
+ * AIO__UNTIL_3_N: below (or from) that level a call, or taking its address,
+ * is a compile-time error naming the version ("unavailable" with gcc 12+
+ * and clang; gcc before 12 catches calls only); the function stays
+ * exported at every level. An argument-struct field CPython added in 3.N
+ * has its own name only from that level on: below it the field is
+ * aio__since_3_N_NAME (aio__until_3_N_NAME for a removed one), so using the
+ * name fails ("no member named 'context'") while the struct's layout, and
+ * sizeof, stay the same at every level.
  *
- * - A function CPython added in 3.N is declared with AIO__SINCE_3_N, one it
- *   removed in 3.N with AIO__UNTIL_3_N: below (or from) that level a call,
- *   or taking its address, is a compile-time error naming the version
- *   ("unavailable" with gcc 12+ and clang; gcc before 12 catches calls
- *   only). The function stays exported at every level.
- * - An argument-struct field CPython added in 3.N exists only from that
- *   level on, under its own name: below it the field is
- *   aio__since_3_N_<name> (aio__until_3_N_<name> for a removed one), so
- *   using the name fails ("no member named 'context'") while the struct's
- *   layout, and sizeof, stay the same at every level.
- *
- * The library and its tests define AIO__API_ALL: they see every function and
- * every field of every version (AIO__LEVEL_MIN is the oldest level,
+ * The library and its tests define AIO__API_ALL: they see every function
+ * and every field of every version (AIO__LEVEL_MIN is the oldest level,
  * AIO__LEVEL_MAX the newest). A program never defines it. */
 #ifdef AIO__API_ALL
 #define AIO__LEVEL_MIN AIO_PY_OLDEST
