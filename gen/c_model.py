@@ -174,10 +174,12 @@ def availability(item, constants):
     for m, there in exists.items():
         if there:
             got, problems = signature_in(item, (3, m, 999), constants)
-            # What the spec cannot say is taken as there: no gate.
-            sigs[m] = None if problems or got is None else {p.name for p in got}
+            # A version the spec cannot say is left out of the span: the
+            # versions it can say decide.
+            if not problems and got is not None:
+                sigs[m] = {p.name for p in got}
     for name in names:
-        present = {m: (s is None or name in s) for m, s in sigs.items()}
+        present = {m: name in s for m, s in sigs.items()}
         if present:
             params[name] = version_span(present)
     return since, gone, params
@@ -429,6 +431,32 @@ class CFunc:
                                                             c_string(pyname)], ");",
                       width=WIDTH - 4)
 
+    def clinic_lines(self, spelling, target):
+        """Argument Clinic's count check, before its unknown-keyword one:
+        the arguments given (the required positional ones and every
+        keyword given a value) against the parameters the target has."""
+        required = [f for f in self.params if not f.companion
+                    and not (f.param is not None and f.param.c_only)]
+        keywords = [f for f in (self.fields if self.struct else []) if not f.companion
+                    and not (f.param is not None and f.param.c_only)]
+        given = [str(len(required))] + [f"(args->{f.name} != {f.zero})" for f in keywords]
+        most = [str(len(required))]
+        for f in keywords:
+            ver = ([f"target >= AIO_PY(3, {f.since})"] if f.since else []) + \
+                ([f"target < AIO_PY(3, {f.gone})"] if f.gone else [])
+            most.append("(" + " && ".join(ver) + ")" if ver else "1")
+        lines = [f"    int target = {target};"]
+        lines += c_call("    int given = ", [" + ".join(given)], ";", width=WIDTH - 4)
+        lines += c_call("    int most = ", [" + ".join(most)], ";", width=WIDTH - 4)
+        lines += ["    if (given > most) {"]
+        lines += c_call("        aio_err_format(",
+                        ["aio_TypeError", c_string(spelling[:-2] + "() takes at most %d "
+                                                   "arguments (%d given)"
+                                                   if spelling.endswith("()") else spelling),
+                         "most", "given"], ");", width=WIDTH - 4)
+        lines += [f"        return {self.error};", "    }"]
+        return lines
+
     def param_gate_lines(self, gates):
         """An argument given a value that the target's CPython has no
         parameter for: TypeError, as CPython's argument binding raises
@@ -449,6 +477,9 @@ class CFunc:
                 ([f"{target} >= AIO_PY(3, {f.gone})"] if f.gone else [])
             vcond = ver[0] if len(ver) == 1 else "(" + " || ".join(ver) + ")"
             lines += if_lines(given + [vcond], " &&")
+            clinic = gates.get("clinic", {}).get(self.item.item.id)
+            if clinic:
+                lines += self.clinic_lines(clinic, target)
             lines += self.unexpected_call(gates, f.pyname, target)
             lines += [f"    return {self.error};", "}"]
         return lines

@@ -2265,6 +2265,30 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     static const aio_task_args no_args;
     aio__task_args r;
 
+    if (args != NULL && args->name != NULL && aio__current_target_version() < AIO_PY(3, 8)) {
+        int target = aio__current_target_version();
+        int given = 1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL);
+        int most = 1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11));
+        if (given > most) {
+            aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
+                           given);
+            return NULL;
+        }
+        aio_err_set(aio_TypeError, "'name' is an invalid keyword argument for Task()");
+        return NULL;
+    }
+    if (args != NULL && args->context != NULL && aio__current_target_version() < AIO_PY(3, 11)) {
+        int target = aio__current_target_version();
+        int given = 1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL);
+        int most = 1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11));
+        if (given > most) {
+            aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
+                           given);
+            return NULL;
+        }
+        aio_err_set(aio_TypeError, "'context' is an invalid keyword argument for Task()");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.loop = args->loop;

@@ -383,9 +383,9 @@ AIO__SINCE_3_11 AIO_API aio_timeout *aio_timeout_at(double when);
  *   loop          aio_loop *; default None when NULL. The loop; None: the
  *                 running loop, else get_event_loop().
  *   name          const char *; default None when NULL. The task's name; None:
- *                 'Task-<n>'.
+ *                 'Task-<n>'. Since 3.8.
  *   context       aio_context *; default None when NULL. The context the task
- *                 runs in; None: a copy of the current one.
+ *                 runs in; None: a copy of the current one. Since 3.11.
  *   stack_size    size_t. C only. The size of the task's stack; 0 (default):
  *                 256 KiB, reserved and committed only as far as used. Any
  *                 size asked for is at least 16 KiB: there is no stack of 0
@@ -421,8 +421,16 @@ AIO__SINCE_3_11 AIO_API aio_timeout *aio_timeout_at(double when);
  */
 typedef struct aio_task_args {
     aio_loop *loop;        /* NULL: None (default) */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     const char *name;      /* NULL: None (default) */
+#else
+    const char *aio__since_3_8_name;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     aio_context *context;  /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_11_context;
+#endif
     size_t stack_size;
     bool shared_stack;
 } aio_task_args;

@@ -179,12 +179,48 @@ static void test_other_class_method_added(void **state)
     done_at(loop);
 }
 
+/* asyncio.Task(): name came in 3.8, context in 3.11. CPython's C Task
+ * (Argument Clinic) counts the arguments first, then names the keyword. */
+static void test_task_constructor_params(void **state)
+{
+    (void)state;
+    aio_loop *loop = loop_at(AIO_PY(3, 13));
+    aio_context *ctx = aio_context_new();
+    assert_non_null(ctx);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 7)), 0);
+    assert_null(aio_task_new(coro, NULL, &(aio_task_args){.name = "t"}));
+    assert_raised(aio_TypeError, "'name' is an invalid keyword argument for Task()");
+    assert_null(aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .name = "t"}));
+    assert_raised(aio_TypeError, "Task() takes at most 2 arguments (3 given)");
+    assert_null(aio_task_new(coro, NULL, &(aio_task_args){.name = "t", .context = ctx}));
+    assert_raised(aio_TypeError, "Task() takes at most 2 arguments (3 given)");
+    const int versions[] = {AIO_PY(3, 8), AIO_PY(3, 10)};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(aio_set_target_version(versions[i]), 0);
+        assert_null(aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .context = ctx}));
+        assert_raised(aio_TypeError, "'context' is an invalid keyword argument for Task()");
+        assert_null(aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .name = "t",
+                                                              .context = ctx}));
+        assert_raised(aio_TypeError, "Task() takes at most 3 arguments (4 given)");
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 11)), 0);
+    aio_task *t = aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .name = "t",
+                                                            .context = ctx});
+    assert_non_null(t);
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    assert_null(aio_loop_run_until_complete(loop, t));
+    aio_decref(t);
+    aio_decref(ctx);
+    done_at(loop);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_loop_method_added),
     cmocka_unit_test(test_loop_method_param_added),
     cmocka_unit_test(test_module_function_params),
     cmocka_unit_test(test_module_class_added),
     cmocka_unit_test(test_other_class_method_added),
+    cmocka_unit_test(test_task_constructor_params),
 };
 
 AIO_TEST_MAIN(tests)
