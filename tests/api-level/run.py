@@ -49,6 +49,8 @@ CASES = [
      "return aio_task_get_context((aio_task *)p) != NULL;", None, "aio_task_get_context"),
     ("asyncio.to_thread() (hand-written)", (3, 8), (3, 9),
      "return aio_to_thread(NULL, p) != NULL;", None, "aio_to_thread"),
+    ("contextvars.Context() (hand-written)", (3, 6), (3, 7),
+     "(void)p; return aio_context_new() != NULL;", None, "aio_context_new"),
     ("async with asyncio.timeout() (hand-written)", (3, 10), (3, 11),
      "return aio_timeout_enter((aio_timeout *)p);", None, "aio_timeout_enter"),
 ]
