@@ -62,7 +62,11 @@ LTO_FLAGS := $(if $(filter yes,$(LTO)),-flto=auto)
 # builds both libraries the old way (the shared one then only for programs
 # that link it, never for dlopen()).
 TLS_MODEL ?=
-LIB_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+# The API level (include/casyncio/pyversion.h): the library and its tests see
+# every function and argument field of every Python version (AIO__API_ALL);
+# examples and other programs compile at the default level, or their own.
+API_ALL    = -DAIO__API_ALL
+LIB_CFLAGS = -std=c11 $(WARN) $(API_ALL) $(CFLAGS) -fPIC -fvisibility=hidden \
              $(if $(TLS_MODEL),-ftls-model=$(TLS_MODEL)) $(LTO_FLAGS)
 LDLIBS    := -lev -lcares -lm -lpthread -ldl
 
@@ -96,7 +100,7 @@ TEST_CPPFLAGS = -Itests/unit $(addprefix -Itests/unit/,$(LAYERS))
 
 .PHONY: all deps deps-cross lib gen check check-gen check-layers check-headers check-unit check-unit-san check-unit-tsan \
         check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec check-versions demo bench check-interop check-interop-san install \
-        check-args record-args \
+        check-args record-args check-api-level \
         clean
 
 all: lib
@@ -201,7 +205,7 @@ check-headers:
 	  for std in c99 c11; do \
 	    echo '#include <casyncio.h>' | $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) \
 	      -fsyntax-only -x c - || exit 1; \
-	    $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) -Wno-missing-prototypes \
+	    $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) $(API_ALL) -Wno-missing-prototypes \
 	      -fsyntax-only generated/tests/args_check.c || exit 1; \
 	  done; \
 	done
@@ -219,7 +223,7 @@ check-headers:
 
 # --- Tests --------------------------------------------------------------------
 
-TEST_CFLAGS = -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
+TEST_CFLAGS = -std=c11 $(WARN) $(API_ALL) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
 SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN_FLAGS  = -fsanitize=thread -fno-omit-frame-pointer
 
@@ -345,7 +349,7 @@ ARGS_TABLE := $(BUILD)/args/args_table
 
 $(ARGS_TABLE): generated/tests/args_table.c tests/args/harness.c tests/args/harness.h $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) -Wno-missing-prototypes $(CFLAGS) \
+	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) $(API_ALL) -Wno-missing-prototypes $(CFLAGS) \
 	  generated/tests/args_table.c tests/args/harness.c $(STATIC_LIB) -o $@ $(LDLIBS)
 
 check-args: $(ARGS_TABLE)
@@ -356,7 +360,13 @@ check-args: $(ARGS_TABLE)
 record-args:
 	$(PYTHON) tests/args/run.py --record
 
-check: check-gen check-gen-tests check-spec check-versions check-layers check-headers check-unit check-unit-san check-unit-tsan \
+# The API level: a function or argument field newer than AIO_API_LEVEL (or
+# removed by it) does not compile, with gcc and clang, C and C++; what the
+# level has does; the argument structs are the same at every level.
+check-api-level:
+	$(PYTHON) tests/api-level/run.py $(addprefix --cc ,$(sort $(CC) $(SAN_CC)))
+
+check: check-gen check-gen-tests check-spec check-versions check-layers check-headers check-api-level check-unit check-unit-san check-unit-tsan \
        check-coro check-coro-fallback check-valgrind check-conformance check-args \
        check-install check-dlopen check-interop
 	@echo "make check: all passed"

@@ -36,6 +36,7 @@
 
 #include "base.h"
 #include "exceptions.h"
+#include "pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -158,7 +159,7 @@ AIO_API aio_future *aio_wrap_future(aio_cfuture *fut, aio_loop *loop);
  * (CancelledError when the awaiting task is cancelled; fn still runs to
  * its end, its result dropped). RuntimeError("no running event loop")
  * outside a loop. */
-AIO_API void *aio_to_thread(aio_executor_func fn, void *arg);
+AIO__SINCE_3_9 AIO_API void *aio_to_thread(aio_executor_func fn, void *arg);
 
 #ifdef __cplusplus
 }

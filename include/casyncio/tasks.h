@@ -45,6 +45,7 @@
 
 #include "casyncio/base.h"
 #include "casyncio/exceptions.h"
+#include "casyncio/pyversion.h"
 #include "casyncio/tasks_api.h"
 
 #ifdef __cplusplus
@@ -207,7 +208,7 @@ AIO_API aio_task *aio_ensure_future_coro(aio_coroutine coro, void *coro_arg,
  * RuntimeError('no running event loop'), RuntimeError('Timeout should be
  * used inside a task') outside a task, or MemoryError (the Timeout is then
  * still "created"). */
-AIO_API int aio_timeout_enter(aio_timeout *timeout);
+AIO__SINCE_3_11 AIO_API int aio_timeout_enter(aio_timeout *timeout);
 /* Timeout.__aexit__: ends the scope. When the deadline passed and the
  * current exception is the CancelledError it caused (no other cancellation
  * of the task is pending), that becomes TimeoutError (its cause and context
@@ -218,7 +219,7 @@ AIO_API int aio_timeout_enter(aio_timeout *timeout);
  * exited already, -1 with RuntimeError('Timeout has not been entered' /
  * 'Timeout has already been exited') unless an exception is pending
  * (asyncio asserts there). */
-AIO_API int aio_timeout_exit(aio_timeout *timeout);
+AIO__SINCE_3_11 AIO_API int aio_timeout_exit(aio_timeout *timeout);
 /* Timeout.when(), reschedule(when) and expired() are generated from
  * spec/tasks.toml: <casyncio/timeouts.h>. They answer after the exit too;
  * reschedule() raises RuntimeError('Timeout has not been entered') before
@@ -261,7 +262,7 @@ AIO_API int aio_timeout_exit(aio_timeout *timeout);
  * 'TaskGroup <TaskGroup entered> has already been entered', 'no running
  * event loop', 'TaskGroup <TaskGroup> cannot determine the parent task'
  * (no task runs). */
-AIO_API int aio_task_group_enter(aio_task_group *group);
+AIO__SINCE_3_11 AIO_API int aio_task_group_enter(aio_task_group *group);
 
 /* Coroutine, TaskGroup.__aexit__: the current exception, if any, is what
  * the body raised (it is taken; the exit decides what comes out). Waits
@@ -272,7 +273,7 @@ AIO_API int aio_task_group_enter(aio_task_group *group);
  * Must be called in the task that entered the group. C only: with a NULL
  * group (an aio_task_group_new() that failed) returns -1 leaving its
  * exception. */
-AIO_API int aio_task_group_exit(aio_task_group *group);
+AIO__SINCE_3_11 AIO_API int aio_task_group_exit(aio_task_group *group);
 /* repr(): "<TaskGroup>", "<TaskGroup tasks=2 entered>", "<TaskGroup
  * tasks=1 errors=1 cancelling>". */
 
@@ -300,11 +301,11 @@ AIO_API int aio_task_group_exit(aio_task_group *group);
 /* `with runner:` (Runner.__enter__): makes the loop if not yet made. 0, or
  * -1 with RuntimeError('Runner is closed'), or the loop factory's
  * exception. */
-AIO_API int aio_runner_enter(aio_runner *runner);
+AIO__SINCE_3_11 AIO_API int aio_runner_enter(aio_runner *runner);
 /* Runner.__exit__: close(). The current exception, if any, is left as it
  * is (-1 then). C only: NULL (an aio_runner_new() that failed) returns -1
  * leaving its exception. */
-AIO_API int aio_runner_exit(aio_runner *runner);
+AIO__SINCE_3_11 AIO_API int aio_runner_exit(aio_runner *runner);
 /* repr(): "<asyncio.runners.Runner object at 0x...>". */
 
 /* ------------------------------------------------------------------------

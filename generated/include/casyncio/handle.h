@@ -8,6 +8,7 @@
 #define CASYNCIO_HANDLE_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,10 +43,12 @@ AIO_API int aio_handle_cancel(aio_handle *handle);
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API int aio_handle_cancelled(aio_handle *handle);
+AIO__SINCE_3_7 AIO_API int aio_handle_cancelled(aio_handle *handle);
 
 /* ========================================================================
  * TimerHandle
@@ -61,10 +64,12 @@ AIO_API int aio_handle_cancelled(aio_handle *handle);
  *
  * Returns double: the value, or -1.0 with the exception set.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API double aio_timer_handle_when(aio_timer_handle *handle);
+AIO__SINCE_3_7 AIO_API double aio_timer_handle_when(aio_timer_handle *handle);
 
 #ifdef __cplusplus
 }

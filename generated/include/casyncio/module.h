@@ -8,6 +8,7 @@
 #define CASYNCIO_MODULE_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,10 +32,12 @@ extern "C" {
  *   RuntimeError("no running event loop") when no loop is running in this
  *     thread.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API aio_loop *aio_get_running_loop(void);
+AIO__SINCE_3_7 AIO_API aio_loop *aio_get_running_loop(void);
 
 /* asyncio.get_event_loop()
  *

@@ -10,6 +10,7 @@
 #define CASYNCIO_STREAMS_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -852,12 +853,13 @@ AIO_API int aio_stream_writer_drain(aio_stream_writer *writer);
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
- * Documented on the asyncio-stream page, not on the reference pages.
+ * Documented on the asyncio-stream page, not on the reference pages. Since
+ * 3.7.
  *
  * History:
  *   3.7  added: is_closing() appeared.
  */
-AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
+AIO__SINCE_3_7 AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
 
 /* asyncio.StreamWriter.wait_closed()
  *
@@ -868,12 +870,12 @@ AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
  *
  * A coroutine that runs in the calling task: it suspends the task while it
  * waits, and raises RuntimeError when called outside a task. Documented on the
- * asyncio-stream page, not on the reference pages.
+ * asyncio-stream page, not on the reference pages. Since 3.7.
  *
  * History:
  *   3.7  added: wait_closed() appeared.
  */
-AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
+AIO__SINCE_3_7 AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
 
 /* ========================================================================
  * Process
