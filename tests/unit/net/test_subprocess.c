@@ -538,6 +538,44 @@ static void test_cancelled_start(void **state)
     assert_no_children();
 }
 
+/* get_extra_info('subprocess'): the pid (C's stand-in for the Popen
+ * object), also after the end; other keys give the default; a pipe
+ * transport of the child has no 'subprocess'. */
+static void test_extra_info_subprocess(void **state)
+{
+    (void)state;
+    alarm_guard();
+    aio_loop *loop = new_loop();
+    sp_rec r;
+    rec_init(&r, loop);
+    const char *argv[] = {"true", NULL};
+    aio_transport *t = start_exec(loop, &r, argv, 0, 0, 0, NULL);
+    assert_non_null(t);
+    const int *pid = aio_transport_get_extra_info(
+        t, &(aio_transport_get_extra_info_args){.name = "subprocess"});
+    assert_non_null(pid);
+    assert_int_equal(*pid, aio_transport_get_pid(t));
+    assert_true(*pid > 0);
+    static int fallback = 42;
+    assert_ptr_equal(aio_transport_get_extra_info(
+                         t, &(aio_transport_get_extra_info_args){.name = "nonexistent",
+                                                                 .default_ = &fallback}),
+                     &fallback);
+    assert_null(aio_err_occurred());
+    aio_transport *out = aio_transport_get_pipe_transport(t, 1);
+    assert_null(aio_transport_get_extra_info(
+        out, &(aio_transport_get_extra_info_args){.name = "subprocess"}));
+    run_to_end(loop, &r);
+    const int *after = aio_transport_get_extra_info(
+        t, &(aio_transport_get_extra_info_args){.name = "subprocess"});
+    assert_non_null(after);
+    assert_int_equal(*after, *pid);
+    aio_transport_close(t);
+    aio_decref(t);
+    finish(loop);
+    assert_no_children();
+}
+
 /* executable, pass_fds, start_new_session. */
 static void test_popen_options(void **state)
 {
@@ -863,9 +901,17 @@ static void test_allocation_failures(void **state)
                 assert_true(aio_exc_isinstance(aio_future_exception(fut), aio_MemoryError));
                 assert_false(reached);
             } else {
+                /* A start that succeeded reads and watches every pipe (a
+                 * reader that could not start failed it): cat echoes, and
+                 * ends when its stdin is closed. */
                 aio_transport_protocol *pair = aio_future_result(fut);
-                aio_transport_close(pair->transport);
+                aio_transport *in = aio_transport_get_pipe_transport(pair->transport, AIO_ZERO);
+                assert_int_equal(aio_transport_write(in, "x\n", 2), 0);
+                assert_int_equal(aio_transport_close(in), 0);
                 run_to_end(loop, &r);
+                assert_int_equal(r.out_len, 2);
+                assert_non_null(strstr(r.t.text, "exited(0);"));
+                aio_transport_close(pair->transport);
             }
             aio_err_clear();
             aio_decref(fut);
@@ -907,6 +953,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_broken_pipe_on_write),
         cmocka_unit_test(test_megabyte_through_cat),
         cmocka_unit_test(test_cancelled_start),
+        cmocka_unit_test(test_extra_info_subprocess),
         cmocka_unit_test(test_popen_options),
         cmocka_unit_test(test_fallback_loop_closed),
         cmocka_unit_test(test_500_children),

@@ -534,9 +534,11 @@ static void *fault_coro(void *arg)
         assert_raised(aio_MemoryError, NULL);
         return NULL;
     }
-    /* A failure in a callback of the start (a pipe's add_reader) is the
-     * loop's to report, and may leave a pipe unread, as in asyncio: so no
-     * communicate() here, only the end of the child. */
+    /* A MemoryError of a pipe's reader failed the start above; one in the
+     * protocol's connection_made() (its streams) is the loop's to report,
+     * as in asyncio, and may leave the Process without a stream: so no
+     * communicate() here, only the end of the child, which wait() sees
+     * once every pipe is lost (each pipe's reader runs). */
     aio_err_clear();
     assert_int_equal(aio_process_kill(p), 0);
     assert_int_equal(aio_process_wait(p), -9);
