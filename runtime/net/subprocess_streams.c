@@ -442,8 +442,8 @@ typedef struct feed_job {
 static void *feed_stdin(void *arg)
 {
     feed_job *job = arg;
-    if (job->input != NULL && (aio_stream_writer_write(job->in, job->input, job->len) < 0 ||
-                               aio_stream_writer_drain(job->in) < 0)) {
+    if (aio_stream_writer_write(job->in, job->input, job->len) < 0 ||
+        aio_stream_writer_drain(job->in) < 0) {
         if (!aio_err_matches(aio_BrokenPipeError) && !aio_err_matches(aio_ConnectionResetError))
             return NULL;
         aio_err_clear();
@@ -465,7 +465,7 @@ aio_process_output aio__process_communicate(aio_process *process,
     /* gather(stdin, stdout, stderr): the feeding and the reads as tasks. */
     aio_task *tasks[3] = {NULL, NULL, NULL};
     bool ok = true;
-    if (p->stdin_ != NULL) {
+    if (p->stdin_ != NULL && args->input != NULL) { /* else stdin stays open: _noop() */
         tasks[2] = aio_create_task(feed_stdin, &feed, NULL);
         ok = tasks[2] != NULL;
     }
