@@ -65,6 +65,7 @@ struct sp_transport {
     int pid_number;         /* the 'subprocess' extra info: the pid, as an int */
     int returncode;
     bool exited;            /* _returncode is not None */
+    bool reaped;            /* waited for: its pid may be another's now */
     bool proc_gone;         /* _proc is None: after connection_lost() */
     bool closed;            /* close() was called */
     bool finished;
@@ -276,6 +277,7 @@ static void child_exited(void *arg, int returncode)
     sp_transport *sp = arg;
     aio__child_watch_free(sp->watch);
     sp->watch = NULL;
+    sp->reaped = true;
     sp->exit_status = returncode;
     call_soon_or_now(sp, exit_relayed); /* takes over the watch's reference */
 }
@@ -394,7 +396,7 @@ static int sp_close(aio_transport *t)
             aio_err_clear();
         }
     }
-    if (!sp->proc_gone && !sp->exited && sp->pid > 0) {
+    if (!sp->proc_gone && !sp->exited && !sp->reaped && sp->pid > 0) {
         if (t->loop != NULL && aio__loop_debug(t->loop)) {
             char *repr = aio_repr(sp);
             aio_log(AIO_LOG_WARNING, NULL, "Close running child process: kill %s",
@@ -428,7 +430,7 @@ static void sp_orphan(aio_transport *t)
     /* close() without the pipes: the loop orphans them itself. */
     sp->closed = true;
     t->closing = true;
-    if (!sp->proc_gone && !sp->exited && sp->pid > 0)
+    if (!sp->proc_gone && !sp->exited && !sp->reaped && sp->pid > 0)
         kill(sp->pid, SIGKILL);
     if (sp->watch != NULL) {
         aio__child_watch_orphan(sp->watch);
@@ -525,7 +527,9 @@ static int signal_child(aio_transport *t, const char *method, int sig)
         aio_err_set(aio_ProcessLookupError, NULL);
         return -1;
     }
-    if (sp->exited) /* Popen skips a process it knows has died */
+    /* Popen skips a process it knows has died (poll() first: one reaped
+     * but not yet reported too) */
+    if (sp->exited || sp->reaped)
         return 0;
     if (kill(sp->pid, sig) < 0 && errno != ESRCH) {
         aio_err_set_from_errno(errno);
