@@ -81,8 +81,11 @@ static void let_go(void)
     if (release_process != NULL)
         CHECK(aio_process_kill(release_process) == 0);
     close(release_fd);
+    /* Exited (the pidfd is readable; the reaping thread, where there is
+     * one, may have reaped it already: ECHILD). asyncio's script waits for
+     * its watcher thread to reap it; ours reaps on the loop's thread. */
     siginfo_t info;
-    waitid(P_PID, (id_t)release_pid, &info, WEXITED | WNOWAIT); /* ECHILD: reaped already */
+    waitid(P_PID, (id_t)release_pid, &info, WEXITED | WNOWAIT);
     nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
 }
 

@@ -88,10 +88,15 @@ def let_go(pid, w, kill):
     if kill is not None:
         kill()
     os.close(w)
+    # asyncio's watcher thread reaps it and then queues its callback: wait
+    # until it is reaped, then a little longer.
+    deadline = time.monotonic() + 5
     try:
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        while time.monotonic() < deadline:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+            time.sleep(0.001)
     except ChildProcessError:
-        pass  # already reaped by a watcher
+        pass
     time.sleep(0.1)
 
 
