@@ -2,15 +2,19 @@
  * their transport (base_subprocess.py's BaseSubprocessTransport and
  * unix_events.py's _UnixSubprocessTransport, 3.11).
  *
- * The child is started by spawn.c; its pipes are pipe transports whose
- * protocols (the Write/ReadSubprocessPipeProto of asyncio) forward to the
- * transport, which hands every event to the caller's protocol one
+ * The child is started by process_spawn.c; its pipes are pipe transports
+ * whose protocols (the Write/ReadSubprocessPipeProto of asyncio) forward to
+ * the transport, which hands every event to the caller's protocol one
  * iteration later, as asyncio's _call() does: connection_made first, the
  * events that came before it queued behind it, connection_lost() last, once
- * the process has exited and every pipe is closed.
+ * the process has exited and every pipe is closed. The pipes' transports
+ * start one after the other, in the iterations of asyncio's
+ * _connect_pipes() task awaiting each.
  *
  * The child is reaped by child_watch.c for this one pid (a pidfd, or a
- * thread blocked in waitpid() for it), never racing with other children.
+ * thread blocked in waitpid() for it), never racing with other children;
+ * its exit reaches _process_exited() two iterations after the watch sees
+ * it, as asyncio's child watcher relays it.
  */
 #include <errno.h>
 #include <fcntl.h>
