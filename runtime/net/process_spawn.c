@@ -252,16 +252,22 @@ static pid_t start_child(child_args *a)
         _exit(child_main(a));
     return pid;
 #else
-    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED)
+    /* A guard page below it: an overflow faults in the child instead of
+     * writing over the parent's memory. */
+    size_t guard = (size_t)sysconf(_SC_PAGESIZE);
+    char *map = mmap(NULL, guard + CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED)
         return -1;
-    /* The parent waits (CLONE_VFORK) until the child has executed the
-     * program or exited: then the stack is free again. */
-    pid_t pid = clone(child_main, (char *)stack + CHILD_STACK_SIZE,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+    pid_t pid = -1;
+    if (mprotect(map, guard, PROT_NONE) == 0) {
+        /* The parent waits (CLONE_VFORK) until the child has executed the
+         * program or exited: then the stack is free again. */
+        pid = clone(child_main, map + guard + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                    a);
+    }
     int err = errno;
-    munmap(stack, CHILD_STACK_SIZE);
+    munmap(map, guard + CHILD_STACK_SIZE);
     errno = err;
     return pid;
 #endif
