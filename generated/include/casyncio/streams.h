@@ -957,8 +957,8 @@ AIO_API int aio_process_wait(aio_process *process);
 
 /* asyncio.subprocess.Process.communicate(input=None)
  *
- * Send input to stdin and close it, read stdout and stderr to EOF, wait for
- * the exit; return (stdout_data, stderr_data).
+ * Send input to stdin and close it (when input is not None), read stdout and
+ * stderr to EOF, wait for the exit; return (stdout_data, stderr_data).
  *
  * Writing input and reading the outputs go on concurrently. A BrokenPipeError
  * or ConnectionResetError writing stdin (the child did not read it) is
@@ -966,8 +966,9 @@ AIO_API int aio_process_wait(aio_process *process);
  *
  * Arguments, in aio_process_communicate_args; a field left 0 or NULL means its
  * default:
- *   input      const void *; default None when NULL. The data for stdin (None:
- *              stdin is only closed, when it is PIPE).
+ *   input      const void *; default None when NULL. The data for stdin, which
+ *              is closed once it is written (None: nothing is written and
+ *              stdin stays open).
  *   input_len  size_t. Length of the data in bytes.
  *
  * Returns aio_process_output: the (stdout, stderr) data, or .error -1 with the
