@@ -747,7 +747,7 @@ def list_differences(outcomes):
             reason = outcome.reason or "?"
             print('%s = "%s"' % (name, reason.replace("\\", "\\\\").replace('"', '\\"')))
             for problem in outcome.problems:
-                for line in problem.splitlines()[:12]:
+                for line in problem.splitlines()[:40]:
                     print("#   " + line)
         print()
 
