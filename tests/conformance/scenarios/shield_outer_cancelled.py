@@ -7,8 +7,8 @@
 # no message); a result or an exception passes through; shield() of a done
 # future returns that future itself.
 #
-# Not for every version: Task.cancel(msg) is new in 3.9.
-# versions: 3.9+
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 import gc
 
