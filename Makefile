@@ -325,10 +325,12 @@ check-unit-san: $(addprefix $(BUILD)/san-tests/,$(UNIT_TESTS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run-unit.sh $^
 
-# Every scenario at every version with traces; the scripts re-run on the
-# default target's interpreter (tests/conformance/TARGET) where installed
+# The harness's own tests (test_run.py), then every scenario at every
+# version with traces; the scripts re-run on the default target's
+# interpreter (tests/conformance/TARGET) where installed
 # (CONFORMANCE_ARGS=--recheck=all: on every version's).
 check-conformance: $(STATIC_LIB)
+	CONFORMANCE_LIB=$(STATIC_LIB) $(PYTHON) tests/conformance/test_run.py
 	$(PYTHON) tests/conformance/run.py $(if $(CONFORMANCE_TARGET),--target $(CONFORMANCE_TARGET)) \
 	  --cc "$(CC)" --build $(BUILD)/conformance $(CONFORMANCE_ARGS)
 
