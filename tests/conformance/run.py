@@ -607,11 +607,12 @@ def record_all(args, versions, explicit_versions, traces_root, names, all_names)
     plans = []
     missing = []
     for version in versions:
-        target, tried = find_target(version, args.target_python)
-        if args.target_python and target is not None and (target.impl != "cpython"
-                                                           or target.version != version):
+        explicit = explicit_python(args, version)
+        target, tried = find_target(version, explicit)
+        if explicit and target is not None and (target.impl != "cpython"
+                                                or target.version != version):
             print("conformance: --target-python %s is %s, not CPython %s: refused; only "
-                  "CPython %s may record its traces" % (args.target_python, target, version,
+                  "CPython %s may record its traces" % (explicit, target, version,
                                                         version), file=sys.stderr)
             return 2
         if target is None:
@@ -772,6 +773,14 @@ def select_versions(spec, versions_with_traces, default_target):
     return sorted(set(chosen), key=version_key)
 
 
+def explicit_python(args, version):
+    """The interpreter named for version (--target-python or
+    $CONFORMANCE_TARGET_PYTHON), or None: search for it."""
+    if args.target_python and args.target_python_for == version:
+        return args.target_python
+    return None
+
+
 def main(argv=None):
     global TIMEOUT, SCENARIOS
     parser = argparse.ArgumentParser(
@@ -783,9 +792,10 @@ def main(argv=None):
                              "with a directory in traces/, and the default target, "
                              "tests/conformance/TARGET)")
     parser.add_argument("--target-python", metavar="PYTHON",
-                        default=os.environ.get("CONFORMANCE_TARGET_PYTHON") or None,
+                        default=None,
                         help="the interpreter of the (one) --target version (default: "
-                             "$CONFORMANCE_TARGET_PYTHON, else searched: this interpreter, "
+                             "$CONFORMANCE_TARGET_PYTHON, for the default target only when "
+                             "several versions are checked; else searched: this interpreter, "
                              "python3 and python3.X on PATH, pyenv, PYENV_VERSION=<version> "
                              "python3, ...); 'none': run no Python")
     parser.add_argument("--recheck", default=None, metavar="VERSIONS",
@@ -840,10 +850,17 @@ def main(argv=None):
         args.repeat = 3 if args.record else 1
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    no_python = args.no_python or (args.target_python or "").lower() == "none"
-    if args.target_python and not no_python and len(versions) != 1:
+    if args.target_python and len(versions) != 1 and args.target_python.lower() != "none":
         parser.error("--target-python needs one --target version (it is %s)"
                      % ", ".join(versions))
+    if args.target_python is None and os.environ.get("CONFORMANCE_TARGET_PYTHON"):
+        # From the environment: the interpreter of the one version checked,
+        # or else of the default target.
+        args.target_python = os.environ["CONFORMANCE_TARGET_PYTHON"]
+        args.target_python_for = versions[0] if len(versions) == 1 else default_target
+    else:
+        args.target_python_for = versions[0] if len(versions) == 1 else None
+    no_python = args.no_python or (args.target_python or "").lower() == "none"
 
     names, errors, all_names = discover(args.pattern)
     for error in errors:
@@ -879,7 +896,7 @@ def main(argv=None):
     if no_python:
         recheck = []
     elif args.recheck is None:
-        recheck = [v for v in versions if v == default_target or args.target_python]
+        recheck = [v for v in versions if v == default_target or explicit_python(args, v)]
     elif args.recheck == "none":
         recheck = []
     else:
@@ -889,14 +906,15 @@ def main(argv=None):
     for version in recheck:
         if version not in versions:
             continue
-        found, _ = find_target(version, args.target_python)
-        if args.target_python and found is not None and (found.impl != "cpython"
-                                                         or found.version != version):
+        explicit = explicit_python(args, version)
+        found, _ = find_target(version, explicit)
+        if explicit and found is not None and (found.impl != "cpython"
+                                               or found.version != version):
             print("conformance: --target-python %s is %s, not CPython %s: refused"
-                  % (args.target_python, found, version), file=sys.stderr)
+                  % (explicit, found, version), file=sys.stderr)
             return 2
-        if args.target_python and found is None:
-            print("conformance: --target-python %s: cannot run it" % args.target_python,
+        if explicit and found is None:
+            print("conformance: --target-python %s: cannot run it" % explicit,
                   file=sys.stderr)
             return 2
         if found is None:
