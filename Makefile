@@ -27,10 +27,11 @@ BUILD     := build
 # The interpreter that renders the spec: one with Jinja2 and tomllib.
 GEN_PYTHON = $(shell sh gen/find-python.sh)
 # The interpreter that runs the conformance harness (any Python 3): the C
-# programs are compared with traces recorded from the target CPython, whose
-# version tests/conformance/TARGET names.
+# programs are compared with the traces recorded from each CPython version
+# (tests/conformance/traces/<version>/), at that version. CONFORMANCE_TARGET
+# (empty: every version with traces) narrows it: 3.8.18, or 3.8.18,3.12.1.
 PYTHON    ?= python3
-CONFORMANCE_TARGET ?= $(shell cat tests/conformance/TARGET)
+CONFORMANCE_TARGET ?=
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # runtime/ is in layers, each a folder: base (objects, memory, strings,
@@ -334,14 +335,21 @@ check-unit-san: $(addprefix $(BUILD)/san-tests/,$(UNIT_TESTS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run-unit.sh $^
 
+# The harness's own tests (test_run.py), then every scenario at every
+# version with traces; the scripts re-run on the default target's
+# interpreter (tests/conformance/TARGET) where installed
+# (CONFORMANCE_ARGS=--recheck=all: on every version's).
 check-conformance: $(STATIC_LIB)
-	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --cc "$(CC)" \
-	  --build $(BUILD)/conformance $(CONFORMANCE_ARGS)
+	CONFORMANCE_LIB=$(STATIC_LIB) $(PYTHON) tests/conformance/test_run.py
+	$(PYTHON) tests/conformance/run.py $(if $(CONFORMANCE_TARGET),--target $(CONFORMANCE_TARGET)) \
+	  --cc "$(CC)" --build $(BUILD)/conformance $(CONFORMANCE_ARGS)
 
-# Re-records tests/conformance/traces/<target>/ with the target interpreter
-# (refused on any other). Both take CONFORMANCE_ARGS, e.g. '-k NAME -v'.
+# Re-records tests/conformance/traces/<version>/ for every version whose
+# interpreter is installed here (only CPython X.Y.Z records X.Y.Z). Both take
+# CONFORMANCE_ARGS, e.g. '-k NAME -v'.
 record-conformance:
-	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --record $(CONFORMANCE_ARGS)
+	$(PYTHON) tests/conformance/run.py $(if $(CONFORMANCE_TARGET),--target $(CONFORMANCE_TARGET)) \
+	  --record $(CONFORMANCE_ARGS)
 
 # The argument table test (tests/args/): every public function, parameter by
 # parameter, against the lines CPython 3.11.7 printed for the same calls.
