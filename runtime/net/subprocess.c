@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,9 @@
 #include "connection.h"
 #include "pipe_transport.h"
 #include "process_spawn.h"
+#include "subprocess.h"
 #include "transport.h"
+#include "waiters.h"
 
 typedef struct sp_transport sp_transport;
 
@@ -85,6 +88,7 @@ struct sp_transport {
     sp_call *pending_tail;
     aio__child_watch *watch;
     sp_future *fut;         /* a reference, until the result is set */
+    aio__waiters exit_waiters; /* _exit_waiters: _wait()'s */
 };
 
 static int sp_repr(const void *obj, aio__strbuf *out);
@@ -109,6 +113,23 @@ static void finish_future(sp_transport *sp);
 static void close_pending_fds(sp_transport *sp);
 static sp_future *waiting_future(sp_transport *sp);
 
+/* Wakes _wait()'s waiters: in _process_exited() before 3.11, in
+ * _call_connection_lost() from 3.11 (or when the transport goes). */
+static void wake_exit_waiters(sp_transport *sp)
+{
+    aio__waiter *w;
+    while ((w = aio__waiter_popleft(&sp->exit_waiters)) != NULL) {
+        if (!aio__waiter_done(w))
+            aio__waiter_wake(w);
+        aio__decref(w);
+    }
+}
+
+static bool wakes_at_exit(const sp_transport *sp)
+{
+    return sp->base.loop != NULL && aio_loop_get_target_version(sp->base.loop) < AIO_PY(3, 11);
+}
+
 static void call_connection_lost(sp_transport *sp)
 {
     aio_protocol *p = sp->base.protocol;
@@ -116,6 +137,7 @@ static void call_connection_lost(sp_transport *sp)
         p->connection_lost(p, NULL);
     /* finally: */
     aio_exc *pending = aio_err_fetch();
+    wake_exit_waiters(sp);
     sp->proc_gone = true;
     aio__transport_clear(&sp->base);
     aio_err_restore(pending);
@@ -238,7 +260,26 @@ static void process_exited(sp_transport *sp, int returncode)
     sp->returncode = returncode;
     if (defer(sp, CALL_EXITED, -1, NULL, 0, NULL) < 0)
         aio_err_clear();
+    bool at_exit = wakes_at_exit(sp);
     try_finish(sp);
+    if (at_exit)
+        wake_exit_waiters(sp);
+}
+
+int aio__subprocess_wait(aio_transport *t)
+{
+    sp_transport *sp = (sp_transport *)t;
+    while (!sp->exited) {
+        aio__waiter *w = aio__waiter_append(&sp->exit_waiters, sp->base.loop);
+        if (w == NULL)
+            return INT_MIN;
+        int rc = aio__waiter_await(w);
+        aio__waiter_remove(w);
+        aio__decref(w);
+        if (rc < 0)
+            return INT_MIN;
+    }
+    return sp->returncode;
 }
 
 static void drop_sp(void *arg)
@@ -275,7 +316,8 @@ static void exit_relayed(void *arg)
 
 /* The watcher's callback, on the loop's thread, in the iteration the exit
  * is seen: _process_exited() runs two iterations later, as asyncio's
- * watcher relays it. */
+ * watcher relays it from 3.10 (one iteration later before: 3.8 and 3.9's
+ * _child_watcher_callback has no call_soon). */
 static void child_exited(void *arg, int returncode)
 {
     sp_transport *sp = arg;
@@ -283,7 +325,10 @@ static void child_exited(void *arg, int returncode)
     sp->watch = NULL;
     sp->reaped = true;
     sp->exit_status = returncode;
-    call_soon_or_now(sp, exit_relayed); /* takes over the watch's reference */
+    bool relayed = sp->base.loop == NULL ||
+                   aio_loop_get_target_version(sp->base.loop) >= AIO_PY(3, 10);
+    /* takes over the watch's reference */
+    call_soon_or_now(sp, relayed ? exit_relayed : exit_reported);
 }
 
 /* --- The pipes' protocols ----------------------------------------------------------------- */
@@ -494,6 +539,7 @@ static void sp_dealloc(void *obj)
         aio__decref(sp->pipes[i]);
     close_pending_fds(sp);
     aio__decref(sp->fut);
+    aio__waiters_clear(&sp->exit_waiters);
     if (sp->watch != NULL)
         aio__child_watch_orphan(sp->watch);
     aio__transport_clear(&sp->base);

@@ -12,6 +12,7 @@
 #include "exc.h"
 #include "loop.h"
 #include "streams.h"
+#include "subprocess.h"
 #include "task.h"
 
 /* SubprocessStreamProtocol. Its FlowControlMixin part (what stdin's
@@ -30,7 +31,6 @@ typedef struct sp_proto {
     aio_stream_reader *stderr_;
     bool pipe_open[3];
     bool exited;
-    aio__waiters exit_waiters;     /* wait()'s */
 } sp_proto;
 
 struct aio_process {
@@ -60,7 +60,6 @@ static void sp_dealloc(void *obj)
 {
     sp_proto *p = obj;
     sp_drop_flow(p, NULL);
-    aio__waiters_clear(&p->exit_waiters);
     aio__decref(p->stdin_);
     aio__decref(p->stdout_);
     aio__decref(p->stderr_);
@@ -178,17 +177,9 @@ static void sp_resume_writing(aio_protocol *self)
 }
 AIO_NAME_CALLBACK(sp_resume_writing);
 
-/* The transport's _call_connection_lost(): after the protocol's
- * connection_lost(), the transport wakes wait()'s waiters (the ones of
- * asyncio's transport._wait(), here the protocol's). */
 static void sp_connection_lost(aio_protocol *self, aio_exc *exc)
 {
-    sp_proto *p = sp_of(self);
-    sp_drop_flow(p, exc);
-    for (aio__waiter *w = p->exit_waiters.head; w != NULL; w = w->next) {
-        if (!aio__waiter_done(w))
-            aio__waiter_wake(w);
-    }
+    sp_drop_flow(sp_of(self), exc);
 }
 AIO_NAME_CALLBACK(sp_connection_lost);
 
@@ -391,20 +382,7 @@ int aio__process_wait(aio_process *process)
 {
     if (aio__task_running("Process.wait()") == NULL)
         return INT_MIN;
-    sp_proto *p = process->protocol;
-    int returncode;
-    /* The transport knows the code before the protocol hears of it. */
-    while ((returncode = aio_transport_get_returncode(process->transport)) == AIO_NONE) {
-        aio__waiter *w = aio__waiter_append(&p->exit_waiters, p->loop);
-        if (w == NULL)
-            return INT_MIN;
-        int rc = aio__waiter_await(w);
-        aio__waiter_remove(w);
-        aio__decref(w);
-        if (rc < 0)
-            return INT_MIN;
-    }
-    return returncode;
+    return aio__subprocess_wait(process->transport);
 }
 
 /* --- communicate() --------------------------------------------------------------------- */
@@ -466,13 +444,13 @@ aio_process_output aio__process_communicate(aio_process *process,
     aio_task *tasks[3] = {NULL, NULL, NULL};
     bool ok = true;
     if (p->stdin_ != NULL && args->input != NULL) { /* else stdin stays open: _noop() */
-        tasks[2] = aio_create_task(feed_stdin, &feed, NULL);
+        tasks[2] = aio__create_task(feed_stdin, &feed, &(aio__create_task_args){0});
         ok = tasks[2] != NULL;
     }
     for (int i = 0; i < 2 && ok; i++) {
         if ((i == 0 ? p->stdout_ : p->stderr_) == NULL)
             continue;
-        tasks[i] = aio_create_task(read_stream, &jobs[i], NULL);
+        tasks[i] = aio__create_task(read_stream, &jobs[i], &(aio__create_task_args){0});
         ok = tasks[i] != NULL;
     }
     /* Wait for them all, as gather() does; once something failed (this

@@ -317,8 +317,8 @@ static int closer_cancel(aio_future *task, const char *msg);
 static void *aclose_coro(void *arg)
 {
     aio_asyncgen *gen = arg;
-    aio_task *self = aio_current_task(NULL);
-    if (self != NULL && self->cancel == closer_cancel && aio_task_cancelling(self) > 0) {
+    aio_task *self = aio__current_task(NULL);
+    if (self != NULL && self->cancel == closer_cancel && aio__task_cancelling(self) > 0) {
         /* Cancelled before its first step: the task throws the
          * CancelledError into the aclose() awaitable, which throws it into
          * the generator (athrow's throw() in aclose mode). */

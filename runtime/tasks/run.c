@@ -12,7 +12,7 @@
 static void cancel_all_tasks(aio_loop *loop)
 {
     size_t n;
-    aio_task **tasks = aio_all_tasks(loop, &n);
+    aio_task **tasks = aio__all_tasks(loop, &n);
     if (tasks == NULL) {
         aio_err_clear();
         return;
@@ -267,7 +267,7 @@ void *aio__runner_run(aio_runner *r, aio_coroutine coro, void *arg,
     if (runner_lazy_init(r) < 0)
         return NULL;
     aio_context *context = args->context != NULL ? args->context : r->context;
-    aio_task *task = aio_task_new(coro, arg, &(aio_task_args){.loop = r->loop, .context = context});
+    aio_task *task = aio__task_new(coro, arg, &(aio__task_args){.loop = r->loop, .context = context});
     if (task == NULL)
         return NULL;
     aio__incref(r); /* a handler of the loop points to it while it runs */
@@ -276,7 +276,7 @@ void *aio__runner_run(aio_runner *r, aio_coroutine coro, void *arg,
     r->interrupt_count = 0;
     void *result = aio__loop_run_until_complete(r->loop, task);
     if (result == NULL && r->interrupt_count > 0 && aio_err_matches(aio_CancelledError) &&
-        aio_task_uncancel(task) == 0) {
+        aio__task_uncancel(task) == 0) {
         aio_err_set(aio_KeyboardInterrupt, NULL);
     }
     if (sigint_installed) {
@@ -298,14 +298,16 @@ void *aio__run(aio_coroutine main, void *arg, const aio__run_args *args)
         aio_err_set(aio_RuntimeError, "asyncio.run() cannot be called from a running event loop");
         return NULL;
     }
-    /* with Runner(debug=debug) as runner: return runner.run(main) */
-    aio_runner *runner = aio_runner_new(&(aio_runner_args){
-        .debug = args->debug_is_none ? AIO_NONE : args->debug ? AIO_TRUE : AIO_FALSE});
+    /* with Runner(debug=debug) as runner: return runner.run(main); the
+     * internal calls, since asyncio.run() predates the public Runner (3.11)
+     * and must not meet its version gate. */
+    aio_runner *runner = aio__runner_new(&(aio__runner_args){
+        .debug = args->debug, .debug_is_none = args->debug_is_none});
     if (runner == NULL)
         return NULL;
     void *result = NULL;
     if (aio_runner_enter(runner) == 0)
-        result = aio_runner_run(runner, main, arg, NULL);
+        result = aio__runner_run(runner, main, arg, &(aio__runner_run_args){0});
     aio_runner_exit(runner);
     aio__decref(runner);
     return result;

@@ -174,9 +174,9 @@ aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args
     if (aio__loop_check_closed(loop) < 0)
         return NULL;
     if (loop->task_factory == NULL)
-        return aio_task_new(args->coro, args->coro_arg,
-                            &(aio_task_args){.loop = loop, .name = args->name,
-                                             .context = args->context});
+        return aio__task_new(args->coro, args->coro_arg,
+                             &(aio__task_args){.loop = loop, .name = args->name,
+                                               .context = args->context});
     if (args->context != NULL) {
         aio_err_set(aio_TypeError, "the task factory takes no context");
         return NULL;
@@ -188,7 +188,7 @@ aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args
             aio_err_set(aio_TypeError, "the task factory returned None");
         return NULL;
     }
-    if (args->name != NULL && task->is_task && aio_task_set_name(task, args->name) < 0) {
+    if (args->name != NULL && task->is_task && aio__task_set_name(task, args->name) < 0) {
         aio__decref(task);
         return NULL;
     }

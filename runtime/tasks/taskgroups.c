@@ -205,7 +205,7 @@ int aio_task_group_enter(aio_task_group *g)
             return -1;
         g->loop = aio_incref(loop);
     }
-    aio_task *parent = aio_current_task(g->loop);
+    aio_task *parent = aio__current_task(g->loop);
     if (parent == NULL) {
         if (!aio_err_occurred())
             group_error(g, "cannot determine the parent task");
@@ -298,7 +298,7 @@ int aio_task_group_exit(aio_task_group *g)
         propagate = aio_incref(exc);
     if (g->parent_cancel_requested && g->parent != NULL) {
         /* The group cancelled the parent: that cancellation is its own. */
-        if (aio_task_uncancel(g->parent) == 0)
+        if (aio__task_uncancel(g->parent) == 0)
             aio__decref(propagate), propagate = NULL;
     }
     if (exc != NULL && !g->aborting)

@@ -153,7 +153,7 @@ int aio_timeout_enter(aio_timeout *to)
     aio_loop *loop = aio__get_running_loop();
     if (loop == NULL)
         return -1;
-    aio_task *task = aio_current_task(loop);
+    aio_task *task = aio__current_task(loop);
     if (task == NULL) {
         aio_err_set(aio_RuntimeError, "Timeout should be used inside a task");
         return -1;
@@ -191,7 +191,7 @@ int aio_timeout_exit(aio_timeout *to)
     if (to->state == TIMEOUT_EXPIRING) {
         to->state = TIMEOUT_EXPIRED;
         aio_exc *exc = aio_err_occurred();
-        if (aio_task_uncancel(&to->task->fut) <= to->cancelling && exc != NULL &&
+        if (aio__task_uncancel(&to->task->fut) <= to->cancelling && exc != NULL &&
             aio_exc_type_of(exc) == aio_CancelledError) {
             /* No other cancellation is pending: this one was ours. */
             aio__raise_timeout_from_cancelled();

@@ -15,6 +15,11 @@
 # process_exited(), connection_lost(); a child that exits with a code and
 # one killed. asyncio.create_subprocess_exec(): the await returning,
 # communicate() and wait() returning.
+#
+# Not for 3.12 and 3.13: their PidfdChildWatcher reaps the child in the
+# loop's own thread, while the release above waits for a watcher thread to
+# reap it (so the script never ends there).
+# versions: 3.8-3.11
 import asyncio
 import os
 import subprocess
