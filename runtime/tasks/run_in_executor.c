@@ -454,6 +454,11 @@ static void *to_thread_run(void *arg)
 
 void *aio_to_thread(aio_executor_func fn, void *arg)
 {
+    /* Hand-written, so gated here rather than in the generated glue. */
+    if (aio__current_target_version() < AIO_PY(3, 9)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'to_thread'");
+        return NULL;
+    }
     aio_loop *loop = aio__get_running_loop();
     if (loop == NULL)
         return NULL;

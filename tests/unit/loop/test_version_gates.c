@@ -214,7 +214,41 @@ static void test_task_constructor_params(void **state)
     done_at(loop);
 }
 
+/* asyncio.to_thread() came in 3.9; hand-written, gated by the runtime. */
+static void *length_of(void *arg)
+{
+    return (void *)(uintptr_t)strlen(arg);
+}
+AIO_NAME_CALLBACK(length_of);
+
+static void *to_thread_main(void *arg)
+{
+    (void)arg;
+    return aio_to_thread(length_of, "abcd");
+}
+AIO_NAME_CALLBACK(to_thread_main);
+
+static void test_to_thread_added(void **state)
+{
+    (void)state;
+    aio_loop *loop = loop_at(AIO_PY(3, 8));
+    aio_task *task = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = to_thread_main});
+    assert_null(aio_loop_run_until_complete(loop, task));
+    assert_raised(aio_AttributeError, "module 'asyncio' has no attribute 'to_thread'");
+    aio_decref(task);
+    assert_int_equal(aio_loop_set_target_version(loop, AIO_PY(3, 9)), 0);
+    task = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = to_thread_main});
+    assert_ptr_equal(aio_loop_run_until_complete(loop, task), (void *)4);
+    aio_decref(task);
+    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    assert_null(aio_loop_run_until_complete(loop, f));
+    check_no_exception();
+    aio_decref(f);
+    done_at(loop);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_to_thread_added),
     cmocka_unit_test(test_loop_method_added),
     cmocka_unit_test(test_loop_method_param_added),
     cmocka_unit_test(test_module_function_params),
