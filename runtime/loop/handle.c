@@ -8,7 +8,7 @@
 #include "exc.h"
 #include "impl.h"
 #include "loop.h"
-#include "memory.h"
+#include "hot_memory.h"
 #include "names.h"
 
 /* --- Allocation ----------------------------------------------------------- */

@@ -29,7 +29,7 @@
 #include "casyncio/log.h"
 #include "exc.h"
 #include "impl.h"
-#include "memory.h"
+#include "hot_memory.h"
 #include "names.h"
 
 #define MAXIMUM_SELECT_TIMEOUT (24.0 * 3600.0)
@@ -157,7 +157,7 @@ int aio__loop_check_fd(aio_loop *loop, int fd)
 
 /* --- The ready queue ------------------------------------------------------ */
 
-/* The ring is a growable region (memory.h). Doubled, the part that had
+/* The ring is a growable region (hot_memory.h). Doubled, the part that had
  * wrapped around to its start moves to just after its old end. */
 int aio__loop_ready_grow(aio_loop *loop)
 {

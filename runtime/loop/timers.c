@@ -10,11 +10,11 @@
 #include <stdlib.h>
 
 #include "loop.h"
-#include "memory.h"
+#include "hot_memory.h"
 
 typedef aio__timer_entry entry;
 
-/* The heap is a growable region (memory.h) that starts 16 bytes past a
+/* The heap is a growable region (hot_memory.h) that starts 16 bytes past a
  * cache line, so that the four grandchildren of every slot share one line:
  * a pop fetches the next level while it compares this one. */
 #define HEAP_OFFSET 16

@@ -10,7 +10,7 @@
 #include "loop.h"
 #include "ptrset.h"
 #include "task.h"
-#include "memory.h"
+#include "hot_memory.h"
 #include "names.h"
 
 static void task_dealloc(void *obj);

@@ -11,7 +11,7 @@
 
 #include "test_support.h"
 
-#include "memory.h"
+#include "hot_memory.h"
 
 #define THREADS 300
 #define HANDLES 2000

@@ -8,7 +8,7 @@
 
 #include "test_support.h"
 
-#include "memory.h"
+#include "hot_memory.h"
 
 enum { THREADS = 8, PER_THREAD = 12500, TOTAL = THREADS * PER_THREAD };
 

@@ -1,4 +1,4 @@
-/* memory.h - how the loop's hot paths get memory. Internal.
+/* hot_memory.h - how the loop's hot paths get memory. Internal.
  *
  * The handle pool: call_soon() and call_later() make a handle each and the loop frees it
  * once run, millions of times a second; a burst of timers makes hundreds of

@@ -1,5 +1,5 @@
-/* memory.c - the handle pool and growable regions (see memory.h). */
-#include "memory.h"
+/* hot_memory.c - the handle pool and growable regions (see hot_memory.h). */
+#include "hot_memory.h"
 
 #include <pthread.h>
 #include <stdbool.h>
