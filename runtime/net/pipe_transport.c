@@ -65,22 +65,9 @@ static inline pipe_transport *as_pt(aio_transport *t)
     return (pipe_transport *)t;
 }
 
-static void drop_ref(void *obj)
-{
-    aio__decref(obj);
-}
-
-/* loop.call_soon(fn, t): the handle holds a reference to t. */
 static int call_soon_with(pipe_transport *pt, aio_callback fn)
 {
-    aio__incref(pt);
-    const aio__loop_call_soon_args args = {
-        .callback = fn, .args = pt, .args_release = drop_ref};
-    if (aio__loop_call_soon(pt->base.loop, &args) == NULL) {
-        aio__decref(pt);
-        return -1;
-    }
-    return 0;
+    return aio__transport_call_soon(&pt->base, fn);
 }
 
 static void log_self(pipe_transport *pt, int level, aio_exc *exc, const char *what)
@@ -100,45 +87,24 @@ static void write_ready(void *arg);
 
 static void remove_reader(pipe_transport *pt)
 {
-    if (pt->reading) {
-        pt->reading = false;
-        aio__io_remove_reader(pt->base.loop, pt->fd);
-    }
+    aio__transport_remove_reader(&pt->base, pt->fd, &pt->reading);
 }
 
 static void remove_writer(pipe_transport *pt)
 {
-    if (pt->writing) {
-        pt->writing = false;
-        aio__io_remove_writer(pt->base.loop, pt->fd);
-    }
+    aio__transport_remove_writer(&pt->base, pt->fd, &pt->writing);
 }
 
+/* The write side reads only to learn that the reader went away. */
 static int add_reader(pipe_transport *pt)
 {
-    if (pt->reading)
-        return 0;
-    aio__incref(pt);
-    aio_callback cb = pt->write_side ? peer_closed : read_ready;
-    if (aio__io_add_reader(pt->base.loop, pt->fd, cb, pt, drop_ref) < 0) {
-        aio__decref(pt);
-        return -1;
-    }
-    pt->reading = true;
-    return 0;
+    return aio__transport_add_reader(&pt->base, pt->fd, &pt->reading,
+                                     pt->write_side ? peer_closed : read_ready);
 }
 
 static int add_writer(pipe_transport *pt)
 {
-    if (pt->writing)
-        return 0;
-    aio__incref(pt);
-    if (aio__io_add_writer(pt->base.loop, pt->fd, write_ready, pt, drop_ref) < 0) {
-        aio__decref(pt);
-        return -1;
-    }
-    pt->writing = true;
-    return 0;
+    return aio__transport_add_writer(&pt->base, pt->fd, &pt->writing, write_ready);
 }
 
 /* --- Closing --------------------------------------------------------------------------- */
