@@ -162,7 +162,8 @@ static int queue_append(datagram_transport *dt, const void *data, size_t len,
     if (sslen > 0)
         memcpy(&d->ss, ss, sslen);
     d->len = len;
-    memcpy(d->data, data, len);
+    if (len > 0)
+        memcpy(d->data, data, len);
     if (dt->tail != NULL)
         dt->tail->next = d;
     else
@@ -443,8 +444,8 @@ static int dt_sendto(aio_transport *t, const void *data, size_t len, const aio_a
                     "data argument must be a bytes-like object, not 'NoneType'");
         return -1;
     }
-    if (len == 0)
-        return 0;
+    if (len == 0 && aio_loop_get_target_version(t->loop) < AIO_PY(3, 13))
+        return 0; /* dropped up to 3.12; 3.13 sends an empty datagram */
     if (dt->has_address) {
         if (addr != NULL && !same_address(addr, &dt->address.addr)) {
             aio__strbuf sb = AIO__STRBUF_INIT;
