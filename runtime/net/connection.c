@@ -217,7 +217,8 @@ aio_future *aio__loop_connect_accepted_socket(aio_loop *loop,
                                             args->protocol_factory_arg, NULL);
     if (fut != NULL && aio__loop_debug(loop)) {
         aio__strbuf sb = AIO__STRBUF_INIT;
-        aio__socket_repr(args->sock, "asyncio.TransportSocket", &sb);
+        aio__socket_repr_at(args->sock, "asyncio.TransportSocket",
+                            aio_loop_get_target_version(loop), &sb);
         aio_log(AIO_LOG_DEBUG, NULL, "%s handled", sb.data ? sb.data : "?");
         aio__sb_free(&sb);
     }

@@ -201,7 +201,8 @@ void aio__conn_fail(aio__create_conn *cc, aio_exc *exc)
 static void log_connected(aio__create_conn *cc, const aio_transport_protocol *pair)
 {
     aio__strbuf sb = AIO__STRBUF_INIT;
-    aio__socket_repr(aio_transport_get_socket(pair->transport), "asyncio.TransportSocket", &sb);
+    aio__socket_repr_at(aio_transport_get_socket(pair->transport), "asyncio.TransportSocket",
+                        aio_loop_get_target_version(cc->loop), &sb);
     aio__sb_appendf(&sb, " connected to %s:%s: (", cc->host ? cc->host : "None",
                     cc->has_port ? cc->port : "None");
     aio__repr_into(pair->transport, &sb);
@@ -774,7 +775,8 @@ aio_future *aio__loop_create_unix_connection(aio_loop *loop,
         }
         if (family != AF_UNIX || type != SOCK_STREAM) {
             aio__strbuf sb = AIO__STRBUF_INIT;
-            aio__socket_repr(args->sock, "socket.socket", &sb);
+            aio__socket_repr_at(args->sock, "socket.socket", aio_loop_get_target_version(loop),
+                                &sb);
             aio_err_format(aio_ValueError, "A UNIX Domain Stream Socket was expected, got %s",
                            sb.data ? sb.data : "?");
             aio__sb_free(&sb);

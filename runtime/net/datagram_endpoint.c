@@ -508,7 +508,7 @@ static int check_sock(aio_loop *loop, const aio__loop_create_datagram_endpoint_a
     bool v313 = version >= AIO_PY(3, 13);
     if (v313 ? type == SOCK_STREAM : type != SOCK_DGRAM) {
         aio__strbuf sb = AIO__STRBUF_INIT;
-        aio__socket_repr(args->sock, "socket.socket", &sb);
+        aio__socket_repr_at(args->sock, "socket.socket", version, &sb);
         aio_err_format(aio_ValueError, "%s was expected, got %s",
                        v313 ? "A datagram socket" : "A UDP Socket", sb.data ? sb.data : "?");
         aio__sb_free(&sb);

@@ -82,7 +82,8 @@ static int server_repr(const void *obj, aio__strbuf *out)
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && aio__sb_append(out, ", ") < 0)
             return -1;
-        if (aio__socket_repr(s->fds[i], "asyncio.TransportSocket", out) < 0)
+        if (aio__socket_repr_at(s->fds[i], "asyncio.TransportSocket",
+                                aio_loop_get_target_version(s->loop), out) < 0)
             return -1;
     }
     return aio__sb_append(out, n == 1 ? ",)>" : ")>");
