@@ -243,7 +243,8 @@ $(BUILD)/san/%.o: %.c $(BUILD)/flags/san
 # to it as fibers (coro.c).
 TSAN_OBJ    = $(patsubst %.c,$(BUILD)/tsan/%.o,$(LIB_SRC))
 TSAN_TESTS  := test_scheduling test_signals test_dns test_memory test_policy test_release \
-               test_embed test_names test_executor test_executor_threads test_subprocess test_bytes
+               test_embed test_names test_executor test_executor_threads test_subprocess test_bytes \
+               test_warnings
 # test_tasks is not among them: TSan keeps a fiber per task (a hundred
 # thousand would not fit), and clang 14's fiber support crashes now and
 # then on tasks run in a thread that then ends (test_task_other_thread,
