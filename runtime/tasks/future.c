@@ -270,12 +270,29 @@ int aio__future_finish_exception(aio_future *fut, aio_exc *exception)
         aio_err_set(aio_TypeError, "invalid exception object");
         return -1;
     }
-    if (aio_exc_type_of(exception) == aio_StopIteration) {
-        aio_err_set(aio_TypeError, "StopIteration interacts badly with generators and cannot "
-                                   "be raised into a Future");
+    static const char stop_message[] = "StopIteration interacts badly with generators and "
+                                       "cannot be raised into a Future";
+    aio_exc *stored;
+    if (aio_loop_get_target_version(fut->loop) >= AIO_PY(3, 13)) {
+        /* 3.13 stores a RuntimeError caused by it (a subclass too) */
+        if (!aio_exc_isinstance(exception, aio_StopIteration)) {
+            stored = aio_incref(exception);
+        } else {
+            stored = aio_exc_new(aio_RuntimeError, stop_message);
+            if (aio_exc_type_of(stored) != aio_RuntimeError) { /* MemoryError */
+                aio_err_restore(stored);
+                return -1;
+            }
+            aio_exc_set_cause(stored, exception);
+            aio_exc_set_context(stored, exception);
+        }
+    } else if (aio_exc_type_of(exception) == aio_StopIteration) {
+        aio_err_set(aio_TypeError, stop_message);
         return -1;
+    } else {
+        stored = aio_incref(exception);
     }
-    fut->exception = aio_incref(exception);
+    fut->exception = stored;
     fut->state = AIO__FUTURE_FINISHED;
     fut->log_traceback = true;
     return schedule_callbacks(fut);

@@ -76,9 +76,13 @@ int aio_sleep(double delay)
         return -1;
     if (delay <= 0)
         return aio__task_suspend(t, NULL); /* __sleep0(): one bare yield */
+    aio_loop *loop = t->fut.loop;
+    if (isnan(delay) && aio_loop_get_target_version(loop) >= AIO_PY(3, 13)) {
+        aio_err_set(aio_ValueError, "Invalid delay: NaN (not a number)");
+        return -1;
+    }
     /* call_later(delay, futures._set_result_unless_cancelled, future, None),
      * which is what _release_waiter() does. */
-    aio_loop *loop = t->fut.loop;
     aio_future *fut = aio__loop_create_future(loop);
     if (fut == NULL)
         return -1;
