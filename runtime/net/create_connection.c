@@ -351,7 +351,8 @@ static const char *family_name(int family)
 
 /* The socket is bound to the first local address of its family that takes
  * it; each refusal becomes OSError(errno, "error while attempting to bind
- * on address <addr>: <strerror, lowercased>"). 0, -1 (recorded), -2. */
+ * on address <addr>: <strerror, lowercased>") (aio__bind_error()). 0, -1
+ * (recorded), -2. */
 static int bind_local(aio__create_conn *cc, aio__conn_attempt *a, int family)
 {
     size_t failed = 0;
@@ -361,20 +362,7 @@ static int bind_local(aio__create_conn *cc, aio__conn_attempt *a, int family)
             continue;
         if (bind(a->fd, (const struct sockaddr *)&l->ss, l->len) == 0)
             return 0;
-        int err = errno;
-        char reason[256];
-        snprintf(reason, sizeof reason, "%s", strerror(err));
-        for (char *c = reason; *c; c++)
-            if (*c >= 'A' && *c <= 'Z')
-                *c = (char)(*c - 'A' + 'a');
-        aio__strbuf sb = AIO__STRBUF_INIT;
-        aio__sb_appendf(&sb, "error while attempting to bind on address %s: %s", l->display,
-                        reason);
-        char *msg = aio__sb_finish(&sb);
-        if (msg == NULL)
-            return -2;
-        aio_exc *exc = aio_exc_oserror(aio_OSError, err, msg);
-        free(msg);
+        aio_exc *exc = aio__bind_error(cc->loop, errno, l->display);
         if (exc == NULL || record(a, exc) == -2)
             return -2;
         failed++;

@@ -1,0 +1,116 @@
+/* test_versions_server.c - binding by target version: the reason in
+ * "error while attempting to bind on address ...", strerror lowercased up
+ * to 3.12 and str(exc) lowercased from 3.13 ("[errno 98] ..."), for
+ * create_server() and create_connection(local_addr=); 3.13's create_server()
+ * skipping an address bind() refuses with EADDRNOTAVAIL (logged in debug
+ * mode) and failing with "could not bind on any address out of [...]"
+ * when none is left. Checked beside CPython 3.12.1 and 3.13.0.
+ */
+#include <netinet/in.h>
+
+#include "server_support.h"
+
+static aio_loop *loop_at(int version)
+{
+    aio_loop *loop = new_loop();
+    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
+    return loop;
+}
+
+static aio_future *serve(aio_loop *loop, server_log *log, const char *host,
+                         const char *const *hosts, int port)
+{
+    return aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                                            .protocol_factory = echo_factory,
+                                            .protocol_factory_arg = log,
+                                            .host = host,
+                                            .hosts = hosts,
+                                            .port = port});
+}
+
+static void expect_failure(aio_loop *loop, aio_future *fut, int err, const char *msg)
+{
+    assert_non_null(fut);
+    assert_null(await_result(loop, fut));
+    aio_exc *exc = aio_err_fetch();
+    assert_non_null(exc);
+    assert_true(aio_exc_isinstance(exc, aio_OSError));
+    assert_int_equal(aio_exc_errno(exc), err);
+    assert_string_equal(aio_exc_str(exc), msg);
+    aio_decref(exc);
+    aio_decref(fut);
+}
+
+static void test_address_in_use(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const char *reason;
+    } cases[] = {{AIO_PY(3, 8), "address already in use"},
+                 {AIO_PY(3, 12), "address already in use"},
+                 {AIO_PY(3, 13), "[errno 98] address already in use"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = loop_at(cases[i].version);
+        server_log log = {0};
+        aio_future *f1;
+        aio_server *s = tcp_server(loop, &log, 0, &f1);
+        int port = port_of(aio_server_sockets(s)->fds[0]);
+        char want[200];
+        snprintf(want, sizeof want,
+                 "[Errno 98] error while attempting to bind on address ('127.0.0.1', %d): %s",
+                 port, cases[i].reason);
+        expect_failure(loop, serve(loop, &log, "127.0.0.1", NULL, port), EADDRINUSE, want);
+        /* create_connection(local_addr=) words it the same */
+        aio_future *fc = aio_loop_create_connection(
+            loop, &(aio_loop_create_connection_args){
+                      .protocol_factory = echo_factory, .protocol_factory_arg = &log,
+                      .host = "127.0.0.1", .port = port,
+                      .local_addr = &(aio_address){.host = "127.0.0.1", .port = port}});
+        expect_failure(loop, fc, EADDRINUSE, want);
+        server_done(loop, s, f1);
+        finish(loop);
+    }
+}
+
+/* 192.0.2.1 (TEST-NET-1) is no local address: bind() says EADDRNOTAVAIL. */
+static void test_address_not_available(void **state)
+{
+    (void)state;
+    aio_loop *loop = loop_at(AIO_PY(3, 12));
+    server_log log = {0};
+    expect_failure(loop, serve(loop, &log, "192.0.2.1", NULL, AIO_ZERO), EADDRNOTAVAIL,
+                   "[Errno 99] error while attempting to bind on address ('192.0.2.1', 0): "
+                   "cannot assign requested address");
+    static const char *const both[] = {"127.0.0.1", "192.0.2.1", NULL};
+    expect_failure(loop, serve(loop, &log, NULL, both, AIO_ZERO), EADDRNOTAVAIL,
+                   "[Errno 99] error while attempting to bind on address ('192.0.2.1', 0): "
+                   "cannot assign requested address");
+    finish(loop);
+
+    loop = loop_at(AIO_PY(3, 13));
+    expect_failure(loop, serve(loop, &log, "192.0.2.1", NULL, AIO_ZERO), 0,
+                   "could not bind on any address out of [('192.0.2.1', 0)]");
+    /* the address left serves alone; debug mode logs the one skipped */
+    aio_loop_set_debug(loop, true);
+    log_record rec;
+    log_record_start(&rec);
+    aio_future *f = serve(loop, &log, NULL, both, AIO_ZERO);
+    aio_server *s = server_of(loop, f);
+    log_record_stop();
+    assert_int_equal(aio_server_sockets(s)->len, 1);
+    assert_int_equal(rec.count, 1);
+    assert_int_equal(rec.level, AIO_LOG_WARNING);
+    assert_string_equal(rec.message, "error while attempting to bind on address "
+                                     "('192.0.2.1', 0): [errno 99] cannot assign requested "
+                                     "address");
+    server_done(loop, s, f);
+    finish(loop);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_address_in_use),
+    cmocka_unit_test(test_address_not_available),
+};
+
+AIO_TEST_MAIN(tests)
