@@ -4,7 +4,10 @@
  * create_server() and create_connection(local_addr=); 3.13's create_server()
  * skipping an address bind() refuses with EADDRNOTAVAIL (logged in debug
  * mode) and failing with "could not bind on any address out of [...]"
- * when none is left. Checked beside CPython 3.12.1 and 3.13.0.
+ * when none is left; Server.wait_closed() (at once on a closed server up
+ * to 3.11; at once with no connection in 3.12.0; waiting for close and the
+ * last connection from 3.12.1). Checked beside CPython 3.11.7, 3.12.1 and
+ * 3.13.0 (3.12.0 from its source).
  */
 #include <netinet/in.h>
 
@@ -108,7 +111,53 @@ static void test_address_not_available(void **state)
     finish(loop);
 }
 
+static void test_wait_closed(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        int idle_open, closed_with_client; /* done at once? */
+    } cases[] = {{AIO_PY(3, 8), 0, 1},
+                 {AIO_PY(3, 11), 0, 1},
+                 {AIO_PY(3, 12), 1, 0},
+                 {AIO_PY_MICRO(3, 12, 1), 0, 0},
+                 {AIO_PY(3, 13), 0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = loop_at(cases[i].version);
+        server_log log = {0};
+        aio_future *fut;
+        aio_server *s = tcp_server(loop, &log, 0, &fut);
+        aio_future *w1 = aio_server_wait_closed(s);
+        assert_int_equal(aio_future_done(w1), cases[i].idle_open);
+        int c = tcp_client(port_of(aio_server_sockets(s)->fds[0]));
+        for (int n = 0; n < 5 && log.made == 0; n++)
+            run_one_iteration(loop);
+        assert_int_equal(log.made, 1);
+        aio_future *w2 = aio_server_wait_closed(s);
+        assert_int_equal(aio_future_done(w2), 0);
+        aio_server_close(s);
+        aio_future *w3 = aio_server_wait_closed(s);
+        assert_int_equal(aio_future_done(w3), cases[i].closed_with_client);
+        run_one_iteration(loop);
+        assert_int_equal(aio_future_done(w2), 0);
+        close(c);
+        for (int n = 0; n < 5 && log.lost == 0; n++)
+            run_one_iteration(loop);
+        assert_int_equal(log.lost, 1);
+        assert_int_equal(aio_future_done(w1), 1);
+        assert_int_equal(aio_future_done(w2), 1);
+        assert_int_equal(aio_future_done(w3), 1);
+        aio_decref(w1);
+        aio_decref(w2);
+        aio_decref(w3);
+        aio_decref(fut);
+        run_one_iteration(loop);
+        finish(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_wait_closed),
     cmocka_unit_test(test_address_in_use),
     cmocka_unit_test(test_address_not_available),
 };
