@@ -1,8 +1,13 @@
 /* test_versions_tasks.c - futures and tasks by target version:
  * Future.set_exception(StopIteration) refused with TypeError up to 3.12,
  * stored from 3.13 as a RuntimeError whose __cause__ and __context__ are
- * the StopIteration; sleep(nan) sleeping up to 3.12, ValueError from 3.13.
- * Checked beside CPython 3.8.18, 3.12.1 and 3.13.0.
+ * the StopIteration; sleep(nan) sleeping up to 3.12, ValueError from 3.13;
+ * wait_for() as 3.7 (cancels without waiting, bare TimeoutError), 3.8
+ * (waits, then TimeoutError even when the future gave a result), 3.9 to
+ * 3.11 (the result kept, TimeoutError from the CancelledError) and 3.12+
+ * (a timeout() scope: a done future without suspending, the deadline
+ * cancelling the awaited task an iteration sooner). Checked beside CPython
+ * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
 #include <math.h>
 
@@ -81,7 +86,170 @@ static void test_sleep_nan(void **state)
     finish(loop);
 }
 
+/* --- wait_for() ------------------------------------------------------------------------- */
+
+static trace wf_trace;
+
+static void note(void *arg)
+{
+    trace_add(&wf_trace, "%s;", (const char *)arg);
+}
+AIO_NAME_CALLBACK(note);
+
+/* A done future: 3.12 gives its result without suspending the task, so a
+ * callback scheduled before runs after. */
+static void *wait_done_future(void *arg)
+{
+    (void)arg;
+    aio_loop *loop = aio_get_running_loop();
+    aio_future *f = aio_loop_create_future(loop);
+    aio_future_set_result(f, P(5));
+    soon(loop, note, "soon");
+    void *r = aio_wait_for(f, 10);
+    trace_add(&wf_trace, "got %ld;", (long)(intptr_t)r);
+    aio_decref(f);
+    assert_int_equal(aio_sleep(0), 0);
+    return NULL;
+}
+
+static void *sleeper(void *arg)
+{
+    bool swallow = arg != NULL;
+    if (aio_sleep(10) < 0) {
+        trace_add(&wf_trace, "inner cancelled;");
+        if (swallow) {
+            aio_err_clear();
+            return P(7);
+        }
+    }
+    return NULL;
+}
+
+static void *ticker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 6; i++) {
+        trace_add(&wf_trace, "tick%d;", i);
+        if (aio_sleep(0) < 0)
+            return NULL;
+    }
+    return NULL;
+}
+
+static void start_ticker(void *arg)
+{
+    (void)arg;
+    trace_add(&wf_trace, "timer;");
+    aio_task *t = aio_loop_create_task(aio_get_running_loop(),
+                                       &(aio_loop_create_task_args){.coro = ticker});
+    aio_decref(t);
+}
+AIO_NAME_CALLBACK(start_ticker);
+
+/* wait_for(task, 0.05), with a ticker started at the same deadline: when
+ * the task learns of its cancellation, and what wait_for() raises. */
+static void *wait_expiring(void *arg)
+{
+    aio_loop *loop = aio_get_running_loop();
+    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = sleeper,
+                                                                        .coro_arg = arg});
+    assert_int_equal(aio_sleep(0), 0);
+    at(loop, aio_loop_time(loop) + 0.05, start_ticker, NULL);
+    void *r = aio_wait_for((aio_future *)t, 0.05);
+    aio_exc *exc = aio_err_fetch();
+    if (exc == NULL) {
+        trace_add(&wf_trace, "got %ld;", (long)(intptr_t)r);
+    } else {
+        aio_exc *cause = aio_exc_cause(exc);
+        trace_add(&wf_trace, "%s cause=%s;", aio_exc_type_of(exc)->name,
+                  cause ? aio_exc_type_of(cause)->name : "None");
+        aio_decref(exc);
+    }
+    for (int i = 0; i < 8; i++)
+        aio_sleep(0);
+    aio_decref(t);
+    return NULL;
+}
+
+/* wait_for(task, 0) on a pending task. */
+static void *wait_zero(void *arg)
+{
+    aio_loop *loop = aio_get_running_loop();
+    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = sleeper,
+                                                                        .coro_arg = arg});
+    assert_int_equal(aio_sleep(0), 0);
+    void *r = aio_wait_for((aio_future *)t, 0);
+    aio_exc *exc = aio_err_fetch();
+    if (exc == NULL) {
+        trace_add(&wf_trace, "got %ld;", (long)(intptr_t)r);
+    } else {
+        aio_exc *cause = aio_exc_cause(exc);
+        trace_add(&wf_trace, "%s cause=%s done=%d;", aio_exc_type_of(exc)->name,
+                  cause ? aio_exc_type_of(cause)->name : "None", aio_future_done((aio_future *)t));
+        aio_decref(exc);
+    }
+    for (int i = 0; i < 3; i++)
+        aio_sleep(0);
+    aio_decref(t);
+    return NULL;
+}
+
+static void run_traced(int version, aio_coroutine coro, void *arg, const char *expected)
+{
+    aio_loop *loop = loop_at(version);
+    memset(&wf_trace, 0, sizeof wf_trace);
+    run_coro(loop, coro, arg);
+    assert_string_equal(wf_trace.text, expected);
+    finish(loop);
+}
+
+static void test_wait_for_done_future(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 11), wait_done_future, NULL, "soon;got 5;");
+    run_traced(AIO_PY(3, 12), wait_done_future, NULL, "got 5;soon;");
+    run_traced(AIO_PY(3, 13), wait_done_future, NULL, "got 5;soon;");
+}
+
+static void test_wait_for_deadline(void **state)
+{
+    (void)state;
+    static const char *const old_order = "timer;tick0;tick1;inner cancelled;tick2;tick3;";
+    char expected[256];
+    snprintf(expected, sizeof expected, "%sTimeoutError cause=None;tick4;tick5;", old_order);
+    run_traced(AIO_PY(3, 7), wait_expiring, NULL, expected);
+    run_traced(AIO_PY(3, 8), wait_expiring, NULL, expected);
+    snprintf(expected, sizeof expected, "%sTimeoutError cause=CancelledError;tick4;tick5;",
+             old_order);
+    run_traced(AIO_PY(3, 11), wait_expiring, NULL, expected);
+    run_traced(AIO_PY(3, 12), wait_expiring, NULL,
+               "timer;tick0;inner cancelled;tick1;TimeoutError cause=CancelledError;tick2;tick3;"
+               "tick4;tick5;");
+    /* a task that answers its cancellation with a result */
+    snprintf(expected, sizeof expected, "%sTimeoutError cause=None;tick4;tick5;", old_order);
+    run_traced(AIO_PY(3, 8), wait_expiring, P(1), expected);
+    snprintf(expected, sizeof expected, "%sgot 7;tick4;tick5;", old_order);
+    run_traced(AIO_PY(3, 9), wait_expiring, P(1), expected);
+    run_traced(AIO_PY(3, 13), wait_expiring, P(1),
+               "timer;tick0;inner cancelled;tick1;got 7;tick2;tick3;tick4;tick5;");
+}
+
+static void test_wait_for_zero(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 7), wait_zero, NULL, "TimeoutError cause=None done=0;inner cancelled;");
+    run_traced(AIO_PY(3, 8), wait_zero, NULL,
+               "inner cancelled;TimeoutError cause=CancelledError done=1;");
+    run_traced(AIO_PY(3, 8), wait_zero, P(1), "inner cancelled;TimeoutError cause=None done=1;");
+    run_traced(AIO_PY(3, 11), wait_zero, P(1), "inner cancelled;got 7;");
+    run_traced(AIO_PY(3, 12), wait_zero, NULL,
+               "inner cancelled;TimeoutError cause=CancelledError done=1;");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_wait_for_done_future),
+    cmocka_unit_test(test_wait_for_deadline),
+    cmocka_unit_test(test_wait_for_zero),
     cmocka_unit_test(test_set_exception_stop_iteration),
     cmocka_unit_test(test_sleep_nan),
 };
