@@ -180,19 +180,47 @@ static int invalid_state(const char *message)
     return -1;
 }
 
+/* Up to 3.10 a cancelled future's CancelledError is always a new one (its
+ * message the future's own), chained from 3.9 to the Task's CancelledError
+ * by __context__; result() and exception() keep that one for the next
+ * retrieval, _make_cancelled_error() (`consume`) lets go of it. 3.11 hands
+ * the Task's own CancelledError to the first retrieval. */
+static aio_exc *cancelled_error(aio_future *fut, bool consume)
+{
+    int version = aio_loop_get_target_version(fut->loop);
+    if (version >= AIO_PY(3, 11)) {
+        aio_exc *exc = fut->cancelled_exc;
+        if (exc != NULL) {
+            fut->cancelled_exc = NULL;
+            return exc;
+        }
+        return aio_exc_new(aio_CancelledError, fut->cancel_message);
+    }
+    aio_exc *exc = aio_exc_new(aio_CancelledError, fut->cancel_message);
+    if (version >= AIO_PY(3, 9) && fut->cancelled_exc != NULL &&
+        aio_exc_type_of(exc) == aio_CancelledError) {
+        aio_exc_set_context(exc, fut->cancelled_exc);
+        if (consume) {
+            aio__decref(fut->cancelled_exc);
+            fut->cancelled_exc = NULL;
+        }
+    }
+    return exc;
+}
+
 aio_exc *aio__future_make_cancelled_error(aio_future *fut)
 {
-    aio_exc *exc = fut->cancelled_exc;
-    if (exc != NULL) {
-        fut->cancelled_exc = NULL;
-        return exc;
-    }
-    return aio_exc_new(aio_CancelledError, fut->cancel_message);
+    return cancelled_error(fut, true);
+}
+
+aio_exc *aio__future_result_cancelled_error(aio_future *fut)
+{
+    return cancelled_error(fut, false);
 }
 
 static void raise_cancelled(aio_future *fut)
 {
-    aio_err_restore(aio__future_make_cancelled_error(fut));
+    aio_err_restore(cancelled_error(fut, false));
 }
 
 void *aio__future_result(aio_future *fut)

@@ -381,7 +381,7 @@ static void task_wakeup(aio_future *fut, void *arg)
     aio__task *t = arg;
     aio_exc *exc = NULL;
     if (fut->state == AIO__FUTURE_CANCELLED) {
-        exc = aio__future_make_cancelled_error(fut);
+        exc = aio__future_result_cancelled_error(fut); /* future.result() */
     } else if (fut->exception != NULL) {
         fut->log_traceback = false;
         exc = aio_incref(fut->exception);

@@ -6,7 +6,9 @@
  * (waits, then TimeoutError even when the future gave a result), 3.9 to
  * 3.11 (the result kept, TimeoutError from the CancelledError) and 3.12+
  * (a timeout() scope: a done future without suspending, the deadline
- * cancelling the awaited task an iteration sooner). Checked beside CPython
+ * cancelling the awaited task an iteration sooner); the CancelledError of
+ * a cancelled task, a new one chained by __context__ to the task's own up
+ * to 3.10, the task's own from 3.11. Checked beside CPython
  * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
 #include <math.h>
@@ -246,7 +248,49 @@ static void test_wait_for_zero(void **state)
                "inner cancelled;TimeoutError cause=CancelledError done=1;");
 }
 
+/* --- A cancelled task's CancelledError ---------------------------------------------------- */
+
+static void *cancel_and_await(void *arg)
+{
+    aio_loop *loop = aio_get_running_loop();
+    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = sleeper});
+    assert_int_equal(aio_sleep(0), 0);
+    assert_int_equal(aio_task_cancel(t, arg), 1);
+    assert_null(aio_await((aio_future *)t));
+    aio_exc *exc = aio_err_fetch();
+    char a[64], b[64];
+    trace_add(&wf_trace, "await %s ctx %s;", repr_copy(exc, a, sizeof a),
+              repr_copy(aio_exc_context(exc), b, sizeof b));
+    aio_decref(exc);
+    for (int i = 0; i < 2; i++) {
+        assert_null(aio_future_result((aio_future *)t));
+        exc = aio_err_fetch();
+        trace_add(&wf_trace, "result %s ctx %s;", repr_copy(exc, a, sizeof a),
+                  repr_copy(aio_exc_context(exc), b, sizeof b));
+        aio_decref(exc);
+    }
+    aio_decref(t);
+    return NULL;
+}
+
+static void test_cancelled_error_chain(void **state)
+{
+    (void)state;
+    /* the task's own CancelledError: "inner cancelled;" then what is seen */
+    run_traced(AIO_PY(3, 8), cancel_and_await, NULL,
+               "inner cancelled;await CancelledError() ctx None;"
+               "result CancelledError() ctx None;result CancelledError() ctx None;");
+    run_traced(AIO_PY(3, 10), cancel_and_await, "bye",
+               "inner cancelled;await CancelledError() ctx CancelledError('bye');"
+               "result CancelledError() ctx CancelledError('bye');"
+               "result CancelledError() ctx CancelledError('bye');");
+    run_traced(AIO_PY(3, 11), cancel_and_await, "bye",
+               "inner cancelled;await CancelledError('bye') ctx None;"
+               "result CancelledError() ctx None;result CancelledError() ctx None;");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_cancelled_error_chain),
     cmocka_unit_test(test_wait_for_done_future),
     cmocka_unit_test(test_wait_for_deadline),
     cmocka_unit_test(test_wait_for_zero),
