@@ -230,7 +230,7 @@ static void force_close(datagram_transport *dt, aio_exc *exc)
 /* _fatal_error(exc, message): takes exc over. */
 static void fatal_error(datagram_transport *dt, aio_exc *exc, const char *message)
 {
-    if (aio_exc_isinstance(exc, aio_OSError)) {
+    if (aio__transport_error_is_quiet(&dt->base, exc)) {
         if (dt->base.loop != NULL && aio__loop_debug(dt->base.loop)) {
             char *repr = aio_repr(dt);
             aio_log(AIO_LOG_DEBUG, exc, "%s: %s", repr ? repr : "?", message);

@@ -250,11 +250,12 @@ static void force_close(socket_transport *st, aio_exc *exc)
     }
 }
 
-/* _fatal_error(exc, message): takes exc over. An OSError is only logged
- * in debug mode; anything else goes to the exception handler. */
+/* _fatal_error(exc, message): takes exc over. An OSError (3.6: of three
+ * kinds) is only logged in debug mode; anything else goes to the exception
+ * handler. */
 static void fatal_error(socket_transport *st, aio_exc *exc, const char *message)
 {
-    if (aio_exc_isinstance(exc, aio_OSError)) {
+    if (aio__transport_error_is_quiet(&st->base, exc)) {
         if (st->base.loop != NULL && aio__loop_debug(st->base.loop)) {
             char *repr = aio_repr(st);
             aio_log(AIO_LOG_DEBUG, exc, "%s: %s", repr ? repr : "?", message);

@@ -154,6 +154,15 @@ void aio__transport_clear(aio_transport *t)
     aio__decref(loop);
 }
 
+bool aio__transport_error_is_quiet(aio_transport *t, aio_exc *exc)
+{
+    if (aio_loop_get_target_version(t->loop) >= AIO_PY(3, 7))
+        return aio_exc_isinstance(exc, aio_OSError);
+    return aio_exc_isinstance(exc, aio_BrokenPipeError) ||
+           aio_exc_isinstance(exc, aio_ConnectionResetError) ||
+           aio_exc_isinstance(exc, aio_ConnectionAbortedError);
+}
+
 void aio__transport_report(aio_transport *t, const char *message, aio_exc *exc)
 {
     aio_exception_context context = {

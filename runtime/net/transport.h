@@ -91,6 +91,11 @@ AIO_INTERNAL void aio__transport_maybe_resume_protocol(aio_transport *t);
  * 'transport' and 'protocol' keys; takes exc over. */
 AIO_INTERNAL void aio__transport_report(aio_transport *t, const char *message, aio_exc *exc);
 
+/* Whether _fatal_error() only logs exc (in debug mode) instead of
+ * reporting it: any OSError from 3.7; in 3.6 only BrokenPipeError,
+ * ConnectionResetError and ConnectionAbortedError (_FATAL_ERROR_IGNORE). */
+AIO_INTERNAL bool aio__transport_error_is_quiet(aio_transport *t, aio_exc *exc);
+
 /* The transports' part of a loop: which transport owns which descriptor
  * (add_reader() and friends refuse those), a buffer reads go into, and the
  * transports closed with the loop. */

@@ -1,0 +1,58 @@
+/* test_versions_transport.c - a socket transport's fatal errors by target
+ * version: 3.6 only logs (in debug mode) BrokenPipeError,
+ * ConnectionResetError and ConnectionAbortedError and reports any other
+ * error to the exception handler; from 3.7 every OSError is only logged.
+ * The transport's socket is swapped for /dev/null, so that send() fails
+ * with ENOTSOCK. Checked against CPython 3.6.15 and 3.7.16's sources.
+ */
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include "server_support.h"
+
+static void test_fatal_write_error(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        int reported;
+    } cases[] = {{AIO_PY(3, 6), 1}, {AIO_PY(3, 7), 0}, {AIO_PY(3, 13), 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = new_loop();
+        assert_int_equal(aio_loop_set_target_version(loop, cases[i].version), 0);
+        handler_report r = {0};
+        aio_loop_set_exception_handler(loop, report_handler, &r);
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        server_log log = {0};
+        aio_future *f = aio_loop_connect_accepted_socket(
+            loop, &(aio_loop_connect_accepted_socket_args){
+                      .protocol_factory = echo_factory, .protocol_factory_arg = &log,
+                      .sock = sv[0]});
+        const aio_transport_protocol *pair = await_result(loop, f);
+        check_no_exception();
+        assert_non_null(pair);
+        int devnull = open("/dev/null", O_WRONLY);
+        assert_true(devnull >= 0);
+        assert_int_equal(dup2(devnull, sv[0]), sv[0]);
+        close(devnull);
+        assert_int_equal(aio_transport_write(pair->transport, "x", 1), 0);
+        for (int n = 0; n < 5 && log.lost == 0; n++)
+            run_one_iteration(loop);
+        assert_int_equal(log.lost, 1);
+        assert_int_equal(r.calls, cases[i].reported);
+        if (cases[i].reported) {
+            assert_string_equal(r.message, "Fatal write error on socket transport");
+            assert_non_null(strstr(r.exception, "OSError(88, "));
+        }
+        aio_decref(f);
+        close(sv[1]);
+        finish(loop);
+    }
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_fatal_write_error),
+};
+
+AIO_TEST_MAIN(tests)
