@@ -3,9 +3,12 @@
  * ThreadPoolExecutor (accepted to 3.7, DeprecationWarning 3.8 to 3.10,
  * TypeError 3.11+), and what the loop does with such a default; the default
  * pool's size (cpu_count * 5 before 3.8, min(32, cpu_count + 4) after) and
- * thread names ("asyncio_N" from 3.9). Checked beside CPython 3.7.16,
+ * thread names ("asyncio_N" from 3.9); asyncio.run() waiting for the
+ * default executor's threads from 3.9 only. Checked beside CPython 3.7.16,
  * 3.8.18, 3.10.13, 3.11.7 and 3.13.0.
  */
+#include <stdatomic.h>
+
 #include "casyncio/warnings.h"
 #include "test_support.h"
 
@@ -178,7 +181,49 @@ static void test_default_max_workers(void **state)
     assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
 }
 
+/* asyncio.run(): from 3.9 it waits for the default executor's threads
+ * (shutdown_default_executor()); 3.8's close() leaves them running. */
+static atomic_int slow_done;
+
+static void *slow_job(void *arg)
+{
+    (void)arg;
+    sleep_ms(200);
+    atomic_store(&slow_done, 1);
+    return NULL;
+}
+
+static void *start_slow_job(void *arg)
+{
+    (void)arg;
+    aio_future *f = aio_loop_run_in_executor(aio_get_running_loop(), NULL, slow_job, NULL, NULL);
+    assert_non_null(f);
+    aio_decref(f);
+    return NULL;
+}
+
+static void test_run_waits_for_executor(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        int waited;
+    } cases[] = {{AIO_PY(3, 8), 0}, {AIO_PY(3, 9), 1}, {AIO_PY(3, 12), 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        atomic_store(&slow_done, 0);
+        assert_int_equal(aio_set_target_version(cases[i].version), 0);
+        aio_run(start_slow_job, NULL, NULL);
+        check_no_exception();
+        assert_int_equal(atomic_load(&slow_done), cases[i].waited);
+        while (atomic_load(&slow_done) == 0)
+            sleep_ms(10);
+        sleep_ms(20); /* the worker ends */
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_run_waits_for_executor),
     cmocka_unit_test(test_other_default_accepted),
     cmocka_unit_test(test_other_default_warning_as_error),
     cmocka_unit_test(test_other_default_refused),
