@@ -70,6 +70,7 @@ static void server_dealloc(void *obj)
     aio__decref(s->serving_forever);
     free(s->listeners);
     free(s->fds);
+    free(s->cleanup_path);
     aio__decref(s->loop);
     free(s);
 }
@@ -184,6 +185,8 @@ int aio__server_close(aio_server *s)
     s->list.len = 0;
     for (size_t i = 0; i < s->count; i++)
         aio__listener_stop(&s->listeners[i]);
+    if (s->cleanup_path != NULL)
+        aio__unix_server_cleanup(s);
     s->serving = false;
     aio_future *forever = s->serving_forever;
     if (forever != NULL && forever->state == AIO__FUTURE_PENDING) {

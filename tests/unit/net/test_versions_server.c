@@ -6,10 +6,15 @@
  * mode) and failing with "could not bind on any address out of [...]"
  * when none is left; Server.wait_closed() (at once on a closed server up
  * to 3.11; at once with no connection in 3.12.0; waiting for close and the
- * last connection from 3.12.1). Checked beside CPython 3.11.7, 3.12.1 and
+ * last connection from 3.12.1); create_unix_server()'s socket file, left
+ * in place by close() up to 3.12 and removed from 3.13 (unless it was
+ * replaced; an unbound sock= is refused by 3.13's cleanup check). Checked
+ * beside CPython 3.11.7, 3.12.1 and
  * 3.13.0 (3.12.0 from its source).
  */
 #include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "server_support.h"
 
@@ -156,7 +161,90 @@ static void test_wait_closed(void **state)
     }
 }
 
+static aio_server *unix_server(aio_loop *loop, server_log *log, const char *path, int sock,
+                               aio_future **fut)
+{
+    *fut = aio_loop_create_unix_server(loop, &(aio_loop_create_unix_server_args){
+                                                 .protocol_factory = echo_factory,
+                                                 .protocol_factory_arg = log,
+                                                 .path = path,
+                                                 .sock = sock});
+    return server_of(loop, *fut);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void test_unix_socket_cleanup(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/aio-vers-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/s", dir);
+    server_log log = {0};
+    aio_future *f;
+
+    aio_loop *loop = loop_at(AIO_PY(3, 12));
+    aio_server *s = unix_server(loop, &log, path, 0, &f);
+    assert_int_equal(aio_server_close(s), 0);
+    assert_true(exists(path)); /* left in place */
+    server_done(loop, s, f);
+    finish(loop);
+
+    loop = loop_at(AIO_PY(3, 13));
+    s = unix_server(loop, &log, path, 0, &f);
+    assert_true(exists(path));
+    assert_int_equal(aio_server_close(s), 0);
+    assert_false(exists(path)); /* removed */
+    server_done(loop, s, f);
+
+    /* a file put in its place meanwhile stays */
+    s = unix_server(loop, &log, path, 0, &f);
+    assert_int_equal(unlink(path), 0);
+    FILE *other = fopen(path, "w");
+    assert_non_null(other);
+    fclose(other);
+    assert_int_equal(aio_server_close(s), 0);
+    assert_true(exists(path));
+    server_done(loop, s, f);
+    assert_int_equal(unlink(path), 0);
+
+    /* a bound sock= is cleaned up too; an unbound one is refused */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    s = unix_server(loop, &log, NULL, fd, &f);
+    assert_int_equal(aio_server_close(s), 0);
+    assert_false(exists(path));
+    server_done(loop, s, f);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_null(aio_loop_create_unix_server(loop, &(aio_loop_create_unix_server_args){
+                                                      .protocol_factory = echo_factory,
+                                                      .protocol_factory_arg = &log,
+                                                      .sock = fd}));
+    assert_raised(aio_IndexError, "string index out of range");
+    close(fd);
+    finish(loop);
+
+    /* 3.12 takes the unbound socket, which listen() then refuses */
+    loop = loop_at(AIO_PY(3, 12));
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_null(aio_loop_create_unix_server(loop, &(aio_loop_create_unix_server_args){
+                                                      .protocol_factory = echo_factory,
+                                                      .protocol_factory_arg = &log,
+                                                      .sock = fd}));
+    assert_raised(aio_OSError, "[Errno 22] Invalid argument");
+    finish(loop);
+    rmdir(dir);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_unix_socket_cleanup),
     cmocka_unit_test(test_wait_closed),
     cmocka_unit_test(test_address_in_use),
     cmocka_unit_test(test_address_not_available),
