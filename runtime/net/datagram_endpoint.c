@@ -711,7 +711,11 @@ aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
         }
     } else {
         if ((la != NULL && !is_pair(la)) || (ra != NULL && !is_pair(ra))) {
-            aio_err_set(aio_TypeError, "2-tuple is expected");
+            /* an assert up to 3.8 and again in 3.10 */
+            int version = aio_loop_get_target_version(loop);
+            bool assertion = version < AIO_PY(3, 9) ||
+                             (version >= AIO_PY(3, 10) && version < AIO_PY(3, 11));
+            aio_err_set(assertion ? aio_AssertionError : aio_TypeError, "2-tuple is expected");
             return NULL;
         }
     }

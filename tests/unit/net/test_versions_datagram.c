@@ -260,6 +260,29 @@ static void test_reuse_address_removed(void **state)
     }
 }
 
+/* A (host, port) pair expected: asserted up to 3.8 and in 3.10, a
+ * TypeError in 3.9 and from 3.11. */
+static void test_pair_expected(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const aio_exc_type *type;
+    } cases[] = {{AIO_PY(3, 7), aio_AssertionError}, {AIO_PY(3, 8), aio_AssertionError},
+                 {AIO_PY(3, 9), aio_TypeError},      {AIO_PY(3, 10), aio_AssertionError},
+                 {AIO_PY(3, 11), aio_TypeError},     {AIO_PY(3, 13), aio_TypeError}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = loop_at(cases[i].version);
+        dproto p;
+        dp_init(&p);
+        assert_null(open_endpoint(loop, &p,
+                                  &(aio_loop_create_datagram_endpoint_args){
+                                      .remote_addr = &(aio_address){.path = "/tmp/x"}}));
+        assert_raised(cases[i].type, "2-tuple is expected");
+        finish(loop);
+    }
+}
+
 /* --- sock= ----------------------------------------------------------------------------------- */
 
 /* `kind`: how the repr shows family and type, e.g. "family=1, type=1" */
@@ -353,6 +376,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reuse_address_honoured),
         cmocka_unit_test(test_reuse_address_refused),
         cmocka_unit_test(test_reuse_address_removed),
+        cmocka_unit_test(test_pair_expected),
         cmocka_unit_test(test_sock_type_check),
         cmocka_unit_test(test_empty_payload),
     };
