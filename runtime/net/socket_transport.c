@@ -425,6 +425,20 @@ static int st_resume_reading(aio_transport *t)
 
 /* --- Writing -------------------------------------------------------------------------------- */
 
+static int st_writelines_check(aio_transport *t)
+{
+    socket_transport *st = as_st(t);
+    if (st->eof) {
+        aio_err_set(aio_RuntimeError, "Cannot call writelines() after write_eof()");
+        return -1;
+    }
+    if (st->empty_waiter != NULL) {
+        aio_err_set(aio_RuntimeError, "unable to writelines; sendfile is in progress");
+        return -1;
+    }
+    return 0;
+}
+
 static int st_write(aio_transport *t, const void *data, size_t len)
 {
     socket_transport *st = as_st(t);
@@ -587,6 +601,7 @@ static const aio__transport_class socket_transport_class = {
     .pause_reading = st_pause_reading,
     .resume_reading = st_resume_reading,
     .write = st_write,
+    .writelines_check = st_writelines_check,
     .write_eof = st_write_eof,
     .can_write_eof = st_can_write_eof,
     .get_write_buffer_size = st_get_write_buffer_size,

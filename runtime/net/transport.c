@@ -279,11 +279,35 @@ int aio__transport_write(aio_transport *t, const void *data, size_t data_len)
     return t->cls->write(t, data, data_len);
 }
 
+/* 3.12's _SelectorSocketTransport.writelines(): its own checks, then each
+ * item through memoryview(), then the data written. */
+static int own_writelines(aio_transport *t, const aio_bytes_view *list, size_t n)
+{
+    if (t->cls->writelines_check(t) < 0)
+        return -1;
+    if (list == NULL || n == 0)
+        return 0; /* `if not list_of_data: return` */
+    for (size_t i = 0; i < n; i++) {
+        if (list[i].data == NULL && list[i].len > 0) {
+            aio_err_set(aio_TypeError,
+                        "memoryview: a bytes-like object is required, not 'NoneType'");
+            return -1;
+        }
+    }
+    return 1; /* go on: the data is written as one */
+}
+
 /* WriteTransport.writelines(): b''.join(list_of_data), then write(). */
 int aio__transport_writelines(aio_transport *t, const aio_bytes_view *list, size_t n)
 {
     if (t->cls->write == NULL)
         return no_attribute(t, "writelines");
+    if (t->cls->writelines_check != NULL &&
+        aio_loop_get_target_version(t->loop) >= AIO_PY(3, 12)) {
+        int rc = own_writelines(t, list, n);
+        if (rc <= 0)
+            return rc;
+    }
     if (list == NULL && n > 0) {
         aio_err_set(aio_TypeError, "can only join an iterable");
         return -1;

@@ -42,6 +42,10 @@ struct aio__transport_class {
     int (*pause_reading)(aio_transport *t);
     int (*resume_reading)(aio_transport *t);
     int (*write)(aio_transport *t, const void *data, size_t len);
+    /* 3.12+: a writelines() of the class's own (the socket transport's),
+     * whose checks come first: 0, or -1 with its RuntimeError. NULL:
+     * WriteTransport.writelines() at every version. */
+    int (*writelines_check)(aio_transport *t);
     /* DatagramTransport.sendto(data, addr); addr NULL for None. */
     int (*sendto)(aio_transport *t, const void *data, size_t len, const aio_address *addr);
     int (*write_eof)(aio_transport *t);

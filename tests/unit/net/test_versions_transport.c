@@ -1,9 +1,11 @@
-/* test_versions_transport.c - a socket transport's fatal errors by target
- * version: 3.6 only logs (in debug mode) BrokenPipeError,
+/* test_versions_transport.c - socket transports by target version: fatal
+ * errors (3.6 only logs, in debug mode, BrokenPipeError,
  * ConnectionResetError and ConnectionAbortedError and reports any other
- * error to the exception handler; from 3.7 every OSError is only logged.
- * The transport's socket is swapped for /dev/null, so that send() fails
- * with ENOTSOCK. Checked against CPython 3.6.15 and 3.7.16's sources.
+ * error to the exception handler; from 3.7 every OSError is only logged;
+ * the transport's socket is swapped for /dev/null, so that send() fails
+ * with ENOTSOCK); writelines(), WriteTransport's join-and-write up to 3.11
+ * and the socket transport's own from 3.12 (its messages). Checked beside CPython 3.11.7, 3.12.1 and 3.13.0
+ * and against 3.6.15 and 3.7.16's sources.
  */
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -51,7 +53,57 @@ static void test_fatal_write_error(void **state)
     }
 }
 
+static void test_writelines(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const char *none_item, *after_eof;
+    } cases[] = {
+        {AIO_PY(3, 11), "sequence item 1: expected a bytes-like object, NoneType found",
+         "Cannot call write() after write_eof()"},
+        {AIO_PY(3, 12), "memoryview: a bytes-like object is required, not 'NoneType'",
+         "Cannot call writelines() after write_eof()"},
+        {AIO_PY(3, 13), "memoryview: a bytes-like object is required, not 'NoneType'",
+         "Cannot call writelines() after write_eof()"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = new_loop();
+        assert_int_equal(aio_loop_set_target_version(loop, cases[i].version), 0);
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        server_log log = {0};
+        aio_future *f = aio_loop_connect_accepted_socket(
+            loop, &(aio_loop_connect_accepted_socket_args){
+                      .protocol_factory = echo_factory, .protocol_factory_arg = &log,
+                      .sock = sv[0]});
+        const aio_transport_protocol *pair = await_result(loop, f);
+        check_no_exception();
+        aio_transport *t = pair->transport;
+        const aio_bytes_view bad[] = {{"a", 1}, {NULL, 1}};
+        assert_int_equal(aio_transport_writelines(t, bad, 2), -1);
+        assert_raised(aio_TypeError, cases[i].none_item);
+        assert_int_equal(aio_transport_writelines(t, NULL, 0), 0); /* [] */
+        const aio_bytes_view good[] = {{"ab", 2}, {"cd", 2}};
+        assert_int_equal(aio_transport_writelines(t, good, 2), 0);
+        char buf[8] = "";
+        assert_int_equal(read(sv[1], buf, sizeof buf), 4);
+        assert_memory_equal(buf, "abcd", 4);
+        assert_int_equal(aio_transport_write_eof(t), 0);
+        assert_int_equal(aio_transport_writelines(t, good, 2), -1);
+        assert_raised(aio_RuntimeError, cases[i].after_eof);
+        assert_int_equal(aio_transport_writelines(t, good, 0), -1);
+        assert_raised(aio_RuntimeError, cases[i].after_eof);
+        aio_transport_close(t);
+        for (int n = 0; n < 5 && log.lost == 0; n++)
+            run_one_iteration(loop);
+        aio_decref(f);
+        close(sv[1]);
+        finish(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_writelines),
     cmocka_unit_test(test_fatal_write_error),
 };
 
