@@ -8,7 +8,9 @@
  * (a timeout() scope: a done future without suspending, the deadline
  * cancelling the awaited task an iteration sooner); the CancelledError of
  * a cancelled task, a new one chained by __context__ to the task's own up
- * to 3.10, the task's own from 3.11. Checked beside CPython
+ * to 3.10, the task's own from 3.11; an expired timeout() left by another
+ * exception, which 3.13 marks with a TimeoutError in its context chain.
+ * Checked beside CPython
  * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
 #include <math.h>
@@ -289,7 +291,42 @@ static void test_cancelled_error_chain(void **state)
                "result CancelledError() ctx None;result CancelledError() ctx None;");
 }
 
+/* --- timeout() left by another exception ----------------------------------------------- */
+
+static void *timeout_then_value_error(void *arg)
+{
+    (void)arg;
+    aio_timeout *to = aio_timeout_after(0.01);
+    assert_int_equal(aio_timeout_enter(to), 0);
+    assert_int_equal(aio_sleep(10), -1);
+    aio_exc *cancelled = aio_err_fetch(); /* except CancelledError: raise ValueError */
+    aio_exc *v = aio_exc_new(aio_ValueError, "v");
+    aio_exc_set_context(v, cancelled);
+    aio_decref(cancelled);
+    aio_err_restore(v);
+    assert_int_equal(aio_timeout_exit(to), -1);
+    aio_decref(to);
+    aio_exc *exc = aio_err_fetch();
+    aio_exc *c = aio_exc_context(exc);
+    char a[64], b[64], d[64], e[64];
+    trace_add(&wf_trace, "%s ctx %s ctx %s cause %s;", repr_copy(exc, a, sizeof a),
+              repr_copy(c, b, sizeof b), repr_copy(aio_exc_context(c), d, sizeof d),
+              repr_copy(aio_exc_cause(c), e, sizeof e));
+    aio_decref(exc);
+    return NULL;
+}
+
+static void test_timeout_marks_other_exception(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 12), timeout_then_value_error, NULL,
+               "ValueError('v') ctx CancelledError() ctx None cause None;");
+    run_traced(AIO_PY(3, 13), timeout_then_value_error, NULL,
+               "ValueError('v') ctx TimeoutError() ctx CancelledError() cause CancelledError();");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_timeout_marks_other_exception),
     cmocka_unit_test(test_cancelled_error_chain),
     cmocka_unit_test(test_wait_for_done_future),
     cmocka_unit_test(test_wait_for_deadline),
