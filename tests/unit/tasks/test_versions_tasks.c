@@ -9,8 +9,10 @@
  * cancelling the awaited task an iteration sooner); the CancelledError of
  * a cancelled task, a new one chained by __context__ to the task's own up
  * to 3.10, the task's own from 3.11; an expired timeout() left by another
- * exception, which 3.13 marks with a TimeoutError in its context chain.
- * Checked beside CPython
+ * exception, which 3.13 marks with a TimeoutError in its context chain; a
+ * TaskGroup whose parent is cancelled from outside while a child fails:
+ * 3.13 cancels the parent again after raising the ExceptionGroup. Checked
+ * beside CPython
  * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
 #include <math.h>
@@ -325,7 +327,63 @@ static void test_timeout_marks_other_exception(void **state)
                "ValueError('v') ctx TimeoutError() ctx CancelledError() cause CancelledError();");
 }
 
+/* --- TaskGroup: cancelled from outside, a child failing ----------------------------------- */
+
+static void *failing_child(void *arg)
+{
+    (void)arg;
+    aio_sleep(10);
+    aio_err_set(aio_ValueError, "child"); /* finally: raise ValueError */
+    return NULL;
+}
+
+static void *group_parent(void *arg)
+{
+    (void)arg;
+    aio_task_group *g = aio_task_group_new();
+    assert_int_equal(aio_task_group_enter(g), 0);
+    aio_task *c = aio_task_group_create_task(g, failing_child, NULL, NULL);
+    assert_non_null(c);
+    aio_decref(c);
+    aio_sleep(10); /* cancelled from outside */
+    assert_int_equal(aio_task_group_exit(g), -1);
+    aio_exc *exc = aio_err_fetch();
+    aio_task *me = aio_current_task(aio_get_running_loop());
+    trace_add(&wf_trace, "exit %s %d;", aio_exc_type_of(exc)->name, aio_task_cancelling(me));
+    aio_decref(exc);
+    aio_decref(g);
+    if (aio_sleep(0) == 0) {
+        trace_add(&wf_trace, "no cancel;");
+    } else {
+        trace_add(&wf_trace, "cancelled again %d;", aio_task_cancelling(me));
+        aio_err_clear();
+    }
+    return NULL;
+}
+
+static void *cancel_group_parent(void *arg)
+{
+    (void)arg;
+    aio_task *t = aio_loop_create_task(aio_get_running_loop(),
+                                       &(aio_loop_create_task_args){.coro = group_parent});
+    assert_int_equal(aio_sleep(0), 0);
+    aio_task_cancel(t, NULL);
+    aio_await((aio_future *)t);
+    aio_err_clear();
+    aio_decref(t);
+    return NULL;
+}
+
+static void test_task_group_recancels_parent(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 12), cancel_group_parent, NULL, "exit ExceptionGroup 1;no cancel;");
+    run_traced(AIO_PY(3, 13), cancel_group_parent, NULL,
+               "exit ExceptionGroup 1;cancelled again 1;");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_task_group_recancels_parent),
     cmocka_unit_test(test_timeout_marks_other_exception),
     cmocka_unit_test(test_cancelled_error_chain),
     cmocka_unit_test(test_wait_for_done_future),
