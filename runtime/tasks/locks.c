@@ -273,12 +273,9 @@ int aio__condition_locked(aio_condition *cond)
     return cond->lock->locked;
 }
 
-int aio__condition_notify(aio_condition *cond, int n)
+/* _notify(n): wakes up to n waiters not woken yet. */
+static void condition_wake(aio_condition *cond, int n)
 {
-    if (!cond->lock->locked) {
-        aio_err_set(aio_RuntimeError, "cannot notify on un-acquired lock");
-        return -1;
-    }
     int woken = 0;
     for (aio__waiter *w = cond->waiters.head; w != NULL && woken < n; w = w->next) {
         if (!aio__waiter_done(w)) {
@@ -286,6 +283,15 @@ int aio__condition_notify(aio_condition *cond, int n)
             aio__waiter_wake(w);
         }
     }
+}
+
+int aio__condition_notify(aio_condition *cond, int n)
+{
+    if (!cond->lock->locked) {
+        aio_err_set(aio_RuntimeError, "cannot notify on un-acquired lock");
+        return -1;
+    }
+    condition_wake(cond, n);
     return 0;
 }
 
@@ -295,7 +301,18 @@ int aio__condition_notify_all(aio_condition *cond)
     return aio__condition_notify(cond, n > (size_t)INT32_MAX ? INT32_MAX : (int)n);
 }
 
-/* Condition.wait(), from a task. */
+/* Condition.wait(), from a task. By target version, when cancelled while
+ * taking the lock back: up to 3.12 a new CancelledError is raised, 3.13
+ * raises the last one again; and 3.13 passes a notification on to another
+ * waiter (_notify(1)) whenever wait() fails, as it may have been this
+ * one's. */
+static int condition_wait_failed(aio_condition *cond, bool v313)
+{
+    if (v313)
+        condition_wake(cond, 1);
+    return -1;
+}
+
 static int condition_wait(aio_condition *cond)
 {
     if (!cond->lock->locked) {
@@ -312,29 +329,33 @@ static int condition_wait(aio_condition *cond)
         aio__decref(w);
     }
     /* finally: the lock is taken again, even when cancelled meanwhile. */
+    bool v313 = aio__current_target_version() >= AIO_PY(3, 13);
     aio_exc *pending = aio_err_fetch();
-    bool cancelled = false;
+    aio_exc *last = NULL; /* the last CancelledError while taking it */
     for (;;) {
         if (lock_acquire(cond->lock) > 0)
             break;
         if (!aio_err_matches(aio_CancelledError)) {
             /* Another error replaces the one in flight. */
             aio__decref(pending);
-            return -1;
+            aio__decref(last);
+            return condition_wait_failed(cond, v313);
         }
-        aio_exc *exc = aio_err_fetch();
-        aio__decref(exc);
-        cancelled = true;
+        aio__decref(last);
+        last = aio_err_fetch();
     }
-    if (cancelled) {
-        aio_exc *exc = aio_exc_new(aio_CancelledError, NULL);
-        aio_exc_set_context(exc, pending);
+    if (last != NULL) {
+        aio_exc *exc = v313 ? last : aio_exc_new(aio_CancelledError, NULL);
+        if (!v313)
+            aio__decref(last);
+        if (pending != exc)
+            aio_exc_set_context(exc, pending);
         aio__decref(pending);
         aio_err_restore(exc);
-        return -1;
+        return condition_wait_failed(cond, v313);
     }
     aio_err_restore(pending);
-    return rc < 0 ? -1 : 1;
+    return rc < 0 ? condition_wait_failed(cond, v313) : 1;
 }
 
 int aio__condition_wait(aio_condition *cond)
@@ -439,16 +460,32 @@ int aio__semaphore_locked(aio_semaphore *sem)
     return semaphore_locked(sem);
 }
 
-/* _wake_up_next(): the first waiter not done yet gets a count. */
-static void semaphore_wake_up_next(aio_semaphore *sem)
+/* _wake_up_next(): the first waiter not done yet gets a count; false when
+ * there was none. */
+static bool semaphore_wake_up_next(aio_semaphore *sem)
 {
     for (aio__waiter *w = sem->waiters.head; w != NULL; w = w->next) {
         if (!aio__waiter_done(w)) {
             sem->value--;
             aio__waiter_wake(w);
-            return;
+            return true;
         }
     }
+    return false;
+}
+
+/* The end of acquire(): up to 3.12 one more waiter is woken when a count
+ * is left; 3.13 wakes as many as there are counts (waiters that queued
+ * behind the FIFO meanwhile). */
+static void semaphore_wake_after_acquire(aio_semaphore *sem, bool v313)
+{
+    if (!v313) {
+        if (sem->value > 0)
+            semaphore_wake_up_next(sem);
+        return;
+    }
+    while (sem->value > 0 && semaphore_wake_up_next(sem))
+        ;
 }
 
 int aio__semaphore_acquire(aio_semaphore *sem)
@@ -463,22 +500,27 @@ int aio__semaphore_acquire(aio_semaphore *sem)
     aio__waiter *w = loop != NULL ? aio__waiter_append(&sem->waiters, loop) : NULL;
     if (w == NULL)
         return -1;
+    bool v313 = aio_loop_get_target_version(loop) >= AIO_PY(3, 13);
     int rc = aio__waiter_await(w);
     aio__waiter_remove(w);
     if (rc < 0) {
         /* Given a count but cancelled before it ran: the count goes on. */
-        if (aio_err_matches(aio_CancelledError) && w->fut.state != AIO__FUTURE_CANCELLED) {
-            aio_exc *exc = aio_err_fetch();
+        aio_exc *exc = aio_err_fetch();
+        if (aio_exc_isinstance(exc, aio_CancelledError) &&
+            w->fut.state != AIO__FUTURE_CANCELLED &&
+            (!v313 || w->fut.state != AIO__FUTURE_PENDING)) {
             sem->value++;
-            semaphore_wake_up_next(sem);
-            aio_err_restore(exc);
+            if (!v313)
+                semaphore_wake_up_next(sem);
         }
+        if (v313) /* finally: */
+            semaphore_wake_after_acquire(sem, true);
+        aio_err_restore(exc);
         aio__decref(w);
         return -1;
     }
     aio__decref(w);
-    if (sem->value > 0)
-        semaphore_wake_up_next(sem);
+    semaphore_wake_after_acquire(sem, v313);
     return 1;
 }
 

@@ -12,6 +12,8 @@
  * exception, which 3.13 marks with a TimeoutError in its context chain; a
  * TaskGroup whose parent is cancelled from outside while a child fails:
  * 3.13 cancels the parent again after raising the ExceptionGroup. Checked
+ * Condition.wait() cancelled while taking the lock back (3.13 raises the
+ * last CancelledError again and passes the notification on). Checked
  * beside CPython
  * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
@@ -382,7 +384,69 @@ static void test_task_group_recancels_parent(void **state)
                "exit ExceptionGroup 1;cancelled again 1;");
 }
 
+/* --- Condition.wait() cancelled after a notify() ------------------------------------------ */
+
+static aio_condition *cond;
+
+static void *cond_waiter(void *arg)
+{
+    const char *name = arg;
+    assert_int_equal(aio_condition_acquire(cond), 1);
+    if (aio_condition_wait(cond) == 1) {
+        trace_add(&wf_trace, "%s woke;", name);
+    } else {
+        aio_exc *exc = aio_err_fetch();
+        char a[64], b[64];
+        trace_add(&wf_trace, "%s cancelled %s ctx %s;", name, repr_copy(exc, a, sizeof a),
+                  repr_copy(aio_exc_context(exc), b, sizeof b));
+        aio_decref(exc);
+    }
+    aio_condition_release(cond);
+    return NULL;
+}
+
+static void *notify_then_cancel(void *arg)
+{
+    (void)arg;
+    aio_loop *loop = aio_get_running_loop();
+    cond = aio_condition_new(NULL);
+    aio_task *w1 = aio_loop_create_task(
+        loop, &(aio_loop_create_task_args){.coro = cond_waiter, .coro_arg = "w1"});
+    aio_task *w2 = aio_loop_create_task(
+        loop, &(aio_loop_create_task_args){.coro = cond_waiter, .coro_arg = "w2"});
+    assert_int_equal(aio_sleep(0), 0);
+    assert_int_equal(aio_condition_acquire(cond), 1);
+    assert_int_equal(aio_condition_notify(cond, 1), 0);
+    aio_task_cancel(w1, "first");
+    assert_int_equal(aio_sleep(0), 0);
+    aio_task_cancel(w1, "second");
+    assert_int_equal(aio_sleep(0), 0);
+    aio_condition_release(cond);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(aio_sleep(0), 0);
+    trace_add(&wf_trace, "w2 done=%d;", aio_future_done((aio_future *)w2));
+    aio_task_cancel(w2, NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(aio_sleep(0), 0);
+    aio_decref(w1);
+    aio_decref(w2);
+    aio_decref(cond);
+    return NULL;
+}
+
+static void test_condition_wait_cancelled(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 12), notify_then_cancel, NULL,
+               "w1 cancelled CancelledError() ctx CancelledError('first');w2 done=0;"
+               "w2 cancelled CancelledError() ctx None;");
+    run_traced(AIO_PY(3, 13), notify_then_cancel, NULL,
+               "w1 cancelled CancelledError('second') ctx CancelledError('first');w2 woke;"
+               "w2 done=1;");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_condition_wait_cancelled),
     cmocka_unit_test(test_task_group_recancels_parent),
     cmocka_unit_test(test_timeout_marks_other_exception),
     cmocka_unit_test(test_cancelled_error_chain),
