@@ -242,11 +242,13 @@ static void on_sigint(void *arg)
 }
 
 /* Installed only in the main thread, over SIGINT's default disposition (the
- * analogue of Python's default_int_handler). */
+ * analogue of Python's default_int_handler); only from 3.11 (asyncio.run()
+ * before the Runner left SIGINT alone). */
 static bool install_sigint(aio_runner *r)
 {
     struct sigaction current;
-    if (!aio__in_main_thread() || sigaction(SIGINT, NULL, &current) != 0 ||
+    if (aio_loop_get_target_version(r->loop) < AIO_PY(3, 11) || !aio__in_main_thread() ||
+        sigaction(SIGINT, NULL, &current) != 0 ||
         (current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
         return false;
     if (aio__loop_add_signal_handler(r->loop, SIGINT, on_sigint, r, NULL) < 0) {

@@ -4,9 +4,11 @@
  * TypeError 3.11+), and what the loop does with such a default; the default
  * pool's size (cpu_count * 5 before 3.8, min(32, cpu_count + 4) after) and
  * thread names ("asyncio_N" from 3.9); asyncio.run() waiting for the
- * default executor's threads from 3.9 only. Checked beside CPython 3.7.16,
+ * default executor's threads from 3.9 only, and handling SIGINT (the
+ * Runner's) from 3.11 only. Checked beside CPython 3.7.16,
  * 3.8.18, 3.10.13, 3.11.7 and 3.13.0.
  */
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "casyncio/warnings.h"
@@ -222,7 +224,27 @@ static void test_run_waits_for_executor(void **state)
     assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
 }
 
+static void *sigint_is_default(void *arg)
+{
+    (void)arg;
+    struct sigaction current;
+    assert_int_equal(sigaction(SIGINT, NULL, &current), 0);
+    return current.sa_handler == SIG_DFL ? P(1) : P(2);
+}
+
+static void test_run_sigint(void **state)
+{
+    (void)state;
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 10)), 0);
+    assert_ptr_equal(aio_run(sigint_is_default, NULL, NULL), P(1));
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 11)), 0);
+    assert_ptr_equal(aio_run(sigint_is_default, NULL, NULL), P(2));
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    check_no_exception();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_run_sigint),
     cmocka_unit_test(test_run_waits_for_executor),
     cmocka_unit_test(test_other_default_accepted),
     cmocka_unit_test(test_other_default_warning_as_error),
