@@ -395,7 +395,19 @@ struct aio_semaphore {
     int value;
     int bound_value;
     bool bounded;
+    bool wakeup_scheduled;  /* 3.9's _wakeup_scheduled */
 };
+
+/* The semaphore's target version: its loop's once bound, else the running
+ * loop's (the process default outside one). Up to 3.9 release() only adds
+ * to the count and a woken waiter takes it when it runs (3.8: anyone may
+ * take it first; 3.9: newcomers wait while a wake-up is scheduled); from
+ * 3.10 release() hands the count to the first waiter, in FIFO order. */
+static int semaphore_version(const aio_semaphore *sem)
+{
+    return sem->loop != NULL ? aio_loop_get_target_version(sem->loop)
+                             : aio__current_target_version();
+}
 
 static void semaphore_dealloc(void *obj)
 {
@@ -409,6 +421,8 @@ static bool semaphore_locked(const aio_semaphore *sem)
 {
     if (sem->value == 0)
         return true;
+    if (semaphore_version(sem) < AIO_PY(3, 10))
+        return false;
     for (const aio__waiter *w = sem->waiters.head; w != NULL; w = w->next)
         if (w->fut.state != AIO__FUTURE_CANCELLED)
             return true;
@@ -488,10 +502,66 @@ static void semaphore_wake_after_acquire(aio_semaphore *sem, bool v313)
         ;
 }
 
+/* 3.8 and 3.9's _wake_up_next(): pops waiters until one not done, and
+ * wakes it. */
+static void semaphore_wake_up_next_legacy(aio_semaphore *sem, int version)
+{
+    aio__waiter *w;
+    while ((w = aio__waiter_popleft(&sem->waiters)) != NULL) {
+        bool pending = !aio__waiter_done(w);
+        if (pending)
+            aio__waiter_wake(w);
+        aio__decref(w);
+        if (pending) {
+            if (version >= AIO_PY(3, 9))
+                sem->wakeup_scheduled = true;
+            return;
+        }
+    }
+}
+
+/* 3.8 and 3.9's acquire(): a loop, waiting while the count is 0 (3.9: or
+ * a wake-up is scheduled); a waiter left in the queue when cancelled. */
+static int semaphore_acquire_legacy(aio_semaphore *sem, int version)
+{
+    bool v39 = version >= AIO_PY(3, 9);
+    while ((v39 && sem->wakeup_scheduled) || sem->value <= 0) {
+        aio_loop *loop = aio__bind_loop(&sem->loop, sem);
+        aio__waiter *w = loop != NULL ? aio__waiter_append(&sem->waiters, loop) : NULL;
+        if (w == NULL)
+            return -1;
+        int rc = aio__waiter_await(w);
+        if (rc < 0) {
+            aio_exc *exc = aio_err_fetch();
+            if (v39) {
+                if (aio_exc_isinstance(exc, aio_CancelledError))
+                    semaphore_wake_up_next_legacy(sem, version);
+            } else {
+                /* except: fut.cancel(); wake the next when a count is left */
+                if (!aio__waiter_done(w) && aio__future_cancel_any(&w->fut, NULL) < 0)
+                    aio_err_clear();
+                if (sem->value > 0 && w->fut.state != AIO__FUTURE_CANCELLED)
+                    semaphore_wake_up_next_legacy(sem, version);
+            }
+            aio_err_restore(exc);
+            aio__decref(w);
+            return -1;
+        }
+        aio__decref(w);
+        if (v39)
+            sem->wakeup_scheduled = false;
+    }
+    sem->value--;
+    return 1;
+}
+
 int aio__semaphore_acquire(aio_semaphore *sem)
 {
     if (!in_task("aio_semaphore_acquire()"))
         return -1;
+    int version = semaphore_version(sem);
+    if (version < AIO_PY(3, 10))
+        return semaphore_acquire_legacy(sem, version);
     if (!semaphore_locked(sem)) {
         sem->value--;
         return 1;
@@ -531,7 +601,11 @@ int aio__semaphore_release(aio_semaphore *sem)
         return -1;
     }
     sem->value++;
-    semaphore_wake_up_next(sem);
+    int version = semaphore_version(sem);
+    if (version < AIO_PY(3, 10))
+        semaphore_wake_up_next_legacy(sem, version);
+    else
+        semaphore_wake_up_next(sem);
     return 0;
 }
 

@@ -13,7 +13,10 @@
  * TaskGroup whose parent is cancelled from outside while a child fails:
  * 3.13 cancels the parent again after raising the ExceptionGroup. Checked
  * Condition.wait() cancelled while taking the lock back (3.13 raises the
- * last CancelledError again and passes the notification on). Checked
+ * last CancelledError again and passes the notification on); a Semaphore
+ * released and taken again at once (3.8: the releaser barges in before the
+ * waiter it woke; 3.9: a scheduled wake-up makes it wait; from 3.10 the
+ * count goes to the waiter, and locked() says so). Checked
  * beside CPython
  * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
@@ -445,7 +448,55 @@ static void test_condition_wait_cancelled(void **state)
                "w2 done=1;");
 }
 
+/* --- Semaphore: release() then acquire() at once ----------------------------------------- */
+
+static aio_semaphore *sem;
+
+static void *sem_user(void *arg)
+{
+    (void)arg;
+    assert_int_equal(aio_semaphore_acquire(sem), 1);
+    trace_add(&wf_trace, "B in;");
+    assert_int_equal(aio_sleep(0), 0);
+    trace_add(&wf_trace, "B out;");
+    aio_semaphore_release(sem);
+    return NULL;
+}
+
+static void *sem_barging(void *arg)
+{
+    (void)arg;
+    sem = aio_semaphore_new(1);
+    assert_int_equal(aio_semaphore_acquire(sem), 1);
+    aio_task *b = aio_loop_create_task(aio_get_running_loop(),
+                                       &(aio_loop_create_task_args){.coro = sem_user});
+    assert_int_equal(aio_sleep(0), 0);
+    aio_semaphore_release(sem); /* wakes B */
+    trace_add(&wf_trace, "locked=%d;", aio_semaphore_locked(sem));
+    assert_int_equal(aio_semaphore_acquire(sem), 1);
+    trace_add(&wf_trace, "main in;");
+    assert_int_equal(aio_sleep(0), 0);
+    assert_int_equal(aio_sleep(0), 0);
+    trace_add(&wf_trace, "main out;");
+    aio_semaphore_release(sem);
+    aio_await((aio_future *)b);
+    check_no_exception();
+    aio_decref(b);
+    aio_decref(sem);
+    return NULL;
+}
+
+static void test_semaphore_fairness(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 8), sem_barging, NULL, "locked=0;main in;main out;B in;B out;");
+    run_traced(AIO_PY(3, 9), sem_barging, NULL, "locked=0;B in;B out;main in;main out;");
+    run_traced(AIO_PY(3, 10), sem_barging, NULL, "locked=1;B in;B out;main in;main out;");
+    run_traced(AIO_PY(3, 13), sem_barging, NULL, "locked=1;B in;B out;main in;main out;");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_semaphore_fairness),
     cmocka_unit_test(test_condition_wait_cancelled),
     cmocka_unit_test(test_task_group_recancels_parent),
     cmocka_unit_test(test_timeout_marks_other_exception),
