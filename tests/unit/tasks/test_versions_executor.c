@@ -55,6 +55,19 @@ static void *identity(void *arg)
     return arg;
 }
 
+/* Joins the default pool's threads before finish() counts the objects
+ * left (close() would not wait for them); shutdown_default_executor()
+ * is 3.9's, so the loop is moved to the default target for it. */
+static void join_default_pool(aio_loop *loop)
+{
+    assert_int_equal(aio_loop_set_target_version(loop, AIO_PY_DEFAULT), 0);
+    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    assert_non_null(f);
+    aio_loop_run_until_complete(loop, f);
+    check_no_exception();
+    aio_decref(f);
+}
+
 static void *thread_name(void *arg)
 {
     pthread_getname_np(pthread_self(), arg, 16);
@@ -115,6 +128,7 @@ static void test_other_default_warning_as_error(void **state)
     aio_decref(f);
     assert_string_equal(name, "asyncio_0");
     aio_decref(other);
+    join_default_pool(loop);
     finish(loop);
 }
 
@@ -159,6 +173,7 @@ static void test_default_pool_thread_names(void **state)
         check_no_exception();
         aio_decref(f);
         assert_string_equal(name, cases[i].prefix);
+        join_default_pool(loop);
         finish(loop);
     }
 }
