@@ -16,7 +16,9 @@
  * last CancelledError again and passes the notification on); a Semaphore
  * released and taken again at once (3.8: the releaser barges in before the
  * waiter it woke; 3.9: a scheduled wake-up makes it wait; from 3.10 the
- * count goes to the waiter, and locked() says so). Checked
+ * count goes to the waiter, and locked() says so); the custom exception
+ * handler run in the task's or handle's context from 3.12 (and failing
+ * for a task reporting about itself, its context being entered). Checked
  * beside CPython
  * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
@@ -495,7 +497,89 @@ static void test_semaphore_fairness(void **state)
     run_traced(AIO_PY(3, 13), sem_barging, NULL, "locked=1;B in;B out;main in;main out;");
 }
 
+/* --- The custom exception handler's context ----------------------------------------------- */
+
+static aio_contextvar *var;
+
+static void ctx_handler(aio_loop *loop, const aio_exception_context *context, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    trace_add(&wf_trace, "handler %s %s;", context->message,
+              (const char *)aio_contextvar_get_or(var, "outer"));
+}
+
+static void failing_cb(void *arg)
+{
+    (void)arg;
+    aio_contextvar_token *tok = aio_contextvar_set(var, "in-cb");
+    aio_decref(tok);
+    aio_err_set(aio_ValueError, "boom");
+}
+AIO_NAME_CALLBACK(failing_cb);
+
+static void *other_task(void *arg)
+{
+    (void)arg;
+    aio_contextvar_token *tok = aio_contextvar_set(var, "other-task");
+    aio_decref(tok);
+    assert_int_equal(aio_sleep(0), 0);
+    return NULL;
+}
+
+static void *report_contexts(void *arg)
+{
+    (void)arg;
+    aio_loop *loop = aio_get_running_loop();
+    aio_loop_set_exception_handler(loop, ctx_handler, NULL);
+    soon(loop, failing_cb, NULL);
+    assert_int_equal(aio_sleep(0.01), 0);
+    aio_contextvar_token *tok = aio_contextvar_set(var, "task-val");
+    aio_decref(tok);
+    aio_task *me = aio_current_task(loop);
+    log_record rec;
+    log_record_start(&rec);
+    aio_loop_call_exception_handler(
+        loop, &(aio_exception_context){.message = "from task", .task = me});
+    log_record_stop();
+    if (rec.count > 0)
+        trace_add(&wf_trace, "logged %s %s;", rec.message, rec.exc);
+    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = other_task});
+    aio_await((aio_future *)t);
+    aio_loop_call_exception_handler(
+        loop, &(aio_exception_context){.message = "other task", .task = t});
+    aio_decref(t);
+    return NULL;
+}
+
+static void test_handler_context(void **state)
+{
+    (void)state;
+    var = aio_contextvar_new("v");
+    aio_loop *loop = loop_at(AIO_PY(3, 11));
+    memset(&wf_trace, 0, sizeof wf_trace);
+    run_coro(loop, report_contexts, NULL);
+    close_loop(loop);
+    assert_string_equal(wf_trace.text,
+                        "handler Exception in callback failing_cb() outer;handler from task "
+                        "task-val;handler other task task-val;");
+    memset(&wf_trace, 0, sizeof wf_trace);
+    loop = loop_at(AIO_PY(3, 12));
+    run_coro(loop, report_contexts, NULL);
+    close_loop(loop);
+    assert_memory_equal(wf_trace.text,
+                        "handler Exception in callback failing_cb() in-cb;"
+                        "logged Unhandled error in exception handler",
+                        strlen("handler Exception in callback failing_cb() in-cb;"
+                               "logged Unhandled error in exception handler"));
+    assert_non_null(strstr(wf_trace.text, "RuntimeError('cannot enter context: "));
+    assert_non_null(strstr(wf_trace.text, ";handler other task other-task;"));
+    aio_decref(var);
+    assert_no_leaks();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_handler_context),
     cmocka_unit_test(test_semaphore_fairness),
     cmocka_unit_test(test_condition_wait_cancelled),
     cmocka_unit_test(test_task_group_recancels_parent),
