@@ -759,7 +759,12 @@ static int task_repr(const void *obj, aio__strbuf *out)
 {
     const aio__task *t = obj;
     const char *state = aio__future_state_name(&t->fut);
-    if (t->num_cancels_requested > 0 && t->fut.state == AIO__FUTURE_PENDING)
+    /* "cancelling": up to 3.10 only while _must_cancel (a cancellation
+     * not handed to an awaited future yet); from 3.11 cancelling() */
+    bool cancelling = aio_loop_get_target_version(t->fut.loop) >= AIO_PY(3, 11)
+                          ? t->num_cancels_requested > 0
+                          : t->must_cancel;
+    if (cancelling && t->fut.state == AIO__FUTURE_PENDING)
         state = "cancelling";
     aio__sb_appendf(out, "<Task %s name='%s' coro=<", state, t->label);
     aio__format_function(out, (void (*)(void))t->coro);

@@ -18,7 +18,9 @@
  * waiter it woke; 3.9: a scheduled wake-up makes it wait; from 3.10 the
  * count goes to the waiter, and locked() says so); the custom exception
  * handler run in the task's or handle's context from 3.12 (and failing
- * for a task reporting about itself, its context being entered). Checked
+ * for a task reporting about itself, its context being entered); a task's
+ * repr "cancelling" only while the cancellation is its own to deliver up
+ * to 3.10, while cancelling() from 3.11. Checked
  * beside CPython
  * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
  */
@@ -578,7 +580,44 @@ static void test_handler_context(void **state)
     assert_no_leaks();
 }
 
+/* --- "cancelling" in a task's repr ---------------------------------------------------------- */
+
+static void *repr_states(void *arg)
+{
+    (void)arg;
+    aio_loop *loop = aio_get_running_loop();
+    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = sleeper});
+    aio_task *t2 = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = sleeper});
+    assert_int_equal(aio_sleep(0), 0);
+    aio_task_cancel(t, NULL); /* handed to the future it awaits */
+    char *r = aio_repr(t);
+    trace_add(&wf_trace, "%.13s;", r);
+    free(r);
+    aio_decref(t2);
+    t2 = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = sleeper});
+    aio_task_cancel(t2, NULL); /* not started: its own to deliver */
+    r = aio_repr(t2);
+    trace_add(&wf_trace, "%.16s;", r);
+    free(r);
+    for (int i = 0; i < 3; i++)
+        aio_sleep(0);
+    aio_decref(t);
+    aio_decref(t2);
+    aio_err_clear();
+    return NULL;
+}
+
+static void test_task_repr_cancelling(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 10), repr_states, NULL,
+               "<Task pending;<Task cancelling;inner cancelled;");
+    run_traced(AIO_PY(3, 11), repr_states, NULL,
+               "<Task cancell;<Task cancelling;inner cancelled;");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_task_repr_cancelling),
     cmocka_unit_test(test_handler_context),
     cmocka_unit_test(test_semaphore_fairness),
     cmocka_unit_test(test_condition_wait_cancelled),
