@@ -335,8 +335,11 @@ int aio__wait(aio_future *const *aws, size_t n, const aio__wait_args *args, aio_
 {
     memset(result, 0, sizeof *result);
     if (n == 0 || aws == NULL) {
-        /* `if not fs`: wait(None) says the same */
-        aio_err_set(aio_ValueError, "Set of Tasks/Futures is empty.");
+        /* `if not fs`: wait(None) says the same (the running loop's
+         * target names coroutines up to 3.10) */
+        aio_err_set(aio_ValueError, aio__current_target_version() >= AIO_PY(3, 11)
+                                        ? "Set of Tasks/Futures is empty."
+                                        : "Set of coroutines/Futures is empty.");
         return -1;
     }
     if (args->return_when != AIO_ALL_COMPLETED && args->return_when != AIO_FIRST_COMPLETED &&

@@ -616,7 +616,29 @@ static void test_task_repr_cancelling(void **state)
                "<Task cancell;<Task cancelling;inner cancelled;");
 }
 
+/* --- wait() of nothing --------------------------------------------------------------------- */
+
+static void *wait_nothing(void *arg)
+{
+    (void)arg;
+    aio_wait_result res;
+    assert_int_equal(aio_wait(NULL, 0, NULL, &res), -1);
+    aio_exc *exc = aio_err_fetch();
+    trace_add(&wf_trace, "%s;", aio_exc_str(exc));
+    aio_decref(exc);
+    return NULL;
+}
+
+static void test_wait_empty(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 8), wait_nothing, NULL, "Set of coroutines/Futures is empty.;");
+    run_traced(AIO_PY(3, 10), wait_nothing, NULL, "Set of coroutines/Futures is empty.;");
+    run_traced(AIO_PY(3, 11), wait_nothing, NULL, "Set of Tasks/Futures is empty.;");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_wait_empty),
     cmocka_unit_test(test_task_repr_cancelling),
     cmocka_unit_test(test_handler_context),
     cmocka_unit_test(test_semaphore_fairness),
