@@ -638,6 +638,8 @@ aio_transport *aio__datagram_transport_new(aio_loop *loop, int fd, aio_protocol 
                                            const aio__address_buf *address,
                                            const aio__transport_waiter *waiter)
 {
+    if (aio__transports_check_new(loop, fd) < 0)
+        return NULL;
     datagram_transport *dt = aio__calloc(1, sizeof *dt);
     if (dt == NULL)
         return NULL;

@@ -676,6 +676,8 @@ aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *p
                                          const aio__address_buf *peername,
                                          aio__transport_detach detach, void *detach_arg)
 {
+    if (aio__transports_check_new(loop, fd) < 0)
+        return NULL;
     socket_transport *st = aio__calloc(1, sizeof *st);
     if (st == NULL)
         return NULL;

@@ -44,7 +44,7 @@ static inline void **read_buffer_of(aio_loop *loop)
 }
 
 int aio__transports_attach(aio_loop *loop, int fd, aio_transport *t)
-{
+{ /* (see aio__transports_check_new() for a new socket transport) */
     fd_map **slot = map_of(loop);
     if (*slot == NULL && (*slot = aio__calloc(1, sizeof(fd_map))) == NULL)
         return -1;
@@ -85,6 +85,15 @@ void *aio__transports_read_buffer(aio_loop *loop)
 
 /* _ensure_fd_no_transport(): the public add_reader() and friends refuse a
  * transport's descriptor while the transport is not closing. */
+static int transports_check_fd(aio_loop *loop, int fd);
+
+int aio__transports_check_new(aio_loop *loop, int fd)
+{
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 12))
+        return 0;
+    return transports_check_fd(loop, fd);
+}
+
 static int transports_check_fd(aio_loop *loop, int fd)
 {
     fd_map *m = *map_of(loop);

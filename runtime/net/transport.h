@@ -104,6 +104,11 @@ AIO_INTERNAL bool aio__transport_error_is_quiet(aio_transport *t, aio_exc *exc);
  * (add_reader() and friends refuse those), a buffer reads go into, and the
  * transports closed with the loop. */
 AIO_INTERNAL int aio__transports_attach(aio_loop *loop, int fd, aio_transport *t);
+/* 3.12's _make_socket_transport() and _make_datagram_transport() first
+ * refuse a descriptor another transport still uses (RuntimeError "File
+ * descriptor N is used by transport ..."); earlier versions take it. 0 or
+ * -1. */
+AIO_INTERNAL int aio__transports_check_new(aio_loop *loop, int fd);
 AIO_INTERNAL void aio__transports_detach(aio_loop *loop, int fd, aio_transport *t);
 /* The loop's read buffer (AIO__READ_SIZE bytes), made at the first read;
  * NULL with MemoryError. Valid until the next read of any transport. */

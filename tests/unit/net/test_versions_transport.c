@@ -4,7 +4,9 @@
  * error to the exception handler; from 3.7 every OSError is only logged;
  * the transport's socket is swapped for /dev/null, so that send() fails
  * with ENOTSOCK); writelines(), WriteTransport's join-and-write up to 3.11
- * and the socket transport's own from 3.12 (its messages). Checked beside CPython 3.11.7, 3.12.1 and 3.13.0
+ * and the socket transport's own from 3.12 (its messages); from 3.12 a
+ * new socket transport refuses a descriptor another transport uses.
+ * Checked beside CPython 3.11.7, 3.12.1 and 3.13.0
  * and against 3.6.15 and 3.7.16's sources.
  */
 #include <fcntl.h>
@@ -102,7 +104,53 @@ static void test_writelines(void **state)
     }
 }
 
+/* 3.12: a second transport over a descriptor in use is refused. */
+static void test_fd_in_use(void **state)
+{
+    (void)state;
+    static const int versions[] = {AIO_PY(3, 12), AIO_PY(3, 13)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        aio_loop *loop = new_loop();
+        assert_int_equal(aio_loop_set_target_version(loop, versions[i]), 0);
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        server_log log = {0};
+        aio_future *f = aio_loop_connect_accepted_socket(
+            loop, &(aio_loop_connect_accepted_socket_args){
+                      .protocol_factory = echo_factory, .protocol_factory_arg = &log,
+                      .sock = sv[0]});
+        const aio_transport_protocol *pair = await_result(loop, f);
+        check_no_exception();
+        server_log log2 = {0};
+        aio_future *f2 = aio_loop_connect_accepted_socket(
+            loop, &(aio_loop_connect_accepted_socket_args){
+                      .protocol_factory = echo_factory, .protocol_factory_arg = &log2,
+                      .sock = sv[0]});
+        aio_exc *exc = NULL;
+        if (f2 == NULL) {
+            exc = aio_err_fetch();
+        } else {
+            await_result(loop, f2);
+            exc = aio_err_fetch();
+            aio_decref(f2);
+        }
+        assert_non_null(exc);
+        char want[64];
+        snprintf(want, sizeof want, "File descriptor %d is used by transport <", sv[0]);
+        assert_true(aio_exc_isinstance(exc, aio_RuntimeError));
+        assert_memory_equal(aio_exc_str(exc), want, strlen(want));
+        aio_decref(exc);
+        aio_transport_close(pair->transport);
+        for (int n = 0; n < 5 && log.lost == 0; n++)
+            run_one_iteration(loop);
+        aio_decref(f);
+        close(sv[1]);
+        finish(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_fd_in_use),
     cmocka_unit_test(test_writelines),
     cmocka_unit_test(test_fatal_write_error),
 };
