@@ -214,6 +214,45 @@ static bool is_exit(const aio_exc *exc)
            aio_exc_isinstance(exc, aio_KeyboardInterrupt);
 }
 
+/* From 3.12 the custom handler runs in the context of the task, else (no
+ * future either) of the handle the report is about: ctx.run(handler). A
+ * context already entered (a task reporting about itself) makes that fail
+ * with RuntimeError, which is then the handler's error, as in CPython. */
+static void run_custom_handler(aio_loop *loop, const aio_exception_context *ctx)
+{
+    aio_context *run_in = NULL;
+    aio__ctxmap *map = NULL;
+    if (ctx != NULL && aio_loop_get_target_version(loop) >= AIO_PY(3, 12)) {
+        if (ctx->task != NULL) {
+            run_in = aio__task_get_context(ctx->task);
+            if (run_in == NULL)
+                aio_err_clear();
+        } else if (ctx->future == NULL && ctx->handle != NULL) {
+            if (ctx->handle->has_context)
+                run_in = ctx->handle->context;
+            else if (!ctx->handle->repr_frozen)
+                map = ctx->handle->map;
+        }
+    }
+    if (run_in != NULL) {
+        if (aio__context_enter(run_in) < 0)
+            return; /* RuntimeError: cannot enter context */
+        loop->exception_handler(loop, ctx, loop->exception_handler_arg);
+        aio_exc *exc = aio_err_fetch();
+        aio__context_exit(run_in);
+        aio_err_restore(exc);
+    } else if (map != NULL) {
+        aio_context scratch;
+        aio__context_enter_scratch(&scratch, map);
+        loop->exception_handler(loop, ctx, loop->exception_handler_arg);
+        aio_exc *exc = aio_err_fetch();
+        aio__context_exit_scratch(&scratch);
+        aio_err_restore(exc);
+    } else {
+        loop->exception_handler(loop, ctx, loop->exception_handler_arg);
+    }
+}
+
 /* call_exception_handler(): the custom handler if one is set, else the
  * default; what a handler raises is reported rather than propagated, except
  * SystemExit and KeyboardInterrupt. */
@@ -231,7 +270,7 @@ static int call_handler(aio_loop *loop, const aio_exception_context *ctx)
         }
         return 0;
     }
-    loop->exception_handler(loop, ctx, loop->exception_handler_arg);
+    run_custom_handler(loop, ctx);
     aio_exc *exc = aio_err_fetch();
     if (exc == NULL)
         return 0;

@@ -193,6 +193,7 @@ static aio_handle *handle_init(void *block, aio_loop *loop, unsigned char kind)
     handle->boxed = false;
     handle->persistent = false;
     handle->debug = aio__loop_debug(loop); /* any thread (call_soon_threadsafe) */
+    handle->hide_args = !handle->debug && aio_loop_get_target_version(loop) >= AIO_PY(3, 13);
     return handle;
 }
 
@@ -328,6 +329,7 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
     /* A cancelled handle has dropped its arguments (its `arg` may hold the
      * frozen repr instead). */
     const void *arg = handle->repr_frozen ? NULL : aio__handle_arg(handle);
+    bool hide = handle->hide_args;
     if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
         void (*fn)(void) = (void (*)(void))handle->done_callback;
         aio__strbuf name = AIO__STRBUF_INIT;
@@ -341,6 +343,8 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
         aio__sb_append(out, (name.data ? name.data : ""));
         aio__sb_free(&name);
         aio__sb_append(out, "(");
+        if (hide)
+            return aio__sb_append(out, ")");
         if (handle->future != NULL)
             aio__repr_into(handle->future, out);
         if (arg != NULL && !(flags & AIO__NAME_SELF_ARG)) {
@@ -353,7 +357,7 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
         return aio__sb_append(out, ")");
     }
     unsigned flags = append_function(out, (void (*)(void))handle->callback);
-    if (arg == NULL || (flags & AIO__NAME_SELF_ARG))
+    if (hide || arg == NULL || (flags & AIO__NAME_SELF_ARG))
         return aio__sb_append(out, "()");
     if (flags & AIO__NAME_ARG_OBJECT) {
         aio__sb_append(out, "(");

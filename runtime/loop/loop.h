@@ -54,6 +54,8 @@ struct aio_handle {
     bool boxed : 1;          /* `arg` is an aio__arg_box (args_release given) */
     bool persistent : 1;     /* a reader, writer or signal handler: it runs
                                 again and again until removed */
+    bool hide_args : 1;      /* its repr leaves the arguments out (3.13+
+                                outside debug mode, as the handle was made) */
 };
 
 /* The argument of a callback given with args_release: the loop releases it

@@ -42,9 +42,16 @@ bool aio__signals_pending(aio_loop *loop)
     return loop->self_wfd == wakeup_fd && atomic_exchange(&wakeup_written, 0) != 0;
 }
 
-/* signal.valid_signals(): what sigfillset() fills. */
-static int check_signal(int sig)
+/* signal.valid_signals(): what sigfillset() fills; before 3.8 only the
+ * range was checked (sigaction() then refuses what glibc keeps). */
+static int check_signal(aio_loop *loop, int sig)
 {
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 8)) {
+        if (sig >= 1 && sig < NSIG)
+            return 0;
+        aio_err_format(aio_ValueError, "sig %d out of range(1, %d)", sig, NSIG);
+        return -1;
+    }
     sigset_t all;
     sigfillset(&all);
     if (sig < 1 || sig >= NSIG || sigismember(&all, sig) != 1) {
@@ -63,7 +70,7 @@ static void drop_wakeup_fd_if_unused(aio_loop *loop)
 int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback, void *args,
                                  aio_release_func args_release)
 {
-    if (check_signal(sig) < 0 || aio__loop_check_closed(loop) < 0)
+    if (check_signal(loop, sig) < 0 || aio__loop_check_closed(loop) < 0)
         return -1;
     if (!aio__in_main_thread()) {
         aio_err_set(aio_RuntimeError,
@@ -108,7 +115,7 @@ int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback,
 
 int aio__loop_remove_signal_handler(aio_loop *loop, int sig)
 {
-    if (check_signal(sig) < 0)
+    if (check_signal(loop, sig) < 0)
         return -1;
     aio_handle *handle = loop->signal_handlers[sig];
     if (handle == NULL)

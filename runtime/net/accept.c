@@ -114,7 +114,7 @@ static void log_accepted(aio_server *s, int fd, const aio__address_buf *peer)
     char *server = aio_repr(s);
     aio__address_repr(&peer->addr, &sb);
     size_t at = sb.len;
-    aio__socket_repr(fd, "socket.socket", &sb);
+    aio__socket_repr_at(fd, "socket.socket", aio_loop_get_target_version(s->loop), &sb);
     if (sb.data != NULL)
         aio_log(AIO_LOG_DEBUG, NULL, "%s got a new connection from %.*s: %s",
                 server ? server : "<Server>", (int)at, sb.data, sb.data + at);

@@ -100,6 +100,33 @@ void aio__connection_set_owner(aio_future *fut, void *owner, void (*release)(voi
     c->owner_release = release;
 }
 
+char *aio__bind_error_message(aio_loop *loop, int err, const char *address)
+{
+    aio__strbuf sb = AIO__STRBUF_INIT;
+    aio__sb_appendf(&sb, "error while attempting to bind on address %s: ", address);
+    size_t at = sb.len;
+    if (aio_loop_get_target_version(loop) >= AIO_PY(3, 13))
+        aio__sb_appendf(&sb, "[Errno %d] ", err);
+    aio__sb_append(&sb, strerror(err));
+    char *msg = aio__sb_finish(&sb);
+    if (msg == NULL)
+        return NULL;
+    for (char *c = msg + at; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    return msg;
+}
+
+aio_exc *aio__bind_error(aio_loop *loop, int err, const char *address)
+{
+    char *msg = aio__bind_error_message(loop, err, address);
+    if (msg == NULL)
+        return NULL;
+    aio_exc *exc = aio_exc_oserror(aio_OSError, err, msg);
+    free(msg);
+    return exc;
+}
+
 int aio__set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -217,7 +244,8 @@ aio_future *aio__loop_connect_accepted_socket(aio_loop *loop,
                                             args->protocol_factory_arg, NULL);
     if (fut != NULL && aio__loop_debug(loop)) {
         aio__strbuf sb = AIO__STRBUF_INIT;
-        aio__socket_repr(args->sock, "asyncio.TransportSocket", &sb);
+        aio__socket_repr_at(args->sock, "asyncio.TransportSocket",
+                            aio_loop_get_target_version(loop), &sb);
         aio_log(AIO_LOG_DEBUG, NULL, "%s handled", sb.data ? sb.data : "?");
         aio__sb_free(&sb);
     }

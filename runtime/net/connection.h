@@ -49,4 +49,20 @@ AIO_INTERNAL int aio__check_stream_socket(int fd);
 AIO_INTERNAL int aio__check_no_ssl(aio_ssl_context *ssl, bool handshake_timeout_given,
                                    bool shutdown_timeout_given);
 
+/* OSError(err, "error while attempting to bind on address <address>:
+ * <reason>"), the reason lowercased: strerror up to 3.12, str(exc) from
+ * 3.13 ("[errno 98] address already in use"), as `loop`'s target version
+ * has it. `address` is the repr already made. A new reference, NULL on
+ * MemoryError (set). */
+AIO_INTERNAL aio_exc *aio__bind_error(aio_loop *loop, int err, const char *address);
+/* Its message alone (malloc'd; NULL on MemoryError, set). */
+AIO_INTERNAL char *aio__bind_error_message(aio_loop *loop, int err, const char *address);
+
+/* 3.13's create_server() skips an address that bind() refuses with
+ * EADDRNOTAVAIL (its family taken for disabled, bpo-30945). */
+static inline bool aio__bind_skips_unavailable(aio_loop *loop)
+{
+    return aio_loop_get_target_version(loop) >= AIO_PY(3, 13);
+}
+
 #endif /* CASYNCIO_RUNTIME_CONNECTION_H */

@@ -201,7 +201,8 @@ void aio__conn_fail(aio__create_conn *cc, aio_exc *exc)
 static void log_connected(aio__create_conn *cc, const aio_transport_protocol *pair)
 {
     aio__strbuf sb = AIO__STRBUF_INIT;
-    aio__socket_repr(aio_transport_get_socket(pair->transport), "asyncio.TransportSocket", &sb);
+    aio__socket_repr_at(aio_transport_get_socket(pair->transport), "asyncio.TransportSocket",
+                        aio_loop_get_target_version(cc->loop), &sb);
     aio__sb_appendf(&sb, " connected to %s:%s: (", cc->host ? cc->host : "None",
                     cc->has_port ? cc->port : "None");
     aio__repr_into(pair->transport, &sb);
@@ -350,7 +351,8 @@ static const char *family_name(int family)
 
 /* The socket is bound to the first local address of its family that takes
  * it; each refusal becomes OSError(errno, "error while attempting to bind
- * on address <addr>: <strerror, lowercased>"). 0, -1 (recorded), -2. */
+ * on address <addr>: <strerror, lowercased>") (aio__bind_error()). 0, -1
+ * (recorded), -2. */
 static int bind_local(aio__create_conn *cc, aio__conn_attempt *a, int family)
 {
     size_t failed = 0;
@@ -360,20 +362,7 @@ static int bind_local(aio__create_conn *cc, aio__conn_attempt *a, int family)
             continue;
         if (bind(a->fd, (const struct sockaddr *)&l->ss, l->len) == 0)
             return 0;
-        int err = errno;
-        char reason[256];
-        snprintf(reason, sizeof reason, "%s", strerror(err));
-        for (char *c = reason; *c; c++)
-            if (*c >= 'A' && *c <= 'Z')
-                *c = (char)(*c - 'A' + 'a');
-        aio__strbuf sb = AIO__STRBUF_INIT;
-        aio__sb_appendf(&sb, "error while attempting to bind on address %s: %s", l->display,
-                        reason);
-        char *msg = aio__sb_finish(&sb);
-        if (msg == NULL)
-            return -2;
-        aio_exc *exc = aio_exc_oserror(aio_OSError, err, msg);
-        free(msg);
+        aio_exc *exc = aio__bind_error(cc->loop, errno, l->display);
         if (exc == NULL || record(a, exc) == -2)
             return -2;
         failed++;
@@ -774,7 +763,8 @@ aio_future *aio__loop_create_unix_connection(aio_loop *loop,
         }
         if (family != AF_UNIX || type != SOCK_STREAM) {
             aio__strbuf sb = AIO__STRBUF_INIT;
-            aio__socket_repr(args->sock, "socket.socket", &sb);
+            aio__socket_repr_at(args->sock, "socket.socket", aio_loop_get_target_version(loop),
+                                &sb);
             aio_err_format(aio_ValueError, "A UNIX Domain Stream Socket was expected, got %s",
                            sb.data ? sb.data : "?");
             aio__sb_free(&sb);

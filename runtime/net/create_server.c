@@ -72,26 +72,49 @@ static bool same_info(const aio_addrinfo *a, const aio_addrinfo *b)
 }
 
 /* OSError(err.errno, 'error while attempting to bind on address %r: %s'
- * % (sa, err.strerror.lower())) */
-static void bind_error(int err, const aio_address *sa)
+ * % (sa, err.strerror.lower())) (3.13: str(err).lower()); in debug mode,
+ * 3.13 logs the message of an address it skips (`skipped`). */
+static void bind_error(aio_loop *loop, int err, const aio_address *sa, bool skipped)
 {
+    if (skipped && !aio__loop_debug(loop))
+        return;
     aio__strbuf sb = AIO__STRBUF_INIT;
-    aio__sb_append(&sb, "error while attempting to bind on address ");
     aio__address_repr(sa, &sb);
-    aio__sb_append(&sb, ": ");
-    size_t at = sb.len;
-    aio__sb_append(&sb, strerror(err));
-    if (sb.failed) {
-        aio__sb_free(&sb);
+    char *address = aio__sb_finish(&sb);
+    if (skipped) { /* a log line, at best effort */
+        char *msg = address ? aio__bind_error_message(loop, err, address) : NULL;
+        if (msg != NULL)
+            aio_log(AIO_LOG_WARNING, NULL, "%s", msg);
+        free(msg);
+        free(address);
+        aio_err_clear();
         return;
     }
-    for (size_t i = at; i < sb.len; i++)
-        if (sb.data[i] >= 'A' && sb.data[i] <= 'Z')
-            sb.data[i] = (char)(sb.data[i] - 'A' + 'a');
-    aio_exc *exc = aio_exc_oserror(aio_OSError, err, sb.data);
-    aio__sb_free(&sb);
+    if (address == NULL)
+        return;
+    aio_exc *exc = aio__bind_error(loop, err, address);
+    free(address);
     if (exc != NULL)
         aio_err_restore(exc);
+}
+
+/* OSError('could not bind on any address out of %r' % ([info[4] for info
+ * in infos],)): 3.13, when no socket was left. */
+static void bind_none_error(const aio_addrinfo *const *infos, size_t count)
+{
+    aio__strbuf sb = AIO__STRBUF_INIT;
+    aio__sb_append(&sb, "could not bind on any address out of [");
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0)
+            aio__sb_append(&sb, ", ");
+        aio__address_repr(&infos[i]->sockaddr, &sb);
+    }
+    aio__sb_append(&sb, "]");
+    char *msg = aio__sb_finish(&sb);
+    if (msg == NULL)
+        return;
+    aio_err_set(aio_OSError, msg);
+    free(msg);
 }
 
 static int set_flag(int fd, int level, int name)
@@ -139,9 +162,17 @@ static int bind_all(create_op *op, const aio_addrinfo *const *infos, size_t coun
         if (ai->family == AF_INET6 && set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY) < 0)
             goto fail;
         if (bind(fd, (const struct sockaddr *)&ai->addr, ai->addrlen) < 0) {
-            bind_error(errno, &ai->sockaddr);
-            goto fail;
+            int err = errno;
+            bool skip = err == EADDRNOTAVAIL && aio__bind_skips_unavailable(op->loop);
+            bind_error(op->loop, err, &ai->sockaddr, skip);
+            if (!skip)
+                goto fail;
+            close(fds[--*n]);
         }
+    }
+    if (*n == 0 && aio__bind_skips_unavailable(op->loop)) {
+        bind_none_error(infos, count);
+        return -1;
     }
     return 0;
 fail:

@@ -24,6 +24,7 @@
 
 #include "casyncio/log.h"
 #include "casyncio/net.h"
+#include "casyncio/warnings.h"
 #include "connection.h"
 #include "create_connection.h"
 #include "datagram_transport.h"
@@ -46,6 +47,8 @@ typedef struct dgram_op {
     void *factory_arg;
     bool has_local, has_remote;
     bool reuse_port, allow_broadcast;
+    bool reuse_address;         /* SO_REUSEADDR: before the bpo-37228 fix only */
+    int reuse_address_given;    /* -1: not given; else the value (3.8.1 to 3.10) */
     int family, proto, flags;
     bool family_none, proto_none, flags_none;   /* AIO_NONE: fails where used */
     char *local_host, *remote_host;
@@ -205,6 +208,8 @@ static int try_group(dgram_op *op, int family, int proto, const aio__conn_target
         aio_err_set_from_errno(errno);
         return 1;
     }
+    if (op->reuse_address && set_flag(fd, SOL_SOCKET, SO_REUSEADDR) < 0)
+        goto os_error;
     if (op->reuse_port) {
 #ifdef SO_REUSEPORT
         if (set_flag(fd, SOL_SOCKET, SO_REUSEPORT) < 0) {
@@ -242,9 +247,34 @@ os_error:
     return 1;
 }
 
+/* reuse_address= between the bpo-37228 fix and its removal (3.8.1 to 3.10,
+ * 3.7.6+, 3.6.10+): True is refused, False warns; checked where CPython
+ * checks it, once the addresses are known. */
+static int reuse_address_check(int version, bool value)
+{
+    if (value) {
+        aio_err_set(aio_ValueError, "Passing `reuse_address=True` is no longer supported, as "
+                                    "the usage of SO_REUSEPORT in UDP poses a significant "
+                                    "security concern.");
+        return -1;
+    }
+    const char *since = version < AIO_PY(3, 7)   ? "3.6.10"
+                        : version < AIO_PY(3, 8) ? "3.7.6"
+                                                 : "3.5.10";
+    return aio_warn_format(aio_DeprecationWarning,
+                           "The *reuse_address* parameter has been deprecated as of %s and is "
+                           "scheduled for removal in 3.11.",
+                           since);
+}
+
 /* The groups, tried in turn; the future gets the pair or the first error. */
 static void try_groups(dgram_op *op, const pair_info *groups, size_t n)
 {
+    if (op->reuse_address_given >= 0 && reuse_address_check(aio_loop_get_target_version(op->loop),
+                                                                op->reuse_address_given) < 0) {
+        op_fail(op, aio_err_fetch());
+        return;
+    }
     aio_exc *first = NULL;
     for (size_t i = 0; i < n; i++) {
         const aio__conn_target *local = groups[i].local >= 0 ? &op->local.items[groups[i].local]
@@ -446,27 +476,54 @@ static int append_address_problem(aio__strbuf *sb, const char *name, const aio_a
     return rc;
 }
 
-/* The checks of sock=: a datagram socket and no other socket option. */
-static int check_sock(const aio__loop_create_datagram_endpoint_args *args)
+/* What reuse_address= does at a target version: */
+typedef enum reuse_address_rule {
+    REUSE_ADDRESS_HONOURED,   /* SO_REUSEADDR, by default on Unix (before bpo-37228) */
+    REUSE_ADDRESS_REFUSED,    /* True: ValueError; False: DeprecationWarning */
+    REUSE_ADDRESS_REMOVED     /* 3.11+: an unexpected keyword */
+} reuse_address_rule;
+
+static reuse_address_rule reuse_address_rule_at(int version)
 {
+    if (version >= AIO_PY(3, 11))
+        return REUSE_ADDRESS_REMOVED;
+    if (version >= AIO_PY_MICRO(3, 8, 1) ||
+        (version >= AIO_PY_MICRO(3, 7, 6) && version < AIO_PY(3, 8)) ||
+        (version >= AIO_PY_MICRO(3, 6, 10) && version < AIO_PY(3, 7)))
+        return REUSE_ADDRESS_REFUSED;
+    return REUSE_ADDRESS_HONOURED;
+}
+
+/* The checks of sock=: a datagram socket and no other socket option. */
+static int check_sock(aio_loop *loop, const aio__loop_create_datagram_endpoint_args *args)
+{
+    int version = aio_loop_get_target_version(loop);
     int family, type, proto;
     aio__socket_kind(args->sock, &family, &type, &proto);
     if (type < 0) {
         aio_err_set_from_errno(fcntl(args->sock, F_GETFD) < 0 ? EBADF : ENOTSOCK);
         return -1;
     }
-    if (type != SOCK_DGRAM) {
+    /* 3.13 refuses only stream sockets, with a new message */
+    bool v313 = version >= AIO_PY(3, 13);
+    if (v313 ? type == SOCK_STREAM : type != SOCK_DGRAM) {
         aio__strbuf sb = AIO__STRBUF_INIT;
-        aio__socket_repr(args->sock, "socket.socket", &sb);
-        aio_err_format(aio_ValueError, "A UDP Socket was expected, got %s",
-                       sb.data ? sb.data : "?");
+        aio__socket_repr_at(args->sock, "socket.socket", version, &sb);
+        aio_err_format(aio_ValueError, "%s was expected, got %s",
+                       v313 ? "A datagram socket" : "A UDP Socket", sb.data ? sb.data : "?");
         aio__sb_free(&sb);
         return -1;
     }
     bool reuse_port = !args->reuse_port_is_none && args->reuse_port;
     bool broadcast = !args->allow_broadcast_is_none && args->allow_broadcast;
+    /* before the fix reuse_address= was one of the socket options refused
+     * here; after it, a True one is still listed when another is refused */
+    reuse_address_rule rule = reuse_address_rule_at(version);
+    bool reuse_address = rule != REUSE_ADDRESS_REMOVED && !args->reuse_address_is_none &&
+                         args->reuse_address;
     if (args->local_addr == NULL && args->remote_addr == NULL && args->family == 0 &&
-        args->proto == 0 && args->flags == 0 && !reuse_port && !broadcast)
+        args->proto == 0 && args->flags == 0 && !reuse_port && !broadcast &&
+        !(reuse_address && rule == REUSE_ADDRESS_HONOURED))
         return 0;
     aio__strbuf sb = AIO__STRBUF_INIT;
     char num[16];
@@ -486,6 +543,8 @@ static int check_sock(const aio__loop_create_datagram_endpoint_args *args)
         snprintf(num, sizeof num, "%d", args->flags);
         append_problem(&sb, "flags", num);
     }
+    if (reuse_address)
+        append_problem(&sb, "reuse_address", "True");
     if (reuse_port)
         append_problem(&sb, "reuse_port", "True");
     if (broadcast)
@@ -577,6 +636,18 @@ static dgram_op *op_new(aio_loop *loop, const aio__loop_create_datagram_endpoint
     op->flags_none = args->flags_is_none;
     op->reuse_port = !args->reuse_port_is_none && args->reuse_port;
     op->allow_broadcast = !args->allow_broadcast_is_none && args->allow_broadcast;
+    op->reuse_address_given = -1;
+    switch (reuse_address_rule_at(aio_loop_get_target_version(loop))) {
+    case REUSE_ADDRESS_HONOURED: /* None: the default, True on Unix */
+        op->reuse_address = args->reuse_address_is_none || args->reuse_address;
+        break;
+    case REUSE_ADDRESS_REFUSED:
+        if (!args->reuse_address_is_none)
+            op->reuse_address_given = args->reuse_address;
+        break;
+    case REUSE_ADDRESS_REMOVED:
+        break;
+    }
     if ((op->fut = aio__connection_future_new(loop)) == NULL) {
         aio__decref(op);
         return NULL;
@@ -597,14 +668,15 @@ static dgram_op *op_new(aio_loop *loop, const aio__loop_create_datagram_endpoint
 aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
                                                const aio__loop_create_datagram_endpoint_args *args)
 {
-    if (!args->reuse_address_is_none) {
+    reuse_address_rule rule = reuse_address_rule_at(aio_loop_get_target_version(loop));
+    if (!args->reuse_address_is_none && rule == REUSE_ADDRESS_REMOVED) {
         aio_err_set(aio_TypeError, "BaseEventLoop.create_datagram_endpoint() got an "
                                    "unexpected keyword argument 'reuse_address'");
         return NULL;
     }
     const aio_address *la = args->local_addr, *ra = args->remote_addr;
     if (!args->sock_is_none) {
-        if (check_sock(args) < 0)
+        if (check_sock(loop, args) < 0)
             return NULL;
         int flags = fcntl(args->sock, F_GETFL);
         if (flags < 0 || fcntl(args->sock, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -639,7 +711,11 @@ aio_future *aio__loop_create_datagram_endpoint(aio_loop *loop,
         }
     } else {
         if ((la != NULL && !is_pair(la)) || (ra != NULL && !is_pair(ra))) {
-            aio_err_set(aio_TypeError, "2-tuple is expected");
+            /* an assert up to 3.8 and again in 3.10 */
+            int version = aio_loop_get_target_version(loop);
+            bool assertion = version < AIO_PY(3, 9) ||
+                             (version >= AIO_PY(3, 10) && version < AIO_PY(3, 11));
+            aio_err_set(assertion ? aio_AssertionError : aio_TypeError, "2-tuple is expected");
             return NULL;
         }
     }

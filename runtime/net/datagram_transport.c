@@ -130,7 +130,8 @@ static int queue_append(datagram_transport *dt, const void *data, size_t len,
     if (sslen > 0)
         memcpy(&d->ss, ss, sslen);
     d->len = len;
-    memcpy(d->data, data, len);
+    if (len > 0)
+        memcpy(d->data, data, len);
     if (dt->tail != NULL)
         dt->tail->next = d;
     else
@@ -197,7 +198,7 @@ static void force_close(datagram_transport *dt, aio_exc *exc)
 /* _fatal_error(exc, message): takes exc over. */
 static void fatal_error(datagram_transport *dt, aio_exc *exc, const char *message)
 {
-    if (aio_exc_isinstance(exc, aio_OSError)) {
+    if (aio__transport_error_is_quiet(&dt->base, exc)) {
         if (dt->base.loop != NULL && aio__loop_debug(dt->base.loop)) {
             char *repr = aio_repr(dt);
             aio_log(AIO_LOG_DEBUG, exc, "%s: %s", repr ? repr : "?", message);
@@ -411,8 +412,8 @@ static int dt_sendto(aio_transport *t, const void *data, size_t len, const aio_a
                     "data argument must be a bytes-like object, not 'NoneType'");
         return -1;
     }
-    if (len == 0)
-        return 0;
+    if (len == 0 && aio_loop_get_target_version(t->loop) < AIO_PY(3, 13))
+        return 0; /* dropped up to 3.12; 3.13 sends an empty datagram */
     if (dt->has_address) {
         if (addr != NULL && !same_address(addr, &dt->address.addr)) {
             aio__strbuf sb = AIO__STRBUF_INIT;
@@ -605,6 +606,8 @@ aio_transport *aio__datagram_transport_new(aio_loop *loop, int fd, aio_protocol 
                                            const aio__address_buf *address,
                                            const aio__transport_waiter *waiter)
 {
+    if (aio__transports_check_new(loop, fd) < 0)
+        return NULL;
     datagram_transport *dt = aio__calloc(1, sizeof *dt);
     if (dt == NULL)
         return NULL;

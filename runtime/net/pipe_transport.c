@@ -170,11 +170,11 @@ static void close_with(pipe_transport *pt, aio_exc *exc)
 }
 
 /* _fatal_error(exc, message): takes exc over. The read side only logs
- * EIO (in debug mode), the write side any OSError; anything else goes to
- * the exception handler. */
+ * EIO (in debug mode), the write side any OSError (3.6: of three kinds);
+ * anything else goes to the exception handler. */
 static void fatal_error(pipe_transport *pt, aio_exc *exc, int err, const char *message)
 {
-    bool quiet = pt->write_side ? aio_exc_isinstance(exc, aio_OSError) : err == EIO;
+    bool quiet = pt->write_side ? aio__transport_error_is_quiet(&pt->base, exc) : err == EIO;
     if (quiet) {
         if (aio__loop_debug(pt->base.loop)) {
             char *repr = aio_repr(pt);

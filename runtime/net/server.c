@@ -1,8 +1,10 @@
 /* server.c - asyncio.Server as Python 3.11.7 has it (base_events.py):
  * close(), get_loop(), is_serving(), start_serving(), serve_forever(),
- * wait_closed() and sockets, with 3.11's wait_closed(): it returns at once
- * on a closed server, and on an open one waits for close() and then for
- * the last connection the server accepted to end.
+ * wait_closed() and sockets. wait_closed() by target version: up to 3.11
+ * it returns at once on a closed server, and on an open one waits for
+ * close() and then for the last connection the server accepted to end;
+ * 3.12.0 returns at once when no connection is active, closed or not;
+ * from 3.12.1 it waits for both, in either order.
  *
  * The loop keeps a list of its servers not yet closed: when the loop
  * closes, their sockets are closed (Python leaves them to the garbage
@@ -68,6 +70,7 @@ static void server_dealloc(void *obj)
     aio__decref(s->serving_forever);
     free(s->listeners);
     free(s->fds);
+    free(s->cleanup_path);
     aio__decref(s->loop);
     free(s);
 }
@@ -82,7 +85,8 @@ static int server_repr(const void *obj, aio__strbuf *out)
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && aio__sb_append(out, ", ") < 0)
             return -1;
-        if (aio__socket_repr(s->fds[i], "asyncio.TransportSocket", out) < 0)
+        if (aio__socket_repr_at(s->fds[i], "asyncio.TransportSocket",
+                                aio_loop_get_target_version(s->loop), out) < 0)
             return -1;
     }
     return aio__sb_append(out, n == 1 ? ",)>" : ")>");
@@ -181,6 +185,8 @@ int aio__server_close(aio_server *s)
     s->list.len = 0;
     for (size_t i = 0; i < s->count; i++)
         aio__listener_stop(&s->listeners[i]);
+    if (s->cleanup_path != NULL)
+        aio__unix_server_cleanup(s);
     s->serving = false;
     aio_future *forever = s->serving_forever;
     if (forever != NULL && forever->state == AIO__FUTURE_PENDING) {
@@ -361,12 +367,25 @@ aio_future *aio__server_serve_forever(aio_server *s)
     return &f->fut;
 }
 
+/* Whether wait_closed() returns at once (see the top). */
+static bool wait_closed_at_once(const aio_server *s)
+{
+    if (s->waiters_gone)
+        return true;
+    int version = aio_loop_get_target_version(s->loop);
+    if (version >= AIO_PY_MICRO(3, 12, 1))
+        return false;
+    if (version >= AIO_PY(3, 12))
+        return s->active_count == 0;
+    return s->closed;
+}
+
 aio_future *aio__server_wait_closed(aio_server *s)
 {
     aio_future *fut = aio__loop_create_future(s->loop);
     if (fut == NULL)
         return NULL;
-    if (s->closed || s->waiters_gone) {
+    if (wait_closed_at_once(s)) {
         if (aio__future_finish_result(fut, NULL, NULL) < 0) {
             aio__decref(fut);
             return NULL;

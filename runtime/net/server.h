@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/types.h>
 
 #include "transport.h"
 
@@ -44,6 +45,8 @@ struct aio_server {
     bool serving;
     aio_future *serving_forever;    /* _serving_forever_fut (a reference) */
     aio_server *prev, *next;        /* the loop's servers not yet closed */
+    char *cleanup_path;             /* 3.13 unix server: the socket file close() removes */
+    ino_t cleanup_ino;              /* ... when it is still this one */
 };
 
 /* Server(loop, sockets, ...): a server over the n listening descriptors
@@ -67,6 +70,10 @@ AIO_INTERNAL int aio__server_start(aio_server *server);
  * server. 0, or -1 with the exception set (the server closed). */
 AIO_INTERNAL int aio__server_complete(aio_server *server, bool start_serving, aio_future *fut,
                                       bool inline_sleep);
+
+/* 3.13's _stop_serving() for a unix server: removes cleanup_path when it
+ * is still the file the server bound (unix_server.c). */
+AIO_INTERNAL void aio__unix_server_cleanup(aio_server *server);
 
 /* Server._detach() (an aio__transport_detach): a connection the server
  * accepted is lost; drops the reference the connection held. */

@@ -10,6 +10,7 @@
 
 #include "casyncio/exceptions.h"
 #include "exc.h"
+#include "loop.h"
 
 void aio__address_from_sockaddr(aio__address_buf *out, const struct sockaddr *sa, socklen_t len)
 {
@@ -220,12 +221,42 @@ static void append_name(aio__strbuf *out, const char *label, int fd, bool peer)
         aio__address_repr(&buf.addr, out);
 }
 
+/* Up to 3.10 str() of socket's IntEnums gave their qualified names
+ * (AddressFamily.AF_INET); 3.11 made it the number. */
+static void append_enum(aio__strbuf *out, const char *key, int value, bool names,
+                        const char *enum_name, const int *values, const char *const *labels,
+                        size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        if (values[i] == value) {
+            aio__sb_appendf(out, ", %s=%s.%s", key, enum_name, labels[i]);
+            return;
+        }
+    aio__sb_appendf(out, ", %s=%d", key, value);
+}
+
 int aio__socket_repr(int fd, const char *name, aio__strbuf *out)
 {
+    return aio__socket_repr_at(fd, name, aio__current_target_version(), out);
+}
+
+int aio__socket_repr_at(int fd, const char *name, int version, aio__strbuf *out)
+{
+    static const int families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET};
+    static const char *const family_names[] = {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK",
+                                               "AF_PACKET"};
+    static const int kinds[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET};
+    static const char *const kind_names[] = {"SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
+                                             "SOCK_RDM", "SOCK_SEQPACKET"};
+    bool names = version < AIO_PY(3, 11);
+    if (version < AIO_PY(3, 8) && strcmp(name, "asyncio.TransportSocket") == 0)
+        name = "socket.socket"; /* 3.6 and 3.7 hand out the socket itself */
     int family, type, proto;
     aio__socket_kind(fd, &family, &type, &proto);
-    aio__sb_appendf(out, "<%s fd=%d, family=%d, type=%d, proto=%d", name, fd, family, type,
-                    proto);
+    aio__sb_appendf(out, "<%s fd=%d", name, fd);
+    append_enum(out, "family", family, names, "AddressFamily", families, family_names, 5);
+    append_enum(out, "type", type, names, "SocketKind", kinds, kind_names, 5);
+    aio__sb_appendf(out, ", proto=%d", proto);
     append_name(out, "laddr", fd, false);
     append_name(out, "raddr", fd, true);
     return aio__sb_append(out, ">");

@@ -44,7 +44,11 @@ AIO_INTERNAL void aio__socket_kind(int fd, int *family, int *type, int *proto);
 
 /* repr() of a socket: "<socket.socket fd=5, family=2, type=1, proto=6,
  * laddr=(...), raddr=(...)>" (`name` "socket.socket", or
- * "asyncio.TransportSocket"). */
+ * "asyncio.TransportSocket"), as the running loop's target version (the
+ * process default outside a loop) prints it; _at: as `version` prints it
+ * (to 3.10 the enums by name: family=AddressFamily.AF_INET,
+ * type=SocketKind.SOCK_STREAM; before 3.8 no TransportSocket). */
 AIO_INTERNAL int aio__socket_repr(int fd, const char *name, aio__strbuf *out);
+AIO_INTERNAL int aio__socket_repr_at(int fd, const char *name, int version, aio__strbuf *out);
 
 #endif /* CASYNCIO_RUNTIME_SOCKADDR_H */

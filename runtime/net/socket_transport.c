@@ -216,11 +216,12 @@ static void force_close(socket_transport *st, aio_exc *exc)
     }
 }
 
-/* _fatal_error(exc, message): takes exc over. An OSError is only logged
- * in debug mode; anything else goes to the exception handler. */
+/* _fatal_error(exc, message): takes exc over. An OSError (3.6: of three
+ * kinds) is only logged in debug mode; anything else goes to the exception
+ * handler. */
 static void fatal_error(socket_transport *st, aio_exc *exc, const char *message)
 {
-    if (aio_exc_isinstance(exc, aio_OSError)) {
+    if (aio__transport_error_is_quiet(&st->base, exc)) {
         if (st->base.loop != NULL && aio__loop_debug(st->base.loop)) {
             char *repr = aio_repr(st);
             aio_log(AIO_LOG_DEBUG, exc, "%s: %s", repr ? repr : "?", message);
@@ -390,6 +391,20 @@ static int st_resume_reading(aio_transport *t)
 
 /* --- Writing -------------------------------------------------------------------------------- */
 
+static int st_writelines_check(aio_transport *t)
+{
+    socket_transport *st = as_st(t);
+    if (st->eof) {
+        aio_err_set(aio_RuntimeError, "Cannot call writelines() after write_eof()");
+        return -1;
+    }
+    if (st->empty_waiter != NULL) {
+        aio_err_set(aio_RuntimeError, "unable to writelines; sendfile is in progress");
+        return -1;
+    }
+    return 0;
+}
+
 static int st_write(aio_transport *t, const void *data, size_t len)
 {
     socket_transport *st = as_st(t);
@@ -552,6 +567,7 @@ static const aio__transport_class socket_transport_class = {
     .pause_reading = st_pause_reading,
     .resume_reading = st_resume_reading,
     .write = st_write,
+    .writelines_check = st_writelines_check,
     .write_eof = st_write_eof,
     .can_write_eof = st_can_write_eof,
     .get_write_buffer_size = st_get_write_buffer_size,
@@ -626,6 +642,8 @@ aio_transport *aio__socket_transport_new(aio_loop *loop, int fd, aio_protocol *p
                                          const aio__address_buf *peername,
                                          aio__transport_detach detach, void *detach_arg)
 {
+    if (aio__transports_check_new(loop, fd) < 0)
+        return NULL;
     socket_transport *st = aio__calloc(1, sizeof *st);
     if (st == NULL)
         return NULL;

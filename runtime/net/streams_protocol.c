@@ -132,12 +132,25 @@ static void *client_connected(void *arg)
 }
 AIO_NAME_CALLBACK(client_connected);
 
-/* The task's done callback: a failure is reported and closes the
- * transport. As asyncio's task.exception(), a cancelled task raises
- * CancelledError out of the callback (which the loop reports). */
+/* The task's done callback, by target version: up to 3.10 there is none
+ * (a failure stays the task's, "Task exception was never retrieved"; this
+ * one only frees what the task ran with); from 3.11 a failure is reported
+ * and closes the transport, and a cancelled task raises CancelledError out
+ * of the callback (task.exception(), which the loop reports) until 3.13,
+ * which closes the transport instead. */
 static void client_done(aio_future *task, void *arg)
 {
     client_run *run = arg;
+    int version = aio_loop_get_target_version(run->loop);
+    if (version < AIO_PY(3, 11)) {
+        client_run_free(run);
+        return;
+    }
+    if (version >= AIO_PY(3, 13) && aio_future_cancelled(task) == 1) {
+        aio_transport_close(run->transport);
+        client_run_free(run);
+        return;
+    }
     aio_exc *exc = aio_future_exception(task);
     if (exc != NULL) {
         aio_loop_call_exception_handler(run->loop,

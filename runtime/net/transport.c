@@ -44,7 +44,7 @@ static inline void **read_buffer_of(aio_loop *loop)
 }
 
 int aio__transports_attach(aio_loop *loop, int fd, aio_transport *t)
-{
+{ /* (see aio__transports_check_new() for a new socket transport) */
     fd_map **slot = map_of(loop);
     if (*slot == NULL && (*slot = aio__calloc(1, sizeof(fd_map))) == NULL)
         return -1;
@@ -85,6 +85,15 @@ void *aio__transports_read_buffer(aio_loop *loop)
 
 /* _ensure_fd_no_transport(): the public add_reader() and friends refuse a
  * transport's descriptor while the transport is not closing. */
+static int transports_check_fd(aio_loop *loop, int fd);
+
+int aio__transports_check_new(aio_loop *loop, int fd)
+{
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 12))
+        return 0;
+    return transports_check_fd(loop, fd);
+}
+
 static int transports_check_fd(aio_loop *loop, int fd)
 {
     fd_map *m = *map_of(loop);
@@ -212,6 +221,15 @@ void aio__transport_clear(aio_transport *t)
     aio__decref(loop);
 }
 
+bool aio__transport_error_is_quiet(aio_transport *t, aio_exc *exc)
+{
+    if (aio_loop_get_target_version(t->loop) >= AIO_PY(3, 7))
+        return aio_exc_isinstance(exc, aio_OSError);
+    return aio_exc_isinstance(exc, aio_BrokenPipeError) ||
+           aio_exc_isinstance(exc, aio_ConnectionResetError) ||
+           aio_exc_isinstance(exc, aio_ConnectionAbortedError);
+}
+
 void aio__transport_report(aio_transport *t, const char *message, aio_exc *exc)
 {
     aio_exception_context context = {
@@ -328,11 +346,35 @@ int aio__transport_write(aio_transport *t, const void *data, size_t data_len)
     return t->cls->write(t, data, data_len);
 }
 
+/* 3.12's _SelectorSocketTransport.writelines(): its own checks, then each
+ * item through memoryview(), then the data written. */
+static int own_writelines(aio_transport *t, const aio_bytes_view *list, size_t n)
+{
+    if (t->cls->writelines_check(t) < 0)
+        return -1;
+    if (list == NULL || n == 0)
+        return 0; /* `if not list_of_data: return` */
+    for (size_t i = 0; i < n; i++) {
+        if (list[i].data == NULL && list[i].len > 0) {
+            aio_err_set(aio_TypeError,
+                        "memoryview: a bytes-like object is required, not 'NoneType'");
+            return -1;
+        }
+    }
+    return 1; /* go on: the data is written as one */
+}
+
 /* WriteTransport.writelines(): b''.join(list_of_data), then write(). */
 int aio__transport_writelines(aio_transport *t, const aio_bytes_view *list, size_t n)
 {
     if (t->cls->write == NULL)
         return no_attribute(t, "writelines");
+    if (t->cls->writelines_check != NULL &&
+        aio_loop_get_target_version(t->loop) >= AIO_PY(3, 12)) {
+        int rc = own_writelines(t, list, n);
+        if (rc <= 0)
+            return rc;
+    }
     if (list == NULL && n > 0) {
         aio_err_set(aio_TypeError, "can only join an iterable");
         return -1;

@@ -42,6 +42,10 @@ struct aio__transport_class {
     int (*pause_reading)(aio_transport *t);
     int (*resume_reading)(aio_transport *t);
     int (*write)(aio_transport *t, const void *data, size_t len);
+    /* 3.12+: a writelines() of the class's own (the socket transport's),
+     * whose checks come first: 0, or -1 with its RuntimeError. NULL:
+     * WriteTransport.writelines() at every version. */
+    int (*writelines_check)(aio_transport *t);
     /* DatagramTransport.sendto(data, addr); addr NULL for None. */
     int (*sendto)(aio_transport *t, const void *data, size_t len, const aio_address *addr);
     int (*write_eof)(aio_transport *t);
@@ -103,10 +107,20 @@ AIO_INTERNAL void aio__transport_maybe_resume_protocol(aio_transport *t);
  * 'transport' and 'protocol' keys; takes exc over. */
 AIO_INTERNAL void aio__transport_report(aio_transport *t, const char *message, aio_exc *exc);
 
+/* Whether _fatal_error() only logs exc (in debug mode) instead of
+ * reporting it: any OSError from 3.7; in 3.6 only BrokenPipeError,
+ * ConnectionResetError and ConnectionAbortedError (_FATAL_ERROR_IGNORE). */
+AIO_INTERNAL bool aio__transport_error_is_quiet(aio_transport *t, aio_exc *exc);
+
 /* The transports' part of a loop: which transport owns which descriptor
  * (add_reader() and friends refuse those), a buffer reads go into, and the
  * transports closed with the loop. */
 AIO_INTERNAL int aio__transports_attach(aio_loop *loop, int fd, aio_transport *t);
+/* 3.12's _make_socket_transport() and _make_datagram_transport() first
+ * refuse a descriptor another transport still uses (RuntimeError "File
+ * descriptor N is used by transport ..."); earlier versions take it. 0 or
+ * -1. */
+AIO_INTERNAL int aio__transports_check_new(aio_loop *loop, int fd);
 AIO_INTERNAL void aio__transports_detach(aio_loop *loop, int fd, aio_transport *t);
 /* The loop's read buffer (AIO__READ_SIZE bytes), made at the first read;
  * NULL with MemoryError. Valid until the next read of any transport. */

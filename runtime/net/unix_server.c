@@ -2,11 +2,14 @@
  *
  * A stale socket file at the path is removed before binding (only a
  * socket: a regular file makes bind() fail with asyncio's "Address ... is
- * already in use"); the file is left in place when the server closes, as
- * 3.11 leaves it. An abstract name cannot be spelled as a C string (its
+ * already in use"); the file is left in place when the server closes up to
+ * 3.12, and removed then from 3.13 (cleanup_socket=True, when it is still
+ * the file the server bound; for a sock= too). An abstract name cannot be spelled as a C string (its
  * first byte is NUL): bind a socket to it and pass it as sock=.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -101,6 +104,68 @@ static int check_unix_stream_socket(int fd)
     return 0;
 }
 
+/* 3.13's cleanup_socket: the socket's path and its file's inode, to
+ * remove at close. 0 (nothing to clean up: an abstract name, no file), 1
+ * (recorded), -1 with the exception set. */
+static int record_cleanup(int fd, char **path, ino_t *ino)
+{
+    struct sockaddr_un sun;
+    socklen_t len = sizeof sun;
+    memset(&sun, 0, sizeof sun);
+    if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0) {
+        aio_err_set_from_errno(errno);
+        return -1;
+    }
+    size_t n = len > offsetof(struct sockaddr_un, sun_path)
+                   ? len - offsetof(struct sockaddr_un, sun_path)
+                   : 0;
+    if (n == 0) { /* unbound: path[0] of '' */
+        aio_err_set(aio_IndexError, "string index out of range");
+        return -1;
+    }
+    if (sun.sun_path[0] == '\0')
+        return 0;
+    char buf[sizeof sun.sun_path + 1];
+    memcpy(buf, sun.sun_path, n < sizeof sun.sun_path ? n : sizeof sun.sun_path);
+    buf[n < sizeof sun.sun_path ? n : sizeof sun.sun_path] = '\0';
+    struct stat st;
+    if (stat(buf, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        aio_err_set_from_errno(errno);
+        return -1;
+    }
+    if ((*path = aio__strdup(buf)) == NULL)
+        return -1;
+    *ino = st.st_ino;
+    return 1;
+}
+
+void aio__unix_server_cleanup(aio_server *s)
+{
+    char *path = s->cleanup_path;
+    s->cleanup_path = NULL;
+    struct stat st;
+    int err = 0;
+    if (stat(path, &st) < 0)
+        err = errno;
+    else if (st.st_ino == s->cleanup_ino && unlink(path) < 0)
+        err = errno;
+    if (err != 0 && err != ENOENT) {
+        aio_exc *exc = aio_exc_from_errno(err);
+        aio__strbuf sb = AIO__STRBUF_INIT;
+        aio__sb_append_pyrepr(&sb, path);
+        aio__sb_append(&sb, ": ");
+        aio__repr_into(exc, &sb);
+        if (!sb.failed)
+            aio_log(AIO_LOG_ERROR, NULL, "Unable to clean up listening UNIX socket %s", sb.data);
+        aio__sb_free(&sb);
+        aio__decref(exc);
+        aio_err_clear();
+    }
+    free(path);
+}
+
 aio_future *aio__loop_create_unix_server(aio_loop *loop,
                                          const aio__loop_create_unix_server_args *args)
 {
@@ -128,16 +193,26 @@ aio_future *aio__loop_create_unix_server(aio_loop *loop,
             return NULL;
         fd = args->sock;
     }
+    char *cleanup_path = NULL;
+    ino_t cleanup_ino = 0;
     aio_future *fut = NULL;
-    if (aio__set_nonblocking(fd) < 0 || (fut = aio__loop_create_future(loop)) == NULL) {
+    if ((aio_loop_get_target_version(loop) >= AIO_PY(3, 13) &&
+         record_cleanup(fd, &cleanup_path, &cleanup_ino) < 0) ||
+        aio__set_nonblocking(fd) < 0 || (fut = aio__loop_create_future(loop)) == NULL) {
+        free(cleanup_path);
         if (args->path != NULL)
             close(fd);
         return NULL;
     }
     aio_server *s = aio__server_new(loop, &fd, 1, args->protocol_factory,
                                     args->protocol_factory_arg, args->backlog);
-    if (s != NULL)
+    if (s != NULL) {
         s->backlog_is_none = args->backlog_is_none;
+        s->cleanup_path = cleanup_path;
+        s->cleanup_ino = cleanup_ino;
+    } else {
+        free(cleanup_path);
+    }
     if (s == NULL || aio__server_complete(s, args->start_serving, fut, true) < 0) {
         aio__decref(fut);
         return NULL;

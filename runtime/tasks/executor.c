@@ -549,6 +549,16 @@ AIO__DEFINE_TYPE(executor_type) = {
 
 static atomic_uint pool_counter;
 
+int aio__default_max_workers(int version)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus <= 0)
+        cpus = 1;
+    if (version < AIO_PY(3, 8))
+        return (int)cpus * 5;
+    return cpus + 4 > 32 ? 32 : (int)cpus + 4;
+}
+
 aio_executor *aio_thread_pool_executor_new(const aio_thread_pool_executor_args *args)
 {
     static const aio_thread_pool_executor_args defaults = {0};
@@ -556,10 +566,7 @@ aio_executor *aio_thread_pool_executor_new(const aio_thread_pool_executor_args *
         args = &defaults;
     int max_workers = args->max_workers;
     if (max_workers == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        max_workers = (int)((cpus > 0 ? cpus : 1) + 4);
-        if (max_workers > 32)
-            max_workers = 32;
+        max_workers = aio__default_max_workers(aio__current_target_version());
     } else if (max_workers < 0) { /* AIO_ZERO too */
         aio_err_set(aio_ValueError, "max_workers must be greater than 0");
         return NULL;

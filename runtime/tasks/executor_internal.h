@@ -16,4 +16,8 @@
  * so that the exception belongs to the caller's thread alone). */
 int aio__cfuture_outcome(aio_cfuture *fut, void **result, aio_exc **exc, bool steal);
 
+/* ThreadPoolExecutor's default max_workers at a target version:
+ * min(32, cpu_count + 4) from 3.8, cpu_count * 5 before. */
+int aio__default_max_workers(int version);
+
 #endif /* CASYNCIO_RUNTIME_EXECUTOR_INTERNAL_H */

@@ -180,19 +180,47 @@ static int invalid_state(const char *message)
     return -1;
 }
 
+/* Up to 3.10 a cancelled future's CancelledError is always a new one (its
+ * message the future's own), chained from 3.9 to the Task's CancelledError
+ * by __context__; result() and exception() keep that one for the next
+ * retrieval, _make_cancelled_error() (`consume`) lets go of it. 3.11 hands
+ * the Task's own CancelledError to the first retrieval. */
+static aio_exc *cancelled_error(aio_future *fut, bool consume)
+{
+    int version = aio_loop_get_target_version(fut->loop);
+    if (version >= AIO_PY(3, 11)) {
+        aio_exc *exc = fut->cancelled_exc;
+        if (exc != NULL) {
+            fut->cancelled_exc = NULL;
+            return exc;
+        }
+        return aio_exc_new(aio_CancelledError, fut->cancel_message);
+    }
+    aio_exc *exc = aio_exc_new(aio_CancelledError, fut->cancel_message);
+    if (version >= AIO_PY(3, 9) && fut->cancelled_exc != NULL &&
+        aio_exc_type_of(exc) == aio_CancelledError) {
+        aio_exc_set_context(exc, fut->cancelled_exc);
+        if (consume) {
+            aio__decref(fut->cancelled_exc);
+            fut->cancelled_exc = NULL;
+        }
+    }
+    return exc;
+}
+
 aio_exc *aio__future_make_cancelled_error(aio_future *fut)
 {
-    aio_exc *exc = fut->cancelled_exc;
-    if (exc != NULL) {
-        fut->cancelled_exc = NULL;
-        return exc;
-    }
-    return aio_exc_new(aio_CancelledError, fut->cancel_message);
+    return cancelled_error(fut, true);
+}
+
+aio_exc *aio__future_result_cancelled_error(aio_future *fut)
+{
+    return cancelled_error(fut, false);
 }
 
 static void raise_cancelled(aio_future *fut)
 {
-    aio_err_restore(aio__future_make_cancelled_error(fut));
+    aio_err_restore(cancelled_error(fut, false));
 }
 
 void *aio__future_result(aio_future *fut)
@@ -270,12 +298,29 @@ int aio__future_finish_exception(aio_future *fut, aio_exc *exception)
         aio_err_set(aio_TypeError, "invalid exception object");
         return -1;
     }
-    if (aio_exc_type_of(exception) == aio_StopIteration) {
-        aio_err_set(aio_TypeError, "StopIteration interacts badly with generators and cannot "
-                                   "be raised into a Future");
+    static const char stop_message[] = "StopIteration interacts badly with generators and "
+                                       "cannot be raised into a Future";
+    aio_exc *stored;
+    if (aio_loop_get_target_version(fut->loop) >= AIO_PY(3, 13)) {
+        /* 3.13 stores a RuntimeError caused by it (a subclass too) */
+        if (!aio_exc_isinstance(exception, aio_StopIteration)) {
+            stored = aio_incref(exception);
+        } else {
+            stored = aio_exc_new(aio_RuntimeError, stop_message);
+            if (aio_exc_type_of(stored) != aio_RuntimeError) { /* MemoryError */
+                aio_err_restore(stored);
+                return -1;
+            }
+            aio_exc_set_cause(stored, exception);
+            aio_exc_set_context(stored, exception);
+        }
+    } else if (aio_exc_type_of(exception) == aio_StopIteration) {
+        aio_err_set(aio_TypeError, stop_message);
         return -1;
+    } else {
+        stored = aio_incref(exception);
     }
-    fut->exception = aio_incref(exception);
+    fut->exception = stored;
     fut->state = AIO__FUTURE_FINISHED;
     fut->log_traceback = true;
     return schedule_callbacks(fut);

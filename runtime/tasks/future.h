@@ -94,6 +94,9 @@ AIO_INTERNAL int aio__future_check_ensure(aio_future *fut, aio_loop *loop);
 /* _make_cancelled_error(): the saved CancelledError the first time, then
  * CancelledError(cancel message). New reference. */
 AIO_INTERNAL aio_exc *aio__future_make_cancelled_error(aio_future *fut);
+/* The one result() raises (up to 3.10 it keeps the saved CancelledError
+ * for later retrievals; from 3.11 the same as above). */
+AIO_INTERNAL aio_exc *aio__future_result_cancelled_error(aio_future *fut);
 /* fut.cancel(msg), whatever fut's class: 1, 0, or -1 with the exception set. */
 static inline int aio__future_cancel_any(aio_future *fut, const char *msg)
 {

@@ -273,12 +273,9 @@ int aio__condition_locked(aio_condition *cond)
     return cond->lock->locked;
 }
 
-int aio__condition_notify(aio_condition *cond, int n)
+/* _notify(n): wakes up to n waiters not woken yet. */
+static void condition_wake(aio_condition *cond, int n)
 {
-    if (!cond->lock->locked) {
-        aio_err_set(aio_RuntimeError, "cannot notify on un-acquired lock");
-        return -1;
-    }
     int woken = 0;
     for (aio__waiter *w = cond->waiters.head; w != NULL && woken < n; w = w->next) {
         if (!aio__waiter_done(w)) {
@@ -286,6 +283,15 @@ int aio__condition_notify(aio_condition *cond, int n)
             aio__waiter_wake(w);
         }
     }
+}
+
+int aio__condition_notify(aio_condition *cond, int n)
+{
+    if (!cond->lock->locked) {
+        aio_err_set(aio_RuntimeError, "cannot notify on un-acquired lock");
+        return -1;
+    }
+    condition_wake(cond, n);
     return 0;
 }
 
@@ -295,7 +301,18 @@ int aio__condition_notify_all(aio_condition *cond)
     return aio__condition_notify(cond, n > (size_t)INT32_MAX ? INT32_MAX : (int)n);
 }
 
-/* Condition.wait(), from a task. */
+/* Condition.wait(), from a task. By target version, when cancelled while
+ * taking the lock back: up to 3.12 a new CancelledError is raised, 3.13
+ * raises the last one again; and 3.13 passes a notification on to another
+ * waiter (_notify(1)) whenever wait() fails, as it may have been this
+ * one's. */
+static int condition_wait_failed(aio_condition *cond, bool v313)
+{
+    if (v313)
+        condition_wake(cond, 1);
+    return -1;
+}
+
 static int condition_wait(aio_condition *cond)
 {
     if (!cond->lock->locked) {
@@ -312,29 +329,33 @@ static int condition_wait(aio_condition *cond)
         aio__decref(w);
     }
     /* finally: the lock is taken again, even when cancelled meanwhile. */
+    bool v313 = aio__current_target_version() >= AIO_PY(3, 13);
     aio_exc *pending = aio_err_fetch();
-    bool cancelled = false;
+    aio_exc *last = NULL; /* the last CancelledError while taking it */
     for (;;) {
         if (lock_acquire(cond->lock) > 0)
             break;
         if (!aio_err_matches(aio_CancelledError)) {
             /* Another error replaces the one in flight. */
             aio__decref(pending);
-            return -1;
+            aio__decref(last);
+            return condition_wait_failed(cond, v313);
         }
-        aio_exc *exc = aio_err_fetch();
-        aio__decref(exc);
-        cancelled = true;
+        aio__decref(last);
+        last = aio_err_fetch();
     }
-    if (cancelled) {
-        aio_exc *exc = aio_exc_new(aio_CancelledError, NULL);
-        aio_exc_set_context(exc, pending);
+    if (last != NULL) {
+        aio_exc *exc = v313 ? last : aio_exc_new(aio_CancelledError, NULL);
+        if (!v313)
+            aio__decref(last);
+        if (pending != exc)
+            aio_exc_set_context(exc, pending);
         aio__decref(pending);
         aio_err_restore(exc);
-        return -1;
+        return condition_wait_failed(cond, v313);
     }
     aio_err_restore(pending);
-    return rc < 0 ? -1 : 1;
+    return rc < 0 ? condition_wait_failed(cond, v313) : 1;
 }
 
 int aio__condition_wait(aio_condition *cond)
@@ -374,7 +395,19 @@ struct aio_semaphore {
     int value;
     int bound_value;
     bool bounded;
+    bool wakeup_scheduled;  /* 3.9's _wakeup_scheduled */
 };
+
+/* The semaphore's target version: its loop's once bound, else the running
+ * loop's (the process default outside one). Up to 3.9 release() only adds
+ * to the count and a woken waiter takes it when it runs (3.8: anyone may
+ * take it first; 3.9: newcomers wait while a wake-up is scheduled); from
+ * 3.10 release() hands the count to the first waiter, in FIFO order. */
+static int semaphore_version(const aio_semaphore *sem)
+{
+    return sem->loop != NULL ? aio_loop_get_target_version(sem->loop)
+                             : aio__current_target_version();
+}
 
 static void semaphore_dealloc(void *obj)
 {
@@ -388,6 +421,8 @@ static bool semaphore_locked(const aio_semaphore *sem)
 {
     if (sem->value == 0)
         return true;
+    if (semaphore_version(sem) < AIO_PY(3, 10))
+        return false;
     for (const aio__waiter *w = sem->waiters.head; w != NULL; w = w->next)
         if (w->fut.state != AIO__FUTURE_CANCELLED)
             return true;
@@ -439,22 +474,94 @@ int aio__semaphore_locked(aio_semaphore *sem)
     return semaphore_locked(sem);
 }
 
-/* _wake_up_next(): the first waiter not done yet gets a count. */
-static void semaphore_wake_up_next(aio_semaphore *sem)
+/* _wake_up_next(): the first waiter not done yet gets a count; false when
+ * there was none. */
+static bool semaphore_wake_up_next(aio_semaphore *sem)
 {
     for (aio__waiter *w = sem->waiters.head; w != NULL; w = w->next) {
         if (!aio__waiter_done(w)) {
             sem->value--;
             aio__waiter_wake(w);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The end of acquire(): up to 3.12 one more waiter is woken when a count
+ * is left; 3.13 wakes as many as there are counts (waiters that queued
+ * behind the FIFO meanwhile). */
+static void semaphore_wake_after_acquire(aio_semaphore *sem, bool v313)
+{
+    if (!v313) {
+        if (sem->value > 0)
+            semaphore_wake_up_next(sem);
+        return;
+    }
+    while (sem->value > 0 && semaphore_wake_up_next(sem))
+        ;
+}
+
+/* 3.8 and 3.9's _wake_up_next(): pops waiters until one not done, and
+ * wakes it. */
+static void semaphore_wake_up_next_legacy(aio_semaphore *sem, int version)
+{
+    aio__waiter *w;
+    while ((w = aio__waiter_popleft(&sem->waiters)) != NULL) {
+        bool pending = !aio__waiter_done(w);
+        if (pending)
+            aio__waiter_wake(w);
+        aio__decref(w);
+        if (pending) {
+            if (version >= AIO_PY(3, 9))
+                sem->wakeup_scheduled = true;
             return;
         }
     }
+}
+
+/* 3.8 and 3.9's acquire(): a loop, waiting while the count is 0 (3.9: or
+ * a wake-up is scheduled); a waiter left in the queue when cancelled. */
+static int semaphore_acquire_legacy(aio_semaphore *sem, int version)
+{
+    bool v39 = version >= AIO_PY(3, 9);
+    while ((v39 && sem->wakeup_scheduled) || sem->value <= 0) {
+        aio_loop *loop = aio__bind_loop(&sem->loop, sem);
+        aio__waiter *w = loop != NULL ? aio__waiter_append(&sem->waiters, loop) : NULL;
+        if (w == NULL)
+            return -1;
+        int rc = aio__waiter_await(w);
+        if (rc < 0) {
+            aio_exc *exc = aio_err_fetch();
+            if (v39) {
+                if (aio_exc_isinstance(exc, aio_CancelledError))
+                    semaphore_wake_up_next_legacy(sem, version);
+            } else {
+                /* except: fut.cancel(); wake the next when a count is left */
+                if (!aio__waiter_done(w) && aio__future_cancel_any(&w->fut, NULL) < 0)
+                    aio_err_clear();
+                if (sem->value > 0 && w->fut.state != AIO__FUTURE_CANCELLED)
+                    semaphore_wake_up_next_legacy(sem, version);
+            }
+            aio_err_restore(exc);
+            aio__decref(w);
+            return -1;
+        }
+        aio__decref(w);
+        if (v39)
+            sem->wakeup_scheduled = false;
+    }
+    sem->value--;
+    return 1;
 }
 
 int aio__semaphore_acquire(aio_semaphore *sem)
 {
     if (!in_task("aio_semaphore_acquire()"))
         return -1;
+    int version = semaphore_version(sem);
+    if (version < AIO_PY(3, 10))
+        return semaphore_acquire_legacy(sem, version);
     if (!semaphore_locked(sem)) {
         sem->value--;
         return 1;
@@ -463,22 +570,27 @@ int aio__semaphore_acquire(aio_semaphore *sem)
     aio__waiter *w = loop != NULL ? aio__waiter_append(&sem->waiters, loop) : NULL;
     if (w == NULL)
         return -1;
+    bool v313 = aio_loop_get_target_version(loop) >= AIO_PY(3, 13);
     int rc = aio__waiter_await(w);
     aio__waiter_remove(w);
     if (rc < 0) {
         /* Given a count but cancelled before it ran: the count goes on. */
-        if (aio_err_matches(aio_CancelledError) && w->fut.state != AIO__FUTURE_CANCELLED) {
-            aio_exc *exc = aio_err_fetch();
+        aio_exc *exc = aio_err_fetch();
+        if (aio_exc_isinstance(exc, aio_CancelledError) &&
+            w->fut.state != AIO__FUTURE_CANCELLED &&
+            (!v313 || w->fut.state != AIO__FUTURE_PENDING)) {
             sem->value++;
-            semaphore_wake_up_next(sem);
-            aio_err_restore(exc);
+            if (!v313)
+                semaphore_wake_up_next(sem);
         }
+        if (v313) /* finally: */
+            semaphore_wake_after_acquire(sem, true);
+        aio_err_restore(exc);
         aio__decref(w);
         return -1;
     }
     aio__decref(w);
-    if (sem->value > 0)
-        semaphore_wake_up_next(sem);
+    semaphore_wake_after_acquire(sem, v313);
     return 1;
 }
 
@@ -489,7 +601,11 @@ int aio__semaphore_release(aio_semaphore *sem)
         return -1;
     }
     sem->value++;
-    semaphore_wake_up_next(sem);
+    int version = semaphore_version(sem);
+    if (version < AIO_PY(3, 10))
+        semaphore_wake_up_next_legacy(sem, version);
+    else
+        semaphore_wake_up_next(sem);
     return 0;
 }
 

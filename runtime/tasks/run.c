@@ -194,14 +194,17 @@ int aio__runner_close(aio_runner *r)
     aio_err_clear();
     /* loop.run_until_complete(loop.shutdown_default_executor()): a task
      * (numbered Task-<n>) that waits for the default executor's threads, or
-     * returns at once when there is none (a loop run of two iterations). */
-    aio_task *executor = aio_task_new(shutdown_default_executor_coro, loop,
-                                      &(aio_task_args){.loop = loop});
-    if (executor != NULL) {
-        aio__loop_run_until_complete(loop, executor);
-        aio__decref(executor);
+     * returns at once when there is none (a loop run of two iterations).
+     * 3.7 and 3.8 have no such step: close() leaves the threads running. */
+    if (aio_loop_get_target_version(loop) >= AIO_PY(3, 9)) {
+        aio_task *executor = aio_task_new(shutdown_default_executor_coro, loop,
+                                          &(aio_task_args){.loop = loop});
+        if (executor != NULL) {
+            aio__loop_run_until_complete(loop, executor);
+            aio__decref(executor);
+        }
+        aio_err_clear();
     }
-    aio_err_clear();
     if (r->set_event_loop)
         aio__set_event_loop(NULL);
     aio__loop_close(loop);
@@ -239,11 +242,13 @@ static void on_sigint(void *arg)
 }
 
 /* Installed only in the main thread, over SIGINT's default disposition (the
- * analogue of Python's default_int_handler). */
+ * analogue of Python's default_int_handler); only from 3.11 (asyncio.run()
+ * before the Runner left SIGINT alone). */
 static bool install_sigint(aio_runner *r)
 {
     struct sigaction current;
-    if (!aio__in_main_thread() || sigaction(SIGINT, NULL, &current) != 0 ||
+    if (aio_loop_get_target_version(r->loop) < AIO_PY(3, 11) || !aio__in_main_thread() ||
+        sigaction(SIGINT, NULL, &current) != 0 ||
         (current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
         return false;
     if (aio__loop_add_signal_handler(r->loop, SIGINT, on_sigint, r, NULL) < 0) {

@@ -18,6 +18,7 @@
 #include "casyncio/executor.h"
 #include "casyncio/log.h"
 #include "casyncio/tasks.h"
+#include "casyncio/warnings.h"
 #include "executor_internal.h"
 #include "future.h"
 #include "impl.h"
@@ -181,8 +182,11 @@ static void executors_closed(aio_loop *loop)
     aio_executor *executor = *default_executor_of(loop);
     *default_executor_of(loop) = NULL;
     if (executor != NULL) {
-        aio_executor_shutdown(executor, false, false);
-        aio__decref_atomic(executor);
+        /* another object (up to 3.10) has no shutdown(): Python's close()
+         * raises AttributeError then; this one lets go of it silently */
+        if (aio_is_thread_pool_executor(executor))
+            aio_executor_shutdown(executor, false, false);
+        aio_decref(executor);
     }
     while (*chains_of(loop) != NULL) {
         chain *c = *chains_of(loop);
@@ -300,13 +304,18 @@ aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
             return NULL;
         }
         if (executor == NULL) {
-            executor = aio_thread_pool_executor_new(
-                &(aio_thread_pool_executor_args){.thread_name_prefix = "asyncio"});
+            /* 3.8's default pool had ThreadPoolExecutor's own thread names
+             * and 3.6/3.7's cpu_count() * 5 workers */
+            int version = aio_loop_get_target_version(loop);
+            executor = aio_thread_pool_executor_new(&(aio_thread_pool_executor_args){
+                .max_workers = aio__default_max_workers(version),
+                .thread_name_prefix = version >= AIO_PY(3, 9) ? "asyncio" : NULL});
             if (executor == NULL)
                 return NULL;
             *default_executor_of(loop) = executor;
         }
-    } else if (!aio_is_thread_pool_executor(executor)) {
+    }
+    if (!aio_is_thread_pool_executor(executor)) {
         /* What executor.submit() meets in Python on another object. */
         if (aio__is_object(executor))
             aio_err_format(aio_AttributeError, "'%s' object has no attribute 'submit'",
@@ -333,17 +342,27 @@ aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
 
 int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
 {
+    /* Up to 3.10 any object became the default executor (3.8 to 3.10
+     * warning); in C it must at least be an object, to be kept. */
     if (!aio_is_thread_pool_executor(executor)) {
-        aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
-        return -1;
+        int version = aio_loop_get_target_version(loop);
+        if (version >= AIO_PY(3, 11) || !aio__is_object(executor)) {
+            aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+            return -1;
+        }
+        if (version >= AIO_PY(3, 8) &&
+            aio_warn(aio_DeprecationWarning,
+                     "Using the default executor that is not an instance of "
+                     "ThreadPoolExecutor is deprecated and will be prohibited in Python 3.9") < 0)
+            return -1;
     }
     if (atomic_load(&loop->closed))
         return 0; /* never used again: nothing would release it */
-    aio__incref_atomic(executor);
+    aio_incref(executor);
     aio_executor *old = *default_executor_of(loop);
     *default_executor_of(loop) = executor;
     if (old != NULL)
-        aio__decref_atomic(old);
+        aio_decref(old);
     return 0;
 }
 
@@ -374,10 +393,23 @@ aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
 {
     *shutdown_called_of(loop) = (void *)1;
     aio_executor *executor = *default_executor_of(loop);
-    if (executor == NULL) {
+    if (executor == NULL || !aio_is_thread_pool_executor(executor)) {
         aio_future *fut = aio__loop_create_future(loop);
-        if (fut != NULL)
-            aio__future_finish_result(fut, NULL, NULL);
+        if (fut == NULL || executor == NULL) {
+            if (fut != NULL)
+                aio__future_finish_result(fut, NULL, NULL);
+            return fut;
+        }
+        /* another object as the default (up to 3.10): its missing
+         * shutdown() fails the future */
+        aio_exc *exc = aio_exc_format(aio_AttributeError,
+                                      "'%s' object has no attribute 'shutdown'",
+                                      aio__type_of(executor)->name);
+        if (exc == NULL) {
+            aio__decref(fut);
+            return NULL;
+        }
+        aio__future_fail(fut, exc);
         return fut;
     }
     shutdown_job *job = aio__malloc(sizeof *job);

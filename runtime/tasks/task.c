@@ -381,7 +381,7 @@ static void task_wakeup(aio_future *fut, void *arg)
     aio__task *t = arg;
     aio_exc *exc = NULL;
     if (fut->state == AIO__FUTURE_CANCELLED) {
-        exc = aio__future_make_cancelled_error(fut);
+        exc = aio__future_result_cancelled_error(fut); /* future.result() */
     } else if (fut->exception != NULL) {
         fut->log_traceback = false;
         exc = aio_incref(fut->exception);
@@ -759,7 +759,12 @@ static int task_repr(const void *obj, aio__strbuf *out)
 {
     const aio__task *t = obj;
     const char *state = aio__future_state_name(&t->fut);
-    if (t->num_cancels_requested > 0 && t->fut.state == AIO__FUTURE_PENDING)
+    /* "cancelling": up to 3.10 only while _must_cancel (a cancellation
+     * not handed to an awaited future yet); from 3.11 cancelling() */
+    bool cancelling = aio_loop_get_target_version(t->fut.loop) >= AIO_PY(3, 11)
+                          ? t->num_cancels_requested > 0
+                          : t->must_cancel;
+    if (cancelling && t->fut.state == AIO__FUTURE_PENDING)
         state = "cancelling";
     aio__sb_appendf(out, "<Task %s name='%s' coro=<", state, t->label);
     aio__format_function(out, (void (*)(void))t->coro);

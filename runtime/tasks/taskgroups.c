@@ -293,10 +293,16 @@ int aio_task_group_exit(aio_task_group *g)
     if (exc != NULL && is_base_error(exc) && g->base_error == NULL)
         g->base_error = aio_incref(exc);
 
+    /* 3.13: CancelledError's subclasses count as it; the group takes its
+     * own cancellation of the parent back after its tasks are done (not at
+     * all when a base error ends it), where earlier versions do it first. */
+    bool v313 = aio_loop_get_target_version(g->loop) >= AIO_PY(3, 13);
+    bool body_cancelled = exc != NULL && (v313 ? aio_exc_isinstance(exc, aio_CancelledError)
+                                               : aio_exc_type_of(exc) == aio_CancelledError);
     aio_exc *propagate = NULL; /* propagate_cancellation_error, a reference */
-    if (exc != NULL && aio_exc_type_of(exc) == aio_CancelledError)
+    if (body_cancelled)
         propagate = aio_incref(exc);
-    if (g->parent_cancel_requested && g->parent != NULL) {
+    if (!v313 && g->parent_cancel_requested && g->parent != NULL) {
         /* The group cancelled the parent: that cancellation is its own. */
         if (aio__task_uncancel(g->parent) == 0)
             aio__decref(propagate), propagate = NULL;
@@ -328,14 +334,25 @@ int aio_task_group_exit(aio_task_group *g)
     }
 
     int rc = 0;
+    if (v313 && g->base_error == NULL && g->parent_cancel_requested && g->parent != NULL) {
+        if (aio__task_uncancel(g->parent) == 0)
+            aio__decref(propagate), propagate = NULL;
+    }
     if (g->base_error != NULL) {
         rc = raise_from_exit(aio_incref(g->base_error), exc);
     } else if (propagate != NULL && g->nerrors == 0) {
         /* CancelledError, unless there are errors: those come first. */
         rc = raise_from_exit(aio_incref(propagate), exc == propagate ? NULL : exc);
     } else {
-        if (exc != NULL && aio_exc_type_of(exc) != aio_CancelledError && !g->errors_dropped)
+        if (exc != NULL && !body_cancelled && !g->errors_dropped)
             add_error(g, exc);
+        if (g->nerrors > 0 && v313 && g->parent != NULL &&
+            aio__task_cancelling(g->parent) > 0) {
+            /* cancelled from outside the group too: uncancel() and
+             * cancel() again keep the count as it is */
+            aio__task_uncancel(g->parent);
+            aio_task_cancel(g->parent, NULL);
+        }
         if (g->nerrors > 0) {
             aio_exc *eg = aio_exc_group_new("unhandled errors in a TaskGroup", g->errors, g->nerrors);
             for (size_t i = 0; i < g->nerrors; i++)

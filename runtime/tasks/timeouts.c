@@ -172,6 +172,40 @@ int aio_timeout_enter(aio_timeout *to)
     return 0;
 }
 
+/* 3.13's Timeout._insert_timeout_error(): the first CancelledError in
+ * exc's __context__ chain gets a TimeoutError put before it (its cause and
+ * context), so that the chain tells of the timeout. */
+static void insert_timeout_error(aio_exc *exc)
+{
+    for (aio_exc *e = exc; aio_exc_context(e) != NULL; e = aio_exc_context(e)) {
+        aio_exc *ctx = aio_exc_context(e);
+        if (aio_exc_isinstance(ctx, aio_CancelledError)) {
+            aio_exc *te = aio_exc_new(aio_TimeoutError, NULL);
+            if (aio_exc_type_of(te) != aio_TimeoutError) { /* MemoryError */
+                aio__decref(te);
+                return;
+            }
+            aio_exc_set_cause(te, ctx);
+            aio_exc_set_context(te, ctx);
+            aio_exc_set_context(e, te);
+            aio__decref(te);
+            return;
+        }
+    }
+}
+
+/* The exception leaving an expired scope that is not its cancellation:
+ * 3.13 marks the timeout in its context chain (and in each of an
+ * ExceptionGroup's exceptions). */
+static void mark_timeout(aio_exc *exc)
+{
+    insert_timeout_error(exc);
+    size_t n = 0;
+    aio_exc *const *group = aio_exc_group_exceptions(exc, &n);
+    for (size_t i = 0; group != NULL && i < n; i++)
+        insert_timeout_error(group[i]);
+}
+
 int aio_timeout_exit(aio_timeout *to)
 {
     if (to == NULL)
@@ -191,10 +225,15 @@ int aio_timeout_exit(aio_timeout *to)
     if (to->state == TIMEOUT_EXPIRING) {
         to->state = TIMEOUT_EXPIRED;
         aio_exc *exc = aio_err_occurred();
-        if (aio__task_uncancel(&to->task->fut) <= to->cancelling && exc != NULL &&
-            aio_exc_type_of(exc) == aio_CancelledError) {
-            /* No other cancellation is pending: this one was ours. */
-            aio__raise_timeout_from_cancelled();
+        bool v313 = aio_loop_get_target_version(to->task->fut.loop) >= AIO_PY(3, 13);
+        if (aio__task_uncancel(&to->task->fut) <= to->cancelling && exc != NULL) {
+            /* No other cancellation is pending: this one was ours (3.13: a
+             * subclass of CancelledError too). */
+            if (v313 ? aio_exc_isinstance(exc, aio_CancelledError)
+                     : aio_exc_type_of(exc) == aio_CancelledError)
+                aio__raise_timeout_from_cancelled();
+            else if (v313)
+                mark_timeout(exc);
         }
     } else {
         to->state = TIMEOUT_EXITED;

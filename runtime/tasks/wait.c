@@ -76,9 +76,13 @@ int aio_sleep(double delay)
         return -1;
     if (delay <= 0)
         return aio__task_suspend(t, NULL); /* __sleep0(): one bare yield */
+    aio_loop *loop = t->fut.loop;
+    if (isnan(delay) && aio_loop_get_target_version(loop) >= AIO_PY(3, 13)) {
+        aio_err_set(aio_ValueError, "Invalid delay: NaN (not a number)");
+        return -1;
+    }
     /* call_later(delay, futures._set_result_unless_cancelled, future, None),
      * which is what _release_waiter() does. */
-    aio_loop *loop = t->fut.loop;
     aio_future *fut = aio__loop_create_future(loop);
     if (fut == NULL)
         return -1;
@@ -137,6 +141,47 @@ static void *result_or_timeout(aio_future *fut)
     return result;
 }
 
+/* What wait_for() makes of a future it cancelled at its deadline: from 3.9
+ * its outcome (a CancelledError as TimeoutError from it); 3.8 raises
+ * TimeoutError regardless (from the CancelledError when timeout <= 0, an
+ * exception of fut's own propagating then); 3.7 a bare TimeoutError. */
+static void *outcome_after_deadline(int version, aio_future *fut, bool immediate)
+{
+    if (version >= AIO_PY(3, 9))
+        return result_or_timeout(fut);
+    if (version >= AIO_PY(3, 8) && immediate) {
+        (void)aio__future_result(fut); /* raises fut's exception, if any */
+        if (aio_err_matches(aio_CancelledError)) {
+            aio__raise_timeout_from_cancelled();
+            return NULL;
+        }
+        if (aio_err_occurred() != NULL)
+            return NULL;
+    }
+    aio_err_set(aio_TimeoutError, NULL);
+    return NULL;
+}
+
+/* 3.12's wait_for() past its timeout <= 0 case: `async with
+ * timeout(timeout): return await fut` - the deadline cancels the current
+ * task, and so the future it awaits, and the scope's exit turns that
+ * cancellation into TimeoutError; a future already done gives its outcome
+ * without a suspension. */
+static void *wait_for_in_timeout(aio_future *fut, double timeout)
+{
+    aio_timeout *to = aio__timeout_after(timeout);
+    if (to == NULL)
+        return NULL;
+    if (aio_timeout_enter(to) < 0) {
+        aio__decref(to);
+        return NULL;
+    }
+    void *result = aio_await(fut);
+    int rc = aio_timeout_exit(to);
+    aio__decref(to);
+    return rc < 0 ? NULL : result;
+}
+
 void *aio__wait_for(aio_future *fut, double timeout)
 {
     aio__task *t = aio__task_running("aio_wait_for()");
@@ -147,14 +192,22 @@ void *aio__wait_for(aio_future *fut, double timeout)
         return NULL;
     if (isinf(timeout) && timeout > 0)
         return aio_await(fut); /* timeout=None */
+    int version = aio_loop_get_target_version(loop);
+    if (timeout > 0 && version >= AIO_PY(3, 12))
+        return wait_for_in_timeout(fut, timeout);
     if (aio__future_check_ensure(fut, loop) < 0)
         return NULL;
     if (timeout <= 0) {
         if (fut->state != AIO__FUTURE_PENDING)
             return aio__future_result(fut);
+        if (version < AIO_PY(3, 8)) { /* 3.7 cancels without waiting */
+            if (aio__future_cancel_any(fut, NULL) >= 0)
+                aio_err_set(aio_TimeoutError, NULL);
+            return NULL;
+        }
         if (cancel_and_wait(loop, fut) < 0)
             return NULL;
-        return result_or_timeout(fut);
+        return outcome_after_deadline(version, fut, true);
     }
     aio_future *waiter = aio__loop_create_future(loop);
     if (waiter == NULL)
@@ -168,7 +221,15 @@ void *aio__wait_for(aio_future *fut, double timeout)
     void *result = NULL;
     aio__incref(fut);
     if (await_waiter(waiter) < 0) {
-        if (aio_err_matches(aio_CancelledError) && fut->state != AIO__FUTURE_PENDING) {
+        if (version < AIO_PY(3, 8) && aio_err_matches(aio_CancelledError)) {
+            /* 3.7: cancels fut, done or not, and waits for nothing */
+            aio_exc *cancelled = aio_err_fetch();
+            remove_release_waiter(fut, waiter);
+            if (aio__future_cancel_any(fut, NULL) < 0)
+                aio__decref(cancelled);
+            else
+                aio_err_restore(cancelled);
+        } else if (aio_err_matches(aio_CancelledError) && fut->state != AIO__FUTURE_PENDING) {
             aio_err_clear();
             result = aio__future_result(fut);
         } else {
@@ -186,7 +247,7 @@ void *aio__wait_for(aio_future *fut, double timeout)
     } else {
         remove_release_waiter(fut, waiter);
         if (cancel_and_wait(loop, fut) == 0)
-            result = result_or_timeout(fut);
+            result = outcome_after_deadline(version, fut, false);
     }
     aio_exc *pending = aio_err_fetch();
     aio__handle_drop(&timer); /* finally: timeout_handle.cancel() */
@@ -274,8 +335,11 @@ int aio__wait(aio_future *const *aws, size_t n, const aio__wait_args *args, aio_
 {
     memset(result, 0, sizeof *result);
     if (n == 0 || aws == NULL) {
-        /* `if not fs`: wait(None) says the same */
-        aio_err_set(aio_ValueError, "Set of Tasks/Futures is empty.");
+        /* `if not fs`: wait(None) says the same (the running loop's
+         * target names coroutines up to 3.10) */
+        aio_err_set(aio_ValueError, aio__current_target_version() >= AIO_PY(3, 11)
+                                        ? "Set of Tasks/Futures is empty."
+                                        : "Set of coroutines/Futures is empty.");
         return -1;
     }
     if (args->return_when != AIO_ALL_COMPLETED && args->return_when != AIO_FIRST_COMPLETED &&

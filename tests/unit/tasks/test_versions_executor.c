@@ -1,0 +1,271 @@
+/* test_versions_executor.c - the executor behaviours that follow the target
+ * version: set_default_executor() of something other than a
+ * ThreadPoolExecutor (accepted to 3.7, DeprecationWarning 3.8 to 3.10,
+ * TypeError 3.11+), and what the loop does with such a default; the default
+ * pool's size (cpu_count * 5 before 3.8, min(32, cpu_count + 4) after) and
+ * thread names ("asyncio_N" from 3.9); asyncio.run() waiting for the
+ * default executor's threads from 3.9 only, and handling SIGINT (the
+ * Runner's) from 3.11 only. Checked beside CPython 3.7.16,
+ * 3.8.18, 3.10.13, 3.11.7 and 3.13.0.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "casyncio/warnings.h"
+#include "test_support.h"
+
+static const char deprecated[] = "Using the default executor that is not an instance of "
+                                 "ThreadPoolExecutor is deprecated and will be prohibited "
+                                 "in Python 3.9";
+
+static int warned;
+static char last_warning[256];
+
+static void on_warning(const aio_exc_type *category, const char *message, void *arg)
+{
+    (void)arg;
+    assert_ptr_equal(category, aio_DeprecationWarning);
+    warned++;
+    snprintf(last_warning, sizeof last_warning, "%s", message);
+}
+
+static void watch_warnings(aio_warning_action action)
+{
+    warned = 0;
+    last_warning[0] = '\0';
+    aio_warnings_set_handler(on_warning, NULL);
+    assert_int_equal(aio_warnings_set_action(aio_DeprecationWarning, action), 0);
+}
+
+static void unwatch_warnings(void)
+{
+    aio_warnings_set_action(NULL, AIO_WARN_DEFAULT);
+    aio_warnings_set_handler(NULL, NULL);
+}
+
+static aio_loop *loop_at(int version)
+{
+    aio_loop *loop = new_loop();
+    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
+    return loop;
+}
+
+static void *identity(void *arg)
+{
+    return arg;
+}
+
+/* Joins the default pool's threads before finish() counts the objects
+ * left (close() would not wait for them); shutdown_default_executor()
+ * is 3.9's, so the loop is moved to the default target for it. */
+static void join_default_pool(aio_loop *loop)
+{
+    assert_int_equal(aio_loop_set_target_version(loop, AIO_PY_DEFAULT), 0);
+    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    assert_non_null(f);
+    aio_loop_run_until_complete(loop, f);
+    check_no_exception();
+    aio_decref(f);
+}
+
+static void *thread_name(void *arg)
+{
+    pthread_getname_np(pthread_self(), arg, 16);
+    return arg;
+}
+
+/* Another object as the default executor: kept (with a warning from 3.8);
+ * run_in_executor(None) then finds no submit(), shutdown_default_executor()
+ * no shutdown(); close() lets go of it. */
+static void test_other_default_accepted(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        int warned;
+    } cases[] = {{AIO_PY(3, 6), 0}, {AIO_PY(3, 7), 0}, {AIO_PY(3, 8), 1}, {AIO_PY(3, 10), 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = loop_at(cases[i].version);
+        aio_future *other = aio_loop_create_future(loop);
+        watch_warnings(AIO_WARN_ALWAYS);
+        assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), 0);
+        assert_int_equal(warned, cases[i].warned);
+        if (cases[i].warned)
+            assert_string_equal(last_warning, deprecated);
+        unwatch_warnings();
+        assert_null(aio_loop_run_in_executor(loop, NULL, identity, NULL, NULL));
+        assert_raised(aio_AttributeError, "'Future' object has no attribute 'submit'");
+        if (cases[i].version >= AIO_PY(3, 9)) {
+            aio_future *f = aio_loop_shutdown_default_executor(loop);
+            assert_non_null(f);
+            run_until_future_done(loop, f);
+            aio_exc *exc = aio_future_exception(f);
+            assert_non_null(exc);
+            assert_true(aio_exc_isinstance(exc, aio_AttributeError));
+            assert_string_equal(aio_exc_str(exc), "'Future' object has no attribute 'shutdown'");
+            aio_decref(f);
+        }
+        aio_decref(other); /* the loop keeps its own reference until close() */
+        finish(loop);
+    }
+}
+
+/* python -W error: the warning is raised and the default left as it was. */
+static void test_other_default_warning_as_error(void **state)
+{
+    (void)state;
+    aio_loop *loop = loop_at(AIO_PY(3, 9));
+    aio_future *other = aio_loop_create_future(loop);
+    watch_warnings(AIO_WARN_ERROR);
+    assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), -1);
+    assert_raised(aio_DeprecationWarning, deprecated);
+    unwatch_warnings();
+    char name[16] = "";
+    aio_future *f = aio_loop_run_in_executor(loop, NULL, thread_name, name, NULL);
+    assert_non_null(f);
+    aio_loop_run_until_complete(loop, f);
+    check_no_exception();
+    aio_decref(f);
+    assert_string_equal(name, "asyncio_0");
+    aio_decref(other);
+    join_default_pool(loop);
+    finish(loop);
+}
+
+static void test_other_default_refused(void **state)
+{
+    (void)state;
+    static const int versions[] = {AIO_PY(3, 11), AIO_PY(3, 13)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        aio_loop *loop = loop_at(versions[i]);
+        aio_future *other = aio_loop_create_future(loop);
+        assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), -1);
+        assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+        aio_decref(other);
+        finish(loop);
+    }
+    /* at any version, what is no object at all cannot be kept */
+    aio_loop *loop = loop_at(AIO_PY(3, 7));
+    static long not_an_object[16]; /* aio__is_object() reads a header's worth */
+    assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)not_an_object), -1);
+    assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+    finish(loop);
+}
+
+/* The default pool's threads: ThreadPoolExecutor's own names up to 3.8
+ * (cut to 15 bytes by the kernel), "asyncio_N" from 3.9. */
+static void test_default_pool_thread_names(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const char *prefix;
+    } cases[] = {{AIO_PY(3, 7), "ThreadPoolExecu"},
+                 {AIO_PY(3, 8), "ThreadPoolExecu"},
+                 {AIO_PY(3, 9), "asyncio_0"},
+                 {AIO_PY(3, 12), "asyncio_0"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = loop_at(cases[i].version);
+        char name[16] = "";
+        aio_future *f = aio_loop_run_in_executor(loop, NULL, thread_name, name, NULL);
+        assert_non_null(f);
+        aio_loop_run_until_complete(loop, f);
+        check_no_exception();
+        aio_decref(f);
+        assert_string_equal(name, cases[i].prefix);
+        join_default_pool(loop);
+        finish(loop);
+    }
+}
+
+/* ThreadPoolExecutor()'s max_workers follows the process default target. */
+static void test_default_max_workers(void **state)
+{
+    (void)state;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus <= 0)
+        cpus = 1;
+    static const int versions[] = {AIO_PY(3, 6), AIO_PY(3, 7), AIO_PY(3, 8), AIO_PY(3, 13)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        assert_int_equal(aio_set_target_version(versions[i]), 0);
+        aio_executor *pool = aio_thread_pool_executor_new(NULL);
+        assert_non_null(pool);
+        long expected = versions[i] < AIO_PY(3, 8) ? cpus * 5 : (cpus + 4 > 32 ? 32 : cpus + 4);
+        assert_int_equal(aio_executor_max_workers(pool), expected);
+        aio_executor_shutdown(pool, true, false);
+        aio_decref(pool);
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+}
+
+/* asyncio.run(): from 3.9 it waits for the default executor's threads
+ * (shutdown_default_executor()); 3.8's close() leaves them running. */
+static atomic_int slow_done;
+
+static void *slow_job(void *arg)
+{
+    (void)arg;
+    sleep_ms(200);
+    atomic_store(&slow_done, 1);
+    return NULL;
+}
+
+static void *start_slow_job(void *arg)
+{
+    (void)arg;
+    aio_future *f = aio_loop_run_in_executor(aio_get_running_loop(), NULL, slow_job, NULL, NULL);
+    assert_non_null(f);
+    aio_decref(f);
+    return NULL;
+}
+
+static void test_run_waits_for_executor(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        int waited;
+    } cases[] = {{AIO_PY(3, 8), 0}, {AIO_PY(3, 9), 1}, {AIO_PY(3, 12), 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        atomic_store(&slow_done, 0);
+        assert_int_equal(aio_set_target_version(cases[i].version), 0);
+        aio_run(start_slow_job, NULL, NULL);
+        check_no_exception();
+        assert_int_equal(atomic_load(&slow_done), cases[i].waited);
+        while (atomic_load(&slow_done) == 0)
+            sleep_ms(10);
+        sleep_ms(20); /* the worker ends */
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+}
+
+static void *sigint_is_default(void *arg)
+{
+    (void)arg;
+    struct sigaction current;
+    assert_int_equal(sigaction(SIGINT, NULL, &current), 0);
+    return current.sa_handler == SIG_DFL ? P(1) : P(2);
+}
+
+static void test_run_sigint(void **state)
+{
+    (void)state;
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 10)), 0);
+    assert_ptr_equal(aio_run(sigint_is_default, NULL, NULL), P(1));
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 11)), 0);
+    assert_ptr_equal(aio_run(sigint_is_default, NULL, NULL), P(2));
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    check_no_exception();
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_run_sigint),
+    cmocka_unit_test(test_run_waits_for_executor),
+    cmocka_unit_test(test_other_default_accepted),
+    cmocka_unit_test(test_other_default_warning_as_error),
+    cmocka_unit_test(test_other_default_refused),
+    cmocka_unit_test(test_default_pool_thread_names),
+    cmocka_unit_test(test_default_max_workers),
+};
+
+AIO_TEST_MAIN(tests)
