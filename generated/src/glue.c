@@ -1137,6 +1137,16 @@ int aio_handle_cancelled(aio_handle *handle)
     return aio__handle_cancelled(handle);
 }
 
+/* asyncio.Handle.get_context() */
+aio_context *aio_handle_get_context(aio_handle *handle)
+{
+    if (handle == NULL) {
+        aio__glue_null_self("get_context", "Handle");
+        return NULL;
+    }
+    return aio__handle_get_context(handle);
+}
+
 /* ------------------------------------------------------------------------
  * TimerHandle
  */

@@ -542,6 +542,9 @@ int aio__handle_cancel(aio_handle *handle);
 /* asyncio.Handle.cancelled() */
 int aio__handle_cancelled(aio_handle *handle);
 
+/* asyncio.Handle.get_context() */
+aio_context *aio__handle_get_context(aio_handle *handle);
+
 /* ------------------------------------------------------------------------
  * TimerHandle
  */

@@ -670,6 +670,12 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.Handle.get_context() */
+    {
+        aio_context *(*f1)(aio_handle *) = aio_handle_get_context;
+        (void)f1;
+    }
+
     /* asyncio.TimerHandle.when() */
     {
         double (*f1)(aio_timer_handle *) = aio_timer_handle_when;
