@@ -1175,6 +1175,26 @@ int aio_server_close(aio_server *server)
     return aio__server_close(server);
 }
 
+/* asyncio.Server.close_clients() */
+int aio_server_close_clients(aio_server *server)
+{
+    if (server == NULL) {
+        aio__glue_null_self("close_clients", "Server");
+        return -1;
+    }
+    return aio__server_close_clients(server);
+}
+
+/* asyncio.Server.abort_clients() */
+int aio_server_abort_clients(aio_server *server)
+{
+    if (server == NULL) {
+        aio__glue_null_self("abort_clients", "Server");
+        return -1;
+    }
+    return aio__server_abort_clients(server);
+}
+
 /* asyncio.Server.get_loop() */
 aio_loop *aio_server_get_loop(aio_server *server)
 {

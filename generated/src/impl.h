@@ -559,6 +559,12 @@ double aio__timer_handle_when(aio_timer_handle *handle);
 /* asyncio.Server.close() */
 int aio__server_close(aio_server *server);
 
+/* asyncio.Server.close_clients() */
+int aio__server_close_clients(aio_server *server);
+
+/* asyncio.Server.abort_clients() */
+int aio__server_abort_clients(aio_server *server);
+
 /* asyncio.Server.get_loop() */
 aio_loop *aio__server_get_loop(aio_server *server);
 

@@ -688,6 +688,18 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.Server.close_clients() */
+    {
+        int (*f1)(aio_server *) = aio_server_close_clients;
+        (void)f1;
+    }
+
+    /* asyncio.Server.abort_clients() */
+    {
+        int (*f1)(aio_server *) = aio_server_abort_clients;
+        (void)f1;
+    }
+
     /* asyncio.Server.get_loop() */
     {
         aio_loop *(*f1)(aio_server *) = aio_server_get_loop;
