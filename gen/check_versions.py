@@ -63,9 +63,6 @@ IGNORED = {
     "task.print_stack": "tracebacks of a Python coroutine frame",
     "task.all_tasks": "the classmethod removed in 3.9; asyncio.all_tasks() is the item",
     "task.current_task": "the classmethod removed in 3.9; asyncio.current_task() is the item",
-    "queue.shutdown": "3.13, newer than the target (3.11); noted in Queue's history",
-    "priority_queue.shutdown": "3.13, newer than the target (3.11); noted in Queue's history",
-    "lifo_queue.shutdown": "3.13, newer than the target (3.11); noted in Queue's history",
     "stream_reader.set_transport": "plumbing StreamReaderProtocol calls; not documented",
     "stream_writer.start_tls": ("3.11, in the target, but not yet an item: one would add a "
                                 "C function (noted in StreamWriter's history)"),

@@ -1925,6 +1925,16 @@ int aio_queue_qsize(aio_queue *queue)
     return aio__queue_qsize(queue);
 }
 
+/* asyncio.Queue.shutdown(immediate=False) */
+int aio_queue_shutdown(aio_queue *queue, bool immediate)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("shutdown", "Queue");
+        return -1;
+    }
+    return aio__queue_shutdown(queue, immediate);
+}
+
 /* asyncio.Queue.task_done() */
 int aio_queue_task_done(aio_queue *queue)
 {

@@ -822,6 +822,9 @@ int aio__queue_put_nowait(aio_queue *queue, void *item);
 /* asyncio.Queue.qsize() */
 int aio__queue_qsize(aio_queue *queue);
 
+/* asyncio.Queue.shutdown(immediate=False) */
+int aio__queue_shutdown(aio_queue *queue, bool immediate);
+
 /* asyncio.Queue.task_done() */
 int aio__queue_task_done(aio_queue *queue);
 

@@ -1126,6 +1126,12 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.Queue.shutdown() */
+    {
+        int (*f1)(aio_queue *, bool) = aio_queue_shutdown;
+        (void)f1;
+    }
+
     /* asyncio.Queue.task_done() */
     {
         int (*f1)(aio_queue *) = aio_queue_task_done;
