@@ -538,11 +538,14 @@ int aio__handle_run(aio_handle *handle)
         aio__decref(ctx);
     } else {
         /* Python's handle keeps its context object: a reader, writer or
-         * signal handler runs again with what its last run set. */
-        if (scratch.map != handle->map && !handle->cancelled) {
+         * signal handler runs again with what its last run set, and
+         * get_context() shows it, after cancel() too. When the callback
+         * asked for get_context() itself, the object made then takes it. */
+        aio__ctxmap **kept = handle->has_context ? &handle->context->map : &handle->map;
+        if (scratch.map != *kept) {
             aio__ctxmap_incref(scratch.map);
-            aio__ctxmap_decref(handle->map);
-            handle->map = scratch.map;
+            aio__ctxmap_decref(*kept);
+            *kept = scratch.map;
         }
         aio__context_exit_scratch(&scratch);
     }

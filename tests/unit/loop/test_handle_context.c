@@ -148,6 +148,37 @@ static void test_context_kept_after_cancel(void **state)
     finish(loop);
 }
 
+/* The callback asks for its own handle's context while it runs (in a
+ * context made for the run): what the run set ends up in that object. */
+static aio_handle *running;
+static aio_context *seen_ctx;
+
+static void ask_own_context(void *arg)
+{
+    (void)arg;
+    set_contextvar(var, 41);
+    seen_ctx = aio_handle_get_context(running);
+    assert_non_null(seen_ctx);
+    set_contextvar(var, 42);
+}
+AIO_NAME_CALLBACK(ask_own_context);
+
+static void test_asked_while_running(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop_313();
+    running = aio_incref(soon(loop, ask_own_context, NULL));
+    run_one_iteration(loop);
+    check_no_exception();
+    assert_ptr_equal(aio_handle_get_context(running), seen_ctx);
+    assert_int_equal(value_in(seen_ctx), 42);
+    assert_int_equal(aio_contextvar_get_or(var, P(-1)), P(-1)); /* not set outside */
+    aio_decref(running);
+    running = NULL;
+    drop_var();
+    finish(loop);
+}
+
 /* A NULL self raises (the glue's check); nothing crashes. */
 static void test_null_self(void **state)
 {
@@ -161,6 +192,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_copy_taken_when_scheduled),
     cmocka_unit_test(test_explicit_context),
     cmocka_unit_test(test_context_kept_after_cancel),
+    cmocka_unit_test(test_asked_while_running),
     cmocka_unit_test(test_null_self),
 };
 
