@@ -275,6 +275,54 @@ static void test_serve_forever_dropped_while_waiting(void **state)
     teardown(&f);
 }
 
+/* The factory of a connection whose node cannot be allocated: the next
+ * allocation of the runtime after it (the node's) fails. */
+static aio_protocol *factory_then_no_memory(void *arg)
+{
+    aio_protocol *p = echo_factory(arg);
+    aio__fail_alloc_after = 0;
+    return p;
+}
+AIO_NAME_CALLBACK(factory_then_no_memory);
+
+/* Out of memory for the connection's node: the connection is refused as a
+ * transport that could not be made (the protocol released, the socket
+ * closed, nothing attached), and the server goes on. */
+static void test_no_memory_for_the_node(void **state)
+{
+    (void)state;
+    trace t;
+    aio_loop *loop = new_traced_loop_nodebug(&t);
+    assert_int_equal(aio_loop_set_target_version(loop, AIO_PY(3, 13)), 0);
+    server_log log = {0};
+    aio_future *fut = aio_loop_create_server(loop, &(aio_loop_create_server_args){
+                                                       .protocol_factory = factory_then_no_memory,
+                                                       .protocol_factory_arg = &log,
+                                                       .host = "127.0.0.1",
+                                                       .port = AIO_ZERO});
+    aio_server *s = server_of(loop, fut);
+    int c = tcp_client(port_of(aio_server_sockets(s)->fds[0]));
+    for (int i = 0; i < 10 && log.released == 0; i++)
+        run_one_iteration(loop);
+    aio__fail_alloc_after = -1;
+    check_no_exception();
+    assert_int_equal(log.factory_calls, 1);
+    assert_int_equal(log.released, 1);
+    assert_int_equal(log.made, 0);
+    assert_int_equal(s->active_count, 0);
+    assert_ptr_equal(s->clients.next, &s->clients);
+    assert_true(peer_ended(c));
+    close(c);
+    assert_int_equal(aio_server_close_clients(s), 0);
+    aio_server_close(s);
+    aio_future *w = aio_server_wait_closed(s);
+    assert_int_equal(aio_future_done(w), 1);
+    aio_decref(w);
+    run_one_iteration(loop);
+    aio_decref(fut);
+    finish(loop);
+}
+
 /* 10^5 connections attach and detach in constant time each: the set is
  * a list whose nodes the connections hold. */
 static void test_attach_detach_scale(void **state)
@@ -316,6 +364,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_wait_closed_by_version),
     cmocka_unit_test(test_serve_forever_cancel_waits_for_clients),
     cmocka_unit_test(test_serve_forever_dropped_while_waiting),
+    cmocka_unit_test(test_no_memory_for_the_node),
     cmocka_unit_test(test_attach_detach_scale),
 };
 
