@@ -2081,7 +2081,7 @@ aio_timeout *aio_timeout_at(double when)
  * Task
  */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+/* asyncio.Task(coro, *, loop=None, name=None, context=None, eager_start=False) */
 aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
 {
     static const aio_task_args no_args;
@@ -2092,6 +2092,7 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     r.loop = args->loop;
     r.name = args->name;
     r.context = args->context;
+    r.eager_start = aio__glue_bool_default(args->eager_start, false);
     r.stack_size = args->stack_size;
     r.shared_stack = args->shared_stack;
     return aio__task_new(coro, coro_arg, &r);

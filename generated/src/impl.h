@@ -910,11 +910,12 @@ aio_timeout *aio__timeout_at(double when);
  * Task
  */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+/* asyncio.Task(coro, *, loop=None, name=None, context=None, eager_start=False) */
 typedef struct aio__task_args {
     aio_loop *loop;
     const char *name;
     aio_context *context;
+    bool eager_start;
     size_t stack_size;
     bool shared_stack;
 } aio__task_args;

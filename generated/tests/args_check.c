@@ -1245,6 +1245,7 @@ void aio__args_check(void)
             .loop = 0,
             .name = 0,
             .context = 0,
+            .eager_start = 0,
             .stack_size = 0,
             .shared_stack = 0,
         };

@@ -358,7 +358,7 @@ AIO_API aio_timeout *aio_timeout_at(double when);
  * Task
  * ======================================================================== */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None)
+/* asyncio.Task(coro, *, loop=None, name=None, context=None, eager_start=False)
  *
  * A Future that runs a coroutine; create_task() is the way to make one.
  *
@@ -376,6 +376,11 @@ AIO_API aio_timeout *aio_timeout_at(double when);
  *                 'Task-<n>'.
  *   context       aio_context *; default None when NULL. The context the task
  *                 runs in; None: a copy of the current one.
+ *   eager_start   int; default False when 0 (AIO_TRUE: True). Run the
+ *                 coroutine at once, in this call, up to its first suspension,
+ *                 when the loop is running (else scheduled as usual); a
+ *                 coroutine that ends without suspending gives a task already
+ *                 done.
  *   stack_size    size_t. C only. The size of the task's stack; 0 (default):
  *                 256 KiB, reserved and committed only as far as used. Any
  *                 size asked for is at least 16 KiB: there is no stack of 0
@@ -414,6 +419,7 @@ typedef struct aio_task_args {
     aio_loop *loop;        /* NULL: None (default) */
     const char *name;      /* NULL: None (default) */
     aio_context *context;  /* NULL: None (default) */
+    int eager_start;       /* 0: False (default) */
     size_t stack_size;
     bool shared_stack;
 } aio_task_args;
