@@ -263,6 +263,7 @@ AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {
+    CHECK(aio_set_target_version(AIO_PY(3, 13)) == 0);
     loop = aio_new_event_loop();
     CHECK(loop);
     CHECK(aio_loop_set_target_version(loop, AIO_PY(3, 13)) == 0);

@@ -27,8 +27,10 @@ static long value_in(aio_context *ctx)
     return found ? (long)(intptr_t)value : -1;
 }
 
+/* The loop, and the process default for what runs outside it, at 3.13. */
 static aio_loop *new_loop_313(void)
 {
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 13)), 0);
     aio_loop *loop = new_loop();
     assert_int_equal(aio_loop_set_target_version(loop, AIO_PY(3, 13)), 0);
     var = aio_contextvar_new("v");

@@ -23,6 +23,7 @@ typedef struct fixture {
 static void setup(fixture *f, int target, int n)
 {
     memset(f, 0, sizeof *f);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 13)), 0); /* outside the loop too */
     f->loop = new_traced_loop_nodebug(&f->t);
     assert_int_equal(aio_loop_set_target_version(f->loop, target), 0);
     f->s = tcp_server(f->loop, &f->log, 0, &f->fut);
@@ -292,6 +293,7 @@ static void test_no_memory_for_the_node(void **state)
 {
     (void)state;
     trace t;
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 13)), 0);
     aio_loop *loop = new_traced_loop_nodebug(&t);
     assert_int_equal(aio_loop_set_target_version(loop, AIO_PY(3, 13)), 0);
     server_log log = {0};

@@ -144,9 +144,10 @@ static void *main_coro(void *arg)
 }
 AIO_NAME_CALLBACK(main_coro);
 
-static aio_loop *new_loop_312(void)
+static aio_loop *new_loop_313(void)
 {
     memset(&T, 0, sizeof T);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 13)), 0); /* outside the loop too */
     aio_loop *loop = new_loop();
     assert_int_equal(aio_loop_set_target_version(loop, AIO_PY(3, 13)), 0);
     v = aio_contextvar_new("v");
@@ -159,7 +160,7 @@ static aio_loop *new_loop_312(void)
 static void test_as_cpython_does(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop_312();
+    aio_loop *loop = new_loop_313();
     aio_context *fresh = aio_context_new(); /* the twin's asyncio.run() context */
     assert_non_null(fresh);
     aio_task *m = aio_task_new(main_coro, NULL, &(aio_task_args){.loop = loop, .context = fresh});
@@ -213,7 +214,7 @@ static void test_as_cpython_does(void **state)
 static void test_loop_not_running(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop_312();
+    aio_loop *loop = new_loop_313();
     aio_task *t = aio_task_new(child, "c9quick",
                                &(aio_task_args){.loop = loop, .eager_start = true, .name = "N9"});
     assert_non_null(t);
@@ -255,7 +256,7 @@ AIO_NAME_CALLBACK(from_callback);
 static void test_shared_stacks(void **state)
 {
     (void)state;
-    aio_loop *loop = new_loop_312();
+    aio_loop *loop = new_loop_313();
     aio_task *m = aio_task_new(shared_creator, NULL,
                                &(aio_task_args){.loop = loop, .shared_stack = true});
     aio_loop_run_until_complete(loop, m);

@@ -84,6 +84,7 @@ AIO_NAME_CALLBACK(joiner);
 static void run_main(aio_coroutine coro)
 {
     memset(&T, 0, sizeof T);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 13)), 0); /* outside the loop too */
     aio_loop *loop = new_loop();
     assert_int_equal(aio_loop_set_target_version(loop, AIO_PY(3, 13)), 0);
     run_coro(loop, coro, NULL);
@@ -289,6 +290,7 @@ static void test_priority_and_lifo(void **state)
 static void test_no_task_and_null(void **state)
 {
     (void)state;
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 13)), 0); /* no loop here */
     aio_queue *q = aio_queue_new(0);
     assert_non_null(q);
     assert_int_equal(aio_queue_shutdown(q, true), 0); /* no loop needed */
