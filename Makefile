@@ -27,10 +27,11 @@ BUILD     := build
 # The interpreter that renders the spec: one with Jinja2 and tomllib.
 GEN_PYTHON = $(shell sh gen/find-python.sh)
 # The interpreter that runs the conformance harness (any Python 3): the C
-# programs are compared with traces recorded from the target CPython, whose
-# version tests/conformance/TARGET names.
+# programs are compared with the traces recorded from each CPython version
+# (tests/conformance/traces/<version>/), at that version. CONFORMANCE_TARGET
+# (empty: every version with traces) narrows it: 3.8.18, or 3.8.18,3.12.1.
 PYTHON    ?= python3
-CONFORMANCE_TARGET ?= $(shell cat tests/conformance/TARGET)
+CONFORMANCE_TARGET ?=
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # runtime/ is in layers, each a folder: base (objects, memory, strings,
@@ -62,7 +63,11 @@ LTO_FLAGS := $(if $(filter yes,$(LTO)),-flto=auto)
 # builds both libraries the old way (the shared one then only for programs
 # that link it, never for dlopen()).
 TLS_MODEL ?=
-LIB_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+# The API level (include/casyncio/pyversion.h): the library and its tests see
+# every function and argument field of every Python version (AIO__API_ALL);
+# examples and other programs compile at the default level, or their own.
+API_ALL    = -DAIO__API_ALL
+LIB_CFLAGS = -std=c11 $(WARN) $(API_ALL) $(CFLAGS) -fPIC -fvisibility=hidden \
              $(if $(TLS_MODEL),-ftls-model=$(TLS_MODEL)) $(LTO_FLAGS)
 LDLIBS    := -lev -lcares -lm -lpthread -ldl
 
@@ -96,7 +101,7 @@ TEST_CPPFLAGS = -Itests/unit $(addprefix -Itests/unit/,$(LAYERS))
 
 .PHONY: all deps deps-cross lib gen check check-gen check-layers check-headers check-unit check-unit-san check-unit-tsan \
         check-conformance record-conformance check-coro check-coro-fallback check-valgrind check-gen-tests check-spec check-versions demo bench check-interop check-interop-san install \
-        check-args record-args \
+        check-args record-args check-api-level \
         clean
 
 all: lib
@@ -201,7 +206,7 @@ check-headers:
 	  for std in c99 c11; do \
 	    echo '#include <casyncio.h>' | $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) \
 	      -fsyntax-only -x c - || exit 1; \
-	    $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) -Wno-missing-prototypes \
+	    $$cc $(CPPFLAGS) -std=$$std -pedantic $(WARN) $(API_ALL) -Wno-missing-prototypes \
 	      -fsyntax-only generated/tests/args_check.c || exit 1; \
 	  done; \
 	done
@@ -219,7 +224,7 @@ check-headers:
 
 # --- Tests --------------------------------------------------------------------
 
-TEST_CFLAGS = -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
+TEST_CFLAGS = -std=c11 $(WARN) $(API_ALL) -Wno-missing-prototypes -O1 -g -DAIO_TRACK_OBJECTS
 SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN_FLAGS  = -fsanitize=thread -fno-omit-frame-pointer
 
@@ -248,7 +253,8 @@ $(BUILD)/san/%.o: %.c $(BUILD)/flags/san
 # to it as fibers (coro.c).
 TSAN_OBJ    = $(patsubst %.c,$(BUILD)/tsan/%.o,$(LIB_SRC))
 TSAN_TESTS  := test_scheduling test_signals test_dns test_memory test_policy test_release \
-               test_embed test_names test_executor test_executor_threads test_subprocess test_bytes
+               test_embed test_names test_executor test_executor_threads test_subprocess test_bytes \
+               test_warnings test_policy_versions
 # test_tasks is not among them: TSan keeps a fiber per task (a hundred
 # thousand would not fit), and clang 14's fiber support crashes now and
 # then on tasks run in a thread that then ends (test_task_other_thread,
@@ -329,14 +335,21 @@ check-unit-san: $(addprefix $(BUILD)/san-tests/,$(UNIT_TESTS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run-unit.sh $^
 
+# The harness's own tests (test_run.py), then every scenario at every
+# version with traces; the scripts re-run on the default target's
+# interpreter (tests/conformance/TARGET) where installed
+# (CONFORMANCE_ARGS=--recheck=all: on every version's).
 check-conformance: $(STATIC_LIB)
-	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --cc "$(CC)" \
-	  --build $(BUILD)/conformance $(CONFORMANCE_ARGS)
+	CONFORMANCE_LIB=$(STATIC_LIB) $(PYTHON) tests/conformance/test_run.py
+	$(PYTHON) tests/conformance/run.py $(if $(CONFORMANCE_TARGET),--target $(CONFORMANCE_TARGET)) \
+	  --cc "$(CC)" --build $(BUILD)/conformance $(CONFORMANCE_ARGS)
 
-# Re-records tests/conformance/traces/<target>/ with the target interpreter
-# (refused on any other). Both take CONFORMANCE_ARGS, e.g. '-k NAME -v'.
+# Re-records tests/conformance/traces/<version>/ for every version whose
+# interpreter is installed here (only CPython X.Y.Z records X.Y.Z). Both take
+# CONFORMANCE_ARGS, e.g. '-k NAME -v'.
 record-conformance:
-	$(PYTHON) tests/conformance/run.py --target $(CONFORMANCE_TARGET) --record $(CONFORMANCE_ARGS)
+	$(PYTHON) tests/conformance/run.py $(if $(CONFORMANCE_TARGET),--target $(CONFORMANCE_TARGET)) \
+	  --record $(CONFORMANCE_ARGS)
 
 # The argument table test (tests/args/): every public function, parameter by
 # parameter, against the lines CPython 3.11.7 printed for the same calls.
@@ -344,7 +357,7 @@ ARGS_TABLE := $(BUILD)/args/args_table
 
 $(ARGS_TABLE): generated/tests/args_table.c tests/args/harness.c tests/args/harness.h $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) -Wno-missing-prototypes $(CFLAGS) \
+	$(CC) $(CPPFLAGS) -Itests/args -std=c11 $(WARN) $(API_ALL) -Wno-missing-prototypes $(CFLAGS) \
 	  generated/tests/args_table.c tests/args/harness.c $(STATIC_LIB) -o $@ $(LDLIBS)
 
 check-args: $(ARGS_TABLE)
@@ -355,7 +368,13 @@ check-args: $(ARGS_TABLE)
 record-args:
 	$(PYTHON) tests/args/run.py --record
 
-check: check-gen check-gen-tests check-spec check-versions check-layers check-headers check-unit check-unit-san check-unit-tsan \
+# The API level: a function or argument field newer than AIO_API_LEVEL (or
+# removed by it) does not compile, with gcc and clang, C and C++; what the
+# level has does; the argument structs are the same at every level.
+check-api-level:
+	$(PYTHON) tests/api-level/run.py $(addprefix --cc ,$(sort $(CC) $(SAN_CC)))
+
+check: check-gen check-gen-tests check-spec check-versions check-layers check-headers check-api-level check-unit check-unit-san check-unit-tsan \
        check-coro check-coro-fallback check-valgrind check-conformance check-args \
        check-install check-dlopen check-interop
 	@echo "make check: all passed"

@@ -10,6 +10,11 @@ import textwrap
 from dataclasses import dataclass, field
 
 from spec_model import Param, SpecError
+from version_sigs import exists_in, signature_in
+
+# The minor versions of Python 3 an API level or a target version can name:
+# AIO_PY_OLDEST to AIO_PY_NEWEST of include/casyncio/pyversion.h.
+FIRST_MINOR, LAST_MINOR = 6, 13
 
 WIDTH = 100         # code lines
 DOC_WIDTH = 79      # comment lines
@@ -113,6 +118,73 @@ def slug(title):
     return text.replace(" ", "-")
 
 
+def if_lines(conds, op, width=WIDTH - 4):
+    """`if (a op b) {` on one line, or one condition a line when too long."""
+    one = "if (" + f"{op} ".join(conds) + ") {"
+    if len(one) <= width:
+        return [one]
+    out = ["if (" + conds[0] + op]
+    out += ["    " + c + op for c in conds[1:-1]]
+    return out + ["    " + conds[-1] + ") {"]
+
+
+def version_words(since, gone):
+    """since_3_11, until_3_12 or since_3_7_until_3_12: for reserved names."""
+    words = ([f"since_3_{since}"] if since else []) + ([f"until_3_{gone}"] if gone else [])
+    return "_".join(words)
+
+
+def level_condition(since, gone):
+    """The preprocessor condition under which an API level has the item."""
+    parts = ([f"AIO__LEVEL_MAX >= AIO_PY(3, {since})"] if since else []) + \
+        ([f"AIO__LEVEL_MIN < AIO_PY(3, {gone})"] if gone else [])
+    return " && ".join(parts)
+
+
+def version_sentence(since, gone):
+    """"Since 3.11." / "Removed in 3.11." / both."""
+    out = []
+    if since:
+        out.append(f"Since 3.{since}.")
+    if gone:
+        out.append(f"Removed in 3.{gone}.")
+    return " ".join(out)
+
+
+def version_span(present):
+    """(since, gone) from {minor: bool} over FIRST_MINOR..LAST_MINOR: the
+    first minor that has it (0 when the oldest has), the first that no longer
+    has it after the last that does (0 when the newest has)."""
+    have = sorted(m for m, p in present.items() if p)
+    if not have:
+        return 0, 0
+    since = have[0] if have[0] > min(present) else 0
+    gone = have[-1] + 1 if have[-1] < max(present) else 0
+    return since, gone
+
+
+def availability(item, constants):
+    """(since, gone, {param name: (since, gone)}) of a spec item, from its
+    history (gen/version_sigs.py), per minor version of 3.x."""
+    exists = {m: exists_in(item, (3, m, 999)) for m in range(FIRST_MINOR, LAST_MINOR + 1)}
+    since, gone = version_span(exists)
+    params = {}
+    names = [p.name for p in item.params]
+    sigs = {}
+    for m, there in exists.items():
+        if there:
+            got, problems = signature_in(item, (3, m, 999), constants)
+            # A version the spec cannot say is left out of the span: the
+            # versions it can say decide.
+            if not problems and got is not None:
+                sigs[m] = {p.name for p in got}
+    for name in names:
+        present = {m: name in s for m, s in sigs.items()}
+        if present:
+            params[name] = version_span(present)
+    return since, gone, params
+
+
 # --------------------------------------------------------------------------
 # The model
 
@@ -136,6 +208,22 @@ class CField:
     param: object = None    # the spec Param (None for a companion)
     include: str = ""       # the system header defining glue_default
     zero_is_none: bool = False  # a required handle (none = "zero"): in a struct, 0 is None
+    since: int = 0          # the minor version of 3.N that added the parameter (0: always there)
+    gone: int = 0           # the minor version that removed it (0: still there)
+
+    @property
+    def gated(self):
+        return bool(self.since or self.gone)
+
+    @property
+    def level_condition(self):
+        """The #if under which the field has its own name."""
+        return level_condition(self.since, self.gone)
+
+    @property
+    def hidden_name(self):
+        """The field's reserved name where the API level leaves it out."""
+        return "aio__" + version_words(self.since, self.gone) + "_" + self.name
 
     @property
     def decl(self):
@@ -227,7 +315,10 @@ class CFunc:
     def _head(self, prefix, name):
         return f"{prefix}{decl(self.ret, name)}("
 
-    def prototype(self, prefix="AIO_API "):
+    def prototype(self, prefix="AIO_API ", levels=False):
+        """levels: with the API level's macros first (the header)."""
+        if levels and self.item.level_macros:
+            prefix = self.item.level_macros + " " + prefix
         return "\n".join(c_call(self._head(prefix, self.name), self._params(False), ");"))
 
     def definition(self):
@@ -285,6 +376,113 @@ class CFunc:
         if not name or not self.checks_arguments:
             return []
         return [f"if ({hooks[name]['func']}({self.self_name}) < 0)", f"    return {self.error};"]
+
+    # -- version gates (layout.toml [version_gates])
+
+    def target_expr(self, gates):
+        """The target version the gates compare: the loop's for a loop
+        method, the object's loop's where layout.toml owner_loop reaches it,
+        else the running loop's (the process default outside one)."""
+        if self.self_ and self.self_[0] == "aio_loop *":
+            return f"aio_loop_get_target_version({self.self_name})"
+        get_loop = gates.get("owner_loop", {}).get(self.item.owner_name)
+        if self.self_ and get_loop and self.item.kind != "constructor":
+            return f"aio_loop_get_target_version({get_loop}({self.self_name}))"
+        return "aio__current_target_version()"
+
+    def version_gate_lines(self, gates):
+        """The item is not there at the target: AttributeError, as CPython's
+        attribute lookup raises before anything else."""
+        it = self.item
+        if not it.gated:
+            return []
+        target = self.target_expr(gates)
+        conds = ([f"{target} < AIO_PY(3, {it.since})"] if it.since else []) + \
+            ([f"{target} >= AIO_PY(3, {it.gone})"] if it.gone else [])
+        if self.self_ and it.kind != "constructor":
+            cls = gates.get("object_class", {}).get(it.owner_name, it.pyclass)
+            msg = f"'{cls}' object has no attribute '{it.name}'"
+        else:
+            msg = f"module 'asyncio' has no attribute '{it.name}'"
+        lines = if_lines(conds, " ||")
+        lines += c_call("    aio_err_set(", ["aio_AttributeError", c_string(msg)], ");",
+                        width=WIDTH - 4)
+        return lines + [f"    return {self.error};", "}"]
+
+    def unexpected_call(self, gates, pyname, target):
+        """The statement raising CPython's TypeError for an unexpected
+        keyword argument: a fixed message (layout.toml unexpected), else
+        QUALNAME() got ... from 3.10 on and NAME() got ... before."""
+        it = self.item
+        fixed = gates.get("unexpected", {}).get(it.item.id)
+        if fixed:
+            return c_call("    aio_err_set(", ["aio_TypeError",
+                                                c_string(fixed.replace("{param}", pyname))], ");",
+                          width=WIDTH - 4)
+        qual = gates.get("qualname", {}).get(it.item.id)
+        if qual is None:
+            if it.owner_name == "loop":
+                qual = f"BaseEventLoop.{it.name}"
+            elif self.self_ and it.kind != "constructor":
+                qual = f"{it.pyclass}.{it.name}"
+            else:
+                qual = it.name
+        return c_call("    aio__glue_unexpected_keyword(", [target, c_string(qual),
+                                                            c_string(pyname)], ");",
+                      width=WIDTH - 4)
+
+    def clinic_lines(self, spelling, target):
+        """Argument Clinic's count check, before its unknown-keyword one:
+        the arguments given (the required positional ones and every
+        keyword given a value) against the parameters the target has."""
+        required = [f for f in self.params if not f.companion
+                    and not (f.param is not None and f.param.c_only)]
+        keywords = [f for f in (self.fields if self.struct else []) if not f.companion
+                    and not (f.param is not None and f.param.c_only)]
+        given = [str(len(required))] + [f"(args->{f.name} != {f.zero})" for f in keywords]
+        most = [str(len(required))]
+        for f in keywords:
+            ver = ([f"target >= AIO_PY(3, {f.since})"] if f.since else []) + \
+                ([f"target < AIO_PY(3, {f.gone})"] if f.gone else [])
+            most.append("(" + " && ".join(ver) + ")" if ver else "1")
+        lines = [f"    int target = {target};"]
+        lines += c_call("    int given = ", [" + ".join(given)], ";", width=WIDTH - 4)
+        lines += c_call("    int most = ", [" + ".join(most)], ";", width=WIDTH - 4)
+        lines += ["    if (given > most) {"]
+        lines += c_call("        aio_err_format(",
+                        ["aio_TypeError", c_string(spelling[:-2] + "() takes at most %d "
+                                                   "arguments (%d given)"
+                                                   if spelling.endswith("()") else spelling),
+                         "most", "given"], ");", width=WIDTH - 4)
+        lines += [f"        return {self.error};", "    }"]
+        return lines
+
+    def param_gate_lines(self, gates):
+        """An argument given a value that the target's CPython has no
+        parameter for: TypeError, as CPython's argument binding raises
+        before the function's body runs. Left out (0 or NULL), it passes."""
+        if not self.checks_arguments:
+            return []
+        lines = []
+        fields = [(f, False) for f in self.params] + \
+            [(f, True) for f in (self.fields if self.struct else [])]
+        for f, in_struct in fields:
+            if not (f.since or f.gone) or f.companion:
+                continue
+            target = self.target_expr(gates)
+            get = ("args->" if in_struct else "") + f.name
+            given = [f"args != NULL", f"{get} != {f.zero}"] if in_struct else \
+                [f"{get} != {f.zero}"]
+            ver = ([f"{target} < AIO_PY(3, {f.since})"] if f.since else []) + \
+                ([f"{target} >= AIO_PY(3, {f.gone})"] if f.gone else [])
+            vcond = ver[0] if len(ver) == 1 else "(" + " || ".join(ver) + ")"
+            lines += if_lines(given + [vcond], " &&")
+            clinic = gates.get("clinic", {}).get(self.item.item.id)
+            if clinic:
+                lines += self.clinic_lines(clinic, target)
+            lines += self.unexpected_call(gates, f.pyname, target)
+            lines += [f"    return {self.error};", "}"]
+        return lines
 
     def glue_lines(self):
         """The statements that resolve the arguments, one string per line."""
@@ -388,6 +586,20 @@ class CItem:
     ret: str = ""           # callback return type (struct-style owners)
     cname: str = ""         # the C name (function or struct field)
     struct: str = ""
+    since: int = 0          # the minor version of 3.N that added the item (0: always there)
+    gone: int = 0           # the minor version that removed it (0: still there)
+
+    @property
+    def gated(self):
+        return bool(self.since or self.gone)
+
+    @property
+    def level_macros(self):
+        """What a prototype starts with where the API level may leave the
+        function out (include/casyncio/pyversion.h)."""
+        out = ([f"AIO__SINCE_3_{self.since}"] if self.since else []) + \
+            ([f"AIO__UNTIL_3_{self.gone}"] if self.gone else [])
+        return " ".join(out)
 
     @property
     def name(self):
@@ -415,8 +627,10 @@ class CItem:
     def field_width(self):
         return max((len(f.name) for f in self.fields), default=0)
 
-    def struct_lines(self, indent="    "):
-        """The args struct's fields, with aligned trailing comments."""
+    def struct_lines(self, indent="    ", levels=False):
+        """The args struct's fields, with aligned trailing comments. levels:
+        a field the API level may leave out is under #if, with its reserved
+        name otherwise (the header; the docs show the plain fields)."""
         decls = [indent + f.decl for f in self.struct_fields]
         col = max(len(d) for d in decls) + 2
         col = min(col, 48)
@@ -433,6 +647,9 @@ class CItem:
                 above = wrap(note, indent + "/* ", indent + " * ", width=WIDTH - 3).split("\n")
                 out += above[:-1] + [above[-1] + " */"]
                 out.append(d)
+            if levels and f.gated:
+                out.insert(len(out) - 1, f"#if {f.level_condition}")
+                out += ["#else", indent + decl(f.ctype, f.hidden_name) + ";", "#endif"]
         return out
 
     def callback_lines(self):
@@ -521,6 +738,8 @@ class CItem:
         if self.item.source:
             out.append(f"Documented on the {self.item.source} page, not on the reference "
                        "pages.")
+        if self.gated:
+            out.append(version_sentence(self.since, self.gone))
         return out
 
 
@@ -574,6 +793,7 @@ class CApi:
     scalar_helpers: list    # (C type, helper suffix) used by the glue
     includes: list          # system headers the glue's constants need
     state_checks: dict      # gen/layout.toml [state_checks]
+    version_gates: dict = field(default_factory=dict)   # gen/layout.toml [version_gates]
 
     @property
     def used_state_checks(self):
@@ -828,6 +1048,7 @@ class Builder:
                    implemented=implemented, returns_text=[])
         if owner["style"] == "struct":
             return self.callback_item(ci, item, owner)
+        ci.since, ci.gone, self.param_versions = availability(item, self.spec.constants)
         self_ = (owner["self"]["c"], owner["self"]["name"]) if "self" in owner else None
         if ctor:
             self_ = None
@@ -883,6 +1104,7 @@ class Builder:
             ci.struct = func.struct = struct_name
             func.impl_struct = "aio__" + struct_name[len("aio_"):]
             ci.fields = func.fields = self.fields(item, params, True)
+            self.set_versions(func.fields)
         elif form == "split":
             lead = []
             for p in params:
@@ -899,14 +1121,28 @@ class Builder:
             func.impl_struct = "aio__" + struct_name[len("aio_"):]
             func.params = self.fields(item, lead, False, taken)
             func.fields = self.fields(item, rest, True)
+            self.set_versions(func.fields)
             ci.fields = func.params + func.fields
+            self.set_versions(func.params)
         else:
             ci.form = "direct"
             ci.fields = func.params = self.fields(item, params, False, taken,
                                                   direct=bool(item.c_form))
+            self.set_versions(func.params)
         ci.funcs.append(func)
         ci.returns_text = self.returns_text(item)
         return ci
+
+    def set_versions(self, fields):
+        """Gives the struct fields their parameter's since and gone (a
+        direct parameter cannot be left out: the item carries those)."""
+        for f in fields:
+            since, gone = self.param_versions.get(f.pyname, (0, 0))
+            if f.param is not None and f.param.c_only:
+                continue
+            f.since, f.gone = since, gone
+            if (since or gone) and not f.companion:
+                f.doc = (f.doc + " " + version_sentence(since, gone)).strip()
 
     def callback_item(self, ci, item, owner):
         ci.form = "callback"
@@ -975,4 +1211,5 @@ def build(spec, layout):
     includes = {fld.include for fld in checked if fld.include}
     return CApi(spec=spec, owners=owners, headers=list(headers.values()), items=items,
                 funcs=funcs, scalar_helpers=helpers, includes=sorted(includes),
-                state_checks=layout.get("state_checks", {}))
+                state_checks=layout.get("state_checks", {}),
+                version_gates=layout.get("version_gates", {}))

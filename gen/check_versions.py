@@ -55,8 +55,6 @@ IGNORED = {
     "module.async": "ensure_future's old name (3.6 only)",
     "module.wrap_future": "wraps a concurrent.futures.Future, which C has not",
     "module.run_coroutine_threadsafe": "takes a Python coroutine object; not in the C API",
-    "module.get_child_watcher": "child watchers: Unix policy machinery, deprecated in 3.12",
-    "module.set_child_watcher": "child watchers: Unix policy machinery, deprecated in 3.12",
     "module.create_eager_task_factory": ("takes a Task subclass to construct eager tasks; C has "
                                          "none: eager_task_factory is the item"),
     "task.get_stack": "tracebacks of a Python coroutine frame",

@@ -15,6 +15,7 @@
 const aio_exc_type aio_TypeError[1] = {{"TypeError", NULL, NULL, NULL}};
 const aio_exc_type aio_RuntimeError[1] = {{"RuntimeError", NULL, NULL, NULL}};
 const aio_exc_type aio_NotImplementedError[1] = {{"NotImplementedError", NULL, NULL, NULL}};
+const aio_exc_type aio_AttributeError[1] = {{"AttributeError", NULL, NULL, NULL}};
 
 static const aio_exc_type *err_type;
 static char err_msg[256];
@@ -58,6 +59,20 @@ int aio__loop_check_closed(aio_loop *loop)
         return -1;
     }
     return 0;
+}
+
+/* The target version the version gates compare. */
+static int target = AIO_PY(3, 11);
+
+int aio_loop_get_target_version(aio_loop *loop)
+{
+    (void)loop;
+    return target;
+}
+
+int aio__current_target_version(void)
+{
+    return target;
 }
 
 aio_loop *aio__get_running_loop(void)
@@ -240,5 +255,16 @@ int main(void)
         print_err("get_extra_info");
     if (aio_handle_cancel(NULL) < 0)
         print_err("cancel(self=NULL)");
+
+    /* Version gates: Python 3.6 has no get_running_loop(), and its
+     * create_server() no ssl_handshake_timeout; left out, it is not missed. */
+    target = AIO_PY(3, 6);
+    if (aio_get_running_loop() == NULL)
+        print_err("get_running_loop() at 3.6");
+    aio_loop_create_server(LOOP, &(aio_loop_create_server_args){.protocol_factory = factory,
+                                                                .ssl_handshake_timeout = 2.5});
+    print_err("create_server(ssl_handshake_timeout=2.5) at 3.6");
+    aio_loop_create_server(LOOP, &(aio_loop_create_server_args){.protocol_factory = factory});
+    print_err("create_server() at 3.6");
     return 0;
 }

@@ -839,7 +839,47 @@ class CompileTest(unittest.TestCase):
             add_reader(fd=None): NotImplementedError: loop.add_reader() is not implemented yet
             get_extra_info: NotImplementedError: transport.get_extra_info() is not implemented yet
             cancel(self=NULL): TypeError: descriptor 'cancel' for 'Handle' objects doesn't apply to a 'NoneType' object
+            get_running_loop() at 3.6: AttributeError: module 'asyncio' has no attribute 'get_running_loop'
+            create_server(ssl_handshake_timeout=2.5) at 3.6: TypeError: create_server() got an unexpected keyword argument 'ssl_handshake_timeout'
+            create_server: host=None port=None family=0 flags=1 sock=None backlog=100 reuse_address=None reuse_port=None ssl_handshake_timeout=None start_serving=True
+            create_server() at 3.6: no exception
             """))
+
+    def level_program(self, compiler, level, body):
+        """Whether a program using the golden headers at an API level
+        compiles (syntax only)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "p.c")
+            with open(src, "w") as f:
+                f.write(f"#define AIO_API_LEVEL {level}\n#include <casyncio.h>\n"
+                        f"int f(aio_loop *loop);\nint f(aio_loop *loop)\n{{\n{body}\n}}\n")
+            p = subprocess.run([compiler, "-std=c11", *self.WARN, *self.INC, "-fsyntax-only",
+                                src], capture_output=True, text=True)
+            return p.returncode == 0, p.stderr
+
+    def test_api_level(self):
+        """A function or field newer than AIO_API_LEVEL does not compile;
+        at its version it does; the struct is the same size at both."""
+        for compiler in [c for c in ("gcc", "clang") if shutil.which(c)]:
+            call = "return aio_get_running_loop() == loop;"
+            field = ("aio_loop_create_server_args a = {.ssl_handshake_timeout = 1};\n"
+                     "(void)a; (void)loop; return 0;")
+            size = ("_Static_assert(sizeof(aio_loop_create_server_args) == SIZE, \"size\");\n"
+                    "(void)loop; return 0;")
+            ok, err = self.level_program(compiler, "AIO_PY(3, 6)", call)
+            self.assertFalse(ok)
+            self.assertIn("added in Python 3.7, after AIO_API_LEVEL", err)
+            self.assertFalse(self.level_program(compiler, "AIO_PY(3, 6)", field)[0])
+            self.assertTrue(self.level_program(compiler, "AIO_PY(3, 7)", call)[0])
+            self.assertTrue(self.level_program(compiler, "AIO_PY(3, 7)", field)[0])
+            sizes = []
+            for level in ("AIO_PY(3, 6)", "AIO_PY(3, 13)"):
+                for n in range(8, 400, 8):
+                    if self.level_program(compiler, level, size.replace("SIZE", str(n)))[0]:
+                        sizes.append(n)
+                        break
+            self.assertEqual(len(sizes), 2)
+            self.assertEqual(sizes[0], sizes[1])
 
 
 if __name__ == "__main__":

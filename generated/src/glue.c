@@ -6,13 +6,17 @@
  */
 
 /*
- * The order of the checks is asyncio's: a NULL self first, then the state
- * checks asyncio makes before it looks at the arguments (spec state_check),
- * then the arguments, in the order of the signature. An argument whose None
- * asyncio only notices after the object's state (spec none_check =
- * "runtime") is passed on as NULL for the runtime to raise. A function the
- * runtime does not implement yet checks nothing: its stub raises
- * NotImplementedError.
+ * The order of the checks is asyncio's: a NULL self first; then the target
+ * version's, as CPython's attribute lookup and argument binding come before
+ * the body: a function CPython did not have at the target version raises
+ * AttributeError, an argument it had no parameter for TypeError (loop
+ * methods take the loop's target, other functions the running loop's);
+ * then the state checks asyncio makes before it looks at the arguments
+ * (spec state_check); then the arguments, in the order of the signature.
+ * An argument whose None asyncio only notices after the object's state
+ * (spec none_check = "runtime") is passed on as NULL for the runtime to
+ * raise. A function the runtime does not implement yet checks nothing but
+ * the version: its stub raises NotImplementedError.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L     /* for the constants of the defaults */
@@ -34,6 +38,10 @@
 /* asyncio.get_running_loop() */
 aio_loop *aio_get_running_loop(void)
 {
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'get_running_loop'");
+        return NULL;
+    }
     return aio__get_running_loop();
 }
 
@@ -65,6 +73,18 @@ aio_event_loop_policy *aio_get_event_loop_policy(void)
 int aio_set_event_loop_policy(aio_event_loop_policy *policy)
 {
     return aio__set_event_loop_policy(policy);
+}
+
+/* asyncio.get_child_watcher() */
+void *aio_get_child_watcher(void)
+{
+    return aio__get_child_watcher();
+}
+
+/* asyncio.set_child_watcher(watcher) */
+int aio_set_child_watcher(void *watcher)
+{
+    return aio__set_child_watcher(watcher);
 }
 
 /* ------------------------------------------------------------------------
@@ -148,6 +168,11 @@ aio_future *aio_loop_shutdown_default_executor(aio_loop *loop)
         aio__glue_null_self("shutdown_default_executor", "BaseEventLoop");
         return NULL;
     }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 9)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'shutdown_default_executor'");
+        return NULL;
+    }
     return aio__loop_shutdown_default_executor(loop);
 }
 
@@ -159,6 +184,11 @@ aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_args *ar
 
     if (loop == NULL) {
         aio__glue_null_self("call_soon", "BaseEventLoop");
+        return NULL;
+    }
+    if (args != NULL && args->context != NULL && aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.call_soon",
+                                     "context");
         return NULL;
     }
     if (args == NULL)
@@ -181,6 +211,11 @@ aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
         aio__glue_null_self("call_soon_threadsafe", "BaseEventLoop");
         return NULL;
     }
+    if (args != NULL && args->context != NULL && aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.call_soon_threadsafe", "context");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.callback = args->callback;
@@ -198,6 +233,11 @@ aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_
 
     if (loop == NULL) {
         aio__glue_null_self("call_later", "BaseEventLoop");
+        return NULL;
+    }
+    if (args != NULL && args->context != NULL && aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.call_later",
+                                     "context");
         return NULL;
     }
     if (args == NULL)
@@ -219,6 +259,11 @@ aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *
 
     if (loop == NULL) {
         aio__glue_null_self("call_at", "BaseEventLoop");
+        return NULL;
+    }
+    if (args != NULL && args->context != NULL && aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.call_at",
+                                     "context");
         return NULL;
     }
     if (args == NULL)
@@ -260,6 +305,18 @@ aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *
 
     if (loop == NULL) {
         aio__glue_null_self("create_task", "BaseEventLoop");
+        return NULL;
+    }
+    if (args != NULL && args->name != NULL && aio_loop_get_target_version(loop) < AIO_PY(3, 8)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.create_task",
+                                     "name");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->context != NULL &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop), "BaseEventLoop.create_task",
+                                     "context");
         return NULL;
     }
     if (args == NULL)
@@ -306,6 +363,32 @@ aio_future *aio_loop_create_connection(aio_loop *loop, const aio_loop_create_con
         aio__glue_null_self("create_connection", "BaseEventLoop");
         return NULL;
     }
+    if (args != NULL &&
+        args->ssl_handshake_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_connection", "ssl_handshake_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->ssl_shutdown_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_connection", "ssl_shutdown_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->happy_eyeballs_delay != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 8)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_connection", "happy_eyeballs_delay");
+        return NULL;
+    }
+    if (args != NULL && args->interleave != 0 && aio_loop_get_target_version(loop) < AIO_PY(3, 8)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_connection", "interleave");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.protocol_factory = args->protocol_factory;
@@ -349,6 +432,13 @@ aio_future *aio_loop_create_datagram_endpoint(aio_loop *loop,
         aio__glue_null_self("create_datagram_endpoint", "BaseEventLoop");
         return NULL;
     }
+    if (args != NULL &&
+        args->reuse_address != 0 &&
+        aio_loop_get_target_version(loop) >= AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_datagram_endpoint", "reuse_address");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.protocol_factory = args->protocol_factory;
@@ -379,6 +469,22 @@ aio_future *aio_loop_create_unix_connection(aio_loop *loop,
         aio__glue_null_self("create_unix_connection", "BaseEventLoop");
         return NULL;
     }
+    if (args != NULL &&
+        args->ssl_handshake_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "_UnixSelectorEventLoop.create_unix_connection",
+                                     "ssl_handshake_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->ssl_shutdown_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "_UnixSelectorEventLoop.create_unix_connection",
+                                     "ssl_shutdown_timeout");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.protocol_factory = args->protocol_factory;
@@ -406,6 +512,27 @@ aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_
 
     if (loop == NULL) {
         aio__glue_null_self("create_server", "BaseEventLoop");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->ssl_handshake_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_server", "ssl_handshake_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->ssl_shutdown_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_server", "ssl_shutdown_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->start_serving != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.create_server", "start_serving");
         return NULL;
     }
     if (args == NULL)
@@ -443,6 +570,29 @@ aio_future *aio_loop_create_unix_server(aio_loop *loop,
         aio__glue_null_self("create_unix_server", "BaseEventLoop");
         return NULL;
     }
+    if (args != NULL &&
+        args->ssl_handshake_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "_UnixSelectorEventLoop.create_unix_server",
+                                     "ssl_handshake_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->ssl_shutdown_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "_UnixSelectorEventLoop.create_unix_server",
+                                     "ssl_shutdown_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->start_serving != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "_UnixSelectorEventLoop.create_unix_server", "start_serving");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.protocol_factory = args->protocol_factory;
@@ -472,6 +622,22 @@ aio_future *aio_loop_connect_accepted_socket(aio_loop *loop,
         aio__glue_null_self("connect_accepted_socket", "BaseEventLoop");
         return NULL;
     }
+    if (args != NULL &&
+        args->ssl_handshake_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.connect_accepted_socket",
+                                     "ssl_handshake_timeout");
+        return NULL;
+    }
+    if (args != NULL &&
+        args->ssl_shutdown_timeout != 0 &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.connect_accepted_socket",
+                                     "ssl_shutdown_timeout");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.protocol_factory = args->protocol_factory;
@@ -495,6 +661,11 @@ aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args
 
     if (loop == NULL) {
         aio__glue_null_self("sendfile", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'sendfile'");
         return NULL;
     }
     if (args == NULL)
@@ -522,6 +693,11 @@ aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *ar
 {
     if (loop == NULL) {
         aio__glue_null_self("start_tls", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'start_tls'");
         return NULL;
     }
     (void)args;
@@ -601,6 +777,11 @@ aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t 
         aio__glue_null_self("sock_recv_into", "BaseEventLoop");
         return NULL;
     }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'sock_recv_into'");
+        return NULL;
+    }
     if (aio__glue_int(&sock, sock, aio_AttributeError,
                       "'NoneType' object has no attribute 'recv_into'") < 0)
         return NULL;
@@ -612,6 +793,11 @@ aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize)
 {
     if (loop == NULL) {
         aio__glue_null_self("sock_recvfrom", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'sock_recvfrom'");
         return NULL;
     }
     if (aio__glue_int(&sock, sock, aio_AttributeError,
@@ -634,6 +820,11 @@ aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
         aio__glue_null_self("sock_recvfrom_into", "BaseEventLoop");
         return NULL;
     }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'sock_recvfrom_into'");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     if (aio__glue_handle(&r.sock, args->sock, aio_AttributeError,
@@ -653,6 +844,11 @@ aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data, siz
 {
     if (loop == NULL) {
         aio__glue_null_self("sock_sendto", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'sock_sendto'");
         return NULL;
     }
     if (aio__glue_int(&sock, sock, aio_AttributeError,
@@ -708,6 +904,11 @@ aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_sendfile_
 
     if (loop == NULL) {
         aio__glue_null_self("sock_sendfile", "BaseEventLoop");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(loop) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError,
+                    "'_UnixSelectorEventLoop' object has no attribute 'sock_sendfile'");
         return NULL;
     }
     if (args == NULL)
@@ -1059,6 +1260,13 @@ int aio_future_add_done_callback(aio_future *fut, const aio_future_add_done_call
         aio__glue_null_self("add_done_callback", "Future");
         return -1;
     }
+    if (args != NULL &&
+        args->context != NULL &&
+        aio_loop_get_target_version(aio__future_get_loop(fut)) < AIO_PY(3, 7)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(aio__future_get_loop(fut)),
+                                     "Future.add_done_callback", "context");
+        return -1;
+    }
     if (args == NULL)
         args = &no_args;
     r.callback = args->callback;
@@ -1087,6 +1295,13 @@ int aio_future_cancel(aio_future *fut, const aio_future_cancel_args *args)
         aio__glue_null_self("cancel", "Future");
         return -1;
     }
+    if (args != NULL &&
+        args->msg != NULL &&
+        aio_loop_get_target_version(aio__future_get_loop(fut)) < AIO_PY(3, 9)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(aio__future_get_loop(fut)),
+                                     "Future.cancel", "msg");
+        return -1;
+    }
     if (args == NULL)
         args = &no_args;
     r.msg = args->msg;
@@ -1108,6 +1323,10 @@ aio_loop *aio_future_get_loop(aio_future *fut)
 {
     if (fut == NULL) {
         aio__glue_null_self("get_loop", "Future");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(aio__future_get_loop(fut)) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'_asyncio.Future' object has no attribute 'get_loop'");
         return NULL;
     }
     return aio__future_get_loop(fut);
@@ -1134,6 +1353,10 @@ int aio_handle_cancelled(aio_handle *handle)
         aio__glue_null_self("cancelled", "Handle");
         return -1;
     }
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'Handle' object has no attribute 'cancelled'");
+        return -1;
+    }
     return aio__handle_cancelled(handle);
 }
 
@@ -1142,6 +1365,10 @@ aio_context *aio_handle_get_context(aio_handle *handle)
 {
     if (handle == NULL) {
         aio__glue_null_self("get_context", "Handle");
+        return NULL;
+    }
+    if (aio__current_target_version() < AIO_PY(3, 12)) {
+        aio_err_set(aio_AttributeError, "'Handle' object has no attribute 'get_context'");
         return NULL;
     }
     return aio__handle_get_context(handle);
@@ -1156,6 +1383,10 @@ double aio_timer_handle_when(aio_timer_handle *handle)
 {
     if (handle == NULL) {
         aio__glue_null_self("when", "TimerHandle");
+        return -1.0;
+    }
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'TimerHandle' object has no attribute 'when'");
         return -1.0;
     }
     return aio__timer_handle_when(handle);
@@ -1182,6 +1413,10 @@ int aio_server_close_clients(aio_server *server)
         aio__glue_null_self("close_clients", "Server");
         return -1;
     }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 13)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'close_clients'");
+        return -1;
+    }
     return aio__server_close_clients(server);
 }
 
@@ -1190,6 +1425,10 @@ int aio_server_abort_clients(aio_server *server)
 {
     if (server == NULL) {
         aio__glue_null_self("abort_clients", "Server");
+        return -1;
+    }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 13)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'abort_clients'");
         return -1;
     }
     return aio__server_abort_clients(server);
@@ -1202,6 +1441,10 @@ aio_loop *aio_server_get_loop(aio_server *server)
         aio__glue_null_self("get_loop", "Server");
         return NULL;
     }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'get_loop'");
+        return NULL;
+    }
     return aio__server_get_loop(server);
 }
 
@@ -1210,6 +1453,10 @@ aio_future *aio_server_start_serving(aio_server *server)
 {
     if (server == NULL) {
         aio__glue_null_self("start_serving", "Server");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'start_serving'");
         return NULL;
     }
     return aio__server_start_serving(server);
@@ -1222,6 +1469,10 @@ aio_future *aio_server_serve_forever(aio_server *server)
         aio__glue_null_self("serve_forever", "Server");
         return NULL;
     }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'serve_forever'");
+        return NULL;
+    }
     return aio__server_serve_forever(server);
 }
 
@@ -1230,6 +1481,10 @@ int aio_server_is_serving(aio_server *server)
 {
     if (server == NULL) {
         aio__glue_null_self("is_serving", "Server");
+        return -1;
+    }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'is_serving'");
         return -1;
     }
     return aio__server_is_serving(server);
@@ -1322,6 +1577,10 @@ int aio_transport_is_reading(aio_transport *transport)
 {
     if (transport == NULL) {
         aio__glue_null_self("is_reading", "BaseTransport");
+        return -1;
+    }
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'BaseTransport' object has no attribute 'is_reading'");
         return -1;
     }
     return aio__transport_is_reading(transport);
@@ -1756,6 +2015,10 @@ aio_semaphore *aio_bounded_semaphore_new(int value)
 /* asyncio.Barrier(parties) */
 aio_barrier *aio_barrier_new(int parties)
 {
+    if (aio__current_target_version() < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'Barrier'");
+        return NULL;
+    }
     if (aio__glue_int(&parties, parties, aio_TypeError,
                       "Barrier() argument 'parties' must not be None") < 0)
         return NULL;
@@ -1932,6 +2195,10 @@ int aio_queue_shutdown(aio_queue *queue, bool immediate)
         aio__glue_null_self("shutdown", "Queue");
         return -1;
     }
+    if (aio__current_target_version() < AIO_PY(3, 13)) {
+        aio_err_set(aio_AttributeError, "'Queue' object has no attribute 'shutdown'");
+        return -1;
+    }
     return aio__queue_shutdown(queue, immediate);
 }
 
@@ -1981,6 +2248,10 @@ void *aio_run(aio_coroutine coro, void *coro_arg, const aio_run_args *args)
     static const aio_run_args no_args;
     aio__run_args r;
 
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'run'");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     aio__glue_bool_or_none(&r.debug, &r.debug_is_none, args->debug);
@@ -1993,6 +2264,18 @@ aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_t
     static const aio_create_task_args no_args;
     aio__create_task_args r;
 
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'create_task'");
+        return NULL;
+    }
+    if (args != NULL && args->name != NULL && aio__current_target_version() < AIO_PY(3, 8)) {
+        aio__glue_unexpected_keyword(aio__current_target_version(), "create_task", "name");
+        return NULL;
+    }
+    if (args != NULL && args->context != NULL && aio__current_target_version() < AIO_PY(3, 11)) {
+        aio__glue_unexpected_keyword(aio__current_target_version(), "create_task", "context");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.name = args->name;
@@ -2003,12 +2286,20 @@ aio_task *aio_create_task(aio_coroutine coro, void *coro_arg, const aio_create_t
 /* asyncio.current_task(loop=None) */
 aio_task *aio_current_task(aio_loop *loop)
 {
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'current_task'");
+        return NULL;
+    }
     return aio__current_task(loop);
 }
 
 /* asyncio.all_tasks(loop=None) */
 aio_task **aio_all_tasks(aio_loop *loop, size_t *count)
 {
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'all_tasks'");
+        return NULL;
+    }
     return aio__all_tasks(loop, count);
 }
 
@@ -2068,12 +2359,20 @@ aio_future *aio_ensure_future(aio_future *obj, const aio_ensure_future_args *arg
 /* asyncio.timeout(delay) */
 aio_timeout *aio_timeout_after(double delay)
 {
+    if (aio__current_target_version() < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'timeout'");
+        return NULL;
+    }
     return aio__timeout_after(delay);
 }
 
 /* asyncio.timeout_at(when) */
 aio_timeout *aio_timeout_at(double when)
 {
+    if (aio__current_target_version() < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'timeout_at'");
+        return NULL;
+    }
     return aio__timeout_at(when);
 }
 
@@ -2087,6 +2386,48 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     static const aio_task_args no_args;
     aio__task_args r;
 
+    if (args != NULL && args->name != NULL && aio__current_target_version() < AIO_PY(3, 8)) {
+        int target = aio__current_target_version();
+        int given =
+            1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL) + (args->eager_start != 0);
+        int most =
+            1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11)) + (target >= AIO_PY(3, 12));
+        if (given > most) {
+            aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
+                           given);
+            return NULL;
+        }
+        aio_err_set(aio_TypeError, "'name' is an invalid keyword argument for Task()");
+        return NULL;
+    }
+    if (args != NULL && args->context != NULL && aio__current_target_version() < AIO_PY(3, 11)) {
+        int target = aio__current_target_version();
+        int given =
+            1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL) + (args->eager_start != 0);
+        int most =
+            1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11)) + (target >= AIO_PY(3, 12));
+        if (given > most) {
+            aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
+                           given);
+            return NULL;
+        }
+        aio_err_set(aio_TypeError, "'context' is an invalid keyword argument for Task()");
+        return NULL;
+    }
+    if (args != NULL && args->eager_start != 0 && aio__current_target_version() < AIO_PY(3, 12)) {
+        int target = aio__current_target_version();
+        int given =
+            1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL) + (args->eager_start != 0);
+        int most =
+            1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11)) + (target >= AIO_PY(3, 12));
+        if (given > most) {
+            aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
+                           given);
+            return NULL;
+        }
+        aio_err_set(aio_TypeError, "'eager_start' is an invalid keyword argument for Task()");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.loop = args->loop;
@@ -2105,6 +2446,10 @@ int aio_task_cancel(aio_task *task, const char *msg)
         aio__glue_null_self("cancel", "_asyncio.Task");
         return -1;
     }
+    if (msg != NULL && aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 9)) {
+        aio_err_set(aio_TypeError, "cancel() takes no keyword arguments");
+        return -1;
+    }
     return aio__task_cancel(task, msg);
 }
 
@@ -2113,6 +2458,10 @@ int aio_task_cancelling(aio_task *task)
 {
     if (task == NULL) {
         aio__glue_null_self("cancelling", "_asyncio.Task");
+        return -1;
+    }
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'cancelling'");
         return -1;
     }
     return aio__task_cancelling(task);
@@ -2125,6 +2474,10 @@ int aio_task_uncancel(aio_task *task)
         aio__glue_null_self("uncancel", "_asyncio.Task");
         return -1;
     }
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'uncancel'");
+        return -1;
+    }
     return aio__task_uncancel(task);
 }
 
@@ -2133,6 +2486,10 @@ const char *aio_task_get_name(aio_task *task)
 {
     if (task == NULL) {
         aio__glue_null_self("get_name", "_asyncio.Task");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 8)) {
+        aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'get_name'");
         return NULL;
     }
     return aio__task_get_name(task);
@@ -2145,6 +2502,10 @@ int aio_task_set_name(aio_task *task, const char *value)
         aio__glue_null_self("set_name", "_asyncio.Task");
         return -1;
     }
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 8)) {
+        aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'set_name'");
+        return -1;
+    }
     return aio__task_set_name(task, value);
 }
 
@@ -2153,6 +2514,10 @@ aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg)
 {
     if (task == NULL) {
         aio__glue_null_self("get_coro", "_asyncio.Task");
+        return NULL;
+    }
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 8)) {
+        aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'get_coro'");
         return NULL;
     }
     return aio__task_get_coro(task, coro_arg);
@@ -2165,6 +2530,10 @@ aio_context *aio_task_get_context(aio_task *task)
         aio__glue_null_self("get_context", "_asyncio.Task");
         return NULL;
     }
+    if (aio_loop_get_target_version(aio__future_get_loop(task)) < AIO_PY(3, 12)) {
+        aio_err_set(aio_AttributeError, "'_asyncio.Task' object has no attribute 'get_context'");
+        return NULL;
+    }
     return aio__task_get_context(task);
 }
 
@@ -2175,6 +2544,10 @@ aio_context *aio_task_get_context(aio_task *task)
 /* asyncio.TaskGroup() */
 aio_task_group *aio_task_group_new(void)
 {
+    if (aio__current_target_version() < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'TaskGroup'");
+        return NULL;
+    }
     return aio__task_group_new();
 }
 
@@ -2240,6 +2613,10 @@ aio_runner *aio_runner_new(const aio_runner_args *args)
     static const aio_runner_args no_args;
     aio__runner_args r;
 
+    if (aio__current_target_version() < AIO_PY(3, 11)) {
+        aio_err_set(aio_AttributeError, "module 'asyncio' has no attribute 'Runner'");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     aio__glue_bool_or_none(&r.debug, &r.debug_is_none, args->debug);
@@ -2718,6 +3095,10 @@ int aio_stream_writer_is_closing(aio_stream_writer *writer)
         aio__glue_null_self("is_closing", "StreamWriter");
         return -1;
     }
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'StreamWriter' object has no attribute 'is_closing'");
+        return -1;
+    }
     return aio__stream_writer_is_closing(writer);
 }
 
@@ -2726,6 +3107,10 @@ int aio_stream_writer_wait_closed(aio_stream_writer *writer)
 {
     if (writer == NULL) {
         aio__glue_null_self("wait_closed", "StreamWriter");
+        return -1;
+    }
+    if (aio__current_target_version() < AIO_PY(3, 7)) {
+        aio_err_set(aio_AttributeError, "'StreamWriter' object has no attribute 'wait_closed'");
         return -1;
     }
     return aio__stream_writer_wait_closed(writer);

@@ -14,8 +14,11 @@
 #ifndef CASYNCIO_GLUE_HELPERS_H
 #define CASYNCIO_GLUE_HELPERS_H
 
+#include <string.h>
+
 #include "casyncio/base.h"
 #include "casyncio/exceptions.h"
+#include "casyncio/pyversion.h"
 
 /* self was NULL: Python's message for calling a method on None. */
 static inline void aio__glue_null_self(const char *name, const char *pyclass)
@@ -23,6 +26,17 @@ static inline void aio__glue_null_self(const char *name, const char *pyclass)
     aio_err_format(aio_TypeError,
                    "descriptor '%s' for '%s' objects doesn't apply to a 'NoneType' object",
                    name, pyclass);
+}
+
+/* An argument the target version's CPython has no parameter for: its
+ * TypeError. qualname is the function's __qualname__, which 3.10 and later
+ * name; before 3.10 the message has the name alone. */
+static inline void aio__glue_unexpected_keyword(int target, const char *qualname,
+                                                const char *param)
+{
+    const char *dot = strrchr(qualname, '.');
+    const char *name = target < AIO_PY(3, 10) && dot != NULL ? dot + 1 : qualname;
+    aio_err_format(aio_TypeError, "%s() got an unexpected keyword argument '%s'", name, param);
 }
 
 /* A bool with a default of True or False: 0 is the default, AIO_FALSE (and

@@ -17,6 +17,11 @@
 
 #include "casyncio/base.h"
 
+/* The running loop's target version, the process default outside any loop
+ * (runtime/loop/version.c): what the version gates of the functions that
+ * have no loop argument compare. */
+int aio__current_target_version(void);
+
 /* The state checks some functions make before they look at their arguments,
  * as asyncio does (spec state_check); each returns 0, or -1 with the
  * exception set. */
@@ -44,6 +49,12 @@ aio_event_loop_policy *aio__get_event_loop_policy(void);
 
 /* asyncio.set_event_loop_policy(policy) */
 int aio__set_event_loop_policy(aio_event_loop_policy *policy);
+
+/* asyncio.get_child_watcher() */
+void *aio__get_child_watcher(void);
+
+/* asyncio.set_child_watcher(watcher) */
+int aio__set_child_watcher(void *watcher);
 
 /* ------------------------------------------------------------------------
  * Event loop

@@ -52,6 +52,18 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.get_child_watcher() */
+    {
+        void *(*f1)(void) = aio_get_child_watcher;
+        (void)f1;
+    }
+
+    /* asyncio.set_child_watcher() */
+    {
+        int (*f1)(void *) = aio_set_child_watcher;
+        (void)f1;
+    }
+
     /* loop.run_until_complete() */
     {
         void *(*f1)(aio_loop *, aio_future *) = aio_loop_run_until_complete;

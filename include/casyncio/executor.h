@@ -36,6 +36,7 @@
 
 #include "base.h"
 #include "exceptions.h"
+#include "pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,8 +68,10 @@ typedef struct aio_thread_pool_executor_args {
      * raises ValueError("max_workers must be greater than 0"). */
     int max_workers;
     /* NULL or "": "ThreadPoolExecutor-N", N counting the pools made. The
-     * threads are named "<prefix>_<n>" (pthread_setname_np(), cut to the
-     * 15 bytes Linux keeps). */
+     * threads are named "<prefix>_<n>", n counting the pool's threads from
+     * 0: in full (up to 63 bytes) where the library prints a thread's name
+     * ("There is no current event loop in thread 'asyncio_0'."), and with
+     * pthread_setname_np() cut to the 15 bytes Linux keeps (ps, top). */
     const char *thread_name_prefix;
 } aio_thread_pool_executor_args;
 
@@ -156,7 +159,7 @@ AIO_API aio_future *aio_wrap_future(aio_cfuture *fut, aio_loop *loop);
  * (CancelledError when the awaiting task is cancelled; fn still runs to
  * its end, its result dropped). RuntimeError("no running event loop")
  * outside a loop. */
-AIO_API void *aio_to_thread(aio_executor_func fn, void *arg);
+AIO__SINCE_3_9 AIO_API void *aio_to_thread(aio_executor_func fn, void *arg);
 
 #ifdef __cplusplus
 }

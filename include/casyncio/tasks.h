@@ -45,6 +45,7 @@
 
 #include "casyncio/base.h"
 #include "casyncio/exceptions.h"
+#include "casyncio/pyversion.h"
 #include "casyncio/tasks_api.h"
 
 #ifdef __cplusplus
@@ -91,8 +92,8 @@ AIO_API void *aio_await(aio_future *fut);
  * after that first step, as 3.12.1 and 3.13.0 do). Called
  * directly, it is aio_task_new(coro, coro_arg, {.loop = loop, .eager_start
  * = true}): a new reference, or NULL with the exception set. */
-AIO_API aio_future *aio_eager_task_factory(aio_loop *loop, aio_coroutine coro, void *coro_arg,
-                                           void *factory_arg);
+AIO__SINCE_3_12 AIO_API aio_future *aio_eager_task_factory(aio_loop *loop, aio_coroutine coro,
+                                                           void *coro_arg, void *factory_arg);
 
 /* asyncio.sleep(delay, result=None): 0, or -1 with CancelledError. A delay
  * of 0 or less yields to the loop for exactly one iteration. */
@@ -218,7 +219,7 @@ AIO_API aio_task *aio_ensure_future_coro(aio_coroutine coro, void *coro_arg,
  * RuntimeError('no running event loop'), RuntimeError('Timeout should be
  * used inside a task') outside a task, or MemoryError (the Timeout is then
  * still "created"). */
-AIO_API int aio_timeout_enter(aio_timeout *timeout);
+AIO__SINCE_3_11 AIO_API int aio_timeout_enter(aio_timeout *timeout);
 /* Timeout.__aexit__: ends the scope. When the deadline passed and the
  * current exception is the CancelledError it caused (no other cancellation
  * of the task is pending), that becomes TimeoutError (its cause and context
@@ -229,7 +230,7 @@ AIO_API int aio_timeout_enter(aio_timeout *timeout);
  * exited already, -1 with RuntimeError('Timeout has not been entered' /
  * 'Timeout has already been exited') unless an exception is pending
  * (asyncio asserts there). */
-AIO_API int aio_timeout_exit(aio_timeout *timeout);
+AIO__SINCE_3_11 AIO_API int aio_timeout_exit(aio_timeout *timeout);
 /* Timeout.when(), reschedule(when) and expired() are generated from
  * spec/tasks.toml: <casyncio/timeouts.h>. They answer after the exit too;
  * reschedule() raises RuntimeError('Timeout has not been entered') before
@@ -272,7 +273,7 @@ AIO_API int aio_timeout_exit(aio_timeout *timeout);
  * 'TaskGroup <TaskGroup entered> has already been entered', 'no running
  * event loop', 'TaskGroup <TaskGroup> cannot determine the parent task'
  * (no task runs). */
-AIO_API int aio_task_group_enter(aio_task_group *group);
+AIO__SINCE_3_11 AIO_API int aio_task_group_enter(aio_task_group *group);
 
 /* Coroutine, TaskGroup.__aexit__: the current exception, if any, is what
  * the body raised (it is taken; the exit decides what comes out). Waits
@@ -283,7 +284,7 @@ AIO_API int aio_task_group_enter(aio_task_group *group);
  * Must be called in the task that entered the group. C only: with a NULL
  * group (an aio_task_group_new() that failed) returns -1 leaving its
  * exception. */
-AIO_API int aio_task_group_exit(aio_task_group *group);
+AIO__SINCE_3_11 AIO_API int aio_task_group_exit(aio_task_group *group);
 /* repr(): "<TaskGroup>", "<TaskGroup tasks=2 entered>", "<TaskGroup
  * tasks=1 errors=1 cancelling>". */
 
@@ -311,11 +312,11 @@ AIO_API int aio_task_group_exit(aio_task_group *group);
 /* `with runner:` (Runner.__enter__): makes the loop if not yet made. 0, or
  * -1 with RuntimeError('Runner is closed'), or the loop factory's
  * exception. */
-AIO_API int aio_runner_enter(aio_runner *runner);
+AIO__SINCE_3_11 AIO_API int aio_runner_enter(aio_runner *runner);
 /* Runner.__exit__: close(). The current exception, if any, is left as it
  * is (-1 then). C only: NULL (an aio_runner_new() that failed) returns -1
  * leaving its exception. */
-AIO_API int aio_runner_exit(aio_runner *runner);
+AIO__SINCE_3_11 AIO_API int aio_runner_exit(aio_runner *runner);
 /* repr(): "<asyncio.runners.Runner object at 0x...>". */
 
 /* ------------------------------------------------------------------------

@@ -273,6 +273,11 @@ static void loop_dealloc(void *obj);
 static int loop_repr(const void *obj, aio__strbuf *out);
 AIO__DEFINE_TYPE(loop_type) = {"_UnixSelectorEventLoop", loop_dealloc, loop_repr, 0};
 
+bool aio__is_loop(const void *obj)
+{
+    return aio__is_object(obj) && aio__type_of(obj) == &loop_type;
+}
+
 aio_loop *aio__loop_new(void)
 {
     aio_loop *loop = aio__calloc(1, sizeof *loop);

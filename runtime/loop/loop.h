@@ -367,6 +367,14 @@ AIO_INTERNAL void aio__signals_close(aio_loop *loop);
 
 /* True in the process's main thread (policy.c). */
 AIO_INTERNAL bool aio__in_main_thread(void);
+/* threading.current_thread().name for this thread, as messages print it
+ * (policy.c): "MainThread"; the name given with aio__set_thread_name() (an
+ * executor's "<prefix>_<n>"); else "Dummy-N", as Python names threads it
+ * did not start. aio__set_thread_name() keeps up to 63 bytes; NULL forgets. */
+AIO_INTERNAL void aio__set_thread_name(const char *name);
+AIO_INTERNAL void aio__thread_name(char *buf, size_t size);
+/* True when obj is an event loop (loop.c). */
+AIO_INTERNAL bool aio__is_loop(const void *obj);
 /* getpid(), without the system call, kept right across fork(). */
 AIO_INTERNAL pid_t aio__process_id(void);
 /* The running loop of this thread. */

@@ -10,6 +10,7 @@
 
 #include "casyncio/api.h"
 #include "casyncio/policies.h"
+#include "casyncio/warnings.h"
 #include "exc.h"
 #include "impl.h"
 #include "loop.h"
@@ -20,20 +21,38 @@ bool aio__in_main_thread(void)
     return (pid_t)syscall(SYS_gettid) == aio__process_id();
 }
 
-/* threading.current_thread().name: "MainThread", or "Dummy-N" for a
- * thread Python did not start, which is what every C thread is. */
+/* threading.current_thread().name: "MainThread"; the name a thread was
+ * given (an executor's workers, "asyncio_0", ...); else "Dummy-N", as
+ * Python names a thread it did not start, which every other C thread is. */
 static int dummy_counter;
 static _Thread_local int dummy_number;
+static _Thread_local char given_name[64];
 
-static void current_thread_name(char *buf, size_t size)
+void aio__set_thread_name(const char *name)
+{
+    snprintf(given_name, sizeof given_name, "%s", name != NULL ? name : "");
+}
+
+void aio__thread_name(char *buf, size_t size)
 {
     if (aio__in_main_thread()) {
         snprintf(buf, size, "MainThread");
         return;
     }
+    if (given_name[0] != '\0') {
+        snprintf(buf, size, "%s", given_name);
+        return;
+    }
     if (dummy_number == 0)
         dummy_number = __atomic_add_fetch(&dummy_counter, 1, __ATOMIC_RELAXED);
     snprintf(buf, size, "Dummy-%d", dummy_number);
+}
+
+/* What the version a behaviour follows is: the running loop's, else the
+ * process default. */
+static bool target_at_least(int version)
+{
+    return aio__current_target_version() >= version;
 }
 
 /* --- Policy objects ------------------------------------------------------------ */
@@ -42,6 +61,7 @@ static void current_thread_name(char *buf, size_t size)
  * (whose first member is the object header). */
 typedef struct policy_prefix {
     pthread_key_t key;      /* the default policy's per-thread state */
+    void *watcher;          /* the default policy's child watcher, a reference */
     bool is_default;
     bool implicit;          /* made by get_event_loop_policy() itself */
     _Alignas(16) char struct_start[];
@@ -80,6 +100,7 @@ static void policy_dealloc(void *obj)
             thread_state_free(state);
         }
         pthread_key_delete(prefix->key);
+        aio__decref_atomic(prefix->watcher);
     }
     free(prefix);
 }
@@ -156,7 +177,19 @@ static void policy_set_event_loop(aio_event_loop_policy *self, aio_loop *loop)
     thread_state *state = state_of(self);
     if (state == NULL)
         return;
+    /* Marked first: even a refused call stops the implicit loop. */
     state->set_called = true;
+    if (loop != NULL && !aio__is_loop(loop)) {
+        if (!target_at_least(AIO_PY(3, 11)))
+            aio_err_set(aio_AssertionError, NULL); /* assert isinstance(loop, ...) */
+        else if (aio__is_object(loop))
+            aio_err_format(aio_TypeError, "loop must be an instance of AbstractEventLoop or "
+                           "None, not '%s'", aio__type_of(loop)->name);
+        else
+            aio_err_set(aio_TypeError, "loop must be an instance of AbstractEventLoop or None, "
+                        "not a plain struct (make one with aio_new_event_loop())");
+        return;
+    }
     aio_loop *old = state->loop;
     state->loop = aio_incref(loop);
     aio__decref(old);
@@ -192,6 +225,10 @@ static aio_loop *policy_get_event_loop(aio_event_loop_policy *self)
     if (state == NULL)
         return NULL;
     if (state->loop == NULL && !state->set_called && aio__in_main_thread()) {
+        /* 3.12 and 3.13 warn first: under AIO_WARN_ERROR no loop is made. */
+        if (target_at_least(AIO_PY(3, 12)) &&
+            aio_warn(aio_DeprecationWarning, "There is no current event loop") < 0)
+            return NULL;
         aio_loop *loop = call_new_event_loop(self);
         if (loop == NULL)
             return NULL;
@@ -201,8 +238,8 @@ static aio_loop *policy_get_event_loop(aio_event_loop_policy *self)
             return NULL;
     }
     if (state->loop == NULL) {
-        char name[32];
-        current_thread_name(name, sizeof name);
+        char name[80];
+        aio__thread_name(name, sizeof name);
         aio_err_format(aio_RuntimeError, "There is no current event loop in thread '%s'.",
                        name);
         return NULL;
@@ -210,20 +247,111 @@ static aio_loop *policy_get_event_loop(aio_event_loop_policy *self)
     return state->loop;
 }
 
+/* --- Child watchers (unix_events.py) ---------------------------------------- */
+
+/* A child watcher stands for the library's own reaping of children, which
+ * the policy does not change: its class is the one CPython's policy would
+ * make for the target version (SafeChildWatcher before 3.8,
+ * ThreadedChildWatcher, PidfdChildWatcher from 3.12 where the kernel has
+ * pidfds). Any thread may hold one, hence atomic references. */
+typedef struct child_watcher {
+    aio__object ob;
+} child_watcher;
+
+static void watcher_dealloc(void *obj)
+{
+    free(obj);
+}
+
+static int watcher_repr(const void *obj, aio__strbuf *out)
+{
+    return aio__sb_appendf(out, "<asyncio.unix_events.%s object at %p>", aio__type_of(obj)->name,
+                           obj);
+}
+
+AIO__DEFINE_TYPE(safe_watcher_type) = {"SafeChildWatcher", watcher_dealloc, watcher_repr,
+                                       AIO__TYPE_ATOMIC};
+AIO__DEFINE_TYPE(threaded_watcher_type) = {"ThreadedChildWatcher", watcher_dealloc,
+                                           watcher_repr, AIO__TYPE_ATOMIC};
+AIO__DEFINE_TYPE(pidfd_watcher_type) = {"PidfdChildWatcher", watcher_dealloc, watcher_repr,
+                                        AIO__TYPE_ATOMIC};
+
+static bool is_child_watcher(const void *obj)
+{
+    if (!aio__is_object(obj))
+        return false;
+    const aio__type *type = aio__type_of(obj);
+    return type == &safe_watcher_type || type == &threaded_watcher_type ||
+           type == &pidfd_watcher_type;
+}
+
+/* unix_events.can_use_pidfd(): pidfd_open() works on this process. */
+static bool can_use_pidfd(void)
+{
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+#else
+    return false;
+#endif
+}
+
+static void *watcher_new(void)
+{
+    const aio__type *type = &threaded_watcher_type;
+    if (!target_at_least(AIO_PY(3, 8)))
+        type = &safe_watcher_type;
+    else if (target_at_least(AIO_PY(3, 12)) && can_use_pidfd())
+        type = &pidfd_watcher_type;
+    child_watcher *watcher = aio__malloc(sizeof *watcher);
+    if (watcher != NULL)
+        aio__object_init(watcher, type);
+    return watcher;
+}
+
+/* The default policy's watcher, shared by every thread. */
+static pthread_mutex_t watcher_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int warn_deprecated(const char *name)
+{
+    if (!target_at_least(AIO_PY(3, 12)))
+        return 0;
+    return aio_warn_format(aio_DeprecationWarning,
+                           "'%s' is deprecated as of Python 3.12 and will be removed in "
+                           "Python 3.14.", name);
+}
+
 static void *policy_get_child_watcher(aio_event_loop_policy *self)
 {
-    (void)self;
-    aio_err_set(aio_NotImplementedError,
-                "AbstractEventLoopPolicy.get_child_watcher() is not implemented yet");
-    return NULL;
+    policy_prefix *prefix = prefix_of(self);
+    pthread_mutex_lock(&watcher_lock);
+    if (prefix->watcher == NULL)
+        prefix->watcher = watcher_new();
+    void *watcher = prefix->watcher;
+    pthread_mutex_unlock(&watcher_lock);
+    if (watcher == NULL || warn_deprecated("get_child_watcher") < 0)
+        return NULL;
+    return watcher;
 }
 
 static void policy_set_child_watcher(aio_event_loop_policy *self, void *watcher)
 {
-    (void)self;
-    (void)watcher;
-    aio_err_set(aio_NotImplementedError,
-                "AbstractEventLoopPolicy.set_child_watcher() is not implemented yet");
+    if (watcher != NULL && !is_child_watcher(watcher)) {
+        aio_err_set(aio_AssertionError, NULL); /* assert isinstance(watcher, ...) */
+        return;
+    }
+    if (watcher != NULL)
+        aio__incref_atomic(watcher);
+    policy_prefix *prefix = prefix_of(self);
+    pthread_mutex_lock(&watcher_lock);
+    void *old = prefix->watcher;
+    prefix->watcher = watcher;
+    pthread_mutex_unlock(&watcher_lock);
+    aio__decref_atomic(old); /* old.close(): nothing to stop, the library reaps */
+    warn_deprecated("set_child_watcher");
 }
 
 aio_event_loop_policy *aio_default_event_loop_policy_new(size_t size)
@@ -320,4 +448,30 @@ aio_loop *aio__new_event_loop(void)
 {
     aio_event_loop_policy *policy = aio__get_event_loop_policy();
     return policy != NULL ? call_new_event_loop(policy) : NULL;
+}
+
+void *aio__get_child_watcher(void)
+{
+    aio_event_loop_policy *policy = aio__get_event_loop_policy();
+    if (policy == NULL)
+        return NULL;
+    if (policy->get_child_watcher == NULL) {
+        aio_err_set(aio_NotImplementedError, NULL);
+        return NULL;
+    }
+    void *watcher = policy->get_child_watcher(policy);
+    return aio_err_occurred() ? NULL : watcher;
+}
+
+int aio__set_child_watcher(void *watcher)
+{
+    aio_event_loop_policy *policy = aio__get_event_loop_policy();
+    if (policy == NULL)
+        return -1;
+    if (policy->set_child_watcher == NULL) {
+        aio_err_set(aio_NotImplementedError, NULL);
+        return -1;
+    }
+    policy->set_child_watcher(policy, watcher);
+    return aio_err_occurred() ? -1 : 0;
 }

@@ -46,6 +46,10 @@ typedef struct pipe_transport {
     bool alive;               /* holds its own reference (the connection) */
     aio_exc *lost_exc;        /* what connection_lost() will get */
     aio__write_buffer buffer; /* the write side's */
+    bool waiting;             /* the waiter below is still to be called */
+    aio__transport_waiter waiter;
+    aio__pipe_waiter_fail waiter_fail;
+    aio_exc *start_exc;       /* a MemoryError of the reader's start, for the waiter */
 } pipe_transport;
 
 static int pt_repr(const void *obj, aio__strbuf *out);
@@ -515,6 +519,9 @@ static void pt_dealloc(void *obj)
     pipe_transport *pt = obj;
     aio__wbuf_clear(&pt->buffer);
     aio__decref(pt->lost_exc);
+    aio__decref(pt->start_exc);
+    if (pt->waiting && pt->waiter.release != NULL) /* its callback dropped unrun */
+        pt->waiter.release(pt->waiter.arg);
     if (pt->fd >= 0)
         close(pt->fd);
     aio__transport_clear(&pt->base);
@@ -537,8 +544,36 @@ static void connection_made_cb(void *arg)
 static void start_reading_cb(void *arg)
 {
     pipe_transport *pt = arg;
-    if (pt->fd >= 0 && (pt->write_side || rp_is_reading(&pt->base)))
-        add_reader(pt);
+    if (pt->fd >= 0 && (pt->write_side || rp_is_reading(&pt->base)) && add_reader(pt) < 0 &&
+        pt->waiting && pt->waiter_fail != NULL && aio_err_matches(aio_MemoryError)) {
+        /* A transport that would never read (or never see its reader go):
+         * the connection fails instead, the MemoryError going to whoever
+         * waits for it. Other errors are the loop's to report, as
+         * asyncio's _add_reader() raising in a callback is. */
+        aio__decref(pt->start_exc);
+        pt->start_exc = aio_err_fetch();
+    }
+    aio__decref(pt);
+}
+
+/* The waiter: futures._set_result_unless_cancelled(waiter, None); or,
+ * when the reader could not start, what `except: transport.close(); raise`
+ * does in the coroutine that waits. */
+static void waiter_cb(void *arg)
+{
+    pipe_transport *pt = arg;
+    if (pt->waiting) {
+        pt->waiting = false;
+        aio_exc *exc = pt->start_exc;
+        pt->start_exc = NULL;
+        if (exc == NULL) {
+            pt->waiter.callback(pt->waiter.arg);
+        } else {
+            aio__transport_close(&pt->base);
+            aio_err_clear();
+            pt->waiter_fail(pt->waiter.arg, &pt->base, exc);
+        }
+    }
     aio__decref(pt);
 }
 
@@ -548,7 +583,8 @@ static void start_reading_cb(void *arg)
  * caller's. */
 aio_transport *aio__pipe_transport_new(aio_loop *loop, int fd, bool write_side,
                                        bool watch_reader, aio_protocol *protocol,
-                                       const aio__transport_waiter *waiter)
+                                       const aio__transport_waiter *waiter,
+                                       aio__pipe_waiter_fail waiter_fail)
 {
     pipe_transport *pt = aio__calloc(1, sizeof *pt);
     if (pt == NULL)
@@ -565,12 +601,13 @@ aio_transport *aio__pipe_transport_new(aio_loop *loop, int fd, bool write_side,
         goto fail_attached;
     if ((!write_side || watch_reader) && call_soon_with(pt, start_reading_cb) < 0)
         goto fail_attached;
-    if (waiter != NULL &&
-        aio__loop_call_soon(loop, &(aio__loop_call_soon_args){.callback = waiter->callback,
-                                                                .args = waiter->arg,
-                                                                .args_release =
-                                                                    waiter->release}) == NULL)
-        goto fail_attached;
+    if (waiter != NULL) {
+        if (call_soon_with(pt, waiter_cb) < 0)
+            goto fail_attached;
+        pt->waiter = *waiter;
+        pt->waiter_fail = waiter_fail;
+        pt->waiting = true;
+    }
     return &pt->base;
 
 fail_attached:
@@ -606,6 +643,22 @@ static void log_connected(aio_future *fut, void *arg)
         aio_log(AIO_LOG_DEBUG, NULL, "%s", sb.data);
     aio__sb_free(&sb);
     aio_err_clear();
+}
+
+/* The pipe's reader could not start: the future of (transport, protocol)
+ * fails with exc (taken over) and lets go of the transport, closed. */
+static void connect_failed(void *arg, aio_transport *t, aio_exc *exc)
+{
+    aio_future *fut = arg;
+    if (fut->state == AIO__FUTURE_PENDING) {
+        /* Still the future's pair (a cancellation would have taken it). */
+        aio__connection_set_pair(fut, NULL, NULL);
+        aio__future_fail(fut, exc);
+        aio__decref(t);
+    } else {
+        aio__decref(exc);
+    }
+    aio__decref(fut);
 }
 
 /* connect_read_pipe() and connect_write_pipe() up to their await: the
@@ -646,8 +699,8 @@ static aio_future *connect_pipe(aio_loop *loop, aio_protocol_factory factory, vo
         goto fail;
     aio__transport_waiter waiter;
     aio__connection_waiter(fut, &waiter);
-    aio_transport *t =
-        aio__pipe_transport_new(loop, fd, write_side, fifo || sock, protocol, &waiter);
+    aio_transport *t = aio__pipe_transport_new(loop, fd, write_side, fifo || sock, protocol,
+                                               &waiter, connect_failed);
     if (t == NULL) {
         waiter.release(waiter.arg);
         goto fail;
@@ -689,3 +742,4 @@ AIO__NAME(eof_received_cb, "Protocol.eof_received", AIO__NAME_ARG_OBJECT);
 AIO__NAME(connection_made_cb, "Protocol.connection_made", AIO__NAME_ARG_OBJECT);
 AIO__NAME(log_connected, "BaseEventLoop.connect_pipe", AIO__NAME_SELF_ARG);
 AIO__NAME(start_reading_cb, "_UnixPipeTransport._add_reader", AIO__NAME_SELF_ARG);
+AIO__NAME(waiter_cb, "futures._set_result_unless_cancelled", AIO__NAME_SELF_ARG);

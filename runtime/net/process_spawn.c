@@ -4,15 +4,28 @@
  * or chdir failure comes back over a close-on-exec pipe and is raised in
  * the parent as Popen raises it. The program is looked up in the PATH of
  * the child's environment (os.get_exec_path()) before the fork, so that the
- * child only makes async-signal-safe calls. */
+ * child only makes async-signal-safe calls.
+ *
+ * The child shares the parent's memory until it executes the program, as
+ * _posixsubprocess's vfork() does: clone(CLONE_VM | CLONE_VFORK) on a
+ * stack of its own, so that no page table is copied (fork()'s cost grows
+ * with the parent's size). So the child writes no memory the parent uses:
+ * everything is prepared before, every signal is blocked around the clone
+ * and the child puts the handlers back to their defaults before it
+ * unblocks them (a parent's handler must not run in it). Under the
+ * sanitizers, whose runtimes do not expect a second process in their
+ * memory, it is a plain fork(). */
 #include "process_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,6 +35,18 @@
 #include "object.h"
 
 extern char **environ;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SPAWN_WITH_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define SPAWN_WITH_FORK 1
+#endif
+#endif
+
+/* The child's stack while it shares the parent's memory. */
+enum { CHILD_STACK_SIZE = 256 * 1024 };
 
 /* What the child reports before _exit(). */
 enum { FAIL_EXEC = 1, FAIL_CHDIR = 2, FAIL_OTHER = 3 };
@@ -133,14 +158,33 @@ static int install_fd(int fd, int target)
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-/* The child after fork(): async-signal-safe calls only. */
+/* Every caught signal back to its default (the ignored ones stay
+ * ignored, as exec keeps them), while all are blocked. */
+static void reset_signal_handlers(void)
+{
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) != 0 || sa.sa_handler == SIG_IGN ||
+            sa.sa_handler == SIG_DFL)
+            continue;
+        sa.sa_handler = SIG_DFL;
+        sa.sa_flags = 0;
+        sigaction(sig, &sa, NULL);
+    }
+}
+
+/* The child, before exec: async-signal-safe calls only, and no write to
+ * memory the parent uses (it may share it). */
 static void child_exec(const aio__spawn_spec *s, char *const *candidates, int errpipe)
 {
+    reset_signal_handlers();
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGXFSZ, SIG_DFL);
 
     int in = s->child_fd[0], out = s->child_fd[1], err = s->child_fd[2];
     /* Keep the sources out of the way of the targets written before them. */
@@ -185,23 +229,69 @@ static void child_exec(const aio__spawn_spec *s, char *const *candidates, int er
     child_fail(errpipe, FAIL_EXEC, saved != 0 ? saved : errno);
 }
 
+typedef struct child_args {
+    const aio__spawn_spec *spec;
+    char *const *candidates;
+    int errpipe[2];
+} child_args;
+
+static int child_main(void *arg)
+{
+    const child_args *a = arg;
+    close(a->errpipe[0]);
+    child_exec(a->spec, a->candidates, a->errpipe[1]);
+    return 255; /* not reached: child_exec() executes or exits */
+}
+
+/* Starts child_main(a) in a new process; its pid, or -1 with errno set. */
+static pid_t start_child(child_args *a)
+{
+#ifdef SPAWN_WITH_FORK
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(child_main(a));
+    return pid;
+#else
+    /* A guard page below it: an overflow faults in the child instead of
+     * writing over the parent's memory. */
+    size_t guard = (size_t)sysconf(_SC_PAGESIZE);
+    char *map = mmap(NULL, guard + CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED)
+        return -1;
+    pid_t pid = -1;
+    if (mprotect(map, guard, PROT_NONE) == 0) {
+        /* The parent waits (CLONE_VFORK) until the child has executed the
+         * program or exited: then the stack is free again. */
+        pid = clone(child_main, map + guard + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                    a);
+    }
+    int err = errno;
+    munmap(map, guard + CHILD_STACK_SIZE);
+    errno = err;
+    return pid;
+#endif
+}
+
 int aio__spawn(const aio__spawn_spec *s, pid_t *pid_out)
 {
     char **candidates = exec_candidates(s->executable, s->envp);
     if (candidates == NULL)
         return -1;
-    int errpipe[2];
-    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    child_args a = {.spec = s, .candidates = candidates};
+    if (pipe2(a.errpipe, O_CLOEXEC) < 0) {
         aio_err_set_from_errno(errno);
         free_list(candidates);
         return -1;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(errpipe[0]);
-        child_exec(s, candidates, errpipe[1]);
-    }
+    int *errpipe = a.errpipe;
+    /* No handler of ours may run in the child before it has reset them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = start_child(&a);
     int fork_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(errpipe[1]);
     free_list(candidates);
     if (pid < 0) {

@@ -2,15 +2,19 @@
  * their transport (base_subprocess.py's BaseSubprocessTransport and
  * unix_events.py's _UnixSubprocessTransport, 3.11).
  *
- * The child is started by spawn.c; its pipes are pipe transports whose
- * protocols (the Write/ReadSubprocessPipeProto of asyncio) forward to the
- * transport, which hands every event to the caller's protocol one
+ * The child is started by process_spawn.c; its pipes are pipe transports
+ * whose protocols (the Write/ReadSubprocessPipeProto of asyncio) forward to
+ * the transport, which hands every event to the caller's protocol one
  * iteration later, as asyncio's _call() does: connection_made first, the
  * events that came before it queued behind it, connection_lost() last, once
- * the process has exited and every pipe is closed.
+ * the process has exited and every pipe is closed. The pipes' transports
+ * start one after the other, in the iterations of asyncio's
+ * _connect_pipes() task awaiting each.
  *
  * The child is reaped by child_watch.c for this one pid (a pidfd, or a
- * thread blocked in waitpid() for it), never racing with other children.
+ * thread blocked in waitpid() for it), never racing with other children;
+ * its exit reaches _process_exited() two iterations after the watch sees
+ * it, as asyncio's child watcher relays it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +39,7 @@ typedef struct sp_transport sp_transport;
 
 /* What _call() defers to the next iteration (or, before connection_made,
  * queues). */
-enum { CALL_MADE, CALL_DATA, CALL_PIPE_LOST, CALL_EXITED, CALL_CONN_LOST, CALL_READY };
+enum { CALL_MADE, CALL_DATA, CALL_PIPE_LOST, CALL_EXITED, CALL_CONN_LOST };
 typedef struct sp_call {
     struct sp_call *next;
     sp_transport *sp;   /* a reference */
@@ -62,8 +66,10 @@ typedef struct sp_future {
 struct sp_transport {
     aio_transport base;
     pid_t pid;
+    int pid_number;         /* the 'subprocess' extra info: the pid, as an int */
     int returncode;
     bool exited;            /* _returncode is not None */
+    bool reaped;            /* waited for: its pid may be another's now */
     bool proc_gone;         /* _proc is None: after connection_lost() */
     bool closed;            /* close() was called */
     bool finished;
@@ -72,6 +78,9 @@ struct sp_transport {
     bool has_pipe[3];       /* in _pipes: stdin, stdout, stderr made with PIPE */
     bool pipe_lost[3];      /* that pipe's connection_lost() came */
     aio_transport *pipes[3];
+    int pipe_fd[3];         /* our ends of the pipes not connected yet, or -1 */
+    int connecting;         /* _connect_pipes(): the next pipe it looks at */
+    int exit_status;        /* the return code on its way to _process_exited() */
     sp_call *pending_head;
     sp_call *pending_tail;
     aio__child_watch *watch;
@@ -89,12 +98,6 @@ AIO__DEFINE_TYPE(sp_transport_type) = {"_UnixSubprocessTransport", sp_dealloc, s
 static void call_free(void *arg)
 {
     sp_call *c = arg;
-    if (c->kind == CALL_READY && c->sp->fut != NULL) {
-        /* Dropped unrun (the loop closed): let go of the future. */
-        aio_future *fut = &c->sp->fut->fut;
-        c->sp->fut = NULL;
-        aio__decref(fut);
-    }
     aio__decref(c->exc);
     aio__decref(c->sp);
     free(c);
@@ -102,6 +105,8 @@ static void call_free(void *arg)
 
 static void sp_call_run(void *arg);
 static void start_failed(sp_transport *sp);
+static void finish_future(sp_transport *sp);
+static void close_pending_fds(sp_transport *sp);
 static sp_future *waiting_future(sp_transport *sp);
 
 static void call_connection_lost(sp_transport *sp)
@@ -115,8 +120,6 @@ static void call_connection_lost(sp_transport *sp)
     aio__transport_clear(&sp->base);
     aio_err_restore(pending);
 }
-
-static void finish_future(sp_transport *sp);
 
 static void sp_call_run(void *arg)
 {
@@ -147,9 +150,6 @@ static void sp_call_run(void *arg)
     case CALL_CONN_LOST:
         call_connection_lost(sp);
         break;
-    case CALL_READY:
-        finish_future(sp);
-        break;
     }
     call_free(c);
 }
@@ -165,7 +165,7 @@ static int call_schedule(sp_transport *sp, sp_call *c)
     if (aio__loop_call_soon(sp->base.loop, &args) == NULL) {
         /* No memory to defer it: the end of the connection still happens. */
         aio_err_clear();
-        if ((c->kind == CALL_MADE || c->kind == CALL_READY) && !sp->failed) {
+        if (c->kind == CALL_MADE && !sp->failed) {
             start_failed(sp);
         } else if (c->kind == CALL_CONN_LOST) {
             call_connection_lost(sp);
@@ -241,14 +241,49 @@ static void process_exited(sp_transport *sp, int returncode)
     try_finish(sp);
 }
 
-/* The watcher's callback, on the loop's thread. */
+static void drop_sp(void *arg)
+{
+    aio__decref(arg);
+}
+
+/* Schedules fn(sp), taking over a reference to sp; without the memory to
+ * defer it, fn runs now. */
+static void call_soon_or_now(sp_transport *sp, aio_callback fn)
+{
+    if (sp->base.loop != NULL) {
+        const aio__loop_call_soon_args cs = {.callback = fn, .args = sp, .args_release = drop_sp};
+        if (aio__loop_call_soon(sp->base.loop, &cs) != NULL)
+            return;
+        aio_err_clear();
+    }
+    fn(sp);
+}
+
+static void exit_reported(void *arg)
+{
+    sp_transport *sp = arg;
+    process_exited(sp, sp->exit_status);
+    aio__decref(sp);
+}
+
+/* unix_events' _child_watcher_callback(): call_soon_threadsafe(call_soon,
+ * transp._process_exited, returncode). */
+static void exit_relayed(void *arg)
+{
+    call_soon_or_now(arg, exit_reported);
+}
+
+/* The watcher's callback, on the loop's thread, in the iteration the exit
+ * is seen: _process_exited() runs two iterations later, as asyncio's
+ * watcher relays it. */
 static void child_exited(void *arg, int returncode)
 {
     sp_transport *sp = arg;
     aio__child_watch_free(sp->watch);
     sp->watch = NULL;
-    process_exited(sp, returncode);
-    aio__decref(sp); /* the watch's reference */
+    sp->reaped = true;
+    sp->exit_status = returncode;
+    call_soon_or_now(sp, exit_relayed); /* takes over the watch's reference */
 }
 
 /* --- The pipes' protocols ----------------------------------------------------------------- */
@@ -365,7 +400,7 @@ static int sp_close(aio_transport *t)
             aio_err_clear();
         }
     }
-    if (!sp->proc_gone && !sp->exited && sp->pid > 0) {
+    if (!sp->proc_gone && !sp->exited && !sp->reaped && sp->pid > 0) {
         if (t->loop != NULL && aio__loop_debug(t->loop)) {
             char *repr = aio_repr(sp);
             aio_log(AIO_LOG_WARNING, NULL, "Close running child process: kill %s",
@@ -377,12 +412,14 @@ static int sp_close(aio_transport *t)
     return 0;
 }
 
+/* 'subprocess': Python's Popen object, here what C can use of it, its
+ * pid (const int *, valid while the transport is; it stays after the
+ * end, as the Popen object does). */
 static const void *sp_extra_info(aio_transport *t, const char *name, bool *found)
 {
-    (void)t;
-    (void)name;
-    *found = false;
-    return NULL;
+    sp_transport *sp = (sp_transport *)t;
+    *found = strcmp(name, "subprocess") == 0 && sp->pid > 0;
+    return *found ? &sp->pid_number : NULL;
 }
 
 /* The loop closes while the child is still watched: what __del__ does
@@ -397,7 +434,7 @@ static void sp_orphan(aio_transport *t)
     /* close() without the pipes: the loop orphans them itself. */
     sp->closed = true;
     t->closing = true;
-    if (!sp->proc_gone && !sp->exited && sp->pid > 0)
+    if (!sp->proc_gone && !sp->exited && !sp->reaped && sp->pid > 0)
         kill(sp->pid, SIGKILL);
     if (sp->watch != NULL) {
         aio__child_watch_orphan(sp->watch);
@@ -409,6 +446,7 @@ static void sp_orphan(aio_transport *t)
         sp->pipes[i] = NULL;
         aio__decref(pipe);
     }
+    close_pending_fds(sp);
     aio_future *fut = sp->fut != NULL ? &sp->fut->fut : NULL;
     sp->fut = NULL;
     aio__decref(fut);
@@ -454,6 +492,7 @@ static void sp_dealloc(void *obj)
     }
     for (int i = 0; i < 3; i++)
         aio__decref(sp->pipes[i]);
+    close_pending_fds(sp);
     aio__decref(sp->fut);
     if (sp->watch != NULL)
         aio__child_watch_orphan(sp->watch);
@@ -492,7 +531,9 @@ static int signal_child(aio_transport *t, const char *method, int sig)
         aio_err_set(aio_ProcessLookupError, NULL);
         return -1;
     }
-    if (sp->exited) /* Popen skips a process it knows has died */
+    /* Popen skips a process it knows has died (poll() first: one reaped
+     * but not yet reported too) */
+    if (sp->exited || sp->reaped)
         return 0;
     if (kill(sp->pid, sig) < 0 && errno != ESRCH) {
         aio_err_set_from_errno(errno);
@@ -520,32 +561,122 @@ int aio__transport_kill(aio_transport *t)
 
 /* _connect_pipes()'s end, once the pipes' transports have started:
  * connection_made() scheduled, the calls queued before it behind it, then
- * the waiter. */
-static void pipes_connected(void *arg)
+ * the waiter's result (the caller's task resumes after connection_made()). */
+static void pipes_connected(sp_transport *sp)
 {
-    sp_transport *sp = arg;
-    if (!sp->connected && !sp->failed) {
-        sp->connected = true;
-        sp_call *head = sp->pending_head;
-        sp->pending_head = sp->pending_tail = NULL;
-        if (defer(sp, CALL_MADE, -1, NULL, 0, NULL) < 0) {
-            if (!sp->failed)
-                start_failed(sp);
-            for (sp_call *c = head, *next; c != NULL; c = next) {
-                next = c->next;
-                call_free(c);
-            }
-            aio__decref(sp);
-            return;
-        }
+    sp->connected = true;
+    sp_call *head = sp->pending_head;
+    sp->pending_head = sp->pending_tail = NULL;
+    if (defer(sp, CALL_MADE, -1, NULL, 0, NULL) < 0) {
+        if (!sp->failed)
+            start_failed(sp);
         for (sp_call *c = head, *next; c != NULL; c = next) {
             next = c->next;
-            c->next = NULL;
-            call_schedule(sp, c);
+            call_free(c);
         }
-        if (defer(sp, CALL_READY, -1, NULL, 0, NULL) < 0 && !sp->failed)
-            start_failed(sp);
+        return;
     }
+    for (sp_call *c = head, *next; c != NULL; c = next) {
+        next = c->next;
+        c->next = NULL;
+        call_schedule(sp, c);
+    }
+    if (!sp->failed)
+        finish_future(sp);
+}
+
+static void connect_step(void *arg);
+static void connect_dropped(void *arg);
+
+/* Schedules the next step of _connect_pipes() (its task's next step);
+ * takes a reference to sp. */
+static int schedule_connect_step(sp_transport *sp)
+{
+    aio__incref(sp);
+    const aio__loop_call_soon_args cs = {
+        .callback = connect_step, .args = sp, .args_release = connect_dropped};
+    if (aio__loop_call_soon(sp->base.loop, &cs) == NULL) {
+        aio__decref(sp);
+        return -1;
+    }
+    return 0;
+}
+
+/* A pipe's waiter: `await loop.connect_*_pipe()` resumes in the next
+ * iteration. */
+static void pipe_ready(void *arg)
+{
+    sp_transport *sp = arg;
+    if (!sp->failed && schedule_connect_step(sp) < 0 && !sp->failed)
+        start_failed(sp);
+    aio__decref(sp);
+}
+
+/* A pipe's reader could not start (MemoryError): the start fails with
+ * it, as the exception of `await loop.connect_*_pipe()` fails
+ * _connect_pipes(). */
+static void pipe_failed(void *arg, aio_transport *t, aio_exc *exc)
+{
+    (void)t;
+    sp_transport *sp = arg;
+    aio_err_restore(exc);
+    if (!sp->failed)
+        start_failed(sp);
+    aio_err_clear();
+    aio__decref(sp);
+}
+
+static void close_pending_fds(sp_transport *sp)
+{
+    for (int i = 0; i < 3; i++)
+        if (sp->pipe_fd[i] >= 0) {
+            close(sp->pipe_fd[i]);
+            sp->pipe_fd[i] = -1;
+        }
+}
+
+/* connect_write_pipe() for stdin, connect_read_pipe() for stdout and
+ * stderr, one at a time: the next pipe's transport, whose waiter comes
+ * back here; with none left, the end. -1 with the exception set. */
+static int connect_next(sp_transport *sp)
+{
+    int i = sp->connecting;
+    while (i < 3 && sp->pipe_fd[i] < 0)
+        i++;
+    sp->connecting = i + 1;
+    if (i == 3) {
+        pipes_connected(sp);
+        return 0;
+    }
+    pipe_proto *pp = aio__calloc(1, sizeof *pp);
+    if (pp == NULL)
+        return -1;
+    pp->proto.connection_lost = pp_connection_lost;
+    pp->proto.pause_writing = pp_pause_writing;
+    pp->proto.resume_writing = pp_resume_writing;
+    if (i > 0)
+        pp->proto.data_received = pp_data_received;
+    pp->proto.release = pp_release;
+    pp->sp = aio_incref(sp);
+    pp->fd = i;
+    const aio__transport_waiter waiter = {pipe_ready, aio_incref(sp), connect_dropped};
+    aio_transport *pt = aio__pipe_transport_new(sp->base.loop, sp->pipe_fd[i], i == 0, i == 0,
+                                                &pp->proto, &waiter, pipe_failed);
+    if (pt == NULL) {
+        aio__decref(sp); /* the waiter's */
+        pp_release(&pp->proto);
+        return -1;
+    }
+    sp->pipe_fd[i] = -1;
+    sp->pipes[i] = pt;
+    return 0;
+}
+
+static void connect_step(void *arg)
+{
+    sp_transport *sp = arg;
+    if (!sp->failed && !sp->connected && connect_next(sp) < 0 && !sp->failed)
+        start_failed(sp);
     aio__decref(sp);
 }
 
@@ -557,6 +688,10 @@ static void start_failed(sp_transport *sp)
     if (aio_err_occurred() == NULL)
         aio_err_set(aio_MemoryError, NULL);
     sp->failed = true;
+    close_pending_fds(sp);
+    for (int i = 0; i < 3; i++)
+        if (sp->pipes[i] == NULL)
+            sp->has_pipe[i] = false;
     for (sp_call *c = sp->pending_head, *next; c != NULL; c = next) {
         next = c->next;
         call_free(c);
@@ -571,7 +706,8 @@ static void start_failed(sp_transport *sp)
     aio_err_clear();
 }
 
-/* pipes_connected() dropped unrun (the loop closed): let go of the future. */
+/* A step of the connection dropped unrun (the loop closed): let go of the
+ * future. */
 static void connect_dropped(void *arg)
 {
     sp_transport *sp = arg;
@@ -682,6 +818,7 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
         return NULL;
     }
     aio__transport_init(&sp->base, &sp_transport_type, &sp_class, loop, protocol);
+    sp->pipe_fd[0] = sp->pipe_fd[1] = sp->pipe_fd[2] = -1;
     f->pair.transport = &sp->base; /* the future's reference */
     f->pair.protocol = protocol;
     const aio__future_add_done_callback_args add = {.callback = spf_done};
@@ -733,46 +870,22 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     close_fds(child, 3);
     close_fds(&devnull, 1);
     sp->pid = pid;
+    sp->pid_number = (int)pid;
     /* A closed loop is noticed only here, as asyncio's create_task() of
      * _connect_pipes() notices it after Popen(): the child is killed. */
     if (aio__loop_check_closed(loop) < 0)
         goto fail_child;
 
-    /* _connect_pipes(): a transport per pipe, whose protocol forwards here. */
-    for (int i = 0; i < 3; i++) {
-        if (parent[i] < 0)
-            continue;
-        pipe_proto *pp = aio__calloc(1, sizeof *pp);
-        if (pp == NULL)
-            goto fail_child;
-        pp->proto.connection_lost = pp_connection_lost;
-        pp->proto.pause_writing = pp_pause_writing;
-        pp->proto.resume_writing = pp_resume_writing;
-        if (i > 0)
-            pp->proto.data_received = pp_data_received;
-        pp->proto.release = pp_release;
-        pp->sp = aio_incref(sp);
-        pp->fd = i;
-        aio_transport *pt =
-            aio__pipe_transport_new(loop, parent[i], i == 0, i == 0, &pp->proto, NULL);
-        if (pt == NULL) {
-            pp_release(&pp->proto);
-            goto fail_child;
-        }
-        parent[i] = -1;
-        sp->pipes[i] = pt;
-    }
-    /* The end of _connect_pipes() after the pipes' connection_made(), then
-     * the watcher: scheduled first, so that a failure of the watch's start
+    /* _connect_pipes(), a task of its own: its first step in the next
+     * iteration; then the watcher, so that a failure of the watch's start
      * leaves the child to be killed and reaped here (a failed start makes
-     * pipes_connected() a no-op). */
-    aio__incref(sp);
-    const aio__loop_call_soon_args cs = {
-        .callback = pipes_connected, .args = sp, .args_release = connect_dropped};
-    if (aio__loop_call_soon(loop, &cs) == NULL) {
-        aio__decref(sp);
-        goto fail_child;
+     * the steps no-ops). */
+    for (int i = 0; i < 3; i++) {
+        sp->pipe_fd[i] = parent[i];
+        parent[i] = -1;
     }
+    if (schedule_connect_step(sp) < 0)
+        goto fail_child;
     sp->watch = aio__child_watch_start(loop, pid, &sp->base, child_exited, sp);
     if (sp->watch == NULL)
         goto fail_child;
@@ -792,6 +905,7 @@ fail_child:
         aio_exc *exc = aio_err_fetch();
         sp->failed = true;
         sp_close(&sp->base);
+        close_pending_fds(sp);
         kill_and_reap(pid);
         sp->exited = true;
         close_fds(parent, 3);
@@ -864,4 +978,7 @@ aio_future *aio__loop_subprocess_shell(aio_loop *loop,
 
 /* What reprs and logs call these callbacks. */
 AIO__NAME(sp_call_run, "BaseSubprocessTransport._call", 0);
-AIO__NAME(pipes_connected, "BaseSubprocessTransport._connect_pipes", AIO__NAME_SELF_ARG);
+AIO__NAME(connect_step, "BaseSubprocessTransport._connect_pipes", AIO__NAME_SELF_ARG);
+AIO__NAME(pipe_ready, "futures._set_result_unless_cancelled", AIO__NAME_SELF_ARG);
+AIO__NAME(exit_relayed, "BaseEventLoop.call_soon", AIO__NAME_SELF_ARG);
+AIO__NAME(exit_reported, "BaseSubprocessTransport._process_exited", AIO__NAME_SELF_ARG);

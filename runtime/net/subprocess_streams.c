@@ -158,10 +158,6 @@ static void sp_process_exited(aio_protocol *self)
 {
     sp_proto *p = sp_of(self);
     p->exited = true;
-    for (aio__waiter *w = p->exit_waiters.head; w != NULL; w = w->next) {
-        if (!aio__waiter_done(w))
-            aio__waiter_wake(w);
-    }
     sp_maybe_close(p);
 }
 AIO_NAME_CALLBACK(sp_process_exited);
@@ -182,9 +178,17 @@ static void sp_resume_writing(aio_protocol *self)
 }
 AIO_NAME_CALLBACK(sp_resume_writing);
 
+/* The transport's _call_connection_lost(): after the protocol's
+ * connection_lost(), the transport wakes wait()'s waiters (the ones of
+ * asyncio's transport._wait(), here the protocol's). */
 static void sp_connection_lost(aio_protocol *self, aio_exc *exc)
 {
-    sp_drop_flow(sp_of(self), exc);
+    sp_proto *p = sp_of(self);
+    sp_drop_flow(p, exc);
+    for (aio__waiter *w = p->exit_waiters.head; w != NULL; w = w->next) {
+        if (!aio__waiter_done(w))
+            aio__waiter_wake(w);
+    }
 }
 AIO_NAME_CALLBACK(sp_connection_lost);
 
@@ -427,17 +431,27 @@ static void *read_stream(void *arg)
 }
 AIO_NAME_CALLBACK(read_stream);
 
-/* _feed_stdin(): a pipe broken by a child that did not read is no error. */
-static int feed_stdin(aio_stream_writer *in, const void *input, size_t len)
+/* _feed_stdin(), as a task of its own: a pipe broken by a child that did
+ * not read is no error. */
+typedef struct feed_job {
+    aio_stream_writer *in;
+    const void *input;
+    size_t len;
+} feed_job;
+
+static void *feed_stdin(void *arg)
 {
-    if (input != NULL &&
-        (aio_stream_writer_write(in, input, len) < 0 || aio_stream_writer_drain(in) < 0)) {
+    feed_job *job = arg;
+    if (aio_stream_writer_write(job->in, job->input, job->len) < 0 ||
+        aio_stream_writer_drain(job->in) < 0) {
         if (!aio_err_matches(aio_BrokenPipeError) && !aio_err_matches(aio_ConnectionResetError))
-            return -1;
+            return NULL;
         aio_err_clear();
     }
-    return aio_stream_writer_close(in) < 0 ? -1 : 0;
+    aio_stream_writer_close(job->in);
+    return NULL;
 }
+AIO_NAME_CALLBACK(feed_stdin);
 
 aio_process_output aio__process_communicate(aio_process *process,
                                             const aio__process_communicate_args *args)
@@ -447,21 +461,27 @@ aio_process_output aio__process_communicate(aio_process *process,
         return out;
     sp_proto *p = process->protocol;
     read_job jobs[2] = {{process, 1, NULL}, {process, 2, NULL}};
-    aio_task *tasks[2] = {NULL, NULL};
+    feed_job feed = {p->stdin_, args->input, args->input_len};
+    /* gather(stdin, stdout, stderr): the feeding and the reads as tasks. */
+    aio_task *tasks[3] = {NULL, NULL, NULL};
     bool ok = true;
+    if (p->stdin_ != NULL && args->input != NULL) { /* else stdin stays open: _noop() */
+        tasks[2] = aio_create_task(feed_stdin, &feed, NULL);
+        ok = tasks[2] != NULL;
+    }
     for (int i = 0; i < 2 && ok; i++) {
         if ((i == 0 ? p->stdout_ : p->stderr_) == NULL)
             continue;
         tasks[i] = aio_create_task(read_stream, &jobs[i], NULL);
         ok = tasks[i] != NULL;
     }
-    if (ok && p->stdin_ != NULL)
-        ok = feed_stdin(p->stdin_, args->input, args->input_len) == 0;
-    /* Wait for both reads, as gather() does; once something failed (this
+    /* Wait for them all, as gather() does; once something failed (this
      * task cancelled too), cancel what is left and still wait for it to
-     * end: the tasks use jobs[] on this stack. */
+     * end: the tasks use jobs[] and feed on this stack. */
     aio_exc *error = ok ? NULL : aio_err_fetch();
-    for (int i = 0; i < 2; i++) {
+    bool any = false;
+    for (int i = 0; i < 3; i++) {
+        any = any || tasks[i] != NULL;
         aio_future *t = (aio_future *)tasks[i];
         while (t != NULL) {
             bool done = aio_future_done(t) == 1;
@@ -477,13 +497,20 @@ aio_process_output aio__process_communicate(aio_process *process,
                 break;
         }
     }
+    /* gather()'s own iterations: its children's tasks end one iteration
+     * after they start at the earliest (asyncio's _noop() ones too), and
+     * its outer future wakes this task one iteration after the last. */
+    if (error == NULL && !any && (aio_sleep(0) < 0 || aio_sleep(0) < 0))
+        error = aio_err_fetch();
+    if (error == NULL && aio_sleep(0) < 0)
+        error = aio_err_fetch();
     if (error != NULL) {
         aio_err_restore(error);
         ok = false;
     }
     if (ok && aio__process_wait(process) == INT_MIN)
         ok = false;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         aio__decref(tasks[i]);
     if (!ok) {
         aio__decref(jobs[0].output);

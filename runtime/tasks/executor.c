@@ -20,6 +20,7 @@
 #include "casyncio/log.h"
 #include "exc.h"
 #include "executor_internal.h"
+#include "loop.h"
 #include "object.h"
 
 const aio_exc_type aio_FuturesError[1] = {{"Error", "concurrent.futures._base", aio_Exception,
@@ -435,7 +436,8 @@ typedef struct pool_core {
     work_item *tail;
     size_t idle;                /* the idle semaphore's count */
     size_t threads;             /* threads started and not ended */
-    size_t started;             /* threads ever started: the next name */
+    size_t started;             /* threads ever started */
+    size_t named;               /* threads that took a name: the next name */
     int max_workers;
     bool shutdown;
     char prefix[];
@@ -489,10 +491,24 @@ static void run_item(pool_core *core, work_item *item)
     }
 }
 
+/* Names the worker "<prefix>_<n>", n counting the pool's threads, as
+ * ThreadPoolExecutor does: in full where the library prints it ("There is
+ * no current event loop in thread 'asyncio_0'."), and cut to the 15 bytes
+ * Linux keeps for the system's name (ps, top, gdb). The lock held. */
+static void name_worker(pool_core *core)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s_%zu", core->prefix, core->named++);
+    aio__set_thread_name(name);
+    name[15] = '\0';
+    pthread_setname_np(pthread_self(), name);
+}
+
 static void *worker_main(void *arg)
 {
     pool_core *core = arg;
     pthread_mutex_lock(&core->lock);
+    name_worker(core);
     for (;;) {
         while (core->head == NULL && !core->shutdown)
             pthread_cond_wait(&core->work_cond, &core->lock);
@@ -613,10 +629,6 @@ static int adjust_thread_count(pool_core *core)
         aio_err_set(aio_RuntimeError, "can't start new thread");
         return -1;
     }
-    char name[64];
-    snprintf(name, sizeof name, "%s_%zu", core->prefix, core->started);
-    name[15] = '\0';
-    pthread_setname_np(thread, name);
     core->threads++;
     core->started++;
     return 0;

@@ -8,6 +8,7 @@
 #define CASYNCIO_FUTURE_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,6 +124,7 @@ AIO_API int aio_future_cancelled(aio_future *fut);
  *   callback_arg  void *. Passed back to the callback.
  *   context       aio_context *; default None when NULL. The context the
  *                 callback runs in; None takes a copy of the current one now.
+ *                 Since 3.7.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
@@ -135,7 +137,11 @@ AIO_API int aio_future_cancelled(aio_future *fut);
 typedef struct aio_future_add_done_callback_args {
     aio_done_callback callback;  /* required; NULL: None */
     void *callback_arg;
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     aio_context *context;        /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_7_context;
+#endif
 } aio_future_add_done_callback_args;
 
 AIO_API int aio_future_add_done_callback(aio_future *fut,
@@ -172,7 +178,7 @@ AIO_API int aio_future_remove_done_callback(aio_future *fut, aio_done_callback c
  * Arguments, in aio_future_cancel_args; a field left 0 or NULL means its
  * default:
  *   msg  const char *; default None when NULL. Message for the CancelledError;
- *        None for none.
+ *        None for none. Since 3.9.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
@@ -182,7 +188,11 @@ AIO_API int aio_future_remove_done_callback(aio_future *fut, aio_done_callback c
  *   3.9  changed (msg): Gained the msg parameter.
  */
 typedef struct aio_future_cancel_args {
+#if AIO__LEVEL_MAX >= AIO_PY(3, 9)
     const char *msg;  /* NULL: None (default) */
+#else
+    const char *aio__since_3_9_msg;
+#endif
 } aio_future_cancel_args;
 
 AIO_API int aio_future_cancel(aio_future *fut, const aio_future_cancel_args *args);
@@ -212,12 +222,13 @@ AIO_API aio_exc *aio_future_exception(aio_future *fut);
  * Returns aio_loop *, borrowed: the loop, or NULL with the exception set. The
  * future's loop.
  *
- * Documented on the asyncio-future page, not on the reference pages.
+ * Documented on the asyncio-future page, not on the reference pages. Since
+ * 3.7.
  *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API aio_loop *aio_future_get_loop(aio_future *fut);
+AIO__SINCE_3_7 AIO_API aio_loop *aio_future_get_loop(aio_future *fut);
 
 #ifdef __cplusplus
 }

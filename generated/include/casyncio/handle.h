@@ -8,6 +8,7 @@
 #define CASYNCIO_HANDLE_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,10 +38,12 @@ AIO_API int aio_handle_cancel(aio_handle *handle);
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API int aio_handle_cancelled(aio_handle *handle);
+AIO__SINCE_3_7 AIO_API int aio_handle_cancelled(aio_handle *handle);
 
 /* asyncio.Handle.get_context()
  *
@@ -56,12 +59,13 @@ AIO_API int aio_handle_cancelled(aio_handle *handle);
  * context taken when the callback was scheduled. It lives as long as the
  * handle.
  *
- * Documented on the asyncio-eventloop page, not on the reference pages.
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.12.
  *
  * History:
  *   3.12  added: New (Handle and TimerHandle).
  */
-AIO_API aio_context *aio_handle_get_context(aio_handle *handle);
+AIO__SINCE_3_12 AIO_API aio_context *aio_handle_get_context(aio_handle *handle);
 
 /* ========================================================================
  * TimerHandle
@@ -77,10 +81,12 @@ AIO_API aio_context *aio_handle_get_context(aio_handle *handle);
  *
  * Returns double: the value, or -1.0 with the exception set.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API double aio_timer_handle_when(aio_timer_handle *handle);
+AIO__SINCE_3_7 AIO_API double aio_timer_handle_when(aio_timer_handle *handle);
 
 #ifdef __cplusplus
 }

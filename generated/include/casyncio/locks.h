@@ -9,6 +9,7 @@
 #define CASYNCIO_LOCKS_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -425,12 +426,12 @@ AIO_API aio_semaphore *aio_bounded_semaphore_new(int value);
  * Raises:
  *   ValueError("parties must be > 0") when parties is below 1.
  *
- * Documented on the asyncio-sync page, not on the reference pages.
+ * Documented on the asyncio-sync page, not on the reference pages. Since 3.11.
  *
  * History:
  *   3.11  added: First appeared.
  */
-AIO_API aio_barrier *aio_barrier_new(int parties);
+AIO__SINCE_3_11 AIO_API aio_barrier *aio_barrier_new(int parties);
 
 /* asyncio.Barrier.wait()
  *

@@ -13,6 +13,7 @@
 #define CASYNCIO_LOOP_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -159,6 +160,8 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
  *
+ * Since 3.9.
+ *
  * History:
  *   3.9   added: First appeared.
  *   3.12  changed: Gains timeout=None: after that many seconds of waiting for
@@ -167,7 +170,7 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  *   3.12  added (timeout): Gained timeout: how long to wait for the executor's
  *         threads before a RuntimeWarning. [no page]
  */
-AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
+AIO__SINCE_3_9 AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
 
 /* loop.call_soon(callback, *args, context=None)
  *
@@ -188,6 +191,7 @@ AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
  *                 stays the caller's; not called when the call itself fails.
  *   context       aio_context *; default None when NULL. The context the
  *                 callback runs in; None takes a copy of the current one.
+ *                 Since 3.7.
  *
  * Returns aio_handle *, borrowed: the handle, or NULL with the exception set.
  * The new Handle, usable to cancel the callback.
@@ -219,7 +223,11 @@ typedef struct aio_loop_call_soon_args {
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     aio_context *context;           /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_7_context;
+#endif
 } aio_loop_call_soon_args;
 
 AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_args *args);
@@ -243,6 +251,7 @@ AIO_API aio_handle *aio_loop_call_soon(aio_loop *loop, const aio_loop_call_soon_
  *                 stays the caller's; not called when the call itself fails.
  *   context       aio_context *; default None when NULL. The context the
  *                 callback runs in; None takes a copy of the current one.
+ *                 Since 3.7.
  *
  * Returns aio_handle *, borrowed: the handle, or NULL with the exception set.
  * The new Handle, usable to cancel the callback.
@@ -275,7 +284,11 @@ typedef struct aio_loop_call_soon_threadsafe_args {
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     aio_context *context;           /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_7_context;
+#endif
 } aio_loop_call_soon_threadsafe_args;
 
 AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
@@ -303,6 +316,7 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *                 stays the caller's; not called when the call itself fails.
  *   context       aio_context *; default None when NULL. The context the
  *                 callback runs in; None takes a copy of the current one.
+ *                 Since 3.7.
  *
  * Returns aio_timer_handle *, borrowed: the handle, or NULL with the exception
  * set. The new TimerHandle, usable to cancel the callback.
@@ -340,7 +354,11 @@ typedef struct aio_loop_call_later_args {
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     aio_context *context;           /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_7_context;
+#endif
 } aio_loop_call_later_args;
 
 AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_args *args);
@@ -365,6 +383,7 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *                 stays the caller's; not called when the call itself fails.
  *   context       aio_context *; default None when NULL. The context the
  *                 callback runs in; None takes a copy of the current one.
+ *                 Since 3.7.
  *
  * Returns aio_timer_handle *, borrowed: the handle, or NULL with the exception
  * set. The new TimerHandle, usable to cancel the callback.
@@ -400,7 +419,11 @@ typedef struct aio_loop_call_at_args {
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     aio_context *context;           /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_7_context;
+#endif
 } aio_loop_call_at_args;
 
 AIO_API aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *args);
@@ -449,9 +472,9 @@ AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
  *             to run.
  *   coro_arg  void *. Passed to the coroutine function.
  *   name      const char *; default None when NULL. The task's name; None
- *             gives 'Task-<n>'.
+ *             gives 'Task-<n>'. Since 3.8.
  *   context   aio_context *; default None when NULL. The context the task runs
- *             in; None takes a copy of the current one.
+ *             in; None takes a copy of the current one. Since 3.11.
  *
  * Returns aio_task *, a new reference: the task, or NULL with the exception
  * set. The new Task; the loop keeps its own reference while the task runs.
@@ -478,8 +501,16 @@ AIO_API aio_future *aio_loop_create_future(aio_loop *loop);
 typedef struct aio_loop_create_task_args {
     aio_coroutine coro;    /* required; NULL raises TypeError */
     void *coro_arg;
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     const char *name;      /* NULL: None (default) */
+#else
+    const char *aio__since_3_8_name;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     aio_context *context;  /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_11_context;
+#endif
 } aio_loop_create_task_args;
 
 AIO_API aio_task *aio_loop_create_task(aio_loop *loop, const aio_loop_create_task_args *args);
@@ -570,17 +601,18 @@ AIO_API aio_task_factory aio_loop_get_task_factory(aio_loop *loop);
  *                          ssl.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *                          Since 3.7.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS shutdown before the connection
- *                          is aborted; None means 30.0.
+ *                          is aborted; None means 30.0. Since 3.11.
  *   happy_eyeballs_delay   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          before starting the next connection attempt in
  *                          parallel (RFC 8305; 0.25 is sensible); None
- *                          disables Happy Eyeballs.
+ *                          disables Happy Eyeballs. Since 3.8.
  *   interleave             int; default None when 0 (AIO_ZERO: 0). How many
  *                          addresses of the first family to try before
  *                          alternating families (RFC 8305); None means 0, or 1
- *                          with happy_eyeballs_delay.
+ *                          with happy_eyeballs_delay. Since 3.8.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -651,10 +683,26 @@ typedef struct aio_loop_create_connection_args {
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
     const aio_address *local_addr;          /* NULL: None (default) */
     const char *server_hostname;            /* NULL: None (default) */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_7_ssl_handshake_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     double happy_eyeballs_delay;            /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_8_happy_eyeballs_delay;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     int interleave;                         /* 0: None (default); AIO_ZERO: 0 */
+#else
+    int aio__since_3_8_interleave;
+#endif
 } aio_loop_create_connection_args;
 
 AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
@@ -694,7 +742,7 @@ AIO_API aio_future *aio_loop_create_connection(aio_loop *loop,
  *                         3.6 page: None means True on Unix (SO_REUSEADDR
  *                         set). 3.8.1 (also 3.6.10 and 3.7.6): True raises
  *                         ValueError, False warns with DeprecationWarning;
- *                         3.11 removed the parameter.
+ *                         3.11 removed the parameter. Removed in 3.11.
  *   reuse_port            int; default None when 0 (AIO_FALSE: False;
  *                         AIO_TRUE: True). SO_REUSEPORT: share the port with
  *                         endpoints that set it too; not on Windows and some
@@ -751,7 +799,11 @@ typedef struct aio_loop_create_datagram_endpoint_args {
     int family;                             /* = 0 (default); AIO_NONE: None */
     int proto;                              /* = 0 (default); AIO_NONE: None */
     int flags;                              /* = 0 (default); AIO_NONE: None */
+#if AIO__LEVEL_MIN < AIO_PY(3, 11)
     int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
+#else
+    int aio__until_3_11_reuse_address;
+#endif
     int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
     int allow_broadcast;                    /* 0: None (default); AIO_FALSE: False */
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
@@ -788,9 +840,10 @@ AIO_API aio_future *aio_loop_create_datagram_endpoint(
  *                          server certificate must match; required with ssl.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *                          Since 3.7.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS shutdown before the connection
- *                          is aborted; None means 30.0.
+ *                          is aborted; None means 30.0. Since 3.11.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -832,8 +885,16 @@ typedef struct aio_loop_create_unix_connection_args {
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
     const char *server_hostname;            /* NULL: None (default) */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_7_ssl_handshake_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
 } aio_loop_create_unix_connection_args;
 
 AIO_API aio_future *aio_loop_create_unix_connection(
@@ -889,12 +950,13 @@ AIO_API aio_future *aio_loop_create_unix_connection(
  *                          other sockets that set it; not on Windows.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *                          Since 3.7.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS shutdown before the connection
- *                          is aborted; None means 30.0.
+ *                          is aborted; None means 30.0. Since 3.11.
  *   start_serving          int; default True when 0 (AIO_FALSE: False). Accept
  *                          connections at once; False waits for
- *                          start_serving() or serve_forever().
+ *                          start_serving() or serve_forever(). Since 3.7.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_server *, a Server.
@@ -974,9 +1036,21 @@ typedef struct aio_loop_create_server_args {
     aio_ssl_context *ssl;                   /* NULL: None (default) */
     int reuse_address;                      /* 0: None (default); AIO_FALSE: False */
     int reuse_port;                         /* 0: None (default); AIO_FALSE: False */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_7_ssl_handshake_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     int start_serving;                      /* 0: True (default); AIO_FALSE: False */
+#else
+    int aio__since_3_7_start_serving;
+#endif
 } aio_loop_create_server_args;
 
 AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create_server_args *args);
@@ -1010,12 +1084,13 @@ AIO_API aio_future *aio_loop_create_server(aio_loop *loop, const aio_loop_create
  *                          None for plain.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *                          Since 3.7.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS shutdown before the connection
- *                          is aborted; None means 30.0.
+ *                          is aborted; None means 30.0. Since 3.11.
  *   start_serving          int; default True when 0 (AIO_FALSE: False). Accept
  *                          connections at once; False waits for
- *                          start_serving() or serve_forever().
+ *                          start_serving() or serve_forever(). Since 3.7.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_server *, a Server.
@@ -1067,9 +1142,21 @@ typedef struct aio_loop_create_unix_server_args {
     int sock;                               /* 0: None (default); AIO_ZERO: 0 */
     int backlog;                            /* 0: 100 (default); AIO_ZERO: 0; AIO_NONE: None */
     aio_ssl_context *ssl;                   /* NULL: None (default) */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_7_ssl_handshake_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     int start_serving;                      /* 0: True (default); AIO_FALSE: False */
+#else
+    int aio__since_3_7_start_serving;
+#endif
 } aio_loop_create_unix_server_args;
 
 AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
@@ -1099,9 +1186,10 @@ AIO_API aio_future *aio_loop_create_unix_server(aio_loop *loop,
  *                          connection; None for plain.
  *   ssl_handshake_timeout  double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS handshake; None means 60.0.
+ *                          Since 3.7.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS shutdown before the connection
- *                          is aborted; None means 30.0.
+ *                          is aborted; None means 30.0. Since 3.11.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport_protocol *, a (transport, protocol)
@@ -1137,8 +1225,16 @@ typedef struct aio_loop_connect_accepted_socket_args {
     /* required; 0 or AIO_NONE raises AttributeError; AIO_ZERO: descriptor 0 */
     int sock;
     aio_ssl_context *ssl;                   /* NULL: None (default) */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 7)
     double ssl_handshake_timeout;           /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_7_ssl_handshake_timeout;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;            /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
 } aio_loop_connect_accepted_socket_args;
 
 AIO_API aio_future *aio_loop_connect_accepted_socket(
@@ -1189,6 +1285,8 @@ AIO_API aio_future *aio_loop_connect_accepted_socket(
  * refused by the call (NULL). The result is
  * AIO_RESULT_INT(aio_future_result(fut)).
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
@@ -1201,7 +1299,8 @@ typedef struct aio_loop_sendfile_args {
     int fallback;              /* 0: True (default); AIO_FALSE: False */
 } aio_loop_sendfile_args;
 
-AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_args *args);
+AIO__SINCE_3_7 AIO_API aio_future *aio_loop_sendfile(aio_loop *loop,
+                                                     const aio_loop_sendfile_args *args);
 
 /* loop.start_tls(transport, protocol, sslcontext, *, server_side=False,
  *                server_hostname=None, ssl_handshake_timeout=None,
@@ -1233,7 +1332,7 @@ AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_ar
  *                          to wait for the TLS handshake; None means 60.0.
  *   ssl_shutdown_timeout   double; default None when 0 (AIO_ZERO: 0). Seconds
  *                          to wait for the TLS shutdown before the connection
- *                          is aborted; None means 30.0.
+ *                          is aborted; None means 30.0. Since 3.11.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_transport *, a transport.
@@ -1256,6 +1355,8 @@ AIO_API aio_future *aio_loop_sendfile(aio_loop *loop, const aio_loop_sendfile_ar
  * In C: The result is the new transport; its reference is owned by the future
  * until aio_incref() is called on it.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.11  added (ssl_shutdown_timeout): Gained ssl_shutdown_timeout (the
  *         asyncio-eventloop page of 3.11 documents it). [no page]
@@ -1275,10 +1376,15 @@ typedef struct aio_loop_start_tls_args {
     int server_side;               /* 0: False (default) */
     const char *server_hostname;   /* NULL: None (default) */
     double ssl_handshake_timeout;  /* 0: None (default); AIO_ZERO: 0 */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     double ssl_shutdown_timeout;   /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_11_ssl_shutdown_timeout;
+#endif
 } aio_loop_start_tls_args;
 
-AIO_API aio_future *aio_loop_start_tls(aio_loop *loop, const aio_loop_start_tls_args *args);
+AIO__SINCE_3_7 AIO_API aio_future *aio_loop_start_tls(aio_loop *loop,
+                                                      const aio_loop_start_tls_args *args);
 
 /* loop.add_reader(fd, callback, *args)
  *
@@ -1441,10 +1547,13 @@ AIO_API aio_future *aio_loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
  * call's error is the future's exception. buf must stay valid until the future
  * is done or cancelled; the result is AIO_RESULT_INT(aio_future_result(fut)).
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t buf_len);
+AIO__SINCE_3_7 AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf,
+                                                           size_t buf_len);
 
 /* loop.sock_recvfrom(sock, bufsize)
  *
@@ -1476,12 +1585,14 @@ AIO_API aio_future *aio_loop_sock_recv_into(aio_loop *loop, int sock, void *buf,
  * call's error is the future's exception. The result is an aio_datagram the
  * future owns: data (an aio_bytes) and address (NULL for None).
  *
- * Documented on the asyncio-eventloop page, not on the reference pages.
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.11.
  *
  * History:
  *   3.11  added: New in 3.11.
  */
-AIO_API aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t bufsize);
+AIO__SINCE_3_11 AIO_API aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock,
+                                                           int64_t bufsize);
 
 /* loop.sock_recvfrom_into(sock, buf, nbytes=0)
  *
@@ -1520,7 +1631,8 @@ AIO_API aio_future *aio_loop_sock_recvfrom(aio_loop *loop, int sock, int64_t buf
  * is done or cancelled; the result is an aio_datagram the future owns: nbytes
  * (data NULL) and address (NULL for None).
  *
- * Documented on the asyncio-eventloop page, not on the reference pages.
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.11.
  *
  * History:
  *   3.11  added: New in 3.11.
@@ -1532,8 +1644,8 @@ typedef struct aio_loop_sock_recvfrom_into_args {
     int64_t nbytes;  /* = 0 (default) */
 } aio_loop_sock_recvfrom_into_args;
 
-AIO_API aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
-                                                const aio_loop_sock_recvfrom_into_args *args);
+AIO__SINCE_3_11 AIO_API aio_future *aio_loop_sock_recvfrom_into(
+    aio_loop *loop, const aio_loop_sock_recvfrom_into_args *args);
 
 /* loop.sock_sendto(sock, data, address)
  *
@@ -1565,13 +1677,15 @@ AIO_API aio_future *aio_loop_sock_recvfrom_into(aio_loop *loop,
  * future's exception. data is copied when the call must wait. The result is
  * the number of bytes sent: AIO_RESULT_INT(aio_future_result(fut)).
  *
- * Documented on the asyncio-eventloop page, not on the reference pages.
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.11.
  *
  * History:
  *   3.11  added: New in 3.11.
  */
-AIO_API aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data,
-                                         size_t data_len, const aio_address *address);
+AIO__SINCE_3_11 AIO_API aio_future *aio_loop_sock_sendto(aio_loop *loop, int sock, const void *data,
+                                                         size_t data_len,
+                                                         const aio_address *address);
 
 /* loop.sock_sendall(sock, data)
  *
@@ -1708,6 +1822,8 @@ AIO_API aio_future *aio_loop_sock_accept(aio_loop *loop, int sock);
  * offset, left at offset + bytes sent. The fallback reads with read(2) on the
  * loop's thread. The result is AIO_RESULT_INT(aio_future_result(fut)).
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
@@ -1719,7 +1835,8 @@ typedef struct aio_loop_sock_sendfile_args {
     int fallback;    /* 0: True (default); AIO_FALSE: False */
 } aio_loop_sock_sendfile_args;
 
-AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop, const aio_loop_sock_sendfile_args *args);
+AIO__SINCE_3_7 AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop,
+                                                          const aio_loop_sock_sendfile_args *args);
 
 /* loop.getaddrinfo(host, port, *, family=0, type=0, proto=0, flags=0)
  *

@@ -8,6 +8,7 @@
 #define CASYNCIO_POLICY_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,13 +37,25 @@ struct aio_event_loop_policy {
      *
      * The default policy creates and sets a loop when called in the main
      * thread before any set_event_loop(), and raises RuntimeError otherwise.
+     * Creating it so warns (DeprecationWarning "There is no current event
+     * loop") from 3.12.
      *
      * Returns aio_loop *: an event loop. The context's loop; never None.
+     *
+     * Raises:
+     *   RuntimeError("There is no current event loop in thread
+     *     {thread_name!r}.") when the default policy has no loop for this
+     *     thread (after set_event_loop(None), or outside the main thread).
+     *   DeprecationWarning("There is no current event loop") when the default
+     *     policy creates the main thread's loop (3.12 and later) and the
+     *     warning's action is AIO_WARN_ERROR.
      *
      * Documented on the asyncio-policy page, not on the reference pages.
      *
      * History:
-     *   3.6  changed: Changed (the policy page gives no detail). [no page]
+     *   3.6   changed: Changed (the policy page gives no detail). [no page]
+     *   3.12  deprecated: The default policy warns (DeprecationWarning) when
+     *         it creates a loop implicitly. [no page]
      */
     aio_loop *(*get_event_loop)(aio_event_loop_policy *self);
 
@@ -54,6 +67,11 @@ struct aio_event_loop_policy {
      *   loop  aio_loop *. The loop; None clears it.
      *
      * Returns nothing.
+     *
+     * Raises:
+     *   TypeError("loop must be an instance of AbstractEventLoop or None, not
+     *     {type_name!r}") when the default policy is given what is not a loop
+     *     (3.11 and later; AssertionError before).
      *
      * Documented on the asyncio-policy page, not on the reference pages.
      */
@@ -71,11 +89,22 @@ struct aio_event_loop_policy {
 
     /* AbstractEventLoopPolicy.get_child_watcher()
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Return the child process watcher used for subprocesses.
      *
-     * Returns void *: a child watcher. The watcher.
+     * The default policy makes its watcher on first use. In C a watcher stands
+     * for the library's own reaping of children (a pidfd polled by the loop,
+     * or a thread per child): it is named as the class CPython would pick for
+     * the target version, and children are reaped the same way whichever it
+     * is.
+     *
+     * Returns void *: a child watcher. The watcher, an object of the library
+     * (see casyncio/policies.h): the policy keeps it until set_child_watcher()
+     * replaces it.
+     *
+     * Raises:
+     *   DeprecationWarning("'get_child_watcher' is deprecated as of Python
+     *     3.12 and will be removed in Python 3.14.") when 3.12 and later, when
+     *     the warning's action is AIO_WARN_ERROR.
      *
      * Availability: Unix. Documented on the asyncio-policy page, not on the
      * reference pages.
@@ -89,14 +118,19 @@ struct aio_event_loop_policy {
 
     /* AbstractEventLoopPolicy.set_child_watcher(watcher)
      *
-     * Not called yet: the runtime does not call this method.
-     *
      * Make watcher the child process watcher used for subprocesses.
      *
      * Arguments:
-     *   watcher  void *. The new watcher.
+     *   watcher  void *. The new watcher: NULL, or one that
+     *            get_child_watcher() returned.
      *
      * Returns nothing.
+     *
+     * Raises:
+     *   AssertionError when watcher is neither NULL nor a child watcher.
+     *   DeprecationWarning("'set_child_watcher' is deprecated as of Python
+     *     3.12 and will be removed in Python 3.14.") when 3.12 and later, when
+     *     the warning's action is AIO_WARN_ERROR.
      *
      * Availability: Unix. Documented on the asyncio-policy page, not on the
      * reference pages.

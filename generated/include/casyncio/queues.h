@@ -8,6 +8,7 @@
 #define CASYNCIO_QUEUES_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -218,13 +219,14 @@ AIO_API int aio_queue_qsize(aio_queue *queue);
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
- * Documented on the asyncio-queue page, not on the reference pages.
+ * Documented on the asyncio-queue page, not on the reference pages. Since
+ * 3.13.
  *
  * History:
  *   3.13  added: New (Queue, PriorityQueue and LifoQueue), with the
  *         QueueShutDown exception.
  */
-AIO_API int aio_queue_shutdown(aio_queue *queue, bool immediate);
+AIO__SINCE_3_13 AIO_API int aio_queue_shutdown(aio_queue *queue, bool immediate);
 
 /* asyncio.Queue.task_done()
  *

@@ -8,6 +8,7 @@
 #define CASYNCIO_RUNNERS_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,7 +39,8 @@ extern "C" {
  * Returns aio_runner *, a new reference: the runner, or NULL with the
  * exception set. The new runner.
  *
- * Documented on the asyncio-runner page, not on the reference pages.
+ * Documented on the asyncio-runner page, not on the reference pages. Since
+ * 3.11.
  *
  * History:
  *   3.11  added: New.
@@ -49,7 +51,7 @@ typedef struct aio_runner_args {
     void *loop_factory_arg;
 } aio_runner_args;
 
-AIO_API aio_runner *aio_runner_new(const aio_runner_args *args);
+AIO__SINCE_3_11 AIO_API aio_runner *aio_runner_new(const aio_runner_args *args);
 
 /* asyncio.Runner.run(coro, *, context=None)
  *

@@ -8,6 +8,7 @@
 #define CASYNCIO_SERVER_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,12 +49,13 @@ AIO_API int aio_server_close(aio_server *server);
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
- * Documented on the asyncio-eventloop page, not on the reference pages.
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.13.
  *
  * History:
  *   3.13  added: New.
  */
-AIO_API int aio_server_close_clients(aio_server *server);
+AIO__SINCE_3_13 AIO_API int aio_server_close_clients(aio_server *server);
 
 /* asyncio.Server.abort_clients()
  *
@@ -64,12 +66,13 @@ AIO_API int aio_server_close_clients(aio_server *server);
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
- * Documented on the asyncio-eventloop page, not on the reference pages.
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.13.
  *
  * History:
  *   3.13  added: New.
  */
-AIO_API int aio_server_abort_clients(aio_server *server);
+AIO__SINCE_3_13 AIO_API int aio_server_abort_clients(aio_server *server);
 
 /* asyncio.Server.get_loop()
  *
@@ -78,10 +81,12 @@ AIO_API int aio_server_abort_clients(aio_server *server);
  * Returns aio_loop *, borrowed: the loop, or NULL with the exception set. The
  * server's loop.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API aio_loop *aio_server_get_loop(aio_server *server);
+AIO__SINCE_3_7 AIO_API aio_loop *aio_server_get_loop(aio_server *server);
 
 /* asyncio.Server.start_serving()
  *
@@ -93,10 +98,12 @@ AIO_API aio_loop *aio_server_get_loop(aio_server *server);
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API aio_future *aio_server_start_serving(aio_server *server);
+AIO__SINCE_3_7 AIO_API aio_future *aio_server_start_serving(aio_server *server);
 
 /* asyncio.Server.serve_forever()
  *
@@ -117,10 +124,12 @@ AIO_API aio_future *aio_server_start_serving(aio_server *server);
  *   CancelledError when the awaiting task was cancelled (the server is closed
  *     first).
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API aio_future *aio_server_serve_forever(aio_server *server);
+AIO__SINCE_3_7 AIO_API aio_future *aio_server_serve_forever(aio_server *server);
 
 /* asyncio.Server.is_serving()
  *
@@ -128,10 +137,12 @@ AIO_API aio_future *aio_server_serve_forever(aio_server *server);
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
+ * Since 3.7.
+ *
  * History:
  *   3.7  added: First appeared.
  */
-AIO_API int aio_server_is_serving(aio_server *server);
+AIO__SINCE_3_7 AIO_API int aio_server_is_serving(aio_server *server);
 
 /* asyncio.Server.wait_closed()
  *

@@ -10,6 +10,7 @@
 #define CASYNCIO_STREAMS_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -852,12 +853,13 @@ AIO_API int aio_stream_writer_drain(aio_stream_writer *writer);
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
- * Documented on the asyncio-stream page, not on the reference pages.
+ * Documented on the asyncio-stream page, not on the reference pages. Since
+ * 3.7.
  *
  * History:
  *   3.7  added: is_closing() appeared.
  */
-AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
+AIO__SINCE_3_7 AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
 
 /* asyncio.StreamWriter.wait_closed()
  *
@@ -868,12 +870,12 @@ AIO_API int aio_stream_writer_is_closing(aio_stream_writer *writer);
  *
  * A coroutine that runs in the calling task: it suspends the task while it
  * waits, and raises RuntimeError when called outside a task. Documented on the
- * asyncio-stream page, not on the reference pages.
+ * asyncio-stream page, not on the reference pages. Since 3.7.
  *
  * History:
  *   3.7  added: wait_closed() appeared.
  */
-AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
+AIO__SINCE_3_7 AIO_API int aio_stream_writer_wait_closed(aio_stream_writer *writer);
 
 /* ========================================================================
  * Process
@@ -955,8 +957,8 @@ AIO_API int aio_process_wait(aio_process *process);
 
 /* asyncio.subprocess.Process.communicate(input=None)
  *
- * Send input to stdin and close it, read stdout and stderr to EOF, wait for
- * the exit; return (stdout_data, stderr_data).
+ * Send input to stdin and close it (when input is not None), read stdout and
+ * stderr to EOF, wait for the exit; return (stdout_data, stderr_data).
  *
  * Writing input and reading the outputs go on concurrently. A BrokenPipeError
  * or ConnectionResetError writing stdin (the child did not read it) is
@@ -964,8 +966,9 @@ AIO_API int aio_process_wait(aio_process *process);
  *
  * Arguments, in aio_process_communicate_args; a field left 0 or NULL means its
  * default:
- *   input      const void *; default None when NULL. The data for stdin (None:
- *              stdin is only closed, when it is PIPE).
+ *   input      const void *; default None when NULL. The data for stdin, which
+ *              is closed once it is written (None: nothing is written and
+ *              stdin stays open).
  *   input_len  size_t. Length of the data in bytes.
  *
  * Returns aio_process_output: the (stdout, stderr) data, or .error -1 with the

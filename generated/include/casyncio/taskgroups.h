@@ -8,6 +8,7 @@
 #define CASYNCIO_TASKGROUPS_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,7 +39,7 @@ extern "C" {
  *   RuntimeError("TaskGroup {tg!r} cannot determine the parent task") when
  *     entered outside a task.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.11.
  *
  * History:
  *   3.11  added: New.
@@ -46,7 +47,7 @@ extern "C" {
  *         fails while the exit waits, and raises the body's own error with the
  *         others.
  */
-AIO_API aio_task_group *aio_task_group_new(void);
+AIO__SINCE_3_11 AIO_API aio_task_group *aio_task_group_new(void);
 
 /* asyncio.TaskGroup.create_task(coro, *, name=None, context=None)
  *

@@ -8,6 +8,7 @@
 #define CASYNCIO_TASKS_API_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,7 +44,8 @@ extern "C" {
  * In C: aio_run(main, arg, &args): the coroutine is a C function and its
  * argument; the result is ambiguous when NULL (check aio_err_occurred()).
  *
- * Documented on the asyncio-runner page, not on the reference pages.
+ * Documented on the asyncio-runner page, not on the reference pages. Since
+ * 3.7.
  *
  * History:
  *   3.7   added: New, on a provisional basis.
@@ -57,7 +59,7 @@ typedef struct aio_run_args {
     int debug;  /* 0: None (default); AIO_FALSE: False */
 } aio_run_args;
 
-AIO_API void *aio_run(aio_coroutine coro, void *coro_arg, const aio_run_args *args);
+AIO__SINCE_3_7 AIO_API void *aio_run(aio_coroutine coro, void *coro_arg, const aio_run_args *args);
 
 /* asyncio.create_task(coro, *, name=None, context=None)
  *
@@ -69,9 +71,9 @@ AIO_API void *aio_run(aio_coroutine coro, void *coro_arg, const aio_run_args *ar
  *             runs.
  *   coro_arg  void *. Passed to the coroutine function.
  *   name      const char *; default None when NULL. The task's name; None:
- *             'Task-<n>'.
+ *             'Task-<n>'. Since 3.8.
  *   context   aio_context *; default None when NULL. The context the task runs
- *             in; None: a copy of the current one.
+ *             in; None: a copy of the current one. Since 3.11.
  *
  * Returns aio_task *, a new reference: the task, or NULL with the exception
  * set. The new task.
@@ -81,7 +83,7 @@ AIO_API void *aio_run(aio_coroutine coro, void *coro_arg, const aio_run_args *ar
  *     thread.
  *   TypeError("a coroutine was expected, got None") when coro is None (NULL).
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.7.
  *
  * History:
  *   3.7   added: New.
@@ -89,12 +91,20 @@ AIO_API void *aio_run(aio_coroutine coro, void *coro_arg, const aio_run_args *ar
  *   3.11  added (context): Gained the context parameter.
  */
 typedef struct aio_create_task_args {
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     const char *name;      /* NULL: None (default) */
+#else
+    const char *aio__since_3_8_name;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     aio_context *context;  /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_11_context;
+#endif
 } aio_create_task_args;
 
-AIO_API aio_task *aio_create_task(aio_coroutine coro, void *coro_arg,
-                                  const aio_create_task_args *args);
+AIO__SINCE_3_7 AIO_API aio_task *aio_create_task(aio_coroutine coro, void *coro_arg,
+                                                 const aio_create_task_args *args);
 
 /* asyncio.current_task(loop=None)
  *
@@ -110,12 +120,12 @@ AIO_API aio_task *aio_create_task(aio_coroutine coro, void *coro_arg,
  * Raises:
  *   RuntimeError("no running event loop") when loop is None and no loop runs.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.7.
  *
  * History:
  *   3.7  added: New.
  */
-AIO_API aio_task *aio_current_task(aio_loop *loop);
+AIO__SINCE_3_7 AIO_API aio_task *aio_current_task(aio_loop *loop);
 
 /* asyncio.all_tasks(loop=None)
  *
@@ -135,12 +145,12 @@ AIO_API aio_task *aio_current_task(aio_loop *loop);
  *
  * In C: aio_all_tasks(loop, &count).
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.7.
  *
  * History:
  *   3.7  added: New.
  */
-AIO_API aio_task **aio_all_tasks(aio_loop *loop, size_t *count);
+AIO__SINCE_3_7 AIO_API aio_task **aio_all_tasks(aio_loop *loop, size_t *count);
 
 /* asyncio.shield(aw)
  *
@@ -329,12 +339,12 @@ AIO_API aio_future *aio_ensure_future(aio_future *obj, const aio_ensure_future_a
  * In C: aio_timeout is the type's name, so the function is
  * aio_timeout_after(); delay None is AIO_FOREVER.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.11.
  *
  * History:
  *   3.11  added: New.
  */
-AIO_API aio_timeout *aio_timeout_after(double delay);
+AIO__SINCE_3_11 AIO_API aio_timeout *aio_timeout_after(double delay);
 
 /* asyncio.timeout_at(when)
  *
@@ -347,12 +357,12 @@ AIO_API aio_timeout *aio_timeout_after(double delay);
  * Returns aio_timeout *, a new reference: the Timeout, or NULL with the
  * exception set. The Timeout, not entered yet.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.11.
  *
  * History:
  *   3.11  added: New.
  */
-AIO_API aio_timeout *aio_timeout_at(double when);
+AIO__SINCE_3_11 AIO_API aio_timeout *aio_timeout_at(double when);
 
 /* ========================================================================
  * Task
@@ -373,14 +383,14 @@ AIO_API aio_timeout *aio_timeout_at(double when);
  *   loop          aio_loop *; default None when NULL. The loop; None: the
  *                 running loop, else get_event_loop().
  *   name          const char *; default None when NULL. The task's name; None:
- *                 'Task-<n>'.
+ *                 'Task-<n>'. Since 3.8.
  *   context       aio_context *; default None when NULL. The context the task
- *                 runs in; None: a copy of the current one.
+ *                 runs in; None: a copy of the current one. Since 3.11.
  *   eager_start   int; default False when 0 (AIO_TRUE: True). Run the
  *                 coroutine at once, in this call, up to its first suspension,
  *                 when the loop is running (else scheduled as usual); a
  *                 coroutine that ends without suspending gives a task already
- *                 done.
+ *                 done. Since 3.12.
  *   stack_size    size_t. C only. The size of the task's stack; 0 (default):
  *                 256 KiB, reserved and committed only as far as used. Any
  *                 size asked for is at least 16 KiB: there is no stack of 0
@@ -417,9 +427,21 @@ AIO_API aio_timeout *aio_timeout_at(double when);
  */
 typedef struct aio_task_args {
     aio_loop *loop;        /* NULL: None (default) */
+#if AIO__LEVEL_MAX >= AIO_PY(3, 8)
     const char *name;      /* NULL: None (default) */
+#else
+    const char *aio__since_3_8_name;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 11)
     aio_context *context;  /* NULL: None (default) */
+#else
+    aio_context *aio__since_3_11_context;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 12)
     int eager_start;       /* 0: False (default) */
+#else
+    int aio__since_3_12_eager_start;
+#endif
     size_t stack_size;
     bool shared_stack;
 } aio_task_args;
@@ -433,7 +455,7 @@ AIO_API aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_tas
  *
  * Arguments:
  *   msg  const char * (Python's default: None; NULL: None). The
- *        CancelledError's message.
+ *        CancelledError's message. Since 3.9.
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set. True when
  * the request was accepted, False when the task is done.
@@ -454,12 +476,12 @@ AIO_API int aio_task_cancel(aio_task *task, const char *msg);
  *
  * Returns int: the value, or -1 with the exception set.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.11.
  *
  * History:
  *   3.11  added: New.
  */
-AIO_API int aio_task_cancelling(aio_task *task);
+AIO__SINCE_3_11 AIO_API int aio_task_cancelling(aio_task *task);
 
 /* asyncio.Task.uncancel()
  *
@@ -471,12 +493,12 @@ AIO_API int aio_task_cancelling(aio_task *task);
  *
  * Returns int: the value, or -1 with the exception set.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.11.
  *
  * History:
  *   3.11  added: New.
  */
-AIO_API int aio_task_uncancel(aio_task *task);
+AIO__SINCE_3_11 AIO_API int aio_task_uncancel(aio_task *task);
 
 /* asyncio.Task.get_name()
  *
@@ -485,12 +507,12 @@ AIO_API int aio_task_uncancel(aio_task *task);
  * Returns const char *: the string, or NULL with the exception set. The name,
  * borrowed: valid until the next set_name().
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.8.
  *
  * History:
  *   3.8  added: New.
  */
-AIO_API const char *aio_task_get_name(aio_task *task);
+AIO__SINCE_3_8 AIO_API const char *aio_task_get_name(aio_task *task);
 
 /* asyncio.Task.set_name(value)
  *
@@ -501,12 +523,12 @@ AIO_API const char *aio_task_get_name(aio_task *task);
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.8.
  *
  * History:
  *   3.8  added: New.
  */
-AIO_API int aio_task_set_name(aio_task *task, const char *value);
+AIO__SINCE_3_8 AIO_API int aio_task_set_name(aio_task *task, const char *value);
 
 /* asyncio.Task.get_coro()
  *
@@ -516,12 +538,12 @@ AIO_API int aio_task_set_name(aio_task *task, const char *value);
  * coro_arg (void **, the last parameter): when not NULL, set to the argument
  * the function is called with.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.8.
  *
  * History:
  *   3.8  added: New.
  */
-AIO_API aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg);
+AIO__SINCE_3_8 AIO_API aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg);
 
 /* asyncio.Task.get_context()
  *
@@ -530,12 +552,12 @@ AIO_API aio_coroutine aio_task_get_coro(aio_task *task, void **coro_arg);
  * Returns aio_context *, borrowed: the context, or NULL with the exception
  * set. The context.
  *
- * Documented on the asyncio-task page, not on the reference pages.
+ * Documented on the asyncio-task page, not on the reference pages. Since 3.12.
  *
  * History:
  *   3.12  added: New.
  */
-AIO_API aio_context *aio_task_get_context(aio_task *task);
+AIO__SINCE_3_12 AIO_API aio_context *aio_task_get_context(aio_task *task);
 
 #ifdef __cplusplus
 }

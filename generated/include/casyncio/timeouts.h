@@ -8,6 +8,7 @@
 #define CASYNCIO_TIMEOUTS_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,6 +8,7 @@
 #define CASYNCIO_TRANSPORT_H
 
 #include "casyncio/base.h"
+#include "casyncio/pyversion.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,12 +108,13 @@ AIO_API aio_protocol *aio_transport_get_protocol(aio_transport *transport);
  *
  * Returns int: 1 for True, 0 for False, -1 with the exception set.
  *
- * Documented on the asyncio-protocol page, not on the reference pages.
+ * Documented on the asyncio-protocol page, not on the reference pages. Since
+ * 3.7.
  *
  * History:
  *   3.7  added: First appeared. [no page]
  */
-AIO_API int aio_transport_is_reading(aio_transport *transport);
+AIO__SINCE_3_7 AIO_API int aio_transport_is_reading(aio_transport *transport);
 
 /* transport.pause_reading()
  *

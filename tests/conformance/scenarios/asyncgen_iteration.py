@@ -7,6 +7,9 @@
 # passes a value in; athrow() raises at the yield; an exception escaping
 # the generator reaches the consumer; yielding after GeneratorExit makes
 # aclose() raise RuntimeError.
+#
+# Not for every version: anext() is new in 3.10.
+# versions: 3.10+
 import asyncio
 
 loop = asyncio.new_event_loop()

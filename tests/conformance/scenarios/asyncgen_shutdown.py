@@ -8,6 +8,9 @@
 # the task numbers move on by one per generator; a generator never iterated
 # is not known to the loop. A second shutdown_asyncgens() has nothing left.
 # The closing tasks run in set order: their output is collected and sorted.
+#
+# Not for every version: anext() is new in 3.10.
+# versions: 3.10+
 import asyncio
 
 loop = asyncio.new_event_loop()

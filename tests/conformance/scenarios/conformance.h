@@ -11,6 +11,10 @@
  *
  * An unexpected failure of a call the scenario relies on prints the
  * exception on stderr and exits with status 3, which no Python twin uses.
+ *
+ * The target version the twin's loops have is set before main() by
+ * ../support/target_version.c, which run.py links into every twin (the
+ * examples, which do not include this header, too).
  */
 #ifndef CONFORMANCE_H
 #define CONFORMANCE_H

@@ -4,6 +4,9 @@
 # error), a Unix socket path that does not exist; then a Unix connection
 # that works. Ports are printed as PORT, and a socket's repr is cut before
 # its fd.
+#
+# Not for every version: create_connection(ssl_shutdown_timeout=) is new in 3.11.
+# versions: 3.11+
 import asyncio
 import os
 import socket

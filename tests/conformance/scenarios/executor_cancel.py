@@ -4,6 +4,9 @@
 # context: it sees the caller's values and its own changes stay in the
 # copy; its exception reaches the caller. A task awaiting to_thread() that
 # is cancelled gets CancelledError while the function finishes.
+#
+# Not for every version: asyncio.to_thread() is new in 3.9.
+# versions: 3.9+
 import asyncio
 import concurrent.futures
 import contextvars

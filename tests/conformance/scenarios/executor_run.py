@@ -5,6 +5,9 @@
 # shutdown_default_executor() the default executor refuses work with
 # RuntimeError while another executor still works; a closed loop refuses
 # run_in_executor() itself.
+#
+# Not for every version: loop.shutdown_default_executor() is new in 3.9.
+# versions: 3.9+
 import asyncio
 import concurrent.futures
 

@@ -5,6 +5,9 @@
 # set_exception(StopIteration()) is refused with TypeError and the future
 # stays pending; a cancelled future raises CancelledError with the cancel
 # message (empty without one) from result() and exception().
+#
+# Not for every version: Future.cancel(msg) is new in 3.9.
+# versions: 3.9+
 import asyncio
 
 loop = asyncio.new_event_loop()

@@ -7,6 +7,9 @@
 # CancelledError at once (return_exceptions=False) while the others keep
 # running. Cancelling a task that awaits gather() goes through the outer
 # future to the children.
+#
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 loop = asyncio.new_event_loop()

@@ -6,6 +6,9 @@
 # holds CancelledError('')), unlike a task that cancelled itself and then
 # returned. The outer future completes one iteration after the last child,
 # never early on a failure, and is not cancelled by a cancelled child.
+#
+# Not for every version: Task.cancel(msg) is new in 3.9.
+# versions: 3.9+
 import asyncio
 
 loop = asyncio.new_event_loop()

@@ -2,6 +2,9 @@
 # loop's (running/closed/debug flags), a Future's in each state (result
 # None, an exception, cancelled, pending) and a cancelled Handle's, as they
 # appear in logs and exception-handler contexts.
+#
+# Not for every version: Future.cancel(msg) is new in 3.9.
+# versions: 3.9+
 import asyncio
 
 loop = asyncio.new_event_loop()

@@ -6,6 +6,9 @@
 # (after the runner made its loop, which it still shuts down). Tasks are
 # numbered on across runs: each run uses one number for main and two for
 # the shutdown steps, whatever main did; run(None) uses the two.
+#
+# Not for every version: Task.cancel(msg) is new in 3.9.
+# versions: 3.9+
 import asyncio
 import warnings
 

@@ -5,6 +5,9 @@
 # Future completed.'); a future of another loop is refused with ValueError;
 # a closed loop raises 'Event loop is closed'. The script then ends with the
 # future's exception uncaught (exit status 1).
+#
+# Not for every version: Task.cancel(msg) is new in 3.9.
+# versions: 3.9+
 import asyncio
 
 loop = asyncio.new_event_loop()

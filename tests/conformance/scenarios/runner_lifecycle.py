@@ -5,6 +5,9 @@
 # loop, and anything after close(), is refused; close() cancels the tasks
 # left over and closes the loop; close() twice, or on a runner never used,
 # does nothing (the loop can still be made after it); debug= reaches the loop; loop_factory= makes the loop.
+#
+# Not for every version: asyncio.Runner is new in 3.11.
+# versions: 3.11+
 import asyncio
 import contextvars
 

@@ -2,6 +2,9 @@
 # run raises KeyboardInterrupt once the task ends cancelled; a main task
 # that swallows the cancellation returns its result. The runner stays
 # usable, and SIGINT's handler is given back after each run.
+#
+# Not for every version: asyncio.Runner is new in 3.11.
+# versions: 3.11+
 import asyncio
 import os
 import signal

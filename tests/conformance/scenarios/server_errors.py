@@ -3,6 +3,9 @@
 # address (the ephemeral port printed as PORT), a stale Unix socket file
 # replaced, a regular file refused (the temporary directory printed as
 # DIR), and sock= given a socket of the wrong kind.
+#
+# Not for every version: create_server(ssl_shutdown_timeout=) is new in 3.11.
+# versions: 3.11+
 import asyncio
 import os
 import socket

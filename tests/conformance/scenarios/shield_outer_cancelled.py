@@ -6,6 +6,9 @@
 # dropped. An inner task cancelled directly cancels the outer future (with
 # no message); a result or an exception passes through; shield() of a done
 # future returns that future itself.
+#
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 import gc
 

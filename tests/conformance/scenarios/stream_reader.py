@@ -7,6 +7,7 @@
 # read cancelled, set_exception() waking a waiting read, the argument
 # errors, and the reader's repr.
 import asyncio
+import re
 
 
 def show(what, value):
@@ -107,7 +108,8 @@ async def main():
 
     t1 = asyncio.create_task(reader("read waiting", r.read(100)))
     await asyncio.sleep(0)
-    show("repr", repr(r))
+    # 3.8 and 3.9 show the waiter's callback with its address: cut it
+    show("repr", re.sub(r" at 0x[0-9a-f]+", "", repr(r)))
     t2 = asyncio.create_task(reader("second read", r.read(100)))
     t3 = asyncio.create_task(reader("second readline", r.readline()))
     t4 = asyncio.create_task(reader("second readexactly", r.readexactly(2)))

@@ -7,6 +7,9 @@
 # BoundedSemaphore refuses to go above its value; a Barrier releases its
 # parties together with indexes in arrival order, and reset() and abort()
 # break the tasks waiting with BrokenBarrierError; the reprs.
+#
+# Not for every version: asyncio.Barrier is new in 3.11.
+# versions: 3.11+
 import asyncio
 import re
 

@@ -6,6 +6,9 @@
 # result is dropped: the task resumes with CancelledError instead. A future
 # cancelled directly (not through the task) raises CancelledError in the
 # task too, with cancelling() still 0.
+#
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 loop = asyncio.new_event_loop()

@@ -4,6 +4,9 @@
 # is pending (each call counts in cancelling(), the last message wins) and
 # False once it is done; done callbacks run one iteration after the step;
 # the task awaiting it gets CancelledError with the message.
+#
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 loop = asyncio.new_event_loop()

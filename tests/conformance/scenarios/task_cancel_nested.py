@@ -5,6 +5,9 @@
 # cancelling(). When the inner task swallows the cancellation and returns,
 # the outer task receives that result and is not cancelled, though its
 # cancelling() is 1.
+#
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 loop = asyncio.new_event_loop()

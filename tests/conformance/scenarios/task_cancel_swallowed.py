@@ -5,6 +5,9 @@
 # cancelled again. A task that cancels itself and returns without awaiting
 # again ends cancelled anyway, with the message; one that cancels itself and
 # then awaits gets the CancelledError at that await.
+#
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 loop = asyncio.new_event_loop()

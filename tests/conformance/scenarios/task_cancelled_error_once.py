@@ -5,6 +5,9 @@
 # which is None on that path (the message is lost). A task cancelled while
 # it returned (cancel() with no await left) keeps its message for every
 # retrieval.
+#
+# Not for every version: Task.cancel(msg) is new in 3.9.
+# versions: 3.9+
 import asyncio
 
 loop = asyncio.new_event_loop()

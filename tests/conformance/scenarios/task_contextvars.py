@@ -7,6 +7,9 @@
 # itself: two tasks given the same ctx see each other's changes, and ctx
 # keeps them afterwards. asyncio.run() runs main in a copy of the caller's
 # context.
+#
+# Not for every version: create_task(context=) is new in 3.11.
+# versions: 3.11+
 import asyncio
 import contextvars
 

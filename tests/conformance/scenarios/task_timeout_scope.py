@@ -7,6 +7,9 @@
 # the CancelledError leaves the scope normally (expired() still True).
 # reschedule(None) disables the deadline. When another cancellation is
 # pending too, the CancelledError propagates as it is.
+#
+# Not for every version: asyncio.timeout() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 loop = asyncio.new_event_loop()

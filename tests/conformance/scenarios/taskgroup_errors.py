@@ -6,6 +6,9 @@
 # cancellation from outside propagates as CancelledError. KeyboardInterrupt
 # from the body comes out as it is. A task failing while the exit already
 # waits leaves the parent's cancellation counted (3.11.7's behaviour).
+#
+# Not for every version: asyncio.TaskGroup is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 

@@ -2,6 +2,9 @@
 # a second enter, create_task() once the group is shutting down and after
 # it is finished; the repr counts tasks and errors and says entered or
 # cancelling. A group used outside a task cannot find its parent.
+#
+# Not for every version: asyncio.TaskGroup is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 

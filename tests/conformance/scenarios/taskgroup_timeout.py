@@ -5,6 +5,9 @@
 # group's task, each keep their own cancellations apart (uncancel). (One
 # task is left to cancel at a time: asyncio cancels a group's tasks in the
 # order of a set.)
+#
+# Not for every version: asyncio.TaskGroup and asyncio.timeout() are new in 3.11.
+# versions: 3.11+
 import asyncio
 
 

@@ -4,6 +4,9 @@
 # is refused, a second enter too, and when()/expired()/repr() still answer
 # after the exit. The repr shows the deadline rounded to 3 decimals only
 # while active.
+#
+# Not for every version: asyncio.timeout_at() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 

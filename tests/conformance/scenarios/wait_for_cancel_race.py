@@ -4,6 +4,9 @@
 # cancellation is swallowed (the task is not cancelled; cancelling() is 1).
 # When the inner task is still pending, the inner task is cancelled and
 # awaited first, then CancelledError propagates.
+#
+# Not for every version: Task.cancelling() is new in 3.11.
+# versions: 3.11+
 import asyncio
 
 loop = asyncio.new_event_loop()

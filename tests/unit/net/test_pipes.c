@@ -867,6 +867,65 @@ static void test_allocation_failures(void **state)
     assert_true(reached);
 }
 
+/* The reader of a pipe (of the write side: its watch of the reader going
+ * away) cannot start for want of memory: a transport that would never read
+ * is not handed out; the await raises MemoryError, the transport is closed
+ * (connection_made() then connection_lost(None), as the coroutine's
+ * `except: transport.close(); raise` gives), the pipe closed, nothing
+ * leaked. Each allocation of the iteration that starts it fails in turn. */
+static void reader_start_fails(bool write_side)
+{
+    int base = count_fds();
+    bool failed_once = false, reached = false;
+    for (int k = 0; !reached && k < 50; k++) {
+        aio_loop *loop = new_loop();
+        trace t = {0};
+        rec_protocol p;
+        rec_init(&p, &t);
+        int fds[2];
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        int mine = write_side ? fds[1] : fds[0], peer = write_side ? fds[0] : fds[1];
+        aio_future *fut = write_side ? aio_loop_connect_write_pipe(loop, give_protocol, &p, mine)
+                                     : aio_loop_connect_read_pipe(loop, give_protocol, &p, mine);
+        assert_non_null(fut);
+        aio__fail_alloc_after = k;
+        run_one_iteration(loop);
+        reached = aio__fail_alloc_after >= 0;
+        aio__fail_alloc_after = -1;
+        aio_err_clear();
+        for (int i = 0; i < 4; i++)
+            run_one_iteration(loop);
+        aio_err_clear();
+        assert_int_equal(aio_future_done(fut), 1);
+        aio_exc *exc = aio_future_exception(fut);
+        if (exc != NULL) {
+            assert_true(aio_exc_isinstance(exc, aio_MemoryError));
+            failed_once = true;
+            assert_string_equal(t.text, "made;lost(None);");
+            assert_int_equal(p.released, 1);
+            assert_false(is_open(mine));
+        } else {
+            const aio_transport_protocol *pair = aio_future_result(fut);
+            assert_non_null(pair);
+            aio_transport_close(pair->transport);
+            aio_err_clear();
+        }
+        aio_decref(fut);
+        close(peer);
+        finish(loop);
+        assert_int_equal(count_fds(), base);
+    }
+    assert_true(reached);
+    assert_true(failed_once);
+}
+
+static void test_reader_start_fails(void **state)
+{
+    (void)state;
+    reader_start_fails(false);
+    reader_start_fails(true);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_read_order),
     cmocka_unit_test(test_read_pause_resume),
@@ -887,6 +946,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_loop_closed_with_open_write_pipe),
     cmocka_unit_test(test_cancel_before_made),
     cmocka_unit_test(test_allocation_failures),
+    cmocka_unit_test(test_reader_start_fails),
 };
 
 int main(int argc, char **argv)

@@ -538,6 +538,154 @@ static void test_cancelled_start(void **state)
     assert_no_children();
 }
 
+/* get_extra_info('subprocess'): the pid (C's stand-in for the Popen
+ * object), also after the end; other keys give the default; a pipe
+ * transport of the child has no 'subprocess'. */
+static void test_extra_info_subprocess(void **state)
+{
+    (void)state;
+    alarm_guard();
+    aio_loop *loop = new_loop();
+    sp_rec r;
+    rec_init(&r, loop);
+    const char *argv[] = {"true", NULL};
+    aio_transport *t = start_exec(loop, &r, argv, 0, 0, 0, NULL);
+    assert_non_null(t);
+    const int *pid = aio_transport_get_extra_info(
+        t, &(aio_transport_get_extra_info_args){.name = "subprocess"});
+    assert_non_null(pid);
+    assert_int_equal(*pid, aio_transport_get_pid(t));
+    assert_true(*pid > 0);
+    static int fallback = 42;
+    assert_ptr_equal(aio_transport_get_extra_info(
+                         t, &(aio_transport_get_extra_info_args){.name = "nonexistent",
+                                                                 .default_ = &fallback}),
+                     &fallback);
+    assert_null(aio_err_occurred());
+    aio_transport *out = aio_transport_get_pipe_transport(t, 1);
+    assert_null(aio_transport_get_extra_info(
+        out, &(aio_transport_get_extra_info_args){.name = "subprocess"}));
+    run_to_end(loop, &r);
+    const int *after = aio_transport_get_extra_info(
+        t, &(aio_transport_get_extra_info_args){.name = "subprocess"});
+    assert_non_null(after);
+    assert_int_equal(*after, *pid);
+    aio_transport_close(t);
+    aio_decref(t);
+    finish(loop);
+    assert_no_children();
+}
+
+/* --- Iterations ------------------------------------------------------------------------ */
+
+/* What iteration each event came in (0: not yet). */
+static int iteration;
+static int it_made, it_exited, it_lost;
+
+static void it_on_made(aio_protocol *self, aio_transport *t)
+{
+    (void)self;
+    (void)t;
+    it_made = iteration;
+}
+AIO_NAME_CALLBACK(it_on_made);
+
+static void it_on_exited(aio_protocol *self)
+{
+    (void)self;
+    it_exited = iteration;
+}
+AIO_NAME_CALLBACK(it_on_exited);
+
+static void it_on_lost(aio_protocol *self, aio_exc *exc)
+{
+    (void)self;
+    (void)exc;
+    it_lost = iteration;
+}
+AIO_NAME_CALLBACK(it_on_lost);
+
+static void next_iteration(aio_loop *loop)
+{
+    iteration++;
+    run_one_iteration(loop);
+}
+
+/* asyncio's iterations (as tests/conformance/scenarios/subprocess_iterations,
+ * here with the reaping thread too): the future done 1 + 2 x (pipes)
+ * iterations after the call, connection_made() in the one after; the child
+ * let go once the start is over, the exit seen in the next iteration and
+ * process_exited() and connection_lost() three after that (asyncio's
+ * watcher relays it over two). */
+static void exit_iterations(bool threads, int pipes)
+{
+    aio__child_watch_force_threads(threads);
+    aio_loop *loop = new_loop();
+    aio_protocol proto = {.connection_made = it_on_made,
+                          .process_exited = it_on_exited,
+                          .connection_lost = it_on_lost};
+    int control[2];
+    assert_int_equal(pipe2(control, O_CLOEXEC), 0);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "read x < /dev/fd/%d; exit 3", control[0]);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    const aio_popen_options kw = {.pass_fds = &control[0], .pass_fds_len = 1};
+    iteration = it_made = it_exited = it_lost = 0;
+    aio_future *fut = aio_loop_subprocess_exec(
+        loop, &(aio_loop_subprocess_exec_args){
+                  .protocol_factory = give,
+                  .protocol_factory_arg = &proto,
+                  .args = argv,
+                  .stdin_ = pipes > 0 ? AIO_SUBPROCESS_PIPE : AIO_SUBPROCESS_DEVNULL,
+                  .stdout_ = pipes > 1 ? AIO_SUBPROCESS_PIPE : AIO_SUBPROCESS_DEVNULL,
+                  .stderr_ = pipes > 2 ? AIO_SUBPROCESS_PIPE : AIO_SUBPROCESS_DEVNULL,
+                  .kwargs = &kw});
+    assert_non_null(fut);
+    close(control[0]);
+    while (aio_future_done(fut) != 1)
+        next_iteration(loop);
+    assert_int_equal(iteration, 1 + 2 * pipes);
+    assert_int_equal(it_made, 0);
+    aio_transport_protocol *pair = aio_future_result(fut);
+    assert_non_null(pair);
+    pid_t pid = aio_transport_get_pid(pair->transport);
+    for (int i = 0; i < 10; i++)
+        next_iteration(loop);
+    assert_int_equal(it_made, 2 + 2 * pipes);
+    /* Let it go and wait, without reaping it, until it has exited. */
+    int released = iteration;
+    close(control[1]);
+    siginfo_t info;
+    /* (The reaping thread may have reaped it already: ECHILD.) */
+    assert_true(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0 || errno == ECHILD);
+    sleep_ms(100); /* the reaping thread's byte */
+    /* Seen and reaped, not yet reported: no signal goes to its pid (which
+     * may be another process's now), as Popen polls before it signals. */
+    next_iteration(loop);
+    assert_int_equal(aio_transport_get_returncode(pair->transport), AIO_NONE);
+    assert_int_equal(aio_transport_kill(pair->transport), 0);
+    while (it_lost == 0 && iteration < released + 50)
+        next_iteration(loop);
+    assert_int_equal(it_exited, released + 4);
+    assert_int_equal(it_lost, released + 4);
+    assert_int_equal(aio_transport_get_returncode(pair->transport), 3);
+    aio_transport_close(pair->transport);
+    aio_decref(fut);
+    finish(loop);
+    aio__child_watch_force_threads(false);
+    assert_no_children();
+}
+
+static void test_iterations(void **state)
+{
+    (void)state;
+    alarm_guard();
+    for (int pipes = 0; pipes <= 3; pipes += 3) {
+        exit_iterations(false, pipes);
+        exit_iterations(true, pipes);
+    }
+}
+
 /* executable, pass_fds, start_new_session. */
 static void test_popen_options(void **state)
 {
@@ -863,9 +1011,17 @@ static void test_allocation_failures(void **state)
                 assert_true(aio_exc_isinstance(aio_future_exception(fut), aio_MemoryError));
                 assert_false(reached);
             } else {
+                /* A start that succeeded reads and watches every pipe (a
+                 * reader that could not start failed it): cat echoes, and
+                 * ends when its stdin is closed. */
                 aio_transport_protocol *pair = aio_future_result(fut);
-                aio_transport_close(pair->transport);
+                aio_transport *in = aio_transport_get_pipe_transport(pair->transport, AIO_ZERO);
+                assert_int_equal(aio_transport_write(in, "x\n", 2), 0);
+                assert_int_equal(aio_transport_close(in), 0);
                 run_to_end(loop, &r);
+                assert_int_equal(r.out_len, 2);
+                assert_non_null(strstr(r.t.text, "exited(0);"));
+                aio_transport_close(pair->transport);
             }
             aio_err_clear();
             aio_decref(fut);
@@ -907,6 +1063,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_broken_pipe_on_write),
         cmocka_unit_test(test_megabyte_through_cat),
         cmocka_unit_test(test_cancelled_start),
+        cmocka_unit_test(test_extra_info_subprocess),
+        cmocka_unit_test(test_iterations),
         cmocka_unit_test(test_popen_options),
         cmocka_unit_test(test_fallback_loop_closed),
         cmocka_unit_test(test_500_children),

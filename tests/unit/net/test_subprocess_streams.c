@@ -120,6 +120,58 @@ static void test_stdout_only(void **state)
     run_in_task(stdout_only_coro, NULL);
 }
 
+/* communicate(None) with stdin a PIPE leaves stdin open (3.11's _noop()):
+ * the child reads a line written while communicate() waits (it would exit
+ * 6 on end of file). Given input, stdin is written and closed. */
+static void *communicate_none_task(void *arg)
+{
+    aio_process *p = arg;
+    aio_process_output out = aio_process_communicate(p, &(aio_process_communicate_args){0});
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "");
+    aio_decref(out.stdout_);
+    return "done";
+}
+AIO_NAME_CALLBACK(communicate_none_task);
+
+static void *stdin_left_open_coro(void *arg)
+{
+    (void)arg;
+    aio_process *p = aio_create_subprocess_shell(&(aio_create_subprocess_shell_args){
+        .cmd = "exec >&-; read x && exit 5; exit 6", .stdin_ = AIO_SUBPROCESS_PIPE,
+        .stdout_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(p);
+    aio_task *t = aio_create_task(communicate_none_task, p, NULL);
+    assert_non_null(t);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(aio_sleep(0), 0);
+    aio_stream_writer *in = aio_process_stdin(p);
+    assert_int_equal(aio_stream_writer_is_closing(in), 0);
+    assert_int_equal(aio_stream_writer_write(in, "x\n", 2), 0);
+    assert_non_null(aio_await((aio_future *)t));
+    assert_int_equal(aio_process_returncode(p), 5);
+    aio_decref(t);
+    aio_decref(p);
+
+    p = aio_create_subprocess_shell(&(aio_create_subprocess_shell_args){
+        .cmd = "cat", .stdin_ = AIO_SUBPROCESS_PIPE, .stdout_ = AIO_SUBPROCESS_PIPE});
+    assert_non_null(p);
+    aio_process_output out = aio_process_communicate(p, &(aio_process_communicate_args){"in", 2});
+    assert_int_equal(out.error, 0);
+    assert_bytes(out.stdout_, "in");
+    aio_decref(out.stdout_);
+    assert_int_equal(aio_process_returncode(p), 0);
+    aio_decref(p);
+    return NULL;
+}
+AIO_NAME_CALLBACK(stdin_left_open_coro);
+
+static void test_communicate_none_leaves_stdin_open(void **state)
+{
+    (void)state;
+    run_in_task(stdin_left_open_coro, NULL);
+}
+
 static void *stderr_to_stdout_coro(void *arg)
 {
     (void)arg;
@@ -534,9 +586,11 @@ static void *fault_coro(void *arg)
         assert_raised(aio_MemoryError, NULL);
         return NULL;
     }
-    /* A failure in a callback of the start (a pipe's add_reader) is the
-     * loop's to report, and may leave a pipe unread, as in asyncio: so no
-     * communicate() here, only the end of the child. */
+    /* A MemoryError of a pipe's reader failed the start above; one in the
+     * protocol's connection_made() (its streams) is the loop's to report,
+     * as in asyncio, and may leave the Process without a stream: so no
+     * communicate() here, only the end of the child, which wait() sees
+     * once every pipe is lost (each pipe's reader runs). */
     aio_err_clear();
     assert_int_equal(aio_process_kill(p), 0);
     assert_int_equal(aio_process_wait(p), -9);
@@ -574,6 +628,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_communicate_cat),
         cmocka_unit_test(test_stdout_only),
+        cmocka_unit_test(test_communicate_none_leaves_stdin_open),
         cmocka_unit_test(test_stderr_to_stdout),
         cmocka_unit_test(test_both_pipes),
         cmocka_unit_test(test_wait_without_pipes),

@@ -166,6 +166,53 @@ static void test_pool_thread_names_and_reuse(void **state)
     assert_no_leaks();
 }
 
+/* What asyncio.get_event_loop() says in a worker: the thread's name in
+ * full, as ThreadPoolExecutor names it ("asyncio_0"), however long. */
+static void *no_loop_message(void *arg)
+{
+    char *message = arg;
+    aio_loop *loop = aio_get_event_loop();
+    aio_exc *exc = aio_err_fetch();
+    snprintf(message, 128, "%s%s", loop != NULL ? "a loop!" : "",
+             exc != NULL ? aio_exc_str(exc) : "");
+    aio_decref(exc);
+    return arg;
+}
+AIO_NAME_CALLBACK(no_loop_message);
+
+static void test_pool_thread_named_in_messages(void **state)
+{
+    (void)state;
+    const char *prefixes[] = {"asyncio", "averyveryverylongprefix"};
+    for (int i = 0; i < 2; i++) {
+        aio_executor *pool = aio_thread_pool_executor_new(
+            &(aio_thread_pool_executor_args){.max_workers = 2, .thread_name_prefix = prefixes[i]});
+        assert_non_null(pool);
+        char message[128] = "";
+        aio_cfuture *f = aio_executor_submit(pool, no_loop_message, message);
+        aio_cfuture_result(f, AIO_FOREVER);
+        aio_decref(f);
+        char expected[128];
+        snprintf(expected, sizeof expected,
+                 "There is no current event loop in thread '%s_0'.", prefixes[i]);
+        assert_string_equal(message, expected);
+        aio_executor_shutdown(pool, true, false);
+        aio_decref(pool);
+    }
+    /* No prefix: "ThreadPoolExecutor-N_0". */
+    aio_executor *pool = aio_thread_pool_executor_new(NULL);
+    char message[128] = "";
+    aio_cfuture *f = aio_executor_submit(pool, no_loop_message, message);
+    aio_cfuture_result(f, AIO_FOREVER);
+    aio_decref(f);
+    assert_true(strncmp(message, "There is no current event loop in thread 'ThreadPoolExecutor-",
+                        61) == 0);
+    assert_non_null(strstr(message, "_0'."));
+    aio_executor_shutdown(pool, true, false);
+    aio_decref(pool);
+    assert_no_leaks();
+}
+
 static void test_pool_order_one_worker(void **state)
 {
     (void)state;
@@ -766,6 +813,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pool_submit_result_and_exception),
     cmocka_unit_test(test_pool_bad_max_workers),
     cmocka_unit_test(test_pool_thread_names_and_reuse),
+    cmocka_unit_test(test_pool_thread_named_in_messages),
     cmocka_unit_test(test_pool_order_one_worker),
     cmocka_unit_test(test_pool_map_errors),
     cmocka_unit_test(test_cfuture_states_and_timeout),

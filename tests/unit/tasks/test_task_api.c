@@ -27,6 +27,8 @@ static aio_future *factory(aio_loop *loop, aio_coroutine coro, void *coro_arg, v
 static void test_create_task_context(void **state)
 {
     (void)state;
+    /* Task.get_context() is 3.12's: loops made here, and the process, target 3.12. */
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 12)), 0);
     aio_loop *loop = new_loop();
     var = aio_contextvar_new("v");
     aio_context *ctx = aio_context_new();
@@ -49,6 +51,7 @@ static void test_create_task_context(void **state)
     assert_raised(aio_TypeError, "the task factory takes no context");
     aio_decref(ctx);
     aio_decref(var);
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
     finish(loop);
 }
 
@@ -135,10 +138,13 @@ AIO_NAME_CALLBACK(create_task_coro);
 static void test_module_create_task(void **state)
 {
     (void)state;
+    /* Task.get_context() is 3.12's: loops made here, and the process, target 3.12. */
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 12)), 0);
     assert_null(aio_create_task(returns_arg, NULL, NULL));
     assert_raised(aio_RuntimeError, "no running event loop");
     aio_loop *loop = new_loop();
     assert_ptr_equal(run_coro(loop, create_task_coro, NULL), P(1));
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
     finish(loop);
 }
 

@@ -240,6 +240,8 @@ static void test_task_new_errors(void **state)
 static void test_task_accessors(void **state)
 {
     (void)state;
+    /* Task.get_context() is 3.12's: loops made here, and the process, target 3.12. */
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 12)), 0);
     memset(&g_trace, 0, sizeof g_trace);
     aio_loop *loop = new_loop();
     aio_task *t = create_task(loop, ret_arg, P(7));
@@ -293,6 +295,7 @@ static void test_task_accessors(void **state)
     assert_string_equal(g_trace.text, "T(7);");
     assert_ptr_equal(aio_task_get_context(t), ctx);
     aio_decref(t);
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
     finish(loop);
 }
 
@@ -332,6 +335,8 @@ AIO_NAME_CALLBACK(ctx_coro);
 static void test_task_context_copied_at_creation(void **state)
 {
     (void)state;
+    /* Task.get_context() is 3.12's: loops made here, and the process, target 3.12. */
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 12)), 0);
     aio_loop *loop = new_loop();
     aio_contextvar *var = aio_contextvar_new("v");
     set_contextvar(var, 1);
@@ -360,12 +365,15 @@ static void test_task_context_copied_at_creation(void **state)
     aio_decref(p.fut);
     aio_decref(t);
     aio_decref(var);
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
     finish(loop);
 }
 
 static void test_task_explicit_context(void **state)
 {
     (void)state;
+    /* Task.get_context() is 3.12's: loops made here, and the process, target 3.12. */
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 12)), 0);
     aio_loop *loop = new_loop();
     aio_contextvar *var = aio_contextvar_new("v");
     set_contextvar(var, 2);
@@ -390,6 +398,7 @@ static void test_task_explicit_context(void **state)
     aio_decref(t);
     aio_decref(ctx);
     aio_decref(var);
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
     finish(loop);
 }
 

@@ -1,0 +1,226 @@
+/* test_version_gates.c - the glue's run-time version gates: a function
+ * CPython did not have at a loop's target version raises its AttributeError,
+ * an argument it had no parameter for its TypeError (before 3.10 without
+ * the class in the name), and the same calls pass at versions that have
+ * them. The messages are those of CPython 3.8.18, 3.10.13, 3.11.7, 3.12.1
+ * and 3.13.0. */
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test_support.h"
+
+static void *coro(void *arg)
+{
+    return arg;
+}
+
+static aio_loop *loop_at(int version)
+{
+    aio_loop *loop = aio_new_event_loop();
+    assert_non_null(loop);
+    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
+    return loop;
+}
+
+static void done_at(aio_loop *loop)
+{
+    aio_loop_close(loop);
+    aio_decref(loop);
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    assert_no_leaks();
+}
+
+/* loop.sock_recvfrom() came in 3.11: a loop method takes its loop's target. */
+static void test_loop_method_added(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+    const int versions[] = {AIO_PY(3, 8), AIO_PY(3, 10)};
+    for (size_t i = 0; i < 2; i++) {
+        aio_loop *loop = loop_at(versions[i]);
+        assert_null(aio_loop_sock_recvfrom(loop, sv[0], 16));
+        assert_raised(aio_AttributeError,
+                      "'_UnixSelectorEventLoop' object has no attribute 'sock_recvfrom'");
+        /* The gate comes before the arguments' checks. */
+        assert_null(aio_loop_sock_recvfrom(loop, sv[0], -1));
+        assert_raised(aio_AttributeError,
+                      "'_UnixSelectorEventLoop' object has no attribute 'sock_recvfrom'");
+        done_at(loop);
+    }
+    const int have[] = {AIO_PY(3, 11), AIO_PY(3, 12), AIO_PY(3, 13)};
+    for (size_t i = 0; i < 3; i++) {
+        aio_loop *loop = loop_at(have[i]);
+        assert_null(aio_loop_sock_recvfrom(loop, sv[0], -1));
+        assert_raised(aio_ValueError, "negative buffersize in recvfrom");
+        done_at(loop);
+    }
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* loop.create_connection(ssl_shutdown_timeout=) came in 3.11. family =
+ * None is refused by the glue after binding: it shows the order. */
+static void test_loop_method_param_added(void **state)
+{
+    (void)state;
+    const char *family_none = "create_connection() argument 'family' must not be None";
+    aio_loop_create_connection_args args = {.host = "127.0.0.1", .port = 9,
+                                            .family = AIO_NONE, .ssl_shutdown_timeout = 5.0};
+    aio_loop *loop = loop_at(AIO_PY(3, 8));
+    assert_null(aio_loop_create_connection(loop, &args));
+    assert_raised(aio_TypeError,
+                  "create_connection() got an unexpected keyword argument 'ssl_shutdown_timeout'");
+    done_at(loop);
+    loop = loop_at(AIO_PY(3, 10));
+    assert_null(aio_loop_create_connection(loop, &args));
+    assert_raised(aio_TypeError, "BaseEventLoop.create_connection() got an unexpected keyword "
+                                 "argument 'ssl_shutdown_timeout'");
+    /* An explicit 0 is a value too. */
+    args.ssl_shutdown_timeout = AIO_ZERO;
+    assert_null(aio_loop_create_connection(loop, &args));
+    assert_raised(aio_TypeError, "BaseEventLoop.create_connection() got an unexpected keyword "
+                                 "argument 'ssl_shutdown_timeout'");
+    /* Left out, it is not missed. */
+    args.ssl_shutdown_timeout = 0;
+    assert_null(aio_loop_create_connection(loop, &args));
+    assert_raised(aio_TypeError, family_none);
+    done_at(loop);
+    const int have[] = {AIO_PY(3, 11), AIO_PY(3, 12), AIO_PY(3, 13)};
+    args.ssl_shutdown_timeout = 5.0;
+    for (size_t i = 0; i < 3; i++) {
+        loop = loop_at(have[i]);
+        assert_null(aio_loop_create_connection(loop, &args));
+        assert_raised(aio_TypeError, family_none);
+        done_at(loop);
+    }
+}
+
+/* asyncio.create_task(): name came in 3.8, context in 3.11; a module
+ * function takes the running loop's target, the process default outside. */
+static void test_module_function_params(void **state)
+{
+    (void)state;
+    aio_context *ctx = aio_context_new();
+    assert_non_null(ctx);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 10)), 0);
+    assert_null(aio_create_task(coro, NULL, &(aio_create_task_args){.context = ctx}));
+    assert_raised(aio_TypeError, "create_task() got an unexpected keyword argument 'context'");
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 8)), 0);
+    assert_null(aio_create_task(coro, NULL, &(aio_create_task_args){.context = ctx}));
+    assert_raised(aio_TypeError, "create_task() got an unexpected keyword argument 'context'");
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 7)), 0);
+    assert_null(aio_create_task(coro, NULL, &(aio_create_task_args){.name = "t"}));
+    assert_raised(aio_TypeError, "create_task() got an unexpected keyword argument 'name'");
+    /* From 3.11, the gate lets it through: no running loop is the body's. */
+    const int have[] = {AIO_PY(3, 11), AIO_PY(3, 12), AIO_PY(3, 13)};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(aio_set_target_version(have[i]), 0);
+        assert_null(aio_create_task(coro, NULL, &(aio_create_task_args){.context = ctx}));
+        assert_raised(aio_RuntimeError, "no running event loop");
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    aio_decref(ctx);
+    assert_no_leaks();
+}
+
+/* asyncio.TaskGroup came in 3.11: "module 'asyncio' has no attribute". */
+static void test_module_class_added(void **state)
+{
+    (void)state;
+    const int versions[] = {AIO_PY(3, 8), AIO_PY(3, 10)};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(aio_set_target_version(versions[i]), 0);
+        assert_null(aio_task_group_new());
+        assert_raised(aio_AttributeError, "module 'asyncio' has no attribute 'TaskGroup'");
+        assert_null(aio_timeout_after(0));
+        assert_raised(aio_AttributeError, "module 'asyncio' has no attribute 'timeout'");
+    }
+    const int have[] = {AIO_PY(3, 11), AIO_PY(3, 12), AIO_PY(3, 13)};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(aio_set_target_version(have[i]), 0);
+        aio_task_group *g = aio_task_group_new();
+        assert_non_null(g);
+        aio_decref(g);
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    assert_no_leaks();
+}
+
+/* Task.get_context() came in 3.12: a task's method takes its loop's target,
+ * not the process default. */
+static void test_other_class_method_added(void **state)
+{
+    (void)state;
+    aio_loop *loop = loop_at(AIO_PY(3, 13));
+    aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = coro});
+    assert_non_null(t);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 8)), 0);
+    assert_non_null(aio_task_get_context(t));
+    const int versions[] = {AIO_PY(3, 8), AIO_PY(3, 10), AIO_PY(3, 11)};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(aio_loop_set_target_version(loop, versions[i]), 0);
+        assert_null(aio_task_get_context(t));
+        assert_raised(aio_AttributeError, "'_asyncio.Task' object has no attribute 'get_context'");
+    }
+    /* Task.cancel(msg) came in 3.9; CPython's C Task words it its own way. */
+    assert_int_equal(aio_loop_set_target_version(loop, AIO_PY(3, 8)), 0);
+    assert_int_equal(aio_task_cancel(t, "m"), -1);
+    assert_raised(aio_TypeError, "cancel() takes no keyword arguments");
+    assert_int_equal(aio_future_cancelled(t), 0);
+    const int have[] = {AIO_PY(3, 12), AIO_PY(3, 13)};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(aio_loop_set_target_version(loop, have[i]), 0);
+        assert_non_null(aio_task_get_context(t));
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    assert_null(aio_loop_run_until_complete(loop, t));
+    aio_decref(t);
+    done_at(loop);
+}
+
+/* asyncio.Task(): name came in 3.8, context in 3.11. CPython's C Task
+ * (Argument Clinic) counts the arguments first, then names the keyword. */
+static void test_task_constructor_params(void **state)
+{
+    (void)state;
+    aio_loop *loop = loop_at(AIO_PY(3, 13));
+    aio_context *ctx = aio_context_new();
+    assert_non_null(ctx);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 7)), 0);
+    assert_null(aio_task_new(coro, NULL, &(aio_task_args){.name = "t"}));
+    assert_raised(aio_TypeError, "'name' is an invalid keyword argument for Task()");
+    assert_null(aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .name = "t"}));
+    assert_raised(aio_TypeError, "Task() takes at most 2 arguments (3 given)");
+    assert_null(aio_task_new(coro, NULL, &(aio_task_args){.name = "t", .context = ctx}));
+    assert_raised(aio_TypeError, "Task() takes at most 2 arguments (3 given)");
+    const int versions[] = {AIO_PY(3, 8), AIO_PY(3, 10)};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(aio_set_target_version(versions[i]), 0);
+        assert_null(aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .context = ctx}));
+        assert_raised(aio_TypeError, "'context' is an invalid keyword argument for Task()");
+        assert_null(aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .name = "t",
+                                                              .context = ctx}));
+        assert_raised(aio_TypeError, "Task() takes at most 3 arguments (4 given)");
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 11)), 0);
+    aio_task *t = aio_task_new(coro, NULL, &(aio_task_args){.loop = loop, .name = "t",
+                                                            .context = ctx});
+    assert_non_null(t);
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    assert_null(aio_loop_run_until_complete(loop, t));
+    aio_decref(t);
+    aio_decref(ctx);
+    done_at(loop);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_loop_method_added),
+    cmocka_unit_test(test_loop_method_param_added),
+    cmocka_unit_test(test_module_function_params),
+    cmocka_unit_test(test_module_class_added),
+    cmocka_unit_test(test_other_class_method_added),
+    cmocka_unit_test(test_task_constructor_params),
+};
+
+AIO_TEST_MAIN(tests)
