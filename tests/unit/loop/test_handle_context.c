@@ -181,6 +181,22 @@ static void test_asked_while_running(void **state)
     finish(loop);
 }
 
+/* Below 3.12 a Handle has no get_context(): AttributeError, as CPython. */
+static void test_refused_before_312(void **state)
+{
+    (void)state;
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 11)), 0);
+    aio_loop *loop = new_loop();
+    var = aio_contextvar_new("v");
+    aio_handle *h = soon(loop, read_var, NULL);
+    assert_null(aio_handle_get_context(h));
+    assert_raised(aio_AttributeError, "'Handle' object has no attribute 'get_context'");
+    run_one_iteration(loop);
+    check_no_exception();
+    drop_var();
+    finish(loop);
+}
+
 /* A NULL self raises (the glue's check); nothing crashes. */
 static void test_null_self(void **state)
 {
@@ -196,6 +212,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_context_kept_after_cancel),
     cmocka_unit_test(test_asked_while_running),
     cmocka_unit_test(test_null_self),
+    cmocka_unit_test(test_refused_before_312),
 };
 
 AIO_TEST_MAIN(tests)

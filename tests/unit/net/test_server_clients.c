@@ -325,6 +325,23 @@ static void test_no_memory_for_the_node(void **state)
     finish(loop);
 }
 
+/* Below 3.13 a Server has neither: AttributeError (the server's loop's
+ * target decides), and the connections stay. */
+static void test_refused_before_313(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, AIO_PY(3, 12), 1);
+    assert_int_equal(aio_server_close_clients(f.s), -1);
+    assert_raised(aio_AttributeError, "'Server' object has no attribute 'close_clients'");
+    assert_int_equal(aio_server_abort_clients(f.s), -1);
+    assert_raised(aio_AttributeError, "'Server' object has no attribute 'abort_clients'");
+    for (int i = 0; i < 3; i++)
+        run_one_iteration(f.loop);
+    assert_int_equal(f.log.lost, 0);
+    teardown(&f);
+}
+
 /* 10^5 connections attach and detach in constant time each: the set is
  * a list whose nodes the connections hold. */
 static void test_attach_detach_scale(void **state)
@@ -368,6 +385,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_serve_forever_dropped_while_waiting),
     cmocka_unit_test(test_no_memory_for_the_node),
     cmocka_unit_test(test_attach_detach_scale),
+    cmocka_unit_test(test_refused_before_313),
 };
 
 AIO_TEST_MAIN(tests)

@@ -277,10 +277,29 @@ static void test_shared_stacks(void **state)
     finish(loop);
 }
 
+/* Below 3.12, Task() has no eager_start: TypeError, and no task. */
+static void test_refused_before_312(void **state)
+{
+    (void)state;
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 11)), 0);
+    aio_loop *loop = new_loop();
+    v = aio_contextvar_new("v");
+    memset(&T, 0, sizeof T);
+    assert_null(aio_task_new(child, "c", &(aio_task_args){.loop = loop, .eager_start = true}));
+    aio_exc *exc = aio_err_fetch();
+    assert_non_null(exc);
+    assert_true(aio_exc_isinstance(exc, aio_TypeError));
+    aio_decref(exc);
+    assert_string_equal(T.text, "");
+    aio_decref(v);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_as_cpython_does),
     cmocka_unit_test(test_loop_not_running),
     cmocka_unit_test(test_shared_stacks),
+    cmocka_unit_test(test_refused_before_312),
 };
 
 AIO_TEST_MAIN(tests)

@@ -302,6 +302,20 @@ static void test_no_task_and_null(void **state)
     aio_err_clear();
 }
 
+/* Below 3.13 a queue has no shutdown(): AttributeError, and nothing done. */
+static void test_refused_before_313(void **state)
+{
+    (void)state;
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 12)), 0);
+    aio_queue *q = aio_queue_new(0);
+    assert_int_equal(aio_queue_put_nowait(q, P(1)), 0);
+    assert_int_equal(aio_queue_shutdown(q, true), -1);
+    assert_raised(aio_AttributeError, "'Queue' object has no attribute 'shutdown'");
+    assert_int_equal(aio_queue_qsize(q), 1);
+    assert_int_equal(aio_queue_put_nowait(q, P(2)), 0);
+    aio_decref(q);
+}
+
 /* A thousand getters all wake, each raising. */
 static void *many_main(void *arg)
 {
@@ -340,6 +354,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_immediate),
     cmocka_unit_test(test_priority_and_lifo),
     cmocka_unit_test(test_no_task_and_null),
+    cmocka_unit_test(test_refused_before_313),
     cmocka_unit_test(test_many_getters),
 };
 
