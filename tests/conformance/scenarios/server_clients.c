@@ -1,8 +1,7 @@
 /* The connections a TCP server accepted, as 3.13 treats them: see the
  * Python twin for the cases (close_clients(), abort_clients(), wait_closed()
  * after close() waiting for the connections, serve_forever()'s cancellation
- * waiting for them). The loop's target version is 3.13. */
-#define AIO_API_LEVEL AIO_PY_NEWEST
+ * waiting for them). Versions: 3.13+ (the twin's marker). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -263,10 +262,8 @@ AIO_NAME_CALLBACK(main_coro);
 
 int main(void)
 {
-    CHECK(aio_set_target_version(AIO_PY(3, 13)) == 0);
     loop = aio_new_event_loop();
     CHECK(loop);
-    CHECK(aio_loop_set_target_version(loop, AIO_PY(3, 13)) == 0);
     CHECK(aio_loop_call_soon(loop, &(aio_loop_call_soon_args){.callback = tick}));
     aio_task *m = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = main_coro});
     CHECK(m);

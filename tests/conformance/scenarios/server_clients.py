@@ -1,4 +1,3 @@
-# versions: 3.13+
 # The connections a TCP server accepted, as 3.13 treats them:
 #   - close_clients() closes every connection still attached (one the
 #     client ended before is gone from the set); connection_lost() comes
@@ -11,6 +10,9 @@
 #     for the connections; close_clients() lets the cancellation finish.
 # Several connections lost in one iteration are printed sorted (the
 # server's set is a WeakSet, its order not asyncio's promise).
+# Not for every version: Server.close_clients() and abort_clients() are
+# new in 3.13.
+# versions: 3.13+
 import asyncio
 import socket
 
