@@ -1360,6 +1360,20 @@ int aio_handle_cancelled(aio_handle *handle)
     return aio__handle_cancelled(handle);
 }
 
+/* asyncio.Handle.get_context() */
+aio_context *aio_handle_get_context(aio_handle *handle)
+{
+    if (handle == NULL) {
+        aio__glue_null_self("get_context", "Handle");
+        return NULL;
+    }
+    if (aio__current_target_version() < AIO_PY(3, 12)) {
+        aio_err_set(aio_AttributeError, "'Handle' object has no attribute 'get_context'");
+        return NULL;
+    }
+    return aio__handle_get_context(handle);
+}
+
 /* ------------------------------------------------------------------------
  * TimerHandle
  */
@@ -1390,6 +1404,34 @@ int aio_server_close(aio_server *server)
         return -1;
     }
     return aio__server_close(server);
+}
+
+/* asyncio.Server.close_clients() */
+int aio_server_close_clients(aio_server *server)
+{
+    if (server == NULL) {
+        aio__glue_null_self("close_clients", "Server");
+        return -1;
+    }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 13)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'close_clients'");
+        return -1;
+    }
+    return aio__server_close_clients(server);
+}
+
+/* asyncio.Server.abort_clients() */
+int aio_server_abort_clients(aio_server *server)
+{
+    if (server == NULL) {
+        aio__glue_null_self("abort_clients", "Server");
+        return -1;
+    }
+    if (aio_loop_get_target_version(aio__server_get_loop(server)) < AIO_PY(3, 13)) {
+        aio_err_set(aio_AttributeError, "'Server' object has no attribute 'abort_clients'");
+        return -1;
+    }
+    return aio__server_abort_clients(server);
 }
 
 /* asyncio.Server.get_loop() */
@@ -2146,6 +2188,20 @@ int aio_queue_qsize(aio_queue *queue)
     return aio__queue_qsize(queue);
 }
 
+/* asyncio.Queue.shutdown(immediate=False) */
+int aio_queue_shutdown(aio_queue *queue, bool immediate)
+{
+    if (queue == NULL) {
+        aio__glue_null_self("shutdown", "Queue");
+        return -1;
+    }
+    if (aio__current_target_version() < AIO_PY(3, 13)) {
+        aio_err_set(aio_AttributeError, "'Queue' object has no attribute 'shutdown'");
+        return -1;
+    }
+    return aio__queue_shutdown(queue, immediate);
+}
+
 /* asyncio.Queue.task_done() */
 int aio_queue_task_done(aio_queue *queue)
 {
@@ -2324,7 +2380,7 @@ aio_timeout *aio_timeout_at(double when)
  * Task
  */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+/* asyncio.Task(coro, *, loop=None, name=None, context=None, eager_start=False) */
 aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *args)
 {
     static const aio_task_args no_args;
@@ -2332,8 +2388,10 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
 
     if (args != NULL && args->name != NULL && aio__current_target_version() < AIO_PY(3, 8)) {
         int target = aio__current_target_version();
-        int given = 1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL);
-        int most = 1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11));
+        int given =
+            1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL) + (args->eager_start != 0);
+        int most =
+            1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11)) + (target >= AIO_PY(3, 12));
         if (given > most) {
             aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
                            given);
@@ -2344,8 +2402,10 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
     }
     if (args != NULL && args->context != NULL && aio__current_target_version() < AIO_PY(3, 11)) {
         int target = aio__current_target_version();
-        int given = 1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL);
-        int most = 1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11));
+        int given =
+            1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL) + (args->eager_start != 0);
+        int most =
+            1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11)) + (target >= AIO_PY(3, 12));
         if (given > most) {
             aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
                            given);
@@ -2354,11 +2414,26 @@ aio_task *aio_task_new(aio_coroutine coro, void *coro_arg, const aio_task_args *
         aio_err_set(aio_TypeError, "'context' is an invalid keyword argument for Task()");
         return NULL;
     }
+    if (args != NULL && args->eager_start != 0 && aio__current_target_version() < AIO_PY(3, 12)) {
+        int target = aio__current_target_version();
+        int given =
+            1 + (args->loop != NULL) + (args->name != NULL) + (args->context != NULL) + (args->eager_start != 0);
+        int most =
+            1 + 1 + (target >= AIO_PY(3, 8)) + (target >= AIO_PY(3, 11)) + (target >= AIO_PY(3, 12));
+        if (given > most) {
+            aio_err_format(aio_TypeError, "Task() takes at most %d arguments (%d given)", most,
+                           given);
+            return NULL;
+        }
+        aio_err_set(aio_TypeError, "'eager_start' is an invalid keyword argument for Task()");
+        return NULL;
+    }
     if (args == NULL)
         args = &no_args;
     r.loop = args->loop;
     r.name = args->name;
     r.context = args->context;
+    r.eager_start = aio__glue_bool_default(args->eager_start, false);
     r.stack_size = args->stack_size;
     r.shared_stack = args->shared_stack;
     return aio__task_new(coro, coro_arg, &r);

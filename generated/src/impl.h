@@ -553,6 +553,9 @@ int aio__handle_cancel(aio_handle *handle);
 /* asyncio.Handle.cancelled() */
 int aio__handle_cancelled(aio_handle *handle);
 
+/* asyncio.Handle.get_context() */
+aio_context *aio__handle_get_context(aio_handle *handle);
+
 /* ------------------------------------------------------------------------
  * TimerHandle
  */
@@ -566,6 +569,12 @@ double aio__timer_handle_when(aio_timer_handle *handle);
 
 /* asyncio.Server.close() */
 int aio__server_close(aio_server *server);
+
+/* asyncio.Server.close_clients() */
+int aio__server_close_clients(aio_server *server);
+
+/* asyncio.Server.abort_clients() */
+int aio__server_abort_clients(aio_server *server);
 
 /* asyncio.Server.get_loop() */
 aio_loop *aio__server_get_loop(aio_server *server);
@@ -824,6 +833,9 @@ int aio__queue_put_nowait(aio_queue *queue, void *item);
 /* asyncio.Queue.qsize() */
 int aio__queue_qsize(aio_queue *queue);
 
+/* asyncio.Queue.shutdown(immediate=False) */
+int aio__queue_shutdown(aio_queue *queue, bool immediate);
+
 /* asyncio.Queue.task_done() */
 int aio__queue_task_done(aio_queue *queue);
 
@@ -909,11 +921,12 @@ aio_timeout *aio__timeout_at(double when);
  * Task
  */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None) */
+/* asyncio.Task(coro, *, loop=None, name=None, context=None, eager_start=False) */
 typedef struct aio__task_args {
     aio_loop *loop;
     const char *name;
     aio_context *context;
+    bool eager_start;
     size_t stack_size;
     bool shared_stack;
 } aio__task_args;

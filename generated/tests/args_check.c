@@ -682,6 +682,12 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.Handle.get_context() */
+    {
+        aio_context *(*f1)(aio_handle *) = aio_handle_get_context;
+        (void)f1;
+    }
+
     /* asyncio.TimerHandle.when() */
     {
         double (*f1)(aio_timer_handle *) = aio_timer_handle_when;
@@ -691,6 +697,18 @@ void aio__args_check(void)
     /* asyncio.Server.close() */
     {
         int (*f1)(aio_server *) = aio_server_close;
+        (void)f1;
+    }
+
+    /* asyncio.Server.close_clients() */
+    {
+        int (*f1)(aio_server *) = aio_server_close_clients;
+        (void)f1;
+    }
+
+    /* asyncio.Server.abort_clients() */
+    {
+        int (*f1)(aio_server *) = aio_server_abort_clients;
         (void)f1;
     }
 
@@ -1120,6 +1138,12 @@ void aio__args_check(void)
         (void)f1;
     }
 
+    /* asyncio.Queue.shutdown() */
+    {
+        int (*f1)(aio_queue *, bool) = aio_queue_shutdown;
+        (void)f1;
+    }
+
     /* asyncio.Queue.task_done() */
     {
         int (*f1)(aio_queue *) = aio_queue_task_done;
@@ -1233,6 +1257,7 @@ void aio__args_check(void)
             .loop = 0,
             .name = 0,
             .context = 0,
+            .eager_start = 0,
             .stack_size = 0,
             .shared_stack = 0,
         };

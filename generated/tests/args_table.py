@@ -797,6 +797,7 @@ UNTESTED = [
     ('asyncio.Queue()', 'no fixture for a queue (gen/layout.toml [args_test.states])'),
     ('asyncio.Queue.put()', 'no fixture for a queue (gen/layout.toml [args_test.states])'),
     ('asyncio.Queue.put_nowait()', 'no fixture for a queue (gen/layout.toml [args_test.states])'),
+    ('asyncio.Queue.shutdown()', 'no fixture for a queue (gen/layout.toml [args_test.states])'),
     ('asyncio.PriorityQueue()', 'no fixture for a priority_queue (gen/layout.toml [args_test.states])'),
     ('asyncio.LifoQueue()', 'no fixture for a lifo_queue (gen/layout.toml [args_test.states])'),
     ('asyncio.run()', 'no fixture for a tasks (gen/layout.toml [args_test.states])'),

@@ -89,9 +89,11 @@ extern AIO_API const aio_exc_type aio_SendfileNotAvailableError[1];
 extern AIO_API const aio_exc_type aio_IncompleteReadError[1];
 extern AIO_API const aio_exc_type aio_LimitOverrunError[1];
 extern AIO_API const aio_exc_type aio_BrokenBarrierError[1];  /* 3.11 */
-/* asyncio.QueueEmpty and asyncio.QueueFull (asyncio.queues). */
+/* asyncio.QueueEmpty and asyncio.QueueFull (asyncio.queues), and 3.13's
+ * QueueShutDown, which a shut-down queue raises (aio_queue_shutdown()). */
 extern AIO_API const aio_exc_type aio_QueueEmpty[1];
 extern AIO_API const aio_exc_type aio_QueueFull[1];
+extern AIO_API const aio_exc_type aio_QueueShutDown[1]; /* 3.13 */
 
 /* True when `type` is `base` or derives from it (issubclass). */
 AIO_API bool aio_exc_type_is_subclass(const aio_exc_type *type, const aio_exc_type *base);

@@ -84,6 +84,17 @@ AIO_API int aio_is_task(const void *obj);
  * ambiguous: check aio_err_occurred(). */
 AIO_API void *aio_await(aio_future *fut);
 
+/* asyncio.eager_task_factory (3.12), an aio_task_factory for
+ * aio_loop_set_task_factory(loop, aio_eager_task_factory, NULL): each task
+ * create_task() makes starts eagerly, running its coroutine in the call up
+ * to its first suspension when the loop runs in this thread (else it is
+ * scheduled as usual), in create_task()'s context (its name is given
+ * after that first step, as 3.12.1 and 3.13.0 do). Called
+ * directly, it is aio_task_new(coro, coro_arg, {.loop = loop, .eager_start
+ * = true}): a new reference, or NULL with the exception set. */
+AIO__SINCE_3_12 AIO_API aio_future *aio_eager_task_factory(aio_loop *loop, aio_coroutine coro,
+                                                           void *coro_arg, void *factory_arg);
+
 /* asyncio.sleep(delay, result=None): 0, or -1 with CancelledError. A delay
  * of 0 or less yields to the loop for exactly one iteration. */
 AIO_API int aio_sleep(double delay);

@@ -30,6 +30,9 @@ AIO_INTERNAL aio_context *aio__context_current(void);
 AIO_INTERNAL aio__ctxmap *aio__ctxmap_capture(void);
 AIO_INTERNAL void aio__ctxmap_incref(aio__ctxmap *map);
 AIO_INTERNAL void aio__ctxmap_decref(aio__ctxmap *map);
+/* A new context object over map (a reference of its own taken); NULL
+ * with MemoryError. */
+AIO_INTERNAL aio_context *aio__context_from_map(aio__ctxmap *map);
 
 /* Enters ctx; -1 with RuntimeError when it is already entered. */
 AIO_INTERNAL int aio__context_enter(aio_context *ctx);

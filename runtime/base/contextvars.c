@@ -186,6 +186,12 @@ static aio_context *context_alloc(aio__ctxmap *map)
     return ctx;
 }
 
+aio_context *aio__context_from_map(aio__ctxmap *map)
+{
+    aio__ctxmap_incref(map);
+    return context_alloc(map);
+}
+
 aio_context *aio_context_new(void)
 {
     return context_alloc(NULL);

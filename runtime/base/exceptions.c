@@ -78,6 +78,7 @@ EXC_TYPE(aio_BrokenBarrierError, "BrokenBarrierError", "asyncio.exceptions", aio
          NULL);
 EXC_TYPE(aio_QueueEmpty, "QueueEmpty", "asyncio.queues", aio_Exception, NULL);
 EXC_TYPE(aio_QueueFull, "QueueFull", "asyncio.queues", aio_Exception, NULL);
+EXC_TYPE(aio_QueueShutDown, "QueueShutDown", "asyncio.queues", aio_Exception, NULL);
 
 bool aio_exc_type_is_subclass(const aio_exc_type *type, const aio_exc_type *base)
 {

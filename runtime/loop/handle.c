@@ -31,17 +31,23 @@ static void release_arg(aio_handle *handle)
     aio_err_restore(pending);
 }
 
-/* Drops what the handle holds: its callback, argument and context. */
-static void handle_clear(aio_handle *handle)
+/* Drops the handle's context. */
+static void handle_clear_context(aio_handle *handle)
 {
-    if (handle->boxed)
-        release_arg(handle);
     if (handle->has_context)
         aio__decref(handle->context);
     else
         aio__ctxmap_decref(handle->map);
     handle->map = NULL;
     handle->has_context = false;
+}
+
+/* Drops what the handle holds to run: its callback and argument. The
+ * context stays (Handle.get_context() after cancel(), as in CPython). */
+static void handle_clear(aio_handle *handle)
+{
+    if (handle->boxed)
+        release_arg(handle);
     if (handle->kind == AIO__HANDLE_DONE_CALLBACK) {
         aio__decref(handle->future);
         handle->future = NULL;
@@ -139,6 +145,7 @@ static void handle_dealloc(void *obj)
     aio_callback callback = handle->callback;
     void *arg = handle->repr_frozen ? NULL : aio__handle_arg(handle);
     handle_clear(handle);
+    handle_clear_context(handle);
     if (handle->repr_frozen)
         free(handle->arg);
     handle->callback = callback;
@@ -454,6 +461,24 @@ double aio__timer_handle_when(aio_timer_handle *handle)
     return handle->when;
 }
 
+aio_context *aio__handle_get_context(aio_handle *handle)
+{
+    if (AIO_UNLIKELY(check_live(handle, "Handle.get_context") < 0))
+        return NULL;
+    if (!handle->has_context) {
+        /* The handle kept only the map it captured; the object Python's
+         * copy_context() would have made is made now, once, and the
+         * callback runs in it from then on. */
+        aio_context *ctx = aio__context_from_map(handle->map);
+        if (ctx == NULL)
+            return NULL;
+        aio__ctxmap_decref(handle->map);
+        handle->context = ctx;
+        handle->has_context = true;
+    }
+    return handle->context;
+}
+
 static int report_exception(aio_handle *handle)
 {
     aio_exc *exc = aio_err_fetch();
@@ -517,11 +542,14 @@ int aio__handle_run(aio_handle *handle)
         aio__decref(ctx);
     } else {
         /* Python's handle keeps its context object: a reader, writer or
-         * signal handler runs again with what its last run set. */
-        if (scratch.map != handle->map && !handle->cancelled) {
+         * signal handler runs again with what its last run set, and
+         * get_context() shows it, after cancel() too. When the callback
+         * asked for get_context() itself, the object made then takes it. */
+        aio__ctxmap **kept = handle->has_context ? &handle->context->map : &handle->map;
+        if (scratch.map != *kept) {
             aio__ctxmap_incref(scratch.map);
-            aio__ctxmap_decref(handle->map);
-            handle->map = scratch.map;
+            aio__ctxmap_decref(*kept);
+            *kept = scratch.map;
         }
         aio__context_exit_scratch(&scratch);
     }

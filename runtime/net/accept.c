@@ -86,16 +86,19 @@ static void make_transport(accepted *a)
         aio__protocol_release(protocol);
         return;
     }
-    aio_transport *t = aio__socket_transport_new(loop, a->fd, protocol, NULL, &a->peername,
-                                                 aio__server_detach, s);
+    aio__server_client *client = aio__server_client_new(s);
+    aio_transport *t = NULL;
+    if (client != NULL)
+        t = aio__socket_transport_new(loop, a->fd, protocol, NULL, &a->peername,
+                                      aio__server_detach, client);
     if (t == NULL) {
+        free(client);
         report_creation_error(loop, aio_err_fetch(), protocol, NULL);
         aio__protocol_release(protocol);
         return;
     }
     a->fd = -1;
-    s->active_count++; /* Server._attach(); the connection's reference: */
-    aio__incref(s);
+    aio__server_attach(client, t);
     aio__decref(t);
 }
 

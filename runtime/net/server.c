@@ -1,10 +1,7 @@
-/* server.c - asyncio.Server as Python 3.11.7 has it (base_events.py):
- * close(), get_loop(), is_serving(), start_serving(), serve_forever(),
- * wait_closed() and sockets. wait_closed() by target version: up to 3.11
- * it returns at once on a closed server, and on an open one waits for
- * close() and then for the last connection the server accepted to end;
- * 3.12.0 returns at once when no connection is active, closed or not;
- * from 3.12.1 it waits for both, in either order.
+/* server.c - asyncio.Server (base_events.py): close(), get_loop(),
+ * is_serving(), start_serving(), serve_forever(), wait_closed() and
+ * sockets as 3.11.7 has them, 3.13's close_clients() and abort_clients(),
+ * and wait_closed() as the loop's target version has it (see there).
  *
  * The loop keeps a list of its servers not yet closed: when the loop
  * closes, their sockets are closed (Python leaves them to the garbage
@@ -121,6 +118,7 @@ aio_server *aio__server_new(aio_loop *loop, const int *fds, size_t n,
     s->backlog = backlog;
     s->list.fds = copy;
     s->list.len = n;
+    s->clients.prev = s->clients.next = &s->clients;
     aio_server **head = servers_of(loop);
     s->next = *head;
     if (*head != NULL)
@@ -264,20 +262,30 @@ aio_future *aio__server_start_serving(aio_server *s)
 /* serve_forever()'s future, which stands for asyncio's task running the
  * coroutine: cancelled (by its caller, or by close() cancelling
  * _serving_forever_fut), it closes the server in the next iteration (the
- * task's step: close(), then wait_closed(), which returns at once) and is
- * cancelled then; its end clears _serving_forever_fut. */
+ * task's step: close(), then wait_closed()) and is cancelled once
+ * wait_closed() is done: at once up to 3.11; from 3.12 on, when the
+ * connections the server accepted are all lost (a second cancel() ends
+ * that wait). Its end clears _serving_forever_fut. */
 typedef struct serve_future {
     aio_future fut;
     aio_server *server;   /* a reference */
     bool cancelling;
     char *cancel_msg;
+    aio_future *closing;  /* 3.12+: the wait_closed() awaited (a reference) */
 } serve_future;
+
+static void closing_done(aio_future *closing, void *arg);
 
 static void serve_future_dealloc(void *obj)
 {
     serve_future *f = obj;
     if (!aio__future_finalize(&f->fut))
         return;
+    if (f->closing != NULL) {
+        /* its done callback holds f borrowed */
+        aio__future_remove_done_callback(f->closing, closing_done, f);
+        aio__decref(f->closing);
+    }
     aio__decref(f->server);
     free(f->cancel_msg);
     aio__future_clear(&f->fut);
@@ -296,13 +304,48 @@ static void serve_forever_done(aio_future *fut, void *arg)
     }
 }
 
-/* The step that sees the CancelledError: close(), then the future ends. */
-static void serve_cancelled(serve_future *f)
+static void serve_end(serve_future *f)
 {
-    aio__server_close(f->server);
     if (f->fut.state == AIO__FUTURE_PENDING &&
         aio__future_cancel_plain(&f->fut, f->cancel_msg) < 0)
         aio_err_clear();
+}
+
+/* wait_closed() is done (or was cancelled): the CancelledError goes on. */
+static void closing_done(aio_future *closing, void *arg)
+{
+    serve_future *f = arg;
+    if (f->closing == closing) {
+        f->closing = NULL;
+        aio__decref(closing);
+    }
+    serve_end(f);
+}
+
+/* The step that sees the CancelledError: close(), wait_closed(), then the
+ * future ends. */
+static void serve_cancelled(serve_future *f)
+{
+    aio_server *s = f->server;
+    aio__server_close(s);
+    if (f->fut.state != AIO__FUTURE_PENDING)
+        return;
+    if (aio_loop_get_target_version(f->fut.loop) >= AIO_PY(3, 12) && !s->waiters_gone) {
+        /* wait_closed() waits for the connections still attached. Out of
+         * memory, the future ends at once. */
+        aio_future *closing = aio__server_wait_closed(s);
+        if (closing != NULL && closing->state == AIO__FUTURE_PENDING) {
+            const aio__future_add_done_callback_args add = {.callback = closing_done,
+                                                            .callback_arg = f};
+            if (aio__future_add_done_callback(closing, &add) == 0) {
+                f->closing = closing;
+                return;
+            }
+        }
+        aio__decref(closing);
+        aio_err_clear();
+    }
+    serve_end(f);
 }
 
 static void serve_cancel_step(void *arg)
@@ -321,8 +364,18 @@ static int serve_cancel(aio_future *fut, const char *msg)
     serve_future *f = (serve_future *)fut;
     if (fut->state != AIO__FUTURE_PENDING)
         return 0;
-    if (f->cancelling)
+    if (f->cancelling) {
+        if (f->closing != NULL) {
+            /* cancelled again inside wait_closed(): the wait ends */
+            free(f->cancel_msg);
+            f->cancel_msg = NULL;
+            if (msg != NULL && (f->cancel_msg = aio__strdup(msg)) == NULL)
+                aio_err_clear();
+            if (aio__future_cancel_any(f->closing, NULL) < 0)
+                aio_err_clear();
+        }
         return 1;
+    }
     f->cancelling = true;
     if (msg != NULL && (f->cancel_msg = aio__strdup(msg)) == NULL)
         aio_err_clear(); /* cancelled without its message */
@@ -367,15 +420,18 @@ aio_future *aio__server_serve_forever(aio_server *s)
     return &f->fut;
 }
 
-/* Whether wait_closed() returns at once (see the top). */
-static bool wait_closed_at_once(const aio_server *s)
+/* Whether wait_closed() is done at once. 3.11: on a closed server (even
+ * with connections open). 3.12.0: also on an open one without connections.
+ * 3.12.1: only once close() and the last connection's loss have both
+ * happened (_waiters is None). */
+static bool wait_closed_at_once(aio_server *s)
 {
     if (s->waiters_gone)
         return true;
-    int version = aio_loop_get_target_version(s->loop);
-    if (version >= AIO_PY_MICRO(3, 12, 1))
+    int target = aio_loop_get_target_version(s->loop);
+    if (target >= AIO_PY_MICRO(3, 12, 1))
         return false;
-    if (version >= AIO_PY(3, 12))
+    if (target >= AIO_PY(3, 12))
         return s->active_count == 0;
     return s->closed;
 }
@@ -408,13 +464,99 @@ aio_future *aio__server_wait_closed(aio_server *s)
 
 /* --- Connections attached to the server ----------------------------------------------------- */
 
+static void client_unlink(aio__server_client *c)
+{
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    c->prev = c->next = c;
+}
+
+/* Links c in before `at` (at the end of the list whose sentinel is `at`). */
+static void client_link_before(aio__server_client *at, aio__server_client *c)
+{
+    c->prev = at->prev;
+    c->next = at;
+    at->prev->next = c;
+    at->prev = c;
+}
+
+aio__server_client *aio__server_client_new(aio_server *s)
+{
+    aio__server_client *c = aio__malloc(sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->prev = c->next = c;
+    c->server = s;
+    c->transport = NULL;
+    return c;
+}
+
+/* Server._attach(). */
+void aio__server_attach(aio__server_client *c, aio_transport *t)
+{
+    aio_server *s = c->server;
+    c->transport = t;
+    client_link_before(&s->clients, c);
+    s->active_count++;
+    aio__incref(s); /* the connection's reference */
+}
+
 /* Server._detach(), when an accepted connection is lost. */
 void aio__server_detach(void *arg)
 {
-    aio_server *s = arg;
+    aio__server_client *c = arg;
+    aio_server *s = c->server;
+    client_unlink(c);
+    free(c);
     if (s->active_count > 0 && --s->active_count == 0 && s->closed && !s->waiters_gone)
         wakeup(s);
     aio__decref(s);
+}
+
+/* close_clients() and abort_clients(): `for transport in
+ * self._clients.copy()`. The clients move to a list of their own and go
+ * back one by one as each is closed, so that a connection lost during the
+ * walk (a close() that ends it at once, a connection_lost() that closes
+ * others) leaves whichever list holds it, and the walk needs no copy. */
+static int end_clients(aio_server *s, int (*end)(aio_transport *))
+{
+    if (s->clients.next == &s->clients)
+        return 0;
+    aio__server_client pending;
+    pending.next = s->clients.next;
+    pending.prev = s->clients.prev;
+    pending.next->prev = pending.prev->next = &pending;
+    s->clients.prev = s->clients.next = &s->clients;
+    aio__incref(s); /* the last connection's loss may drop the last reference */
+    int rc = 0;
+    while (pending.next != &pending) {
+        aio__server_client *c = pending.next;
+        client_unlink(c);
+        client_link_before(&s->clients, c);
+        aio_transport *t = aio_incref(c->transport);
+        rc = end(t);
+        aio__decref(t);
+        if (rc < 0)
+            break;
+    }
+    /* After an exception, the ones not reached go back, in their order. */
+    while (pending.next != &pending) {
+        aio__server_client *c = pending.next;
+        client_unlink(c);
+        client_link_before(&s->clients, c);
+    }
+    aio__decref(s);
+    return rc;
+}
+
+int aio__server_close_clients(aio_server *s)
+{
+    return end_clients(s, aio__transport_close);
+}
+
+int aio__server_abort_clients(aio_server *s)
+{
+    return end_clients(s, aio__transport_abort);
 }
 
 /* --- The loop closes ------------------------------------------------------------------------ */
@@ -444,3 +586,4 @@ static void servers_closed(aio_loop *loop)
 
 AIO__NAME(serve_forever_done, "Server.serve_forever", AIO__NAME_SELF_ARG);
 AIO__NAME(serve_cancel_step, "Server.serve_forever", AIO__NAME_SELF_ARG);
+AIO__NAME(closing_done, "Server.serve_forever", AIO__NAME_SELF_ARG);

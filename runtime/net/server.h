@@ -4,7 +4,8 @@
  * A server is a reference-counted object. References are held by the
  * future of create_server() (its result), by each listening socket's
  * reader and accept-retry timer, by each connection it accepted (until
- * the connection is lost: Server._attach/_detach), and by a pending
+ * the connection is lost: Server._attach/_detach, which also keep the
+ * set of those connections, for close_clients()), and by a pending
  * serve_forever().
  */
 #ifndef CASYNCIO_RUNTIME_SERVER_H
@@ -26,6 +27,16 @@ typedef struct aio__listener {
     int fd;
 } aio__listener;
 
+/* A connection the server accepted and that is not lost yet: one node of
+ * the server's `clients` (Server._clients), a circular list around a
+ * sentinel so that a node leaves whichever list holds it in constant
+ * time. The transport is borrowed: it lives until it detaches. */
+typedef struct aio__server_client {
+    struct aio__server_client *prev, *next;
+    aio_server *server;
+    aio_transport *transport;
+} aio__server_client;
+
 struct aio_server {
     aio__object ob;
     aio_loop *loop;                 /* a reference */
@@ -39,6 +50,7 @@ struct aio_server {
     int backlog;
     bool backlog_is_none;           /* backlog=None: listen() fails */
     size_t active_count;            /* connections attached */
+    aio__server_client clients;     /* their sentinel, in order of accept */
     aio_future **waiters;           /* wait_closed()'s, each a reference */
     size_t waiters_len, waiters_cap;
     bool waiters_gone;              /* _waiters is None: woken already */
@@ -75,9 +87,18 @@ AIO_INTERNAL int aio__server_complete(aio_server *server, bool start_serving, ai
  * is still the file the server bound (unix_server.c). */
 AIO_INTERNAL void aio__unix_server_cleanup(aio_server *server);
 
-/* Server._detach() (an aio__transport_detach): a connection the server
- * accepted is lost; drops the reference the connection held. */
-AIO_INTERNAL void aio__server_detach(void *server);
+/* Server._attach(), in two steps so that the only failure comes before
+ * the transport is made: a node for a connection of the server (NULL with
+ * MemoryError), then, with the transport made, the node linked into the
+ * server's clients, which the connection holds a reference to. A node
+ * never attached is freed with free(). */
+AIO_INTERNAL aio__server_client *aio__server_client_new(aio_server *server);
+AIO_INTERNAL void aio__server_attach(aio__server_client *client, aio_transport *transport);
+
+/* Server._detach() (an aio__transport_detach, given the node): a
+ * connection the server accepted is lost; drops the node and the
+ * reference the connection held. */
+AIO_INTERNAL void aio__server_detach(void *client);
 
 /* The accept loop (accept.c). Adds the reader of one listening socket
  * (loop._start_serving): 0, or -1 with the exception set. */

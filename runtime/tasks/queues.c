@@ -1,8 +1,9 @@
-/* queues.c - asyncio.Queue, PriorityQueue and LifoQueue (queues.py, 3.11),
- * with CPython's order of items and wake-ups: getters and putters wait in
- * FIFO order, a waiter woken but cancelled before it ran passes the wake-up
- * on, and a PriorityQueue is a binary heap kept exactly as heapq keeps it
- * (only `<` is asked), so that equal items come out in CPython's order. */
+/* queues.c - asyncio.Queue, PriorityQueue and LifoQueue (queues.py, 3.11,
+ * and 3.13's shutdown()), with CPython's order of items and wake-ups:
+ * getters and putters wait in FIFO order, a waiter woken but cancelled
+ * before it ran passes the wake-up on, and a PriorityQueue is a binary heap
+ * kept exactly as heapq keeps it (only `<` is asked), so that equal items
+ * come out in CPython's order. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct aio_queue {
     aio__waiters getters, putters;
     long unfinished_tasks;
     aio_event *finished;
+    bool is_shutdown;     /* shutdown() was called (3.13) */
 };
 
 static void queue_dealloc(void *obj)
@@ -74,6 +76,8 @@ static int queue_repr(const void *obj, aio__strbuf *out)
         aio__sb_appendf(out, " _putters[%zu]", q->putters.len);
     if (q->unfinished_tasks > 0)
         aio__sb_appendf(out, " tasks=%ld", q->unfinished_tasks);
+    if (q->is_shutdown)
+        aio__sb_append(out, " shutdown");
     return aio__sb_append(out, ">");
 }
 
@@ -255,8 +259,17 @@ int aio__queue_full(aio_queue *q)
     return queue_full(q);
 }
 
+/* `raise QueueShutDown`: the class, so no message. */
+static int shut_down(void)
+{
+    aio_err_set(aio_QueueShutDown, NULL);
+    return -1;
+}
+
 int aio__queue_put_nowait(aio_queue *q, void *item)
 {
+    if (q->is_shutdown)
+        return shut_down();
     if (queue_full(q)) {
         aio_err_set(aio_QueueFull, NULL);
         return -1;
@@ -273,7 +286,10 @@ int aio__queue_put_nowait(aio_queue *q, void *item)
 void *aio__queue_get_nowait(aio_queue *q)
 {
     if (q->len == 0) {
-        aio_err_set(aio_QueueEmpty, NULL);
+        if (q->is_shutdown)
+            shut_down();
+        else
+            aio_err_set(aio_QueueEmpty, NULL);
         return NULL;
     }
     void *item = get_item(q);
@@ -311,6 +327,8 @@ int aio__queue_put(aio_queue *q, void *item)
     if (aio__task_running("aio_queue_put()") == NULL)
         return -1;
     while (queue_full(q)) {
+        if (q->is_shutdown)
+            return shut_down();
         if (wait_turn(q, &q->putters, false) < 0)
             return -1;
     }
@@ -322,6 +340,10 @@ void *aio__queue_get(aio_queue *q)
     if (aio__task_running("aio_queue_get()") == NULL)
         return NULL;
     while (q->len == 0) {
+        if (q->is_shutdown) {
+            shut_down();
+            return NULL;
+        }
         if (wait_turn(q, &q->getters, true) < 0)
             return NULL;
     }
@@ -345,5 +367,34 @@ int aio__queue_join(aio_queue *q)
         return -1;
     if (q->unfinished_tasks > 0 && aio__event_wait_in_task(q->finished) < 0)
         return -1;
+    return 0;
+}
+
+/* Wakes every waiter not done yet, emptying the line. */
+static void wake_all(aio__waiters *waiters)
+{
+    aio__waiter *w;
+    while ((w = aio__waiter_popleft(waiters)) != NULL) {
+        if (!aio__waiter_done(w))
+            aio__waiter_wake(w);
+        aio__decref(w);
+    }
+}
+
+int aio__queue_shutdown(aio_queue *q, bool immediate)
+{
+    q->is_shutdown = true;
+    if (immediate) {
+        /* the items go, each counted done as task_done() would */
+        while (q->len > 0) {
+            get_item(q);
+            if (q->unfinished_tasks > 0)
+                q->unfinished_tasks--;
+        }
+        if (q->unfinished_tasks == 0)
+            aio__event_set(q->finished);
+    }
+    wake_all(&q->getters);
+    wake_all(&q->putters);
     return 0;
 }

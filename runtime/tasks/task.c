@@ -126,6 +126,41 @@ static void schedule_next_step(aio__task *t, aio_exc *exc)
         aio__decref(h);
 }
 
+static void run_and_handle(aio__task *t, aio_exc *exc);
+
+/* Task.__eager_start (3.12): the first step, here and now, with the task
+ * as the current one and in its context; the task that called (if any)
+ * is current again after. Run from inside a task, the new task's stack
+ * is switched to from that task's and back. A task asked to run on the
+ * shared stack gets a stack of its own unless it starts from the loop's
+ * side: the shared stack may hold a task suspended in this very call. An
+ * exception the step lets out (SystemExit, KeyboardInterrupt) and a
+ * context that cannot be entered fail the call: 0, or -1 with it set. */
+static int eager_start(aio__task *t)
+{
+    aio_loop *loop = t->fut.loop;
+    if (t->shared_stack && aio__coro_current()->stack != NULL)
+        t->shared_stack = false;
+    aio_exc *pending = aio_err_fetch(); /* the step starts clean */
+    if (aio__context_enter(t->context) < 0) {
+        aio__decref(pending);
+        return -1;
+    }
+    aio__task *prev = *current_of(loop);
+    *current_of(loop) = t;
+    aio__incref(t);
+    run_and_handle(t, NULL);
+    *current_of(loop) = prev;
+    aio__context_exit(t->context);
+    aio__decref(t);
+    if (aio_err_occurred() != NULL) {
+        aio__decref(pending);
+        return -1;
+    }
+    aio_err_restore(pending);
+    return 0;
+}
+
 aio_task *aio__task_new(aio_coroutine coro, void *coro_arg, const aio__task_args *args)
 {
     aio_loop *loop = args->loop != NULL ? args->loop : aio__get_event_loop();
@@ -151,6 +186,7 @@ aio_task *aio__task_new(aio_coroutine coro, void *coro_arg, const aio__task_args
     t->coro_arg = coro_arg;
     t->stack_size = args->stack_size;
     t->shared_stack = args->shared_stack;
+    bool eager = args->eager_start && aio__running_loop() == loop;
     if (args->name != NULL) {
         if ((t->name = aio__strdup(args->name)) == NULL) {
             aio__decref(t);
@@ -161,12 +197,19 @@ aio_task *aio__task_new(aio_coroutine coro, void *coro_arg, const aio__task_args
         default_name(t);
     }
     t->context = args->context != NULL ? aio_incref(args->context) : aio_copy_context();
-    if (t->context == NULL || schedule_step(t, NULL) < 0) {
+    if (t->context == NULL || (eager ? eager_start(t) : schedule_step(t, NULL)) < 0) {
         aio__decref(t);
         return NULL;
     }
-    t->log_destroy_pending = true;
+    t->log_destroy_pending = t->fut.state == AIO__FUTURE_PENDING;
     return &t->fut;
+}
+
+aio_future *aio_eager_task_factory(aio_loop *loop, aio_coroutine coro, void *coro_arg,
+                                   void *factory_arg)
+{
+    (void)factory_arg;
+    return aio__task_new(coro, coro_arg, &(aio__task_args){.loop = loop, .eager_start = true});
 }
 
 aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args *args)
@@ -177,12 +220,20 @@ aio_task *aio__loop_create_task(aio_loop *loop, const aio__loop_create_task_args
         return aio__task_new(args->coro, args->coro_arg,
                              &(aio__task_args){.loop = loop, .name = args->name,
                                                .context = args->context});
-    if (args->context != NULL) {
+    aio_future *task;
+    if (loop->task_factory == aio_eager_task_factory) {
+        /* 3.12.1 and 3.13.0 call factory(self, coro, context=context) and
+         * name the task after: the eager first step sees the default name. */
+        task = aio__task_new(args->coro, args->coro_arg,
+                             &(aio__task_args){.loop = loop,
+                                               .context = args->context,
+                                               .eager_start = true});
+    } else if (args->context != NULL) {
         aio_err_set(aio_TypeError, "the task factory takes no context");
         return NULL;
+    } else {
+        task = loop->task_factory(loop, args->coro, args->coro_arg, loop->task_factory_arg);
     }
-    aio_future *task =
-        loop->task_factory(loop, args->coro, args->coro_arg, loop->task_factory_arg);
     if (task == NULL) {
         if (!aio_err_occurred())
             aio_err_set(aio_TypeError, "the task factory returned None");

@@ -27,11 +27,6 @@ extern "C" {
  * callback and its arguments. A cancelled timer leaves the loop's heap lazily.
  *
  * Returns int: 0 on success, -1 with the exception set.
- *
- * History:
- *   3.12  added: Handle (and TimerHandle) gained get_context(), the context
- *         the callback runs in; not in the C API (newer than the target). [no
- *         page]
  */
 AIO_API int aio_handle_cancel(aio_handle *handle);
 
@@ -49,6 +44,28 @@ AIO_API int aio_handle_cancel(aio_handle *handle);
  *   3.7  added: First appeared.
  */
 AIO__SINCE_3_7 AIO_API int aio_handle_cancelled(aio_handle *handle);
+
+/* asyncio.Handle.get_context()
+ *
+ * Return the contextvars context the callback runs in.
+ *
+ * Works on TimerHandles too. The context stays with the handle after cancel(),
+ * as in CPython. Asking for it makes the copy a context object (once); after
+ * that the callback runs in that object, so a variable the caller sets in it
+ * is seen by the callback.
+ *
+ * Returns aio_context *, borrowed: the context, or NULL with the exception
+ * set. The context: the one passed as context=, else the copy of the current
+ * context taken when the callback was scheduled. It lives as long as the
+ * handle.
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.12.
+ *
+ * History:
+ *   3.12  added: New (Handle and TimerHandle).
+ */
+AIO__SINCE_3_12 AIO_API aio_context *aio_handle_get_context(aio_handle *handle);
 
 /* ========================================================================
  * TimerHandle

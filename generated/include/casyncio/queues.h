@@ -43,9 +43,6 @@ extern "C" {
  *   3.10  removed (loop): The loop parameter is gone.
  *   3.11  removed (loop): The loop keyword, refused with TypeError throughout
  *         3.10, left the signature.
- *   3.13  added: Queues gained shutdown(immediate=False): put() then raises
- *         QueueShutDown, and get() too once the queue is empty (at once with
- *         immediate); not in the C API (newer than the target).
  */
 AIO_API aio_queue *aio_queue_new(int maxsize);
 
@@ -93,12 +90,18 @@ AIO_API int aio_queue_full(aio_queue *queue);
  *   CancelledError when the task is cancelled while it waits.
  *   RuntimeError("{queue!r} is bound to a different event loop") when the
  *     queue already waited on another loop.
+ *   QueueShutDown when the queue was shut down and is empty, or shut down with
+ *     immediate (3.13).
  *
  * In C: A NULL item is ambiguous: check aio_err_occurred().
  *
  * A coroutine that runs in the calling task: it suspends the task while it
  * waits, and raises RuntimeError when called outside a task. Documented on the
  * asyncio-queue page, not on the reference pages.
+ *
+ * History:
+ *   3.13  changed: Raises QueueShutDown once the queue is shut down (see
+ *         shutdown()).
  */
 AIO_API void *aio_queue_get(aio_queue *queue);
 
@@ -110,10 +113,16 @@ AIO_API void *aio_queue_get(aio_queue *queue);
  *
  * Raises:
  *   QueueEmpty when the queue is empty.
+ *   QueueShutDown when the queue was shut down and is empty, or shut down with
+ *     immediate (3.13).
  *
  * In C: A NULL item is ambiguous: check aio_err_occurred().
  *
  * Documented on the asyncio-queue page, not on the reference pages.
+ *
+ * History:
+ *   3.13  changed: Raises QueueShutDown once the queue is shut down (see
+ *         shutdown()).
  */
 AIO_API void *aio_queue_get_nowait(aio_queue *queue);
 
@@ -145,10 +154,16 @@ AIO_API int aio_queue_join(aio_queue *queue);
  *
  * Raises:
  *   CancelledError when the task is cancelled while it waits.
+ *   QueueShutDown when the queue was shut down, or is shut down while put()
+ *     waits (3.13).
  *
  * A coroutine that runs in the calling task: it suspends the task while it
  * waits, and raises RuntimeError when called outside a task. Documented on the
  * asyncio-queue page, not on the reference pages.
+ *
+ * History:
+ *   3.13  changed: Raises QueueShutDown once the queue is shut down (see
+ *         shutdown()).
  */
 AIO_API int aio_queue_put(aio_queue *queue, void *item);
 
@@ -164,8 +179,13 @@ AIO_API int aio_queue_put(aio_queue *queue, void *item);
  *
  * Raises:
  *   QueueFull when the queue is full.
+ *   QueueShutDown when the queue was shut down (3.13).
  *
  * Documented on the asyncio-queue page, not on the reference pages.
+ *
+ * History:
+ *   3.13  changed: Raises QueueShutDown once the queue is shut down (see
+ *         shutdown()).
  */
 AIO_API int aio_queue_put_nowait(aio_queue *queue, void *item);
 
@@ -178,6 +198,35 @@ AIO_API int aio_queue_put_nowait(aio_queue *queue, void *item);
  * Documented on the asyncio-queue page, not on the reference pages.
  */
 AIO_API int aio_queue_qsize(aio_queue *queue);
+
+/* asyncio.Queue.shutdown(immediate=False)
+ *
+ * Shut the queue down: put() and put_nowait() raise QueueShutDown from now on,
+ * get() and get_nowait() once the queue is empty.
+ *
+ * Every task waiting in put() or get() wakes and raises QueueShutDown (a
+ * getter only when the queue is empty; it is, since it waited). With
+ * immediate, the items still in the queue are dropped (the queue does not own
+ * them: they are not released) and each counts as done for join(), as
+ * task_done() would count it, so a join() waiting on them returns; get() then
+ * raises at once. Shutting down twice is harmless; immediate may follow a
+ * plain shutdown to drop what is left. Works on PriorityQueue and LifoQueue
+ * too.
+ *
+ * Arguments:
+ *   immediate  bool (Python's default: False). Drop the items still queued,
+ *              and get() raises at once.
+ *
+ * Returns int: 0 on success, -1 with the exception set.
+ *
+ * Documented on the asyncio-queue page, not on the reference pages. Since
+ * 3.13.
+ *
+ * History:
+ *   3.13  added: New (Queue, PriorityQueue and LifoQueue), with the
+ *         QueueShutDown exception.
+ */
+AIO__SINCE_3_13 AIO_API int aio_queue_shutdown(aio_queue *queue, bool immediate);
 
 /* asyncio.Queue.task_done()
  *

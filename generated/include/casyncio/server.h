@@ -31,13 +31,48 @@ extern "C" {
  * Returns int: 0 on success, -1 with the exception set.
  *
  * History:
- *   3.7   changed: Class-level note, attached to the class's first method:
- *         Server became an asynchronous context manager. [3.8, 3.9+]
- *   3.13  added: Server gained close_clients() and abort_clients(), closing or
- *         aborting the connections it accepted; not in the C API (newer than
- *         the target). [no page]
+ *   3.7  changed: Class-level note, attached to the class's first method:
+ *        Server became an asynchronous context manager. [3.8, 3.9+]
  */
 AIO_API int aio_server_close(aio_server *server);
+
+/* asyncio.Server.close_clients()
+ *
+ * Close every connection the server accepted that is still open.
+ *
+ * Calls close() on the transport of each connection the server accepted and
+ * not yet lost, whether or not the server itself is closed: each ends once its
+ * buffered data is written (connection_lost() runs in a later loop iteration).
+ * Closing the listening sockets is close()'s job; close() then
+ * close_clients(), then wait_closed(), shuts a server down completely. A
+ * transport whose close() raises stops the walk, the exception raised.
+ *
+ * Returns int: 0 on success, -1 with the exception set.
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.13.
+ *
+ * History:
+ *   3.13  added: New.
+ */
+AIO__SINCE_3_13 AIO_API int aio_server_close_clients(aio_server *server);
+
+/* asyncio.Server.abort_clients()
+ *
+ * Abort every connection the server accepted that is still open.
+ *
+ * As close_clients(), with abort(): buffered data is dropped and each
+ * connection ends at once (connection_lost(None) in a later loop iteration).
+ *
+ * Returns int: 0 on success, -1 with the exception set.
+ *
+ * Documented on the asyncio-eventloop page, not on the reference pages. Since
+ * 3.13.
+ *
+ * History:
+ *   3.13  added: New.
+ */
+AIO__SINCE_3_13 AIO_API int aio_server_abort_clients(aio_server *server);
 
 /* asyncio.Server.get_loop()
  *
@@ -113,14 +148,22 @@ AIO__SINCE_3_7 AIO_API int aio_server_is_serving(aio_server *server);
  *
  * Wait until the server is closed.
  *
- * 3.12.1 and later also wait until every connection the server accepted is
- * closed; before, it returned at once when the server was already closed.
- * casyncio has 3.11.7's: on a closed server the future is done at once, even
- * while connections are open; on an open one it completes when close() has
- * been called and the last connection the server accepted is lost.
+ * Follows the loop's target version. Up to 3.11: on a closed server the future
+ * is done at once, even while connections are open; on an open one it
+ * completes when close() has been called and the last connection the server
+ * accepted is lost. 3.12.0: done at once also on an open server that has no
+ * connection. 3.12.1 and later: done once the server is closed and every
+ * connection it accepted is lost, in either order, however late it is called.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
+ *
+ * History:
+ *   3.12    changed: Waits for the connections the server accepted even when
+ *           called after close(); but returns at once on an open server with
+ *           none (fixed in 3.12.1). [no page]
+ *   3.12.1  changed: Returns once the server is closed and every connection it
+ *           accepted is lost, in either order. [no page]
  */
 AIO_API aio_future *aio_server_wait_closed(aio_server *server);
 

@@ -368,7 +368,7 @@ AIO__SINCE_3_11 AIO_API aio_timeout *aio_timeout_at(double when);
  * Task
  * ======================================================================== */
 
-/* asyncio.Task(coro, *, loop=None, name=None, context=None)
+/* asyncio.Task(coro, *, loop=None, name=None, context=None, eager_start=False)
  *
  * A Future that runs a coroutine; create_task() is the way to make one.
  *
@@ -386,6 +386,11 @@ AIO__SINCE_3_11 AIO_API aio_timeout *aio_timeout_at(double when);
  *                 'Task-<n>'. Since 3.8.
  *   context       aio_context *; default None when NULL. The context the task
  *                 runs in; None: a copy of the current one. Since 3.11.
+ *   eager_start   int; default False when 0 (AIO_TRUE: True). Run the
+ *                 coroutine at once, in this call, up to its first suspension,
+ *                 when the loop is running (else scheduled as usual); a
+ *                 coroutine that ends without suspending gives a task already
+ *                 done. Since 3.12.
  *   stack_size    size_t. C only. The size of the task's stack; 0 (default):
  *                 256 KiB, reserved and committed only as far as used. Any
  *                 size asked for is at least 16 KiB: there is no stack of 0
@@ -431,6 +436,11 @@ typedef struct aio_task_args {
     aio_context *context;  /* NULL: None (default) */
 #else
     aio_context *aio__since_3_11_context;
+#endif
+#if AIO__LEVEL_MAX >= AIO_PY(3, 12)
+    int eager_start;       /* 0: False (default) */
+#else
+    int aio__since_3_12_eager_start;
 #endif
     size_t stack_size;
     bool shared_stack;
