@@ -447,7 +447,7 @@ def run_python(interpreter, name):
 
 def run_c(exe, version):
     """Runs a C twin with its loops set to version (X.Y.Z: X.Y is passed)."""
-    return run([exe], SCENARIOS, {TARGET_ENV: major_minor(version)})
+    return run([exe], SCENARIOS, {TARGET_ENV: version})
 
 
 def compile_c(cc, sources, out, link=True):
