@@ -5,7 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casyncio/pyversion.h"
 #include "exc.h"
+
+/* The loop layer's (loop.h): the running loop's target version, else the
+ * process default. Declared weak here, below that layer, so that the base
+ * objects link without it; then the default target's behaviour. */
+AIO_INTERNAL int aio__current_target_version(void) __attribute__((weak));
+
+static int target_version(void)
+{
+    return aio__current_target_version != NULL ? aio__current_target_version()
+                                               : AIO_PY_DEFAULT;
+}
 
 /* --- Maps: sorted (variable id, value) arrays, shared between threads ---- */
 
@@ -205,9 +217,10 @@ aio_context *aio_copy_context(void)
 int aio__context_enter(aio_context *ctx)
 {
     if (ctx->entered) {
-        aio_err_format(aio_RuntimeError,
-                       "cannot enter context: <_contextvars.Context object at %p> "
-                       "is already entered", (void *)ctx);
+        /* the type's repr named its module from 3.10 */
+        aio_err_format(aio_RuntimeError, "cannot enter context: <%s object at %p> is already entered",
+                       target_version() >= AIO_PY(3, 10) ? "_contextvars.Context" : "Context",
+                       (void *)ctx);
         return -1;
     }
     ctx->prev = current_context;

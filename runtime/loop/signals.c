@@ -73,8 +73,11 @@ int aio__loop_add_signal_handler(aio_loop *loop, int sig, aio_callback callback,
     if (check_signal(loop, sig) < 0 || aio__loop_check_closed(loop) < 0)
         return -1;
     if (!aio__in_main_thread()) {
+        /* 3.9's signal module names the interpreter too */
         aio_err_set(aio_RuntimeError,
-                    "set_wakeup_fd only works in main thread of the main interpreter");
+                    aio_loop_get_target_version(loop) >= AIO_PY(3, 9)
+                        ? "set_wakeup_fd only works in main thread of the main interpreter"
+                        : "set_wakeup_fd only works in main thread");
         return -1;
     }
     if (wakeup_fd != loop->self_wfd) {

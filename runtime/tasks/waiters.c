@@ -23,6 +23,19 @@ aio_loop *aio__bind_loop(aio_loop **bound, const void *obj)
     aio_loop *loop = aio__running_loop();
     if (*bound == NULL && loop != NULL)
         *bound = aio_incref(loop);
+    aio_task *task = loop != NULL ? aio__current_task(loop) : NULL;
+    if (loop != NULL && loop != *bound && task != NULL &&
+        aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        /* Up to 3.9 the object made its future on its own loop and the
+         * awaiting task refused it (thrown into the coroutine one step
+         * later there; here at once). */
+        char *repr = aio_repr(task);
+        aio_err_format(aio_RuntimeError,
+                       "Task %s got Future <Future pending> attached to a different loop",
+                       repr ? repr : "?");
+        free(repr);
+        return NULL;
+    }
     if (loop == NULL || loop != *bound) {
         char *repr = aio_repr(obj);
         aio_err_format(aio_RuntimeError, "%s is bound to a different event loop",

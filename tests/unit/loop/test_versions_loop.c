@@ -5,6 +5,7 @@
  * only; "invalid signal number N" with valid_signals() from 3.8). Checked
  * beside CPython 3.7.16, 3.8.18, 3.12.1 and 3.13.0.
  */
+#include <pthread.h>
 #include <signal.h>
 
 #include "test_support.h"
@@ -135,10 +136,105 @@ static void test_invalid_signal_message(void **state)
     finish(loop);
 }
 
+typedef struct {
+    aio_loop *loop;
+    int rc;
+    bool runtime_error;
+    char msg[128];
+} thread_add;
+
+/* cmocka's asserts stay in the main thread: this one only records. */
+static void *add_from_thread(void *arg)
+{
+    thread_add *a = arg;
+    a->rc = aio_loop_add_signal_handler(a->loop, SIGUSR1, noop_cb, NULL, NULL);
+    a->runtime_error = aio_err_matches(aio_RuntimeError);
+    aio_exc *exc = aio_err_fetch();
+    snprintf(a->msg, sizeof a->msg, "%s", exc ? aio_exc_str(exc) : "");
+    aio_decref(exc);
+    return NULL;
+}
+
+/* add_signal_handler() outside the main thread: signal.set_wakeup_fd()'s
+ * message, which 3.9 extended. */
+static void test_signal_from_thread_message(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const char *msg;
+    } cases[] = {{AIO_PY(3, 8), "set_wakeup_fd only works in main thread"},
+                 {AIO_PY(3, 9), "set_wakeup_fd only works in main thread of the main interpreter"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        thread_add a = {.loop = loop_at(cases[i].version, false)};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, add_from_thread, &a), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(a.rc, -1);
+        assert_true(a.runtime_error);
+        assert_string_equal(a.msg, cases[i].msg);
+        finish(a.loop);
+    }
+}
+
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+static void enter_again(void *arg)
+{
+    aio_context_run(arg, nothing, NULL);
+}
+
+static void one_iteration(void *arg)
+{
+    run_one_iteration(arg);
+}
+
+/* A handle whose context is entered already (the loop runs inside
+ * ctx.run()): "cannot enter context" names the type as its repr did, with
+ * its module from 3.10. Outside a loop, the process default decides. */
+static void test_context_entered_message(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const char *name;
+    } cases[] = {{AIO_PY(3, 9), "('cannot enter context: <Context object at "},
+                 {AIO_PY(3, 10), "('cannot enter context: <_contextvars.Context object at "}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = loop_at(cases[i].version, false);
+        handler_report r = {0};
+        aio_loop_set_exception_handler(loop, report_handler, &r);
+        aio_context *ctx = aio_context_new();
+        assert_non_null(ctx);
+        assert_non_null(aio_loop_call_soon(
+            loop, &(aio_loop_call_soon_args){.callback = noop_cb, .context = ctx}));
+        assert_int_equal(aio_context_run(ctx, one_iteration, loop), 0);
+        assert_int_equal(r.calls, 1);
+        assert_true(strncmp(r.exception, "RuntimeError", 12) == 0);
+        assert_non_null(strstr(r.exception, cases[i].name));
+        assert_non_null(strstr(r.exception, "> is already entered"));
+
+        assert_int_equal(aio_set_target_version(cases[i].version), 0);
+        assert_int_equal(aio_context_run(ctx, enter_again, ctx), -1);
+        aio_exc *exc = aio_err_fetch();
+        assert_non_null(exc);
+        assert_non_null(strstr(aio_exc_str(exc), cases[i].name + 2));
+        aio_decref(exc);
+        assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+        aio_decref(ctx);
+        finish(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_callback_args_in_repr),
     cmocka_unit_test(test_done_callback_args),
     cmocka_unit_test(test_invalid_signal_message),
+    cmocka_unit_test(test_signal_from_thread_message),
+    cmocka_unit_test(test_context_entered_message),
 };
 
 AIO_TEST_MAIN(tests)

@@ -637,7 +637,69 @@ static void test_wait_empty(void **state)
     run_traced(AIO_PY(3, 11), wait_nothing, NULL, "Set of Tasks/Futures is empty.;");
 }
 
+/* --- a Lock bound to another loop ------------------------------------------------------ */
+
+static void *take_lock(void *arg)
+{
+    assert_int_equal(aio_lock_acquire(arg), 1);
+    return NULL;
+}
+
+/* Takes the lock, and has a task wait for it (which binds it to this loop)
+ * and take it. */
+static void *bind_lock(void *arg)
+{
+    assert_int_equal(aio_lock_acquire(arg), 1);
+    aio_task *t = aio_create_task(take_lock, arg, NULL);
+    assert_non_null(t);
+    assert_int_equal(aio_sleep(0), 0);
+    assert_int_equal(aio_lock_release(arg), 0);
+    assert_null(aio_await(t));
+    check_no_exception();
+    aio_decref(t);
+    return NULL;
+}
+
+static void *take_lock_elsewhere(void *arg)
+{
+    assert_int_equal(aio_lock_acquire(arg), -1);
+    aio_exc *exc = aio_err_fetch();
+    const char *s = aio_exc_str(exc);
+    static const char tail[] = " got Future <Future pending> attached to a different loop";
+    bool old = strncmp(s, "Task <Task pending ", 19) == 0 && strlen(s) > strlen(tail) &&
+               strcmp(s + strlen(s) - strlen(tail), tail) == 0;
+    bool new = strstr(s, "[locked]> is bound to a different event loop") != NULL;
+    trace_add(&wf_trace, "%s %s;", aio_exc_type_of(exc) == aio_RuntimeError ? "RuntimeError" : "?",
+              old ? "task got future" : new ? "bound" : s);
+    aio_decref(exc);
+    return NULL;
+}
+
+static void test_lock_of_another_loop(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const char *expected;
+    } cases[] = {{AIO_PY(3, 8), "RuntimeError task got future;"},
+                 {AIO_PY(3, 9), "RuntimeError task got future;"},
+                 {AIO_PY(3, 10), "RuntimeError bound;"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_lock *lock = aio_lock_new();
+        aio_loop *first = loop_at(cases[i].version), *second = loop_at(cases[i].version);
+        memset(&wf_trace, 0, sizeof wf_trace);
+        run_coro(first, bind_lock, lock);
+        run_coro(second, take_lock_elsewhere, lock);
+        assert_string_equal(wf_trace.text, cases[i].expected);
+        assert_true(aio_lock_locked(lock));
+        aio_decref(lock);
+        close_loop(first);
+        finish(second);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_lock_of_another_loop),
     cmocka_unit_test(test_wait_empty),
     cmocka_unit_test(test_task_repr_cancelling),
     cmocka_unit_test(test_handler_context),
