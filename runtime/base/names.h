@@ -23,7 +23,14 @@ enum {
     AIO__NAME_LOGGED_AS_SELF = 8,  /* a slow-callback warning shows self (the
                                      * future for a step, else `arg`) instead
                                      * of the handle: a Task's methods */
+    AIO__NAME_WAKEUP = 16,      /* Task.task_wakeup, which up to 3.9 was a
+                                 * `<TaskWakeupMethWrapper object at ...>`
+                                 * (the target of the handle's loop) */
 };
+
+/* What a Task's wakeup callback was called up to 3.9: its repr is
+ * `<NAME object at ADDRESS>`. */
+#define AIO__WAKEUP_WRAPPER_NAME "TaskWakeupMethWrapper"
 
 /* Appends the registered name of fn (unless out is NULL) and returns its
  * flags; -1 when nobody named it (nothing appended). */

@@ -200,7 +200,9 @@ static aio_handle *handle_init(void *block, aio_loop *loop, unsigned char kind)
     handle->boxed = false;
     handle->persistent = false;
     handle->debug = aio__loop_debug(loop); /* any thread (call_soon_threadsafe) */
-    handle->hide_args = !handle->debug && aio_loop_get_target_version(loop) >= AIO_PY(3, 13);
+    int version = aio_loop_get_target_version(loop);
+    handle->hide_args = !handle->debug && version >= AIO_PY(3, 13);
+    handle->old_names = version < AIO_PY(3, 10);
     return handle;
 }
 
@@ -347,7 +349,10 @@ int aio__format_callback(aio__strbuf *out, const aio_handle *handle)
             aio__sb_free(&name);
             return 0;
         }
-        aio__sb_append(out, (name.data ? name.data : ""));
+        if ((flags & AIO__NAME_WAKEUP) && handle->old_names)
+            aio__sb_appendf(out, "<" AIO__WAKEUP_WRAPPER_NAME " object at %p>", arg);
+        else
+            aio__sb_append(out, (name.data ? name.data : ""));
         aio__sb_free(&name);
         aio__sb_append(out, "(");
         if (hide)

@@ -56,6 +56,8 @@ struct aio_handle {
                                 again and again until removed */
     bool hide_args : 1;      /* its repr leaves the arguments out (3.13+
                                 outside debug mode, as the handle was made) */
+    bool old_names : 1;      /* made at a target before 3.10: a Task's wakeup
+                                shows as <TaskWakeupMethWrapper object ...> */
 };
 
 /* The argument of a callback given with args_release: the loop releases it

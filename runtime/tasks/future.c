@@ -121,7 +121,13 @@ static int format_callbacks(const aio_future *fut, aio__strbuf *out)
             i = n - 2;
             continue;
         }
-        aio__format_function(out, (void (*)(void))fut->callbacks[i]->done_callback);
+        void (*fn)(void) = (void (*)(void))fut->callbacks[i]->done_callback;
+        int flags = aio__name_append(NULL, fn);
+        if (flags > 0 && (flags & AIO__NAME_WAKEUP) && fut->callbacks[i]->old_names)
+            aio__sb_appendf(out, "<" AIO__WAKEUP_WRAPPER_NAME " object at %p>",
+                            aio__handle_arg(fut->callbacks[i]));
+        else
+            aio__format_function(out, fn);
         aio__sb_append(out, i + 1 < n ? "(), " : "()");
     }
     return aio__sb_append(out, "]");

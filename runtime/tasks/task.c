@@ -830,4 +830,5 @@ static int task_repr(const void *obj, aio__strbuf *out)
 
 /* What reprs and logs call these callbacks: CPython's names for them. */
 AIO__NAME(task_step_cb, "TaskStepMethWrapper", AIO__NAME_STEP | AIO__NAME_LOGGED_AS_SELF);
-AIO__NAME(task_wakeup, "Task.task_wakeup", AIO__NAME_SELF_ARG | AIO__NAME_LOGGED_AS_SELF);
+AIO__NAME(task_wakeup, "Task.task_wakeup",
+          AIO__NAME_SELF_ARG | AIO__NAME_LOGGED_AS_SELF | AIO__NAME_WAKEUP);

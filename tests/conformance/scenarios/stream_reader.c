@@ -33,6 +33,29 @@ static void show_repr(aio_stream_reader *r)
     free(repr);
 }
 
+/* The repr with every " at 0x..." cut, as re.sub(r" at 0x[0-9a-f]+", "", ...). */
+static bool lower_hex(char c)
+{
+    return c != '\0' && strchr("0123456789abcdef", c) != NULL;
+}
+
+static void show_repr_no_addresses(aio_stream_reader *r)
+{
+    char *repr = aio_repr(r), *to = repr;
+    for (const char *from = repr; *from != '\0';) {
+        if (strncmp(from, " at 0x", 6) == 0 && lower_hex(from[6])) {
+            from += 6;
+            while (lower_hex(*from))
+                from++;
+            continue;
+        }
+        *to++ = *from++;
+    }
+    *to = '\0';
+    printf("repr %s\n", repr);
+    free(repr);
+}
+
 /* The partial and expected of the IncompleteReadError raised (cleared). */
 static void show_incomplete(const char *what)
 {
@@ -166,7 +189,8 @@ static void *main_coro(void *arg)
         j3 = {"second readline", r, READLINE, 0}, j4 = {"second readexactly", r, READEXACTLY, 2};
     aio_task *ts[4] = {spawn(&j1)};
     CHECK(aio_sleep(0) == 0);
-    show_repr(r);
+    /* 3.8 and 3.9 show the waiter's callback with its address: cut it */
+    show_repr_no_addresses(r);
     ts[1] = spawn(&j2);
     ts[2] = spawn(&j3);
     ts[3] = spawn(&j4);

@@ -2,8 +2,11 @@
  * a handle's callback arguments, left out of its repr (and so of
  * "Exception in callback ...") from 3.13 unless in debug mode; the invalid
  * signal message ("sig N out of range(1, NSIG)" before 3.8, a range check
- * only; "invalid signal number N" with valid_signals() from 3.8). Checked
- * beside CPython 3.7.16, 3.8.18, 3.12.1 and 3.13.0.
+ * only; "invalid signal number N" with valid_signals() from 3.8);
+ * add_signal_handler() from a thread ("... of the main interpreter" from
+ * 3.9); "cannot enter context: <Context object ...>" before 3.10,
+ * "<_contextvars.Context object ...>" from 3.10. Checked beside CPython
+ * 3.7.16, 3.8.18, 3.9.18, 3.10.13, 3.12.1 and 3.13.0.
  */
 #include <pthread.h>
 #include <signal.h>

@@ -20,9 +20,13 @@
  * handler run in the task's or handle's context from 3.12 (and failing
  * for a task reporting about itself, its context being entered); a task's
  * repr "cancelling" only while the cancellation is its own to deliver up
- * to 3.10, while cancelling() from 3.11. Checked
+ * to 3.10, while cancelling() from 3.11; a task's wakeup callback in a
+ * future's repr, <TaskWakeupMethWrapper object at ...> up to 3.9; a lock
+ * of another loop refused by the awaiting task up to 3.9 ('Task ... got
+ * Future <Future pending> attached to a different loop'), by the lock
+ * from 3.10 ('... is bound to a different event loop'). Checked
  * beside CPython
- * 3.7.16, 3.8.18, 3.11.7, 3.12.1 and 3.13.0.
+ * 3.7.16, 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1 and 3.13.0.
  */
 #include <math.h>
 
@@ -637,6 +641,44 @@ static void test_wait_empty(void **state)
     run_traced(AIO_PY(3, 11), wait_nothing, NULL, "Set of Tasks/Futures is empty.;");
 }
 
+/* --- a Task's wakeup in a future's repr ------------------------------------------------- */
+
+static void *await_it(void *arg)
+{
+    aio_await(arg);
+    return NULL;
+}
+
+static void *wakeup_repr(void *arg)
+{
+    (void)arg;
+    aio_future *fut = aio_loop_create_future(aio_get_running_loop());
+    assert_non_null(fut);
+    aio_task *t = aio_create_task(await_it, fut, NULL);
+    assert_non_null(t);
+    assert_int_equal(aio_sleep(0), 0);
+    char *r = aio_repr(fut);
+    char wrapper[80];
+    snprintf(wrapper, sizeof wrapper, "<TaskWakeupMethWrapper object at %p>", (void *)t);
+    trace_add(&wf_trace, "%s;", strcmp(r, "<Future pending cb=[Task.task_wakeup()]>") == 0 ? "task_wakeup"
+                                : strstr(r, wrapper) != NULL && strncmp(r, "<Future pending cb=[<", 21) == 0
+                                    ? "wrapper" : r);
+    free(r);
+    assert_int_equal(aio_future_set_result(fut, NULL), 0);
+    assert_null(aio_await(t));
+    aio_decref(t);
+    aio_decref(fut);
+    return NULL;
+}
+
+static void test_wakeup_repr(void **state)
+{
+    (void)state;
+    run_traced(AIO_PY(3, 8), wakeup_repr, NULL, "wrapper;");
+    run_traced(AIO_PY(3, 9), wakeup_repr, NULL, "wrapper;");
+    run_traced(AIO_PY(3, 10), wakeup_repr, NULL, "task_wakeup;");
+}
+
 /* --- a Lock bound to another loop ------------------------------------------------------ */
 
 static void *take_lock(void *arg)
@@ -699,6 +741,7 @@ static void test_lock_of_another_loop(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_wakeup_repr),
     cmocka_unit_test(test_lock_of_another_loop),
     cmocka_unit_test(test_wait_empty),
     cmocka_unit_test(test_task_repr_cancelling),
