@@ -63,6 +63,21 @@ static void drop_ref(void *obj)
 static void sock_ready(void *arg)
 {
     aio__sock_future *sf = arg;
+    if (sf->unwatch_when_ready) {
+        /* 3.8's _sock_accept(fut, registered=True): remove_reader() first,
+         * added again while accept() would block. Here it stays while the
+         * future waits, and goes once it is done. */
+        if (sf->fut.state == AIO__FUTURE_PENDING)
+            sf->step(sf);
+        if (sf->fut.state != AIO__FUTURE_PENDING && sf->handle != NULL) {
+            aio_exc *pending = aio_err_fetch();
+            aio__incref(sf); /* the removal releases the watcher's reference */
+            aio__io_remove_reader(sf->fut.loop, sf->fd);
+            aio__decref(sf);
+            aio_err_restore(pending);
+        }
+        return;
+    }
     if (sf->fut.state != AIO__FUTURE_PENDING)
         return;
     sf->step(sf);
@@ -111,6 +126,8 @@ int aio__sock_future_watch(aio__sock_future *sf, bool reading)
     aio__fdwatch *watch = loop->fds[sf->fd];
     sf->reading = reading;
     sf->handle = reading ? watch->reader : watch->writer; /* not a reference */
+    if (sf->unwatch_when_ready)
+        return 0;
     const aio__future_add_done_callback_args done = {.callback = sock_done};
     if (aio__future_add_done_callback(&sf->fut, &done) < 0) {
         aio__incref(sf); /* the removal releases the watcher's reference */
@@ -453,6 +470,9 @@ aio_future *aio__loop_sock_accept(aio_loop *loop, int sock)
         aio__decref(sf);
         return NULL;
     }
+    /* 3.9 added the done callback that removes the reader (a cancel
+     * included) */
+    sf->unwatch_when_ready = aio_loop_get_target_version(loop) < AIO_PY(3, 9);
     if (aio__sock_future_watch(sf, true) < 0) {
         aio__decref(sf);
         return NULL;

@@ -29,6 +29,9 @@ struct aio__sock_future {
     aio__sock_step step;     /* one try of the operation */
     void (*clear)(aio__sock_future *sf); /* frees what the operation holds */
     void *op;                /* the operation's own state */
+    bool unwatch_when_ready; /* 3.8's sock_accept(): no done callback; the
+                                reader goes when it runs and finds the
+                                future done (a cancel leaves it till then) */
 };
 
 /* A pending sock future of `loop` for fd; op (may be NULL) is freed with

@@ -5,8 +5,10 @@
  * the transport's socket is swapped for /dev/null, so that send() fails
  * with ENOTSOCK); writelines(), WriteTransport's join-and-write up to 3.11
  * and the socket transport's own from 3.12 (its messages); from 3.12 a
- * new socket transport refuses a descriptor another transport uses.
- * Checked beside CPython 3.11.7, 3.12.1 and 3.13.0
+ * new socket transport refuses a descriptor another transport uses; a
+ * cancelled sock_accept() leaves its reader registered in 3.8 (until the
+ * socket is readable), removes it from 3.9. Checked beside CPython 3.8.18,
+ * 3.9.18, 3.11.7, 3.12.1 and 3.13.0
  * and against 3.6.15 and 3.7.16's sources.
  */
 #include <fcntl.h>
@@ -149,7 +151,58 @@ static void test_fd_in_use(void **state)
     }
 }
 
+static int listener(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    return fd;
+}
+
+/* sock_accept() cancelled while it waits: 3.8 has no done callback, so
+ * the reader stays until it runs (the next connection) and finds the
+ * future done; 3.9 removes it with the cancel. */
+static void test_sock_accept_cancelled(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        int reader_left;
+    } cases[] = {{AIO_PY(3, 8), 1}, {AIO_PY(3, 9), 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int remove = 0; remove < 2; remove++) {
+            aio_loop *loop = new_loop();
+            assert_int_equal(aio_loop_set_target_version(loop, cases[i].version), 0);
+            int fd = listener();
+            aio_future *f = aio_loop_sock_accept(loop, fd);
+            assert_non_null(f);
+            run_one_iteration(loop);
+            assert_int_equal(aio_future_cancel(f, NULL), 1);
+            run_one_iteration(loop);
+            assert_true(aio_future_cancelled(f));
+            if (remove) {
+                assert_int_equal(aio_loop_remove_reader(loop, fd), cases[i].reader_left);
+            } else {
+                /* a connection: 3.8's reader runs once and goes */
+                int client = tcp_client(port_of(fd));
+                assert_true(client >= 0);
+                for (int n = 0; n < 3; n++)
+                    run_one_iteration(loop);
+                assert_int_equal(aio_loop_remove_reader(loop, fd), 0);
+                close(client);
+            }
+            aio_decref(f);
+            close(fd);
+            finish(loop);
+        }
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_sock_accept_cancelled),
     cmocka_unit_test(test_fd_in_use),
     cmocka_unit_test(test_writelines),
     cmocka_unit_test(test_fatal_write_error),
