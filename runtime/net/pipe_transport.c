@@ -44,6 +44,8 @@ typedef struct pipe_transport {
     bool writing;             /* our writer is registered with the loop */
     bool lost_scheduled;      /* connection_lost() queued or called */
     bool alive;               /* holds its own reference (the connection) */
+    bool base_is_reading;     /* made before 3.11: is_reading() is
+                                 ReadTransport's, NotImplementedError */
     aio_exc *lost_exc;        /* what connection_lost() will get */
     aio__write_buffer buffer; /* the write side's */
     bool waiting;             /* the waiter below is still to be called */
@@ -261,6 +263,16 @@ static int rp_is_reading(aio_transport *t)
     return !as_pt(t)->paused && !t->closing;
 }
 
+/* transport.is_reading(): the read pipe transport has its own from 3.11. */
+static int rp_is_reading_method(aio_transport *t)
+{
+    if (as_pt(t)->base_is_reading) {
+        aio_err_set(aio_NotImplementedError, NULL);
+        return -1;
+    }
+    return rp_is_reading(t);
+}
+
 static int rp_pause_reading(aio_transport *t)
 {
     pipe_transport *pt = as_pt(t);
@@ -438,7 +450,7 @@ static void pt_orphan(aio_transport *t)
 static const aio__transport_class read_pipe_class = {
     .name = "_UnixReadPipeTransport",
     .close = pt_close,
-    .is_reading = rp_is_reading,
+    .is_reading = rp_is_reading_method,
     .pause_reading = rp_pause_reading,
     .resume_reading = rp_resume_reading,
     .extra_info = pt_extra_info,
@@ -559,6 +571,7 @@ aio_transport *aio__pipe_transport_new(aio_loop *loop, int fd, bool write_side,
                         write_side ? &write_pipe_class : &read_pipe_class, loop, protocol);
     pt->fd = pt->fd_number = fd;
     pt->write_side = write_side;
+    pt->base_is_reading = aio_loop_get_target_version(loop) < AIO_PY(3, 11);
     pt->alive = true;
     aio__incref(pt); /* the connection's own reference, dropped once it is lost */
     if (aio__transports_attach(loop, fd, &pt->base) < 0)

@@ -10,6 +10,20 @@
 
 #include "conformance.h"
 
+/* str(transport.is_reading()): a read pipe transport has none before 3.11
+ * (ReadTransport's raises NotImplementedError), which the script does not
+ * catch: the exception on stderr, exit status 1, as Python's. */
+static const char *is_reading(aio_transport *t)
+{
+    int r = aio_transport_is_reading(t);
+    if (r < 0) {
+        fflush(stdout);
+        aio_err_print();
+        exit(1);
+    }
+    return py_bool(r);
+}
+
 static int it;
 
 static void tick(void *arg)
@@ -157,9 +171,9 @@ static void *main_coro(void *arg)
     CHECK(write(p[1], "abc", 3) == 3);
     CHECK(aio_sleep(0) == 0);
     CHECK(aio_sleep(0) == 0);
-    printf("iteration %d resume %s\n", it, py_bool(aio_transport_is_reading(t)));
+    printf("iteration %d resume %s\n", it, is_reading(t));
     CHECK(aio_transport_resume_reading(t) == 0);
-    printf("iteration %d resumed %s\n", it, py_bool(aio_transport_is_reading(t)));
+    printf("iteration %d resumed %s\n", it, is_reading(t));
     CHECK(aio_sleep(0) == 0);
     close(p[1]);
     wait_lost(&r);

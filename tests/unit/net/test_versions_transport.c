@@ -7,7 +7,8 @@
  * and the socket transport's own from 3.12 (its messages); from 3.12 a
  * new socket transport refuses a descriptor another transport uses; a
  * cancelled sock_accept() leaves its reader registered in 3.8 (until the
- * socket is readable), removes it from 3.9. Checked beside CPython 3.8.18,
+ * socket is readable), removes it from 3.9; a read pipe transport's
+ * is_reading(), ReadTransport's NotImplementedError before 3.11. Checked beside CPython 3.8.18,
  * 3.9.18, 3.11.7, 3.12.1 and 3.13.0
  * and against 3.6.15 and 3.7.16's sources.
  */
@@ -201,7 +202,44 @@ static void test_sock_accept_cancelled(void **state)
     }
 }
 
+/* The read pipe transport's own is_reading() is 3.11's; before, the base
+ * class's raised NotImplementedError. pause/resume work at every version. */
+static void test_read_pipe_is_reading(void **state)
+{
+    (void)state;
+    static const int versions[] = {AIO_PY(3, 8), AIO_PY(3, 10), AIO_PY(3, 11)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        aio_loop *loop = new_loop();
+        assert_int_equal(aio_loop_set_target_version(loop, versions[i]), 0);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        server_log log = {0};
+        aio_future *f = aio_loop_connect_read_pipe(loop, echo_factory, &log, p[0]);
+        assert_non_null(f);
+        const aio_transport_protocol *pair = await_result(loop, f);
+        check_no_exception();
+        aio_transport *t = pair->transport;
+        for (int paused = 0; paused < 2; paused++) {
+            if (versions[i] < AIO_PY(3, 11)) {
+                assert_int_equal(aio_transport_is_reading(t), -1);
+                assert_raised(aio_NotImplementedError, "");
+            } else {
+                assert_int_equal(aio_transport_is_reading(t), !paused);
+            }
+            assert_int_equal(aio_transport_pause_reading(t), 0);
+        }
+        assert_int_equal(aio_transport_resume_reading(t), 0);
+        assert_int_equal(aio_transport_close(t), 0);
+        for (int n = 0; n < 5 && log.lost == 0; n++)
+            run_one_iteration(loop);
+        aio_decref(f);
+        close(p[1]);
+        finish(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_read_pipe_is_reading),
     cmocka_unit_test(test_sock_accept_cancelled),
     cmocka_unit_test(test_fd_in_use),
     cmocka_unit_test(test_writelines),
