@@ -400,7 +400,9 @@ aio_event_loop_policy *aio__get_event_loop_policy(void)
 int aio__set_event_loop_policy(aio_event_loop_policy *policy)
 {
     if (policy != NULL && !is_policy(policy)) {
-        if (aio__is_object(policy))
+        if (aio__is_object(policy) && aio__current_target_version() < AIO_PY(3, 11))
+            aio_err_set(aio_AssertionError, NULL); /* up to 3.10 an assert statement */
+        else if (aio__is_object(policy))
             aio_err_format(aio_TypeError, "policy must be an instance of "
                            "AbstractEventLoopPolicy or None, not '%s'",
                            aio__type_of(policy)->name);

@@ -5,7 +5,8 @@
  * only; "invalid signal number N" with valid_signals() from 3.8);
  * add_signal_handler() from a thread ("... of the main interpreter" from
  * 3.9); "cannot enter context: <Context object ...>" before 3.10,
- * "<_contextvars.Context object ...>" from 3.10. Checked beside CPython
+ * "<_contextvars.Context object ...>" from 3.10; set_event_loop_policy()
+ * of another object, AssertionError up to 3.10. Checked beside CPython
  * 3.7.16, 3.8.18, 3.9.18, 3.10.13, 3.12.1 and 3.13.0.
  */
 #include <pthread.h>
@@ -232,12 +233,32 @@ static void test_context_entered_message(void **state)
     }
 }
 
+/* set_event_loop_policy() of another object: an assert up to 3.10 (bare
+ * AssertionError), 3.11's TypeError. No loop runs: the process default
+ * decides. */
+static void test_set_policy_non_policy(void **state)
+{
+    (void)state;
+    aio_loop *loop = aio_new_event_loop();
+    assert_non_null(loop);
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 10)), 0);
+    assert_int_equal(aio_set_event_loop_policy((aio_event_loop_policy *)loop), -1);
+    assert_raised(aio_AssertionError, "");
+    assert_int_equal(aio_set_target_version(AIO_PY(3, 11)), 0);
+    assert_int_equal(aio_set_event_loop_policy((aio_event_loop_policy *)loop), -1);
+    assert_raised(aio_TypeError, "policy must be an instance of AbstractEventLoopPolicy or None, "
+                                 "not '_UnixSelectorEventLoop'");
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_callback_args_in_repr),
     cmocka_unit_test(test_done_callback_args),
     cmocka_unit_test(test_invalid_signal_message),
     cmocka_unit_test(test_signal_from_thread_message),
     cmocka_unit_test(test_context_entered_message),
+    cmocka_unit_test(test_set_policy_non_policy),
 };
 
 AIO_TEST_MAIN(tests)
