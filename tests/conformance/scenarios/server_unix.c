@@ -5,6 +5,7 @@
  * connection_lost(); close() leaves the socket file in place (3.11); a
  * stale socket file is replaced by the next server; a server over a socket
  * bound to an abstract name (sock=; the process id in it printed as PID). */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -13,6 +14,19 @@
 #include <unistd.h>
 
 #include "conformance.h"
+
+/* os.unlink(path), uncaught when it fails: 3.13's server removed its socket
+ * file when it closed, so there the script ends with FileNotFoundError
+ * (exit status 1). The temporary directory goes too. */
+static void py_unlink(const char *path, const char *dir)
+{
+    if (unlink(path) == 0)
+        return;
+    fflush(stdout);
+    fprintf(stderr, "FileNotFoundError: [Errno %d] %s: '%s'\n", errno, strerror(errno), path);
+    rmdir(dir);
+    exit(1);
+}
 
 static aio_loop *loop;
 static int it;
@@ -181,7 +195,7 @@ static void *main_coro(void *arg)
     printf("stale file replaced: is_serving: %s\n", py_bool(aio_server_is_serving(server)));
     serve_one(&sa, sizeof sa);
     aio_server_close(server);
-    unlink(path);
+    py_unlink(path, tmp);
 
     struct sockaddr_un an = {.sun_family = AF_UNIX};
     int n = snprintf(an.sun_path + 1, sizeof an.sun_path - 1, "casyncio-conformance-%s", pid);
