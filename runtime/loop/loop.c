@@ -480,6 +480,14 @@ static double poll_timeout(const aio_loop *loop)
      * max() and min(): a NaN deadline gives 0, as any comparison with NaN
      * is false. */
     double timeout = loop->timers[0].when - aio__monotonic();
+    if (loop->target_version >= AIO_PY(3, 13)) {
+        /* 3.13 compares instead (`if timeout > MAX ... elif timeout < 0`):
+         * a NaN deadline stays NaN, which the selector then fails to round
+         * (run_once) */
+        if (timeout > MAXIMUM_SELECT_TIMEOUT)
+            return MAXIMUM_SELECT_TIMEOUT;
+        return timeout < 0.0 ? 0.0 : timeout;
+    }
     timeout = timeout > 0.0 ? timeout : 0.0;
     return timeout > MAXIMUM_SELECT_TIMEOUT ? MAXIMUM_SELECT_TIMEOUT : timeout;
 }
@@ -496,6 +504,11 @@ static int run_once(aio_loop *loop, double max_wait)
     if (atomic_load_explicit(&loop->incoming_pending, memory_order_relaxed))
         aio__loop_take_incoming(loop);
     double timeout = poll_timeout(loop);
+    if (AIO_UNLIKELY(isnan(timeout))) {
+        /* 3.13: selector.select() rounds it with math.ceil() */
+        aio_err_set(aio_ValueError, "cannot convert float NaN to integer");
+        return -1;
+    }
     if (AIO_UNLIKELY(max_wait >= 0.0) && (timeout < 0.0 || timeout > max_wait))
         timeout = max_wait;
     if (poll_once(loop, timeout) < 0)
@@ -618,6 +631,8 @@ double aio_loop_backend_timeout(aio_loop *loop)
         return 0.0;
     /* Cancelled timers still at the head make it early, never late. */
     double timeout = poll_timeout(loop);
+    if (isnan(timeout))
+        return 0.0; /* run_once() at once, which raises 3.13's ValueError */
     return timeout < 0.0 ? HUGE_VAL : timeout;
 }
 

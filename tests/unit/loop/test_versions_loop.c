@@ -6,9 +6,11 @@
  * add_signal_handler() from a thread ("... of the main interpreter" from
  * 3.9); "cannot enter context: <Context object ...>" before 3.10,
  * "<_contextvars.Context object ...>" from 3.10; set_event_loop_policy()
- * of another object, AssertionError up to 3.10. Checked beside CPython
+ * of another object, AssertionError up to 3.10; a NaN timer at the head
+ * of the heap, a ValueError from the poll in 3.13. Checked beside CPython
  * 3.7.16, 3.8.18, 3.9.18, 3.10.13, 3.12.1 and 3.13.0.
  */
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -252,6 +254,36 @@ static void test_set_policy_non_policy(void **state)
     finish(loop);
 }
 
+static void stop_loop(void *arg)
+{
+    aio_loop_stop(arg);
+}
+
+/* A NaN deadline at the head of the heap: up to 3.12 the poll timeout is
+ * max(0, nan) = 0 and the timer is due at once; 3.13 keeps the NaN, which
+ * the selector fails to round (ValueError out of run_forever()). */
+static void test_nan_timer_poll(void **state)
+{
+    (void)state;
+    static const int versions[] = {AIO_PY(3, 12), AIO_PY(3, 13)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        aio_loop *loop = loop_at(versions[i], false);
+        aio_timer_handle *h = at(loop, NAN, stop_loop, loop);
+        if (versions[i] < AIO_PY(3, 13)) {
+            assert_true(aio_loop_backend_timeout(loop) == 0.0);
+            assert_int_equal(aio_loop_run_forever(loop), 0);
+        } else {
+            /* an embedding host is told to run an iteration at once */
+            assert_true(aio_loop_backend_timeout(loop) == 0.0);
+            assert_int_equal(aio_loop_run_forever(loop), -1);
+            assert_raised(aio_ValueError, "cannot convert float NaN to integer");
+            assert_false(aio_loop_is_running(loop));
+            assert_int_equal(aio_handle_cancel((aio_handle *)h), 0);
+        }
+        finish(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_callback_args_in_repr),
     cmocka_unit_test(test_done_callback_args),
@@ -259,6 +291,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_signal_from_thread_message),
     cmocka_unit_test(test_context_entered_message),
     cmocka_unit_test(test_set_policy_non_policy),
+    cmocka_unit_test(test_nan_timer_poll),
 };
 
 AIO_TEST_MAIN(tests)
