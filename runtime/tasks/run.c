@@ -303,6 +303,12 @@ void *aio__run(aio_coroutine main, void *arg, const aio__run_args *args)
         aio_err_set(aio_RuntimeError, "asyncio.run() cannot be called from a running event loop");
         return NULL;
     }
+    if (main == NULL && aio__current_target_version() < AIO_PY(3, 11)) {
+        /* before the Runner, run() checked its argument before making a
+         * loop: no shutdown, no Task numbers taken */
+        aio_err_set(aio_ValueError, "a coroutine was expected, got None");
+        return NULL;
+    }
     /* with Runner(debug=debug) as runner: return runner.run(main); the
      * internal calls, since asyncio.run() predates the public Runner (3.11)
      * and must not meet its version gate. */

@@ -24,7 +24,8 @@
  * future's repr, <TaskWakeupMethWrapper object at ...> up to 3.9; a lock
  * of another loop refused by the awaiting task up to 3.9 ('Task ... got
  * Future <Future pending> attached to a different loop'), by the lock
- * from 3.10 ('... is bound to a different event loop'). Checked
+ * from 3.10 ('... is bound to a different event loop'); asyncio.run(None)
+ * refused before a loop is made up to 3.10. Checked
  * beside CPython
  * 3.7.16, 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1 and 3.13.0.
  */
@@ -679,6 +680,41 @@ static void test_wakeup_repr(void **state)
     run_traced(AIO_PY(3, 10), wakeup_repr, NULL, "task_wakeup;");
 }
 
+/* --- asyncio.run(None) ------------------------------------------------------------------ */
+
+static void *task_number(void *arg)
+{
+    (void)arg;
+    const char *name = aio_task_get_name(aio_current_task(NULL));
+    assert_non_null(name);
+    assert_memory_equal(name, "Task-", 5);
+    return P(atol(name + 5));
+}
+
+/* Up to 3.10 run() refuses None before it makes a loop; 3.11's Runner
+ * makes one first and shuts it down (two more Task numbers: the shutdown
+ * steps). */
+static void test_run_none(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        long step;
+    } cases[] = {{AIO_PY(3, 9), 3}, {AIO_PY(3, 10), 3}, {AIO_PY(3, 11), 5}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(aio_set_target_version(cases[i].version), 0);
+        long first = (long)(intptr_t)aio_run(task_number, NULL, NULL);
+        check_no_exception();
+        assert_null(aio_run(NULL, NULL, NULL));
+        assert_raised(aio_ValueError, "a coroutine was expected, got None");
+        long second = (long)(intptr_t)aio_run(task_number, NULL, NULL);
+        check_no_exception();
+        assert_int_equal(second - first, cases[i].step);
+    }
+    assert_int_equal(aio_set_target_version(AIO_PY_DEFAULT), 0);
+    assert_no_leaks();
+}
+
 /* --- a Lock bound to another loop ------------------------------------------------------ */
 
 static void *take_lock(void *arg)
@@ -741,6 +777,7 @@ static void test_lock_of_another_loop(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_run_none),
     cmocka_unit_test(test_wakeup_repr),
     cmocka_unit_test(test_lock_of_another_loop),
     cmocka_unit_test(test_wait_empty),
