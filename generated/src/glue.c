@@ -161,9 +161,13 @@ aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop)
     return aio__loop_shutdown_asyncgens(loop);
 }
 
-/* loop.shutdown_default_executor() */
-aio_future *aio_loop_shutdown_default_executor(aio_loop *loop)
+/* loop.shutdown_default_executor(timeout=None) */
+aio_future *aio_loop_shutdown_default_executor(aio_loop *loop,
+                                               const aio_loop_shutdown_default_executor_args *args)
 {
+    static const aio_loop_shutdown_default_executor_args no_args;
+    aio__loop_shutdown_default_executor_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("shutdown_default_executor", "BaseEventLoop");
         return NULL;
@@ -173,7 +177,15 @@ aio_future *aio_loop_shutdown_default_executor(aio_loop *loop)
                     "'_UnixSelectorEventLoop' object has no attribute 'shutdown_default_executor'");
         return NULL;
     }
-    return aio__loop_shutdown_default_executor(loop);
+    if (args != NULL && args->timeout != 0 && aio_loop_get_target_version(loop) < AIO_PY(3, 12)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.shutdown_default_executor", "timeout");
+        return NULL;
+    }
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_double_or_none(&r.timeout, &r.timeout_is_none, args->timeout);
+    return aio__loop_shutdown_default_executor(loop, &r);
 }
 
 /* loop.call_soon(callback, *args, context=None) */

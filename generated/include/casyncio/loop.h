@@ -150,15 +150,27 @@ AIO_API int aio_loop_close(aio_loop *loop);
  */
 AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
 
-/* loop.shutdown_default_executor()
+/* loop.shutdown_default_executor(timeout=None)
  *
  * Shut the default executor down and wait until its threads have joined.
  *
  * Afterwards run_in_executor() with the default executor fails. asyncio.run()
- * calls it on exit.
+ * calls it on exit (from 3.12 with a timeout of 300 seconds).
+ *
+ * Arguments, in aio_loop_shutdown_default_executor_args; a field left 0 or
+ * NULL means its default:
+ *   timeout  double; default None when 0 (AIO_ZERO: 0). Seconds to wait for
+ *            the executor's threads to join; None: as long as it takes. Since
+ *            3.12.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
+ *
+ * In C: timeout (3.12+): 3.12 waits for the shutdown, then joins the thread
+ * for at most timeout seconds (NaN: ValueError, too large: OverflowError,
+ * raised after the shutdown); the thread has finished by then, so no warning.
+ * 3.13+ bounds the wait itself: when timeout seconds pass first, a
+ * RuntimeWarning and shutdown(wait=False).
  *
  * Since 3.9.
  *
@@ -170,7 +182,16 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  *   3.12  added (timeout): Gained timeout: how long to wait for the executor's
  *         threads before a RuntimeWarning. [no page]
  */
-AIO__SINCE_3_9 AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
+typedef struct aio_loop_shutdown_default_executor_args {
+#if AIO__LEVEL_MAX >= AIO_PY(3, 12)
+    double timeout;  /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_12_timeout;
+#endif
+} aio_loop_shutdown_default_executor_args;
+
+AIO__SINCE_3_9 AIO_API aio_future *aio_loop_shutdown_default_executor(
+    aio_loop *loop, const aio_loop_shutdown_default_executor_args *args);
 
 /* loop.call_soon(callback, *args, context=None)
  *

@@ -240,7 +240,7 @@ static void test_to_thread_added(void **state)
     task = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = to_thread_main});
     assert_ptr_equal(aio_loop_run_until_complete(loop, task), (void *)4);
     aio_decref(task);
-    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    aio_future *f = aio_loop_shutdown_default_executor(loop, NULL);
     assert_null(aio_loop_run_until_complete(loop, f));
     check_no_exception();
     aio_decref(f);
