@@ -254,8 +254,13 @@ aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_
     }
     if (args == NULL)
         args = &no_args;
-    if (aio__glue_double(&r.delay, args->delay, aio_TypeError, "delay must not be None") < 0)
+    if (args->delay == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio_err_set(aio_TypeError, "unsupported operand type(s) for +: 'float' and 'NoneType'");
         return NULL;
+    } else {
+        if (aio__glue_double(&r.delay, args->delay, aio_TypeError, "delay must not be None") < 0)
+            return NULL;
+    }
     r.callback = args->callback;
     r.args = args->args;
     r.args_release = args->args_release;
@@ -280,8 +285,15 @@ aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *
     }
     if (args == NULL)
         args = &no_args;
-    if (aio__glue_double(&r.when, args->when, aio_TypeError, "when cannot be None") < 0)
+    if (args->when == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        if (aio__loop_check_closed(loop) < 0)
+            return NULL;
+        aio_err_set(aio_AssertionError, "");
         return NULL;
+    } else {
+        if (aio__glue_double(&r.when, args->when, aio_TypeError, "when cannot be None") < 0)
+            return NULL;
+    }
     r.callback = args->callback;
     r.args = args->args;
     r.args_release = args->args_release;
@@ -1058,9 +1070,13 @@ int aio_loop_set_default_executor(aio_loop *loop, aio_executor *executor)
         aio__glue_null_self("set_default_executor", "BaseEventLoop");
         return -1;
     }
-    if (executor == NULL) {
-        aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
-        return -1;
+    if (executor == NULL && aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        /* 3.6-3.10: None is passed on to the runtime */
+    } else {
+        if (executor == NULL) {
+            aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+            return -1;
+        }
     }
     return aio__loop_set_default_executor(loop, executor);
 }

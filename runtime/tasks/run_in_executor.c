@@ -346,10 +346,12 @@ aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
 int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
 {
     /* Up to 3.10 any object became the default executor (3.8 to 3.10
-     * warning); in C it must at least be an object, to be kept. */
+     * warning), None too (the glue passes NULL on there): the next
+     * run_in_executor(None) makes a new pool. In C it must at least be an
+     * object, to be kept. */
     if (!aio_is_thread_pool_executor(executor)) {
         int version = aio_loop_get_target_version(loop);
-        if (version >= AIO_PY(3, 11) || !aio__is_object(executor)) {
+        if (version >= AIO_PY(3, 11) || (executor != NULL && !aio__is_object(executor))) {
             aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
             return -1;
         }
@@ -361,7 +363,8 @@ int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
     }
     if (atomic_load(&loop->closed))
         return 0; /* never used again: nothing would release it */
-    aio_incref(executor);
+    if (executor != NULL)
+        aio_incref(executor);
     aio_executor *old = *default_executor_of(loop);
     *default_executor_of(loop) = executor;
     if (old != NULL)

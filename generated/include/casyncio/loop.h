@@ -325,8 +325,9 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *
  * Arguments, in aio_loop_call_later_args; a field left 0 or NULL means its
  * default:
- *   delay         double; required (AIO_NONE raises TypeError). Seconds from
- *                 now; an int or a float.
+ *   delay         double; required (AIO_NONE raises TypeError; 3.6-3.10:
+ *                 TypeError with another message). Seconds from now; an int or
+ *                 a float.
  *   callback      aio_callback; required (NULL: None). A callback, called with
  *                 the *args pointer.
  *   args          void *. *args: the one pointer passed to the callback.
@@ -344,8 +345,9 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *
  * Raises:
  *   RuntimeError("Event loop is closed") when the loop is closed.
- *   TypeError("delay must not be None") when delay is None (3.11+; earlier
- *     versions fail inside the addition).
+ *   TypeError("delay must not be None") when delay is None (3.11+; up to 3.10
+ *     TypeError "unsupported operand type(s) for +: 'float' and 'NoneType'",
+ *     before the closed-loop check).
  *   RuntimeError("Non-thread-safe operation invoked on an event loop other
  *     than the current one") when debug mode is on, the loop is running and
  *     the caller is another thread.
@@ -371,7 +373,8 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  * On the 3.6 page: loop.call_later(delay, callback, *args)
  */
 typedef struct aio_loop_call_later_args {
-    double delay;                   /* required; AIO_NONE raises TypeError */
+    /* required; AIO_NONE raises TypeError; 3.6-3.10: TypeError with another message */
+    double delay;
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
@@ -392,8 +395,9 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *
  * Arguments, in aio_loop_call_at_args; a field left 0 or NULL means its
  * default:
- *   when          double; required (AIO_NONE raises TypeError). An absolute
- *                 time on the loop's clock (see time()); an int or a float.
+ *   when          double; required (AIO_NONE raises TypeError; 3.6-3.10:
+ *                 AssertionError). An absolute time on the loop's clock (see
+ *                 time()); an int or a float.
  *   callback      aio_callback; required (NULL: None). A callback, called with
  *                 the *args pointer.
  *   args          void *. *args: the one pointer passed to the callback.
@@ -411,8 +415,8 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *
  * Raises:
  *   RuntimeError("Event loop is closed") when the loop is closed.
- *   TypeError("when cannot be None") when is None (3.11+; 3.8 fails with a
- *     bare AssertionError).
+ *   TypeError("when cannot be None") when is None (3.11+; up to 3.10 a bare
+ *     AssertionError, after the closed-loop check).
  *   RuntimeError("Non-thread-safe operation invoked on an event loop other
  *     than the current one") when debug mode is on, the loop is running and
  *     the caller is another thread.
@@ -436,7 +440,8 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  * On the 3.6 page: loop.call_at(when, callback, *args)
  */
 typedef struct aio_loop_call_at_args {
-    double when;                    /* required; AIO_NONE raises TypeError */
+    /* required; AIO_NONE raises TypeError; 3.6-3.10: AssertionError */
+    double when;
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
@@ -2112,9 +2117,11 @@ AIO_API aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *execu
  * executor should be a ThreadPoolExecutor.
  *
  * Arguments:
- *   executor  aio_executor *; required (NULL raises TypeError). A
- *             ThreadPoolExecutor. 3.8-3.10: another kind of executor (or None)
- *             only warns with DeprecationWarning; 3.11+: TypeError.
+ *   executor  aio_executor *; required (NULL raises TypeError; 3.6-3.10: None
+ *             is accepted). A ThreadPoolExecutor. 3.6-3.7: another kind of
+ *             executor, or None (no default: the next run_in_executor(None)
+ *             makes one), is kept; 3.8-3.10: kept with a DeprecationWarning;
+ *             3.11+: TypeError.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *
