@@ -247,6 +247,45 @@ static void test_to_thread_added(void **state)
     done_at(loop);
 }
 
+/* call_later(None) / call_at(None) (spec none_in): 3.11's TypeErrors from
+ * 3.11 on; up to 3.10 the addition's TypeError (before the closed-loop
+ * check) and TimerHandle's bare AssertionError (after it), as CPython
+ * 3.6.15, 3.8.18, 3.10.13, 3.11.7 and 3.13.0 give them. */
+static void test_call_later_at_none(void **state)
+{
+    (void)state;
+    static const char addition[] = "unsupported operand type(s) for +: 'float' and 'NoneType'";
+    const int versions[] = {AIO_PY(3, 6), AIO_PY(3, 8), AIO_PY(3, 10), AIO_PY(3, 11),
+                            AIO_PY(3, 13)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        bool old = versions[i] < AIO_PY(3, 11);
+        for (int closed = 0; closed < 2; closed++) {
+            aio_loop *loop = loop_at(versions[i]);
+            if (closed)
+                aio_loop_close(loop);
+            assert_null(aio_loop_call_later(
+                loop, &(aio_loop_call_later_args){.delay = AIO_NONE, .callback = noop}));
+            assert_raised(aio_TypeError, old ? addition : "delay must not be None");
+            assert_null(aio_loop_call_at(
+                loop, &(aio_loop_call_at_args){.when = AIO_NONE, .callback = noop}));
+            if (old && closed)
+                assert_raised(aio_RuntimeError, "Event loop is closed");
+            else if (old)
+                assert_raised(aio_AssertionError, "");
+            else
+                assert_raised(aio_TypeError, "when cannot be None");
+            /* a number still schedules at every version */
+            if (!closed) {
+                assert_non_null(aio_loop_call_later(
+                    loop, &(aio_loop_call_later_args){.delay = AIO_ZERO, .callback = noop}));
+                assert_non_null(aio_loop_call_at(
+                    loop, &(aio_loop_call_at_args){.when = 1.0, .callback = noop}));
+            }
+            done_at(loop);
+        }
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_to_thread_added),
     cmocka_unit_test(test_loop_method_added),
@@ -255,6 +294,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_module_class_added),
     cmocka_unit_test(test_other_class_method_added),
     cmocka_unit_test(test_task_constructor_params),
+    cmocka_unit_test(test_call_later_at_none),
 };
 
 AIO_TEST_MAIN(tests)

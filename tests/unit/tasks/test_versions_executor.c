@@ -409,6 +409,70 @@ static void test_shutdown_timeout_313(void **state)
     unwatch_warnings();
 }
 
+/* set_default_executor(None) (spec none_in): up to 3.10 the default is
+ * dropped, and the next run_in_executor(None) makes a new pool (3.8 to
+ * 3.10 warn first: None is not a ThreadPoolExecutor either); 3.11+:
+ * TypeError. Checked beside 3.6.15, 3.8.18, 3.10.13, 3.11.7, 3.13.0. */
+static void test_default_none(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        int warned;
+        bool refused;
+    } cases[] = {{AIO_PY(3, 6), 0, false},  {AIO_PY(3, 7), 0, false}, {AIO_PY(3, 8), 1, false},
+                 {AIO_PY(3, 10), 1, false}, {AIO_PY(3, 11), 0, true}, {AIO_PY(3, 13), 0, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aio_loop *loop = loop_at(cases[i].version);
+        aio_future *other = aio_loop_create_future(loop);
+        if (!cases[i].refused) {
+            watch_warnings(AIO_WARN_IGNORE);
+            assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), 0);
+        }
+        watch_warnings(AIO_WARN_ALWAYS);
+        if (cases[i].refused) {
+            assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
+            assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+        } else {
+            assert_int_equal(aio_loop_set_default_executor(loop, NULL), 0);
+            check_no_exception();
+        }
+        assert_int_equal(warned, cases[i].warned);
+        if (cases[i].warned)
+            assert_string_equal(last_warning, deprecated);
+        unwatch_warnings();
+        /* the other object is no longer the default: a new pool runs it */
+        aio_future *f = aio_loop_run_in_executor(loop, NULL, identity, P(7), NULL);
+        assert_non_null(f);
+        assert_ptr_equal(aio_loop_run_until_complete(loop, f), P(7));
+        aio_decref(f);
+        join_default_pool(loop);
+        aio_decref(other);
+        finish(loop);
+    }
+    /* closed (3.10): accepted and warned all the same; -W error (3.8):
+     * raised, the default left as it was */
+    aio_loop *loop = loop_at(AIO_PY(3, 10));
+    aio_loop_close(loop);
+    watch_warnings(AIO_WARN_ALWAYS);
+    assert_int_equal(aio_loop_set_default_executor(loop, NULL), 0);
+    assert_int_equal(warned, 1);
+    unwatch_warnings();
+    finish(loop);
+    loop = loop_at(AIO_PY(3, 8));
+    aio_future *other = aio_loop_create_future(loop);
+    watch_warnings(AIO_WARN_IGNORE);
+    assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), 0);
+    watch_warnings(AIO_WARN_ERROR);
+    assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
+    assert_raised(aio_DeprecationWarning, deprecated);
+    unwatch_warnings();
+    assert_null(aio_loop_run_in_executor(loop, NULL, identity, NULL, NULL));
+    assert_raised(aio_AttributeError, "'Future' object has no attribute 'submit'");
+    aio_decref(other);
+    finish(loop);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_run_sigint),
     cmocka_unit_test(test_run_waits_for_executor),
@@ -421,6 +485,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shutdown_timeout_312),
     cmocka_unit_test(test_shutdown_timeout_unused_pool),
     cmocka_unit_test(test_shutdown_timeout_313),
+    cmocka_unit_test(test_default_none),
 };
 
 AIO_TEST_MAIN(tests)
