@@ -178,9 +178,12 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  *   3.9   added: First appeared.
  *   3.12  changed: Gains timeout=None: after that many seconds of waiting for
  *         the threads to join, a RuntimeWarning is issued and the executor is
- *         left running (3.11, the target here, has no timeout). [no page]
+ *         left running (3.12 itself only applies it to the join after the
+ *         shutdown; 3.13 to the wait). [no page]
  *   3.12  added (timeout): Gained timeout: how long to wait for the executor's
  *         threads before a RuntimeWarning. [no page]
+ *
+ * On the 3.9+ page: loop.shutdown_default_executor()
  */
 typedef struct aio_loop_shutdown_default_executor_args {
 #if AIO__LEVEL_MAX >= AIO_PY(3, 12)
