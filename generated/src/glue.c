@@ -967,18 +967,38 @@ aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddrinfo_args
         args = &no_args;
     r.host = args->host;
     r.port = args->port;
-    if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    if (args->family == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
-    if (aio__glue_int_default(&r.type, args->type, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    } else {
+        if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
+    if (args->type == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
-    if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    } else {
+        if (aio__glue_int_default(&r.type, args->type, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
+    if (args->proto == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    } else {
+        if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
+    if (args->flags == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
+    } else {
+        if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
     return aio__loop_getaddrinfo(loop, &r);
 }
 
@@ -997,9 +1017,14 @@ aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnameinfo_args
     if (args == NULL)
         args = &no_args;
     r.sockaddr = args->sockaddr;
-    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    if (args->flags == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
+    } else {
+        if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
     return aio__loop_getnameinfo(loop, &r);
 }
 

@@ -1878,13 +1878,14 @@ AIO__SINCE_3_7 AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop,
  *           for the wildcard or loopback address.
  *   port    const char *; required (NULL: None). Port number or service name,
  *           as a string ("443", "https"); None (NULL) for none.
- *   family  int; default 0 (AIO_NONE raises TypeError). Address family filter,
- *           e.g. AF_INET; 0 for any.
- *   type    int; default 0 (AIO_NONE raises TypeError). Socket type filter,
- *           e.g. SOCK_STREAM; 0 for any.
- *   proto   int; default 0 (AIO_NONE raises TypeError). Protocol filter; 0 for
- *           any.
- *   flags   int; default 0 (AIO_NONE raises TypeError). AI_* flags.
+ *   family  int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). Address family filter, e.g. AF_INET; 0 for any.
+ *   type    int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). Socket type filter, e.g. SOCK_STREAM; 0 for any.
+ *   proto   int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). Protocol filter; 0 for any.
+ *   flags   int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). AI_* flags.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_addrinfo_list *, a list of (family, type,
@@ -1920,7 +1921,8 @@ AIO_API aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddri
  * default:
  *   sockaddr  const aio_address *; required (NULL: None). The address to look
  *             up.
- *   flags     int; default 0 (AIO_NONE raises TypeError). NI_* flags.
+ *   flags     int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError
+ *             with another message). NI_* flags.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_nameinfo *, a (host, port) pair of strings.

@@ -286,6 +286,39 @@ static void test_call_later_at_none(void **state)
     }
 }
 
+/* getaddrinfo()'s and getnameinfo()'s integers given None (spec none_in):
+ * up to 3.9 the int conversion said "an integer is required (got type
+ * NoneType)"; the closed-loop check comes first at every version. As
+ * CPython 3.6.15, 3.9.18, 3.10.13 and 3.11.7 give them. */
+static void test_dns_int_none(void **state)
+{
+    (void)state;
+    const int versions[] = {AIO_PY(3, 6), AIO_PY(3, 9), AIO_PY(3, 10), AIO_PY(3, 11)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        const char *msg = versions[i] < AIO_PY(3, 10)
+                              ? "an integer is required (got type NoneType)"
+                              : "'NoneType' object cannot be interpreted as an integer";
+        aio_loop *loop = loop_at(versions[i]);
+        const aio_loop_getaddrinfo_args each[] = {
+            {.host = "localhost", .family = AIO_NONE},
+            {.host = "localhost", .type = AIO_NONE},
+            {.host = "localhost", .proto = AIO_NONE},
+            {.host = "localhost", .flags = AIO_NONE},
+        };
+        for (size_t j = 0; j < 4; j++) {
+            assert_null(aio_loop_getaddrinfo(loop, &each[j]));
+            assert_raised(aio_TypeError, msg);
+        }
+        /* (the glue checks flags whatever sockaddr is) */
+        assert_null(aio_loop_getnameinfo(loop, &(aio_loop_getnameinfo_args){.flags = AIO_NONE}));
+        assert_raised(aio_TypeError, msg);
+        aio_loop_close(loop);
+        assert_null(aio_loop_getaddrinfo(loop, &each[0]));
+        assert_raised(aio_RuntimeError, "Event loop is closed");
+        done_at(loop);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_to_thread_added),
     cmocka_unit_test(test_loop_method_added),
@@ -295,6 +328,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_other_class_method_added),
     cmocka_unit_test(test_task_constructor_params),
     cmocka_unit_test(test_call_later_at_none),
+    cmocka_unit_test(test_dns_int_none),
 };
 
 AIO_TEST_MAIN(tests)
