@@ -166,6 +166,17 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
  *
+ * Raises:
+ *   TypeError("BaseEventLoop.shutdown_default_executor() got an unexpected
+ *     keyword argument 'timeout'") when timeout is given at a target before
+ *     3.12.
+ *   ValueError("Invalid value NaN (not a number)") when 3.12: timeout is NaN
+ *     (the future fails once the pool is shut down); 3.13: 'cannot convert
+ *     float NaN to integer'.
+ *   OverflowError("timestamp out of range for platform time_t") when 3.12:
+ *     timeout is 2**63 nanoseconds or more, or inf (the future fails once the
+ *     pool is shut down).
+ *
  * In C: timeout (3.12+): 3.12 waits for the shutdown, then joins the thread
  * for at most timeout seconds (NaN: ValueError, too large: OverflowError,
  * raised after the shutdown); the thread has finished by then, so no warning.
