@@ -9,7 +9,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from spec_model import Param, SpecError
+from spec_model import NONE_IN_NEWEST, NONE_IN_OLDEST, Param, SpecError
 from version_sigs import exists_in, signature_in
 
 # The minor versions of Python 3 an API level or a target version can name:
@@ -484,7 +484,44 @@ class CFunc:
             lines += [f"    return {self.error};", "}"]
         return lines
 
-    def glue_lines(self):
+    def none_in_lines(self, f, get, gates, hooks):
+        """The opening of the chain that gives a None its meaning at other
+        targets than none_raises's (spec none_in): one block per range,
+        each "raise" (after its state check) or "pass None on"; the
+        caller's own check follows as the chain's last `else`."""
+        entries = f.param.none_in if f.param is not None else []
+        if not entries or f.glue not in ("raise_if_null", "required", "default"):
+            return []
+        none = f"{get} == NULL" if f.glue == "raise_if_null" else f"{get} == AIO_NONE"
+        target = self.target_expr(gates or {})
+        lines = []
+        for e in entries:
+            cond = [none]
+            if e.first > NONE_IN_OLDEST:
+                cond.append(f"{target} >= AIO_PY(3, {e.first})")
+            if e.last < NONE_IN_NEWEST:
+                cond.append(f"{target} < AIO_PY(3, {e.last + 1})")
+            opening = if_lines(cond, " &&")
+            if lines:
+                opening[0] = "} else " + opening[0]
+                lines.pop()  # the previous block's closing brace
+            lines += opening
+            if e.accepted:
+                span = f"3.{e.first}" + (f"-3.{e.last}" if e.last != e.first else "")
+                lines.append(f"    /* {span}: None is passed on to the runtime */")
+            else:
+                if e.after:
+                    lines += [f"    if ({hooks[e.after]['func']}({self.self_name}) < 0)",
+                              f"        return {self.error};"]
+                lines += c_call("    aio_err_set(", [f"aio_{e.raises[0]}", c_string(e.raises[1])],
+                                ");", width=WIDTH - 4)
+                lines.append(f"    return {self.error};")
+            lines.append("}")
+        lines.pop()
+        lines.append("} else")
+        return lines
+
+    def glue_lines(self, gates=None, hooks=None):
         """The statements that resolve the arguments, one string per line."""
         lines = []
         fail = f"return {self.error};"
@@ -498,50 +535,67 @@ class CFunc:
             src = "args->" if in_struct else ""
             dst = "r." if in_struct else ""
             get, out = src + f.name, dst + f.name
-            if f.glue == "copy":
-                if in_struct:
-                    lines.append(f"{out} = {get};")
+            chain = self.none_in_lines(f, get, gates, hooks)
+            if chain:
+                # "} else" joins the chain to the check below
+                lines += chain[:-1]
+                lines.append("} else {")
+                inner = self._resolve_lines(f, in_struct, get, out, fail)
+                copy = [inner.pop()] if f.glue == "raise_if_null" and in_struct else []
+                lines += ["    " + ln for ln in inner]
+                lines.append("}")
+                lines += copy   # an accepted NULL is passed on too
                 continue
-            if f.glue == "raise_if_null":
-                exc, msg = f.none_raises
-                lines += [f"if ({get} == NULL) {{"]
-                lines += c_call("    aio_err_set(", [f"aio_{exc}", c_string(msg)], ");",
-                                width=WIDTH - 4)
-                lines += [f"    {fail}", "}"]
-                if in_struct:
-                    lines.append(f"{out} = {get};")
-                continue
-            if f.glue == "str_default":
-                lines.append(f"{out} = {get} != NULL ? {get} : {f.glue_default};")
-                continue
-            helper = "aio__glue_" + SCALAR_HELPERS.get(f.impl_ctype, "bool")
-            if f.glue == "required":
-                exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
-                if f.zero_is_none and in_struct:
-                    helper = "aio__glue_handle"
-                call = c_call(f"if ({helper}(", [f"&{out}", get, f"aio_{exc}", c_string(msg)],
-                              ") < 0)", width=WIDTH - 4)
-                lines += call + [f"    {fail}"]
-            elif f.glue == "default":
-                exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
-                call = c_call(f"if ({helper}_default(",
-                              [f"&{out}", get, f.glue_default, f"aio_{exc}", c_string(msg)],
-                              ") < 0)", width=WIDTH - 4)
-                lines += call + [f"    {fail}"]
-            elif f.glue == "or_none":
-                lines += c_call(f"{helper}_or_none(", [f"&{out}", f"&{out}_is_none", get], ");",
-                                width=WIDTH - 4)
-            elif f.glue == "default_or_none":
-                lines += c_call(f"{helper}_default_or_none(",
-                                [f"&{out}", f"&{out}_is_none", get, f.glue_default], ");",
-                                width=WIDTH - 4)
-            elif f.glue == "bool_default":
-                lines.append(f"{out} = aio__glue_bool_default({get}, {f.glue_default});")
-            elif f.glue == "bool_or_none":
-                lines += c_call("aio__glue_bool_or_none(", [f"&{out}", f"&{out}_is_none", get],
-                                ");", width=WIDTH - 4)
-            else:
-                raise AssertionError(f.glue)
+            lines += self._resolve_lines(f, in_struct, get, out, fail)
+        return lines
+
+    def _resolve_lines(self, f, in_struct, get, out, fail):
+        """One argument's statements (glue_lines)."""
+        lines = []
+        if f.glue == "copy":
+            if in_struct:
+                lines.append(f"{out} = {get};")
+            return lines
+        if f.glue == "raise_if_null":
+            exc, msg = f.none_raises
+            lines += [f"if ({get} == NULL) {{"]
+            lines += c_call("    aio_err_set(", [f"aio_{exc}", c_string(msg)], ");",
+                            width=WIDTH - 4)
+            lines += [f"    {fail}", "}"]
+            if in_struct:
+                lines.append(f"{out} = {get};")
+            return lines
+        if f.glue == "str_default":
+            lines.append(f"{out} = {get} != NULL ? {get} : {f.glue_default};")
+            return lines
+        helper = "aio__glue_" + SCALAR_HELPERS.get(f.impl_ctype, "bool")
+        if f.glue == "required":
+            exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
+            if f.zero_is_none and in_struct:
+                helper = "aio__glue_handle"
+            call = c_call(f"if ({helper}(", [f"&{out}", get, f"aio_{exc}", c_string(msg)],
+                          ") < 0)", width=WIDTH - 4)
+            lines += call + [f"    {fail}"]
+        elif f.glue == "default":
+            exc, msg = f.none_raises or ("TypeError", f"{self._who(f)} must not be None")
+            call = c_call(f"if ({helper}_default(",
+                          [f"&{out}", get, f.glue_default, f"aio_{exc}", c_string(msg)],
+                          ") < 0)", width=WIDTH - 4)
+            lines += call + [f"    {fail}"]
+        elif f.glue == "or_none":
+            lines += c_call(f"{helper}_or_none(", [f"&{out}", f"&{out}_is_none", get], ");",
+                            width=WIDTH - 4)
+        elif f.glue == "default_or_none":
+            lines += c_call(f"{helper}_default_or_none(",
+                            [f"&{out}", f"&{out}_is_none", get, f.glue_default], ");",
+                            width=WIDTH - 4)
+        elif f.glue == "bool_default":
+            lines.append(f"{out} = aio__glue_bool_default({get}, {f.glue_default});")
+        elif f.glue == "bool_or_none":
+            lines += c_call("aio__glue_bool_or_none(", [f"&{out}", f"&{out}_is_none", get],
+                            ");", width=WIDTH - 4)
+        else:
+            raise AssertionError(f.glue)
         return lines
 
     def _who(self, f):
@@ -921,7 +975,7 @@ class Builder:
                 else:
                     f.glue = "required"
                     exc = p.none_raises[0] if p.none_raises else "TypeError"
-                    f.values = [f"AIO_NONE raises {exc}"]
+                    f.values = [f"AIO_NONE raises {exc}" + none_in_text(p)]
                     if none == "zero" and c == "int":
                         # A descriptor: in a struct, 0 (left out) is None too,
                         # and AIO_ZERO is descriptor 0.
@@ -943,12 +997,12 @@ class Builder:
                         f.values.append("AIO_NONE: None")
                     else:
                         exc = p.none_raises[0] if p.none_raises else "TypeError"
-                        f.values.append(f"AIO_NONE raises {exc}")
+                        f.values.append(f"AIO_NONE raises {exc}" + none_in_text(p))
         else:
             if p.required and p.none_raises:
                 f.glue = "raise_if_null" if p.none_check == "glue" else "copy"
                 f.none_check = p.none_check
-                f.values = [f"NULL raises {p.none_raises[0]}"]
+                f.values = [f"NULL raises {p.none_raises[0]}" + none_in_text(p)]
             elif d is not None and d.kind == "str":
                 f.glue, f.glue_default = "str_default", c_string(d.value)
                 f.default = c_string(d.value)
@@ -1213,3 +1267,18 @@ def build(spec, layout):
                 funcs=funcs, scalar_helpers=helpers, includes=sorted(includes),
                 state_checks=layout.get("state_checks", {}),
                 version_gates=layout.get("version_gates", {}))
+
+
+def none_in_text(p):
+    """What a None does at the targets of spec none_in, for the field's
+    doc: "; 3.6-3.10: AssertionError", "; 3.6-3.10: None is accepted"."""
+    parts = []
+    for e in p.none_in:
+        span = f"3.{e.first}" if e.first == e.last else f"3.{e.first}-3.{e.last}"
+        if e.accepted:
+            parts.append(f"{span}: None is accepted")
+        elif p.none_raises and e.raises[0] == p.none_raises[0]:
+            parts.append(f"{span}: {e.raises[0]} with another message")
+        else:
+            parts.append(f"{span}: {e.raises[0]}")
+    return "".join(f"; {t}" for t in parts)

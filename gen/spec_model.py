@@ -49,6 +49,23 @@ class Default:
 
 
 @dataclass
+class NoneIn:
+    """A parameter's None at the targets first..last (minor versions of 3):
+    `raises` (exception, message) the glue raises instead of none_raises,
+    after the runtime's state check `after` when given; or `accepted`:
+    None is passed on to the runtime."""
+    first: int
+    last: int
+    accepted: bool = False
+    raises: tuple | None = None
+    after: str = ""
+
+
+# The target version (3.11) and the versions a target can be (3.6-3.13).
+NONE_IN_TARGET, NONE_IN_OLDEST, NONE_IN_NEWEST = 11, 6, 13
+
+
+@dataclass
 class Param:
     name: str
     kind: str           # positional | keyword | var_positional | var_keyword
@@ -57,6 +74,9 @@ class Param:
     doc: str = ""
     none_raises: tuple | None = None
     none_check: str = "glue"    # glue | runtime: who raises none_raises
+    # none_in: what None does at other targets than none_raises says, as
+    # NoneIn entries in version order (spec none_in)
+    none_in: list = field(default_factory=list)
     versions: str = ""
     cases: dict = field(default_factory=dict)   # the argument table test's values
     c_only: bool = False        # a parameter only C has (spec c_params)
@@ -619,7 +639,7 @@ def _check_item(c, index, raw, ctx):
                 c.error(where, f"parameter '{p.name}' of the signature has no entry in params")
                 continue
             _check_param(c, where, p, raw_params[p.name], types, exceptions, accepts_none,
-                         fixtures)
+                         fixtures, state_checks=state_checks, owner=owner)
 
     # Parameters only C has, after Python's.
     c_params = []
@@ -775,13 +795,83 @@ def _none_raises_when_optional(p, t, accepts_none):
             and p.type not in accepts_none and p.kind in ("positional", "keyword"))
 
 
-def _check_param(c, where, p, raw, types, exceptions, accepts_none=(), fixtures=()):
+def _check_none_in(c, where, p, raw, t, exceptions, state_checks, owner):
+    """none_in = { "3.6-3.10" = ["AssertionError", ""], ... }: what a None
+    does at other targets; the value is ["Exc", "message"], a table
+    { raises = [...], after = "<state check>" }, or "accepted"."""
+    path = f"params.{p.name}.none_in"
+    table = raw["none_in"]
+    if not isinstance(table, dict) or not table:
+        c.error(where, f"{path} must be a table of version ranges")
+        return
+    if p.none_raises is None:
+        c.error(where, f"{path} needs none_raises (the target's None)")
+    if p.none_check != "glue":
+        c.error(where, f"{path} cannot go with none_check = \"{p.none_check}\"")
+    last_seen = 0
+    for key, value in table.items():
+        m = re.fullmatch(r"3\.(\d+)(?:-3\.(\d+))?", key)
+        if m is None:
+            c.error(where, f"{path}: '{key}' is not 3.N or 3.N-3.M")
+            continue
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) else first
+        if not NONE_IN_OLDEST <= first <= last <= NONE_IN_NEWEST:
+            c.error(where, f"{path}: '{key}' is not a range within 3.{NONE_IN_OLDEST}-"
+                           f"3.{NONE_IN_NEWEST}")
+            continue
+        if first <= NONE_IN_TARGET <= last:
+            c.error(where, f"{path}: '{key}' covers the target 3.{NONE_IN_TARGET}, which "
+                           "none_raises describes")
+        if first <= last_seen:
+            c.error(where, f"{path}: '{key}' overlaps or precedes the range before it")
+        last_seen = last
+        entry = NoneIn(first, last)
+        if value == "accepted":
+            entry.accepted = True
+            if t.get("kind") not in ("pointer", "callable"):
+                c.error(where, f"{path}: '{key}' = \"accepted\" needs a pointer or callable "
+                               f"type (NULL is passed on), not '{p.type}'")
+        else:
+            if isinstance(value, list):
+                value = {"raises": value}
+            if not isinstance(value, dict) or not c.keys(where, value, f"{path}.{key}",
+                                                          ["raises"], ["after"]):
+                if not isinstance(value, dict):
+                    c.error(where, f"{path}: '{key}' must be [\"Exc\", \"message\"], "
+                                   "{ raises, after } or \"accepted\"")
+                continue
+            nr = value["raises"]
+            if (not isinstance(nr, list) or len(nr) != 2
+                    or not all(isinstance(v, str) for v in nr)):
+                c.error(where, f"{path}: '{key}' raises must be [\"ExceptionType\", \"message\"]")
+                continue
+            if nr[0] not in exceptions:
+                c.error(where, f"{path}: unknown exception type '{nr[0]}' "
+                               "(not in include/casyncio/exceptions.h)")
+            entry.raises = (nr[0], nr[1])
+            after = value.get("after", "")
+            if after:
+                hook = state_checks.get(after) if isinstance(after, str) else None
+                if hook is None:
+                    c.error(where, f"{path}: '{key}' after '{after}' is not one of "
+                                   "gen/layout.toml [state_checks]")
+                elif isinstance(owner, str) and hook.get("owner") != owner:
+                    c.error(where, f"{path}: '{key}' after '{after}' is for owner "
+                                   f"'{hook.get('owner')}', not '{owner}'")
+                else:
+                    entry.after = after
+        p.none_in.append(entry)
+
+
+def _check_param(c, where, p, raw, types, exceptions, accepts_none=(), fixtures=(),
+                 state_checks=None, owner=None):
     path = f"params.{p.name}"
     if not isinstance(raw, dict):
         c.error(where, f"{path} must be a table")
         return
     if not c.keys(where, raw, path, ["type"], ["doc", "none_raises", "none_check",
-                                               "versions", "cases"]):
+                                               "none_in", "versions", "cases"]):
         return
     if "cases" in raw:
         _check_cases(c, where, raw, fixtures, path)
@@ -824,6 +914,8 @@ def _check_param(c, where, p, raw, types, exceptions, accepts_none=(), fixtures=
             c.error(where, f"{path}: none_check = \"runtime\" needs a pointer or callable "
                            f"type (NULL is passed on), not '{p.type}'; a scalar's None check "
                            "follows a state_check instead")
+    if "none_in" in raw:
+        _check_none_in(c, where, p, raw, t, exceptions, state_checks or {}, owner)
     d = p.default
     if d is None:
         return

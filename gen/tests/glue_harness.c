@@ -16,6 +16,7 @@ const aio_exc_type aio_TypeError[1] = {{"TypeError", NULL, NULL, NULL}};
 const aio_exc_type aio_RuntimeError[1] = {{"RuntimeError", NULL, NULL, NULL}};
 const aio_exc_type aio_NotImplementedError[1] = {{"NotImplementedError", NULL, NULL, NULL}};
 const aio_exc_type aio_AttributeError[1] = {{"AttributeError", NULL, NULL, NULL}};
+const aio_exc_type aio_AssertionError[1] = {{"AssertionError", NULL, NULL, NULL}};
 
 static const aio_exc_type *err_type;
 static char err_msg[256];
@@ -266,5 +267,25 @@ int main(void)
     print_err("create_server(ssl_handshake_timeout=2.5) at 3.6");
     aio_loop_create_server(LOOP, &(aio_loop_create_server_args){.protocol_factory = factory});
     print_err("create_server() at 3.6");
+
+    /* None per target (spec none_in): call_later's delay raises another
+     * error up to 3.10, at 3.6 and 3.7 after the closed-loop check;
+     * create_server's protocol_factory is passed on at 3.6. */
+    static const int targets[] = {AIO_PY(3, 6), AIO_PY(3, 9), AIO_PY(3, 11)};
+    for (int i = 0; i < 3; i++) {
+        target = targets[i];
+        for (int c = 0; c < 2; c++) {
+            closed = c;
+            if (!aio_loop_call_later(LOOP, &(aio_loop_call_later_args){.delay = AIO_NONE,
+                                                                       .callback = callback})) {
+                printf("3.%d%s ", (target >> 8) & 0xff, closed ? " closed" : "");
+                print_err("call_later(delay=None)");
+            }
+        }
+        closed = false;
+        aio_loop_create_server(LOOP, &(aio_loop_create_server_args){.port = 1});
+        printf("3.%d ", (target >> 8) & 0xff);
+        print_err("create_server(protocol_factory=None)");
+    }
     return 0;
 }

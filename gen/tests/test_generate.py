@@ -570,6 +570,81 @@ params = { value = { type = "float" } }
             edits=[('context = { type = "context" }',
                     'context = { type = "context", none_raises = ["TypeError", "x"] }')])
 
+    NONE_IN_DELAY = ('delay = { type = "float" }',
+                     'delay = { type = "float", none_raises = ["TypeError", "x"], none_in = ')
+
+    def none_in(self, table, param="delay"):
+        if param == "delay":
+            return [(self.NONE_IN_DELAY[0], self.NONE_IN_DELAY[1] + table + " }")]
+        return [('callback = { type = "callback" }',
+                 'callback = { type = "callback", none_raises = ["TypeError", "x"], '
+                 'none_in = ' + table + " }")]
+
+    def test_none_in_is_fine(self):
+        self.assertEqual(self.errors(edits=self.none_in(
+            '{ "3.6-3.9" = ["TypeError", "y"], "3.10" = { raises = ["AssertionError", ""], '
+            'after = "loop_closed" }, "3.12-3.13" = ["ValueError", "z"] }')), [])
+        self.assertEqual(self.errors(edits=self.none_in('{ "3.6-3.10" = "accepted" }',
+                                                        "callback")), [])
+
+    def test_none_in_needs_none_raises(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in needs none_raises "
+            "(the target's None)",
+            edits=[('delay = { type = "float" }',
+                    'delay = { type = "float", none_in = { "3.6" = ["TypeError", "y"] } }')])
+
+    def test_none_in_bad_range(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: '3.6-' is not 3.N "
+            "or 3.N-3.M", edits=self.none_in('{ "3.6-" = ["TypeError", "y"] }'))
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: '3.4-3.6' is not a "
+            "range within 3.6-3.13", edits=self.none_in('{ "3.4-3.6" = ["TypeError", "y"] }'))
+
+    def test_none_in_covers_the_target(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: '3.9-3.12' covers "
+            "the target 3.11, which none_raises describes",
+            edits=self.none_in('{ "3.9-3.12" = ["TypeError", "y"] }'))
+
+    def test_none_in_overlap(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: '3.7' overlaps or "
+            "precedes the range before it",
+            edits=self.none_in('{ "3.6-3.8" = ["TypeError", "y"], "3.7" = ["TypeError", "z"] }'))
+
+    def test_none_in_accepted_number(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: '3.6' = \"accepted\" "
+            "needs a pointer or callable type (NULL is passed on), not 'float'",
+            edits=self.none_in('{ "3.6" = "accepted" }'))
+
+    def test_none_in_unknown_exception_and_state_check(self):
+        self.assertEqual(self.errors(edits=self.none_in(
+            '{ "3.6" = { raises = ["Oops", ""], after = "loop_open" } }')), [
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: unknown exception "
+            "type 'Oops' (not in include/casyncio/exceptions.h)",
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: '3.6' after "
+            "'loop_open' is not one of gen/layout.toml [state_checks]"])
+
+    def test_none_in_bad_value(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.delay.none_in: '3.6' raises must be "
+            "[\"ExceptionType\", \"message\"]", edits=self.none_in('{ "3.6" = ["TypeError"] }'))
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: unknown key 'colour' in "
+            "params.delay.none_in.3.6",
+            edits=self.none_in('{ "3.6" = { raises = ["TypeError", ""], colour = 1 } }'))
+
+    def test_none_in_with_runtime_none_check(self):
+        self.assertRefused(
+            "loop-scheduling.toml: loop.call_later: params.callback.none_in cannot go with "
+            "none_check = \"runtime\"",
+            edits=[('callback = { type = "callback" }',
+                    'callback = { type = "callback", none_raises = ["TypeError", "x"], '
+                    'none_check = "runtime", none_in = { "3.6" = "accepted" } }')])
+
     def test_unknown_state_check(self):
         self.assertRefused(
             "loop-scheduling.toml: loop.call_later: state_check 'loop_open' is not one of "
@@ -813,7 +888,7 @@ class CompileTest(unittest.TestCase):
             get_running_loop: LOOP
             call_later: delay=1.5 args=NULL context=NULL
             call_later: delay=0 args=NULL context=NULL
-            call_later(delay=None): TypeError: call_later() argument 'delay' must not be None
+            call_later(delay=None): TypeError: delay must not be None
             call_later(callback=None): TypeError: a callable object was expected by call_later(), got None
             call_later(NULL args): TypeError: a callable object was expected by call_later(), got None
             call_later(self=NULL): TypeError: descriptor 'call_later' for 'BaseEventLoop' objects doesn't apply to a 'NoneType' object
@@ -843,6 +918,16 @@ class CompileTest(unittest.TestCase):
             create_server(ssl_handshake_timeout=2.5) at 3.6: TypeError: create_server() got an unexpected keyword argument 'ssl_handshake_timeout'
             create_server: host=None port=None family=0 flags=1 sock=None backlog=100 reuse_address=None reuse_port=None ssl_handshake_timeout=None start_serving=True
             create_server() at 3.6: no exception
+            3.6 call_later(delay=None): AssertionError: 
+            3.6 closed call_later(delay=None): RuntimeError: Event loop is closed
+            create_server: host=None port=1 family=0 flags=1 sock=None backlog=100 reuse_address=None reuse_port=None ssl_handshake_timeout=None start_serving=True
+            3.6 create_server(protocol_factory=None): no exception
+            3.9 call_later(delay=None): TypeError: unsupported operand type(s) for +: 'float' and 'NoneType'
+            3.9 closed call_later(delay=None): TypeError: unsupported operand type(s) for +: 'float' and 'NoneType'
+            3.9 create_server(protocol_factory=None): TypeError: protocol_factory must be a callable
+            3.11 call_later(delay=None): TypeError: delay must not be None
+            3.11 closed call_later(delay=None): TypeError: delay must not be None
+            3.11 create_server(protocol_factory=None): TypeError: protocol_factory must be a callable
             """))
 
     def level_program(self, compiler, level, body):

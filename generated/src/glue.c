@@ -161,9 +161,13 @@ aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop)
     return aio__loop_shutdown_asyncgens(loop);
 }
 
-/* loop.shutdown_default_executor() */
-aio_future *aio_loop_shutdown_default_executor(aio_loop *loop)
+/* loop.shutdown_default_executor(timeout=None) */
+aio_future *aio_loop_shutdown_default_executor(aio_loop *loop,
+                                               const aio_loop_shutdown_default_executor_args *args)
 {
+    static const aio_loop_shutdown_default_executor_args no_args;
+    aio__loop_shutdown_default_executor_args r;
+
     if (loop == NULL) {
         aio__glue_null_self("shutdown_default_executor", "BaseEventLoop");
         return NULL;
@@ -173,7 +177,15 @@ aio_future *aio_loop_shutdown_default_executor(aio_loop *loop)
                     "'_UnixSelectorEventLoop' object has no attribute 'shutdown_default_executor'");
         return NULL;
     }
-    return aio__loop_shutdown_default_executor(loop);
+    if (args != NULL && args->timeout != 0 && aio_loop_get_target_version(loop) < AIO_PY(3, 12)) {
+        aio__glue_unexpected_keyword(aio_loop_get_target_version(loop),
+                                     "BaseEventLoop.shutdown_default_executor", "timeout");
+        return NULL;
+    }
+    if (args == NULL)
+        args = &no_args;
+    aio__glue_double_or_none(&r.timeout, &r.timeout_is_none, args->timeout);
+    return aio__loop_shutdown_default_executor(loop, &r);
 }
 
 /* loop.call_soon(callback, *args, context=None) */
@@ -242,8 +254,13 @@ aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_call_later_
     }
     if (args == NULL)
         args = &no_args;
-    if (aio__glue_double(&r.delay, args->delay, aio_TypeError, "delay must not be None") < 0)
+    if (args->delay == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        aio_err_set(aio_TypeError, "unsupported operand type(s) for +: 'float' and 'NoneType'");
         return NULL;
+    } else {
+        if (aio__glue_double(&r.delay, args->delay, aio_TypeError, "delay must not be None") < 0)
+            return NULL;
+    }
     r.callback = args->callback;
     r.args = args->args;
     r.args_release = args->args_release;
@@ -268,8 +285,15 @@ aio_timer_handle *aio_loop_call_at(aio_loop *loop, const aio_loop_call_at_args *
     }
     if (args == NULL)
         args = &no_args;
-    if (aio__glue_double(&r.when, args->when, aio_TypeError, "when cannot be None") < 0)
+    if (args->when == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        if (aio__loop_check_closed(loop) < 0)
+            return NULL;
+        aio_err_set(aio_AssertionError, "");
         return NULL;
+    } else {
+        if (aio__glue_double(&r.when, args->when, aio_TypeError, "when cannot be None") < 0)
+            return NULL;
+    }
     r.callback = args->callback;
     r.args = args->args;
     r.args_release = args->args_release;
@@ -943,18 +967,38 @@ aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddrinfo_args
         args = &no_args;
     r.host = args->host;
     r.port = args->port;
-    if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    if (args->family == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
-    if (aio__glue_int_default(&r.type, args->type, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    } else {
+        if (aio__glue_int_default(&r.family, args->family, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
+    if (args->type == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
-    if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    } else {
+        if (aio__glue_int_default(&r.type, args->type, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
+    if (args->proto == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
-    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    } else {
+        if (aio__glue_int_default(&r.proto, args->proto, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
+    if (args->flags == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
+    } else {
+        if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
     return aio__loop_getaddrinfo(loop, &r);
 }
 
@@ -973,9 +1017,14 @@ aio_future *aio_loop_getnameinfo(aio_loop *loop, const aio_loop_getnameinfo_args
     if (args == NULL)
         args = &no_args;
     r.sockaddr = args->sockaddr;
-    if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
-                              "'NoneType' object cannot be interpreted as an integer") < 0)
+    if (args->flags == AIO_NONE && aio_loop_get_target_version(loop) < AIO_PY(3, 10)) {
+        aio_err_set(aio_TypeError, "an integer is required (got type NoneType)");
         return NULL;
+    } else {
+        if (aio__glue_int_default(&r.flags, args->flags, 0, aio_TypeError,
+                                  "'NoneType' object cannot be interpreted as an integer") < 0)
+            return NULL;
+    }
     return aio__loop_getnameinfo(loop, &r);
 }
 
@@ -1046,9 +1095,13 @@ int aio_loop_set_default_executor(aio_loop *loop, aio_executor *executor)
         aio__glue_null_self("set_default_executor", "BaseEventLoop");
         return -1;
     }
-    if (executor == NULL) {
-        aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
-        return -1;
+    if (executor == NULL && aio_loop_get_target_version(loop) < AIO_PY(3, 11)) {
+        /* 3.6-3.10: None is passed on to the runtime */
+    } else {
+        if (executor == NULL) {
+            aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
+            return -1;
+        }
     }
     return aio__loop_set_default_executor(loop, executor);
 }

@@ -81,8 +81,14 @@ int aio__loop_close(aio_loop *loop);
 /* loop.shutdown_asyncgens() */
 aio_future *aio__loop_shutdown_asyncgens(aio_loop *loop);
 
-/* loop.shutdown_default_executor() */
-aio_future *aio__loop_shutdown_default_executor(aio_loop *loop);
+/* loop.shutdown_default_executor(timeout=None) */
+typedef struct aio__loop_shutdown_default_executor_args {
+    double timeout;
+    bool timeout_is_none;
+} aio__loop_shutdown_default_executor_args;
+
+aio_future *aio__loop_shutdown_default_executor(
+    aio_loop *loop, const aio__loop_shutdown_default_executor_args *args);
 
 /* loop.call_soon(callback, *args, context=None) */
 typedef struct aio__loop_call_soon_args {

@@ -108,7 +108,13 @@ void aio__args_check(void)
 
     /* loop.shutdown_default_executor() */
     {
-        aio_future *(*f1)(aio_loop *) = aio_loop_shutdown_default_executor;
+        aio_loop_shutdown_default_executor_args a = {
+            .timeout = 0,
+        };
+        aio_future *(*f1)(
+            aio_loop *,
+            const aio_loop_shutdown_default_executor_args *) = aio_loop_shutdown_default_executor;
+        (void)a;
         (void)f1;
     }
 

@@ -59,233 +59,274 @@ static void case_6(args_fixture *fx)
     args_report_ptr(fx, aio_loop_run_until_complete(fx->loop, NULL));
 }
 
-/* loop.call_soon(valid) */
+/* loop.shutdown_default_executor(valid) */
 static void case_7(args_fixture *fx)
+{
+    args_report_future(fx, aio_loop_shutdown_default_executor(fx->loop, NULL));
+}
+
+/* loop.shutdown_default_executor(timeout=None) */
+static void case_8(args_fixture *fx)
+{
+    const aio_loop_shutdown_default_executor_args a = {.timeout = AIO_NONE};
+    args_report_future(fx, aio_loop_shutdown_default_executor(fx->loop, &a));
+}
+
+/* loop.shutdown_default_executor(timeout=0) */
+static void case_9(args_fixture *fx)
+{
+    const aio_loop_shutdown_default_executor_args a = {.timeout = AIO_ZERO};
+    args_report_future(fx, aio_loop_shutdown_default_executor(fx->loop, &a));
+}
+
+/* loop.shutdown_default_executor(timeout=-1) */
+static void case_10(args_fixture *fx)
+{
+    const aio_loop_shutdown_default_executor_args a = {.timeout = -1};
+    args_report_future(fx, aio_loop_shutdown_default_executor(fx->loop, &a));
+}
+
+/* loop.shutdown_default_executor(timeout=nan) */
+static void case_11(args_fixture *fx)
+{
+    const aio_loop_shutdown_default_executor_args a = {.timeout = NAN};
+    args_report_future(fx, aio_loop_shutdown_default_executor(fx->loop, &a));
+}
+
+/* loop.shutdown_default_executor(timeout=inf) */
+static void case_12(args_fixture *fx)
+{
+    const aio_loop_shutdown_default_executor_args a = {.timeout = INFINITY};
+    args_report_future(fx, aio_loop_shutdown_default_executor(fx->loop, &a));
+}
+
+/* loop.call_soon(valid) */
+static void case_13(args_fixture *fx)
 {
     const aio_loop_call_soon_args a = {.callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_soon(fx->loop, &a));
 }
 
 /* loop.call_soon(callback=None) */
-static void case_8(args_fixture *fx)
+static void case_14(args_fixture *fx)
 {
     args_report_ptr(fx, aio_loop_call_soon(fx->loop, NULL));
 }
 
 /* loop.call_soon(context=None) */
-static void case_9(args_fixture *fx)
+static void case_15(args_fixture *fx)
 {
     const aio_loop_call_soon_args a = {.callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_soon(fx->loop, &a));
 }
 
 /* loop.call_soon_threadsafe(valid) */
-static void case_10(args_fixture *fx)
+static void case_16(args_fixture *fx)
 {
     const aio_loop_call_soon_threadsafe_args a = {.callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_soon_threadsafe(fx->loop, &a));
 }
 
 /* loop.call_soon_threadsafe(callback=None) */
-static void case_11(args_fixture *fx)
+static void case_17(args_fixture *fx)
 {
     args_report_ptr(fx, aio_loop_call_soon_threadsafe(fx->loop, NULL));
 }
 
 /* loop.call_soon_threadsafe(context=None) */
-static void case_12(args_fixture *fx)
+static void case_18(args_fixture *fx)
 {
     const aio_loop_call_soon_threadsafe_args a = {.callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_soon_threadsafe(fx->loop, &a));
 }
 
 /* loop.call_later(valid) */
-static void case_13(args_fixture *fx)
+static void case_19(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = 1.5, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_later(delay=None) */
-static void case_14(args_fixture *fx)
+static void case_20(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = AIO_NONE, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_later(delay=0) */
-static void case_15(args_fixture *fx)
+static void case_21(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = AIO_ZERO, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_later(delay=-1) */
-static void case_16(args_fixture *fx)
+static void case_22(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = -1, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_later(delay=nan) */
-static void case_17(args_fixture *fx)
+static void case_23(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = NAN, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_later(delay=inf) */
-static void case_18(args_fixture *fx)
+static void case_24(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = INFINITY, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_later(callback=None) */
-static void case_19(args_fixture *fx)
+static void case_25(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = 1.5};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_later(context=None) */
-static void case_20(args_fixture *fx)
+static void case_26(args_fixture *fx)
 {
     const aio_loop_call_later_args a = {.delay = 1.5, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_later(fx->loop, &a));
 }
 
 /* loop.call_at(valid) */
-static void case_21(args_fixture *fx)
+static void case_27(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = 1.5, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.call_at(when=None) */
-static void case_22(args_fixture *fx)
+static void case_28(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = AIO_NONE, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.call_at(when=0) */
-static void case_23(args_fixture *fx)
+static void case_29(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = AIO_ZERO, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.call_at(when=-1) */
-static void case_24(args_fixture *fx)
+static void case_30(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = -1, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.call_at(when=nan) */
-static void case_25(args_fixture *fx)
+static void case_31(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = NAN, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.call_at(when=inf) */
-static void case_26(args_fixture *fx)
+static void case_32(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = INFINITY, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.call_at(callback=None) */
-static void case_27(args_fixture *fx)
+static void case_33(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = 1.5};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.call_at(context=None) */
-static void case_28(args_fixture *fx)
+static void case_34(args_fixture *fx)
 {
     const aio_loop_call_at_args a = {.when = 1.5, .callback = fx->noop};
     args_report_ptr(fx, aio_loop_call_at(fx->loop, &a));
 }
 
 /* loop.create_task(valid) */
-static void case_29(args_fixture *fx)
+static void case_35(args_fixture *fx)
 {
     const aio_loop_create_task_args a = {.coro = fx->coro};
     args_report_new(fx, aio_loop_create_task(fx->loop, &a));
 }
 
 /* loop.create_task(coro=None) */
-static void case_30(args_fixture *fx)
+static void case_36(args_fixture *fx)
 {
     args_report_new(fx, aio_loop_create_task(fx->loop, NULL));
 }
 
 /* loop.create_task(name=None) */
-static void case_31(args_fixture *fx)
+static void case_37(args_fixture *fx)
 {
     const aio_loop_create_task_args a = {.coro = fx->coro};
     args_report_new(fx, aio_loop_create_task(fx->loop, &a));
 }
 
 /* loop.create_task(name='') */
-static void case_32(args_fixture *fx)
+static void case_38(args_fixture *fx)
 {
     const aio_loop_create_task_args a = {.coro = fx->coro, .name = ""};
     args_report_new(fx, aio_loop_create_task(fx->loop, &a));
 }
 
 /* loop.create_task(context=None) */
-static void case_33(args_fixture *fx)
+static void case_39(args_fixture *fx)
 {
     const aio_loop_create_task_args a = {.coro = fx->coro};
     args_report_new(fx, aio_loop_create_task(fx->loop, &a));
 }
 
 /* loop.set_task_factory(valid) */
-static void case_34(args_fixture *fx)
+static void case_40(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_task_factory(fx->loop, fx->factory, NULL));
 }
 
 /* loop.set_task_factory(factory=None) */
-static void case_35(args_fixture *fx)
+static void case_41(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_task_factory(fx->loop, NULL, NULL));
 }
 
 /* loop.create_connection(valid) */
-static void case_36(args_fixture *fx)
+static void case_42(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(protocol_factory=None) */
-static void case_37(args_fixture *fx)
+static void case_43(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_connection(fx->loop, NULL));
 }
 
 /* loop.create_connection(host=None) */
-static void case_38(args_fixture *fx)
+static void case_44(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(host='') */
-static void case_39(args_fixture *fx)
+static void case_45(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory, .host = ""};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(port=None) */
-static void case_40(args_fixture *fx)
+static void case_46(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .port = AIO_NONE};
@@ -293,7 +334,7 @@ static void case_40(args_fixture *fx)
 }
 
 /* loop.create_connection(port=0) */
-static void case_41(args_fixture *fx)
+static void case_47(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .port = AIO_ZERO};
@@ -301,21 +342,21 @@ static void case_41(args_fixture *fx)
 }
 
 /* loop.create_connection(port=-1) */
-static void case_42(args_fixture *fx)
+static void case_48(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory, .port = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(ssl=None) */
-static void case_43(args_fixture *fx)
+static void case_49(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(family=None) */
-static void case_44(args_fixture *fx)
+static void case_50(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .family = AIO_NONE};
@@ -323,7 +364,7 @@ static void case_44(args_fixture *fx)
 }
 
 /* loop.create_connection(family=0) */
-static void case_45(args_fixture *fx)
+static void case_51(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .family = AIO_ZERO};
@@ -331,14 +372,14 @@ static void case_45(args_fixture *fx)
 }
 
 /* loop.create_connection(family=-1) */
-static void case_46(args_fixture *fx)
+static void case_52(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory, .family = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(proto=None) */
-static void case_47(args_fixture *fx)
+static void case_53(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .proto = AIO_NONE};
@@ -346,7 +387,7 @@ static void case_47(args_fixture *fx)
 }
 
 /* loop.create_connection(proto=0) */
-static void case_48(args_fixture *fx)
+static void case_54(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .proto = AIO_ZERO};
@@ -354,14 +395,14 @@ static void case_48(args_fixture *fx)
 }
 
 /* loop.create_connection(proto=-1) */
-static void case_49(args_fixture *fx)
+static void case_55(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory, .proto = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(flags=None) */
-static void case_50(args_fixture *fx)
+static void case_56(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .flags = AIO_NONE};
@@ -369,7 +410,7 @@ static void case_50(args_fixture *fx)
 }
 
 /* loop.create_connection(flags=0) */
-static void case_51(args_fixture *fx)
+static void case_57(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .flags = AIO_ZERO};
@@ -377,14 +418,14 @@ static void case_51(args_fixture *fx)
 }
 
 /* loop.create_connection(flags=-1) */
-static void case_52(args_fixture *fx)
+static void case_58(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory, .flags = -1};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(sock=None) */
-static void case_53(args_fixture *fx)
+static void case_59(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .sock = AIO_NONE};
@@ -392,21 +433,21 @@ static void case_53(args_fixture *fx)
 }
 
 /* loop.create_connection(local_addr=None) */
-static void case_54(args_fixture *fx)
+static void case_60(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(server_hostname=None) */
-static void case_55(args_fixture *fx)
+static void case_61(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_connection(fx->loop, &a));
 }
 
 /* loop.create_connection(server_hostname='') */
-static void case_56(args_fixture *fx)
+static void case_62(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .server_hostname = ""};
@@ -414,7 +455,7 @@ static void case_56(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_handshake_timeout=None) */
-static void case_57(args_fixture *fx)
+static void case_63(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_handshake_timeout = AIO_NONE};
@@ -422,7 +463,7 @@ static void case_57(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_handshake_timeout=0) */
-static void case_58(args_fixture *fx)
+static void case_64(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_handshake_timeout = AIO_ZERO};
@@ -430,7 +471,7 @@ static void case_58(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_handshake_timeout=-1) */
-static void case_59(args_fixture *fx)
+static void case_65(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_handshake_timeout = -1};
@@ -438,7 +479,7 @@ static void case_59(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_handshake_timeout=nan) */
-static void case_60(args_fixture *fx)
+static void case_66(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_handshake_timeout = NAN};
@@ -446,7 +487,7 @@ static void case_60(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_handshake_timeout=inf) */
-static void case_61(args_fixture *fx)
+static void case_67(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_handshake_timeout = INFINITY};
@@ -454,7 +495,7 @@ static void case_61(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_shutdown_timeout=None) */
-static void case_62(args_fixture *fx)
+static void case_68(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_shutdown_timeout = AIO_NONE};
@@ -462,7 +503,7 @@ static void case_62(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_shutdown_timeout=0) */
-static void case_63(args_fixture *fx)
+static void case_69(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_shutdown_timeout = AIO_ZERO};
@@ -470,7 +511,7 @@ static void case_63(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_shutdown_timeout=-1) */
-static void case_64(args_fixture *fx)
+static void case_70(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_shutdown_timeout = -1};
@@ -478,7 +519,7 @@ static void case_64(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_shutdown_timeout=nan) */
-static void case_65(args_fixture *fx)
+static void case_71(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_shutdown_timeout = NAN};
@@ -486,7 +527,7 @@ static void case_65(args_fixture *fx)
 }
 
 /* loop.create_connection(ssl_shutdown_timeout=inf) */
-static void case_66(args_fixture *fx)
+static void case_72(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .ssl_shutdown_timeout = INFINITY};
@@ -494,7 +535,7 @@ static void case_66(args_fixture *fx)
 }
 
 /* loop.create_connection(happy_eyeballs_delay=None) */
-static void case_67(args_fixture *fx)
+static void case_73(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .happy_eyeballs_delay = AIO_NONE};
@@ -502,7 +543,7 @@ static void case_67(args_fixture *fx)
 }
 
 /* loop.create_connection(happy_eyeballs_delay=0) */
-static void case_68(args_fixture *fx)
+static void case_74(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .happy_eyeballs_delay = AIO_ZERO};
@@ -510,7 +551,7 @@ static void case_68(args_fixture *fx)
 }
 
 /* loop.create_connection(happy_eyeballs_delay=-1) */
-static void case_69(args_fixture *fx)
+static void case_75(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .happy_eyeballs_delay = -1};
@@ -518,7 +559,7 @@ static void case_69(args_fixture *fx)
 }
 
 /* loop.create_connection(happy_eyeballs_delay=nan) */
-static void case_70(args_fixture *fx)
+static void case_76(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .happy_eyeballs_delay = NAN};
@@ -526,7 +567,7 @@ static void case_70(args_fixture *fx)
 }
 
 /* loop.create_connection(happy_eyeballs_delay=inf) */
-static void case_71(args_fixture *fx)
+static void case_77(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .happy_eyeballs_delay = INFINITY};
@@ -534,7 +575,7 @@ static void case_71(args_fixture *fx)
 }
 
 /* loop.create_connection(interleave=None) */
-static void case_72(args_fixture *fx)
+static void case_78(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .interleave = AIO_NONE};
@@ -542,7 +583,7 @@ static void case_72(args_fixture *fx)
 }
 
 /* loop.create_connection(interleave=0) */
-static void case_73(args_fixture *fx)
+static void case_79(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .interleave = AIO_ZERO};
@@ -550,7 +591,7 @@ static void case_73(args_fixture *fx)
 }
 
 /* loop.create_connection(interleave=-1) */
-static void case_74(args_fixture *fx)
+static void case_80(args_fixture *fx)
 {
     const aio_loop_create_connection_args a = {.protocol_factory = fx->proto_factory,
                                                .interleave = -1};
@@ -558,34 +599,34 @@ static void case_74(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(valid) */
-static void case_75(args_fixture *fx)
+static void case_81(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(protocol_factory=None) */
-static void case_76(args_fixture *fx)
+static void case_82(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, NULL));
 }
 
 /* loop.create_datagram_endpoint(local_addr=None) */
-static void case_77(args_fixture *fx)
+static void case_83(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(remote_addr=None) */
-static void case_78(args_fixture *fx)
+static void case_84(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_datagram_endpoint(fx->loop, &a));
 }
 
 /* loop.create_datagram_endpoint(family=None) */
-static void case_79(args_fixture *fx)
+static void case_85(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .family = AIO_NONE};
@@ -593,7 +634,7 @@ static void case_79(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(family=0) */
-static void case_80(args_fixture *fx)
+static void case_86(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .family = AIO_ZERO};
@@ -601,7 +642,7 @@ static void case_80(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(family=-1) */
-static void case_81(args_fixture *fx)
+static void case_87(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .family = -1};
@@ -609,7 +650,7 @@ static void case_81(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(proto=None) */
-static void case_82(args_fixture *fx)
+static void case_88(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .proto = AIO_NONE};
@@ -617,7 +658,7 @@ static void case_82(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(proto=0) */
-static void case_83(args_fixture *fx)
+static void case_89(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .proto = AIO_ZERO};
@@ -625,7 +666,7 @@ static void case_83(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(proto=-1) */
-static void case_84(args_fixture *fx)
+static void case_90(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .proto = -1};
@@ -633,7 +674,7 @@ static void case_84(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(flags=None) */
-static void case_85(args_fixture *fx)
+static void case_91(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .flags = AIO_NONE};
@@ -641,7 +682,7 @@ static void case_85(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(flags=0) */
-static void case_86(args_fixture *fx)
+static void case_92(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .flags = AIO_ZERO};
@@ -649,7 +690,7 @@ static void case_86(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(flags=-1) */
-static void case_87(args_fixture *fx)
+static void case_93(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .flags = -1};
@@ -657,7 +698,7 @@ static void case_87(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(reuse_address=None) */
-static void case_88(args_fixture *fx)
+static void case_94(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .reuse_address = AIO_NONE};
@@ -665,7 +706,7 @@ static void case_88(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(reuse_address=False) */
-static void case_89(args_fixture *fx)
+static void case_95(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .reuse_address = AIO_FALSE};
@@ -673,7 +714,7 @@ static void case_89(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(reuse_port=None) */
-static void case_90(args_fixture *fx)
+static void case_96(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .reuse_port = AIO_NONE};
@@ -681,7 +722,7 @@ static void case_90(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(reuse_port=False) */
-static void case_91(args_fixture *fx)
+static void case_97(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .reuse_port = AIO_FALSE};
@@ -689,7 +730,7 @@ static void case_91(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(allow_broadcast=None) */
-static void case_92(args_fixture *fx)
+static void case_98(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .allow_broadcast = AIO_NONE};
@@ -697,7 +738,7 @@ static void case_92(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(allow_broadcast=False) */
-static void case_93(args_fixture *fx)
+static void case_99(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .allow_broadcast = AIO_FALSE};
@@ -705,7 +746,7 @@ static void case_93(args_fixture *fx)
 }
 
 /* loop.create_datagram_endpoint(sock=None) */
-static void case_94(args_fixture *fx)
+static void case_100(args_fixture *fx)
 {
     const aio_loop_create_datagram_endpoint_args a = {.protocol_factory = fx->proto_factory,
                                                       .sock = AIO_NONE};
@@ -713,27 +754,27 @@ static void case_94(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(valid) */
-static void case_95(args_fixture *fx)
+static void case_101(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(protocol_factory=None) */
-static void case_96(args_fixture *fx)
+static void case_102(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, NULL));
 }
 
 /* loop.create_unix_connection(path=None) */
-static void case_97(args_fixture *fx)
+static void case_103(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(path='') */
-static void case_98(args_fixture *fx)
+static void case_104(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .path = ""};
@@ -741,14 +782,14 @@ static void case_98(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl=None) */
-static void case_99(args_fixture *fx)
+static void case_105(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(sock=None) */
-static void case_100(args_fixture *fx)
+static void case_106(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .sock = AIO_NONE};
@@ -756,14 +797,14 @@ static void case_100(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(server_hostname=None) */
-static void case_101(args_fixture *fx)
+static void case_107(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_unix_connection(fx->loop, &a));
 }
 
 /* loop.create_unix_connection(server_hostname='') */
-static void case_102(args_fixture *fx)
+static void case_108(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .server_hostname = ""};
@@ -771,7 +812,7 @@ static void case_102(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=None) */
-static void case_103(args_fixture *fx)
+static void case_109(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_handshake_timeout = AIO_NONE};
@@ -779,7 +820,7 @@ static void case_103(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=0) */
-static void case_104(args_fixture *fx)
+static void case_110(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_handshake_timeout = AIO_ZERO};
@@ -787,7 +828,7 @@ static void case_104(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=-1) */
-static void case_105(args_fixture *fx)
+static void case_111(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_handshake_timeout = -1};
@@ -795,7 +836,7 @@ static void case_105(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=nan) */
-static void case_106(args_fixture *fx)
+static void case_112(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_handshake_timeout = NAN};
@@ -803,7 +844,7 @@ static void case_106(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_handshake_timeout=inf) */
-static void case_107(args_fixture *fx)
+static void case_113(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_handshake_timeout = INFINITY};
@@ -811,7 +852,7 @@ static void case_107(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_shutdown_timeout=None) */
-static void case_108(args_fixture *fx)
+static void case_114(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_shutdown_timeout = AIO_NONE};
@@ -819,7 +860,7 @@ static void case_108(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_shutdown_timeout=0) */
-static void case_109(args_fixture *fx)
+static void case_115(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_shutdown_timeout = AIO_ZERO};
@@ -827,7 +868,7 @@ static void case_109(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_shutdown_timeout=-1) */
-static void case_110(args_fixture *fx)
+static void case_116(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_shutdown_timeout = -1};
@@ -835,7 +876,7 @@ static void case_110(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_shutdown_timeout=nan) */
-static void case_111(args_fixture *fx)
+static void case_117(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_shutdown_timeout = NAN};
@@ -843,7 +884,7 @@ static void case_111(args_fixture *fx)
 }
 
 /* loop.create_unix_connection(ssl_shutdown_timeout=inf) */
-static void case_112(args_fixture *fx)
+static void case_118(args_fixture *fx)
 {
     const aio_loop_create_unix_connection_args a = {.protocol_factory = fx->proto_factory,
                                                     .ssl_shutdown_timeout = INFINITY};
@@ -851,55 +892,55 @@ static void case_112(args_fixture *fx)
 }
 
 /* loop.create_server(valid) */
-static void case_113(args_fixture *fx)
+static void case_119(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(protocol_factory=None) */
-static void case_114(args_fixture *fx)
+static void case_120(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_server(fx->loop, NULL));
 }
 
 /* loop.create_server(host=None) */
-static void case_115(args_fixture *fx)
+static void case_121(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(host='') */
-static void case_116(args_fixture *fx)
+static void case_122(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .host = ""};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(port=None) */
-static void case_117(args_fixture *fx)
+static void case_123(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .port = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(port=0) */
-static void case_118(args_fixture *fx)
+static void case_124(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .port = AIO_ZERO};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(port=-1) */
-static void case_119(args_fixture *fx)
+static void case_125(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .port = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(family=None) */
-static void case_120(args_fixture *fx)
+static void case_126(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .family = AIO_NONE};
@@ -907,7 +948,7 @@ static void case_120(args_fixture *fx)
 }
 
 /* loop.create_server(family=0) */
-static void case_121(args_fixture *fx)
+static void case_127(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .family = AIO_ZERO};
@@ -915,14 +956,14 @@ static void case_121(args_fixture *fx)
 }
 
 /* loop.create_server(family=-1) */
-static void case_122(args_fixture *fx)
+static void case_128(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .family = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(flags=None) */
-static void case_123(args_fixture *fx)
+static void case_129(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .flags = AIO_NONE};
@@ -930,7 +971,7 @@ static void case_123(args_fixture *fx)
 }
 
 /* loop.create_server(flags=0) */
-static void case_124(args_fixture *fx)
+static void case_130(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .flags = AIO_ZERO};
@@ -938,21 +979,21 @@ static void case_124(args_fixture *fx)
 }
 
 /* loop.create_server(flags=-1) */
-static void case_125(args_fixture *fx)
+static void case_131(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .flags = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(sock=None) */
-static void case_126(args_fixture *fx)
+static void case_132(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .sock = AIO_NONE};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(backlog=None) */
-static void case_127(args_fixture *fx)
+static void case_133(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .backlog = AIO_NONE};
@@ -960,7 +1001,7 @@ static void case_127(args_fixture *fx)
 }
 
 /* loop.create_server(backlog=0) */
-static void case_128(args_fixture *fx)
+static void case_134(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .backlog = AIO_ZERO};
@@ -968,21 +1009,21 @@ static void case_128(args_fixture *fx)
 }
 
 /* loop.create_server(backlog=-1) */
-static void case_129(args_fixture *fx)
+static void case_135(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory, .backlog = -1};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(ssl=None) */
-static void case_130(args_fixture *fx)
+static void case_136(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_server(fx->loop, &a));
 }
 
 /* loop.create_server(reuse_address=None) */
-static void case_131(args_fixture *fx)
+static void case_137(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .reuse_address = AIO_NONE};
@@ -990,7 +1031,7 @@ static void case_131(args_fixture *fx)
 }
 
 /* loop.create_server(reuse_address=False) */
-static void case_132(args_fixture *fx)
+static void case_138(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .reuse_address = AIO_FALSE};
@@ -998,7 +1039,7 @@ static void case_132(args_fixture *fx)
 }
 
 /* loop.create_server(reuse_port=None) */
-static void case_133(args_fixture *fx)
+static void case_139(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .reuse_port = AIO_NONE};
@@ -1006,7 +1047,7 @@ static void case_133(args_fixture *fx)
 }
 
 /* loop.create_server(reuse_port=False) */
-static void case_134(args_fixture *fx)
+static void case_140(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .reuse_port = AIO_FALSE};
@@ -1014,7 +1055,7 @@ static void case_134(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_handshake_timeout=None) */
-static void case_135(args_fixture *fx)
+static void case_141(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_handshake_timeout = AIO_NONE};
@@ -1022,7 +1063,7 @@ static void case_135(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_handshake_timeout=0) */
-static void case_136(args_fixture *fx)
+static void case_142(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_handshake_timeout = AIO_ZERO};
@@ -1030,7 +1071,7 @@ static void case_136(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_handshake_timeout=-1) */
-static void case_137(args_fixture *fx)
+static void case_143(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_handshake_timeout = -1};
@@ -1038,7 +1079,7 @@ static void case_137(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_handshake_timeout=nan) */
-static void case_138(args_fixture *fx)
+static void case_144(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_handshake_timeout = NAN};
@@ -1046,7 +1087,7 @@ static void case_138(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_handshake_timeout=inf) */
-static void case_139(args_fixture *fx)
+static void case_145(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_handshake_timeout = INFINITY};
@@ -1054,7 +1095,7 @@ static void case_139(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_shutdown_timeout=None) */
-static void case_140(args_fixture *fx)
+static void case_146(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_shutdown_timeout = AIO_NONE};
@@ -1062,7 +1103,7 @@ static void case_140(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_shutdown_timeout=0) */
-static void case_141(args_fixture *fx)
+static void case_147(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_shutdown_timeout = AIO_ZERO};
@@ -1070,7 +1111,7 @@ static void case_141(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_shutdown_timeout=-1) */
-static void case_142(args_fixture *fx)
+static void case_148(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_shutdown_timeout = -1};
@@ -1078,7 +1119,7 @@ static void case_142(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_shutdown_timeout=nan) */
-static void case_143(args_fixture *fx)
+static void case_149(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_shutdown_timeout = NAN};
@@ -1086,7 +1127,7 @@ static void case_143(args_fixture *fx)
 }
 
 /* loop.create_server(ssl_shutdown_timeout=inf) */
-static void case_144(args_fixture *fx)
+static void case_150(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .ssl_shutdown_timeout = INFINITY};
@@ -1094,7 +1135,7 @@ static void case_144(args_fixture *fx)
 }
 
 /* loop.create_server(start_serving=None) */
-static void case_145(args_fixture *fx)
+static void case_151(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .start_serving = AIO_NONE};
@@ -1102,7 +1143,7 @@ static void case_145(args_fixture *fx)
 }
 
 /* loop.create_server(start_serving=False) */
-static void case_146(args_fixture *fx)
+static void case_152(args_fixture *fx)
 {
     const aio_loop_create_server_args a = {.protocol_factory = fx->proto_factory,
                                            .start_serving = AIO_FALSE};
@@ -1110,34 +1151,34 @@ static void case_146(args_fixture *fx)
 }
 
 /* loop.create_unix_server(valid) */
-static void case_147(args_fixture *fx)
+static void case_153(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(protocol_factory=None) */
-static void case_148(args_fixture *fx)
+static void case_154(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, NULL));
 }
 
 /* loop.create_unix_server(path=None) */
-static void case_149(args_fixture *fx)
+static void case_155(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(path='') */
-static void case_150(args_fixture *fx)
+static void case_156(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory, .path = ""};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(sock=None) */
-static void case_151(args_fixture *fx)
+static void case_157(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .sock = AIO_NONE};
@@ -1145,7 +1186,7 @@ static void case_151(args_fixture *fx)
 }
 
 /* loop.create_unix_server(backlog=None) */
-static void case_152(args_fixture *fx)
+static void case_158(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .backlog = AIO_NONE};
@@ -1153,7 +1194,7 @@ static void case_152(args_fixture *fx)
 }
 
 /* loop.create_unix_server(backlog=0) */
-static void case_153(args_fixture *fx)
+static void case_159(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .backlog = AIO_ZERO};
@@ -1161,7 +1202,7 @@ static void case_153(args_fixture *fx)
 }
 
 /* loop.create_unix_server(backlog=-1) */
-static void case_154(args_fixture *fx)
+static void case_160(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .backlog = -1};
@@ -1169,14 +1210,14 @@ static void case_154(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl=None) */
-static void case_155(args_fixture *fx)
+static void case_161(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_create_unix_server(fx->loop, &a));
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=None) */
-static void case_156(args_fixture *fx)
+static void case_162(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_handshake_timeout = AIO_NONE};
@@ -1184,7 +1225,7 @@ static void case_156(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=0) */
-static void case_157(args_fixture *fx)
+static void case_163(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_handshake_timeout = AIO_ZERO};
@@ -1192,7 +1233,7 @@ static void case_157(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=-1) */
-static void case_158(args_fixture *fx)
+static void case_164(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_handshake_timeout = -1};
@@ -1200,7 +1241,7 @@ static void case_158(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=nan) */
-static void case_159(args_fixture *fx)
+static void case_165(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_handshake_timeout = NAN};
@@ -1208,7 +1249,7 @@ static void case_159(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_handshake_timeout=inf) */
-static void case_160(args_fixture *fx)
+static void case_166(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_handshake_timeout = INFINITY};
@@ -1216,7 +1257,7 @@ static void case_160(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_shutdown_timeout=None) */
-static void case_161(args_fixture *fx)
+static void case_167(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_shutdown_timeout = AIO_NONE};
@@ -1224,7 +1265,7 @@ static void case_161(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_shutdown_timeout=0) */
-static void case_162(args_fixture *fx)
+static void case_168(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_shutdown_timeout = AIO_ZERO};
@@ -1232,7 +1273,7 @@ static void case_162(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_shutdown_timeout=-1) */
-static void case_163(args_fixture *fx)
+static void case_169(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_shutdown_timeout = -1};
@@ -1240,7 +1281,7 @@ static void case_163(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_shutdown_timeout=nan) */
-static void case_164(args_fixture *fx)
+static void case_170(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_shutdown_timeout = NAN};
@@ -1248,7 +1289,7 @@ static void case_164(args_fixture *fx)
 }
 
 /* loop.create_unix_server(ssl_shutdown_timeout=inf) */
-static void case_165(args_fixture *fx)
+static void case_171(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .ssl_shutdown_timeout = INFINITY};
@@ -1256,7 +1297,7 @@ static void case_165(args_fixture *fx)
 }
 
 /* loop.create_unix_server(start_serving=None) */
-static void case_166(args_fixture *fx)
+static void case_172(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .start_serving = AIO_NONE};
@@ -1264,7 +1305,7 @@ static void case_166(args_fixture *fx)
 }
 
 /* loop.create_unix_server(start_serving=False) */
-static void case_167(args_fixture *fx)
+static void case_173(args_fixture *fx)
 {
     const aio_loop_create_unix_server_args a = {.protocol_factory = fx->proto_factory,
                                                 .start_serving = AIO_FALSE};
@@ -1272,7 +1313,7 @@ static void case_167(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(valid) */
-static void case_168(args_fixture *fx)
+static void case_174(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock};
@@ -1280,14 +1321,14 @@ static void case_168(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(protocol_factory=None) */
-static void case_169(args_fixture *fx)
+static void case_175(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.sock = fx->sock};
     args_report_future(fx, aio_loop_connect_accepted_socket(fx->loop, &a));
 }
 
 /* loop.connect_accepted_socket(sock=None) */
-static void case_170(args_fixture *fx)
+static void case_176(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = AIO_NONE};
@@ -1295,7 +1336,7 @@ static void case_170(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl=None) */
-static void case_171(args_fixture *fx)
+static void case_177(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock};
@@ -1303,7 +1344,7 @@ static void case_171(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=None) */
-static void case_172(args_fixture *fx)
+static void case_178(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock,
@@ -1312,7 +1353,7 @@ static void case_172(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=0) */
-static void case_173(args_fixture *fx)
+static void case_179(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock,
@@ -1321,7 +1362,7 @@ static void case_173(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=-1) */
-static void case_174(args_fixture *fx)
+static void case_180(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock, .ssl_handshake_timeout = -1};
@@ -1329,7 +1370,7 @@ static void case_174(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=nan) */
-static void case_175(args_fixture *fx)
+static void case_181(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock,
@@ -1338,7 +1379,7 @@ static void case_175(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_handshake_timeout=inf) */
-static void case_176(args_fixture *fx)
+static void case_182(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock,
@@ -1347,7 +1388,7 @@ static void case_176(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_shutdown_timeout=None) */
-static void case_177(args_fixture *fx)
+static void case_183(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock,
@@ -1356,7 +1397,7 @@ static void case_177(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_shutdown_timeout=0) */
-static void case_178(args_fixture *fx)
+static void case_184(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock,
@@ -1365,7 +1406,7 @@ static void case_178(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_shutdown_timeout=-1) */
-static void case_179(args_fixture *fx)
+static void case_185(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock, .ssl_shutdown_timeout = -1};
@@ -1373,7 +1414,7 @@ static void case_179(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_shutdown_timeout=nan) */
-static void case_180(args_fixture *fx)
+static void case_186(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock, .ssl_shutdown_timeout = NAN};
@@ -1381,7 +1422,7 @@ static void case_180(args_fixture *fx)
 }
 
 /* loop.connect_accepted_socket(ssl_shutdown_timeout=inf) */
-static void case_181(args_fixture *fx)
+static void case_187(args_fixture *fx)
 {
     const aio_loop_connect_accepted_socket_args a = {.protocol_factory = fx->proto_factory,
                                                      .sock = fx->sock,
@@ -1390,455 +1431,455 @@ static void case_181(args_fixture *fx)
 }
 
 /* loop.sendfile(valid) */
-static void case_182(args_fixture *fx)
+static void case_188(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=None) */
-static void case_183(args_fixture *fx)
+static void case_189(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=0) */
-static void case_184(args_fixture *fx)
+static void case_190(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(file=-1) */
-static void case_185(args_fixture *fx)
+static void case_191(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=None) */
-static void case_186(args_fixture *fx)
+static void case_192(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .offset = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=0) */
-static void case_187(args_fixture *fx)
+static void case_193(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .offset = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(offset=-1) */
-static void case_188(args_fixture *fx)
+static void case_194(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .offset = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=None) */
-static void case_189(args_fixture *fx)
+static void case_195(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .count = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=0) */
-static void case_190(args_fixture *fx)
+static void case_196(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .count = AIO_ZERO};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(count=-1) */
-static void case_191(args_fixture *fx)
+static void case_197(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .count = -1};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(fallback=None) */
-static void case_192(args_fixture *fx)
+static void case_198(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .fallback = AIO_NONE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.sendfile(fallback=False) */
-static void case_193(args_fixture *fx)
+static void case_199(args_fixture *fx)
 {
     const aio_loop_sendfile_args a = {.file = fx->binfile, .fallback = AIO_FALSE};
     args_report_future(fx, aio_loop_sendfile(fx->loop, &a));
 }
 
 /* loop.start_tls(valid) */
-static void case_194(args_fixture *fx)
+static void case_200(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(transport=None) */
-static void case_195(args_fixture *fx)
+static void case_201(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(protocol=None) */
-static void case_196(args_fixture *fx)
+static void case_202(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(sslcontext=None) */
-static void case_197(args_fixture *fx)
+static void case_203(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(server_side=None) */
-static void case_198(args_fixture *fx)
+static void case_204(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_side = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(server_side=False) */
-static void case_199(args_fixture *fx)
+static void case_205(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_side = AIO_FALSE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(server_hostname=None) */
-static void case_200(args_fixture *fx)
+static void case_206(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_start_tls(fx->loop, NULL));
 }
 
 /* loop.start_tls(server_hostname='') */
-static void case_201(args_fixture *fx)
+static void case_207(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.server_hostname = ""};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=None) */
-static void case_202(args_fixture *fx)
+static void case_208(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=0) */
-static void case_203(args_fixture *fx)
+static void case_209(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=-1) */
-static void case_204(args_fixture *fx)
+static void case_210(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = -1};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=nan) */
-static void case_205(args_fixture *fx)
+static void case_211(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = NAN};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_handshake_timeout=inf) */
-static void case_206(args_fixture *fx)
+static void case_212(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_handshake_timeout = INFINITY};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=None) */
-static void case_207(args_fixture *fx)
+static void case_213(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = AIO_NONE};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=0) */
-static void case_208(args_fixture *fx)
+static void case_214(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = AIO_ZERO};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=-1) */
-static void case_209(args_fixture *fx)
+static void case_215(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = -1};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=nan) */
-static void case_210(args_fixture *fx)
+static void case_216(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = NAN};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.start_tls(ssl_shutdown_timeout=inf) */
-static void case_211(args_fixture *fx)
+static void case_217(args_fixture *fx)
 {
     const aio_loop_start_tls_args a = {.ssl_shutdown_timeout = INFINITY};
     args_report_future(fx, aio_loop_start_tls(fx->loop, &a));
 }
 
 /* loop.add_reader(valid) */
-static void case_212(args_fixture *fx)
+static void case_218(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->rfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=None) */
-static void case_213(args_fixture *fx)
+static void case_219(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, AIO_NONE, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=0) */
-static void case_214(args_fixture *fx)
+static void case_220(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, AIO_ZERO, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=-1) */
-static void case_215(args_fixture *fx)
+static void case_221(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=badfd) */
-static void case_216(args_fixture *fx)
+static void case_222(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->badfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(fd=filefd) */
-static void case_217(args_fixture *fx)
+static void case_223(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->filefd, fx->noop, NULL, 0));
 }
 
 /* loop.add_reader(callback=None) */
-static void case_218(args_fixture *fx)
+static void case_224(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_reader(fx->loop, fx->rfd, NULL, NULL, 0));
 }
 
 /* loop.remove_reader(valid) */
-static void case_219(args_fixture *fx)
+static void case_225(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->rfd));
 }
 
 /* loop.remove_reader(fd=None) */
-static void case_220(args_fixture *fx)
+static void case_226(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, AIO_NONE));
 }
 
 /* loop.remove_reader(fd=0) */
-static void case_221(args_fixture *fx)
+static void case_227(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, AIO_ZERO));
 }
 
 /* loop.remove_reader(fd=-1) */
-static void case_222(args_fixture *fx)
+static void case_228(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, -1));
 }
 
 /* loop.remove_reader(fd=badfd) */
-static void case_223(args_fixture *fx)
+static void case_229(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->badfd));
 }
 
 /* loop.remove_reader(fd=filefd) */
-static void case_224(args_fixture *fx)
+static void case_230(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_reader(fx->loop, fx->filefd));
 }
 
 /* loop.add_writer(valid) */
-static void case_225(args_fixture *fx)
+static void case_231(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->rfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=None) */
-static void case_226(args_fixture *fx)
+static void case_232(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, AIO_NONE, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=0) */
-static void case_227(args_fixture *fx)
+static void case_233(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, AIO_ZERO, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=-1) */
-static void case_228(args_fixture *fx)
+static void case_234(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=badfd) */
-static void case_229(args_fixture *fx)
+static void case_235(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->badfd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(fd=filefd) */
-static void case_230(args_fixture *fx)
+static void case_236(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->filefd, fx->noop, NULL, 0));
 }
 
 /* loop.add_writer(callback=None) */
-static void case_231(args_fixture *fx)
+static void case_237(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_writer(fx->loop, fx->rfd, NULL, NULL, 0));
 }
 
 /* loop.remove_writer(valid) */
-static void case_232(args_fixture *fx)
+static void case_238(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->rfd));
 }
 
 /* loop.remove_writer(fd=None) */
-static void case_233(args_fixture *fx)
+static void case_239(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, AIO_NONE));
 }
 
 /* loop.remove_writer(fd=0) */
-static void case_234(args_fixture *fx)
+static void case_240(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, AIO_ZERO));
 }
 
 /* loop.remove_writer(fd=-1) */
-static void case_235(args_fixture *fx)
+static void case_241(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, -1));
 }
 
 /* loop.remove_writer(fd=badfd) */
-static void case_236(args_fixture *fx)
+static void case_242(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->badfd));
 }
 
 /* loop.remove_writer(fd=filefd) */
-static void case_237(args_fixture *fx)
+static void case_243(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_writer(fx->loop, fx->filefd));
 }
 
 /* loop.sock_recv(valid) */
-static void case_238(args_fixture *fx)
+static void case_244(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, AIO_ZERO));
 }
 
 /* loop.sock_recv(sock=None) */
-static void case_239(args_fixture *fx)
+static void case_245(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, AIO_NONE, AIO_ZERO));
 }
 
 /* loop.sock_recv(nbytes=None) */
-static void case_240(args_fixture *fx)
+static void case_246(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, AIO_NONE));
 }
 
 /* loop.sock_recv(nbytes=-1) */
-static void case_241(args_fixture *fx)
+static void case_247(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv(fx->loop, fx->sock, -1));
 }
 
 /* loop.sock_recv_into(valid) */
-static void case_242(args_fixture *fx)
+static void case_248(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, fx->sock, fx->buf, 0));
 }
 
 /* loop.sock_recv_into(sock=None) */
-static void case_243(args_fixture *fx)
+static void case_249(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, AIO_NONE, fx->buf, 0));
 }
 
 /* loop.sock_recv_into(buf=None) */
-static void case_244(args_fixture *fx)
+static void case_250(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recv_into(fx->loop, fx->sock, NULL, 0));
 }
 
 /* loop.sock_recvfrom(valid) */
-static void case_245(args_fixture *fx)
+static void case_251(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, AIO_ZERO));
 }
 
 /* loop.sock_recvfrom(sock=None) */
-static void case_246(args_fixture *fx)
+static void case_252(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, AIO_NONE, AIO_ZERO));
 }
 
 /* loop.sock_recvfrom(bufsize=None) */
-static void case_247(args_fixture *fx)
+static void case_253(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, AIO_NONE));
 }
 
 /* loop.sock_recvfrom(bufsize=-1) */
-static void case_248(args_fixture *fx)
+static void case_254(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_recvfrom(fx->loop, fx->dgram, -1));
 }
 
 /* loop.sock_recvfrom_into(valid) */
-static void case_249(args_fixture *fx)
+static void case_255(args_fixture *fx)
 {
     const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
 
 /* loop.sock_recvfrom_into(sock=None) */
-static void case_250(args_fixture *fx)
+static void case_256(args_fixture *fx)
 {
     const aio_loop_sock_recvfrom_into_args a = {.sock = AIO_NONE, .buf = fx->buf};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
 
 /* loop.sock_recvfrom_into(buf=None) */
-static void case_251(args_fixture *fx)
+static void case_257(args_fixture *fx)
 {
     const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
 
 /* loop.sock_recvfrom_into(nbytes=None) */
-static void case_252(args_fixture *fx)
+static void case_258(args_fixture *fx)
 {
     const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf,
                                                 .nbytes = AIO_NONE};
@@ -1846,7 +1887,7 @@ static void case_252(args_fixture *fx)
 }
 
 /* loop.sock_recvfrom_into(nbytes=0) */
-static void case_253(args_fixture *fx)
+static void case_259(args_fixture *fx)
 {
     const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf,
                                                 .nbytes = AIO_ZERO};
@@ -1854,121 +1895,121 @@ static void case_253(args_fixture *fx)
 }
 
 /* loop.sock_recvfrom_into(nbytes=-1) */
-static void case_254(args_fixture *fx)
+static void case_260(args_fixture *fx)
 {
     const aio_loop_sock_recvfrom_into_args a = {.sock = fx->dgram, .buf = fx->buf, .nbytes = -1};
     args_report_future(fx, aio_loop_sock_recvfrom_into(fx->loop, &a));
 }
 
 /* loop.sock_sendto(valid) */
-static void case_255(args_fixture *fx)
+static void case_261(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, fx->empty, 0, fx->addr));
 }
 
 /* loop.sock_sendto(sock=None) */
-static void case_256(args_fixture *fx)
+static void case_262(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendto(fx->loop, AIO_NONE, fx->empty, 0, fx->addr));
 }
 
 /* loop.sock_sendto(data=None) */
-static void case_257(args_fixture *fx)
+static void case_263(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, NULL, 0, fx->addr));
 }
 
 /* loop.sock_sendto(address=None) */
-static void case_258(args_fixture *fx)
+static void case_264(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendto(fx->loop, fx->dgram, fx->empty, 0, NULL));
 }
 
 /* loop.sock_sendall(valid) */
-static void case_259(args_fixture *fx)
+static void case_265(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, fx->sock, fx->empty, 0));
 }
 
 /* loop.sock_sendall(sock=None) */
-static void case_260(args_fixture *fx)
+static void case_266(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, AIO_NONE, fx->empty, 0));
 }
 
 /* loop.sock_sendall(data=None) */
-static void case_261(args_fixture *fx)
+static void case_267(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_sendall(fx->loop, fx->sock, NULL, 0));
 }
 
 /* loop.sock_connect(valid) */
-static void case_262(args_fixture *fx)
+static void case_268(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, fx->sock, fx->addr));
 }
 
 /* loop.sock_connect(sock=None) */
-static void case_263(args_fixture *fx)
+static void case_269(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, AIO_NONE, fx->addr));
 }
 
 /* loop.sock_connect(address=None) */
-static void case_264(args_fixture *fx)
+static void case_270(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_connect(fx->loop, fx->sock, NULL));
 }
 
 /* loop.sock_accept(valid) */
-static void case_265(args_fixture *fx)
+static void case_271(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, fx->sock));
 }
 
 /* loop.sock_accept(sock=None) */
-static void case_266(args_fixture *fx)
+static void case_272(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_sock_accept(fx->loop, AIO_NONE));
 }
 
 /* loop.sock_sendfile(valid) */
-static void case_267(args_fixture *fx)
+static void case_273(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(sock=None) */
-static void case_268(args_fixture *fx)
+static void case_274(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = AIO_NONE, .file = fx->binfile};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=None) */
-static void case_269(args_fixture *fx)
+static void case_275(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = AIO_NONE};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=0) */
-static void case_270(args_fixture *fx)
+static void case_276(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = AIO_ZERO};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(file=-1) */
-static void case_271(args_fixture *fx)
+static void case_277(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(offset=None) */
-static void case_272(args_fixture *fx)
+static void case_278(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .offset = AIO_NONE};
@@ -1976,7 +2017,7 @@ static void case_272(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(offset=0) */
-static void case_273(args_fixture *fx)
+static void case_279(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .offset = AIO_ZERO};
@@ -1984,14 +2025,14 @@ static void case_273(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(offset=-1) */
-static void case_274(args_fixture *fx)
+static void case_280(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile, .offset = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(count=None) */
-static void case_275(args_fixture *fx)
+static void case_281(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .count = AIO_NONE};
@@ -1999,7 +2040,7 @@ static void case_275(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(count=0) */
-static void case_276(args_fixture *fx)
+static void case_282(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .count = AIO_ZERO};
@@ -2007,14 +2048,14 @@ static void case_276(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(count=-1) */
-static void case_277(args_fixture *fx)
+static void case_283(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile, .count = -1};
     args_report_future(fx, aio_loop_sock_sendfile(fx->loop, &a));
 }
 
 /* loop.sock_sendfile(fallback=None) */
-static void case_278(args_fixture *fx)
+static void case_284(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .fallback = AIO_NONE};
@@ -2022,7 +2063,7 @@ static void case_278(args_fixture *fx)
 }
 
 /* loop.sock_sendfile(fallback=False) */
-static void case_279(args_fixture *fx)
+static void case_285(args_fixture *fx)
 {
     const aio_loop_sock_sendfile_args a = {.sock = fx->sock, .file = fx->binfile,
                                            .fallback = AIO_FALSE};
@@ -2030,413 +2071,413 @@ static void case_279(args_fixture *fx)
 }
 
 /* loop.getaddrinfo(valid) */
-static void case_280(args_fixture *fx)
+static void case_286(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host=None) */
-static void case_281(args_fixture *fx)
+static void case_287(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(host='') */
-static void case_282(args_fixture *fx)
+static void case_288(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "", .port = "80"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port=None) */
-static void case_283(args_fixture *fx)
+static void case_289(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='') */
-static void case_284(args_fixture *fx)
+static void case_290(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = ""};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(port='nosuchservice') */
-static void case_285(args_fixture *fx)
+static void case_291(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "nosuchservice"};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=None) */
-static void case_286(args_fixture *fx)
+static void case_292(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=0) */
-static void case_287(args_fixture *fx)
+static void case_293(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(family=-1) */
-static void case_288(args_fixture *fx)
+static void case_294(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .family = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=None) */
-static void case_289(args_fixture *fx)
+static void case_295(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=0) */
-static void case_290(args_fixture *fx)
+static void case_296(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(type=-1) */
-static void case_291(args_fixture *fx)
+static void case_297(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .type = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=None) */
-static void case_292(args_fixture *fx)
+static void case_298(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=0) */
-static void case_293(args_fixture *fx)
+static void case_299(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(proto=-1) */
-static void case_294(args_fixture *fx)
+static void case_300(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .proto = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=None) */
-static void case_295(args_fixture *fx)
+static void case_301(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=0) */
-static void case_296(args_fixture *fx)
+static void case_302(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getaddrinfo(flags=-1) */
-static void case_297(args_fixture *fx)
+static void case_303(args_fixture *fx)
 {
     const aio_loop_getaddrinfo_args a = {.host = "127.0.0.1", .port = "80", .flags = -1};
     args_report_future(fx, aio_loop_getaddrinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(valid) */
-static void case_298(args_fixture *fx)
+static void case_304(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(sockaddr=None) */
-static void case_299(args_fixture *fx)
+static void case_305(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, NULL));
 }
 
 /* loop.getnameinfo(flags=None) */
-static void case_300(args_fixture *fx)
+static void case_306(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_NONE};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=0) */
-static void case_301(args_fixture *fx)
+static void case_307(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = AIO_ZERO};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.getnameinfo(flags=-1) */
-static void case_302(args_fixture *fx)
+static void case_308(args_fixture *fx)
 {
     const aio_loop_getnameinfo_args a = {.sockaddr = fx->addr, .flags = -1};
     args_report_future(fx, aio_loop_getnameinfo(fx->loop, &a));
 }
 
 /* loop.connect_read_pipe(valid) */
-static void case_303(args_fixture *fx)
+static void case_309(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL,
                                                       fx->rpipe));
 }
 
 /* loop.connect_read_pipe(protocol_factory=None) */
-static void case_304(args_fixture *fx)
+static void case_310(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, NULL, NULL, fx->rpipe));
 }
 
 /* loop.connect_read_pipe(pipe=None) */
-static void case_305(args_fixture *fx)
+static void case_311(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL, AIO_NONE));
 }
 
 /* loop.connect_read_pipe(pipe=filepipe) */
-static void case_306(args_fixture *fx)
+static void case_312(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_read_pipe(fx->loop, fx->proto_factory, NULL,
                                                       fx->filepipe));
 }
 
 /* loop.connect_write_pipe(valid) */
-static void case_307(args_fixture *fx)
+static void case_313(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        fx->wpipe));
 }
 
 /* loop.connect_write_pipe(protocol_factory=None) */
-static void case_308(args_fixture *fx)
+static void case_314(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, NULL, NULL, fx->wpipe));
 }
 
 /* loop.connect_write_pipe(pipe=None) */
-static void case_309(args_fixture *fx)
+static void case_315(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        AIO_NONE));
 }
 
 /* loop.connect_write_pipe(pipe=filepipe) */
-static void case_310(args_fixture *fx)
+static void case_316(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_connect_write_pipe(fx->loop, fx->proto_factory, NULL,
                                                        fx->filepipe));
 }
 
 /* loop.add_signal_handler(valid) */
-static void case_311(args_fixture *fx)
+static void case_317(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=0) */
-static void case_312(args_fixture *fx)
+static void case_318(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 0, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=-1) */
-static void case_313(args_fixture *fx)
+static void case_319(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, -1, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=65) */
-static void case_314(args_fixture *fx)
+static void case_320(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 65, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(signum=9) */
-static void case_315(args_fixture *fx)
+static void case_321(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, 9, fx->noop, NULL, 0));
 }
 
 /* loop.add_signal_handler(callback=None) */
-static void case_316(args_fixture *fx)
+static void case_322(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_add_signal_handler(fx->loop, fx->sigusr1, NULL, NULL, 0));
 }
 
 /* loop.remove_signal_handler(valid) */
-static void case_317(args_fixture *fx)
+static void case_323(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, fx->sigusr1));
 }
 
 /* loop.remove_signal_handler(sig=0) */
-static void case_318(args_fixture *fx)
+static void case_324(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 0));
 }
 
 /* loop.remove_signal_handler(sig=-1) */
-static void case_319(args_fixture *fx)
+static void case_325(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, -1));
 }
 
 /* loop.remove_signal_handler(sig=65) */
-static void case_320(args_fixture *fx)
+static void case_326(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 65));
 }
 
 /* loop.remove_signal_handler(sig=9) */
-static void case_321(args_fixture *fx)
+static void case_327(args_fixture *fx)
 {
     args_report_bool(fx, aio_loop_remove_signal_handler(fx->loop, 9));
 }
 
 /* loop.run_in_executor(valid) */
-static void case_322(args_fixture *fx)
+static void case_328(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, fx->pool, fx->work, NULL, 0));
 }
 
 /* loop.run_in_executor(executor=None) */
-static void case_323(args_fixture *fx)
+static void case_329(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, NULL, fx->work, NULL, 0));
 }
 
 /* loop.run_in_executor(func=None) */
-static void case_324(args_fixture *fx)
+static void case_330(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_run_in_executor(fx->loop, fx->pool, NULL, NULL, 0));
 }
 
 /* loop.set_default_executor(valid) */
-static void case_325(args_fixture *fx)
+static void case_331(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, fx->pool));
 }
 
 /* loop.set_default_executor(executor=None) */
-static void case_326(args_fixture *fx)
+static void case_332(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_default_executor(fx->loop, NULL));
 }
 
 /* loop.set_exception_handler(valid) */
-static void case_327(args_fixture *fx)
+static void case_333(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, fx->handler, NULL));
 }
 
 /* loop.set_exception_handler(handler=None) */
-static void case_328(args_fixture *fx)
+static void case_334(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_exception_handler(fx->loop, NULL, NULL));
 }
 
 /* loop.default_exception_handler(valid) */
-static void case_329(args_fixture *fx)
+static void case_335(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.default_exception_handler(context=None) */
-static void case_330(args_fixture *fx)
+static void case_336(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_default_exception_handler(fx->loop, NULL));
 }
 
 /* loop.call_exception_handler(valid) */
-static void case_331(args_fixture *fx)
+static void case_337(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, fx->ctx));
 }
 
 /* loop.call_exception_handler(context=None) */
-static void case_332(args_fixture *fx)
+static void case_338(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_call_exception_handler(fx->loop, NULL));
 }
 
 /* loop.set_debug(valid) */
-static void case_333(args_fixture *fx)
+static void case_339(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, true));
 }
 
 /* loop.set_debug(enabled=False) */
-static void case_334(args_fixture *fx)
+static void case_340(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_debug(fx->loop, false));
 }
 
 /* loop.slow_callback_duration = 1.5 */
-static void case_335(args_fixture *fx)
+static void case_341(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, 1.5));
 }
 
 /* loop.slow_callback_duration = None */
-static void case_336(args_fixture *fx)
+static void case_342(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_NONE));
 }
 
 /* loop.slow_callback_duration = 0 */
-static void case_337(args_fixture *fx)
+static void case_343(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, AIO_ZERO));
 }
 
 /* loop.slow_callback_duration = -1 */
-static void case_338(args_fixture *fx)
+static void case_344(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, -1));
 }
 
 /* loop.slow_callback_duration = nan */
-static void case_339(args_fixture *fx)
+static void case_345(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, NAN));
 }
 
 /* loop.slow_callback_duration = inf */
-static void case_340(args_fixture *fx)
+static void case_346(args_fixture *fx)
 {
     args_report_none(fx, aio_loop_set_slow_callback_duration(fx->loop, INFINITY));
 }
 
 /* loop.subprocess_exec(valid) */
-static void case_341(args_fixture *fx)
+static void case_347(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(protocol_factory=None) */
-static void case_342(args_fixture *fx)
+static void case_348(args_fixture *fx)
 {
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, NULL));
 }
 
 /* loop.subprocess_exec(stdin=None) */
-static void case_343(args_fixture *fx)
+static void case_349(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin_ = AIO_NONE};
@@ -2444,7 +2485,7 @@ static void case_343(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=0) */
-static void case_344(args_fixture *fx)
+static void case_350(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdin_ = AIO_ZERO};
@@ -2452,14 +2493,14 @@ static void case_344(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdin=-4) */
-static void case_345(args_fixture *fx)
+static void case_351(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdin_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stdout=None) */
-static void case_346(args_fixture *fx)
+static void case_352(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout_ = AIO_NONE};
@@ -2467,7 +2508,7 @@ static void case_346(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=0) */
-static void case_347(args_fixture *fx)
+static void case_353(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stdout_ = AIO_ZERO};
@@ -2475,14 +2516,14 @@ static void case_347(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stdout=-4) */
-static void case_348(args_fixture *fx)
+static void case_354(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stdout_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_exec(stderr=None) */
-static void case_349(args_fixture *fx)
+static void case_355(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr_ = AIO_NONE};
@@ -2490,7 +2531,7 @@ static void case_349(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=0) */
-static void case_350(args_fixture *fx)
+static void case_356(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory,
                                              .stderr_ = AIO_ZERO};
@@ -2498,42 +2539,42 @@ static void case_350(args_fixture *fx)
 }
 
 /* loop.subprocess_exec(stderr=-4) */
-static void case_351(args_fixture *fx)
+static void case_357(args_fixture *fx)
 {
     const aio_loop_subprocess_exec_args a = {.protocol_factory = fx->proto_factory, .stderr_ = -4};
     args_report_future(fx, aio_loop_subprocess_exec(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(valid) */
-static void case_352(args_fixture *fx)
+static void case_358(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(protocol_factory=None) */
-static void case_353(args_fixture *fx)
+static void case_359(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.cmd = "x"};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd=None) */
-static void case_354(args_fixture *fx)
+static void case_360(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(cmd='') */
-static void case_355(args_fixture *fx)
+static void case_361(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = ""};
     args_report_future(fx, aio_loop_subprocess_shell(fx->loop, &a));
 }
 
 /* loop.subprocess_shell(stdin=None) */
-static void case_356(args_fixture *fx)
+static void case_362(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = AIO_NONE};
@@ -2541,7 +2582,7 @@ static void case_356(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=0) */
-static void case_357(args_fixture *fx)
+static void case_363(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = AIO_ZERO};
@@ -2549,7 +2590,7 @@ static void case_357(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdin=-4) */
-static void case_358(args_fixture *fx)
+static void case_364(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdin_ = -4};
@@ -2557,7 +2598,7 @@ static void case_358(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=None) */
-static void case_359(args_fixture *fx)
+static void case_365(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = AIO_NONE};
@@ -2565,7 +2606,7 @@ static void case_359(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=0) */
-static void case_360(args_fixture *fx)
+static void case_366(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = AIO_ZERO};
@@ -2573,7 +2614,7 @@ static void case_360(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stdout=-4) */
-static void case_361(args_fixture *fx)
+static void case_367(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stdout_ = -4};
@@ -2581,7 +2622,7 @@ static void case_361(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=None) */
-static void case_362(args_fixture *fx)
+static void case_368(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = AIO_NONE};
@@ -2589,7 +2630,7 @@ static void case_362(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=0) */
-static void case_363(args_fixture *fx)
+static void case_369(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = AIO_ZERO};
@@ -2597,7 +2638,7 @@ static void case_363(args_fixture *fx)
 }
 
 /* loop.subprocess_shell(stderr=-4) */
-static void case_364(args_fixture *fx)
+static void case_370(args_fixture *fx)
 {
     const aio_loop_subprocess_shell_args a = {.protocol_factory = fx->proto_factory, .cmd = "x",
                                               .stderr_ = -4};
@@ -2605,69 +2646,69 @@ static void case_364(args_fixture *fx)
 }
 
 /* asyncio.Future.set_result(valid) */
-static void case_365(args_fixture *fx)
+static void case_371(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_result(fx->fut, NULL));
 }
 
 /* asyncio.Future.set_exception(valid) */
-static void case_366(args_fixture *fx)
+static void case_372(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, fx->exc));
 }
 
 /* asyncio.Future.set_exception(exception=None) */
-static void case_367(args_fixture *fx)
+static void case_373(args_fixture *fx)
 {
     args_report_none(fx, aio_future_set_exception(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(valid) */
-static void case_368(args_fixture *fx)
+static void case_374(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.add_done_callback(callback=None) */
-static void case_369(args_fixture *fx)
+static void case_375(args_fixture *fx)
 {
     args_report_none(fx, aio_future_add_done_callback(fx->fut, NULL));
 }
 
 /* asyncio.Future.add_done_callback(context=None) */
-static void case_370(args_fixture *fx)
+static void case_376(args_fixture *fx)
 {
     const aio_future_add_done_callback_args a = {.callback = fx->noop_done};
     args_report_none(fx, aio_future_add_done_callback(fx->fut, &a));
 }
 
 /* asyncio.Future.remove_done_callback(valid) */
-static void case_371(args_fixture *fx)
+static void case_377(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, fx->noop_done, NULL));
 }
 
 /* asyncio.Future.remove_done_callback(callback=None) */
-static void case_372(args_fixture *fx)
+static void case_378(args_fixture *fx)
 {
     args_report_int(fx, aio_future_remove_done_callback(fx->fut, NULL, NULL));
 }
 
 /* asyncio.Future.cancel(valid) */
-static void case_373(args_fixture *fx)
+static void case_379(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg=None) */
-static void case_374(args_fixture *fx)
+static void case_380(args_fixture *fx)
 {
     args_report_bool(fx, aio_future_cancel(fx->fut, NULL));
 }
 
 /* asyncio.Future.cancel(msg='') */
-static void case_375(args_fixture *fx)
+static void case_381(args_fixture *fx)
 {
     const aio_future_cancel_args a = {.msg = ""};
     args_report_bool(fx, aio_future_cancel(fx->fut, &a));
@@ -2680,427 +2721,433 @@ const args_case args_cases[] = {
     {"asyncio.set_child_watcher(valid)", "asyncio", states_any, case_4},
     {"loop.run_until_complete(valid)", "loop", states_open_closed_debug, case_5},
     {"loop.run_until_complete(future=None)", "loop", states_open_closed_debug, case_6},
-    {"loop.call_soon(valid)", "loop", states_open_closed_debug, case_7},
-    {"loop.call_soon(callback=None)", "loop", states_open_closed_debug, case_8},
-    {"loop.call_soon(context=None)", "loop", states_open_closed_debug, case_9},
-    {"loop.call_soon_threadsafe(valid)", "loop", states_open_closed_debug, case_10},
-    {"loop.call_soon_threadsafe(callback=None)", "loop", states_open_closed_debug, case_11},
-    {"loop.call_soon_threadsafe(context=None)", "loop", states_open_closed_debug, case_12},
-    {"loop.call_later(valid)", "loop", states_open_closed_debug, case_13},
-    {"loop.call_later(delay=None)", "loop", states_open_closed_debug, case_14},
-    {"loop.call_later(delay=0)", "loop", states_open_closed_debug, case_15},
-    {"loop.call_later(delay=-1)", "loop", states_open_closed_debug, case_16},
-    {"loop.call_later(delay=nan)", "loop", states_open_closed_debug, case_17},
-    {"loop.call_later(delay=inf)", "loop", states_open_closed_debug, case_18},
-    {"loop.call_later(callback=None)", "loop", states_open_closed_debug, case_19},
-    {"loop.call_later(context=None)", "loop", states_open_closed_debug, case_20},
-    {"loop.call_at(valid)", "loop", states_open_closed_debug, case_21},
-    {"loop.call_at(when=None)", "loop", states_open_closed_debug, case_22},
-    {"loop.call_at(when=0)", "loop", states_open_closed_debug, case_23},
-    {"loop.call_at(when=-1)", "loop", states_open_closed_debug, case_24},
-    {"loop.call_at(when=nan)", "loop", states_open_closed_debug, case_25},
-    {"loop.call_at(when=inf)", "loop", states_open_closed_debug, case_26},
-    {"loop.call_at(callback=None)", "loop", states_open_closed_debug, case_27},
-    {"loop.call_at(context=None)", "loop", states_open_closed_debug, case_28},
-    {"loop.create_task(valid)", "loop", states_open_closed_debug, case_29},
-    {"loop.create_task(coro=None)", "loop", states_open_closed_debug, case_30},
-    {"loop.create_task(name=None)", "loop", states_open_closed_debug, case_31},
-    {"loop.create_task(name='')", "loop", states_open_closed_debug, case_32},
-    {"loop.create_task(context=None)", "loop", states_open_closed_debug, case_33},
-    {"loop.set_task_factory(valid)", "loop", states_open_closed_debug, case_34},
-    {"loop.set_task_factory(factory=None)", "loop", states_open_closed_debug, case_35},
-    {"loop.create_connection(valid)", "loop", states_open_closed_debug, case_36},
-    {"loop.create_connection(protocol_factory=None)", "loop", states_open_closed_debug, case_37},
-    {"loop.create_connection(host=None)", "loop", states_open_closed_debug, case_38},
-    {"loop.create_connection(host='')", "loop", states_open_closed_debug, case_39},
-    {"loop.create_connection(port=None)", "loop", states_open_closed_debug, case_40},
-    {"loop.create_connection(port=0)", "loop", states_open_closed_debug, case_41},
-    {"loop.create_connection(port=-1)", "loop", states_open_closed_debug, case_42},
-    {"loop.create_connection(ssl=None)", "loop", states_open_closed_debug, case_43},
-    {"loop.create_connection(family=None)", "loop", states_open_closed_debug, case_44},
-    {"loop.create_connection(family=0)", "loop", states_open_closed_debug, case_45},
-    {"loop.create_connection(family=-1)", "loop", states_open_closed_debug, case_46},
-    {"loop.create_connection(proto=None)", "loop", states_open_closed_debug, case_47},
-    {"loop.create_connection(proto=0)", "loop", states_open_closed_debug, case_48},
-    {"loop.create_connection(proto=-1)", "loop", states_open_closed_debug, case_49},
-    {"loop.create_connection(flags=None)", "loop", states_open_closed_debug, case_50},
-    {"loop.create_connection(flags=0)", "loop", states_open_closed_debug, case_51},
-    {"loop.create_connection(flags=-1)", "loop", states_open_closed_debug, case_52},
-    {"loop.create_connection(sock=None)", "loop", states_open_closed_debug, case_53},
-    {"loop.create_connection(local_addr=None)", "loop", states_open_closed_debug, case_54},
-    {"loop.create_connection(server_hostname=None)", "loop", states_open_closed_debug, case_55},
-    {"loop.create_connection(server_hostname='')", "loop", states_open_closed_debug, case_56},
+    {"loop.shutdown_default_executor(valid)", "loop", states_open_closed_debug, case_7},
+    {"loop.shutdown_default_executor(timeout=None)", "loop", states_open_closed_debug, case_8},
+    {"loop.shutdown_default_executor(timeout=0)", "loop", states_open_closed_debug, case_9},
+    {"loop.shutdown_default_executor(timeout=-1)", "loop", states_open_closed_debug, case_10},
+    {"loop.shutdown_default_executor(timeout=nan)", "loop", states_open_closed_debug, case_11},
+    {"loop.shutdown_default_executor(timeout=inf)", "loop", states_open_closed_debug, case_12},
+    {"loop.call_soon(valid)", "loop", states_open_closed_debug, case_13},
+    {"loop.call_soon(callback=None)", "loop", states_open_closed_debug, case_14},
+    {"loop.call_soon(context=None)", "loop", states_open_closed_debug, case_15},
+    {"loop.call_soon_threadsafe(valid)", "loop", states_open_closed_debug, case_16},
+    {"loop.call_soon_threadsafe(callback=None)", "loop", states_open_closed_debug, case_17},
+    {"loop.call_soon_threadsafe(context=None)", "loop", states_open_closed_debug, case_18},
+    {"loop.call_later(valid)", "loop", states_open_closed_debug, case_19},
+    {"loop.call_later(delay=None)", "loop", states_open_closed_debug, case_20},
+    {"loop.call_later(delay=0)", "loop", states_open_closed_debug, case_21},
+    {"loop.call_later(delay=-1)", "loop", states_open_closed_debug, case_22},
+    {"loop.call_later(delay=nan)", "loop", states_open_closed_debug, case_23},
+    {"loop.call_later(delay=inf)", "loop", states_open_closed_debug, case_24},
+    {"loop.call_later(callback=None)", "loop", states_open_closed_debug, case_25},
+    {"loop.call_later(context=None)", "loop", states_open_closed_debug, case_26},
+    {"loop.call_at(valid)", "loop", states_open_closed_debug, case_27},
+    {"loop.call_at(when=None)", "loop", states_open_closed_debug, case_28},
+    {"loop.call_at(when=0)", "loop", states_open_closed_debug, case_29},
+    {"loop.call_at(when=-1)", "loop", states_open_closed_debug, case_30},
+    {"loop.call_at(when=nan)", "loop", states_open_closed_debug, case_31},
+    {"loop.call_at(when=inf)", "loop", states_open_closed_debug, case_32},
+    {"loop.call_at(callback=None)", "loop", states_open_closed_debug, case_33},
+    {"loop.call_at(context=None)", "loop", states_open_closed_debug, case_34},
+    {"loop.create_task(valid)", "loop", states_open_closed_debug, case_35},
+    {"loop.create_task(coro=None)", "loop", states_open_closed_debug, case_36},
+    {"loop.create_task(name=None)", "loop", states_open_closed_debug, case_37},
+    {"loop.create_task(name='')", "loop", states_open_closed_debug, case_38},
+    {"loop.create_task(context=None)", "loop", states_open_closed_debug, case_39},
+    {"loop.set_task_factory(valid)", "loop", states_open_closed_debug, case_40},
+    {"loop.set_task_factory(factory=None)", "loop", states_open_closed_debug, case_41},
+    {"loop.create_connection(valid)", "loop", states_open_closed_debug, case_42},
+    {"loop.create_connection(protocol_factory=None)", "loop", states_open_closed_debug, case_43},
+    {"loop.create_connection(host=None)", "loop", states_open_closed_debug, case_44},
+    {"loop.create_connection(host='')", "loop", states_open_closed_debug, case_45},
+    {"loop.create_connection(port=None)", "loop", states_open_closed_debug, case_46},
+    {"loop.create_connection(port=0)", "loop", states_open_closed_debug, case_47},
+    {"loop.create_connection(port=-1)", "loop", states_open_closed_debug, case_48},
+    {"loop.create_connection(ssl=None)", "loop", states_open_closed_debug, case_49},
+    {"loop.create_connection(family=None)", "loop", states_open_closed_debug, case_50},
+    {"loop.create_connection(family=0)", "loop", states_open_closed_debug, case_51},
+    {"loop.create_connection(family=-1)", "loop", states_open_closed_debug, case_52},
+    {"loop.create_connection(proto=None)", "loop", states_open_closed_debug, case_53},
+    {"loop.create_connection(proto=0)", "loop", states_open_closed_debug, case_54},
+    {"loop.create_connection(proto=-1)", "loop", states_open_closed_debug, case_55},
+    {"loop.create_connection(flags=None)", "loop", states_open_closed_debug, case_56},
+    {"loop.create_connection(flags=0)", "loop", states_open_closed_debug, case_57},
+    {"loop.create_connection(flags=-1)", "loop", states_open_closed_debug, case_58},
+    {"loop.create_connection(sock=None)", "loop", states_open_closed_debug, case_59},
+    {"loop.create_connection(local_addr=None)", "loop", states_open_closed_debug, case_60},
+    {"loop.create_connection(server_hostname=None)", "loop", states_open_closed_debug, case_61},
+    {"loop.create_connection(server_hostname='')", "loop", states_open_closed_debug, case_62},
     {"loop.create_connection(ssl_handshake_timeout=None)", "loop", states_open_closed_debug,
-     case_57},
-    {"loop.create_connection(ssl_handshake_timeout=0)", "loop", states_open_closed_debug, case_58},
-    {"loop.create_connection(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug, case_59},
+     case_63},
+    {"loop.create_connection(ssl_handshake_timeout=0)", "loop", states_open_closed_debug, case_64},
+    {"loop.create_connection(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug, case_65},
     {"loop.create_connection(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug,
-     case_60},
+     case_66},
     {"loop.create_connection(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug,
-     case_61},
-    {"loop.create_connection(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
-     case_62},
-    {"loop.create_connection(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug, case_63},
-    {"loop.create_connection(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug, case_64},
-    {"loop.create_connection(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug, case_65},
-    {"loop.create_connection(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug, case_66},
-    {"loop.create_connection(happy_eyeballs_delay=None)", "loop", states_open_closed_debug,
      case_67},
-    {"loop.create_connection(happy_eyeballs_delay=0)", "loop", states_open_closed_debug, case_68},
-    {"loop.create_connection(happy_eyeballs_delay=-1)", "loop", states_open_closed_debug, case_69},
-    {"loop.create_connection(happy_eyeballs_delay=nan)", "loop", states_open_closed_debug, case_70},
-    {"loop.create_connection(happy_eyeballs_delay=inf)", "loop", states_open_closed_debug, case_71},
-    {"loop.create_connection(interleave=None)", "loop", states_open_closed_debug, case_72},
-    {"loop.create_connection(interleave=0)", "loop", states_open_closed_debug, case_73},
-    {"loop.create_connection(interleave=-1)", "loop", states_open_closed_debug, case_74},
-    {"loop.create_datagram_endpoint(valid)", "loop", states_open_closed_debug, case_75},
+    {"loop.create_connection(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
+     case_68},
+    {"loop.create_connection(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug, case_69},
+    {"loop.create_connection(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug, case_70},
+    {"loop.create_connection(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug, case_71},
+    {"loop.create_connection(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug, case_72},
+    {"loop.create_connection(happy_eyeballs_delay=None)", "loop", states_open_closed_debug,
+     case_73},
+    {"loop.create_connection(happy_eyeballs_delay=0)", "loop", states_open_closed_debug, case_74},
+    {"loop.create_connection(happy_eyeballs_delay=-1)", "loop", states_open_closed_debug, case_75},
+    {"loop.create_connection(happy_eyeballs_delay=nan)", "loop", states_open_closed_debug, case_76},
+    {"loop.create_connection(happy_eyeballs_delay=inf)", "loop", states_open_closed_debug, case_77},
+    {"loop.create_connection(interleave=None)", "loop", states_open_closed_debug, case_78},
+    {"loop.create_connection(interleave=0)", "loop", states_open_closed_debug, case_79},
+    {"loop.create_connection(interleave=-1)", "loop", states_open_closed_debug, case_80},
+    {"loop.create_datagram_endpoint(valid)", "loop", states_open_closed_debug, case_81},
     {"loop.create_datagram_endpoint(protocol_factory=None)", "loop", states_open_closed_debug,
-     case_76},
-    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open_closed_debug, case_77},
-    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open_closed_debug, case_78},
-    {"loop.create_datagram_endpoint(family=None)", "loop", states_open_closed_debug, case_79},
-    {"loop.create_datagram_endpoint(family=0)", "loop", states_open_closed_debug, case_80},
-    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open_closed_debug, case_81},
-    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open_closed_debug, case_82},
-    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open_closed_debug, case_83},
-    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open_closed_debug, case_84},
-    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open_closed_debug, case_85},
-    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open_closed_debug, case_86},
-    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open_closed_debug, case_87},
+     case_82},
+    {"loop.create_datagram_endpoint(local_addr=None)", "loop", states_open_closed_debug, case_83},
+    {"loop.create_datagram_endpoint(remote_addr=None)", "loop", states_open_closed_debug, case_84},
+    {"loop.create_datagram_endpoint(family=None)", "loop", states_open_closed_debug, case_85},
+    {"loop.create_datagram_endpoint(family=0)", "loop", states_open_closed_debug, case_86},
+    {"loop.create_datagram_endpoint(family=-1)", "loop", states_open_closed_debug, case_87},
+    {"loop.create_datagram_endpoint(proto=None)", "loop", states_open_closed_debug, case_88},
+    {"loop.create_datagram_endpoint(proto=0)", "loop", states_open_closed_debug, case_89},
+    {"loop.create_datagram_endpoint(proto=-1)", "loop", states_open_closed_debug, case_90},
+    {"loop.create_datagram_endpoint(flags=None)", "loop", states_open_closed_debug, case_91},
+    {"loop.create_datagram_endpoint(flags=0)", "loop", states_open_closed_debug, case_92},
+    {"loop.create_datagram_endpoint(flags=-1)", "loop", states_open_closed_debug, case_93},
     {"loop.create_datagram_endpoint(reuse_address=None)", "loop", states_open_closed_debug,
-     case_88},
+     case_94},
     {"loop.create_datagram_endpoint(reuse_address=False)", "loop", states_open_closed_debug,
-     case_89},
-    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open_closed_debug, case_90},
-    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open_closed_debug, case_91},
+     case_95},
+    {"loop.create_datagram_endpoint(reuse_port=None)", "loop", states_open_closed_debug, case_96},
+    {"loop.create_datagram_endpoint(reuse_port=False)", "loop", states_open_closed_debug, case_97},
     {"loop.create_datagram_endpoint(allow_broadcast=None)", "loop", states_open_closed_debug,
-     case_92},
+     case_98},
     {"loop.create_datagram_endpoint(allow_broadcast=False)", "loop", states_open_closed_debug,
-     case_93},
-    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open_closed_debug, case_94},
-    {"loop.create_unix_connection(valid)", "loop", states_open_closed_debug, case_95},
+     case_99},
+    {"loop.create_datagram_endpoint(sock=None)", "loop", states_open_closed_debug, case_100},
+    {"loop.create_unix_connection(valid)", "loop", states_open_closed_debug, case_101},
     {"loop.create_unix_connection(protocol_factory=None)", "loop", states_open_closed_debug,
-     case_96},
-    {"loop.create_unix_connection(path=None)", "loop", states_open_closed_debug, case_97},
-    {"loop.create_unix_connection(path='')", "loop", states_open_closed_debug, case_98},
-    {"loop.create_unix_connection(ssl=None)", "loop", states_open_closed_debug, case_99},
-    {"loop.create_unix_connection(sock=None)", "loop", states_open_closed_debug, case_100},
+     case_102},
+    {"loop.create_unix_connection(path=None)", "loop", states_open_closed_debug, case_103},
+    {"loop.create_unix_connection(path='')", "loop", states_open_closed_debug, case_104},
+    {"loop.create_unix_connection(ssl=None)", "loop", states_open_closed_debug, case_105},
+    {"loop.create_unix_connection(sock=None)", "loop", states_open_closed_debug, case_106},
     {"loop.create_unix_connection(server_hostname=None)", "loop", states_open_closed_debug,
-     case_101},
-    {"loop.create_unix_connection(server_hostname='')", "loop", states_open_closed_debug, case_102},
-    {"loop.create_unix_connection(ssl_handshake_timeout=None)", "loop", states_open_closed_debug,
-     case_103},
-    {"loop.create_unix_connection(ssl_handshake_timeout=0)", "loop", states_open_closed_debug,
-     case_104},
-    {"loop.create_unix_connection(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug,
-     case_105},
-    {"loop.create_unix_connection(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug,
-     case_106},
-    {"loop.create_unix_connection(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug,
      case_107},
-    {"loop.create_unix_connection(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
-     case_108},
-    {"loop.create_unix_connection(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug,
+    {"loop.create_unix_connection(server_hostname='')", "loop", states_open_closed_debug, case_108},
+    {"loop.create_unix_connection(ssl_handshake_timeout=None)", "loop", states_open_closed_debug,
      case_109},
-    {"loop.create_unix_connection(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug,
+    {"loop.create_unix_connection(ssl_handshake_timeout=0)", "loop", states_open_closed_debug,
      case_110},
-    {"loop.create_unix_connection(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug,
+    {"loop.create_unix_connection(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug,
      case_111},
-    {"loop.create_unix_connection(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug,
+    {"loop.create_unix_connection(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug,
      case_112},
-    {"loop.create_server(valid)", "loop", states_open_closed_debug, case_113},
-    {"loop.create_server(protocol_factory=None)", "loop", states_open_closed_debug, case_114},
-    {"loop.create_server(host=None)", "loop", states_open_closed_debug, case_115},
-    {"loop.create_server(host='')", "loop", states_open_closed_debug, case_116},
-    {"loop.create_server(port=None)", "loop", states_open_closed_debug, case_117},
-    {"loop.create_server(port=0)", "loop", states_open_closed_debug, case_118},
-    {"loop.create_server(port=-1)", "loop", states_open_closed_debug, case_119},
-    {"loop.create_server(family=None)", "loop", states_open_closed_debug, case_120},
-    {"loop.create_server(family=0)", "loop", states_open_closed_debug, case_121},
-    {"loop.create_server(family=-1)", "loop", states_open_closed_debug, case_122},
-    {"loop.create_server(flags=None)", "loop", states_open_closed_debug, case_123},
-    {"loop.create_server(flags=0)", "loop", states_open_closed_debug, case_124},
-    {"loop.create_server(flags=-1)", "loop", states_open_closed_debug, case_125},
-    {"loop.create_server(sock=None)", "loop", states_open_closed_debug, case_126},
-    {"loop.create_server(backlog=None)", "loop", states_open_closed_debug, case_127},
-    {"loop.create_server(backlog=0)", "loop", states_open_closed_debug, case_128},
-    {"loop.create_server(backlog=-1)", "loop", states_open_closed_debug, case_129},
-    {"loop.create_server(ssl=None)", "loop", states_open_closed_debug, case_130},
-    {"loop.create_server(reuse_address=None)", "loop", states_open_closed_debug, case_131},
-    {"loop.create_server(reuse_address=False)", "loop", states_open_closed_debug, case_132},
-    {"loop.create_server(reuse_port=None)", "loop", states_open_closed_debug, case_133},
-    {"loop.create_server(reuse_port=False)", "loop", states_open_closed_debug, case_134},
-    {"loop.create_server(ssl_handshake_timeout=None)", "loop", states_open_closed_debug, case_135},
-    {"loop.create_server(ssl_handshake_timeout=0)", "loop", states_open_closed_debug, case_136},
-    {"loop.create_server(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug, case_137},
-    {"loop.create_server(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug, case_138},
-    {"loop.create_server(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug, case_139},
-    {"loop.create_server(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug, case_140},
-    {"loop.create_server(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug, case_141},
-    {"loop.create_server(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug, case_142},
-    {"loop.create_server(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug, case_143},
-    {"loop.create_server(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug, case_144},
-    {"loop.create_server(start_serving=None)", "loop", states_open_closed_debug, case_145},
-    {"loop.create_server(start_serving=False)", "loop", states_open_closed_debug, case_146},
-    {"loop.create_unix_server(valid)", "loop", states_open_closed_debug, case_147},
-    {"loop.create_unix_server(protocol_factory=None)", "loop", states_open_closed_debug, case_148},
-    {"loop.create_unix_server(path=None)", "loop", states_open_closed_debug, case_149},
-    {"loop.create_unix_server(path='')", "loop", states_open_closed_debug, case_150},
-    {"loop.create_unix_server(sock=None)", "loop", states_open_closed_debug, case_151},
-    {"loop.create_unix_server(backlog=None)", "loop", states_open_closed_debug, case_152},
-    {"loop.create_unix_server(backlog=0)", "loop", states_open_closed_debug, case_153},
-    {"loop.create_unix_server(backlog=-1)", "loop", states_open_closed_debug, case_154},
-    {"loop.create_unix_server(ssl=None)", "loop", states_open_closed_debug, case_155},
+    {"loop.create_unix_connection(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug,
+     case_113},
+    {"loop.create_unix_connection(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
+     case_114},
+    {"loop.create_unix_connection(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug,
+     case_115},
+    {"loop.create_unix_connection(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug,
+     case_116},
+    {"loop.create_unix_connection(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug,
+     case_117},
+    {"loop.create_unix_connection(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug,
+     case_118},
+    {"loop.create_server(valid)", "loop", states_open_closed_debug, case_119},
+    {"loop.create_server(protocol_factory=None)", "loop", states_open_closed_debug, case_120},
+    {"loop.create_server(host=None)", "loop", states_open_closed_debug, case_121},
+    {"loop.create_server(host='')", "loop", states_open_closed_debug, case_122},
+    {"loop.create_server(port=None)", "loop", states_open_closed_debug, case_123},
+    {"loop.create_server(port=0)", "loop", states_open_closed_debug, case_124},
+    {"loop.create_server(port=-1)", "loop", states_open_closed_debug, case_125},
+    {"loop.create_server(family=None)", "loop", states_open_closed_debug, case_126},
+    {"loop.create_server(family=0)", "loop", states_open_closed_debug, case_127},
+    {"loop.create_server(family=-1)", "loop", states_open_closed_debug, case_128},
+    {"loop.create_server(flags=None)", "loop", states_open_closed_debug, case_129},
+    {"loop.create_server(flags=0)", "loop", states_open_closed_debug, case_130},
+    {"loop.create_server(flags=-1)", "loop", states_open_closed_debug, case_131},
+    {"loop.create_server(sock=None)", "loop", states_open_closed_debug, case_132},
+    {"loop.create_server(backlog=None)", "loop", states_open_closed_debug, case_133},
+    {"loop.create_server(backlog=0)", "loop", states_open_closed_debug, case_134},
+    {"loop.create_server(backlog=-1)", "loop", states_open_closed_debug, case_135},
+    {"loop.create_server(ssl=None)", "loop", states_open_closed_debug, case_136},
+    {"loop.create_server(reuse_address=None)", "loop", states_open_closed_debug, case_137},
+    {"loop.create_server(reuse_address=False)", "loop", states_open_closed_debug, case_138},
+    {"loop.create_server(reuse_port=None)", "loop", states_open_closed_debug, case_139},
+    {"loop.create_server(reuse_port=False)", "loop", states_open_closed_debug, case_140},
+    {"loop.create_server(ssl_handshake_timeout=None)", "loop", states_open_closed_debug, case_141},
+    {"loop.create_server(ssl_handshake_timeout=0)", "loop", states_open_closed_debug, case_142},
+    {"loop.create_server(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug, case_143},
+    {"loop.create_server(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug, case_144},
+    {"loop.create_server(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug, case_145},
+    {"loop.create_server(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug, case_146},
+    {"loop.create_server(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug, case_147},
+    {"loop.create_server(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug, case_148},
+    {"loop.create_server(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug, case_149},
+    {"loop.create_server(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug, case_150},
+    {"loop.create_server(start_serving=None)", "loop", states_open_closed_debug, case_151},
+    {"loop.create_server(start_serving=False)", "loop", states_open_closed_debug, case_152},
+    {"loop.create_unix_server(valid)", "loop", states_open_closed_debug, case_153},
+    {"loop.create_unix_server(protocol_factory=None)", "loop", states_open_closed_debug, case_154},
+    {"loop.create_unix_server(path=None)", "loop", states_open_closed_debug, case_155},
+    {"loop.create_unix_server(path='')", "loop", states_open_closed_debug, case_156},
+    {"loop.create_unix_server(sock=None)", "loop", states_open_closed_debug, case_157},
+    {"loop.create_unix_server(backlog=None)", "loop", states_open_closed_debug, case_158},
+    {"loop.create_unix_server(backlog=0)", "loop", states_open_closed_debug, case_159},
+    {"loop.create_unix_server(backlog=-1)", "loop", states_open_closed_debug, case_160},
+    {"loop.create_unix_server(ssl=None)", "loop", states_open_closed_debug, case_161},
     {"loop.create_unix_server(ssl_handshake_timeout=None)", "loop", states_open_closed_debug,
-     case_156},
+     case_162},
     {"loop.create_unix_server(ssl_handshake_timeout=0)", "loop", states_open_closed_debug,
-     case_157},
-    {"loop.create_unix_server(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug,
-     case_158},
-    {"loop.create_unix_server(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug,
-     case_159},
-    {"loop.create_unix_server(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug,
-     case_160},
-    {"loop.create_unix_server(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
-     case_161},
-    {"loop.create_unix_server(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug, case_162},
-    {"loop.create_unix_server(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug,
      case_163},
-    {"loop.create_unix_server(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug,
+    {"loop.create_unix_server(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug,
      case_164},
-    {"loop.create_unix_server(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug,
+    {"loop.create_unix_server(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug,
      case_165},
-    {"loop.create_unix_server(start_serving=None)", "loop", states_open_closed_debug, case_166},
-    {"loop.create_unix_server(start_serving=False)", "loop", states_open_closed_debug, case_167},
-    {"loop.connect_accepted_socket(valid)", "loop", states_open_closed_debug, case_168},
-    {"loop.connect_accepted_socket(protocol_factory=None)", "loop", states_open_closed_debug,
+    {"loop.create_unix_server(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug,
+     case_166},
+    {"loop.create_unix_server(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
+     case_167},
+    {"loop.create_unix_server(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug, case_168},
+    {"loop.create_unix_server(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug,
      case_169},
-    {"loop.connect_accepted_socket(sock=None)", "loop", states_open_closed_debug, case_170},
-    {"loop.connect_accepted_socket(ssl=None)", "loop", states_open_closed_debug, case_171},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=None)", "loop", states_open_closed_debug,
-     case_172},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=0)", "loop", states_open_closed_debug,
-     case_173},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug,
-     case_174},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug,
+    {"loop.create_unix_server(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug,
+     case_170},
+    {"loop.create_unix_server(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug,
+     case_171},
+    {"loop.create_unix_server(start_serving=None)", "loop", states_open_closed_debug, case_172},
+    {"loop.create_unix_server(start_serving=False)", "loop", states_open_closed_debug, case_173},
+    {"loop.connect_accepted_socket(valid)", "loop", states_open_closed_debug, case_174},
+    {"loop.connect_accepted_socket(protocol_factory=None)", "loop", states_open_closed_debug,
      case_175},
-    {"loop.connect_accepted_socket(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug,
-     case_176},
-    {"loop.connect_accepted_socket(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
-     case_177},
-    {"loop.connect_accepted_socket(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug,
+    {"loop.connect_accepted_socket(sock=None)", "loop", states_open_closed_debug, case_176},
+    {"loop.connect_accepted_socket(ssl=None)", "loop", states_open_closed_debug, case_177},
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=None)", "loop", states_open_closed_debug,
      case_178},
-    {"loop.connect_accepted_socket(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug,
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=0)", "loop", states_open_closed_debug,
      case_179},
-    {"loop.connect_accepted_socket(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug,
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=-1)", "loop", states_open_closed_debug,
      case_180},
-    {"loop.connect_accepted_socket(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug,
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=nan)", "loop", states_open_closed_debug,
      case_181},
-    {"loop.sendfile(valid)", "loop", states_open_closed_debug, case_182},
-    {"loop.sendfile(file=None)", "loop", states_open_closed_debug, case_183},
-    {"loop.sendfile(file=0)", "loop", states_open_closed_debug, case_184},
-    {"loop.sendfile(file=-1)", "loop", states_open_closed_debug, case_185},
-    {"loop.sendfile(offset=None)", "loop", states_open_closed_debug, case_186},
-    {"loop.sendfile(offset=0)", "loop", states_open_closed_debug, case_187},
-    {"loop.sendfile(offset=-1)", "loop", states_open_closed_debug, case_188},
-    {"loop.sendfile(count=None)", "loop", states_open_closed_debug, case_189},
-    {"loop.sendfile(count=0)", "loop", states_open_closed_debug, case_190},
-    {"loop.sendfile(count=-1)", "loop", states_open_closed_debug, case_191},
-    {"loop.sendfile(fallback=None)", "loop", states_open_closed_debug, case_192},
-    {"loop.sendfile(fallback=False)", "loop", states_open_closed_debug, case_193},
-    {"loop.start_tls(valid)", "loop", states_open, case_194},
-    {"loop.start_tls(transport=None)", "loop", states_open, case_195},
-    {"loop.start_tls(protocol=None)", "loop", states_open, case_196},
-    {"loop.start_tls(sslcontext=None)", "loop", states_open, case_197},
-    {"loop.start_tls(server_side=None)", "loop", states_open, case_198},
-    {"loop.start_tls(server_side=False)", "loop", states_open, case_199},
-    {"loop.start_tls(server_hostname=None)", "loop", states_open, case_200},
-    {"loop.start_tls(server_hostname='')", "loop", states_open, case_201},
-    {"loop.start_tls(ssl_handshake_timeout=None)", "loop", states_open, case_202},
-    {"loop.start_tls(ssl_handshake_timeout=0)", "loop", states_open, case_203},
-    {"loop.start_tls(ssl_handshake_timeout=-1)", "loop", states_open, case_204},
-    {"loop.start_tls(ssl_handshake_timeout=nan)", "loop", states_open, case_205},
-    {"loop.start_tls(ssl_handshake_timeout=inf)", "loop", states_open, case_206},
-    {"loop.start_tls(ssl_shutdown_timeout=None)", "loop", states_open, case_207},
-    {"loop.start_tls(ssl_shutdown_timeout=0)", "loop", states_open, case_208},
-    {"loop.start_tls(ssl_shutdown_timeout=-1)", "loop", states_open, case_209},
-    {"loop.start_tls(ssl_shutdown_timeout=nan)", "loop", states_open, case_210},
-    {"loop.start_tls(ssl_shutdown_timeout=inf)", "loop", states_open, case_211},
-    {"loop.add_reader(valid)", "loop", states_open_closed_debug, case_212},
-    {"loop.add_reader(fd=None)", "loop", states_open_closed_debug, case_213},
-    {"loop.add_reader(fd=0)", "loop", states_open_closed_debug, case_214},
-    {"loop.add_reader(fd=-1)", "loop", states_open_closed_debug, case_215},
-    {"loop.add_reader(fd=badfd)", "loop", states_open_closed_debug, case_216},
-    {"loop.add_reader(fd=filefd)", "loop", states_open_closed_debug, case_217},
-    {"loop.add_reader(callback=None)", "loop", states_open_closed_debug, case_218},
-    {"loop.remove_reader(valid)", "loop", states_open_closed_debug, case_219},
-    {"loop.remove_reader(fd=None)", "loop", states_open_closed_debug, case_220},
-    {"loop.remove_reader(fd=0)", "loop", states_open_closed_debug, case_221},
-    {"loop.remove_reader(fd=-1)", "loop", states_open_closed_debug, case_222},
-    {"loop.remove_reader(fd=badfd)", "loop", states_open_closed_debug, case_223},
-    {"loop.remove_reader(fd=filefd)", "loop", states_open_closed_debug, case_224},
-    {"loop.add_writer(valid)", "loop", states_open_closed_debug, case_225},
-    {"loop.add_writer(fd=None)", "loop", states_open_closed_debug, case_226},
-    {"loop.add_writer(fd=0)", "loop", states_open_closed_debug, case_227},
-    {"loop.add_writer(fd=-1)", "loop", states_open_closed_debug, case_228},
-    {"loop.add_writer(fd=badfd)", "loop", states_open_closed_debug, case_229},
-    {"loop.add_writer(fd=filefd)", "loop", states_open_closed_debug, case_230},
-    {"loop.add_writer(callback=None)", "loop", states_open_closed_debug, case_231},
-    {"loop.remove_writer(valid)", "loop", states_open_closed_debug, case_232},
-    {"loop.remove_writer(fd=None)", "loop", states_open_closed_debug, case_233},
-    {"loop.remove_writer(fd=0)", "loop", states_open_closed_debug, case_234},
-    {"loop.remove_writer(fd=-1)", "loop", states_open_closed_debug, case_235},
-    {"loop.remove_writer(fd=badfd)", "loop", states_open_closed_debug, case_236},
-    {"loop.remove_writer(fd=filefd)", "loop", states_open_closed_debug, case_237},
-    {"loop.sock_recv(valid)", "loop", states_open_closed_debug, case_238},
-    {"loop.sock_recv(sock=None)", "loop", states_open_closed_debug, case_239},
-    {"loop.sock_recv(nbytes=None)", "loop", states_open_closed_debug, case_240},
-    {"loop.sock_recv(nbytes=-1)", "loop", states_open_closed_debug, case_241},
-    {"loop.sock_recv_into(valid)", "loop", states_open_closed_debug, case_242},
-    {"loop.sock_recv_into(sock=None)", "loop", states_open_closed_debug, case_243},
-    {"loop.sock_recv_into(buf=None)", "loop", states_open_closed_debug, case_244},
-    {"loop.sock_recvfrom(valid)", "loop", states_open_closed_debug, case_245},
-    {"loop.sock_recvfrom(sock=None)", "loop", states_open_closed_debug, case_246},
-    {"loop.sock_recvfrom(bufsize=None)", "loop", states_open_closed_debug, case_247},
-    {"loop.sock_recvfrom(bufsize=-1)", "loop", states_open_closed_debug, case_248},
-    {"loop.sock_recvfrom_into(valid)", "loop", states_open_closed_debug, case_249},
-    {"loop.sock_recvfrom_into(sock=None)", "loop", states_open_closed_debug, case_250},
-    {"loop.sock_recvfrom_into(buf=None)", "loop", states_open_closed_debug, case_251},
-    {"loop.sock_recvfrom_into(nbytes=None)", "loop", states_open_closed_debug, case_252},
-    {"loop.sock_recvfrom_into(nbytes=0)", "loop", states_open_closed_debug, case_253},
-    {"loop.sock_recvfrom_into(nbytes=-1)", "loop", states_open_closed_debug, case_254},
-    {"loop.sock_sendto(valid)", "loop", states_open_closed_debug, case_255},
-    {"loop.sock_sendto(sock=None)", "loop", states_open_closed_debug, case_256},
-    {"loop.sock_sendto(data=None)", "loop", states_open_closed_debug, case_257},
-    {"loop.sock_sendto(address=None)", "loop", states_open_closed_debug, case_258},
-    {"loop.sock_sendall(valid)", "loop", states_open_closed_debug, case_259},
-    {"loop.sock_sendall(sock=None)", "loop", states_open_closed_debug, case_260},
-    {"loop.sock_sendall(data=None)", "loop", states_open_closed_debug, case_261},
-    {"loop.sock_connect(valid)", "loop", states_open_closed_debug, case_262},
-    {"loop.sock_connect(sock=None)", "loop", states_open_closed_debug, case_263},
-    {"loop.sock_connect(address=None)", "loop", states_open_closed_debug, case_264},
-    {"loop.sock_accept(valid)", "loop", states_open_closed_debug, case_265},
-    {"loop.sock_accept(sock=None)", "loop", states_open_closed_debug, case_266},
-    {"loop.sock_sendfile(valid)", "loop", states_open_closed_debug, case_267},
-    {"loop.sock_sendfile(sock=None)", "loop", states_open_closed_debug, case_268},
-    {"loop.sock_sendfile(file=None)", "loop", states_open_closed_debug, case_269},
-    {"loop.sock_sendfile(file=0)", "loop", states_open_closed_debug, case_270},
-    {"loop.sock_sendfile(file=-1)", "loop", states_open_closed_debug, case_271},
-    {"loop.sock_sendfile(offset=None)", "loop", states_open_closed_debug, case_272},
-    {"loop.sock_sendfile(offset=0)", "loop", states_open_closed_debug, case_273},
-    {"loop.sock_sendfile(offset=-1)", "loop", states_open_closed_debug, case_274},
-    {"loop.sock_sendfile(count=None)", "loop", states_open_closed_debug, case_275},
-    {"loop.sock_sendfile(count=0)", "loop", states_open_closed_debug, case_276},
-    {"loop.sock_sendfile(count=-1)", "loop", states_open_closed_debug, case_277},
-    {"loop.sock_sendfile(fallback=None)", "loop", states_open_closed_debug, case_278},
-    {"loop.sock_sendfile(fallback=False)", "loop", states_open_closed_debug, case_279},
-    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_280},
-    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_281},
-    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_282},
-    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_283},
-    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_284},
-    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_285},
-    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_286},
-    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_287},
-    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_288},
-    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_289},
-    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_290},
-    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_291},
-    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_292},
-    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_293},
-    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_294},
-    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_295},
-    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_296},
-    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_297},
-    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_298},
-    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_299},
-    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_300},
-    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_301},
-    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_302},
-    {"loop.connect_read_pipe(valid)", "loop", states_open_closed_debug, case_303},
-    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_304},
-    {"loop.connect_read_pipe(pipe=None)", "loop", states_open_closed_debug, case_305},
-    {"loop.connect_read_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_306},
-    {"loop.connect_write_pipe(valid)", "loop", states_open_closed_debug, case_307},
-    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_308},
-    {"loop.connect_write_pipe(pipe=None)", "loop", states_open_closed_debug, case_309},
-    {"loop.connect_write_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_310},
-    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_311},
-    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_312},
-    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_313},
-    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_314},
-    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_315},
-    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_316},
-    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_317},
-    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_318},
-    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_319},
-    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_320},
-    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_321},
-    {"loop.run_in_executor(valid)", "loop", states_open_closed_debug, case_322},
-    {"loop.run_in_executor(executor=None)", "loop", states_open_closed_debug, case_323},
-    {"loop.run_in_executor(func=None)", "loop", states_open_closed_debug, case_324},
-    {"loop.set_default_executor(valid)", "loop", states_open_closed_debug, case_325},
-    {"loop.set_default_executor(executor=None)", "loop", states_open_closed_debug, case_326},
-    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_327},
-    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_328},
-    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_329},
-    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_330},
-    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_331},
-    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_332},
-    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_333},
-    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_334},
-    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_335},
-    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_336},
-    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_337},
-    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_338},
-    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_339},
-    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_340},
-    {"loop.subprocess_exec(valid)", "loop", states_open_closed_debug, case_341},
-    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open_closed_debug, case_342},
-    {"loop.subprocess_exec(stdin=None)", "loop", states_open_closed_debug, case_343},
-    {"loop.subprocess_exec(stdin=0)", "loop", states_open_closed_debug, case_344},
-    {"loop.subprocess_exec(stdin=-4)", "loop", states_open_closed_debug, case_345},
-    {"loop.subprocess_exec(stdout=None)", "loop", states_open_closed_debug, case_346},
-    {"loop.subprocess_exec(stdout=0)", "loop", states_open_closed_debug, case_347},
-    {"loop.subprocess_exec(stdout=-4)", "loop", states_open_closed_debug, case_348},
-    {"loop.subprocess_exec(stderr=None)", "loop", states_open_closed_debug, case_349},
-    {"loop.subprocess_exec(stderr=0)", "loop", states_open_closed_debug, case_350},
-    {"loop.subprocess_exec(stderr=-4)", "loop", states_open_closed_debug, case_351},
-    {"loop.subprocess_shell(valid)", "loop", states_open_closed_debug, case_352},
-    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open_closed_debug, case_353},
-    {"loop.subprocess_shell(cmd=None)", "loop", states_open_closed_debug, case_354},
-    {"loop.subprocess_shell(cmd='')", "loop", states_open_closed_debug, case_355},
-    {"loop.subprocess_shell(stdin=None)", "loop", states_open_closed_debug, case_356},
-    {"loop.subprocess_shell(stdin=0)", "loop", states_open_closed_debug, case_357},
-    {"loop.subprocess_shell(stdin=-4)", "loop", states_open_closed_debug, case_358},
-    {"loop.subprocess_shell(stdout=None)", "loop", states_open_closed_debug, case_359},
-    {"loop.subprocess_shell(stdout=0)", "loop", states_open_closed_debug, case_360},
-    {"loop.subprocess_shell(stdout=-4)", "loop", states_open_closed_debug, case_361},
-    {"loop.subprocess_shell(stderr=None)", "loop", states_open_closed_debug, case_362},
-    {"loop.subprocess_shell(stderr=0)", "loop", states_open_closed_debug, case_363},
-    {"loop.subprocess_shell(stderr=-4)", "loop", states_open_closed_debug, case_364},
+    {"loop.connect_accepted_socket(ssl_handshake_timeout=inf)", "loop", states_open_closed_debug,
+     case_182},
+    {"loop.connect_accepted_socket(ssl_shutdown_timeout=None)", "loop", states_open_closed_debug,
+     case_183},
+    {"loop.connect_accepted_socket(ssl_shutdown_timeout=0)", "loop", states_open_closed_debug,
+     case_184},
+    {"loop.connect_accepted_socket(ssl_shutdown_timeout=-1)", "loop", states_open_closed_debug,
+     case_185},
+    {"loop.connect_accepted_socket(ssl_shutdown_timeout=nan)", "loop", states_open_closed_debug,
+     case_186},
+    {"loop.connect_accepted_socket(ssl_shutdown_timeout=inf)", "loop", states_open_closed_debug,
+     case_187},
+    {"loop.sendfile(valid)", "loop", states_open_closed_debug, case_188},
+    {"loop.sendfile(file=None)", "loop", states_open_closed_debug, case_189},
+    {"loop.sendfile(file=0)", "loop", states_open_closed_debug, case_190},
+    {"loop.sendfile(file=-1)", "loop", states_open_closed_debug, case_191},
+    {"loop.sendfile(offset=None)", "loop", states_open_closed_debug, case_192},
+    {"loop.sendfile(offset=0)", "loop", states_open_closed_debug, case_193},
+    {"loop.sendfile(offset=-1)", "loop", states_open_closed_debug, case_194},
+    {"loop.sendfile(count=None)", "loop", states_open_closed_debug, case_195},
+    {"loop.sendfile(count=0)", "loop", states_open_closed_debug, case_196},
+    {"loop.sendfile(count=-1)", "loop", states_open_closed_debug, case_197},
+    {"loop.sendfile(fallback=None)", "loop", states_open_closed_debug, case_198},
+    {"loop.sendfile(fallback=False)", "loop", states_open_closed_debug, case_199},
+    {"loop.start_tls(valid)", "loop", states_open, case_200},
+    {"loop.start_tls(transport=None)", "loop", states_open, case_201},
+    {"loop.start_tls(protocol=None)", "loop", states_open, case_202},
+    {"loop.start_tls(sslcontext=None)", "loop", states_open, case_203},
+    {"loop.start_tls(server_side=None)", "loop", states_open, case_204},
+    {"loop.start_tls(server_side=False)", "loop", states_open, case_205},
+    {"loop.start_tls(server_hostname=None)", "loop", states_open, case_206},
+    {"loop.start_tls(server_hostname='')", "loop", states_open, case_207},
+    {"loop.start_tls(ssl_handshake_timeout=None)", "loop", states_open, case_208},
+    {"loop.start_tls(ssl_handshake_timeout=0)", "loop", states_open, case_209},
+    {"loop.start_tls(ssl_handshake_timeout=-1)", "loop", states_open, case_210},
+    {"loop.start_tls(ssl_handshake_timeout=nan)", "loop", states_open, case_211},
+    {"loop.start_tls(ssl_handshake_timeout=inf)", "loop", states_open, case_212},
+    {"loop.start_tls(ssl_shutdown_timeout=None)", "loop", states_open, case_213},
+    {"loop.start_tls(ssl_shutdown_timeout=0)", "loop", states_open, case_214},
+    {"loop.start_tls(ssl_shutdown_timeout=-1)", "loop", states_open, case_215},
+    {"loop.start_tls(ssl_shutdown_timeout=nan)", "loop", states_open, case_216},
+    {"loop.start_tls(ssl_shutdown_timeout=inf)", "loop", states_open, case_217},
+    {"loop.add_reader(valid)", "loop", states_open_closed_debug, case_218},
+    {"loop.add_reader(fd=None)", "loop", states_open_closed_debug, case_219},
+    {"loop.add_reader(fd=0)", "loop", states_open_closed_debug, case_220},
+    {"loop.add_reader(fd=-1)", "loop", states_open_closed_debug, case_221},
+    {"loop.add_reader(fd=badfd)", "loop", states_open_closed_debug, case_222},
+    {"loop.add_reader(fd=filefd)", "loop", states_open_closed_debug, case_223},
+    {"loop.add_reader(callback=None)", "loop", states_open_closed_debug, case_224},
+    {"loop.remove_reader(valid)", "loop", states_open_closed_debug, case_225},
+    {"loop.remove_reader(fd=None)", "loop", states_open_closed_debug, case_226},
+    {"loop.remove_reader(fd=0)", "loop", states_open_closed_debug, case_227},
+    {"loop.remove_reader(fd=-1)", "loop", states_open_closed_debug, case_228},
+    {"loop.remove_reader(fd=badfd)", "loop", states_open_closed_debug, case_229},
+    {"loop.remove_reader(fd=filefd)", "loop", states_open_closed_debug, case_230},
+    {"loop.add_writer(valid)", "loop", states_open_closed_debug, case_231},
+    {"loop.add_writer(fd=None)", "loop", states_open_closed_debug, case_232},
+    {"loop.add_writer(fd=0)", "loop", states_open_closed_debug, case_233},
+    {"loop.add_writer(fd=-1)", "loop", states_open_closed_debug, case_234},
+    {"loop.add_writer(fd=badfd)", "loop", states_open_closed_debug, case_235},
+    {"loop.add_writer(fd=filefd)", "loop", states_open_closed_debug, case_236},
+    {"loop.add_writer(callback=None)", "loop", states_open_closed_debug, case_237},
+    {"loop.remove_writer(valid)", "loop", states_open_closed_debug, case_238},
+    {"loop.remove_writer(fd=None)", "loop", states_open_closed_debug, case_239},
+    {"loop.remove_writer(fd=0)", "loop", states_open_closed_debug, case_240},
+    {"loop.remove_writer(fd=-1)", "loop", states_open_closed_debug, case_241},
+    {"loop.remove_writer(fd=badfd)", "loop", states_open_closed_debug, case_242},
+    {"loop.remove_writer(fd=filefd)", "loop", states_open_closed_debug, case_243},
+    {"loop.sock_recv(valid)", "loop", states_open_closed_debug, case_244},
+    {"loop.sock_recv(sock=None)", "loop", states_open_closed_debug, case_245},
+    {"loop.sock_recv(nbytes=None)", "loop", states_open_closed_debug, case_246},
+    {"loop.sock_recv(nbytes=-1)", "loop", states_open_closed_debug, case_247},
+    {"loop.sock_recv_into(valid)", "loop", states_open_closed_debug, case_248},
+    {"loop.sock_recv_into(sock=None)", "loop", states_open_closed_debug, case_249},
+    {"loop.sock_recv_into(buf=None)", "loop", states_open_closed_debug, case_250},
+    {"loop.sock_recvfrom(valid)", "loop", states_open_closed_debug, case_251},
+    {"loop.sock_recvfrom(sock=None)", "loop", states_open_closed_debug, case_252},
+    {"loop.sock_recvfrom(bufsize=None)", "loop", states_open_closed_debug, case_253},
+    {"loop.sock_recvfrom(bufsize=-1)", "loop", states_open_closed_debug, case_254},
+    {"loop.sock_recvfrom_into(valid)", "loop", states_open_closed_debug, case_255},
+    {"loop.sock_recvfrom_into(sock=None)", "loop", states_open_closed_debug, case_256},
+    {"loop.sock_recvfrom_into(buf=None)", "loop", states_open_closed_debug, case_257},
+    {"loop.sock_recvfrom_into(nbytes=None)", "loop", states_open_closed_debug, case_258},
+    {"loop.sock_recvfrom_into(nbytes=0)", "loop", states_open_closed_debug, case_259},
+    {"loop.sock_recvfrom_into(nbytes=-1)", "loop", states_open_closed_debug, case_260},
+    {"loop.sock_sendto(valid)", "loop", states_open_closed_debug, case_261},
+    {"loop.sock_sendto(sock=None)", "loop", states_open_closed_debug, case_262},
+    {"loop.sock_sendto(data=None)", "loop", states_open_closed_debug, case_263},
+    {"loop.sock_sendto(address=None)", "loop", states_open_closed_debug, case_264},
+    {"loop.sock_sendall(valid)", "loop", states_open_closed_debug, case_265},
+    {"loop.sock_sendall(sock=None)", "loop", states_open_closed_debug, case_266},
+    {"loop.sock_sendall(data=None)", "loop", states_open_closed_debug, case_267},
+    {"loop.sock_connect(valid)", "loop", states_open_closed_debug, case_268},
+    {"loop.sock_connect(sock=None)", "loop", states_open_closed_debug, case_269},
+    {"loop.sock_connect(address=None)", "loop", states_open_closed_debug, case_270},
+    {"loop.sock_accept(valid)", "loop", states_open_closed_debug, case_271},
+    {"loop.sock_accept(sock=None)", "loop", states_open_closed_debug, case_272},
+    {"loop.sock_sendfile(valid)", "loop", states_open_closed_debug, case_273},
+    {"loop.sock_sendfile(sock=None)", "loop", states_open_closed_debug, case_274},
+    {"loop.sock_sendfile(file=None)", "loop", states_open_closed_debug, case_275},
+    {"loop.sock_sendfile(file=0)", "loop", states_open_closed_debug, case_276},
+    {"loop.sock_sendfile(file=-1)", "loop", states_open_closed_debug, case_277},
+    {"loop.sock_sendfile(offset=None)", "loop", states_open_closed_debug, case_278},
+    {"loop.sock_sendfile(offset=0)", "loop", states_open_closed_debug, case_279},
+    {"loop.sock_sendfile(offset=-1)", "loop", states_open_closed_debug, case_280},
+    {"loop.sock_sendfile(count=None)", "loop", states_open_closed_debug, case_281},
+    {"loop.sock_sendfile(count=0)", "loop", states_open_closed_debug, case_282},
+    {"loop.sock_sendfile(count=-1)", "loop", states_open_closed_debug, case_283},
+    {"loop.sock_sendfile(fallback=None)", "loop", states_open_closed_debug, case_284},
+    {"loop.sock_sendfile(fallback=False)", "loop", states_open_closed_debug, case_285},
+    {"loop.getaddrinfo(valid)", "loop", states_open_closed_debug, case_286},
+    {"loop.getaddrinfo(host=None)", "loop", states_open_closed_debug, case_287},
+    {"loop.getaddrinfo(host='')", "loop", states_open_closed_debug, case_288},
+    {"loop.getaddrinfo(port=None)", "loop", states_open_closed_debug, case_289},
+    {"loop.getaddrinfo(port='')", "loop", states_open_closed_debug, case_290},
+    {"loop.getaddrinfo(port='nosuchservice')", "loop", states_open_closed_debug, case_291},
+    {"loop.getaddrinfo(family=None)", "loop", states_open_closed_debug, case_292},
+    {"loop.getaddrinfo(family=0)", "loop", states_open_closed_debug, case_293},
+    {"loop.getaddrinfo(family=-1)", "loop", states_open_closed_debug, case_294},
+    {"loop.getaddrinfo(type=None)", "loop", states_open_closed_debug, case_295},
+    {"loop.getaddrinfo(type=0)", "loop", states_open_closed_debug, case_296},
+    {"loop.getaddrinfo(type=-1)", "loop", states_open_closed_debug, case_297},
+    {"loop.getaddrinfo(proto=None)", "loop", states_open_closed_debug, case_298},
+    {"loop.getaddrinfo(proto=0)", "loop", states_open_closed_debug, case_299},
+    {"loop.getaddrinfo(proto=-1)", "loop", states_open_closed_debug, case_300},
+    {"loop.getaddrinfo(flags=None)", "loop", states_open_closed_debug, case_301},
+    {"loop.getaddrinfo(flags=0)", "loop", states_open_closed_debug, case_302},
+    {"loop.getaddrinfo(flags=-1)", "loop", states_open_closed_debug, case_303},
+    {"loop.getnameinfo(valid)", "loop", states_open_closed_debug, case_304},
+    {"loop.getnameinfo(sockaddr=None)", "loop", states_open_closed_debug, case_305},
+    {"loop.getnameinfo(flags=None)", "loop", states_open_closed_debug, case_306},
+    {"loop.getnameinfo(flags=0)", "loop", states_open_closed_debug, case_307},
+    {"loop.getnameinfo(flags=-1)", "loop", states_open_closed_debug, case_308},
+    {"loop.connect_read_pipe(valid)", "loop", states_open_closed_debug, case_309},
+    {"loop.connect_read_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_310},
+    {"loop.connect_read_pipe(pipe=None)", "loop", states_open_closed_debug, case_311},
+    {"loop.connect_read_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_312},
+    {"loop.connect_write_pipe(valid)", "loop", states_open_closed_debug, case_313},
+    {"loop.connect_write_pipe(protocol_factory=None)", "loop", states_open_closed_debug, case_314},
+    {"loop.connect_write_pipe(pipe=None)", "loop", states_open_closed_debug, case_315},
+    {"loop.connect_write_pipe(pipe=filepipe)", "loop", states_open_closed_debug, case_316},
+    {"loop.add_signal_handler(valid)", "loop", states_open_closed_debug, case_317},
+    {"loop.add_signal_handler(signum=0)", "loop", states_open_closed_debug, case_318},
+    {"loop.add_signal_handler(signum=-1)", "loop", states_open_closed_debug, case_319},
+    {"loop.add_signal_handler(signum=65)", "loop", states_open_closed_debug, case_320},
+    {"loop.add_signal_handler(signum=9)", "loop", states_open_closed_debug, case_321},
+    {"loop.add_signal_handler(callback=None)", "loop", states_open_closed_debug, case_322},
+    {"loop.remove_signal_handler(valid)", "loop", states_open_closed_debug, case_323},
+    {"loop.remove_signal_handler(sig=0)", "loop", states_open_closed_debug, case_324},
+    {"loop.remove_signal_handler(sig=-1)", "loop", states_open_closed_debug, case_325},
+    {"loop.remove_signal_handler(sig=65)", "loop", states_open_closed_debug, case_326},
+    {"loop.remove_signal_handler(sig=9)", "loop", states_open_closed_debug, case_327},
+    {"loop.run_in_executor(valid)", "loop", states_open_closed_debug, case_328},
+    {"loop.run_in_executor(executor=None)", "loop", states_open_closed_debug, case_329},
+    {"loop.run_in_executor(func=None)", "loop", states_open_closed_debug, case_330},
+    {"loop.set_default_executor(valid)", "loop", states_open_closed_debug, case_331},
+    {"loop.set_default_executor(executor=None)", "loop", states_open_closed_debug, case_332},
+    {"loop.set_exception_handler(valid)", "loop", states_open_closed_debug, case_333},
+    {"loop.set_exception_handler(handler=None)", "loop", states_open_closed_debug, case_334},
+    {"loop.default_exception_handler(valid)", "loop", states_open_closed_debug, case_335},
+    {"loop.default_exception_handler(context=None)", "loop", states_open_closed_debug, case_336},
+    {"loop.call_exception_handler(valid)", "loop", states_open_closed_debug, case_337},
+    {"loop.call_exception_handler(context=None)", "loop", states_open_closed_debug, case_338},
+    {"loop.set_debug(valid)", "loop", states_open_closed_debug, case_339},
+    {"loop.set_debug(enabled=False)", "loop", states_open_closed_debug, case_340},
+    {"loop.slow_callback_duration = 1.5", "loop", states_open_closed_debug, case_341},
+    {"loop.slow_callback_duration = None", "loop", states_open_closed_debug, case_342},
+    {"loop.slow_callback_duration = 0", "loop", states_open_closed_debug, case_343},
+    {"loop.slow_callback_duration = -1", "loop", states_open_closed_debug, case_344},
+    {"loop.slow_callback_duration = nan", "loop", states_open_closed_debug, case_345},
+    {"loop.slow_callback_duration = inf", "loop", states_open_closed_debug, case_346},
+    {"loop.subprocess_exec(valid)", "loop", states_open_closed_debug, case_347},
+    {"loop.subprocess_exec(protocol_factory=None)", "loop", states_open_closed_debug, case_348},
+    {"loop.subprocess_exec(stdin=None)", "loop", states_open_closed_debug, case_349},
+    {"loop.subprocess_exec(stdin=0)", "loop", states_open_closed_debug, case_350},
+    {"loop.subprocess_exec(stdin=-4)", "loop", states_open_closed_debug, case_351},
+    {"loop.subprocess_exec(stdout=None)", "loop", states_open_closed_debug, case_352},
+    {"loop.subprocess_exec(stdout=0)", "loop", states_open_closed_debug, case_353},
+    {"loop.subprocess_exec(stdout=-4)", "loop", states_open_closed_debug, case_354},
+    {"loop.subprocess_exec(stderr=None)", "loop", states_open_closed_debug, case_355},
+    {"loop.subprocess_exec(stderr=0)", "loop", states_open_closed_debug, case_356},
+    {"loop.subprocess_exec(stderr=-4)", "loop", states_open_closed_debug, case_357},
+    {"loop.subprocess_shell(valid)", "loop", states_open_closed_debug, case_358},
+    {"loop.subprocess_shell(protocol_factory=None)", "loop", states_open_closed_debug, case_359},
+    {"loop.subprocess_shell(cmd=None)", "loop", states_open_closed_debug, case_360},
+    {"loop.subprocess_shell(cmd='')", "loop", states_open_closed_debug, case_361},
+    {"loop.subprocess_shell(stdin=None)", "loop", states_open_closed_debug, case_362},
+    {"loop.subprocess_shell(stdin=0)", "loop", states_open_closed_debug, case_363},
+    {"loop.subprocess_shell(stdin=-4)", "loop", states_open_closed_debug, case_364},
+    {"loop.subprocess_shell(stdout=None)", "loop", states_open_closed_debug, case_365},
+    {"loop.subprocess_shell(stdout=0)", "loop", states_open_closed_debug, case_366},
+    {"loop.subprocess_shell(stdout=-4)", "loop", states_open_closed_debug, case_367},
+    {"loop.subprocess_shell(stderr=None)", "loop", states_open_closed_debug, case_368},
+    {"loop.subprocess_shell(stderr=0)", "loop", states_open_closed_debug, case_369},
+    {"loop.subprocess_shell(stderr=-4)", "loop", states_open_closed_debug, case_370},
     {"asyncio.Future.set_result(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_365},
-    {"asyncio.Future.set_exception(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_366},
-    {"asyncio.Future.set_exception(exception=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_367},
-    {"asyncio.Future.add_done_callback(valid)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_368},
-    {"asyncio.Future.add_done_callback(callback=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_369},
-    {"asyncio.Future.add_done_callback(context=None)", "future",
-     states_pending_done_cancelled_closed_pending_closed_done, case_370},
-    {"asyncio.Future.remove_done_callback(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_371},
-    {"asyncio.Future.remove_done_callback(callback=None)", "future",
+    {"asyncio.Future.set_exception(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_372},
-    {"asyncio.Future.cancel(valid)", "future",
+    {"asyncio.Future.set_exception(exception=None)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_373},
-    {"asyncio.Future.cancel(msg=None)", "future",
+    {"asyncio.Future.add_done_callback(valid)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_374},
-    {"asyncio.Future.cancel(msg='')", "future",
+    {"asyncio.Future.add_done_callback(callback=None)", "future",
      states_pending_done_cancelled_closed_pending_closed_done, case_375},
+    {"asyncio.Future.add_done_callback(context=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_376},
+    {"asyncio.Future.remove_done_callback(valid)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_377},
+    {"asyncio.Future.remove_done_callback(callback=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_378},
+    {"asyncio.Future.cancel(valid)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_379},
+    {"asyncio.Future.cancel(msg=None)", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_380},
+    {"asyncio.Future.cancel(msg='')", "future",
+     states_pending_done_cancelled_closed_pending_closed_done, case_381},
     {NULL, NULL, NULL, NULL},
 };

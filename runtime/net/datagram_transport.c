@@ -25,11 +25,17 @@
 #include "exc.h"
 #include "names.h"
 
-/* One queued datagram. */
+/* One queued datagram. Queued behind others, it keeps the address as the
+ * caller gave it (`deferred`), its strings after the data: asyncio queues
+ * (data, addr) unchecked and looks at, and resolves, the address when the
+ * datagram's turn comes. */
 typedef struct dgram {
     struct dgram *next;
     struct sockaddr_storage ss;
     socklen_t sslen;            /* 0: send() on the connected socket */
+    bool deferred;              /* addr, not ss, says where it goes */
+    bool has_addr;              /* addr is not None */
+    aio_address addr;
     size_t len;
     char data[];
 } dgram;
@@ -43,7 +49,8 @@ typedef struct datagram_transport {
     aio__address_buf peername;
     aio__address_buf address;   /* the default destination (_address) */
     bool has_sockname;
-    bool has_peername;          /* connected: send() */
+    bool has_peername;          /* getpeername() answered: the 'peername' extra info */
+    bool sends;                 /* the peername is true in Python's eyes: send(), no address */
     bool has_address;
     bool paused;
     bool reading;
@@ -115,29 +122,76 @@ static void queue_clear(datagram_transport *dt)
     dt->buffered = 0;
 }
 
-static int queue_append(datagram_transport *dt, const void *data, size_t len,
-                        const struct sockaddr_storage *ss, socklen_t sslen)
+/* A queued datagram with room for `extra` bytes after its data. */
+static dgram *dgram_new(const void *data, size_t len, size_t extra)
 {
-    if (len > SIZE_MAX - sizeof(dgram)) {
+    if (len > SIZE_MAX - sizeof(dgram) - extra) {
         aio_err_set(aio_MemoryError, NULL);
-        return -1;
+        return NULL;
     }
-    dgram *d = aio__malloc(sizeof(dgram) + len);
+    dgram *d = aio__calloc(1, sizeof(dgram) + len + extra);
     if (d == NULL)
-        return -1;
-    d->next = NULL;
-    d->sslen = sslen;
-    if (sslen > 0)
-        memcpy(&d->ss, ss, sslen);
+        return NULL;
     d->len = len;
     if (len > 0)
         memcpy(d->data, data, len);
+    return d;
+}
+
+static void queue_link(datagram_transport *dt, dgram *d)
+{
     if (dt->tail != NULL)
         dt->tail->next = d;
     else
         dt->head = d;
     dt->tail = d;
-    dt->buffered += len;
+    dt->buffered += d->len;
+}
+
+static int queue_append(datagram_transport *dt, const void *data, size_t len,
+                        const struct sockaddr_storage *ss, socklen_t sslen)
+{
+    dgram *d = dgram_new(data, len, 0);
+    if (d == NULL)
+        return -1;
+    d->sslen = sslen;
+    if (sslen > 0)
+        memcpy(&d->ss, ss, sslen);
+    queue_link(dt, d);
+    return 0;
+}
+
+static size_t path_bytes(const aio_address *a)
+{
+    if (a->path == NULL)
+        return 0;
+    return a->kind == AIO_ADDRESS_ABSTRACT ? a->path_len : strlen(a->path) + 1;
+}
+
+/* Queues the datagram with the address as given (NULL: None). */
+static int queue_append_deferred(datagram_transport *dt, const void *data, size_t len,
+                                 const aio_address *addr)
+{
+    size_t host = addr != NULL && addr->host != NULL ? strlen(addr->host) + 1 : 0;
+    size_t path = addr != NULL ? path_bytes(addr) : 0;
+    if (host > SIZE_MAX / 2 || path > SIZE_MAX / 2) {
+        aio_err_set(aio_MemoryError, NULL);
+        return -1;
+    }
+    dgram *d = dgram_new(data, len, host + path);
+    if (d == NULL)
+        return -1;
+    d->deferred = true;
+    if (addr != NULL) {
+        d->has_addr = true;
+        d->addr = *addr;
+        char *strings = d->data + len;
+        if (host > 0)
+            d->addr.host = memcpy(strings, addr->host, host);
+        if (path > 0)
+            d->addr.path = memcpy(strings + host, addr->path, path);
+    }
+    queue_link(dt, d);
     return 0;
 }
 
@@ -438,9 +492,15 @@ static int dt_sendto(aio_transport *t, const void *data, size_t len, const aio_a
                     "'NoneType' object has no attribute 'call_exception_handler'");
         return -1;
     }
+    if (dt->head != NULL && !dt->sends) {
+        if (queue_append_deferred(dt, data, len, addr) < 0)
+            return -1;
+        aio__transport_maybe_pause_protocol(t);
+        return 0;
+    }
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    if (!dt->has_peername && destination(dt, addr, &ss, &sslen) < 0) {
+    if (!dt->sends && destination(dt, addr, &ss, &sslen) < 0) {
         aio_exc *exc = aio_err_fetch();
         if (aio_exc_isinstance(exc, aio_OSError)) {
             error_received(dt, exc);
@@ -475,16 +535,39 @@ static void sendto_ready(void *arg)
     datagram_transport *dt = arg;
     while (dt->head != NULL) {
         dgram *d = dt->head;
-        ssize_t n = send_one(dt, d->data, d->len, &d->ss, d->sslen);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            break;
+        struct sockaddr_storage ss;
+        socklen_t sslen = d->sslen;
+        aio_exc *bad = NULL;
+        ssize_t n = -1;
+        if (d->deferred) {
+            sslen = 0;
+            if (destination(dt, d->has_addr ? &d->addr : NULL, &ss, &sslen) < 0)
+                bad = aio_err_fetch();
+        } else if (sslen > 0) {
+            memcpy(&ss, &d->ss, sslen);
+        }
+        if (bad == NULL) {
+            n = send_one(dt, d->data, d->len, &ss, sslen);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                break;
+        }
+        int err = errno;
         dt->head = d->next;
         if (dt->head == NULL)
             dt->tail = NULL;
         dt->buffered -= d->len;
         free(d);
+        if (bad != NULL) {
+            /* What sock.sendto() raised: an OSError (a name that does not
+             * resolve) goes to error_received(), anything else is fatal. */
+            if (aio_exc_isinstance(bad, aio_OSError))
+                error_received(dt, bad);
+            else
+                fatal_error(dt, bad, "Fatal write error on datagram transport");
+            return;
+        }
         if (n < 0) {
-            error_received(dt, aio_exc_from_errno(errno));
+            error_received(dt, aio_exc_from_errno(err));
             return;
         }
     }
@@ -628,6 +711,10 @@ aio_transport *aio__datagram_transport_new(aio_loop *loop, int fd, aio_protocol 
     if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
         aio__address_from_sockaddr(&dt->peername, (struct sockaddr *)&ss, len);
         dt->has_peername = true;
+        /* An unnamed AF_UNIX peer (a socketpair's) is '', which is false:
+         * asyncio then calls sendto(data, addr) as on an unconnected
+         * socket, and a None address fails. */
+        dt->sends = !(ss.ss_family == AF_UNIX && len <= offsetof(struct sockaddr_un, sun_path));
     }
     if (address != NULL) {
         aio__address_buf_copy(&dt->address, address);

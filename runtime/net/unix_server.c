@@ -23,14 +23,16 @@
 #include "server.h"
 #include "sockaddr.h"
 
-/* os.stat() and os.remove() of a stale socket; other errors logged. */
-static void remove_stale_socket(const char *path)
+/* os.stat() then os.remove() of path when `removable` says so; an error
+ * but FileNotFoundError logged as "<what> '<path>': <OSError repr>". */
+static void remove_socket_file(const char *path, bool (*removable)(const struct stat *, const void *),
+                               const void *arg, const char *what)
 {
     struct stat st;
     int err = 0;
     if (stat(path, &st) < 0)
         err = errno;
-    else if (S_ISSOCK(st.st_mode) && unlink(path) < 0)
+    else if (removable(&st, arg) && unlink(path) < 0)
         err = errno;
     if (err == 0 || err == ENOENT)
         return;
@@ -40,10 +42,22 @@ static void remove_stale_socket(const char *path)
     aio__sb_append(&sb, ": ");
     aio__repr_into(exc, &sb);
     if (!sb.failed)
-        aio_log(AIO_LOG_ERROR, NULL, "Unable to check or remove stale UNIX socket %s", sb.data);
+        aio_log(AIO_LOG_ERROR, NULL, "%s %s", what, sb.data);
     aio__sb_free(&sb);
     aio__decref(exc);
     aio_err_clear();
+}
+
+static bool is_socket(const struct stat *st, const void *unused)
+{
+    (void)unused;
+    return S_ISSOCK(st->st_mode);
+}
+
+/* A stale socket at the path create_unix_server() binds is replaced. */
+static void remove_stale_socket(const char *path)
+{
+    remove_socket_file(path, is_socket, NULL, "Unable to check or remove stale UNIX socket");
 }
 
 static int bind_path(const char *path)
@@ -141,28 +155,18 @@ static int record_cleanup(int fd, char **path, ino_t *ino)
     return 1;
 }
 
+/* Still the file the server bound: the same inode. */
+static bool is_bound_file(const struct stat *st, const void *ino)
+{
+    return st->st_ino == *(const ino_t *)ino;
+}
+
 void aio__unix_server_cleanup(aio_server *s)
 {
     char *path = s->cleanup_path;
     s->cleanup_path = NULL;
-    struct stat st;
-    int err = 0;
-    if (stat(path, &st) < 0)
-        err = errno;
-    else if (st.st_ino == s->cleanup_ino && unlink(path) < 0)
-        err = errno;
-    if (err != 0 && err != ENOENT) {
-        aio_exc *exc = aio_exc_from_errno(err);
-        aio__strbuf sb = AIO__STRBUF_INIT;
-        aio__sb_append_pyrepr(&sb, path);
-        aio__sb_append(&sb, ": ");
-        aio__repr_into(exc, &sb);
-        if (!sb.failed)
-            aio_log(AIO_LOG_ERROR, NULL, "Unable to clean up listening UNIX socket %s", sb.data);
-        aio__sb_free(&sb);
-        aio__decref(exc);
-        aio_err_clear();
-    }
+    remove_socket_file(path, is_bound_file, &s->cleanup_ino,
+                       "Unable to clean up listening UNIX socket");
     free(path);
 }
 

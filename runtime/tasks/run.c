@@ -48,7 +48,12 @@ static void cancel_all_tasks(aio_loop *loop)
  * else it waits for the pool's threads. */
 static void *shutdown_default_executor_coro(void *arg)
 {
-    aio_future *fut = aio__loop_shutdown_default_executor(arg);
+    /* 3.12's Runner passes constants.THREAD_JOIN_TIMEOUT (300 s) */
+    aio_loop *loop = arg;
+    aio__loop_shutdown_default_executor_args args = {.timeout_is_none = true};
+    if (aio_loop_get_target_version(loop) >= AIO_PY(3, 12))
+        args = (aio__loop_shutdown_default_executor_args){.timeout = 300.0};
+    aio_future *fut = aio__loop_shutdown_default_executor(loop, &args);
     if (fut == NULL)
         return NULL;
     void *result = aio_future_done(fut) == 1 ? aio_future_result(fut) : aio_await(fut);

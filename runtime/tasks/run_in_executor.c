@@ -10,9 +10,12 @@
  * source side under the chain's lock, which the loop side takes to forget
  * the loop: no worker touches a loop that was closed and freed.
  */
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "casyncio/api.h"
 #include "casyncio/executor.h"
@@ -343,10 +346,12 @@ aio_future *aio__loop_run_in_executor(aio_loop *loop, aio_executor *executor,
 int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
 {
     /* Up to 3.10 any object became the default executor (3.8 to 3.10
-     * warning); in C it must at least be an object, to be kept. */
+     * warning), None too (the glue passes NULL on there): the next
+     * run_in_executor(None) makes a new pool. In C it must at least be an
+     * object, to be kept. */
     if (!aio_is_thread_pool_executor(executor)) {
         int version = aio_loop_get_target_version(loop);
-        if (version >= AIO_PY(3, 11) || !aio__is_object(executor)) {
+        if (version >= AIO_PY(3, 11) || (executor != NULL && !aio__is_object(executor))) {
             aio_err_set(aio_TypeError, "executor must be ThreadPoolExecutor instance");
             return -1;
         }
@@ -358,7 +363,8 @@ int aio__loop_set_default_executor(aio_loop *loop, aio_executor *executor)
     }
     if (atomic_load(&loop->closed))
         return 0; /* never used again: nothing would release it */
-    aio_incref(executor);
+    if (executor != NULL)
+        aio_incref(executor);
     aio_executor *old = *default_executor_of(loop);
     *default_executor_of(loop) = executor;
     if (old != NULL)
@@ -389,7 +395,7 @@ static void *shutdown_thread(void *arg)
     return NULL;
 }
 
-aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
+static aio_future *start_shutdown(aio_loop *loop)
 {
     *shutdown_called_of(loop) = (void *)1;
     aio_executor *executor = *default_executor_of(loop);
@@ -444,6 +450,169 @@ aio_future *aio__loop_shutdown_default_executor(aio_loop *loop)
         return NULL;
     }
     return fut;
+}
+
+/* shutdown_default_executor(timeout) from 3.12: `outer` follows `inner`
+ * (the shutdown thread's future). 3.12 awaits the shutdown and then joins
+ * the thread for at most timeout seconds: the thread is done by then, so
+ * only the join's own checks of timeout remain (NaN, too large). 3.13 bounds
+ * the wait itself: a timer warns, shuts the pool down without waiting and
+ * ends outer. */
+typedef struct shutdown_wait {
+    int refcnt;           /* the done callback of inner, the timer */
+    aio_loop *loop;       /* borrowed: outer keeps it alive */
+    aio_future *outer;    /* a reference */
+    aio_handle *timer;    /* a reference, or NULL */
+    double timeout;
+    bool joined_after;    /* 3.12: the join's checks once inner is done */
+} shutdown_wait;
+
+static void shutdown_wait_decref(void *arg)
+{
+    shutdown_wait *w = arg;
+    if (--w->refcnt > 0)
+        return;
+    aio__decref(w->outer);
+    free(w);
+}
+
+/* time.sleep()'s and Thread.join()'s conversion of a timeout: the errors of
+ * a NaN and of a time past what a 64-bit count of nanoseconds holds. */
+static int check_join_timeout(double timeout)
+{
+    if (isnan(timeout)) {
+        aio_err_set(aio_ValueError, "Invalid value NaN (not a number)");
+        return -1;
+    }
+    if (timeout * 1e9 >= 9223372036854775807.0) {
+        aio_err_set(aio_OverflowError, "timestamp out of range for platform time_t");
+        return -1;
+    }
+    return 0;
+}
+
+static void shutdown_inner_done(aio_future *inner, void *arg)
+{
+    shutdown_wait *w = arg;
+    if (w->timer != NULL) {
+        aio__handle_cancel(w->timer);
+        aio__decref(w->timer);
+        w->timer = NULL;
+    }
+    if (w->outer->state == AIO__FUTURE_PENDING) {
+        if (inner->state == AIO__FUTURE_CANCELLED)
+            aio__future_cancel_any(w->outer, NULL);
+        else if (inner->exception != NULL)
+            aio__future_finish_exception(w->outer, inner->exception);
+        else if (w->joined_after && check_join_timeout(w->timeout) < 0)
+            aio__future_fail(w->outer, NULL);
+        else
+            aio__future_finish_result(w->outer, NULL, NULL);
+    }
+    shutdown_wait_decref(w);
+}
+
+/* Python's "{timeout}" of a float: integral values as an int would print
+ * (asyncio.run() passes the int 300), others in the shortest digits that
+ * read back the same. */
+static void format_timeout(char *buf, size_t size, double timeout)
+{
+    if (timeout == floor(timeout) && fabs(timeout) < 1e16) {
+        snprintf(buf, size, "%.0f", timeout);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, timeout);
+        if (strtod(buf, NULL) == timeout)
+            return;
+    }
+}
+
+static void warn_and_stop_waiting(shutdown_wait *w)
+{
+    char num[64], msg[160];
+    format_timeout(num, sizeof num, w->timeout);
+    snprintf(msg, sizeof msg,
+             "The executor did not finishing joining its threads within %s seconds.", num);
+    if (aio_warn(aio_RuntimeWarning, msg) < 0) {
+        aio__future_fail(w->outer, NULL);
+        return;
+    }
+    aio_executor *executor = *default_executor_of(w->loop);
+    if (executor != NULL && aio_is_thread_pool_executor(executor))
+        aio_executor_shutdown(executor, false, false);
+    aio__future_finish_result(w->outer, NULL, NULL);
+}
+
+/* The timer's callback: it owns the timer's reference to w (a one-shot
+ * callback takes its argument over). */
+static void shutdown_timed_out(void *arg)
+{
+    shutdown_wait *w = arg;
+    if (w->timer != NULL) {
+        aio__decref(w->timer);
+        w->timer = NULL;
+    }
+    if (w->outer->state == AIO__FUTURE_PENDING)
+        warn_and_stop_waiting(w);
+    shutdown_wait_decref(w);
+}
+
+aio_future *aio__loop_shutdown_default_executor(aio_loop *loop,
+                                                const aio__loop_shutdown_default_executor_args *args)
+{
+    bool has_pool = *default_executor_of(loop) != NULL &&
+                    aio_is_thread_pool_executor(*default_executor_of(loop));
+    aio_future *inner = start_shutdown(loop);
+    if (inner == NULL || args->timeout_is_none || !has_pool ||
+        aio_loop_get_target_version(loop) < AIO_PY(3, 12))
+        return inner;
+    bool bounded = aio_loop_get_target_version(loop) >= AIO_PY(3, 13);
+    double timeout = args->timeout;
+    if (bounded && isnan(timeout)) {
+        /* 3.13's timer at NaN breaks the loop's select() (the error comes
+         * out of run_until_complete()); here the call raises it */
+        aio__decref(inner);
+        aio_err_set(aio_ValueError, "cannot convert float NaN to integer");
+        return NULL;
+    }
+    shutdown_wait *w = aio__malloc(sizeof *w);
+    aio_future *outer = w != NULL ? aio__loop_create_future(loop) : NULL;
+    if (outer == NULL) {
+        free(w);
+        aio__decref(inner);
+        return NULL;
+    }
+    *w = (shutdown_wait){.refcnt = 1, .loop = loop, .outer = aio_incref(outer),
+                         .timeout = timeout, .joined_after = !bounded};
+    if (bounded && !isinf(timeout)) {
+        w->timer = aio__loop_call_later(loop, &(aio__loop_call_later_args){
+                                                  .delay = timeout,
+                                                  .callback = shutdown_timed_out,
+                                                  .args = w,
+                                                  .args_release = shutdown_wait_decref});
+        if (w->timer == NULL)
+            goto fail;
+        aio_incref(w->timer);
+        w->refcnt++;
+    }
+    if (aio__future_add_done_callback(inner, &(aio__future_add_done_callback_args){
+                                                 .callback = shutdown_inner_done,
+                                                 .callback_arg = w}) < 0) {
+        if (w->timer != NULL) {
+            aio__handle_cancel(w->timer);
+            aio__decref(w->timer);
+            w->timer = NULL;
+        }
+        goto fail;
+    }
+    aio__decref(inner);
+    return outer;
+fail:
+    shutdown_wait_decref(w);
+    aio__decref(outer);
+    aio__decref(inner);
+    return NULL;
 }
 
 /* --- asyncio.to_thread() ----------------------------------------------------- */

@@ -150,15 +150,38 @@ AIO_API int aio_loop_close(aio_loop *loop);
  */
 AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
 
-/* loop.shutdown_default_executor()
+/* loop.shutdown_default_executor(timeout=None)
  *
  * Shut the default executor down and wait until its threads have joined.
  *
  * Afterwards run_in_executor() with the default executor fails. asyncio.run()
- * calls it on exit.
+ * calls it on exit (from 3.12 with a timeout of 300 seconds).
+ *
+ * Arguments, in aio_loop_shutdown_default_executor_args; a field left 0 or
+ * NULL means its default:
+ *   timeout  double; default None when 0 (AIO_ZERO: 0). Seconds to wait for
+ *            the executor's threads to join; None: as long as it takes. Since
+ *            3.12.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result is None.
+ *
+ * Raises:
+ *   TypeError("BaseEventLoop.shutdown_default_executor() got an unexpected
+ *     keyword argument 'timeout'") when timeout is given at a target before
+ *     3.12.
+ *   ValueError("Invalid value NaN (not a number)") when 3.12: timeout is NaN
+ *     (the future fails once the pool is shut down); 3.13: 'cannot convert
+ *     float NaN to integer'.
+ *   OverflowError("timestamp out of range for platform time_t") when 3.12:
+ *     timeout is 2**63 nanoseconds or more, or inf (the future fails once the
+ *     pool is shut down).
+ *
+ * In C: timeout (3.12+): 3.12 waits for the shutdown, then joins the thread
+ * for at most timeout seconds (NaN: ValueError, too large: OverflowError,
+ * raised after the shutdown); the thread has finished by then, so no warning.
+ * 3.13+ bounds the wait itself: when timeout seconds pass first, a
+ * RuntimeWarning and shutdown(wait=False).
  *
  * Since 3.9.
  *
@@ -166,11 +189,23 @@ AIO_API aio_future *aio_loop_shutdown_asyncgens(aio_loop *loop);
  *   3.9   added: First appeared.
  *   3.12  changed: Gains timeout=None: after that many seconds of waiting for
  *         the threads to join, a RuntimeWarning is issued and the executor is
- *         left running (3.11, the target here, has no timeout). [no page]
+ *         left running (3.12 itself only applies it to the join after the
+ *         shutdown; 3.13 to the wait). [no page]
  *   3.12  added (timeout): Gained timeout: how long to wait for the executor's
  *         threads before a RuntimeWarning. [no page]
+ *
+ * On the 3.9+ page: loop.shutdown_default_executor()
  */
-AIO__SINCE_3_9 AIO_API aio_future *aio_loop_shutdown_default_executor(aio_loop *loop);
+typedef struct aio_loop_shutdown_default_executor_args {
+#if AIO__LEVEL_MAX >= AIO_PY(3, 12)
+    double timeout;  /* 0: None (default); AIO_ZERO: 0 */
+#else
+    double aio__since_3_12_timeout;
+#endif
+} aio_loop_shutdown_default_executor_args;
+
+AIO__SINCE_3_9 AIO_API aio_future *aio_loop_shutdown_default_executor(
+    aio_loop *loop, const aio_loop_shutdown_default_executor_args *args);
 
 /* loop.call_soon(callback, *args, context=None)
  *
@@ -304,8 +339,9 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *
  * Arguments, in aio_loop_call_later_args; a field left 0 or NULL means its
  * default:
- *   delay         double; required (AIO_NONE raises TypeError). Seconds from
- *                 now; an int or a float.
+ *   delay         double; required (AIO_NONE raises TypeError; 3.6-3.10:
+ *                 TypeError with another message). Seconds from now; an int or
+ *                 a float.
  *   callback      aio_callback; required (NULL: None). A callback, called with
  *                 the *args pointer.
  *   args          void *. *args: the one pointer passed to the callback.
@@ -323,8 +359,9 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  *
  * Raises:
  *   RuntimeError("Event loop is closed") when the loop is closed.
- *   TypeError("delay must not be None") when delay is None (3.11+; earlier
- *     versions fail inside the addition).
+ *   TypeError("delay must not be None") when delay is None (3.11+; up to 3.10
+ *     TypeError "unsupported operand type(s) for +: 'float' and 'NoneType'",
+ *     before the closed-loop check).
  *   RuntimeError("Non-thread-safe operation invoked on an event loop other
  *     than the current one") when debug mode is on, the loop is running and
  *     the caller is another thread.
@@ -350,7 +387,8 @@ AIO_API aio_handle *aio_loop_call_soon_threadsafe(aio_loop *loop,
  * On the 3.6 page: loop.call_later(delay, callback, *args)
  */
 typedef struct aio_loop_call_later_args {
-    double delay;                   /* required; AIO_NONE raises TypeError */
+    /* required; AIO_NONE raises TypeError; 3.6-3.10: TypeError with another message */
+    double delay;
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
@@ -371,8 +409,9 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *
  * Arguments, in aio_loop_call_at_args; a field left 0 or NULL means its
  * default:
- *   when          double; required (AIO_NONE raises TypeError). An absolute
- *                 time on the loop's clock (see time()); an int or a float.
+ *   when          double; required (AIO_NONE raises TypeError; 3.6-3.10:
+ *                 AssertionError). An absolute time on the loop's clock (see
+ *                 time()); an int or a float.
  *   callback      aio_callback; required (NULL: None). A callback, called with
  *                 the *args pointer.
  *   args          void *. *args: the one pointer passed to the callback.
@@ -390,8 +429,8 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  *
  * Raises:
  *   RuntimeError("Event loop is closed") when the loop is closed.
- *   TypeError("when cannot be None") when is None (3.11+; 3.8 fails with a
- *     bare AssertionError).
+ *   TypeError("when cannot be None") when is None (3.11+; up to 3.10 a bare
+ *     AssertionError, after the closed-loop check).
  *   RuntimeError("Non-thread-safe operation invoked on an event loop other
  *     than the current one") when debug mode is on, the loop is running and
  *     the caller is another thread.
@@ -415,7 +454,8 @@ AIO_API aio_timer_handle *aio_loop_call_later(aio_loop *loop, const aio_loop_cal
  * On the 3.6 page: loop.call_at(when, callback, *args)
  */
 typedef struct aio_loop_call_at_args {
-    double when;                    /* required; AIO_NONE raises TypeError */
+    /* required; AIO_NONE raises TypeError; 3.6-3.10: AssertionError */
+    double when;
     aio_callback callback;          /* required; NULL: None */
     void *args;                     /* *args */
     aio_release_func args_release;
@@ -1849,13 +1889,14 @@ AIO__SINCE_3_7 AIO_API aio_future *aio_loop_sock_sendfile(aio_loop *loop,
  *           for the wildcard or loopback address.
  *   port    const char *; required (NULL: None). Port number or service name,
  *           as a string ("443", "https"); None (NULL) for none.
- *   family  int; default 0 (AIO_NONE raises TypeError). Address family filter,
- *           e.g. AF_INET; 0 for any.
- *   type    int; default 0 (AIO_NONE raises TypeError). Socket type filter,
- *           e.g. SOCK_STREAM; 0 for any.
- *   proto   int; default 0 (AIO_NONE raises TypeError). Protocol filter; 0 for
- *           any.
- *   flags   int; default 0 (AIO_NONE raises TypeError). AI_* flags.
+ *   family  int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). Address family filter, e.g. AF_INET; 0 for any.
+ *   type    int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). Socket type filter, e.g. SOCK_STREAM; 0 for any.
+ *   proto   int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). Protocol filter; 0 for any.
+ *   flags   int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError with
+ *           another message). AI_* flags.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_addrinfo_list *, a list of (family, type,
@@ -1891,7 +1932,8 @@ AIO_API aio_future *aio_loop_getaddrinfo(aio_loop *loop, const aio_loop_getaddri
  * default:
  *   sockaddr  const aio_address *; required (NULL: None). The address to look
  *             up.
- *   flags     int; default 0 (AIO_NONE raises TypeError). NI_* flags.
+ *   flags     int; default 0 (AIO_NONE raises TypeError; 3.6-3.9: TypeError
+ *             with another message). NI_* flags.
  *
  * Returns aio_future *, a new reference: the future, or NULL with the
  * exception set. Its result: aio_nameinfo *, a (host, port) pair of strings.
@@ -2091,9 +2133,11 @@ AIO_API aio_future *aio_loop_run_in_executor(aio_loop *loop, aio_executor *execu
  * executor should be a ThreadPoolExecutor.
  *
  * Arguments:
- *   executor  aio_executor *; required (NULL raises TypeError). A
- *             ThreadPoolExecutor. 3.8-3.10: another kind of executor (or None)
- *             only warns with DeprecationWarning; 3.11+: TypeError.
+ *   executor  aio_executor *; required (NULL raises TypeError; 3.6-3.10: None
+ *             is accepted). A ThreadPoolExecutor. 3.6-3.7: another kind of
+ *             executor, or None (no default: the next run_in_executor(None)
+ *             makes one), is kept; 3.8-3.10: kept with a DeprecationWarning;
+ *             3.11+: TypeError.
  *
  * Returns int: 0 on success, -1 with the exception set.
  *

@@ -135,7 +135,7 @@ static void *main_coro(void *arg)
     }
     aio_decref(task);
     set_flag(&gate, true);
-    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    aio_future *f = aio_loop_shutdown_default_executor(loop, NULL);
     CHECK(f);
     aio_await(f);
     CHECK(!aio_err_occurred());

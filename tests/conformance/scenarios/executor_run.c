@@ -69,7 +69,7 @@ static void *main_coro(void *arg)
     CHECK(aio_loop_set_default_executor(loop, mine) == 0);
     printf("mine: %d\n", (int)await_int(aio_loop_run_in_executor(loop, NULL, double_it, N(50), NULL)));
 
-    f = aio_loop_shutdown_default_executor(loop);
+    f = aio_loop_shutdown_default_executor(loop, NULL);
     CHECK(f);
     CHECK(aio_await(f) == NULL && !aio_err_occurred());
     aio_decref(f);

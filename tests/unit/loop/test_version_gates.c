@@ -240,11 +240,83 @@ static void test_to_thread_added(void **state)
     task = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = to_thread_main});
     assert_ptr_equal(aio_loop_run_until_complete(loop, task), (void *)4);
     aio_decref(task);
-    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    aio_future *f = aio_loop_shutdown_default_executor(loop, NULL);
     assert_null(aio_loop_run_until_complete(loop, f));
     check_no_exception();
     aio_decref(f);
     done_at(loop);
+}
+
+/* call_later(None) / call_at(None) (spec none_in): 3.11's TypeErrors from
+ * 3.11 on; up to 3.10 the addition's TypeError (before the closed-loop
+ * check) and TimerHandle's bare AssertionError (after it), as CPython
+ * 3.6.15, 3.8.18, 3.10.13, 3.11.7 and 3.13.0 give them. */
+static void test_call_later_at_none(void **state)
+{
+    (void)state;
+    static const char addition[] = "unsupported operand type(s) for +: 'float' and 'NoneType'";
+    const int versions[] = {AIO_PY(3, 6), AIO_PY(3, 8), AIO_PY(3, 10), AIO_PY(3, 11),
+                            AIO_PY(3, 13)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        bool old = versions[i] < AIO_PY(3, 11);
+        for (int closed = 0; closed < 2; closed++) {
+            aio_loop *loop = loop_at(versions[i]);
+            if (closed)
+                aio_loop_close(loop);
+            assert_null(aio_loop_call_later(
+                loop, &(aio_loop_call_later_args){.delay = AIO_NONE, .callback = noop}));
+            assert_raised(aio_TypeError, old ? addition : "delay must not be None");
+            assert_null(aio_loop_call_at(
+                loop, &(aio_loop_call_at_args){.when = AIO_NONE, .callback = noop}));
+            if (old && closed)
+                assert_raised(aio_RuntimeError, "Event loop is closed");
+            else if (old)
+                assert_raised(aio_AssertionError, "");
+            else
+                assert_raised(aio_TypeError, "when cannot be None");
+            /* a number still schedules at every version */
+            if (!closed) {
+                assert_non_null(aio_loop_call_later(
+                    loop, &(aio_loop_call_later_args){.delay = AIO_ZERO, .callback = noop}));
+                assert_non_null(aio_loop_call_at(
+                    loop, &(aio_loop_call_at_args){.when = 1.0, .callback = noop}));
+            }
+            done_at(loop);
+        }
+    }
+}
+
+/* getaddrinfo()'s and getnameinfo()'s integers given None (spec none_in):
+ * up to 3.9 the int conversion said "an integer is required (got type
+ * NoneType)"; the closed-loop check comes first at every version. As
+ * CPython 3.6.15, 3.9.18, 3.10.13 and 3.11.7 give them. */
+static void test_dns_int_none(void **state)
+{
+    (void)state;
+    const int versions[] = {AIO_PY(3, 6), AIO_PY(3, 9), AIO_PY(3, 10), AIO_PY(3, 11)};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        const char *msg = versions[i] < AIO_PY(3, 10)
+                              ? "an integer is required (got type NoneType)"
+                              : "'NoneType' object cannot be interpreted as an integer";
+        aio_loop *loop = loop_at(versions[i]);
+        const aio_loop_getaddrinfo_args each[] = {
+            {.host = "localhost", .family = AIO_NONE},
+            {.host = "localhost", .type = AIO_NONE},
+            {.host = "localhost", .proto = AIO_NONE},
+            {.host = "localhost", .flags = AIO_NONE},
+        };
+        for (size_t j = 0; j < 4; j++) {
+            assert_null(aio_loop_getaddrinfo(loop, &each[j]));
+            assert_raised(aio_TypeError, msg);
+        }
+        /* (the glue checks flags whatever sockaddr is) */
+        assert_null(aio_loop_getnameinfo(loop, &(aio_loop_getnameinfo_args){.flags = AIO_NONE}));
+        assert_raised(aio_TypeError, msg);
+        aio_loop_close(loop);
+        assert_null(aio_loop_getaddrinfo(loop, &each[0]));
+        assert_raised(aio_RuntimeError, "Event loop is closed");
+        done_at(loop);
+    }
 }
 
 static const struct CMUnitTest tests[] = {
@@ -255,6 +327,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_module_class_added),
     cmocka_unit_test(test_other_class_method_added),
     cmocka_unit_test(test_task_constructor_params),
+    cmocka_unit_test(test_call_later_at_none),
+    cmocka_unit_test(test_dns_int_none),
 };
 
 AIO_TEST_MAIN(tests)

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -699,9 +700,11 @@ static void test_error_received_refused(void **state)
 
 /* --- The queue and flow control ---------------------------------------------------------- */
 
-/* A transport over one end of an AF_UNIX datagram socketpair (sock=); the
- * peer does not read until told: the sender's sends fail with EAGAIN and
- * the datagrams are queued, in order, with their sizes counted. */
+/* A transport over an AF_UNIX datagram socket and a peer, each bound to an
+ * abstract name and connected to the other (sock=; a socketpair's peer
+ * would be unnamed, '', which asyncio takes for an unconnected socket); the peer does not read until
+ * told: the sender's sends fail with EAGAIN and the datagrams are queued,
+ * in order, with their sizes counted. */
 typedef struct qpair {
     aio_loop *loop;
     trace t;
@@ -716,8 +719,22 @@ static void qpair_open(qpair *q)
     memset(&q->t, 0, sizeof q->t);
     q->loop = new_loop();
     dp_init(&q->p, &q->t);
+    static int pairs;
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    struct sockaddr_un un[2];
+    socklen_t unlen[2];
+    for (int i = 0; i < 2; i++) {
+        sv[i] = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(sv[i] >= 0);
+        un[i] = (struct sockaddr_un){.sun_family = AF_UNIX};
+        unlen[i] = offsetof(struct sockaddr_un, sun_path) + 1 +
+                   (socklen_t)snprintf(un[i].sun_path + 1, sizeof un[i].sun_path - 1,
+                                       "casyncio-qpair-%d-%d-%d", (int)getpid(), pairs, i);
+        assert_int_equal(bind(sv[i], (struct sockaddr *)&un[i], unlen[i]), 0);
+    }
+    pairs++;
+    assert_int_equal(connect(sv[0], (struct sockaddr *)&un[1], unlen[1]), 0);
+    assert_int_equal(connect(sv[1], (struct sockaddr *)&un[0], unlen[0]), 0);
     q->peer = sv[1];
     q->fut = open_endpoint(q->loop, &q->p, &(aio_loop_create_datagram_endpoint_args){.sock = sv[0]});
     q->tr = endpoint(q->loop, q->fut);
@@ -787,6 +804,91 @@ static void test_queue_and_flow_control(void **state)
     aio_decref(q.fut);
     close(q.peer);
     finish(q.loop);
+}
+
+/* Behind a queue, asyncio keeps (data, addr) as given and looks at the
+ * address when the datagram's turn comes: a None address on an unconnected
+ * socket is no error at the call, and a fatal one (TypeError, the
+ * transport closed) once the queue drains to it. */
+static void test_queued_address_checked_at_send(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    trace t = {{0}};
+    dproto p;
+    dp_init(&p, &t);
+    /* A sink bound to an abstract name, reading only when told, and a
+     * sender that is not connected: each datagram names the sink. */
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    socklen_t unlen = offsetof(struct sockaddr_un, sun_path) + 1 +
+                      (socklen_t)snprintf(un.sun_path + 1, sizeof un.sun_path - 1,
+                                          "casyncio-sink-%d", (int)getpid());
+    int sink = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(bind(sink, (struct sockaddr *)&un, unlen), 0);
+    const aio_address to = {.path = un.sun_path, .kind = AIO_ADDRESS_ABSTRACT,
+                            .path_len = unlen - offsetof(struct sockaddr_un, sun_path)};
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    aio_future *fut = open_endpoint(loop, &p, &(aio_loop_create_datagram_endpoint_args){.sock = fd});
+    aio_transport *tr = endpoint(loop, fut);
+    long sent = 0;
+    char buf[1000] = {0};
+    while (aio_transport_get_write_buffer_size(tr) == 0 && sent < 100000) {
+        sent++;
+        assert_int_equal(aio_transport_sendto(tr, &(aio_transport_sendto_args){
+                                                      .data = buf, .data_len = sizeof buf,
+                                                      .addr = &to}),
+                         0);
+    }
+    assert_int_equal(p.errors, 0);
+    /* Queued unchecked: no error now... */
+    assert_int_equal(aio_transport_sendto(tr, &(aio_transport_sendto_args){
+                                                  .data = "y", .data_len = 1, .addr = NULL}),
+                     0);
+    check_no_exception();
+    assert_false(aio_transport_is_closing(tr));
+    assert_int_equal(aio_transport_get_write_buffer_size(tr), 1001);
+    /* ...and a fatal one once the queue drains to it. */
+    long got = 0;
+    for (int i = 0; i < 100 && p.lost == 0; i++) {
+        while (recv(sink, buf, sizeof buf, MSG_DONTWAIT) > 0)
+            got++;
+        run_one_iteration(loop);
+    }
+    while (recv(sink, buf, sizeof buf, MSG_DONTWAIT) > 0)
+        got++;
+    assert_int_equal(p.lost, 1);
+    assert_string_equal(p.lost_exc, "TypeError(\"a bytes-like object is required, not 'NoneType'\")");
+    assert_int_equal(got, sent);
+    aio_decref(fut);
+    close(sink);
+    finish(loop);
+}
+
+/* A socketpair's peer is unnamed: its 'peername' is '', false to asyncio,
+ * which then sends with sendto(data, addr): without an address, the
+ * TypeError of sendto(data, None), fatal. */
+static void test_socketpair_peer_is_not_connected(void **state)
+{
+    (void)state;
+    aio_loop *loop = new_loop();
+    trace t = {{0}};
+    dproto p;
+    dp_init(&p, &t);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    aio_future *fut = open_endpoint(loop, &p, &(aio_loop_create_datagram_endpoint_args){.sock = sv[0]});
+    aio_transport *tr = endpoint(loop, fut);
+    const aio_address *peer = aio_transport_get_peername(tr);
+    assert_non_null(peer);
+    assert_int_equal(aio_transport_sendto(tr, &(aio_transport_sendto_args){.data = "x", .data_len = 1}),
+                     0);
+    run_until(loop, has_lost, &p, 10);
+    assert_string_equal(p.lost_exc, "TypeError(\"a bytes-like object is required, not 'NoneType'\")");
+    char c;
+    assert_int_equal(recv(sv[1], &c, 1, MSG_DONTWAIT), -1);
+    aio_decref(fut);
+    close(sv[1]);
+    finish(loop);
 }
 
 static void test_queue_order_and_close(void **state)
@@ -1257,7 +1359,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sendto_names),
         cmocka_unit_test(test_error_received_refused),
         cmocka_unit_test(test_queue_and_flow_control),
-        cmocka_unit_test(test_queue_order_and_close),
+        cmocka_unit_test(test_queued_address_checked_at_send),
+    cmocka_unit_test(test_socketpair_peer_is_not_connected),
+    cmocka_unit_test(test_queue_order_and_close),
         cmocka_unit_test(test_abort_drops_queue),
         cmocka_unit_test(test_ten_thousand),
         cmocka_unit_test(test_receive_many),

@@ -456,7 +456,7 @@ static void test_run_in_executor_result_and_exception(void **state)
     aio_loop_run_until_complete(loop, f);
     aio_decref(f);
     assert_memory_equal(name, "asyncio_", 8);
-    f = aio_loop_shutdown_default_executor(loop);
+    f = aio_loop_shutdown_default_executor(loop, NULL);
     assert_null(aio_loop_run_until_complete(loop, f));
     check_no_exception();
     aio_decref(f);
@@ -565,7 +565,7 @@ static void test_run_in_executor_oom(void **state)
             assert_raised(aio_MemoryError, NULL);
         }
     }
-    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    aio_future *f = aio_loop_shutdown_default_executor(loop, NULL);
     aio_loop_run_until_complete(loop, f);
     aio_decref(f);
     aio_executor_shutdown(pool, true, false);
@@ -623,7 +623,7 @@ static void test_set_default_executor(void **state)
     aio_loop_run_until_complete(loop, f);
     aio_decref(f);
     assert_string_equal(name, "mine_0");
-    f = aio_loop_shutdown_default_executor(loop);
+    f = aio_loop_shutdown_default_executor(loop, NULL);
     aio_loop_run_until_complete(loop, f);
     check_no_exception();
     aio_decref(f);
@@ -638,7 +638,7 @@ static void test_shutdown_default_executor_unused(void **state)
 {
     (void)state;
     aio_loop *loop = new_loop();
-    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    aio_future *f = aio_loop_shutdown_default_executor(loop, NULL);
     assert_null(aio_loop_run_until_complete(loop, f));
     check_no_exception();
     aio_decref(f);
@@ -767,7 +767,7 @@ static void test_to_thread_context(void **state)
     request_id = aio_contextvar_new("request_id");
     aio_loop *loop = new_loop();
     assert_ptr_equal(run_coro(loop, to_thread_main, NULL), P(42));
-    aio_future *f = aio_loop_shutdown_default_executor(loop);
+    aio_future *f = aio_loop_shutdown_default_executor(loop, NULL);
     aio_loop_run_until_complete(loop, f);
     aio_decref(f);
     aio_decref(request_id);
