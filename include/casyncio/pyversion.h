@@ -27,13 +27,16 @@ extern "C" {
 #endif
 
 /* A CPython version as one integer, ordered as the versions are:
- * AIO_PY(3, 11) == 0x030B00; AIO_PY_MICRO(3, 8, 1) == 0x030801. */
+ * AIO_PY(3, 11) == 0x030B00 is 3.11.0; AIO_PY_MICRO(3, 8, 1) == 0x030801.
+ * The point release matters only where CPython changed a behaviour within
+ * one (reuse_address refused from 3.8.1; docs/c-api.md, "Target
+ * versions"). */
 #define AIO_PY(major, minor) (((major) << 16) | ((minor) << 8))
 #define AIO_PY_MICRO(major, minor, micro) (AIO_PY(major, minor) | (micro))
 
 #define AIO_PY_OLDEST AIO_PY(3, 6)   /* the oldest version the spec records */
 #define AIO_PY_NEWEST AIO_PY(3, 13)  /* the newest */
-#define AIO_PY_DEFAULT AIO_PY(3, 11) /* the default level and target */
+#define AIO_PY_DEFAULT AIO_PY_MICRO(3, 11, 7) /* the default level and target */
 
 #ifndef AIO_API_LEVEL
 #define AIO_API_LEVEL AIO_PY_DEFAULT
