@@ -89,6 +89,26 @@ extern AIO_API const aio_exc_type aio_SendfileNotAvailableError[1];
 extern AIO_API const aio_exc_type aio_IncompleteReadError[1];
 extern AIO_API const aio_exc_type aio_LimitOverrunError[1];
 extern AIO_API const aio_exc_type aio_BrokenBarrierError[1];  /* 3.11 */
+/* asyncio.TimeoutError is a class of its own before 3.11, which the builtin
+ * TimeoutError does not catch:
+ *   3.6, 3.7   concurrent.futures' TimeoutError (aio_FuturesTimeoutError,
+ *              an Exception through concurrent.futures._base.Error;
+ *              casyncio/executor.h)
+ *   3.8-3.10   aio_asyncio_TimeoutError (asyncio.exceptions.TimeoutError, an
+ *              Exception, not an OSError)
+ *   3.11-      aio_TimeoutError, the builtin one
+ * wait_for() and as_completed() raise the class of the running loop's target
+ * version (concurrent futures' result() and exception() that of the
+ * running loop's target, or of the process default outside any loop: the
+ * builtin from 3.11, aio_FuturesTimeoutError before). Each prints as
+ * "TimeoutError" (repr "TimeoutError()"); aio_exc_type_is_subclass() tells
+ * them apart. aio_asyncio_timeout_error_type(version) returns the one of a
+ * target version, the class to match a timeout with:
+ *   aio_err_matches(aio_asyncio_timeout_error_type(
+ *       aio_loop_get_target_version(loop)))
+ * It takes any version (AIO_PY(3, 9) or AIO_PY_MICRO(3, 9, 18)). */
+extern AIO_API const aio_exc_type aio_asyncio_TimeoutError[1]; /* 3.8-3.10 */
+AIO_API const aio_exc_type *aio_asyncio_timeout_error_type(int target_version);
 /* asyncio.QueueEmpty and asyncio.QueueFull (asyncio.queues), and 3.13's
  * QueueShutDown, which a shut-down queue raises (aio_queue_shutdown()). */
 extern AIO_API const aio_exc_type aio_QueueEmpty[1];

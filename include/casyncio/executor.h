@@ -53,12 +53,17 @@ typedef struct aio_cfuture aio_cfuture;
 typedef void (*aio_cfuture_callback)(aio_cfuture *fut, void *arg);
 
 /* concurrent.futures' exceptions (concurrent.futures._base): Error is an
- * Exception; CancelledError and InvalidStateError derive from it. Unlike
- * asyncio's CancelledError this CancelledError is an Exception. A timeout
- * raises the builtin TimeoutError (3.11). */
+ * Exception; CancelledError, InvalidStateError and (before 3.11)
+ * TimeoutError derive from it. Unlike asyncio's CancelledError this
+ * CancelledError is an Exception. A timeout of result(), exception() and
+ * map() raises aio_FuturesTimeoutError when the target version (the running
+ * loop's, or the process default outside any loop) is before 3.11, the
+ * builtin aio_TimeoutError from 3.11, when concurrent.futures.TimeoutError
+ * became it. */
 extern AIO_API const aio_exc_type aio_FuturesError[1];
 extern AIO_API const aio_exc_type aio_FuturesCancelledError[1];
 extern AIO_API const aio_exc_type aio_FuturesInvalidStateError[1];
+extern AIO_API const aio_exc_type aio_FuturesTimeoutError[1]; /* before 3.11 */
 
 /* --- ThreadPoolExecutor ------------------------------------------------- */
 

@@ -68,6 +68,8 @@ EXC_TYPE(aio_SSLCertVerificationError, "SSLCertVerificationError", "ssl", aio_SS
          aio_ValueError);
 
 EXC_TYPE(aio_CancelledError, "CancelledError", "asyncio.exceptions", aio_BaseException, NULL);
+/* asyncio.TimeoutError in 3.8-3.10 (the builtin one from 3.11). */
+EXC_TYPE(aio_asyncio_TimeoutError, "TimeoutError", "asyncio.exceptions", aio_Exception, NULL);
 EXC_TYPE(aio_InvalidStateError, "InvalidStateError", "asyncio.exceptions", aio_Exception, NULL);
 EXC_TYPE(aio_SendfileNotAvailableError, "SendfileNotAvailableError", "asyncio.exceptions",
          aio_RuntimeError, NULL);

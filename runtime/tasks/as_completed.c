@@ -222,7 +222,7 @@ void *aio_as_completed_next(aio_as_completed_iter *it, aio_future **fut)
     aio_future *f = aio__queue_get(it->done); /* f = await done.get() */
     if (f == NULL) {
         if (!aio_err_occurred())
-            aio_err_set(aio_TimeoutError, NULL); /* the dummy of _on_timeout() */
+            aio_err_set(aio__asyncio_timeout_error(), NULL); /* the dummy of _on_timeout() */
     } else {
         if (fut != NULL)
             *fut = f;

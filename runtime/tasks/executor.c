@@ -20,6 +20,7 @@
 #include "casyncio/log.h"
 #include "exc.h"
 #include "executor_internal.h"
+#include "task.h"
 #include "loop.h"
 #include "object.h"
 
@@ -29,6 +30,8 @@ const aio_exc_type aio_FuturesCancelledError[1] = {
     {"CancelledError", "concurrent.futures._base", aio_FuturesError, NULL}};
 const aio_exc_type aio_FuturesInvalidStateError[1] = {
     {"InvalidStateError", "concurrent.futures._base", aio_FuturesError, NULL}};
+const aio_exc_type aio_FuturesTimeoutError[1] = {
+    {"TimeoutError", "concurrent.futures._base", aio_FuturesError, NULL}};
 
 /* --- Future ------------------------------------------------------------- */
 
@@ -272,7 +275,7 @@ void *aio_cfuture_result(aio_cfuture *fut, double timeout)
     if (!outcome_locked(fut, &result)) {
         wait_done_locked(fut, timeout);
         if (!outcome_locked(fut, &result))
-            aio_err_set(aio_TimeoutError, NULL);
+            aio_err_set(aio__futures_timeout_error(), NULL);
     }
     pthread_mutex_unlock(&fut->lock);
     return result;
@@ -291,7 +294,7 @@ int aio_cfuture_exception(aio_cfuture *fut, double timeout, aio_exc **exc)
         if (fut->exception != NULL && (*exc = aio__exc_clone(fut->exception)) == NULL)
             rc = -1;
     } else {
-        aio_err_set(aio_TimeoutError, NULL);
+        aio_err_set(aio__futures_timeout_error(), NULL);
         rc = -1;
     }
     pthread_mutex_unlock(&fut->lock);

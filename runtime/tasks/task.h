@@ -83,4 +83,10 @@ AIO_INTERNAL aio__task *aio__task_running(const char *what);
  * current CancelledError becomes the new TimeoutError's cause and context. */
 AIO_INTERNAL void aio__raise_timeout_from_cancelled(void);
 
+/* The class a timeout raises at the current target version
+ * (timeout_class.c): asyncio.TimeoutError (wait_for, as_completed) and
+ * concurrent.futures.TimeoutError (a concurrent future's result()). */
+AIO_INTERNAL const aio_exc_type *aio__asyncio_timeout_error(void);
+AIO_INTERNAL const aio_exc_type *aio__futures_timeout_error(void);
+
 #endif /* CASYNCIO_RUNTIME_TASK_H */

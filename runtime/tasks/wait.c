@@ -119,11 +119,12 @@ static int cancel_and_wait(aio_loop *loop, aio_future *fut)
 }
 
 /* `raise TimeoutError from exc` inside `except CancelledError as exc`:
- * the CancelledError is both the cause and the context. */
+ * the CancelledError is both the cause and the context. The class is the
+ * target's asyncio.TimeoutError (timeouts() is 3.11+: the builtin). */
 void aio__raise_timeout_from_cancelled(void)
 {
     aio_exc *cancelled = aio_err_fetch();
-    aio_exc *timeout = aio_exc_new(aio_TimeoutError, NULL);
+    aio_exc *timeout = aio_exc_new(aio__asyncio_timeout_error(), NULL);
     if (timeout != NULL) {
         aio_exc_set_cause(timeout, cancelled);
         aio_exc_set_context(timeout, cancelled);
@@ -158,7 +159,7 @@ static void *outcome_after_deadline(int version, aio_future *fut, bool immediate
         if (aio_err_occurred() != NULL)
             return NULL;
     }
-    aio_err_set(aio_TimeoutError, NULL);
+    aio_err_set(aio__asyncio_timeout_error(), NULL);
     return NULL;
 }
 
@@ -202,7 +203,7 @@ void *aio__wait_for(aio_future *fut, double timeout)
             return aio__future_result(fut);
         if (version < AIO_PY(3, 8)) { /* 3.7 cancels without waiting */
             if (aio__future_cancel_any(fut, NULL) >= 0)
-                aio_err_set(aio_TimeoutError, NULL);
+                aio_err_set(aio__asyncio_timeout_error(), NULL);
             return NULL;
         }
         if (cancel_and_wait(loop, fut) < 0)

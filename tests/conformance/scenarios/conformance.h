@@ -90,6 +90,16 @@ static inline void check_(int failed, const char *expr, int line)
 }
 #define CHECK(expr) check_(!(expr), #expr, __LINE__)
 
+/* Where the script lets the current exception propagate: Python prints its
+ * traceback and exits with status 1 (only stdout and the status are
+ * compared). */
+static inline void uncaught(void)
+{
+    fflush(stdout);
+    aio_err_print();
+    exit(1);
+}
+
 static inline const char *level_name(int level)
 {
     switch (level) {

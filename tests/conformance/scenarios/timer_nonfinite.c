@@ -85,6 +85,8 @@ static void *main_coro(void *arg)
     if (aio_wait_for(f, NAN) == NULL && aio_err_matches(aio_TimeoutError)) {
         aio_err_clear();
         printf("wait_for(nan): TimeoutError, cancelled %s\n", py_bool(aio_future_cancelled(f)));
+    } else if (aio_err_occurred()) {
+        uncaught(); /* before 3.11 asyncio.TimeoutError, which `except TimeoutError` misses */
     }
     aio_decref(f);
     f = aio_loop_create_future(loop);

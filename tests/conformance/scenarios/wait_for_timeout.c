@@ -102,6 +102,12 @@ static void *outer(void *arg)
 }
 AIO_NAME_CALLBACK(outer);
 
+/* The class `except asyncio.TimeoutError` catches at the target version. */
+static const aio_exc_type *asyncio_timeout_error(void)
+{
+    return aio_asyncio_timeout_error_type(aio_loop_get_target_version(aio_get_running_loop()));
+}
+
 static void *main_coro(void *arg)
 {
     (void)arg;
@@ -114,7 +120,7 @@ static void *main_coro(void *arg)
 
     spec slow = {"slow", 1000000000L, false, 0};
     t = task(worker, &slow);
-    if (aio_wait_for(t, 0.01) == NULL && aio_err_matches(aio_TimeoutError)) {
+    if (aio_wait_for(t, 0.01) == NULL && aio_err_matches(asyncio_timeout_error())) {
         show("wait_for raised");
         aio_exc *e = aio_err_fetch();
         aio_exc *cause = aio_exc_cause(e);
@@ -131,7 +137,8 @@ static void *main_coro(void *arg)
     spec stubborn = {"stubborn", 1000000000L, true, 0};
     t = task(worker, &stubborn);
     r = aio_wait_for(t, 0.01);
-    CHECK(r);
+    if (r == NULL)
+        uncaught(); /* 3.8: TimeoutError although the task returned */
     printf("wait_for returned '%s' cancelled: %s\n", r, py_bool(aio_future_cancelled(t)));
     aio_decref(t);
 
@@ -146,7 +153,7 @@ static void *main_coro(void *arg)
     spec never = {"never", 1, false, 0};
     t = task(worker, &never);
     start = it;
-    if (aio_wait_for(t, -1) == NULL && aio_err_matches(aio_TimeoutError)) {
+    if (aio_wait_for(t, -1) == NULL && aio_err_matches(asyncio_timeout_error())) {
         show("wait_for(pending, -1) raised");
         aio_err_clear();
     }

@@ -25,7 +25,10 @@
  * of another loop refused by the awaiting task up to 3.9 ('Task ... got
  * Future <Future pending> attached to a different loop'), by the lock
  * from 3.10 ('... is bound to a different event loop'); asyncio.run(None)
- * refused before a loop is made up to 3.10. Checked
+ * refused before a loop is made up to 3.10; the class of a timeout
+ * (wait_for, as_completed, a concurrent future's result() and
+ * exception()): concurrent.futures' TimeoutError up to 3.7, asyncio's own
+ * from 3.8 (concurrent futures keep theirs), the builtin from 3.11. Checked
  * beside CPython
  * 3.7.16, 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1 and 3.13.0.
  */
@@ -264,6 +267,109 @@ static void test_wait_for_zero(void **state)
     run_traced(AIO_PY(3, 11), wait_zero, P(1), "inner cancelled;got 7;");
     run_traced(AIO_PY(3, 12), wait_zero, NULL,
                "inner cancelled;TimeoutError cause=CancelledError done=1;");
+}
+
+/* --- The TimeoutError classes ------------------------------------------------------------ */
+
+/* The class each timeout raises, with what tells it apart: its type, its
+ * name and repr, whether the builtin TimeoutError catches it, and the last
+ * line of its traceback (the module named). */
+static void expect_timeout(aio_exc *exc, const aio_exc_type *type, const char *line)
+{
+    assert_non_null(exc);
+    assert_ptr_equal(aio_exc_type_of(exc), type);
+    assert_string_equal(aio_exc_type_of(exc)->name, "TimeoutError");
+    assert_repr(exc, "TimeoutError()");
+    assert_int_equal(aio_exc_isinstance(exc, aio_TimeoutError), type == aio_TimeoutError);
+    assert_int_equal(aio_exc_isinstance(exc, aio_OSError), type == aio_TimeoutError);
+    assert_true(aio_exc_isinstance(exc, aio_Exception));
+    stderr_capture c;
+    capture_start(&c);
+    aio_err_restore(exc); /* the reference goes with it */
+    aio_err_print();
+    const char *text = capture_end(&c);
+    size_t n = strlen(text), k = strlen(line);
+    assert_true(n >= k);
+    assert_string_equal(text + n - k, line); /* the last line, whole */
+    assert_true(n == k || text[n - k - 1] == '\n');
+}
+
+typedef struct timeout_case {
+    const aio_exc_type *asyncio_type;   /* wait_for, as_completed */
+    const aio_exc_type *futures_type;   /* a concurrent future's result() */
+    const char *asyncio_line;
+    const char *futures_line;
+} timeout_case;
+
+static void *timeouts_of(void *arg)
+{
+    const timeout_case *tc = arg;
+    aio_loop *loop = aio_get_running_loop();
+    assert_ptr_equal(aio_asyncio_timeout_error_type(aio_loop_get_target_version(loop)),
+                     tc->asyncio_type);
+
+    aio_future *f = aio_loop_create_future(loop);
+    assert_null(aio_wait_for(f, 0.01));
+    aio_exc *exc = aio_err_fetch();
+    expect_timeout(exc, tc->asyncio_type, tc->asyncio_line);
+    aio_decref(f);
+
+    f = aio_loop_create_future(loop);
+    aio_as_completed_iter *it = aio_as_completed(&f, 1, &(aio_as_completed_args){.timeout = 0.01});
+    assert_non_null(it);
+    assert_null(aio_as_completed_next(it, NULL));
+    expect_timeout(aio_err_fetch(), tc->asyncio_type, tc->asyncio_line);
+    aio_decref(it);
+    aio_future_cancel(f, NULL);
+    aio_decref(f);
+
+    aio_cfuture *cf = aio_cfuture_new();
+    assert_non_null(cf);
+    assert_null(aio_cfuture_result(cf, 0));
+    expect_timeout(aio_err_fetch(), tc->futures_type, tc->futures_line);
+    aio_exc *got = NULL;
+    assert_int_equal(aio_cfuture_exception(cf, 0.001, &got), -1);
+    assert_null(got);
+    expect_timeout(aio_err_fetch(), tc->futures_type, tc->futures_line);
+    aio_decref(cf);
+    return NULL;
+}
+
+static void test_timeout_classes(void **state)
+{
+    (void)state;
+    static const char futures_line[] = "concurrent.futures._base.TimeoutError\n";
+    static const char builtin_line[] = "TimeoutError\n";
+    const timeout_case v37 = {aio_FuturesTimeoutError, aio_FuturesTimeoutError, futures_line,
+                              futures_line};
+    const timeout_case v310 = {aio_asyncio_TimeoutError, aio_FuturesTimeoutError,
+                               "asyncio.exceptions.TimeoutError\n", futures_line};
+    const timeout_case v311 = {aio_TimeoutError, aio_TimeoutError, builtin_line, builtin_line};
+    struct {
+        int version;
+        const timeout_case *tc;
+    } runs[] = {{AIO_PY(3, 7), &v37},  {AIO_PY(3, 8), &v310},  {AIO_PY(3, 10), &v310},
+                {AIO_PY(3, 11), &v311}, {AIO_PY(3, 13), &v311}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        aio_loop *loop = loop_at(runs[i].version);
+        run_coro(loop, timeouts_of, (void *)runs[i].tc);
+        finish(loop);
+    }
+    /* the classes themselves */
+    assert_string_equal(aio_asyncio_TimeoutError->module, "asyncio.exceptions");
+    assert_ptr_equal(aio_asyncio_TimeoutError->base, aio_Exception);
+    assert_string_equal(aio_FuturesTimeoutError->module, "concurrent.futures._base");
+    assert_ptr_equal(aio_FuturesTimeoutError->base, aio_FuturesError);
+    assert_ptr_equal(aio_asyncio_timeout_error_type(AIO_PY_MICRO(3, 10, 13)),
+                     aio_asyncio_TimeoutError);
+    assert_ptr_equal(aio_asyncio_timeout_error_type(AIO_PY_MICRO(3, 11, 0)), aio_TimeoutError);
+    assert_ptr_equal(aio_asyncio_timeout_error_type(AIO_PY(3, 6)), aio_FuturesTimeoutError);
+    /* a concurrent future outside any loop: the process default (3.11) */
+    aio_cfuture *cf = aio_cfuture_new();
+    assert_non_null(cf);
+    assert_null(aio_cfuture_result(cf, 0));
+    expect_timeout(aio_err_fetch(), aio_TimeoutError, builtin_line);
+    aio_decref(cf);
 }
 
 /* --- A cancelled task's CancelledError ---------------------------------------------------- */
@@ -791,6 +897,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_wait_for_done_future),
     cmocka_unit_test(test_wait_for_deadline),
     cmocka_unit_test(test_wait_for_zero),
+    cmocka_unit_test(test_timeout_classes),
     cmocka_unit_test(test_set_exception_stop_iteration),
     cmocka_unit_test(test_sleep_nan),
 };
