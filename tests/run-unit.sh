@@ -3,7 +3,8 @@
 # time, so that a crash or a hang fails that one test and the rest still run.
 #   tests/run-unit.sh build/tests/test_loop ...
 #   tests/run-unit.sh build/tests/test_tasks:test_a,test_b   (only those tests)
-# TEST_TIMEOUT (seconds, default 20) bounds each test.
+# TEST_TIMEOUT (seconds, default 20) bounds each test; TEST_LAUNCHER, when
+# set, is a command each test runs under (check-unit-tsan's setarch -R).
 timeout_s=${TEST_TIMEOUT:-20}
 failed=0
 total=0
@@ -24,7 +25,8 @@ for arg in "$@"; do
     fi
     for name in $names; do
         total=$((total + 1))
-        out=$(timeout -k 2 "$timeout_s" "$bin" "$name" 2>&1)
+        # shellcheck disable=SC2086
+        out=$(timeout -k 2 "$timeout_s" $TEST_LAUNCHER "$bin" "$name" 2>&1)
         rc=$?
         if [ $rc -ne 0 ]; then
             failed=$((failed + 1))
