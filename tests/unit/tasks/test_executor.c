@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/personality.h>
 #include <unistd.h>
 
 #include "test_support.h"
@@ -799,9 +800,36 @@ static void *leave_work_behind(void *arg)
     return P(1);
 }
 
+/* Under ThreadSanitizer with address-space randomisation on, clang 14's
+ * runtime crashes now and then (about 1 run in 40) in this test's task
+ * switches; make check-unit-tsan turns randomisation off with setarch -R,
+ * and where that cannot be done (a seccomp profile refusing personality())
+ * the test is skipped there. The plain, ASan and Valgrind runs keep it. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
+static bool tsan_with_aslr(void)
+{
+#ifdef UNDER_TSAN
+    int persona = personality(0xffffffff);
+    return persona == -1 || !(persona & ADDR_NO_RANDOMIZE);
+#else
+    return false;
+#endif
+}
+
 static void test_run_waits_for_default_executor(void **state)
 {
     (void)state;
+    if (tsan_with_aslr()) {
+        print_message("skipped under ThreadSanitizer with address-space randomisation on\n");
+        skip();
+    }
     atomic_store(&slow_done, 0);
     assert_ptr_equal(aio_run(leave_work_behind, NULL, NULL), P(1));
     assert_int_equal(atomic_load(&slow_done), 1);
