@@ -110,60 +110,21 @@ static void recvfrom_step(aio__sock_future *sf)
     aio__future_finish_result(&sf->fut, r, free_result);
 }
 
-/* A new future of sock_io.c's kind, done with `result`, failed with errno
- * `err`, or waiting with `op` (taken over). */
-static aio_future *done_future(aio_loop *loop, void *result, void (*result_free)(void *))
-{
-    aio__sock_future *sf = aio__sock_future_new(loop, -1, NULL, NULL, NULL);
-    if (sf == NULL) {
-        if (result_free != NULL)
-            result_free(result);
-        return NULL;
-    }
-    aio__future_finish_result(&sf->fut, result, result_free);
-    return &sf->fut;
-}
-
-static aio_future *failed_future(aio_loop *loop, int err)
-{
-    aio__sock_future *sf = aio__sock_future_new(loop, -1, NULL, NULL, NULL);
-    if (sf == NULL)
-        return NULL;
-    aio__future_fail(&sf->fut, aio_exc_from_errno(err));
-    return &sf->fut;
-}
-
-static aio_future *wait_future(aio_loop *loop, int fd, bool reading, aio__sock_step step,
-                               void (*clear)(aio__sock_future *sf), void *op)
-{
-    aio__sock_future *sf = aio__sock_future_new(loop, fd, step, clear, op);
-    if (sf == NULL) {
-        aio__sock_future tmp = {.op = op};
-        clear(&tmp);
-        return NULL;
-    }
-    if (aio__sock_future_watch(sf, reading) < 0) {
-        aio__decref(sf);
-        return NULL;
-    }
-    return &sf->fut;
-}
-
 static aio_future *recvfrom_start(aio_loop *loop, int sock, void *buf, size_t n)
 {
     datagram_result *r = NULL;
     int err;
     int rc = try_recvfrom(sock, buf, n, &r, &err);
     if (rc > 0)
-        return done_future(loop, r, free_result);
+        return aio__sock_future_done(loop, r, free_result);
     if (rc < 0)
-        return err != 0 ? failed_future(loop, err) : NULL;
+        return err != 0 ? aio__sock_future_failed(loop, err) : NULL;
     recvfrom_op *op = aio__malloc(sizeof *op);
     if (op == NULL)
         return NULL;
     op->buf = buf;
     op->n = n;
-    return wait_future(loop, sock, true, recvfrom_step, clear_op, op);
+    return aio__sock_future_wait(loop, sock, true, recvfrom_step, clear_op, op);
 }
 
 /* The most a bytes object may ask for (as sock_recv()). */
@@ -260,9 +221,9 @@ aio_future *aio__loop_sock_sendto(aio_loop *loop, int sock, const void *data, si
     ssize_t n = sendto(sock, data_len > 0 ? data : "", data_len, MSG_NOSIGNAL,
                        sslen > 0 ? (struct sockaddr *)&ss : NULL, sslen);
     if (n >= 0)
-        return done_future(loop, (void *)(intptr_t)n, NULL);
+        return aio__sock_future_done(loop, (void *)(intptr_t)n, NULL);
     if (!aio__sock_would_block(errno))
-        return failed_future(loop, errno);
+        return aio__sock_future_failed(loop, errno);
     if (data_len > SIZE_MAX - sizeof(sendto_op)) {
         aio_err_set(aio_MemoryError, NULL);
         return NULL;
@@ -275,5 +236,5 @@ aio_future *aio__loop_sock_sendto(aio_loop *loop, int sock, const void *data, si
     op->len = data_len;
     if (data_len > 0)
         memcpy(op->data, data, data_len);
-    return wait_future(loop, sock, false, sendto_step, clear_op, op);
+    return aio__sock_future_wait(loop, sock, false, sendto_step, clear_op, op);
 }

@@ -172,8 +172,7 @@ static void fail_errno(aio__sock_future *sf, int err)
     aio__future_fail(&sf->fut, aio_exc_from_errno(err));
 }
 
-/* A new sock future already done with `result` (the first try worked). */
-static aio_future *done_future(aio_loop *loop, void *result, void (*result_free)(void *))
+aio_future *aio__sock_future_done(aio_loop *loop, void *result, void (*result_free)(void *))
 {
     aio__sock_future *sf = aio__sock_future_new(loop, -1, NULL, NULL, NULL);
     if (sf == NULL) {
@@ -185,8 +184,7 @@ static aio_future *done_future(aio_loop *loop, void *result, void (*result_free)
     return &sf->fut;
 }
 
-/* A new sock future failed with errno's OSError (the first try failed). */
-static aio_future *failed_future(aio_loop *loop, int err)
+aio_future *aio__sock_future_failed(aio_loop *loop, int err)
 {
     aio__sock_future *sf = aio__sock_future_new(loop, -1, NULL, NULL, NULL);
     if (sf == NULL)
@@ -195,9 +193,8 @@ static aio_future *failed_future(aio_loop *loop, int err)
     return &sf->fut;
 }
 
-/* The first try would block: a future that waits for the descriptor. */
-static aio_future *wait_future(aio_loop *loop, int fd, bool reading, aio__sock_step step,
-                               void (*clear)(aio__sock_future *sf), void *op)
+aio_future *aio__sock_future_wait(aio_loop *loop, int fd, bool reading, aio__sock_step step,
+                                  void (*clear)(aio__sock_future *sf), void *op)
 {
     aio__sock_future *sf = aio__sock_future_new(loop, fd, step, clear, op);
     if (sf == NULL) {
@@ -293,14 +290,14 @@ aio_future *aio__loop_sock_recv(aio_loop *loop, int sock, int64_t nbytes)
     int err;
     int rc = try_recv(sock, nbytes, &b, &err);
     if (rc > 0)
-        return done_future(loop, b, free_bytes);
+        return aio__sock_future_done(loop, b, free_bytes);
     if (rc < 0)
-        return err != 0 ? failed_future(loop, err) : NULL;
+        return err != 0 ? aio__sock_future_failed(loop, err) : NULL;
     recv_op *op = aio__malloc(sizeof *op);
     if (op == NULL)
         return NULL;
     op->nbytes = nbytes;
-    return wait_future(loop, sock, true, recv_step, clear_op, op);
+    return aio__sock_future_wait(loop, sock, true, recv_step, clear_op, op);
 }
 
 /* --- sock_recv_into -------------------------------------------------------------------------- */
@@ -334,15 +331,15 @@ aio_future *aio__loop_sock_recv_into(aio_loop *loop, int sock, void *buf, size_t
     /* socket.recv_into() of an empty buffer asks the system nothing. */
     ssize_t got = buf_len == 0 ? 0 : recv(sock, buf, buf_len, 0);
     if (got >= 0)
-        return done_future(loop, (void *)(intptr_t)got, NULL);
+        return aio__sock_future_done(loop, (void *)(intptr_t)got, NULL);
     if (!aio__sock_would_block(errno))
-        return failed_future(loop, errno);
+        return aio__sock_future_failed(loop, errno);
     recv_into_op *op = aio__malloc(sizeof *op);
     if (op == NULL)
         return NULL;
     op->buf = buf;
     op->len = buf_len;
-    return wait_future(loop, sock, true, recv_into_step, clear_op, op);
+    return aio__sock_future_wait(loop, sock, true, recv_into_step, clear_op, op);
 }
 
 /* --- sock_sendall ------------------------------------------------------------------------- */
@@ -380,11 +377,11 @@ aio_future *aio__loop_sock_sendall(aio_loop *loop, int sock, const void *data, s
     ssize_t n = send(sock, data, data_len, MSG_NOSIGNAL);
     if (n < 0) {
         if (!aio__sock_would_block(errno))
-            return failed_future(loop, errno);
+            return aio__sock_future_failed(loop, errno);
         n = 0;
     }
     if ((size_t)n == data_len)
-        return done_future(loop, NULL, NULL);
+        return aio__sock_future_done(loop, NULL, NULL);
     size_t left = data_len - (size_t)n;
     sendall_op *op = aio__malloc(sizeof *op + left);
     if (op == NULL)
@@ -392,7 +389,7 @@ aio_future *aio__loop_sock_sendall(aio_loop *loop, int sock, const void *data, s
     op->len = left;
     op->pos = 0;
     memcpy(op->data, (const char *)data + n, left);
-    return wait_future(loop, sock, false, sendall_step, clear_op, op);
+    return aio__sock_future_wait(loop, sock, false, sendall_step, clear_op, op);
 }
 
 /* --- sock_accept ----------------------------------------------------------------------------- */

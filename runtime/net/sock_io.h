@@ -41,6 +41,18 @@ AIO_INTERNAL aio__sock_future *aio__sock_future_new(aio_loop *loop, int fd, aio_
                                                     void (*clear)(aio__sock_future *sf),
                                                     void *op);
 
+/* The three ends of a first try, each a new reference or NULL with the
+ * exception set: a future already done with `result` (freed with
+ * result_free, also when the future cannot be made); one failed with errno
+ * `err`'s OSError; one that waits for fd to be readable (writable) and
+ * then runs step, owning op (clear(op) also when it cannot be made). */
+AIO_INTERNAL aio_future *aio__sock_future_done(aio_loop *loop, void *result,
+                                               void (*result_free)(void *));
+AIO_INTERNAL aio_future *aio__sock_future_failed(aio_loop *loop, int err);
+AIO_INTERNAL aio_future *aio__sock_future_wait(aio_loop *loop, int fd, bool reading,
+                                               aio__sock_step step,
+                                               void (*clear)(aio__sock_future *sf), void *op);
+
 /* _ensure_fd_no_transport(fd), then _add_reader/_add_writer(fd, step) and
  * the done callback that removes it. 0, or -1 with the exception set
  * (nothing registered). */
