@@ -129,6 +129,14 @@ static inline aio_loop *new_loop(void)
     return loop;
 }
 
+/* A new event loop that behaves as CPython `version` (AIO_PY(3, N)). */
+static inline aio_loop *new_loop_at(int version)
+{
+    aio_loop *loop = new_loop();
+    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
+    return loop;
+}
+
 /* Empties `t`, makes a loop (with debug mode off when `debug_off`) and checks
  * that nothing was raised. */
 static inline aio_loop *new_traced_loop_(trace *t, bool debug_off)
@@ -393,5 +401,37 @@ static inline void run_until_future_done(aio_loop *loop, aio_future *fut)
             cmocka_set_test_filter(argv[1]);                                       \
         return cmocka_run_group_tests(tests, NULL, NULL);                          \
     }
+
+/* --- warnings ------------------------------------------------------------------- */
+
+/* The DeprecationWarnings shown since watch_deprecations(): how many, and the
+ * last one's message. */
+static int deprecations;
+static char last_deprecation[256];
+
+static inline void record_deprecation(const aio_exc_type *category, const char *message, void *arg)
+{
+    (void)arg;
+    assert_ptr_equal(category, aio_DeprecationWarning);
+    deprecations++;
+    snprintf(last_deprecation, sizeof last_deprecation, "%s", message);
+}
+AIO_NAME_CALLBACK(record_deprecation);
+
+/* DeprecationWarnings get `action` and, when shown, go to record_deprecation. */
+static inline void watch_deprecations(aio_warning_action action)
+{
+    deprecations = 0;
+    last_deprecation[0] = '\0';
+    aio_warnings_set_handler(record_deprecation, NULL);
+    assert_int_equal(aio_warnings_set_action(aio_DeprecationWarning, action), 0);
+}
+
+/* Every category's action and the handler back to their defaults. */
+static inline void unwatch_deprecations(void)
+{
+    aio_warnings_set_action(NULL, AIO_WARN_DEFAULT);
+    aio_warnings_set_handler(NULL, NULL);
+}
 
 #endif /* CASYNCIO_TEST_SUPPORT_H */

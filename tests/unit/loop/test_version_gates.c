@@ -14,14 +14,6 @@ static void *coro(void *arg)
     return arg;
 }
 
-static aio_loop *loop_at(int version)
-{
-    aio_loop *loop = aio_new_event_loop();
-    assert_non_null(loop);
-    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
-    return loop;
-}
-
 static void done_at(aio_loop *loop)
 {
     aio_loop_close(loop);
@@ -38,7 +30,7 @@ static void test_loop_method_added(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
     const int versions[] = {AIO_PY(3, 8), AIO_PY(3, 10)};
     for (size_t i = 0; i < 2; i++) {
-        aio_loop *loop = loop_at(versions[i]);
+        aio_loop *loop = new_loop_at(versions[i]);
         assert_null(aio_loop_sock_recvfrom(loop, sv[0], 16));
         assert_raised(aio_AttributeError,
                       "'_UnixSelectorEventLoop' object has no attribute 'sock_recvfrom'");
@@ -50,7 +42,7 @@ static void test_loop_method_added(void **state)
     }
     const int have[] = {AIO_PY(3, 11), AIO_PY(3, 12), AIO_PY(3, 13)};
     for (size_t i = 0; i < 3; i++) {
-        aio_loop *loop = loop_at(have[i]);
+        aio_loop *loop = new_loop_at(have[i]);
         assert_null(aio_loop_sock_recvfrom(loop, sv[0], -1));
         assert_raised(aio_ValueError, "negative buffersize in recvfrom");
         done_at(loop);
@@ -67,12 +59,12 @@ static void test_loop_method_param_added(void **state)
     const char *family_none = "create_connection() argument 'family' must not be None";
     aio_loop_create_connection_args args = {.host = "127.0.0.1", .port = 9,
                                             .family = AIO_NONE, .ssl_shutdown_timeout = 5.0};
-    aio_loop *loop = loop_at(AIO_PY(3, 8));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 8));
     assert_null(aio_loop_create_connection(loop, &args));
     assert_raised(aio_TypeError,
                   "create_connection() got an unexpected keyword argument 'ssl_shutdown_timeout'");
     done_at(loop);
-    loop = loop_at(AIO_PY(3, 10));
+    loop = new_loop_at(AIO_PY(3, 10));
     assert_null(aio_loop_create_connection(loop, &args));
     assert_raised(aio_TypeError, "BaseEventLoop.create_connection() got an unexpected keyword "
                                  "argument 'ssl_shutdown_timeout'");
@@ -89,7 +81,7 @@ static void test_loop_method_param_added(void **state)
     const int have[] = {AIO_PY(3, 11), AIO_PY(3, 12), AIO_PY(3, 13)};
     args.ssl_shutdown_timeout = 5.0;
     for (size_t i = 0; i < 3; i++) {
-        loop = loop_at(have[i]);
+        loop = new_loop_at(have[i]);
         assert_null(aio_loop_create_connection(loop, &args));
         assert_raised(aio_TypeError, family_none);
         done_at(loop);
@@ -152,7 +144,7 @@ static void test_module_class_added(void **state)
 static void test_other_class_method_added(void **state)
 {
     (void)state;
-    aio_loop *loop = loop_at(AIO_PY(3, 13));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 13));
     aio_task *t = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = coro});
     assert_non_null(t);
     assert_int_equal(aio_set_target_version(AIO_PY(3, 8)), 0);
@@ -184,7 +176,7 @@ static void test_other_class_method_added(void **state)
 static void test_task_constructor_params(void **state)
 {
     (void)state;
-    aio_loop *loop = loop_at(AIO_PY(3, 13));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 13));
     aio_context *ctx = aio_context_new();
     assert_non_null(ctx);
     assert_int_equal(aio_set_target_version(AIO_PY(3, 7)), 0);
@@ -231,7 +223,7 @@ AIO_NAME_CALLBACK(to_thread_main);
 static void test_to_thread_added(void **state)
 {
     (void)state;
-    aio_loop *loop = loop_at(AIO_PY(3, 8));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 8));
     aio_task *task = aio_loop_create_task(loop, &(aio_loop_create_task_args){.coro = to_thread_main});
     assert_null(aio_loop_run_until_complete(loop, task));
     assert_raised(aio_AttributeError, "module 'asyncio' has no attribute 'to_thread'");
@@ -260,7 +252,7 @@ static void test_call_later_at_none(void **state)
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         bool old = versions[i] < AIO_PY(3, 11);
         for (int closed = 0; closed < 2; closed++) {
-            aio_loop *loop = loop_at(versions[i]);
+            aio_loop *loop = new_loop_at(versions[i]);
             if (closed)
                 aio_loop_close(loop);
             assert_null(aio_loop_call_later(
@@ -298,7 +290,7 @@ static void test_dns_int_none(void **state)
         const char *msg = versions[i] < AIO_PY(3, 10)
                               ? "an integer is required (got type NoneType)"
                               : "'NoneType' object cannot be interpreted as an integer";
-        aio_loop *loop = loop_at(versions[i]);
+        aio_loop *loop = new_loop_at(versions[i]);
         const aio_loop_getaddrinfo_args each[] = {
             {.host = "localhost", .family = AIO_NONE},
             {.host = "localhost", .type = AIO_NONE},

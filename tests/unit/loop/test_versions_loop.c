@@ -18,8 +18,7 @@
 
 static aio_loop *loop_at(int version, bool debug)
 {
-    aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
+    aio_loop *loop = new_loop_at(version);
     aio_loop_set_debug(loop, debug);
     return loop;
 }

@@ -1,6 +1,6 @@
 /* test_versions_datagram.c - create_datagram_endpoint() and the datagram
  * transport at several target versions: reuse_address= honoured (before
- * the bpo-37228 fix: 3.6.0-3.6.9, 3.7.0-3.7.5, 3.8.0), refused or warned
+ * the bpo-37228 fix: 3.6.0-3.6.9, 3.7.0-3.7.5, 3.8.0), refused or deprecations
  * (3.6.10+, 3.7.6+, 3.8.1 to 3.10), an unexpected keyword (3.11+); the
  * sock= type check and its message (3.13: only stream sockets, "A datagram
  * socket was expected") and the socket's repr (enum names to 3.10); an
@@ -65,13 +65,6 @@ static aio_protocol *give(void *arg)
 }
 AIO_NAME_CALLBACK(give);
 
-static aio_loop *loop_at(int version)
-{
-    aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
-    return loop;
-}
-
 static aio_future *open_endpoint(aio_loop *loop, dproto *p,
                                  const aio_loop_create_datagram_endpoint_args *args)
 {
@@ -111,33 +104,6 @@ static int reuseaddr_of(dproto *p)
     return on;
 }
 
-/* --- Warnings are recorded --------------------------------------------------------------- */
-
-static int warned;
-static char last_warning[256];
-
-static void on_warning(const aio_exc_type *category, const char *message, void *arg)
-{
-    (void)arg;
-    assert_ptr_equal(category, aio_DeprecationWarning);
-    warned++;
-    snprintf(last_warning, sizeof last_warning, "%s", message);
-}
-
-static void watch_warnings(aio_warning_action action)
-{
-    warned = 0;
-    last_warning[0] = '\0';
-    aio_warnings_set_handler(on_warning, NULL);
-    assert_int_equal(aio_warnings_set_action(aio_DeprecationWarning, action), 0);
-}
-
-static void unwatch_warnings(void)
-{
-    aio_warnings_set_action(NULL, AIO_WARN_DEFAULT);
-    aio_warnings_set_handler(NULL, NULL);
-}
-
 /* --- reuse_address= ------------------------------------------------------------------------ */
 
 /* Before the fix: None is Unix's default, SO_REUSEADDR on; False leaves it
@@ -147,7 +113,7 @@ static void test_reuse_address_honoured(void **state)
     (void)state;
     static const int versions[] = {AIO_PY(3, 6), AIO_PY_MICRO(3, 7, 5), AIO_PY(3, 8)};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
-        aio_loop *loop = loop_at(versions[i]);
+        aio_loop *loop = new_loop_at(versions[i]);
         dproto p;
         dp_init(&p);
         aio_future *f = open_endpoint(
@@ -187,10 +153,10 @@ static void test_reuse_address_refused(void **state)
                  {AIO_PY_MICRO(3, 8, 1), "3.5.10"},
                  {AIO_PY(3, 10), "3.5.10"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         dproto p;
         dp_init(&p);
-        watch_warnings(AIO_WARN_ALWAYS);
+        watch_deprecations(AIO_WARN_ALWAYS);
         aio_future *f = open_endpoint(
             loop, &p,
             &(aio_loop_create_datagram_endpoint_args){.local_addr = &local_any,
@@ -208,13 +174,13 @@ static void test_reuse_address_refused(void **state)
                           &(aio_loop_create_datagram_endpoint_args){
                               .local_addr = &local_any, .reuse_address = AIO_FALSE});
         assert_null(outcome(loop, f));
-        assert_int_equal(warned, 1);
+        assert_int_equal(deprecations, 1);
         char expected[160];
         snprintf(expected, sizeof expected,
                  "The *reuse_address* parameter has been deprecated as of %s and is scheduled "
                  "for removal in 3.11.",
                  cases[i].since);
-        assert_string_equal(last_warning, expected);
+        assert_string_equal(last_deprecation, expected);
         assert_int_equal(reuseaddr_of(&p), 0);
         close_endpoint(loop, f, &p);
 
@@ -222,13 +188,13 @@ static void test_reuse_address_refused(void **state)
         f = open_endpoint(loop, &p,
                           &(aio_loop_create_datagram_endpoint_args){.local_addr = &local_any});
         assert_null(outcome(loop, f));
-        assert_int_equal(warned, 1);
+        assert_int_equal(deprecations, 1);
         assert_int_equal(reuseaddr_of(&p), 0);
         close_endpoint(loop, f, &p);
 
         /* python -W error: the future fails with the warning */
         dp_init(&p);
-        watch_warnings(AIO_WARN_ERROR);
+        watch_deprecations(AIO_WARN_ERROR);
         f = open_endpoint(loop, &p,
                           &(aio_loop_create_datagram_endpoint_args){
                               .family = AF_INET, .reuse_address = AIO_FALSE});
@@ -238,7 +204,7 @@ static void test_reuse_address_refused(void **state)
         assert_string_equal(aio_exc_str(exc), expected);
         assert_int_equal(p.released, 0);
         aio_decref(f);
-        unwatch_warnings();
+        unwatch_deprecations();
         finish(loop);
     }
 }
@@ -248,7 +214,7 @@ static void test_reuse_address_removed(void **state)
     (void)state;
     static const int versions[] = {AIO_PY(3, 11), AIO_PY(3, 13)};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
-        aio_loop *loop = loop_at(versions[i]);
+        aio_loop *loop = new_loop_at(versions[i]);
         dproto p;
         dp_init(&p);
         assert_null(open_endpoint(loop, &p,
@@ -272,7 +238,7 @@ static void test_pair_expected(void **state)
                  {AIO_PY(3, 9), aio_TypeError},      {AIO_PY(3, 10), aio_AssertionError},
                  {AIO_PY(3, 11), aio_TypeError},     {AIO_PY(3, 13), aio_TypeError}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         dproto p;
         dp_init(&p);
         assert_null(open_endpoint(loop, &p,
@@ -308,19 +274,19 @@ static void test_sock_type_check(void **state)
     assert_true(stream >= 0 && seqpacket >= 0);
 
     /* to 3.10 the repr names the socket module's enums */
-    aio_loop *loop = loop_at(AIO_PY(3, 10));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 10));
     expect_sock_refused(loop, stream, "A UDP Socket",
                         "family=AddressFamily.AF_UNIX, type=SocketKind.SOCK_STREAM");
     expect_sock_refused(loop, seqpacket, "A UDP Socket",
                         "family=AddressFamily.AF_UNIX, type=SocketKind.SOCK_SEQPACKET");
     finish(loop);
 
-    loop = loop_at(AIO_PY(3, 12));
+    loop = new_loop_at(AIO_PY(3, 12));
     expect_sock_refused(loop, stream, "A UDP Socket", "family=1, type=1");
     expect_sock_refused(loop, seqpacket, "A UDP Socket", "family=1, type=5");
     finish(loop);
 
-    loop = loop_at(AIO_PY(3, 13));
+    loop = new_loop_at(AIO_PY(3, 13));
     expect_sock_refused(loop, stream, "A datagram socket", "family=1, type=1");
     dproto p;
     dp_init(&p);
@@ -342,7 +308,7 @@ static void test_empty_payload(void **state)
         long received;
     } cases[] = {{AIO_PY(3, 8), 0}, {AIO_PY(3, 12), 0}, {AIO_PY(3, 13), 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         dproto server, client;
         dp_init(&server);
         dp_init(&client);

@@ -18,13 +18,6 @@
 
 #include "server_support.h"
 
-static aio_loop *loop_at(int version)
-{
-    aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
-    return loop;
-}
-
 static aio_future *serve(aio_loop *loop, server_log *log, const char *host,
                          const char *const *hosts, int port)
 {
@@ -59,7 +52,7 @@ static void test_address_in_use(void **state)
                  {AIO_PY(3, 12), "address already in use"},
                  {AIO_PY(3, 13), "[errno 98] address already in use"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         server_log log = {0};
         aio_future *f1;
         aio_server *s = tcp_server(loop, &log, 0, &f1);
@@ -85,7 +78,7 @@ static void test_address_in_use(void **state)
 static void test_address_not_available(void **state)
 {
     (void)state;
-    aio_loop *loop = loop_at(AIO_PY(3, 12));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 12));
     server_log log = {0};
     expect_failure(loop, serve(loop, &log, "192.0.2.1", NULL, AIO_ZERO), EADDRNOTAVAIL,
                    "[Errno 99] error while attempting to bind on address ('192.0.2.1', 0): "
@@ -96,7 +89,7 @@ static void test_address_not_available(void **state)
                    "cannot assign requested address");
     finish(loop);
 
-    loop = loop_at(AIO_PY(3, 13));
+    loop = new_loop_at(AIO_PY(3, 13));
     expect_failure(loop, serve(loop, &log, "192.0.2.1", NULL, AIO_ZERO), 0,
                    "could not bind on any address out of [('192.0.2.1', 0)]");
     /* the address left serves alone; debug mode logs the one skipped */
@@ -128,7 +121,7 @@ static void test_wait_closed(void **state)
                  {AIO_PY_MICRO(3, 12, 1), 0, 0},
                  {AIO_PY(3, 13), 0, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         server_log log = {0};
         aio_future *fut;
         aio_server *s = tcp_server(loop, &log, 0, &fut);
@@ -188,14 +181,14 @@ static void test_unix_socket_cleanup(void **state)
     server_log log = {0};
     aio_future *f;
 
-    aio_loop *loop = loop_at(AIO_PY(3, 12));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 12));
     aio_server *s = unix_server(loop, &log, path, 0, &f);
     assert_int_equal(aio_server_close(s), 0);
     assert_true(exists(path)); /* left in place */
     server_done(loop, s, f);
     finish(loop);
 
-    loop = loop_at(AIO_PY(3, 13));
+    loop = new_loop_at(AIO_PY(3, 13));
     s = unix_server(loop, &log, path, 0, &f);
     assert_true(exists(path));
     assert_int_equal(aio_server_close(s), 0);
@@ -232,7 +225,7 @@ static void test_unix_socket_cleanup(void **state)
     finish(loop);
 
     /* 3.12 takes the unbound socket, which listen() then refuses */
-    loop = loop_at(AIO_PY(3, 12));
+    loop = new_loop_at(AIO_PY(3, 12));
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     assert_null(aio_loop_create_unix_server(loop, &(aio_loop_create_unix_server_args){
                                                       .protocol_factory = echo_factory,

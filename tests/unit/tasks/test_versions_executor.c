@@ -19,37 +19,6 @@ static const char deprecated[] = "Using the default executor that is not an inst
                                  "ThreadPoolExecutor is deprecated and will be prohibited "
                                  "in Python 3.9";
 
-static int warned;
-static char last_warning[256];
-
-static void on_warning(const aio_exc_type *category, const char *message, void *arg)
-{
-    (void)arg;
-    assert_ptr_equal(category, aio_DeprecationWarning);
-    warned++;
-    snprintf(last_warning, sizeof last_warning, "%s", message);
-}
-
-static void watch_warnings(aio_warning_action action)
-{
-    warned = 0;
-    last_warning[0] = '\0';
-    aio_warnings_set_handler(on_warning, NULL);
-    assert_int_equal(aio_warnings_set_action(aio_DeprecationWarning, action), 0);
-}
-
-static void unwatch_warnings(void)
-{
-    aio_warnings_set_action(NULL, AIO_WARN_DEFAULT);
-    aio_warnings_set_handler(NULL, NULL);
-}
-
-static aio_loop *loop_at(int version)
-{
-    aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
-    return loop;
-}
 
 static void *identity(void *arg)
 {
@@ -83,17 +52,17 @@ static void test_other_default_accepted(void **state)
     (void)state;
     static const struct {
         int version;
-        int warned;
+        int deprecations;
     } cases[] = {{AIO_PY(3, 6), 0}, {AIO_PY(3, 7), 0}, {AIO_PY(3, 8), 1}, {AIO_PY(3, 10), 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         aio_future *other = aio_loop_create_future(loop);
-        watch_warnings(AIO_WARN_ALWAYS);
+        watch_deprecations(AIO_WARN_ALWAYS);
         assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), 0);
-        assert_int_equal(warned, cases[i].warned);
-        if (cases[i].warned)
-            assert_string_equal(last_warning, deprecated);
-        unwatch_warnings();
+        assert_int_equal(deprecations, cases[i].deprecations);
+        if (cases[i].deprecations)
+            assert_string_equal(last_deprecation, deprecated);
+        unwatch_deprecations();
         assert_null(aio_loop_run_in_executor(loop, NULL, identity, NULL, NULL));
         assert_raised(aio_AttributeError, "'Future' object has no attribute 'submit'");
         if (cases[i].version >= AIO_PY(3, 9)) {
@@ -115,12 +84,12 @@ static void test_other_default_accepted(void **state)
 static void test_other_default_warning_as_error(void **state)
 {
     (void)state;
-    aio_loop *loop = loop_at(AIO_PY(3, 9));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 9));
     aio_future *other = aio_loop_create_future(loop);
-    watch_warnings(AIO_WARN_ERROR);
+    watch_deprecations(AIO_WARN_ERROR);
     assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), -1);
     assert_raised(aio_DeprecationWarning, deprecated);
-    unwatch_warnings();
+    unwatch_deprecations();
     char name[16] = "";
     aio_future *f = aio_loop_run_in_executor(loop, NULL, thread_name, name, NULL);
     assert_non_null(f);
@@ -138,7 +107,7 @@ static void test_other_default_refused(void **state)
     (void)state;
     static const int versions[] = {AIO_PY(3, 11), AIO_PY(3, 13)};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
-        aio_loop *loop = loop_at(versions[i]);
+        aio_loop *loop = new_loop_at(versions[i]);
         aio_future *other = aio_loop_create_future(loop);
         assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), -1);
         assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
@@ -146,7 +115,7 @@ static void test_other_default_refused(void **state)
         finish(loop);
     }
     /* at any version, what is no object at all cannot be kept */
-    aio_loop *loop = loop_at(AIO_PY(3, 7));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 7));
     static long not_an_object[16]; /* aio__is_object() reads a header's worth */
     assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)not_an_object), -1);
     assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
@@ -166,7 +135,7 @@ static void test_default_pool_thread_names(void **state)
                  {AIO_PY(3, 9), "asyncio_0"},
                  {AIO_PY(3, 12), "asyncio_0"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         char name[16] = "";
         aio_future *f = aio_loop_run_in_executor(loop, NULL, thread_name, name, NULL);
         assert_non_null(f);
@@ -297,7 +266,7 @@ static void *shutdown_after_job(aio_loop *loop, aio_executor_func job, double ti
 static void test_shutdown_timeout_refused_before_312(void **state)
 {
     (void)state;
-    aio_loop *loop = loop_at(AIO_PY(3, 11));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 11));
     assert_null(aio_loop_shutdown_default_executor(
         loop, &(aio_loop_shutdown_default_executor_args){.timeout = 1.0}));
     assert_raised(aio_TypeError, "BaseEventLoop.shutdown_default_executor() got an "
@@ -329,7 +298,7 @@ static void test_shutdown_timeout_312(void **state)
     assert_int_equal(aio_warnings_set_action(aio_RuntimeWarning, AIO_WARN_ALWAYS), 0);
     runtime_warned = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(AIO_PY(3, 12));
+        aio_loop *loop = new_loop_at(AIO_PY(3, 12));
         assert_null(shutdown_after_job(loop, identity, cases[i].timeout));
         if (cases[i].error == NULL)
             check_no_exception();
@@ -338,7 +307,7 @@ static void test_shutdown_timeout_312(void **state)
         finish(loop);
     }
     assert_int_equal(runtime_warned, 0);
-    unwatch_warnings();
+    unwatch_deprecations();
 }
 
 static void test_shutdown_timeout_unused_pool(void **state)
@@ -346,7 +315,7 @@ static void test_shutdown_timeout_unused_pool(void **state)
     (void)state;
     /* without a default executor nothing looks at timeout (3.12 and 3.13) */
     for (int v = AIO_PY(3, 12); v <= AIO_PY(3, 13); v++) {
-        aio_loop *loop = loop_at(v);
+        aio_loop *loop = new_loop_at(v);
         aio_future *f = aio_loop_shutdown_default_executor(
             loop, &(aio_loop_shutdown_default_executor_args){.timeout = NAN});
         assert_non_null(f);
@@ -374,7 +343,7 @@ static void test_shutdown_timeout_313(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         runtime_warned = 0;
         atomic_store(&slow_done, 0);
-        aio_loop *loop = loop_at(AIO_PY(3, 13));
+        aio_loop *loop = new_loop_at(AIO_PY(3, 13));
         assert_null(shutdown_after_job(loop, slow_job, cases[i].timeout));
         check_no_exception();
         assert_int_equal(runtime_warned, 1);
@@ -393,12 +362,12 @@ static void test_shutdown_timeout_313(void **state)
     }
     /* a pool done in time: no warning; NaN is refused */
     runtime_warned = 0;
-    aio_loop *loop = loop_at(AIO_PY(3, 13));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 13));
     assert_null(shutdown_after_job(loop, identity, 5.0));
     check_no_exception();
     assert_int_equal(runtime_warned, 0);
     finish(loop);
-    loop = loop_at(AIO_PY(3, 13));
+    loop = new_loop_at(AIO_PY(3, 13));
     assert_ptr_equal(shutdown_after_job(loop, identity, NAN), P(-1));
     assert_raised(aio_ValueError, "cannot convert float NaN to integer");
     /* the shutdown goes on: let the loop see it end */
@@ -406,7 +375,7 @@ static void test_shutdown_timeout_313(void **state)
         loop, &(aio_loop_call_later_args){.delay = 0.1, .callback = stop_loop, .args = loop}));
     assert_int_equal(aio_loop_run_forever(loop), 0);
     finish(loop);
-    unwatch_warnings();
+    unwatch_deprecations();
 }
 
 /* set_default_executor(None) (spec none_in): up to 3.10 the default is
@@ -418,18 +387,18 @@ static void test_default_none(void **state)
     (void)state;
     static const struct {
         int version;
-        int warned;
+        int deprecations;
         bool refused;
     } cases[] = {{AIO_PY(3, 6), 0, false},  {AIO_PY(3, 7), 0, false}, {AIO_PY(3, 8), 1, false},
                  {AIO_PY(3, 10), 1, false}, {AIO_PY(3, 11), 0, true}, {AIO_PY(3, 13), 0, true}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        aio_loop *loop = loop_at(cases[i].version);
+        aio_loop *loop = new_loop_at(cases[i].version);
         aio_future *other = aio_loop_create_future(loop);
         if (!cases[i].refused) {
-            watch_warnings(AIO_WARN_IGNORE);
+            watch_deprecations(AIO_WARN_IGNORE);
             assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), 0);
         }
-        watch_warnings(AIO_WARN_ALWAYS);
+        watch_deprecations(AIO_WARN_ALWAYS);
         if (cases[i].refused) {
             assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
             assert_raised(aio_TypeError, "executor must be ThreadPoolExecutor instance");
@@ -437,10 +406,10 @@ static void test_default_none(void **state)
             assert_int_equal(aio_loop_set_default_executor(loop, NULL), 0);
             check_no_exception();
         }
-        assert_int_equal(warned, cases[i].warned);
-        if (cases[i].warned)
-            assert_string_equal(last_warning, deprecated);
-        unwatch_warnings();
+        assert_int_equal(deprecations, cases[i].deprecations);
+        if (cases[i].deprecations)
+            assert_string_equal(last_deprecation, deprecated);
+        unwatch_deprecations();
         /* the other object is no longer the default: a new pool runs it */
         aio_future *f = aio_loop_run_in_executor(loop, NULL, identity, P(7), NULL);
         assert_non_null(f);
@@ -450,23 +419,23 @@ static void test_default_none(void **state)
         aio_decref(other);
         finish(loop);
     }
-    /* closed (3.10): accepted and warned all the same; -W error (3.8):
+    /* closed (3.10): accepted and deprecations all the same; -W error (3.8):
      * raised, the default left as it was */
-    aio_loop *loop = loop_at(AIO_PY(3, 10));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 10));
     aio_loop_close(loop);
-    watch_warnings(AIO_WARN_ALWAYS);
+    watch_deprecations(AIO_WARN_ALWAYS);
     assert_int_equal(aio_loop_set_default_executor(loop, NULL), 0);
-    assert_int_equal(warned, 1);
-    unwatch_warnings();
+    assert_int_equal(deprecations, 1);
+    unwatch_deprecations();
     finish(loop);
-    loop = loop_at(AIO_PY(3, 8));
+    loop = new_loop_at(AIO_PY(3, 8));
     aio_future *other = aio_loop_create_future(loop);
-    watch_warnings(AIO_WARN_IGNORE);
+    watch_deprecations(AIO_WARN_IGNORE);
     assert_int_equal(aio_loop_set_default_executor(loop, (aio_executor *)other), 0);
-    watch_warnings(AIO_WARN_ERROR);
+    watch_deprecations(AIO_WARN_ERROR);
     assert_int_equal(aio_loop_set_default_executor(loop, NULL), -1);
     assert_raised(aio_DeprecationWarning, deprecated);
-    unwatch_warnings();
+    unwatch_deprecations();
     assert_null(aio_loop_run_in_executor(loop, NULL, identity, NULL, NULL));
     assert_raised(aio_AttributeError, "'Future' object has no attribute 'submit'");
     aio_decref(other);

@@ -39,19 +39,12 @@
 static const char stop_message[] = "StopIteration interacts badly with generators and cannot be "
                                    "raised into a Future";
 
-static aio_loop *loop_at(int version)
-{
-    aio_loop *loop = new_loop();
-    assert_int_equal(aio_loop_set_target_version(loop, version), 0);
-    return loop;
-}
-
 static void test_set_exception_stop_iteration(void **state)
 {
     (void)state;
     static const int refused[] = {AIO_PY(3, 8), AIO_PY(3, 12)};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        aio_loop *loop = loop_at(refused[i]);
+        aio_loop *loop = new_loop_at(refused[i]);
         aio_future *f = aio_loop_create_future(loop);
         aio_exc *stop = aio_exc_new(aio_StopIteration, NULL);
         assert_int_equal(aio_future_set_exception(f, stop), -1);
@@ -61,7 +54,7 @@ static void test_set_exception_stop_iteration(void **state)
         aio_decref(f);
         finish(loop);
     }
-    aio_loop *loop = loop_at(AIO_PY(3, 13));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 13));
     aio_future *f = aio_loop_create_future(loop);
     aio_exc *stop = aio_exc_new(aio_StopIteration, "x");
     assert_int_equal(aio_future_set_exception(f, stop), 0);
@@ -98,10 +91,10 @@ static void *sleep_nan(void *arg)
 static void test_sleep_nan(void **state)
 {
     (void)state;
-    aio_loop *loop = loop_at(AIO_PY(3, 12));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 12));
     assert_null(run_coro(loop, sleep_nan, NULL));
     finish(loop);
-    loop = loop_at(AIO_PY(3, 13));
+    loop = new_loop_at(AIO_PY(3, 13));
     char *text = run_coro(loop, sleep_nan, NULL);
     assert_non_null(text);
     assert_string_equal(text, "ValueError('Invalid delay: NaN (not a number)')");
@@ -219,7 +212,7 @@ static void *wait_zero(void *arg)
 
 static void run_traced(int version, aio_coroutine coro, void *arg, const char *expected)
 {
-    aio_loop *loop = loop_at(version);
+    aio_loop *loop = new_loop_at(version);
     memset(&wf_trace, 0, sizeof wf_trace);
     run_coro(loop, coro, arg);
     assert_string_equal(wf_trace.text, expected);
@@ -351,7 +344,7 @@ static void test_timeout_classes(void **state)
     } runs[] = {{AIO_PY(3, 7), &v37},  {AIO_PY(3, 8), &v310},  {AIO_PY(3, 10), &v310},
                 {AIO_PY(3, 11), &v311}, {AIO_PY(3, 13), &v311}};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        aio_loop *loop = loop_at(runs[i].version);
+        aio_loop *loop = new_loop_at(runs[i].version);
         run_coro(loop, timeouts_of, (void *)runs[i].tc);
         finish(loop);
     }
@@ -669,7 +662,7 @@ static void test_handler_context(void **state)
 {
     (void)state;
     var = aio_contextvar_new("v");
-    aio_loop *loop = loop_at(AIO_PY(3, 11));
+    aio_loop *loop = new_loop_at(AIO_PY(3, 11));
     memset(&wf_trace, 0, sizeof wf_trace);
     run_coro(loop, report_contexts, NULL);
     close_loop(loop);
@@ -677,7 +670,7 @@ static void test_handler_context(void **state)
                         "handler Exception in callback failing_cb() outer;handler from task "
                         "task-val;handler other task task-val;");
     memset(&wf_trace, 0, sizeof wf_trace);
-    loop = loop_at(AIO_PY(3, 12));
+    loop = new_loop_at(AIO_PY(3, 12));
     run_coro(loop, report_contexts, NULL);
     close_loop(loop);
     assert_memory_equal(wf_trace.text,
@@ -870,7 +863,7 @@ static void test_lock_of_another_loop(void **state)
                  {AIO_PY(3, 10), "RuntimeError bound;"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         aio_lock *lock = aio_lock_new();
-        aio_loop *first = loop_at(cases[i].version), *second = loop_at(cases[i].version);
+        aio_loop *first = new_loop_at(cases[i].version), *second = new_loop_at(cases[i].version);
         memset(&wf_trace, 0, sizeof wf_trace);
         run_coro(first, bind_lock, lock);
         run_coro(second, take_lock_elsewhere, lock);
