@@ -69,7 +69,6 @@ typedef struct sp_future {
 struct sp_transport {
     aio_transport base;
     pid_t pid;
-    int pid_number;         /* the 'subprocess' extra info: the pid, as an int */
     int returncode;
     bool exited;            /* _returncode is not None */
     bool reaped;            /* waited for: its pid may be another's now */
@@ -464,8 +463,9 @@ static const void *sp_extra_info(aio_transport *t, const char *name, bool *found
 {
     sp_transport *sp = (sp_transport *)t;
     *found = strcmp(name, "subprocess") == 0 && sp->pid > 0;
-    return *found ? &sp->pid_number : NULL;
+    return *found ? &sp->pid : NULL;
 }
+_Static_assert(sizeof(pid_t) == sizeof(int) && (pid_t)-1 < 0, "pid_t is the int handed out");
 
 /* The loop closes while the child is still watched: what __del__ does
  * (ResourceWarning, close(), which kills it), and the child handed to a
@@ -916,7 +916,6 @@ static aio_future *start(aio_loop *loop, const start_args *a, const char *const 
     close_fds(child, 3);
     close_fds(&devnull, 1);
     sp->pid = pid;
-    sp->pid_number = (int)pid;
     /* A closed loop is noticed only here, as asyncio's create_task() of
      * _connect_pipes() notices it after Popen(): the child is killed. */
     if (aio__loop_check_closed(loop) < 0)
