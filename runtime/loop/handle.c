@@ -200,7 +200,7 @@ static aio_handle *handle_init(void *block, aio_loop *loop, unsigned char kind)
     handle->boxed = false;
     handle->persistent = false;
     handle->debug = aio__loop_debug(loop); /* any thread (call_soon_threadsafe) */
-    int version = aio_loop_get_target_version(loop);
+    int version = loop->target_version; /* a field read: call_soon's path */
     handle->hide_args = !handle->debug && version >= AIO_PY(3, 13);
     handle->old_names = version < AIO_PY(3, 10);
     return handle;
