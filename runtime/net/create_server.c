@@ -117,16 +117,6 @@ static void bind_none_error(const aio_addrinfo *const *infos, size_t count)
     free(msg);
 }
 
-static int set_flag(int fd, int level, int name)
-{
-    int one = 1;
-    if (setsockopt(fd, level, name, &one, sizeof one) < 0) {
-        aio_err_set_from_errno(errno);
-        return -1;
-    }
-    return 0;
-}
-
 /* One socket per address, bound; the descriptors go into fds (*n of
  * them). -1 with the exception set, every socket made closed. */
 static int bind_all(create_op *op, const aio_addrinfo *const *infos, size_t count, int *fds,
@@ -145,10 +135,10 @@ static int bind_all(create_op *op, const aio_addrinfo *const *infos, size_t coun
             continue;
         }
         fds[(*n)++] = fd;
-        if (op->reuse_address && set_flag(fd, SOL_SOCKET, SO_REUSEADDR) < 0)
+        if (op->reuse_address && aio__set_socket_flag(fd, SOL_SOCKET, SO_REUSEADDR) < 0)
             goto fail;
 #ifdef SO_REUSEPORT
-        if (op->reuse_port && set_flag(fd, SOL_SOCKET, SO_REUSEPORT) < 0) {
+        if (op->reuse_port && aio__set_socket_flag(fd, SOL_SOCKET, SO_REUSEPORT) < 0) {
             aio_err_set(aio_ValueError, "reuse_port not supported by socket module, "
                                         "SO_REUSEPORT defined but not implemented.");
             goto fail;
@@ -159,7 +149,7 @@ static int bind_all(create_op *op, const aio_addrinfo *const *infos, size_t coun
             goto fail;
         }
 #endif
-        if (ai->family == AF_INET6 && set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY) < 0)
+        if (ai->family == AF_INET6 && aio__set_socket_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY) < 0)
             goto fail;
         if (bind(fd, (const struct sockaddr *)&ai->addr, ai->addrlen) < 0) {
             int err = errno;

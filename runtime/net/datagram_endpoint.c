@@ -32,6 +32,7 @@
 #include "future.h"
 #include "impl.h"
 #include "loop.h"
+#include "sockaddr.h"
 
 /* One (family, proto) group: the index of its local and remote target. */
 typedef struct pair_info {
@@ -175,16 +176,6 @@ fail:
 
 /* --- The attempts ---------------------------------------------------------------------- */
 
-static int set_flag(int fd, int level, int name)
-{
-    int one = 1;
-    if (setsockopt(fd, level, name, &one, sizeof one) < 0) {
-        aio_err_set_from_errno(errno);
-        return -1;
-    }
-    return 0;
-}
-
 /* One group: 0 with *fd_out the ready socket; 1 when an OSError (set)
  * failed it; -1 for any other exception (set). */
 static int none_as_int(void)
@@ -208,11 +199,11 @@ static int try_group(dgram_op *op, int family, int proto, const aio__conn_target
         aio_err_set_from_errno(errno);
         return 1;
     }
-    if (op->reuse_address && set_flag(fd, SOL_SOCKET, SO_REUSEADDR) < 0)
+    if (op->reuse_address && aio__set_socket_flag(fd, SOL_SOCKET, SO_REUSEADDR) < 0)
         goto os_error;
     if (op->reuse_port) {
 #ifdef SO_REUSEPORT
-        if (set_flag(fd, SOL_SOCKET, SO_REUSEPORT) < 0) {
+        if (aio__set_socket_flag(fd, SOL_SOCKET, SO_REUSEPORT) < 0) {
             aio_err_set(aio_ValueError, "reuse_port not supported by socket module, "
                                         "SO_REUSEPORT defined but not implemented.");
             close(fd);
@@ -224,7 +215,7 @@ static int try_group(dgram_op *op, int family, int proto, const aio__conn_target
         return -1;
 #endif
     }
-    if (op->allow_broadcast && set_flag(fd, SOL_SOCKET, SO_BROADCAST) < 0)
+    if (op->allow_broadcast && aio__set_socket_flag(fd, SOL_SOCKET, SO_BROADCAST) < 0)
         goto os_error;
     if (local != NULL && bind(fd, (const struct sockaddr *)&local->ss, local->len) < 0) {
         aio_err_set_from_errno(errno);

@@ -24,6 +24,7 @@
 #include "casyncio/net.h"
 #include "exc.h"
 #include "names.h"
+#include "sockaddr.h"
 
 /* One queued datagram. Queued behind others, it keeps the address as the
  * caller gave it (`deferred`), its strings after the data: asyncio queues
@@ -371,25 +372,16 @@ static int dt_resume_reading(aio_transport *t)
 
 /* --- Writing ------------------------------------------------------------------------------- */
 
-/* What `addr == self._address` compares: the tuples, field by field (a
- * 2-tuple never equals the 4-tuple of an AF_INET6 address). */
-static aio_address_kind kind_of(const aio_address *a)
-{
-    if (a->kind != AIO_ADDRESS_AUTO)
-        return a->kind;
-    if (a->path != NULL)
-        return *a->path ? AIO_ADDRESS_PATH : AIO_ADDRESS_UNNAMED;
-    return AIO_ADDRESS_PAIR;
-}
-
 static bool same_string(const char *a, const char *b)
 {
     return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* What `addr == self._address` compares: the tuples, field by field (a
+ * 2-tuple never equals the 4-tuple of an AF_INET6 address). */
 static bool same_address(const aio_address *a, const aio_address *b)
 {
-    aio_address_kind ka = kind_of(a), kb = kind_of(b);
+    aio_address_kind ka = aio__address_kind(a), kb = aio__address_kind(b);
     if (ka != kb)
         return false;
     switch (ka) {

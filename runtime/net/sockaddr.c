@@ -72,7 +72,7 @@ void aio__address_buf_copy(aio__address_buf *dst, const aio__address_buf *src)
         dst->addr.path = dst->path;
 }
 
-static aio_address_kind kind_of(const aio_address *a)
+aio_address_kind aio__address_kind(const aio_address *a)
 {
     if (a->kind != AIO_ADDRESS_AUTO)
         return a->kind;
@@ -84,7 +84,7 @@ static aio_address_kind kind_of(const aio_address *a)
 int aio__sockaddr_from_address(const aio_address *a, int family, const char *method,
                                struct sockaddr_storage *ss, socklen_t *len)
 {
-    aio_address_kind kind = kind_of(a);
+    aio_address_kind kind = aio__address_kind(a);
     bool inet_form = kind == AIO_ADDRESS_PAIR || kind == AIO_ADDRESS_QUAD;
     memset(ss, 0, sizeof *ss);
     if (family == AF_UNIX) {
@@ -168,7 +168,7 @@ int aio__sockaddr_from_address(const aio_address *a, int family, const char *met
 
 int aio__address_repr(const aio_address *a, aio__strbuf *out)
 {
-    switch (kind_of(a)) {
+    switch (aio__address_kind(a)) {
     case AIO_ADDRESS_PATH:
         return aio__sb_append_pyrepr(out, a->path);
     case AIO_ADDRESS_UNNAMED:
@@ -260,4 +260,14 @@ int aio__socket_repr_at(int fd, const char *name, int version, aio__strbuf *out)
     append_name(out, "laddr", fd, false);
     append_name(out, "raddr", fd, true);
     return aio__sb_append(out, ">");
+}
+
+int aio__set_socket_flag(int fd, int level, int name)
+{
+    int one = 1;
+    if (setsockopt(fd, level, name, &one, sizeof one) < 0) {
+        aio_err_set_from_errno(errno);
+        return -1;
+    }
+    return 0;
 }

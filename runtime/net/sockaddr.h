@@ -21,6 +21,13 @@ typedef struct aio__address_buf {
 /* Copies an address buffer (its pointers point into itself). */
 AIO_INTERNAL void aio__address_buf_copy(aio__address_buf *dst, const aio__address_buf *src);
 
+/* The form of `a`: its kind, or the one AIO_ADDRESS_AUTO stands for (a
+ * path, unnamed, or a host and port). */
+AIO_INTERNAL aio_address_kind aio__address_kind(const aio_address *a);
+
+/* setsockopt(fd, level, name, 1): 0, or -1 with the OSError set. */
+AIO_INTERNAL int aio__set_socket_flag(int fd, int level, int name);
+
 /* What socket.getsockname() makes of a kernel address. */
 AIO_INTERNAL void aio__address_from_sockaddr(aio__address_buf *out, const struct sockaddr *sa,
                                              socklen_t len);
