@@ -11,6 +11,7 @@
 #ifndef CASYNCIO_TEST_SUPPORT_H
 #define CASYNCIO_TEST_SUPPORT_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +118,20 @@ static inline char *repr_copy(const void *obj, char *out, size_t size)
     snprintf(out, size, "%s", repr ? repr : "?");
     free(repr);
     return out;
+}
+
+/* The descriptors the process has open (-1 when /proc cannot tell): a
+ * test compares the count before and after to find a leak. */
+static inline int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
 }
 
 /* --- loops ----------------------------------------------------------------------- */

@@ -20,18 +20,6 @@
 
 /* --- Sockets the test makes ------------------------------------------------------------ */
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* A socket bound to host:port (0: any), listening when backlog >= 0. -1
  * when the family is not there (no IPv6). */
 static int bound_socket(int family, int port, int backlog, int *port_out)

@@ -17,18 +17,6 @@
 
 #include "test_support.h"
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* --- A datagram protocol that records what it is told -------------------------------- */
 
 typedef struct dproto {

@@ -112,18 +112,6 @@ static aio_protocol *give_protocol(void *arg)
 }
 AIO_NAME_CALLBACK(give_protocol);
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 static bool is_open(int fd)
 {
     return fcntl(fd, F_GETFD) >= 0;

@@ -16,18 +16,6 @@
 
 #include "test_support.h"
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* A non-blocking UDP socket on 127.0.0.1 and its port. */
 static int udp_socket(int *port)
 {

@@ -16,18 +16,6 @@
 /* Internal: the fallback watcher (a thread per child), for tests. */
 void aio__child_watch_force_threads(bool on);
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* No child of ours is left, not even a zombie. */
 static void assert_no_children(void)
 {
