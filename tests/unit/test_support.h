@@ -404,17 +404,27 @@ static inline void run_until_future_done(aio_loop *loop, aio_future *fut)
 
 /* main(): `--list` prints the test names, `NAME` runs that test alone, no
  * argument runs them all. */
-#define AIO_TEST_MAIN(tests)                                                       \
-    int main(int argc, char **argv)                                                \
-    {                                                                              \
-        if (argc > 1 && strcmp(argv[1], "--list") == 0) {                           \
-            for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)          \
-                printf("%s\n", tests[i].name);                                     \
-            return 0;                                                              \
-        }                                                                          \
-        if (argc > 1)                                                              \
-            cmocka_set_test_filter(argv[1]);                                       \
-        return cmocka_run_group_tests(tests, NULL, NULL);                          \
+/* A test binary's main() after its own set-up: `--list` prints the tests'
+ * names, one name runs that test alone, none runs them all. */
+static inline int aio_test_run_(const char *group, const struct CMUnitTest *tests, size_t n,
+                                int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", tests[i].name);
+        return 0;
+    }
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}
+#define AIO_TEST_RUN(tests, argc, argv)                                                  \
+    aio_test_run_(#tests, (tests), sizeof(tests) / sizeof((tests)[0]), (argc), (argv))
+
+#define AIO_TEST_MAIN(tests)                                                             \
+    int main(int argc, char **argv)                                                      \
+    {                                                                                    \
+        return AIO_TEST_RUN(tests, argc, argv);                                          \
     }
 
 /* --- warnings ------------------------------------------------------------------- */

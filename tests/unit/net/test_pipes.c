@@ -939,13 +939,6 @@ static const struct CMUnitTest tests[] = {
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--list") == 0) {
-        for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-            printf("%s\n", tests[i].name);
-        return 0;
-    }
     alarm(120); /* no test may hang */
-    if (argc > 1)
-        cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return AIO_TEST_RUN(tests, argc, argv);
 }

@@ -1102,12 +1102,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_memory_errors),
         cmocka_unit_test(test_many_lines),
     };
-    if (argc > 1 && strcmp(argv[1], "--list") == 0) {
-        for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-            printf("%s\n", tests[i].name);
-        return 0;
-    }
-    if (argc > 1)
-        cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return AIO_TEST_RUN(tests, argc, argv);
 }

@@ -836,7 +836,6 @@ static void test_run_waits_for_default_executor(void **state)
     assert_no_leaks();
 }
 
-int main(int argc, char **argv);
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pool_submit_result_and_exception),
     cmocka_unit_test(test_pool_bad_max_workers),
